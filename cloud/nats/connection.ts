@@ -1,0 +1,75 @@
+// NATS connections for cloud services: explicit options at the call site,
+// reconnect forever (services outlive broker restarts), and a small pool so
+// hot paths can spread publishes over several sockets.
+import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
+
+export interface NatsSettings {
+  /** One or more server URLs; clients fail over between them. */
+  servers: string[];
+  /** Name shown in the server's connection list (`connz`). */
+  name: string;
+  /** Path to a .creds file (JWT + nkey seed), optional. */
+  credsFile?: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+export function connectionOptions(s: NatsSettings): ConnectionOptions {
+  if (s.servers.length === 0) throw new Error("no NATS servers configured: set nats.servers (e.g. nats://127.0.0.1:4222)");
+  const opts: ConnectionOptions = {
+    servers: s.servers,
+    name: s.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    reconnectJitter: 100,
+    pingInterval: 10_000,
+    waitOnFirstConnect: true,
+  };
+  if (s.credsFile) opts.authenticator = credsAuthenticator(readFileSync(s.credsFile));
+  if (s.user !== undefined) opts.user = s.user;
+  if (s.pass !== undefined) opts.pass = s.pass;
+  if (s.token !== undefined) opts.token = s.token;
+  if (s.tls) opts.tls = { caFile: s.tls.caFile, certFile: s.tls.certFile, keyFile: s.tls.keyFile };
+  return opts;
+}
+
+export async function connectNats(s: NatsSettings): Promise<NatsConnection> {
+  return connect(connectionOptions(s));
+}
+
+/** A fixed-size pool of connections, handed out round-robin. */
+export class NatsPool {
+  #conns: NatsConnection[];
+  #next = 0;
+
+  private constructor(conns: NatsConnection[]) {
+    this.#conns = conns;
+  }
+
+  static async open(s: NatsSettings, size: number): Promise<NatsPool> {
+    if (!Number.isInteger(size) || size < 1 || size > 64) throw new Error(`NATS pool size must be 1..64, got ${size}`);
+    const conns = await Promise.all(Array.from({ length: size }, (_, i) => connectNats({ ...s, name: `${s.name}#${i}` })));
+    return new NatsPool(conns);
+  }
+
+  get size(): number {
+    return this.#conns.length;
+  }
+
+  get(): NatsConnection {
+    const c = this.#conns[this.#next]!;
+    this.#next = (this.#next + 1) % this.#conns.length;
+    return c;
+  }
+
+  all(): readonly NatsConnection[] {
+    return this.#conns;
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.#conns.map((c) => (c.isClosed() ? Promise.resolve() : c.drain())));
+  }
+}
