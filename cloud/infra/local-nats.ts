@@ -45,11 +45,12 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
     if (opts.size > 1) s.routes = specs.filter((o) => o !== s).map((o) => `nats-route://127.0.0.1:${o.clusterPort}`);
   }
   const children: ChildProcess[] = [];
+  let stopping = false;
   for (const s of specs) {
     const conf = path.join(opts.stateDir, "nats", `${s.name}.conf`);
     writeFileSync(conf, natsServerConfig(s));
     children.push(spawnNatsServer(conf, (code, log) => {
-      if (code !== 0) console.error(`nats-server ${s.name} exited with code ${code}:\n${log}`);
+      if (!stopping && code !== 0) console.error(`nats-server ${s.name} exited with code ${code}:\n${log}`);
     }));
   }
   await Promise.all(specs.flatMap((s) => [waitForPort(s.clientPort), waitForPort(s.mqttPort)]));
@@ -61,6 +62,7 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
     monitorUrls,
     owned: true,
     stop: async () => {
+      stopping = true;
       await Promise.all(children.map((c) => new Promise<void>((resolve) => {
         if (c.exitCode !== null || c.signalCode !== null) return resolve();
         c.once("exit", () => resolve());
