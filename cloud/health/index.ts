@@ -1,0 +1,15 @@
+// Public entry of the failure-detection capability.
+export * from "./types";
+export { TimeoutDetector } from "./timeout-detector";
+export { PhiAccrualDetector, HeartbeatHistory, phiOf, AKKA_CLUSTER_DEFAULTS } from "./phi-accrual";
+export { createDetector, describeDetector } from "./detectors";
+export {
+  HeartbeatManager,
+  Presence,
+  HeartbeatRejection,
+  RegisterRejection,
+  type HeartbeatManagerConfig,
+  type NodeClassConfig,
+  type PresenceEvent,
+} from "./heartbeat-manager";
+export { seededRandom } from "./random";
