@@ -1,0 +1,36 @@
+// An in-process stand-in for "propose through Raft": stamps nowMs like a
+// leader would, encodes the envelope to the bytes a log entry would carry,
+// and applies it at the next index. Used by single-process deployments and
+// tests until the Raft node wires `Proposer` to the replicated log; the
+// clients (cloud/lock/control-plane-lock.ts, ...) do not change then.
+
+import { encodeEnvelope } from "./codec";
+import type { ControlStateMachine } from "./state-machine";
+import { CONTROL_FORMAT_VERSION, ControlError, failure, type ApplyResult, type Command, type Envelope, type Proposer, type SessionRef } from "./types";
+
+export interface LocalProposerOptions {
+  /** Leader clock; defaults to Date.now. Tests inject a manual clock. */
+  nowMs?: () => number;
+  /** Entries applied through this proposer, for a test to replay on a replica. */
+  log?: Uint8Array[];
+}
+
+export function localProposer(sm: ControlStateMachine, opts: LocalProposerOptions = {}): Proposer {
+  const nowMs = opts.nowMs ?? Date.now;
+  return async (cmd: Command, session?: SessionRef): Promise<ApplyResult> => {
+    const envelope: Envelope = session
+      ? { v: CONTROL_FORMAT_VERSION, nowMs: nowMs(), session, cmd }
+      : { v: CONTROL_FORMAT_VERSION, nowMs: nowMs(), cmd };
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeEnvelope(envelope, sm.limits);
+    } catch (err) {
+      // A leader validates before appending: invalid commands never reach the log.
+      return failure(ControlError.InvalidCommand, (err as Error).message);
+    }
+    opts.log?.push(bytes);
+    // Yield once so callers see the asynchrony a real log has.
+    await Promise.resolve();
+    return sm.apply(bytes, sm.appliedIndex + 1);
+  };
+}

@@ -1,0 +1,213 @@
+// The control-plane state machine: what every Raft replica applies, in log
+// order. Pure and deterministic: no clock, no randomness, no I/O, no
+// iteration-order dependence (snapshots sort every map). Time is the running
+// maximum of the `nowMs` stamps in applied envelopes.
+//
+// Expected failures (bad bytes, CAS conflicts, held locks, limits) are
+// returned as typed results and still consume the entry's index; broken
+// invariants throw, because a replica that diverged must stop, not guess.
+
+import { canonicalBytes, parseBoundedJson } from "./canonical-json";
+import { decodeEnvelope, readCommand, validateEnvelope } from "./codec";
+import { DesiredConfigs } from "./desired-config";
+import { Fields, FieldError } from "./fields";
+import { Leases } from "./leases";
+import { resolveLimits, type ControlLimits } from "./limits";
+import { Locks } from "./locks";
+import { Membership } from "./membership";
+import { DeviceRegistry } from "./registry";
+import { Sessions } from "./sessions";
+import {
+  CONTROL_FORMAT_VERSION,
+  CommandKind,
+  ControlError,
+  failure,
+  invariant,
+  success,
+  type ApplyResult,
+  type Command,
+  type Envelope,
+  type ReadCommand,
+  type StateMachine,
+} from "./types";
+
+/** Thrown by restore() for bytes that are not a valid snapshot; state is unchanged. */
+export class SnapshotError extends Error {
+  override readonly name = "SnapshotError";
+}
+
+const READ_KINDS: ReadonlySet<string> = new Set<ReadCommand["kind"]>([
+  CommandKind.DeviceGet, CommandKind.DeviceList, CommandKind.ConfigGet,
+  CommandKind.RoleGet, CommandKind.LockCheckFence, CommandKind.MemberList,
+]);
+
+export function isReadCommand(cmd: Command): cmd is ReadCommand {
+  return READ_KINDS.has(cmd.kind);
+}
+
+interface Parts {
+  registry: DeviceRegistry;
+  configs: DesiredConfigs;
+  leases: Leases;
+  locks: Locks;
+  members: Membership;
+  sessions: Sessions;
+}
+
+function emptyParts(limits: ControlLimits): Parts {
+  const registry = new DeviceRegistry(limits);
+  return {
+    registry,
+    configs: new DesiredConfigs(limits, registry),
+    leases: new Leases(limits),
+    locks: new Locks(limits),
+    members: new Membership(limits),
+    sessions: new Sessions(limits),
+  };
+}
+
+export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> {
+  readonly limits: ControlLimits;
+  #parts: Parts;
+  /** Invariant: never decreases. */
+  #timeMs = 0;
+  /** Invariant: strictly increases with every apply. */
+  #appliedIndex = 0;
+
+  constructor(opts: { limits?: Partial<ControlLimits> } = {}) {
+    this.limits = resolveLimits(opts.limits);
+    this.#parts = emptyParts(this.limits);
+  }
+
+  get appliedIndex(): number {
+    return this.#appliedIndex;
+  }
+
+  get timeMs(): number {
+    return this.#timeMs;
+  }
+
+  /** Sizes, for metrics and tests. */
+  get counts(): { devices: number; leases: number; locks: number; members: number; sessions: number } {
+    const p = this.#parts;
+    return { devices: p.registry.size, leases: p.leases.size, locks: p.locks.size, members: p.members.size, sessions: p.sessions.size };
+  }
+
+  apply(command: Uint8Array | Envelope, index: number): ApplyResult {
+    invariant(Number.isSafeInteger(index) && index > this.#appliedIndex, `apply index ${index} after ${this.#appliedIndex}`);
+    this.#appliedIndex = index;
+    const decoded = command instanceof Uint8Array ? decodeEnvelope(command, this.limits) : validateEnvelope(command, this.limits);
+    if (!decoded.ok) return failure(ControlError.InvalidCommand, decoded.message);
+    const { nowMs, session, cmd } = decoded.envelope;
+    this.#timeMs = Math.max(this.#timeMs, nowMs);
+    if (!session || isReadCommand(cmd)) return this.#dispatch(cmd);
+    const seen = this.#parts.sessions.check(session, this.#timeMs);
+    if (seen.duplicate) return seen.result;
+    const result = this.#dispatch(cmd);
+    this.#parts.sessions.record(session, result, this.#timeMs);
+    return result;
+  }
+
+  /**
+   * Serves a read without the log (after ReadIndex or under a leader lease).
+   * Judged at max(state time, nowMs) so an expired lock is not reported
+   * live just because no entry advanced time; state is not changed.
+   */
+  read(cmd: ReadCommand, nowMs = this.#timeMs): ApplyResult {
+    let checked: Command;
+    try {
+      checked = readCommand(cmd, this.limits);
+    } catch (err) {
+      if (err instanceof FieldError) return failure(ControlError.InvalidCommand, err.message);
+      throw err;
+    }
+    if (!isReadCommand(checked)) return failure(ControlError.InvalidCommand, `${checked.kind} is not a read`);
+    return this.#dispatchRead(checked, Math.max(this.#timeMs, nowMs));
+  }
+
+  #dispatch(cmd: Command): ApplyResult {
+    const p = this.#parts;
+    const t = this.#timeMs;
+    switch (cmd.kind) {
+      case CommandKind.Tick:
+        p.leases.sweep(t);
+        p.locks.sweep(t);
+        p.sessions.sweep(t);
+        return success(CommandKind.Tick, { timeMs: t });
+      case CommandKind.DeviceRegister: return p.registry.register(cmd, t);
+      case CommandKind.DeviceUpdateMetadata: return p.registry.updateMetadata(cmd, t);
+      case CommandKind.DeviceDecommission: return p.registry.decommission(cmd, t);
+      case CommandKind.ConfigSet: return p.configs.set(cmd, t);
+      case CommandKind.LeaseGrant: return p.leases.grant(cmd, t);
+      case CommandKind.LeaseKeepAlive: return p.leases.keepAlive(cmd, t);
+      case CommandKind.LeaseRevoke: return p.leases.revoke(cmd, t);
+      case CommandKind.RoleAcquire: return p.leases.acquireRole(cmd, t);
+      case CommandKind.RoleRelease: return p.leases.releaseRole(cmd, t);
+      case CommandKind.LockTryAcquire: return p.locks.tryAcquire(cmd, t);
+      case CommandKind.LockRelease: return p.locks.release(cmd, t);
+      case CommandKind.LockExtend: return p.locks.extend(cmd, t);
+      case CommandKind.MemberJoin: return p.members.join(cmd, t);
+      case CommandKind.MemberHeartbeat: return p.members.heartbeat(cmd, t);
+      case CommandKind.MemberLeave: return p.members.leave(cmd);
+      default: return this.#dispatchRead(cmd, t);
+    }
+  }
+
+  #dispatchRead(cmd: ReadCommand, t: number): ApplyResult {
+    const p = this.#parts;
+    switch (cmd.kind) {
+      case CommandKind.DeviceGet: return p.registry.get(cmd);
+      case CommandKind.DeviceList: return p.registry.list(cmd);
+      case CommandKind.ConfigGet: return p.configs.get(cmd);
+      case CommandKind.RoleGet: return p.leases.getRole(cmd, t);
+      case CommandKind.LockCheckFence: return p.locks.checkFence(cmd, t);
+      case CommandKind.MemberList: return p.members.list(t);
+    }
+  }
+
+  snapshot(): Uint8Array {
+    const p = this.#parts;
+    const bytes = canonicalBytes({
+      v: CONTROL_FORMAT_VERSION,
+      appliedIndex: this.#appliedIndex,
+      timeMs: this.#timeMs,
+      devices: p.registry.dump(),
+      configs: p.configs.dump(),
+      leases: p.leases.dump(),
+      locks: p.locks.dump(),
+      members: p.members.dump(),
+      sessions: p.sessions.dump(),
+    });
+    invariant(bytes.byteLength <= this.limits.snapshotBytesMax, `snapshot of ${bytes.byteLength} bytes exceeds snapshotBytesMax`);
+    return bytes;
+  }
+
+  restore(bytes: Uint8Array): void {
+    const parsed = parseBoundedJson(bytes, this.limits.snapshotBytesMax);
+    if (!parsed.ok) throw new SnapshotError(`control snapshot: ${parsed.message}`);
+    // Load into fresh parts and swap only on success: a bad snapshot leaves state as it was.
+    const parts = emptyParts(this.limits);
+    let appliedIndex: number;
+    let timeMs: number;
+    try {
+      const f = new Fields(parsed.value, "snapshot");
+      const v = f.int("v", 0, 255);
+      if (v !== CONTROL_FORMAT_VERSION) throw new FieldError(`snapshot.v: unsupported version ${v}`);
+      appliedIndex = f.int("appliedIndex", 0, Number.MAX_SAFE_INTEGER);
+      timeMs = f.int("timeMs", 0, Number.MAX_SAFE_INTEGER);
+      parts.registry.load(f.array("devices", this.limits.devicesMax));
+      parts.configs.load(f.array("configs", this.limits.devicesMax));
+      parts.leases.load(f.raw("leases"));
+      parts.locks.load(f.raw("locks"));
+      parts.members.load(f.raw("members"));
+      parts.sessions.load(f.array("sessions", this.limits.sessionsMax));
+      f.done();
+    } catch (err) {
+      if (err instanceof FieldError) throw new SnapshotError(`control snapshot: ${err.message}`);
+      throw err;
+    }
+    this.#parts = parts;
+    this.#appliedIndex = appliedIndex;
+    this.#timeMs = timeMs;
+  }
+}
