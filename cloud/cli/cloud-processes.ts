@@ -1,0 +1,39 @@
+// Cloud nodes of the local stack as child processes (`xsfleet cloud`), so
+// each can be killed or restarted on its own, with logs in the state dir.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "xsfleet.mjs");
+
+export interface CloudProcess {
+  nodeId: string;
+  child: ChildProcess;
+  logFile: string;
+}
+
+export function spawnCloudNode(opts: { nodeId: string; roles: string[]; servers: string[]; replicas: number; logDir: string }): CloudProcess {
+  mkdirSync(opts.logDir, { recursive: true });
+  const logFile = path.join(opts.logDir, `${opts.nodeId}.log`);
+  const log = createWriteStream(logFile, { flags: "a" });
+  const child = spawn(process.execPath, [bin, "cloud", "--node-id", opts.nodeId, "--roles", opts.roles.join(","),
+    "--nats-servers", opts.servers.join(","), "--replicas", String(opts.replicas), "--http-port", "0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  return { nodeId: opts.nodeId, child, logFile };
+}
+
+/** SIGTERM, then wait for a graceful exit; SIGKILL after `graceMs`. */
+export async function stopCloudNode(p: CloudProcess, graceMs = 20_000): Promise<number | null> {
+  const c = p.child;
+  if (c.exitCode !== null || c.signalCode !== null) return c.exitCode;
+  const exited = new Promise<number | null>((resolve) => c.once("exit", (code) => resolve(code)));
+  c.kill("SIGTERM");
+  const timer = setTimeout(() => c.kill("SIGKILL"), graceMs);
+  const code = await exited;
+  clearTimeout(timer);
+  return code;
+}

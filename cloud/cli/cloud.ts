@@ -1,0 +1,6 @@
+// `xsfleet cloud`: one cloud node process (see cloud/node).
+import { runCloudNode } from "../node/main";
+
+export function runCloud(argv: string[]): Promise<number> {
+  return runCloudNode(argv);
+}

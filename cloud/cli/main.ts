@@ -1,0 +1,69 @@
+// xsfleet: one CLI for the local stack, simulated fleets and cloud nodes.
+// Subcommands load lazily so `--help` answers at once.
+import { UsageError } from "./args";
+
+interface Subcommand {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands: Record<string, Subcommand> = {
+  up: {
+    summary: "run the local stack: nats-server (JetStream + MQTT), cloud nodes, a simulated fleet, live status",
+    run: async (argv) => (await import("./up")).runUp(argv),
+  },
+  sim: {
+    summary: "attach a simulated fleet (real firmware code on the host port) to any MQTT broker",
+    run: async (argv) => (await import("./sim")).runSim(argv),
+  },
+  cloud: {
+    summary: "run one cloud node with the roles named in its configuration",
+    run: async (argv) => (await import("./cloud")).runCloud(argv),
+  },
+  status: {
+    summary: "print fleet and cluster status from a running system",
+    run: async (argv) => (await import("./status")).runStatus(argv),
+  },
+};
+
+function mainHelp(): string {
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  return `xsfleet — IoT fleets on Moddable XS devices and a NATS JetStream cloud tier
+
+Usage: xsfleet <command> [options]
+
+Commands:
+${rows.join("\n")}
+
+Run \`xsfleet <command> --help\` for a command's options.
+`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(mainHelp());
+    return 0;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    process.stderr.write(`xsfleet: unknown command "${name}".\n\n${mainHelp()}`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`xsfleet ${name}: ${e.message}\nRun \`xsfleet ${name} --help\` for the options.\n`);
+      return 2;
+    }
+    process.stderr.write(`xsfleet ${name}: ${(e as Error).message}\n`);
+    if (process.env.XSFLEET_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e) => { process.stderr.write(`xsfleet: ${(e as Error).stack}\n`); process.exitCode = 1; },
+);

@@ -1,0 +1,158 @@
+// `xsfleet up` (= `npm start`): the whole system on one machine — broker,
+// cloud nodes, a simulated fleet running the real firmware code — with a
+// live status line. Ctrl-C stops everything in reverse order.
+import { connect } from "@nats-io/transport-node";
+import path from "node:path";
+import { startLocalNats, type LocalNats } from "../infra/local-nats";
+import { isPortOpen } from "../infra/nats-server";
+import { startSimFleet, fleetDevicesMax, type SimFleet } from "../../firmware/host/sim-fleet";
+import { ApiClient } from "../api/client";
+import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
+import { spawnCloudNode, stopCloudNode, type CloudProcess } from "./cloud-processes";
+import { FleetProbe } from "./fleet-probe";
+import { fmtRate, liveStatus, RateMeter } from "./live-status";
+import { waitForSignalOrTimeout } from "./signals";
+
+export const upSpec: CommandSpec = {
+  name: "up",
+  summary: "Run the local stack: nats-server with JetStream and MQTT (data in --state-dir), cloud nodes, and a simulated fleet running the real firmware code, with a live status line.",
+  usage: "xsfleet up [options]   (npm start runs the same)",
+  options: {
+    devices: { type: "string", value: "N", description: `simulated devices (0-${fleetDevicesMax})`, default: "36" },
+    actuators: { type: "string", value: "N", description: "how many of them are actuators", default: "4" },
+    "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands)", default: "3" },
+    "nats-nodes": { type: "string", value: "N", description: "nats-server processes to start: 1 or 3 (a cluster)", default: "1" },
+    nats: { type: "string", value: "URL", description: "use this NATS instead of starting one (then --mqtt is required)" },
+    mqtt: { type: "string", value: "URL", description: "MQTT URL of that NATS (its mqtt listener)" },
+    "state-dir": { type: "string", value: "DIR", description: "where broker data, device flash and logs live", default: ".state" },
+    "base-port": { type: "string", value: "PORT", description: "first local port (client; MQTT +1, monitor +2, routes +3)", default: "4333" },
+    speedup: { type: "string", value: "X", description: "trace replay speed factor", default: "30" },
+    "heartbeat-ms": { type: "string", value: "MS", description: "device heartbeat interval", default: "5000" },
+    duration: { type: "string", value: "S", description: "stop after S seconds (default: until Ctrl-C)" },
+  },
+  examples: ["npm start", "xsfleet up --devices 200 --nats-nodes 3", "xsfleet up --nats nats://127.0.0.1:4222 --mqtt mqtt://127.0.0.1:1883"],
+};
+
+interface Stack {
+  nats: LocalNats | null;
+  servers: string[];
+  mqttUrls: string[];
+  cloud: CloudProcess[];
+  fleet: SimFleet | null;
+}
+
+async function resolveBroker(p: ReturnType<typeof parseCommand> & object, stateDir: string, log: (m: string) => void): Promise<Pick<Stack, "nats" | "servers" | "mqttUrls">> {
+  const natsUrl = stringOption(p, "nats");
+  if (natsUrl) {
+    const mqttUrl = stringOption(p, "mqtt");
+    if (!mqttUrl) throw new UsageError("--nats needs --mqtt too: devices connect to the NATS server's MQTT listener", "up");
+    const u = new URL(natsUrl);
+    if (!(await isPortOpen(Number(u.port || 4222), u.hostname))) {
+      throw new Error(`no NATS answers at ${natsUrl}. Start one, or drop --nats to let xsfleet start its own nats-server.`);
+    }
+    log(`broker: using NATS at ${natsUrl}, MQTT at ${mqttUrl}`);
+    return { nats: null, servers: [natsUrl], mqttUrls: [mqttUrl] };
+  }
+  const size = intOption(p, "nats-nodes", 1, 3);
+  log(`broker: starting ${size} nats-server process(es) with JetStream and MQTT, data in ${path.join(stateDir, "nats")} …`);
+  const nats = await startLocalNats({ stateDir, size, basePort: intOption(p, "base-port", 1024, 65000) });
+  log(`broker: NATS ${nats.servers.join(", ")} | MQTT ${nats.mqttUrls.join(", ")} | monitor ${nats.monitorUrls[0]}`);
+  return { nats, servers: nats.servers, mqttUrls: nats.mqttUrls };
+}
+
+async function waitForApi(servers: string[], cloud: CloudProcess[], timeoutMs = 90_000): Promise<void> {
+  const nc = await connect({ servers });
+  try {
+    const api = new ApiClient(nc, { timeoutMs: 2_000 });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const dead = cloud.find((c) => c.child.exitCode !== null);
+      if (dead) throw new Error(`cloud node ${dead.nodeId} exited with code ${dead.child.exitCode}; see ${dead.logFile}`);
+      try {
+        await api.list({ limit: 1 });
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`cloud nodes did not answer within ${timeoutMs / 1000} s; see logs in ${path.dirname(cloud[0]!.logFile)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+export async function runUp(argv: string[]): Promise<number> {
+  const p = parseCommand(upSpec, argv);
+  if (!p) return 0;
+  const devices = intOption(p, "devices", 0, fleetDevicesMax);
+  const actuators = intOption(p, "actuators", 0, devices);
+  const cloudNodes = intOption(p, "cloud-nodes", 1, 9);
+  const durationS = stringOption(p, "duration") !== undefined ? numberOption(p, "duration", 1, 86_400 * 365) : undefined;
+  const speedup = numberOption(p, "speedup", 0.1, 10_000);
+  const heartbeatMs = intOption(p, "heartbeat-ms", 100, 3_600_000);
+  const stateDir = path.resolve(stringOption(p, "state-dir") ?? ".state");
+  const status = liveStatus();
+  const log = (m: string): void => status.log(`[xsfleet up] ${m}`);
+  const stack: Stack = { nats: null, servers: [], mqttUrls: [], cloud: [], fleet: null };
+  let probe: FleetProbe | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = waitForSignalOrTimeout(durationS);
+  try {
+    Object.assign(stack, await resolveBroker(p, stateDir, log));
+    const replicas = stack.servers.length >= 3 ? 3 : 1;
+    log(`cloud: starting ${cloudNodes} cloud node(s) with roles ingest, api, commands (logs in ${path.join(stateDir, "logs")}) …`);
+    for (let i = 1; i <= cloudNodes; i++) {
+      stack.cloud.push(spawnCloudNode({ nodeId: `cloud-${i}`, roles: ["ingest", "api", "commands"], servers: stack.servers, replicas, logDir: path.join(stateDir, "logs") }));
+    }
+    await waitForApi(stack.servers, stack.cloud);
+    log("cloud: API answering");
+    if (devices > 0) {
+      log(`fleet: starting ${devices} simulated devices (${actuators} actuators), replaying room-climate traces at ${speedup}x …`);
+      stack.fleet = await startSimFleet({
+        devices, actuators, brokerUrl: stack.mqttUrls, stateDir: path.join(stateDir, "devices"), speedup,
+        heartbeatIntervalMs: heartbeatMs, rampMs: Math.min(5_000, devices * 25), fsync: false, idPrefix: "sim-",
+      });
+    }
+    const nc = await connect({ servers: stack.servers, maxReconnectAttempts: -1 });
+    probe = new FleetProbe(nc);
+    probe.watchOutput();
+    log("running — Ctrl-C to stop");
+    const rates = new RateMeter();
+    let busy = false;
+    timer = setInterval(() => {
+      if (busy || !probe) return;
+      busy = true;
+      probe.snapshot().then((s) => {
+        const fleet = stack.fleet?.stats();
+        const up = stack.cloud.filter((c) => c.child.exitCode === null).length;
+        status.update(`devices ${s.devicesOnline}/${s.devicesKnown} online` +
+          (fleet ? ` (${fleet.connected}/${fleet.devices} connected)` : "") +
+          ` | ${fmtRate(rates.rate("msgs", probe!.outputBatches))} batches/s | ${fmtRate(rates.rate("pts", probe!.outputPoints))} points/s` +
+          ` | lag ${s.consumerLag} | dead letters ${s.deadLetters} | cloud ${up}/${stack.cloud.length} up`);
+      }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => { busy = false; });
+    }, 1_000);
+    const why = await stopped;
+    log(`stopping (${why}) …`);
+    return 0;
+  } finally {
+    if (timer) clearInterval(timer);
+    if (stack.fleet) {
+      log("fleet: clean disconnects …");
+      await stack.fleet.stop();
+    }
+    if (probe) {
+      probe.stop();
+      await probe.nc.close();
+    }
+    if (stack.cloud.length > 0) {
+      log("cloud: SIGTERM, waiting for in-flight work …");
+      const codes = await Promise.all(stack.cloud.map((c) => stopCloudNode(c)));
+      if (codes.some((c) => c !== 0)) log(`cloud: exit codes ${codes.join(", ")} (see logs)`);
+    }
+    if (stack.nats) {
+      log("broker: stopping nats-server …");
+      await stack.nats.stop();
+    }
+    status.stop();
+  }
+}
