@@ -32,15 +32,20 @@ export function liveStatus(stream: NodeJS.WriteStream = process.stdout, plainEve
   };
 }
 
-/** Per-second rates from monotonically growing counters. */
+/** Per-second rates of monotonically growing counters, over a sliding window. */
 export class RateMeter {
-  #prev = new Map<string, { value: number; atMs: number }>();
+  #samples = new Map<string, { value: number; atMs: number }[]>();
+
+  constructor(readonly windowMs = 5_000) {}
 
   rate(name: string, value: number, nowMs = Date.now()): number {
-    const prev = this.#prev.get(name);
-    this.#prev.set(name, { value, atMs: nowMs });
-    if (!prev || nowMs <= prev.atMs) return 0;
-    return Math.max(0, ((value - prev.value) * 1000) / (nowMs - prev.atMs));
+    const q = this.#samples.get(name) ?? [];
+    q.push({ value, atMs: nowMs });
+    while (q.length > 2 && nowMs - q[1]!.atMs >= this.windowMs) q.shift();
+    this.#samples.set(name, q);
+    const first = q[0]!;
+    if (nowMs <= first.atMs) return 0;
+    return Math.max(0, ((value - first.value) * 1000) / (nowMs - first.atMs));
   }
 }
 
