@@ -1,0 +1,409 @@
+// DashboardSource over a running xsfleet system:
+//  - devices: a live mirror of the device state bucket (cloud/state,
+//    XSF_DEVICE_STATE) kept by one KV watch, so a fleet snapshot costs no
+//    NATS round trips however many pages are open;
+//  - events: a subscription to xsfleet.v1.events.> (ingest presence events,
+//    command-acked/expired from cloud/commands, detections from analytics);
+//  - cluster: nats-server monitoring endpoints (/varz, /jsz, /routez, /connz)
+//    plus stream and consumer info from the JetStream API;
+//  - history: cloud/history's queryHistory over XSF_HIST.
+// Read-only: it never creates streams, buckets or durable consumers.
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { KvWatchEntry } from "@nats-io/kv";
+import { isDeviceId } from "../../shared/topics";
+import { queryHistory } from "../history";
+import { DeviceStateStore, deviceStateBucket, publicState, type DeviceState } from "../state";
+import { decodeState } from "../state/store";
+import {
+  cloudNodeFromHealth, cloudNodesFromConnz, fetchMonitorJson, mergeCloudNodes, monitorEndpoint, serverRow, unreachableServerRow, connzLimitMax,
+} from "./nats-monitor";
+import { RateMeter, RateMeters } from "./rates";
+import {
+  DevicePresence, type ChannelReading, type CloudNodeRow, type ClusterSnapshot, type ConsumerRow, type DashboardEventInput,
+  type DashboardEventListener, type DashboardSource, type DeviceRow, type FleetSnapshot, type HistoryPoint, type HistoryQuery,
+  type NatsServerRow, type StreamRow,
+} from "./types";
+
+export const eventsSubject = "xsfleet.v1.events.>";
+
+export interface NatsDashboardSourceOptions {
+  nc: NatsConnection;
+  /** nats-server monitoring base URLs, e.g. http://127.0.0.1:8222 (one per server). */
+  monitorUrls: string[];
+  /** Devices kept in the mirror; more are counted as truncated. */
+  devicesMax?: number;
+  /** Readings shown per device. */
+  readingsPerDeviceMax?: number;
+  streamsMax?: number;
+  consumersPerStreamMax?: number;
+  monitorTimeoutMs?: number;
+  /** Event subscriptions (one per dashboard server, normally). */
+  listenersMax?: number;
+  /** Largest event payload decoded; larger ones are reported by size only. */
+  eventPayloadBytesMax?: number;
+  /** Cloud nodes; by default the NATS connections named `${cloudConnectionPrefix}<nodeId>`. */
+  cloudNodes?: () => Promise<CloudNodeRow[]>;
+  /** Cloud nodes' /healthz URLs (cloud/node/http.ts): adds roles and starting/draining/disconnected. */
+  cloudHealthUrls?: string[];
+  cloudConnectionPrefix?: string;
+  /** Connection names that are not cloud nodes (e.g. a standalone dashboard's own). */
+  excludeConnectionNames?: string[];
+  deadLetterStream?: string;
+  /** Serve /api/history from XSF_HIST (default true). */
+  history?: boolean;
+  /** How long to wait before re-opening a missing bucket or a failed watch. */
+  retryMs?: number;
+  now?: () => number;
+}
+
+const roleNames = ["unknown", "sensor", "actuator", "gateway", "processing"];
+const dec = new TextDecoder();
+
+/** DeviceState (cloud/state) → dashboard row. Pure. */
+export function deviceRow(st: DeviceState, readingsMax: number): DeviceRow {
+  const hello = st.hello;
+  const order = hello ? hello.channels.map((c) => c.name) : [];
+  const readings: ChannelReading[] = Object.entries(st.readings)
+    .map(([channel, r]) => ({ channel, unit: r.unit, value: r.v, timeMs: r.t }))
+    .sort((a, b) => rank(order, a.channel) - rank(order, b.channel) || a.channel.localeCompare(b.channel))
+    .slice(0, readingsMax);
+  const counters: Record<string, number> = {};
+  for (const [name, c] of Object.entries(st.counters)) counters[name] = c.value;
+  const loc = hello?.location;
+  return {
+    deviceId: st.deviceId,
+    role: roleNames[hello?.role ?? 0] ?? `role-${hello?.role}`,
+    presence: st.presence.state === "online" ? DevicePresence.Online : st.presence.state === "offline" ? DevicePresence.Offline : DevicePresence.Unknown,
+    presenceSinceMs: st.presence.sinceMs > 0 ? st.presence.sinceMs : null,
+    lastSeenMs: st.lastSeenMs > 0 ? st.lastSeenMs : null,
+    firmware: hello?.firmwareVersion || null,
+    freeHeapBytes: st.heartbeat?.freeHeapBytes ?? hello?.resources?.freeHeapBytes ?? null,
+    rssiDbm: st.heartbeat ? st.heartbeat.rssiDbm : null,
+    location: loc ? [loc.site, loc.zone].filter((x) => x !== "").join("/") : "",
+    via: "",
+    readings,
+    counters,
+  };
+}
+
+function rank(order: readonly string[], channel: string): number {
+  const i = order.indexOf(channel);
+  return i < 0 ? order.length : i;
+}
+
+type Json = Record<string, unknown>;
+const str = (v: unknown): string => (typeof v === "string" ? v : "");
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+/** A message on xsfleet.v1.events.<device>.<event> → dashboard event. Pure; null when not ours. */
+export function eventFromMessage(subject: string, data: Uint8Array, nowMs: number, payloadBytesMax: number): DashboardEventInput | null {
+  const parts = subject.split(".");
+  if (parts.length !== 5 || parts[0] !== "xsfleet" || parts[1] !== "v1" || parts[2] !== "events") return null;
+  const deviceId = parts[3]!;
+  const kind = parts[4]!;
+  if (!isDeviceId(deviceId) || !/^[a-z0-9-]{1,64}$/.test(kind)) return null;
+  let p: Json = {};
+  if (data.length > payloadBytesMax) {
+    return { timeMs: nowMs, kind, deviceId, summary: `${kind} (payload of ${data.length} bytes not shown)` };
+  }
+  if (data.length > 0) {
+    try {
+      const v: unknown = JSON.parse(dec.decode(data));
+      if (typeof v === "object" && v !== null && !Array.isArray(v)) p = v as Json;
+    } catch {
+      return { timeMs: nowMs, kind, deviceId, summary: `${kind} (payload is not JSON)` };
+    }
+  }
+  const timeMs = num(p.atMs) ?? num(p.timeMs) ?? num(obj(p.ack).ackedMs) ?? num(p.expiredMs) ?? nowMs;
+  return { timeMs, kind, deviceId, summary: summarize(kind, p), detail: p };
+}
+
+function obj(v: unknown): Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : {};
+}
+
+function summarize(kind: string, p: Json): string {
+  const reason = str(p.reason);
+  switch (kind) {
+    case "online":
+    case "offline": {
+      const via = str(p.source);
+      return `device ${kind}${via ? ` (${via}${reason ? `: ${reason}` : ""})` : reason ? ` (${reason})` : ""}`;
+    }
+    case "command-acked": {
+      const ack = obj(p.ack);
+      const status = str(ack.status);
+      const msg = str(ack.message);
+      return `command ${str(p.name) || "?"} ${str(p.commandId)} acked${status ? ` ${status}` : ""}${msg ? `: ${msg}` : ""}`;
+    }
+    case "command-expired":
+      return `command ${str(p.name) || "?"} ${str(p.commandId)} expired after ${num(p.attempts) ?? "?"} attempts`;
+    default:
+      return str(p.summary) || str(p.message) || reason || kind;
+  }
+}
+
+export class NatsDashboardSource implements DashboardSource {
+  readonly #nc: NatsConnection;
+  readonly #o: Required<Omit<NatsDashboardSourceOptions, "nc" | "cloudNodes">> & { cloudNodes?: () => Promise<CloudNodeRow[]> };
+  readonly #devices = new Map<string, DeviceState>();
+  /** Invariant: #devices.size <= devicesMax; ids we had to leave out are counted here. */
+  readonly #dropped = new Set<string>();
+  #fleetError = "";
+  #watch: { stop(): void } | null = null;
+  #closed = false;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #jsm: Promise<JetStreamManager> | null = null;
+  readonly #subs = new Set<Subscription>();
+  readonly #msgRates = new RateMeters(64);
+  readonly #pointRate = new RateMeter();
+  history?: (q: HistoryQuery) => Promise<HistoryPoint[]>;
+
+  constructor(opts: NatsDashboardSourceOptions) {
+    this.#nc = opts.nc;
+    this.#o = {
+      monitorUrls: opts.monitorUrls,
+      devicesMax: opts.devicesMax ?? 10_000,
+      readingsPerDeviceMax: opts.readingsPerDeviceMax ?? 16,
+      streamsMax: opts.streamsMax ?? 64,
+      consumersPerStreamMax: opts.consumersPerStreamMax ?? 32,
+      monitorTimeoutMs: opts.monitorTimeoutMs ?? 2000,
+      listenersMax: opts.listenersMax ?? 16,
+      eventPayloadBytesMax: opts.eventPayloadBytesMax ?? 8192,
+      cloudNodes: opts.cloudNodes,
+      cloudConnectionPrefix: opts.cloudConnectionPrefix ?? "xsfleet-",
+      excludeConnectionNames: opts.excludeConnectionNames ?? [],
+      cloudHealthUrls: opts.cloudHealthUrls ?? [],
+      deadLetterStream: opts.deadLetterStream ?? "XSF_DLQ",
+      history: opts.history ?? true,
+      retryMs: opts.retryMs ?? 2000,
+      now: opts.now ?? Date.now,
+    };
+    if (opts.monitorUrls.length > 64) throw new Error(`at most 64 monitor URLs, got ${opts.monitorUrls.length}`);
+    if ((opts.cloudHealthUrls ?? []).length > 64) throw new Error(`at most 64 cloud health URLs, got ${opts.cloudHealthUrls!.length}`);
+    for (const u of [...opts.monitorUrls, ...(opts.cloudHealthUrls ?? [])]) {
+      if (!/^https?:\/\//.test(u)) throw new Error(`monitor URL must start with http:// or https://, got ${JSON.stringify(u)}`);
+    }
+    if (this.#o.history) {
+      const js = jetstream(this.#nc);
+      this.history = async (q) => {
+        const r = await queryHistory(js, { deviceId: q.deviceId, channel: q.channel, fromMs: q.fromMs, toMs: q.toMs, limit: q.limit });
+        return r.points.map((p) => ({ timeMs: p.t, value: p.v }));
+      };
+    }
+  }
+
+  /** Starts mirroring device state (retries until the bucket exists). */
+  start(): void {
+    void this.#openWatch();
+    // A first sample of the servers' message counters, so the first cluster
+    // snapshot already has a rate.
+    void this.#servers().then((servers) => { this.#sampleMsgRates(servers, this.#o.now()); });
+  }
+
+  #sampleMsgRates(servers: readonly NatsServerRow[], nowMs: number): number | null {
+    return this.#msgRates.sampleAll(new Map(servers.filter((s) => s.ok).map((s) => [s.monitorUrl, s.inMsgs])), nowMs);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#watch?.stop();
+    for (const s of this.#subs) s.unsubscribe();
+    this.#subs.clear();
+  }
+
+  async #openWatch(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const store = await DeviceStateStore.open(this.#nc);
+      const iter = await store.kv.watch({ key: ">" });
+      this.#watch = iter;
+      this.#fleetError = "";
+      for await (const e of iter) this.#apply(e);
+      if (!this.#closed) throw new Error("watch ended");
+    } catch (e) {
+      if (this.#closed) return;
+      const msg = (e as Error).message;
+      this.#fleetError = /not found|does not exist/i.test(msg)
+        ? `device state bucket ${deviceStateBucket} does not exist yet (no ingest node has run); retrying`
+        : `device state watch failed: ${msg}; retrying`;
+      this.#retryTimer = setTimeout(() => void this.#openWatch(), this.#o.retryMs);
+      this.#retryTimer.unref();
+    }
+  }
+
+  #apply(e: KvWatchEntry): void {
+    const id = e.key;
+    if (!isDeviceId(id)) return;
+    if (e.operation !== "PUT" || e.value.length === 0) {
+      this.#devices.delete(id);
+      this.#dropped.delete(id);
+      return;
+    }
+    let st: DeviceState;
+    try {
+      st = publicState(decodeState(e.value, id));
+    } catch (err) {
+      this.#fleetError = `device ${id}: ${(err as Error).message}`;
+      return;
+    }
+    if (!this.#devices.has(id) && this.#devices.size >= this.#o.devicesMax) {
+      if (this.#dropped.size < this.#o.devicesMax) this.#dropped.add(id);
+      return;
+    }
+    this.#devices.set(id, st);
+  }
+
+  /** Number of devices mirrored (for tests and the status line). */
+  get deviceCount(): number {
+    return this.#devices.size;
+  }
+
+  async fleet(): Promise<FleetSnapshot> {
+    const devices = [...this.#devices.values()].map((d) => deviceRow(d, this.#o.readingsPerDeviceMax));
+    return {
+      generatedMs: this.#o.now(),
+      devices,
+      truncated: this.#dropped.size > 0,
+      errors: this.#fleetError ? [this.#fleetError] : [],
+    };
+  }
+
+  events(listener: DashboardEventListener): () => void {
+    if (this.#subs.size >= this.#o.listenersMax) throw new Error(`more than ${this.#o.listenersMax} event listeners`);
+    const sub = this.#nc.subscribe(eventsSubject, {
+      callback: (err, msg) => {
+        if (err) return;
+        const ev = eventFromMessage(msg.subject, msg.data, this.#o.now(), this.#o.eventPayloadBytesMax);
+        if (ev) listener(ev);
+      },
+    });
+    this.#subs.add(sub);
+    return () => {
+      if (this.#subs.delete(sub)) sub.unsubscribe();
+    };
+  }
+
+  /** Resolves once the subscriptions made so far are known to the server. */
+  async flush(): Promise<void> {
+    await this.#nc.flush();
+  }
+
+  async cluster(): Promise<ClusterSnapshot> {
+    const errors: string[] = [];
+    const [servers, streams, cloudNodes] = await Promise.all([
+      this.#servers(),
+      this.#streams().catch((e: unknown) => { errors.push(`JetStream: ${(e as Error).message}`); return [] as StreamRow[]; }),
+      this.#cloudNodes().catch((e: unknown) => { errors.push(`cloud nodes: ${(e as Error).message}`); return [] as CloudNodeRow[]; }),
+    ]);
+    const nowMs = this.#o.now();
+    for (const s of servers) if (!s.ok) errors.push(`${s.monitorUrl}: ${s.error ?? "unreachable"}`);
+    let points = 0;
+    for (const d of this.#devices.values()) points += d.telemetry.points;
+    const dlq = streams.find((s) => s.name === this.#o.deadLetterStream);
+    let lag = 0;
+    for (const s of streams) for (const c of s.consumers) lag += c.pending + c.ackPending;
+    return {
+      generatedMs: nowMs,
+      servers,
+      streams,
+      cloudNodes,
+      traffic: {
+        msgsPerSec: this.#sampleMsgRates(servers, nowMs),
+        pointsPerSec: this.#devices.size > 0 ? this.#pointRate.sample(points, nowMs) : null,
+        consumerLag: streams.length > 0 ? lag : null,
+        deadLetters: dlq ? dlq.messages : streams.length > 0 ? 0 : null,
+      },
+      errors,
+    };
+  }
+
+  async #servers(): Promise<NatsServerRow[]> {
+    const t = this.#o.monitorTimeoutMs;
+    return Promise.all(this.#o.monitorUrls.map(async (url) => {
+      try {
+        const [varz, jsz, routez] = await Promise.all([
+          fetchMonitorJson(monitorEndpoint(url, "/varz"), t),
+          fetchMonitorJson(monitorEndpoint(url, "/jsz"), t).catch(() => null),
+          fetchMonitorJson(monitorEndpoint(url, "/routez"), t).catch(() => null),
+        ]);
+        return serverRow(url, varz, jsz, routez);
+      } catch (e) {
+        return unreachableServerRow(url, (e as Error).message);
+      }
+    }));
+  }
+
+  async #manager(): Promise<JetStreamManager> {
+    this.#jsm ??= jetstreamManager(this.#nc, { timeout: this.#o.monitorTimeoutMs }).catch((e: unknown) => {
+      this.#jsm = null;
+      throw e;
+    });
+    return this.#jsm;
+  }
+
+  async #streams(): Promise<StreamRow[]> {
+    const jsm = await this.#manager();
+    const rows: StreamRow[] = [];
+    for await (const si of jsm.streams.list()) {
+      if (rows.length >= this.#o.streamsMax) break;
+      const consumers: ConsumerRow[] = [];
+      let consumersTruncated = false;
+      let ephemeralConsumers = 0;
+      for await (const ci of jsm.consumers.list(si.config.name)) {
+        // Ephemeral consumers (KV watchers such as this source's own, history
+        // queries, ordered readers) come and go: counted, not listed, no lag.
+        if (!ci.config.durable_name) { ephemeralConsumers++; continue; }
+        if (consumers.length >= this.#o.consumersPerStreamMax) { consumersTruncated = true; break; }
+        consumers.push({
+          name: ci.name, pending: ci.num_pending, ackPending: ci.num_ack_pending, redelivered: ci.num_redelivered, waiting: ci.num_waiting,
+        });
+      }
+      rows.push({
+        name: si.config.name,
+        subjects: si.config.subjects ?? [],
+        messages: si.state.messages,
+        bytes: si.state.bytes,
+        replicas: si.config.num_replicas,
+        leader: si.cluster?.leader ?? "",
+        consumers,
+        consumersTruncated,
+        ephemeralConsumers,
+      });
+    }
+    // xsfleet's own streams first, then KV buckets, then the rest (MQTT's).
+    const group = (n: string): number => (n.startsWith("XSF_") ? 0 : n.startsWith("KV_") ? 1 : 2);
+    return rows.sort((a, b) => group(a.name) - group(b.name) || a.name.localeCompare(b.name));
+  }
+
+  async #cloudNodes(): Promise<CloudNodeRow[]> {
+    if (this.#o.cloudNodes) return this.#o.cloudNodes();
+    const answers = await Promise.all(this.#o.monitorUrls.map(async (url) => {
+      try {
+        const connz = await fetchMonitorJson(monitorEndpoint(url, `/connz?limit=${connzLimitMax}`), this.#o.monitorTimeoutMs);
+        return { server: url.replace(/^https?:\/\//, "").replace(/\/+$/, ""), connz };
+      } catch {
+        return null;
+      }
+    }));
+    const nowMs = this.#o.now();
+    const fromConnz = cloudNodesFromConnz(answers.filter((a) => a !== null), this.#o.cloudConnectionPrefix, nowMs, new Set(this.#o.excludeConnectionNames));
+    const fromHealth = await Promise.all(this.#o.cloudHealthUrls.map(async (url) => {
+      try {
+        return cloudNodeFromHealth(url, await fetchMonitorJson(url, this.#o.monitorTimeoutMs, [503]), null, nowMs);
+      } catch (e) {
+        return cloudNodeFromHealth(url, null, (e as Error).message, nowMs);
+      }
+    }));
+    return mergeCloudNodes(fromHealth, fromConnz);
+  }
+}
+
+/** Creates the source and starts its device-state mirror. Call close() when done. */
+export function createNatsDashboardSource(opts: NatsDashboardSourceOptions): NatsDashboardSource {
+  const src = new NatsDashboardSource(opts);
+  src.start();
+  return src;
+}

@@ -1,0 +1,235 @@
+// The operator dashboard over plain node:http: one self-contained page plus
+// JSON and Server-Sent-Events endpoints, all fed by a DashboardSource.
+//
+//   GET /               the page (inline CSS/JS, no external assets)
+//   GET /api/fleet      one page of devices + fleet totals (?offset&limit&q&presence&role&sort&order)
+//   GET /api/cluster    NATS servers, streams/consumers, cloud nodes, traffic
+//   GET /api/events     Server-Sent Events: recent events, then live ones (?after or Last-Event-ID)
+//   GET /api/history    stored readings for the sparkline (?device&channel&fromMs&toMs&limit)
+//   GET /healthz        liveness of the dashboard itself
+//
+// Bounded everywhere: page size, SSE clients, per-client backlog, event ring,
+// event detail size, history span/points, URL length, and source calls are
+// cached (one call per snapshotTtlMs however many pages are open) and timed out.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { EventBuffer } from "./event-buffer";
+import { dashboardPage } from "./page";
+import { intParam, pageFleet, parseFleetQuery, parseHistoryQuery, QueryError } from "./query";
+import {
+  defaultDashboardLimits, type DashboardEvent, type DashboardHandle, type DashboardLimits, type DashboardOptions,
+  type DashboardSource,
+} from "./types";
+
+/** A source call that did not answer within sourceTimeoutMs. */
+class SourceTimeout extends Error {}
+
+/** Caches one source call for ttlMs and shares an in-flight call between requests. */
+class CachedCall<T> {
+  #value: { atMs: number; value: T } | null = null;
+  #inflight: Promise<T> | null = null;
+
+  constructor(
+    private readonly call: () => Promise<T>,
+    private readonly ttlMs: number,
+    private readonly timeoutMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  get(): Promise<T> {
+    const cached = this.#value;
+    if (cached && this.now() - cached.atMs < this.ttlMs) return Promise.resolve(cached.value);
+    if (this.#inflight) return this.#inflight;
+    const started = this.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SourceTimeout(`source did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    const p = Promise.race([this.call(), timeout])
+      .then((value) => { this.#value = { atMs: started, value }; return value; })
+      .finally(() => { clearTimeout(timer); this.#inflight = null; });
+    this.#inflight = p;
+    return p;
+  }
+}
+
+interface SseClient {
+  res: ServerResponse;
+  keepAlive: NodeJS.Timeout;
+}
+
+const securityHeaders = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...securityHeaders, "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, message: string): void {
+  sendJson(res, status, { error: message });
+}
+
+function validateLimits(l: DashboardLimits): void {
+  for (const [k, v] of Object.entries(l)) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`dashboard limit ${k} must be a positive integer, got ${String(v)}`);
+  }
+}
+
+export async function startDashboard(opts: DashboardOptions): Promise<DashboardHandle> {
+  const limits: DashboardLimits = { ...defaultDashboardLimits, ...opts.limits };
+  validateLimits(limits);
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
+    throw new Error(`dashboard port must be 0..65535, got ${String(opts.port)}`);
+  }
+  const host = opts.host ?? "127.0.0.1";
+  const now = opts.now ?? Date.now;
+  const source: DashboardSource = opts.source;
+  const fleet = new CachedCall(() => source.fleet(), limits.snapshotTtlMs, limits.sourceTimeoutMs, now);
+  const cluster = new CachedCall(() => source.cluster(), limits.snapshotTtlMs, limits.sourceTimeoutMs, now);
+  const buffer = new EventBuffer(limits.eventBufferMax, limits.eventDetailBytesMax);
+  const clients = new Set<SseClient>();
+  const startedMs = now();
+  const page = dashboardPage();
+  let sseRejected = 0;
+  let sseDropped = 0;
+
+  const dropClient = (c: SseClient): void => {
+    if (!clients.delete(c)) return;
+    clearInterval(c.keepAlive);
+    c.res.end();
+  };
+  const writeTo = (c: SseClient, chunk: string): void => {
+    // A client that stopped reading is dropped rather than buffered without bound.
+    if (c.res.writableLength > limits.sseClientBacklogBytesMax) {
+      sseDropped++;
+      dropClient(c);
+      return;
+    }
+    c.res.write(chunk);
+  };
+  const frame = (e: DashboardEvent): string => `id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`;
+
+  const unsubscribe = source.events((input) => {
+    const event = buffer.push(input);
+    const chunk = frame(event);
+    for (const c of clients) writeTo(c, chunk);
+  });
+
+  const withSource = async <T>(res: ServerResponse, call: () => Promise<T>, send: (value: T) => void): Promise<void> => {
+    let value: T;
+    try {
+      value = await call();
+    } catch (e) {
+      if (e instanceof SourceTimeout) sendError(res, 504, e.message);
+      else sendError(res, 502, `dashboard source failed: ${(e as Error).message}`);
+      return;
+    }
+    send(value);
+  };
+
+  const openEvents = (req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void => {
+    for (const key of params.keys()) {
+      if (key !== "after") throw new QueryError(`unknown parameter "${key}"; allowed: after`);
+    }
+    const header = req.headers["last-event-id"];
+    const lastId = typeof header === "string" && /^\d{1,15}$/.test(header) ? Number(header) : 0;
+    const after = intParam(params, "after", 0, Number.MAX_SAFE_INTEGER, lastId);
+    if (clients.size >= limits.sseClientsMax) {
+      sseRejected++;
+      sendError(res, 503, `too many live event clients (${limits.sseClientsMax}); close another dashboard tab`);
+      return;
+    }
+    res.writeHead(200, { ...securityHeaders, "content-type": "text/event-stream; charset=utf-8", connection: "keep-alive" });
+    res.write("retry: 3000\n\n");
+    const client: SseClient = {
+      res,
+      keepAlive: setInterval(() => writeTo(client, ": keep-alive\n\n"), limits.sseKeepAliveMs),
+    };
+    clients.add(client);
+    for (const e of buffer.since(after)) writeTo(client, frame(e));
+    req.on("close", () => dropClient(client));
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const rawUrl = req.url ?? "/";
+    if (rawUrl.length > limits.urlBytesMax) return sendError(res, 414, `request URL longer than ${limits.urlBytesMax} bytes`);
+    const url = new URL(rawUrl, "http://dashboard.invalid");
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.setHeader("allow", "GET, HEAD");
+      return sendError(res, 405, `method ${req.method} not allowed; the dashboard is read-only (GET)`);
+    }
+    switch (url.pathname) {
+      case "/":
+      case "/index.html":
+        res.writeHead(200, {
+          ...securityHeaders,
+          "content-type": "text/html; charset=utf-8",
+          "content-length": Buffer.byteLength(page),
+          // Everything is inline; nothing may be fetched from elsewhere.
+          "content-security-policy":
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+        });
+        res.end(req.method === "HEAD" ? undefined : page);
+        return;
+      case "/healthz":
+        return sendJson(res, 200, {
+          ok: true, uptimeMs: now() - startedMs, sseClients: clients.size, sseRejected, sseDropped,
+          eventsBuffered: buffer.size, eventsDropped: buffer.dropped,
+        });
+      case "/api/fleet": {
+        const q = parseFleetQuery(url.searchParams, limits);
+        return withSource(res, () => fleet.get(), (snap) =>
+          sendJson(res, 200, { ...pageFleet(snap, q), history: typeof source.history === "function" }));
+      }
+      case "/api/cluster":
+        if ([...url.searchParams.keys()].length > 0) throw new QueryError("/api/cluster takes no parameters");
+        return withSource(res, () => cluster.get(), (snap) => sendJson(res, 200, snap));
+      case "/api/history": {
+        const q = parseHistoryQuery(url.searchParams, limits, now());
+        const history = source.history?.bind(source);
+        if (!history) return sendError(res, 501, "history is not available: this dashboard source has no history()");
+        return withSource(res, () => history(q), (points) =>
+          sendJson(res, 200, { ...q, points: points.slice(0, q.limit) }));
+      }
+      case "/api/events":
+        return openEvents(req, res, url.searchParams);
+      default:
+        return sendError(res, 404, `no such page: ${url.pathname}; try / or /api/fleet, /api/cluster, /api/events, /api/history, /healthz`);
+    }
+  };
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((e: unknown) => {
+      if (res.headersSent) { res.end(); return; }
+      if (e instanceof QueryError) sendError(res, 400, e.message);
+      else sendError(res, 500, `internal error: ${(e as Error).message}`);
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, host, () => { server.off("error", reject); resolve(); });
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+  let stopped: Promise<void> | null = null;
+  return {
+    url: `http://${shownHost}:${addr.port}/`,
+    stop: () => {
+      stopped ??= new Promise<void>((resolve) => {
+        unsubscribe();
+        for (const c of [...clients]) dropClient(c);
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,250 @@
+// Contracts of the operator dashboard. The HTTP server (server.ts) renders
+// whatever a `DashboardSource` returns; the NATS implementation lives in
+// nats-source.ts, an in-memory one in demo-source.ts. The source interface
+// is deliberately narrow and read-only: the dashboard never writes to the
+// system it shows.
+
+/** Device presence as the dashboard shows it. */
+export const DevicePresence = {
+  Online: "online",
+  Offline: "offline",
+  /** Never heard from, or the source does not know. */
+  Unknown: "unknown",
+} as const;
+export type DevicePresence = (typeof DevicePresence)[keyof typeof DevicePresence];
+export const devicePresences: readonly DevicePresence[] = Object.values(DevicePresence);
+
+/** The latest reading of one channel of one device. */
+export interface ChannelReading {
+  channel: string;
+  /** Unit as the device announced it ("C", "%", "ppm"), "" when unknown. */
+  unit: string;
+  value: number;
+  timeMs: number;
+}
+
+/** One row of the device table. Unknown fields are null, never guessed. */
+export interface DeviceRow {
+  deviceId: string;
+  /** Edge role: "sensor", "actuator", "gateway", "processing" or "unknown". */
+  role: string;
+  presence: DevicePresence;
+  /** When the device entered its current presence (ms since epoch). */
+  presenceSinceMs: number | null;
+  /** Latest message of any kind from the device. */
+  lastSeenMs: number | null;
+  firmware: string | null;
+  freeHeapBytes: number | null;
+  rssiDbm: number | null;
+  /** Site/zone from the device's Hello, "" when unknown. */
+  location: string;
+  /** Gateway the device is relayed through, "" when direct. */
+  via: string;
+  readings: ChannelReading[];
+  /** CRDT counter values by name (G-Counter totals, PN-Counter values). */
+  counters: Record<string, number>;
+}
+
+export interface FleetSnapshot {
+  generatedMs: number;
+  /** At most `devicesMax` rows (the source's own cap). */
+  devices: DeviceRow[];
+  /** True when the source had more devices than it returned. */
+  truncated: boolean;
+  /** Problems the source met (e.g. the state bucket does not exist yet). */
+  errors: string[];
+}
+
+/** One nats-server, from its monitoring endpoints (/varz, /jsz, /routez). */
+export interface NatsServerRow {
+  /** Monitoring URL the row was read from. */
+  monitorUrl: string;
+  /** False when the monitoring endpoint did not answer; `error` says why. */
+  ok: boolean;
+  error: string | null;
+  name: string;
+  version: string;
+  uptime: string;
+  connections: number;
+  inMsgs: number;
+  outMsgs: number;
+  inBytes: number;
+  outBytes: number;
+  memBytes: number;
+  cpuPct: number;
+  /** Routes to other cluster members (0 for a single node). */
+  routes: number;
+  /** null when JetStream is disabled on this server. */
+  jetstream: {
+    streams: number;
+    consumers: number;
+    messages: number;
+    bytes: number;
+    /** Meta-group leader as this server sees it ("" outside a cluster). */
+    metaLeader: string;
+  } | null;
+}
+
+export interface ConsumerRow {
+  name: string;
+  /** Messages in the stream not yet delivered to this consumer. */
+  pending: number;
+  /** Delivered but not acknowledged. */
+  ackPending: number;
+  redelivered: number;
+  /** Pull requests waiting (≈ idle workers). */
+  waiting: number;
+}
+
+export interface StreamRow {
+  name: string;
+  subjects: string[];
+  messages: number;
+  bytes: number;
+  replicas: number;
+  /** Cluster leader of the stream ("" on a single node). */
+  leader: string;
+  consumers: ConsumerRow[];
+  /** True when the stream had more consumers than were listed. */
+  consumersTruncated: boolean;
+  /** Ephemeral consumers (watchers, queries): counted, not listed. */
+  ephemeralConsumers: number;
+}
+
+/** Health of a cloud node, in the heartbeat manager's words. */
+export const CloudNodeHealth = {
+  Up: "up",
+  Suspect: "suspect",
+  Down: "down",
+  Unknown: "unknown",
+} as const;
+export type CloudNodeHealth = (typeof CloudNodeHealth)[keyof typeof CloudNodeHealth];
+
+export interface CloudNodeRow {
+  nodeId: string;
+  /** "ingest", "api", "commands", "analytics", "orchestration"; empty when unknown. */
+  roles: string[];
+  health: CloudNodeHealth;
+  lastSeenMs: number | null;
+  /** Free text: where the row came from, connection count, … */
+  detail: string;
+}
+
+/** Fleet-wide throughput and backlog; null when the source cannot tell. */
+export interface TrafficSummary {
+  /** Messages into the NATS servers per second, summed over servers. */
+  msgsPerSec: number | null;
+  /** Decoded telemetry points appended to history per second. */
+  pointsPerSec: number | null;
+  /** Sum of pending + ack-pending over all consumers. */
+  consumerLag: number | null;
+  /** Messages held in the dead-letter stream. */
+  deadLetters: number | null;
+}
+
+export interface ClusterSnapshot {
+  generatedMs: number;
+  servers: NatsServerRow[];
+  streams: StreamRow[];
+  cloudNodes: CloudNodeRow[];
+  traffic: TrafficSummary;
+  /** Problems the source met while collecting (partial data is still shown). */
+  errors: string[];
+}
+
+/** What a source reports; the server assigns `id`. */
+export interface DashboardEventInput {
+  timeMs: number;
+  /** "online", "offline", "command-acked", "command-expired", "detection", … */
+  kind: string;
+  /** Device the event is about, "" for cloud-side events. */
+  deviceId: string;
+  /** One line for people. */
+  summary: string;
+  /** Structured payload, kept small by the server (eventDetailBytesMax). */
+  detail?: unknown;
+}
+
+export interface DashboardEvent extends DashboardEventInput {
+  /** Strictly increasing per server; used as the SSE event id. */
+  id: number;
+}
+
+export type DashboardEventListener = (event: DashboardEventInput) => void;
+
+export interface HistoryQuery {
+  deviceId: string;
+  channel: string;
+  fromMs: number;
+  toMs: number;
+  limit: number;
+}
+
+export interface HistoryPoint {
+  timeMs: number;
+  value: number;
+}
+
+/** Everything the dashboard shows comes through here. */
+export interface DashboardSource {
+  fleet(): Promise<FleetSnapshot>;
+  cluster(): Promise<ClusterSnapshot>;
+  /** Live feed; returns the unsubscribe function. Listeners must not throw. */
+  events(listener: DashboardEventListener): () => void;
+  /** Optional stored telemetry for the sparkline; points in time order. */
+  history?(query: HistoryQuery): Promise<HistoryPoint[]>;
+}
+
+export interface DashboardOptions {
+  port: number;
+  /** Default 127.0.0.1: the dashboard has no authentication. */
+  host?: string;
+  source: DashboardSource;
+  limits?: Partial<DashboardLimits>;
+  /** Injected clock (ms since epoch). */
+  now?: () => number;
+}
+
+export interface DashboardHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface DashboardLimits {
+  /** Largest page of devices one /api/fleet request returns. */
+  devicesPageMax: number;
+  /** Concurrent Server-Sent-Events clients; more get a 503. */
+  sseClientsMax: number;
+  /** Recent events kept for new SSE clients and reconnects. */
+  eventBufferMax: number;
+  /** Serialized size of one event's `detail`; larger details are replaced. */
+  eventDetailBytesMax: number;
+  /** Bytes queued to one slow SSE client before it is dropped. */
+  sseClientBacklogBytesMax: number;
+  /** Points one /api/history request may ask for. */
+  historyPointsMax: number;
+  /** Widest time range of one /api/history request. */
+  historySpanMsMax: number;
+  /** Snapshots are cached this long so many open pages cost one source call. */
+  snapshotTtlMs: number;
+  /** A source call slower than this fails the request with a 504. */
+  sourceTimeoutMs: number;
+  /** Interval of SSE keep-alive comments. */
+  sseKeepAliveMs: number;
+  /** Longest accepted request URL. */
+  urlBytesMax: number;
+}
+
+export const defaultDashboardLimits: DashboardLimits = {
+  devicesPageMax: 200,
+  sseClientsMax: 32,
+  eventBufferMax: 500,
+  eventDetailBytesMax: 2048,
+  sseClientBacklogBytesMax: 256 * 1024,
+  historyPointsMax: 2000,
+  historySpanMsMax: 7 * 24 * 3600_000,
+  snapshotTtlMs: 1000,
+  sourceTimeoutMs: 10_000,
+  sseKeepAliveMs: 15_000,
+  urlBytesMax: 2048,
+};

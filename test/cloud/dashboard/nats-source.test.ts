@@ -1,0 +1,189 @@
+// NatsDashboardSource against a real nats-server (JetStream, monitoring):
+// the device-state mirror (including a bucket that appears late), the
+// cluster snapshot from /varz, /jsz, /routez, /connz and the JetStream API,
+// history from XSF_HIST, and device events reaching the page over SSE.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { startNats, type NatsCluster } from "../../harness/nats";
+import { createNatsDashboardSource, type NatsDashboardSource } from "../../../cloud/dashboard/nats-source";
+import { startDashboard } from "../../../cloud/dashboard/server";
+import { startNatsDashboard } from "../../../cloud/dashboard/standalone";
+import { startHttpEndpoint } from "../../../cloud/node/http";
+import { Registry } from "prom-client";
+import type { DashboardHandle } from "../../../cloud/dashboard/types";
+import { DeviceStateStore, emptyDeviceState } from "../../../cloud/state";
+import { defaultStreamLimits, dlqSubject, IngestStream, streamConfig } from "../../../cloud/ingest/streams";
+import { encodeHistoryRecord, historySubject } from "../../../cloud/history/format";
+import { DeviceEvent, deviceEventSubject } from "../../../shared/topics";
+import { openSse } from "./sse-client";
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ""}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("NatsDashboardSource on a real nats-server", () => {
+  let nats: NatsCluster;
+  let nc: NatsConnection;
+  let cloudConn: NatsConnection;
+  let source: NatsDashboardSource;
+  let dash: DashboardHandle;
+  let monitorUrl: string;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    monitorUrl = `http://127.0.0.1:${nats.nodes[0]!.monitorPort}`;
+    nc = await connect({ servers: nats.servers, name: "dashboard-test" });
+    // A cloud node as the NATS server sees it: pooled connections named xsfleet-<nodeId>#<i>.
+    cloudConn = await connect({ servers: nats.servers, name: "xsfleet-cloud-a#0" });
+    source = createNatsDashboardSource({ nc, monitorUrls: [monitorUrl], retryMs: 100 });
+    dash = await startDashboard({ port: 0, source, limits: { snapshotTtlMs: 1 } });
+  });
+
+  afterAll(async () => {
+    await dash?.stop();
+    await source?.close();
+    await cloudConn?.close();
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it("says the state bucket is missing, then mirrors devices once it exists", async () => {
+    const missing = await eventually("bucket-missing error", async () => (await source.fleet()).errors[0]);
+    expect(missing).toMatch(/XSF_DEVICE_STATE does not exist yet/);
+
+    const store = await DeviceStateStore.ensure(nc);
+    const st = emptyDeviceState("env-1");
+    st.lastSeenMs = Date.now();
+    st.presence = { state: "online", sinceMs: st.lastSeenMs, source: "hello", reason: "" };
+    st.readings = { temp: { t: st.lastSeenMs, v: 21.5, seq: 1, unit: "C" } };
+    st.telemetry = { batches: 1, points: 10, lastSeq: 1 };
+    expect(await store.compareAndSet("env-1", st, 0)).toBeGreaterThan(0);
+
+    const row = await eventually("device in fleet", async () => (await source.fleet()).devices.find((d) => d.deviceId === "env-1"));
+    expect(row).toMatchObject({ presence: "online", readings: [{ channel: "temp", unit: "C", value: 21.5 }] });
+    expect((await source.fleet()).errors).toEqual([]);
+
+    // Through HTTP too.
+    const page = (await (await fetch(`${dash.url}api/fleet`)).json()) as { totals: { devices: number; online: number } };
+    expect(page.totals).toMatchObject({ devices: 1, online: 1 });
+
+    // An update is seen without polling the bucket.
+    const next = (await store.load("env-1"));
+    next.state.presence = { state: "offline", sinceMs: Date.now(), source: "status", reason: "will" };
+    expect(await store.compareAndSet("env-1", next.state, next.revision)).not.toBeNull();
+    await eventually("offline seen", async () => (await source.fleet()).devices[0]?.presence === "offline");
+  });
+
+  it("builds the cluster snapshot from the monitoring endpoints and the JetStream API", async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add(streamConfig(IngestStream.DeadLetter, 1, defaultStreamLimits.XSF_DLQ));
+    await jsm.consumers.add(IngestStream.DeadLetter, { durable_name: "dlq-reader", ack_policy: AckPolicy.Explicit });
+    const js = jetstream(nc);
+    for (let i = 0; i < 3; i++) await js.publish(dlqSubject("bad-proto"), new Uint8Array([i]));
+
+    const snap = await source.cluster();
+    expect(snap.errors).toEqual([]);
+    expect(snap.servers).toHaveLength(1);
+    const server = snap.servers[0]!;
+    expect(server).toMatchObject({ ok: true, monitorUrl, routes: 0 });
+    expect(server.version).toMatch(/^2\.\d+\.\d+/);
+    expect(server.connections).toBeGreaterThanOrEqual(2);
+    expect(server.jetstream?.streams).toBeGreaterThanOrEqual(2);
+
+    const dlq = snap.streams.find((s) => s.name === "XSF_DLQ");
+    expect(dlq).toMatchObject({ messages: 3, replicas: 1, consumers: [{ name: "dlq-reader", pending: 3, ackPending: 0 }] });
+    // The source's own KV watcher is an ephemeral consumer: counted, not listed, no lag.
+    expect(snap.streams.find((s) => s.name === "KV_XSF_DEVICE_STATE")).toMatchObject({ consumers: [], ephemeralConsumers: 1 });
+    expect(snap.traffic.deadLetters).toBe(3);
+    expect(snap.traffic.consumerLag).toBeGreaterThanOrEqual(3);
+    expect(snap.cloudNodes).toEqual([expect.objectContaining({ nodeId: "cloud-a", health: "up", detail: expect.stringMatching(/^1 NATS connection/) })]);
+
+    // Rates need two samples some time apart.
+    await new Promise((r) => setTimeout(r, 600));
+    const again = await source.cluster();
+    expect(again.traffic.msgsPerSec).not.toBeNull();
+    expect(again.traffic.pointsPerSec).toBe(0);
+
+    const viaHttp = (await (await fetch(`${dash.url}api/cluster`)).json()) as { servers: Array<{ name: string }> };
+    expect(viaHttp.servers[0]!.name).toBe(server.name);
+  });
+
+  it("adds roles and health from cloud nodes' /healthz endpoints", async () => {
+    const endpoint = await startHttpEndpoint({
+      host: "127.0.0.1", port: 0, metrics: new Registry(),
+      health: () => ({ status: "ok", nodeId: "cloud-a", roles: ["ingest", "api"], nats: { connected: true, server: "n0" } }),
+    });
+    const src = createNatsDashboardSource({
+      nc, monitorUrls: [monitorUrl], cloudHealthUrls: [`http://127.0.0.1:${endpoint.port}/healthz`, "http://127.0.0.1:9/healthz"],
+    });
+    try {
+      const nodes = (await src.cluster()).cloudNodes;
+      expect(nodes.find((n) => n.nodeId === "cloud-a")).toMatchObject({ roles: ["ingest", "api"], health: "up" });
+      expect(nodes.find((n) => n.nodeId === "http://127.0.0.1:9/healthz")).toMatchObject({ health: "down", lastSeenMs: null });
+    } finally {
+      await src.close();
+      await endpoint.close();
+    }
+  });
+
+  it("reports an unreachable monitoring endpoint as a row and an error, not a failure", async () => {
+    const src = createNatsDashboardSource({ nc, monitorUrls: [monitorUrl, "http://127.0.0.1:9"], monitorTimeoutMs: 2000 });
+    try {
+      const snap = await src.cluster();
+      expect(snap.servers.map((s) => s.ok)).toEqual([true, false]);
+      expect(snap.errors.join()).toMatch(/http:\/\/127\.0\.0\.1:9/);
+    } finally {
+      await src.close();
+    }
+  });
+
+  it("serves history from XSF_HIST through /api/history", async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add(streamConfig(IngestStream.History, 1, defaultStreamLimits.XSF_HIST));
+    const t0 = Date.now() - 60_000;
+    await jetstream(nc).publish(historySubject("env-1", "temp"), encodeHistoryRecord({ s: 1, t: [t0, t0 + 1000, t0 + 2000], v: [21, 21.5, 22] }));
+    const res = await fetch(`${dash.url}api/history?device=env-1&channel=temp&fromMs=${t0 - 1000}&toMs=${t0 + 10_000}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { points: Array<{ timeMs: number; value: number }> };
+    expect(body.points).toEqual([{ timeMs: t0, value: 21 }, { timeMs: t0 + 1000, value: 21.5 }, { timeMs: t0 + 2000, value: 22 }]);
+  });
+
+  it("startNatsDashboard connects by itself, serves, and closes its connection on stop()", async () => {
+    const h = await startNatsDashboard({ servers: nats.servers, monitorUrls: [monitorUrl], port: 0 });
+    await eventually("fleet mirrored", async () =>
+      ((await (await fetch(`${h.url}api/fleet`)).json()) as { totals: { devices: number } }).totals.devices === 1);
+    // Its own connection (xsfleet-dashboard) is not shown as a cloud node.
+    const cluster = (await (await fetch(`${h.url}api/cluster`)).json()) as { cloudNodes: Array<{ nodeId: string }> };
+    expect(cluster.cloudNodes.map((n) => n.nodeId)).toEqual(["cloud-a"]);
+    await h.stop();
+    await expect(fetch(`${h.url}healthz`)).rejects.toThrow();
+  });
+
+  it("delivers a device event published on NATS to the page over SSE", async () => {
+    const sse = await openSse(`${dash.url}api/events`);
+    try {
+      expect(sse.status).toBe(200);
+      await source.flush();
+      const payload = { deviceId: "env-1", event: "offline", atMs: 1234, source: "heartbeat-timeout", reason: "no heartbeat for 15 s" };
+      cloudConn.publish(deviceEventSubject("env-1", DeviceEvent.Offline), JSON.stringify(payload));
+      const frame = await sse.waitFor((f) => f.data.includes("heartbeat-timeout"));
+      expect(JSON.parse(frame.data)).toMatchObject({
+        kind: "offline", deviceId: "env-1", timeMs: 1234, summary: "device offline (heartbeat-timeout: no heartbeat for 15 s)", detail: payload,
+      });
+    } finally {
+      sse.close();
+    }
+  });
+});
