@@ -4,7 +4,9 @@
 import { connect } from "@nats-io/transport-node";
 import path from "node:path";
 import { startLocalNats, type LocalNats } from "../infra/local-nats";
-import { isPortOpen } from "../infra/nats-server";
+import { freePort, isPortOpen } from "../infra/nats-server";
+import { startNatsDashboard } from "../dashboard/standalone";
+import type { DashboardHandle } from "../dashboard/types";
 import { startSimFleet, fleetDevicesMax, type SimFleet } from "../../firmware/host/sim-fleet";
 import { ApiClient } from "../api/client";
 import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
@@ -28,6 +30,7 @@ export const upSpec: CommandSpec = {
     "base-port": { type: "string", value: "PORT", description: "first local port (client; MQTT +1, monitor +2, routes +3)", default: "4333" },
     speedup: { type: "string", value: "X", description: "trace replay speed factor", default: "30" },
     "heartbeat-ms": { type: "string", value: "MS", description: "device heartbeat interval", default: "5000" },
+    "dashboard-port": { type: "string", value: "PORT", description: "web dashboard port (0 = off; a free one when busy)", default: "8090" },
     duration: { type: "string", value: "S", description: "stop after S seconds (default: until Ctrl-C)" },
   },
   examples: ["npm start", "xsfleet up --devices 200 --nats-nodes 3", "xsfleet up --nats nats://127.0.0.1:4222 --mqtt mqtt://127.0.0.1:1883"],
@@ -35,6 +38,7 @@ export const upSpec: CommandSpec = {
 
 interface Stack {
   nats: LocalNats | null;
+  dashboard: DashboardHandle | null;
   servers: string[];
   mqttUrls: string[];
   cloud: CloudProcess[];
@@ -93,7 +97,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const stateDir = path.resolve(stringOption(p, "state-dir") ?? ".state");
   const status = liveStatus();
   const log = (m: string): void => status.log(`[xsfleet up] ${m}`);
-  const stack: Stack = { nats: null, servers: [], mqttUrls: [], cloud: [], fleet: null };
+  const stack: Stack = { nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], fleet: null };
   let probe: FleetProbe | null = null;
   let timer: NodeJS.Timeout | undefined;
   const stopped = waitForSignalOrTimeout(durationS);
@@ -106,6 +110,12 @@ export async function runUp(argv: string[]): Promise<number> {
     }
     await waitForApi(stack.servers, stack.cloud);
     log("cloud: API answering");
+    const dashPort = intOption(p, "dashboard-port", 0, 65535);
+    if (dashPort > 0) {
+      const port = (await isPortOpen(dashPort)) ? await freePort() : dashPort;
+      stack.dashboard = await startNatsDashboard({ servers: stack.servers, monitorUrls: stack.nats?.monitorUrls ?? [], port });
+      log(`dashboard: ${stack.dashboard.url}`);
+    }
     if (devices > 0) {
       log(`fleet: starting ${devices} simulated devices (${actuators} actuators), replaying room-climate traces at ${speedup}x …`);
       stack.fleet = await startSimFleet({
@@ -140,6 +150,7 @@ export async function runUp(argv: string[]): Promise<number> {
       log("fleet: clean disconnects …");
       await stack.fleet.stop();
     }
+    if (stack.dashboard) await stack.dashboard.stop();
     if (probe) {
       probe.stop();
       await probe.nc.close();

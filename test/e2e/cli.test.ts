@@ -52,7 +52,7 @@ describe("xsfleet CLI", () => {
     const stateDir = mkdtempSync(path.join(tmpdir(), "xsfleet-up-"));
     const basePort = await freePort();
     const child = spawn(process.execPath, [bin, "up", "--devices", "6", "--actuators", "1", "--cloud-nodes", "2",
-      "--state-dir", stateDir, "--base-port", String(basePort), "--heartbeat-ms", "1000"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+      "--state-dir", stateDir, "--base-port", String(basePort), "--heartbeat-ms", "1000", "--dashboard-port", String(await freePort())], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
     try {
@@ -63,11 +63,16 @@ describe("xsfleet CLI", () => {
         });
         child.once("exit", (code) => reject(new Error(`up exited early (${code}):\n${out}`)));
       });
+      const dashUrl = /dashboard: (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      expect(dashUrl).toBeDefined();
+      const fleet = (await (await fetch(`${dashUrl}/api/fleet`)).json()) as { devices: { deviceId: string }[]; total?: number };
+      expect(fleet.devices.map((d) => d.deviceId).filter((id) => id.startsWith("sim-")).length).toBe(6);
       const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
       child.kill("SIGINT");
       expect(await exited).toBe(0);
       expect(out).toContain("broker: starting 1 nats-server");
       expect(out).toContain("cloud: API answering");
+      expect(out).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+/);
       expect(out).toContain("broker: stopping nats-server");
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");

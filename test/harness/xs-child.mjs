@@ -32,8 +32,11 @@ globalThis.handleCommand = (msg) => {
   return out.result;
 };
 `;
+// bench:footprint swaps in an xsnap-worker whose meter also reports chunks.
+const bin = process.env.XSFLEET_XSNAP_BIN;
+const spawnWorker = bin ? (_file, args, opts) => spawn(bin, args, opts) : spawn;
 const worker = await xsnap({
-  os: os.type(), spawn, fs: { ...fs, ...fsp, tmpName: tmp.tmpName },
+  os: os.type(), spawn: spawnWorker, fs: { ...fs, ...fsp, tmpName: tmp.tmpName },
   stdout: 'inherit', stderr: 'inherit', name: 'xsfleet-xs',
 });
 const results = [];

@@ -16,6 +16,10 @@ export interface XsMeter {
   compute?: number;
   allocate?: number;
   currentHeapCount?: number;
+  /** Only with the metered worker of bench/lib/xsnap-meter.ts. */
+  chunks?: number;
+  peakChunks?: number;
+  peakHeapCount?: number;
 }
 
 export interface XsRun<T = unknown> {
@@ -48,13 +52,13 @@ export async function bundleForXs(entryFile: string, opts: { minify?: boolean } 
 }
 
 /** Runs `entryFile`'s default export once per input, all in one XS worker. */
-export async function runManyOnXs<T = unknown>(entryFile: string, inputs: unknown[]): Promise<XsRun<T>[]> {
+export async function runManyOnXs<T = unknown>(entryFile: string, inputs: unknown[], opts: { xsnapBin?: string } = {}): Promise<XsRun<T>[]> {
   const code = await bundleForXs(entryFile);
   const dir = mkdtempSync(path.join(tmpdir(), "xsfleet-xs-"));
   const bundlePath = path.join(dir, "bundle.js");
   writeFileSync(bundlePath, code);
   try {
-    const stdout = await runChild(bundlePath, JSON.stringify(inputs));
+    const stdout = await runChild(bundlePath, JSON.stringify(inputs), opts.xsnapBin);
     const marker = stdout.lastIndexOf("@@XSRESULT@@");
     if (marker < 0) throw new Error(`xsnap child printed no result:\n${stdout}`);
     const raw = JSON.parse(stdout.slice(marker + "@@XSRESULT@@".length)) as Array<{
@@ -74,10 +78,11 @@ export async function runOnXs<T = unknown>(entryFile: string, input?: unknown): 
   return run!;
 }
 
-function runChild(bundlePath: string, stdin: string): Promise<string> {
+function runChild(bundlePath: string, stdin: string, xsnapBin?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(here, "xs-child.mjs"), bundlePath], {
       cwd: repoRoot,
+      env: xsnapBin ? { ...process.env, XSFLEET_XSNAP_BIN: xsnapBin } : process.env,
       stdio: ["pipe", "pipe", "pipe"],
     });
     let out = "";
