@@ -1,0 +1,515 @@
+// The device runtime: wires identity, the MQTT session, the outbox, sampling
+// and batching, heartbeats, counters, commands and desired config for one
+// sensor or actuator node. Everything it touches comes through `Platform`,
+// so the same code runs on the ESP32 (firmware/main.ts), on Node
+// (firmware/host/) and in the deterministic simulator (firmware/sim/).
+//
+// Socket callbacks do no real work: PUBACKs and the outbox pump are deferred
+// to a timer turn (`#schedulePump`).
+import {
+  AckStatus,
+  Presence,
+  Role,
+  createChannelInfo,
+  createEnvelope,
+  createHeartbeat,
+  createHello,
+  createLocation,
+  createResources,
+  createStatus,
+  createTelemetryBatch,
+  decodeEnvelope,
+  encodeEnvelope,
+  schemaVersion,
+  type ChannelInfo,
+  type Envelope,
+} from "../../shared/proto/xsfleet.gen";
+import { Downlink, Uplink, deviceTopic } from "../../shared/topics";
+import type { Platform, TimerId } from "../platform";
+import { LogLevel } from "../platform";
+import { Batcher } from "./batcher";
+import { CommandOutcome, CommandProcessor, type CommandHandler } from "./commands";
+import { CounterName, DeviceCounters } from "./counters";
+import { ConfigOutcome, DesiredConfigStore, type Cadence } from "./desired-config";
+import { DeviceRole, deviceOptions, type DeviceOptions, type DeviceOptionsInit } from "./options";
+import { MessageClass, Outbox, PushResult } from "./outbox";
+import { PersistentSequence } from "./sequence";
+import { MqttSession, SessionState } from "./session";
+import { childTraceparent, newTraceparent } from "./trace-context";
+import { telemetryEncoding } from "./telemetry-codec";
+
+/** Uplink kinds by outbox kind index (one byte in each outbox record). */
+const kindTable: readonly Uplink[] = [Uplink.Hello, Uplink.Heartbeat, Uplink.Telemetry, Uplink.Counters, Uplink.CommandAck, Uplink.Status];
+const KindIndex = { Hello: 0, Heartbeat: 1, Telemetry: 2, Counters: 3, CommandAck: 4, Status: 5 } as const;
+
+/** Readings taken per sample tick at most (a replayed trace can burst). */
+export const samplesPerTickMax = 1024;
+/** Downlink payloads above this are refused before decoding. */
+export const downlinkBytesMax = 8 * 1024;
+/** Downlinks waiting for the next turn; more are dropped, counted (QoS 0: the cloud retries). */
+export const downlinkQueueMax = 16;
+
+export const RuntimeState = { Created: 0, Running: 1, Stopped: 2 } as const;
+export type RuntimeState = (typeof RuntimeState)[keyof typeof RuntimeState];
+
+export type RuntimeEvent =
+  | { type: "connected"; url: string }
+  | { type: "disconnected"; wasConnected: boolean }
+  | { type: "published"; kind: Uplink; seq: number; bytes: number }
+  | { type: "acked"; seq: number }
+  | { type: "command"; commandId: string; name: string; outcome: CommandOutcome; status: AckStatus }
+  | { type: "config"; version: number; outcome: ConfigOutcome; reason: string }
+  | { type: "dropped"; count: number };
+
+export interface RuntimeStats {
+  deviceId: string;
+  state: RuntimeState;
+  connected: boolean;
+  sessionState: SessionState;
+  connects: number;
+  connectAttempts: number;
+  /** Wait chosen before the current/last reconnect attempt, ms. */
+  lastBackoffMs: number;
+  /** Envelopes handed to the MQTT client (QoS 1 incl. resends). */
+  published: number;
+  /** Outbox messages removed on PUBACK. */
+  acked: number;
+  outboxDepth: number;
+  outboxInflight: number;
+  outboxBytes: number;
+  /** Outbox drops plus rejections. */
+  dropped: number;
+  samples: number;
+  batches: number;
+  heartbeats: number;
+  nextSeq: number;
+  configVersion: number;
+  counters: Record<string, number>;
+}
+
+export class DeviceRuntime {
+  readonly options: DeviceOptions;
+  readonly #p: Platform;
+  readonly #topics: readonly string[];
+  readonly #seq: PersistentSequence;
+  readonly #batchSeq: PersistentSequence;
+  readonly #counters: DeviceCounters;
+  readonly #outbox: Outbox;
+  readonly #commands: CommandProcessor;
+  readonly #config: DesiredConfigStore;
+  readonly #session: MqttSession;
+  readonly #batcher: Batcher | undefined;
+  readonly #channels: ChannelInfo[];
+  readonly #values: Float64Array;
+  readonly #cadence: Cadence;
+  readonly #observer: ((e: RuntimeEvent) => void) | undefined;
+  #state: RuntimeState = RuntimeState.Created;
+  #heartbeatTimer: TimerId | undefined;
+  #sampleTimer: TimerId | undefined;
+  #pumpTimer: TimerId | undefined;
+  #downlinkTimer: TimerId | undefined;
+  readonly #downlinks: Array<{ kind: Downlink; payload: Uint8Array }> = [];
+  #heartbeatSeq = 0;
+  #published = 0;
+  #samples = 0;
+  #batches = 0;
+  #lastDropped = 0;
+  /** The actuator's output state, set by the "set" command. */
+  #actuatorValue = 0;
+
+  constructor(platform: Platform, init: DeviceOptionsInit, observer?: (e: RuntimeEvent) => void) {
+    const o = deviceOptions(init);
+    this.options = o;
+    this.#p = platform;
+    this.#observer = observer;
+    this.#topics = kindTable.map((k) => deviceTopic(o.deviceId, k));
+    const st = platform.storage;
+    this.#seq = new PersistentSequence(st, "seq", o.seqBlock);
+    this.#batchSeq = new PersistentSequence(st, "bseq", o.seqBlock);
+    this.#counters = new DeviceCounters(st, o.deviceId);
+    this.#outbox = new Outbox(st, o.outbox);
+    this.#commands = new CommandProcessor(st, { ...this.#builtinCommands(), ...o.commandHandlers });
+    this.#config = new DesiredConfigStore(st);
+    this.#cadence = { heartbeatIntervalMs: o.heartbeatIntervalMs, sampleIntervalMs: o.sampleIntervalMs, batchPointsMax: o.batchPointsMax };
+    this.#config.restore(this.#cadence);
+    this.#actuatorValue = readActuatorValue(st.read(actuatorKey));
+    const sensor = platform.sensor;
+    if (o.role === DeviceRole.Sensor && sensor === undefined) throw new Error("a sensor node needs platform.sensor");
+    this.#batcher = sensor !== undefined ? new Batcher(sensor.channels, this.#cadence.batchPointsMax) : undefined;
+    this.#channels = sensor !== undefined ? sensor.channels.map((c) => createChannelInfo({ name: c.name, unit: c.unit, resolution: c.resolution })) : [];
+    this.#values = new Float64Array(sensor !== undefined ? sensor.channels.length : 0);
+    this.#session = new MqttSession(platform, {
+      deviceId: o.deviceId, brokerUrls: o.brokerUrls, keepaliveS: o.keepaliveS, connectTimeoutMs: o.connectTimeoutMs, backoff: o.backoff,
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
+    }, {
+      connected: () => this.#onConnected(),
+      disconnected: (was) => this.#onDisconnected(was),
+      message: (kind, payload) => this.#queueDownlink(kind, payload),
+      will: () => this.#encode({ status: createStatus({ presence: Presence.PRESENCE_OFFLINE, reason: "connection lost" }) }),
+    });
+  }
+
+  get state(): RuntimeState {
+    return this.#state;
+  }
+
+  get cadence(): Readonly<Cadence> {
+    return this.#cadence;
+  }
+
+  get actuatorValue(): number {
+    return this.#actuatorValue;
+  }
+
+  start(): void {
+    if (this.#state !== RuntimeState.Created) throw new Error("runtime already started");
+    this.#state = RuntimeState.Running;
+    this.#counters.increment(CounterName.Boots);
+    this.#counters.flush();
+    this.#armHeartbeat();
+    this.#armSampling();
+    this.#session.start();
+  }
+
+  /** Clean shutdown: flush, publish retained OFFLINE, wait for inflight, disconnect. */
+  stop(done?: () => void): void {
+    if (this.#state !== RuntimeState.Running) {
+      if (done) done();
+      return;
+    }
+    this.#flushBatch();
+    if (this.#session.connected) {
+      this.#pump(); // what fits the inflight window goes out before the DISCONNECT; the rest stays stored
+      this.#publishDirect(KindIndex.Status, { status: createStatus({ presence: Presence.PRESENCE_OFFLINE, reason: "shutdown" }) }, true);
+    }
+    this.#halt(true);
+    this.#session.stop(true, done);
+  }
+
+  /** Power loss: nothing is flushed, no DISCONNECT, the broker publishes the will. */
+  crash(): void {
+    if (this.#state !== RuntimeState.Running) return;
+    this.#halt(false); // power loss: whatever was not persisted is gone
+    this.#session.stop(false);
+  }
+
+  /** Drops the connection abruptly and keeps the device offline until `restoreNetwork`. */
+  cutNetwork(): void {
+    this.#session.cutNetwork();
+  }
+
+  restoreNetwork(): void {
+    this.#session.unblock();
+  }
+
+  /** Publishes the full CounterState now (also done on every connect). */
+  publishCounters(): void {
+    // Persist before send: the cloud never sees a count the device could
+    // lose in a crash (a G-Counter replica must not go backwards).
+    this.#counters.flush();
+    this.#publishDirect(KindIndex.Counters, { counters: this.#counters.state() }, false);
+  }
+
+  stats(): RuntimeStats {
+    const ob = this.#outbox.stats();
+    const ss = this.#session.stats();
+    return {
+      deviceId: this.options.deviceId, state: this.#state, connected: this.#session.connected, sessionState: ss.state,
+      connects: ss.connects, connectAttempts: ss.attempts, lastBackoffMs: ss.lastBackoffMs, published: this.#published, acked: ob.acked,
+      outboxDepth: ob.depth, outboxInflight: ob.inflight, outboxBytes: ob.bytes, dropped: ob.dropped + ob.rejected,
+      samples: this.#samples, batches: this.#batches, heartbeats: this.#heartbeatSeq, nextSeq: this.#seq.peek(),
+      configVersion: this.#config.version, counters: this.#counters.values(),
+    };
+  }
+
+  // ---- lifecycle ----
+
+  #halt(flush: boolean): void {
+    this.#state = RuntimeState.Stopped;
+    const t = this.#p.timers;
+    if (this.#heartbeatTimer !== undefined) t.clear(this.#heartbeatTimer);
+    if (this.#sampleTimer !== undefined) t.clear(this.#sampleTimer);
+    if (this.#pumpTimer !== undefined) t.clear(this.#pumpTimer);
+    if (this.#downlinkTimer !== undefined) t.clear(this.#downlinkTimer);
+    this.#heartbeatTimer = this.#sampleTimer = this.#pumpTimer = this.#downlinkTimer = undefined;
+    this.#downlinks.length = 0;
+    if (flush) this.#counters.flush();
+  }
+
+  #armHeartbeat(): void {
+    if (this.#heartbeatTimer !== undefined) this.#p.timers.clear(this.#heartbeatTimer);
+    this.#heartbeatTimer = this.#p.timers.repeat(() => this.#onHeartbeatTick(), this.#cadence.heartbeatIntervalMs);
+  }
+
+  #armSampling(): void {
+    if (this.#batcher === undefined) return;
+    if (this.#sampleTimer !== undefined) this.#p.timers.clear(this.#sampleTimer);
+    this.#sampleTimer = this.#p.timers.repeat(() => this.#onSampleTick(), this.#cadence.sampleIntervalMs);
+  }
+
+  // ---- session events ----
+
+  #onConnected(): void {
+    const c = this.#counters;
+    c.increment(CounterName.Connects);
+    if (this.#session.stats().connects > 1) c.increment(CounterName.Reconnects); // within this boot
+    this.#emit({ type: "connected", url: this.#session.stats().url });
+    this.#publishDirect(KindIndex.Status, { status: createStatus({ presence: Presence.PRESENCE_ONLINE, reason: "" }) }, true);
+    this.#publishDirect(KindIndex.Hello, { hello: this.#hello() }, false);
+    this.publishCounters();
+    this.#schedulePump();
+  }
+
+  #onDisconnected(wasConnected: boolean): void {
+    if (!wasConnected) this.#counters.increment(CounterName.ConnectFailures);
+    this.#outbox.resetInflight();
+    this.#emit({ type: "disconnected", wasConnected });
+  }
+
+  /** Socket callback: only queue; the work happens on the next timer turn. */
+  #queueDownlink(kind: Downlink, payload: Uint8Array): void {
+    if (this.#downlinks.length >= downlinkQueueMax || payload.length > downlinkBytesMax) {
+      this.#counters.increment(CounterName.DownlinksDropped);
+      return;
+    }
+    this.#downlinks.push({ kind, payload });
+    if (this.#downlinkTimer === undefined && this.#state === RuntimeState.Running) {
+      this.#downlinkTimer = this.#p.timers.set(() => this.#drainDownlinks(), 0);
+    }
+  }
+
+  #drainDownlinks(): void {
+    this.#downlinkTimer = undefined;
+    const queue = this.#downlinks;
+    while (queue.length > 0 && this.#state === RuntimeState.Running) {
+      const d = queue.shift()!;
+      this.#onDownlink(d.kind, d.payload);
+    }
+  }
+
+  #onDownlink(kind: Downlink, payload: Uint8Array): void {
+    let env: Envelope;
+    try {
+      if (payload.length > downlinkBytesMax) throw new Error(`downlink of ${payload.length} bytes`);
+      env = decodeEnvelope(payload);
+    } catch (e) {
+      this.#counters.increment(CounterName.BadMessages);
+      this.#p.log(LogLevel.Warn, `bad ${kind} message: ${String(e)}`);
+      return;
+    }
+    if (kind === Downlink.Command && env.command !== undefined) this.#onCommand(env);
+    else if (kind === Downlink.Config && env.config !== undefined) this.#onConfig(env);
+    else this.#counters.increment(CounterName.BadMessages);
+  }
+
+  #onCommand(env: Envelope): void {
+    const cmd = env.command!;
+    const d = this.#commands.handle(cmd, this.#p.clock.wallMs());
+    const c = this.#counters;
+    if (d.outcome === CommandOutcome.Executed) c.increment(CounterName.CommandsExecuted);
+    else if (d.outcome === CommandOutcome.Duplicate) c.increment(CounterName.CommandsDuplicate);
+    else if (d.outcome === CommandOutcome.Expired) c.increment(CounterName.CommandsExpired);
+    else c.increment(CounterName.CommandsRejected);
+    // Commands are rare and their counts matter: persist now rather than at the next heartbeat.
+    c.flush();
+    this.#emit({ type: "command", commandId: cmd.commandId, name: cmd.name, outcome: d.outcome, status: d.ack.status });
+    const seq = this.#seq.take();
+    const bytes = encodeEnvelope(this.#envelope(seq, { commandAck: d.ack }, childTraceparent(env.traceparent, this.#p.random)));
+    this.#enqueue(seq, KindIndex.CommandAck, MessageClass.Ack, bytes);
+  }
+
+  #onConfig(env: Envelope): void {
+    const cfg = env.config!;
+    const before = { ...this.#cadence };
+    const r = this.#config.offer(cfg, this.#cadence);
+    if (r.outcome === ConfigOutcome.Invalid) {
+      this.#counters.increment(CounterName.ConfigsRejected);
+      this.#p.log(LogLevel.Warn, `config version ${cfg.version} rejected: ${r.reason}`);
+    }
+    if (r.outcome === ConfigOutcome.Applied) {
+      this.#counters.increment(CounterName.ConfigsApplied);
+      if (before.heartbeatIntervalMs !== this.#cadence.heartbeatIntervalMs) this.#armHeartbeat();
+      if (before.sampleIntervalMs !== this.#cadence.sampleIntervalMs) this.#armSampling();
+      if (this.#batcher !== undefined && before.batchPointsMax !== this.#cadence.batchPointsMax) {
+        this.#batcher.setPointsMax(this.#cadence.batchPointsMax);
+        if (this.#batcher.full()) this.#flushBatch();
+      }
+    }
+    this.#emit({ type: "config", version: cfg.version, outcome: r.outcome, reason: r.reason });
+  }
+
+  // ---- periodic work ----
+
+  #onHeartbeatTick(): void {
+    this.#counters.flush();
+    if (!this.#session.connected) return;
+    const ob = this.#outbox.stats();
+    const r = this.#p.resources;
+    const hb = createHeartbeat({
+      heartbeatSeq: ++this.#heartbeatSeq, uptimeMs: Math.floor(this.#p.clock.uptimeMs()), freeHeapBytes: r.freeHeapBytes(),
+      rssiDbm: r.rssiDbm(), counterDigest: this.#counters.digest(), outboxDepth: ob.depth, outboxDropped: ob.dropped + ob.rejected,
+    });
+    this.#publishDirect(KindIndex.Heartbeat, { heartbeat: hb }, false);
+  }
+
+  #onSampleTick(): void {
+    const batcher = this.#batcher!;
+    const sensor = this.#p.sensor!;
+    const now = this.#p.clock.wallMs();
+    const up = this.#p.clock.uptimeMs();
+    const values = this.#values;
+    let taken = 0;
+    let dropped = 0;
+    for (let n = 0; n < samplesPerTickMax; n++) {
+      const t = sensor.next(now, values);
+      if (t < 0) break;
+      taken++;
+      if (!batcher.add(t, values, up)) dropped++;
+      else if (batcher.full()) this.#flushBatch();
+    }
+    this.#samples += taken;
+    this.#counters.increment(CounterName.SamplesTaken, taken);
+    this.#counters.increment(CounterName.SamplesDropped, dropped);
+    if (batcher.old(up, this.options.batchAgeMaxMs)) this.#flushBatch();
+  }
+
+  #flushBatch(): void {
+    const b = this.#batcher?.flush();
+    if (b === undefined) return;
+    this.#batches++;
+    const telemetry = createTelemetryBatch({
+      batchSeq: this.#batchSeq.take(), channels: this.#channels, encoding: telemetryEncoding, payload: b.payload,
+      pointCount: b.pointCount, firstTimeMs: b.firstTimeMs, lastTimeMs: b.lastTimeMs,
+    });
+    const seq = this.#seq.take();
+    this.#enqueue(seq, KindIndex.Telemetry, MessageClass.Telemetry, encodeEnvelope(this.#envelope(seq, { telemetry })));
+  }
+
+  // ---- sending ----
+
+  #enqueue(seq: number, kind: number, cls: MessageClass, bytes: Uint8Array): void {
+    const before = this.#outbox.stats();
+    const r = this.#outbox.push(seq, kind, cls, bytes);
+    const after = this.#outbox.stats();
+    const dropped = after.dropped - before.dropped;
+    if (dropped > 0) this.#counters.increment(CounterName.OutboxDropped, dropped);
+    if (r === PushResult.Rejected) this.#counters.increment(CounterName.OutboxRejected);
+    const total = after.dropped + after.rejected;
+    if (total !== this.#lastDropped) {
+      this.#emit({ type: "dropped", count: total });
+      this.#lastDropped = total;
+    }
+    this.#schedulePump();
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpTimer !== undefined || this.#state !== RuntimeState.Running) return;
+    this.#pumpTimer = this.#p.timers.set(() => this.#pump(), 0);
+  }
+
+  /** Publishes pending outbox messages in order while the inflight window has room. */
+  #pump(): void {
+    this.#pumpTimer = undefined;
+    if (!this.#session.connected) return;
+    const gen = this.#session.generation;
+    for (let e = this.#outbox.nextToSend(); e !== undefined; e = this.#outbox.nextToSend()) {
+      const id = e.id;
+      this.#outbox.markInflight(e);
+      const kind = kindTable[e.kind] ?? Uplink.Telemetry;
+      this.#session.publish(this.#topics[e.kind]!, e.payload, 1, false, (err) => this.#onPuback(gen, id, err));
+      this.#published++;
+      this.#counters.increment(CounterName.MessagesSent);
+      this.#emit({ type: "published", kind, seq: id, bytes: e.payload.length });
+    }
+  }
+
+  #onPuback(gen: number, id: number, err: Error | undefined): void {
+    if (err || gen !== this.#session.generation) return; // a disconnect resets inflight; resent later
+    if (this.#outbox.ack(id)) {
+      this.#counters.increment(CounterName.MessagesAcked);
+      this.#emit({ type: "acked", seq: id });
+    }
+    this.#schedulePump();
+  }
+
+  /** Live messages (status, hello, heartbeat, counters): QoS 1, not stored, only while connected. */
+  #publishDirect(kind: number, body: Partial<Envelope>, retain: boolean): void {
+    if (!this.#session.connected) return;
+    const seq = this.#seq.take();
+    const bytes = encodeEnvelope(this.#envelope(seq, body));
+    this.#session.publish(this.#topics[kind]!, bytes, 1, retain);
+    this.#published++;
+    this.#counters.increment(CounterName.MessagesSent);
+    this.#emit({ type: "published", kind: kindTable[kind]!, seq, bytes: bytes.length });
+  }
+
+  #encode(body: Partial<Envelope>): Uint8Array {
+    return encodeEnvelope(this.#envelope(this.#seq.take(), body));
+  }
+
+  #envelope(seq: number, body: Partial<Envelope>, traceparent?: string): Envelope {
+    return createEnvelope({
+      ...body, schemaVersion, deviceId: this.options.deviceId, seq, deviceTimeMs: Math.floor(this.#p.clock.wallMs()),
+      traceparent: traceparent ?? newTraceparent(this.#p.random),
+    });
+  }
+
+  #hello() {
+    const o = this.options;
+    const r = this.#p.resources;
+    const sensor = o.role === DeviceRole.Sensor;
+    const commandNames = Object.keys({ ...this.#builtinCommands(), ...o.commandHandlers }).sort();
+    return createHello({
+      role: sensor ? Role.ROLE_SENSOR : Role.ROLE_ACTUATOR,
+      capabilities: [...(sensor ? ["telemetry"] : ["actuate"]), "counters", "commands", "config", ...commandNames.map((n) => "cmd:" + n)],
+      resources: createResources({ freeHeapBytes: r.freeHeapBytes(), flashTotalBytes: r.flashTotalBytes(), flashFreeBytes: r.flashFreeBytes(), cpuMhz: r.cpuMhz() }),
+      ...(o.location !== undefined ? { location: createLocation(o.location) } : {}),
+      firmwareVersion: o.firmwareVersion,
+      bootCount: this.#counters.value(CounterName.Boots),
+      channels: this.#channels,
+      heartbeatIntervalMs: this.#cadence.heartbeatIntervalMs,
+    });
+  }
+
+  #builtinCommands(): Record<string, CommandHandler> {
+    const handlers: Record<string, CommandHandler> = {
+      ping: () => ({ status: AckStatus.ACK_STATUS_OK, resultJson: "{\"pong\":true}" }),
+      "sync-counters": () => {
+        // Next turn, so the state includes this command's own counting.
+        this.#p.timers.set(() => this.publishCounters(), 0);
+        return { status: AckStatus.ACK_STATUS_OK };
+      },
+    };
+    if (this.options?.role === DeviceRole.Actuator) {
+      handlers.set = (argsJson) => {
+        const args = JSON.parse(argsJson.length > 0 ? argsJson : "{}") as { value?: unknown; on?: unknown };
+        const v = typeof args.value === "number" ? args.value : typeof args.on === "boolean" ? (args.on ? 1 : 0) : NaN;
+        if (!Number.isFinite(v)) return { status: AckStatus.ACK_STATUS_REJECTED, message: "set needs {\"value\": number} or {\"on\": boolean}" };
+        // Persisted first: after a power cycle the output comes back as commanded,
+        // and a retried command id (not re-executed) finds it already applied.
+        this.#p.storage.write(actuatorKey, writeActuatorValue(v));
+        this.#actuatorValue = v;
+        return { status: AckStatus.ACK_STATUS_OK, resultJson: JSON.stringify({ value: v }) };
+      };
+    }
+    return handlers;
+  }
+
+  #emit(e: RuntimeEvent): void {
+    if (this.#observer !== undefined) this.#observer(e);
+  }
+}
+
+const actuatorKey = "act";
+
+function writeActuatorValue(v: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setFloat64(0, v, true);
+  return b;
+}
+
+function readActuatorValue(b: Uint8Array | undefined): number {
+  if (b === undefined || b.length !== 8) return 0;
+  return new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, true);
+}

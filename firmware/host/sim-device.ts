@@ -1,0 +1,221 @@
+// A simulated device on Node: the real firmware runtime (firmware/device)
+// over the host port (Node timers, the `mqtt` npm package, file storage in a
+// state directory, a room-climate trace replay as its sensor).
+//
+// API (stable; used by the cloud tests, `xsfleet sim` and `npm start`):
+//
+//   const dev = await startSimDevice({ deviceId: "dev-1", brokerUrl: "mqtt://127.0.0.1:1883", stateDir });
+//   dev.on("connected" | "disconnected" | "published" | "acked" | "command" | "config" | "dropped", ev => ...)
+//   dev.stats()            // published, acked, outboxDepth, dropped, connected, ...
+//   await dev.waitFor("connected")
+//   dev.cutNetwork(); dev.restoreNetwork();
+//   dev.crash();           // no DISCONNECT: the broker publishes the retained OFFLINE will
+//   await dev.stop();      // retained OFFLINE, flush, clean DISCONNECT
+//
+// Restarting a device with the same stateDir resumes its outbox, seq, counters
+// and remembered command ids, as a power cycle would on the ESP32.
+import { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
+import path from "node:path";
+import type { CommandHandler } from "../device/commands";
+import type { DeviceLocation } from "../device/options";
+import { DeviceRuntime, type RuntimeEvent, type RuntimeStats } from "../device/runtime";
+import type { BackoffPolicy } from "../device/backoff";
+import type { OutboxLimits } from "../device/outbox";
+import { LogLevel, fixedResources, type Log, type Platform, type Random, type SensorSource } from "../platform";
+import { ReplaySource, roomClimateChannels, type TraceRow } from "../sim/replay-source";
+import { SeededRandom } from "../sim/sim-clock";
+import { FileStorage } from "./file-storage";
+import { connect } from "./mqtt-js";
+import { loadRoomClimateFile, roomClimateFiles } from "./room-climate";
+import { hostTimers } from "./timer";
+
+export type SimRole = "sensor" | "actuator";
+
+export interface SimTrace {
+  /** A room-climate CSV file name (default: the first one). */
+  file?: string;
+  /** NodeID within the file (default: derived from the device id). */
+  nodeId?: number;
+  /** Explicit rows instead of a file (values: temperature, humidity, light1, light2). */
+  rows?: TraceRow[];
+  /** Start over when the trace ends (default true). */
+  loop?: boolean;
+}
+
+export interface SimDeviceOptions {
+  deviceId: string;
+  /** One URL or several (tried in turn on reconnect). */
+  brokerUrl: string | string[];
+  /** Where this device's "flash" lives (created if missing). */
+  stateDir: string;
+  role?: SimRole;
+  trace?: SimTrace;
+  /** Replay speed factor for the trace (default 1 = real time). */
+  speedup?: number;
+  heartbeatIntervalMs?: number;
+  sampleIntervalMs?: number;
+  batchPointsMax?: number;
+  batchAgeMaxMs?: number;
+  keepaliveS?: number;
+  connectTimeoutMs?: number;
+  backoff?: Partial<BackoffPolicy>;
+  outbox?: Partial<OutboxLimits>;
+  username?: string;
+  password?: string;
+  location?: DeviceLocation;
+  firmwareVersion?: string;
+  commandHandlers?: Record<string, CommandHandler>;
+  /** Seed for trace ids and backoff jitter (default: random). */
+  seed?: number;
+  /** fsync every storage write (default true; false for big fleets). */
+  fsync?: boolean;
+  freeHeapBytes?: number;
+  log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+}
+
+export interface SimDeviceStats extends RuntimeStats {
+  /** Trace rows replayed so far (sensors). */
+  replayed: number;
+}
+
+export type SimDeviceEvent = RuntimeEvent["type"];
+
+export interface SimDevice {
+  readonly deviceId: string;
+  readonly stateDir: string;
+  readonly role: SimRole;
+  readonly runtime: DeviceRuntime;
+  /** Runtime events, by their `type` ("connected", "published", ...). */
+  readonly events: EventEmitter;
+  on<T extends SimDeviceEvent>(type: T, listener: (e: Extract<RuntimeEvent, { type: T }>) => void): this;
+  off<T extends SimDeviceEvent>(type: T, listener: (e: Extract<RuntimeEvent, { type: T }>) => void): this;
+  /** Resolves on the next event of `type` (or rejects after timeoutMs, default 30 s). */
+  waitFor<T extends SimDeviceEvent>(type: T, timeoutMs?: number): Promise<Extract<RuntimeEvent, { type: T }>>;
+  stats(): SimDeviceStats;
+  /** Clean shutdown: retained OFFLINE status, then DISCONNECT. */
+  stop(): Promise<void>;
+  /** Power loss: no DISCONNECT, so the broker publishes the will (OFFLINE). */
+  crash(): void;
+  /** Ends the socket abruptly and blocks reconnects until restoreNetwork(). */
+  cutNetwork(): void;
+  restoreNetwork(): void;
+}
+
+const levelNames = ["debug", "info", "warn", "error"] as const;
+
+function mathRandom(): Random {
+  return { u32: () => Math.floor(Math.random() * 4294967296) >>> 0 };
+}
+
+function traceSource(opts: SimDeviceOptions, startMs: number): { source: SensorSource; replay: ReplaySource } {
+  const t = opts.trace ?? {};
+  let rows = t.rows;
+  if (rows === undefined) {
+    const file = t.file ?? roomClimateFiles()[0]!;
+    const byNode = loadRoomClimateFile(file);
+    const nodes = [...byNode.keys()].sort((a, b) => a - b);
+    const nodeId = t.nodeId ?? nodes[hashString(opts.deviceId) % nodes.length]!;
+    rows = byNode.get(nodeId);
+    if (rows === undefined) throw new Error(`trace ${file} has no NodeID ${nodeId} (has ${nodes.join(", ")})`);
+  }
+  const replay = new ReplaySource(roomClimateChannels, rows, { startMs, speedup: opts.speedup ?? 1, loop: t.loop ?? true });
+  return { source: replay, replay };
+}
+
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** Builds the host platform for one device. */
+export function hostPlatform(opts: SimDeviceOptions): { platform: Platform; replay: ReplaySource | undefined } {
+  const role = opts.role ?? "sensor";
+  const bootMs = performance.now();
+  const log: Log = (level: LogLevel, message: string) => opts.log?.(levelNames[level], `[${opts.deviceId}] ${message}`);
+  const r = role === "sensor" ? traceSource(opts, Date.now()) : undefined;
+  const platform: Platform = {
+    timers: hostTimers,
+    clock: { uptimeMs: () => performance.now() - bootMs, wallMs: () => Date.now() },
+    storage: new FileStorage(path.resolve(opts.stateDir), { fsync: opts.fsync ?? true }),
+    random: opts.seed !== undefined ? new SeededRandom(opts.seed) : mathRandom(),
+    log,
+    resources: fixedResources(opts.freeHeapBytes ?? 96 * 1024),
+    mqttConnect: connect,
+    ...(r !== undefined ? { sensor: r.source } : {}),
+  };
+  return { platform, replay: r?.replay };
+}
+
+/** Starts one simulated device; resolves once it is running (not necessarily connected). */
+export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice> {
+  const role = opts.role ?? "sensor";
+  const { platform, replay } = hostPlatform(opts);
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  const urls = Array.isArray(opts.brokerUrl) ? opts.brokerUrl : [opts.brokerUrl];
+  const runtime = new DeviceRuntime(platform, {
+    deviceId: opts.deviceId,
+    brokerUrls: urls,
+    role,
+    ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
+    ...(opts.sampleIntervalMs !== undefined ? { sampleIntervalMs: opts.sampleIntervalMs } : {}),
+    ...(opts.batchPointsMax !== undefined ? { batchPointsMax: opts.batchPointsMax } : {}),
+    ...(opts.batchAgeMaxMs !== undefined ? { batchAgeMaxMs: opts.batchAgeMaxMs } : {}),
+    ...(opts.keepaliveS !== undefined ? { keepaliveS: opts.keepaliveS } : {}),
+    ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+    ...(opts.backoff !== undefined ? { backoff: { baseMs: 500, capMs: 30_000, ...opts.backoff } } : {}),
+    ...(opts.outbox !== undefined ? { outbox: { messagesMax: 256, bytesMax: 64 * 1024, inflightMax: 8, ...opts.outbox } } : {}),
+    ...(opts.username !== undefined ? { username: opts.username } : {}),
+    ...(opts.password !== undefined ? { password: opts.password } : {}),
+    ...(opts.location !== undefined ? { location: opts.location } : {}),
+    ...(opts.firmwareVersion !== undefined ? { firmwareVersion: opts.firmwareVersion } : {}),
+    ...(opts.commandHandlers !== undefined ? { commandHandlers: opts.commandHandlers } : {}),
+  }, (e) => events.emit(e.type, e));
+  runtime.start();
+  let stopped = false;
+  const dev: SimDevice = {
+    deviceId: opts.deviceId,
+    stateDir: opts.stateDir,
+    role,
+    runtime,
+    events,
+    on(type, listener) {
+      events.on(type, listener as (e: unknown) => void);
+      return dev;
+    },
+    off(type, listener) {
+      events.off(type, listener as (e: unknown) => void);
+      return dev;
+    },
+    waitFor(type, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          events.off(type, on);
+          reject(new Error(`${opts.deviceId}: no ${type} event within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const on = (e: Extract<RuntimeEvent, { type: typeof type }>): void => {
+          clearTimeout(timer);
+          resolve(e);
+        };
+        events.once(type, on);
+      });
+    },
+    stats: () => ({ ...runtime.stats(), replayed: replay?.emitted ?? 0 }),
+    stop: () => new Promise<void>((resolve) => {
+      if (stopped) return resolve();
+      stopped = true;
+      // A clean end waits for inflight PUBACKs; do not hang forever on a dead broker.
+      const guard = setTimeout(() => { runtime.crash(); resolve(); }, 5_000);
+      runtime.stop(() => { clearTimeout(guard); resolve(); });
+    }),
+    crash: () => {
+      stopped = true;
+      runtime.crash();
+    },
+    cutNetwork: () => runtime.cutNetwork(),
+    restoreNetwork: () => runtime.restoreNetwork(),
+  };
+  return dev;
+}
