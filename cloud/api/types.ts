@@ -1,0 +1,121 @@
+// Request/reply contracts of the xsfleet management API (JSON over NATS
+// request/reply, served as a NATS micro service "xsfleet-api"). Shared by
+// the service and the typed client; docs/api.md documents the same shapes.
+import type { CommandOutcome } from "../commands/types";
+import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry/types";
+
+export const apiServiceName = "xsfleet-api";
+export const apiServiceVersion = "1.0.0";
+export const apiQueueGroup = "xsfleet-api";
+export const apiSubjectRoot = "xsfleet.v1.api";
+
+export const ApiEndpoint = {
+  DevicesRegister: "devices.register",
+  DevicesList: "devices.list",
+  DevicesGet: "devices.get",
+  DevicesDecommission: "devices.decommission",
+  DevicesMetadata: "devices.metadata",
+  DevicesConfigSet: "devices.config.set",
+  DevicesState: "devices.state",
+  CommandsSend: "commands.send",
+  CommandsGet: "commands.get",
+  TelemetryQuery: "telemetry.query",
+} as const;
+export type ApiEndpoint = (typeof ApiEndpoint)[keyof typeof ApiEndpoint];
+
+export function apiSubject(e: ApiEndpoint): string {
+  return `${apiSubjectRoot}.${e}`;
+}
+
+export interface RegisterRequest { deviceId: string; metadata?: Record<string, string> }
+export interface DeviceReply { device: DeviceRecord }
+export interface ListRequest { lifecycle?: DeviceLifecycle; limit?: number; after?: string }
+export interface ListReply { devices: DeviceRecord[]; next?: string }
+export interface GetRequest { deviceId: string }
+export interface DecommissionRequest { deviceId: string; expectedRevision?: number }
+/** A null value removes the key. */
+export interface MetadataRequest { deviceId: string; patch: Record<string, string | null>; expectedRevision?: number }
+export interface ConfigSetRequest { deviceId: string; config: DesiredConfigInput; expectedVersion?: number }
+export interface ConfigSetReply { device: DeviceRecord; /** Published to the device's cfg subject now (it is re-sent on Hello anyway). */ pushed: boolean }
+export interface StateRequest { deviceId: string }
+/** The ingest role's view of the device (cloud/state DeviceState), null before its first message. */
+export interface StateReply { state: unknown | null }
+
+export interface SendCommandRequest {
+  deviceId: string;
+  name: string;
+  /** Any JSON value; sent to the device as args_json. */
+  args?: unknown;
+  /** Deadline relative to now (default 30000). */
+  timeoutMs?: number;
+  /** Optional client-chosen id (idempotent send); [A-Za-z0-9_-]{1,64}. */
+  commandId?: string;
+  /** Wait for the ack or the deadline before replying (default true). */
+  wait?: boolean;
+}
+export interface CommandReply { command: CommandOutcome; /** False when the id was already known. */ created?: boolean }
+export interface GetCommandRequest { deviceId: string; commandId: string }
+
+export interface TelemetryQueryRequest { deviceId: string; channel: string; fromMs: number; toMs: number; limit?: number }
+/** What cloud/history's queryHistory returns, passed through. */
+export interface TelemetryQueryReply { result: unknown }
+
+export const defaultCommandTimeoutMs = 30_000;
+
+/** Error codes in the reply body; the numeric status goes in the Nats-Service-Error-Code header. */
+export const ApiErrorCode = {
+  BadRequest: "bad_request",
+  NotFound: "not_found",
+  AlreadyExists: "already_exists",
+  Conflict: "conflict",
+  Decommissioned: "decommissioned",
+  TooLarge: "too_large",
+  TooManyPending: "too_many_pending",
+  NotAvailable: "not_available",
+  Overloaded: "overloaded",
+  /** Client side only: no reply within the request timeout. */
+  Timeout: "timeout",
+  Internal: "internal",
+} as const;
+export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
+
+export const apiErrorStatus: Record<ApiErrorCode, number> = {
+  bad_request: 400,
+  not_found: 404,
+  already_exists: 409,
+  conflict: 409,
+  decommissioned: 410,
+  too_large: 413,
+  too_many_pending: 429,
+  not_available: 501,
+  overloaded: 503,
+  timeout: 504,
+  internal: 500,
+};
+
+export interface ApiErrorBody { error: { code: ApiErrorCode; status: number; message: string } }
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  readonly status: number;
+  constructor(code: ApiErrorCode, message: string, status: number = apiErrorStatus[code]) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** The request -> reply type of every endpoint, for the typed client. */
+export interface ApiContract {
+  "devices.register": [RegisterRequest, DeviceReply];
+  "devices.list": [ListRequest, ListReply];
+  "devices.get": [GetRequest, DeviceReply];
+  "devices.decommission": [DecommissionRequest, DeviceReply];
+  "devices.metadata": [MetadataRequest, DeviceReply];
+  "devices.config.set": [ConfigSetRequest, ConfigSetReply];
+  "devices.state": [StateRequest, StateReply];
+  "commands.send": [SendCommandRequest, CommandReply];
+  "commands.get": [GetCommandRequest, CommandReply];
+  "telemetry.query": [TelemetryQueryRequest, TelemetryQueryReply];
+}

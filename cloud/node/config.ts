@@ -1,0 +1,457 @@
+// Cloud node configuration: a JSON file, then XSFLEET_* environment
+// variables, then command-line flags, merged in that order (later wins) and
+// validated into a typed CloudConfig. Every problem is collected and
+// reported together, each naming the setting, where its value came from and
+// what to change — operators fix configs from logs, not from stack traces.
+import { readFileSync, accessSync, constants } from "node:fs";
+import type { NatsSettings } from "../nats/connection";
+import { parseIngestConfig } from "../ingest/types";
+import { LogLevel } from "./log";
+
+export const CloudRole = {
+  Ingest: "ingest",
+  Api: "api",
+  Commands: "commands",
+  Analytics: "analytics",
+  Orchestration: "orchestration",
+} as const;
+export type CloudRole = (typeof CloudRole)[keyof typeof CloudRole];
+export const cloudRoles: readonly CloudRole[] = Object.values(CloudRole);
+
+export interface CloudLimits {
+  /** Concurrent API requests one node works on; more get a 503 reply. */
+  apiInflightMax: number;
+  /** Largest accepted API request body. */
+  apiRequestBytesMax: number;
+  /** Largest page a list/query request may ask for. */
+  listLimitMax: number;
+  /** Pending (unacknowledged, unexpired) commands across the fleet. */
+  commandsPendingMax: number;
+  /** Pending commands per device. */
+  commandsPerDeviceMax: number;
+  /** Longest deadline a command may be given. */
+  commandDeadlineMsMax: number;
+  /** Timed re-sends per command (re-sends on device Hello are counted apart). */
+  commandRetryAttemptsMax: number;
+}
+
+export interface CommandRetrySettings {
+  /** First re-send delay; doubles per attempt up to retryMaxMs (with jitter). */
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** How long a node owns a command's retry loop after each send. */
+  leaseMs: number;
+  /** Period of the retry/expiry loop. */
+  tickMs: number;
+}
+
+export interface CloudConfig {
+  nodeId: string;
+  roles: CloudRole[];
+  nats: NatsSettings;
+  /** Replicas for the streams and KV buckets this node creates (1, 3 or 5 in practice). */
+  streams: { replicas: number };
+  /** Health and metrics endpoint; port null disables it, 0 picks a free port. */
+  http: { host: string; port: number | null };
+  /** Longest a graceful shutdown waits for in-flight work before giving up. */
+  shutdownTimeoutMs: number;
+  logLevel: LogLevel;
+  limits: CloudLimits;
+  commands: CommandRetrySettings;
+  /** Passed unchanged to the ingest role. */
+  ingest: Record<string, unknown>;
+}
+
+export const defaultLimits: CloudLimits = {
+  apiInflightMax: 256,
+  apiRequestBytesMax: 64 * 1024,
+  listLimitMax: 1000,
+  commandsPendingMax: 10_000,
+  commandsPerDeviceMax: 32,
+  commandDeadlineMsMax: 7 * 24 * 3600_000,
+  commandRetryAttemptsMax: 30,
+};
+
+export const defaultCommandRetry: CommandRetrySettings = {
+  retryInitialMs: 500,
+  retryMaxMs: 10_000,
+  leaseMs: 15_000,
+  tickMs: 200,
+};
+
+export function defaultConfig(): CloudConfig {
+  return {
+    nodeId: "",
+    roles: ["ingest", "api", "commands"],
+    nats: { servers: ["nats://127.0.0.1:4222"], name: "" },
+    streams: { replicas: 1 },
+    http: { host: "127.0.0.1", port: 9464 },
+    shutdownTimeoutMs: 15_000,
+    logLevel: "info",
+    limits: { ...defaultLimits },
+    commands: { ...defaultCommandRetry },
+    ingest: {},
+  };
+}
+
+export interface ConfigIssue {
+  /** Dotted path of the setting, e.g. "nats.servers". */
+  path: string;
+  /** Where the offending value came from, e.g. "env XSFLEET_NATS_SERVERS". */
+  source: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(
+      `invalid xsfleet cloud configuration (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n` +
+        issues.map((i) => `  - ${i.path} (${i.source}): ${i.message}`).join("\n"),
+    );
+    this.name = "ConfigError";
+    this.issues = issues;
+  }
+}
+
+/** One setting as it can be given by env or flag; `kind` says how the text is parsed. */
+interface SettingSpec {
+  path: string;
+  env: string;
+  flag: string;
+  kind: "string" | "list" | "int" | "port";
+  help: string;
+}
+
+export const settingSpecs: readonly SettingSpec[] = [
+  { path: "nodeId", env: "XSFLEET_NODE_ID", flag: "node-id", kind: "string", help: "unique node id, [A-Za-z0-9_-]{1,64} (default: xsf-<hostname>-<pid>)" },
+  { path: "roles", env: "XSFLEET_ROLES", flag: "roles", kind: "list", help: `comma-separated roles: ${cloudRoles.join(", ")}` },
+  { path: "nats.servers", env: "XSFLEET_NATS_SERVERS", flag: "nats-servers", kind: "list", help: "comma-separated NATS URLs (nats://host:4222)" },
+  { path: "nats.credsFile", env: "XSFLEET_NATS_CREDS", flag: "nats-creds", kind: "string", help: "path to a NATS .creds file" },
+  { path: "nats.user", env: "XSFLEET_NATS_USER", flag: "nats-user", kind: "string", help: "NATS user" },
+  { path: "nats.pass", env: "XSFLEET_NATS_PASS", flag: "nats-pass", kind: "string", help: "NATS password" },
+  { path: "nats.token", env: "XSFLEET_NATS_TOKEN", flag: "nats-token", kind: "string", help: "NATS token" },
+  { path: "nats.tls.caFile", env: "XSFLEET_NATS_TLS_CA", flag: "nats-tls-ca", kind: "string", help: "CA certificate file for TLS" },
+  { path: "nats.tls.certFile", env: "XSFLEET_NATS_TLS_CERT", flag: "nats-tls-cert", kind: "string", help: "client certificate file for TLS" },
+  { path: "nats.tls.keyFile", env: "XSFLEET_NATS_TLS_KEY", flag: "nats-tls-key", kind: "string", help: "client key file for TLS" },
+  { path: "streams.replicas", env: "XSFLEET_STREAM_REPLICAS", flag: "replicas", kind: "int", help: "replicas of streams and KV buckets (1..5)" },
+  { path: "http.host", env: "XSFLEET_HTTP_HOST", flag: "http-host", kind: "string", help: "address for /healthz and /metrics" },
+  { path: "http.port", env: "XSFLEET_HTTP_PORT", flag: "http-port", kind: "port", help: "port for /healthz and /metrics; 0 = any free port, off = disabled" },
+  { path: "shutdownTimeoutMs", env: "XSFLEET_SHUTDOWN_TIMEOUT_MS", flag: "shutdown-timeout-ms", kind: "int", help: "graceful shutdown budget in ms" },
+  { path: "logLevel", env: "XSFLEET_LOG_LEVEL", flag: "log-level", kind: "string", help: "debug, info, warn or error" },
+];
+
+type Raw = Record<string, unknown>;
+/** Which source set each path last, for error messages. */
+type Sources = Map<string, string>;
+
+function setPath(obj: Raw, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let cur = obj;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = cur[parts[i]!];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) cur[parts[i]!] = {};
+    cur = cur[parts[i]!] as Raw;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+function isPlainObject(v: unknown): v is Raw {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Records the source of every leaf in `obj` (file values). */
+function noteSources(obj: Raw, prefix: string, source: string, sources: Sources): void {
+  for (const [k, v] of Object.entries(obj)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (isPlainObject(v) && p !== "ingest") noteSources(v, p, source, sources);
+    else sources.set(p, source);
+  }
+}
+
+function parseText(spec: SettingSpec, text: string): unknown {
+  switch (spec.kind) {
+    case "string": return text;
+    case "list": return text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+    case "int": return /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : text;
+    case "port": return text.trim() === "off" ? null : /^\d+$/.test(text.trim()) ? Number(text.trim()) : text;
+  }
+}
+
+export interface ParsedArgs {
+  help: boolean;
+  configFile: string | undefined;
+  /** Flag values by setting path. */
+  values: Map<string, string>;
+}
+
+/** Parses `--flag value` and `--flag=value`; unknown flags are an error. */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const out: ParsedArgs = { help: false, configFile: undefined, values: new Map() };
+  const issues: ConfigIssue[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") { out.help = true; continue; }
+    if (!arg.startsWith("--")) {
+      issues.push({ path: arg, source: "command line", message: "unexpected argument; flags look like --name value (see --help)" });
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    let value = eq >= 0 ? arg.slice(eq + 1) : argv[i + 1];
+    if (eq < 0) i++;
+    const spec = settingSpecs.find((s) => s.flag === name);
+    if (name !== "config" && !spec) {
+      issues.push({ path: `--${name}`, source: "command line", message: `unknown flag; known flags: --config, ${settingSpecs.map((s) => "--" + s.flag).join(", ")}` });
+      continue;
+    }
+    if (value === undefined || (eq < 0 && value.startsWith("--"))) {
+      issues.push({ path: `--${name}`, source: "command line", message: "needs a value, e.g. --" + name + " <value>" });
+      if (eq < 0 && value !== undefined) i--;
+      continue;
+    }
+    if (name === "config") out.configFile = value;
+    else out.values.set(spec!.path, value);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return out;
+}
+
+export interface LoadConfigInput {
+  argv?: readonly string[];
+  env?: Record<string, string | undefined>;
+  /** Used for the default node id. */
+  hostname?: string;
+  pid?: number;
+}
+
+/** Merges file < env < flags over the defaults and validates. Throws ConfigError. */
+export function loadConfig(input: LoadConfigInput): CloudConfig {
+  const env = input.env ?? {};
+  const args = parseArgs(input.argv ?? []);
+  const raw: Raw = {};
+  const sources: Sources = new Map();
+  const configFile = args.configFile ?? env.XSFLEET_CONFIG;
+  if (configFile) {
+    const src = `file ${configFile}`;
+    let text: string;
+    try {
+      text = readFileSync(configFile, "utf8");
+    } catch (e) {
+      throw new ConfigError([{ path: "config", source: args.configFile ? "flag --config" : "env XSFLEET_CONFIG", message: `cannot read the config file: ${(e as Error).message}` }]);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError([{ path: "config", source: src, message: `not valid JSON: ${(e as Error).message}` }]);
+    }
+    if (!isPlainObject(parsed)) throw new ConfigError([{ path: "config", source: src, message: "must be a JSON object" }]);
+    Object.assign(raw, parsed);
+    noteSources(parsed, "", src, sources);
+  }
+  for (const spec of settingSpecs) {
+    const text = env[spec.env];
+    if (text === undefined || text === "") continue;
+    setPath(raw, spec.path, parseText(spec, text));
+    sources.set(spec.path, `env ${spec.env}`);
+  }
+  for (const [path, text] of args.values) {
+    const spec = settingSpecs.find((s) => s.path === path)!;
+    setPath(raw, path, parseText(spec, text));
+    sources.set(path, `flag --${spec.flag}`);
+  }
+  return validateConfig(raw, { sources, hostname: input.hostname, pid: input.pid });
+}
+
+const nodeIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+const serverUrlPattern = /^(nats|tls|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/;
+
+/** Collects issues while reading typed values out of a raw object. */
+class Checker {
+  readonly issues: ConfigIssue[] = [];
+  readonly #sources: Sources;
+
+  constructor(sources: Sources) {
+    this.#sources = sources;
+  }
+
+  fail(path: string, message: string): void {
+    const source = this.#sources.get(path) ?? this.#sources.get(path.split(".")[0]!) ?? "default";
+    this.issues.push({ path, source, message });
+  }
+
+  str(path: string, v: unknown, fallback: string): string {
+    if (v === undefined) return fallback;
+    if (typeof v !== "string") { this.fail(path, `must be a string, got ${JSON.stringify(v)}`); return fallback; }
+    return v;
+  }
+
+  int(path: string, v: unknown, fallback: number, min: number, max: number): number {
+    if (v === undefined) return fallback;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      this.fail(path, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+      return fallback;
+    }
+    return v;
+  }
+
+  obj(path: string, v: unknown): Raw {
+    if (v === undefined) return {};
+    if (!isPlainObject(v)) { this.fail(path, "must be an object"); return {}; }
+    return v;
+  }
+
+  /** A readable file path, or undefined when not set. */
+  file(path: string, v: unknown): string | undefined {
+    if (v === undefined) return undefined;
+    const p = this.str(path, v, "");
+    if (p === "") return undefined;
+    try { accessSync(p, constants.R_OK); } catch { this.fail(path, `file ${JSON.stringify(p)} does not exist or is not readable`); }
+    return p;
+  }
+}
+
+/** Validates a merged raw object (file shape) into a CloudConfig. Throws ConfigError. */
+export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: string; pid?: number } = {}): CloudConfig {
+  const c = new Checker(opts.sources ?? new Map<string, string>());
+  const def = defaultConfig();
+  checkUnknownKeys(raw, def, "", (p, m) => c.fail(p, m));
+
+  const defaultNodeId = `xsf-${(opts.hostname ?? "node").replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 40)}-${opts.pid ?? 0}`;
+  const nodeId = c.str("nodeId", raw.nodeId, defaultNodeId);
+  if (!nodeIdPattern.test(nodeId)) c.fail("nodeId", `must be 1-64 characters from A-Z a-z 0-9 _ -, got ${JSON.stringify(nodeId)}`);
+  const roles = checkRoles(c, raw.roles, def.roles);
+  const nats = checkNats(c, c.obj("nats", raw.nats), nodeId, def.nats.servers);
+  const replicas = c.int("streams.replicas", c.obj("streams", raw.streams).replicas, def.streams.replicas, 1, 5);
+
+  const httpRaw = c.obj("http", raw.http);
+  const host = c.str("http.host", httpRaw.host, def.http.host);
+  const port = httpRaw.port === null ? null : c.int("http.port", httpRaw.port, def.http.port!, 0, 65535);
+
+  const shutdownTimeoutMs = c.int("shutdownTimeoutMs", raw.shutdownTimeoutMs, def.shutdownTimeoutMs, 100, 600_000);
+  const logLevel = c.str("logLevel", raw.logLevel, def.logLevel);
+  if (!(Object.values(LogLevel) as string[]).includes(logLevel)) c.fail("logLevel", `must be one of ${Object.values(LogLevel).join(", ")}, got ${JSON.stringify(logLevel)}`);
+  const limits = checkLimits(c, c.obj("limits", raw.limits));
+  const commands = checkCommandRetry(c, c.obj("commands", raw.commands));
+
+  const ingest = c.obj("ingest", raw.ingest);
+  try {
+    // The ingest role owns its settings; checking them here means a typo fails at startup, with the rest.
+    parseIngestConfig({ replicas, ...ingest });
+  } catch (e) {
+    c.fail("ingest", (e as Error).message.replace(/^invalid ingest config:\s*/, "").replace(/\n\s*/g, "; "));
+  }
+
+  if (c.issues.length > 0) throw new ConfigError(c.issues);
+  return { nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest };
+}
+
+function checkRoles(c: Checker, v: unknown, fallback: CloudRole[]): CloudRole[] {
+  if (v === undefined) return fallback;
+  if (!Array.isArray(v) || v.some((r) => typeof r !== "string")) {
+    c.fail("roles", `must be a list of role names (${cloudRoles.join(", ")})`);
+    return fallback;
+  }
+  if (v.length === 0) {
+    c.fail("roles", `needs at least one role; choose from ${cloudRoles.join(", ")}`);
+    return fallback;
+  }
+  const unknown = (v as string[]).filter((r) => !(cloudRoles as readonly string[]).includes(r));
+  if (unknown.length > 0) c.fail("roles", `unknown role ${unknown.map((r) => JSON.stringify(r)).join(", ")}; choose from ${cloudRoles.join(", ")}`);
+  return [...new Set(v as CloudRole[])];
+}
+
+function checkNats(c: Checker, n: Raw, nodeId: string, defaultServers: string[]): NatsSettings {
+  let servers = defaultServers;
+  const s = n.servers;
+  if (s !== undefined) {
+    if (!Array.isArray(s) || s.some((x) => typeof x !== "string")) c.fail("nats.servers", "must be a list of URLs such as nats://127.0.0.1:4222");
+    else if (s.length === 0) c.fail("nats.servers", "needs at least one URL such as nats://127.0.0.1:4222");
+    else {
+      for (const u of s as string[]) if (!serverUrlPattern.test(u)) c.fail("nats.servers", `${JSON.stringify(u)} is not a NATS URL; use nats://host:port (or tls://, ws://, wss://)`);
+      servers = s as string[];
+    }
+  }
+  const nats: NatsSettings = { servers, name: c.str("nats.name", n.name, `xsfleet-${nodeId}`) };
+  const creds = c.file("nats.credsFile", n.credsFile);
+  if (creds) nats.credsFile = creds;
+  for (const k of ["user", "pass", "token"] as const) {
+    if (n[k] !== undefined) nats[k] = c.str(`nats.${k}`, n[k], "");
+  }
+  if (nats.pass !== undefined && nats.user === undefined) c.fail("nats.pass", "is set but nats.user is not; set both or neither");
+  if (nats.token !== undefined && (nats.user !== undefined || creds)) c.fail("nats.token", "cannot be combined with nats.user or nats.credsFile; choose one way to authenticate");
+  const tlsRaw = c.obj("nats.tls", n.tls);
+  if (Object.keys(tlsRaw).length > 0) {
+    nats.tls = {};
+    const ca = c.file("nats.tls.caFile", tlsRaw.caFile);
+    const cert = c.file("nats.tls.certFile", tlsRaw.certFile);
+    const key = c.file("nats.tls.keyFile", tlsRaw.keyFile);
+    if (ca) nats.tls.caFile = ca;
+    if (cert) nats.tls.certFile = cert;
+    if (key) nats.tls.keyFile = key;
+    if (!!cert !== !!key) c.fail("nats.tls", "certFile and keyFile go together; set both for client certificates, or neither");
+  }
+  return nats;
+}
+
+function checkLimits(c: Checker, l: Raw): CloudLimits {
+  const d = defaultLimits;
+  return {
+    apiInflightMax: c.int("limits.apiInflightMax", l.apiInflightMax, d.apiInflightMax, 1, 100_000),
+    apiRequestBytesMax: c.int("limits.apiRequestBytesMax", l.apiRequestBytesMax, d.apiRequestBytesMax, 256, 1 << 20),
+    listLimitMax: c.int("limits.listLimitMax", l.listLimitMax, d.listLimitMax, 1, 100_000),
+    commandsPendingMax: c.int("limits.commandsPendingMax", l.commandsPendingMax, d.commandsPendingMax, 1, 1_000_000),
+    commandsPerDeviceMax: c.int("limits.commandsPerDeviceMax", l.commandsPerDeviceMax, d.commandsPerDeviceMax, 1, 10_000),
+    commandDeadlineMsMax: c.int("limits.commandDeadlineMsMax", l.commandDeadlineMsMax, d.commandDeadlineMsMax, 1000, 30 * 24 * 3600_000),
+    commandRetryAttemptsMax: c.int("limits.commandRetryAttemptsMax", l.commandRetryAttemptsMax, d.commandRetryAttemptsMax, 0, 1000),
+  };
+}
+
+function checkCommandRetry(c: Checker, r: Raw): CommandRetrySettings {
+  const d = defaultCommandRetry;
+  const out: CommandRetrySettings = {
+    retryInitialMs: c.int("commands.retryInitialMs", r.retryInitialMs, d.retryInitialMs, 10, 600_000),
+    retryMaxMs: c.int("commands.retryMaxMs", r.retryMaxMs, d.retryMaxMs, 10, 3600_000),
+    leaseMs: c.int("commands.leaseMs", r.leaseMs, d.leaseMs, 100, 3600_000),
+    tickMs: c.int("commands.tickMs", r.tickMs, d.tickMs, 10, 60_000),
+  };
+  if (out.retryMaxMs < out.retryInitialMs) c.fail("commands.retryMaxMs", `must be >= commands.retryInitialMs (${out.retryInitialMs})`);
+  if (out.leaseMs <= out.retryMaxMs) c.fail("commands.leaseMs", `must be longer than commands.retryMaxMs (${out.retryMaxMs}) so an owner keeps its lease between re-sends`);
+  return out;
+}
+
+/** Unknown keys are almost always typos; say which keys exist. */
+function checkUnknownKeys(raw: Raw, shape: object, prefix: string, fail: (path: string, message: string) => void): void {
+  const known = new Set(Object.keys(shape));
+  if (prefix === "nats") for (const k of ["credsFile", "user", "pass", "token", "tls", "name", "servers"]) known.add(k);
+  for (const [k, v] of Object.entries(raw)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (!known.has(k)) {
+      fail(p, `unknown setting; known settings here: ${[...known].sort().join(", ")}`);
+      continue;
+    }
+    const sub = (shape as Raw)[k];
+    if (p !== "ingest" && p !== "nats.tls" && isPlainObject(v) && isPlainObject(sub)) checkUnknownKeys(v, sub, p, fail);
+  }
+  if (prefix === "" && isPlainObject(raw.nats) && isPlainObject(raw.nats.tls)) {
+    const tlsKnown = ["caFile", "certFile", "keyFile"];
+    for (const k of Object.keys(raw.nats.tls)) if (!tlsKnown.includes(k)) fail(`nats.tls.${k}`, `unknown setting; known settings here: ${tlsKnown.join(", ")}`);
+  }
+}
+
+export function usage(): string {
+  const lines = [
+    "Usage: xsfleet cloud [--config file.json] [flags]",
+    "",
+    "Runs one xsfleet cloud node with the chosen roles. Settings come from the",
+    "JSON config file, then XSFLEET_* environment variables, then flags (later wins).",
+    "",
+    "  --config <file>            JSON config file (env XSFLEET_CONFIG)",
+  ];
+  for (const s of settingSpecs) lines.push(`  --${(s.flag + " <value>").padEnd(24)} ${s.help} (env ${s.env})`);
+  lines.push("  --help                     show this help");
+  lines.push("", "Config-file-only settings: limits.*, commands.* (retry timing), ingest.* — see docs/api.md.");
+  lines.push("SIGTERM or SIGINT stops taking work, finishes in-flight work, drains and exits 0.");
+  return lines.join("\n");
+}

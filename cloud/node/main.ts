@@ -1,0 +1,83 @@
+// Process entry of a cloud node: `xsfleet cloud …` calls runCloudNode, and
+// `tsx cloud/node/main.ts …` runs it directly. Exit codes: 0 after a
+// graceful stop (SIGTERM/SIGINT) or --help, 2 for configuration errors, 1
+// when the node fails to start or to stop. A second signal during shutdown
+// exits at once with 1.
+import { hostname } from "node:os";
+import { pathToFileURL } from "node:url";
+import { ConfigError, loadConfig, usage } from "./config";
+import { createLogger } from "./log";
+import { startCloudNode, type CloudNodeDeps } from "./node";
+
+export interface RunIo {
+  env?: Record<string, string | undefined>;
+  out?: (text: string) => void;
+  err?: (text: string) => void;
+  /** Resolves when the node should stop; default: the first SIGTERM or SIGINT. */
+  stopSignal?: Promise<string>;
+  deps?: CloudNodeDeps;
+}
+
+function firstSignal(onSecond: () => void): Promise<string> {
+  return new Promise((resolve) => {
+    let seen = false;
+    const handler = (sig: NodeJS.Signals): void => {
+      if (seen) { onSecond(); return; }
+      seen = true;
+      resolve(sig);
+    };
+    process.on("SIGTERM", handler);
+    process.on("SIGINT", handler);
+  });
+}
+
+export async function runCloudNode(argv: readonly string[], io: RunIo = {}): Promise<number> {
+  const out = io.out ?? ((t: string) => process.stdout.write(t + "\n"));
+  const err = io.err ?? ((t: string) => process.stderr.write(t + "\n"));
+  if (argv.includes("--help") || argv.includes("-h")) {
+    out(usage());
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig({ argv, env: io.env ?? process.env, hostname: hostname(), pid: process.pid });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err(e.message);
+      err("Run with --help for the list of settings.");
+      return 2;
+    }
+    throw e;
+  }
+  const log = io.deps?.log ?? createLogger({ level: config.logLevel, base: { node: config.nodeId } });
+  const stopSignal = io.stopSignal ?? firstSignal(() => {
+    log.error("second signal during shutdown: exiting without finishing in-flight work");
+    process.exit(1);
+  });
+  let node;
+  try {
+    node = await startCloudNode(config, { ...io.deps, log });
+  } catch (e) {
+    log.error("cloud node failed to start", { err: e });
+    return 1;
+  }
+  const sig = await stopSignal;
+  log.info("stop requested", { signal: sig });
+  try {
+    await node.stop();
+    return 0;
+  } catch (e) {
+    log.error("graceful stop failed", { err: e });
+    return 1;
+  }
+}
+
+/** Alias used by the CLI. */
+export const runCloudNodeFromArgv = runCloudNode;
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runCloudNode(process.argv.slice(2)).then((code) => process.exit(code), (e: unknown) => {
+    process.stderr.write(`xsfleet cloud: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,203 @@
+// One cloud node: a NATS connection (reconnecting forever), the configured
+// roles on top of it, and a health/metrics endpoint. Roles:
+//   ingest        — cloud/ingest (device uplink into JetStream, device state, history)
+//   api           — cloud/api (device management micro service)
+//   commands      — cloud/commands worker + desired-config re-sends (downlink reliability)
+//   analytics, orchestration — accepted in configuration, not part of this build yet
+//
+// Shutdown order matters: first the API stops taking requests and finishes
+// the accepted ones (a waiting commands.send still needs the commands worker
+// to see its ack), then ingest (stop fetching, finish and ack processed
+// batches only), then the commands worker, and finally the connection is
+// drained, which flushes every publish made on the way.
+import type { NatsConnection } from "@nats-io/transport-node";
+import { startApiRole, type ApiRole, type DeviceStateSource, type HistoryQueryFn } from "../api/service";
+import { CommandStore } from "../commands/store";
+import { CommandSubmitter } from "../commands/submitter";
+import { CommandWorker } from "../commands/worker";
+import { connectNats } from "../nats/connection";
+import { DesiredConfigPusher } from "../registry/config-pusher";
+import { KvDeviceRegistry } from "../registry/kv-registry";
+import type { CloudConfig, CloudRole } from "./config";
+import { startHttpEndpoint, type HealthReport, type HttpEndpoint } from "./http";
+import { createLogger, type Logger } from "./log";
+import { createNodeMetrics, type NodeMetrics } from "./metrics";
+import { defaultRoleFactories, type RoleContext, type RoleFactories, type RoleHandle } from "./roles";
+
+export interface CloudNodeDeps {
+  log?: Logger;
+  /** Replace role implementations (tests, or wiring roles from other packages). */
+  roles?: Partial<RoleFactories>;
+  /** Collect process metrics (default true; tests with several nodes turn it off). */
+  processMetrics?: boolean;
+}
+
+export interface CloudNode {
+  readonly nodeId: string;
+  readonly config: CloudConfig;
+  readonly nc: NatsConnection;
+  readonly metrics: NodeMetrics;
+  /** Bound port of /healthz and /metrics, null when disabled. */
+  readonly httpPort: number | null;
+  readonly api: ApiRole | null;
+  readonly commandWorker: CommandWorker | null;
+  health(): HealthReport;
+  /** Graceful stop; idempotent. Resolves when everything has drained. */
+  stop(): Promise<void>;
+}
+
+type Stop = { name: string; stop: () => Promise<void> };
+
+/** What the started roles left to stop, by shutdown stage (see the header for the order). */
+interface Started {
+  api: ApiRole | null;
+  worker: CommandWorker | null;
+  stages: { api: Stop[]; data: Stop[]; commands: Stop[]; storage: Stop[] };
+}
+
+function stopOrder(s: Started): Stop[] {
+  return [...s.stages.api, ...s.stages.data, ...s.stages.commands, ...s.stages.storage];
+}
+
+export async function startCloudNode(config: CloudConfig, deps: CloudNodeDeps = {}): Promise<CloudNode> {
+  const log = deps.log ?? createLogger({ level: config.logLevel, base: { node: config.nodeId } });
+  const metrics = createNodeMetrics(config.nodeId, config.roles, { processMetrics: deps.processMetrics ?? true });
+  let phase: HealthReport["status"] = "starting";
+
+  log.info("connecting to NATS", { servers: config.nats.servers });
+  const nc = await connectNats(config.nats);
+  const link = { connected: true };
+  void watchConnection(nc, log, metrics, link);
+  metrics.gaugeFrom("xsfleet_nats_connected", "1 while the NATS connection is up", () => (link.connected && !nc.isClosed() ? 1 : 0));
+
+  const started: Started = { api: null, worker: null, stages: { api: [], data: [], commands: [], storage: [] } };
+  let http: HttpEndpoint | null = null;
+  const health = (): HealthReport => ({
+    status: phase === "ok" && (!link.connected || nc.isClosed()) ? "disconnected" : phase,
+    nodeId: config.nodeId,
+    roles: config.roles,
+    nats: { connected: link.connected && !nc.isClosed(), server: nc.getServer() },
+  });
+  try {
+    await startRoles(config, { ...defaultRoleFactories, ...deps.roles }, { nc, nodeId: config.nodeId, config, log }, metrics, started);
+    // Subscriptions (acks, hellos, API endpoints) are registered with the server before "started".
+    await nc.flush();
+    if (config.http.port !== null) {
+      http = await startHttpEndpoint({ host: config.http.host, port: config.http.port, health, metrics: metrics.registry });
+    }
+  } catch (e) {
+    log.error("node failed to start; stopping what started", { err: e });
+    await runStops(stopOrder(started), log);
+    await nc.close();
+    throw e;
+  }
+  phase = "ok";
+  log.info("cloud node started", { roles: config.roles, httpPort: http?.port ?? null });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      phase = "draining";
+      log.info("stopping: finishing in-flight work");
+      const timer = setTimeout(() => log.warn("shutdown is taking longer than shutdownTimeoutMs", { shutdownTimeoutMs: config.shutdownTimeoutMs }), config.shutdownTimeoutMs);
+      timer.unref();
+      await runStops(stopOrder(started), log);
+      if (!nc.isClosed()) await nc.drain().catch((e: unknown) => log.warn("drain failed", { err: e }));
+      clearTimeout(timer);
+      await http?.close();
+      log.info("stopped");
+    })();
+    return stopping;
+  };
+
+  return {
+    nodeId: config.nodeId, config, nc, metrics, httpPort: http?.port ?? null, api: started.api, commandWorker: started.worker,
+    health, stop,
+  };
+}
+
+/** Starts the configured roles, recording into `out` as it goes so a failure can stop what started. */
+async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: RoleContext, metrics: NodeMetrics, out: Started): Promise<void> {
+  const { nc, log } = ctx;
+  const roles = new Set<CloudRole>(config.roles);
+  const replicas = config.streams.replicas;
+  let registry: KvDeviceRegistry | null = null;
+  let store: CommandStore | null = null;
+  let pusher: DesiredConfigPusher | null = null;
+  if (roles.has("api") || roles.has("commands")) {
+    let conflicts = 0;
+    registry = await KvDeviceRegistry.open(nc, { replicas, onConflict: () => conflicts++ });
+    metrics.counterFrom("xsfleet_registry_cas_conflicts_total", "Registry writes that lost a compare-and-set race and retried", () => conflicts);
+    const s = await CommandStore.open(nc, { replicas, log });
+    store = s;
+    out.stages.storage.push({ name: "command store", stop: () => s.close() });
+    metrics.gaugeFrom("xsfleet_commands_pending", "Pending commands in this node's view of the fleet", () => s.pendingCount);
+    const p = new DesiredConfigPusher(nc, registry, log);
+    pusher = p;
+    metrics.statsGauge("xsfleet_config_push", "Desired-config pushes (pushed, resentOnHello, errors)", () => ({ ...p.stats }));
+  }
+  if (roles.has("commands")) {
+    const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log });
+    w.start();
+    pusher!.start();
+    out.worker = w;
+    out.stages.commands.push({ name: "commands", stop: async () => { await w.stop(); await pusher!.stop(); } });
+    metrics.statsGauge("xsfleet_commands", "Command delivery counters of this node (sent, acked, expired, ...)", () => ({ ...w.stats }));
+  }
+  for (const r of ["ingest", "analytics", "orchestration"] as const) {
+    if (!roles.has(r)) continue;
+    const h = await startOptionalRole(r, factories[r], ctx, log);
+    if (!h) continue;
+    out.stages.data.push({ name: r, stop: () => h.stop() });
+    if (h.stats) metrics.statsGauge(`xsfleet_${r}`, `${r} role counters of this node`, () => h.stats!());
+  }
+  if (roles.has("api")) {
+    const submitter = new CommandSubmitter(nc, store!, config.limits, config.commands);
+    const seams = await factories.apiSeams(ctx);
+    const a = await startApiRole({
+      nc, nodeId: config.nodeId, registry: registry!, pusher: pusher!, submitter, commands: store!, limits: config.limits, log,
+      ...(seams.deviceState ? { deviceState: seams.deviceState } : {}),
+      ...(seams.queryHistory ? { queryHistory: seams.queryHistory } : {}),
+      onRequest: (e, s, ms) => metrics.apiRequest(e, s, ms),
+    });
+    out.api = a;
+    out.stages.api.push({ name: "api", stop: () => a.stop(Math.max(100, config.shutdownTimeoutMs - 2000)) });
+    metrics.gaugeFrom("xsfleet_api_inflight", "API requests being handled", () => a.stats().inflight);
+  }
+}
+
+async function startOptionalRole(name: string, factory: ((ctx: RoleContext) => Promise<RoleHandle>) | undefined, ctx: RoleContext, log: Logger): Promise<RoleHandle | null> {
+  if (!factory) {
+    log.warn(`role ${name} is not part of this build; the node runs without it`);
+    return null;
+  }
+  const h = await factory(ctx);
+  log.info(`role ${name} started`);
+  return h;
+}
+
+async function runStops(stops: { name: string; stop: () => Promise<void> }[], log: Logger): Promise<void> {
+  for (const s of stops) {
+    try {
+      await s.stop();
+    } catch (e) {
+      log.warn(`stopping ${s.name} failed`, { err: e });
+    }
+  }
+}
+
+async function watchConnection(nc: NatsConnection, log: Logger, metrics: NodeMetrics, link: { connected: boolean }): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === "disconnect") {
+      link.connected = false;
+      log.warn("NATS disconnected; reconnecting", { server: (s as { server?: string }).server });
+    } else if (s.type === "reconnect") {
+      link.connected = true;
+      metrics.natsReconnect();
+      log.info("NATS reconnected", { server: (s as { server?: string }).server });
+    }
+    else if (s.type === "error") log.warn("NATS error", { err: (s as { error?: unknown }).error });
+  }
+}
+
+export type { DeviceStateSource, HistoryQueryFn };

@@ -1,0 +1,87 @@
+// The seam between the node and roles built in other folders. A role is a
+// factory from the node's context to something that can be stopped
+// gracefully; the node owns ordering, metrics and shutdown.
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import type { DeviceStateSource, HistoryQueryFn } from "../api/service";
+import { ApiError } from "../api/types";
+import { queryHistory } from "../history";
+import { startIngestRole } from "../ingest";
+import { DeviceStateStore } from "../state";
+import type { CloudConfig } from "./config";
+import type { Logger } from "./log";
+
+export interface RoleContext {
+  nc: NatsConnection;
+  nodeId: string;
+  config: CloudConfig;
+  log: Logger;
+}
+
+export interface RoleHandle {
+  /** Stop taking work, finish in-flight work, acknowledge only what was processed. */
+  stop(): Promise<void>;
+  stats?(): Record<string, unknown>;
+}
+
+export interface ApiSeams {
+  deviceState?: DeviceStateSource;
+  queryHistory?: HistoryQueryFn;
+}
+
+export interface RoleFactories {
+  ingest?: (ctx: RoleContext) => Promise<RoleHandle>;
+  analytics?: (ctx: RoleContext) => Promise<RoleHandle>;
+  orchestration?: (ctx: RoleContext) => Promise<RoleHandle>;
+  /** Read-side dependencies of the API on other capabilities (device state, history). */
+  apiSeams: (ctx: RoleContext) => Promise<ApiSeams>;
+}
+
+/** The ingest section of the node config, with the node-wide replica count unless it sets its own. */
+export function ingestSettings(config: CloudConfig): Record<string, unknown> {
+  return { replicas: config.streams.replicas, ...config.ingest };
+}
+
+function isMissingStore(e: unknown): boolean {
+  const m = e instanceof Error ? e.message : String(e);
+  return /stream not found|bucket not found/i.test(m);
+}
+
+/** Device state from the ingest role's KV bucket, opened on first use (ingest may start after the API). */
+function lazyDeviceState(nc: NatsConnection): DeviceStateSource {
+  let store: DeviceStateStore | null = null;
+  return {
+    getDeviceState: async (deviceId) => {
+      try {
+        store ??= await DeviceStateStore.open(nc);
+        return await store.getDeviceState(deviceId);
+      } catch (e) {
+        if (isMissingStore(e)) {
+          store = null;
+          throw new ApiError("not_available", "no device state yet: the device state bucket does not exist (start a node with the ingest role)");
+        }
+        throw e;
+      }
+    },
+  };
+}
+
+function historySeam(nc: NatsConnection): HistoryQueryFn {
+  const js = jetstream(nc);
+  return async (q) => {
+    try {
+      return await queryHistory(js, q);
+    } catch (e) {
+      if (isMissingStore(e)) throw new ApiError("not_available", "no telemetry history yet: the history stream does not exist (start a node with the ingest role)");
+      throw e;
+    }
+  };
+}
+
+export const defaultRoleFactories: RoleFactories = {
+  ingest: async (ctx) => {
+    const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log });
+    return { stop: () => role.stop(), stats: () => ({ ...role.stats() }) };
+  },
+  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc) }),
+};
