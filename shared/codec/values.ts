@@ -1,0 +1,244 @@
+// Value stream of one channel. Values are integers (multiples of the declared
+// resolution). Each block picks a transform by measurement (its cost under
+// the adaptive models as they stand), then codes it with those models
+// (range.ts), which keep learning across blocks:
+//  - Delta: n_i − n_{i−1}.
+//  - DeltaQuantum: delta = q·m + r (quantum.ts): an ADC whose steps are q (or
+//    about q) units apart, as on a non-linear humidity scale (40, 41, 81 ×
+//    0.001 %RH); m and r each coded.
+//  - Recent: index into the most recently seen distinct values, or an escape
+//    and the delta. Sensors flicker between adjacent ADC levels.
+import { CodecError, CodecErrorReason } from "./errors";
+import { QuantumPlan, QuantumSearch, quantumMax } from "./quantum";
+import { contexts, CostMeter, IntModel, newProbs, type BitSink, type RangeDecoder, type RangeEncoder } from "./range";
+import { quantizedAbsMax } from "./resolution";
+import { blockPointsMax } from "./time";
+
+export const ValueBlockMode = { Delta: 0, DeltaQuantum: 1, Recent: 2 } as const;
+export type ValueBlockMode = (typeof ValueBlockMode)[keyof typeof ValueBlockMode];
+
+const modeBits = 2;
+const modes = [ValueBlockMode.Delta, ValueBlockMode.DeltaQuantum, ValueBlockMode.Recent] as const;
+/** Distinct recent values addressable by index; index `recentSize` = escape. */
+export const recentSize = 7;
+
+/** Most-recently-used list of distinct values, kept identically by both ends. */
+class RecentValues {
+  readonly v = new Float64Array(recentSize);
+  count = 0;
+
+  constructor(first: number) {
+    this.v[0] = first;
+    this.count = 1;
+  }
+
+  /** Index of x (or -1), then moves x to the front. */
+  touch(x: number): number {
+    const v = this.v;
+    let j = 0;
+    while (j < this.count && v[j] !== x) j++;
+    const found = j < this.count ? j : -1;
+    if (found < 0) {
+      if (this.count < recentSize) this.count++;
+      j = this.count - 1;
+    }
+    for (; j > 0; j--) v[j] = v[j - 1]!;
+    v[0] = x;
+    return found;
+  }
+}
+
+/** Adaptive models of one channel, identical at both ends; all probabilities in one array so a snapshot is one copy. */
+class ValueModels {
+  readonly all = newProbs(6 * IntModel.size + recentSize);
+  /** Delta in the context of the previous delta's sign (0, +, −): flicker alternates. */
+  readonly delta = [0, 1, 2].map((k) => new IntModel(contexts(this.all, k, k + 1)));
+  readonly m = new IntModel(contexts(this.all, 3, 4));
+  readonly r = new IntModel(contexts(this.all, 4, 5));
+  readonly miss = new IntModel(contexts(this.all, 5, 6));
+  /** Unary recent-value index: probs[j] = P(index > j). */
+  readonly index = this.all.subarray(6 * IntModel.size);
+  recent: RecentValues;
+
+  constructor(first: number) {
+    this.recent = new RecentValues(first);
+  }
+
+  encodeIndex(e: BitSink, j: number): void {
+    // j = -1 (miss) codes as recentSize ones.
+    const last = j < 0 ? recentSize : j;
+    for (let k = 0; k < last; k++) e.bit(this.index, k, 1);
+    if (last < recentSize) e.bit(this.index, last, 0);
+  }
+
+  decodeIndex(d: RangeDecoder): number {
+    let j = 0;
+    while (j < recentSize && d.bit(this.index, j) === 1) j++;
+    return j < recentSize ? j : -1;
+  }
+}
+
+export class ValueEncoder {
+  private prev: number;
+  /** Delta of the point before this block (context of the first delta). */
+  private lastDelta = 0;
+  private readonly models: ValueModels;
+  private readonly delta = new Float64Array(blockPointsMax);
+  private readonly hit = new Int8Array(blockPointsMax);
+  private readonly search = new QuantumSearch(blockPointsMax);
+  private readonly plan = new QuantumPlan();
+  private readonly meter = new CostMeter();
+  private readonly snapshot: Uint16Array;
+  /** Per block: mode, then q for DeltaQuantum. */
+  readonly log: number[] = [];
+  private replayAt = 0;
+
+  /** `replay`: choices logged by an encoder of the same values (see TimeEncoder). */
+  constructor(first: number, private readonly replay: readonly number[] | null = null) {
+    this.prev = first;
+    this.models = new ValueModels(first);
+    this.snapshot = new Uint16Array(this.models.all.length);
+  }
+
+  /** Codes the quantised values ns[0..n). */
+  encodeBlock(e: RangeEncoder, ns: Float64Array, n: number): void {
+    const { delta, hit } = this;
+    let prev = this.prev;
+    for (let i = 0; i < n; i++) {
+      const x = ns[i]!;
+      delta[i] = x - prev;
+      prev = x;
+      hit[i] = this.models.recent.touch(x);
+    }
+    this.prev = prev;
+
+    let mode: number;
+    let q = 1;
+    if (this.replay) {
+      mode = this.replay[this.replayAt++]!;
+      if (mode === ValueBlockMode.DeltaQuantum) q = this.replay[this.replayAt++]!;
+    } else {
+      mode = this.decide(n);
+      q = this.plan.q;
+      this.log.push(mode);
+      if (mode === ValueBlockMode.DeltaQuantum) this.log.push(q);
+    }
+
+    this.code(e, mode, q, n);
+    this.lastDelta = this.delta[n - 1]!;
+  }
+
+  /** Codes the block's deltas in `mode` into a range encoder or a cost meter. */
+  private code(e: BitSink, mode: number, q: number, n: number): void {
+    const { delta, hit, models } = this;
+    e.bits(mode, modeBits);
+    if (mode === ValueBlockMode.Delta) {
+      for (let i = 0; i < n; i++) models.delta[signContext(i > 0 ? delta[i - 1]! : this.lastDelta)]!.encode(e, delta[i]!);
+    } else if (mode === ValueBlockMode.DeltaQuantum) {
+      e.uvar(q);
+      const half = Math.floor(q / 2);
+      for (let i = 0; i < n; i++) {
+        const m = Math.floor((delta[i]! + half) / q);
+        models.m.encode(e, m);
+        models.r.encode(e, delta[i]! - m * q);
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        models.encodeIndex(e, hit[i]!);
+        if (hit[i]! < 0) models.miss.encode(e, delta[i]!);
+      }
+    }
+  }
+
+  /**
+   * Picks the block's mode by measurement: each candidate is costed with the
+   * adaptive models as they stand (on a snapshot, restored afterwards). The
+   * quantum q itself is found by the static-cost search.
+   */
+  private decide(n: number): number {
+    const plan = this.plan;
+    plan.bits = Infinity;
+    this.search.search(this.delta, this.delta, n, false, plan);
+    const all = this.models.all;
+    this.snapshot.set(all);
+    let best: number = ValueBlockMode.Delta;
+    let bestBits = Infinity;
+    for (const mode of modes) {
+      if (mode === ValueBlockMode.DeltaQuantum && plan.q === 1) continue;
+      this.meter.costBits = 0;
+      this.code(this.meter, mode, plan.q, n);
+      all.set(this.snapshot);
+      if (this.meter.costBits < bestBits) {
+        bestBits = this.meter.costBits;
+        best = mode;
+      }
+    }
+    return best;
+  }
+}
+
+export class ValueDecoder {
+  private prev: number;
+  private lastDelta = 0;
+  private readonly models: ValueModels;
+
+  constructor(first: number) {
+    this.prev = first;
+    this.models = new ValueModels(first);
+  }
+
+  /** Decodes n quantised values into out[start..start+n). */
+  decodeBlock(d: RangeDecoder, out: number[], start: number, n: number): void {
+    const mode = d.bits(modeBits);
+    const models = this.models;
+    const recent = models.recent;
+    let prev = this.prev;
+    if (mode === ValueBlockMode.Delta) {
+      for (let i = 0; i < n; i++) {
+        const delta = models.delta[signContext(this.lastDelta)]!.decode(d);
+        prev = checkValue(prev + delta);
+        this.lastDelta = delta;
+        recent.touch(prev);
+        out[start + i] = prev;
+      }
+    } else if (mode === ValueBlockMode.DeltaQuantum) {
+      const q = d.uvar();
+      if (q < 1 || q > quantumMax) throw new CodecError(CodecErrorReason.Corrupt, `value quantum ${q}`);
+      for (let i = 0; i < n; i++) {
+        const m = models.m.decode(d);
+        const next = checkValue(prev + q * m + models.r.decode(d));
+        this.lastDelta = next - prev;
+        prev = next;
+        recent.touch(prev);
+        out[start + i] = prev;
+      }
+    } else if (mode === ValueBlockMode.Recent) {
+      for (let i = 0; i < n; i++) {
+        const j = models.decodeIndex(d);
+        let next: number;
+        if (j >= 0) {
+          if (j >= recent.count) throw new CodecError(CodecErrorReason.Corrupt, `recent-value index ${j} of ${recent.count}`);
+          next = recent.v[j]!;
+        } else {
+          next = checkValue(prev + models.miss.decode(d));
+        }
+        this.lastDelta = next - prev;
+        prev = next;
+        recent.touch(prev);
+        out[start + i] = prev;
+      }
+    } else {
+      throw new CodecError(CodecErrorReason.BadEncoding, `value block mode ${mode}`);
+    }
+    this.prev = prev;
+  }
+}
+
+function signContext(d: number): number {
+  return d === 0 ? 0 : d > 0 ? 1 : 2;
+}
+
+function checkValue(n: number): number {
+  if (!(Math.abs(n) <= quantizedAbsMax)) throw new CodecError(CodecErrorReason.Corrupt, "decoded value beyond 2^50 steps");
+  return n;
+}

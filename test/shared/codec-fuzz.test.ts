@@ -1,0 +1,123 @@
+// The decoders take untrusted bytes (device uplinks): on random bytes, and on
+// bit flips, truncations and splices of valid encodings, they either return a
+// bounded result or throw CodecError — never another error, never a hang.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { CodecError, decodeBatch, decodeGorilla, Encoding, encodeBatch, encodeGorilla, formatVersion } from "../../shared/codec/index";
+
+const limits = { pointsMax: 512, channelsMax: 4 };
+
+function outcome(f: () => { timestampsMs: number[] | readonly number[] } & Record<string, unknown>): "ok" | "codec-error" {
+  try {
+    const r = f();
+    expect(r.timestampsMs.length).toBeLessThanOrEqual(limits.pointsMax);
+    return "ok";
+  } catch (e) {
+    if (e instanceof CodecError) return "codec-error";
+    throw e;
+  }
+}
+
+function decodeAdaptive(bytes: Uint8Array): "ok" | "codec-error" {
+  return outcome(() => {
+    const b = decodeBatch(bytes, limits);
+    expect(b.channels.length).toBeLessThanOrEqual(limits.channelsMax);
+    for (const ch of b.channels) expect(ch.values.length).toBe(b.timestampsMs.length);
+    return b as unknown as { timestampsMs: number[] };
+  });
+}
+
+function decodeGor(bytes: Uint8Array): "ok" | "codec-error" {
+  return outcome(() => decodeGorilla(bytes, limits));
+}
+
+/** Valid encodings of small irregular series, to mutate. */
+const validArb = fc
+  .tuple(
+    fc.array(fc.integer({ min: -5000, max: 20000 }), { minLength: 0, maxLength: 300 }),
+    fc.array(fc.integer({ min: -300, max: 300 }), { minLength: 300, maxLength: 300 }),
+    fc.integer({ min: 0, max: 2 }),
+  )
+  .map(([deltas, steps, channels]) => {
+    let t = 1_458_031_648_545;
+    const ts = deltas.map((d) => (t += d));
+    let v = 2000;
+    const values = ts.map((_, i) => (v += steps[i]!) / 100);
+    const adaptive = encodeBatch({ t0Ms: ts[0] ?? 0, timestampsMs: ts, channels: Array.from({ length: channels }, () => ({ values, resolution: 0.01 })) });
+    const gorilla = encodeGorilla({ t0Ms: ts[0] ?? 0, timestampsMs: ts, values });
+    return { adaptive, gorilla };
+  });
+
+type Mutation = { kind: "flip"; at: number; bit: number } | { kind: "truncate"; at: number } | { kind: "splice"; at: number; bytes: Uint8Array };
+
+const mutationArb: fc.Arbitrary<Mutation[]> = fc.array(
+  fc.oneof(
+    fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+    fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
+    fc.record({ kind: fc.constant("splice" as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 8 }) }),
+  ),
+  { minLength: 1, maxLength: 4 },
+);
+
+function mutate(input: Uint8Array, mutations: Mutation[]): Uint8Array {
+  let b = Uint8Array.from(input);
+  for (const m of mutations) {
+    if (b.length === 0) break;
+    const at = m.at % b.length;
+    if (m.kind === "flip") b[at]! ^= 1 << m.bit;
+    else if (m.kind === "truncate") b = b.subarray(0, at);
+    else b = Uint8Array.of(...b.subarray(0, at), ...m.bytes, ...b.subarray(at));
+  }
+  return b;
+}
+
+describe("decoder fuzzing", () => {
+  it("random bytes: result or CodecError", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        decodeAdaptive(bytes);
+        decodeGor(bytes);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("random bytes behind a valid header: result or CodecError", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (body) => {
+        decodeAdaptive(Uint8Array.of(formatVersion, Encoding.Adaptive, ...body));
+        decodeGor(Uint8Array.of(formatVersion, Encoding.Gorilla, ...body));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("bit flips, truncations and splices of valid encodings: result or CodecError", () => {
+    const seen = { ok: 0, "codec-error": 0 };
+    fc.assert(
+      fc.property(validArb, mutationArb, ({ adaptive, gorilla }, mutations) => {
+        seen[decodeAdaptive(mutate(adaptive, mutations))]++;
+        seen[decodeGor(mutate(gorilla, mutations))]++;
+      }),
+      { numRuns: 200 },
+    );
+    // Both outcomes occur: the fuzzer reaches deep into the format.
+    expect(seen["codec-error"]).toBeGreaterThan(0);
+    expect(seen.ok).toBeGreaterThan(0);
+  });
+
+  it("every truncation of a valid encoding is rejected as CodecError", () => {
+    let t = 1_700_000_000_000;
+    const ts = Array.from({ length: 140 }, (_, i) => (t += 4000 + ((i * 7919) % 900)));
+    const values = ts.map((_, i) => Math.round(Math.sin(i / 9) * 500) / 100);
+    for (const bytes of [
+      encodeBatch({ t0Ms: ts[0]!, timestampsMs: ts, channels: [{ values, resolution: 0.01 }] }),
+      encodeGorilla({ t0Ms: ts[0]!, timestampsMs: ts, values }),
+    ]) {
+      for (let len = 0; len < bytes.length; len++) {
+        const cut = bytes.subarray(0, len);
+        expect(() => (bytes[1] === Encoding.Gorilla ? decodeGorilla(cut) : decodeBatch(cut))).toThrow(CodecError);
+      }
+    }
+  });
+});
