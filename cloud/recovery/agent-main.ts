@@ -1,0 +1,97 @@
+// A recovery agent as its own process (for operators trying the strategies
+// by hand, and for the tests that kill -9 / SIGSTOP it). One JSON argument:
+//   { servers: string[], nodeId, roles?, singletonRoles?, replaceableRoles?,
+//     leaseTtlMs?, heartbeatIntervalMs?, resources?: NodeResources,
+//     fencedWriter?: { role, bucket, key, intervalMs, zombieWriteAfterLoss? },
+//     control?: "local" | "raft", devicePresence?: { heartbeatIntervalMs } }
+// Prints one JSON object per line on stdout: ready, member, activate,
+// deactivate, role-started, write, zombie-write, history.
+//
+// The lease service is the control plane: "local" (default) is the single
+// in-process state machine served by control-adapter.ts; "raft" is the
+// Raft-replicated control plane (cloud/controlplane) through its client.
+
+import { connect } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
+import type { NodeResources } from "../membership/types";
+import { ControlClient } from "../controlplane/client";
+import { startRecoveryAgent } from "./agent";
+import { ControlLeaseService, natsProposer } from "./control-adapter";
+import { FencedKv } from "./fenced-kv";
+
+interface AgentMainConfig {
+  servers: string[];
+  nodeId: string;
+  roles?: string[];
+  singletonRoles?: string[];
+  replaceableRoles?: string[];
+  leaseTtlMs?: number;
+  heartbeatIntervalMs?: number;
+  resources?: NodeResources;
+  fencedWriter?: { role: string; bucket: string; key: string; intervalMs: number; zombieWriteAfterLoss?: boolean };
+  control?: "local" | "raft";
+  /** Track device heartbeats (xsfleet.v1.api.cluster.devices). */
+  devicePresence?: { heartbeatIntervalMs: number };
+}
+
+const config = JSON.parse(process.argv[2] ?? "{}") as AgentMainConfig;
+const out = (o: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify({ node: config.nodeId, t: Date.now(), ...o })}\n`);
+};
+
+const nc = await connect({ servers: config.servers, name: `recovery-${config.nodeId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+const leases = new ControlLeaseService(
+  config.control === "raft" ? new ControlClient(nc, { timeoutMs: 3000, attemptTimeoutMs: 1000 }).proposer() : natsProposer(nc),
+);
+const fw = config.fencedWriter;
+const fenced = fw ? new FencedKv<{ n: number }>(await new Kvm(nc).open(fw.bucket, { bindOnly: true }), leases, fw.role) : undefined;
+let writerToken: number | undefined;
+let writes = 0;
+
+const agent = startRecoveryAgent({
+  nc, nodeId: config.nodeId, leases,
+  roles: config.roles ?? [], singletonRoles: config.singletonRoles ?? [], replaceableRoles: config.replaceableRoles ?? [],
+  leaseTtlMs: config.leaseTtlMs ?? 2000, heartbeatIntervalMs: config.heartbeatIntervalMs ?? 200,
+  ...(config.resources ? { resources: () => config.resources! } : {}),
+  ...(config.devicePresence ? { devicePresence: config.devicePresence } : {}),
+  onSingletonActivate: (role, token) => {
+    out({ event: "activate", role, token });
+    if (role === fw?.role) writerToken = token;
+  },
+  onSingletonDeactivate: async (role, token, reason) => {
+    out({ event: "deactivate", role, token, reason });
+    if (role !== fw?.role) return;
+    writerToken = undefined;
+    // Models a write that was under way when the process was paused: it
+    // carries the token it started with. The resource must refuse it.
+    if (fw.zombieWriteAfterLoss && fenced) {
+      const result = await fenced.write(fw.key, token, config.nodeId, { n: -1 });
+      out({ event: "zombie-write", token, result });
+    }
+  },
+  startRole: async (role, key) => out({ event: "role-started", role, key }),
+  log: (m) => process.stderr.write(`${m}\n`),
+});
+agent.membership.onStatus((e) => out({ event: "member", ...e }));
+agent.history.onRecord((e) => { if (e.recordedBy === config.nodeId) out({ event: "history", entry: e }); });
+
+if (fw && fenced) {
+  setInterval(() => {
+    const token = writerToken;
+    const holder = agent.holders.get(fw.role);
+    if (token === undefined || !holder?.isActive()) return;
+    void fenced.write(fw.key, token, config.nodeId, { n: ++writes }).then(
+      (result) => out({ event: "write", token, result }),
+      (e: unknown) => process.stderr.write(`write failed: ${String(e)}\n`),
+    );
+  }, fw.intervalMs);
+}
+
+const shutdown = async (): Promise<void> => {
+  await agent.stop();
+  await nc.drain();
+  process.exit(0);
+};
+process.once("SIGTERM", () => void shutdown());
+process.once("SIGINT", () => void shutdown());
+out({ event: "ready" });

@@ -1,0 +1,148 @@
+// Membership over a real nats-server: heartbeats + SWIM between drivers with
+// their own connections; a crashed member (connection dropped, no leave) is
+// detected down by every peer, a leaving member at once; the operator API
+// answers members/history/devices; garbage on the subjects is counted, not
+// fatal. Detection times are printed, not asserted.
+
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClusterApi } from "../../../cloud/membership/api";
+import { DevicePresenceTracker } from "../../../cloud/membership/device-presence";
+import { MembershipDriver, type MemberStatusEvent } from "../../../cloud/membership/driver";
+import { ClusterApiSubject, heartbeatSubject, swimSubject } from "../../../cloud/membership/subjects";
+import type { HistoryEntry, MemberView } from "../../../cloud/membership/types";
+import { deviceSubject } from "../../../shared/topics";
+import { startNats, type NatsCluster } from "../../harness/nats";
+
+let nats: NatsCluster;
+let client: NatsConnection;
+// By node id: nodes start concurrently, so arrival order means nothing.
+const conns = new Map<string, NatsConnection>();
+const drivers: MembershipDriver[] = [];
+const events = new Map<string, MemberStatusEvent[]>();
+const enc = new TextEncoder();
+
+beforeAll(async () => {
+  nats = await startNats();
+  client = await connect({ servers: nats.servers });
+});
+
+afterAll(async () => {
+  for (const d of drivers) await d.stop();
+  for (const c of conns.values()) if (!c.isClosed()) await c.close();
+  await client.close();
+  await nats.stop();
+});
+
+async function node(nodeId: string): Promise<MembershipDriver> {
+  const nc = await connect({ servers: nats.servers, name: nodeId });
+  conns.set(nodeId, nc);
+  const d = new MembershipDriver({ nc, nodeId, heartbeatIntervalMs: 100 });
+  const seen: MemberStatusEvent[] = [];
+  d.onStatus((e) => seen.push(e));
+  events.set(nodeId, seen);
+  drivers.push(d);
+  d.start();
+  return d;
+}
+
+async function until<T>(f: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function api<T>(subject: string, body: unknown = {}): Promise<T> {
+  const r = await client.request(subject, enc.encode(JSON.stringify(body)), { timeout: 5000 });
+  return JSON.parse(new TextDecoder().decode(r.data)) as T;
+}
+
+describe("membership over NATS", () => {
+  let n1: MembershipDriver;
+  let n2: MembershipDriver;
+  let n3: MembershipDriver;
+  let devices: DevicePresenceTracker;
+
+  it("members discover each other through heartbeats and SWIM", async () => {
+    [n1, n2, n3] = await Promise.all([node("m1"), node("m2"), node("m3")]);
+    devices = new DevicePresenceTracker({ nc: conns.get("m1")!, heartbeatIntervalMs: 100 });
+    devices.start();
+    new ClusterApi({ nc: conns.get("m1")!, membership: n1, history: n1.history, devices }).start();
+    for (const d of [n1, n2, n3]) {
+      await until(() => d.members().filter((m) => m.status === "up" && m.swim === "alive").length === 3, `${d.nodeId} to see all up`);
+    }
+    const r = await api<{ observer: string; members: MemberView[] }>(ClusterApiSubject.Members);
+    expect(r.observer).toBe("m1");
+    expect(r.members.map((m) => [m.nodeId, m.status])).toEqual([["m1", "up"], ["m2", "up"], ["m3", "up"]]);
+    expect(r.members[1]!.resources?.cpus).toBeGreaterThan(0);
+  });
+
+  it("counts garbage on membership subjects without failing", async () => {
+    client.publish(heartbeatSubject("m9"), enc.encode("{not json"));
+    client.publish(swimSubject("m1"), enc.encode(JSON.stringify({ type: "ping", from: "x y", to: "m1", updates: [], seqNo: 1 })));
+    await client.flush();
+    await until(() => n1.stats.decodeErrors >= 2, "decode errors to be counted");
+    expect(n1.members().map((m) => m.nodeId)).toEqual(["m1", "m2", "m3"]);
+  });
+
+  it("detects a crashed member (connection gone, no leave) on every peer", async () => {
+    const crashedAtMs = Date.now();
+    // Only verdicts after the crash count (a loaded machine may cause an earlier false suspicion).
+    const seen = new Map(["m1", "m2"].map((o) => [o, events.get(o)!.length]));
+    await conns.get("m3")!.close();
+    const downs = await Promise.all(["m1", "m2"].map((o) =>
+      until(() => events.get(o)!.slice(seen.get(o)).find((e) => e.nodeId === "m3" && e.status === "down"), `${o} to see m3 down`)));
+    const swimDead = await until(() => (n1.member("m3")?.swim === "dead" ? Date.now() : undefined), "SWIM on m1 to declare m3 dead");
+    for (const d of downs) expect(d.detectionMs).toBeGreaterThan(0);
+    const history = await api<{ entries: HistoryEntry[] }>(ClusterApiSubject.History, { kind: "detection" });
+    expect(history.entries.some((e) => e.subject === "m3" && e.action === "down")).toBe(true);
+    console.log(`[membership] crash of m3 (hb 100 ms): down on m1 after ${downs[0]!.atMs - crashedAtMs} ms (${downs[0]!.cause}), ` +
+      `on m2 after ${downs[1]!.atMs - crashedAtMs} ms (${downs[1]!.cause}); SWIM dead on m1 after ${swimDead - crashedAtMs} ms`);
+  });
+
+  it("takes a restarted member back (new incarnation refutes its death)", async () => {
+    const rejoinAtMs = Date.now();
+    const seen = events.get("m1")!.length;
+    const m3 = await node("m3");
+    const up = await until(() => events.get("m1")!.slice(seen).find((e) => e.nodeId === "m3" && e.status === "up"), "m1 to see m3 up again");
+    await until(() => n1.member("m3")?.swim === "alive" && m3.member("m1")?.status === "up", "SWIM on m1 to hold m3 alive");
+    console.log(`[membership] restarted m3 up again on m1 after ${up.atMs - rejoinAtMs} ms`);
+  });
+
+  it("sees a leaving member down at once through SWIM", async () => {
+    const leftAtMs = Date.now();
+    const seenBefore = events.get("m1")!.length;
+    await n2.stop();
+    const down = await until(() => events.get("m1")!.slice(seenBefore).find((e) => e.nodeId === "m2" && e.status === "down"), "m1 to see m2 down");
+    expect(n1.member("m2")?.swim).toBe("left");
+    console.log(`[membership] leave of m2: down on m1 after ${down.atMs - leftAtMs} ms (${down.cause})`);
+  });
+
+  it("serves detector suspicion and offline-since of devices", async () => {
+    for (let i = 0; i < 15; i++) {
+      client.publish(deviceSubject("dev-1", "hb"), enc.encode("x"));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const silentAtMs = Date.now();
+    type Devices = { devices: ({ presence: string; offlineSinceMs?: number; suspicion: number; threshold: number } | null)[] };
+    const up = await api<Devices>(ClusterApiSubject.Devices, { deviceIds: ["dev-1", "nope"] });
+    expect(up.devices[0]?.presence).toBe("up");
+    expect(up.devices[1]).toBeNull();
+    const off = await until(async () => {
+      const r = await api<Devices>(ClusterApiSubject.Devices, { deviceIds: ["dev-1"] });
+      return r.devices[0]?.presence === "down" ? r.devices[0] : undefined;
+    }, "the detector to call dev-1 offline");
+    expect(off.offlineSinceMs).toBeGreaterThan(0);
+    expect(off.suspicion).toBeGreaterThanOrEqual(off.threshold);
+    console.log(`[membership] device dev-1 (hb 100 ms) offline by phi-accrual after ${off.offlineSinceMs! - silentAtMs} ms of silence`);
+    const bad = await api<{ error: { code: string } }>(ClusterApiSubject.Devices, { deviceIds: "dev-1" });
+    expect(bad.error.code).toBe("bad_request");
+    const bad2 = await api<{ error: { code: string } }>(ClusterApiSubject.History, { limit: -1 });
+    expect(bad2.error.code).toBe("bad_request");
+    devices.stop();
+  });
+});

@@ -1,0 +1,82 @@
+// Restart with real child processes: a child that keeps crashing is
+// restarted with growing, jittered delays, then the supervisor escalates:
+// the node steps down from its singleton role and a standby takes it over
+// at once (not after the lease TTL).
+
+import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../../cloud/health";
+import { localProposer } from "../../../cloud/control/local-proposer";
+import { ControlStateMachine } from "../../../cloud/control/state-machine";
+import { RecoveryHistory } from "../../../cloud/membership/history";
+import { ControlLeaseService } from "../../../cloud/recovery/control-adapter";
+import { RoleHolder } from "../../../cloud/recovery/role-holder";
+import { Supervisor, SupervisorState, childProcessUnit } from "../../../cloud/recovery/supervisor";
+
+function waitUntil(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const t = setInterval(() => {
+      if (cond()) {
+        clearInterval(t);
+        resolve();
+      } else if (Date.now() - started > timeoutMs) {
+        clearInterval(t);
+        reject(new Error(`timed out waiting for ${what}`));
+      }
+    }, 10);
+  });
+}
+
+describe("supervisor", () => {
+  it("restarts a crashing child with exponential backoff, then escalates to failover", async () => {
+    const leases = new ControlLeaseService(localProposer(new ControlStateMachine()));
+    const history = new RecoveryHistory("n1");
+    const TTL_MS = 10_000;
+    const a = new RoleHolder({ leases, role: "role/retry-loop", holder: "n1", ttlMs: TTL_MS, history });
+    a.start();
+    await waitUntil(() => a.isActive(), "n1 to hold the role");
+    const b = new RoleHolder({ leases, role: "role/retry-loop", holder: "n2", ttlMs: TTL_MS, config: { retryIntervalMs: 50 } });
+    b.start();
+
+    let escalatedAtMs = 0;
+    const sup = new Supervisor({
+      unit: childProcessUnit("crasher", process.execPath, ["-e", "setTimeout(() => process.exit(3), 50)"]),
+      restart: { attemptsMax: 3, backoffBaseMs: 100, backoffMaxMs: 2000, jitterRatio: 0.5, resetAfterMs: 60_000 },
+      random: seededRandom(7),
+      history,
+      onEscalate: async () => {
+        escalatedAtMs = Date.now();
+        await a.stepDown("supervisor gave up on crasher");
+      },
+    });
+    sup.start();
+    await waitUntil(() => sup.state === SupervisorState.Escalated, "the supervisor to escalate");
+    await waitUntil(() => b.isActive(), "n2 to take the role over");
+    const takeoverMs = Date.now() - escalatedAtMs;
+
+    const restarts = history.list({ kind: "restart" });
+    expect(restarts.map((e) => e.action)).toEqual(["restarting", "restarting", "restarting", "escalated"]);
+    expect(restarts.slice(0, 3).map((e) => e.detail.attempt)).toEqual([1, 2, 3]);
+    for (const e of restarts.slice(0, 3)) expect((e.detail.exit as { code: number }).code).toBe(3);
+    expect(sup.starts).toBe(4);
+    expect(a.isActive()).toBe(false);
+    expect(history.list({ kind: "failover" }).map((e) => e.action)).toContain("stepped-down");
+    console.log(`[recovery] restart delays ${restarts.slice(0, 3).map((e) => `${String(e.detail.delayMs)} ms`).join(", ")}; ` +
+      `escalated after ${sup.starts} starts; standby took the role ${takeoverMs} ms after escalation (lease TTL ${TTL_MS} ms)`);
+    await a.stop();
+    await b.stop();
+    await sup.stop();
+  }, 60_000);
+
+  it("counts a unit that fails to start as a failed attempt", async () => {
+    let escalated = false;
+    const sup = new Supervisor({
+      unit: { name: "broken", start: async () => { throw new Error("no such binary"); } },
+      restart: { attemptsMax: 2, backoffBaseMs: 10, backoffMaxMs: 20, jitterRatio: 0, resetAfterMs: 1000 },
+      onEscalate: () => { escalated = true; },
+    });
+    sup.start();
+    await waitUntil(() => escalated, "escalation");
+    expect(sup.starts).toBe(3);
+  });
+});
