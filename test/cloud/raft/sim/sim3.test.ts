@@ -1,0 +1,3 @@
+import { simulationSuite } from "./suite";
+
+simulationSuite(3, 1, 1500);

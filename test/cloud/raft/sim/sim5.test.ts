@@ -1,0 +1,3 @@
+import { simulationSuite } from "./suite";
+
+simulationSuite(5, 1, 700);
