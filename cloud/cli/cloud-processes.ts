@@ -5,7 +5,9 @@ import { createWriteStream, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "xsfleet.mjs");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const bin = path.join(root, "bin", "xsfleet.mjs");
+const controlMain = path.join(root, "cloud", "controlplane", "main.ts");
 
 export interface CloudProcess {
   nodeId: string;
@@ -13,17 +15,25 @@ export interface CloudProcess {
   logFile: string;
 }
 
-export function spawnCloudNode(opts: { nodeId: string; roles: string[]; servers: string[]; replicas: number; logDir: string }): CloudProcess {
-  mkdirSync(opts.logDir, { recursive: true });
-  const logFile = path.join(opts.logDir, `${opts.nodeId}.log`);
+function spawnLogged(nodeId: string, logDir: string, args: string[]): CloudProcess {
+  mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, `${nodeId}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(process.execPath, [bin, "cloud", "--node-id", opts.nodeId, "--roles", opts.roles.join(","),
-    "--nats-servers", opts.servers.join(","), "--replicas", String(opts.replicas), "--http-port", "0"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
-  return { nodeId: opts.nodeId, child, logFile };
+  return { nodeId, child, logFile };
+}
+
+export function spawnCloudNode(opts: { nodeId: string; roles: string[]; servers: string[]; replicas: number; logDir: string; registry: "kv" | "control" }): CloudProcess {
+  return spawnLogged(opts.nodeId, opts.logDir, [bin, "cloud", "--node-id", opts.nodeId, "--roles", opts.roles.join(","),
+    "--nats-servers", opts.servers.join(","), "--replicas", String(opts.replicas), "--http-port", "0", "--registry", opts.registry]);
+}
+
+/** One Raft replica of the control plane (cloud/controlplane/main.ts). */
+export function spawnControlReplica(opts: { id: number; peers: number[]; servers: string[]; dataDir: string; logDir: string }): CloudProcess {
+  return spawnLogged(`control-${opts.id}`, opts.logDir, ["--import", "tsx", controlMain, "--id", String(opts.id),
+    "--peers", opts.peers.join(","), "--data-dir", opts.dataDir, "--nats", opts.servers.join(",")]);
 }
 
 /** SIGTERM, then wait for a graceful exit; SIGKILL after `graceMs`. */

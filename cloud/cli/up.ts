@@ -10,7 +10,7 @@ import type { DashboardHandle } from "../dashboard/types";
 import { startSimFleet, fleetDevicesMax, type SimFleet } from "../../firmware/host/sim-fleet";
 import { ApiClient } from "../api/client";
 import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
-import { spawnCloudNode, stopCloudNode, type CloudProcess } from "./cloud-processes";
+import { spawnCloudNode, spawnControlReplica, stopCloudNode, type CloudProcess } from "./cloud-processes";
 import { FleetProbe } from "./fleet-probe";
 import { fmtRate, liveStatus, RateMeter } from "./live-status";
 import { waitForSignalOrTimeout } from "./signals";
@@ -23,6 +23,7 @@ export const upSpec: CommandSpec = {
     devices: { type: "string", value: "N", description: `simulated devices (0-${fleetDevicesMax})`, default: "36" },
     actuators: { type: "string", value: "N", description: "how many of them are actuators", default: "4" },
     "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands)", default: "3" },
+    registry: { type: "string", value: "kv|control", description: "device registry: control = Raft control plane (3 replicas), kv = NATS KV", default: "control" },
     "nats-nodes": { type: "string", value: "N", description: "nats-server processes to start: 1 or 3 (a cluster)", default: "1" },
     nats: { type: "string", value: "URL", description: "use this NATS instead of starting one (then --mqtt is required)" },
     mqtt: { type: "string", value: "URL", description: "MQTT URL of that NATS (its mqtt listener)" },
@@ -42,6 +43,7 @@ interface Stack {
   servers: string[];
   mqttUrls: string[];
   cloud: CloudProcess[];
+  control: CloudProcess[];
   fleet: SimFleet | null;
 }
 
@@ -85,6 +87,27 @@ async function waitForApi(servers: string[], cloud: CloudProcess[], timeoutMs = 
   }
 }
 
+/** Registers the simulated devices (ids as sim-fleet names them) so the registry holds the fleet. */
+async function registerFleet(servers: string[], devices: number, backend: string, log: (m: string) => void): Promise<void> {
+  const nc = await connect({ servers });
+  try {
+    const api = new ApiClient(nc, { timeoutMs: 15_000 });
+    const width = String(devices - 1).length;
+    let created = 0;
+    for (let i = 0; i < devices; i++) {
+      try {
+        await api.register(`sim-${String(i).padStart(width, "0")}`, { source: "xsfleet-up" });
+        created++;
+      } catch (e) {
+        if ((e as { code?: string }).code !== "already_exists") throw e;
+      }
+    }
+    log(`registry: ${devices} devices registered (${created} new) in the ${backend === "control" ? "Raft control plane" : "NATS KV"} registry`);
+  } finally {
+    await nc.close();
+  }
+}
+
 export async function runUp(argv: string[]): Promise<number> {
   const p = parseCommand(upSpec, argv);
   if (!p) return 0;
@@ -97,18 +120,26 @@ export async function runUp(argv: string[]): Promise<number> {
   const stateDir = path.resolve(stringOption(p, "state-dir") ?? ".state");
   const status = liveStatus();
   const log = (m: string): void => status.log(`[xsfleet up] ${m}`);
-  const stack: Stack = { nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], fleet: null };
+  const stack: Stack = { nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null };
   let probe: FleetProbe | null = null;
   let timer: NodeJS.Timeout | undefined;
   const stopped = waitForSignalOrTimeout(durationS);
   try {
     Object.assign(stack, await resolveBroker(p, stateDir, log));
     const replicas = stack.servers.length >= 3 ? 3 : 1;
+    const registry = stringOption(p, "registry");
+    if (registry !== "kv" && registry !== "control") throw new UsageError(`--registry must be kv or control, got ${JSON.stringify(registry)}`, "up");
+    if (registry === "control") {
+      log(`control plane: starting 3 Raft replicas (WAL in ${path.join(stateDir, "control")}) …`);
+      for (const id of [1, 2, 3]) {
+        stack.control.push(spawnControlReplica({ id, peers: [1, 2, 3], servers: stack.servers, dataDir: path.join(stateDir, "control", `n${id}`), logDir: path.join(stateDir, "logs") }));
+      }
+    }
     log(`cloud: starting ${cloudNodes} cloud node(s) with roles ingest, api, commands (logs in ${path.join(stateDir, "logs")}) …`);
     for (let i = 1; i <= cloudNodes; i++) {
-      stack.cloud.push(spawnCloudNode({ nodeId: `cloud-${i}`, roles: ["ingest", "api", "commands"], servers: stack.servers, replicas, logDir: path.join(stateDir, "logs") }));
+      stack.cloud.push(spawnCloudNode({ nodeId: `cloud-${i}`, roles: ["ingest", "api", "commands"], servers: stack.servers, replicas, logDir: path.join(stateDir, "logs"), registry }));
     }
-    await waitForApi(stack.servers, stack.cloud);
+    await waitForApi(stack.servers, [...stack.cloud, ...stack.control]);
     log("cloud: API answering");
     const dashPort = intOption(p, "dashboard-port", 0, 65535);
     if (dashPort > 0) {
@@ -117,6 +148,7 @@ export async function runUp(argv: string[]): Promise<number> {
       log(`dashboard: ${stack.dashboard.url}`);
     }
     if (devices > 0) {
+      await registerFleet(stack.servers, devices, registry, log);
       log(`fleet: starting ${devices} simulated devices (${actuators} actuators), replaying room-climate traces at ${speedup}x …`);
       stack.fleet = await startSimFleet({
         devices, actuators, brokerUrl: stack.mqttUrls, stateDir: path.join(stateDir, "devices"), speedup,
@@ -135,10 +167,12 @@ export async function runUp(argv: string[]): Promise<number> {
       probe.snapshot().then((s) => {
         const fleet = stack.fleet?.stats();
         const up = stack.cloud.filter((c) => c.child.exitCode === null).length;
+        const cpUp = stack.control.filter((c) => c.child.exitCode === null).length;
         status.update(`devices ${s.devicesOnline}/${s.devicesKnown} online` +
           (fleet ? ` (${fleet.connected}/${fleet.devices} connected)` : "") +
           ` | ${fmtRate(rates.rate("msgs", probe!.outputBatches))} batches/s | ${fmtRate(rates.rate("pts", probe!.outputPoints))} points/s` +
-          ` | lag ${s.consumerLag} | dead letters ${s.deadLetters} | cloud ${up}/${stack.cloud.length} up`);
+          ` | lag ${s.consumerLag} | dead letters ${s.deadLetters} | cloud ${up}/${stack.cloud.length} up` +
+          (stack.control.length ? ` | raft ${cpUp}/${stack.control.length}` : ""));
       }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => { busy = false; });
     }, 1_000);
     const why = await stopped;
@@ -159,6 +193,10 @@ export async function runUp(argv: string[]): Promise<number> {
       log("cloud: SIGTERM, waiting for in-flight work …");
       const codes = await Promise.all(stack.cloud.map((c) => stopCloudNode(c)));
       if (codes.some((c) => c !== 0)) log(`cloud: exit codes ${codes.join(", ")} (see logs)`);
+    }
+    if (stack.control.length > 0) {
+      log("control plane: stopping replicas …");
+      await Promise.all(stack.control.map((c) => stopCloudNode(c)));
     }
     if (stack.nats) {
       log("broker: stopping nats-server …");

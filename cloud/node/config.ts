@@ -60,7 +60,12 @@ export interface CloudConfig {
   commands: CommandRetrySettings;
   /** Passed unchanged to the ingest role. */
   ingest: Record<string, unknown>;
+  /** Where the device registry lives: NATS KV, or the Raft control plane (cloud/controlplane replicas must run). */
+  registry: RegistryBackend;
 }
+
+export const RegistryBackend = { Kv: "kv", Control: "control" } as const;
+export type RegistryBackend = (typeof RegistryBackend)[keyof typeof RegistryBackend];
 
 export const defaultLimits: CloudLimits = {
   apiInflightMax: 256,
@@ -91,6 +96,7 @@ export function defaultConfig(): CloudConfig {
     limits: { ...defaultLimits },
     commands: { ...defaultCommandRetry },
     ingest: {},
+    registry: RegistryBackend.Kv,
   };
 }
 
@@ -139,6 +145,7 @@ export const settingSpecs: readonly SettingSpec[] = [
   { path: "http.port", env: "XSFLEET_HTTP_PORT", flag: "http-port", kind: "port", help: "port for /healthz and /metrics; 0 = any free port, off = disabled" },
   { path: "shutdownTimeoutMs", env: "XSFLEET_SHUTDOWN_TIMEOUT_MS", flag: "shutdown-timeout-ms", kind: "int", help: "graceful shutdown budget in ms" },
   { path: "logLevel", env: "XSFLEET_LOG_LEVEL", flag: "log-level", kind: "string", help: "debug, info, warn or error" },
+  { path: "registry", env: "XSFLEET_REGISTRY", flag: "registry", kind: "string", help: "device registry backend: kv (NATS KV) or control (the Raft control plane; run cloud/controlplane replicas)" },
 ];
 
 type Raw = Record<string, unknown>;
@@ -343,8 +350,11 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
     c.fail("ingest", (e as Error).message.replace(/^invalid ingest config:\s*/, "").replace(/\n\s*/g, "; "));
   }
 
+  const registry = c.str("registry", raw.registry, def.registry);
+  if (!(Object.values(RegistryBackend) as string[]).includes(registry)) c.fail("registry", `must be one of ${Object.values(RegistryBackend).join(", ")}, got ${JSON.stringify(registry)}`);
+
   if (c.issues.length > 0) throw new ConfigError(c.issues);
-  return { nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest };
+  return { nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest, registry: registry as RegistryBackend };
 }
 
 function checkRoles(c: Checker, v: unknown, fallback: CloudRole[]): CloudRole[] {

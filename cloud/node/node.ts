@@ -18,6 +18,9 @@ import { CommandWorker } from "../commands/worker";
 import { connectNats } from "../nats/connection";
 import { DesiredConfigPusher } from "../registry/config-pusher";
 import { KvDeviceRegistry } from "../registry/kv-registry";
+import { ControlPlaneRegistry } from "../registry/control-plane-registry";
+import type { DeviceRegistry } from "../registry/types";
+import { ControlClient } from "../controlplane/client";
 import type { CloudConfig, CloudRole } from "./config";
 import { startHttpEndpoint, type HealthReport, type HttpEndpoint } from "./http";
 import { createLogger, type Logger } from "./log";
@@ -121,12 +124,15 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
   const { nc, log } = ctx;
   const roles = new Set<CloudRole>(config.roles);
   const replicas = config.streams.replicas;
-  let registry: KvDeviceRegistry | null = null;
+  let registry: DeviceRegistry | null = null;
   let store: CommandStore | null = null;
   let pusher: DesiredConfigPusher | null = null;
   if (roles.has("api") || roles.has("commands")) {
     let conflicts = 0;
-    registry = await KvDeviceRegistry.open(nc, { replicas, onConflict: () => conflicts++ });
+    registry = config.registry === "control"
+      ? new ControlPlaneRegistry(new ControlClient(nc, { clientId: `registry-${config.nodeId}` }).proposer())
+      : await KvDeviceRegistry.open(nc, { replicas, onConflict: () => conflicts++ });
+    log.info("device registry", { backend: config.registry });
     metrics.counterFrom("xsfleet_registry_cas_conflicts_total", "Registry writes that lost a compare-and-set race and retried", () => conflicts);
     const s = await CommandStore.open(nc, { replicas, log });
     store = s;

@@ -72,6 +72,8 @@ describe("xsfleet CLI", () => {
       expect(await exited).toBe(0);
       expect(out).toContain("broker: starting 1 nats-server");
       expect(out).toContain("cloud: API answering");
+      expect(out).toContain("registry: 6 devices registered (6 new) in the Raft control plane registry");
+      expect(out).toMatch(/raft 3\/3/);
       expect(out).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+/);
       expect(out).toContain("broker: stopping nats-server");
     } finally {

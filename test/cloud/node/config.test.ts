@@ -91,6 +91,13 @@ describe("cloud node configuration", () => {
     expect(messages).toMatch(/commands.retryMaxMs: must be >= commands.retryInitialMs/);
   });
 
+  it("selects the registry backend and rejects unknown ones", () => {
+    expect(loadConfig({ argv: [] }).registry).toBe("kv");
+    expect(loadConfig({ argv: ["--registry", "control"] }).registry).toBe("control");
+    expect(loadConfig({ argv: [], env: { XSFLEET_REGISTRY: "control" } }).registry).toBe("control");
+    expect(() => loadConfig({ argv: ["--registry", "etcd"] })).toThrow(/registry.*must be one of kv, control/);
+  });
+
   it("checks the ingest section at startup, with the ingest role's own rules", () => {
     const issues = issuesOf(() => validateConfig({ ingest: { batchMax: 0, bogus: true } }));
     expect(issues).toHaveLength(1);
