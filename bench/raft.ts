@@ -1,0 +1,293 @@
+// Raft control-plane benchmark (`npm run bench:raft`; not part of npm test).
+//
+// One load generator, three 3-node systems on this machine, run one after
+// the other in the same process:
+//   xsfleet  — cloud/controlplane (3 OS processes, Raft over NATS, disk WAL
+//              with fsync), writes = config.set (CAS on the worker's own
+//              device, always succeeds), reads = config.get via ReadIndex
+//   etcd 3.4 — Debian etcd-server, 3 members on loopback, fsync on (default);
+//              client = its v3 HTTP/JSON gateway via fetch (POST /v3/kv/put,
+//              POST /v3/kv/range, linearizable by default), to the leader
+//   JetStream R3 — nats-server 2.9 cluster of 3 (NATS's own Raft), file
+//              storage, js.publish awaiting the PubAck; reads = stream msg
+//              get of the last message (answered by the stream leader).
+//              nats-server 2.9 does not fsync each write (no sync_interval
+//              option before 2.10): it is not durable in the same sense.
+// Values are 256 bytes. Writes at client concurrency 1, 16 and 256; reads at
+// 16. Each point runs for BENCH_SECONDS (default 4) after a short warm-up;
+// all systems run at once and points are interleaved (see measureAll).
+//
+// xsfleet runs twice: strict (every message waits for its Ready's fsync) and
+// with --parallel-leader-append (the leader replicates while its own fsync
+// runs, as etcd does).
+//
+// Env: BENCH_SECONDS, BENCH_SKIP=etcd,jetstream,xsfleet,xsfleet-parallel.
+
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os, { tmpdir } from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { describeMachine } from "./lib/machine";
+import { startNats, freePort, waitForPort, type NatsCluster } from "../test/harness/nats";
+import { ProcessCluster } from "../test/cloud/controlplane/process-cluster";
+import { ControlClient } from "../cloud/controlplane/client";
+
+const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 4);
+const SKIP = new Set((process.env["BENCH_SKIP"] ?? "").split(",").filter(Boolean));
+const CONCURRENCY = [1, 16, 256] as const;
+const READ_CONCURRENCY = 16;
+const VALUE = "v".repeat(256);
+const VALUE_B64 = Buffer.from(VALUE).toString("base64");
+
+interface Target {
+  readonly name: string;
+  /** Prepares worker `w` (e.g. registers its key). */
+  prepare(w: number): Promise<void>;
+  write(w: number): Promise<void>;
+  read(w: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Point { opsPerSec: number; p50Ms: number; p99Ms: number; errors: number }
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+async function drive(concurrency: number, seconds: number, op: (w: number) => Promise<void>): Promise<Point> {
+  const lat: number[] = [];
+  let errors = 0;
+  let measuring = false;
+  let stop = false;
+  const worker = async (w: number): Promise<void> => {
+    while (!stop) {
+      const t0 = performance.now();
+      try {
+        await op(w);
+        if (measuring) lat.push(performance.now() - t0);
+      } catch {
+        if (measuring) errors++;
+      }
+    }
+  };
+  const running = Array.from({ length: concurrency }, (_, w) => worker(w));
+  await sleep(Math.min(1000, seconds * 250)); // warm-up
+  measuring = true;
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  stop = true;
+  await Promise.all(running);
+  lat.sort((a, b) => a - b);
+  return { opsPerSec: lat.length / elapsed, p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99), errors };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// ------------------------------------------------------------ xsfleet
+
+async function xsfleetTarget(parallel: boolean): Promise<Target & { extra: () => string }> {
+  const nats = await startNats();
+  const cluster = await ProcessCluster.start(nats.servers[0]!, [1, 2, 3], parallel ? ["--parallel-leader-append"] : []);
+  await cluster.waitLeader(60_000);
+  const client = new ControlClient(cluster.nc, { clientId: "bench", timeoutMs: 30_000, lanesMax: 1024 });
+  const versions = new Map<number, number>();
+  return {
+    name: parallel ? "xsfleet parallel-append" : "xsfleet (Raft/NATS)",
+    async prepare(w) {
+      if (versions.has(w)) return;
+      const r = await client.registerDevice(`bench-${w}`, "sensor");
+      if (!r.ok && r.code !== "already-exists") throw new Error(JSON.stringify(r));
+      versions.set(w, 0);
+    },
+    async write(w) {
+      const r = await client.setConfig(`bench-${w}`, { v: VALUE }, versions.get(w)!);
+      if (!r.ok) {
+        if (r.code === "conflict" && r.current !== undefined) versions.set(w, r.current);
+        throw new Error(r.code);
+      }
+      versions.set(w, r.value.version);
+    },
+    async read(w) {
+      const r = await client.getConfig(`bench-${w}`);
+      if (!r.ok) throw new Error(r.code);
+    },
+    extra: () => `retries ${client.retries}`,
+    async close() {
+      const leader = await cluster.waitLeader();
+      const s = await cluster.statusOf(leader);
+      if (s) console.log(`  xsfleet leader ${leader}: ${s.commit} entries committed, ${s.fsyncs} fsyncs, snapshot at ${s.snapshotIndex}`);
+      await cluster.stop();
+      await nats.stop();
+    },
+  };
+}
+
+// ------------------------------------------------------------ etcd 3.4
+
+function etcdAvailable(): boolean {
+  return spawnSync("etcd", ["--version"], { encoding: "utf8" }).status === 0;
+}
+
+async function etcdTarget(): Promise<Target> {
+  const root = mkdtempSync(path.join(tmpdir(), "xsfleet-etcd-"));
+  const members = await Promise.all([1, 2, 3].map(async (i) => ({ name: `e${i}`, client: await freePort(), peer: await freePort() })));
+  const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(",");
+  const procs: ChildProcess[] = members.map((m) => spawn("etcd", [
+    "--name", m.name, "--data-dir", path.join(root, m.name),
+    "--listen-client-urls", `http://127.0.0.1:${m.client}`, "--advertise-client-urls", `http://127.0.0.1:${m.client}`,
+    "--listen-peer-urls", `http://127.0.0.1:${m.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${m.peer}`,
+    "--initial-cluster", initialCluster, "--initial-cluster-state", "new", "--initial-cluster-token", "xsfleet-bench",
+    "--log-level", "error", "--logger", "zap",
+  ], { stdio: ["ignore", "ignore", "ignore"] }));
+  await Promise.all(members.map((m) => waitForPort(m.client, 60_000)));
+  const post = async (port: number, p: string, body: unknown): Promise<Record<string, unknown>> => {
+    const res = await fetch(`http://127.0.0.1:${port}${p}`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok || json["error"]) throw new Error(`etcd ${p}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  // Find the leader (the gateway of any member forwards, but xsfleet's client also talks to the leader).
+  let leaderPort = members[0]!.client;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      const st = await post(members[0]!.client, "/v3/maintenance/status", {});
+      const leader = String((st as { leader?: string }).leader ?? "");
+      for (const m of members) {
+        const s = await post(m.client, "/v3/maintenance/status", {});
+        if (String((s["header"] as { member_id?: string }).member_id) === leader) leaderPort = m.client;
+      }
+      if (leader && leader !== "0") break;
+    } catch { /* not ready yet */ }
+    await sleep(200);
+  }
+  const key = (w: number): string => Buffer.from(`bench-${w}`).toString("base64");
+  // BENCH_ETCD_ENDPOINTS=all spreads workers over every member (as clientv3 balances); default: the leader.
+  const spread = process.env["BENCH_ETCD_ENDPOINTS"] === "all";
+  const portOf = (w: number): number => (spread ? members[w % members.length]!.client : leaderPort);
+  return {
+    name: "etcd 3.4 (HTTP/JSON gateway)",
+    async prepare() {},
+    async write(w) { await post(portOf(w), "/v3/kv/put", { key: key(w), value: VALUE_B64 }); },
+    async read(w) { await post(portOf(w), "/v3/kv/range", { key: key(w) }); },
+    async close() {
+      for (const p of procs) p.kill("SIGTERM");
+      await Promise.all(procs.map((p) => (p.exitCode !== null ? undefined : new Promise((r) => p.once("exit", r)))));
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+// ------------------------------------------------------------ JetStream R3
+
+async function jetstreamTarget(): Promise<Target> {
+  const nats: NatsCluster = await startNats({ size: 3, replicas: 3 });
+  const nc: NatsConnection = await connect({ servers: nats.servers, maxReconnectAttempts: -1 });
+  const jsm: JetStreamManager = await jetstreamManager(nc);
+  await jsm.streams.add({ name: "BENCH", subjects: ["bench.>"], num_replicas: 3, storage: "file" as never, max_msgs_per_subject: 1 });
+  const js: JetStreamClient = jetstream(nc);
+  const payload = new TextEncoder().encode(VALUE);
+  return {
+    name: "JetStream R3 (nats 2.9)",
+    async prepare(w) { await js.publish(`bench.${w}`, payload); },
+    async write(w) { await js.publish(`bench.${w}`, payload); },
+    async read(w) { await jsm.streams.getMessage("BENCH", { last_by_subj: `bench.${w}` }); },
+    async close() {
+      await nc.close();
+      await nats.stop();
+    },
+  };
+}
+
+// ------------------------------------------------------------ main
+
+interface Row { target: string; writes: Point[]; reads: Point }
+
+/**
+ * All systems are started first and every point is measured for each system
+ * back to back (interleaved), so load that drifts on a shared machine hits
+ * every system about equally. Idle clusters only exchange heartbeats.
+ */
+async function measureAll(makers: (() => Promise<Target & { extra?: () => string }>)[]): Promise<Row[]> {
+  const targets: (Target & { extra?: () => string })[] = [];
+  try {
+    for (const make of makers) {
+      const t = await make();
+      targets.push(t);
+      for (let w = 0; w < Math.max(...CONCURRENCY); w++) await t.prepare(w);
+    }
+    const rows: Row[] = targets.map((t) => ({ target: t.name, writes: [], reads: { opsPerSec: NaN, p50Ms: NaN, p99Ms: NaN, errors: 0 } }));
+    for (const c of CONCURRENCY) {
+      for (const [i, t] of targets.entries()) {
+        const p = await drive(c, SECONDS, (w) => t.write(w));
+        console.log(`  ${t.name}: writes c=${c}: ${p.opsPerSec.toFixed(0)}/s p50 ${p.p50Ms.toFixed(2)} ms p99 ${p.p99Ms.toFixed(2)} ms errors ${p.errors}`);
+        rows[i]!.writes.push(p);
+      }
+    }
+    for (const [i, t] of targets.entries()) {
+      const reads = await drive(READ_CONCURRENCY, SECONDS, (w) => t.read(w));
+      console.log(`  ${t.name}: reads c=${READ_CONCURRENCY}: ${reads.opsPerSec.toFixed(0)}/s p50 ${reads.p50Ms.toFixed(2)} ms p99 ${reads.p99Ms.toFixed(2)} ms errors ${reads.errors}${t.extra ? `; ${t.extra()}` : ""}`);
+      rows[i]!.reads = reads;
+    }
+    return rows;
+  } finally {
+    for (const t of targets) await t.close();
+  }
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "-";
+}
+
+async function main(): Promise<void> {
+  console.log(describeMachine());
+  console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${SECONDS}s per point; values 256 B; 3 nodes each on loopback`);
+  const makers: (() => Promise<Target & { extra?: () => string }>)[] = [];
+  if (!SKIP.has("xsfleet")) makers.push(() => xsfleetTarget(false));
+  if (!SKIP.has("xsfleet-parallel")) makers.push(() => xsfleetTarget(true));
+  if (!SKIP.has("etcd")) {
+    if (etcdAvailable()) makers.push(etcdTarget);
+    else console.log("etcd not found: install it with `sudo apt-get install -y etcd-server` (Debian ships 3.4)");
+  }
+  if (!SKIP.has("jetstream")) makers.push(jetstreamTarget);
+  const rows = await measureAll(makers);
+  const etcd = rows.find((r) => r.target.startsWith("etcd"));
+  console.log(`\nload average at end: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  const header = ["system", ...CONCURRENCY.flatMap((c) => [`w/s c=${c}`, `p50 ms`, `p99 ms`]), `reads/s c=${READ_CONCURRENCY}`, "read p99 ms"];
+  const lines = [header];
+  for (const r of rows) {
+    lines.push([r.target, ...r.writes.flatMap((p) => [fmt(p.opsPerSec), fmt(p.p50Ms, 1), fmt(p.p99Ms, 1)]), fmt(r.reads.opsPerSec), fmt(r.reads.p99Ms, 1)]);
+  }
+  if (etcd) {
+    for (const r of rows) {
+      if (r === etcd) continue;
+      lines.push([`${r.target.replace(/ \(.*\)$/, "")} / etcd`,
+        ...r.writes.flatMap((p, i) => [`${fmt(p.opsPerSec / etcd.writes[i]!.opsPerSec, 2)}x`, `${fmt(p.p50Ms / etcd.writes[i]!.p50Ms, 2)}x`, `${fmt(p.p99Ms / etcd.writes[i]!.p99Ms, 2)}x`]),
+        `${fmt(r.reads.opsPerSec / etcd.reads.opsPerSec, 2)}x`, `${fmt(r.reads.p99Ms / etcd.reads.p99Ms, 2)}x`]);
+    }
+  }
+  const widths = header.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  console.log("");
+  for (const l of lines) console.log(l.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "));
+  if (etcd) {
+    for (const xs of rows.filter((r) => r.target.startsWith("xsfleet"))) {
+      const misses = xs.writes.flatMap((p, i) => [
+        ...(p.opsPerSec < etcd.writes[i]!.opsPerSec ? [`writes/s at c=${CONCURRENCY[i]}`] : []),
+        ...(p.p99Ms > etcd.writes[i]!.p99Ms ? [`p99 at c=${CONCURRENCY[i]}`] : []),
+      ]);
+      console.log(`target for ${xs.target} (writes/s >= etcd, p99 <= etcd at every concurrency): ${misses.length === 0 ? "met" : `NOT met (${misses.join(", ")})`}`);
+    }
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

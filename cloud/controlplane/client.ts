@@ -1,0 +1,198 @@
+// Client of the control-plane service with safe retries.
+//
+// Every write carries a session (clientId, seq) so the state machine applies
+// it once however often it is retried. A client runs several independent
+// "lanes" (clientId = `<id>.<lane>`), each with at most one write in flight:
+// the state machine remembers only `sessionResponsesMax` responses per
+// session, so one session with hundreds of concurrent writes could see a
+// late first attempt refused as stale. Lanes keep every session strictly
+// sequential and cost one session entry each.
+//
+// A call follows redirects (`not-leader` with a leader id → that node's own
+// subject), backs off on `no leader yet`, and retries the same seq after a
+// timeout or an unknown outcome until its deadline. At the deadline a write
+// fails with ControlTimeoutError: its outcome is unknown.
+
+import { randomUUID } from "node:crypto";
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { CommandKind, type ApplyResult, type Command, type Proposer, type ResultFor, type SessionRef } from "../control/types";
+import type { NodeId } from "../raft/types";
+import { isReadCommand } from "../control/state-machine";
+import { CONTROL_SUBJECT, COMMAND_ENDPOINTS, HEADER_CLIENT_ID, HEADER_SEQ, nodeSubject, type AdminEndpoint, type CommandEndpoint, type Endpoint, type NodeFailure } from "./service";
+import type { NodeStatus } from "./raft-node";
+
+export interface ControlClientOptions {
+  /** Session id prefix; must be unique per client (default: a UUID). */
+  readonly clientId?: string;
+  /** Whole-call deadline including retries. */
+  readonly timeoutMs?: number;
+  /** One request's timeout. */
+  readonly attemptTimeoutMs?: number;
+  /** Concurrent writes per client (one session lane each). */
+  readonly lanesMax?: number;
+}
+
+export class ControlTimeoutError extends Error {
+  override readonly name = "ControlTimeoutError";
+  constructor(readonly endpoint: string, readonly lastError: string) {
+    super(`control plane: ${endpoint} did not complete before its deadline (outcome unknown): ${lastError}`);
+  }
+}
+
+const KIND_TO_ENDPOINT = new Map<string, CommandEndpoint>(
+  Object.entries(COMMAND_ENDPOINTS).map(([e, k]) => [k, e as CommandEndpoint]),
+);
+
+interface Lane { readonly id: string; seq: number }
+
+const RETRYABLE = new Set(["not-leader", "unknown-outcome", "overloaded", "stopped"]);
+
+export class ControlClient {
+  readonly clientId: string;
+  readonly #nc: NatsConnection;
+  readonly #timeoutMs: number;
+  readonly #attemptTimeoutMs: number;
+  readonly #lanesMax: number;
+  readonly #freeLanes: Lane[] = [];
+  #lanes = 0;
+  readonly #laneWaiters: ((l: Lane) => void)[] = [];
+  #leader: NodeId = 0;
+  /** Requests retried (for tests and benchmarks). */
+  retries = 0;
+
+  constructor(nc: NatsConnection, opts: ControlClientOptions = {}) {
+    this.#nc = nc;
+    this.clientId = opts.clientId ?? randomUUID();
+    this.#timeoutMs = opts.timeoutMs ?? 10_000;
+    this.#attemptTimeoutMs = opts.attemptTimeoutMs ?? 2_000;
+    this.#lanesMax = opts.lanesMax ?? 1024;
+  }
+
+  get leader(): NodeId {
+    return this.#leader;
+  }
+
+  /** Runs a state-machine command: reads via ReadIndex, writes through the log with a session. */
+  async command<C extends Command>(cmd: C): Promise<ResultFor<C["kind"]>> {
+    const endpoint = KIND_TO_ENDPOINT.get(cmd.kind);
+    if (!endpoint) throw new Error(`control client: no endpoint for ${cmd.kind}`);
+    const { kind: _kind, ...body } = cmd;
+    if (isReadCommand(cmd)) return (await this.request(endpoint, body)) as ResultFor<C["kind"]>;
+    const lane = await this.#takeLane();
+    try {
+      lane.seq++;
+      return (await this.request(endpoint, body, { clientId: lane.id, seq: lane.seq })) as ResultFor<C["kind"]>;
+    } finally {
+      this.#returnLane(lane);
+    }
+  }
+
+  /** A Proposer (cloud/control/types.ts) for ControlPlaneLock and friends; uses their session when given. */
+  proposer(): Proposer {
+    return async (cmd: Command, session?: SessionRef): Promise<ApplyResult> => {
+      if (!session || isReadCommand(cmd)) return this.command(cmd);
+      const endpoint = KIND_TO_ENDPOINT.get(cmd.kind)!;
+      const { kind: _kind, ...body } = cmd;
+      return (await this.request(endpoint, body, session)) as ApplyResult;
+    };
+  }
+
+  async status(node?: NodeId): Promise<NodeStatus> {
+    const r = (await this.request("raft.status", {}, undefined, node)) as { ok: true; value: NodeStatus };
+    return r.value;
+  }
+
+  /** Cluster administration; throws on failure. */
+  async admin(endpoint: Exclude<AdminEndpoint, "raft.status">, body: Record<string, number>): Promise<unknown> {
+    const r = (await this.request(endpoint, body)) as { ok: boolean; value?: unknown; code?: string; message?: string };
+    if (!r.ok) throw new Error(`control plane: ${endpoint} failed: ${r.code}: ${r.message}`);
+    return r.value;
+  }
+
+  /**
+   * One call with redirects and retries. `node` pins the call to one node
+   * (no redirects). Returns the service's JSON answer; node-level failures
+   * that are not retryable (bad-request) are returned as they are.
+   */
+  async request(endpoint: Endpoint, body: Record<string, unknown>, session?: SessionRef, node?: NodeId): Promise<unknown> {
+    const deadline = Date.now() + this.#timeoutMs;
+    const payload = new TextEncoder().encode(JSON.stringify(body));
+    const h = session ? natsHeaders() : undefined;
+    if (h && session) {
+      h.set(HEADER_CLIENT_ID, session.clientId);
+      h.set(HEADER_SEQ, String(session.seq));
+    }
+    let lastError = "no attempt";
+    let backoffMs = 20;
+    let redirects = 0;
+    for (let attempt = 0; ; attempt++) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ControlTimeoutError(endpoint, lastError);
+      if (attempt > 0) this.retries++;
+      const target = node ?? this.#leader;
+      const subject = target > 0 ? `${nodeSubject(target)}.${endpoint}` : `${CONTROL_SUBJECT}.${endpoint}`;
+      let answer: unknown;
+      try {
+        const msg = await this.#nc.request(subject, payload, { timeout: Math.min(this.#attemptTimeoutMs, left), ...(h ? { headers: h } : {}) });
+        answer = JSON.parse(new TextDecoder().decode(msg.data));
+      } catch (err) {
+        // Timeout or no responders (node down): forget the leader, ask anyone.
+        lastError = (err as Error).message;
+        if (node === undefined) this.#leader = 0;
+        await sleep(Math.min(backoffMs, Math.max(0, deadline - Date.now())));
+        backoffMs = Math.min(backoffMs * 2, 500);
+        continue;
+      }
+      const f = answer as Partial<NodeFailure>;
+      if (f.ok === false && typeof f.code === "string" && RETRYABLE.has(f.code)) {
+        lastError = `${f.code}: ${f.message}`;
+        if (node !== undefined && f.code === "not-leader") return answer;
+        if (f.code === "not-leader" && f.leader && f.leader !== target) {
+          this.#leader = f.leader;
+          // Redirect at once, but replicas with stale views could bounce us: back off after a few.
+          if (++redirects <= 3) continue;
+        }
+        if (node === undefined && (f.code === "not-leader" || f.code === "stopped")) this.#leader = 0;
+        await sleep(Math.min(backoffMs, Math.max(0, deadline - Date.now())));
+        backoffMs = Math.min(backoffMs * 2, 500);
+        continue;
+      }
+      return answer;
+    }
+  }
+
+  async #takeLane(): Promise<Lane> {
+    const free = this.#freeLanes.pop();
+    if (free) return free;
+    if (this.#lanes < this.#lanesMax) {
+      this.#lanes++;
+      return { id: `${this.clientId}.${this.#lanes}`, seq: 0 };
+    }
+    return new Promise((resolve) => this.#laneWaiters.push(resolve));
+  }
+
+  #returnLane(lane: Lane): void {
+    const w = this.#laneWaiters.shift();
+    if (w) w(lane);
+    else this.#freeLanes.push(lane);
+  }
+
+  // ---- typed helpers for the common commands
+
+  registerDevice(deviceId: string, role: "sensor" | "actuator" | "gateway" | "processing", metadata: Record<string, string> = {}): Promise<ResultFor<typeof CommandKind.DeviceRegister>> {
+    return this.command({ kind: CommandKind.DeviceRegister, deviceId, role, metadata });
+  }
+  getDevice(deviceId: string): Promise<ResultFor<typeof CommandKind.DeviceGet>> {
+    return this.command({ kind: CommandKind.DeviceGet, deviceId });
+  }
+  setConfig(deviceId: string, config: Record<string, string | number | boolean>, expectedVersion: number): Promise<ResultFor<typeof CommandKind.ConfigSet>> {
+    return this.command({ kind: CommandKind.ConfigSet, deviceId, config, expectedVersion });
+  }
+  getConfig(deviceId: string): Promise<ResultFor<typeof CommandKind.ConfigGet>> {
+    return this.command({ kind: CommandKind.ConfigGet, deviceId });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,155 @@
+// Process entry of one control-plane replica:
+//
+//   tsx cloud/controlplane/main.ts --id 1 --peers 1,2,3 --data-dir DIR --nats URL
+//
+// Runs the Raft node (WAL in DIR) and the NATS micro service. SIGTERM or
+// SIGINT stop it gracefully (service first, then Raft, then the WAL is
+// synced and closed). Exit codes: 0 stopped, 2 bad configuration, 1 fatal.
+
+import { parseArgs } from "node:util";
+import { connect } from "@nats-io/transport-node";
+import { RaftNode, type RaftNodeOptions } from "./raft-node";
+import { startControlService } from "./service";
+
+export const USAGE = `usage: tsx cloud/controlplane/main.ts --id N --peers 1,2,3 --data-dir DIR --nats URL[,URL...]
+
+  --id N              this replica's Raft node id (positive integer)
+  --peers LIST        initial voters, comma separated (used only when DIR is new)
+  --learners LIST     initial learners (a node joining a running cluster lists itself
+                      here and --peers are the current voters; then call raft.add-node)
+  --data-dir DIR      WAL and snapshots; created if missing
+  --nats URLS         NATS server URL(s), comma separated
+  --group NAME        Raft group / subject token (default: control)
+  --tick-ms MS        Raft tick (default 50); election timeout is 10..20 ticks
+  --snapshot-entries N  snapshot and compact the log every N applied entries (default 10000)
+  --parallel-leader-append  the leader sends MsgApp/heartbeats while its own fsync
+                      runs (Raft thesis 10.2.1, as etcd does); default: every message
+                      waits for the fsync of its Ready
+  --help              this text
+
+Service subjects: xsfleet.v1.control.<endpoint> and xsfleet.v1.control.node.<id>.<endpoint>
+(see docs/controlplane.md).`;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export interface MainConfig {
+  id: number;
+  peers: number[];
+  learners: number[];
+  dataDir: string;
+  nats: string[];
+  group: string;
+  tickMs: number;
+  snapshotEntries: number;
+  parallelLeaderAppend: boolean;
+}
+
+function ids(flag: string, text: string | undefined, required: boolean): number[] {
+  if (text === undefined || text === "") {
+    if (required) throw new ConfigError(`${flag} is required (e.g. ${flag} 1,2,3)`);
+    return [];
+  }
+  const out = text.split(",").map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isSafeInteger(n) || n < 1 || n > 0xffffffff) throw new ConfigError(`${flag}: "${s}" is not a node id (positive integer)`);
+    return n;
+  });
+  if (new Set(out).size !== out.length) throw new ConfigError(`${flag}: duplicate node ids in ${text}`);
+  return out;
+}
+
+function positive(flag: string, text: string | undefined, dflt: number): number {
+  if (text === undefined) return dflt;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${flag} must be a positive integer, got "${text}"`);
+  return n;
+}
+
+/** Parses argv; throws ConfigError with a message meant for the operator. */
+export function parseConfig(argv: string[]): MainConfig | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        id: { type: "string" }, peers: { type: "string" }, learners: { type: "string" },
+        "data-dir": { type: "string" }, nats: { type: "string" }, group: { type: "string" },
+        "tick-ms": { type: "string" }, "snapshot-entries": { type: "string" }, help: { type: "boolean" },
+        "parallel-leader-append": { type: "boolean" },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  const [id] = ids("--id", v.id, true);
+  const peers = ids("--peers", v.peers, true);
+  const learners = ids("--learners", v.learners, false);
+  if (!peers.includes(id!) && !learners.includes(id!)) {
+    throw new ConfigError(`--id ${id} must be one of --peers (${peers.join(",")}) or --learners`);
+  }
+  for (const l of learners) if (peers.includes(l)) throw new ConfigError(`node ${l} is in both --peers and --learners`);
+  if (!v["data-dir"]) throw new ConfigError("--data-dir is required");
+  if (!v.nats) throw new ConfigError("--nats is required (e.g. --nats nats://127.0.0.1:4222)");
+  const nats = v.nats.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const u of nats) if (!/^(nats|tls):\/\/[^\s]+$/.test(u) && !/^[\w.-]+:\d+$/.test(u)) throw new ConfigError(`--nats: "${u}" is not a NATS URL`);
+  const group = v.group ?? "control";
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(group)) throw new ConfigError(`--group "${group}" must match [A-Za-z0-9_-]{1,64}`);
+  return {
+    id: id!, peers, learners, dataDir: v["data-dir"], nats, group,
+    tickMs: positive("--tick-ms", v["tick-ms"], 50),
+    snapshotEntries: positive("--snapshot-entries", v["snapshot-entries"], 10_000),
+    parallelLeaderAppend: v["parallel-leader-append"] ?? false,
+  };
+}
+
+async function main(): Promise<void> {
+  let cfg: MainConfig | "help";
+  try {
+    cfg = parseConfig(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`controlplane: ${err.message}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (cfg === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const log = (m: string): void => { process.stderr.write(`[cp ${cfg.id}] ${m}\n`); };
+  const nc = await connect({ servers: cfg.nats, name: `xsfleet-controlplane-${cfg.id}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  const opts: RaftNodeOptions = {
+    id: cfg.id, group: cfg.group, peers: cfg.peers, learners: cfg.learners, dataDir: cfg.dataDir, nc,
+    tickMs: cfg.tickMs, snapshotEntries: cfg.snapshotEntries, parallelLeaderAppend: cfg.parallelLeaderAppend, log,
+  };
+  const node = await RaftNode.open(opts);
+  node.onFatal = (err) => {
+    log(`fatal: ${err.stack ?? err.message}`);
+    process.exit(1);
+  };
+  const service = await startControlService({ nc, node });
+  process.stdout.write(`${JSON.stringify({ event: "started", id: cfg.id, pid: process.pid })}\n`);
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    await service.stop();
+    await node.stop();
+    await nc.drain().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+if (process.argv[1] && /controlplane[\\/]main\.[tj]s$/.test(process.argv[1])) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`controlplane: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,608 @@
+// The Raft driver: one RawNode, the disk WAL, the NATS transport and the
+// control-plane state machine, wired in etcd's order:
+//
+//   step queued inbound messages, tick, propose queued commands, read-index
+//   while hasReady:
+//     rd = ready()
+//     WAL ← snapshot, entries, hard state; fsync if rd.mustSync   (persist…)
+//     transport ← rd.messages                                      (…before send)
+//     state machine ← snapshot, committed entries; resolve proposals
+//     read states → serve reads once applied ≥ read index
+//     advance(rd); snapshot + compact every `snapshotEntries`
+//
+// Socket callbacks only queue; all Raft work happens in `#run`, one pass at
+// a time, so messages that arrive during an fsync are stepped together in
+// the next pass (natural group commit). Every queue has a named maximum.
+//
+// Entries proposed here carry a header (node id, incarnation, proposal
+// counter) so the node that proposed can match the applied entry to the
+// waiting caller; other replicas ignore the header. Incarnation is random per
+// process start, so re-applied entries after a restart never match a new
+// waiter.
+
+import { randomInt } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { encodeEnvelope } from "../control/codec";
+import { resolveLimits, type ControlLimits } from "../control/limits";
+import { ControlStateMachine } from "../control/state-machine";
+import { CONTROL_FORMAT_VERSION, ControlError, failure, type ApplyResult, type Command, type Envelope, type ReadCommand, type SessionRef } from "../control/types";
+import { RawNode, type Ready } from "../raft/rawnode";
+import { WalStorage } from "../raft/storage/wal";
+import {
+  EntryType, MessageType, NONE, STATE_NAMES, StateType, isEmptySnapshot, message,
+  type ConfChange, type ConfState, type Entry, type NodeId, type RaftLogger,
+} from "../raft/types";
+import { NatsRaftTransport } from "./transport";
+
+export const NODE_LIMITS = {
+  /** Proposals queued for the next pass plus those waiting to apply. */
+  proposalsPendingMax: 16_384,
+  /** Reads waiting for a read index or for apply. */
+  readsPendingMax: 16_384,
+  /** Entries stepped in one Prop message. */
+  proposalBatchMax: 1024,
+} as const;
+
+export const NodeError = {
+  NotLeader: "not-leader",
+  /** The proposal may or may not commit (leadership lost, timeout): retry with the same session. */
+  Unknown: "unknown-outcome",
+  Overloaded: "overloaded",
+  Stopped: "stopped",
+  /** A membership change or transfer that raft refused (another pending, unknown node, …). */
+  Rejected: "rejected",
+} as const;
+export type NodeError = (typeof NodeError)[keyof typeof NodeError];
+
+export type NodeOutcome<T> = { ok: true; value: T } | { ok: false; error: NodeError; leader: NodeId; message: string };
+
+export interface RaftNodeOptions {
+  readonly id: NodeId;
+  /** Raft group name (subject token); all members must agree. */
+  readonly group?: string;
+  /** Initial voters, used only when the data dir is new. */
+  readonly peers: readonly NodeId[];
+  /** Initial learners (a node joining an existing cluster lists itself here). */
+  readonly learners?: readonly NodeId[];
+  readonly dataDir: string;
+  readonly nc: NatsConnection;
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  readonly snapshotEntries?: number;
+  /** A proposal or read that has not completed by then fails with unknown-outcome / not-leader. */
+  readonly requestTimeoutMs?: number;
+  readonly limits?: Partial<ControlLimits>;
+  /**
+   * Raft thesis §10.2.1 / etcd: a leader whose term and vote are already
+   * durable sends its MsgApp/heartbeats before its own fsync completes.
+   * Default off: every message waits for the fsync of its Ready.
+   */
+  readonly parallelLeaderAppend?: boolean;
+  readonly log?: (msg: string) => void;
+}
+
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly state: string;
+  readonly leader: NodeId;
+  readonly term: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  readonly confState: ConfState;
+  /** Leader only: match index per peer. */
+  readonly progress?: Record<string, number>;
+  readonly fsyncs: number;
+  readonly transport: NatsRaftTransport["stats"];
+}
+
+interface Waiter<T> {
+  resolve(o: NodeOutcome<T>): void;
+  timer: NodeJS.Timeout;
+}
+
+interface PendingRead {
+  readonly cmd: ReadCommand;
+  waiter: Waiter<ApplyResult>;
+  /** Set once the leader confirmed the read index. */
+  index: number;
+}
+
+interface ConfWaiter {
+  readonly index: number;
+  readonly term: number;
+  waiter: Waiter<ConfState>;
+}
+
+const HEADER_MAGIC = 0xc1;
+const HEADER_BYTES = 1 + 4 + 4 + 4;
+
+/** Prefixes envelope bytes with the proposer's identity. */
+export function frameEntry(node: NodeId, incarnation: number, counter: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER_BYTES + body.byteLength);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, HEADER_MAGIC);
+  v.setUint32(1, node);
+  v.setUint32(5, incarnation);
+  v.setUint32(9, counter);
+  out.set(body, HEADER_BYTES);
+  return out;
+}
+
+export function unframeEntry(data: Uint8Array): { node: NodeId; incarnation: number; counter: number; body: Uint8Array } | undefined {
+  if (data.byteLength < HEADER_BYTES || data[0] !== HEADER_MAGIC) return undefined;
+  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  return { node: v.getUint32(1), incarnation: v.getUint32(5), counter: v.getUint32(9), body: data.subarray(HEADER_BYTES) };
+}
+
+interface Bootstrap { voters: NodeId[]; learners: NodeId[] }
+
+/** The initial membership is fixed at first start and kept in the data dir. */
+function loadBootstrap(dir: string, opts: RaftNodeOptions): Bootstrap {
+  const file = path.join(dir, "bootstrap.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as Bootstrap;
+  const b: Bootstrap = { voters: [...opts.peers], learners: [...(opts.learners ?? [])] };
+  writeFileSync(`${file}.tmp`, JSON.stringify(b));
+  renameSync(`${file}.tmp`, file);
+  return b;
+}
+
+export class RaftNode {
+  readonly id: NodeId;
+  readonly control: ControlStateMachine;
+  readonly limits: ControlLimits;
+  readonly #raw: RawNode;
+  readonly #wal: WalStorage;
+  readonly #transport: NatsRaftTransport;
+  readonly #tickMs: number;
+  readonly #snapshotEntries: number;
+  readonly #timeoutMs: number;
+  readonly #log: (msg: string) => void;
+  readonly #parallelLeaderAppend: boolean;
+  readonly #incarnation = randomInt(1, 0xffffffff);
+  #counter = 0;
+  #applied: number;
+  #snapshotIndex: number;
+  #leader: NodeId = NONE;
+  #state: StateType = StateType.Follower;
+  readonly #queuedProposals: { data: Uint8Array; counter: number }[] = [];
+  readonly #proposals = new Map<number, Waiter<ApplyResult>>();
+  readonly #queuedReads: PendingRead[] = [];
+  /** Read batches keyed by context, waiting for their ReadState; `atMs` for sweeping lost ones. */
+  readonly #readBatches = new Map<string, { atMs: number; reads: PendingRead[] }>();
+  #readsInBatches = 0;
+  /** Reads with a confirmed index, waiting for apply. */
+  #readyReads: PendingRead[] = [];
+  #readCounter = 0;
+  readonly #confWaiters: ConfWaiter[] = [];
+  readonly #leaderWaiters: { target: NodeId; waiter: Waiter<NodeId> }[] = [];
+  /** Term and vote known to be on disk (after the last fsync). */
+  #durableTerm = 0;
+  #durableVote: NodeId = NONE;
+  /** Last log index known to be on disk. */
+  #durableLastIndex = 0;
+  #pendingTicks = 0;
+  #ticker: NodeJS.Timeout | undefined;
+  #running = false;
+  #again = false;
+  #stopped = false;
+  #loop: Promise<void> = Promise.resolve();
+  #fatal: Error | undefined;
+  onFatal: (err: Error) => void = () => {};
+
+  private constructor(opts: RaftNodeOptions, wal: WalStorage, control: ControlStateMachine) {
+    this.id = opts.id;
+    this.#wal = wal;
+    this.control = control;
+    this.limits = control.limits;
+    this.#tickMs = opts.tickMs ?? 50;
+    this.#snapshotEntries = opts.snapshotEntries ?? 10_000;
+    this.#timeoutMs = opts.requestTimeoutMs ?? 5_000;
+    this.#log = opts.log ?? (() => {});
+    this.#parallelLeaderAppend = opts.parallelLeaderAppend ?? false;
+    const snap = wal.snapshot();
+    this.#applied = isEmptySnapshot(snap) ? 0 : snap.metadata.index;
+    this.#snapshotIndex = this.#applied;
+    this.#durableTerm = wal.initialState().hardState.term;
+    this.#durableVote = wal.initialState().hardState.vote;
+    this.#durableLastIndex = wal.lastIndex();
+    const logger: RaftLogger = { debug() {}, warn: (m) => this.#log(m) };
+    this.#raw = new RawNode({
+      id: opts.id,
+      electionTicks: opts.electionTicks ?? 10,
+      heartbeatTicks: opts.heartbeatTicks ?? 1,
+      random: (n) => randomInt(0, n),
+      applied: this.#applied,
+      preVote: true,
+      checkQuorum: true,
+      logger,
+    }, wal);
+    this.#transport = new NatsRaftTransport(opts.nc, opts.group ?? "control", opts.id);
+  }
+
+  static async open(opts: RaftNodeOptions): Promise<RaftNode> {
+    if (!Number.isSafeInteger(opts.id) || opts.id < 1) throw new Error(`node id must be a positive integer, got ${opts.id}`);
+    const walDir = path.join(opts.dataDir, "wal");
+    mkdirSync(walDir, { recursive: true });
+    const boot = loadBootstrap(opts.dataDir, opts);
+    const log = opts.log ?? (() => {});
+    const wal = await WalStorage.open(walDir, { confState: { voters: boot.voters, learners: boot.learners }, warn: log });
+    const control = new ControlStateMachine({ limits: resolveLimits(opts.limits) });
+    const snap = wal.snapshot();
+    if (!isEmptySnapshot(snap)) control.restore(snap.data);
+    const node = new RaftNode(opts, wal, control);
+    node.#start();
+    return node;
+  }
+
+  #start(): void {
+    this.#transport.start(() => this.#wake());
+    this.#ticker = setInterval(() => {
+      this.#pendingTicks++;
+      this.#wake();
+    }, this.#tickMs);
+    this.#wake();
+  }
+
+  get leader(): NodeId { return this.#leader; }
+  get isLeader(): boolean { return this.#state === StateType.Leader; }
+  get applied(): number { return this.#applied; }
+
+  // ------------------------------------------------------------ public API
+
+  /** Proposes a write; resolves once it is applied here (the leader) with the state machine's result. */
+  propose(cmd: Command, session?: SessionRef): Promise<NodeOutcome<ApplyResult>> {
+    const gate = this.#gate<ApplyResult>();
+    if (gate) return Promise.resolve(gate);
+    if (this.#proposals.size + this.#queuedProposals.length >= NODE_LIMITS.proposalsPendingMax) {
+      return Promise.resolve(this.#fail(NodeError.Overloaded, `${NODE_LIMITS.proposalsPendingMax} proposals pending`));
+    }
+    const env: Envelope = session ? { v: CONTROL_FORMAT_VERSION, nowMs: Date.now(), session, cmd } : { v: CONTROL_FORMAT_VERSION, nowMs: Date.now(), cmd };
+    let body: Uint8Array;
+    try {
+      body = encodeEnvelope(env, this.limits);
+    } catch (err) {
+      // Invalid commands never reach the log.
+      return Promise.resolve({ ok: true, value: failure(ControlError.InvalidCommand, (err as Error).message) });
+    }
+    const counter = (this.#counter = (this.#counter + 1) >>> 0);
+    return new Promise((resolve) => {
+      const waiter = this.#waiter(resolve, () => {
+        this.#proposals.delete(counter);
+        return this.#fail(NodeError.Unknown, `proposal not applied within ${this.#timeoutMs} ms`);
+      });
+      this.#proposals.set(counter, waiter);
+      this.#queuedProposals.push({ data: frameEntry(this.id, this.#incarnation, counter, body), counter });
+      this.#wake();
+    });
+  }
+
+  /** Linearizable read: confirms leadership (ReadIndex), waits for apply, then reads. */
+  read(cmd: ReadCommand): Promise<NodeOutcome<ApplyResult>> {
+    const gate = this.#gate<ApplyResult>();
+    if (gate) return Promise.resolve(gate);
+    if (this.#queuedReads.length + this.#readsInBatches + this.#readyReads.length >= NODE_LIMITS.readsPendingMax) {
+      return Promise.resolve(this.#fail(NodeError.Overloaded, `${NODE_LIMITS.readsPendingMax} reads pending`));
+    }
+    return new Promise((resolve) => {
+      const read: PendingRead = { cmd, index: 0, waiter: undefined as unknown as Waiter<ApplyResult> };
+      read.waiter = this.#waiter(resolve, () => this.#fail(NodeError.NotLeader, `read not confirmed within ${this.#timeoutMs} ms`));
+      this.#queuedReads.push(read);
+      this.#wake();
+    });
+  }
+
+  /** Proposes one membership change (leader only); resolves with the membership after it applied. */
+  changeMembership(cc: ConfChange): Promise<NodeOutcome<ConfState>> {
+    const gate = this.#gate<ConfState>();
+    if (gate) return Promise.resolve(gate);
+    const r = this.#raw.proposeConfChange(cc);
+    if (!r.ok) return Promise.resolve(this.#fail(r.error === "not-leader" ? NodeError.NotLeader : NodeError.Rejected, `conf change refused: ${r.error}`));
+    const index = this.#raw.raft.log.lastIndex();
+    const term = this.#raw.raft.term;
+    this.#wake();
+    return new Promise((resolve) => {
+      const cw: ConfWaiter = { index, term, waiter: undefined as unknown as Waiter<ConfState> };
+      cw.waiter = this.#waiter(resolve, () => {
+        removeItem(this.#confWaiters, cw);
+        return this.#fail(NodeError.Unknown, `conf change at ${index} not applied within ${this.#timeoutMs} ms`);
+      });
+      this.#confWaiters.push(cw);
+    });
+  }
+
+  /** Asks the leader (this node) to hand leadership to `target`; resolves when `target` leads. */
+  transferLeadership(target: NodeId): Promise<NodeOutcome<NodeId>> {
+    const gate = this.#gate<NodeId>();
+    if (gate) return Promise.resolve(gate);
+    if (target === this.id) return Promise.resolve({ ok: true, value: this.id });
+    const voters = this.#raw.raft.voters();
+    if (!voters.includes(target)) return Promise.resolve(this.#fail(NodeError.Rejected, `node ${target} is not a voter (${voters.join(",")})`));
+    this.#raw.transferLeader(target);
+    this.#wake();
+    return new Promise((resolve) => {
+      const lw = { target, waiter: undefined as unknown as Waiter<NodeId> };
+      lw.waiter = this.#waiter(resolve, () => {
+        removeItem(this.#leaderWaiters, lw);
+        return this.#fail(NodeError.Unknown, `node ${target} did not take over within ${this.#timeoutMs} ms`);
+      });
+      this.#leaderWaiters.push(lw);
+    });
+  }
+
+  /** Leader: match index of a peer (for waiting until a learner caught up). */
+  matchIndex(peer: NodeId): number | undefined {
+    return this.#raw.raft.prs.get(peer)?.match;
+  }
+
+  status(): NodeStatus {
+    const s = this.#raw.status();
+    const progress: Record<string, number> = {};
+    if (this.isLeader) for (const [id, p] of this.#raw.raft.prs) progress[String(id)] = p.match;
+    return {
+      id: this.id, state: STATE_NAMES[s.state], leader: s.lead, term: s.term, commit: s.commit, applied: this.#applied,
+      lastIndex: s.lastIndex, snapshotIndex: this.#snapshotIndex, confState: s.confState,
+      ...(this.isLeader ? { progress } : {}),
+      fsyncs: this.#wal.fsyncCount, transport: { ...this.#transport.stats },
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#ticker);
+    await this.#transport.stop();
+    await this.#loop;
+    this.#failAll(NodeError.Stopped, "node stopped");
+    await this.#wal.close();
+  }
+
+  // ------------------------------------------------------------ the loop
+
+  #gate<T>(): NodeOutcome<T> | undefined {
+    if (this.#stopped) return this.#fail(NodeError.Stopped, "node stopped");
+    if (this.#fatal) return this.#fail(NodeError.Stopped, `node failed: ${this.#fatal.message}`);
+    if (!this.isLeader) return this.#fail(NodeError.NotLeader, `node ${this.id} is not the leader`);
+    return undefined;
+  }
+
+  #fail<T>(error: NodeError, msg: string): NodeOutcome<T> {
+    return { ok: false, error, leader: this.#leader, message: msg };
+  }
+
+  #waiter<T>(resolve: (o: NodeOutcome<T>) => void, onTimeout: () => NodeOutcome<T>): Waiter<T> {
+    let done = false;
+    const w: Waiter<T> = {
+      resolve: (o) => {
+        if (done) return;
+        done = true;
+        clearTimeout(w.timer);
+        resolve(o);
+      },
+      timer: setTimeout(() => {
+        if (done) return;
+        w.resolve(onTimeout());
+      }, this.#timeoutMs),
+    };
+    return w;
+  }
+
+  #wake(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    this.#loop = new Promise<void>((r) => setImmediate(r)).then(() => this.#run());
+  }
+
+  async #run(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        if (this.#stopped) return;
+        for (const m of this.#transport.drain()) this.#raw.step(m);
+        if (this.#pendingTicks > 0) this.#sweepReadBatches();
+        for (; this.#pendingTicks > 0; this.#pendingTicks--) this.#raw.tick();
+        this.#proposeQueued();
+        this.#readIndexQueued();
+        while (this.#raw.hasReady() && !this.#stopped) await this.#handleReady(this.#raw.ready());
+      } while (this.#again);
+    } catch (err) {
+      // A failed fsync or a broken invariant: this replica must not continue.
+      this.#fatal = err as Error;
+      this.#stopped = true;
+      clearInterval(this.#ticker);
+      this.#failAll(NodeError.Stopped, `node failed: ${(err as Error).message}`);
+      this.onFatal(err as Error);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  #proposeQueued(): void {
+    while (this.#queuedProposals.length > 0) {
+      const batch = this.#queuedProposals.splice(0, NODE_LIMITS.proposalBatchMax);
+      const entries: Entry[] = batch.map((p) => ({ term: 0, index: 0, type: EntryType.Normal, data: p.data }));
+      const r = this.#raw.raft.step(message({ type: MessageType.Prop, from: this.id, entries }));
+      if (r.ok) continue;
+      const err = r.error === "not-leader" ? NodeError.NotLeader : r.error === "too-large" ? NodeError.Overloaded : NodeError.Unknown;
+      for (const p of batch) {
+        const w = this.#proposals.get(p.counter);
+        this.#proposals.delete(p.counter);
+        w?.resolve(this.#fail(err, `proposal refused by raft: ${r.error}`));
+      }
+    }
+  }
+
+  #readIndexQueued(): void {
+    if (this.#queuedReads.length === 0) return;
+    const batch = this.#queuedReads.splice(0);
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setFloat64(0, ++this.#readCounter);
+    const r = this.#raw.readIndex(ctx);
+    if (!r.ok) {
+      for (const read of batch) read.waiter.resolve(this.#fail(NodeError.NotLeader, `read index refused: ${r.error}`));
+      return;
+    }
+    this.#readBatches.set(ctxKey(ctx), { atMs: Date.now(), reads: batch });
+    this.#readsInBatches += batch.length;
+  }
+
+  /** A read index whose heartbeat round was lost never answers: forget it once its reads timed out. */
+  #sweepReadBatches(): void {
+    const cutoff = Date.now() - this.#timeoutMs;
+    for (const [k, b] of this.#readBatches) {
+      if (b.atMs >= cutoff) continue;
+      this.#readBatches.delete(k);
+      this.#readsInBatches -= b.reads.length;
+      for (const r of b.reads) r.waiter.resolve(this.#fail(NodeError.NotLeader, "read index not confirmed"));
+    }
+  }
+
+  async #handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) this.#onSoftState(rd.softState.lead, rd.softState.state);
+    // 1. Persist before anything leaves this node.
+    if (rd.snapshot) this.#wal.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) this.#wal.append(rd.entries);
+    if (rd.hardState) this.#wal.setHardState(rd.hardState);
+    if (rd.mustSync && this.#canSendBeforeSync(rd)) {
+      // Safe because the loop is sequential: commit can only cover these
+      // entries after a follower acks them, which is stepped after this
+      // fsync completes; we apply and answer clients only after it too.
+      this.#transport.send(rd.messages);
+      await this.#wal.sync();
+    } else {
+      if (rd.mustSync) await this.#wal.sync();
+      // 2. Send.
+      this.#transport.send(rd.messages);
+    }
+    if (rd.hardState && rd.mustSync) {
+      this.#durableTerm = rd.hardState.term;
+      this.#durableVote = rd.hardState.vote;
+    }
+    if (rd.snapshot) this.#durableLastIndex = rd.snapshot.metadata.index;
+    if (rd.entries.length > 0) this.#durableLastIndex = rd.entries[rd.entries.length - 1]!.index;
+    // 3. Apply.
+    if (rd.snapshot) {
+      this.control.restore(rd.snapshot.data);
+      this.#applied = rd.snapshot.metadata.index;
+      this.#snapshotIndex = this.#applied;
+    }
+    for (const e of rd.committedEntries) this.#applyEntry(e);
+    for (const rs of rd.readStates) {
+      const batch = this.#readBatches.get(ctxKey(rs.context));
+      if (!batch) continue;
+      this.#readBatches.delete(ctxKey(rs.context));
+      this.#readsInBatches -= batch.reads.length;
+      for (const read of batch.reads) read.index = rs.index;
+      this.#readyReads.push(...batch.reads);
+    }
+    this.#raw.advance(rd);
+    this.#afterApply();
+  }
+
+  /** Leader whose term and vote did not change in this Ready, sending only replication traffic. */
+  #canSendBeforeSync(rd: Ready): boolean {
+    if (!this.#parallelLeaderAppend || this.#state !== StateType.Leader || rd.snapshot) return false;
+    const hs = rd.hardState;
+    const st = this.#raw.raft;
+    if (hs && (hs.term !== this.#durableTerm || hs.vote !== this.#durableVote)) return false;
+    if (st.term !== this.#durableTerm) return false;
+    // With a single voter the leader's own ack commits at append: never
+    // announce a commit index that covers entries not yet on our disk.
+    if (st.log.committed > this.#durableLastIndex) return false;
+    return rd.messages.every((m) => m.type === MessageType.App || m.type === MessageType.Heartbeat);
+  }
+
+  #applyEntry(e: Entry): void {
+    if (e.index <= this.#applied) return;
+    this.#applied = e.index;
+    if (e.type !== EntryType.Normal || e.data.byteLength === 0) return;
+    const framed = unframeEntry(e.data);
+    const result = this.control.apply(framed ? framed.body : e.data, e.index);
+    if (framed && framed.node === this.id && framed.incarnation === this.#incarnation) {
+      const w = this.#proposals.get(framed.counter);
+      if (w) {
+        this.#proposals.delete(framed.counter);
+        w.resolve({ ok: true, value: result });
+      }
+    }
+  }
+
+  #afterApply(): void {
+    // Conf changes take effect in advance(): resolve their waiters now.
+    for (let i = this.#confWaiters.length - 1; i >= 0; i--) {
+      const cw = this.#confWaiters[i]!;
+      if (cw.index > this.#applied) continue;
+      this.#confWaiters.splice(i, 1);
+      const term = this.#raw.raft.log.term(cw.index);
+      if (term === cw.term || term === undefined) cw.waiter.resolve({ ok: true, value: this.#raw.raft.confState() });
+      else cw.waiter.resolve(this.#fail(NodeError.Unknown, `conf change at ${cw.index} was overwritten (term ${term})`));
+    }
+    if (this.#readyReads.length > 0) {
+      const now = Date.now();
+      const keep: PendingRead[] = [];
+      for (const read of this.#readyReads) {
+        if (read.index <= this.#applied) read.waiter.resolve({ ok: true, value: this.control.read(read.cmd, now) });
+        else keep.push(read);
+      }
+      this.#readyReads = keep;
+    }
+    if (this.#applied - this.#snapshotIndex >= this.#snapshotEntries) {
+      this.#wal.createSnapshot(this.#applied, this.#raw.raft.confState(), this.control.snapshot());
+      this.#snapshotIndex = this.#applied;
+      this.#log(`raft ${this.id}: snapshot at ${this.#applied}`);
+    }
+  }
+
+  #onSoftState(lead: NodeId, state: StateType): void {
+    const wasLeader = this.#state === StateType.Leader;
+    this.#leader = lead;
+    this.#state = state;
+    this.#log(`raft ${this.id}: ${STATE_NAMES[state]} term ${this.#raw.raft.term} leader ${lead}`);
+    for (let i = this.#leaderWaiters.length - 1; i >= 0; i--) {
+      const lw = this.#leaderWaiters[i]!;
+      if (lw.target === lead) {
+        this.#leaderWaiters.splice(i, 1);
+        lw.waiter.resolve({ ok: true, value: lead });
+      }
+    }
+    if (wasLeader && state !== StateType.Leader) {
+      // Our proposals may still commit under the next leader: the caller retries with its session.
+      this.#failAll(NodeError.Unknown, `node ${this.id} lost leadership`, true);
+    }
+  }
+
+  #failAll(error: NodeError, msg: string, keepLeaderWaiters = false): void {
+    const out = (): NodeOutcome<never> => this.#fail(error, msg);
+    for (const w of this.#proposals.values()) w.resolve(out());
+    this.#proposals.clear();
+    this.#queuedProposals.length = 0;
+    const readOut = (): NodeOutcome<never> => this.#fail(error === NodeError.Unknown ? NodeError.NotLeader : error, msg);
+    for (const r of this.#queuedReads.splice(0)) r.waiter.resolve(readOut());
+    for (const b of this.#readBatches.values()) for (const r of b.reads) r.waiter.resolve(readOut());
+    this.#readBatches.clear();
+    this.#readsInBatches = 0;
+    for (const r of this.#readyReads) r.waiter.resolve(readOut());
+    this.#readyReads = [];
+    for (const cw of this.#confWaiters.splice(0)) cw.waiter.resolve(out());
+    if (!keepLeaderWaiters) for (const lw of this.#leaderWaiters.splice(0)) lw.waiter.resolve(out());
+  }
+}
+
+function removeItem<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
+}
+
+function ctxKey(ctx: Uint8Array): string {
+  return Buffer.from(ctx).toString("hex");
+}
+
