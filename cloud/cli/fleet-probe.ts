@@ -13,6 +13,8 @@ export interface FleetSnapshot {
   consumerLag: number;
   deadLetters: number;
   telemetryMessages: number;
+  /** Cloud nodes by SWIM/heartbeat status, from xsfleet.v1.api.cluster.members (null: no orchestration role runs). */
+  members: { up: number; suspect: number; down: number } | null;
 }
 
 export class FleetProbe {
@@ -78,7 +80,21 @@ export class FleetProbe {
     } catch {
       // bucket not created yet
     }
-    return { devicesKnown, devicesOnline, consumerLag, deadLetters: await msgs(IngestStream.DeadLetter), telemetryMessages: await msgs(IngestStream.Telemetry) };
+    return {
+      devicesKnown, devicesOnline, consumerLag, deadLetters: await msgs(IngestStream.DeadLetter),
+      telemetryMessages: await msgs(IngestStream.Telemetry), members: await this.members(),
+    };
+  }
+
+  async members(): Promise<FleetSnapshot["members"]> {
+    try {
+      const reply = await this.nc.request("xsfleet.v1.api.cluster.members", "{}", { timeout: 1_000 });
+      const { members } = reply.json<{ members: { status: "up" | "suspect" | "down" }[] }>();
+      const count = (st: string): number => members.filter((m) => m.status === st).length;
+      return { up: count("up"), suspect: count("suspect"), down: count("down") };
+    } catch {
+      return null;
+    }
   }
 
   stop(): void {

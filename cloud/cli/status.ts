@@ -30,7 +30,8 @@ export async function runStatus(argv: string[]): Promise<number> {
       process.stdout.write(`devices online   ${s.devicesOnline} of ${s.devicesKnown}\n` +
         `ingest lag       ${s.consumerLag} messages\n` +
         `dead letters     ${s.deadLetters}\n` +
-        `telemetry stored ${s.telemetryMessages} messages\n`);
+        `telemetry stored ${s.telemetryMessages} messages\n` +
+        `cloud members    ${s.members ? `${s.members.up} up, ${s.members.suspect} suspect, ${s.members.down} down` : "unknown (no node runs the orchestration role)"}\n`);
     }
     return 0;
   } finally {

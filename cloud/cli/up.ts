@@ -135,9 +135,9 @@ export async function runUp(argv: string[]): Promise<number> {
         stack.control.push(spawnControlReplica({ id, peers: [1, 2, 3], servers: stack.servers, dataDir: path.join(stateDir, "control", `n${id}`), logDir: path.join(stateDir, "logs") }));
       }
     }
-    log(`cloud: starting ${cloudNodes} cloud node(s) with roles ingest, api, commands (logs in ${path.join(stateDir, "logs")}) …`);
+    log(`cloud: starting ${cloudNodes} cloud node(s) with roles ingest, api, commands${registry === "control" ? ", orchestration" : ""} (logs in ${path.join(stateDir, "logs")}) …`);
     for (let i = 1; i <= cloudNodes; i++) {
-      stack.cloud.push(spawnCloudNode({ nodeId: `cloud-${i}`, roles: ["ingest", "api", "commands"], servers: stack.servers, replicas, logDir: path.join(stateDir, "logs"), registry }));
+      stack.cloud.push(spawnCloudNode({ nodeId: `cloud-${i}`, roles: registry === "control" ? ["ingest", "api", "commands", "orchestration"] : ["ingest", "api", "commands"], servers: stack.servers, replicas, logDir: path.join(stateDir, "logs"), registry }));
     }
     await waitForApi(stack.servers, [...stack.cloud, ...stack.control]);
     log("cloud: API answering");
@@ -172,7 +172,8 @@ export async function runUp(argv: string[]): Promise<number> {
           (fleet ? ` (${fleet.connected}/${fleet.devices} connected)` : "") +
           ` | ${fmtRate(rates.rate("msgs", probe!.outputBatches))} batches/s | ${fmtRate(rates.rate("pts", probe!.outputPoints))} points/s` +
           ` | lag ${s.consumerLag} | dead letters ${s.deadLetters} | cloud ${up}/${stack.cloud.length} up` +
-          (stack.control.length ? ` | raft ${cpUp}/${stack.control.length}` : ""));
+          (stack.control.length ? ` | raft ${cpUp}/${stack.control.length}` : "") +
+          (s.members ? ` | members ${s.members.up} up${s.members.suspect ? `, ${s.members.suspect} suspect` : ""}${s.members.down ? `, ${s.members.down} down` : ""}` : ""));
       }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => { busy = false; });
     }, 1_000);
     const why = await stopped;

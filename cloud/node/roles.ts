@@ -8,6 +8,9 @@ import { ApiError } from "../api/types";
 import { queryHistory } from "../history";
 import { startIngestRole } from "../ingest";
 import { DeviceStateStore } from "../state";
+import { ControlClient } from "../controlplane/client";
+import { startRecoveryAgent } from "../recovery/agent";
+import { ControlLeaseService } from "../recovery/control-adapter";
 import type { CloudConfig } from "./config";
 import type { Logger } from "./log";
 
@@ -82,6 +85,25 @@ export const defaultRoleFactories: RoleFactories = {
   ingest: async (ctx) => {
     const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log });
     return { stop: () => role.stop(), stats: () => ({ ...role.stats() }) };
+  },
+  // Fault tolerance of the node: heartbeats + SWIM membership, the cluster
+  // API (members, detection/recovery history), replacement of dead nodes'
+  // roles. Leases come from the Raft control plane (cloud/controlplane
+  // replicas must run, as `xsfleet up` starts them).
+  orchestration: async (ctx) => {
+    const client = new ControlClient(ctx.nc, { clientId: `recovery-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
+    const agent = startRecoveryAgent({
+      nc: ctx.nc, nodeId: ctx.nodeId, leases: new ControlLeaseService(client.proposer()),
+      roles: ctx.config.roles, singletonRoles: [], replaceableRoles: [], leaseTtlMs: 10_000, heartbeatIntervalMs: 1_000,
+      devicePresence: false, log: (m) => ctx.log.info(m),
+    });
+    return {
+      stop: () => agent.stop(),
+      stats: () => {
+        const members = agent.membership.members();
+        return { members: members.length, up: members.filter((m) => m.status === "up").length };
+      },
+    };
   },
   apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc) }),
 };
