@@ -1,0 +1,55 @@
+// Prometheus view of IngestStats (optional): registers collectors that read
+// the role's counters at scrape time, so the hot path pays nothing for them.
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { IngestStats } from "./types";
+
+type CounterKey = "messages" | "applied" | "points" | "duplicates" | "casRetries" | "batchFailures" | "redeliveries" | "historyPublished" | "outPublished" | "eventsPublished";
+
+const counters: Array<[CounterKey, string, string]> = [
+  ["messages", "xsfleet_ingest_messages_total", "Device messages taken from the ingest consumers"],
+  ["applied", "xsfleet_ingest_applied_total", "Device messages whose effect was applied (first delivery of a seq)"],
+  ["points", "xsfleet_ingest_points_total", "Telemetry points applied exactly once"],
+  ["duplicates", "xsfleet_ingest_duplicates_total", "Device messages recognised as already applied"],
+  ["casRetries", "xsfleet_ingest_cas_retries_total", "Device-state compare-and-set conflicts retried"],
+  ["batchFailures", "xsfleet_ingest_batch_failures_total", "Device batches left for redelivery after an error"],
+  ["redeliveries", "xsfleet_ingest_redeliveries_total", "Messages the server redelivered"],
+  ["historyPublished", "xsfleet_ingest_history_records_total", "History records published"],
+  ["outPublished", "xsfleet_ingest_out_messages_total", "Integrator out messages published"],
+  ["eventsPublished", "xsfleet_ingest_events_total", "Device events published"],
+];
+
+/** Registers ingest metrics on `registry`; `stats` is the role's stats(). */
+export function registerIngestMetrics(registry: Registry, stats: () => IngestStats): void {
+  for (const [key, name, help] of counters) {
+    new Counter({
+      name, help, labelNames: ["node"], registers: [registry],
+      collect() {
+        const s = stats();
+        this.reset();
+        this.labels({ node: s.nodeId }).inc(s[key]);
+      },
+    });
+  }
+  new Counter({
+    name: "xsfleet_ingest_dead_letters_total", help: "Device messages dead-lettered, by reason", labelNames: ["node", "reason"], registers: [registry],
+    collect() {
+      const s = stats();
+      this.reset();
+      for (const [reason, n] of Object.entries(s.deadLettersByReason)) this.labels({ node: s.nodeId, reason }).inc(n ?? 0);
+    },
+  });
+  new Gauge({
+    name: "xsfleet_ingest_consumer_lag", help: "Messages pending in the ingest consumer at the last delivery", labelNames: ["node", "source"], registers: [registry],
+    collect() {
+      const s = stats();
+      for (const [source, n] of Object.entries(s.consumerLag)) this.set({ node: s.nodeId, source }, n);
+    },
+  });
+  new Gauge({
+    name: "xsfleet_ingest_cached_devices", help: "Device states cached on this ingest node", labelNames: ["node"], registers: [registry],
+    collect() {
+      const s = stats();
+      this.set({ node: s.nodeId }, s.cachedDevices);
+    },
+  });
+}

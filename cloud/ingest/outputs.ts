@@ -1,0 +1,127 @@
+// What ingest publishes besides device state: history records, integrator
+// JSON on the out subject, device events and dead letters. Encoders are pure;
+// `Publisher` spreads JetStream publishes over the connections it is given.
+import { headers, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
+import { deviceEventSubject, outTelemetrySubject } from "../../shared/topics";
+import { encodeHistoryBatch, encodeHistoryRecord, historyBatchMsgId, historyBatchSubject, historyMsgId, historySubject } from "../history/format";
+import type { EventOutput, TelemetryOutput } from "./apply";
+import { dlqSubject } from "./streams";
+import type { DlqReason } from "./types";
+
+const enc = new TextEncoder();
+
+/** Integrator JSON: {deviceId, seq, deviceTimeMs, traceparent, points,
+ *  channels:[{name, unit, t:[ms...], v:[...]}]} */
+export function encodeOutTelemetry(o: TelemetryOutput): Uint8Array {
+  let s = `{"deviceId":"${o.deviceId}","seq":${o.seq},"deviceTimeMs":${o.deviceTimeMs},"traceparent":${JSON.stringify(o.traceparent)},"points":${o.telemetry.pointCount},"channels":[`;
+  const chs = o.telemetry.channels;
+  for (let i = 0; i < chs.length; i++) {
+    const c = chs[i]!;
+    if (i > 0) s += ",";
+    s += `{"name":${JSON.stringify(c.name)},"unit":${JSON.stringify(c.unit)},"t":[${c.t.join(",")}],"v":[${c.v.join(",")}]}`;
+  }
+  return enc.encode(s + "]}");
+}
+
+export interface OutTelemetryJson {
+  deviceId: string;
+  seq: number;
+  deviceTimeMs: number;
+  traceparent: string;
+  points: number;
+  channels: Array<{ name: string; unit: string; t: number[]; v: number[] }>;
+}
+
+export function outMsgId(deviceId: string, seq: number): string {
+  return `${deviceId}:${seq}`;
+}
+
+export function encodeEvent(e: EventOutput): Uint8Array {
+  return enc.encode(JSON.stringify({ deviceId: e.deviceId, event: e.event, atMs: e.atMs, source: e.source, reason: e.reason }));
+}
+
+/** Headers on a dead letter: why, and where the original came from. */
+export const DlqHeader = {
+  Reason: "Xsf-Dlq-Reason",
+  Detail: "Xsf-Dlq-Detail",
+  Subject: "Xsf-Source-Subject",
+  Stream: "Xsf-Source-Stream",
+  StreamSeq: "Xsf-Source-Seq",
+  Node: "Xsf-Ingest-Node",
+} as const;
+
+export interface DeadLetter {
+  reason: DlqReason;
+  detail: string;
+  subject: string;
+  stream: string;
+  streamSeq: number;
+  data: Uint8Array;
+}
+
+export class Publisher {
+  readonly #nc: NatsConnection[];
+  readonly #js: JetStreamClient[];
+  #next = 0;
+
+  constructor(conns: readonly NatsConnection[], readonly nodeId: string) {
+    if (conns.length === 0) throw new Error("Publisher needs at least one connection");
+    this.#nc = [...conns];
+    this.#js = conns.map((nc) => jetstream(nc, { timeout: 10_000 }));
+  }
+
+  #pick(): number {
+    const i = this.#next;
+    this.#next = (this.#next + 1) % this.#js.length;
+    return i;
+  }
+
+  /** History records and (durable) out message of one telemetry batch. Resolves when stored. */
+  telemetry(o: TelemetryOutput, history: "channel" | "batch" | null, outDurable: boolean): Promise<PubAck>[] {
+    const js = this.#js[this.#pick()]!;
+    const acks: Promise<PubAck>[] = [];
+    if (history === "batch") {
+      const data = encodeHistoryBatch(o.seq, o.deviceTimeMs, o.raw);
+      acks.push(js.publish(historyBatchSubject(o.deviceId), data, { msgID: historyBatchMsgId(o.deviceId, o.seq) }));
+    } else if (history === "channel") {
+      const t = o.telemetry;
+      for (const c of t.channels) {
+        const data = encodeHistoryRecord({ s: o.seq, t: c.t, v: c.v });
+        acks.push(js.publish(historySubject(o.deviceId, c.name), data, { msgID: historyMsgId(o.deviceId, o.seq, c.name) }));
+      }
+    }
+    if (outDurable) {
+      const h = headers();
+      if (o.traceparent !== "") h.set("traceparent", o.traceparent);
+      acks.push(js.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { msgID: outMsgId(o.deviceId, o.seq), headers: h }));
+    }
+    return acks;
+  }
+
+  /** Core NATS out message (used when outDurable is off: after the CAS). */
+  outCore(o: TelemetryOutput): void {
+    const h = headers();
+    h.set("Nats-Msg-Id", outMsgId(o.deviceId, o.seq));
+    if (o.traceparent !== "") h.set("traceparent", o.traceparent);
+    this.#nc[this.#pick()]!.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { headers: h });
+  }
+
+  event(e: EventOutput): void {
+    const h = headers();
+    h.set("Nats-Msg-Id", e.id);
+    this.#nc[this.#pick()]!.publish(deviceEventSubject(e.deviceId, e.event), encodeEvent(e), { headers: h });
+  }
+
+  deadLetter(d: DeadLetter): Promise<PubAck> {
+    const h = headers();
+    h.set(DlqHeader.Reason, d.reason);
+    h.set(DlqHeader.Detail, d.detail.replace(/[\r\n]+/g, " ").slice(0, 512));
+    h.set(DlqHeader.Subject, d.subject);
+    h.set(DlqHeader.Stream, d.stream);
+    h.set(DlqHeader.StreamSeq, String(d.streamSeq));
+    h.set(DlqHeader.Node, this.nodeId);
+    // Redelivery of the same bad message must not dead-letter it twice.
+    return this.#js[this.#pick()]!.publish(dlqSubject(d.reason), d.data, { msgID: `${d.stream}:${d.streamSeq}`, headers: h });
+  }
+}

@@ -1,0 +1,181 @@
+// DeviceStateStore: the device state bucket (NATS KV, history 1). Readers
+// (management APIs) use getDeviceState/listDeviceStates; ingest uses
+// load/compareAndSet, whose revision check is what makes concurrent ingest
+// nodes safe: a write based on a stale read fails and is retried.
+import type { NatsConnection } from "@nats-io/transport-node";
+import { JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { isDeviceId } from "../../shared/topics";
+import { emptyDeviceState, publicState, stateFormatVersion, type DeviceState, type StoredDeviceState } from "./types";
+
+export const deviceStateBucket = "XSF_DEVICE_STATE";
+/** Reads in flight while listing device states. */
+const listConcurrencyMax = 32;
+
+export interface StateBucketOptions {
+  replicas: number;
+  /** Bucket size limit. */
+  maxBytes: number;
+  /** Largest state value (a device's readings, counters and dedup windows). */
+  valueBytesMax: number;
+}
+
+export const defaultStateBucketOptions: StateBucketOptions = {
+  replicas: 1,
+  maxBytes: 256 * 1024 * 1024,
+  valueBytesMax: 256 * 1024,
+};
+
+/** Creates the bucket if missing (idempotent; an existing bucket is opened). */
+export async function ensureDeviceStateBucket(js: JetStreamClient | NatsConnection, opts: Partial<StateBucketOptions> = {}): Promise<KV> {
+  const o = { ...defaultStateBucketOptions, ...opts };
+  return new Kvm(js).create(deviceStateBucket, {
+    replicas: o.replicas,
+    // 3 revisions per device: after a CAS, ingest checks that the revision
+    // before its own is the one it read (see interleavedWrite) and, if not,
+    // merges the write that slipped in, using the common base.
+    history: 3,
+    max_bytes: o.maxBytes,
+    maxValueSize: o.valueBytesMax,
+    storage: StorageType.File,
+    ttl: 0,
+    // Reads go to the stream leader: a CAS right after a read then rarely
+    // fails because a replica lagged.
+    allow_direct: false,
+  });
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function encodeState(s: StoredDeviceState): Uint8Array {
+  return enc.encode(JSON.stringify(s));
+}
+
+export function decodeState(bytes: Uint8Array, deviceId: string): StoredDeviceState {
+  const s = JSON.parse(dec.decode(bytes)) as StoredDeviceState;
+  if (s.v !== stateFormatVersion || s.deviceId !== deviceId) {
+    throw new Error(`device state for ${deviceId}: unexpected format v=${String(s.v)} device=${String(s.deviceId)}`);
+  }
+  return s;
+}
+
+export interface LoadedState {
+  state: StoredDeviceState;
+  /** KV revision of the value read; 0 when the device has no state yet. */
+  revision: number;
+}
+
+export class DeviceStateStore {
+  readonly #kv: KV;
+
+  constructor(kv: KV) {
+    this.#kv = kv;
+  }
+
+  /** Opens the existing bucket (created by the ingest role or ensureIngestStreams). */
+  static async open(nc: NatsConnection | JetStreamClient): Promise<DeviceStateStore> {
+    return new DeviceStateStore(await new Kvm(nc).open(deviceStateBucket, { bindOnly: true }));
+  }
+
+  static async ensure(nc: NatsConnection | JetStreamClient, opts: Partial<StateBucketOptions> = {}): Promise<DeviceStateStore> {
+    return new DeviceStateStore(await ensureDeviceStateBucket(nc, opts));
+  }
+
+  get kv(): KV {
+    return this.#kv;
+  }
+
+  async getDeviceState(deviceId: string): Promise<DeviceState | null> {
+    if (!isDeviceId(deviceId)) throw new Error(`invalid device id ${JSON.stringify(deviceId)}`);
+    const loaded = await this.load(deviceId);
+    return loaded.revision === 0 ? null : publicState(loaded.state);
+  }
+
+  /** Every device with state, sorted by id; at most `limit` (default 10,000). */
+  async listDeviceStates(opts: { limit?: number } = {}): Promise<DeviceState[]> {
+    const limit = opts.limit ?? 10_000;
+    const ids = (await this.listDeviceIds()).sort().slice(0, limit);
+    const states = new Array<DeviceState | null>(ids.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length) {
+        const i = next++;
+        states[i] = await this.getDeviceState(ids[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(listConcurrencyMax, ids.length) }, worker));
+    return states.filter((s): s is DeviceState => s !== null);
+  }
+
+  async listDeviceIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const k of await this.#kv.keys()) if (isDeviceId(k)) ids.push(k);
+    return ids;
+  }
+
+  /** Ingest: the stored state (with bookkeeping) and its revision. */
+  async load(deviceId: string): Promise<LoadedState> {
+    const e = await this.#kv.get(deviceId);
+    if (!e || e.operation !== "PUT" || e.value.length === 0) return { state: emptyDeviceState(deviceId), revision: e ? -e.revision : 0 };
+    return { state: decodeState(e.value, deviceId), revision: e.revision };
+  }
+
+  /** After our CAS from `expected` to `written`: null when the entry before
+   *  ours is the one we read (the normal case); otherwise the write that
+   *  slipped in between — nats-server 2.9 does not serialize concurrent
+   *  expected-last-subject-sequence writes on clustered streams
+   *  (nats-io/nats-server#4320), so two CAS can both succeed. */
+  async interleavedWrite(deviceId: string, expected: number, written: number): Promise<InterleavedWrite | null> {
+    const jsm = await this.#jsm();
+    const from = Math.abs(expected) + 1;
+    const next = await jsm.streams.getMessage(kvStream, { next_by_subj: kvSubject(deviceId), seq: from } as unknown as { seq: number });
+    if (!next || next.seq >= written) return null;
+    const other = decodeState(next.data, deviceId);
+    let base: StoredDeviceState | null = expected <= 0 ? emptyDeviceState(deviceId) : null;
+    if (expected > 0) {
+      const b = await jsm.streams.getMessage(kvStream, { seq: expected }).catch(() => null);
+      if (b && b.subject === kvSubject(deviceId) && b.data.length > 0) base = decodeState(b.data, deviceId);
+    }
+    return { base, other };
+  }
+
+  #jsmP: Promise<JetStreamManager> | null = null;
+  #jsm(): Promise<JetStreamManager> {
+    this.#jsmP ??= (this.#kv as unknown as { js: JetStreamClient }).js.jetstreamManager(false);
+    return this.#jsmP;
+  }
+
+  /** Ingest: writes `state` if the stored revision is still `revision`
+   *  (0: no value yet; negative: deleted at that revision). Returns the new
+   *  revision, or null on a conflict (someone wrote first: reload, retry). */
+  async compareAndSet(deviceId: string, state: StoredDeviceState, revision: number): Promise<number | null> {
+    const bytes = encodeState(state);
+    try {
+      if (revision > 0) return await this.#kv.update(deviceId, bytes, revision);
+      if (revision < 0) return await this.#kv.update(deviceId, bytes, -revision);
+      return await this.#kv.create(deviceId, bytes);
+    } catch (err) {
+      if (isCasConflict(err)) return null;
+      throw err;
+    }
+  }
+}
+
+export interface InterleavedWrite {
+  /** The state both writers started from (null when it is gone). */
+  base: StoredDeviceState | null;
+  /** The other writer's state, which ours replaced. */
+  other: StoredDeviceState;
+}
+
+const kvStream = `KV_${deviceStateBucket}`;
+const kvSubject = (deviceId: string): string => `$KV.${deviceStateBucket}.${deviceId}`;
+
+export function isCasConflict(err: unknown): boolean {
+  if (err instanceof JetStreamApiError) {
+    return err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown;
+  }
+  // kv.create reports an existing key as a plain error in some versions.
+  return err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
+}

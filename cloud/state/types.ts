@@ -1,0 +1,141 @@
+// Device state as ingest maintains it and the management APIs read it: one
+// JSON value per device in the KV bucket XSF_DEVICE_STATE (key = device id).
+// Every field is derived deterministically from the device's messages and
+// their JetStream timestamps, so it is the same whichever ingest node applied
+// them and in whatever order.
+
+export const Presence = {
+  Unknown: "unknown",
+  Online: "online",
+  Offline: "offline",
+} as const;
+export type Presence = (typeof Presence)[keyof typeof Presence];
+
+/** What last changed presence. */
+export const PresenceSource = {
+  None: "none",
+  Hello: "hello",
+  /** A Status message: "online" on connect or the MQTT will "offline". */
+  Status: "status",
+  /** Heartbeat/telemetry after a heartbeat-timeout offline. */
+  Activity: "activity",
+  /** No message within heartbeatTimeoutFactor × the heartbeat interval. */
+  HeartbeatTimeout: "heartbeat-timeout",
+} as const;
+export type PresenceSource = (typeof PresenceSource)[keyof typeof PresenceSource];
+
+export interface PresenceState {
+  state: Presence;
+  /** JetStream time (ms) of the change. */
+  sinceMs: number;
+  source: PresenceSource;
+  reason: string;
+}
+
+export interface ChannelMeta {
+  name: string;
+  unit: string;
+  resolution: number;
+}
+
+export interface HelloState {
+  seq: number;
+  atMs: number;
+  role: number;
+  capabilities: string[];
+  resources: { freeHeapBytes: number; flashTotalBytes: number; flashFreeBytes: number; cpuMhz: number; cpuLoadCentiPct: number } | null;
+  location: { site: string; zone: string; latitude: number; longitude: number } | null;
+  firmwareVersion: string;
+  bootCount: number;
+  channels: ChannelMeta[];
+  heartbeatIntervalMs: number;
+}
+
+export interface HeartbeatState {
+  seq: number;
+  atMs: number;
+  deviceTimeMs: number;
+  heartbeatSeq: number;
+  uptimeMs: number;
+  freeHeapBytes: number;
+  rssiDbm: number;
+  counterDigest: number;
+  outboxDepth: number;
+  outboxDropped: number;
+  cpuLoadCentiPct: number;
+}
+
+/** Latest reading of one channel: the point with the greatest device time
+ *  (ties: greater seq), so the result does not depend on arrival order. */
+export interface Reading {
+  t: number;
+  v: number;
+  seq: number;
+  unit: string;
+}
+
+export interface CounterValue {
+  kind: "g" | "pn";
+  value: number;
+  /** Canonical CRDT bytes (shared/crdt), base64. */
+  state: string;
+}
+
+export interface DeviceState {
+  deviceId: string;
+  /** JetStream time of the first Hello; null until one is seen. */
+  registeredAtMs: number | null;
+  /** Greatest JetStream time of any applied message. */
+  lastSeenMs: number;
+  presence: PresenceState;
+  hello: HelloState | null;
+  heartbeat: HeartbeatState | null;
+  readings: Record<string, Reading>;
+  counters: Record<string, CounterValue>;
+  /** Telemetry applied exactly once: batches and points. */
+  telemetry: { batches: number; points: number; lastSeq: number };
+  /** Last W3C traceparent seen, for correlating. */
+  traceparent: string;
+}
+
+/** Dedup window of one source as stored (base64 ring bitmap). */
+export interface StoredWindow {
+  hwm: number;
+  bits: string;
+}
+
+/** What the KV value holds: the public state plus ingest's bookkeeping. */
+export interface StoredDeviceState extends DeviceState {
+  v: 1;
+  /** Per source (tele/hb/presence/ctr): high-watermark + window. */
+  dedup: Record<string, StoredWindow>;
+  /** Highest XSF_HELLO stream sequence applied to presence (hello/status
+   *  order is the server's arrival order, which is the truth for wills). */
+  presenceStreamSeq: number;
+}
+
+export const stateFormatVersion = 1;
+
+export function emptyDeviceState(deviceId: string): StoredDeviceState {
+  return {
+    v: 1,
+    deviceId,
+    registeredAtMs: null,
+    lastSeenMs: 0,
+    presence: { state: Presence.Unknown, sinceMs: 0, source: PresenceSource.None, reason: "" },
+    hello: null,
+    heartbeat: null,
+    readings: {},
+    counters: {},
+    telemetry: { batches: 0, points: 0, lastSeq: 0 },
+    traceparent: "",
+    dedup: {},
+    presenceStreamSeq: 0,
+  };
+}
+
+/** The public view: drops ingest's bookkeeping. */
+export function publicState(s: StoredDeviceState): DeviceState {
+  const { v: _v, dedup: _d, presenceStreamSeq: _p, ...pub } = s;
+  return pub;
+}

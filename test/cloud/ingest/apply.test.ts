@@ -1,0 +1,145 @@
+// The pure core of ingest, without a server: any split of a device's
+// messages into batches, in any order, with any duplicates, gives the same
+// state as applying each message once in order.
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { applyBatch, ItemOutcome, mergeInterleaved, sweepPresence, type IngestItem } from "../../../cloud/ingest/apply";
+import { decodeDeviceMessage } from "../../../cloud/ingest/decode";
+import { defaultIngestConfig, DlqReason } from "../../../cloud/ingest/types";
+import { emptyDeviceState, publicState, type StoredDeviceState } from "../../../cloud/state/types";
+import { encodeEnvelope, type Envelope } from "../../../shared/proto/xsfleet.gen";
+import { counterEnvelope, heartbeatEnvelope, helloEnvelope, kindOf, statusEnvelope, telemetryEnvelope } from "./helpers";
+
+const id = "dev-pure";
+
+function item(env: Envelope, streamSeq: number, timeMs: number): IngestItem {
+  const d = decodeDeviceMessage(`xsfleet.v1.dev.${id}.${kindOf(env)}`, encodeEnvelope(env), defaultIngestConfig);
+  if (!d.ok) throw new Error(d.detail);
+  return { msg: d, streamSeq, timeMs };
+}
+
+/** A device's life: hello, telemetry, heartbeats, counters; stream seq = arrival order. */
+function history(n: number): IngestItem[] {
+  const items: IngestItem[] = [item(helloEnvelope(id, 1, 1000), 1, 1000)];
+  for (let s = 2; s <= n; s++) {
+    const env = s % 5 === 0 ? heartbeatEnvelope(id, s, s) : s % 7 === 0 ? counterEnvelope(id, s, { [id]: s, other: n - s }) : telemetryEnvelope(id, s, 4);
+    items.push(item(env, s, 1000 + s * 10));
+  }
+  return items;
+}
+
+function applyAll(batches: IngestItem[][]): StoredDeviceState {
+  let st = emptyDeviceState(id);
+  for (const b of batches) st = applyBatch(st, b, { seqWindow: 64 }).state;
+  return st;
+}
+
+describe("applyBatch", () => {
+  const items = history(40);
+  const reference = publicState(applyAll(items.map((i) => [i])));
+
+  it("is independent of batching, order within the window and duplicates", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: items.length - 1 }), { maxLength: 30 }),
+        fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 40 }),
+        fc.integer(),
+        (dupIdx, sizes, seed) => {
+          // Every message once plus some duplicates, shuffled, cut into batches.
+          const all = [...items, ...dupIdx.map((i) => items[i]!)];
+          let x = seed;
+          for (let i = all.length - 1; i > 0; i--) {
+            x = (x * 1103515245 + 12345) & 0x7fffffff;
+            const j = x % (i + 1);
+            [all[i], all[j]] = [all[j]!, all[i]!];
+          }
+          const batches: IngestItem[][] = [];
+          for (let k = 0, at = 0; at < all.length; k++) {
+            const size = sizes[k % sizes.length]!;
+            batches.push(all.slice(at, at + size));
+            at += size;
+          }
+          const got = publicState(applyAll(batches));
+          expect(got.telemetry).toEqual(reference.telemetry);
+          expect(got.readings).toEqual(reference.readings);
+          expect(got.counters).toEqual(reference.counters);
+          expect(got.hello).toEqual(reference.hello);
+          expect(got.heartbeat).toEqual(reference.heartbeat);
+          expect(got.lastSeenMs).toBe(reference.lastSeenMs);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("reports duplicates and emits registered/online once", () => {
+    const st = emptyDeviceState(id);
+    const r1 = applyBatch(st, [items[0]!, items[1]!], { seqWindow: 64 });
+    expect(r1.events.map((e) => e.event).sort()).toEqual(["online", "registered"]);
+    const r2 = applyBatch(r1.state, [items[1]!, items[0]!], { seqWindow: 64 });
+    expect(r2.changed).toBe(false);
+    expect(r2.duplicates).toBe(2);
+    expect(r2.outcomes).toEqual([ItemOutcome.Duplicate, ItemOutcome.Duplicate]);
+    expect(r2.events).toEqual([]);
+  });
+
+  it("takes presence from the server's order of hello/status (a late will wins, then the next hello)", () => {
+    let st = applyBatch(emptyDeviceState(id), [item(helloEnvelope(id, 10), 1, 100), item(statusEnvelope(id, 11, true), 2, 101)], { seqWindow: 64 }).state;
+    expect(st.presence.state).toBe("online");
+    // The will carries an older seq (allocated at connect) but arrives later.
+    const will = applyBatch(st, [item(statusEnvelope(id, 9, false), 3, 200)], { seqWindow: 64 });
+    expect(will.state.presence).toMatchObject({ state: "offline", source: "status", reason: "will" });
+    expect(will.events.map((e) => e.event)).toEqual(["offline"]);
+    st = will.state;
+    // A heartbeat from the old session does not bring it back; the next hello does.
+    expect(applyBatch(st, [item(heartbeatEnvelope(id, 12, 1), 7, 150)], { seqWindow: 64 }).state.presence.state).toBe("offline");
+    expect(applyBatch(st, [item(helloEnvelope(id, 20), 4, 300)], { seqWindow: 64 }).state.presence.state).toBe("online");
+  });
+
+  it("times out silent devices and brings them back on activity", () => {
+    const st = applyBatch(emptyDeviceState(id), [item(helloEnvelope(id, 1, 1000), 1, 5000)], { seqWindow: 64 }).state;
+    const opts = { heartbeatTimeoutFactor: 3, heartbeatIntervalDefaultMs: 10_000 };
+    expect(sweepPresence(st, 7_999, opts)).toBeNull();
+    const off = sweepPresence(st, 8_001, opts)!;
+    expect(off.state.presence).toMatchObject({ state: "offline", source: "heartbeat-timeout" });
+    expect(off.event.event).toBe("offline");
+    const back = applyBatch(off.state, [item(heartbeatEnvelope(id, 2, 1), 1, 9000)], { seqWindow: 64 });
+    expect(back.state.presence).toMatchObject({ state: "online", source: "activity" });
+    expect(back.events.map((e) => e.event)).toEqual(["online"]);
+  });
+
+  it("rejects stale seqs and counter kind changes as dead letters, without applying them", () => {
+    let st = applyBatch(emptyDeviceState(id), [item(telemetryEnvelope(id, 500, 3), 1, 1)], { seqWindow: 64 }).state;
+    const stale = applyBatch(st, [item(telemetryEnvelope(id, 400, 3), 2, 2)], { seqWindow: 64 });
+    expect(stale.rejections).toEqual([{ index: 0, reason: DlqReason.StaleSeq, detail: expect.stringMatching(/seq 400/) }]);
+    expect(stale.changed).toBe(false);
+    st = applyBatch(st, [item(counterEnvelope(id, 501, { a: 1 }), 3, 3)], { seqWindow: 64 }).state;
+    const pn = counterEnvelope(id, 502, { a: 1 });
+    pn.counters!.counters[0]!.kind = 2; // PN bytes differ; the kind check comes first
+    const d = decodeDeviceMessage(`xsfleet.v1.dev.${id}.ctr`, encodeEnvelope(pn), defaultIngestConfig);
+    if (d.ok) {
+      const r = applyBatch(st, [{ msg: d, streamSeq: 4, timeMs: 4 }], { seqWindow: 64 });
+      expect(r.rejections[0]?.reason).toBe(DlqReason.BadCounter);
+    } else {
+      expect(d.reason).toBe(DlqReason.BadCounter);
+    }
+  });
+
+  it("merges back a concurrent write that a racing CAS replaced (lost-update repair)", () => {
+    // Both writers start from the same base and apply different messages.
+    const base = applyAll([items.slice(0, 10)]);
+    const a = items.slice(10, 25);
+    const b = items.slice(25, 40);
+    const ours = applyBatch(base, a, { seqWindow: 64 }).state;
+    const other = applyBatch(base, b, { seqWindow: 64 }).state;
+    const merged = mergeInterleaved(ours, other, base, 64);
+    expect(merged.overlap).toBe(0);
+    const got = publicState(merged.state);
+    expect(got.telemetry).toEqual(reference.telemetry);
+    expect(got.readings).toEqual(reference.readings);
+    expect(got.counters).toEqual(reference.counters);
+    expect(got.heartbeat).toEqual(reference.heartbeat);
+    // Every message of both sides is now a duplicate.
+    expect(applyBatch(merged.state, items, { seqWindow: 64 }).duplicates).toBe(items.length);
+  });
+});

@@ -1,0 +1,130 @@
+// Bad input: each malformed, oversized, truncated or inconsistent message is
+// dead-lettered with its reason in headers, counted by reason, acked, and the
+// good messages around it are all applied.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { startNats, type NatsCluster } from "../../harness/nats";
+import { Registry } from "prom-client";
+import { DlqHeader, DlqReason, registerIngestMetrics, startIngestRole, type IngestRole } from "../../../cloud/ingest";
+import { DeviceStateStore } from "../../../cloud/state";
+import { encodeEnvelope, createEnvelope, CounterKind, Encoding } from "../../../shared/proto/xsfleet.gen";
+import { TestDevice, heartbeatEnvelope, quietLog, readStream, telemetryEnvelope, waitFor } from "./helpers";
+
+describe("ingest dead-letters bad input and keeps going", () => {
+  let nats: NatsCluster;
+  let nc: NatsConnection;
+  let js: JetStreamClient;
+  let role: IngestRole;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    nc = await connect({ servers: nats.servers });
+    js = jetstream(nc);
+    role = await startIngestRole({
+      nc, nodeId: "ingest-dlq", log: quietLog,
+      config: { messageBytesMax: 4096, pointsPerBatchMax: 100, seqWindow: 64, batchMax: 16, prefetchMax: 32, maxAckPending: 64 },
+    });
+  });
+  afterAll(async () => {
+    await role?.stop();
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it("routes each kind of bad message to XSF_DLQ with its reason", async () => {
+    const id = "dev-bad";
+    const dev = await TestDevice.connect(nats.nodes[0]!.mqttUrl, id);
+    const good = (seq: number) => dev.send(telemetryEnvelope(id, seq, 10));
+    const tele = (bytes: Uint8Array) => dev.sendRaw("tele", bytes);
+    const valid = encodeEnvelope(telemetryEnvelope(id, 1000, 10));
+    const corruptPayload = telemetryEnvelope(id, 1001, 10);
+    corruptPayload.telemetry!.payload = corruptPayload.telemetry!.payload.slice(0, 5);
+    const wrongEncoding = telemetryEnvelope(id, 1002, 10);
+    wrongEncoding.telemetry!.encoding = Encoding.ENCODING_GORILLA;
+    const badCounter = createEnvelope({ deviceId: id, seq: 1003, counters: { counters: [{ name: "c", kind: CounterKind.COUNTER_KIND_G, state: new Uint8Array([5, 1]) }], delta: false } });
+    const trailing = telemetryEnvelope(id, 1004, 10);
+    trailing.telemetry!.payload = new Uint8Array([...trailing.telemetry!.payload, 0xff, 0xff, 0xff, 0xff]);
+
+    await good(1);
+    await tele(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])); // bad varint
+    await good(2);
+    await tele(valid.slice(0, Math.floor(valid.length / 2))); // truncated envelope
+    await tele(new Uint8Array(8000).fill(7)); // oversized
+    await good(3);
+    await tele(encodeEnvelope(telemetryEnvelope("someone-else", 5, 10))); // device mismatch
+    await tele(encodeEnvelope(heartbeatEnvelope(id, 6, 1))); // heartbeat body on the telemetry topic
+    await tele(encodeEnvelope(telemetryEnvelope(id, 7, 200))); // more points than pointsPerBatchMax
+    await tele(encodeEnvelope(corruptPayload));
+    await tele(encodeEnvelope(wrongEncoding));
+    await tele(encodeEnvelope(trailing));
+    await dev.sendRaw("ctr", encodeEnvelope(badCounter));
+    await good(4);
+    await tele(encodeEnvelope({ ...telemetryEnvelope(id, 8, 10), seq: 0 })); // seq 0
+    await good(5000); // jumps the 64-seq window...
+    await good(10); // ...so seq 10 is now stale: kept in the DLQ, not dropped
+    await good(5001);
+
+    const store = await DeviceStateStore.open(nc);
+    const st = await waitFor("good batches applied", async () => {
+      const s = await store.getDeviceState(id);
+      return s?.telemetry.batches === 6 ? s : null;
+    });
+    expect(st.telemetry.points).toBe(60);
+
+    const expected: Record<string, number> = {
+      [DlqReason.BadEnvelope]: 2,
+      [DlqReason.TooLarge]: 1,
+      [DlqReason.DeviceMismatch]: 1,
+      [DlqReason.WrongBody]: 1,
+      [DlqReason.LimitExceeded]: 1,
+      [DlqReason.BadPayload]: 2,
+      [DlqReason.BadEncoding]: 1,
+      [DlqReason.BadCounter]: 1,
+      [DlqReason.BadSeq]: 1,
+      [DlqReason.StaleSeq]: 1,
+    };
+    const total = Object.values(expected).reduce((a, b) => a + b, 0);
+    await waitFor("all dead letters counted", () => role.stats().deadLetters === total);
+    expect(role.stats().deadLettersByReason).toEqual(expected);
+
+    const dlq = await readStream(js, "XSF_DLQ", "xsfleet.v1.dlq.>");
+    expect(dlq).toHaveLength(total);
+    const byReason: Record<string, number> = {};
+    for (const m of dlq) {
+      const reason = m.headers!.get(DlqHeader.Reason);
+      byReason[reason] = (byReason[reason] ?? 0) + 1;
+      expect(m.subject).toBe(`xsfleet.v1.dlq.${reason}`);
+      expect(m.headers!.get(DlqHeader.Detail).length).toBeGreaterThan(0);
+      expect(m.headers!.get(DlqHeader.Subject)).toMatch(/^xsfleet\.v1\.dev\.dev-bad\.(tele|ctr)$/);
+      expect(Number(m.headers!.get(DlqHeader.StreamSeq))).toBeGreaterThan(0);
+    }
+    expect(byReason).toEqual(expected);
+    const oversized = dlq.find((m) => m.headers!.get(DlqHeader.Reason) === DlqReason.TooLarge)!;
+    expect(oversized.data.length).toBe(8000); // the original bytes are kept
+    expect(oversized.headers!.get(DlqHeader.Detail)).toMatch(/8000 bytes > messageBytesMax 4096/);
+
+    // The same counts on the Prometheus view.
+    const registry = new Registry();
+    registerIngestMetrics(registry, () => role.stats());
+    const text = await registry.metrics();
+    expect(text).toContain(`xsfleet_ingest_dead_letters_total{node="ingest-dlq",reason="too-large"} 1`);
+    expect(text).toContain(`xsfleet_ingest_dead_letters_total{node="ingest-dlq",reason="bad-envelope"} 2`);
+    expect(text).toMatch(/xsfleet_ingest_points_total\{node="ingest-dlq"\} 60/);
+
+    // Nothing is left pending: every message was acked.
+    const jsm = await js.jetstreamManager();
+    await waitFor("consumers drained", async () => {
+      const a = await jsm.consumers.info("XSF_TELE", "xsf-ingest-tele");
+      const b = await jsm.consumers.info("XSF_CTR", "xsf-ingest-ctr");
+      return a.num_pending + a.num_ack_pending + b.num_pending + b.num_ack_pending === 0;
+    });
+    await dev.close();
+  });
+
+  it("rejects a bad config with a message naming each problem", async () => {
+    await expect(startIngestRole({ nc, nodeId: "x", log: quietLog, config: { batchMax: 0, seqWindow: 12, bogus: 1 } })).rejects.toThrow(
+      /ingest\.batchMax: expected an integer in 1\.\.10000, got 0[\s\S]*ingest\.bogus: unknown setting[\s\S]*ingest\.seqWindow: must be a multiple of 8/,
+    );
+  });
+});
