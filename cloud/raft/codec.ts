@@ -145,6 +145,7 @@ export function decodeMessage(buf: Uint8Array): Message {
   const commit = f64("commit");
   const rejectHint = f64("rejectHint");
   const flags = u8();
+  if (flags & ~(FLAG_REJECT | FLAG_CONTEXT | FLAG_SNAPSHOT)) throw new CodecError(`unknown flags ${flags}`);
   const n = u32();
   // Each entry takes at least 21 bytes: refuse absurd counts before allocating.
   if (n * 21 > buf.byteLength - c.at) throw new CodecError(`entry count ${n} exceeds the ${buf.byteLength} byte message`);
@@ -165,7 +166,12 @@ export function decodeMessage(buf: Uint8Array): Message {
       const k = u32();
       if (k > CONF_MEMBERS_MAX) throw new CodecError(`conf state of ${k} members exceeds ${CONF_MEMBERS_MAX}`);
       const ids: number[] = [];
-      for (let i = 0; i < k; i++) ids.push(u32());
+      for (let i = 0; i < k; i++) {
+        const id = u32();
+        // Node 0 is NONE: a membership naming it would make Raft count a vote that never comes.
+        if (id === 0) throw new CodecError("conf state contains node 0");
+        ids.push(id);
+      }
       return ids;
     };
     const voters = members();
@@ -227,6 +233,14 @@ export function encodeBatches(msgs: readonly Message[], frameBytesMax: number): 
   }
   flush();
   return { frames, oversized };
+}
+
+/** Messages in a frame made by `encodeBatches`, from its header (for counters; does not validate the rest). */
+export function batchMessageCount(frame: Uint8Array): number {
+  if (frame.byteLength < 4) throw new CodecError(`batch of ${frame.byteLength} bytes`);
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (v.getUint16(0) !== BATCH_MAGIC) throw new CodecError("bad batch magic");
+  return v.getUint16(2);
 }
 
 export function decodeBatch(buf: Uint8Array): Message[] {

@@ -1,8 +1,6 @@
 // Public entry of the Raft capability. Internals (raft.ts, log.ts,
 // progress.ts, ...) are importable for tests but not part of this surface.
 
-export { RaftNode, RaftNodeError } from "./node";
-export type { RaftNodeOptions } from "./node";
 export { RawNode } from "./rawnode";
 export type { Ready, Status } from "./rawnode";
 export { SessionStateMachine, SessionOp, SessionStatus, encodeSessionRequest, decodeSessionResponse } from "./session";
@@ -12,9 +10,6 @@ export { WalStorage } from "./storage/wal";
 export type { WalOptions } from "./storage/wal";
 export { StorageError } from "./storage/types";
 export type { RaftStorage, LogReader } from "./storage/types";
-export { NatsTransport, raftSubject } from "./transport/nats";
-export { MemoryHub, MemoryTransport } from "./transport/memory";
-export type { RaftTransport, TransportStats } from "./transport/types";
 export { encodeMessage, decodeMessage, encodeBatches, decodeBatch, CodecError } from "./codec";
 export {
   ConfChangeType,

@@ -4,7 +4,7 @@
 // linearizable (test/lincheck), every acknowledged write is in the final
 // state, and all replicas converge to the same applied index. Snapshots are
 // taken every 100 entries so recovery goes through snapshots and compaction.
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { ProcessCluster } from "./process-cluster";
 import { runCrashScenario } from "./crash-scenario";
@@ -33,5 +33,15 @@ describe("3 control-plane processes under kill -9", () => {
       pauseRounds: [2, 5],
       victims: (round, leader, ids) => [round % 2 === 0 ? leader : ids.find((id) => id !== leader)!],
     });
+    // Compaction, then restart from disk: every replica has snapshotted, and a
+    // follower killed now comes back from its snapshot + WAL tail to the same state.
+    const leader = await cluster.waitLeader();
+    const before = await cluster.waitConverged(0, 30_000);
+    for (const s of before) expect(s.snapshotIndex).toBeGreaterThan(0);
+    const follower = cluster.ids().find((id) => id !== leader)!;
+    await cluster.kill9(follower);
+    cluster.restart(follower);
+    const after = await cluster.waitConverged(before[0]!.applied, 30_000);
+    expect(after.find((s) => s.id === follower)!.snapshotIndex).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -1,70 +1,33 @@
-// The Raft wire codec and the process entry's configuration, without a server.
+// Raft transport framing and the process entry's configuration, without a server.
 import { describe, expect, it } from "vitest";
-import fc from "fast-check";
-import { CodecError, TRANSPORT_LIMITS, decodeBatch, encodeBatch, raftSubject, splitBatches } from "../../../cloud/controlplane/transport";
+import { TRANSPORT_LIMITS, encodeFrames, raftSubject } from "../../../cloud/controlplane/transport";
+import { CodecError, decodeBatch } from "../../../cloud/raft/codec";
 import { frameEntry, unframeEntry } from "../../../cloud/controlplane/raft-node";
 import { ConfigError, parseConfig } from "../../../cloud/controlplane/main";
-import { MessageType, message, type Message } from "../../../cloud/raft/types";
+import { MessageType, message } from "../../../cloud/raft/types";
 
-const arbBytes = (max: number) => fc.uint8Array({ maxLength: max });
-const arbInt = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
-const arbId = fc.integer({ min: 1, max: 0xffffffff });
+describe("raft transport framing (codec: test/cloud/raft/codec.test.ts)", () => {
+  const big = (i: number) => message({ type: MessageType.App, to: 2, from: 1, entries: [{ term: 1, index: i, type: 0, data: new Uint8Array(1000) }] });
 
-const arbMessage: fc.Arbitrary<Message> = fc.record({
-  type: fc.integer({ min: 0, max: MessageType.ReadIndexResp }),
-  to: arbId, from: arbId, term: arbInt, logTerm: arbInt, index: arbInt, commit: arbInt,
-  reject: fc.boolean(), rejectHint: arbInt,
-  entries: fc.array(fc.record({ term: arbInt, index: arbInt, type: fc.constantFrom(0, 1), data: arbBytes(64) }), { maxLength: 5 }),
-  snapshot: fc.option(fc.record({
-    metadata: fc.record({ index: arbInt, term: arbInt, confState: fc.record({ voters: fc.array(arbId, { maxLength: 5 }), learners: fc.array(arbId, { maxLength: 3 }) }) }),
-    data: arbBytes(100),
-  }).map(({ metadata, data }) => ({ metadata, offset: 0, totalBytes: data.byteLength + 7, data })), { nil: undefined }),
-  context: fc.option(arbBytes(16), { nil: undefined }),
-}).map((r) => {
-  const { snapshot, context, ...rest } = r;
-  return message({ ...(rest as Omit<Message, "snapshot" | "context">), ...(snapshot ? { snapshot } : {}), ...(context ? { context } : {}) });
-});
-
-describe("raft message codec", () => {
-  it("round-trips batches of arbitrary messages", () => {
-    fc.assert(fc.property(fc.array(arbMessage, { minLength: 1, maxLength: 8 }), (msgs) => {
-      expect(decodeBatch(encodeBatch(msgs))).toEqual(msgs);
-    }));
+  it("splits large sends into frames under batchBytesMax, in order", () => {
+    const frames = encodeFrames(Array.from({ length: 100 }, (_, i) => big(i + 1)), 10_000);
+    expect(frames.length).toBeGreaterThan(5);
+    for (const f of frames) expect(f.byteLength).toBeLessThanOrEqual(10_000);
+    expect(frames.flatMap(decodeBatch).map((m) => m.entries[0]!.index)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   });
 
-  it("rejects every truncation and trailing garbage with a CodecError", () => {
-    fc.assert(fc.property(fc.array(arbMessage, { minLength: 1, maxLength: 3 }), fc.nat(), (msgs, cut) => {
-      const buf = encodeBatch(msgs);
-      const at = cut % buf.byteLength;
-      expect(() => decodeBatch(buf.subarray(0, at))).toThrow(CodecError);
-      const longer = new Uint8Array(buf.byteLength + 1);
-      longer.set(buf);
-      expect(() => decodeBatch(longer)).toThrow(CodecError);
-    }));
+  it("sends a message larger than batchBytesMax alone, keeps order, and refuses one over messageBytesMax", () => {
+    const small = (i: number) => message({ type: MessageType.Heartbeat, to: 2, from: 1, commit: i });
+    const frames = encodeFrames([small(1), big(2), small(3)], 512);
+    expect(frames.map((f) => decodeBatch(f).map((m) => m.entries[0]?.index ?? m.commit))).toEqual([[1], [2], [3]]);
+    const huge = message({ type: MessageType.App, to: 2, from: 1, entries: [{ term: 1, index: 1, type: 0, data: new Uint8Array(TRANSPORT_LIMITS.messageBytesMax) }] });
+    expect(() => encodeFrames([huge])).toThrow(CodecError);
   });
 
-  it("never throws anything but CodecError on random bytes", () => {
-    fc.assert(fc.property(arbBytes(300), (bytes) => {
-      try { decodeBatch(bytes); } catch (err) { expect(err).toBeInstanceOf(CodecError); }
-    }));
-  });
-
-  it("refuses oversized counts before allocating", () => {
-    const buf = new Uint8Array(8);
-    new DataView(buf.buffer).setUint32(0, TRANSPORT_LIMITS.batchMessagesMax + 1);
-    expect(() => decodeBatch(buf)).toThrow(/batch count/);
-    const one = encodeBatch([message({ type: MessageType.App, to: 1, from: 2 })]);
-    // Claim 2^32-1 entries in the first message.
-    new DataView(one.buffer).setUint32(4 + 4 + 2 + 8 + 40, 0xffffffff);
-    expect(() => decodeBatch(one)).toThrow(/entries/);
-  });
-
-  it("splits large sends into batches under batchBytesMax", () => {
-    const big = (i: number) => message({ type: MessageType.App, to: 2, from: 1, entries: [{ term: 1, index: i, type: 0, data: new Uint8Array(1000) }] });
-    const batches = splitBatches(Array.from({ length: 100 }, (_, i) => big(i + 1)), 10_000);
-    expect(batches.length).toBeGreaterThan(5);
-    for (const b of batches) expect(encodeBatch(b).byteLength).toBeLessThanOrEqual(10_000);
-    expect(batches.flat().map((m) => m.entries[0]!.index)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  it("caps messages per frame at batchMessagesMax", () => {
+    const n = TRANSPORT_LIMITS.batchMessagesMax + 10;
+    const frames = encodeFrames(Array.from({ length: n }, (_, i) => message({ type: MessageType.Heartbeat, to: 2, from: 1, commit: i })), 1 << 30);
+    expect(frames.map((f) => decodeBatch(f).length)).toEqual([TRANSPORT_LIMITS.batchMessagesMax, 10]);
   });
 
   it("names subjects per group and node and validates them", () => {
