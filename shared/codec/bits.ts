@@ -100,17 +100,7 @@ export class BitReader {
   }
 
   uvar(): number {
-    let v = 0;
-    let scale = 1;
-    for (let group = 0; ; group++) {
-      if (group === 8) throw new CodecError(CodecErrorReason.Corrupt, "varint longer than 8 groups");
-      const more = this.bits(1);
-      v += this.bits(7) * scale;
-      scale *= 128;
-      if (more === 0) break;
-    }
-    if (v > Number.MAX_SAFE_INTEGER) throw new CodecError(CodecErrorReason.Corrupt, "varint above 2^53");
-    return v;
+    return readUvar(this);
   }
 
   svar(): number {
@@ -127,6 +117,21 @@ export class BitReader {
 }
 
 /** Maps signed to unsigned: 0,-1,1,-2 → 0,1,2,3. Exact for |v| <= 2^52. */
+/** Reads a varint written as groups of (more bit, 7 value bits) from any bit source. */
+export function readUvar(src: { bits(n: number): number }): number {
+  let v = 0;
+  let scale = 1;
+  for (let group = 0; ; group++) {
+    if (group === 8) throw new CodecError(CodecErrorReason.Corrupt, "varint longer than 8 groups");
+    const more = src.bits(1);
+    v += src.bits(7) * scale;
+    scale *= 128;
+    if (more === 0) break;
+  }
+  if (v > Number.MAX_SAFE_INTEGER) throw new CodecError(CodecErrorReason.Corrupt, "varint above 2^53");
+  return v;
+}
+
 export function zigzag(v: number): number {
   return v >= 0 ? v * 2 : -v * 2 - 1;
 }

@@ -7,7 +7,7 @@
 // otherwise. The decoder never reads past its input: a short input is a
 // CodecError, and any bytes decode to *something* bounded by the caller.
 import { CodecError, CodecErrorReason } from "./errors";
-import { uvarBits, zigzag, unzigzag } from "./bits";
+import { readUvar, uvarBits, zigzag, unzigzag } from "./bits";
 
 const probBits = 11;
 export const probOne = 1 << probBits;
@@ -225,17 +225,7 @@ export class RangeDecoder {
   }
 
   uvar(): number {
-    let v = 0;
-    let scale = 1;
-    for (let group = 0; ; group++) {
-      if (group === 8) throw new CodecError(CodecErrorReason.Corrupt, "varint longer than 8 groups");
-      const more = this.bits(1);
-      v += this.bits(7) * scale;
-      scale *= 128;
-      if (more === 0) break;
-    }
-    if (v > Number.MAX_SAFE_INTEGER) throw new CodecError(CodecErrorReason.Corrupt, "varint above 2^53");
-    return v;
+    return readUvar(this);
   }
 
   svar(): number {
