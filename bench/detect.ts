@@ -14,9 +14,8 @@
 // timeouts, and SWIM's piggyback-only dissemination.
 
 import os from "node:os";
-import path from "node:path";
+import { roomClimateDir as findRoomClimateDir } from "../firmware/host/datasets";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { createDetector, describeDetector } from "../cloud/health/detectors";
 import { AKKA_CLUSTER_DEFAULTS } from "../cloud/health/phi-accrual";
 import { seededRandom } from "../cloud/health/random";
@@ -43,8 +42,7 @@ const WARMUP_BEATS = 1000;
 const SEED = Number(process.env.BENCH_SEED ?? 20261126);
 const NODE = "monitored";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const roomClimateDir = path.resolve(repoRoot, "..", "shared", "datasets", "room-climate");
+const roomClimateDir = findRoomClimateDir();
 
 function progress(message: string): void {
   process.stderr.write(`[bench:detect ${((performance.now() - started) / 1000).toFixed(1)}s] ${message}\n`);

@@ -1,17 +1,11 @@
-// Loads the room-climate traces (../shared/datasets/room-climate beside the
-// repo, or $XSFLEET_DATASETS/room-climate) as replay rows, one series per NodeID.
+// Loads the room-climate traces (located by datasets.ts) as replay rows, one
+// series per NodeID.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { TraceRow } from "../sim/replay-source";
+import { roomClimateDir } from "./datasets";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-export function roomClimateDir(): string {
-  const env = process.env.XSFLEET_DATASETS;
-  if (env) return path.resolve(env, "room-climate");
-  return path.resolve(here, "..", "..", "..", "shared", "datasets", "room-climate");
-}
+export { roomClimateDir };
 
 export interface RoomClimateTrace {
   file: string;
