@@ -1,5 +1,6 @@
 // A live status line: redrawn in place on a terminal, printed as plain lines
 // (at a slower cadence) when output goes to a file or CI log.
+import { RateMeter as CounterRate } from "../dashboard/rates";
 
 export interface LiveStatus {
   update(line: string): void;
@@ -32,20 +33,19 @@ export function liveStatus(stream: NodeJS.WriteStream = process.stdout, plainEve
   };
 }
 
-/** Per-second rates of monotonically growing counters, over a sliding window. */
+/** Named per-second rates of growing counters over a sliding window (0 until known). */
 export class RateMeter {
-  #samples = new Map<string, { value: number; atMs: number }[]>();
+  #meters = new Map<string, CounterRate>();
 
   constructor(readonly windowMs = 5_000) {}
 
   rate(name: string, value: number, nowMs = Date.now()): number {
-    const q = this.#samples.get(name) ?? [];
-    q.push({ value, atMs: nowMs });
-    while (q.length > 2 && nowMs - q[1]!.atMs >= this.windowMs) q.shift();
-    this.#samples.set(name, q);
-    const first = q[0]!;
-    if (nowMs <= first.atMs) return 0;
-    return Math.max(0, ((value - first.value) * 1000) / (nowMs - first.atMs));
+    let m = this.#meters.get(name);
+    if (!m) {
+      m = new CounterRate(0, this.windowMs);
+      this.#meters.set(name, m);
+    }
+    return m.sample(value, nowMs) ?? 0;
   }
 }
 

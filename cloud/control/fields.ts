@@ -3,19 +3,14 @@
 // a FieldError with the path of the offending field. Shared by the command
 // codec and the snapshot loader (check at encode *and* decode).
 
+import { utf8Length } from "../../shared/proto/utf8";
 import { LONE_SURROGATE } from "./canonical-json";
 
 export class FieldError extends Error {
   override readonly name = "FieldError";
 }
 
-const utf8 = new TextEncoder();
-export function utf8Bytes(s: string): number {
-  // Fast path: ASCII strings are the norm for names.
-  let ascii = true;
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) { ascii = false; break; }
-  return ascii ? s.length : utf8.encode(s).byteLength;
-}
+export const utf8Bytes = utf8Length;
 
 /** Visible ASCII, no spaces: ids, lock/role names, addresses. */
 export const NAME_PATTERN = /^[\x21-\x7e]+$/;

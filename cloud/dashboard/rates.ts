@@ -5,26 +5,35 @@
 
 export class RateMeter {
   readonly #minIntervalMs: number;
-  #last: { atMs: number; value: number } | null = null;
+  readonly #windowMs: number;
+  /** Samples in the window, oldest first; the rate spans first to last. */
+  #samples: { atMs: number; value: number }[] = [];
   #rate: number | null = null;
 
-  /** Samples closer together than minIntervalMs keep the previous rate (noise). */
-  constructor(minIntervalMs = 500) {
+  /**
+   * Samples closer together than minIntervalMs keep the previous rate (noise).
+   * windowMs 0: the rate over the last interval; otherwise over about the last windowMs.
+   */
+  constructor(minIntervalMs = 500, windowMs = 0) {
     this.#minIntervalMs = minIntervalMs;
+    this.#windowMs = windowMs;
   }
 
   /** Records a sample; returns the current rate per second (null until two samples). */
   sample(value: number, atMs: number): number | null {
     if (!Number.isFinite(value) || !Number.isFinite(atMs)) return this.#rate;
-    const last = this.#last;
-    if (last === null || value < last.value || atMs < last.atMs) {
-      this.#last = { atMs, value };
+    const q = this.#samples;
+    const last = q[q.length - 1];
+    if (last === undefined || value < last.value || atMs < last.atMs) {
+      this.#samples = [{ atMs, value }];
       this.#rate = null;
       return null;
     }
     if (atMs - last.atMs < this.#minIntervalMs) return this.#rate;
-    this.#rate = ((value - last.value) * 1000) / (atMs - last.atMs);
-    this.#last = { atMs, value };
+    q.push({ atMs, value });
+    while (q.length > 2 && atMs - q[1]!.atMs >= this.#windowMs) q.shift();
+    const first = q[0]!;
+    this.#rate = atMs > first.atMs ? ((value - first.value) * 1000) / (atMs - first.atMs) : this.#rate;
     return this.#rate;
   }
 

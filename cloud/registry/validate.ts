@@ -1,12 +1,10 @@
 // Input checks shared by every DeviceRegistry implementation, so the limits
 // in registryLimits hold whichever store is behind the interface.
+import { utf8Length } from "../../shared/proto/utf8";
 import { RegistryError, registryLimits, type DesiredConfigInput, type DesiredConfigSpec } from "./types";
 
 const keyPattern = /^[A-Za-z0-9_.:-]{1,64}$/;
 
-function utf8Bytes(s: string): number {
-  return Buffer.byteLength(s, "utf8");
-}
 
 /** Applies `patch` to `current` (null removes a key) and checks the result's limits. */
 export function checkMetadataPatch(patch: Record<string, string | null>, current: Record<string, string>): Record<string, string> {
@@ -16,7 +14,7 @@ export function checkMetadataPatch(patch: Record<string, string | null>, current
     if (!keyPattern.test(k)) throw new RegistryError("invalid", `metadata key ${JSON.stringify(k)} must be 1-64 characters from A-Z a-z 0-9 _ . : -`);
     if (v === null) { delete out[k]; continue; }
     if (typeof v !== "string") throw new RegistryError("invalid", `metadata value for ${k} must be a string (or null to remove it)`);
-    if (utf8Bytes(v) > registryLimits.metadataValueBytesMax) throw new RegistryError("invalid", `metadata value for ${k} is longer than ${registryLimits.metadataValueBytesMax} bytes`);
+    if (utf8Length(v) > registryLimits.metadataValueBytesMax) throw new RegistryError("invalid", `metadata value for ${k} is longer than ${registryLimits.metadataValueBytesMax} bytes`);
     out[k] = v;
   }
   if (Object.keys(out).length > registryLimits.metadataKeysMax) throw new RegistryError("invalid", `a device may have at most ${registryLimits.metadataKeysMax} metadata keys`);
@@ -41,7 +39,7 @@ export function checkDesiredConfig(c: DesiredConfigInput): Omit<DesiredConfigSpe
   for (const [k, v] of entries) {
     if (!keyPattern.test(k)) throw new RegistryError("invalid", `setting key ${JSON.stringify(k)} must be 1-64 characters from A-Z a-z 0-9 _ . : -`);
     if (typeof v !== "string") throw new RegistryError("invalid", `setting ${k} must be a string`);
-    if (utf8Bytes(v) > registryLimits.settingValueBytesMax) throw new RegistryError("invalid", `setting ${k} is longer than ${registryLimits.settingValueBytesMax} bytes`);
+    if (utf8Length(v) > registryLimits.settingValueBytesMax) throw new RegistryError("invalid", `setting ${k} is longer than ${registryLimits.settingValueBytesMax} bytes`);
   }
   return {
     heartbeatIntervalMs: num("heartbeatIntervalMs", c.heartbeatIntervalMs, uint32Max),
