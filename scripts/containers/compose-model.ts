@@ -7,7 +7,7 @@
 // project for this.
 import type { Shell } from "./podman";
 
-interface RawService {
+export interface RawService {
   depends_on?: string[] | Record<string, unknown>;
   environment?: Record<string, string> | string[];
   command?: string[] | string;
