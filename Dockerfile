@@ -2,7 +2,7 @@
 #
 #   docker build -t xsfleet .
 #   docker run --network host xsfleet cloud --roles ingest,api --nats-servers nats://127.0.0.1:4222
-#   docker run --network host xsfleet sim --broker mqtt://127.0.0.1:1883 --devices 20
+#   docker run --network host --no-healthcheck xsfleet sim --broker mqtt://127.0.0.1:1883 --devices 20
 #   docker run --network host --entrypoint node xsfleet --import tsx cloud/controlplane/main.ts --id 1 …
 #   docker run --network host --entrypoint node xsfleet --import tsx cloud/dashboard/standalone.ts --nats …
 #
