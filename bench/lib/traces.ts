@@ -15,8 +15,7 @@
 
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { randomNormal } from "../../cloud/health/random";
-import type { RandomSource } from "../../cloud/health/types";
+import { randomNormal, type RandomSource } from "../../cloud/base";
 
 export interface Trace {
   sendMs: Float64Array;

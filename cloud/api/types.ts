@@ -7,7 +7,6 @@ import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../regis
 export const apiServiceName = "xsfleet-api";
 export const apiServiceVersion = "1.0.0";
 export const apiQueueGroup = "xsfleet-api";
-export const apiSubjectRoot = "xsfleet.v1.api";
 
 export const ApiEndpoint = {
   DevicesRegister: "devices.register",
@@ -22,10 +21,6 @@ export const ApiEndpoint = {
   TelemetryQuery: "telemetry.query",
 } as const;
 export type ApiEndpoint = (typeof ApiEndpoint)[keyof typeof ApiEndpoint];
-
-export function apiSubject(e: ApiEndpoint): string {
-  return `${apiSubjectRoot}.${e}`;
-}
 
 export interface RegisterRequest { deviceId: string; metadata?: Record<string, string> }
 export interface DeviceReply { device: DeviceRecord }

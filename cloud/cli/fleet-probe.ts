@@ -3,8 +3,9 @@
 // and live points/s from the integrator output subjects.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { IngestStream, durableName } from "../ingest/streams";
+import { IngestStream, durableName } from "../ingest";
 import { DeviceStateStore, Presence } from "../state";
+import { allOutTelemetrySubject, ClusterApiSubject } from "../subjects";
 
 export interface FleetSnapshot {
   devicesKnown: number;
@@ -28,7 +29,7 @@ export class FleetProbe {
 
   /** Starts counting points on xsfleet.v1.out.*.telemetry. */
   watchOutput(): void {
-    const sub = this.nc.subscribe("xsfleet.v1.out.*.telemetry");
+    const sub = this.nc.subscribe(allOutTelemetrySubject);
     this.#sub = sub;
     void (async () => {
       for await (const m of sub) {
@@ -88,7 +89,7 @@ export class FleetProbe {
 
   async members(): Promise<FleetSnapshot["members"]> {
     try {
-      const reply = await this.nc.request("xsfleet.v1.api.cluster.members", "{}", { timeout: 1_000 });
+      const reply = await this.nc.request(ClusterApiSubject.Members, "{}", { timeout: 1_000 });
       const { members } = reply.json<{ members: { status: "up" | "suspect" | "down" }[] }>();
       const count = (st: string): number => members.filter((m) => m.status === st).length;
       return { up: count("up"), suspect: count("suspect"), down: count("down") };

@@ -6,7 +6,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import type { Logger } from "../node/log";
+import type { Logger } from "../base";
 import { CommandState, type CommandRecord } from "./types";
 
 export const commandsBucket = "xsfleet_commands";

@@ -10,9 +10,9 @@ import { canonicalBytes, parseBoundedJson } from "./canonical-json";
 import { Fields, FieldError, KEY_PATTERN, NAME_PATTERN, checkString, readFlatMap, utf8Bytes } from "./fields";
 import type { ControlLimits } from "./limits";
 import { isDeviceId } from "../../shared/topics";
+import { cloudRoles, type CloudRole } from "../base";
 import {
   CONTROL_FORMAT_VERSION,
-  CloudRole,
   CommandKind,
   DeviceRole,
   type Command,
@@ -26,7 +26,7 @@ export type DecodeResult = { ok: true; envelope: Envelope } | { ok: false; messa
 
 const COMMAND_KINDS = Object.values(CommandKind);
 const DEVICE_ROLES = Object.values(DeviceRole);
-const CLOUD_ROLES = Object.values(CloudRole);
+const CLOUD_ROLES: readonly string[] = cloudRoles;
 const SEQ_MAX = Number.MAX_SAFE_INTEGER;
 const ID_MAX = Number.MAX_SAFE_INTEGER;
 

@@ -13,6 +13,8 @@
 // each committed Normal entry's `data` goes to `apply(data, entry.index)`,
 // and snapshot()/restore() carry the state across InstallSnapshot.
 
+import type { CloudRole } from "../base";
+
 /** Typed replicated state machine (the control plane implements it). */
 export interface StateMachine<Cmd, Res> {
   /** Applies one committed entry; `index` must exceed every index applied before. */
@@ -62,14 +64,6 @@ export const DeviceRole = {
   Processing: "processing",
 } as const;
 export type DeviceRole = (typeof DeviceRole)[keyof typeof DeviceRole];
-
-/** Cloud node roles; one process may run several. */
-export const CloudRole = {
-  Ingest: "ingest",
-  Analytics: "analytics",
-  Orchestration: "orchestration",
-} as const;
-export type CloudRole = (typeof CloudRole)[keyof typeof CloudRole];
 
 export const DeviceStatus = {
   Active: "active",

@@ -18,7 +18,8 @@ import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-
 import { CommandKind, type ApplyResult, type Command, type Proposer, type ResultFor, type SessionRef } from "../control/types";
 import type { NodeId } from "../raft/types";
 import { isReadCommand } from "../control/state-machine";
-import { CONTROL_SUBJECT, COMMAND_ENDPOINTS, HEADER_CLIENT_ID, HEADER_SEQ, nodeSubject, type AdminEndpoint, type CommandEndpoint, type Endpoint, type NodeFailure } from "./service";
+import { controlSubject } from "../subjects";
+import { COMMAND_ENDPOINTS, HEADER_CLIENT_ID, HEADER_SEQ, type AdminEndpoint, type CommandEndpoint, type Endpoint, type NodeFailure } from "./service";
 import type { NodeStatus } from "./raft-node";
 
 export interface ControlClientOptions {
@@ -130,7 +131,7 @@ export class ControlClient {
       if (left <= 0) throw new ControlTimeoutError(endpoint, lastError);
       if (attempt > 0) this.retries++;
       const target = node ?? this.#leader;
-      const subject = target > 0 ? `${nodeSubject(target)}.${endpoint}` : `${CONTROL_SUBJECT}.${endpoint}`;
+      const subject = controlSubject(endpoint, target);
       let answer: unknown;
       try {
         const msg = await this.#nc.request(subject, payload, { timeout: Math.min(this.#attemptTimeoutMs, left), ...(h ? { headers: h } : {}) });

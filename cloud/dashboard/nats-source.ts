@@ -13,8 +13,8 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import type { KvWatchEntry } from "@nats-io/kv";
 import { isDeviceId } from "../../shared/topics";
 import { queryHistory } from "../history";
-import { DeviceStateStore, deviceStateBucket, publicState, type DeviceState } from "../state";
-import { decodeState } from "../state/store";
+import { decodeState, DeviceStateStore, deviceStateBucket, publicState, type DeviceState } from "../state";
+import { allDeviceEventsSubject } from "../subjects";
 import {
   cloudNodeFromHealth, cloudNodesFromConnz, fetchMonitorJson, mergeCloudNodes, monitorEndpoint, serverRow, unreachableServerRow, connzLimitMax,
 } from "./nats-monitor";
@@ -24,8 +24,6 @@ import {
   type DashboardEventListener, type DashboardSource, type DeviceRow, type FleetSnapshot, type HistoryPoint, type HistoryQuery,
   type NatsServerRow, type StreamRow,
 } from "./types";
-
-export const eventsSubject = "xsfleet.v1.events.>";
 
 export interface NatsDashboardSourceOptions {
   nc: NatsConnection;
@@ -273,7 +271,7 @@ export class NatsDashboardSource implements DashboardSource {
 
   events(listener: DashboardEventListener): () => void {
     if (this.#subs.size >= this.#o.listenersMax) throw new Error(`more than ${this.#o.listenersMax} event listeners`);
-    const sub = this.#nc.subscribe(eventsSubject, {
+    const sub = this.#nc.subscribe(allDeviceEventsSubject, {
       callback: (err, msg) => {
         if (err) return;
         const ev = eventFromMessage(msg.subject, msg.data, this.#o.now(), this.#o.eventPayloadBytesMax);

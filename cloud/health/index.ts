@@ -12,4 +12,3 @@ export {
   type NodeClassConfig,
   type PresenceEvent,
 } from "./heartbeat-manager";
-export { seededRandom } from "./random";

@@ -7,7 +7,9 @@ import { GCounter } from "../../shared/crdt/gcounter";
 import { PNCounter } from "../../shared/crdt/pncounter";
 import { CrdtError } from "../../shared/crdt/wire";
 import { Presence as WirePresence, type TelemetryBatch } from "../../shared/proto/xsfleet.gen";
-import { DeviceEvent, Uplink } from "../../shared/topics";
+import { Uplink } from "../../shared/topics";
+import { DlqReason, type DecodedMessage, type DecodedTelemetry } from "../records";
+import { DeviceEvent } from "../subjects";
 import {
   Presence,
   PresenceSource,
@@ -15,10 +17,9 @@ import {
   type HelloState,
   type StoredDeviceState,
   type StoredWindow,
-} from "../state/types";
-import type { DecodedMessage, DecodedTelemetry } from "./decode";
+} from "../state";
 import { checkSeq, emptyWindow, recordSeq, resizeWindow, SeqVerdict, type SeqWindowData } from "./seq-window";
-import { DlqReason, IngestSource } from "./types";
+import { IngestSource, ingestSourceOf } from "./types";
 
 /** A decoded message with the JetStream facts about it. */
 export interface IngestItem {
@@ -102,8 +103,9 @@ export function applyBatch(prev: StoredDeviceState, items: readonly IngestItem[]
     const item = items[i]!;
     const m = item.msg;
     if (m.deviceId !== s.deviceId) throw new Error(`applyBatch: item for ${m.deviceId} in the batch of ${s.deviceId}`);
-    let w = windows.get(m.source);
-    if (!w) windows.set(m.source, (w = loadWindow(s.dedup[m.source], opts.seqWindow)));
+    const source = ingestSourceOf(m.kind);
+    let w = windows.get(source);
+    if (!w) windows.set(source, (w = loadWindow(s.dedup[source], opts.seqWindow)));
     const seq = m.env.seq;
     if (seq > 0) {
       const verdict = checkSeq(w, seq);

@@ -6,19 +6,14 @@ export {
   IngestStream,
   defaultStreamLimits,
   durableName,
-  dlqSubject,
-  dlqSubjectRoot,
+  sourceStream,
   type EnsureIngestOptions,
   type StreamLimits,
 } from "./streams";
-export { DlqHeader, encodeOutTelemetry, type OutTelemetryJson } from "./outputs";
 export {
-  DlqReason,
   IngestSource,
-  defaultIngestConfig,
-  parseIngestConfig,
-  type IngestConfig,
-  type IngestLog,
+  ingestSourceOf,
   type IngestStats,
 } from "./types";
+export { defaultIngestConfig, parseIngestConfig, type IngestConfig } from "./settings";
 export { registerIngestMetrics } from "./metrics";

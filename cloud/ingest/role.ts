@@ -13,20 +13,22 @@
 // finds them already recorded (duplicates) or records them now.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
-import { NatsPool } from "../nats/connection";
-import { DeviceStateStore, type LoadedState } from "../state/store";
+import { NatsPool } from "../nats";
+import { DeviceStateStore, type LoadedState } from "../state";
 import { applyBatch, mergeInterleaved, sweepPresence, type IngestItem } from "./apply";
 import { DeviceLocks, forEachLimit, StateCache } from "./cache";
-import { decodeDeviceMessage } from "./decode";
-import { Publisher } from "./outputs";
+import { decodeDeviceMessage, type DlqReason } from "../records";
+import { Publisher } from "./publisher";
 import { durableName, ensureIngestConsumer, ensureIngestStreams, sourceStream } from "./streams";
-import { IngestSource, parseIngestConfig, type DlqReason, type IngestConfig, type IngestLog, type IngestStats } from "./types";
+import type { Logger } from "../base";
+import { parseIngestConfig, type IngestConfig } from "./settings";
+import { IngestSource, type IngestStats } from "./types";
 
 export interface IngestDeps {
   nc: NatsConnection | NatsPool;
   nodeId: string;
   config: Partial<IngestConfig> | Record<string, unknown>;
-  log: IngestLog;
+  log: Logger;
   /** Clock for the presence sweep (tests inject one). */
   nowMs?: () => number;
   /** Fault injection for tests: crash points of the exactly-once protocol. */

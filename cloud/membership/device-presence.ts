@@ -8,9 +8,10 @@
 // device's real heartbeat jitter instead of one fixed timeout.
 
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { monotonicNowMs } from "../base";
 import { HeartbeatManager, DetectorKind, Presence, createDetector, type DetectorConfig, type FailureDetector } from "../health";
-import { allDevicesSubject, parseDeviceAddress, Uplink } from "../../shared/topics";
-import { monotonicNowMs } from "./resources";
+import { parseDeviceAddress, Uplink } from "../../shared/topics";
+import { allDevicesSubject } from "../subjects";
 import { SUSPICION_CAP } from "./driver";
 
 export interface DevicePresenceOptions {

@@ -8,12 +8,13 @@
 // of an unknown node makes SWIM join it.
 
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { HeartbeatManager, DetectorKind, Presence, createDetector, seededRandom, type DetectorConfig, type FailureDetector, type RandomSource } from "../health";
+import { assertNodeId, monotonicNowMs, seededRandom, type RandomSource } from "../base";
+import { HeartbeatManager, DetectorKind, Presence, createDetector, type DetectorConfig, type FailureDetector } from "../health";
 import { SwimNode, type SwimConfig } from "../health/swim";
 import { decodeHeartbeat, decodeSwim, encodeHeartbeat, encodeSwim, DEFAULT_CODEC_LIMITS, type CodecLimits } from "./codec";
 import { RecoveryHistory } from "./history";
-import { localResources, monotonicNowMs } from "./resources";
-import { allHeartbeatsSubject, assertNodeId, clusterEventSubject, heartbeatSubject, swimSubject } from "./subjects";
+import { localResources } from "./resources";
+import { allHeartbeatsSubject, clusterEventSubject, heartbeatSubject, swimSubject } from "../subjects";
 import { HistoryKind, type ClusterHeartbeat, type MemberView, type NodeResources } from "./types";
 import { combineStatus, statusCause, type MemberStatus } from "./view";
 

@@ -4,46 +4,15 @@
 // reported together, each naming the setting, where its value came from and
 // what to change — operators fix configs from logs, not from stack traces.
 import { readFileSync, accessSync, constants } from "node:fs";
-import type { NatsSettings } from "../nats/connection";
-import { parseIngestConfig } from "../ingest/types";
-import { LogLevel } from "./log";
+import { CloudRole, cloudRoles, LogLevel, nodeIdPattern, type IntRanges } from "../base";
+import { apiLimitRanges, defaultApiLimits, type ApiLimits } from "../api";
+import { commandLimitRanges, commandRetryProblems, commandRetryRanges, defaultCommandLimits, defaultCommandRetry, type CommandLimits, type CommandRetrySettings } from "../commands";
+import { parseIngestConfig } from "../ingest";
+import type { NatsSettings } from "../nats";
+import { RegistryBackend, registryBackends } from "../registry";
 
-export const CloudRole = {
-  Ingest: "ingest",
-  Api: "api",
-  Commands: "commands",
-  Analytics: "analytics",
-  Orchestration: "orchestration",
-} as const;
-export type CloudRole = (typeof CloudRole)[keyof typeof CloudRole];
-export const cloudRoles: readonly CloudRole[] = Object.values(CloudRole);
-
-export interface CloudLimits {
-  /** Concurrent API requests one node works on; more get a 503 reply. */
-  apiInflightMax: number;
-  /** Largest accepted API request body. */
-  apiRequestBytesMax: number;
-  /** Largest page a list/query request may ask for. */
-  listLimitMax: number;
-  /** Pending (unacknowledged, unexpired) commands across the fleet. */
-  commandsPendingMax: number;
-  /** Pending commands per device. */
-  commandsPerDeviceMax: number;
-  /** Longest deadline a command may be given. */
-  commandDeadlineMsMax: number;
-  /** Timed re-sends per command (re-sends on device Hello are counted apart). */
-  commandRetryAttemptsMax: number;
-}
-
-export interface CommandRetrySettings {
-  /** First re-send delay; doubles per attempt up to retryMaxMs (with jitter). */
-  retryInitialMs: number;
-  retryMaxMs: number;
-  /** How long a node owns a command's retry loop after each send. */
-  leaseMs: number;
-  /** Period of the retry/expiry loop. */
-  tickMs: number;
-}
+/** Every capability's limits, as the config file's `limits` section holds them. */
+export type CloudLimits = ApiLimits & CommandLimits;
 
 export interface CloudConfig {
   nodeId: string;
@@ -58,31 +27,14 @@ export interface CloudConfig {
   logLevel: LogLevel;
   limits: CloudLimits;
   commands: CommandRetrySettings;
-  /** Passed unchanged to the ingest role. */
+  /** Passed unchanged to the ingest role (cloud/ingest/settings.ts validates it). */
   ingest: Record<string, unknown>;
   /** Where the device registry lives: NATS KV, or the Raft control plane (cloud/controlplane replicas must run). */
   registry: RegistryBackend;
 }
 
-export const RegistryBackend = { Kv: "kv", Control: "control" } as const;
-export type RegistryBackend = (typeof RegistryBackend)[keyof typeof RegistryBackend];
-
-export const defaultLimits: CloudLimits = {
-  apiInflightMax: 256,
-  apiRequestBytesMax: 64 * 1024,
-  listLimitMax: 1000,
-  commandsPendingMax: 10_000,
-  commandsPerDeviceMax: 32,
-  commandDeadlineMsMax: 7 * 24 * 3600_000,
-  commandRetryAttemptsMax: 30,
-};
-
-export const defaultCommandRetry: CommandRetrySettings = {
-  retryInitialMs: 500,
-  retryMaxMs: 10_000,
-  leaseMs: 15_000,
-  tickMs: 200,
-};
+export const defaultLimits: Readonly<CloudLimits> = Object.freeze({ ...defaultApiLimits, ...defaultCommandLimits });
+const limitRanges: IntRanges<CloudLimits> = { ...apiLimitRanges, ...commandLimitRanges };
 
 export function defaultConfig(): CloudConfig {
   return {
@@ -271,7 +223,6 @@ export function loadConfig(input: LoadConfigInput): CloudConfig {
   return validateConfig(raw, { sources, hostname: input.hostname, pid: input.pid });
 }
 
-const nodeIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 const serverUrlPattern = /^(nats|tls|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/;
 
 /** Collects issues while reading typed values out of a raw object. */
@@ -351,7 +302,7 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
   }
 
   const registry = c.str("registry", raw.registry, def.registry);
-  if (!(Object.values(RegistryBackend) as string[]).includes(registry)) c.fail("registry", `must be one of ${Object.values(RegistryBackend).join(", ")}, got ${JSON.stringify(registry)}`);
+  if (!(registryBackends as readonly string[]).includes(registry)) c.fail("registry", `must be one of ${registryBackends.join(", ")}, got ${JSON.stringify(registry)}`);
 
   if (c.issues.length > 0) throw new ConfigError(c.issues);
   return { nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest, registry: registry as RegistryBackend };
@@ -405,29 +356,23 @@ function checkNats(c: Checker, n: Raw, nodeId: string, defaultServers: string[])
   return nats;
 }
 
+/** Reads each field of `raw` within its range; missing fields keep their default. */
+function checkInts<T extends object>(c: Checker, prefix: string, raw: Raw, defaults: Readonly<T>, ranges: IntRanges<T>): T {
+  const out = { ...defaults } as T;
+  for (const key of Object.keys(ranges) as (keyof T & string)[]) {
+    const [min, max] = ranges[key];
+    (out as Record<string, unknown>)[key] = c.int(`${prefix}.${key}`, raw[key], defaults[key] as number, min, max);
+  }
+  return out;
+}
+
 function checkLimits(c: Checker, l: Raw): CloudLimits {
-  const d = defaultLimits;
-  return {
-    apiInflightMax: c.int("limits.apiInflightMax", l.apiInflightMax, d.apiInflightMax, 1, 100_000),
-    apiRequestBytesMax: c.int("limits.apiRequestBytesMax", l.apiRequestBytesMax, d.apiRequestBytesMax, 256, 1 << 20),
-    listLimitMax: c.int("limits.listLimitMax", l.listLimitMax, d.listLimitMax, 1, 100_000),
-    commandsPendingMax: c.int("limits.commandsPendingMax", l.commandsPendingMax, d.commandsPendingMax, 1, 1_000_000),
-    commandsPerDeviceMax: c.int("limits.commandsPerDeviceMax", l.commandsPerDeviceMax, d.commandsPerDeviceMax, 1, 10_000),
-    commandDeadlineMsMax: c.int("limits.commandDeadlineMsMax", l.commandDeadlineMsMax, d.commandDeadlineMsMax, 1000, 30 * 24 * 3600_000),
-    commandRetryAttemptsMax: c.int("limits.commandRetryAttemptsMax", l.commandRetryAttemptsMax, d.commandRetryAttemptsMax, 0, 1000),
-  };
+  return checkInts(c, "limits", l, defaultLimits, limitRanges);
 }
 
 function checkCommandRetry(c: Checker, r: Raw): CommandRetrySettings {
-  const d = defaultCommandRetry;
-  const out: CommandRetrySettings = {
-    retryInitialMs: c.int("commands.retryInitialMs", r.retryInitialMs, d.retryInitialMs, 10, 600_000),
-    retryMaxMs: c.int("commands.retryMaxMs", r.retryMaxMs, d.retryMaxMs, 10, 3600_000),
-    leaseMs: c.int("commands.leaseMs", r.leaseMs, d.leaseMs, 100, 3600_000),
-    tickMs: c.int("commands.tickMs", r.tickMs, d.tickMs, 10, 60_000),
-  };
-  if (out.retryMaxMs < out.retryInitialMs) c.fail("commands.retryMaxMs", `must be >= commands.retryInitialMs (${out.retryInitialMs})`);
-  if (out.leaseMs <= out.retryMaxMs) c.fail("commands.leaseMs", `must be longer than commands.retryMaxMs (${out.retryMaxMs}) so an owner keeps its lease between re-sends`);
+  const out = checkInts(c, "commands", r, defaultCommandRetry, commandRetryRanges);
+  for (const p of commandRetryProblems(out)) c.fail(`commands.${p.path}`, p.message);
   return out;
 }
 

@@ -6,7 +6,7 @@
 import { hostname } from "node:os";
 import { pathToFileURL } from "node:url";
 import { ConfigError, loadConfig, usage } from "./config";
-import { createLogger } from "./log";
+import { createLogger } from "../base";
 import { startCloudNode, type CloudNodeDeps } from "./node";
 
 export interface RunIo {

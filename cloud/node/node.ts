@@ -21,9 +21,9 @@ import { KvDeviceRegistry } from "../registry/kv-registry";
 import { ControlPlaneRegistry } from "../registry/control-plane-registry";
 import type { DeviceRegistry } from "../registry/types";
 import { ControlClient } from "../controlplane/client";
-import type { CloudConfig, CloudRole } from "./config";
+import { createLogger, type CloudRole, type Logger } from "../base";
+import type { CloudConfig } from "./config";
 import { startHttpEndpoint, type HealthReport, type HttpEndpoint } from "./http";
-import { createLogger, type Logger } from "./log";
 import { createNodeMetrics, type NodeMetrics } from "./metrics";
 import { defaultRoleFactories, type RoleContext, type RoleFactories, type RoleHandle } from "./roles";
 

@@ -12,7 +12,7 @@ import { ControlClient } from "../controlplane/client";
 import { startRecoveryAgent } from "../recovery/agent";
 import { ControlLeaseService } from "../recovery/control-adapter";
 import type { CloudConfig } from "./config";
-import type { Logger } from "./log";
+import type { Logger } from "../base";
 
 export interface RoleContext {
   nc: NatsConnection;

@@ -11,8 +11,8 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { MembershipDriver } from "../membership/driver";
 import { HistoryKind, type MemberView } from "../membership/types";
 import type { RecoveryHistory } from "../membership/history";
-import { assignSubject } from "../membership/subjects";
-import { monotonicNowMs } from "../membership/resources";
+import { assignSubject } from "../subjects";
+import { monotonicNowMs } from "../base";
 import { isPlacement, placeRoles, DEFAULT_PLACEMENT_LIMITS, type PlacementLimits, type RoleDemand, type ScoredCandidate } from "./placement";
 import type { FenceService } from "./types";
 

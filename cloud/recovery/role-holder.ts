@@ -7,7 +7,7 @@
 
 import { HistoryKind } from "../membership/types";
 import type { RecoveryHistory } from "../membership/history";
-import { monotonicNowMs } from "../membership/resources";
+import { monotonicNowMs } from "../base";
 import { FailoverCore, failoverConfig, type DeactivateReason, type FailoverConfig } from "./failover";
 import type { LeaseService } from "./types";
 

@@ -13,9 +13,9 @@ import { startHttpEndpoint } from "../../../cloud/node/http";
 import { Registry } from "prom-client";
 import type { DashboardHandle } from "../../../cloud/dashboard/types";
 import { DeviceStateStore, emptyDeviceState } from "../../../cloud/state";
-import { defaultStreamLimits, dlqSubject, IngestStream, streamConfig } from "../../../cloud/ingest/streams";
-import { encodeHistoryRecord, historySubject } from "../../../cloud/history/format";
-import { DeviceEvent, deviceEventSubject } from "../../../shared/topics";
+import { defaultStreamLimits, IngestStream, streamConfig } from "../../../cloud/ingest/streams";
+import { encodeHistoryRecord } from "../../../cloud/records";
+import { DeviceEvent, deviceEventSubject, dlqSubject, historySubject } from "../../../cloud/subjects";
 import { openSse } from "./sse-client";
 
 async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {

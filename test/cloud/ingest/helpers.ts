@@ -1,5 +1,6 @@
 // Test helpers for ingest: encoded device Envelopes, a small MQTT device
 // (npm mqtt, MQTT 3.1.1) that publishes them, and waiting on conditions.
+import { createLogger, silentLogger } from "../../../cloud/base";
 import mqtt, { type MqttClient } from "mqtt";
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { encodeBatch } from "../../../shared/codec/batch";
@@ -141,12 +142,8 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
   }
 }
 
-export const quietLog = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
-export const consoleLog = {
-  info: () => {},
-  warn: (m: string, f?: Record<string, unknown>) => console.warn(m, f ?? ""),
-  error: (m: string, f?: Record<string, unknown>) => console.error(m, f ?? ""),
-};
+export const quietLog = silentLogger;
+export const consoleLog = createLogger({ level: "warn" });
 
 /** Every message currently in `stream` on `filter` (an ordered read). */
 export async function readStream(js: JetStreamClient, stream: string, filter: string): Promise<JsMsg[]> {

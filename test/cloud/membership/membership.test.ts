@@ -9,9 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterApi } from "../../../cloud/membership/api";
 import { DevicePresenceTracker } from "../../../cloud/membership/device-presence";
 import { MembershipDriver, type MemberStatusEvent } from "../../../cloud/membership/driver";
-import { ClusterApiSubject, heartbeatSubject, swimSubject } from "../../../cloud/membership/subjects";
+import { ClusterApiSubject, deviceSubject, heartbeatSubject, swimSubject } from "../../../cloud/subjects";
 import type { HistoryEntry, MemberView } from "../../../cloud/membership/types";
-import { deviceSubject } from "../../../shared/topics";
 import { startNats, type NatsCluster } from "../../harness/nats";
 
 let nats: NatsCluster;

@@ -6,7 +6,7 @@
 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClusterApiSubject } from "../../../cloud/membership/subjects";
+import { ClusterApiSubject } from "../../../cloud/subjects";
 import type { HistoryEntry, MemberView } from "../../../cloud/membership/types";
 import { serveControlPlane, type ControlServer } from "../../../cloud/recovery/control-adapter";
 import { startNats, type NatsCluster } from "../../harness/nats";

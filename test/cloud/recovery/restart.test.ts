@@ -4,7 +4,7 @@
 // at once (not after the lease TTL).
 
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../../cloud/health";
+import { seededRandom } from "../../../cloud/base";
 import { localProposer } from "../../../cloud/control/local-proposer";
 import { ControlStateMachine } from "../../../cloud/control/state-machine";
 import { RecoveryHistory } from "../../../cloud/membership/history";

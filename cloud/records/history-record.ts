@@ -1,29 +1,16 @@
-// History records: the decoded points of one channel of one telemetry batch,
-// stored in the stream XSF_HIST on `xsfleet.v1.hist.<device>.<channel>` as
-// compact JSON {"s":seq,"t":[ms...],"v":[values...]}. One record per
-// (device, seq, channel) with Nats-Msg-Id `<device>:<seq>:<channel>`, so a
-// republish after a crash or redelivery is dropped by the stream.
+// History record formats, in the stream XSF_HIST (subjects: cloud/subjects).
+// Layout "channel": the decoded points of one channel of one telemetry batch
+// on `xsfleet.v1.hist.<device>.<channel>` as compact JSON
+// {"s":seq,"t":[ms...],"v":[values...]}, one record per (device, seq,
+// channel) with Nats-Msg-Id `<device>:<seq>:<channel>`. Layout "batch": one
+// binary record per (device, seq) on `xsfleet.v1.hist.<device>.~batch`. A
+// republish after a crash or redelivery carries the same id and is dropped
+// by the stream.
 
 import { createEnvelope, decodeEnvelope, encodeEnvelope, type TelemetryBatch } from "../../shared/proto/xsfleet.gen";
+import { historyBatchToken } from "../subjects";
 
 export const historyStream = "XSF_HIST";
-export const historySubjectRoot = "xsfleet.v1.hist";
-
-const plainToken = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Channel name → subject token: [A-Za-z0-9_-] names as they are, anything
- *  else as "~" + hex of its UTF-8 bytes (subject tokens may not hold '.', ' ',
- *  '*', '>'). */
-export function channelToken(name: string): string {
-  if (plainToken.test(name)) return name;
-  let hex = "~";
-  for (const b of new TextEncoder().encode(name)) hex += b.toString(16).padStart(2, "0");
-  return hex;
-}
-
-export function historySubject(deviceId: string, channel: string): string {
-  return `${historySubjectRoot}.${deviceId}.${channelToken(channel)}`;
-}
 
 export function historyMsgId(deviceId: string, seq: number, channel: string): string {
   return `${deviceId}:${seq}:${channel}`;
@@ -55,16 +42,8 @@ export function decodeHistoryRecord(bytes: Uint8Array): HistoryRecord {
 
 // ---- batch layout: one binary record per (device, seq) ----
 
-/** Last subject token of batch records; never a channel token ("~" + odd
- *  non-hex text cannot come out of channelToken). */
-export const batchToken = "~batch";
-
-export function historyBatchSubject(deviceId: string): string {
-  return `${historySubjectRoot}.${deviceId}.${batchToken}`;
-}
-
 export function historyBatchMsgId(deviceId: string, seq: number): string {
-  return `${deviceId}:${seq}:${batchToken}`;
+  return `${deviceId}:${seq}:${historyBatchToken}`;
 }
 
 /** A batch record is an Envelope holding only seq, device time and the

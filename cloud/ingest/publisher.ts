@@ -1,55 +1,15 @@
 // What ingest publishes besides device state: history records, integrator
-// JSON on the out subject, device events and dead letters. Encoders are pure;
-// `Publisher` spreads JetStream publishes over the connections it is given.
+// JSON on the out subject, device events and dead letters (formats in
+// cloud/records, subjects in cloud/subjects). `Publisher` spreads JetStream
+// publishes over the connections it is given.
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
-import { deviceEventSubject, outTelemetrySubject } from "../../shared/topics";
-import { encodeHistoryBatch, encodeHistoryRecord, historyBatchMsgId, historyBatchSubject, historyMsgId, historySubject } from "../history/format";
+import {
+  deadLetterMsgId, DlqHeader, encodeDeviceEvent, encodeHistoryBatch, encodeHistoryRecord, encodeOutTelemetry, historyBatchMsgId, historyMsgId, outMsgId,
+  type DlqReason,
+} from "../records";
+import { deviceEventSubject, dlqSubject, historyBatchSubject, historySubject, outTelemetrySubject } from "../subjects";
 import type { EventOutput, TelemetryOutput } from "./apply";
-import { dlqSubject } from "./streams";
-import type { DlqReason } from "./types";
-
-const enc = new TextEncoder();
-
-/** Integrator JSON: {deviceId, seq, deviceTimeMs, traceparent, points,
- *  channels:[{name, unit, t:[ms...], v:[...]}]} */
-export function encodeOutTelemetry(o: TelemetryOutput): Uint8Array {
-  let s = `{"deviceId":"${o.deviceId}","seq":${o.seq},"deviceTimeMs":${o.deviceTimeMs},"traceparent":${JSON.stringify(o.traceparent)},"points":${o.telemetry.pointCount},"channels":[`;
-  const chs = o.telemetry.channels;
-  for (let i = 0; i < chs.length; i++) {
-    const c = chs[i]!;
-    if (i > 0) s += ",";
-    s += `{"name":${JSON.stringify(c.name)},"unit":${JSON.stringify(c.unit)},"t":[${c.t.join(",")}],"v":[${c.v.join(",")}]}`;
-  }
-  return enc.encode(s + "]}");
-}
-
-export interface OutTelemetryJson {
-  deviceId: string;
-  seq: number;
-  deviceTimeMs: number;
-  traceparent: string;
-  points: number;
-  channels: Array<{ name: string; unit: string; t: number[]; v: number[] }>;
-}
-
-export function outMsgId(deviceId: string, seq: number): string {
-  return `${deviceId}:${seq}`;
-}
-
-export function encodeEvent(e: EventOutput): Uint8Array {
-  return enc.encode(JSON.stringify({ deviceId: e.deviceId, event: e.event, atMs: e.atMs, source: e.source, reason: e.reason }));
-}
-
-/** Headers on a dead letter: why, and where the original came from. */
-export const DlqHeader = {
-  Reason: "Xsf-Dlq-Reason",
-  Detail: "Xsf-Dlq-Detail",
-  Subject: "Xsf-Source-Subject",
-  Stream: "Xsf-Source-Stream",
-  StreamSeq: "Xsf-Source-Seq",
-  Node: "Xsf-Ingest-Node",
-} as const;
 
 export interface DeadLetter {
   reason: DlqReason;
@@ -110,7 +70,7 @@ export class Publisher {
   event(e: EventOutput): void {
     const h = headers();
     h.set("Nats-Msg-Id", e.id);
-    this.#nc[this.#pick()]!.publish(deviceEventSubject(e.deviceId, e.event), encodeEvent(e), { headers: h });
+    this.#nc[this.#pick()]!.publish(deviceEventSubject(e.deviceId, e.event), encodeDeviceEvent(e), { headers: h });
   }
 
   deadLetter(d: DeadLetter): Promise<PubAck> {
@@ -122,6 +82,6 @@ export class Publisher {
     h.set(DlqHeader.StreamSeq, String(d.streamSeq));
     h.set(DlqHeader.Node, this.nodeId);
     // Redelivery of the same bad message must not dead-letter it twice.
-    return this.#js[this.#pick()]!.publish(dlqSubject(d.reason), d.data, { msgID: `${d.stream}:${d.streamSeq}`, headers: h });
+    return this.#js[this.#pick()]!.publish(dlqSubject(d.reason), d.data, { msgID: deadLetterMsgId(d.stream, d.streamSeq), headers: h });
   }
 }

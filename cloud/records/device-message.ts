@@ -1,6 +1,8 @@
-// Decoding of one device message with limits. Pure: bytes + subject in, a
-// typed result out. Every rejection carries a DlqReason so the caller can
-// dead-letter and count it; nothing here throws on bad input.
+// The device-message contract on the cloud side: decoding of one device
+// uplink (subject + protobuf Envelope) with limits, and the reasons a message
+// is refused. Pure: bytes + subject in, a typed result out. Every rejection
+// carries a DlqReason so the caller can dead-letter and count it; nothing
+// here throws on bad input.
 import { decodeBatch } from "../../shared/codec/batch";
 import { CodecError, CodecErrorReason } from "../../shared/codec/errors";
 import { GCounter } from "../../shared/crdt/gcounter";
@@ -9,7 +11,40 @@ import { CrdtError } from "../../shared/crdt/wire";
 import { decodeEnvelope, CounterKind, Encoding, type Envelope, type TelemetryBatch } from "../../shared/proto/xsfleet.gen";
 import { ProtoError, type DecodeLimits } from "../../shared/proto/wire";
 import { parseDeviceAddress, Uplink } from "../../shared/topics";
-import { DlqReason, IngestSource, type IngestConfig } from "./types";
+
+/** Why a device message went to the dead-letter stream. Stable strings:
+ *  they are subject tokens (`xsfleet.v1.dlq.<reason>`), header values and
+ *  metric labels. */
+export const DlqReason = Object.freeze({
+  /** The subject is not `xsfleet.v1.dev.<id>.<kind>` with an uplink kind. */
+  BadSubject: "bad-subject",
+  /** Payload larger than `messageBytesMax`. */
+  TooLarge: "too-large",
+  /** The protobuf Envelope does not decode (truncated, bad varint, limits). */
+  BadEnvelope: "bad-envelope",
+  /** Envelope.device_id differs from the device id in the subject. */
+  DeviceMismatch: "device-mismatch",
+  /** The body is missing or does not match the subject's kind. */
+  WrongBody: "wrong-body",
+  /** seq is 0 (only status may be unsequenced). */
+  BadSeq: "bad-seq",
+  /** The device seq is older than the dedup window: possibly a duplicate,
+   *  possibly a very late first delivery. Kept, never silently dropped. */
+  StaleSeq: "stale-seq",
+  /** TelemetryBatch.encoding is not one this node decodes. */
+  BadEncoding: "bad-encoding",
+  /** The codec rejected the payload (truncated, corrupt, trailing bytes). */
+  BadPayload: "bad-payload",
+  /** A declared or decoded count is above pointsPerBatchMax / channelsMax. */
+  LimitExceeded: "limit-exceeded",
+  /** Channel metadata does not match the decoded columns. */
+  BadChannels: "bad-channels",
+  /** A CRDT counter state does not decode or would break its limits. */
+  BadCounter: "bad-counter",
+  /** schema_version is newer than this node understands. */
+  BadSchemaVersion: "bad-schema-version",
+} as const);
+export type DlqReason = (typeof DlqReason)[keyof typeof DlqReason];
 
 /** One decoded channel of a telemetry batch; `t` is shared by all channels. */
 export interface DecodedChannel {
@@ -35,7 +70,6 @@ export interface DecodedMessage {
   ok: true;
   deviceId: string;
   kind: Uplink;
-  source: IngestSource;
   env: Envelope;
   telemetry: DecodedTelemetry | null;
   counters: DecodedCounter[] | null;
@@ -50,20 +84,25 @@ export interface Rejected {
 
 export type DecodeResult = DecodedMessage | Rejected;
 
-export type DecodeConfig = Pick<IngestConfig, "messageBytesMax" | "pointsPerBatchMax" | "channelsMax" | "schemaVersionMax">;
+/** Limits a decoder enforces (the ingest role's settings carry them). */
+export interface DecodeConfig {
+  /** Largest accepted device payload. */
+  messageBytesMax: number;
+  /** Most points in one telemetry batch (checked before allocating). */
+  pointsPerBatchMax: number;
+  /** Most channels in one telemetry batch. */
+  channelsMax: number;
+  /** Newest protobuf schema_version accepted. */
+  schemaVersionMax: number;
+}
 
 /** Longest channel name accepted (names become subject tokens of history). */
 export const channelNameBytesMax = 64;
 /** Most counters in one CounterState message. */
 export const countersPerMessageMax = 64;
 
-const sourceOfKind: Partial<Record<Uplink, IngestSource>> = {
-  [Uplink.Telemetry]: IngestSource.Telemetry,
-  [Uplink.Heartbeat]: IngestSource.Heartbeat,
-  [Uplink.Hello]: IngestSource.Presence,
-  [Uplink.Status]: IngestSource.Presence,
-  [Uplink.Counters]: IngestSource.Counters,
-};
+/** Uplink kinds with a cloud-side decoder (command acks go to cloud/commands). */
+export const decodedKinds: readonly Uplink[] = Object.freeze([Uplink.Telemetry, Uplink.Heartbeat, Uplink.Hello, Uplink.Status, Uplink.Counters]);
 
 function reject(deviceId: string | null, reason: DlqReason, detail: string): Rejected {
   return { ok: false, deviceId, reason, detail };
@@ -71,8 +110,7 @@ function reject(deviceId: string | null, reason: DlqReason, detail: string): Rej
 
 export function decodeDeviceMessage(subject: string, data: Uint8Array, cfg: DecodeConfig): DecodeResult {
   const addr = parseDeviceAddress(subject);
-  const source = addr ? sourceOfKind[addr.kind as Uplink] : undefined;
-  if (!addr || !source) return reject(addr?.deviceId ?? null, DlqReason.BadSubject, `not an ingest subject: ${subject}`);
+  if (!addr || !decodedKinds.includes(addr.kind as Uplink)) return reject(addr?.deviceId ?? null, DlqReason.BadSubject, `not an ingest subject: ${subject}`);
   const deviceId = addr.deviceId;
   const kind = addr.kind as Uplink;
   if (data.length > cfg.messageBytesMax) {
@@ -113,7 +151,7 @@ export function decodeDeviceMessage(subject: string, data: Uint8Array, cfg: Deco
     if (!c.ok) return reject(deviceId, c.reason, c.detail);
     counters = c.value;
   }
-  return { ok: true, deviceId, kind, source, env, telemetry, counters };
+  return { ok: true, deviceId, kind, env, telemetry, counters };
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; reason: DlqReason; detail: string };

@@ -3,7 +3,8 @@
 // reproducible from a 32-bit seed, so a failing simulation is replayed from
 // the seed it printed.
 
-import type { RandomSource } from "./types";
+/** Injected randomness: a function returning a uniform float in [0, 1). */
+export type RandomSource = () => number;
 
 /** A seeded generator of floats in [0, 1). */
 export function seededRandom(seed: number): RandomSource {

@@ -1,0 +1,2 @@
+// Public entry of cloud-side NATS connections.
+export { connectNats, connectionOptions, NatsPool, type NatsSettings } from "./connection";
