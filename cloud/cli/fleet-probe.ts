@@ -4,7 +4,9 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { IngestStream, durableName } from "../ingest";
-import { DeviceStateStore, Presence } from "../state";
+import { DevicePresence } from "../../shared/device-presence";
+import { MemberStatus, type MemberView } from "../membership";
+import { DeviceStateStore } from "../state";
 import { allOutTelemetrySubject, ClusterApiSubject } from "../subjects";
 
 export interface FleetSnapshot {
@@ -77,7 +79,7 @@ export class FleetProbe {
       this.#store ??= await DeviceStateStore.open(this.nc);
       const states = await this.#store.listDeviceStates({ limit: 5_000 });
       devicesKnown = states.length;
-      devicesOnline = states.filter((s) => s.presence.state === Presence.Online).length;
+      devicesOnline = states.filter((s) => s.presence.state === DevicePresence.Online).length;
     } catch {
       // bucket not created yet
     }
@@ -90,9 +92,9 @@ export class FleetProbe {
   async members(): Promise<FleetSnapshot["members"]> {
     try {
       const reply = await this.nc.request(ClusterApiSubject.Members, "{}", { timeout: 1_000 });
-      const { members } = reply.json<{ members: { status: "up" | "suspect" | "down" }[] }>();
-      const count = (st: string): number => members.filter((m) => m.status === st).length;
-      return { up: count("up"), suspect: count("suspect"), down: count("down") };
+      const { members } = reply.json<{ members: Pick<MemberView, "status">[] }>();
+      const count = (st: MemberStatus): number => members.filter((m) => m.status === st).length;
+      return { up: count(MemberStatus.Up), suspect: count(MemberStatus.Suspect), down: count(MemberStatus.Down) };
     } catch {
       return null;
     }

@@ -10,11 +10,11 @@ import { canonicalBytes, parseBoundedJson } from "./canonical-json";
 import { Fields, FieldError, KEY_PATTERN, NAME_PATTERN, checkString, readFlatMap, utf8Bytes } from "./fields";
 import type { ControlLimits } from "./limits";
 import { isDeviceId } from "../../shared/topics";
+import { deviceRoles } from "../../shared/device-role";
 import { cloudRoles, type CloudRole } from "../base";
 import {
   CONTROL_FORMAT_VERSION,
   CommandKind,
-  DeviceRole,
   type Command,
   type ConfigValue,
   type Envelope,
@@ -25,7 +25,6 @@ import {
 export type DecodeResult = { ok: true; envelope: Envelope } | { ok: false; message: string };
 
 const COMMAND_KINDS = Object.values(CommandKind);
-const DEVICE_ROLES = Object.values(DeviceRole);
 const CLOUD_ROLES: readonly string[] = cloudRoles;
 const SEQ_MAX = Number.MAX_SAFE_INTEGER;
 const ID_MAX = Number.MAX_SAFE_INTEGER;
@@ -110,7 +109,7 @@ export function readCommand(value: unknown, limits: ControlLimits): Command {
       cmd = { kind };
       break;
     case CommandKind.DeviceRegister:
-      cmd = { kind, deviceId: deviceId(), role: f.oneOf("role", DEVICE_ROLES), metadata: readMetadata(f.raw("metadata"), f.at("metadata"), limits) };
+      cmd = { kind, deviceId: deviceId(), role: f.oneOf("role", deviceRoles), metadata: readMetadata(f.raw("metadata"), f.at("metadata"), limits) };
       break;
     case CommandKind.DeviceUpdateMetadata:
       cmd = { kind, deviceId: deviceId(), metadata: readMetadata(f.raw("metadata"), f.at("metadata"), limits), expectedRevision: f.int("expectedRevision", 1, ID_MAX) };

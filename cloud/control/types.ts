@@ -13,6 +13,7 @@
 // each committed Normal entry's `data` goes to `apply(data, entry.index)`,
 // and snapshot()/restore() carry the state across InstallSnapshot.
 
+import type { DeviceRole } from "../../shared/device-role";
 import type { CloudRole } from "../base";
 
 /** Typed replicated state machine (the control plane implements it). */
@@ -56,27 +57,20 @@ export const CommandKind = {
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
-/** Edge roles, as in shared/proto/xsfleet.proto `Role`. */
-export const DeviceRole = {
-  Sensor: "sensor",
-  Actuator: "actuator",
-  Gateway: "gateway",
-  Processing: "processing",
-} as const;
-export type DeviceRole = (typeof DeviceRole)[keyof typeof DeviceRole];
-
 export const DeviceStatus = {
   Active: "active",
   Decommissioned: "decommissioned",
 } as const;
 export type DeviceStatus = (typeof DeviceStatus)[keyof typeof DeviceStatus];
 
-export const MemberStatus = {
+/** TTL state of a control-plane membership record (not cloud/membership's
+ *  MemberStatus, which is what the failure detectors see). */
+export const MemberRecordStatus = {
   Alive: "alive",
   /** No heartbeat within its TTL: failover may replace it; it must rejoin. */
   Expired: "expired",
 } as const;
-export type MemberStatus = (typeof MemberStatus)[keyof typeof MemberStatus];
+export type MemberRecordStatus = (typeof MemberRecordStatus)[keyof typeof MemberRecordStatus];
 
 /** Flat string map; keys match KEY_PATTERN. */
 export type Metadata = Readonly<Record<string, string>>;
@@ -150,7 +144,7 @@ export interface MemberRecord {
 }
 
 export interface MemberView extends MemberRecord {
-  readonly status: MemberStatus;
+  readonly status: MemberRecordStatus;
 }
 
 // ---- commands -------------------------------------------------------------

@@ -14,6 +14,7 @@
 // fails with ControlTimeoutError: its outcome is unknown.
 
 import { randomUUID } from "node:crypto";
+import type { DeviceRole } from "../../shared/device-role";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { CommandKind, type ApplyResult, type Command, type Proposer, type ResultFor, type SessionRef } from "../control/types";
 import type { NodeId } from "../raft/types";
@@ -180,7 +181,7 @@ export class ControlClient {
 
   // ---- typed helpers for the common commands
 
-  registerDevice(deviceId: string, role: "sensor" | "actuator" | "gateway" | "processing", metadata: Record<string, string> = {}): Promise<ResultFor<typeof CommandKind.DeviceRegister>> {
+  registerDevice(deviceId: string, role: DeviceRole, metadata: Record<string, string> = {}): Promise<ResultFor<typeof CommandKind.DeviceRegister>> {
     return this.command({ kind: CommandKind.DeviceRegister, deviceId, role, metadata });
   }
   getDevice(deviceId: string): Promise<ResultFor<typeof CommandKind.DeviceGet>> {

@@ -5,10 +5,10 @@ export { PhiAccrualDetector, HeartbeatHistory, phiOf, AKKA_CLUSTER_DEFAULTS } fr
 export { createDetector, describeDetector } from "./detectors";
 export {
   HeartbeatManager,
-  Presence,
+  Liveness,
   HeartbeatRejection,
   RegisterRejection,
   type HeartbeatManagerConfig,
   type NodeClassConfig,
-  type PresenceEvent,
+  type LivenessEvent,
 } from "./heartbeat-manager";

@@ -4,6 +4,6 @@ export { MembershipDriver, defaultCloudDetector, SUSPICION_CAP, type MembershipO
 export { DevicePresenceTracker, type DevicePresenceOptions, type DeviceSuspicion } from "./device-presence";
 export { RecoveryHistory, HISTORY_ENTRIES_MAX_DEFAULT } from "./history";
 export { ClusterApi, CLUSTER_API_QUEUE, type ClusterApiOptions } from "./api";
-export { combineStatus, type MemberStatus } from "./view";
+export { combineStatus, statusCause } from "./view";
 export { encodeHeartbeat, decodeHeartbeat, encodeSwim, decodeSwim, DEFAULT_CODEC_LIMITS, type CodecLimits } from "./codec";
 export { localResources } from "./resources";
