@@ -32,7 +32,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { describeMachine } from "./lib/machine";
 import { startNats, freePort, waitForPort, type NatsCluster } from "../test/harness/nats";
-import { ProcessCluster } from "../test/cloud/controlplane/process-cluster";
+import { ProcessCluster } from "../test/harness/control-plane";
 import { ControlClient } from "../cloud/controlplane/client";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 4);

@@ -7,7 +7,7 @@
 // state machine returns as the entry's result.
 
 import { canonicalBytes, parseBoundedJson } from "./canonical-json";
-import { Fields, FieldError, KEY_PATTERN, NAME_PATTERN, checkString, readFlatMap, utf8Bytes } from "./fields";
+import { Fields, FieldError, KEY_PATTERN, NAME_PATTERN, checkString, isPlainObject, readFlatMap, utf8Bytes } from "./fields";
 import type { ControlLimits } from "./limits";
 import { isDeviceId } from "../../shared/topics";
 import { deviceRoles } from "../../shared/device-role";
@@ -15,6 +15,8 @@ import { cloudRoles, type CloudRole } from "../base";
 import {
   CONTROL_FORMAT_VERSION,
   CommandKind,
+  ControlError,
+  type ApplyResult,
   type Command,
   type ConfigValue,
   type Envelope,
@@ -227,3 +229,16 @@ export function readResources(v: unknown, path: string): MemberResources {
 }
 
 export { KEY_PATTERN, NAME_PATTERN };
+
+const RESULT_KINDS: readonly string[] = Object.values(CommandKind);
+const RESULT_CODES: readonly string[] = Object.values(ControlError);
+
+/** Shallow check of a remembered ApplyResult (a session's response in a
+ *  snapshot): it is returned to its client verbatim, never interpreted here. */
+export function readApplyResult(v: unknown, path: string): ApplyResult {
+  if (!isPlainObject(v)) throw new FieldError(`${path}: result is not an object`);
+  const okSuccess = v.ok === true && typeof v.kind === "string" && RESULT_KINDS.includes(v.kind) && isPlainObject(v.value);
+  const okFailure = v.ok === false && typeof v.code === "string" && RESULT_CODES.includes(v.code) && typeof v.message === "string";
+  if (!okSuccess && !okFailure) throw new FieldError(`${path}: malformed result`);
+  return v as unknown as ApplyResult;
+}

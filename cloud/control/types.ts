@@ -8,10 +8,9 @@
 // never does). Expiry of leases, locks, members and sessions is judged
 // against that time only, so every replica reaches the same verdicts.
 //
-// The Raft core's seam is cloud/raft/session.ts `StateMachine` (apply(entry)
-// → response bytes), which raft-adapter.ts implements over this typed one:
-// each committed Normal entry's `data` goes to `apply(data, entry.index)`,
-// and snapshot()/restore() carry the state across InstallSnapshot.
+// Raft drives it in cloud/controlplane/raft-node.ts: each committed Normal
+// entry's `data` goes to `apply(data, entry.index)`, and snapshot()/restore()
+// carry the state across InstallSnapshot.
 
 import type { DeviceRole } from "../../shared/device-role";
 import type { CloudRole } from "../base";
@@ -360,8 +359,9 @@ export function success<K extends CommandKind>(kind: K, value: ValueMap[K]): Con
 
 /**
  * How a client reaches the control plane: the leader stamps `nowMs`, appends
- * the command to the log, and resolves with the result of applying it. An
- * in-process proposer (local-proposer.ts) stands in for Raft until it lands.
+ * the command to the log, and resolves with the result of applying it.
+ * cloud/controlplane's ControlClient.proposer() is the product's; the
+ * in-process localProposer (local-proposer.ts) serves single-process tests.
  */
 export type Proposer = (cmd: Command, session?: SessionRef) => Promise<ApplyResult>;
 

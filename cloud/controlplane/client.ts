@@ -2,7 +2,9 @@
 //
 // Every write carries a session (clientId, seq) so the state machine applies
 // it once however often it is retried. A client runs several independent
-// "lanes" (clientId = `<id>.<lane>`), each with at most one write in flight:
+// "lanes" (clientId = `<id>.<incarnation>.<lane>`), each with at most one
+// write in flight; the random incarnation keeps a restarted process that
+// reuses its id from being answered with its predecessor's remembered results:
 // the state machine remembers only `sessionResponsesMax` responses per
 // session, so one session with hundreds of concurrent writes could see a
 // late first attempt refused as stale. Lanes keep every session strictly
@@ -24,7 +26,7 @@ import { COMMAND_ENDPOINTS, HEADER_CLIENT_ID, HEADER_SEQ, type AdminEndpoint, ty
 import type { NodeStatus } from "./raft-node";
 
 export interface ControlClientOptions {
-  /** Session id prefix; must be unique per client (default: a UUID). */
+  /** Session id prefix, e.g. the node id (default: a UUID); a random incarnation is appended. */
   readonly clientId?: string;
   /** Whole-call deadline including retries. */
   readonly timeoutMs?: number;
@@ -64,7 +66,7 @@ export class ControlClient {
 
   constructor(nc: NatsConnection, opts: ControlClientOptions = {}) {
     this.#nc = nc;
-    this.clientId = opts.clientId ?? randomUUID();
+    this.clientId = `${opts.clientId ?? randomUUID()}.${randomUUID().slice(0, 8)}`;
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
     this.#attemptTimeoutMs = opts.attemptTimeoutMs ?? 2_000;
     this.#lanesMax = opts.lanesMax ?? 1024;

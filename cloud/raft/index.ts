@@ -3,8 +3,6 @@
 
 export { RawNode } from "./rawnode";
 export type { Ready, Status } from "./rawnode";
-export { SessionStateMachine, SessionOp, SessionStatus, encodeSessionRequest, decodeSessionResponse } from "./session";
-export type { StateMachine, SessionRequest, SessionResponse, SessionOptions } from "./session";
 export { MemoryStorage } from "./storage/memory";
 export { WalStorage } from "./storage/wal";
 export type { WalOptions } from "./storage/wal";

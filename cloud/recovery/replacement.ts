@@ -14,7 +14,7 @@ import type { RecoveryHistory } from "../membership/history";
 import { assignSubject } from "../subjects";
 import { monotonicNowMs } from "../base";
 import { isPlacement, placeRoles, DEFAULT_PLACEMENT_LIMITS, type PlacementLimits, type RoleDemand, type ScoredCandidate } from "./placement";
-import type { FenceService } from "./types";
+import type { FenceCheck } from "../lock";
 
 export const COORDINATOR_LEASE = "recovery/coordinator";
 
@@ -170,7 +170,7 @@ export interface AssignmentServerOptions {
   /** Starts the role on this node; resolves once it runs. */
   startRole: (role: string, key: string) => Promise<void>;
   /** When given, assignments from a coordinator whose lease token is stale are refused. */
-  fence?: FenceService;
+  fence?: FenceCheck;
 }
 
 /** Serves xsfleet.v1.cluster.assign.<self>: starts assigned roles, idempotent per key. */

@@ -1,7 +1,7 @@
 // Public entry of device state: the read API the management API and the
 // dashboard use, and the compare-and-set write API ingest uses. See docs/ingest.md.
 export {
-  DeviceStateStore, deviceStateBucket, ensureDeviceStateBucket, defaultStateBucketOptions, encodeState, decodeState, isCasConflict,
+  DeviceStateStore, deviceStateBucket, ensureDeviceStateBucket, defaultStateBucketOptions, encodeState, decodeState,
   type LoadedState, type StateBucketOptions, type InterleavedWrite,
 } from "./store";
 export * from "./types";

@@ -6,7 +6,7 @@
 // state, and all replicas converge to the same applied index.
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { ProcessCluster } from "./process-cluster";
+import { ProcessCluster } from "../../harness/control-plane";
 import { runCrashScenario } from "./crash-scenario";
 
 let nats: NatsCluster;

@@ -6,7 +6,7 @@
 // taken every 100 entries so recovery goes through snapshots and compaction.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { ProcessCluster } from "./process-cluster";
+import { ProcessCluster } from "../../harness/control-plane";
 import { runCrashScenario } from "./crash-scenario";
 
 let nats: NatsCluster;

@@ -19,7 +19,8 @@ import { decodeEnvelope } from "../../../shared/proto/xsfleet.gen";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { startSimDevice, type SimDevice } from "../../../firmware/host/sim-device";
-import { consoleLog, readStream, waitFor } from "./helpers";
+import { waitFor } from "../../harness/wait";
+import { consoleLog, readStream } from "./helpers";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const devicesN = 20;

@@ -10,7 +10,8 @@ import { registerIngestMetrics, startIngestRole, type IngestRole } from "../../.
 import { DlqHeader, DlqReason } from "../../../cloud/records";
 import { DeviceStateStore } from "../../../cloud/state";
 import { encodeEnvelope, createEnvelope, CounterKind, Encoding } from "../../../shared/proto/xsfleet.gen";
-import { TestDevice, heartbeatEnvelope, quietLog, readStream, telemetryEnvelope, waitFor } from "./helpers";
+import { waitFor } from "../../harness/wait";
+import { TestDevice, heartbeatEnvelope, quietLog, readStream, telemetryEnvelope } from "./helpers";
 
 describe("ingest dead-letters bad input and keeps going", () => {
   let nats: NatsCluster;

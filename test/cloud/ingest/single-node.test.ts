@@ -24,8 +24,8 @@ import {
   testChannels,
   timeAt,
   valueAt,
-  waitFor,
 } from "./helpers";
+import { waitFor } from "../../harness/wait";
 
 describe("ingest on a single node", () => {
   let nats: NatsCluster;

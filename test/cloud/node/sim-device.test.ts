@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until } from "../../harness/wait";
 import { ApiClient } from "../../../cloud/api/client";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startSimDevice, type SimDevice } from "../../../firmware/host/sim-device";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { startTestNode } from "../api/fixture";
-import { waitUntil } from "../api/mqtt-device";
 
 let nats: NatsCluster;
 let node: CloudNode;
@@ -51,7 +51,7 @@ describe("cloud node with the simulated firmware", () => {
 
       const { command } = await reply;
       expect(command).toMatchObject({ state: "acked", ack: { status: "ok" } });
-      await waitUntil(() => configs.includes(1), "desired config version 1 applied by the device");
+      await until("desired config version 1 applied by the device", () => configs.includes(1));
       await new Promise((r) => setTimeout(r, 1000));
       expect(executions.filter((id) => id === command.commandId)).toHaveLength(1);
 

@@ -1,6 +1,6 @@
-// A resource guarded by fencing tokens: one NATS KV key whose value carries
+// A fenced resource (see fence.ts) on NATS: one KV key whose value carries
 // the token of the writer. A write is accepted only if
-//   1. the control plane says the token is the live holder's (checkFence), and
+//   1. the lock service says the token is the live holder's (checkFence), and
 //   2. the token is >= the token stored with the current value, written with
 //      a compare-and-set on the key's revision (JetStream's expected last
 //      subject sequence), so the check and the write are one atomic step.
@@ -10,7 +10,12 @@
 // ordered before it: the new holder's write still wins, nothing is lost.
 
 import type { KV } from "@nats-io/kv";
-import type { FenceService } from "./types";
+import { isCasConflict } from "../nats";
+import { isStaleToken } from "./fence";
+import type { DistributedLock } from "./types";
+
+/** The lock service side of a fenced write: is this token the live one? */
+export type FenceCheck = Pick<DistributedLock, "checkFence">;
 
 export interface FencedValue<V> {
   readonly token: number;
@@ -18,7 +23,7 @@ export interface FencedValue<V> {
   readonly value: V;
 }
 
-export type FencedWriteResult =
+export type FencedKvWriteResult =
   | { readonly ok: true; readonly revision: number }
   | { readonly ok: false; readonly error: "stale-token"; readonly by: "control-plane" | "resource"; readonly highestToken?: number };
 
@@ -29,11 +34,11 @@ const dec = new TextDecoder();
 
 export class FencedKv<V> {
   readonly #kv: KV;
-  readonly #fence: FenceService;
+  readonly #fence: FenceCheck;
   readonly #leaseName: string;
   rejected = 0;
 
-  constructor(kv: KV, fence: FenceService, leaseName: string) {
+  constructor(kv: KV, fence: FenceCheck, leaseName: string) {
     this.#kv = kv;
     this.#fence = fence;
     this.#leaseName = leaseName;
@@ -45,7 +50,7 @@ export class FencedKv<V> {
     return { value: JSON.parse(dec.decode(e.value)) as FencedValue<V>, revision: e.revision };
   }
 
-  async write(key: string, token: number, writer: string, value: V): Promise<FencedWriteResult> {
+  async write(key: string, token: number, writer: string, value: V): Promise<FencedKvWriteResult> {
     if (!Number.isSafeInteger(token) || token < 1) throw new RangeError(`fencing token must be a positive integer, got ${token}`);
     if (!(await this.#fence.checkFence(this.#leaseName, token))) {
       this.rejected++;
@@ -54,7 +59,7 @@ export class FencedKv<V> {
     const body = enc.encode(JSON.stringify({ token, writer, value } satisfies FencedValue<V>));
     for (let attempt = 0; attempt < FENCED_CAS_ATTEMPTS_MAX; attempt++) {
       const current = await this.read(key);
-      if (current && current.value.token > token) {
+      if (current && isStaleToken(token, current.value.token)) {
         this.rejected++;
         return { ok: false, error: "stale-token", by: "resource", highestToken: current.value.token };
       }
@@ -63,7 +68,7 @@ export class FencedKv<V> {
         return { ok: true, revision };
       } catch (e) {
         // Someone wrote between our read and our CAS: read again and re-judge.
-        if (!/wrong last sequence|key exists/i.test(String(e))) throw e;
+        if (!isCasConflict(e)) throw e;
       }
     }
     throw new Error(`fenced write of ${key}: ${FENCED_CAS_ATTEMPTS_MAX} compare-and-set conflicts in a row`);

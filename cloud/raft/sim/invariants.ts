@@ -8,7 +8,7 @@
 //   Leader completeness:  an entry applied anywhere is in every later leader's log.
 //   State machine safety: no two nodes apply different entries at one index.
 
-import type { Entry, NodeId } from "../../../../cloud/raft/types";
+import type { Entry, NodeId } from "../types";
 
 export class InvariantViolation extends Error {
   constructor(message: string) {

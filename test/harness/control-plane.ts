@@ -1,17 +1,21 @@
-// Control-plane replicas as real OS processes (`node --import tsx
-// cloud/controlplane/main.ts`) on a real nats-server, for crash tests and
-// the benchmark: kill -9 a replica, restart it from its data dir, find the
-// leader, wait for replicas to converge. Nothing is mocked.
+// The Raft control plane for tests and benchmarks, nothing mocked:
+//  - ProcessCluster: replicas as real OS processes (`node --import tsx
+//    cloud/controlplane/main.ts`) on a real nats-server, for crash tests and
+//    the benchmark: kill -9 a replica, restart it from its data dir, find the
+//    leader, wait for replicas to converge;
+//  - startControlPlaneInProcess: one replica (RaftNode + service) inside the
+//    test process, for tests whose subject is something else (recovery
+//    agents) and that need a control plane on NATS with the least start-up.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ControlClient } from "../../../cloud/controlplane/client";
-import type { NodeStatus } from "../../../cloud/controlplane/raft-node";
+import { ControlClient, RaftNode, startControlService, type NodeStatus } from "../../cloud/controlplane";
+import { waitFor } from "./wait";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const LOG_LINES_MAX = 200;
 
 export interface ReplicaSpec {
@@ -143,30 +147,22 @@ export class ProcessCluster {
 
   /** Waits until some running replica reports itself leader and a majority of others agree. */
   async waitLeader(timeoutMs = 30_000, exclude?: number): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    return waitFor("a control-plane leader that a majority follows", async () => {
       const statuses = (await Promise.all(this.ids().filter((id) => id !== exclude).map((id) => this.statusOf(id)))).filter((s): s is NodeStatus => !!s);
       const leader = statuses.find((s) => s.state === "Leader");
-      if (leader && statuses.filter((s) => s.leader === leader.id).length * 2 > leader.confState.voters.length) return leader.id;
-      await sleep(100);
-    }
-    throw new Error(`no leader within ${timeoutMs} ms\n${this.ids().map((id) => `--- ${id}\n${this.logs(id).split("\n").slice(-15).join("\n")}`).join("\n")}`);
+      return leader && statuses.filter((s) => s.leader === leader.id).length * 2 > leader.confState.voters.length ? leader.id : undefined;
+    }, { timeoutMs, intervalMs: 100, detail: () => this.ids().map((id) => `--- ${id}\n${this.logs(id).split("\n").slice(-15).join("\n")}`).join("\n") });
   }
 
   /** Waits until every running replica has applied the same index (at least `atLeast`). */
   async waitConverged(atLeast = 0, timeoutMs = 30_000): Promise<NodeStatus[]> {
-    const deadline = Date.now() + timeoutMs;
     let last: (NodeStatus | undefined)[] = [];
-    while (Date.now() < deadline) {
+    return waitFor("the running replicas to apply the same index", async () => {
       last = await Promise.all(this.ids().filter((id) => this.running(id)).map((id) => this.statusOf(id)));
-      const ok = last.every((s) => s !== undefined) && last.length > 0;
-      if (ok) {
-        const applied = last.map((s) => s!.applied);
-        if (applied.every((a) => a === applied[0] && a >= atLeast)) return last as NodeStatus[];
-      }
-      await sleep(200);
-    }
-    throw new Error(`replicas did not converge: ${JSON.stringify(last.map((s) => s && { id: s.id, applied: s.applied, commit: s.commit, state: s.state }))}`);
+      if (last.length === 0 || last.some((s) => s === undefined)) return undefined;
+      const applied = last.map((s) => s!.applied);
+      return applied.every((a) => a === applied[0] && a >= atLeast) ? (last as NodeStatus[]) : undefined;
+    }, { timeoutMs, intervalMs: 200, detail: () => JSON.stringify(last.map((s) => s && { id: s.id, applied: s.applied, commit: s.commit, state: s.state })) });
   }
 
   async stop(): Promise<void> {
@@ -176,6 +172,28 @@ export class ProcessCluster {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+
+export interface InProcessControlPlane {
+  readonly node: RaftNode;
+  readonly client: ControlClient;
+  stop(): Promise<void>;
+}
+
+/** One control-plane replica in this process, serving on `natsUrl`; resolves once it leads. */
+export async function startControlPlaneInProcess(natsUrl: string): Promise<InProcessControlPlane> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "xsfleet-cp1-"));
+  const nc = await connect({ servers: natsUrl, name: "cp-in-process", maxReconnectAttempts: -1 });
+  const node = await RaftNode.open({ id: 1, peers: [1], dataDir, nc, tickMs: 20 });
+  const service = await startControlService({ nc, node });
+  const client = new ControlClient(nc, { timeoutMs: 5_000 });
+  await waitFor("the in-process control-plane replica to lead", async () => (await client.status(1)).state === "Leader");
+  return {
+    node, client,
+    stop: async () => {
+      await service.stop();
+      await node.stop();
+      await nc.drain().catch(() => undefined);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }

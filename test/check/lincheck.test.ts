@@ -1,9 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CheckResult, checkOperations } from "./checker";
-import type { Model, Operation } from "./checker";
-import { kvModel } from "./kv-model";
-import type { KvOperation } from "./kv-model";
+import { CheckResult, checkOperations, kvModel, type KvOperation, type Model, type Operation } from "../../cloud/check/lincheck";
 
 const INF = Number.POSITIVE_INFINITY;
 const put = (c: number, key: string, value: string, call: number, ret: number): KvOperation => ({

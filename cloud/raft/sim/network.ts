@@ -2,7 +2,7 @@
 // reorder), may be dropped or duplicated, and is discarded when its link is
 // cut. Links are directed, so partitions can be asymmetric.
 
-import type { Message, NodeId } from "../../../../cloud/raft/types";
+import type { Message, NodeId } from "../types";
 import type { Prng } from "./prng";
 
 export interface NetworkFaults {

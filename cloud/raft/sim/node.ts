@@ -1,30 +1,21 @@
-// One simulated server: RawNode + in-memory "disk" + the session-wrapped KV
-// state machine. It follows the Ready discipline exactly: write, wait for the
+// One simulated server: RawNode + in-memory "disk" + the KV state machine
+// behind client sessions. It follows the Ready discipline exactly: write, wait for the
 // (possibly slow) fsync, then send, apply and advance. A crash throws away
 // everything not synced (optionally keeping a torn prefix).
 
-import { contextKey } from "../../../../cloud/raft/read-only";
-import { RawNode } from "../../../../cloud/raft/rawnode";
-import type { Ready } from "../../../../cloud/raft/rawnode";
-import {
-  SessionOp,
-  SessionStateMachine,
-  decodeSessionRequest,
-  decodeSessionResponse,
-  encodeSessionRequest,
-} from "../../../../cloud/raft/session";
-import type { SessionResponse } from "../../../../cloud/raft/session";
-import { MemoryStorage } from "../../../../cloud/raft/storage/memory";
-import { ConfChangeType, EntryType, StateType, decodeConfChange } from "../../../../cloud/raft/types";
-import type { Entry, Message, NodeId, ProposalError, RaftConfig } from "../../../../cloud/raft/types";
-import type { KvInput } from "../../../lincheck/kv-model";
+import type { KvInput } from "../../check/lincheck";
+import { contextKey } from "../read-only";
+import { RawNode } from "../rawnode";
+import type { Ready } from "../rawnode";
+import { MemoryStorage } from "../storage/memory";
+import { ConfChangeType, EntryType, StateType, decodeConfChange } from "../types";
+import type { Entry, Message, NodeId, ProposalError, RaftConfig } from "../types";
 import type { Invariants } from "./invariants";
-import { KvStateMachine, encodeKvCommand } from "./kv";
+import { KvStateMachine, decodeKvRequest, encodeKvRequest, type KvReply } from "./kv";
 import type { SimNetwork } from "./network";
 import type { Prng } from "./prng";
 
-export type CommandWaiter = (r: SessionResponse) => void;
-export type RegisterWaiter = (clientId: number) => void;
+export type CommandWaiter = (r: KvReply) => void;
 export type ReadWaiter = (value: string | null) => void;
 
 export interface NodeParams {
@@ -42,7 +33,6 @@ export class SimNode {
   readonly #inv: Invariants;
   storage: MemoryStorage;
   raw!: RawNode;
-  sm!: SessionStateMachine;
   kv!: KvStateMachine;
   up = true;
   appliedIndex = 0;
@@ -50,7 +40,6 @@ export class SimNode {
   #pending: { rd: Ready; doneAt: number } | undefined;
   diskSlowUntilMs = 0;
   #commands = new Map<string, CommandWaiter>();
-  #registers = new Map<number, RegisterWaiter>();
   #reads = new Map<string, { key: string; waiter: ReadWaiter }>();
   #readyReads: { index: number; key: string; waiter: ReadWaiter }[] = [];
   readonly tickPhaseMs: number;
@@ -76,10 +65,9 @@ export class SimNode {
   }
 
   #boot(): void {
-    this.kv = new KvStateMachine();
-    this.sm = new SessionStateMachine(this.kv, { sessionsMax: this.#params.sessionsMax, sessionTtlMs: this.#params.sessionTtlMs });
+    this.kv = new KvStateMachine({ sessionsMax: this.#params.sessionsMax, sessionTtlMs: this.#params.sessionTtlMs });
     const snap = this.storage.snapshot();
-    if (snap.metadata.index > 0) this.sm.restore(snap.data);
+    if (snap.metadata.index > 0) this.kv.restore(snap.data);
     this.appliedIndex = snap.metadata.index;
     const rng = this.#rng.fork();
     this.raw = new RawNode(
@@ -97,7 +85,6 @@ export class SimNode {
     this.storage = this.storage.crash({ keepOps, tornEntries: this.#rng.int(3) });
     this.#pending = undefined;
     this.#commands.clear();
-    this.#registers.clear();
     this.#reads.clear();
     this.#readyReads = [];
   }
@@ -121,17 +108,8 @@ export class SimNode {
     if (this.up) this.raw.tick();
   }
 
-  register(nonce: number, nowMs: number, waiter: RegisterWaiter): ProposalError | undefined {
-    const payload = new Uint8Array(8);
-    new DataView(payload.buffer).setFloat64(0, nonce);
-    const res = this.raw.propose(encodeSessionRequest({ op: SessionOp.Register, timeMs: nowMs, clientId: 0, seq: 0, payload }));
-    if (!res.ok) return res.error;
-    this.#registers.set(nonce, waiter);
-    return undefined;
-  }
-
-  command(clientId: number, seq: number, input: KvInput, nowMs: number, waiter: CommandWaiter): ProposalError | undefined {
-    const data = encodeSessionRequest({ op: SessionOp.Command, timeMs: nowMs, clientId, seq, payload: encodeKvCommand(input) });
+  command(clientId: string, seq: number, input: KvInput, nowMs: number, waiter: CommandWaiter): ProposalError | undefined {
+    const data = encodeKvRequest({ clientId, seq, timeMs: nowMs, input });
     const res = this.raw.propose(data);
     if (!res.ok) return res.error;
     this.#commands.set(`${clientId}:${seq}`, waiter);
@@ -181,7 +159,7 @@ export class SimNode {
     for (const m of rd.messages) net.send(nowMs, m);
     if (rd.snapshot) {
       this.#inv.onSnapshot(this.id, rd.snapshot.metadata.index, rd.snapshot.metadata.term);
-      this.sm.restore(rd.snapshot.data);
+      this.kv.restore(rd.snapshot.data);
       this.appliedIndex = rd.snapshot.metadata.index;
       this.snapshotsInstalled++;
     }
@@ -208,24 +186,14 @@ export class SimNode {
       if (cc.type === ConfChangeType.RemoveNode) this.onRemoveApplied(cc.nodeId);
       return;
     }
-    const out = this.sm.apply(e);
-    if (e.data.byteLength === 0) return;
-    const req = decodeSessionRequest(e.data);
-    if (!req) return;
-    if (req.op === SessionOp.Register) {
-      const nonce = new DataView(req.payload.buffer, req.payload.byteOffset, 8).getFloat64(0);
-      const w = this.#registers.get(nonce);
-      if (w) {
-        this.#registers.delete(nonce);
-        w(decodeSessionResponse(out).clientId);
-      }
-      return;
-    }
+    if (e.data.byteLength === 0) return; // a new leader's empty entry
+    const out = this.kv.apply(e);
+    const req = decodeKvRequest(e.data);
     const k = `${req.clientId}:${req.seq}`;
     const w = this.#commands.get(k);
     if (w) {
       this.#commands.delete(k);
-      w(decodeSessionResponse(out));
+      w(out);
     }
   }
 
@@ -246,7 +214,7 @@ export class SimNode {
     const snapIndex = this.storage.snapshot().metadata.index;
     if (this.appliedIndex - snapIndex < every) return;
     if (this.appliedIndex > this.storage.lastIndex()) return;
-    this.storage.createSnapshot(this.appliedIndex, this.raw.raft.confState(), this.sm.snapshot());
+    this.storage.createSnapshot(this.appliedIndex, this.raw.raft.confState(), this.kv.snapshot());
     this.snapshotsTaken++;
   }
 }
