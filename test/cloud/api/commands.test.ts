@@ -98,10 +98,7 @@ describe("commands with acknowledgement and deadline", () => {
     await expect(api.sendCommand({ deviceId: "act-4", name: "other", commandId: "my-cmd-1", wait: false })).rejects.toMatchObject({ code: "conflict" });
     const dev = await device("act-4");
     await until("device executes my-cmd-1", () => dev.executed.has("my-cmd-1"));
-    for (let i = 0; (await api.getCommand("act-4", "my-cmd-1")).state !== "acked"; i++) {
-      if (i > 200) throw new Error("my-cmd-1 was never recorded as acked");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until("my-cmd-1 to be recorded as acked", async () => (await api.getCommand("act-4", "my-cmd-1")).state === "acked");
   });
 
   it("says device state is not available before any ingest node created its bucket", async () => {

@@ -2,7 +2,7 @@
 // and command delivery work again after the reconnect (maxReconnectAttempts -1).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { until } from "../../harness/wait";
+import { until, waitFor } from "../../harness/wait";
 import { ApiClient } from "../../../cloud/api/client";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
@@ -35,16 +35,7 @@ describe("broker restart", () => {
     await nats.startNode(0);
     await until("health recovers", () => node.health().status === "ok", 30_000);
     // JetStream state survived the restart and the service is reachable again.
-    let device;
-    for (let i = 0; ; i++) {
-      try {
-        device = await api.get("survivor-dev");
-        break;
-      } catch (e) {
-        if (i > 100) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    const device = await waitFor("the API to answer again after the broker restart", () => api.get("survivor-dev"), { intervalMs: 100 });
     expect(device.lifecycle).toBe("registered");
     const dev = await startTestDevice({ deviceId: "survivor-dev", mqttUrl: nats.nodes[0]!.mqttUrl });
     try {

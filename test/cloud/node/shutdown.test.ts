@@ -102,10 +102,7 @@ describe("cloud node process", () => {
         const sent = await api.sendCommand({ deviceId: "orphan-dev", name: "op", wait: false, timeoutMs: 60_000 });
         const kv = await new Kvm(nc).open("xsfleet_commands");
         const owner = async (): Promise<string> => (await kv.get(`orphan-dev.${sent.command.commandId}`))!.json<CommandRecord>().leaseOwner;
-        for (let i = 0; (await owner()) !== "doomed"; i++) {
-          if (i > 200) throw new Error("the doomed node never took the lease");
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await until("the doomed node to take the lease", async () => (await owner()) === "doomed");
         // The survivor joins while the doomed node holds a live lease: it must leave the command alone.
         survivor = await startTestNode(nats.servers, { nodeId: "survivor", roles: ["commands"], commands });
         await new Promise((r) => setTimeout(r, 500));
