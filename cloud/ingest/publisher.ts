@@ -10,6 +10,8 @@ import {
 } from "../records";
 import { deviceEventSubject, dlqSubject, historyBatchSubject, historySubject, outTelemetrySubject } from "../subjects";
 import type { EventOutput, TelemetryOutput } from "./apply";
+import type { OutputPort } from "./pipeline";
+import type { HistoryLayout } from "./settings";
 
 export interface DeadLetter {
   reason: DlqReason;
@@ -20,7 +22,7 @@ export interface DeadLetter {
   data: Uint8Array;
 }
 
-export class Publisher {
+export class Publisher implements OutputPort {
   readonly #nc: NatsConnection[];
   readonly #js: JetStreamClient[];
   #next = 0;
@@ -38,7 +40,7 @@ export class Publisher {
   }
 
   /** History records and (durable) out message of one telemetry batch. Resolves when stored. */
-  telemetry(o: TelemetryOutput, history: "channel" | "batch" | null, outDurable: boolean): Promise<PubAck>[] {
+  telemetry(o: TelemetryOutput, history: HistoryLayout | null, outDurable: boolean): Promise<PubAck>[] {
     const js = this.#js[this.#pick()]!;
     const acks: Promise<PubAck>[] = [];
     if (history === "batch") {

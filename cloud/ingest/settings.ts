@@ -3,6 +3,10 @@
 // cloud/node/config.ts checks them at startup with the rest of the node's
 // configuration.
 
+/** How history records are laid out: one JSON record per (device, seq,
+ *  channel), or one binary record per (device, seq). */
+export type HistoryLayout = "channel" | "batch";
+
 export interface IngestConfig {
   /** Replicas of every stream, consumer and KV bucket the role creates. */
   replicas: number;
@@ -45,7 +49,7 @@ export interface IngestConfig {
    *  xsfleet.v1.hist.<device>.<channel>; "batch": one binary record per
    *  (device, seq) — the validated TelemetryBatch — on
    *  xsfleet.v1.hist.<device>.~batch (one write per message, for fleet-scale rates). */
-  historyLayout: "channel" | "batch";
+  historyLayout: HistoryLayout;
   /** Publish integrator JSON on xsfleet.v1.out.<id>.telemetry. */
   out: boolean;
   /** Publish out messages through JetStream (captured by XSF_OUT, deduplicated)

@@ -59,3 +59,11 @@ export interface IngestStats {
   /** Devices held in this node's state cache. */
   cachedDevices: number;
 }
+
+export function emptyIngestStats(nodeId: string): IngestStats {
+  return {
+    nodeId, messages: 0, applied: 0, points: 0, duplicates: 0, deadLetters: 0, deadLettersByReason: {}, casRetries: 0,
+    batchFailures: 0, lostUpdatesRepaired: 0, redeliveries: 0, historyPublished: 0, outPublished: 0, eventsPublished: 0,
+    consumerLag: { tele: 0, hb: 0, presence: 0, ctr: 0 }, cachedDevices: 0,
+  };
+}
