@@ -4,8 +4,8 @@
 // status and message.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ServiceErrorCodeHeader, ServiceErrorHeader } from "@nats-io/services";
-import type { CommandOutcome } from "../commands/types";
-import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry/types";
+import type { CommandOutcome } from "../commands";
+import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry";
 import { apiSubject } from "../subjects";
 import {
   ApiError, apiErrorStatus, defaultCommandTimeoutMs,

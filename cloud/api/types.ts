@@ -1,8 +1,8 @@
 // Request/reply contracts of the xsfleet management API (JSON over NATS
 // request/reply, served as a NATS micro service "xsfleet-api"). Shared by
 // the service and the typed client; docs/api.md documents the same shapes.
-import type { CommandOutcome } from "../commands/types";
-import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry/types";
+import type { CommandOutcome } from "../commands";
+import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry";
 
 export const apiServiceName = "xsfleet-api";
 export const apiServiceVersion = "1.0.0";

@@ -18,9 +18,9 @@
 import { randomUUID } from "node:crypto";
 import type { DeviceRole } from "../../shared/device-role";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
-import { CommandKind, type ApplyResult, type Command, type Proposer, type ResultFor, type SessionRef } from "../control/types";
-import type { NodeId } from "../raft/types";
-import { isReadCommand } from "../control/state-machine";
+import { CommandKind, type ApplyResult, type Command, type Proposer, type ResultFor, type SessionRef } from "../control";
+import type { NodeId } from "../raft";
+import { isReadCommand } from "../control";
 import { controlSubject } from "../subjects";
 import { COMMAND_ENDPOINTS, HEADER_CLIENT_ID, HEADER_SEQ, type AdminEndpoint, type CommandEndpoint, type Endpoint, type NodeFailure } from "./service";
 import type { NodeStatus } from "./raft-node";

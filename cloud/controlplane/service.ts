@@ -16,9 +16,9 @@
 
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { isReadCommand } from "../control/state-machine";
-import { CommandKind, type ApplyResult, type Command, type SessionRef } from "../control/types";
-import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from "../raft/types";
+import { isReadCommand } from "../control";
+import { CommandKind, type ApplyResult, type Command, type SessionRef } from "../control";
+import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from "../raft";
 import { controlNodeSubjectRoot, controlSubjectRoot } from "../subjects";
 import { NodeError, type NodeOutcome, type RaftNode } from "./raft-node";
 

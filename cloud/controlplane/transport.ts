@@ -13,8 +13,8 @@
 // Raft driver drains and decodes them at its own pace.
 
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { CodecError, batchMessageCount, decodeBatch, encodeBatches, encodedSize } from "../raft/codec";
-import { NONE, type Message, type NodeId } from "../raft/types";
+import { CodecError, batchMessageCount, decodeBatch, encodeBatches, encodedSize } from "../raft";
+import { NONE, type Message, type NodeId } from "../raft";
 import { raftSubject } from "../subjects";
 
 export const TRANSPORT_LIMITS = {

@@ -6,3 +6,4 @@ export { startNatsDashboard, type NatsDashboardOptions } from "./standalone";
 export { MemoryDashboardSource, emptyCluster } from "./memory-source";
 export { QueryError, FleetSort, type FleetQuery, type FleetPage, type FleetTotals } from "./query";
 export * from "./types";
+export { RateMeter, RateMeters } from "./rates";

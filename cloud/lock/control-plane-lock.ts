@@ -16,7 +16,7 @@
 
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { CommandKind, ControlError, type ApplyResult, type Command, type Proposer } from "../control/types";
+import { CommandKind, ControlError, type ApplyResult, type Command, type Proposer } from "../control";
 import { makeHeldLock, retryUntil, type RetryOptions } from "./acquire-loop";
 import {
   LockFailure,

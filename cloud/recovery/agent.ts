@@ -6,11 +6,11 @@
 // node service; agent-main.ts runs it as a process.
 
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ClusterApi } from "../membership/api";
-import { DevicePresenceTracker } from "../membership/device-presence";
-import { MembershipDriver, type MembershipOptions } from "../membership/driver";
-import { RecoveryHistory } from "../membership/history";
-import type { NodeResources } from "../membership/types";
+import { ClusterApi } from "../membership";
+import { DevicePresenceTracker } from "../membership";
+import { MembershipDriver, type MembershipOptions } from "../membership";
+import { RecoveryHistory } from "../membership";
+import type { NodeResources } from "../membership";
 import type { DeactivateReason, FailoverConfig } from "./failover";
 import type { PlacementLimits, RoleDemand } from "./placement";
 import { COORDINATOR_LEASE, ReplacementCoordinator, serveAssignments } from "./replacement";

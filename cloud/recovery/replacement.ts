@@ -8,9 +8,9 @@
 // how the next plan (on this or a later coordinator) knows it is done.
 
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import type { MembershipDriver } from "../membership/driver";
-import { HistoryKind, type MemberView } from "../membership/types";
-import type { RecoveryHistory } from "../membership/history";
+import type { MembershipDriver } from "../membership";
+import { HistoryKind, type MemberView } from "../membership";
+import type { RecoveryHistory } from "../membership";
 import { assignSubject } from "../subjects";
 import { monotonicNowMs } from "../base";
 import { isPlacement, placeRoles, DEFAULT_PLACEMENT_LIMITS, type PlacementLimits, type RoleDemand, type ScoredCandidate } from "./placement";

@@ -6,8 +6,8 @@
 // history: "acquired" names the previous holder this node saw; the failover
 // time when that holder died is measured by the caller (kill time → this entry's atMs).
 
-import { HistoryKind } from "../membership/types";
-import type { RecoveryHistory } from "../membership/history";
+import { HistoryKind } from "../membership";
+import type { RecoveryHistory } from "../membership";
 import { monotonicNowMs } from "../base";
 import { FailoverCore, failoverConfig, type DeactivateReason, type FailoverConfig } from "./failover";
 import type { DistributedLock } from "../lock";

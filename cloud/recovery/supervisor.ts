@@ -5,8 +5,8 @@
 
 import { spawn } from "node:child_process";
 import type { RandomSource } from "../base";
-import { HistoryKind } from "../membership/types";
-import type { RecoveryHistory } from "../membership/history";
+import { HistoryKind } from "../membership";
+import type { RecoveryHistory } from "../membership";
 import { monotonicNowMs } from "../base";
 import { RestartPolicy, restartConfig, type RestartConfig } from "./restart";
 import type { ExitInfo, Runnable, RunningHandle } from "./types";

@@ -12,8 +12,8 @@
 // 64 config entries, 8 KiB config); inputs beyond them fail as "invalid".
 import { assertDeviceId, isDeviceId } from "../../shared/topics";
 import { DeviceRole, isDeviceRole } from "../../shared/device-role";
-import { CommandKind, ControlError, DeviceStatus, type ApplyResult, type ConfigValue, type Proposer } from "../control/types";
-import type { DesiredConfigRecord, DeviceRecord as ControlDevice } from "../control/types";
+import { CommandKind, ControlError, DeviceStatus, type ApplyResult, type ConfigValue, type Proposer } from "../control";
+import type { DesiredConfigRecord, DeviceRecord as ControlDevice } from "../control";
 import { checkDesiredConfig, checkMetadataPatch } from "./validate";
 import {
   DeviceLifecycle, RegistryError, registryLimits, type DesiredConfigInput, type DesiredConfigSpec, type DevicePage, type DeviceRecord,
