@@ -2,4 +2,7 @@
 // + MQTT) for `xsfleet up` and the test harness.
 export { startLocalNats, type LocalNats, type LocalNatsOptions } from "./local-nats";
 export { findNatsServer, natsInstallHint } from "./nats-binary";
-export { natsServerConfig, spawnNatsServer, freePort, isPortOpen, waitForPort, waitJetStreamReady, type NatsServerSpec } from "./nats-server";
+export {
+  natsServerConfig, startNatsServer, startNatsCluster, anyPort, isPortInUse, natsStartTimeoutMs, freePort, isPortOpen, waitJetStreamReady,
+  type NatsServerSpec, type NatsServerPorts, type NatsServerProcess,
+} from "./nats-server";
