@@ -20,7 +20,3 @@ export function devicePresenceFromWire(p: number): DevicePresence | undefined {
   if (p === Presence.PRESENCE_OFFLINE) return DevicePresence.Offline;
   return undefined;
 }
-
-export function devicePresenceToWire(p: DevicePresence): Presence {
-  return p === DevicePresence.Online ? Presence.PRESENCE_ONLINE : p === DevicePresence.Offline ? Presence.PRESENCE_OFFLINE : Presence.PRESENCE_UNSPECIFIED;
-}

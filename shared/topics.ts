@@ -4,7 +4,6 @@
 // '/', '+', '#', '*' or '>' (nats-server 2.9 MQTT rules).
 
 export const deviceIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
-export const deviceIdLengthMax = 64;
 
 export function isDeviceId(id: string): boolean {
   return deviceIdPattern.test(id);

@@ -1,11 +1,6 @@
 // Time for cloud code. Pure cores take time as an argument; the edges that
 // drive them read it here, so there is one place that says which clock.
 
-/** Wall-clock milliseconds since the epoch (may step with NTP). */
-export type NowMs = () => number;
-
-export const wallNowMs: NowMs = Date.now;
-
 /** Wall-clock milliseconds that never step backwards within a process. */
 export function monotonicNowMs(): number {
   return Math.floor(performance.timeOrigin + performance.now());

@@ -4,7 +4,7 @@
 // reported together, each naming the setting, where its value came from and
 // what to change — operators fix configs from logs, not from stack traces.
 import { readFileSync, accessSync, constants } from "node:fs";
-import { CloudRole, cloudRoles, LogLevel, nodeIdPattern, type IntRanges } from "../base";
+import { CloudRole, cloudRoles, isCloudRole, LogLevel, nodeIdPattern, type IntRanges } from "../base";
 import { apiLimitRanges, defaultApiLimits, type ApiLimits } from "../api";
 import { commandLimitRanges, commandRetryProblems, commandRetryRanges, defaultCommandLimits, defaultCommandRetry, type CommandLimits, type CommandRetrySettings } from "../commands";
 import { parseIngestConfig } from "../ingest";
@@ -318,7 +318,7 @@ function checkRoles(c: Checker, v: unknown, fallback: CloudRole[]): CloudRole[] 
     c.fail("roles", `needs at least one role; choose from ${cloudRoles.join(", ")}`);
     return fallback;
   }
-  const unknown = (v as string[]).filter((r) => !(cloudRoles as readonly string[]).includes(r));
+  const unknown = (v as string[]).filter((r) => !isCloudRole(r));
   if (unknown.length > 0) c.fail("roles", `unknown role ${unknown.map((r) => JSON.stringify(r)).join(", ")}; choose from ${cloudRoles.join(", ")}`);
   return [...new Set(v as CloudRole[])];
 }

@@ -72,9 +72,6 @@ export async function runCloudNode(argv: readonly string[], io: RunIo = {}): Pro
   }
 }
 
-/** Alias used by the CLI. */
-export const runCloudNodeFromArgv = runCloudNode;
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   runCloudNode(process.argv.slice(2)).then((code) => process.exit(code), (e: unknown) => {
     process.stderr.write(`xsfleet cloud: ${(e as Error).stack ?? String(e)}\n`);

@@ -11,7 +11,7 @@
 // batches only), then the commands worker, and finally the connection is
 // drained, which flushes every publish made on the way.
 import type { NatsConnection } from "@nats-io/transport-node";
-import { startApiRole, type ApiRole, type DeviceStateSource, type HistoryQueryFn } from "../api";
+import { startApiRole, type ApiRole } from "../api";
 import { CommandStore, CommandSubmitter, CommandWorker } from "../commands";
 import { ControlClient } from "../controlplane";
 import { connectNats } from "../nats";
@@ -201,4 +201,3 @@ async function watchConnection(nc: NatsConnection, log: Logger, metrics: NodeMet
   }
 }
 
-export type { DeviceStateSource, HistoryQueryFn };

@@ -119,7 +119,6 @@ export function swimSubject(nodeId: string): string {
 export function clusterEventSubject(nodeId: string, event: string): string {
   return `${clusterRoot}.events.${nodeId}.${event}`;
 }
-export const allClusterEventsSubject = `${clusterRoot}.events.>`;
 
 /** Recovery decisions and actions (failover, restart, replacement, restore). */
 export function recoverySubject(kind: string): string {
