@@ -3,7 +3,7 @@
 // role vocabulary and the shape of settings.
 export { LogLevel, createLogger, silentLogger, type Logger, type LogFields } from "./log";
 export { monotonicNowMs, sleep } from "./clock";
-export { seededRandom, randomInt, shuffleInPlace, randomNormal, type RandomSource } from "./random";
+export { seededRandom, randomInt, shuffleInPlace, randomNormal, Prng, type RandomSource } from "./random";
 export { nodeIdPattern, isNodeId, assertNodeId, newTraceparent } from "./ids";
 export { CloudRole, cloudRoles, isCloudRole } from "./cloud-role";
 export type { IntRange, IntRanges, SettingProblem } from "./settings";

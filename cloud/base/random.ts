@@ -53,3 +53,53 @@ export function randomNormal(random: RandomSource): number {
   const v = random();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
+
+/** A seeded generator with the draws simulations make; `fork` derives an
+ *  independent stream, so adding draws to one part of a simulation does not
+ *  shift the choices of another. */
+export class Prng {
+  readonly #next: RandomSource;
+
+  constructor(seed: number) {
+    this.#next = seededRandom(seed >>> 0);
+  }
+
+  /** Float in [0, 1). */
+  float(): number {
+    return this.#next();
+  }
+
+  /** Integer in [0, 2^32). */
+  u32(): number {
+    return Math.floor(this.#next() * 4294967296);
+  }
+
+  /** Integer in [0, n). */
+  int(n: number): number {
+    return randomInt(this.#next, n);
+  }
+
+  /** Integer in [lo, hi]. */
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
+
+  chance(p: number): boolean {
+    return this.#next() < p;
+  }
+
+  pick<T>(xs: readonly T[]): T {
+    if (xs.length === 0) throw new Error("prng: pick from an empty list");
+    return xs[this.int(xs.length)]!;
+  }
+
+  /** An independent stream derived from this one. */
+  fork(): Prng {
+    return new Prng(this.u32());
+  }
+
+  /** As a plain RandomSource (for cores that take one). */
+  source(): RandomSource {
+    return this.#next;
+  }
+}

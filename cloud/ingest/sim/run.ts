@@ -13,7 +13,7 @@
 // seq is dead-lettered as stale, by design); the window here exceeds every
 // seq a device sends.
 
-import { randomInt, seededRandom, silentLogger, type RandomSource } from "../../base";
+import { Prng, randomInt, seededRandom, silentLogger, type RandomSource } from "../../base";
 import { DeviceLocks, StateCache } from "../cache";
 import { IngestPipeline } from "../pipeline";
 import { parseIngestConfig, type HistoryLayout, type IngestConfig } from "../settings";
@@ -49,20 +49,19 @@ export interface IngestSimResult {
 export const simStepsMax = 200_000;
 
 export function ingestSimConfig(seed: number): IngestSimConfig {
-  const r = seededRandom(seed ^ 0x1a6e57);
-  const pick = <T>(xs: readonly T[]): T => xs[randomInt(r, xs.length)]!;
+  const r = new Prng(seed ^ 0x1a6e57);
   return {
-    devices: 1 + randomInt(r, 3),
-    seqsPerDevice: 3 + randomInt(r, 10),
-    corruptRate: pick([0, 0.05, 0.15]),
-    nodes: 1 + randomInt(r, 3),
-    pullMax: pick([1, 3, 8]),
-    historyLayout: pick(["channel", "batch"] as const),
-    ackWaitMs: pick([30, 80, 200]),
-    chaosMs: 200 + randomInt(r, 400),
-    crashRate: pick([0, 0.002, 0.01]),
-    retransmitRate: pick([0, 0.02, 0.1]),
-    faults: pick([noFaults, { failBefore: 0.03, failAfter: 0.03 }, { failBefore: 0.1, failAfter: 0.1 }]),
+    devices: r.range(1, 3),
+    seqsPerDevice: r.range(3, 12),
+    corruptRate: r.pick([0, 0.05, 0.15]),
+    nodes: r.range(1, 3),
+    pullMax: r.pick([1, 3, 8]),
+    historyLayout: r.pick(["channel", "batch"] as const),
+    ackWaitMs: r.pick([30, 80, 200]),
+    chaosMs: r.range(200, 599),
+    crashRate: r.pick([0, 0.002, 0.01]),
+    retransmitRate: r.pick([0, 0.02, 0.1]),
+    faults: r.pick([noFaults, { failBefore: 0.03, failAfter: 0.03 }, { failBefore: 0.1, failAfter: 0.1 }]),
   };
 }
 

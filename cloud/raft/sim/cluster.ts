@@ -13,7 +13,7 @@ import type { KvReply } from "./kv";
 import { SimNetwork } from "./network";
 import { SimNode } from "./node";
 import type { NodeParams } from "./node";
-import { Prng } from "./prng";
+import { Prng } from "../../base";
 
 export interface SimConfig {
   readonly nodes: 3 | 5;

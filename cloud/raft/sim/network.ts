@@ -3,7 +3,7 @@
 // cut. Links are directed, so partitions can be asymmetric.
 
 import type { Message, NodeId } from "../types";
-import type { Prng } from "./prng";
+import type { Prng } from "../../base";
 
 export interface NetworkFaults {
   dropRate: number;

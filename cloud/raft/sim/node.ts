@@ -13,7 +13,7 @@ import type { Entry, Message, NodeId, ProposalError, RaftConfig } from "../types
 import type { Invariants } from "./invariants";
 import { KvStateMachine, decodeKvRequest, encodeKvRequest, type KvReply } from "./kv";
 import type { SimNetwork } from "./network";
-import type { Prng } from "./prng";
+import type { Prng } from "../../base";
 
 export type CommandWaiter = (r: KvReply) => void;
 export type ReadWaiter = (value: string | null) => void;
