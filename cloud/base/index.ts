@@ -6,4 +6,4 @@ export { monotonicNowMs, sleep } from "./clock";
 export { seededRandom, randomInt, shuffleInPlace, randomNormal, Prng, type RandomSource } from "./random";
 export { nodeIdPattern, isNodeId, assertNodeId, newTraceparent } from "./ids";
 export { CloudRole, cloudRoles, isCloudRole } from "./cloud-role";
-export type { IntRange, IntRanges, SettingProblem } from "./settings";
+export type { IntRange, IntRanges, SettingProblem, SettingsReader } from "./settings";

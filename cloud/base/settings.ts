@@ -13,3 +13,15 @@ export interface SettingProblem {
   path: string;
   message: string;
 }
+
+/** Reads typed values out of a raw settings object, recording a problem
+ *  (with where the value came from) instead of throwing; each returns the
+ *  fallback for a missing or bad value. cloud/node/config.ts implements it. */
+export interface SettingsReader {
+  fail(path: string, message: string): void;
+  str(path: string, v: unknown, fallback: string): string;
+  int(path: string, v: unknown, fallback: number, min: number, max: number): number;
+  obj(path: string, v: unknown): Record<string, unknown>;
+  /** A readable file path, or undefined when not set. */
+  file(path: string, v: unknown): string | undefined;
+}

@@ -4,11 +4,11 @@
 // reported together, each naming the setting, where its value came from and
 // what to change — operators fix configs from logs, not from stack traces.
 import { readFileSync, accessSync, constants } from "node:fs";
-import { CloudRole, cloudRoles, isCloudRole, LogLevel, nodeIdPattern, type IntRanges } from "../base";
+import { CloudRole, cloudRoles, isCloudRole, LogLevel, nodeIdPattern, type IntRanges, type SettingsReader } from "../base";
 import { apiLimitRanges, defaultApiLimits, type ApiLimits } from "../api";
 import { commandLimitRanges, commandRetryProblems, commandRetryRanges, defaultCommandLimits, defaultCommandRetry, type CommandLimits, type CommandRetrySettings } from "../commands";
 import { parseIngestConfig } from "../ingest";
-import type { NatsSettings } from "../nats";
+import { natsSettingKeys, readNatsSettings, type NatsSettings } from "../nats";
 import { RegistryBackend, registryBackends } from "../registry";
 
 /** Every capability's limits, as the config file's `limits` section holds them. */
@@ -223,10 +223,9 @@ export function loadConfig(input: LoadConfigInput): CloudConfig {
   return validateConfig(raw, { sources, hostname: input.hostname, pid: input.pid });
 }
 
-const serverUrlPattern = /^(nats|tls|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/;
 
 /** Collects issues while reading typed values out of a raw object. */
-class Checker {
+class Checker implements SettingsReader {
   readonly issues: ConfigIssue[] = [];
   readonly #sources: Sources;
 
@@ -280,7 +279,7 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
   const nodeId = c.str("nodeId", raw.nodeId, defaultNodeId);
   if (!nodeIdPattern.test(nodeId)) c.fail("nodeId", `must be 1-64 characters from A-Z a-z 0-9 _ -, got ${JSON.stringify(nodeId)}`);
   const roles = checkRoles(c, raw.roles, def.roles);
-  const nats = checkNats(c, c.obj("nats", raw.nats), nodeId, def.nats.servers);
+  const nats = readNatsSettings(c, c.obj("nats", raw.nats), nodeId, def.nats.servers);
   const replicas = c.int("streams.replicas", c.obj("streams", raw.streams).replicas, def.streams.replicas, 1, 5);
 
   const httpRaw = c.obj("http", raw.http);
@@ -323,39 +322,6 @@ function checkRoles(c: Checker, v: unknown, fallback: CloudRole[]): CloudRole[] 
   return [...new Set(v as CloudRole[])];
 }
 
-function checkNats(c: Checker, n: Raw, nodeId: string, defaultServers: string[]): NatsSettings {
-  let servers = defaultServers;
-  const s = n.servers;
-  if (s !== undefined) {
-    if (!Array.isArray(s) || s.some((x) => typeof x !== "string")) c.fail("nats.servers", "must be a list of URLs such as nats://127.0.0.1:4222");
-    else if (s.length === 0) c.fail("nats.servers", "needs at least one URL such as nats://127.0.0.1:4222");
-    else {
-      for (const u of s as string[]) if (!serverUrlPattern.test(u)) c.fail("nats.servers", `${JSON.stringify(u)} is not a NATS URL; use nats://host:port (or tls://, ws://, wss://)`);
-      servers = s as string[];
-    }
-  }
-  const nats: NatsSettings = { servers, name: c.str("nats.name", n.name, `xsfleet-${nodeId}`) };
-  const creds = c.file("nats.credsFile", n.credsFile);
-  if (creds) nats.credsFile = creds;
-  for (const k of ["user", "pass", "token"] as const) {
-    if (n[k] !== undefined) nats[k] = c.str(`nats.${k}`, n[k], "");
-  }
-  if (nats.pass !== undefined && nats.user === undefined) c.fail("nats.pass", "is set but nats.user is not; set both or neither");
-  if (nats.token !== undefined && (nats.user !== undefined || creds)) c.fail("nats.token", "cannot be combined with nats.user or nats.credsFile; choose one way to authenticate");
-  const tlsRaw = c.obj("nats.tls", n.tls);
-  if (Object.keys(tlsRaw).length > 0) {
-    nats.tls = {};
-    const ca = c.file("nats.tls.caFile", tlsRaw.caFile);
-    const cert = c.file("nats.tls.certFile", tlsRaw.certFile);
-    const key = c.file("nats.tls.keyFile", tlsRaw.keyFile);
-    if (ca) nats.tls.caFile = ca;
-    if (cert) nats.tls.certFile = cert;
-    if (key) nats.tls.keyFile = key;
-    if (!!cert !== !!key) c.fail("nats.tls", "certFile and keyFile go together; set both for client certificates, or neither");
-  }
-  return nats;
-}
-
 /** Reads each field of `raw` within its range; missing fields keep their default. */
 function checkInts<T extends object>(c: Checker, prefix: string, raw: Raw, defaults: Readonly<T>, ranges: IntRanges<T>): T {
   const out = { ...defaults } as T;
@@ -379,7 +345,7 @@ function checkCommandRetry(c: Checker, r: Raw): CommandRetrySettings {
 /** Unknown keys are almost always typos; say which keys exist. */
 function checkUnknownKeys(raw: Raw, shape: object, prefix: string, fail: (path: string, message: string) => void): void {
   const known = new Set(Object.keys(shape));
-  if (prefix === "nats") for (const k of ["credsFile", "user", "pass", "token", "tls", "name", "servers"]) known.add(k);
+  if (prefix === "nats") for (const k of natsSettingKeys) known.add(k);
   for (const [k, v] of Object.entries(raw)) {
     const p = prefix ? `${prefix}.${k}` : k;
     if (!known.has(k)) {
