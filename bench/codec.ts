@@ -8,7 +8,7 @@
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { compress as zstdCompress, decompress as zstdDecompress } from "zstd-napi";
 import { decodeBatch, decodeGorilla, decodeSeries, encodeBatch, encodeGorilla, encodeSeries } from "../shared/codec/index";
-import { channelOf, loadRoomClimate, roomClimateResolution, type RoomClimateChannel, type RoomClimateSeries } from "../test/fixtures/room-climate";
+import { channelOf, loadRoomClimate, roomClimateResolution, type RoomClimateChannel, type RoomClimateSeries } from "../firmware/host/room-climate";
 import { runManyOnXs } from "../test/harness/xs";
 import { describeMachine } from "./lib/machine";
 

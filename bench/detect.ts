@@ -18,7 +18,7 @@ import { roomClimateDir as findRoomClimateDir } from "../firmware/host/datasets"
 import { existsSync } from "node:fs";
 import { createDetector, describeDetector } from "../cloud/health/detectors";
 import { AKKA_CLUSTER_DEFAULTS } from "../cloud/health/phi-accrual";
-import { seededRandom } from "../cloud/health/random";
+import { seededRandom } from "../cloud/base";
 import { SwimSimulation } from "../cloud/health/swim/simulator";
 import { DetectorKind, type DetectorConfig } from "../cloud/health/types";
 import {

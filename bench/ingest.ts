@@ -19,8 +19,9 @@ import { decodeBatch, encodeBatch } from "../shared/codec/batch";
 import { Encoding, createEnvelope, encodeEnvelope } from "../shared/proto/xsfleet.gen";
 import { deviceTopic, Uplink } from "../shared/topics";
 import { startNats } from "../test/harness/nats";
+import { createLogger } from "../cloud/base";
 import { startIngestRole } from "../cloud/ingest";
-import { NatsPool } from "../cloud/nats/connection";
+import { NatsPool } from "../cloud/nats";
 import { roomClimateTraces } from "../firmware/host/room-climate";
 
 
@@ -219,7 +220,7 @@ async function main(): Promise<void> {
     // Per phase (device id prefix): latencies and points recorded.
     const phases = new Map<string, { latencies: number[]; points: number; target: number; doneAt: number; done: () => void }>();
     const role = await startIngestRole({
-      nc, nodeId: "bench", log: { info: () => {}, warn: (m, f) => console.warn(m, f), error: (m, f) => console.error(m, f) },
+      nc, nodeId: "bench", log: createLogger({ level: "warn" }),
       config: { history: o.history, historyLayout: o.layout, out: o.out, batchMax: 256, prefetchMax: 1024, maxAckPending: 8192 },
       onTelemetryApplied: (id, _seq, deviceTimeMs, n) => {
         const ph = phases.get(id.slice(0, id.indexOf("-") + 1));

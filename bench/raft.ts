@@ -31,8 +31,10 @@ import { performance } from "node:perf_hooks";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { describeMachine } from "./lib/machine";
-import { startNats, freePort, waitForPort, type NatsCluster } from "../test/harness/nats";
-import { ProcessCluster } from "../test/cloud/controlplane/process-cluster";
+import { freePort, isPortOpen } from "../cloud/infra";
+import { startNats, type NatsCluster } from "../test/harness/nats";
+import { until } from "../test/harness/wait";
+import { ProcessCluster } from "../test/harness/control-plane";
 import { ControlClient } from "../cloud/controlplane/client";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 4);
@@ -147,7 +149,7 @@ async function etcdTarget(): Promise<Target> {
     "--initial-cluster", initialCluster, "--initial-cluster-state", "new", "--initial-cluster-token", "xsfleet-bench",
     "--log-level", "error", "--logger", "zap",
   ], { stdio: ["ignore", "ignore", "ignore"] }));
-  await Promise.all(members.map((m) => waitForPort(m.client, 60_000)));
+  await Promise.all(members.map((m) => until(`etcd ${m.name} to listen on ${m.client}`, () => isPortOpen(m.client), 60_000)));
   const post = async (port: number, p: string, body: unknown): Promise<Record<string, unknown>> => {
     const res = await fetch(`http://127.0.0.1:${port}${p}`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
     const json = (await res.json()) as Record<string, unknown>;

@@ -3,7 +3,7 @@
 //   npx tsx scripts/raft-soak.ts --seed 123 [--nodes 5]     replay one seed, print its stats
 // Exits 1 if any seed fails; every failure prints its seed and how to replay it.
 
-import { configForSeed, runSeed } from "../test/cloud/raft/sim/cluster";
+import { configForSeed, runSeed } from "../cloud/raft/sim";
 
 interface Args {
   seeds: number;

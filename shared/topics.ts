@@ -1,9 +1,9 @@
-// The one place that names device<->cloud topics. MQTT topics map to NATS
+// The one place that names device<->cloud topics (the cloud's own subjects
+// are built in cloud/subjects). MQTT topics map to NATS
 // subjects by '/' -> '.', which is why device ids may not contain '.', ' ',
 // '/', '+', '#', '*' or '>' (nats-server 2.9 MQTT rules).
 
 export const deviceIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
-export const deviceIdLengthMax = 64;
 
 export function isDeviceId(id: string): boolean {
   return deviceIdPattern.test(id);
@@ -73,25 +73,4 @@ export function parseDeviceAddress(subjectOrTopic: string): ParsedDeviceAddress 
   const kind = parts[4]!;
   if (!isDeviceId(deviceId) || kinds.indexOf(kind) < 0) return null;
   return { deviceId, kind: kind as Uplink | Downlink };
-}
-
-/** Cloud-side subjects for integrators (JSON). */
-export const outSubjectRoot = "xsfleet.v1.out";
-
-export function outTelemetrySubject(deviceId: string): string {
-  return `${outSubjectRoot}.${deviceId}.telemetry`;
-}
-
-export const DeviceEvent = {
-  Registered: "registered",
-  Online: "online",
-  Offline: "offline",
-  CommandAcked: "command-acked",
-  CommandExpired: "command-expired",
-  Decommissioned: "decommissioned",
-} as const;
-export type DeviceEvent = (typeof DeviceEvent)[keyof typeof DeviceEvent];
-
-export function deviceEventSubject(deviceId: string, event: DeviceEvent): string {
-  return `xsfleet.v1.events.${deviceId}.${event}`;
 }

@@ -13,10 +13,8 @@
 // A crash at time c keeps only the heartbeats sent before c (those in flight
 // still arrive).
 
-import { readdirSync, readFileSync } from "node:fs";
-import path from "node:path";
-import { randomNormal } from "../../cloud/health/random";
-import type { RandomSource } from "../../cloud/health/types";
+import { roomClimateTraces } from "../../firmware/host/room-climate";
+import { randomNormal, type RandomSource } from "../../cloud/base";
 
 export interface Trace {
   sendMs: Float64Array;
@@ -125,41 +123,27 @@ export interface InterArrivalSample {
 }
 
 /**
- * Inter-arrival times per NodeID from the room-climate CSVs (column 2 is the
- * absolute ms timestamp, column 4 the NodeID), each normalised by the node's
- * median so that different sensors' periods can be pooled.
+ * Inter-arrival times per (file, NodeID) of the room-climate traces (the
+ * dataset's one loader, firmware/host/room-climate.ts), each normalised by
+ * the node's median so that different sensors' periods can be pooled.
  */
 export function loadRoomClimateRatios(dir: string): InterArrivalSample {
-  const files = readdirSync(dir).filter((f) => f.endsWith(".csv")).sort();
-  if (files.length === 0) throw new Error(`no CSV files in ${dir}`);
+  const traces = roomClimateTraces(dir);
+  if (traces.length === 0) throw new Error(`no room-climate series in ${dir}`);
   const ratios: number[] = [];
   let nodes = 0;
-  for (const file of files) {
-    const byNode = new Map<string, number[]>();
-    for (const line of readFileSync(path.join(dir, file), "utf8").split("\n")) {
-      const cols = line.split(",");
-      if (cols.length < 4) continue;
-      const t = Number(cols[1]);
-      const node = (cols[3] as string).trim();
-      if (!Number.isFinite(t)) continue;
-      let list = byNode.get(node);
-      if (list === undefined) byNode.set(node, (list = []));
-      list.push(t);
+  for (const trace of traces) {
+    const gaps: number[] = [];
+    for (let i = 1; i < trace.rows.length; i++) {
+      const gap = trace.rows[i]!.timeMs - trace.rows[i - 1]!.timeMs;
+      if (gap > 0) gaps.push(gap);
     }
-    for (const times of byNode.values()) {
-      times.sort((a, b) => a - b);
-      const gaps: number[] = [];
-      for (let i = 1; i < times.length; i++) {
-        const gap = (times[i] as number) - (times[i - 1] as number);
-        if (gap > 0) gaps.push(gap);
-      }
-      if (gaps.length < 10) continue;
-      const median = [...gaps].sort((a, b) => a - b)[gaps.length >> 1] as number;
-      for (const gap of gaps) ratios.push(gap / median);
-      nodes++;
-    }
+    if (gaps.length < 10) continue;
+    const median = [...gaps].sort((x, y) => x - y)[gaps.length >> 1]!;
+    for (const gap of gaps) ratios.push(gap / median);
+    nodes++;
   }
-  return { ratios: Float64Array.from(ratios), files: files.length, nodes };
+  return { ratios: Float64Array.from(ratios), files: new Set(traces.map((t) => t.file)).size, nodes };
 }
 
 export function resampledInterArrivals(name: string, sample: InterArrivalSample): TraceModel {

@@ -4,10 +4,11 @@
 // status and message.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ServiceErrorCodeHeader, ServiceErrorHeader } from "@nats-io/services";
-import type { CommandOutcome } from "../commands/types";
-import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry/types";
+import type { CommandOutcome } from "../commands";
+import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry";
+import { apiSubject } from "../subjects";
 import {
-  ApiError, apiErrorStatus, apiSubject, defaultCommandTimeoutMs,
+  ApiError, apiErrorStatus, defaultCommandTimeoutMs,
   type ApiContract, type ApiEndpoint, type ApiErrorBody, type ApiErrorCode, type CommandReply, type ConfigSetReply, type ListReply,
   type SendCommandRequest, type TelemetryQueryRequest,
 } from "./types";

@@ -9,16 +9,13 @@
 // already accepted.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
-import { DeviceEvent, deviceEventSubject } from "../../shared/topics";
-import { CommandError, outcomeOf } from "../commands/types";
-import type { CommandStore } from "../commands/store";
-import type { CommandSubmitter } from "../commands/submitter";
-import type { CloudLimits } from "../node/config";
-import type { Logger } from "../node/log";
-import type { DesiredConfigPusher } from "../registry/config-pusher";
-import { DeviceLifecycle, RegistryError, type DesiredConfigInput, type DeviceRegistry } from "../registry/types";
+import type { Logger } from "../base";
+import { CommandError, outcomeOf, type CommandLimits, type CommandStore, type CommandSubmitter } from "../commands";
+import { DeviceLifecycle, RegistryError, type DesiredConfigInput, type DesiredConfigPusher, type DeviceRegistry } from "../registry";
+import { apiSubject, DeviceEvent, deviceEventSubject } from "../subjects";
+import type { ApiLimits } from "./settings";
 import {
-  ApiEndpoint, ApiError, apiErrorStatus, apiQueueGroup, apiServiceName, apiServiceVersion, apiSubject, defaultCommandTimeoutMs,
+  ApiEndpoint, ApiError, apiErrorStatus, apiQueueGroup, apiServiceName, apiServiceVersion, defaultCommandTimeoutMs,
   type ApiErrorBody, type ApiErrorCode, type CommandReply, type ConfigSetReply, type DeviceReply, type ListReply, type StateReply, type TelemetryQueryReply,
 } from "./types";
 import { boolField, deviceIdField, intField, objectField, onlyFields, parseBody, stringField, type Body } from "./validate";
@@ -38,7 +35,8 @@ export interface ApiRoleDeps {
   pusher: DesiredConfigPusher;
   submitter: CommandSubmitter;
   commands: CommandStore;
-  limits: CloudLimits;
+  /** The api role's own limits, and the longest command deadline a request may ask for. */
+  limits: ApiLimits & Pick<CommandLimits, "commandDeadlineMsMax">;
   log: Logger;
   deviceState?: DeviceStateSource;
   queryHistory?: HistoryQueryFn;

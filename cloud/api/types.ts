@@ -1,13 +1,12 @@
 // Request/reply contracts of the xsfleet management API (JSON over NATS
 // request/reply, served as a NATS micro service "xsfleet-api"). Shared by
 // the service and the typed client; docs/api.md documents the same shapes.
-import type { CommandOutcome } from "../commands/types";
-import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry/types";
+import type { CommandOutcome } from "../commands";
+import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry";
 
 export const apiServiceName = "xsfleet-api";
 export const apiServiceVersion = "1.0.0";
 export const apiQueueGroup = "xsfleet-api";
-export const apiSubjectRoot = "xsfleet.v1.api";
 
 export const ApiEndpoint = {
   DevicesRegister: "devices.register",
@@ -22,10 +21,6 @@ export const ApiEndpoint = {
   TelemetryQuery: "telemetry.query",
 } as const;
 export type ApiEndpoint = (typeof ApiEndpoint)[keyof typeof ApiEndpoint];
-
-export function apiSubject(e: ApiEndpoint): string {
-  return `${apiSubjectRoot}.${e}`;
-}
 
 export interface RegisterRequest { deviceId: string; metadata?: Record<string, string> }
 export interface DeviceReply { device: DeviceRecord }

@@ -3,8 +3,11 @@
 // and live points/s from the integrator output subjects.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { IngestStream, durableName } from "../ingest/streams";
-import { DeviceStateStore, Presence } from "../state";
+import { IngestStream, durableName } from "../ingest";
+import { DevicePresence } from "../../shared/device-presence";
+import { MemberStatus, type MemberView } from "../membership";
+import { DeviceStateStore } from "../state";
+import { allOutTelemetrySubject, ClusterApiSubject } from "../subjects";
 
 export interface FleetSnapshot {
   devicesKnown: number;
@@ -28,7 +31,7 @@ export class FleetProbe {
 
   /** Starts counting points on xsfleet.v1.out.*.telemetry. */
   watchOutput(): void {
-    const sub = this.nc.subscribe("xsfleet.v1.out.*.telemetry");
+    const sub = this.nc.subscribe(allOutTelemetrySubject);
     this.#sub = sub;
     void (async () => {
       for await (const m of sub) {
@@ -76,7 +79,7 @@ export class FleetProbe {
       this.#store ??= await DeviceStateStore.open(this.nc);
       const states = await this.#store.listDeviceStates({ limit: 5_000 });
       devicesKnown = states.length;
-      devicesOnline = states.filter((s) => s.presence.state === Presence.Online).length;
+      devicesOnline = states.filter((s) => s.presence.state === DevicePresence.Online).length;
     } catch {
       // bucket not created yet
     }
@@ -88,10 +91,10 @@ export class FleetProbe {
 
   async members(): Promise<FleetSnapshot["members"]> {
     try {
-      const reply = await this.nc.request("xsfleet.v1.api.cluster.members", "{}", { timeout: 1_000 });
-      const { members } = reply.json<{ members: { status: "up" | "suspect" | "down" }[] }>();
-      const count = (st: string): number => members.filter((m) => m.status === st).length;
-      return { up: count("up"), suspect: count("suspect"), down: count("down") };
+      const reply = await this.nc.request(ClusterApiSubject.Members, "{}", { timeout: 1_000 });
+      const { members } = reply.json<{ members: Pick<MemberView, "status">[] }>();
+      const count = (st: MemberStatus): number => members.filter((m) => m.status === st).length;
+      return { up: count(MemberStatus.Up), suspect: count(MemberStatus.Suspect), down: count(MemberStatus.Down) };
     } catch {
       return null;
     }

@@ -1,6 +1,6 @@
 // A live status line: redrawn in place on a terminal, printed as plain lines
 // (at a slower cadence) when output goes to a file or CI log.
-import { RateMeter as CounterRate } from "../dashboard/rates";
+import { RateMeter as CounterRate } from "../dashboard";
 
 export interface LiveStatus {
   update(line: string): void;

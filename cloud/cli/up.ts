@@ -3,12 +3,12 @@
 // live status line. Ctrl-C stops everything in reverse order.
 import { connect } from "@nats-io/transport-node";
 import path from "node:path";
-import { startLocalNats, type LocalNats } from "../infra/local-nats";
-import { freePort, isPortOpen } from "../infra/nats-server";
-import { startNatsDashboard } from "../dashboard/standalone";
-import type { DashboardHandle } from "../dashboard/types";
+import { startLocalNats, type LocalNats } from "../infra";
+import { freePort, isPortOpen } from "../infra";
+import { startNatsDashboard } from "../dashboard";
+import type { DashboardHandle } from "../dashboard";
 import { startSimFleet, fleetDevicesMax, type SimFleet } from "../../firmware/host/sim-fleet";
-import { ApiClient } from "../api/client";
+import { ApiClient } from "../api";
 import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
 import { spawnCloudNode, spawnControlReplica, stopCloudNode, type CloudProcess } from "./cloud-processes";
 import { FleetProbe } from "./fleet-probe";

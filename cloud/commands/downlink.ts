@@ -2,8 +2,9 @@
 // sent to a device, and the JSON events published on state transitions.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createCommand, createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
-import { DeviceEvent, deviceEventSubject, deviceSubject, Downlink } from "../../shared/topics";
-import { newTraceparent } from "../registry/config-pusher";
+import { Downlink } from "../../shared/topics";
+import { DeviceEvent, deviceEventSubject, deviceSubject } from "../subjects";
+import { newTraceparent } from "../base";
 import { outcomeOf, type CommandEvent, type CommandRecord } from "./types";
 
 export function commandEnvelope(r: CommandRecord, nowMs: number): Uint8Array {

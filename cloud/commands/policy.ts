@@ -2,8 +2,8 @@
 // node's id, what should happen next. No I/O, no clock reads; the worker
 // applies the decision with a compare-and-set so that, across nodes, each
 // decision is taken by exactly one of them.
-import type { CommandRetrySettings } from "../node/config";
-import { CommandState, commandLimits, type CommandRecord } from "./types";
+import type { CommandRetrySettings } from "./settings";
+import { CommandState, commandWireLimits, type CommandRecord } from "./types";
 
 export type CommandAction = "none" | "send" | "expire";
 
@@ -39,7 +39,7 @@ export function afterTimedSend(r: CommandRecord, nowMs: number, nodeId: string, 
 
 /** The record after a re-send because the device came online, or null when that is not allowed. */
 export function afterOnlineSend(r: CommandRecord, nowMs: number, nodeId: string, s: CommandRetrySettings): CommandRecord | null {
-  if (r.state !== CommandState.Pending || nowMs >= r.deadlineMs || r.onlineResends >= commandLimits.onlineResendsMax) return null;
+  if (r.state !== CommandState.Pending || nowMs >= r.deadlineMs || r.onlineResends >= commandWireLimits.onlineResendsMax) return null;
   return {
     ...r, attempt: r.attempt + 1, onlineResends: r.onlineResends + 1,
     nextAttemptMs: nowMs + s.retryInitialMs,

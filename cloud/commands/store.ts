@@ -6,19 +6,13 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import type { Logger } from "../node/log";
+import { isCasConflict } from "../nats";
+import type { Logger } from "../base";
 import { CommandState, type CommandRecord } from "./types";
 
 export const commandsBucket = "xsfleet_commands";
 /** Finished records stay this long for status queries, then the bucket drops them. */
 export const commandsRetentionMs = 31 * 24 * 3600_000;
-
-const wrongLastSequence = 10071;
-
-export function isCasConflict(e: unknown): boolean {
-  const err = e as { code?: unknown; message?: unknown };
-  return err.code === wrongLastSequence || (typeof err.message === "string" && err.message.includes("wrong last sequence"));
-}
 
 export function commandKey(deviceId: string, commandId: string): string {
   return `${deviceId}.${commandId}`;

@@ -6,11 +6,12 @@
 // confirms it from the KV record.
 import { randomBytes } from "node:crypto";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { DeviceEvent, deviceEventSubject, isDeviceId } from "../../shared/topics";
-import type { CloudLimits, CommandRetrySettings } from "../node/config";
+import { isDeviceId } from "../../shared/topics";
+import { DeviceEvent, deviceEventSubject } from "../subjects";
+import type { CommandLimits, CommandRetrySettings } from "./settings";
 import { sendCommand } from "./downlink";
 import type { CommandStore } from "./store";
-import { CommandError, CommandState, commandLimits, outcomeOf, type CommandEvent, type CommandOutcome, type CommandRecord } from "./types";
+import { CommandError, CommandState, commandWireLimits, outcomeOf, type CommandEvent, type CommandOutcome, type CommandRecord } from "./types";
 
 export interface SendCommandInput {
   deviceId: string;
@@ -39,13 +40,13 @@ export function newCommandId(): string {
 export class CommandSubmitter {
   readonly #nc: NatsConnection;
   readonly #store: CommandStore;
-  readonly #limits: CloudLimits;
+  readonly #limits: CommandLimits;
   readonly #retry: CommandRetrySettings;
   readonly #now: () => number;
   /** Waiters end early (with the current state) when the node shuts down. */
   readonly #abort = new AbortController();
 
-  constructor(nc: NatsConnection, store: CommandStore, limits: CloudLimits, retry: CommandRetrySettings, nowMs: () => number = Date.now) {
+  constructor(nc: NatsConnection, store: CommandStore, limits: CommandLimits, retry: CommandRetrySettings, nowMs: () => number = Date.now) {
     this.#nc = nc;
     this.#store = store;
     this.#limits = limits;
@@ -55,19 +56,19 @@ export class CommandSubmitter {
 
   validate(input: SendCommandInput): void {
     if (typeof input.deviceId !== "string" || !isDeviceId(input.deviceId)) throw new CommandError("invalid", `deviceId must be 1-64 characters from A-Z a-z 0-9 _ -, got ${JSON.stringify(input.deviceId)}`);
-    if (typeof input.name !== "string" || !commandLimits.namePattern.test(input.name)) throw new CommandError("invalid", `name must be 1-64 characters from A-Z a-z 0-9 _ . : -, got ${JSON.stringify(input.name)}`);
-    if (input.commandId !== undefined && (typeof input.commandId !== "string" || !commandLimits.commandIdPattern.test(input.commandId))) {
+    if (typeof input.name !== "string" || !commandWireLimits.namePattern.test(input.name)) throw new CommandError("invalid", `name must be 1-64 characters from A-Z a-z 0-9 _ . : -, got ${JSON.stringify(input.name)}`);
+    if (input.commandId !== undefined && (typeof input.commandId !== "string" || !commandWireLimits.commandIdPattern.test(input.commandId))) {
       throw new CommandError("invalid", `commandId must be 1-64 characters from A-Z a-z 0-9 _ -, got ${JSON.stringify(input.commandId)}`);
     }
-    if (typeof input.argsJson !== "string" || Buffer.byteLength(input.argsJson) > commandLimits.argsJsonBytesMax) {
-      throw new CommandError("invalid", `args must encode to at most ${commandLimits.argsJsonBytesMax} bytes of JSON`);
+    if (typeof input.argsJson !== "string" || Buffer.byteLength(input.argsJson) > commandWireLimits.argsJsonBytesMax) {
+      throw new CommandError("invalid", `args must encode to at most ${commandWireLimits.argsJsonBytesMax} bytes of JSON`);
     }
     if (input.argsJson !== "") {
       try { JSON.parse(input.argsJson); } catch { throw new CommandError("invalid", "argsJson is not valid JSON"); }
     }
     const max = this.#limits.commandDeadlineMsMax;
-    if (typeof input.timeoutMs !== "number" || !Number.isInteger(input.timeoutMs) || input.timeoutMs < commandLimits.deadlineMsMin || input.timeoutMs > max) {
-      throw new CommandError("invalid", `timeoutMs must be an integer from ${commandLimits.deadlineMsMin} to ${max}, got ${JSON.stringify(input.timeoutMs)}`);
+    if (typeof input.timeoutMs !== "number" || !Number.isInteger(input.timeoutMs) || input.timeoutMs < commandWireLimits.deadlineMsMin || input.timeoutMs > max) {
+      throw new CommandError("invalid", `timeoutMs must be an integer from ${commandWireLimits.deadlineMsMin} to ${max}, got ${JSON.stringify(input.timeoutMs)}`);
     }
   }
 

@@ -104,7 +104,7 @@ export class CommandError extends Error {
   }
 }
 
-export const commandLimits = {
+export const commandWireLimits = {
   commandIdPattern: /^[A-Za-z0-9_-]{1,64}$/,
   namePattern: /^[A-Za-z0-9_.:-]{1,64}$/,
   argsJsonBytesMax: 4096,

@@ -10,14 +10,15 @@
 // while that node is alive, and lets another take over when it is not.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { AckStatus, decodeEnvelope } from "../../shared/proto/xsfleet.gen";
-import { allDevicesSubject, parseDeviceAddress, Uplink } from "../../shared/topics";
-import type { CloudLimits, CommandRetrySettings } from "../node/config";
-import type { Logger } from "../node/log";
-import { isOnlineSignal } from "../registry/config-pusher";
+import { parseDeviceAddress, Uplink } from "../../shared/topics";
+import { allDevicesSubject } from "../subjects";
+import type { Logger } from "../base";
+import { isOnlineSignal } from "../registry";
 import { publishCommandEvent, sendCommand } from "./downlink";
 import { afterExpire, afterOnlineSend, afterTimedSend, decide } from "./policy";
+import type { CommandLimits, CommandRetrySettings } from "./settings";
 import type { CommandStore, VersionedCommand } from "./store";
-import { ackStatusName, CommandState, commandLimits, type CommandRecord } from "./types";
+import { ackStatusName, CommandState, commandWireLimits, type CommandRecord } from "./types";
 
 export const commandsQueueGroup = "xsfleet-commands";
 
@@ -37,7 +38,7 @@ export interface CommandWorkerOptions {
   nc: NatsConnection;
   store: CommandStore;
   nodeId: string;
-  limits: CloudLimits;
+  limits: CommandLimits;
   retry: CommandRetrySettings;
   log: Logger;
   nowMs?: () => number;
@@ -134,8 +135,8 @@ export class CommandWorker {
     } catch {
       ack = undefined;
     }
-    if (!ack || !commandLimits.commandIdPattern.test(ack.commandId)) { this.stats.unknownAcks++; return; }
-    for (let attempt = 0; attempt < commandLimits.ackCasAttemptsMax; attempt++) {
+    if (!ack || !commandWireLimits.commandIdPattern.test(ack.commandId)) { this.stats.unknownAcks++; return; }
+    for (let attempt = 0; attempt < commandWireLimits.ackCasAttemptsMax; attempt++) {
       const v = await this.#o.store.get(deviceId, ack.commandId);
       if (!v) { this.stats.unknownAcks++; return; }
       if (v.record.state === CommandState.Acked) { this.stats.duplicateAcks++; return; }

@@ -7,14 +7,16 @@
 // state machine returns as the entry's result.
 
 import { canonicalBytes, parseBoundedJson } from "./canonical-json";
-import { Fields, FieldError, KEY_PATTERN, NAME_PATTERN, checkString, readFlatMap, utf8Bytes } from "./fields";
+import { Fields, FieldError, KEY_PATTERN, NAME_PATTERN, checkString, isPlainObject, readFlatMap, utf8Bytes } from "./fields";
 import type { ControlLimits } from "./limits";
 import { isDeviceId } from "../../shared/topics";
+import { deviceRoles } from "../../shared/device-role";
+import { cloudRoles, type CloudRole } from "../base";
 import {
   CONTROL_FORMAT_VERSION,
-  CloudRole,
   CommandKind,
-  DeviceRole,
+  ControlError,
+  type ApplyResult,
   type Command,
   type ConfigValue,
   type Envelope,
@@ -25,8 +27,7 @@ import {
 export type DecodeResult = { ok: true; envelope: Envelope } | { ok: false; message: string };
 
 const COMMAND_KINDS = Object.values(CommandKind);
-const DEVICE_ROLES = Object.values(DeviceRole);
-const CLOUD_ROLES = Object.values(CloudRole);
+const CLOUD_ROLES: readonly string[] = cloudRoles;
 const SEQ_MAX = Number.MAX_SAFE_INTEGER;
 const ID_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -110,7 +111,7 @@ export function readCommand(value: unknown, limits: ControlLimits): Command {
       cmd = { kind };
       break;
     case CommandKind.DeviceRegister:
-      cmd = { kind, deviceId: deviceId(), role: f.oneOf("role", DEVICE_ROLES), metadata: readMetadata(f.raw("metadata"), f.at("metadata"), limits) };
+      cmd = { kind, deviceId: deviceId(), role: f.oneOf("role", deviceRoles), metadata: readMetadata(f.raw("metadata"), f.at("metadata"), limits) };
       break;
     case CommandKind.DeviceUpdateMetadata:
       cmd = { kind, deviceId: deviceId(), metadata: readMetadata(f.raw("metadata"), f.at("metadata"), limits), expectedRevision: f.int("expectedRevision", 1, ID_MAX) };
@@ -228,3 +229,16 @@ export function readResources(v: unknown, path: string): MemberResources {
 }
 
 export { KEY_PATTERN, NAME_PATTERN };
+
+const RESULT_KINDS: readonly string[] = Object.values(CommandKind);
+const RESULT_CODES: readonly string[] = Object.values(ControlError);
+
+/** Shallow check of a remembered ApplyResult (a session's response in a
+ *  snapshot): it is returned to its client verbatim, never interpreted here. */
+export function readApplyResult(v: unknown, path: string): ApplyResult {
+  if (!isPlainObject(v)) throw new FieldError(`${path}: result is not an object`);
+  const okSuccess = v.ok === true && typeof v.kind === "string" && RESULT_KINDS.includes(v.kind) && isPlainObject(v.value);
+  const okFailure = v.ok === false && typeof v.code === "string" && RESULT_CODES.includes(v.code) && typeof v.message === "string";
+  if (!okSuccess && !okFailure) throw new FieldError(`${path}: malformed result`);
+  return v as unknown as ApplyResult;
+}

@@ -1,8 +1,8 @@
-// An in-process stand-in for "propose through Raft": stamps nowMs like a
-// leader would, encodes the envelope to the bytes a log entry would carry,
-// and applies it at the next index. Used by single-process deployments and
-// tests until the Raft node wires `Proposer` to the replicated log; the
-// clients (cloud/lock/control-plane-lock.ts, ...) do not change then.
+// The in-process control plane: stamps nowMs like a leader would, encodes
+// the envelope to the bytes a log entry would carry, and applies it at the
+// next index. For tests that need a single-process control plane behind the
+// same `Proposer` interface as the Raft one (cloud/controlplane ControlClient),
+// so the clients (cloud/lock/control-plane-lock.ts, ...) are the same code.
 
 import { encodeEnvelope } from "./codec";
 import type { ControlStateMachine } from "./state-machine";

@@ -18,7 +18,7 @@ import type { ControlLimits } from "./limits";
 import {
   CommandKind,
   ControlError,
-  MemberStatus,
+  MemberRecordStatus,
   failure,
   success,
   type MemberHeartbeatCommand,
@@ -64,7 +64,7 @@ export class Membership {
     if (m.incarnation !== cmd.incarnation) {
       return failure(ControlError.Conflict, `node ${cmd.nodeId} is at incarnation ${m.incarnation}, not ${cmd.incarnation}`, { current: m.incarnation });
     }
-    if (statusOf(m, timeMs) === MemberStatus.Expired) {
+    if (statusOf(m, timeMs) === MemberRecordStatus.Expired) {
       return failure(ControlError.Expired, `node ${cmd.nodeId} expired: rejoin`, { current: m.incarnation });
     }
     const record: MemberRecord = { ...m, lastHeartbeatMs: timeMs, resources: cmd.resources ? { ...cmd.resources } : m.resources };
@@ -122,8 +122,8 @@ export class Membership {
   }
 }
 
-function statusOf(m: MemberRecord, timeMs: number): MemberStatus {
-  return timeMs - m.lastHeartbeatMs >= m.ttlMs ? MemberStatus.Expired : MemberStatus.Alive;
+function statusOf(m: MemberRecord, timeMs: number): MemberRecordStatus {
+  return timeMs - m.lastHeartbeatMs >= m.ttlMs ? MemberRecordStatus.Expired : MemberRecordStatus.Alive;
 }
 
 function viewOf(m: MemberRecord, timeMs: number): MemberView {

@@ -7,13 +7,13 @@
 // discovery can still show what it was; registering it again reactivates it
 // with a higher revision. Records count against devicesMax either way.
 
+import { deviceRoles } from "../../shared/device-role";
 import { readMetadata } from "./codec";
 import { Fields, FieldError } from "./fields";
 import type { ControlLimits } from "./limits";
 import {
   CommandKind,
   ControlError,
-  DeviceRole,
   DeviceStatus,
   failure,
   success,
@@ -131,14 +131,13 @@ export class DeviceRegistry {
   }
 }
 
-const DEVICE_ROLES = Object.values(DeviceRole);
 const DEVICE_STATUSES = Object.values(DeviceStatus);
 
 function readDeviceRecord(v: unknown, path: string, limits: ControlLimits): DeviceRecord {
   const f = new Fields(v, path);
   const d: DeviceRecord = {
     deviceId: f.str("deviceId", 64, /^[A-Za-z0-9_-]{1,64}$/),
-    role: f.oneOf("role", DEVICE_ROLES),
+    role: f.oneOf("role", deviceRoles),
     metadata: readMetadata(f.raw("metadata"), f.at("metadata"), limits),
     revision: f.int("revision", 1, Number.MAX_SAFE_INTEGER),
     status: f.oneOf("status", DEVICE_STATUSES),

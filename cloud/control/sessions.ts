@@ -5,11 +5,14 @@
 // instead of acting again (a retried lock acquire must not take a second
 // token; a retried config set must not fail its own CAS).
 //
-// The cloud/raft core keeps no sessions, so the state machine does. Each
-// session remembers the last `sessionResponsesMax` responses, so a client
-// may have that many requests in flight and they may commit out of order.
-// Seqs at or below the highest evicted one that are not remembered get
-// "stale-session": they may have been applied, the response is gone.
+// The cloud/raft core keeps no sessions, so the state machine does: this is
+// the one session table, generic over the response type — the control plane
+// keeps ApplyResults in it (state-machine.ts), the Raft simulator
+// (cloud/raft/sim) the replies of its key-value application. Each session
+// remembers the last `sessionResponsesMax` responses, so a client may have
+// that many requests in flight and they may commit out of order. Seqs at or
+// below the highest evicted one that are not remembered are "stale": they
+// may have been applied, the response is gone.
 //
 // Only mutating commands go through sessions; reads are idempotent.
 // Sessions idle for sessionTtlMs (state-machine time) are forgotten, and at
@@ -17,47 +20,64 @@
 // longer than that and then retrying may see its request applied twice:
 // the documented limit of bounded session memory.
 
-import { Fields, FieldError, NAME_PATTERN, isPlainObject } from "./fields";
-import type { ControlLimits } from "./limits";
-import { CommandKind, ControlError, failure, type ApplyResult, type SessionRef } from "./types";
+import { Fields, FieldError, NAME_PATTERN } from "./fields";
+import type { SessionRef } from "./types";
 
-interface Session {
+/** Bounds of the session table (ControlLimits carries them for the control plane). */
+export interface SessionLimits {
+  readonly sessionsMax: number;
+  /** Responses remembered per session (for out-of-order retries). */
+  readonly sessionResponsesMax: number;
+  /** A session idle this long (state-machine time) is forgotten. */
+  readonly sessionTtlMs: number;
+  /** Longest client id. */
+  readonly nameBytesMax: number;
+}
+
+interface Session<R> {
   readonly clientId: string;
   lastActiveMs: number;
   /** Highest seq whose response was evicted; 0 = none. */
   floorSeq: number;
   /** Sorted by seq ascending; at most sessionResponsesMax entries. */
-  responses: [number, ApplyResult][];
+  responses: [number, R][];
 }
 
-export type SessionCheck = { duplicate: true; result: ApplyResult } | { duplicate: false };
+export type SessionCheck<R> =
+  | { readonly kind: "new" }
+  | { readonly kind: "duplicate"; readonly result: R }
+  /** Older than every remembered response: it may have been applied, its result is gone. */
+  | { readonly kind: "stale"; readonly floorSeq: number };
 
-export class Sessions {
-  readonly #limits: ControlLimits;
-  readonly #sessions = new Map<string, Session>();
+/** Checks a remembered response read back from a snapshot; throws FieldError when it is malformed. */
+export type ResponseReader<R> = (v: unknown, path: string) => R;
 
-  constructor(limits: ControlLimits) {
+export class Sessions<R> {
+  readonly #limits: SessionLimits;
+  readonly #readResponse: ResponseReader<R>;
+  readonly #sessions = new Map<string, Session<R>>();
+
+  constructor(limits: SessionLimits, readResponse: ResponseReader<R>) {
     this.#limits = limits;
+    this.#readResponse = readResponse;
   }
 
   get size(): number {
     return this.#sessions.size;
   }
 
-  /** Before applying: the remembered result of a duplicate, a stale-session failure, or go ahead. */
-  check(ref: SessionRef, timeMs: number): SessionCheck {
+  /** Before applying: the remembered result of a duplicate, stale, or new (go ahead). */
+  check(ref: SessionRef, timeMs: number): SessionCheck<R> {
     const s = this.#live(ref.clientId, timeMs);
-    if (!s) return { duplicate: false };
+    if (!s) return { kind: "new" };
     const hit = s.responses.find(([seq]) => seq === ref.seq);
-    if (hit) return { duplicate: true, result: hit[1] };
-    if (ref.seq <= s.floorSeq) {
-      return { duplicate: true, result: failure(ControlError.StaleSession, `seq ${ref.seq} of client ${ref.clientId} is too old: its response was discarded`, { current: s.floorSeq }) };
-    }
-    return { duplicate: false };
+    if (hit) return { kind: "duplicate", result: hit[1] };
+    if (ref.seq <= s.floorSeq) return { kind: "stale", floorSeq: s.floorSeq };
+    return { kind: "new" };
   }
 
   /** After applying: remember the result for retries. */
-  record(ref: SessionRef, result: ApplyResult, timeMs: number): void {
+  record(ref: SessionRef, result: R, timeMs: number): void {
     let s = this.#live(ref.clientId, timeMs);
     if (!s) {
       this.#makeRoom(timeMs);
@@ -78,7 +98,7 @@ export class Sessions {
     for (const [id, s] of [...this.#sessions]) if (timeMs - s.lastActiveMs >= this.#limits.sessionTtlMs) this.#sessions.delete(id);
   }
 
-  #live(clientId: string, timeMs: number): Session | undefined {
+  #live(clientId: string, timeMs: number): Session<R> | undefined {
     const s = this.#sessions.get(clientId);
     if (s && timeMs - s.lastActiveMs >= this.#limits.sessionTtlMs) {
       this.#sessions.delete(clientId);
@@ -91,14 +111,14 @@ export class Sessions {
     if (this.#sessions.size < this.#limits.sessionsMax) return;
     this.sweep(timeMs);
     if (this.#sessions.size < this.#limits.sessionsMax) return;
-    let victim: Session | undefined;
+    let victim: Session<R> | undefined;
     for (const s of this.#sessions.values()) {
       if (!victim || s.lastActiveMs < victim.lastActiveMs || (s.lastActiveMs === victim.lastActiveMs && s.clientId < victim.clientId)) victim = s;
     }
     this.#sessions.delete(victim!.clientId);
   }
 
-  dump(): Session[] {
+  dump(): Session<R>[] {
     return [...this.#sessions.keys()].sort().map((id) => this.#sessions.get(id)!);
   }
 
@@ -108,11 +128,11 @@ export class Sessions {
     items.forEach((item, i) => {
       const path = `snapshot.sessions[${i}]`;
       const f = new Fields(item, path);
-      const s: Session = {
+      const s: Session<R> = {
         clientId: f.str("clientId", this.#limits.nameBytesMax, NAME_PATTERN),
         lastActiveMs: f.int("lastActiveMs", 0, Number.MAX_SAFE_INTEGER),
         floorSeq: f.int("floorSeq", 0, Number.MAX_SAFE_INTEGER),
-        responses: f.array("responses", this.#limits.sessionResponsesMax).map((r, j) => readResponse(r, `${path}.responses[${j}]`)),
+        responses: f.array("responses", this.#limits.sessionResponsesMax).map((r, j) => this.#readEntry(r, `${path}.responses[${j}]`)),
       };
       f.done();
       for (let j = 1; j < s.responses.length; j++) {
@@ -122,18 +142,9 @@ export class Sessions {
       this.#sessions.set(s.clientId, s);
     });
   }
-}
 
-const KINDS: readonly string[] = Object.values(CommandKind);
-const CODES: readonly string[] = Object.values(ControlError);
-
-/** Shallow check: a remembered result is returned to its client verbatim, never interpreted here. */
-function readResponse(v: unknown, path: string): [number, ApplyResult] {
-  if (!Array.isArray(v) || v.length !== 2 || !Number.isSafeInteger(v[0]) || (v[0] as number) < 1) throw new FieldError(`${path}: expected [seq, result]`);
-  const r = v[1] as unknown;
-  if (!isPlainObject(r)) throw new FieldError(`${path}: result is not an object`);
-  const okSuccess = r.ok === true && typeof r.kind === "string" && KINDS.includes(r.kind) && isPlainObject(r.value);
-  const okFailure = r.ok === false && typeof r.code === "string" && CODES.includes(r.code) && typeof r.message === "string";
-  if (!okSuccess && !okFailure) throw new FieldError(`${path}: malformed result`);
-  return [v[0] as number, r as unknown as ApplyResult];
+  #readEntry(v: unknown, path: string): [number, R] {
+    if (!Array.isArray(v) || v.length !== 2 || !Number.isSafeInteger(v[0]) || (v[0] as number) < 1) throw new FieldError(`${path}: expected [seq, result]`);
+    return [v[0] as number, this.#readResponse(v[1], path)];
+  }
 }

@@ -8,7 +8,7 @@
 // invariants throw, because a replica that diverged must stop, not guess.
 
 import { canonicalBytes, parseBoundedJson } from "./canonical-json";
-import { decodeEnvelope, readCommand, validateEnvelope } from "./codec";
+import { decodeEnvelope, readApplyResult, readCommand, validateEnvelope } from "./codec";
 import { DesiredConfigs } from "./desired-config";
 import { Fields, FieldError } from "./fields";
 import { Leases } from "./leases";
@@ -51,7 +51,7 @@ interface Parts {
   leases: Leases;
   locks: Locks;
   members: Membership;
-  sessions: Sessions;
+  sessions: Sessions<ApplyResult>;
 }
 
 function emptyParts(limits: ControlLimits): Parts {
@@ -62,7 +62,7 @@ function emptyParts(limits: ControlLimits): Parts {
     leases: new Leases(limits),
     locks: new Locks(limits),
     members: new Membership(limits),
-    sessions: new Sessions(limits),
+    sessions: new Sessions<ApplyResult>(limits, readApplyResult),
   };
 }
 
@@ -102,7 +102,10 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
     this.#timeMs = Math.max(this.#timeMs, nowMs);
     if (!session || isReadCommand(cmd)) return this.#dispatch(cmd);
     const seen = this.#parts.sessions.check(session, this.#timeMs);
-    if (seen.duplicate) return seen.result;
+    if (seen.kind === "duplicate") return seen.result;
+    if (seen.kind === "stale") {
+      return failure(ControlError.StaleSession, `seq ${session.seq} of client ${session.clientId} is too old: its response was discarded`, { current: seen.floorSeq });
+    }
     const result = this.#dispatch(cmd);
     this.#parts.sessions.record(session, result, this.#timeMs);
     return result;

@@ -8,10 +8,12 @@
 // never does). Expiry of leases, locks, members and sessions is judged
 // against that time only, so every replica reaches the same verdicts.
 //
-// The Raft core's seam is cloud/raft/session.ts `StateMachine` (apply(entry)
-// → response bytes), which raft-adapter.ts implements over this typed one:
-// each committed Normal entry's `data` goes to `apply(data, entry.index)`,
-// and snapshot()/restore() carry the state across InstallSnapshot.
+// Raft drives it in cloud/controlplane/raft-node.ts: each committed Normal
+// entry's `data` goes to `apply(data, entry.index)`, and snapshot()/restore()
+// carry the state across InstallSnapshot.
+
+import type { DeviceRole } from "../../shared/device-role";
+import type { CloudRole } from "../base";
 
 /** Typed replicated state machine (the control plane implements it). */
 export interface StateMachine<Cmd, Res> {
@@ -54,35 +56,20 @@ export const CommandKind = {
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
-/** Edge roles, as in shared/proto/xsfleet.proto `Role`. */
-export const DeviceRole = {
-  Sensor: "sensor",
-  Actuator: "actuator",
-  Gateway: "gateway",
-  Processing: "processing",
-} as const;
-export type DeviceRole = (typeof DeviceRole)[keyof typeof DeviceRole];
-
-/** Cloud node roles; one process may run several. */
-export const CloudRole = {
-  Ingest: "ingest",
-  Analytics: "analytics",
-  Orchestration: "orchestration",
-} as const;
-export type CloudRole = (typeof CloudRole)[keyof typeof CloudRole];
-
 export const DeviceStatus = {
   Active: "active",
   Decommissioned: "decommissioned",
 } as const;
 export type DeviceStatus = (typeof DeviceStatus)[keyof typeof DeviceStatus];
 
-export const MemberStatus = {
+/** TTL state of a control-plane membership record (not cloud/membership's
+ *  MemberStatus, which is what the failure detectors see). */
+export const MemberRecordStatus = {
   Alive: "alive",
   /** No heartbeat within its TTL: failover may replace it; it must rejoin. */
   Expired: "expired",
 } as const;
-export type MemberStatus = (typeof MemberStatus)[keyof typeof MemberStatus];
+export type MemberRecordStatus = (typeof MemberRecordStatus)[keyof typeof MemberRecordStatus];
 
 /** Flat string map; keys match KEY_PATTERN. */
 export type Metadata = Readonly<Record<string, string>>;
@@ -156,7 +143,7 @@ export interface MemberRecord {
 }
 
 export interface MemberView extends MemberRecord {
-  readonly status: MemberStatus;
+  readonly status: MemberRecordStatus;
 }
 
 // ---- commands -------------------------------------------------------------
@@ -372,8 +359,9 @@ export function success<K extends CommandKind>(kind: K, value: ValueMap[K]): Con
 
 /**
  * How a client reaches the control plane: the leader stamps `nowMs`, appends
- * the command to the log, and resolves with the result of applying it. An
- * in-process proposer (local-proposer.ts) stands in for Raft until it lands.
+ * the command to the log, and resolves with the result of applying it.
+ * cloud/controlplane's ControlClient.proposer() is the product's; the
+ * in-process localProposer (local-proposer.ts) serves single-process tests.
  */
 export type Proposer = (cmd: Command, session?: SessionRef) => Promise<ApplyResult>;
 

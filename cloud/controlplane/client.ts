@@ -2,7 +2,9 @@
 //
 // Every write carries a session (clientId, seq) so the state machine applies
 // it once however often it is retried. A client runs several independent
-// "lanes" (clientId = `<id>.<lane>`), each with at most one write in flight:
+// "lanes" (clientId = `<id>.<incarnation>.<lane>`), each with at most one
+// write in flight; the random incarnation keeps a restarted process that
+// reuses its id from being answered with its predecessor's remembered results:
 // the state machine remembers only `sessionResponsesMax` responses per
 // session, so one session with hundreds of concurrent writes could see a
 // late first attempt refused as stale. Lanes keep every session strictly
@@ -14,15 +16,17 @@
 // fails with ControlTimeoutError: its outcome is unknown.
 
 import { randomUUID } from "node:crypto";
+import type { DeviceRole } from "../../shared/device-role";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
-import { CommandKind, type ApplyResult, type Command, type Proposer, type ResultFor, type SessionRef } from "../control/types";
-import type { NodeId } from "../raft/types";
-import { isReadCommand } from "../control/state-machine";
-import { CONTROL_SUBJECT, COMMAND_ENDPOINTS, HEADER_CLIENT_ID, HEADER_SEQ, nodeSubject, type AdminEndpoint, type CommandEndpoint, type Endpoint, type NodeFailure } from "./service";
+import { CommandKind, type ApplyResult, type Command, type Proposer, type ResultFor, type SessionRef } from "../control";
+import type { NodeId } from "../raft";
+import { isReadCommand } from "../control";
+import { controlSubject } from "../subjects";
+import { COMMAND_ENDPOINTS, HEADER_CLIENT_ID, HEADER_SEQ, type AdminEndpoint, type CommandEndpoint, type Endpoint, type NodeFailure } from "./service";
 import type { NodeStatus } from "./raft-node";
 
 export interface ControlClientOptions {
-  /** Session id prefix; must be unique per client (default: a UUID). */
+  /** Session id prefix, e.g. the node id (default: a UUID); a random incarnation is appended. */
   readonly clientId?: string;
   /** Whole-call deadline including retries. */
   readonly timeoutMs?: number;
@@ -62,7 +66,7 @@ export class ControlClient {
 
   constructor(nc: NatsConnection, opts: ControlClientOptions = {}) {
     this.#nc = nc;
-    this.clientId = opts.clientId ?? randomUUID();
+    this.clientId = `${opts.clientId ?? randomUUID()}.${randomUUID().slice(0, 8)}`;
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
     this.#attemptTimeoutMs = opts.attemptTimeoutMs ?? 2_000;
     this.#lanesMax = opts.lanesMax ?? 1024;
@@ -130,7 +134,7 @@ export class ControlClient {
       if (left <= 0) throw new ControlTimeoutError(endpoint, lastError);
       if (attempt > 0) this.retries++;
       const target = node ?? this.#leader;
-      const subject = target > 0 ? `${nodeSubject(target)}.${endpoint}` : `${CONTROL_SUBJECT}.${endpoint}`;
+      const subject = controlSubject(endpoint, target);
       let answer: unknown;
       try {
         const msg = await this.#nc.request(subject, payload, { timeout: Math.min(this.#attemptTimeoutMs, left), ...(h ? { headers: h } : {}) });
@@ -179,7 +183,7 @@ export class ControlClient {
 
   // ---- typed helpers for the common commands
 
-  registerDevice(deviceId: string, role: "sensor" | "actuator" | "gateway" | "processing", metadata: Record<string, string> = {}): Promise<ResultFor<typeof CommandKind.DeviceRegister>> {
+  registerDevice(deviceId: string, role: DeviceRole, metadata: Record<string, string> = {}): Promise<ResultFor<typeof CommandKind.DeviceRegister>> {
     return this.command({ kind: CommandKind.DeviceRegister, deviceId, role, metadata });
   }
   getDevice(deviceId: string): Promise<ResultFor<typeof CommandKind.DeviceGet>> {

@@ -24,16 +24,16 @@ import { randomInt } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { encodeEnvelope } from "../control/codec";
-import { resolveLimits, type ControlLimits } from "../control/limits";
-import { ControlStateMachine } from "../control/state-machine";
-import { CONTROL_FORMAT_VERSION, ControlError, failure, type ApplyResult, type Command, type Envelope, type ReadCommand, type SessionRef } from "../control/types";
-import { RawNode, type Ready } from "../raft/rawnode";
-import { WalStorage } from "../raft/storage/wal";
+import { encodeEnvelope } from "../control";
+import { resolveLimits, type ControlLimits } from "../control";
+import { ControlStateMachine } from "../control";
+import { CONTROL_FORMAT_VERSION, ControlError, failure, type ApplyResult, type Command, type Envelope, type ReadCommand, type SessionRef } from "../control";
+import { RawNode, type Ready } from "../raft";
+import { WalStorage } from "../raft/storage";
 import {
   EntryType, MessageType, NONE, STATE_NAMES, StateType, isEmptySnapshot, message,
   type ConfChange, type ConfState, type Entry, type NodeId, type RaftLogger,
-} from "../raft/types";
+} from "../raft";
 import { NatsRaftTransport } from "./transport";
 
 export const NODE_LIMITS = {

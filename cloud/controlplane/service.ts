@@ -16,12 +16,12 @@
 
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { isReadCommand } from "../control/state-machine";
-import { CommandKind, type ApplyResult, type Command, type SessionRef } from "../control/types";
-import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from "../raft/types";
+import { isReadCommand } from "../control";
+import { CommandKind, type ApplyResult, type Command, type SessionRef } from "../control";
+import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from "../raft";
+import { controlNodeSubjectRoot, controlSubjectRoot } from "../subjects";
 import { NodeError, type NodeOutcome, type RaftNode } from "./raft-node";
 
-export const CONTROL_SUBJECT = "xsfleet.v1.control";
 export const CONTROL_QUEUE = "xsfleet-control";
 export const CONTROL_SERVICE_NAME = "xsfleet-control";
 export const CONTROL_SERVICE_VERSION = "1.0.0";
@@ -31,10 +31,6 @@ export const HEADER_SEQ = "Xsfleet-Seq";
 export const REQUEST_BYTES_MAX = 256 << 10;
 /** Requests being served at once by one node. */
 export const REQUESTS_IN_FLIGHT_MAX = 32_768;
-
-export function nodeSubject(id: NodeId): string {
-  return `${CONTROL_SUBJECT}.node.${id}`;
-}
 
 /** Endpoint (subject suffix) → command kind, for state-machine commands. */
 export const COMMAND_ENDPOINTS = {
@@ -124,8 +120,8 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
         }
       });
   };
-  const shared = service.addGroup(CONTROL_SUBJECT);
-  const own = service.addGroup(nodeSubject(node.id), `${CONTROL_QUEUE}-n${node.id}`);
+  const shared = service.addGroup(controlSubjectRoot);
+  const own = service.addGroup(controlNodeSubjectRoot(node.id), `${CONTROL_QUEUE}-n${node.id}`);
   for (const endpoint of [...Object.keys(COMMAND_ENDPOINTS), ...ADMIN_ENDPOINTS] as Endpoint[]) {
     const name = endpoint.replace(/\./g, "-");
     shared.addEndpoint(name, { subject: endpoint, handler: (err, msg) => { if (!err) handle(endpoint, msg); } });

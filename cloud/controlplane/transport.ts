@@ -13,8 +13,9 @@
 // Raft driver drains and decodes them at its own pace.
 
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { CodecError, batchMessageCount, decodeBatch, encodeBatches, encodedSize } from "../raft/codec";
-import { NONE, type Message, type NodeId } from "../raft/types";
+import { CodecError, batchMessageCount, decodeBatch, encodeBatches, encodedSize } from "../raft";
+import { NONE, type Message, type NodeId } from "../raft";
+import { raftSubject } from "../subjects";
 
 export const TRANSPORT_LIMITS = {
   /** One encoded message (a MsgApp with its entries, a snapshot chunk). */
@@ -26,15 +27,6 @@ export const TRANSPORT_LIMITS = {
   /** Inbound batches waiting for the driver; beyond this they are dropped (Raft retries). */
   inboxBatchesMax: 8192,
 } as const;
-
-export const SUBJECT_PREFIX = "xsfleet.raft";
-const GROUP_RE = /^[A-Za-z0-9_-]{1,64}$/;
-
-export function raftSubject(group: string, id: NodeId): string {
-  if (!GROUP_RE.test(group)) throw new Error(`raft group "${group}" must match ${GROUP_RE}`);
-  if (!Number.isSafeInteger(id) || id <= 0 || id > 0xffffffff) throw new Error(`raft node id must be 1..2^32-1, got ${id}`);
-  return `${SUBJECT_PREFIX}.${group}.${id}`;
-}
 
 /** Batch frame overhead around one message: frame header (4) + length prefix (4). */
 const FRAME_OVERHEAD_BYTES = 8;

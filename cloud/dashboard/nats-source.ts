@@ -11,21 +11,20 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { KvWatchEntry } from "@nats-io/kv";
+import { deviceRoleFromWire } from "../../shared/device-role";
 import { isDeviceId } from "../../shared/topics";
 import { queryHistory } from "../history";
-import { DeviceStateStore, deviceStateBucket, publicState, type DeviceState } from "../state";
-import { decodeState } from "../state/store";
+import { decodeState, DeviceStateStore, deviceStateBucket, publicState, type DeviceState } from "../state";
+import { allDeviceEventsSubject } from "../subjects";
 import {
   cloudNodeFromHealth, cloudNodesFromConnz, fetchMonitorJson, mergeCloudNodes, monitorEndpoint, serverRow, unreachableServerRow, connzLimitMax,
 } from "./nats-monitor";
 import { RateMeter, RateMeters } from "./rates";
 import {
-  DevicePresence, type ChannelReading, type CloudNodeRow, type ClusterSnapshot, type ConsumerRow, type DashboardEventInput,
+  type ChannelReading, type CloudNodeRow, type ClusterSnapshot, type ConsumerRow, type DashboardEventInput,
   type DashboardEventListener, type DashboardSource, type DeviceRow, type FleetSnapshot, type HistoryPoint, type HistoryQuery,
   type NatsServerRow, type StreamRow,
 } from "./types";
-
-export const eventsSubject = "xsfleet.v1.events.>";
 
 export interface NatsDashboardSourceOptions {
   nc: NatsConnection;
@@ -57,7 +56,6 @@ export interface NatsDashboardSourceOptions {
   now?: () => number;
 }
 
-const roleNames = ["unknown", "sensor", "actuator", "gateway", "processing"];
 const dec = new TextDecoder();
 
 /** DeviceState (cloud/state) → dashboard row. Pure. */
@@ -73,8 +71,8 @@ export function deviceRow(st: DeviceState, readingsMax: number): DeviceRow {
   const loc = hello?.location;
   return {
     deviceId: st.deviceId,
-    role: roleNames[hello?.role ?? 0] ?? `role-${hello?.role}`,
-    presence: st.presence.state === "online" ? DevicePresence.Online : st.presence.state === "offline" ? DevicePresence.Offline : DevicePresence.Unknown,
+    role: !hello || hello.role === 0 ? "unknown" : deviceRoleFromWire(hello.role) ?? `role-${hello.role}`,
+    presence: st.presence.state,
     presenceSinceMs: st.presence.sinceMs > 0 ? st.presence.sinceMs : null,
     lastSeenMs: st.lastSeenMs > 0 ? st.lastSeenMs : null,
     firmware: hello?.firmwareVersion || null,
@@ -273,7 +271,7 @@ export class NatsDashboardSource implements DashboardSource {
 
   events(listener: DashboardEventListener): () => void {
     if (this.#subs.size >= this.#o.listenersMax) throw new Error(`more than ${this.#o.listenersMax} event listeners`);
-    const sub = this.#nc.subscribe(eventsSubject, {
+    const sub = this.#nc.subscribe(allDeviceEventsSubject, {
       callback: (err, msg) => {
         if (err) return;
         const ev = eventFromMessage(msg.subject, msg.data, this.#o.now(), this.#o.eventPayloadBytesMax);

@@ -5,7 +5,7 @@
 //       [--port 8090] [--host 127.0.0.1]
 import { pathToFileURL } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { connectNats } from "../nats/connection";
+import { connectNats } from "../nats";
 import { createNatsDashboardSource, type NatsDashboardSourceOptions } from "./nats-source";
 import { startDashboard } from "./server";
 import type { DashboardHandle, DashboardLimits } from "./types";

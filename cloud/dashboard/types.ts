@@ -4,15 +4,11 @@
 // is deliberately narrow and read-only: the dashboard never writes to the
 // system it shows.
 
-/** Device presence as the dashboard shows it. */
-export const DevicePresence = {
-  Online: "online",
-  Offline: "offline",
-  /** Never heard from, or the source does not know. */
-  Unknown: "unknown",
-} as const;
-export type DevicePresence = (typeof DevicePresence)[keyof typeof DevicePresence];
-export const devicePresences: readonly DevicePresence[] = Object.values(DevicePresence);
+import type { DevicePresence } from "../../shared/device-presence";
+import type { Liveness } from "../health";
+
+/** Device presence as the dashboard shows it: the one device vocabulary. */
+export { DevicePresence, devicePresences } from "../../shared/device-presence";
 
 /** The latest reading of one channel of one device. */
 export interface ChannelReading {
@@ -111,20 +107,14 @@ export interface StreamRow {
   ephemeralConsumers: number;
 }
 
-/** Health of a cloud node, in the heartbeat manager's words. */
-export const CloudNodeHealth = {
-  Up: "up",
-  Suspect: "suspect",
-  Down: "down",
-  Unknown: "unknown",
-} as const;
-export type CloudNodeHealth = (typeof CloudNodeHealth)[keyof typeof CloudNodeHealth];
+/** Health of a cloud node, in the heartbeat manager's words (cloud/health Liveness). */
+export { Liveness as CloudNodeHealth } from "../health";
 
 export interface CloudNodeRow {
   nodeId: string;
   /** "ingest", "api", "commands", "analytics", "orchestration"; empty when unknown. */
   roles: string[];
-  health: CloudNodeHealth;
+  health: Liveness;
   lastSeenMs: number | null;
   /** Free text: where the row came from, connection count, … */
   detail: string;

@@ -1,10 +1,10 @@
 // Pure heartbeat manager: which nodes/devices are monitored, by which
-// detector (one per class of node), and their presence. Inputs are heartbeat
-// arrivals and ticks with explicit times; outputs are presence-change events
+// detector (one per class of node), and their liveness. Inputs are heartbeat
+// arrivals and ticks with explicit times; outputs are liveness-change events
 // collected in an outbox the caller drains (`takeEvents`). The cloud wires it
-// to NATS (heartbeat subjects in, presence events out); nothing here does I/O.
+// to NATS (heartbeat subjects in, liveness events out); nothing here does I/O.
 //
-// Presence per node:  unknown --first heartbeat--> up
+// Liveness per node:  unknown --first heartbeat--> up
 //                     up --detector unavailable--> suspect --downAfterMs--> down
 //                     suspect|down --heartbeat--> up
 //                     unknown --firstHeartbeatTimeoutMs--> down
@@ -13,13 +13,16 @@ import { createDetector } from "./detectors";
 import { assertTimeMs } from "./limits";
 import { HeartbeatOutcome, type DetectorConfig, type FailureDetector, type NodeId } from "./types";
 
-export const Presence = {
+/** A failure detector's verdict on a monitored node (a cloud node, or a
+ *  device tracked by its heartbeats). Not DevicePresence (shared/), which
+ *  says whether a device's MQTT session is up. */
+export const Liveness = Object.freeze({
   Unknown: "unknown",
   Up: "up",
   Suspect: "suspect",
   Down: "down",
-} as const;
-export type Presence = (typeof Presence)[keyof typeof Presence];
+} as const);
+export type Liveness = (typeof Liveness)[keyof typeof Liveness];
 
 export interface NodeClassConfig {
   /** Its nodesMax is replaced by the manager's: one detector serves the whole class. */
@@ -41,8 +44,8 @@ export interface HeartbeatManagerConfig {
   eventsMax: number;
 }
 
-export interface PresenceEvent {
-  type: typeof Presence.Up | typeof Presence.Suspect | typeof Presence.Down;
+export interface LivenessEvent {
+  type: typeof Liveness.Up | typeof Liveness.Suspect | typeof Liveness.Down;
   nodeId: NodeId;
   nodeClass: string;
   /** When the node entered this presence (as observed by the manager). */
@@ -71,7 +74,7 @@ export type Result<E> = { ok: true } | { ok: false; reason: E };
 
 interface MonitoredNode {
   nodeClass: string;
-  presence: Presence;
+  presence: Liveness;
   sinceMs: number;
   registeredMs: number;
 }
@@ -87,7 +90,7 @@ export class HeartbeatManager {
   readonly #nodes = new Map<NodeId, MonitoredNode>();
   readonly #detectors = new Map<string, FailureDetector>();
   // Invariant: #events.length <= config.eventsMax.
-  #events: PresenceEvent[] = [];
+  #events: LivenessEvent[] = [];
   readonly #stats: HeartbeatManagerStats = {
     heartbeatsAccepted: 0,
     heartbeatsRejected: { "unknown-node": 0, stale: 0, "detector-full": 0 },
@@ -115,7 +118,7 @@ export class HeartbeatManager {
     if (this.#nodes.has(nodeId)) return { ok: false, reason: RegisterRejection.AlreadyRegistered };
     if (!this.#detectors.has(nodeClass)) return { ok: false, reason: RegisterRejection.UnknownClass };
     if (this.#nodes.size >= this.config.nodesMax) return { ok: false, reason: RegisterRejection.NodesMax };
-    this.#nodes.set(nodeId, { nodeClass, presence: Presence.Unknown, sinceMs: nowMs, registeredMs: nowMs });
+    this.#nodes.set(nodeId, { nodeClass, presence: Liveness.Unknown, sinceMs: nowMs, registeredMs: nowMs });
     return { ok: true };
   }
 
@@ -128,7 +131,7 @@ export class HeartbeatManager {
     return true;
   }
 
-  presence(nodeId: NodeId): { presence: Presence; sinceMs: number; nodeClass: string } | undefined {
+  presence(nodeId: NodeId): { presence: Liveness; sinceMs: number; nodeClass: string } | undefined {
     const node = this.#nodes.get(nodeId);
     return node && { presence: node.presence, sinceMs: node.sinceMs, nodeClass: node.nodeClass };
   }
@@ -142,7 +145,7 @@ export class HeartbeatManager {
     if (outcome === HeartbeatOutcome.RejectedStale) return this.#reject(HeartbeatRejection.Stale);
     if (outcome === HeartbeatOutcome.RejectedNodesMax) return this.#reject(HeartbeatRejection.DetectorFull);
     this.#stats.heartbeatsAccepted++;
-    if (node.presence !== Presence.Up) this.#transition(nodeId, node, Presence.Up, nowMs, detector);
+    if (node.presence !== Liveness.Up) this.#transition(nodeId, node, Liveness.Up, nowMs, detector);
     return { ok: true };
   }
 
@@ -153,34 +156,34 @@ export class HeartbeatManager {
       const detector = this.#detectorOf(node);
       const cls = this.config.classes[node.nodeClass] as NodeClassConfig;
       switch (node.presence) {
-        case Presence.Unknown:
+        case Liveness.Unknown:
           if (nowMs - node.registeredMs >= cls.firstHeartbeatTimeoutMs) {
-            this.#transition(nodeId, node, Presence.Down, nowMs, detector);
+            this.#transition(nodeId, node, Liveness.Down, nowMs, detector);
           }
           break;
-        case Presence.Up:
+        case Liveness.Up:
           if (!detector.isAvailable(nodeId, nowMs)) {
-            this.#transition(nodeId, node, Presence.Suspect, nowMs, detector);
-            if (cls.downAfterMs === 0) this.#transition(nodeId, node, Presence.Down, nowMs, detector);
+            this.#transition(nodeId, node, Liveness.Suspect, nowMs, detector);
+            if (cls.downAfterMs === 0) this.#transition(nodeId, node, Liveness.Down, nowMs, detector);
           }
           break;
-        case Presence.Suspect:
-          if (nowMs - node.sinceMs >= cls.downAfterMs) this.#transition(nodeId, node, Presence.Down, nowMs, detector);
+        case Liveness.Suspect:
+          if (nowMs - node.sinceMs >= cls.downAfterMs) this.#transition(nodeId, node, Liveness.Down, nowMs, detector);
           break;
-        case Presence.Down:
+        case Liveness.Down:
           break;
       }
     }
   }
 
   /** Drain the outbox of presence events, oldest first. */
-  takeEvents(): PresenceEvent[] {
+  takeEvents(): LivenessEvent[] {
     const events = this.#events;
     this.#events = [];
     return events;
   }
 
-  #transition(nodeId: NodeId, node: MonitoredNode, to: PresenceEvent["type"], nowMs: number, detector: FailureDetector): void {
+  #transition(nodeId: NodeId, node: MonitoredNode, to: LivenessEvent["type"], nowMs: number, detector: FailureDetector): void {
     if (node.presence === to) throw new Error(`HeartbeatManager: ${nodeId} is already ${to}`);
     if (this.#events.length >= this.config.eventsMax) {
       throw new Error(`HeartbeatManager: eventsMax (${this.config.eventsMax}) undrained events; call takeEvents()`);

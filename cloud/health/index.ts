@@ -5,11 +5,10 @@ export { PhiAccrualDetector, HeartbeatHistory, phiOf, AKKA_CLUSTER_DEFAULTS } fr
 export { createDetector, describeDetector } from "./detectors";
 export {
   HeartbeatManager,
-  Presence,
+  Liveness,
   HeartbeatRejection,
   RegisterRejection,
   type HeartbeatManagerConfig,
   type NodeClassConfig,
-  type PresenceEvent,
+  type LivenessEvent,
 } from "./heartbeat-manager";
-export { seededRandom } from "./random";

@@ -77,5 +77,3 @@ export interface PhiAccrualConfig {
 
 export type DetectorConfig = TimeoutDetectorConfig | PhiAccrualConfig;
 
-/** Injected randomness: a function returning a uniform float in [0, 1). */
-export type RandomSource = () => number;

@@ -1,3 +1,3 @@
-// History of decoded telemetry points. See docs/ingest.md.
+// Public entry of telemetry history: time-range queries over the history
+// stream (record formats in cloud/records). See docs/ingest.md.
 export { queryHistory, historyLimitMax, type HistoryQuery, type HistoryPoint, type HistoryResult } from "./query";
-export { historyStream, historySubject, historySubjectRoot, channelToken, decodeHistoryRecord, type HistoryRecord } from "./format";

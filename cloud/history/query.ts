@@ -16,8 +16,8 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import { isDeviceId } from "../../shared/topics";
-import { decodeTelemetry } from "../ingest/decode";
-import { decodeHistoryBatch, decodeHistoryRecord, historyBatchSubject, historyStream, historySubject } from "./format";
+import { decodeHistoryBatch, decodeHistoryRecord, decodeTelemetry, historyStream } from "../records";
+import { historyBatchSubject, historySubject } from "../subjects";
 
 export interface HistoryQuery {
   deviceId: string;

@@ -1,10 +1,12 @@
 // The local stack's broker: use a reachable NATS when told to, else start
 // nats-server processes (JetStream + MQTT) whose data lives in a state dir,
 // so a restart of `xsfleet up` keeps streams, KV and retained messages.
-import { mkdirSync, writeFileSync } from "node:fs";
+// The preferred ports (--base-port and the next ones) are used when free;
+// a busy one, or one taken between the check and the bind, is left to
+// nats-server to pick (see nats-server.ts).
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import type { ChildProcess } from "node:child_process";
-import { freePort, isPortOpen, natsServerConfig, spawnNatsServer, waitForPort, waitJetStreamReady } from "./nats-server";
+import { anyPort, isPortInUse, isPortOpen, startNatsCluster, waitJetStreamReady, type NatsServerProcess, type NatsServerSpec } from "./nats-server";
 
 export interface LocalNats {
   /** NATS client URLs of every node. */
@@ -25,49 +27,62 @@ export interface LocalNatsOptions {
   basePort: number;
 }
 
-async function pickPort(preferred: number): Promise<number> {
-  return (await isPortOpen(preferred)) ? freePort() : preferred;
+async function preferred(port: number): Promise<number> {
+  return (await isPortOpen(port)) ? anyPort : port;
+}
+
+async function specs(opts: LocalNatsOptions, usePreferred: boolean): Promise<NatsServerSpec[]> {
+  const natsDir = path.join(opts.stateDir, "nats");
+  const out: NatsServerSpec[] = [];
+  for (let i = 0; i < opts.size; i++) {
+    const b = opts.basePort + i * 10;
+    const pick = (p: number): Promise<number> => (usePreferred ? preferred(p) : Promise.resolve(anyPort));
+    const storeDir = path.join(natsDir, `n${i}`);
+    mkdirSync(storeDir, { recursive: true });
+    out.push({
+      name: `xsfleet-n${i}`, host: "127.0.0.1", storeDir, replicas: opts.size, routes: [], portsFileDir: natsDir,
+      clientPort: await pick(b), mqttPort: await pick(b + 1), monitorPort: await pick(b + 2),
+      clusterPort: opts.size > 1 ? await pick(b + 3) : null,
+    });
+  }
+  return out;
 }
 
 export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats> {
   if (opts.size !== 1 && opts.size !== 3) throw new Error(`--nats-nodes must be 1 or 3, got ${opts.size}`);
-  const specs = [];
-  for (let i = 0; i < opts.size; i++) {
-    const b = opts.basePort + i * 10;
-    const storeDir = path.join(opts.stateDir, "nats", `n${i}`);
-    mkdirSync(storeDir, { recursive: true });
-    specs.push({
-      name: `xsfleet-n${i}`, host: "127.0.0.1", storeDir, replicas: opts.size, routes: [] as string[],
-      clientPort: await pickPort(b), mqttPort: await pickPort(b + 1), monitorPort: await pickPort(b + 2), clusterPort: await pickPort(b + 3),
+  const confOf = (s: NatsServerSpec): string => path.join(opts.stateDir, "nats", `${s.name}.conf`);
+  // Ports files of servers that were killed (a clean exit removes its own).
+  mkdirSync(path.join(opts.stateDir, "nats"), { recursive: true });
+  for (const f of readdirSync(path.join(opts.stateDir, "nats"))) if (f.endsWith(".ports")) rmSync(path.join(opts.stateDir, "nats", f), { force: true });
+  let servers: NatsServerProcess[];
+  try {
+    servers = await startNatsCluster(await specs(opts, true), confOf);
+  } catch (err) {
+    // A preferred port was taken between the check and the bind: let the servers pick.
+    if (!isPortInUse(err)) throw err;
+    servers = await startNatsCluster(await specs(opts, false), confOf);
+  }
+  const monitorUrls = servers.map((s) => `http://127.0.0.1:${s.ports.monitor}`);
+  try {
+    await Promise.all(monitorUrls.map((u) => waitJetStreamReady(u, 60_000)));
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.stop("SIGKILL")));
+    throw new Error(`${(err as Error).message}; nats-server logs:\n${servers.map((s) => `--- ${s.name}\n${s.log()}`).join("\n")}`);
+  }
+  let stopping = false;
+  for (const s of servers) {
+    s.child.once("exit", (code, signal) => {
+      if (!stopping && signal === null && code !== 0) console.error(`nats-server ${s.name} exited with code ${code}:\n${s.log()}`);
     });
   }
-  for (const s of specs) {
-    if (opts.size > 1) s.routes = specs.filter((o) => o !== s).map((o) => `nats-route://127.0.0.1:${o.clusterPort}`);
-  }
-  const children: ChildProcess[] = [];
-  let stopping = false;
-  for (const s of specs) {
-    const conf = path.join(opts.stateDir, "nats", `${s.name}.conf`);
-    writeFileSync(conf, natsServerConfig(s));
-    children.push(spawnNatsServer(conf, (code, log) => {
-      if (!stopping && code !== 0) console.error(`nats-server ${s.name} exited with code ${code}:\n${log}`);
-    }));
-  }
-  await Promise.all(specs.flatMap((s) => [waitForPort(s.clientPort), waitForPort(s.mqttPort)]));
-  const monitorUrls = specs.map((s) => `http://127.0.0.1:${s.monitorPort}`);
-  await Promise.all(monitorUrls.map((u) => waitJetStreamReady(u, 60_000)));
   return {
-    servers: specs.map((s) => `nats://127.0.0.1:${s.clientPort}`),
-    mqttUrls: specs.map((s) => `mqtt://127.0.0.1:${s.mqttPort}`),
+    servers: servers.map((s) => `nats://127.0.0.1:${s.ports.client}`),
+    mqttUrls: servers.map((s) => `mqtt://127.0.0.1:${s.ports.mqtt}`),
     monitorUrls,
     owned: true,
     stop: async () => {
       stopping = true;
-      await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-        if (c.exitCode !== null || c.signalCode !== null) return resolve();
-        c.once("exit", () => resolve());
-        c.kill("SIGTERM");
-      })));
+      await Promise.all(servers.map((s) => s.stop()));
     },
   };
 }

@@ -1,64 +1,174 @@
 // Starting real nats-server processes (JetStream + MQTT listener): used by
 // `xsfleet up` for the local stack and by the integration-test harness.
+//
+// Ports without a race: a port given as -1 is picked by nats-server itself
+// when it binds, and read back once it listens — client and monitor from its
+// ports file (`ports_file_dir`), MQTT and routes from its log. Nothing is
+// chosen by binding port 0, releasing it and hoping it is still free. A
+// cluster whose route ports are picked this way starts one seed node first
+// (JetStream in a cluster needs a route in its configuration: a placeholder
+// until the others are up), then the others routed to it, then reloads the
+// seed with the real routes. When a server does not come up, the error
+// carries its own log.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect as netConnect } from "node:net";
+import path from "node:path";
 import { findNatsServer } from "./nats-binary";
+
+/** A port nats-server picks itself. */
+export const anyPort = -1;
 
 export interface NatsServerSpec {
   name: string;
   host: string;
+  /** Ports; anyPort (-1) lets nats-server pick. */
   clientPort: number;
   mqttPort: number;
   monitorPort: number;
-  /** Cluster route port; only used when `routes` is non-empty. */
-  clusterPort: number;
+  /** Route listener; null for a server outside a cluster. */
+  clusterPort: number | null;
   routes: string[];
   storeDir: string;
   /** mqtt.stream_replicas: must be explicit in a cluster on 2.9. */
   replicas: number;
+  /** Where nats-server writes its ports file. */
+  portsFileDir: string;
 }
+
+export interface NatsServerPorts {
+  client: number;
+  mqtt: number;
+  monitor: number;
+  cluster: number | null;
+}
+
+export interface NatsServerProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly ports: NatsServerPorts;
+  /** The last 4 KiB of its log. */
+  log(): string;
+  /** Re-reads the configuration file (SIGHUP). */
+  reload(): void;
+  /** Signals it and resolves once it exited. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** How long a server may take to listen. */
+export const natsStartTimeoutMs = 30_000;
+const logTailBytes = 4096;
+/** The route a cluster seed starts with until its peers are known (nothing listens on port 1). */
+const placeholderRoute = "nats-route://127.0.0.1:1";
 
 export function natsServerConfig(s: NatsServerSpec): string {
   const lines = [
     `server_name: ${s.name}`,
     `listen: ${s.host}:${s.clientPort}`,
     `http: ${s.host}:${s.monitorPort}`,
+    `ports_file_dir: ${JSON.stringify(s.portsFileDir)}`,
     `max_payload: 1048576`,
-    `jetstream { store_dir: "${s.storeDir}", max_memory_store: 268435456, max_file_store: 4294967296 }`,
+    `jetstream { store_dir: ${JSON.stringify(s.storeDir)}, max_memory_store: 268435456, max_file_store: 4294967296 }`,
     `mqtt { listen: ${s.host}:${s.mqttPort}, stream_replicas: ${s.replicas}, consumer_replicas: ${s.replicas}, max_ack_pending: 1024 }`,
   ];
-  if (s.routes.length > 0) {
+  if (s.clusterPort !== null) {
     lines.push(`cluster { name: xsfleet, listen: ${s.host}:${s.clusterPort}, routes: [${s.routes.join(", ")}] }`);
   }
   return lines.join("\n") + "\n";
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+/** Reads back what a started server listens on; undefined until all are known. */
+function listeningPorts(spec: NatsServerSpec, pid: number, mqttPort: number | undefined): NatsServerPorts | undefined {
+  let file: { nats?: string[]; monitoring?: string[]; cluster?: string[] } | undefined;
+  try {
+    const name = readdirSync(spec.portsFileDir).find((f) => f.endsWith(`_${pid}.ports`));
+    if (name) file = JSON.parse(readFileSync(path.join(spec.portsFileDir, name), "utf8")) as typeof file;
+  } catch {
+    return undefined; // not written yet, or written halfway
+  }
+  const portOf = (url: string | undefined): number | undefined => (url ? Number(new URL(url).port) : undefined);
+  const client = portOf(file?.nats?.[0]);
+  const monitor = portOf(file?.monitoring?.[0]);
+  const cluster = spec.clusterPort === null ? null : portOf(file?.cluster?.[0]);
+  if (client === undefined || monitor === undefined || cluster === undefined || mqttPort === undefined) return undefined;
+  return { client, mqtt: mqttPort, monitor, cluster };
 }
 
-export function isPortOpen(port: number, host = "127.0.0.1"): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const s = netConnect(port, host);
-    s.once("connect", () => { s.destroy(); resolve(true); });
-    s.once("error", () => resolve(false));
+/** Starts nats-server with `spec` written to `configPath`; resolves once it listens on every port. */
+export async function startNatsServer(spec: NatsServerSpec, configPath: string, timeoutMs = natsStartTimeoutMs): Promise<NatsServerProcess> {
+  writeFileSync(configPath, natsServerConfig(spec));
+  const child = spawn(findNatsServer(), ["-c", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  let mqttPort: number | undefined;
+  child.stderr!.on("data", (d: Buffer) => {
+    const joined = log + d.toString();
+    // The ports file does not list MQTT; its listener says where it is.
+    mqttPort ??= Number(/Listening for MQTT clients on mqtt:\/\/\S*:(\d+)/.exec(joined)?.[1]) || undefined;
+    log = joined.slice(-logTailBytes);
   });
-}
-
-export async function waitForPort(port: number, timeoutMs = 30_000, host = "127.0.0.1"): Promise<void> {
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let exitCode: number | null | undefined;
+  void exited.then((c) => { exitCode = c; });
+  const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
+  let failed: Error | undefined;
+  void spawnError.then((e) => { failed = e; });
   const deadline = Date.now() + timeoutMs;
-  while (!(await isPortOpen(port, host))) {
-    if (Date.now() > deadline) throw new Error(`port ${port} did not open within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+  for (;;) {
+    if (failed) throw new Error(`nats-server ${spec.name} could not be started: ${failed.message}`);
+    if (exitCode !== undefined) throw new Error(`nats-server ${spec.name} exited with code ${exitCode} before it listened; its log:\n${log}`);
+    const ports = child.pid === undefined ? undefined : listeningPorts(spec, child.pid, mqttPort);
+    if (ports) {
+      return {
+        name: spec.name, child, ports,
+        log: () => log,
+        reload: () => { child.kill("SIGHUP"); },
+        stop: async (signal = "SIGTERM") => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill(signal);
+          await exited;
+        },
+      };
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      await exited;
+      throw new Error(`nats-server ${spec.name} did not listen within ${timeoutMs} ms; its log:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** True when a start failed only because a fixed port was taken. */
+export function isPortInUse(err: unknown): boolean {
+  return err instanceof Error && /address already in use/i.test(err.message);
+}
+
+/**
+ * Starts the servers of a cluster (or one server: clusterPort null). Route
+ * ports given as anyPort are picked by the servers (seed first, see the
+ * header). `configPathOf` says where each server's configuration goes; it is
+ * rewritten with the real routes once they are known.
+ */
+export async function startNatsCluster(specs: readonly NatsServerSpec[], configPathOf: (s: NatsServerSpec) => string): Promise<NatsServerProcess[]> {
+  if (specs.length === 1 && specs[0]!.clusterPort === null) return [await startNatsServer(specs[0]!, configPathOf(specs[0]!))];
+  const route = (port: number): string => `nats-route://127.0.0.1:${port}`;
+  const started: NatsServerProcess[] = [];
+  try {
+    const seedSpec = specs[0]!;
+    const known = specs.slice(1).filter((s) => s.clusterPort !== anyPort).map((s) => route(s.clusterPort!));
+    const seed = await startNatsServer({ ...seedSpec, routes: known.length > 0 ? known : [placeholderRoute] }, configPathOf(seedSpec));
+    started.push(seed);
+    const others = await Promise.all(specs.slice(1).map((s) => startNatsServer({ ...s, routes: [route(seed.ports.cluster!), ...known.filter((r) => r !== route(s.clusterPort!))] }, configPathOf(s))));
+    started.push(...others);
+    if (known.length === 0) {
+      // Only the route list changes: nats-server reloads routes, not listen ports.
+      writeFileSync(configPathOf(seedSpec), natsServerConfig({ ...seedSpec, routes: others.map((o) => route(o.ports.cluster!)) }));
+      seed.reload();
+    }
+    return started;
+  } catch (err) {
+    await Promise.all(started.map((s) => s.stop("SIGKILL")));
+    throw err;
   }
 }
 
@@ -80,11 +190,28 @@ export async function waitJetStreamReady(monitorUrl: string, timeoutMs = 30_000)
   }
 }
 
-/** Spawns nats-server with a config file; stderr is kept for error reports. */
-export function spawnNatsServer(configPath: string, onExit?: (code: number | null, log: string) => void): ChildProcess {
-  const child = spawn(findNatsServer(), ["-c", configPath], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr!.on("data", (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
-  child.on("exit", (code, sig) => { if (sig === null) onExit?.(code, log); });
-  return child;
+export function isPortOpen(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = netConnect(port, host);
+    s.once("connect", () => { s.destroy(); resolve(true); });
+    s.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * A port that was free a moment ago. Racy by nature (someone may bind it
+ * before the caller does): only for servers that cannot pick their own port
+ * and whose caller retries on a bind failure.
+ */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -6,19 +6,20 @@
 import { GCounter } from "../../shared/crdt/gcounter";
 import { PNCounter } from "../../shared/crdt/pncounter";
 import { CrdtError } from "../../shared/crdt/wire";
-import { Presence as WirePresence, type TelemetryBatch } from "../../shared/proto/xsfleet.gen";
-import { DeviceEvent, Uplink } from "../../shared/topics";
+import type { TelemetryBatch } from "../../shared/proto/xsfleet.gen";
+import { DevicePresence, devicePresenceFromWire } from "../../shared/device-presence";
+import { Uplink } from "../../shared/topics";
+import { DlqReason, type DecodedMessage, type DecodedTelemetry } from "../records";
+import { DeviceEvent } from "../subjects";
 import {
-  Presence,
   PresenceSource,
   type CounterValue,
   type HelloState,
   type StoredDeviceState,
   type StoredWindow,
-} from "../state/types";
-import type { DecodedMessage, DecodedTelemetry } from "./decode";
+} from "../state";
 import { checkSeq, emptyWindow, recordSeq, resizeWindow, SeqVerdict, type SeqWindowData } from "./seq-window";
-import { DlqReason, IngestSource } from "./types";
+import { IngestSource, ingestSourceOf } from "./types";
 
 /** A decoded message with the JetStream facts about it. */
 export interface IngestItem {
@@ -102,8 +103,9 @@ export function applyBatch(prev: StoredDeviceState, items: readonly IngestItem[]
     const item = items[i]!;
     const m = item.msg;
     if (m.deviceId !== s.deviceId) throw new Error(`applyBatch: item for ${m.deviceId} in the batch of ${s.deviceId}`);
-    let w = windows.get(m.source);
-    if (!w) windows.set(m.source, (w = loadWindow(s.dedup[m.source], opts.seqWindow)));
+    const source = ingestSourceOf(m.kind);
+    let w = windows.get(source);
+    if (!w) windows.set(source, (w = loadWindow(s.dedup[source], opts.seqWindow)));
     const seq = m.env.seq;
     if (seq > 0) {
       const verdict = checkSeq(w, seq);
@@ -135,8 +137,8 @@ export function applyBatch(prev: StoredDeviceState, items: readonly IngestItem[]
   if (!wasRegistered && s.registeredAtMs !== null) {
     res.events.push({ deviceId: s.deviceId, event: DeviceEvent.Registered, atMs: s.registeredAtMs, source: PresenceSource.Hello, reason: "", id: `${s.deviceId}:registered` });
   }
-  if (s.presence.state !== before && s.presence.state !== Presence.Unknown) {
-    const event = s.presence.state === Presence.Online ? DeviceEvent.Online : DeviceEvent.Offline;
+  if (s.presence.state !== before && s.presence.state !== DevicePresence.Unknown) {
+    const event = s.presence.state === DevicePresence.Online ? DeviceEvent.Online : DeviceEvent.Offline;
     res.events.push({
       deviceId: s.deviceId, event, atMs: s.presence.sinceMs, source: s.presence.source, reason: s.presence.reason,
       id: `${s.deviceId}:${event}:${s.presence.sinceMs}`,
@@ -163,13 +165,14 @@ function applyOne(s: StoredDeviceState, item: IngestItem, res: ApplyResult): Rej
       const h = env.hello!;
       if (!s.hello || env.seq > s.hello.seq) s.hello = helloState(env.seq, item.timeMs, h);
       if (s.registeredAtMs === null || item.timeMs < s.registeredAtMs) s.registeredAtMs = item.timeMs;
-      setPresenceByServerOrder(s, item, Presence.Online, PresenceSource.Hello, "hello");
+      setPresenceByServerOrder(s, item, DevicePresence.Online, PresenceSource.Hello, "hello");
       return null;
     }
     case Uplink.Status: {
       const st = env.status!;
-      if (st.presence === WirePresence.PRESENCE_ONLINE) setPresenceByServerOrder(s, item, Presence.Online, PresenceSource.Status, st.reason);
-      else if (st.presence === WirePresence.PRESENCE_OFFLINE) setPresenceByServerOrder(s, item, Presence.Offline, PresenceSource.Status, st.reason || "will");
+      const presence = devicePresenceFromWire(st.presence);
+      if (presence === DevicePresence.Online) setPresenceByServerOrder(s, item, presence, PresenceSource.Status, st.reason);
+      else if (presence === DevicePresence.Offline) setPresenceByServerOrder(s, item, presence, PresenceSource.Status, st.reason || "will");
       return null;
     }
     case Uplink.Heartbeat: {
@@ -210,7 +213,7 @@ function applyOne(s: StoredDeviceState, item: IngestItem, res: ApplyResult): Rej
   }
 }
 
-function setPresenceByServerOrder(s: StoredDeviceState, item: IngestItem, state: Presence, source: PresenceSource, reason: string): void {
+function setPresenceByServerOrder(s: StoredDeviceState, item: IngestItem, state: DevicePresence, source: PresenceSource, reason: string): void {
   if (item.streamSeq <= s.presenceStreamSeq) return;
   s.presenceStreamSeq = item.streamSeq;
   if (s.presence.state !== state) s.presence = { state, sinceMs: item.timeMs, source, reason };
@@ -221,9 +224,9 @@ function setPresenceByServerOrder(s: StoredDeviceState, item: IngestItem, state:
  *  sweep timed out (or one whose Hello we never saw); a will-offline waits
  *  for the next Hello/online, which the server orders after the will. */
 function markActivity(s: StoredDeviceState, item: IngestItem, prevSeenMs: number): void {
-  if (s.presence.state === Presence.Online) return;
-  const timedOut = s.presence.source === PresenceSource.HeartbeatTimeout || s.presence.state === Presence.Unknown;
-  if (timedOut && item.timeMs > prevSeenMs) s.presence = { state: Presence.Online, sinceMs: item.timeMs, source: PresenceSource.Activity, reason: "" };
+  if (s.presence.state === DevicePresence.Online) return;
+  const timedOut = s.presence.source === PresenceSource.HeartbeatTimeout || s.presence.state === DevicePresence.Unknown;
+  if (timedOut && item.timeMs > prevSeenMs) s.presence = { state: DevicePresence.Online, sinceMs: item.timeMs, source: PresenceSource.Activity, reason: "" };
 }
 
 function helloState(seq: number, atMs: number, h: NonNullable<DecodedMessage["env"]["hello"]>): HelloState {
@@ -270,12 +273,12 @@ export interface SweepOptions {
 /** Heartbeat timeout: an online device silent for factor × its interval goes
  *  offline. Returns null when nothing changes. */
 export function sweepPresence(prev: StoredDeviceState, nowMs: number, opts: SweepOptions): { state: StoredDeviceState; event: EventOutput } | null {
-  if (prev.presence.state !== Presence.Online) return null;
+  if (prev.presence.state !== DevicePresence.Online) return null;
   const intervalMs = prev.hello && prev.hello.heartbeatIntervalMs > 0 ? prev.hello.heartbeatIntervalMs : opts.heartbeatIntervalDefaultMs;
   const timeoutMs = opts.heartbeatTimeoutFactor * intervalMs;
   if (nowMs - prev.lastSeenMs <= timeoutMs) return null;
   const s = structuredClone(prev);
-  s.presence = { state: Presence.Offline, sinceMs: nowMs, source: PresenceSource.HeartbeatTimeout, reason: `no message for ${timeoutMs} ms` };
+  s.presence = { state: DevicePresence.Offline, sinceMs: nowMs, source: PresenceSource.HeartbeatTimeout, reason: `no message for ${timeoutMs} ms` };
   return {
     state: s,
     event: { deviceId: s.deviceId, event: DeviceEvent.Offline, atMs: nowMs, source: PresenceSource.HeartbeatTimeout, reason: s.presence.reason, id: `${s.deviceId}:offline:${prev.lastSeenMs}` },

@@ -2,7 +2,7 @@
 // so a busy device costs one KV write per batch and no read, and a per-device
 // lock so batches of different sources on this node do not race each other
 // (races between nodes are settled by the KV compare-and-set).
-import type { LoadedState } from "../state/store";
+import type { LoadedState } from "../state";
 
 export class StateCache {
   readonly #map = new Map<string, LoadedState>();

@@ -66,10 +66,6 @@ export function recordSeq(w: SeqWindowData, seq: number): void {
   setBit(w, seq, true);
 }
 
-export function cloneWindow(w: SeqWindowData): SeqWindowData {
-  return { hwm: w.hwm, bits: w.bits.slice() };
-}
-
 /** Resizes a window (config change): keeps what fits, the rest becomes stale. */
 export function resizeWindow(w: SeqWindowData, size: number): SeqWindowData {
   if (sizeOf(w) === size) return w;

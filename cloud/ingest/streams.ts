@@ -15,10 +15,12 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { allDevicesSubject, outSubjectRoot, Uplink } from "../../shared/topics";
-import { historyStream, historySubjectRoot } from "../history/format";
-import { ensureDeviceStateBucket, type StateBucketOptions } from "../state/store";
-import { IngestSource, type IngestConfig } from "./types";
+import { Uplink } from "../../shared/topics";
+import { historyStream } from "../records";
+import { ensureDeviceStateBucket, type StateBucketOptions } from "../state";
+import { allDevicesSubject, allDlqSubject, allHistorySubject, allOutTelemetrySubject } from "../subjects";
+import type { IngestConfig } from "./settings";
+import { IngestSource } from "./types";
 
 const ms = 1_000_000; // nanoseconds per millisecond
 const day = 24 * 3600_000;
@@ -39,11 +41,6 @@ export const IngestStream = {
   DeadLetter: "XSF_DLQ",
 } as const;
 export type IngestStream = (typeof IngestStream)[keyof typeof IngestStream];
-
-export const dlqSubjectRoot = "xsfleet.v1.dlq";
-export function dlqSubject(reason: string): string {
-  return `${dlqSubjectRoot}.${reason}`;
-}
 
 /** Stream consumed for each ingest source, and the shared durable's name. */
 export const sourceStream: Record<IngestSource, IngestStream> = {
@@ -88,9 +85,9 @@ function subjectsOf(name: IngestStream): string[] {
     case IngestStream.Hello: return [allDevicesSubject(Uplink.Hello), allDevicesSubject(Uplink.Status)];
     case IngestStream.Counters: return [allDevicesSubject(Uplink.Counters)];
     case IngestStream.Acks: return [allDevicesSubject(Uplink.CommandAck)];
-    case IngestStream.History: return [`${historySubjectRoot}.>`];
-    case IngestStream.Out: return [`${outSubjectRoot}.*.telemetry`];
-    case IngestStream.DeadLetter: return [`${dlqSubjectRoot}.>`];
+    case IngestStream.History: return [allHistorySubject];
+    case IngestStream.Out: return [allOutTelemetrySubject];
+    case IngestStream.DeadLetter: return [allDlqSubject];
   }
 }
 

@@ -1,19 +1,22 @@
 // DistributedLock over the replicated control plane. Every operation is a
-// command proposed through an injected `Proposer`: in-process today
-// (cloud/control/local-proposer.ts), the Raft leader later. Safety comes
+// command proposed through an injected `Proposer`: the Raft control plane's
+// client (cloud/controlplane ControlClient.proposer()) in the product, the
+// in-process state machine (cloud/control localProposer) in single-process tests. Safety comes
 // from the log: one order of acquires on every replica, fencing tokens from
 // a counter that is part of the replicated state and its snapshots, and TTL
 // judged against leader-stamped time (so no replica's clock decides alone).
 //
-// Each request carries a client session (ownerId, seq), so a proposal
-// retried after a leader change cannot take the lock twice. At most
+// Each request carries a client session (a session id fresh for every
+// instance, seq), so a proposal retried after a leader change cannot take the
+// lock twice, and a restarted process with the same ownerId never gets the
+// remembered answer of its previous incarnation. At most
 // `inFlightMax` requests are outstanding per client: the state machine
 // remembers that many responses per session (sessionResponsesMax), so
 // requests that commit out of order are still deduplicated, never refused.
 
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { CommandKind, ControlError, type ApplyResult, type Command, type Proposer } from "../control/types";
+import { CommandKind, ControlError, type ApplyResult, type Command, type Proposer } from "../control";
 import { makeHeldLock, retryUntil, type RetryOptions } from "./acquire-loop";
 import {
   LockFailure,
@@ -45,6 +48,7 @@ export class ControlPlaneLock implements DistributedLock {
   readonly #inFlightMax: number;
   #inFlight = 0;
   readonly #waiting: (() => void)[] = [];
+  readonly #sessionId = `lock:${randomUUID()}`;
   #seq = 0;
   #closed = false;
 
@@ -60,16 +64,18 @@ export class ControlPlaneLock implements DistributedLock {
   async acquire(name: string, opts: AcquireOptions): Promise<AcquireResult> {
     checkAcquireArgs(name, opts);
     const nowMs = this.#retry.nowMs ?? Date.now;
+    let holder: string | undefined;
     const outcome = await retryUntil<number>(async () => {
       const r = await this.#send({ kind: CommandKind.LockTryAcquire, name, holder: this.ownerId, ttlMs: opts.ttlMs });
       if (r.ok && r.kind === CommandKind.LockTryAcquire) return { ok: true as const, value: r.value.token };
       if (!r.ok && r.code === ControlError.Held) {
+        holder = r.holder;
         // expiresAtMs is leader time; with roughly synced clocks it bounds the wait.
         return { ok: false as const, ...(r.expiresAtMs !== undefined ? { retryAfterMs: r.expiresAtMs - nowMs() } : {}) };
       }
       throw unexpected("lock.try-acquire", r);
     }, { ...this.#retry, timeoutMs: opts.timeoutMs });
-    if (!outcome.ok) return { ok: false, error: LockFailure.Timeout, attempts: outcome.attempts, waitedMs: outcome.waitedMs };
+    if (!outcome.ok) return { ok: false, error: LockFailure.Timeout, attempts: outcome.attempts, waitedMs: outcome.waitedMs, ...(holder !== undefined ? { holder } : {}) };
     return { ok: true, lock: makeHeldLock(this, name, outcome.value, opts.ttlMs), attempts: outcome.attempts };
   }
 
@@ -106,7 +112,7 @@ export class ControlPlaneLock implements DistributedLock {
     while (this.#inFlight >= this.#inFlightMax) await new Promise<void>((resolve) => this.#waiting.push(resolve));
     this.#inFlight++;
     try {
-      return await this.#propose(cmd, { clientId: this.ownerId, seq: ++this.#seq });
+      return await this.#propose(cmd, { clientId: this.#sessionId, seq: ++this.#seq });
     } finally {
       this.#inFlight--;
       this.#waiting.shift()?.();

@@ -11,6 +11,12 @@
 
 export type FencedWriteResult = { ok: true } | { ok: false; error: "stale-token"; highestToken: number };
 
+/** The fencing rule every fenced resource applies: a token below the highest
+ *  accepted one is stale (the same holder may write many times). */
+export function isStaleToken(token: number, highestToken: number): boolean {
+  return token < highestToken;
+}
+
 export class FencedResource<V> {
   #highestToken = 0;
   #value: V | undefined;
@@ -38,7 +44,7 @@ export class FencedResource<V> {
   /** Accepts tokens >= the highest seen (the same holder may write many times). */
   write(token: number, value: V): FencedWriteResult {
     if (!Number.isSafeInteger(token) || token < 1) throw new RangeError(`fencing token must be a positive integer, got ${token}`);
-    if (token < this.#highestToken) return { ok: false, error: "stale-token", highestToken: this.#highestToken };
+    if (isStaleToken(token, this.#highestToken)) return { ok: false, error: "stale-token", highestToken: this.#highestToken };
     this.#highestToken = token;
     this.#value = value;
     if (this.#history.length === this.#historyMax) this.#history.shift();

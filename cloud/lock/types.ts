@@ -35,7 +35,14 @@ export interface HeldLock {
 
 export type AcquireResult =
   | { readonly ok: true; readonly lock: HeldLock; readonly attempts: number }
-  | { readonly ok: false; readonly error: typeof LockFailure.Timeout; readonly attempts: number; readonly waitedMs: number };
+  | {
+    readonly ok: false;
+    readonly error: typeof LockFailure.Timeout;
+    readonly attempts: number;
+    readonly waitedMs: number;
+    /** Who held the lock at the last attempt, when the backend says. */
+    readonly holder?: string;
+  };
 
 export type LockOpResult = { readonly ok: true } | { readonly ok: false; readonly error: typeof LockFailure.NotHolder; readonly message: string };
 

@@ -12,7 +12,7 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { DevicePresenceTracker } from "./device-presence";
 import type { MembershipDriver } from "./driver";
 import type { RecoveryHistory } from "./history";
-import { allRecoverySubject, ClusterApiSubject, recoverySubject } from "./subjects";
+import { allRecoverySubject, ClusterApiSubject, recoverySubject } from "../subjects";
 import { HistoryKind, type HistoryEntry } from "./types";
 
 export const CLUSTER_API_QUEUE = "xsfleet-cluster-api";

@@ -4,7 +4,7 @@
 // we never send what we would refuse to receive.
 
 import { MemberState, MessageType, type MembershipUpdate, type SwimMessage } from "../health/swim";
-import { nodeIdPattern } from "./subjects";
+import { nodeIdPattern } from "../base";
 import type { ClusterHeartbeat, NodeResources } from "./types";
 
 export interface CodecLimits {

@@ -8,9 +8,10 @@
 // device's real heartbeat jitter instead of one fixed timeout.
 
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { HeartbeatManager, DetectorKind, Presence, createDetector, type DetectorConfig, type FailureDetector } from "../health";
-import { allDevicesSubject, parseDeviceAddress, Uplink } from "../../shared/topics";
-import { monotonicNowMs } from "./resources";
+import { monotonicNowMs } from "../base";
+import { HeartbeatManager, DetectorKind, Liveness, createDetector, type DetectorConfig, type FailureDetector } from "../health";
+import { parseDeviceAddress, Uplink } from "../../shared/topics";
+import { allDevicesSubject } from "../subjects";
 import { SUSPICION_CAP } from "./driver";
 
 export interface DevicePresenceOptions {
@@ -28,7 +29,7 @@ export interface DevicePresenceOptions {
 export interface DeviceSuspicion {
   deviceId: string;
   /** Detector presence: up / suspect / down ("offline by the detector"). */
-  presence: Presence;
+  presence: Liveness;
   sinceMs: number;
   /** Present when presence is down: the time the detector declared it. */
   offlineSinceMs: number | undefined;
@@ -105,7 +106,7 @@ export class DevicePresenceTracker {
     if (!p) return undefined;
     const s = this.#detector.suspicion(deviceId, nowMs);
     return {
-      deviceId, presence: p.presence, sinceMs: p.sinceMs, offlineSinceMs: p.presence === Presence.Down ? p.sinceMs : undefined,
+      deviceId, presence: p.presence, sinceMs: p.sinceMs, offlineSinceMs: p.presence === Liveness.Down ? p.sinceMs : undefined,
       suspicion: Number.isFinite(s) ? Math.round(s * 1000) / 1000 : SUSPICION_CAP, threshold: this.#detector.threshold,
       lastHeartbeatMs: this.#detector.lastHeartbeatMs(deviceId),
     };

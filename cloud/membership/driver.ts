@@ -8,14 +8,15 @@
 // of an unknown node makes SWIM join it.
 
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { HeartbeatManager, DetectorKind, Presence, createDetector, seededRandom, type DetectorConfig, type FailureDetector, type RandomSource } from "../health";
+import { assertNodeId, monotonicNowMs, seededRandom, type RandomSource } from "../base";
+import { HeartbeatManager, DetectorKind, Liveness, createDetector, type DetectorConfig, type FailureDetector } from "../health";
 import { SwimNode, type SwimConfig } from "../health/swim";
 import { decodeHeartbeat, decodeSwim, encodeHeartbeat, encodeSwim, DEFAULT_CODEC_LIMITS, type CodecLimits } from "./codec";
 import { RecoveryHistory } from "./history";
-import { localResources, monotonicNowMs } from "./resources";
-import { allHeartbeatsSubject, assertNodeId, clusterEventSubject, heartbeatSubject, swimSubject } from "./subjects";
-import { HistoryKind, type ClusterHeartbeat, type MemberView, type NodeResources } from "./types";
-import { combineStatus, statusCause, type MemberStatus } from "./view";
+import { localResources } from "./resources";
+import { allHeartbeatsSubject, clusterEventSubject, heartbeatSubject, swimSubject } from "../subjects";
+import { HistoryKind, MemberStatus, type ClusterHeartbeat, type MemberView, type NodeResources } from "./types";
+import { combineStatus, statusCause } from "./view";
 
 export interface MembershipOptions {
   nc: NatsConnection;
@@ -200,8 +201,8 @@ export class MembershipDriver {
   members(): MemberView[] {
     const now = this.#now();
     const self: MemberView = {
-      nodeId: this.nodeId, presence: Presence.Up, sinceMs: this.#startedAtMs, swim: this.#swim ? "alive" : undefined,
-      suspicion: 0, threshold: 0, status: "up", lastHeartbeatMs: now, roles: this.#roles, replacing: this.#replacing,
+      nodeId: this.nodeId, presence: Liveness.Up, sinceMs: this.#startedAtMs, swim: this.#swim ? "alive" : undefined,
+      suspicion: 0, threshold: 0, status: MemberStatus.Up, lastHeartbeatMs: now, roles: this.#roles, replacing: this.#replacing,
       leases: this.#leases, resources: this.#resources(), self: true,
     };
     const peers = [...this.#peers.keys()].sort().map((id) => this.#view(id, now));
@@ -323,7 +324,7 @@ export class MembershipDriver {
     const lastHeartbeatMs = this.#detector.lastHeartbeatMs(id);
     const event: MemberStatusEvent = {
       nodeId: id, status, previous, atMs: now, cause, lastHeartbeatMs,
-      detectionMs: status === "down" && lastHeartbeatMs !== undefined ? now - lastHeartbeatMs : undefined,
+      detectionMs: status === MemberStatus.Down && lastHeartbeatMs !== undefined ? now - lastHeartbeatMs : undefined,
       roles: peer.lastHeartbeat.roles, replacing: peer.lastHeartbeat.replacing,
     };
     this.history.record(HistoryKind.Detection, id, status, { previous, cause, lastHeartbeatMs, detectionMs: event.detectionMs }, now);

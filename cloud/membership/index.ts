@@ -1,10 +1,9 @@
 // Public entry of cloud-node membership.
 export * from "./types";
-export * from "./subjects";
 export { MembershipDriver, defaultCloudDetector, SUSPICION_CAP, type MembershipOptions, type MemberStatusEvent, type MembershipStats } from "./driver";
 export { DevicePresenceTracker, type DevicePresenceOptions, type DeviceSuspicion } from "./device-presence";
 export { RecoveryHistory, HISTORY_ENTRIES_MAX_DEFAULT } from "./history";
 export { ClusterApi, CLUSTER_API_QUEUE, type ClusterApiOptions } from "./api";
-export { combineStatus, type MemberStatus } from "./view";
+export { combineStatus, statusCause } from "./view";
 export { encodeHeartbeat, decodeHeartbeat, encodeSwim, decodeSwim, DEFAULT_CODEC_LIMITS, type CodecLimits } from "./codec";
-export { localResources, monotonicNowMs } from "./resources";
+export { localResources } from "./resources";

@@ -11,8 +11,3 @@ export function localResources(): NodeResources {
     cpus: Math.max(1, availableParallelism()),
   };
 }
-
-/** Wall-clock milliseconds that never step backwards within a process. */
-export function monotonicNowMs(): number {
-  return Math.floor(performance.timeOrigin + performance.now());
-}

@@ -1,8 +1,17 @@
 // Contracts of cloud-node membership: what a node says about itself in its
 // heartbeat, what a member looks like to operators, and history records.
 
-import type { Presence } from "../health";
+import type { Liveness } from "../health";
 import type { MemberState } from "../health/swim";
+
+/** A cloud member as its peers see it: heartbeat liveness and SWIM combined
+ *  (view.ts). Not the control plane's MemberRecordStatus (TTL of a registration). */
+export const MemberStatus = Object.freeze({
+  Up: "up",
+  Suspect: "suspect",
+  Down: "down",
+} as const);
+export type MemberStatus = (typeof MemberStatus)[keyof typeof MemberStatus];
 
 /** What a node reports about its capacity (from node:os, or injected in tests). */
 export interface NodeResources {
@@ -38,7 +47,7 @@ export interface ClusterHeartbeat {
 export interface MemberView {
   readonly nodeId: string;
   /** Heartbeat-detector presence (timeout or phi-accrual). */
-  readonly presence: Presence;
+  readonly presence: Liveness;
   /** When the member entered `presence` (ms since epoch). */
   readonly sinceMs: number;
   /** SWIM's opinion; undefined while SWIM has not heard of the member. */
@@ -47,7 +56,7 @@ export interface MemberView {
   readonly suspicion: number;
   readonly threshold: number;
   /** down when either detector says so (heartbeat down, SWIM dead/left). */
-  readonly status: "up" | "suspect" | "down";
+  readonly status: MemberStatus;
   readonly lastHeartbeatMs: number | undefined;
   readonly roles: readonly string[];
   readonly replacing: readonly string[];

@@ -5,22 +5,21 @@
 // spreads the verdict, and also catches one-way partitions where a node
 // still publishes but cannot answer.
 
-import { Presence } from "../health";
+import { Liveness } from "../health";
 import { MemberState } from "../health/swim";
+import { MemberStatus } from "./types";
 
-export type MemberStatus = "up" | "suspect" | "down";
-
-export function combineStatus(presence: Presence, swim: MemberState | undefined): MemberStatus {
-  if (presence === Presence.Down || swim === MemberState.Dead || swim === MemberState.Left) return "down";
-  if (presence === Presence.Suspect || swim === MemberState.Suspect) return "suspect";
-  if (presence === Presence.Up || swim === MemberState.Alive) return "up";
-  return "suspect";
+export function combineStatus(presence: Liveness, swim: MemberState | undefined): MemberStatus {
+  if (presence === Liveness.Down || swim === MemberState.Dead || swim === MemberState.Left) return MemberStatus.Down;
+  if (presence === Liveness.Suspect || swim === MemberState.Suspect) return MemberStatus.Suspect;
+  if (presence === Liveness.Up || swim === MemberState.Alive) return MemberStatus.Up;
+  return MemberStatus.Suspect;
 }
 
 /** What caused a status: which detector reached the verdict. */
-export function statusCause(presence: Presence, swim: MemberState | undefined, status: MemberStatus): "heartbeat" | "swim" | "both" {
-  const byHb = status === "down" ? presence === Presence.Down : status === "suspect" ? presence === Presence.Suspect : presence === Presence.Up;
-  const bySwim =
-    status === "down" ? swim === MemberState.Dead || swim === MemberState.Left : status === "suspect" ? swim === MemberState.Suspect : swim === MemberState.Alive;
+export function statusCause(presence: Liveness, swim: MemberState | undefined, status: MemberStatus): "heartbeat" | "swim" | "both" {
+  const byHb = status === MemberStatus.Down ? presence === Liveness.Down : status === MemberStatus.Suspect ? presence === Liveness.Suspect : presence === Liveness.Up;
+  const bySwim = status === MemberStatus.Down ? swim === MemberState.Dead || swim === MemberState.Left
+    : status === MemberStatus.Suspect ? swim === MemberState.Suspect : swim === MemberState.Alive;
   return byHb && bySwim ? "both" : bySwim ? "swim" : "heartbeat";
 }

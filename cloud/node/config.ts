@@ -4,46 +4,15 @@
 // reported together, each naming the setting, where its value came from and
 // what to change — operators fix configs from logs, not from stack traces.
 import { readFileSync, accessSync, constants } from "node:fs";
-import type { NatsSettings } from "../nats/connection";
-import { parseIngestConfig } from "../ingest/types";
-import { LogLevel } from "./log";
+import { CloudRole, cloudRoles, isCloudRole, LogLevel, nodeIdPattern, type IntRanges, type SettingsReader } from "../base";
+import { apiLimitRanges, defaultApiLimits, type ApiLimits } from "../api";
+import { commandLimitRanges, commandRetryProblems, commandRetryRanges, defaultCommandLimits, defaultCommandRetry, type CommandLimits, type CommandRetrySettings } from "../commands";
+import { parseIngestConfig } from "../ingest";
+import { natsSettingKeys, readNatsSettings, type NatsSettings } from "../nats";
+import { RegistryBackend, registryBackends } from "../registry";
 
-export const CloudRole = {
-  Ingest: "ingest",
-  Api: "api",
-  Commands: "commands",
-  Analytics: "analytics",
-  Orchestration: "orchestration",
-} as const;
-export type CloudRole = (typeof CloudRole)[keyof typeof CloudRole];
-export const cloudRoles: readonly CloudRole[] = Object.values(CloudRole);
-
-export interface CloudLimits {
-  /** Concurrent API requests one node works on; more get a 503 reply. */
-  apiInflightMax: number;
-  /** Largest accepted API request body. */
-  apiRequestBytesMax: number;
-  /** Largest page a list/query request may ask for. */
-  listLimitMax: number;
-  /** Pending (unacknowledged, unexpired) commands across the fleet. */
-  commandsPendingMax: number;
-  /** Pending commands per device. */
-  commandsPerDeviceMax: number;
-  /** Longest deadline a command may be given. */
-  commandDeadlineMsMax: number;
-  /** Timed re-sends per command (re-sends on device Hello are counted apart). */
-  commandRetryAttemptsMax: number;
-}
-
-export interface CommandRetrySettings {
-  /** First re-send delay; doubles per attempt up to retryMaxMs (with jitter). */
-  retryInitialMs: number;
-  retryMaxMs: number;
-  /** How long a node owns a command's retry loop after each send. */
-  leaseMs: number;
-  /** Period of the retry/expiry loop. */
-  tickMs: number;
-}
+/** Every capability's limits, as the config file's `limits` section holds them. */
+export type CloudLimits = ApiLimits & CommandLimits;
 
 export interface CloudConfig {
   nodeId: string;
@@ -58,31 +27,14 @@ export interface CloudConfig {
   logLevel: LogLevel;
   limits: CloudLimits;
   commands: CommandRetrySettings;
-  /** Passed unchanged to the ingest role. */
+  /** Passed unchanged to the ingest role (cloud/ingest/settings.ts validates it). */
   ingest: Record<string, unknown>;
   /** Where the device registry lives: NATS KV, or the Raft control plane (cloud/controlplane replicas must run). */
   registry: RegistryBackend;
 }
 
-export const RegistryBackend = { Kv: "kv", Control: "control" } as const;
-export type RegistryBackend = (typeof RegistryBackend)[keyof typeof RegistryBackend];
-
-export const defaultLimits: CloudLimits = {
-  apiInflightMax: 256,
-  apiRequestBytesMax: 64 * 1024,
-  listLimitMax: 1000,
-  commandsPendingMax: 10_000,
-  commandsPerDeviceMax: 32,
-  commandDeadlineMsMax: 7 * 24 * 3600_000,
-  commandRetryAttemptsMax: 30,
-};
-
-export const defaultCommandRetry: CommandRetrySettings = {
-  retryInitialMs: 500,
-  retryMaxMs: 10_000,
-  leaseMs: 15_000,
-  tickMs: 200,
-};
+export const defaultLimits: Readonly<CloudLimits> = Object.freeze({ ...defaultApiLimits, ...defaultCommandLimits });
+const limitRanges: IntRanges<CloudLimits> = { ...apiLimitRanges, ...commandLimitRanges };
 
 export function defaultConfig(): CloudConfig {
   return {
@@ -271,11 +223,9 @@ export function loadConfig(input: LoadConfigInput): CloudConfig {
   return validateConfig(raw, { sources, hostname: input.hostname, pid: input.pid });
 }
 
-const nodeIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
-const serverUrlPattern = /^(nats|tls|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/;
 
 /** Collects issues while reading typed values out of a raw object. */
-class Checker {
+class Checker implements SettingsReader {
   readonly issues: ConfigIssue[] = [];
   readonly #sources: Sources;
 
@@ -329,7 +279,7 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
   const nodeId = c.str("nodeId", raw.nodeId, defaultNodeId);
   if (!nodeIdPattern.test(nodeId)) c.fail("nodeId", `must be 1-64 characters from A-Z a-z 0-9 _ -, got ${JSON.stringify(nodeId)}`);
   const roles = checkRoles(c, raw.roles, def.roles);
-  const nats = checkNats(c, c.obj("nats", raw.nats), nodeId, def.nats.servers);
+  const nats = readNatsSettings(c, c.obj("nats", raw.nats), nodeId, def.nats.servers);
   const replicas = c.int("streams.replicas", c.obj("streams", raw.streams).replicas, def.streams.replicas, 1, 5);
 
   const httpRaw = c.obj("http", raw.http);
@@ -351,7 +301,7 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
   }
 
   const registry = c.str("registry", raw.registry, def.registry);
-  if (!(Object.values(RegistryBackend) as string[]).includes(registry)) c.fail("registry", `must be one of ${Object.values(RegistryBackend).join(", ")}, got ${JSON.stringify(registry)}`);
+  if (!(registryBackends as readonly string[]).includes(registry)) c.fail("registry", `must be one of ${registryBackends.join(", ")}, got ${JSON.stringify(registry)}`);
 
   if (c.issues.length > 0) throw new ConfigError(c.issues);
   return { nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest, registry: registry as RegistryBackend };
@@ -367,74 +317,35 @@ function checkRoles(c: Checker, v: unknown, fallback: CloudRole[]): CloudRole[] 
     c.fail("roles", `needs at least one role; choose from ${cloudRoles.join(", ")}`);
     return fallback;
   }
-  const unknown = (v as string[]).filter((r) => !(cloudRoles as readonly string[]).includes(r));
+  const unknown = (v as string[]).filter((r) => !isCloudRole(r));
   if (unknown.length > 0) c.fail("roles", `unknown role ${unknown.map((r) => JSON.stringify(r)).join(", ")}; choose from ${cloudRoles.join(", ")}`);
   return [...new Set(v as CloudRole[])];
 }
 
-function checkNats(c: Checker, n: Raw, nodeId: string, defaultServers: string[]): NatsSettings {
-  let servers = defaultServers;
-  const s = n.servers;
-  if (s !== undefined) {
-    if (!Array.isArray(s) || s.some((x) => typeof x !== "string")) c.fail("nats.servers", "must be a list of URLs such as nats://127.0.0.1:4222");
-    else if (s.length === 0) c.fail("nats.servers", "needs at least one URL such as nats://127.0.0.1:4222");
-    else {
-      for (const u of s as string[]) if (!serverUrlPattern.test(u)) c.fail("nats.servers", `${JSON.stringify(u)} is not a NATS URL; use nats://host:port (or tls://, ws://, wss://)`);
-      servers = s as string[];
-    }
+/** Reads each field of `raw` within its range; missing fields keep their default. */
+function checkInts<T extends object>(c: Checker, prefix: string, raw: Raw, defaults: Readonly<T>, ranges: IntRanges<T>): T {
+  const out = { ...defaults } as T;
+  for (const key of Object.keys(ranges) as (keyof T & string)[]) {
+    const [min, max] = ranges[key];
+    (out as Record<string, unknown>)[key] = c.int(`${prefix}.${key}`, raw[key], defaults[key] as number, min, max);
   }
-  const nats: NatsSettings = { servers, name: c.str("nats.name", n.name, `xsfleet-${nodeId}`) };
-  const creds = c.file("nats.credsFile", n.credsFile);
-  if (creds) nats.credsFile = creds;
-  for (const k of ["user", "pass", "token"] as const) {
-    if (n[k] !== undefined) nats[k] = c.str(`nats.${k}`, n[k], "");
-  }
-  if (nats.pass !== undefined && nats.user === undefined) c.fail("nats.pass", "is set but nats.user is not; set both or neither");
-  if (nats.token !== undefined && (nats.user !== undefined || creds)) c.fail("nats.token", "cannot be combined with nats.user or nats.credsFile; choose one way to authenticate");
-  const tlsRaw = c.obj("nats.tls", n.tls);
-  if (Object.keys(tlsRaw).length > 0) {
-    nats.tls = {};
-    const ca = c.file("nats.tls.caFile", tlsRaw.caFile);
-    const cert = c.file("nats.tls.certFile", tlsRaw.certFile);
-    const key = c.file("nats.tls.keyFile", tlsRaw.keyFile);
-    if (ca) nats.tls.caFile = ca;
-    if (cert) nats.tls.certFile = cert;
-    if (key) nats.tls.keyFile = key;
-    if (!!cert !== !!key) c.fail("nats.tls", "certFile and keyFile go together; set both for client certificates, or neither");
-  }
-  return nats;
+  return out;
 }
 
 function checkLimits(c: Checker, l: Raw): CloudLimits {
-  const d = defaultLimits;
-  return {
-    apiInflightMax: c.int("limits.apiInflightMax", l.apiInflightMax, d.apiInflightMax, 1, 100_000),
-    apiRequestBytesMax: c.int("limits.apiRequestBytesMax", l.apiRequestBytesMax, d.apiRequestBytesMax, 256, 1 << 20),
-    listLimitMax: c.int("limits.listLimitMax", l.listLimitMax, d.listLimitMax, 1, 100_000),
-    commandsPendingMax: c.int("limits.commandsPendingMax", l.commandsPendingMax, d.commandsPendingMax, 1, 1_000_000),
-    commandsPerDeviceMax: c.int("limits.commandsPerDeviceMax", l.commandsPerDeviceMax, d.commandsPerDeviceMax, 1, 10_000),
-    commandDeadlineMsMax: c.int("limits.commandDeadlineMsMax", l.commandDeadlineMsMax, d.commandDeadlineMsMax, 1000, 30 * 24 * 3600_000),
-    commandRetryAttemptsMax: c.int("limits.commandRetryAttemptsMax", l.commandRetryAttemptsMax, d.commandRetryAttemptsMax, 0, 1000),
-  };
+  return checkInts(c, "limits", l, defaultLimits, limitRanges);
 }
 
 function checkCommandRetry(c: Checker, r: Raw): CommandRetrySettings {
-  const d = defaultCommandRetry;
-  const out: CommandRetrySettings = {
-    retryInitialMs: c.int("commands.retryInitialMs", r.retryInitialMs, d.retryInitialMs, 10, 600_000),
-    retryMaxMs: c.int("commands.retryMaxMs", r.retryMaxMs, d.retryMaxMs, 10, 3600_000),
-    leaseMs: c.int("commands.leaseMs", r.leaseMs, d.leaseMs, 100, 3600_000),
-    tickMs: c.int("commands.tickMs", r.tickMs, d.tickMs, 10, 60_000),
-  };
-  if (out.retryMaxMs < out.retryInitialMs) c.fail("commands.retryMaxMs", `must be >= commands.retryInitialMs (${out.retryInitialMs})`);
-  if (out.leaseMs <= out.retryMaxMs) c.fail("commands.leaseMs", `must be longer than commands.retryMaxMs (${out.retryMaxMs}) so an owner keeps its lease between re-sends`);
+  const out = checkInts(c, "commands", r, defaultCommandRetry, commandRetryRanges);
+  for (const p of commandRetryProblems(out)) c.fail(`commands.${p.path}`, p.message);
   return out;
 }
 
 /** Unknown keys are almost always typos; say which keys exist. */
 function checkUnknownKeys(raw: Raw, shape: object, prefix: string, fail: (path: string, message: string) => void): void {
   const known = new Set(Object.keys(shape));
-  if (prefix === "nats") for (const k of ["credsFile", "user", "pass", "token", "tls", "name", "servers"]) known.add(k);
+  if (prefix === "nats") for (const k of natsSettingKeys) known.add(k);
   for (const [k, v] of Object.entries(raw)) {
     const p = prefix ? `${prefix}.${k}` : k;
     if (!known.has(k)) {

@@ -6,7 +6,7 @@
 import { hostname } from "node:os";
 import { pathToFileURL } from "node:url";
 import { ConfigError, loadConfig, usage } from "./config";
-import { createLogger } from "./log";
+import { createLogger } from "../base";
 import { startCloudNode, type CloudNodeDeps } from "./node";
 
 export interface RunIo {
@@ -71,9 +71,6 @@ export async function runCloudNode(argv: readonly string[], io: RunIo = {}): Pro
     return 1;
   }
 }
-
-/** Alias used by the CLI. */
-export const runCloudNodeFromArgv = runCloudNode;
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   runCloudNode(process.argv.slice(2)).then((code) => process.exit(code), (e: unknown) => {

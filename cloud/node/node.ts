@@ -11,19 +11,14 @@
 // batches only), then the commands worker, and finally the connection is
 // drained, which flushes every publish made on the way.
 import type { NatsConnection } from "@nats-io/transport-node";
-import { startApiRole, type ApiRole, type DeviceStateSource, type HistoryQueryFn } from "../api/service";
-import { CommandStore } from "../commands/store";
-import { CommandSubmitter } from "../commands/submitter";
-import { CommandWorker } from "../commands/worker";
-import { connectNats } from "../nats/connection";
-import { DesiredConfigPusher } from "../registry/config-pusher";
-import { KvDeviceRegistry } from "../registry/kv-registry";
-import { ControlPlaneRegistry } from "../registry/control-plane-registry";
-import type { DeviceRegistry } from "../registry/types";
-import { ControlClient } from "../controlplane/client";
-import type { CloudConfig, CloudRole } from "./config";
+import { startApiRole, type ApiRole } from "../api";
+import { CommandStore, CommandSubmitter, CommandWorker } from "../commands";
+import { ControlClient } from "../controlplane";
+import { connectNats } from "../nats";
+import { ControlPlaneRegistry, DesiredConfigPusher, KvDeviceRegistry, type DeviceRegistry } from "../registry";
+import { createLogger, type CloudRole, type Logger } from "../base";
+import type { CloudConfig } from "./config";
 import { startHttpEndpoint, type HealthReport, type HttpEndpoint } from "./http";
-import { createLogger, type Logger } from "./log";
 import { createNodeMetrics, type NodeMetrics } from "./metrics";
 import { defaultRoleFactories, type RoleContext, type RoleFactories, type RoleHandle } from "./roles";
 
@@ -206,4 +201,3 @@ async function watchConnection(nc: NatsConnection, log: Logger, metrics: NodeMet
   }
 }
 
-export type { DeviceStateSource, HistoryQueryFn };

@@ -3,16 +3,15 @@
 // gracefully; the node owns ordering, metrics and shutdown.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import type { DeviceStateSource, HistoryQueryFn } from "../api/service";
-import { ApiError } from "../api/types";
+import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
+import { ControlClient } from "../controlplane";
 import { queryHistory } from "../history";
 import { startIngestRole } from "../ingest";
+import { ControlPlaneLock } from "../lock";
+import { startRecoveryAgent } from "../recovery";
 import { DeviceStateStore } from "../state";
-import { ControlClient } from "../controlplane/client";
-import { startRecoveryAgent } from "../recovery/agent";
-import { ControlLeaseService } from "../recovery/control-adapter";
 import type { CloudConfig } from "./config";
-import type { Logger } from "./log";
+import type { Logger } from "../base";
 
 export interface RoleContext {
   nc: NatsConnection;
@@ -93,7 +92,7 @@ export const defaultRoleFactories: RoleFactories = {
   orchestration: async (ctx) => {
     const client = new ControlClient(ctx.nc, { clientId: `recovery-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
     const agent = startRecoveryAgent({
-      nc: ctx.nc, nodeId: ctx.nodeId, leases: new ControlLeaseService(client.proposer()),
+      nc: ctx.nc, nodeId: ctx.nodeId, lock: new ControlPlaneLock({ propose: client.proposer(), ownerId: ctx.nodeId }),
       roles: ctx.config.roles, singletonRoles: [], replaceableRoles: [], leaseTtlMs: 10_000, heartbeatIntervalMs: 1_000,
       devicePresence: false, log: (m) => ctx.log.info(m),
     });

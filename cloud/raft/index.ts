@@ -3,14 +3,8 @@
 
 export { RawNode } from "./rawnode";
 export type { Ready, Status } from "./rawnode";
-export { SessionStateMachine, SessionOp, SessionStatus, encodeSessionRequest, decodeSessionResponse } from "./session";
-export type { StateMachine, SessionRequest, SessionResponse, SessionOptions } from "./session";
-export { MemoryStorage } from "./storage/memory";
-export { WalStorage } from "./storage/wal";
-export type { WalOptions } from "./storage/wal";
-export { StorageError } from "./storage/types";
-export type { RaftStorage, LogReader } from "./storage/types";
-export { encodeMessage, decodeMessage, encodeBatches, decodeBatch, CodecError } from "./codec";
+export { MemoryStorage, WalStorage, StorageError, type WalOptions, type RaftStorage, type LogReader } from "./storage";
+export { encodeMessage, decodeMessage, encodeBatches, decodeBatch, encodedSize, batchMessageCount, CodecError } from "./codec";
 export {
   ConfChangeType,
   EntryType,
@@ -19,7 +13,10 @@ export {
   ReadOnlyOption,
   StateType,
   NONE,
+  STATE_NAMES,
   encodeConfChange,
   decodeConfChange,
+  isEmptySnapshot,
+  message,
 } from "./types";
-export type { ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftConfig, Snapshot } from "./types";
+export type { ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftConfig, RaftLogger, Snapshot } from "./types";

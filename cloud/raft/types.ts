@@ -259,8 +259,6 @@ export const ProposalError = {
 } as const;
 export type ProposalError = (typeof ProposalError)[keyof typeof ProposalError];
 
-export type ProposalResult = { ok: true } | { ok: false; error: ProposalError };
-
 export function entryBytes(e: Entry): number {
   return e.data.byteLength + 24;
 }

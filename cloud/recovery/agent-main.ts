@@ -3,21 +3,20 @@
 //   { servers: string[], nodeId, roles?, singletonRoles?, replaceableRoles?,
 //     leaseTtlMs?, heartbeatIntervalMs?, resources?: NodeResources,
 //     fencedWriter?: { role, bucket, key, intervalMs, zombieWriteAfterLoss? },
-//     control?: "local" | "raft", devicePresence?: { heartbeatIntervalMs } }
+//     devicePresence?: { heartbeatIntervalMs } }
 // Prints one JSON object per line on stdout: ready, member, activate,
 // deactivate, role-started, write, zombie-write, history.
 //
-// The lease service is the control plane: "local" (default) is the single
-// in-process state machine served by control-adapter.ts; "raft" is the
-// Raft-replicated control plane (cloud/controlplane) through its client.
+// Leases and fencing tokens come from the Raft control plane
+// (cloud/controlplane) through its client, as a ControlPlaneLock owned by
+// this node; at least one control-plane replica must serve on `servers`.
 
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
-import type { NodeResources } from "../membership/types";
-import { ControlClient } from "../controlplane/client";
+import type { NodeResources } from "../membership";
+import { ControlClient } from "../controlplane";
+import { ControlPlaneLock, FencedKv } from "../lock";
 import { startRecoveryAgent } from "./agent";
-import { ControlLeaseService, natsProposer } from "./control-adapter";
-import { FencedKv } from "./fenced-kv";
 
 interface AgentMainConfig {
   servers: string[];
@@ -29,7 +28,6 @@ interface AgentMainConfig {
   heartbeatIntervalMs?: number;
   resources?: NodeResources;
   fencedWriter?: { role: string; bucket: string; key: string; intervalMs: number; zombieWriteAfterLoss?: boolean };
-  control?: "local" | "raft";
   /** Track device heartbeats (xsfleet.v1.api.cluster.devices). */
   devicePresence?: { heartbeatIntervalMs: number };
 }
@@ -40,16 +38,17 @@ const out = (o: Record<string, unknown>): void => {
 };
 
 const nc = await connect({ servers: config.servers, name: `recovery-${config.nodeId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-const leases = new ControlLeaseService(
-  config.control === "raft" ? new ControlClient(nc, { timeoutMs: 3000, attemptTimeoutMs: 1000 }).proposer() : natsProposer(nc),
-);
+const lock = new ControlPlaneLock({
+  propose: new ControlClient(nc, { clientId: `recovery-${config.nodeId}`, timeoutMs: 3000, attemptTimeoutMs: 1000 }).proposer(),
+  ownerId: config.nodeId,
+});
 const fw = config.fencedWriter;
-const fenced = fw ? new FencedKv<{ n: number }>(await new Kvm(nc).open(fw.bucket, { bindOnly: true }), leases, fw.role) : undefined;
+const fenced = fw ? new FencedKv<{ n: number }>(await new Kvm(nc).open(fw.bucket, { bindOnly: true }), lock, fw.role) : undefined;
 let writerToken: number | undefined;
 let writes = 0;
 
 const agent = startRecoveryAgent({
-  nc, nodeId: config.nodeId, leases,
+  nc, nodeId: config.nodeId, lock,
   roles: config.roles ?? [], singletonRoles: config.singletonRoles ?? [], replaceableRoles: config.replaceableRoles ?? [],
   leaseTtlMs: config.leaseTtlMs ?? 2000, heartbeatIntervalMs: config.heartbeatIntervalMs ?? 200,
   ...(config.resources ? { resources: () => config.resources! } : {}),

@@ -6,21 +6,22 @@
 // node service; agent-main.ts runs it as a process.
 
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ClusterApi } from "../membership/api";
-import { DevicePresenceTracker } from "../membership/device-presence";
-import { MembershipDriver, type MembershipOptions } from "../membership/driver";
-import { RecoveryHistory } from "../membership/history";
-import type { NodeResources } from "../membership/types";
+import { ClusterApi } from "../membership";
+import { DevicePresenceTracker } from "../membership";
+import { MembershipDriver, type MembershipOptions } from "../membership";
+import { RecoveryHistory } from "../membership";
+import type { NodeResources } from "../membership";
 import type { DeactivateReason, FailoverConfig } from "./failover";
 import type { PlacementLimits, RoleDemand } from "./placement";
 import { COORDINATOR_LEASE, ReplacementCoordinator, serveAssignments } from "./replacement";
 import { RoleHolder } from "./role-holder";
-import type { FenceService, LeaseService } from "./types";
+import type { DistributedLock } from "../lock";
 
 export interface RecoveryAgentOptions {
   nc: NatsConnection;
   nodeId: string;
-  leases: LeaseService & FenceService;
+  /** Leases and fencing (cloud/lock, on the Raft control plane); its ownerId must be nodeId. */
+  lock: DistributedLock;
   /** Roles this node runs from the start (announced; replaced elsewhere if it dies). */
   roles?: readonly string[];
   /** Singleton roles (lease names) this node contends for. */
@@ -55,6 +56,7 @@ export interface RecoveryAgent {
 }
 
 export function startRecoveryAgent(o: RecoveryAgentOptions): RecoveryAgent {
+  if (o.lock.ownerId !== o.nodeId) throw new Error(`recovery agent ${o.nodeId}: its lock must be owned by the node (ownerId ${JSON.stringify(o.lock.ownerId)})`);
   const history = new RecoveryHistory(o.nodeId, o.historyMax);
   const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 1000;
   const membership = new MembershipDriver({
@@ -65,7 +67,7 @@ export function startRecoveryAgent(o: RecoveryAgentOptions): RecoveryAgent {
   const announceLeases = (): void => membership.setAnnounced({ leases: [...holders.values()].filter((h) => h.token !== undefined).map((h) => h.role) });
   for (const role of o.singletonRoles ?? []) {
     holders.set(role, new RoleHolder({
-      leases: o.leases, role, holder: o.nodeId, ttlMs: leaseTtlMs, history, ...(o.failover ? { config: o.failover } : {}),
+      lock: o.lock, role, ttlMs: leaseTtlMs, history, ...(o.failover ? { config: o.failover } : {}),
       onActivate: async (token) => {
         announceLeases();
         await o.onSingletonActivate?.(role, token);
@@ -83,7 +85,7 @@ export function startRecoveryAgent(o: RecoveryAgentOptions): RecoveryAgent {
     tickIntervalMs: Math.max(50, Math.floor(heartbeatIntervalMs / 2)),
   });
   const coordinatorHolder = new RoleHolder({
-    leases: o.leases, role: COORDINATOR_LEASE, holder: o.nodeId, ttlMs: leaseTtlMs, history, ...(o.failover ? { config: o.failover } : {}),
+    lock: o.lock, role: COORDINATOR_LEASE, ttlMs: leaseTtlMs, history, ...(o.failover ? { config: o.failover } : {}),
     onActivate: (token) => coordinator.activate(token),
     onDeactivate: () => coordinator.deactivate(),
     ...(o.log ? { log: o.log } : {}),
@@ -95,7 +97,7 @@ export function startRecoveryAgent(o: RecoveryAgentOptions): RecoveryAgent {
   membership.start();
   devices?.start();
   const assignments = serveAssignments({
-    nc: o.nc, membership, history, fence: o.leases,
+    nc: o.nc, membership, history, fence: o.lock,
     startRole: o.startRole ?? (async () => undefined),
   });
   for (const h of holders.values()) h.start();

@@ -1,25 +1,25 @@
 // Operator CLI for data restore:
 //
-//   tsx cloud/recovery/backup-main.ts backup  --nats URL[,URL] --dir DIR [--kv B1,B2] [--streams S1,S2] [--control local|none]
-//   tsx cloud/recovery/backup-main.ts restore --nats URL[,URL] --dir DIR [--replicas N] [--control local|none]
+//   tsx cloud/recovery/backup-main.ts backup  --nats URL[,URL] --dir DIR [--kv B1,B2] [--streams S1,S2]
+//   tsx cloud/recovery/backup-main.ts restore --nats URL[,URL] --dir DIR [--replicas N]
 //   tsx cloud/recovery/backup-main.ts verify  --dir DIR
 //
 // --kv defaults to the device state, registry and commands buckets that
-// exist; --control local backs up / restores the control state machine
-// served by control-adapter.ts (the Raft control plane has no snapshot
-// endpoint yet). Progress goes to stderr, the manifest or report (JSON) to
-// stdout. Exit codes: 0 ok, 1 failed (including a digest mismatch), 2 usage.
+// exist. The Raft control plane's snapshot is not captured here yet (its
+// service has no snapshot endpoint); backupCluster/restoreCluster take it
+// as a callback when one is given. Progress goes to stderr, the manifest or
+// report (JSON) to stdout. Exit codes: 0 ok, 1 failed (including a digest
+// mismatch), 2 usage.
 
 import { parseArgs } from "node:util";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { commandsBucket } from "../commands/store";
-import { registryBucket } from "../registry/kv-registry";
-import { deviceStateBucket } from "../state/store";
+import { commandsBucket } from "../commands";
+import { registryBucket } from "../registry";
+import { deviceStateBucket } from "../state";
 import { backupCluster, readBackup, restoreCluster } from "./backup";
-import { fetchControlSnapshot, restoreControlSnapshot } from "./control-adapter";
 
-const USAGE = `usage: backup-main.ts backup|restore|verify --dir DIR [--nats URLS] [--kv B,..] [--streams S,..] [--control local|none] [--replicas N]`;
+const USAGE = `usage: backup-main.ts backup|restore|verify --dir DIR [--nats URLS] [--kv B,..] [--streams S,..] [--replicas N]`;
 
 function list(v: string | undefined): string[] | undefined {
   return v === undefined ? undefined : v.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
@@ -48,11 +48,11 @@ async function main(): Promise<number> {
     allowPositionals: true,
     options: {
       nats: { type: "string" }, dir: { type: "string" }, kv: { type: "string" }, streams: { type: "string" },
-      control: { type: "string", default: "local" }, replicas: { type: "string" }, help: { type: "boolean" },
+      replicas: { type: "string" }, help: { type: "boolean" },
     },
   });
   const cmd = positionals[0];
-  if (values.help || !cmd || !values.dir || !["backup", "restore", "verify"].includes(cmd) || !["local", "none"].includes(values.control!)) {
+  if (values.help || !cmd || !values.dir || !["backup", "restore", "verify"].includes(cmd)) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
@@ -67,13 +67,11 @@ async function main(): Promise<number> {
   }
   const nc = await connect({ servers: values.nats.split(","), name: `xsfleet-${cmd}` });
   try {
-    const withControl = values.control === "local";
     if (cmd === "backup") {
       const kvBuckets = list(values.kv) ?? (await existingBuckets(nc));
-      process.stderr.write(`backing up ${withControl ? "control plane, " : ""}KV ${kvBuckets.join(", ") || "(none)"}, streams ${list(values.streams)?.join(", ") || "(none)"} to ${values.dir}\n`);
+      process.stderr.write(`backing up KV ${kvBuckets.join(", ") || "(none)"}, streams ${list(values.streams)?.join(", ") || "(none)"} to ${values.dir}\n`);
       const manifest = await backupCluster({
         nc, dir: values.dir, kvBuckets, streams: list(values.streams) ?? [], onProgress: progress,
-        ...(withControl ? { controlSnapshot: () => fetchControlSnapshot(nc) } : {}),
       });
       process.stdout.write(`${JSON.stringify(manifest, null, 1)}\n`);
       return 0;
@@ -85,12 +83,6 @@ async function main(): Promise<number> {
     }
     const report = await restoreCluster({
       nc, dir: values.dir, onProgress: progress, ...(replicas !== undefined ? { replicas } : {}),
-      ...(withControl ? {
-        restoreControl: async (bytes: Uint8Array) => {
-          const r = await restoreControlSnapshot(nc, bytes);
-          if (!r.ok) throw new Error(`control snapshot refused: ${r.message ?? "unknown"}`);
-        },
-      } : {}),
     });
     process.stdout.write(`${JSON.stringify(report, null, 1)}\n`);
     if (!report.ok) process.stderr.write("restore finished but some content digests differ from the backup\n");

@@ -21,8 +21,8 @@ import path from "node:path";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { RecoveryHistory } from "../membership/history";
-import { HistoryKind } from "../membership/types";
+import type { RecoveryHistory } from "../membership";
+import { HistoryKind } from "../membership";
 
 export const BACKUP_FORMAT_VERSION = 1;
 export const BACKUP_MESSAGES_MAX_DEFAULT = 1_000_000;

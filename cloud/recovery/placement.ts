@@ -7,7 +7,7 @@
 // id, so every node computing the same inputs gets the same answer. Roles are
 // placed one after another, each charging its demand to the chosen node.
 
-import type { NodeResources } from "../membership/types";
+import type { NodeResources } from "../membership";
 
 export interface Candidate {
   readonly nodeId: string;

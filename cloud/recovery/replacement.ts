@@ -8,13 +8,13 @@
 // how the next plan (on this or a later coordinator) knows it is done.
 
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import type { MembershipDriver } from "../membership/driver";
-import { HistoryKind, type MemberView } from "../membership/types";
-import type { RecoveryHistory } from "../membership/history";
-import { assignSubject } from "../membership/subjects";
-import { monotonicNowMs } from "../membership/resources";
+import type { MembershipDriver } from "../membership";
+import { HistoryKind, type MemberView } from "../membership";
+import type { RecoveryHistory } from "../membership";
+import { assignSubject } from "../subjects";
+import { monotonicNowMs } from "../base";
 import { isPlacement, placeRoles, DEFAULT_PLACEMENT_LIMITS, type PlacementLimits, type RoleDemand, type ScoredCandidate } from "./placement";
-import type { FenceService } from "./types";
+import type { FenceCheck } from "../lock";
 
 export const COORDINATOR_LEASE = "recovery/coordinator";
 
@@ -170,7 +170,7 @@ export interface AssignmentServerOptions {
   /** Starts the role on this node; resolves once it runs. */
   startRole: (role: string, key: string) => Promise<void>;
   /** When given, assignments from a coordinator whose lease token is stale are refused. */
-  fence?: FenceService;
+  fence?: FenceCheck;
 }
 
 /** Serves xsfleet.v1.cluster.assign.<self>: starts assigned roles, idempotent per key. */

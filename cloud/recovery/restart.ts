@@ -4,7 +4,7 @@
 // `resetAfterMs` in between escalates (the caller gives up its lease or
 // marks the node unhealthy, so failover or replacement takes over).
 
-import type { RandomSource } from "../health";
+import type { RandomSource } from "../base";
 
 export interface RestartConfig {
   /** Restarts allowed before escalating; the count resets after a stable run. */

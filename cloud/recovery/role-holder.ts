@@ -1,22 +1,22 @@
 // RoleHolder: the driver of FailoverCore for one singleton role. Owns the
-// tick timer, performs the lease requests, and calls onActivate/onDeactivate
+// tick timer, performs the lease requests on a DistributedLock (cloud/lock;
+// the lock's owner is this node), and calls onActivate/onDeactivate
 // so the role starts on exactly one node at a time (modulo the fencing
 // window, which the resource closes with the token). Records failover
 // history: "acquired" names the previous holder this node saw; the failover
 // time when that holder died is measured by the caller (kill time → this entry's atMs).
 
-import { HistoryKind } from "../membership/types";
-import type { RecoveryHistory } from "../membership/history";
-import { monotonicNowMs } from "../membership/resources";
+import { HistoryKind } from "../membership";
+import type { RecoveryHistory } from "../membership";
+import { monotonicNowMs } from "../base";
 import { FailoverCore, failoverConfig, type DeactivateReason, type FailoverConfig } from "./failover";
-import type { LeaseService } from "./types";
+import type { DistributedLock } from "../lock";
 
 export interface RoleHolderOptions {
-  leases: LeaseService;
+  /** The lease service; its ownerId is this node's id (the lease holder). */
+  lock: DistributedLock;
   /** Lease name, e.g. "role/command-retry". */
   role: string;
-  /** This node's id (the lease holder). */
-  holder: string;
   ttlMs: number;
   config?: Partial<FailoverConfig>;
   tickIntervalMs?: number;
@@ -88,7 +88,7 @@ export class RoleHolder {
           void this.#renew(a.reqId, a.token);
           break;
         case "release":
-          await this.#o.leases.release(this.role, this.#o.holder, a.token).catch((e: unknown) => this.#o.log?.(`release ${this.role}: ${String(e)}`));
+          await this.#o.lock.release(this.role, a.token).catch((e: unknown) => this.#o.log?.(`release ${this.role}: ${String(e)}`));
           break;
         case "activate": {
           this.#o.history?.record(HistoryKind.Failover, this.role, "acquired", { token: a.token, previousHolder: this.#lastSeenOther?.holder });
@@ -106,9 +106,10 @@ export class RoleHolder {
 
   async #acquire(reqId: number): Promise<void> {
     try {
-      const r = await this.#o.leases.acquire(this.role, this.#o.holder, this.#core.config.ttlMs);
-      if (!r.ok && r.holder !== this.#o.holder) this.#lastSeenOther = { ...(r.holder !== undefined ? { holder: r.holder } : {}), atMs: this.#now() };
-      this.#core.acquired(reqId, r.ok ? { ok: true, token: r.token } : { ok: false }, this.#now());
+      // timeoutMs 0: one try; FailoverCore owns the retry timing.
+      const r = await this.#o.lock.acquire(this.role, { ttlMs: this.#core.config.ttlMs, timeoutMs: 0 });
+      if (!r.ok && r.holder !== this.#o.lock.ownerId) this.#lastSeenOther = { ...(r.holder !== undefined ? { holder: r.holder } : {}), atMs: this.#now() };
+      this.#core.acquired(reqId, r.ok ? { ok: true, token: r.lock.token } : { ok: false }, this.#now());
     } catch (e) {
       this.#o.log?.(`acquire ${this.role}: ${String(e)}`);
       this.#core.requestFailed(reqId, this.#now());
@@ -118,7 +119,7 @@ export class RoleHolder {
 
   async #renew(reqId: number, token: number): Promise<void> {
     try {
-      const r = await this.#o.leases.renew(this.role, this.#o.holder, token, this.#core.config.ttlMs);
+      const r = await this.#o.lock.extend(this.role, token, this.#core.config.ttlMs);
       this.#core.renewed(reqId, r, this.#now());
     } catch (e) {
       this.#o.log?.(`renew ${this.role}: ${String(e)}`);

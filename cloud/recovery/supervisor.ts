@@ -4,10 +4,10 @@
 // lease, mark the node unhealthy) so failover or replacement takes over.
 
 import { spawn } from "node:child_process";
-import type { RandomSource } from "../health";
-import { HistoryKind } from "../membership/types";
-import type { RecoveryHistory } from "../membership/history";
-import { monotonicNowMs } from "../membership/resources";
+import type { RandomSource } from "../base";
+import { HistoryKind } from "../membership";
+import type { RecoveryHistory } from "../membership";
+import { monotonicNowMs } from "../base";
 import { RestartPolicy, restartConfig, type RestartConfig } from "./restart";
 import type { ExitInfo, Runnable, RunningHandle } from "./types";
 

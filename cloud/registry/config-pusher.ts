@@ -4,18 +4,14 @@
 // pusher therefore re-sends the latest desired config whenever a device says
 // Hello or reports itself online. The device applies a version at most once
 // (it ignores versions <= the one it runs), so re-sends are harmless.
-import { randomBytes } from "node:crypto";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { createDesiredConfig, createEnvelope, createSetting, decodeEnvelope, encodeEnvelope, Presence, schemaVersion } from "../../shared/proto/xsfleet.gen";
-import { allDevicesSubject, deviceSubject, parseDeviceAddress, Downlink, Uplink } from "../../shared/topics";
-import type { Logger } from "../node/log";
+import { parseDeviceAddress, Downlink, Uplink } from "../../shared/topics";
+import { allDevicesSubject, deviceSubject } from "../subjects";
+import { newTraceparent, type Logger } from "../base";
 import { DeviceLifecycle, type DesiredConfigSpec, type DeviceRecord, type DeviceRegistry } from "./types";
 
 export const configQueueGroup = "xsfleet-config";
-
-export function newTraceparent(): string {
-  return `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`;
-}
 
 export function desiredConfigEnvelope(deviceId: string, spec: DesiredConfigSpec, nowMs: number): Uint8Array {
   return encodeEnvelope(createEnvelope({

@@ -11,8 +11,9 @@
 // Its limits are the control plane's (32 metadata keys, 4 KiB metadata,
 // 64 config entries, 8 KiB config); inputs beyond them fail as "invalid".
 import { assertDeviceId, isDeviceId } from "../../shared/topics";
-import { CommandKind, ControlError, DeviceRole, DeviceStatus, type ApplyResult, type ConfigValue, type Proposer } from "../control/types";
-import type { DesiredConfigRecord, DeviceRecord as ControlDevice } from "../control/types";
+import { DeviceRole, isDeviceRole } from "../../shared/device-role";
+import { CommandKind, ControlError, DeviceStatus, type ApplyResult, type ConfigValue, type Proposer } from "../control";
+import type { DesiredConfigRecord, DeviceRecord as ControlDevice } from "../control";
 import { checkDesiredConfig, checkMetadataPatch } from "./validate";
 import {
   DeviceLifecycle, RegistryError, registryLimits, type DesiredConfigInput, type DesiredConfigSpec, type DevicePage, type DeviceRecord,
@@ -53,7 +54,7 @@ function fromValues(rec: DesiredConfigRecord): DesiredConfigSpec {
 
 function roleOf(metadata: Record<string, string>): DeviceRole {
   const r = metadata.role;
-  return (Object.values(DeviceRole) as string[]).includes(r ?? "") ? (r as DeviceRole) : DeviceRole.Sensor;
+  return isDeviceRole(r) ? r : DeviceRole.Sensor;
 }
 
 export class ControlPlaneRegistry implements DeviceRegistry {

@@ -7,6 +7,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
+import { isCasConflict } from "../nats";
 import { assertDeviceId, isDeviceId } from "../../shared/topics";
 import {
   DeviceLifecycle, RegistryError, registryLimits,
@@ -25,13 +26,6 @@ export interface KvRegistryOptions {
 }
 
 type StoredRecord = Omit<DeviceRecord, "revision">;
-
-const wrongLastSequence = 10071;
-
-function isCasConflict(e: unknown): boolean {
-  const err = e as { code?: unknown; message?: unknown };
-  return err.code === wrongLastSequence || (typeof err.message === "string" && err.message.includes("wrong last sequence"));
-}
 
 export async function openRegistryBucket(nc: NatsConnection, replicas: number): Promise<KV> {
   const kvm = new Kvm(jetstream(nc));

@@ -1,3 +1,7 @@
-// Device state read API (and the CAS write API ingest uses). See docs/ingest.md.
-export { DeviceStateStore, deviceStateBucket, ensureDeviceStateBucket, type LoadedState, type StateBucketOptions } from "./store";
+// Public entry of device state: the read API the management API and the
+// dashboard use, and the compare-and-set write API ingest uses. See docs/ingest.md.
+export {
+  DeviceStateStore, deviceStateBucket, ensureDeviceStateBucket, defaultStateBucketOptions, encodeState, decodeState,
+  type LoadedState, type StateBucketOptions, type InterleavedWrite,
+} from "./store";
 export * from "./types";

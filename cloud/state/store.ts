@@ -3,9 +3,10 @@
 // load/compareAndSet, whose revision check is what makes concurrent ingest
 // nodes safe: a write based on a stale read fails and is retried.
 import type { NatsConnection } from "@nats-io/transport-node";
-import { JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { isDeviceId } from "../../shared/topics";
+import { isCasConflict } from "../nats";
 import { emptyDeviceState, publicState, stateFormatVersion, type DeviceState, type StoredDeviceState } from "./types";
 
 export const deviceStateBucket = "XSF_DEVICE_STATE";
@@ -171,11 +172,3 @@ export interface InterleavedWrite {
 
 const kvStream = `KV_${deviceStateBucket}`;
 const kvSubject = (deviceId: string): string => `$KV.${deviceStateBucket}.${deviceId}`;
-
-export function isCasConflict(err: unknown): boolean {
-  if (err instanceof JetStreamApiError) {
-    return err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown;
-  }
-  // kv.create reports an existing key as a plain error in some versions.
-  return err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
-}

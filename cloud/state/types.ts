@@ -4,12 +4,7 @@
 // their JetStream timestamps, so it is the same whichever ingest node applied
 // them and in whatever order.
 
-export const Presence = {
-  Unknown: "unknown",
-  Online: "online",
-  Offline: "offline",
-} as const;
-export type Presence = (typeof Presence)[keyof typeof Presence];
+import { DevicePresence } from "../../shared/device-presence";
 
 /** What last changed presence. */
 export const PresenceSource = {
@@ -25,7 +20,7 @@ export const PresenceSource = {
 export type PresenceSource = (typeof PresenceSource)[keyof typeof PresenceSource];
 
 export interface PresenceState {
-  state: Presence;
+  state: DevicePresence;
   /** JetStream time (ms) of the change. */
   sinceMs: number;
   source: PresenceSource;
@@ -122,7 +117,7 @@ export function emptyDeviceState(deviceId: string): StoredDeviceState {
     deviceId,
     registeredAtMs: null,
     lastSeenMs: 0,
-    presence: { state: Presence.Unknown, sinceMs: 0, source: PresenceSource.None, reason: "" },
+    presence: { state: DevicePresence.Unknown, sinceMs: 0, source: PresenceSource.None, reason: "" },
     hello: null,
     heartbeat: null,
     readings: {},

@@ -2,6 +2,7 @@
 // construction with messages that say which key is wrong. On the ESP32 they
 // come from the manifest's `config` (mc/config); on the host from
 // startSimDevice().
+import { DeviceRole } from "../../shared/device-role";
 import { assertDeviceId } from "../../shared/topics";
 import type { BackoffPolicy } from "./backoff";
 import { backoffDefaults, checkBackoffPolicy } from "./backoff";
@@ -10,8 +11,8 @@ import type { CommandHandler } from "./commands";
 import type { OutboxLimits } from "./outbox";
 import { checkOutboxLimits, outboxDefaults } from "./outbox";
 
-export const DeviceRole = { Sensor: "sensor", Actuator: "actuator" } as const;
-export type DeviceRole = (typeof DeviceRole)[keyof typeof DeviceRole];
+/** The edge roles this firmware implements (shared/device-role.ts has them all). */
+export type FirmwareRole = typeof DeviceRole.Sensor | typeof DeviceRole.Actuator;
 
 export interface DeviceLocation {
   site: string;
@@ -22,7 +23,7 @@ export interface DeviceLocation {
 
 export interface DeviceOptions {
   deviceId: string;
-  role: DeviceRole;
+  role: FirmwareRole;
   /** One or more mqtt://host:port URLs, tried in turn. */
   brokerUrls: readonly string[];
   username?: string;

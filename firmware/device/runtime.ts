@@ -9,7 +9,6 @@
 import {
   AckStatus,
   Presence,
-  Role,
   createChannelInfo,
   createEnvelope,
   createHeartbeat,
@@ -31,7 +30,8 @@ import { Batcher } from "./batcher";
 import { CommandOutcome, CommandProcessor, type CommandHandler } from "./commands";
 import { CounterName, DeviceCounters } from "./counters";
 import { ConfigOutcome, DesiredConfigStore, type Cadence } from "./desired-config";
-import { DeviceRole, deviceOptions, type DeviceOptions, type DeviceOptionsInit } from "./options";
+import { DeviceRole, deviceRoleToWire } from "../../shared/device-role";
+import { deviceOptions, type DeviceOptions, type DeviceOptionsInit } from "./options";
 import { MessageClass, Outbox, PushResult } from "./outbox";
 import { PersistentSequence } from "./sequence";
 import { MqttSession, SessionState } from "./session";
@@ -461,7 +461,7 @@ export class DeviceRuntime {
     const sensor = o.role === DeviceRole.Sensor;
     const commandNames = Object.keys({ ...this.#builtinCommands(), ...o.commandHandlers }).sort();
     return createHello({
-      role: sensor ? Role.ROLE_SENSOR : Role.ROLE_ACTUATOR,
+      role: deviceRoleToWire(o.role),
       capabilities: [...(sensor ? ["telemetry"] : ["actuate"]), "counters", "commands", "config", ...commandNames.map((n) => "cmd:" + n)],
       resources: createResources({ freeHeapBytes: r.freeHeapBytes(), flashTotalBytes: r.flashTotalBytes(), flashFreeBytes: r.flashFreeBytes(), cpuMhz: r.cpuMhz() }),
       ...(o.location !== undefined ? { location: createLocation(o.location) } : {}),

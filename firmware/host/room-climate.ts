@@ -1,5 +1,7 @@
-// Loads the room-climate traces (located by datasets.ts) as replay rows, one
-// series per NodeID.
+// The one loader of the room-climate traces (located by datasets.ts): replay
+// rows per (file, NodeID) for simulated devices, and the same series as
+// named samples per channel for the codec tests and benchmarks.
+// CSV columns: EID, AbsT(ms), RelT(s), NodeID, Temp, RelH, L1, L2, Occ, Act, Door, Win.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { TraceRow } from "../sim/replay-source";
@@ -50,4 +52,41 @@ export function roomClimateTraces(dir = roomClimateDir()): RoomClimateTrace[] {
     for (const nodeId of [...byNode.keys()].sort((a, b) => a - b)) out.push({ file, nodeId, rows: byNode.get(nodeId)! });
   }
   return out;
+}
+
+/** Declared sensor resolutions of the dataset's channels. */
+export const roomClimateResolution = Object.freeze({ temp: 0.01, humidity: 0.001, light1: 0.01, light2: 0.1 } as const);
+export type RoomClimateChannel = keyof typeof roomClimateResolution;
+
+export interface RoomClimateSample {
+  tMs: number;
+  temp: number;
+  humidity: number;
+  light1: number;
+  light2: number;
+}
+
+export interface RoomClimateSeries {
+  /** e.g. "location_A-measurement01.csv#node1" */
+  id: string;
+  file: string;
+  nodeId: number;
+  samples: RoomClimateSample[];
+}
+
+/** Every (file, node) series of the dataset with named channels. */
+export function loadRoomClimate(dir = roomClimateDir()): RoomClimateSeries[] {
+  return roomClimateTraces(dir).map((t) => ({
+    id: `${t.file}#node${t.nodeId}`, file: t.file, nodeId: t.nodeId,
+    samples: t.rows.map((r) => ({ tMs: r.timeMs, temp: r.values[0]!, humidity: r.values[1]!, light1: r.values[2]!, light2: r.values[3]! })),
+  }));
+}
+
+/** One channel of a series as parallel arrays, with its resolution. */
+export function channelOf(series: RoomClimateSeries, channel: RoomClimateChannel): { timestampsMs: number[]; values: number[]; resolution: number } {
+  return {
+    timestampsMs: series.samples.map((s) => s.tMs),
+    values: series.samples.map((s) => s[channel]),
+    resolution: roomClimateResolution[channel],
+  };
 }

@@ -18,7 +18,7 @@ import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import path from "node:path";
 import type { CommandHandler } from "../device/commands";
-import type { DeviceLocation } from "../device/options";
+import type { DeviceLocation, FirmwareRole } from "../device/options";
 import { DeviceRuntime, type RuntimeEvent, type RuntimeStats } from "../device/runtime";
 import type { BackoffPolicy } from "../device/backoff";
 import type { OutboxLimits } from "../device/outbox";
@@ -30,7 +30,6 @@ import { connect } from "./mqtt-js";
 import { loadRoomClimateFile, roomClimateFiles } from "./room-climate";
 import { hostTimers } from "./timer";
 
-export type SimRole = "sensor" | "actuator";
 
 export interface SimTrace {
   /** A room-climate CSV file name (default: the first one). */
@@ -49,7 +48,7 @@ export interface SimDeviceOptions {
   brokerUrl: string | string[];
   /** Where this device's "flash" lives (created if missing). */
   stateDir: string;
-  role?: SimRole;
+  role?: FirmwareRole;
   trace?: SimTrace;
   /** Replay speed factor for the trace (default 1 = real time). */
   speedup?: number;
@@ -84,7 +83,7 @@ export type SimDeviceEvent = RuntimeEvent["type"];
 export interface SimDevice {
   readonly deviceId: string;
   readonly stateDir: string;
-  readonly role: SimRole;
+  readonly role: FirmwareRole;
   readonly runtime: DeviceRuntime;
   /** Runtime events, by their `type` ("connected", "published", ...). */
   readonly events: EventEmitter;

@@ -64,10 +64,6 @@ export function checkReplicaId(id: string): void {
   }
 }
 
-export function checkLimit(name: string, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new CrdtError(CrdtErrorCode.InvalidArgument, `${name} must be a non-negative integer, got ${n}`);
-}
-
 export function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {

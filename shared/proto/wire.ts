@@ -38,10 +38,6 @@ export function varintSize(v: number): number {
   return n;
 }
 
-export function tagSize(field: number): number {
-  return varintSize(field * 8);
-}
-
 export function stringSize(s: string): number {
   const n = utf8Length(s);
   return varintSize(n) + n;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "../harness/nats";
+import { freePort } from "../../cloud/infra";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const bin = path.join(root, "bin", "xsfleet.mjs");

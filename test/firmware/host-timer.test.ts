@@ -1,17 +1,9 @@
 // The host port of Moddable's `timer` module on Node timers. No timed
 // assertions: wait for the effect (generous timeout), then check it stopped.
 import { describe, expect, it } from "vitest";
+import { sleep, until } from "../harness/wait";
 import Timer, { hostTimers } from "../../firmware/host/timer";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, f: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 describe("host Timer (Moddable API)", () => {
   it("set fires once and passes the timer; clear stops a repeat", async () => {

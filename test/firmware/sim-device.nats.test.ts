@@ -3,6 +3,7 @@
 // Hello, Heartbeat and TelemetryBatch (the codec payload equals the replayed
 // trace), and the retained will (Status OFFLINE) when the device crashes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../harness/wait";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,16 +29,6 @@ function collector(nc: NatsConnection, subject: string): Seen[] {
     for await (const m of sub) seen.push({ subject: m.subject, env: decodeEnvelope(m.data) });
   })();
   return seen;
-}
-
-async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe("simulated device against nats-server MQTT", () => {
@@ -72,7 +63,7 @@ describe("simulated device against nats-server MQTT", () => {
     devices.push(dev);
     await dev.waitFor("connected");
 
-    const hello = await until("hello", () => seen.find((s) => s.env.hello !== undefined));
+    const hello = await waitFor("hello", () => seen.find((s) => s.env.hello !== undefined));
     expect(hello.subject).toBe(deviceSubject(deviceId, "hello"));
     expect(hello.env.schemaVersion).toBe(schemaVersion);
     expect(hello.env.deviceId).toBe(deviceId);
@@ -82,11 +73,11 @@ describe("simulated device against nats-server MQTT", () => {
     expect(hello.env.hello!.resources!.freeHeapBytes).toBeGreaterThan(0);
     expect(hello.env.hello!.heartbeatIntervalMs).toBe(300);
 
-    const hb = await until("heartbeat", () => seen.find((s) => s.env.heartbeat !== undefined));
+    const hb = await waitFor("heartbeat", () => seen.find((s) => s.env.heartbeat !== undefined));
     expect(hb.env.heartbeat!.heartbeatSeq).toBe(1);
     expect(hb.env.heartbeat!.counterDigest).not.toBe(0);
 
-    const batches = await until("3 telemetry batches", () => {
+    const batches = await waitFor("3 telemetry batches", () => {
       const t = seen.filter((s) => s.env.telemetry !== undefined);
       return t.length >= 3 ? t : undefined;
     });
@@ -126,7 +117,7 @@ describe("simulated device against nats-server MQTT", () => {
       schemaVersion, deviceId, seq: 1, command: createCommand({ commandId: "c-1", name: "set", argsJson: "{\"value\":3}", deadlineMs: Date.now() + 60_000 }),
     }));
     // The subscription is QoS 0 and may not be in place yet: resend until acked, as the cloud does.
-    const first = await until("ack", () => {
+    const first = await waitFor("ack", () => {
       nc.publish(deviceSubject(deviceId, Downlink.Command), cmd);
       return seen[0];
     });
@@ -134,7 +125,7 @@ describe("simulated device against nats-server MQTT", () => {
     expect(first.env.commandAck!.status).toBe(AckStatus.ACK_STATUS_OK);
     expect(dev.runtime.actuatorValue).toBe(3);
     nc.publish(deviceSubject(deviceId, Downlink.Command), cmd);
-    const dup = await until("duplicate ack", () => seen.find((s) => s.env.commandAck!.duplicate));
+    const dup = await waitFor("duplicate ack", () => seen.find((s) => s.env.commandAck!.duplicate));
     expect(dup.env.commandAck!.status).toBe(AckStatus.ACK_STATUS_OK);
     expect(dev.stats().counters.cmdsExecuted).toBe(1);
   });
@@ -146,9 +137,9 @@ describe("simulated device against nats-server MQTT", () => {
     const dev = await startSimDevice({ deviceId, role: "actuator", brokerUrl: nats.nodes[0]!.mqttUrl, stateDir: path.join(dir, deviceId), seed: 3 });
     devices.push(dev);
     await dev.waitFor("connected");
-    await until("online", () => seen.find((s) => s.env.status?.presence === Presence.PRESENCE_ONLINE));
+    await waitFor("online", () => seen.find((s) => s.env.status?.presence === Presence.PRESENCE_ONLINE));
     dev.crash();
-    const off = await until("offline will", () => seen.find((s) => s.env.status?.presence === Presence.PRESENCE_OFFLINE));
+    const off = await waitFor("offline will", () => seen.find((s) => s.env.status?.presence === Presence.PRESENCE_OFFLINE));
     expect(off.env.status!.reason).toBe("connection lost");
     expect(off.env.deviceId).toBe(deviceId);
   });
@@ -164,9 +155,9 @@ describe("simulated device against nats-server MQTT", () => {
     const a = await startSimDevice({ ...opts, seed: 21 });
     devices.push(a);
     await a.waitFor("connected");
-    await until("first batch", () => seen.length > 0);
+    await waitFor("first batch", () => seen.length > 0);
     a.cutNetwork();
-    await until("a backlog", () => a.stats().outboxDepth >= 3);
+    await waitFor("a backlog", () => a.stats().outboxDepth >= 3);
     const backlog = a.stats().outboxDepth;
     const lastSeqBefore = a.stats().nextSeq - 1;
     a.crash();
@@ -175,7 +166,7 @@ describe("simulated device against nats-server MQTT", () => {
     devices.push(b);
     await b.waitFor("connected");
     expect(b.stats().nextSeq).toBeGreaterThan(lastSeqBefore);
-    await until("backlog delivered", () => b.stats().acked >= backlog);
+    await waitFor("backlog delivered", () => b.stats().acked >= backlog);
     // Every batch the first boot made reached the cloud: none lost to the cut or the crash.
     const batchSeqs = new Set(seen.map((s) => s.env.telemetry!.batchSeq));
     for (let i = 1; i <= madeBefore; i++) expect(batchSeqs.has(i), `batch ${i} of ${madeBefore}`).toBe(true);
@@ -187,11 +178,11 @@ describe("simulated device against nats-server MQTT", () => {
     await nc.flush();
     const fleet = await startSimFleet({ devices: 4, actuators: 1, idPrefix: "fleet-", brokerUrl: nats.nodes[0]!.mqttUrl, stateDir: path.join(dir, "fleet"), speedup: 300, heartbeatIntervalMs: 300, seed: 5 });
     try {
-      await until("all connected", () => fleet.stats().connected === 4);
-      await until("4 hellos", () => new Set(seen.map((s) => s.env.deviceId)).size === 4);
+      await waitFor("all connected", () => fleet.stats().connected === 4);
+      await waitFor("4 hellos", () => new Set(seen.map((s) => s.env.deviceId)).size === 4);
       expect(fleet.devices.map((d) => d.deviceId)).toEqual(["fleet-0", "fleet-1", "fleet-2", "fleet-3"]);
       expect(fleet.device("fleet-3")!.role).toBe("actuator");
-      await until("telemetry acked", () => fleet.stats().acked > 0);
+      await waitFor("telemetry acked", () => fleet.stats().acked > 0);
       const st = fleet.stats();
       expect(st.devices).toBe(4);
       expect(st.published).toBe(st.perDevice.reduce((a, s) => a + s.published, 0));
@@ -210,12 +201,12 @@ describe("simulated device against nats-server MQTT", () => {
     await dev.waitFor("connected");
     await nc.close();
     await nats.stopNode(0);
-    await until("disconnected", () => !dev.stats().connected);
-    await until("a backlog", () => dev.stats().outboxDepth >= 2);
+    await waitFor("disconnected", () => !dev.stats().connected);
+    await waitFor("a backlog", () => dev.stats().outboxDepth >= 2);
     await nats.startNode(0);
     nc = await connect({ servers: nats.servers, maxReconnectAttempts: -1 });
-    await until("reconnected", () => dev.stats().connected && dev.stats().connects >= 2, 30_000);
-    await until("backlog drained", () => dev.stats().outboxDepth <= 1, 30_000);
+    await waitFor("reconnected", () => dev.stats().connected && dev.stats().connects >= 2, 30_000);
+    await waitFor("backlog drained", () => dev.stats().outboxDepth <= 1, 30_000);
     expect(dev.stats().counters.reconnects).toBeGreaterThanOrEqual(1);
     expect(dev.stats().dropped).toBe(0);
   });

@@ -1,26 +1,27 @@
 // Real nats-server processes for integration tests: a single node or a
-// cluster, each with JetStream and the MQTT listener, on free loopback ports,
-// with state in a temporary directory. Nothing here is mocked.
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+// cluster, each with JetStream and the MQTT listener on loopback ports that
+// nats-server picks itself (no bind-and-release race between parallel test
+// files), with state in a temporary directory. A node stopped and started
+// again comes back on the same ports, so clients reconnect to the URLs they
+// have. Nothing here is mocked.
+import { mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
-  freePort, natsServerConfig, spawnNatsServer, waitForPort, waitJetStreamReady,
-} from "../../cloud/infra/nats-server";
-
-export { freePort, waitForPort };
+  anyPort, startNatsCluster, startNatsServer, waitJetStreamReady, type NatsServerProcess, type NatsServerSpec,
+} from "../../cloud/infra";
 
 export interface NatsNode {
   name: string;
   clientPort: number;
   mqttPort: number;
+  /** 0 for a single node (no routes). */
   clusterPort: number;
   monitorPort: number;
   natsUrl: string;
   mqttUrl: string;
   storeDir: string;
-  process: ChildProcess | null;
+  process: NatsServerProcess | null;
 }
 
 export interface NatsCluster {
@@ -37,47 +38,63 @@ export async function startNats(opts: { size?: number; replicas?: number } = {})
   const size = opts.size ?? 1;
   const replicas = opts.replicas ?? size;
   const root = mkdtempSync(path.join(tmpdir(), "xsfleet-nats-"));
-  const nodes: NatsNode[] = [];
-  for (let i = 0; i < size; i++) {
-    const clientPort = await freePort();
-    const mqttPort = await freePort();
+  const specs: NatsServerSpec[] = Array.from({ length: size }, (_, i) => {
     const storeDir = path.join(root, `n${i}`);
     mkdirSync(storeDir, { recursive: true });
-    nodes.push({
-      name: `n${i}`, clientPort, mqttPort, clusterPort: await freePort(), monitorPort: await freePort(),
-      natsUrl: `nats://127.0.0.1:${clientPort}`, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, storeDir, process: null,
-    });
+    return {
+      name: `n${i}`, host: "127.0.0.1", storeDir, replicas, routes: [], portsFileDir: root,
+      clientPort: anyPort, mqttPort: anyPort, monitorPort: anyPort, clusterPort: size > 1 ? anyPort : null,
+    };
+  });
+  const confOf = (s: NatsServerSpec): string => path.join(root, `${s.name}.conf`);
+  let started: NatsServerProcess[];
+  try {
+    started = await startNatsCluster(specs, confOf);
+  } catch (err) {
+    rmSync(root, { recursive: true, force: true });
+    throw err;
   }
-  for (const node of nodes) {
-    const routes = size > 1 ? nodes.filter((p) => p !== node).map((p) => `nats-route://127.0.0.1:${p.clusterPort}`) : [];
-    writeFileSync(path.join(root, `${node.name}.conf`), natsServerConfig({ ...node, host: "127.0.0.1", routes, replicas }));
-  }
+  const nodes: NatsNode[] = started.map((p, i) => ({
+    name: p.name, clientPort: p.ports.client, mqttPort: p.ports.mqtt, clusterPort: p.ports.cluster ?? 0, monitorPort: p.ports.monitor,
+    natsUrl: `nats://127.0.0.1:${p.ports.client}`, mqttUrl: `mqtt://127.0.0.1:${p.ports.mqtt}`, storeDir: specs[i]!.storeDir, process: p,
+  }));
+  const monitor = (n: NatsNode): string => `http://127.0.0.1:${n.monitorPort}`;
+  const ready = async (n: NatsNode): Promise<void> => {
+    try {
+      await waitJetStreamReady(monitor(n));
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; log of ${n.name}:\n${n.process?.log() ?? "(not running)"}`);
+    }
+  };
 
+  // A restart keeps the node's ports; routes go to the other nodes' route ports.
   const startNode = async (i: number): Promise<void> => {
     const node = nodes[i]!;
-    const child = spawnNatsServer(path.join(root, `${node.name}.conf`), (code, log) => {
-      if (node.process === child && code !== 0) console.error(`nats-server ${node.name} exited ${code}:\n${log}`);
-    });
-    node.process = child;
-    await waitForPort(node.clientPort);
-    await waitForPort(node.mqttPort);
+    if (node.process) return;
+    const routes = size > 1 ? nodes.filter((p) => p !== node).map((p) => `nats-route://127.0.0.1:${p.clusterPort}`) : [];
+    node.process = await startNatsServer({
+      ...specs[i]!, routes, clientPort: node.clientPort, mqttPort: node.mqttPort, monitorPort: node.monitorPort,
+      clusterPort: size > 1 ? node.clusterPort : null,
+    }, confOf(specs[i]!));
   };
   const stopNode = async (i: number, signal: NodeJS.Signals = "SIGTERM"): Promise<void> => {
     const node = nodes[i]!;
-    const child = node.process;
-    if (!child || child.exitCode !== null) return;
+    const p = node.process;
+    if (!p) return;
     node.process = null;
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
-    child.kill(signal);
-    await exited;
+    await p.stop(signal);
   };
-  const monitor = (n: NatsNode): string => `http://127.0.0.1:${n.monitorPort}`;
-  await Promise.all(nodes.map((_, i) => startNode(i)));
-  await Promise.all(nodes.map((n) => waitJetStreamReady(monitor(n))));
+  try {
+    await Promise.all(nodes.map(ready));
+  } catch (err) {
+    await Promise.all(nodes.map((_, i) => stopNode(i, "SIGKILL")));
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
   return {
     nodes,
     servers: nodes.map((n) => n.natsUrl),
-    startNode: async (i) => { await startNode(i); await waitJetStreamReady(monitor(nodes[i]!)); },
+    startNode: async (i) => { await startNode(i); await ready(nodes[i]!); },
     stopNode,
     stop: async () => {
       await Promise.all(nodes.map((_, i) => stopNode(i)));

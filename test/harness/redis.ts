@@ -9,7 +9,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { freePort } from "./nats";
+import { freePort } from "../../cloud/infra";
 
 export interface RedisServer {
   readonly host: string;
@@ -63,24 +63,41 @@ export async function startRedis(opts: { spawn?: boolean } = {}): Promise<RedisS
   return spawnRedis();
 }
 
+/** Attempts at a free port; another process may bind the chosen one first. */
+const spawnAttemptsMax = 5;
+
 async function spawnRedis(): Promise<RedisServer> {
+  // redis-server cannot pick its own port (0 turns TCP off): choose one, and
+  // choose again when it was taken before redis-server bound it.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnRedisOn(await freePort());
+    } catch (err) {
+      if (attempt >= spawnAttemptsMax || !/address already in use/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function spawnRedisOn(port: number): Promise<RedisServer> {
   const bin = findRedisServer();
   const dir = mkdtempSync(path.join(tmpdir(), "xsfleet-redis-"));
-  const port = await freePort();
   const child: ChildProcess = spawn(bin, [
     "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
     "--dir", dir, "--daemonize", "no", "--loglevel", "warning",
-  ], { stdio: ["ignore", "ignore", "pipe"] });
+  ], { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
-  child.stderr!.on("data", (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
+  const keep = (d: Buffer): void => { log = (log + d.toString()).slice(-4000); };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   const deadline = Date.now() + 30_000;
   while (!(await pingRedis(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
+      await exited;
       cleanup();
-      throw new Error(`redis-server on port ${port} did not answer PING within 30 s (exit ${child.exitCode}):\n${log}`);
+      throw new Error(`redis-server on port ${port} did not answer PING within 30 s (exit ${child.exitCode}); its log:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

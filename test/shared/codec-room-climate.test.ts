@@ -5,7 +5,7 @@
 import { deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { decodeBatch, decodeSeries, encodeBatch, encodeSeries } from "../../shared/codec/index";
-import { channelOf, loadRoomClimate, roomClimateResolution, type RoomClimateChannel } from "../fixtures/room-climate";
+import { channelOf, loadRoomClimate, roomClimateResolution, type RoomClimateChannel } from "../../firmware/host/room-climate";
 
 const series = loadRoomClimate();
 const channels: RoomClimateChannel[] = ["temp", "humidity", "light1", "light2"];

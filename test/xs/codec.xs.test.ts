@@ -2,7 +2,7 @@
 // exactly the bytes Node produces, and decode back exactly, on XS.
 import { describe, expect, it } from "vitest";
 import { encodeBatch, encodeGorilla, type TelemetryBatch } from "../../shared/codec/index";
-import { loadRoomClimate, roomClimateResolution, type RoomClimateChannel } from "../fixtures/room-climate";
+import { loadRoomClimate, roomClimateResolution, type RoomClimateChannel } from "../../firmware/host/room-climate";
 import { runManyOnXs } from "../harness/xs";
 
 const channels: RoomClimateChannel[] = ["temp", "humidity", "light1", "light2"];

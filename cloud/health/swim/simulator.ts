@@ -4,8 +4,8 @@
 // and resume. The same seed replays the same run; tests and the detector
 // benchmark print it.
 
-import { randomInt, seededRandom } from "../random";
-import type { NodeId, RandomSource } from "../types";
+import { randomInt, seededRandom, type RandomSource } from "../../base";
+import type { NodeId } from "../types";
 import { SwimNode } from "./swim-node";
 import type { MemberState, MembershipEvent, SwimConfig, SwimMessage } from "./types";
 

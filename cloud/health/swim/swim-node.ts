@@ -18,8 +18,8 @@
 // Lifeguard local health: failed probes and refutations raise an awareness
 // score that stretches the probe period; successful probes lower it.
 
-import { randomInt, shuffleInPlace } from "../random";
-import type { NodeId, RandomSource } from "../types";
+import { randomInt, shuffleInPlace, type RandomSource } from "../../base";
+import type { NodeId } from "../types";
 import { BroadcastQueue } from "./broadcast-queue";
 import { resolveSwimConfig, retransmitLimit, suspicionTimeoutMs } from "./config";
 import { Suspicion } from "./suspicion";

@@ -1,7 +1,8 @@
 // Contracts of the SWIM membership core: member states, membership updates
 // (the piggybacked "broadcasts"), protocol messages and configuration.
 
-import type { NodeId, RandomSource } from "../types";
+import type { RandomSource } from "../../base";
+import type { NodeId } from "../types";
 
 export const MemberState = {
   Alive: "alive",

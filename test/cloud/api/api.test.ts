@@ -1,12 +1,13 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Svcm } from "@nats-io/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until } from "../../harness/wait";
 import { ApiClient } from "../../../cloud/api/client";
 import { ApiError, apiServiceName } from "../../../cloud/api/types";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { startTestNode } from "./fixture";
-import { startTestDevice, waitUntil } from "./mqtt-device";
+import { startTestDevice } from "./mqtt-device";
 
 let nats: NatsCluster;
 let node: CloudNode;
@@ -89,7 +90,7 @@ describe("device management API", () => {
     await nc.flush();
     const gone = await api.decommission("dev-c");
     expect(gone.lifecycle).toBe("decommissioned");
-    await waitUntil(() => events.length === 1, "decommissioned event");
+    await until("decommissioned event", () => events.length === 1);
     expect(events[0]).toEqual({ deviceId: "dev-c", event: "decommissioned", atMs: gone.decommissionedMs, revision: gone.revision });
     sub.unsubscribe();
     expect((await api.list({ lifecycle: "registered" })).devices.map((d) => d.deviceId)).toEqual(["dev-a", "dev-b"]);
@@ -127,17 +128,17 @@ describe("device management API", () => {
       const r1 = await api.setConfig("cfg-dev", { heartbeatIntervalMs: 5000, settings: { led: "on" } });
       expect(r1.pushed).toBe(true);
       expect(r1.device.desiredConfig).toMatchObject({ version: 1, heartbeatIntervalMs: 5000, settings: { led: "on" } });
-      await waitUntil(() => dev.configs.length >= 1, "first config push");
+      await until("first config push", () => dev.configs.length >= 1);
       expect(dev.configs[0]).toMatchObject({ version: 1, heartbeatIntervalMs: 5000, settings: [{ key: "led", value: "on" }] });
 
       const r2 = await api.setConfig("cfg-dev", { sampleIntervalMs: 1000 }, 1);
       expect(r2.device.desiredConfig?.version).toBe(2);
       await expectApiError(api.setConfig("cfg-dev", { sampleIntervalMs: 2000 }, 1), "conflict", 409, /version 2, not 1/);
-      await waitUntil(() => dev.configs.some((c) => c.version === 2), "second config push");
+      await until("second config push", () => dev.configs.some((c) => c.version === 2));
 
       const before = dev.configs.length;
       await dev.hello();
-      await waitUntil(() => dev.configs.length > before, "config re-sent after Hello");
+      await until("config re-sent after Hello", () => dev.configs.length > before);
       expect(dev.configs[dev.configs.length - 1]!.version).toBe(2);
     } finally {
       await dev.close();

@@ -2,8 +2,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { afterExpire, afterOnlineSend, afterTimedSend, decide, retryDelayMs } from "../../../cloud/commands/policy";
-import { commandLimits, type CommandRecord } from "../../../cloud/commands/types";
-import { defaultCommandRetry } from "../../../cloud/node/config";
+import { commandWireLimits, type CommandRecord } from "../../../cloud/commands/types";
+import { defaultCommandRetry } from "../../../cloud/commands";
 
 const s = defaultCommandRetry;
 
@@ -60,7 +60,7 @@ describe("command retry policy", () => {
     expect(t.nextAttemptMs).toBe(2000 + retryDelayMs(2, s, 0));
     const o = afterOnlineSend(t, 2100, "n2", s)!;
     expect(o).toMatchObject({ attempt: 3, timedAttempts: 1, onlineResends: 1, leaseOwner: "n2", nextAttemptMs: 2100 + s.retryInitialMs });
-    expect(afterOnlineSend(rec({ onlineResends: commandLimits.onlineResendsMax }), 2000, "n1", s)).toBeNull();
+    expect(afterOnlineSend(rec({ onlineResends: commandWireLimits.onlineResendsMax }), 2000, "n1", s)).toBeNull();
     expect(afterOnlineSend(rec(), 31_000, "n1", s)).toBeNull();
   });
 });

@@ -3,13 +3,14 @@
 // is recorded once, and a stopping node hands its retry loops over.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until } from "../../harness/wait";
 import { ApiClient } from "../../../cloud/api/client";
 import { Kvm } from "@nats-io/kv";
 import type { CommandEvent, CommandRecord } from "../../../cloud/commands/types";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { startTestNode } from "./fixture";
-import { startTestDevice, waitUntil, type TestDevice } from "./mqtt-device";
+import { startTestDevice, type TestDevice } from "./mqtt-device";
 
 let nats: NatsCluster;
 let nc: NatsConnection;
@@ -50,8 +51,8 @@ describe("commands across several nodes", () => {
       await api.register("late-dev");
       const sent = await api.sendCommand({ deviceId: "late-dev", name: "door.unlock", wait: false, timeoutMs: 60_000 });
       const dev = await device("late-dev");
-      await waitUntil(() => dev.acksSent.length === 1, "ack after Hello");
-      await waitUntil(() => n.commandWorker!.stats.acked === 1, "ack recorded");
+      await until("ack after Hello", () => dev.acksSent.length === 1);
+      await until("ack recorded", () => n.commandWorker!.stats.acked === 1);
       expect(n.commandWorker!.stats.resentOnline).toBe(1);
       expect(n.commandWorker!.stats.sent).toBe(0);
       expect(await api.getCommand("late-dev", sent.command.commandId)).toMatchObject({ state: "acked", attempts: 2 });
@@ -89,7 +90,7 @@ describe("commands across several nodes", () => {
     // Drops the first 1000 copies: only the attempt budget/deadline bounds the loop.
     const dev = await device("handover", 1000);
     const sent = await api.sendCommand({ deviceId: "handover", name: "op", wait: false, timeoutMs: 60_000 });
-    await waitUntil(() => dev.received.length >= 3, "a few retries");
+    await until("a few retries", () => dev.received.length >= 3);
     const kv = await new Kvm(nc).open("xsfleet_commands");
     const leaseOwner = (await kv.get(`handover.${sent.command.commandId}`))!.json<CommandRecord>().leaseOwner;
     const owner = [a, b].find((n) => n.nodeId === leaseOwner)!;
@@ -99,7 +100,7 @@ describe("commands across several nodes", () => {
     await owner.stop();
     nodes.splice(nodes.indexOf(owner), 1);
     const receivedAtStop = dev.received.length;
-    await waitUntil(() => dev.received.length >= receivedAtStop + 2, "retries continue from the other node");
+    await until("retries continue from the other node", () => dev.received.length >= receivedAtStop + 2);
     expect(other.commandWorker!.stats.sent).toBeGreaterThan(otherSentBefore);
   });
 });

@@ -1,11 +1,12 @@
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until } from "../../harness/wait";
 import { ApiClient } from "../../../cloud/api/client";
 import type { CommandEvent } from "../../../cloud/commands/types";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { startTestNode } from "./fixture";
-import { startTestDevice, waitUntil, type TestDevice } from "./mqtt-device";
+import { startTestDevice, type TestDevice } from "./mqtt-device";
 
 let nats: NatsCluster;
 let node: CloudNode;
@@ -45,7 +46,7 @@ describe("commands with acknowledgement and deadline", () => {
     const { events, sub } = collectEvents("act-1");
     // The device is offline: the first attempt goes nowhere (QoS 0, no session).
     const reply = api.sendCommand({ deviceId: "act-1", name: "relay.set", args: { on: true }, timeoutMs: 20_000 });
-    await waitUntil(() => node.commandWorker!.stats.sent >= 1, "a timed retry while offline");
+    await until("a timed retry while offline", () => node.commandWorker!.stats.sent >= 1);
     const dev = await device("act-1");
     const { command } = await reply;
     expect(command).toMatchObject({ deviceId: "act-1", name: "relay.set", state: "acked", ack: { status: "ok", resultJson: '{"ran":"relay.set"}' } });
@@ -79,7 +80,7 @@ describe("commands with acknowledgement and deadline", () => {
     expect(command.state).toBe("expired");
     expect(command.expiredMs).toBeGreaterThanOrEqual(command.deadlineMs);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
-    await waitUntil(() => events.length >= 1, "command-expired event");
+    await until("command-expired event", () => events.length >= 1);
     expect(events).toEqual([expect.objectContaining({ event: "command-expired", commandId: command.commandId, state: "expired", nodeId: "test-node" })]);
     // A device that shows up after the deadline does not get it.
     const dev = await device("act-3");
@@ -96,11 +97,8 @@ describe("commands with acknowledgement and deadline", () => {
     expect(again.created).toBe(false);
     await expect(api.sendCommand({ deviceId: "act-4", name: "other", commandId: "my-cmd-1", wait: false })).rejects.toMatchObject({ code: "conflict" });
     const dev = await device("act-4");
-    await waitUntil(() => dev.executed.has("my-cmd-1"), "device executes my-cmd-1");
-    for (let i = 0; (await api.getCommand("act-4", "my-cmd-1")).state !== "acked"; i++) {
-      if (i > 200) throw new Error("my-cmd-1 was never recorded as acked");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until("device executes my-cmd-1", () => dev.executed.has("my-cmd-1"));
+    await until("my-cmd-1 to be recorded as acked", async () => (await api.getCommand("act-4", "my-cmd-1")).state === "acked");
   });
 
   it("says device state is not available before any ingest node created its bucket", async () => {

@@ -3,8 +3,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ApiEndpoint, ApiErrorCode, apiSubject } from "../../../cloud/api/types";
-import { DeviceEvent, Downlink, Uplink } from "../../../shared/topics";
+import { ApiEndpoint, ApiErrorCode } from "../../../cloud/api/types";
+import { apiSubject, DeviceEvent } from "../../../cloud/subjects";
+import { Downlink, Uplink } from "../../../shared/topics";
 
 const root = path.resolve(import.meta.dirname, "../../..");
 const apiMd = readFileSync(path.join(root, "docs/api.md"), "utf8");

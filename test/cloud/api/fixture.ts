@@ -1,7 +1,7 @@
 // A cloud node configured for tests: a real nats-server, fast retry timings,
 // no HTTP port unless asked for, a silent logger.
 import { validateConfig, type CloudConfig } from "../../../cloud/node/config";
-import { silentLogger } from "../../../cloud/node/log";
+import { silentLogger } from "../../../cloud/base";
 import { startCloudNode, type CloudNode, type CloudNodeDeps } from "../../../cloud/node/node";
 
 export function testConfig(servers: string[], over: Record<string, unknown> = {}): CloudConfig {

@@ -87,11 +87,3 @@ export async function startTestDevice(o: TestDeviceOptions): Promise<TestDevice>
   await dev.hello();
   return dev;
 }
-
-export async function waitUntil(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

@@ -3,8 +3,6 @@
 // snapshot installation on a lagging follower.
 import { afterAll, describe, expect, it } from "vitest";
 import { CommandKind as K, ControlError } from "../../../cloud/control/types";
-import { SessionStateMachine } from "../../../cloud/raft/session";
-import { ControlRaftAdapter, decodeResult, encodeResult } from "../../../cloud/control/raft-adapter";
 import { ControlStateMachine } from "../../../cloud/control/state-machine";
 import { ControlPlaneLock } from "../../../cloud/lock/control-plane-lock";
 import { runLockConformance } from "../lock/conformance";
@@ -80,20 +78,5 @@ describe("failover and catch-up", () => {
     converge(c);
     expect(c.node(3).control.read({ kind: K.DeviceGet, deviceId: "dev-29" })).toMatchObject({ ok: true });
     expect(c.node(3).control.read({ kind: K.RoleGet, role: "scheduler" })).toMatchObject({ ok: true, value: { holder: "n1" } });
-  });
-});
-
-describe("ControlRaftAdapter", () => {
-  it("runs under the Raft core's SessionStateMachine wrapper and round-trips results", () => {
-    const control = new ControlStateMachine();
-    const wrapped = new SessionStateMachine(new ControlRaftAdapter(control), { sessionsMax: 8, sessionTtlMs: 60_000 });
-    const adapter = new ControlRaftAdapter(new ControlStateMachine());
-    expect(adapter.apply({ term: 1, index: 1, type: 0, data: new Uint8Array(0) })).toEqual(new Uint8Array(0));
-    const out = adapter.apply({ term: 1, index: 2, type: 0, data: bytes('{"cmd":{"kind":"tick"},"nowMs":7,"v":1}') });
-    expect(decodeResult(out)).toEqual({ ok: true, kind: K.Tick, value: { timeMs: 7 } });
-    expect(decodeResult(adapter.apply({ term: 1, index: 3, type: 0, data: bytes("garbage") }))).toMatchObject({ ok: false, code: ControlError.InvalidCommand });
-    expect(decodeResult(bytes('{"ok":true}'))).toMatchObject({ ok: false, code: ControlError.InvalidCommand });
-    expect(decodeResult(encodeResult({ ok: false, code: ControlError.Held, message: "m", holder: "x" }))).toEqual({ ok: false, code: ControlError.Held, message: "m", holder: "x" });
-    expect(wrapped.snapshot().byteLength).toBeGreaterThan(0);
   });
 });

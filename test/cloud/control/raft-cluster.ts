@@ -1,10 +1,9 @@
 // A 3-node in-process cluster of the real Raft core (cloud/raft RawNode +
-// MemoryStorage) replicating the control-plane state machine through
-// ControlRaftAdapter, with a Proposer over it. Messages are delivered
+// MemoryStorage) replicating the control-plane state machine the way
+// cloud/controlplane/raft-node.ts does, with a Proposer over it. Messages are delivered
 // synchronously until the cluster is quiet; nodes can be cut off from the
 // network. It follows the Ready discipline: persist, send, apply, advance.
 import { encodeEnvelope } from "../../../cloud/control/codec";
-import { ControlRaftAdapter, decodeResult } from "../../../cloud/control/raft-adapter";
 import { ControlStateMachine } from "../../../cloud/control/state-machine";
 import { CONTROL_FORMAT_VERSION, type ApplyResult, type Command, type Envelope, type Proposer, type SessionRef } from "../../../cloud/control/types";
 import { RawNode } from "../../../cloud/raft/rawnode";
@@ -23,7 +22,6 @@ export class Replica {
   readonly id: NodeId;
   storage: MemoryStorage;
   control = new ControlStateMachine();
-  adapter = new ControlRaftAdapter(this.control);
   raw: RawNode;
   applied = 0;
 
@@ -111,10 +109,11 @@ export class RaftControlCluster {
     for (const e of rd.committedEntries) {
       if (e.index <= r.applied) continue;
       r.applied = e.index;
-      if (e.type !== EntryType.Normal) continue;
-      const out = r.adapter.apply(e);
+      // A new leader's empty entry carries no command (and no time stamp).
+      if (e.type !== EntryType.Normal || e.data.byteLength === 0) continue;
+      const out = r.control.apply(e.data, e.index);
       const k = `${r.id}/${key(e.data)}`;
-      if (this.#waiting.has(k) && e.data.byteLength > 0) this.#waiting.set(k, decodeResult(out));
+      if (this.#waiting.has(k)) this.#waiting.set(k, out);
     }
     r.raw.advance(rd);
     return true;

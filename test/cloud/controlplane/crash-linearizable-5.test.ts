@@ -2,11 +2,11 @@
 // leader replicates while its own fsync runs); clients read and
 // compare-and-set desired configs while the test kill -9s two replicas at a
 // time and restarts them from their data dirs. Checks: the recorded history is
-// linearizable (test/lincheck), every acknowledged write is in the final
+// linearizable (cloud/check/lincheck), every acknowledged write is in the final
 // state, and all replicas converge to the same applied index.
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { ProcessCluster } from "./process-cluster";
+import { ProcessCluster } from "../../harness/control-plane";
 import { runCrashScenario } from "./crash-scenario";
 
 let nats: NatsCluster;

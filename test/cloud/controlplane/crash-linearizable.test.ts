@@ -1,12 +1,12 @@
 // Three replicas as OS processes; clients read and compare-and-set desired
 // configs while the test kill -9s the leader and followers in turn and
 // restarts them from their data dirs, or pauses the leader (SIGSTOP). Checks: the recorded history is
-// linearizable (test/lincheck), every acknowledged write is in the final
+// linearizable (cloud/check/lincheck), every acknowledged write is in the final
 // state, and all replicas converge to the same applied index. Snapshots are
 // taken every 100 entries so recovery goes through snapshots and compaction.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { ProcessCluster } from "./process-cluster";
+import { ProcessCluster } from "../../harness/control-plane";
 import { runCrashScenario } from "./crash-scenario";
 
 let nats: NatsCluster;

@@ -5,9 +5,9 @@
 import { expect } from "vitest";
 import { performance } from "node:perf_hooks";
 import { ControlClient, ControlTimeoutError } from "../../../cloud/controlplane/client";
-import { checkOperations, CheckResult } from "../../lincheck/checker";
-import { kvModel, type KvOperation } from "../../lincheck/kv-model";
-import { type ProcessCluster, sleep } from "./process-cluster";
+import { checkOperations, CheckResult, kvModel, type KvOperation } from "../../../cloud/check/lincheck";
+import type { ProcessCluster } from "../../harness/control-plane";
+import { sleep } from "../../harness/wait";
 
 const KEYS = ["k0", "k1", "k2", "k3"];
 const WORKERS = 6;

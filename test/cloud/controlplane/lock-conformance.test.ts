@@ -6,7 +6,7 @@ import { startNats, type NatsCluster } from "../../harness/nats";
 import { ControlClient } from "../../../cloud/controlplane/client";
 import { ControlPlaneLock } from "../../../cloud/lock/control-plane-lock";
 import { runLockConformance } from "../lock/conformance";
-import { ProcessCluster } from "./process-cluster";
+import { ProcessCluster } from "../../harness/control-plane";
 
 let nats: NatsCluster;
 let cluster: ProcessCluster;

@@ -7,8 +7,10 @@ import { startNats, type NatsCluster } from "../../harness/nats";
 import { ControlClient, ControlTimeoutError } from "../../../cloud/controlplane/client";
 import { ControlPlaneLock } from "../../../cloud/lock/control-plane-lock";
 import type { NodeStatus } from "../../../cloud/controlplane/raft-node";
-import { ProcessCluster, sleep } from "./process-cluster";
-import { CONTROL_SUBJECT, HEADER_CLIENT_ID, HEADER_SEQ, nodeSubject } from "../../../cloud/controlplane/service";
+import { ProcessCluster } from "../../harness/control-plane";
+import { sleep } from "../../harness/wait";
+import { HEADER_CLIENT_ID, HEADER_SEQ } from "../../../cloud/controlplane/service";
+import { controlSubject } from "../../../cloud/subjects";
 import { headers } from "@nats-io/transport-node";
 
 let nats: NatsCluster;
@@ -143,7 +145,7 @@ describe("membership change and leadership transfer under load", () => {
       JSON.parse(new TextDecoder().decode((await nc.request(subject, body, { timeout: 10_000, ...(h ? { headers: h } : {}) })).data)) as Record<string, unknown>;
     await cluster.waitConverged(); // the replica restarted by the previous test answers too
     const leader = await cluster.waitLeader();
-    const at = (suffix: string): string => `${nodeSubject(leader)}.${suffix}`;
+    const at = (suffix: string): string => controlSubject(suffix, leader);
     expect(await ask(at("device.get"), "not json")).toMatchObject({ ok: false, code: "bad-request" });
     expect(await ask(at("device.get"), "[1]")).toMatchObject({ ok: false, code: "bad-request" });
     expect(await ask(at("device.register"), JSON.stringify({ deviceId: "bad id!", role: "sensor", metadata: {} }))).toMatchObject({ ok: false, code: "invalid-command" });
@@ -157,9 +159,9 @@ describe("membership change and leadership transfer under load", () => {
 
     // A follower redirects to the leader; status is served by anyone.
     const follower = cluster.ids().find((id) => id !== leader && cluster.running(id))!;
-    expect(await ask(`${nodeSubject(follower)}.device.get`, JSON.stringify({ deviceId: "x" }))).toMatchObject({ ok: false, code: "not-leader", leader });
-    expect(await ask(`${nodeSubject(follower)}.raft.status`, "")).toMatchObject({ ok: true, value: { id: follower, leader } });
-    expect(await ask(`${CONTROL_SUBJECT}.raft.status`, "")).toMatchObject({ ok: true });
+    expect(await ask(controlSubject("device.get", follower), JSON.stringify({ deviceId: "x" }))).toMatchObject({ ok: false, code: "not-leader", leader });
+    expect(await ask(controlSubject("raft.status", follower), "")).toMatchObject({ ok: true, value: { id: follower, leader } });
+    expect(await ask(controlSubject("raft.status"), "")).toMatchObject({ ok: true });
 
     // SIGTERM: exit 0; the replica comes back from its data dir with everything it had.
     const before = await cluster.statusOf(follower);

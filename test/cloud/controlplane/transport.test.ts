@@ -1,6 +1,7 @@
 // Raft transport framing and the process entry's configuration, without a server.
 import { describe, expect, it } from "vitest";
-import { TRANSPORT_LIMITS, encodeFrames, raftSubject } from "../../../cloud/controlplane/transport";
+import { TRANSPORT_LIMITS, encodeFrames } from "../../../cloud/controlplane/transport";
+import { raftSubject } from "../../../cloud/subjects";
 import { CodecError, decodeBatch } from "../../../cloud/raft/codec";
 import { frameEntry, unframeEntry } from "../../../cloud/controlplane/raft-node";
 import { ConfigError, parseConfig } from "../../../cloud/controlplane/main";

@@ -13,25 +13,11 @@ import { startHttpEndpoint } from "../../../cloud/node/http";
 import { Registry } from "prom-client";
 import type { DashboardHandle } from "../../../cloud/dashboard/types";
 import { DeviceStateStore, emptyDeviceState } from "../../../cloud/state";
-import { defaultStreamLimits, dlqSubject, IngestStream, streamConfig } from "../../../cloud/ingest/streams";
-import { encodeHistoryRecord, historySubject } from "../../../cloud/history/format";
-import { DeviceEvent, deviceEventSubject } from "../../../shared/topics";
+import { defaultStreamLimits, IngestStream, streamConfig } from "../../../cloud/ingest/streams";
+import { encodeHistoryRecord } from "../../../cloud/records";
+import { DeviceEvent, deviceEventSubject, dlqSubject, historySubject } from "../../../cloud/subjects";
+import { waitFor } from "../../harness/wait";
 import { openSse } from "./sse-client";
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ""}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("NatsDashboardSource on a real nats-server", () => {
   let nats: NatsCluster;
@@ -60,7 +46,7 @@ describe("NatsDashboardSource on a real nats-server", () => {
   });
 
   it("says the state bucket is missing, then mirrors devices once it exists", async () => {
-    const missing = await eventually("bucket-missing error", async () => (await source.fleet()).errors[0]);
+    const missing = await waitFor("bucket-missing error", async () => (await source.fleet()).errors[0]);
     expect(missing).toMatch(/XSF_DEVICE_STATE does not exist yet/);
 
     const store = await DeviceStateStore.ensure(nc);
@@ -71,7 +57,7 @@ describe("NatsDashboardSource on a real nats-server", () => {
     st.telemetry = { batches: 1, points: 10, lastSeq: 1 };
     expect(await store.compareAndSet("env-1", st, 0)).toBeGreaterThan(0);
 
-    const row = await eventually("device in fleet", async () => (await source.fleet()).devices.find((d) => d.deviceId === "env-1"));
+    const row = await waitFor("device in fleet", async () => (await source.fleet()).devices.find((d) => d.deviceId === "env-1"));
     expect(row).toMatchObject({ presence: "online", readings: [{ channel: "temp", unit: "C", value: 21.5 }] });
     expect((await source.fleet()).errors).toEqual([]);
 
@@ -83,7 +69,7 @@ describe("NatsDashboardSource on a real nats-server", () => {
     const next = (await store.load("env-1"));
     next.state.presence = { state: "offline", sinceMs: Date.now(), source: "status", reason: "will" };
     expect(await store.compareAndSet("env-1", next.state, next.revision)).not.toBeNull();
-    await eventually("offline seen", async () => (await source.fleet()).devices[0]?.presence === "offline");
+    await waitFor("offline seen", async () => (await source.fleet()).devices[0]?.presence === "offline");
   });
 
   it("builds the cluster snapshot from the monitoring endpoints and the JetStream API", async () => {
@@ -162,7 +148,7 @@ describe("NatsDashboardSource on a real nats-server", () => {
 
   it("startNatsDashboard connects by itself, serves, and closes its connection on stop()", async () => {
     const h = await startNatsDashboard({ servers: nats.servers, monitorUrls: [monitorUrl], port: 0 });
-    await eventually("fleet mirrored", async () =>
+    await waitFor("fleet mirrored", async () =>
       ((await (await fetch(`${h.url}api/fleet`)).json()) as { totals: { devices: number } }).totals.devices === 1);
     // Its own connection (xsfleet-dashboard) is not shown as a cloud node.
     const cluster = (await (await fetch(`${h.url}api/cluster`)).json()) as { cloudNodes: Array<{ nodeId: string }> };

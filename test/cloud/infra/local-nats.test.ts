@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { startLocalNats } from "../../../cloud/infra/local-nats";
-import { freePort } from "../../../cloud/infra/nats-server";
+import { createServer } from "node:net";
+import { freePort, startLocalNats } from "../../../cloud/infra";
 
 describe("local stack broker", () => {
   it("starts nats-server with JetStream and MQTT in a state dir and keeps streams across restarts", async () => {
@@ -27,6 +27,24 @@ describe("local stack broker", () => {
       await nc.close();
       await second.stop();
     } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it("leaves a busy preferred port to nats-server to pick", async () => {
+    const stateDir = mkdtempSync(path.join(tmpdir(), "xsfleet-local-busy-"));
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(0, "127.0.0.1", () => r()));
+    const busy = (squatter.address() as { port: number }).port;
+    try {
+      const nats = await startLocalNats({ stateDir, size: 1, basePort: busy });
+      expect(nats.servers[0]).not.toBe(`nats://127.0.0.1:${busy}`);
+      const nc = await connect({ servers: nats.servers });
+      await nc.flush();
+      await nc.close();
+      await nats.stop();
+    } finally {
+      squatter.close();
       rmSync(stateDir, { recursive: true, force: true });
     }
   });

@@ -4,8 +4,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { applyBatch, ItemOutcome, mergeInterleaved, sweepPresence, type IngestItem } from "../../../cloud/ingest/apply";
-import { decodeDeviceMessage } from "../../../cloud/ingest/decode";
-import { defaultIngestConfig, DlqReason } from "../../../cloud/ingest/types";
+import { defaultIngestConfig } from "../../../cloud/ingest/settings";
+import { decodeDeviceMessage, DlqReason } from "../../../cloud/records";
 import { emptyDeviceState, publicState, type StoredDeviceState } from "../../../cloud/state/types";
 import { encodeEnvelope, type Envelope } from "../../../shared/proto/xsfleet.gen";
 import { counterEnvelope, heartbeatEnvelope, helloEnvelope, kindOf, statusEnvelope, telemetryEnvelope } from "./helpers";

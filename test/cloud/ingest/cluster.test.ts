@@ -13,13 +13,14 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { startIngestRole, type IngestRole, type IngestStats } from "../../../cloud/ingest";
-import type { OutTelemetryJson } from "../../../cloud/ingest/outputs";
+import type { OutTelemetryJson } from "../../../cloud/records";
 import { DeviceStateStore } from "../../../cloud/state";
 import { decodeEnvelope } from "../../../shared/proto/xsfleet.gen";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { startSimDevice, type SimDevice } from "../../../firmware/host/sim-device";
-import { consoleLog, readStream, waitFor } from "./helpers";
+import { waitFor } from "../../harness/wait";
+import { consoleLog, readStream } from "./helpers";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const devicesN = 20;

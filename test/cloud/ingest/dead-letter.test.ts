@@ -6,10 +6,12 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { Registry } from "prom-client";
-import { DlqHeader, DlqReason, registerIngestMetrics, startIngestRole, type IngestRole } from "../../../cloud/ingest";
+import { registerIngestMetrics, startIngestRole, type IngestRole } from "../../../cloud/ingest";
+import { DlqHeader, DlqReason } from "../../../cloud/records";
 import { DeviceStateStore } from "../../../cloud/state";
 import { encodeEnvelope, createEnvelope, CounterKind, Encoding } from "../../../shared/proto/xsfleet.gen";
-import { TestDevice, heartbeatEnvelope, quietLog, readStream, telemetryEnvelope, waitFor } from "./helpers";
+import { waitFor } from "../../harness/wait";
+import { TestDevice, heartbeatEnvelope, quietLog, readStream, telemetryEnvelope } from "./helpers";
 
 describe("ingest dead-letters bad input and keeps going", () => {
   let nats: NatsCluster;

@@ -1,5 +1,6 @@
 // Test helpers for ingest: encoded device Envelopes, a small MQTT device
 // (npm mqtt, MQTT 3.1.1) that publishes them, and waiting on conditions.
+import { createLogger, silentLogger } from "../../../cloud/base";
 import mqtt, { type MqttClient } from "mqtt";
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { encodeBatch } from "../../../shared/codec/batch";
@@ -126,27 +127,8 @@ export class TestDevice {
   }
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== null && v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export const quietLog = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
-export const consoleLog = {
-  info: () => {},
-  warn: (m: string, f?: Record<string, unknown>) => console.warn(m, f ?? ""),
-  error: (m: string, f?: Record<string, unknown>) => console.error(m, f ?? ""),
-};
+export const quietLog = silentLogger;
+export const consoleLog = createLogger({ level: "warn" });
 
 /** Every message currently in `stream` on `filter` (an ordered read). */
 export async function readStream(js: JetStreamClient, stream: string, filter: string): Promise<JsMsg[]> {

@@ -4,6 +4,7 @@
 // then the test kills it: both its unacked and its unprocessed messages must
 // be taken over by the other node.
 import { connect } from "@nats-io/transport-node";
+import { createLogger } from "../../../cloud/base";
 import { startIngestRole } from "../../../cloud/ingest";
 
 const [serversArg, nodeId, configArg, stopAfterArg] = process.argv.slice(2);
@@ -11,7 +12,7 @@ const nc = await connect({ servers: serversArg!.split(","), maxReconnectAttempts
 let acks = 0;
 const stopAfter = Number(stopAfterArg ?? "1000000000");
 const role = await startIngestRole({
-  nc, nodeId: nodeId!, log: { info: () => {}, warn: () => {}, error: (m) => process.stderr.write(`${m}\n`) },
+  nc, nodeId: nodeId!, log: createLogger({ level: "error" }),
   config: { ...(JSON.parse(configArg ?? "{}") as Record<string, unknown>), ensureStreams: false },
   faults: { skipAck: () => ++acks > stopAfter },
 });

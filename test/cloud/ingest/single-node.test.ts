@@ -9,9 +9,9 @@ import { startNats, type NatsCluster } from "../../harness/nats";
 import { startIngestRole, type IngestRole } from "../../../cloud/ingest";
 import { DeviceStateStore } from "../../../cloud/state";
 import { queryHistory } from "../../../cloud/history";
-import { decodeHistoryRecord, historySubject } from "../../../cloud/history/format";
+import { decodeHistoryRecord, type OutTelemetryJson } from "../../../cloud/records";
+import { historySubject } from "../../../cloud/subjects";
 import { encodeEnvelope } from "../../../shared/proto/xsfleet.gen";
-import type { OutTelemetryJson } from "../../../cloud/ingest/outputs";
 import {
   TestDevice,
   counterEnvelope,
@@ -24,8 +24,8 @@ import {
   testChannels,
   timeAt,
   valueAt,
-  waitFor,
 } from "./helpers";
+import { waitFor } from "../../harness/wait";
 
 describe("ingest on a single node", () => {
   let nats: NatsCluster;

@@ -5,15 +5,14 @@
 // No timed assertions: TTLs are short, but every wait is "until the other
 // client gets the lock", bounded by a generous acquire timeout.
 import { afterEach, describe, expect, it } from "vitest";
-import { FencedResource } from "../../../cloud/lock/fence";
-import { LockFailure, type DistributedLock, type HeldLock } from "../../../cloud/lock/types";
+import { FencedResource, LockFailure, type DistributedLock, type HeldLock } from "../../../cloud/lock";
+import { sleep, until } from "../../harness/wait";
 
 export type NewLock = () => DistributedLock | Promise<DistributedLock>;
 
 const LONG_TTL_MS = 30_000;
 const WAIT_MS = 20_000;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function mustAcquire(lock: DistributedLock, name: string, ttlMs = LONG_TTL_MS, timeoutMs = WAIT_MS): Promise<HeldLock> {
   const r = await lock.acquire(name, { ttlMs, timeoutMs });
@@ -165,11 +164,7 @@ export function runLockConformance(backend: string, newLock: NewLock): void {
       const a = await client();
       const name = lockName("paused-alone");
       const zombie = await mustAcquire(a, name, 100);
-      const deadline = Date.now() + WAIT_MS;
-      while (await a.checkFence(name, zombie.token)) {
-        if (Date.now() > deadline) throw new Error("lock never expired");
-        await sleep(20);
-      }
+      await until("the paused holder's lock to expire", async () => !(await a.checkFence(name, zombie.token)), { timeoutMs: WAIT_MS, intervalMs: 20 });
       expect(await zombie.release()).toMatchObject({ ok: false, error: LockFailure.NotHolder });
     });
 

@@ -6,12 +6,12 @@
 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../../harness/wait";
 import { ClusterApi } from "../../../cloud/membership/api";
 import { DevicePresenceTracker } from "../../../cloud/membership/device-presence";
 import { MembershipDriver, type MemberStatusEvent } from "../../../cloud/membership/driver";
-import { ClusterApiSubject, heartbeatSubject, swimSubject } from "../../../cloud/membership/subjects";
+import { ClusterApiSubject, deviceSubject, heartbeatSubject, swimSubject } from "../../../cloud/subjects";
 import type { HistoryEntry, MemberView } from "../../../cloud/membership/types";
-import { deviceSubject } from "../../../shared/topics";
 import { startNats, type NatsCluster } from "../../harness/nats";
 
 let nats: NatsCluster;
@@ -46,16 +46,6 @@ async function node(nodeId: string): Promise<MembershipDriver> {
   return d;
 }
 
-async function until<T>(f: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function api<T>(subject: string, body: unknown = {}): Promise<T> {
   const r = await client.request(subject, enc.encode(JSON.stringify(body)), { timeout: 5000 });
   return JSON.parse(new TextDecoder().decode(r.data)) as T;
@@ -73,7 +63,7 @@ describe("membership over NATS", () => {
     devices.start();
     new ClusterApi({ nc: conns.get("m1")!, membership: n1, history: n1.history, devices }).start();
     for (const d of [n1, n2, n3]) {
-      await until(() => d.members().filter((m) => m.status === "up" && m.swim === "alive").length === 3, `${d.nodeId} to see all up`);
+      await waitFor(`${d.nodeId} to see all up`, () => d.members().filter((m) => m.status === "up" && m.swim === "alive").length === 3);
     }
     const r = await api<{ observer: string; members: MemberView[] }>(ClusterApiSubject.Members);
     expect(r.observer).toBe("m1");
@@ -85,7 +75,7 @@ describe("membership over NATS", () => {
     client.publish(heartbeatSubject("m9"), enc.encode("{not json"));
     client.publish(swimSubject("m1"), enc.encode(JSON.stringify({ type: "ping", from: "x y", to: "m1", updates: [], seqNo: 1 })));
     await client.flush();
-    await until(() => n1.stats.decodeErrors >= 2, "decode errors to be counted");
+    await waitFor("decode errors to be counted", () => n1.stats.decodeErrors >= 2);
     expect(n1.members().map((m) => m.nodeId)).toEqual(["m1", "m2", "m3"]);
   });
 
@@ -95,8 +85,8 @@ describe("membership over NATS", () => {
     const seen = new Map(["m1", "m2"].map((o) => [o, events.get(o)!.length]));
     await conns.get("m3")!.close();
     const downs = await Promise.all(["m1", "m2"].map((o) =>
-      until(() => events.get(o)!.slice(seen.get(o)).find((e) => e.nodeId === "m3" && e.status === "down"), `${o} to see m3 down`)));
-    const swimDead = await until(() => (n1.member("m3")?.swim === "dead" ? Date.now() : undefined), "SWIM on m1 to declare m3 dead");
+      waitFor(`${o} to see m3 down`, () => events.get(o)!.slice(seen.get(o)).find((e) => e.nodeId === "m3" && e.status === "down"))));
+    const swimDead = await waitFor("SWIM on m1 to declare m3 dead", () => (n1.member("m3")?.swim === "dead" ? Date.now() : undefined));
     for (const d of downs) expect(d.detectionMs).toBeGreaterThan(0);
     const history = await api<{ entries: HistoryEntry[] }>(ClusterApiSubject.History, { kind: "detection" });
     expect(history.entries.some((e) => e.subject === "m3" && e.action === "down")).toBe(true);
@@ -108,8 +98,8 @@ describe("membership over NATS", () => {
     const rejoinAtMs = Date.now();
     const seen = events.get("m1")!.length;
     const m3 = await node("m3");
-    const up = await until(() => events.get("m1")!.slice(seen).find((e) => e.nodeId === "m3" && e.status === "up"), "m1 to see m3 up again");
-    await until(() => n1.member("m3")?.swim === "alive" && m3.member("m1")?.status === "up", "SWIM on m1 to hold m3 alive");
+    const up = await waitFor("m1 to see m3 up again", () => events.get("m1")!.slice(seen).find((e) => e.nodeId === "m3" && e.status === "up"));
+    await waitFor("SWIM on m1 to hold m3 alive", () => n1.member("m3")?.swim === "alive" && m3.member("m1")?.status === "up");
     console.log(`[membership] restarted m3 up again on m1 after ${up.atMs - rejoinAtMs} ms`);
   });
 
@@ -117,7 +107,7 @@ describe("membership over NATS", () => {
     const leftAtMs = Date.now();
     const seenBefore = events.get("m1")!.length;
     await n2.stop();
-    const down = await until(() => events.get("m1")!.slice(seenBefore).find((e) => e.nodeId === "m2" && e.status === "down"), "m1 to see m2 down");
+    const down = await waitFor("m1 to see m2 down", () => events.get("m1")!.slice(seenBefore).find((e) => e.nodeId === "m2" && e.status === "down"));
     expect(n1.member("m2")?.swim).toBe("left");
     console.log(`[membership] leave of m2: down on m1 after ${down.atMs - leftAtMs} ms (${down.cause})`);
   });
@@ -132,10 +122,10 @@ describe("membership over NATS", () => {
     const up = await api<Devices>(ClusterApiSubject.Devices, { deviceIds: ["dev-1", "nope"] });
     expect(up.devices[0]?.presence).toBe("up");
     expect(up.devices[1]).toBeNull();
-    const off = await until(async () => {
+    const off = await waitFor("the detector to call dev-1 offline", async () => {
       const r = await api<Devices>(ClusterApiSubject.Devices, { deviceIds: ["dev-1"] });
       return r.devices[0]?.presence === "down" ? r.devices[0] : undefined;
-    }, "the detector to call dev-1 offline");
+    });
     expect(off.offlineSinceMs).toBeGreaterThan(0);
     expect(off.suspicion).toBeGreaterThanOrEqual(off.threshold);
     console.log(`[membership] device dev-1 (hb 100 ms) offline by phi-accrual after ${off.offlineSinceMs! - silentAtMs} ms of silence`);

@@ -2,11 +2,12 @@
 // and command delivery work again after the reconnect (maxReconnectAttempts -1).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until, waitFor } from "../../harness/wait";
 import { ApiClient } from "../../../cloud/api/client";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { startTestNode } from "../api/fixture";
-import { startTestDevice, waitUntil } from "../api/mqtt-device";
+import { startTestDevice } from "../api/mqtt-device";
 
 let nats: NatsCluster;
 let node: CloudNode;
@@ -30,20 +31,11 @@ describe("broker restart", () => {
     await api.register("survivor-dev");
     expect(node.health().status).toBe("ok");
     await nats.stopNode(0);
-    await waitUntil(() => node.health().status === "disconnected", "health reports the outage");
+    await until("health reports the outage", () => node.health().status === "disconnected");
     await nats.startNode(0);
-    await waitUntil(() => node.health().status === "ok", "health recovers", 30_000);
+    await until("health recovers", () => node.health().status === "ok", 30_000);
     // JetStream state survived the restart and the service is reachable again.
-    let device;
-    for (let i = 0; ; i++) {
-      try {
-        device = await api.get("survivor-dev");
-        break;
-      } catch (e) {
-        if (i > 100) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    const device = await waitFor("the API to answer again after the broker restart", () => api.get("survivor-dev"), { intervalMs: 100 });
     expect(device.lifecycle).toBe("registered");
     const dev = await startTestDevice({ deviceId: "survivor-dev", mqttUrl: nats.nodes[0]!.mqttUrl });
     try {

@@ -8,12 +8,13 @@ import path from "node:path";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until } from "../../harness/wait";
 import { ApiClient } from "../../../cloud/api/client";
 import type { CommandRecord } from "../../../cloud/commands/types";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { startTestNode } from "../api/fixture";
-import { startTestDevice, waitUntil } from "../api/mqtt-device";
+import { startTestDevice } from "../api/mqtt-device";
 
 const root = path.resolve(import.meta.dirname, "../../..");
 let nats: NatsCluster;
@@ -51,7 +52,7 @@ describe("cloud node process", () => {
   it("serves /healthz and /metrics, and on SIGTERM finishes an in-flight command and exits 0", async () => {
     const p = spawnNode(["--node-id", "proc-1", "--roles", "api,commands", "--nats-servers", nats.servers[0]!, "--http-port", "0", "--http-host", "127.0.0.1"]);
     try {
-      await waitUntil(() => p.lines.some((l) => l.msg === "cloud node started"), "node start", 30_000);
+      await until("node start", () => p.lines.some((l) => l.msg === "cloud node started"), 30_000);
       const port = p.lines.find((l) => l.msg === "cloud node started")!.httpPort as number;
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).toBe(200);
@@ -64,10 +65,10 @@ describe("cloud node process", () => {
       const dev = await startTestDevice({ deviceId: "slow-dev", mqttUrl: nats.nodes[0]!.mqttUrl, ackDelayMs: 2000 });
       try {
         const reply = api.sendCommand({ deviceId: "slow-dev", name: "slow.op", timeoutMs: 20_000 });
-        await waitUntil(() => dev.received.length >= 1, "command reaches the device");
+        await until("command reaches the device", () => dev.received.length >= 1);
         expect(dev.acksSent).toHaveLength(0);
         p.child.kill("SIGTERM");
-        await waitUntil(() => p.lines.some((l) => l.msg === "stop requested"), "stop requested");
+        await until("stop requested", () => p.lines.some((l) => l.msg === "stop requested"));
         const draining = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null);
         if (draining) expect(draining.status).toBe(503);
         const { command } = await reply;
@@ -92,7 +93,7 @@ describe("cloud node process", () => {
     const p = spawnNode(["--config", file]);
     let survivor: CloudNode | null = null;
     try {
-      await waitUntil(() => p.lines.some((l) => l.msg === "cloud node started"), "node start", 30_000);
+      await until("node start", () => p.lines.some((l) => l.msg === "cloud node started"), 30_000);
       const api = new ApiClient(nc);
       await api.register("orphan-dev");
       // The device drops every copy: only retries keep the command alive.
@@ -101,10 +102,7 @@ describe("cloud node process", () => {
         const sent = await api.sendCommand({ deviceId: "orphan-dev", name: "op", wait: false, timeoutMs: 60_000 });
         const kv = await new Kvm(nc).open("xsfleet_commands");
         const owner = async (): Promise<string> => (await kv.get(`orphan-dev.${sent.command.commandId}`))!.json<CommandRecord>().leaseOwner;
-        for (let i = 0; (await owner()) !== "doomed"; i++) {
-          if (i > 200) throw new Error("the doomed node never took the lease");
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await until("the doomed node to take the lease", async () => (await owner()) === "doomed");
         // The survivor joins while the doomed node holds a live lease: it must leave the command alone.
         survivor = await startTestNode(nats.servers, { nodeId: "survivor", roles: ["commands"], commands });
         await new Promise((r) => setTimeout(r, 500));
@@ -112,7 +110,7 @@ describe("cloud node process", () => {
         p.child.kill("SIGKILL");
         await p.exited;
         const copies = dev.received.length;
-        await waitUntil(() => dev.received.length >= copies + 2, "retries resume from the surviving node", 15_000);
+        await until("retries resume from the surviving node", () => dev.received.length >= copies + 2, 15_000);
         expect(await owner()).toBe("survivor");
         expect(survivor.commandWorker!.stats.sent).toBeGreaterThanOrEqual(2);
       } finally {

@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until, waitFor } from "../../harness/wait";
 import { ApiClient } from "../../../cloud/api/client";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startSimDevice, type SimDevice } from "../../../firmware/host/sim-device";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { startTestNode } from "../api/fixture";
-import { waitUntil } from "../api/mqtt-device";
 
 let nats: NatsCluster;
 let node: CloudNode;
@@ -51,15 +51,14 @@ describe("cloud node with the simulated firmware", () => {
 
       const { command } = await reply;
       expect(command).toMatchObject({ state: "acked", ack: { status: "ok" } });
-      await waitUntil(() => configs.includes(1), "desired config version 1 applied by the device");
+      await until("desired config version 1 applied by the device", () => configs.includes(1));
       await new Promise((r) => setTimeout(r, 1000));
       expect(executions.filter((id) => id === command.commandId)).toHaveLength(1);
 
-      let state: unknown = null;
-      for (let i = 0; i < 200 && !(state as { presence?: { state?: string } } | null)?.presence?.state?.includes("online"); i++) {
-        state = await api.deviceState("sim-act-1");
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const state = await waitFor("the device state to say online", async () => {
+        const s = await api.deviceState("sim-act-1");
+        return (s as { presence?: { state?: string } } | null)?.presence?.state === "online" ? s : undefined;
+      }, { intervalMs: 100 });
       expect(state).toMatchObject({ deviceId: "sim-act-1", presence: { state: "online" } });
     } finally {
       await dev?.stop();
@@ -72,12 +71,10 @@ describe("cloud node with the simulated firmware", () => {
       sampleIntervalMs: 100, batchPointsMax: 2, batchAgeMaxMs: 300, heartbeatIntervalMs: 1000, speedup: 60,
     });
     try {
-      let points: { t: number; v: number }[] = [];
-      for (let i = 0; i < 150 && points.length < 2; i++) {
+      const points = await waitFor("two points in the telemetry history", async () => {
         const res = (await api.queryTelemetry({ deviceId: "sim-sen-1", channel: "temperature", fromMs: 0, toMs: Date.now() + 3_600_000, limit: 100 })) as { points: { t: number; v: number }[] };
-        points = res.points;
-        if (points.length < 2) await new Promise((r) => setTimeout(r, 100));
-      }
+        return res.points.length >= 2 ? res.points : undefined;
+      }, { intervalMs: 100 });
       expect(points.length).toBeGreaterThanOrEqual(2);
       expect(points.every((p) => Number.isFinite(p.v) && p.t > 0)).toBe(true);
     } finally {

@@ -1,10 +1,11 @@
 // Recovery agents as child processes (cloud/recovery/agent-main.ts) that a
 // test can kill -9, SIGSTOP and SIGCONT, with their JSON-line output
-// collected and awaited by predicate (no timed assertions).
+// collected and awaited by predicate (test/harness/wait; no timed assertions).
 
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "../../harness/wait";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const agentMain = path.resolve(here, "../../../cloud/recovery/agent-main.ts");
@@ -30,7 +31,6 @@ export interface AgentProcess {
 export function spawnAgent(config: Record<string, unknown> & { nodeId: string }): AgentProcess {
   const child = spawn(process.execPath, ["--import", "tsx", agentMain, JSON.stringify(config)], { stdio: ["ignore", "pipe", "pipe"] });
   const lines: AgentLine[] = [];
-  const waiters = new Set<() => void>();
   let buf = "";
   child.stdout!.on("data", (b: Buffer) => {
     buf += b.toString();
@@ -41,9 +41,8 @@ export function spawnAgent(config: Record<string, unknown> & { nodeId: string })
       try {
         lines.push({ ...(JSON.parse(line) as AgentLine), seenAtMs: Date.now() });
       } catch {
-        continue;
+        // not a JSON line: ignore
       }
-      for (const w of [...waiters]) w();
     }
   });
   let stderr = "";
@@ -55,22 +54,10 @@ export function spawnAgent(config: Record<string, unknown> & { nodeId: string })
   return {
     nodeId: config.nodeId, child, lines, exited,
     signal: (sig) => child.kill(sig),
-    waitFor: (pred, what, timeoutMs = 30_000) =>
-      new Promise<AgentLine>((resolve, reject) => {
-        const check = (): boolean => {
-          const hit = lines.find(pred);
-          if (!hit) return false;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(hit);
-          return true;
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`${config.nodeId}: timed out waiting for ${what}; stderr:\n${stderr.slice(-2000)}\nlast lines: ${JSON.stringify(lines.slice(-5))}`));
-        }, timeoutMs);
-        if (!check()) waiters.add(check);
-      }),
+    waitFor: (pred, what, timeoutMs = 30_000) => waitFor(`${config.nodeId}: ${what}`, () => lines.find(pred), {
+      timeoutMs, intervalMs: 10,
+      detail: () => `stderr:\n${stderr.slice(-2000)}\nlast lines: ${JSON.stringify(lines.slice(-5))}`,
+    }),
   };
 }
 

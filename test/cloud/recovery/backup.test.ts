@@ -2,6 +2,8 @@
 // registry KV buckets + a stream backed up from one nats-server, restored
 // into a fresh one, and checked equal (control snapshot bytes, KV and stream
 // content digests). Corrupt or missing files are refused before any write.
+// The control plane here is the state machine in process (one per "cluster"),
+// reached through the same Proposer/DistributedLock interfaces as Raft's.
 
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,12 +11,11 @@ import path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CommandKind } from "../../../cloud/control/types";
-import { ControlStateMachine } from "../../../cloud/control/state-machine";
-import { openRegistryBucket, registryBucket } from "../../../cloud/registry/kv-registry";
-import { deviceStateBucket, ensureDeviceStateBucket } from "../../../cloud/state/store";
-import { backupCluster, digestKv, readBackup, restoreCluster } from "../../../cloud/recovery/backup";
-import { ControlLeaseService, fetchControlSnapshot, natsProposer, restoreControlSnapshot, serveControlPlane, type ControlServer } from "../../../cloud/recovery/control-adapter";
+import { CommandKind, ControlStateMachine, localProposer } from "../../../cloud/control";
+import { ControlPlaneLock } from "../../../cloud/lock";
+import { openRegistryBucket, registryBucket } from "../../../cloud/registry";
+import { deviceStateBucket, ensureDeviceStateBucket } from "../../../cloud/state";
+import { backupCluster, digestKv, readBackup, restoreCluster } from "../../../cloud/recovery";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { RecoveryHistory } from "../../../cloud/membership/history";
 import { execFile } from "node:child_process";
@@ -35,8 +36,8 @@ let src: NatsCluster;
 let dst: NatsCluster;
 let ncSrc: NatsConnection;
 let ncDst: NatsConnection;
-let controlSrc: ControlServer;
-let controlDst: ControlServer;
+const controlSrc = new ControlStateMachine();
+const controlDst = new ControlStateMachine();
 let root: string;
 const enc = new TextEncoder();
 
@@ -44,27 +45,23 @@ beforeAll(async () => {
   [src, dst] = await Promise.all([startNats(), startNats()]);
   ncSrc = await connect({ servers: src.servers });
   ncDst = await connect({ servers: dst.servers });
-  controlSrc = serveControlPlane(ncSrc);
-  controlDst = serveControlPlane(ncDst, new ControlStateMachine());
   root = mkdtempSync(path.join(tmpdir(), "xsfleet-backup-"));
 });
 
 afterAll(async () => {
-  controlSrc.stop();
-  controlDst.stop();
   await Promise.all([ncSrc.drain(), ncDst.drain()]);
   await Promise.all([src.stop(), dst.stop()]);
   rmSync(root, { recursive: true, force: true });
 });
 
 async function seedSource(): Promise<void> {
-  const propose = natsProposer(ncSrc);
+  const propose = localProposer(controlSrc);
   for (let i = 0; i < 20; i++) {
     const r = await propose({ kind: CommandKind.DeviceRegister, deviceId: `dev-${i}`, role: "sensor", metadata: { room: `r${i % 4}` } });
     expect(r.ok).toBe(true);
   }
   await propose({ kind: CommandKind.ConfigSet, deviceId: "dev-1", config: { intervalMs: 5000 }, expectedVersion: 0 });
-  expect((await new ControlLeaseService(propose).acquire("role/scheduler", "node-1", 60_000)).ok).toBe(true);
+  expect((await new ControlPlaneLock({ propose, ownerId: "node-1" }).acquire("role/scheduler", { ttlMs: 60_000, timeoutMs: 0 })).ok).toBe(true);
 
   const state = await ensureDeviceStateBucket(ncSrc);
   for (let i = 0; i < 50; i++) await state.put(`dev-${i}`, enc.encode(JSON.stringify({ v: 1, deviceId: `dev-${i}`, temp: 20 + i / 10 })));
@@ -89,7 +86,7 @@ describe("backup and restore", () => {
     const history = new RecoveryHistory("ops");
     const t0 = Date.now();
     const manifest = await backupCluster({
-      nc: ncSrc, dir, controlSnapshot: () => fetchControlSnapshot(ncSrc), kvBuckets: [deviceStateBucket, registryBucket], streams: [STREAM], history,
+      nc: ncSrc, dir, controlSnapshot: async () => controlSrc.snapshot(), kvBuckets: [deviceStateBucket, registryBucket], streams: [STREAM], history,
     });
     const backupMs = Date.now() - t0;
     expect(manifest.files.map((f) => [f.kind, f.source])).toEqual([
@@ -99,10 +96,7 @@ describe("backup and restore", () => {
     const t1 = Date.now();
     const report = await restoreCluster({
       nc: ncDst, dir, replicas: 1, history,
-      restoreControl: async (bytes) => {
-        const r = await restoreControlSnapshot(ncDst, bytes);
-        if (!r.ok) throw new Error(r.message);
-      },
+      restoreControl: async (bytes) => controlDst.restore(bytes),
     });
     const restoreMs = Date.now() - t1;
     expect(report.ok).toBe(true);
@@ -110,15 +104,15 @@ describe("backup and restore", () => {
     expect(history.list({ kind: "restore" }).map((e) => e.action)).toEqual(["backup-written", "restored"]);
 
     // Independent equality checks, not only the report's.
-    expect(Buffer.from(await fetchControlSnapshot(ncDst)).equals(Buffer.from(await fetchControlSnapshot(ncSrc)))).toBe(true);
+    expect(Buffer.from(controlDst.snapshot()).equals(Buffer.from(controlSrc.snapshot()))).toBe(true);
     for (const bucket of [deviceStateBucket, registryBucket]) expect(await digestKv(ncDst, bucket)).toEqual(await digestKv(ncSrc, bucket));
     const restoredState = await ensureDeviceStateBucket(ncDst);
     expect(await restoredState.get("dev-7").then((e) => e?.operation)).toBe("DEL");
     const [srcInfo, dstInfo] = await Promise.all([(await jetstreamManager(ncSrc)).streams.info(STREAM), (await jetstreamManager(ncDst)).streams.info(STREAM)]);
     expect(dstInfo.state.messages).toBe(srcInfo.state.messages);
     // The restored control plane serves leases with the fencing counter carried over.
-    const lease = await new ControlLeaseService(natsProposer(ncDst)).acquire("role/scheduler", "node-2", 1000);
-    expect(lease).toMatchObject({ ok: false, reason: "held", holder: "node-1" });
+    const lease = await new ControlPlaneLock({ propose: localProposer(controlDst), ownerId: "node-2" }).acquire("role/scheduler", { ttlMs: 1000, timeoutMs: 0 });
+    expect(lease).toMatchObject({ ok: false, error: "timeout", holder: "node-1" });
 
     const bytes = manifest.files.reduce((s, f) => s + f.bytes, 0);
     console.log(`[recovery] backup of ${manifest.files.map((f) => `${f.source}:${f.entries}`).join(", ")} (${bytes} bytes) in ${backupMs} ms; ` +
@@ -143,12 +137,11 @@ describe("backup and restore", () => {
   it("the operator CLI backs up and restores into another fresh server", async () => {
     const third = await startNats();
     const nc3 = await connect({ servers: third.servers });
-    const control3 = serveControlPlane(nc3);
     try {
       const dir = path.join(root, "b-cli");
       const b = await runCli(["backup", "--nats", src.servers.join(","), "--dir", dir, "--streams", STREAM]);
       expect(b.code, b.stderr).toBe(0);
-      expect((JSON.parse(b.stdout) as { files: { source: string }[] }).files.map((f) => f.source)).toEqual(["control", deviceStateBucket, registryBucket, STREAM]);
+      expect((JSON.parse(b.stdout) as { files: { source: string }[] }).files.map((f) => f.source)).toEqual([deviceStateBucket, registryBucket, STREAM]);
       expect((await runCli(["verify", "--dir", dir])).code).toBe(0);
       const r = await runCli(["restore", "--nats", third.servers.join(","), "--dir", dir, "--replicas", "1"]);
       expect(r.code, r.stderr).toBe(0);
@@ -156,7 +149,6 @@ describe("backup and restore", () => {
       expect(await digestKv(nc3, deviceStateBucket)).toEqual(await digestKv(ncSrc, deviceStateBucket));
       expect((await runCli(["restore", "--dir", dir])).code).toBe(2);
     } finally {
-      control3.stop();
       await nc3.drain();
       await third.stop();
     }

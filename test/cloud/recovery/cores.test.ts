@@ -3,7 +3,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../../cloud/health";
+import { seededRandom } from "../../../cloud/base";
 import { FailoverCore, failoverConfig, type FailoverAction } from "../../../cloud/recovery/failover";
 import { RestartPolicy, backoffCeilingMs, restartConfig } from "../../../cloud/recovery/restart";
 import { placeRoles, type Candidate } from "../../../cloud/recovery/placement";

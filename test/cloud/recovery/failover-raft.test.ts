@@ -1,7 +1,7 @@
 // Failover on the Raft-replicated control plane (cloud/controlplane, three
 // replica processes): the same singleton-role failover and fencing as
-// failover.test.ts, with leases and fencing tokens served by Raft instead of
-// the in-process stand-in. Also kills the Raft leader while a role is held:
+// failover.test.ts, with leases and fencing tokens served by three replica
+// processes instead of one in the test process. Also kills the Raft leader while a role is held:
 // the holder keeps (or regains) the role once a new leader is elected.
 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -9,7 +9,7 @@ import { Kvm } from "@nats-io/kv";
 import { StorageType } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { ProcessCluster } from "../controlplane/process-cluster";
+import { ProcessCluster } from "../../harness/control-plane";
 import { killAll, spawnAgent, type AgentLine, type AgentProcess } from "./agents";
 
 const ROLE = "role/writer";
@@ -40,7 +40,7 @@ describe("failover on the Raft control plane", () => {
     await new Kvm(nc).create("xsf_failover_raft", { history: 64, storage: StorageType.File, replicas: 1 });
     const agent = (nodeId: string): AgentProcess => {
       const a = spawnAgent({
-        servers: nats.servers, nodeId, control: "raft", singletonRoles: [ROLE], leaseTtlMs: TTL_MS, heartbeatIntervalMs: 200,
+        servers: nats.servers, nodeId, singletonRoles: [ROLE], leaseTtlMs: TTL_MS, heartbeatIntervalMs: 200,
         fencedWriter: { role: ROLE, bucket: "xsf_failover_raft", key: "state", intervalMs: 100, zombieWriteAfterLoss: true },
       });
       agents.push(a);

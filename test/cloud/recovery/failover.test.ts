@@ -1,5 +1,7 @@
 // Failover with real processes: a singleton role held through a control-plane
-// lease by one agent process, a standby agent taking over after kill -9, and
+// lease (one Raft replica in the test process; failover-raft.test.ts runs
+// three replica processes) by one agent process, a standby agent taking over
+// after kill -9, and
 // a holder paused with SIGSTOP past its lease whose write with the stale
 // fencing token is refused on resume. Times are measured and printed, never
 // asserted.
@@ -8,7 +10,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { StorageType } from "@nats-io/jetstream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { serveControlPlane, type ControlServer } from "../../../cloud/recovery/control-adapter";
+import { startControlPlaneInProcess, type InProcessControlPlane } from "../../harness/control-plane";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { killAll, spawnAgent, type AgentLine, type AgentProcess } from "./agents";
 
@@ -16,13 +18,13 @@ const ROLE = "role/writer";
 const TTL_MS = 1500;
 let nats: NatsCluster;
 let nc: NatsConnection;
-let control: ControlServer;
+let control: InProcessControlPlane;
 let agents: AgentProcess[] = [];
 
 beforeAll(async () => {
   nats = await startNats();
   nc = await connect({ servers: nats.servers });
-  control = serveControlPlane(nc);
+  control = await startControlPlaneInProcess(nats.servers[0]!);
 });
 
 afterEach(async () => {
@@ -31,7 +33,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  control.stop();
+  await control.stop();
   await nc.drain();
   await nats.stop();
 });

@@ -6,27 +6,28 @@
 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClusterApiSubject } from "../../../cloud/membership/subjects";
+import { ClusterApiSubject } from "../../../cloud/subjects";
 import type { HistoryEntry, MemberView } from "../../../cloud/membership/types";
-import { serveControlPlane, type ControlServer } from "../../../cloud/recovery/control-adapter";
+import { startControlPlaneInProcess, type InProcessControlPlane } from "../../harness/control-plane";
 import { startNats, type NatsCluster } from "../../harness/nats";
+import { waitFor } from "../../harness/wait";
 import { killAll, spawnAgent, type AgentLine, type AgentProcess } from "./agents";
 
 const GiB = 1024 ** 3;
 let nats: NatsCluster;
 let nc: NatsConnection;
-let control: ControlServer;
+let control: InProcessControlPlane;
 const agents: AgentProcess[] = [];
 
 beforeAll(async () => {
   nats = await startNats();
   nc = await connect({ servers: nats.servers });
-  control = serveControlPlane(nc);
+  control = await startControlPlaneInProcess(nats.servers[0]!);
 });
 
 afterAll(async () => {
   await killAll(agents);
-  control.stop();
+  await control.stop();
   await nc.drain();
   await nats.stop();
 });
@@ -43,16 +44,6 @@ function agent(nodeId: string, freeGiB: number, roles: string[] = []): AgentProc
 async function api<T>(subject: string, body: unknown = {}): Promise<T> {
   const r = await nc.request(subject, new TextEncoder().encode(JSON.stringify(body)), { timeout: 5000 });
   return JSON.parse(new TextDecoder().decode(r.data)) as T;
-}
-
-async function poll<T>(f: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const coordinatorAcquired = (l: AgentLine): boolean => {
@@ -87,12 +78,12 @@ describe("service replacement", () => {
     expect(placed?.detail).toMatchObject({ role: "analytics", failedNode: "ra", targetNode: "rc" });
 
     // The replacement shows up in membership; SWIM also marks ra dead.
-    const view = await poll(async () => {
+    const view = await waitFor("rc to announce the replacement and SWIM to declare ra dead", async () => {
       const m = (await api<{ members: MemberView[] }>(ClusterApiSubject.Members)).members;
       const rc = m.find((x) => x.nodeId === "rc");
       const ra = m.find((x) => x.nodeId === "ra");
       return rc?.replacing.includes("ra:analytics") && ra?.status === "down" && ra.swim === "dead" ? m : undefined;
-    }, "rc to announce the replacement and SWIM to declare ra dead");
+    });
     expect(view.find((x) => x.nodeId === "rc")?.roles).toContain("analytics");
     const swimDeadAtMs = Date.now();
     console.log(`[recovery] replacement: analytics running on rc ${replacedMs} ms after ra was killed ` +

@@ -4,38 +4,23 @@
 // at once (not after the lease TTL).
 
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../../cloud/health";
-import { localProposer } from "../../../cloud/control/local-proposer";
-import { ControlStateMachine } from "../../../cloud/control/state-machine";
-import { RecoveryHistory } from "../../../cloud/membership/history";
-import { ControlLeaseService } from "../../../cloud/recovery/control-adapter";
-import { RoleHolder } from "../../../cloud/recovery/role-holder";
-import { Supervisor, SupervisorState, childProcessUnit } from "../../../cloud/recovery/supervisor";
-
-function waitUntil(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const t = setInterval(() => {
-      if (cond()) {
-        clearInterval(t);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(t);
-        reject(new Error(`timed out waiting for ${what}`));
-      }
-    }, 10);
-  });
-}
+import { seededRandom } from "../../../cloud/base";
+import { ControlStateMachine, localProposer } from "../../../cloud/control";
+import { ControlPlaneLock } from "../../../cloud/lock";
+import { RecoveryHistory } from "../../../cloud/membership";
+import { RoleHolder, Supervisor, SupervisorState, childProcessUnit } from "../../../cloud/recovery";
+import { until } from "../../harness/wait";
 
 describe("supervisor", () => {
   it("restarts a crashing child with exponential backoff, then escalates to failover", async () => {
-    const leases = new ControlLeaseService(localProposer(new ControlStateMachine()));
+    // One in-process control plane, reached by both nodes through their own lock client.
+    const propose = localProposer(new ControlStateMachine());
     const history = new RecoveryHistory("n1");
     const TTL_MS = 10_000;
-    const a = new RoleHolder({ leases, role: "role/retry-loop", holder: "n1", ttlMs: TTL_MS, history });
+    const a = new RoleHolder({ lock: new ControlPlaneLock({ propose, ownerId: "n1" }), role: "role/retry-loop", ttlMs: TTL_MS, history });
     a.start();
-    await waitUntil(() => a.isActive(), "n1 to hold the role");
-    const b = new RoleHolder({ leases, role: "role/retry-loop", holder: "n2", ttlMs: TTL_MS, config: { retryIntervalMs: 50 } });
+    await until("n1 to hold the role", () => a.isActive());
+    const b = new RoleHolder({ lock: new ControlPlaneLock({ propose, ownerId: "n2" }), role: "role/retry-loop", ttlMs: TTL_MS, config: { retryIntervalMs: 50 } });
     b.start();
 
     let escalatedAtMs = 0;
@@ -50,8 +35,8 @@ describe("supervisor", () => {
       },
     });
     sup.start();
-    await waitUntil(() => sup.state === SupervisorState.Escalated, "the supervisor to escalate");
-    await waitUntil(() => b.isActive(), "n2 to take the role over");
+    await until("the supervisor to escalate", () => sup.state === SupervisorState.Escalated);
+    await until("n2 to take the role over", () => b.isActive());
     const takeoverMs = Date.now() - escalatedAtMs;
 
     const restarts = history.list({ kind: "restart" });
@@ -76,7 +61,7 @@ describe("supervisor", () => {
       onEscalate: () => { escalated = true; },
     });
     sup.start();
-    await waitUntil(() => escalated, "escalation");
+    await until("escalation", () => escalated);
     expect(sup.starts).toBe(3);
   });
 });

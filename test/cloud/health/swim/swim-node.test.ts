@@ -2,7 +2,7 @@
 // the sections of the SWIM paper (Das et al., DSN 2002) and Lifeguard.
 
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../../../cloud/health/random";
+import { seededRandom } from "../../../../cloud/base";
 import { BroadcastQueue } from "../../../../cloud/health/swim/broadcast-queue";
 import { resolveSwimConfig, retransmitLimit, SWIM_LAN_DEFAULTS, suspicionTimeoutMs } from "../../../../cloud/health/swim/config";
 import { Suspicion } from "../../../../cloud/health/swim/suspicion";

@@ -3,7 +3,7 @@
 // schedule; it still runs the same configuration and is cheap to keep.)
 
 import { describe, expect, it } from "vitest";
-import { runSeed } from "./cluster";
+import { runSeed } from "../../../../cloud/raft/sim";
 
 const PINNED: { nodes: 3 | 5; seed: number; found: string }[] = [
   { nodes: 3, seed: 161, found: "client stuck retrying a dead node via a stale leader hint (sim client bug)" },

@@ -3,7 +3,7 @@
 // (or `npx tsx scripts/raft-soak.ts --seed 123`); change the seed count with SIM_SEEDS.
 
 import { expect, it } from "vitest";
-import { configForSeed, runSeed } from "./cluster";
+import { configForSeed, runSeed } from "../../../../cloud/raft/sim";
 
 export function simulationSuite(nodes: 3 | 5, firstSeed: number, defaultCount: number): void {
   const only = process.env.SEED;

@@ -1,0 +1,20 @@
+// Cloud node roles: the one vocabulary for node configuration, control-plane
+// membership records and recovery. One process may run several.
+export const CloudRole = Object.freeze({
+  /** Device uplink into JetStream: decode, dedup, device state, history. */
+  Ingest: "ingest",
+  /** The device-management API (NATS micro service). */
+  Api: "api",
+  /** Downlink reliability: command retries, desired-config re-sends. */
+  Commands: "commands",
+  Analytics: "analytics",
+  /** Fault tolerance: membership, leases and failover, replacement. */
+  Orchestration: "orchestration",
+} as const);
+export type CloudRole = (typeof CloudRole)[keyof typeof CloudRole];
+
+export const cloudRoles: readonly CloudRole[] = Object.freeze(Object.values(CloudRole));
+
+export function isCloudRole(v: unknown): v is CloudRole {
+  return typeof v === "string" && (cloudRoles as readonly string[]).includes(v);
+}

@@ -1,0 +1,3 @@
+// Public entry of the checkers that judge recorded histories (a
+// linearizability checker today; later ones live beside it).
+export * from "./lincheck";

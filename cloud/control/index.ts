@@ -1,0 +1,10 @@
+// Public entry of the control-plane state machine (replicated by
+// cloud/controlplane over cloud/raft). See README.md.
+export * from "./types";
+export { ControlStateMachine, SnapshotError, isReadCommand } from "./state-machine";
+export { DEFAULT_CONTROL_LIMITS, resolveLimits, type ControlLimits } from "./limits";
+export { encodeEnvelope, decodeEnvelope, validateEnvelope, readApplyResult } from "./codec";
+export { localProposer, type LocalProposerOptions } from "./local-proposer";
+export { Sessions, type SessionLimits, type SessionCheck, type ResponseReader } from "./sessions";
+export { FieldError } from "./fields";
+export { canonicalBytes, parseBoundedJson } from "./canonical-json";

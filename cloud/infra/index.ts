@@ -1,0 +1,8 @@
+// Public entry of the local infrastructure: nats-server processes (JetStream
+// + MQTT) for `xsfleet up` and the test harness.
+export { startLocalNats, type LocalNats, type LocalNatsOptions } from "./local-nats";
+export { findNatsServer, natsInstallHint } from "./nats-binary";
+export {
+  natsServerConfig, startNatsServer, startNatsCluster, anyPort, isPortInUse, natsStartTimeoutMs, freePort, isPortOpen, waitJetStreamReady,
+  type NatsServerSpec, type NatsServerPorts, type NatsServerProcess,
+} from "./nats-server";

@@ -1,0 +1,89 @@
+// What ingest publishes besides device state: history records, integrator
+// JSON on the out subject, device events and dead letters (formats in
+// cloud/records, subjects in cloud/subjects). `Publisher` spreads JetStream
+// publishes over the connections it is given.
+import { headers, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
+import {
+  deadLetterMsgId, DlqHeader, encodeDeviceEvent, encodeHistoryBatch, encodeHistoryRecord, encodeOutTelemetry, historyBatchMsgId, historyMsgId, outMsgId,
+  type DlqReason,
+} from "../records";
+import { deviceEventSubject, dlqSubject, historyBatchSubject, historySubject, outTelemetrySubject } from "../subjects";
+import type { EventOutput, TelemetryOutput } from "./apply";
+import type { OutputPort } from "./pipeline";
+import type { HistoryLayout } from "./settings";
+
+export interface DeadLetter {
+  reason: DlqReason;
+  detail: string;
+  subject: string;
+  stream: string;
+  streamSeq: number;
+  data: Uint8Array;
+}
+
+export class Publisher implements OutputPort {
+  readonly #nc: NatsConnection[];
+  readonly #js: JetStreamClient[];
+  #next = 0;
+
+  constructor(conns: readonly NatsConnection[], readonly nodeId: string) {
+    if (conns.length === 0) throw new Error("Publisher needs at least one connection");
+    this.#nc = [...conns];
+    this.#js = conns.map((nc) => jetstream(nc, { timeout: 10_000 }));
+  }
+
+  #pick(): number {
+    const i = this.#next;
+    this.#next = (this.#next + 1) % this.#js.length;
+    return i;
+  }
+
+  /** History records and (durable) out message of one telemetry batch. Resolves when stored. */
+  telemetry(o: TelemetryOutput, history: HistoryLayout | null, outDurable: boolean): Promise<PubAck>[] {
+    const js = this.#js[this.#pick()]!;
+    const acks: Promise<PubAck>[] = [];
+    if (history === "batch") {
+      const data = encodeHistoryBatch(o.seq, o.deviceTimeMs, o.raw);
+      acks.push(js.publish(historyBatchSubject(o.deviceId), data, { msgID: historyBatchMsgId(o.deviceId, o.seq) }));
+    } else if (history === "channel") {
+      const t = o.telemetry;
+      for (const c of t.channels) {
+        const data = encodeHistoryRecord({ s: o.seq, t: c.t, v: c.v });
+        acks.push(js.publish(historySubject(o.deviceId, c.name), data, { msgID: historyMsgId(o.deviceId, o.seq, c.name) }));
+      }
+    }
+    if (outDurable) {
+      const h = headers();
+      if (o.traceparent !== "") h.set("traceparent", o.traceparent);
+      acks.push(js.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { msgID: outMsgId(o.deviceId, o.seq), headers: h }));
+    }
+    return acks;
+  }
+
+  /** Core NATS out message (used when outDurable is off: after the CAS). */
+  outCore(o: TelemetryOutput): void {
+    const h = headers();
+    h.set("Nats-Msg-Id", outMsgId(o.deviceId, o.seq));
+    if (o.traceparent !== "") h.set("traceparent", o.traceparent);
+    this.#nc[this.#pick()]!.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { headers: h });
+  }
+
+  event(e: EventOutput): void {
+    const h = headers();
+    h.set("Nats-Msg-Id", e.id);
+    this.#nc[this.#pick()]!.publish(deviceEventSubject(e.deviceId, e.event), encodeDeviceEvent(e), { headers: h });
+  }
+
+  deadLetter(d: DeadLetter): Promise<PubAck> {
+    const h = headers();
+    h.set(DlqHeader.Reason, d.reason);
+    h.set(DlqHeader.Detail, d.detail.replace(/[\r\n]+/g, " ").slice(0, 512));
+    h.set(DlqHeader.Subject, d.subject);
+    h.set(DlqHeader.Stream, d.stream);
+    h.set(DlqHeader.StreamSeq, String(d.streamSeq));
+    h.set(DlqHeader.Node, this.nodeId);
+    // Redelivery of the same bad message must not dead-letter it twice.
+    return this.#js[this.#pick()]!.publish(dlqSubject(d.reason), d.data, { msgID: deadLetterMsgId(d.stream, d.streamSeq), headers: h });
+  }
+}

@@ -1,0 +1,133 @@
+// The JetStream side of ingest: one pull loop per source over the shared
+// durable consumer, handing batches to the pipeline (pipeline.ts) with
+// bounded concurrency and prefetch, keep-alives for slow batches, and a
+// restart when the loop ends while the role runs.
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { sleep, type Logger } from "../base";
+import type { Delivery, IngestPipeline } from "./pipeline";
+import type { IngestConfig } from "./settings";
+import { durableName, sourceStream } from "./streams";
+import type { IngestSource } from "./types";
+
+/** Concurrent batches per source on one node (per-device order is kept by the device lock). */
+const batchesInFlightMax = 4;
+/** Pause before a pull loop that ended is started again. */
+const loopRestartDelayMs = 500;
+/** Lifetime of one pull request and the server heartbeat within it. */
+const pullExpiresMs = 5_000;
+const pullHeartbeatMs = 1_000;
+
+/** A JetStream message as the pipeline sees it. */
+export function jsDelivery(m: JsMsg): Delivery {
+  return {
+    subject: m.subject,
+    data: m.data,
+    stream: m.info.stream,
+    streamSeq: m.info.streamSequence,
+    timeMs: Math.floor(m.info.timestampNanos / 1e6),
+    redelivered: m.info.redelivered,
+    pending: m.info.pending,
+    ack: () => m.ack(),
+    nak: (delayMs) => m.nak(delayMs),
+  };
+}
+
+export interface PullLoopDeps {
+  source: IngestSource;
+  conn: NatsConnection;
+  cfg: Pick<IngestConfig, "batchMax" | "prefetchMax" | "ackWaitMs">;
+  pipeline: IngestPipeline;
+  log: Logger;
+}
+
+export class PullLoop {
+  readonly #d: PullLoopDeps;
+  #iter: ConsumerMessages | null = null;
+  #stopping = false;
+  #done: Promise<void> | null = null;
+
+  constructor(deps: PullLoopDeps) {
+    this.#d = deps;
+  }
+
+  /** Runs until stop(); a loop that ends (consumer recreated, stream leader lost for long) starts again. */
+  start(): void {
+    this.#done = this.#runForever();
+  }
+
+  /** Stops pulling, finishes the batches in flight, naks what was fetched but not processed. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#iter?.stop();
+    await this.#done;
+  }
+
+  async #runForever(): Promise<void> {
+    const { source, log } = this.#d;
+    while (!this.#stopping) {
+      try {
+        await this.#runOnce();
+        if (!this.#stopping) log.warn("ingest: consumer loop ended; restarting", { source });
+      } catch (err) {
+        if (!this.#stopping) log.error("ingest: consumer loop failed; restarting", { source, error: String(err) });
+      }
+      if (!this.#stopping) await sleep(loopRestartDelayMs);
+    }
+  }
+
+  async #runOnce(): Promise<void> {
+    const { source, cfg, pipeline, log } = this.#d;
+    const consumer = await jetstream(this.#d.conn).consumers.get(sourceStream[source], durableName(source));
+    // Short pulls with heartbeats: when the consumer's leader moves (a server
+    // stops), a pull parked on the old leader is noticed in ~2 heartbeats
+    // instead of after the default 30 s expiry.
+    // The client library buffers up to max_messages out of our sight (no
+    // keep-alive possible there), so it pulls one batch at a time; what this
+    // node holds beyond that is bounded by prefetchMax below.
+    const iter = await consumer.consume({ max_messages: cfg.batchMax, expires: pullExpiresMs, idle_heartbeat: pullHeartbeatMs });
+    this.#iter = iter;
+    if (this.#stopping) iter.stop();
+    const queue: JsMsg[] = [];
+    let inFlight = 0;
+    let wake: (() => void) | null = null;
+    // Messages held by this node (queued or in a batch) and when they came:
+    // the keep-alive below tells the server we are still working on them, so
+    // a slow batch is not redelivered to another node while it runs.
+    const held = new Map<JsMsg, number>();
+    const keepAlive = setInterval(() => {
+      const oldMs = Date.now() - cfg.ackWaitMs / 3;
+      for (const [m, at] of held) if (at < oldMs) m.working();
+    }, Math.max(250, Math.floor(cfg.ackWaitMs / 3)));
+    const pump = (): void => {
+      while (queue.length > 0 && inFlight < batchesInFlightMax) {
+        const batch = queue.splice(0, cfg.batchMax);
+        inFlight++;
+        void pipeline.processBatch(source, batch.map(jsDelivery))
+          .catch((err: unknown) => log.error("ingest: batch crashed", { source, error: String(err) }))
+          .finally(() => {
+            for (const m of batch) held.delete(m);
+            inFlight--;
+            pump();
+            if (wake) { const w = wake; wake = null; w(); }
+          });
+      }
+    };
+    try {
+      for await (const m of iter) {
+        if (this.#stopping) { m.nak(); continue; }
+        held.set(m, Date.now());
+        queue.push(m);
+        pump();
+        // Backpressure: this node holds (queued + in batches) at most prefetchMax.
+        while (held.size >= cfg.prefetchMax && !this.#stopping) await new Promise<void>((r) => (wake = r));
+      }
+    } finally {
+      // Stopped (or the pull failed): what is queued was never processed; hand it back now.
+      for (const m of queue.splice(0)) { m.nak(); held.delete(m); }
+      while (inFlight > 0) await new Promise<void>((r) => (wake = r));
+      clearInterval(keepAlive);
+      this.#iter = null;
+    }
+  }
+}

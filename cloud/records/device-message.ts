@@ -1,0 +1,222 @@
+// The device-message contract on the cloud side: decoding of one device
+// uplink (subject + protobuf Envelope) with limits, and the reasons a message
+// is refused. Pure: bytes + subject in, a typed result out. Every rejection
+// carries a DlqReason so the caller can dead-letter and count it; nothing
+// here throws on bad input.
+import { decodeBatch } from "../../shared/codec/batch";
+import { CodecError, CodecErrorReason } from "../../shared/codec/errors";
+import { GCounter } from "../../shared/crdt/gcounter";
+import { PNCounter } from "../../shared/crdt/pncounter";
+import { CrdtError } from "../../shared/crdt/wire";
+import { decodeEnvelope, CounterKind, Encoding, type Envelope, type TelemetryBatch } from "../../shared/proto/xsfleet.gen";
+import { ProtoError, type DecodeLimits } from "../../shared/proto/wire";
+import { parseDeviceAddress, Uplink } from "../../shared/topics";
+
+/** Why a device message went to the dead-letter stream. Stable strings:
+ *  they are subject tokens (`xsfleet.v1.dlq.<reason>`), header values and
+ *  metric labels. */
+export const DlqReason = Object.freeze({
+  /** The subject is not `xsfleet.v1.dev.<id>.<kind>` with an uplink kind. */
+  BadSubject: "bad-subject",
+  /** Payload larger than `messageBytesMax`. */
+  TooLarge: "too-large",
+  /** The protobuf Envelope does not decode (truncated, bad varint, limits). */
+  BadEnvelope: "bad-envelope",
+  /** Envelope.device_id differs from the device id in the subject. */
+  DeviceMismatch: "device-mismatch",
+  /** The body is missing or does not match the subject's kind. */
+  WrongBody: "wrong-body",
+  /** seq is 0 (only status may be unsequenced). */
+  BadSeq: "bad-seq",
+  /** The device seq is older than the dedup window: possibly a duplicate,
+   *  possibly a very late first delivery. Kept, never silently dropped. */
+  StaleSeq: "stale-seq",
+  /** TelemetryBatch.encoding is not one this node decodes. */
+  BadEncoding: "bad-encoding",
+  /** The codec rejected the payload (truncated, corrupt, trailing bytes). */
+  BadPayload: "bad-payload",
+  /** A declared or decoded count is above pointsPerBatchMax / channelsMax. */
+  LimitExceeded: "limit-exceeded",
+  /** Channel metadata does not match the decoded columns. */
+  BadChannels: "bad-channels",
+  /** A CRDT counter state does not decode or would break its limits. */
+  BadCounter: "bad-counter",
+  /** schema_version is newer than this node understands. */
+  BadSchemaVersion: "bad-schema-version",
+} as const);
+export type DlqReason = (typeof DlqReason)[keyof typeof DlqReason];
+
+/** One decoded channel of a telemetry batch; `t` is shared by all channels. */
+export interface DecodedChannel {
+  name: string;
+  unit: string;
+  resolution: number;
+  t: readonly number[];
+  v: readonly number[];
+}
+
+export interface DecodedTelemetry {
+  pointCount: number;
+  channels: DecodedChannel[];
+}
+
+export interface DecodedCounter {
+  name: string;
+  kind: "g" | "pn";
+  counter: GCounter | PNCounter;
+}
+
+export interface DecodedMessage {
+  ok: true;
+  deviceId: string;
+  kind: Uplink;
+  env: Envelope;
+  telemetry: DecodedTelemetry | null;
+  counters: DecodedCounter[] | null;
+}
+
+export interface Rejected {
+  ok: false;
+  deviceId: string | null;
+  reason: DlqReason;
+  detail: string;
+}
+
+export type DecodeResult = DecodedMessage | Rejected;
+
+/** Limits a decoder enforces (the ingest role's settings carry them). */
+export interface DecodeConfig {
+  /** Largest accepted device payload. */
+  messageBytesMax: number;
+  /** Most points in one telemetry batch (checked before allocating). */
+  pointsPerBatchMax: number;
+  /** Most channels in one telemetry batch. */
+  channelsMax: number;
+  /** Newest protobuf schema_version accepted. */
+  schemaVersionMax: number;
+}
+
+/** Longest channel name accepted (names become subject tokens of history). */
+export const channelNameBytesMax = 64;
+/** Most counters in one CounterState message. */
+export const countersPerMessageMax = 64;
+
+/** Uplink kinds with a cloud-side decoder (command acks go to cloud/commands). */
+export const decodedKinds: readonly Uplink[] = Object.freeze([Uplink.Telemetry, Uplink.Heartbeat, Uplink.Hello, Uplink.Status, Uplink.Counters]);
+
+function reject(deviceId: string | null, reason: DlqReason, detail: string): Rejected {
+  return { ok: false, deviceId, reason, detail };
+}
+
+export function decodeDeviceMessage(subject: string, data: Uint8Array, cfg: DecodeConfig): DecodeResult {
+  const addr = parseDeviceAddress(subject);
+  if (!addr || !decodedKinds.includes(addr.kind as Uplink)) return reject(addr?.deviceId ?? null, DlqReason.BadSubject, `not an ingest subject: ${subject}`);
+  const deviceId = addr.deviceId;
+  const kind = addr.kind as Uplink;
+  if (data.length > cfg.messageBytesMax) {
+    return reject(deviceId, DlqReason.TooLarge, `${data.length} bytes > messageBytesMax ${cfg.messageBytesMax}`);
+  }
+  const limits: DecodeLimits = { fieldBytesMax: cfg.messageBytesMax, repeatedMax: Math.max(cfg.channelsMax, countersPerMessageMax, 64), depthMax: 8 };
+  let env: Envelope;
+  try {
+    env = decodeEnvelope(data, limits);
+  } catch (err) {
+    // ProtoError for malformed bytes; any other error is still the input's fault.
+    return reject(deviceId, DlqReason.BadEnvelope, err instanceof ProtoError ? `${err.reason}: ${err.message}` : String(err));
+  }
+  if (env.schemaVersion > cfg.schemaVersionMax) {
+    return reject(deviceId, DlqReason.BadSchemaVersion, `schema_version ${env.schemaVersion} > ${cfg.schemaVersionMax}`);
+  }
+  if (env.deviceId !== "" && env.deviceId !== deviceId) {
+    return reject(deviceId, DlqReason.DeviceMismatch, `envelope device_id ${JSON.stringify(env.deviceId)} on the subject of ${deviceId}`);
+  }
+  const bodyOk =
+    (kind === Uplink.Telemetry && env.telemetry !== undefined) ||
+    (kind === Uplink.Heartbeat && env.heartbeat !== undefined) ||
+    (kind === Uplink.Hello && env.hello !== undefined) ||
+    (kind === Uplink.Status && env.status !== undefined) ||
+    (kind === Uplink.Counters && env.counters !== undefined);
+  if (!bodyOk) return reject(deviceId, DlqReason.WrongBody, `a ${kind} message needs its body`);
+  if (env.seq === 0 && kind !== Uplink.Status) return reject(deviceId, DlqReason.BadSeq, "seq 0 (device seqs start at 1)");
+
+  let telemetry: DecodedTelemetry | null = null;
+  let counters: DecodedCounter[] | null = null;
+  if (env.telemetry !== undefined) {
+    const t = decodeTelemetry(env.telemetry, cfg);
+    if (!t.ok) return reject(deviceId, t.reason, t.detail);
+    telemetry = t.value;
+  }
+  if (env.counters !== undefined) {
+    const c = decodeCounters(env);
+    if (!c.ok) return reject(deviceId, c.reason, c.detail);
+    counters = c.value;
+  }
+  return { ok: true, deviceId, kind, env, telemetry, counters };
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; reason: DlqReason; detail: string };
+
+/** Decodes a wire TelemetryBatch (encoding, codec payload, channel names) with limits. */
+export function decodeTelemetry(tb: TelemetryBatch, cfg: Pick<DecodeConfig, "pointsPerBatchMax" | "channelsMax">): Result<DecodedTelemetry> {
+  if (tb.encoding !== Encoding.ENCODING_XSF_TS1) {
+    return { ok: false, reason: DlqReason.BadEncoding, detail: `telemetry encoding ${tb.encoding} is not supported (expected ${Encoding.ENCODING_XSF_TS1})` };
+  }
+  if (tb.pointCount > cfg.pointsPerBatchMax) {
+    return { ok: false, reason: DlqReason.LimitExceeded, detail: `point_count ${tb.pointCount} > pointsPerBatchMax ${cfg.pointsPerBatchMax}` };
+  }
+  if (tb.channels.length > cfg.channelsMax) {
+    return { ok: false, reason: DlqReason.LimitExceeded, detail: `${tb.channels.length} channels > channelsMax ${cfg.channelsMax}` };
+  }
+  let batch;
+  try {
+    batch = decodeBatch(tb.payload, { pointsMax: cfg.pointsPerBatchMax, channelsMax: cfg.channelsMax });
+  } catch (err) {
+    if (err instanceof CodecError) {
+      const reason = err.reason === CodecErrorReason.LimitExceeded ? DlqReason.LimitExceeded
+        : err.reason === CodecErrorReason.BadEncoding || err.reason === CodecErrorReason.BadVersion ? DlqReason.BadEncoding
+        : DlqReason.BadPayload;
+      return { ok: false, reason, detail: err.message };
+    }
+    return { ok: false, reason: DlqReason.BadPayload, detail: err instanceof Error ? err.message : String(err) };
+  }
+  const n = batch.timestampsMs.length;
+  if (tb.pointCount !== 0 && tb.pointCount !== n) {
+    return { ok: false, reason: DlqReason.BadPayload, detail: `point_count ${tb.pointCount} but the payload holds ${n} points` };
+  }
+  if (tb.channels.length !== 0 && tb.channels.length !== batch.channels.length) {
+    return { ok: false, reason: DlqReason.BadChannels, detail: `${tb.channels.length} channel infos for ${batch.channels.length} columns` };
+  }
+  const seen = new Set<string>();
+  const channels: DecodedChannel[] = [];
+  for (let i = 0; i < batch.channels.length; i++) {
+    const info = tb.channels[i];
+    const name = info && info.name !== "" ? info.name : `c${i}`;
+    if (name.length > channelNameBytesMax || seen.has(name)) {
+      return { ok: false, reason: DlqReason.BadChannels, detail: `channel name ${JSON.stringify(name.slice(0, 80))} is too long or repeated` };
+    }
+    seen.add(name);
+    const col = batch.channels[i]!;
+    channels.push({ name, unit: info?.unit ?? "", resolution: col.resolution, t: batch.timestampsMs, v: col.values });
+  }
+  return { ok: true, value: { pointCount: n, channels } };
+}
+
+function decodeCounters(env: Envelope): Result<DecodedCounter[]> {
+  const list = env.counters!.counters;
+  if (list.length > countersPerMessageMax) {
+    return { ok: false, reason: DlqReason.LimitExceeded, detail: `${list.length} counters > ${countersPerMessageMax}` };
+  }
+  const out: DecodedCounter[] = [];
+  for (const c of list) {
+    if (c.name === "" || c.name.length > channelNameBytesMax) return { ok: false, reason: DlqReason.BadCounter, detail: `bad counter name ${JSON.stringify(c.name.slice(0, 80))}` };
+    try {
+      if (c.kind === CounterKind.COUNTER_KIND_G) out.push({ name: c.name, kind: "g", counter: GCounter.decode(c.state) });
+      else if (c.kind === CounterKind.COUNTER_KIND_PN) out.push({ name: c.name, kind: "pn", counter: PNCounter.decode(c.state) });
+      else return { ok: false, reason: DlqReason.BadCounter, detail: `counter ${c.name}: kind ${c.kind} unspecified` };
+    } catch (err) {
+      if (err instanceof CrdtError) return { ok: false, reason: DlqReason.BadCounter, detail: `counter ${c.name}: ${err.message}` };
+      throw err;
+    }
+  }
+  return { ok: true, value: out };
+}

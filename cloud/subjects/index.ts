@@ -1,0 +1,2 @@
+// Public entry of the subject names: the one module that builds them.
+export * from "./subjects";

@@ -1,0 +1,163 @@
+// Every NATS subject the cloud tier uses, built here and nowhere else.
+// Device subjects (what devices publish and receive over MQTT) are built by
+// shared/topics.ts, which the firmware shares; this module wraps them and
+// adds the cloud's own: integrator outputs, history, dead letters, the
+// management and cluster APIs, membership, the control plane and Raft.
+// Tokens that come from outside (device ids, node ids, channel names) are
+// checked or escaped so a subject never gains or loses a level.
+import {
+  allDevicesSubject as sharedAllDevicesSubject,
+  deviceSubject as sharedDeviceSubject,
+  type Downlink,
+  type Uplink,
+} from "../../shared/topics";
+
+const root = "xsfleet.v1";
+
+// ---- devices (MQTT xsfleet/v1/dev/<id>/<kind> as nats-server maps it) ----
+
+/** `xsfleet.v1.dev.<id>.<kind>`: one device's uplink or downlink. */
+export function deviceSubject(deviceId: string, kind: Uplink | Downlink): string {
+  return sharedDeviceSubject(deviceId, kind);
+}
+
+/** `xsfleet.v1.dev.*.<kind>`: one kind across all devices. */
+export function allDevicesSubject(kind: Uplink | Downlink): string {
+  return sharedAllDevicesSubject(kind);
+}
+
+// ---- integrator outputs ----
+
+/** Device events published as JSON on `xsfleet.v1.events.<id>.<event>`. */
+export const DeviceEvent = Object.freeze({
+  Registered: "registered",
+  Online: "online",
+  Offline: "offline",
+  CommandAcked: "command-acked",
+  CommandExpired: "command-expired",
+  Decommissioned: "decommissioned",
+} as const);
+export type DeviceEvent = (typeof DeviceEvent)[keyof typeof DeviceEvent];
+
+const outRoot = `${root}.out`;
+const eventsRoot = `${root}.events`;
+
+/** Decoded telemetry of one device as JSON (stream XSF_OUT). */
+export function outTelemetrySubject(deviceId: string): string {
+  return `${outRoot}.${deviceId}.telemetry`;
+}
+export const allOutTelemetrySubject = `${outRoot}.*.telemetry`;
+
+export function deviceEventSubject(deviceId: string, event: DeviceEvent): string {
+  return `${eventsRoot}.${deviceId}.${event}`;
+}
+export const allDeviceEventsSubject = `${eventsRoot}.>`;
+
+// ---- history (stream XSF_HIST) and dead letters (stream XSF_DLQ) ----
+
+const historyRoot = `${root}.hist`;
+const plainToken = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Channel name → subject token: [A-Za-z0-9_-] names as they are, anything
+ *  else as "~" + hex of its UTF-8 bytes (subject tokens may not hold '.', ' ',
+ *  '*', '>'). */
+export function channelToken(name: string): string {
+  if (plainToken.test(name)) return name;
+  let hex = "~";
+  for (const b of new TextEncoder().encode(name)) hex += b.toString(16).padStart(2, "0");
+  return hex;
+}
+
+/** Last token of batch-layout history records; never a channel token ("~" +
+ *  text that is not hex cannot come out of channelToken). */
+export const historyBatchToken = "~batch";
+
+/** Per-channel history records: `xsfleet.v1.hist.<device>.<channel token>`. */
+export function historySubject(deviceId: string, channel: string): string {
+  return `${historyRoot}.${deviceId}.${channelToken(channel)}`;
+}
+
+/** Batch-layout history records: `xsfleet.v1.hist.<device>.~batch`. */
+export function historyBatchSubject(deviceId: string): string {
+  return `${historyRoot}.${deviceId}.${historyBatchToken}`;
+}
+export const allHistorySubject = `${historyRoot}.>`;
+
+const dlqRoot = `${root}.dlq`;
+
+/** Dead letters by reason: `xsfleet.v1.dlq.<reason>`. */
+export function dlqSubject(reason: string): string {
+  return `${dlqRoot}.${reason}`;
+}
+export const allDlqSubject = `${dlqRoot}.>`;
+
+// ---- management API ($SRV micro service xsfleet-api) ----
+
+const apiRoot = `${root}.api`;
+
+/** `xsfleet.v1.api.<endpoint>`, e.g. devices.register. */
+export function apiSubject(endpoint: string): string {
+  return `${apiRoot}.${endpoint}`;
+}
+
+// ---- cloud-node membership, recovery and the cluster API ----
+
+const clusterRoot = `${root}.cluster`;
+
+/** Periodic heartbeat of one cloud node (JSON ClusterHeartbeat). */
+export function heartbeatSubject(nodeId: string): string {
+  return `${clusterRoot}.hb.${nodeId}`;
+}
+export const allHeartbeatsSubject = `${clusterRoot}.hb.*`;
+
+/** SWIM messages addressed to one member (JSON SwimMessage). */
+export function swimSubject(nodeId: string): string {
+  return `${clusterRoot}.swim.${nodeId}`;
+}
+
+/** Presence change of `nodeId` as observed by some member. */
+export function clusterEventSubject(nodeId: string, event: string): string {
+  return `${clusterRoot}.events.${nodeId}.${event}`;
+}
+
+/** Recovery decisions and actions (failover, restart, replacement, restore). */
+export function recoverySubject(kind: string): string {
+  return `${clusterRoot}.recovery.${kind}`;
+}
+export const allRecoverySubject = `${clusterRoot}.recovery.>`;
+
+/** Replacement: "start role R here" request to one node. */
+export function assignSubject(nodeId: string): string {
+  return `${clusterRoot}.assign.${nodeId}`;
+}
+
+/** Operator request/reply API of the cluster (plain JSON). */
+export const ClusterApiSubject = Object.freeze({
+  Members: apiSubject("cluster.members"),
+  History: apiSubject("cluster.history"),
+  Devices: apiSubject("cluster.devices"),
+} as const);
+
+// ---- the Raft control plane ----
+
+/** Service group every control-plane replica serves: `xsfleet.v1.control.<endpoint>`. */
+export const controlSubjectRoot = `${root}.control`;
+
+/** One replica's own group: `xsfleet.v1.control.node.<id>.<endpoint>`. */
+export function controlNodeSubjectRoot(nodeId: number): string {
+  return `${controlSubjectRoot}.node.${nodeId}`;
+}
+
+/** An endpoint on any replica, or on replica `nodeId` when it is > 0. */
+export function controlSubject(endpoint: string, nodeId = 0): string {
+  return `${nodeId > 0 ? controlNodeSubjectRoot(nodeId) : controlSubjectRoot}.${endpoint}`;
+}
+
+const raftGroupPattern = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Raft messages to replica `nodeId` of `group`: `xsfleet.raft.<group>.<node>`. */
+export function raftSubject(group: string, nodeId: number): string {
+  if (!raftGroupPattern.test(group)) throw new Error(`raft group "${group}" must match ${raftGroupPattern}`);
+  if (!Number.isSafeInteger(nodeId) || nodeId <= 0 || nodeId > 0xffffffff) throw new Error(`raft node id must be 1..2^32-1, got ${nodeId}`);
+  return `xsfleet.raft.${group}.${nodeId}`;
+}
