@@ -1,9 +1,12 @@
 // The local stack's broker: use a reachable NATS when told to, else start
 // nats-server processes (JetStream + MQTT) whose data lives in a state dir,
-// so a restart of `xsfleet up` keeps streams, KV and retained messages.
+// so a restart of `xsfleet up` keeps streams, KV and retained messages. The
+// servers are owned children (owned-child.ts): Ctrl-C does not reach them
+// directly, and they stop if their parent dies.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ChildProcess } from "node:child_process";
+import { stopChild } from "./owned-child";
 import { freePort, isPortOpen, natsServerConfig, spawnNatsServer, waitForPort, waitJetStreamReady } from "./nats-server";
 
 export interface LocalNats {
@@ -14,8 +17,12 @@ export interface LocalNats {
   monitorUrls: string[];
   /** True when this process started the servers (and will stop them). */
   owned: boolean;
-  stop(): Promise<void>;
+  /** SIGTERM, SIGKILL after graceMs (default stopGraceMs). */
+  stop(graceMs?: number): Promise<void>;
 }
+
+/** nats-server flushes and exits on SIGTERM in well under a second; more means it is stuck. */
+const stopGraceMs = 3_000;
 
 export interface LocalNatsOptions {
   stateDir: string;
@@ -51,23 +58,25 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
     writeFileSync(conf, natsServerConfig(s));
     children.push(spawnNatsServer(conf, (code, log) => {
       if (!stopping && code !== 0) console.error(`nats-server ${s.name} exited with code ${code}:\n${log}`);
-    }));
+    }, { owned: true }));
   }
-  await Promise.all(specs.flatMap((s) => [waitForPort(s.clientPort), waitForPort(s.mqttPort)]));
   const monitorUrls = specs.map((s) => `http://127.0.0.1:${s.monitorPort}`);
-  await Promise.all(monitorUrls.map((u) => waitJetStreamReady(u, 60_000)));
+  try {
+    await Promise.all(specs.flatMap((s) => [waitForPort(s.clientPort), waitForPort(s.mqttPort)]));
+    await Promise.all(monitorUrls.map((u) => waitJetStreamReady(u, 60_000)));
+  } catch (e) {
+    stopping = true;
+    await Promise.all(children.map((c) => stopChild(c, stopGraceMs)));
+    throw e;
+  }
   return {
     servers: specs.map((s) => `nats://127.0.0.1:${s.clientPort}`),
     mqttUrls: specs.map((s) => `mqtt://127.0.0.1:${s.mqttPort}`),
     monitorUrls,
     owned: true,
-    stop: async () => {
+    stop: async (graceMs = stopGraceMs) => {
       stopping = true;
-      await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-        if (c.exitCode !== null || c.signalCode !== null) return resolve();
-        c.once("exit", () => resolve());
-        c.kill("SIGTERM");
-      })));
+      await Promise.all(children.map((c) => stopChild(c, graceMs)));
     },
   };
 }

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect as netConnect } from "node:net";
 import { findNatsServer } from "./nats-binary";
+import { spawnOwnedChild } from "./owned-child";
 
 export interface NatsServerSpec {
   name: string;
@@ -80,9 +81,11 @@ export async function waitJetStreamReady(monitorUrl: string, timeoutMs = 30_000)
   }
 }
 
-/** Spawns nats-server with a config file; stderr is kept for error reports. */
-export function spawnNatsServer(configPath: string, onExit?: (code: number | null, log: string) => void): ChildProcess {
-  const child = spawn(findNatsServer(), ["-c", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+/** Spawns nats-server with a config file; stderr is kept for error reports.
+ *  `owned`: in its own process group with a parent-death signal (owned-child.ts), for the local stack. */
+export function spawnNatsServer(configPath: string, onExit?: (code: number | null, log: string) => void, opts: { owned?: boolean } = {}): ChildProcess {
+  const stdio: ["ignore", "ignore", "pipe"] = ["ignore", "ignore", "pipe"];
+  const child = opts.owned ? spawnOwnedChild(findNatsServer(), ["-c", configPath], { stdio }) : spawn(findNatsServer(), ["-c", configPath], { stdio });
   let log = "";
   child.stderr!.on("data", (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
   child.on("exit", (code, sig) => { if (sig === null) onExit?.(code, log); });
