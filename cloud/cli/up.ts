@@ -17,7 +17,7 @@ import { connect } from "@nats-io/transport-node";
 import path from "node:path";
 import { startLocalNats, type LocalNats } from "../infra/local-nats";
 import { freePort, isPortOpen } from "../infra/nats-server";
-import { startNatsDashboard, type DashboardHandle, type ProcessRow } from "../dashboard";
+import { startNatsDashboard, type DashboardEventListener, type DashboardHandle, type ProcessRow } from "../dashboard";
 import { startSimFleet, fleetDevicesMax, type SimFleet } from "../../firmware/host/sim-fleet";
 import { ApiClient } from "../api/client";
 import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
@@ -35,7 +35,7 @@ export const upSpec: CommandSpec = {
   usage: "xsfleet up [options]   (npm start runs the same)",
   options: {
     devices: { type: "string", value: "N", description: `simulated devices (0-${fleetDevicesMax})`, default: "36" },
-    actuators: { type: "string", value: "N", description: "how many of them are actuators (default: 4, at most all of them)" },
+    actuators: { type: "string", value: "N", description: "how many of them are actuators (default: 4; one per 9 devices in smaller fleets)" },
     "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands)", default: "3" },
     registry: { type: "string", value: "kv|control", description: "device registry: control = Raft control plane (3 replicas), kv = NATS KV", default: "control" },
     "nats-nodes": { type: "string", value: "N", description: "nats-server processes to start: 1 or 3 (a cluster)", default: "1" },
@@ -72,6 +72,8 @@ interface Stack {
   probe: FleetProbe | null;
   /** Set when a stop began: startup steps still in flight undo what they made. */
   stopping: boolean;
+  /** The dashboard's live feed of process exits and restarts. */
+  eventListeners: Set<DashboardEventListener>;
 }
 
 class Aborted extends Error {}
@@ -197,7 +199,11 @@ async function startStack(
   if (o.dashPort > 0) {
     const port = (await isPortOpen(o.dashPort)) ? await freePort() : o.dashPort;
     const processes = (): ProcessRow[] => [...stack.cloud, ...stack.control].map((c) => processRow(c));
-    stack.dashboard = await startNatsDashboard({ servers: stack.servers, monitorUrls: stack.nats?.monitorUrls ?? [], port, processes });
+    const hostEvents = (l: DashboardEventListener): (() => void) => {
+      stack.eventListeners.add(l);
+      return () => stack.eventListeners.delete(l);
+    };
+    stack.dashboard = await startNatsDashboard({ servers: stack.servers, monitorUrls: stack.nats?.monitorUrls ?? [], port, processes, hostEvents });
     log(`dashboard: ${stack.dashboard.url}`);
   }
   check();
@@ -288,7 +294,7 @@ export async function runUp(argv: string[]): Promise<number> {
   if (registry !== "kv" && registry !== "control") throw new UsageError(`--registry must be kv or control, got ${JSON.stringify(registry)}`, "up");
   const o: UpSettings = {
     devices,
-    actuators: stringOption(p, "actuators") !== undefined ? intOption(p, "actuators", 0, devices) : Math.min(4, devices),
+    actuators: stringOption(p, "actuators") !== undefined ? intOption(p, "actuators", 0, devices) : Math.min(4, Math.floor(devices / 9)),
     cloudNodes: intOption(p, "cloud-nodes", 1, 9),
     speedup: numberOption(p, "speedup", 0.1, 10_000),
     heartbeatMs: intOption(p, "heartbeat-ms", 100, 3_600_000),
@@ -299,7 +305,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const durationS = stringOption(p, "duration") !== undefined ? numberOption(p, "duration", 1, 86_400 * 365) : undefined;
   const status = liveStatus();
   const log = (m: string): void => status.log(`[xsfleet up] ${m}`);
-  const stack: Stack = { nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, probe: null, stopping: false };
+  const stack: Stack = { nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, probe: null, stopping: false, eventListeners: new Set() };
   const requests = stopRequests(durationS);
   requests.onRepeat((sig) => {
     log(`${sig} again: killing everything now`);
@@ -309,8 +315,11 @@ export async function runUp(argv: string[]): Promise<number> {
   let failure: unknown = null;
   // An exit or restart is logged and redrawn on the status line at once (not at the next tick).
   const onEvent = (e: ProcessEvent): void => {
-    log(processEventLine(e));
+    const line = processEventLine(e);
+    log(line);
     statusTimer?.refresh(true);
+    const event = { timeMs: Date.now(), kind: `process-${e.type}`, deviceId: "", summary: line.replace(/ \(.*\)$/, ""), detail: e.process.snapshot() };
+    for (const l of stack.eventListeners) l(event);
   };
   const startup = startStack(p, o, stack, log, onEvent);
   try {

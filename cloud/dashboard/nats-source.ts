@@ -50,6 +50,8 @@ export interface NatsDashboardSourceOptions {
   cloudNodes?: () => Promise<CloudNodeRow[]>;
   /** Processes the host supervises (`xsfleet up`): a dead one shows as down at once. */
   processes?: () => ProcessRow[];
+  /** The host's own events (process exits and restarts) for the live feed; returns the unsubscribe function. */
+  hostEvents?: (listener: DashboardEventListener) => () => void;
   /** Cloud nodes' /healthz URLs (cloud/node/http.ts): adds roles and starting/draining/disconnected. */
   cloudHealthUrls?: string[];
   cloudConnectionPrefix?: string;
@@ -152,8 +154,8 @@ function summarize(kind: string, p: Json): string {
 
 export class NatsDashboardSource implements DashboardSource {
   readonly #nc: NatsConnection;
-  readonly #o: Required<Omit<NatsDashboardSourceOptions, "nc" | "cloudNodes" | "processes">> & {
-    cloudNodes?: () => Promise<CloudNodeRow[]>; processes?: () => ProcessRow[];
+  readonly #o: Required<Omit<NatsDashboardSourceOptions, "nc" | "cloudNodes" | "processes" | "hostEvents">> & {
+    cloudNodes?: () => Promise<CloudNodeRow[]>; processes?: () => ProcessRow[]; hostEvents?: (l: DashboardEventListener) => () => void;
   };
   readonly #devices: DeviceStateMirror;
   readonly #heartbeats = new HeartbeatTable();
@@ -176,6 +178,7 @@ export class NatsDashboardSource implements DashboardSource {
       eventPayloadBytesMax: opts.eventPayloadBytesMax ?? 8192,
       cloudNodes: opts.cloudNodes,
       processes: opts.processes,
+      hostEvents: opts.hostEvents,
       cloudConnectionPrefix: opts.cloudConnectionPrefix ?? "xsfleet-",
       excludeConnectionNames: opts.excludeConnectionNames ?? [],
       cloudHealthUrls: opts.cloudHealthUrls ?? [],
@@ -249,7 +252,9 @@ export class NatsDashboardSource implements DashboardSource {
       },
     });
     this.#subs.add(sub);
+    const offHost = this.#o.hostEvents?.(listener);
     return () => {
+      offHost?.();
       if (this.#subs.delete(sub)) sub.unsubscribe();
     };
   }
