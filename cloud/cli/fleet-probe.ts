@@ -49,6 +49,11 @@ export class FleetProbe {
     })();
   }
 
+  /** Waits (at most timeoutMs) until the device mirror holds the whole state bucket: for one-shot snapshots. */
+  ready(timeoutMs: number): Promise<boolean> {
+    return this.#devices.ready(timeoutMs);
+  }
+
   get outputPoints(): number {
     return this.#points;
   }

@@ -35,6 +35,9 @@ export class DeviceStateMirror {
   #retryTimer: NodeJS.Timeout | null = null;
   #closed = false;
   #started = false;
+  /** Resolved once the bucket's contents at watch start have all been applied. */
+  #loaded: () => void = () => undefined;
+  readonly #loadedP = new Promise<void>((r) => (this.#loaded = r));
 
   constructor(nc: NatsConnection, opts: DeviceStateMirrorOptions = {}) {
     this.#nc = nc;
@@ -50,6 +53,17 @@ export class DeviceStateMirror {
       void this.#open();
     }
     return this;
+  }
+
+  /** True once the mirror holds the whole bucket as it was when the watch began; false after timeoutMs (e.g. no bucket yet). */
+  async ready(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), timeoutMs); });
+    try {
+      return await Promise.race([this.#loadedP.then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   stop(): void {
@@ -85,7 +99,12 @@ export class DeviceStateMirror {
       this.#watch = iter;
       if (this.#closed) { iter.stop(); return; }
       this.#error = "";
-      for await (const e of iter) this.#apply(e);
+      // nats.js flags the last entry of the initial values (and every later one) as an update.
+      if ((await store.kv.status()).values === 0) this.#loaded();
+      for await (const e of iter) {
+        this.#apply(e);
+        if (e.isUpdate) this.#loaded();
+      }
       if (!this.#closed) throw new Error("watch ended");
     } catch (e) {
       if (this.#closed) return;

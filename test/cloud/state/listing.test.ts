@@ -82,7 +82,8 @@ describe("device state listing", () => {
     const before = await consumerCount();
     const mirror = new DeviceStateMirror(nc).start();
     try {
-      await until("mirror holds every device", () => mirror.size === devices.length);
+      expect(await mirror.ready(20_000)).toBe(true);
+      expect(mirror.size).toBe(devices.length);
       expect(await consumerCount()).toBe(before + 1);
       const cur = await store.load("dev-07");
       cur.state.presence = { state: "online", sinceMs: Date.now(), source: "hello", reason: "" };
