@@ -156,13 +156,15 @@ export class StackProcess {
   /** Graceful stop: no more restarts, SIGTERM, SIGKILL after graceMs. Null when it was not running. */
   async stop(graceMs: number): Promise<ChildExit | null> {
     this.#stopGraceMs = graceMs;
-    const wasRunning = this.#child !== null && this.#state !== ProcessState.Stopped && this.#child.exitCode === null && this.#child.signalCode === null;
+    const child = this.#child;
+    const wasRunning = child !== null && this.#state !== ProcessState.Stopped && child.exitCode === null && child.signalCode === null;
     if (this.#state !== ProcessState.Stopped) this.#state = ProcessState.Stopping;
     await this.#supervisor.stop();
     // A run the supervisor did not know about yet (spawn in flight) is stopped here.
-    if (this.#child && this.#child.exitCode === null && this.#child.signalCode === null) await stopChild(this.#child, graceMs);
+    const last = this.#child;
+    if (last && last.exitCode === null && last.signalCode === null) await stopChild(last, graceMs);
     this.#state = ProcessState.Stopped;
-    return wasRunning && this.#lastExit ? this.#lastExit.exit : null;
+    return wasRunning && last ? childExited(last) : null;
   }
 
   /** Immediate SIGKILL, no restart (a second Ctrl-C). */
