@@ -43,7 +43,7 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
 
   beforeAll(async () => {
     // Traces replayed fast, so the history holds more points than the plot shows by the time the page opens.
-    up = await startUp(["--devices", "3", "--actuators", "1", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--speedup", "200",
+    up = await startUp(["--devices", "3", "--actuators", "1", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--speedup", "400",
       "--dashboard-port", String(await freePort())]);
     await up.waitFor(/devices 3\/3 online.*cloud 1\/1 up \| raft 3\/3 \| members 1 up/, "stack up", 150_000);
     dashUrl = (await up.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/, "dashboard URL"))[1]!;
