@@ -1,13 +1,17 @@
 // Reads what an operator wants on one line from a running system, through
-// NATS only: device presence (state KV), ingest consumer lag, dead letters,
-// and live points/s from the integrator output subjects.
+// NATS only: device presence (a live mirror of the state KV, one watch, no
+// key listing per snapshot), ingest consumer lag, dead letters, and live
+// points/s from the integrator output subjects.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { IngestStream, durableName } from "../ingest";
 import { DevicePresence } from "../../shared/device-presence";
 import { MemberStatus, type MemberView } from "../membership";
-import { DeviceStateStore } from "../state";
+import { DeviceStateMirror } from "../state";
 import { allOutTelemetrySubject, ClusterApiSubject } from "../subjects";
+
+/** Devices the status line mirrors (the fleet simulator's own maximum). */
+const devicesShownMax = 10_000;
 
 export interface FleetSnapshot {
   devicesKnown: number;
@@ -22,12 +26,14 @@ export interface FleetSnapshot {
 
 export class FleetProbe {
   #jsm: JetStreamManager | undefined;
-  #store: DeviceStateStore | undefined;
+  readonly #devices: DeviceStateMirror;
   #sub: Subscription | undefined;
   #points = 0;
   #batches = 0;
 
-  constructor(readonly nc: NatsConnection) {}
+  constructor(readonly nc: NatsConnection) {
+    this.#devices = new DeviceStateMirror(nc, { devicesMax: devicesShownMax }).start();
+  }
 
   /** Starts counting points on xsfleet.v1.out.*.telemetry. */
   watchOutput(): void {
@@ -44,6 +50,11 @@ export class FleetProbe {
         }
       }
     })();
+  }
+
+  /** Waits (at most timeoutMs) until the device mirror holds the whole state bucket: for one-shot snapshots. */
+  ready(timeoutMs: number): Promise<boolean> {
+    return this.#devices.ready(timeoutMs);
   }
 
   get outputPoints(): number {
@@ -73,16 +84,9 @@ export class FleetProbe {
         return 0;
       }
     };
-    let devicesKnown = 0;
     let devicesOnline = 0;
-    try {
-      this.#store ??= await DeviceStateStore.open(this.nc);
-      const states = await this.#store.listDeviceStates({ limit: 5_000 });
-      devicesKnown = states.length;
-      devicesOnline = states.filter((s) => s.presence.state === DevicePresence.Online).length;
-    } catch {
-      // bucket not created yet
-    }
+    for (const d of this.#devices.devices()) if (d.presence.state === DevicePresence.Online) devicesOnline++;
+    const devicesKnown = this.#devices.size + this.#devices.droppedIds;
     return {
       devicesKnown, devicesOnline, consumerLag, deadLetters: await msgs(IngestStream.DeadLetter),
       telemetryMessages: await msgs(IngestStream.Telemetry), members: await this.members(),
@@ -102,5 +106,6 @@ export class FleetProbe {
 
   stop(): void {
     this.#sub?.unsubscribe();
+    this.#devices.stop();
   }
 }

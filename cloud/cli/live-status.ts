@@ -1,9 +1,14 @@
 // A live status line: redrawn in place on a terminal, printed as plain lines
-// (at a slower cadence) when output goes to a file or CI log.
+// (at a slower cadence) when output goes to a file or CI log; and what goes
+// on it (statusLine, pure). Processes are counted from what `up` saw of
+// them (exit code or signal), not from what they last said about
+// themselves, so a killed node shows as down at the next redraw.
 import { RateMeter as CounterRate } from "../dashboard";
+import type { ProcessSnapshot } from "./cloud-processes";
 
 export interface LiveStatus {
-  update(line: string): void;
+  /** Redraws the line; off a terminal it is printed every plainEveryMs, or at once when `force` (something changed). */
+  update(line: string, force?: boolean): void;
   /** Prints a message above the status line. */
   log(message: string): void;
   stop(): void;
@@ -14,11 +19,11 @@ export function liveStatus(stream: NodeJS.WriteStream = process.stdout, plainEve
   let last = "";
   let lastPlainMs = 0;
   return {
-    update(line) {
+    update(line, force = false) {
       last = line;
       if (tty) {
         stream.write(`\r\x1b[K${line.slice(0, (stream.columns ?? 200) - 1)}`);
-      } else if (Date.now() - lastPlainMs >= plainEveryMs) {
+      } else if (force || Date.now() - lastPlainMs >= plainEveryMs) {
         lastPlainMs = Date.now();
         stream.write(`${line}\n`);
       }
@@ -53,4 +58,37 @@ export function fmtRate(v: number): string {
   if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
   if (v >= 1e4) return `${(v / 1e3).toFixed(1)}k`;
   return v.toFixed(v >= 100 ? 0 : 1);
+}
+
+/** What one status line shows. */
+export interface StatusInputs {
+  devicesOnline: number;
+  devicesKnown: number;
+  /** The in-process simulated fleet, when `up` runs one. */
+  fleet: { connected: number; devices: number } | null;
+  batchesPerSec: number;
+  pointsPerSec: number;
+  consumerLag: number;
+  deadLetters: number;
+  cloud: readonly ProcessSnapshot[];
+  control: readonly ProcessSnapshot[];
+  /** Membership as the cloud nodes see each other (null: no orchestration role). */
+  members: { up: number; suspect: number; down: number } | null;
+}
+
+export function statusLine(i: StatusInputs): string {
+  return `devices ${i.devicesOnline}/${i.devicesKnown} online` +
+    (i.fleet ? ` (${i.fleet.connected}/${i.fleet.devices} connected)` : "") +
+    ` | ${fmtRate(i.batchesPerSec)} batches/s | ${fmtRate(i.pointsPerSec)} points/s` +
+    ` | lag ${i.consumerLag} | dead letters ${i.deadLetters} | ${processSummary("cloud", i.cloud, " up")}` +
+    (i.control.length ? ` | ${processSummary("raft", i.control, "")}` : "") +
+    (i.members ? ` | members ${i.members.up} up${i.members.suspect ? `, ${i.members.suspect} suspect` : ""}${i.members.down ? `, ${i.members.down} down` : ""}` : "");
+}
+
+/** "cloud 3/3 up", or "cloud 2/3 up (cloud-2 killed by SIGKILL, restarting)". */
+export function processSummary(label: string, ps: readonly ProcessSnapshot[], suffix: string): string {
+  const up = ps.filter((p) => p.state === "running" || p.state === "starting").length;
+  const down = ps.filter((p) => p.state !== "running" && p.state !== "starting")
+    .map((p) => `${p.name} ${p.lastExit && p.state !== "stopping" ? `${p.lastExit.text}, ` : ""}${p.state === "failed" ? "not restarted" : p.state}`);
+  return `${label} ${up}/${ps.length}${suffix}${down.length ? ` (${down.join("; ")})` : ""}`;
 }

@@ -63,7 +63,23 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** A finished command whose process still runs after this has leaked a handle (socket, timer). */
+const exitGraceMs = 2_000;
+
+/** The process normally ends on its own once the command returns. If a
+ *  library left something open, say what, and end it anyway: a stopped
+ *  node or stack must not hang around. */
+function exitSoon(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => {
+    const handles = (process as unknown as { _getActiveHandles?: () => object[] })._getActiveHandles?.() ?? [];
+    const names = handles.map((h) => h.constructor.name).filter((n) => n !== "WriteStream" && n !== "ReadStream");
+    process.stderr.write(`xsfleet: still running ${exitGraceMs} ms after finishing (open: ${names.join(", ") || "nothing visible"}); exiting\n`);
+    process.exit(code);
+  }, exitGraceMs).unref();
+}
+
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (e) => { process.stderr.write(`xsfleet: ${(e as Error).stack}\n`); process.exitCode = 1; },
+  (code) => exitSoon(code),
+  (e) => { process.stderr.write(`xsfleet: ${(e as Error).stack}\n`); exitSoon(1); },
 );

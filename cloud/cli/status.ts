@@ -13,6 +13,9 @@ export const statusSpec: CommandSpec = {
   },
 };
 
+/** How long `status` waits for the device state bucket to load (it may not exist yet). */
+const statusLoadTimeoutMs = 5_000;
+
 export async function runStatus(argv: string[]): Promise<number> {
   const p = parseCommand(statusSpec, argv);
   if (!p) return 0;
@@ -24,7 +27,10 @@ export async function runStatus(argv: string[]): Promise<number> {
     throw new Error(`cannot reach NATS at ${url} (${(e as Error).message}). Is the stack running? Start it with \`npm start\`, or pass --nats.`);
   }
   try {
-    const s = await new FleetProbe(nc).snapshot();
+    const probe = new FleetProbe(nc);
+    await probe.ready(statusLoadTimeoutMs);
+    const s = await probe.snapshot();
+    probe.stop();
     if (p.json) process.stdout.write(`${JSON.stringify(s)}\n`);
     else {
       process.stdout.write(`devices online   ${s.devicesOnline} of ${s.devicesKnown}\n` +

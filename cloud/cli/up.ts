@@ -1,19 +1,32 @@
 // `xsfleet up` (= `npm start`): the whole system on one machine — broker,
-// cloud nodes, a simulated fleet running the real firmware code — with a
-// live status line. Ctrl-C stops everything in reverse order.
+// control plane, cloud nodes, a simulated fleet running the real firmware
+// code, the dashboard — with a live status line.
+//
+// Stopping: Ctrl-C or SIGTERM stops, in this order, the fleet (clean MQTT
+// disconnects), the cloud nodes (graceful drain), the control-plane
+// replicas, then the broker; each stage is bounded and escalates to SIGKILL,
+// and the whole stop takes at most stopBudgetMs. The children run in their
+// own process groups, so a terminal's Ctrl-C reaches only this process, and
+// get SIGTERM from the kernel if this process dies (cloud/infra/owned-child).
+// A second Ctrl-C forces: everything is killed at once.
+//
+// While running, cloud nodes and replicas that exit by themselves are logged
+// with their exit code or signal, shown as down, and restarted with bounded
+// exponential backoff (cloud-processes.ts).
 import { connect } from "@nats-io/transport-node";
 import path from "node:path";
-import { startLocalNats, type LocalNats } from "../infra";
-import { freePort, isPortOpen } from "../infra";
-import { startNatsDashboard } from "../dashboard";
-import type { DashboardHandle } from "../dashboard";
+import { startLocalNats, freePort, isPortOpen, type LocalNats } from "../infra";
+import { startNatsDashboard, type DashboardEventListener, type DashboardHandle, type ProcessRow } from "../dashboard";
 import { startSimFleet, fleetDevicesMax, type SimFleet } from "../../firmware/host/sim-fleet";
 import { ApiClient } from "../api";
 import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
-import { spawnCloudNode, spawnControlReplica, stopCloudNode, type CloudProcess } from "./cloud-processes";
+import {
+  cloudNodeProcess, controlReplicaProcess, describeExits, stackRestartConfig, type ProcessEvent, type StackProcess,
+} from "./cloud-processes";
 import { FleetProbe } from "./fleet-probe";
-import { fmtRate, liveStatus, RateMeter } from "./live-status";
-import { waitForSignalOrTimeout } from "./signals";
+import { liveStatus, RateMeter, statusLine } from "./live-status";
+import { stopRequests } from "./signals";
+import { describeExit } from "../infra";
 
 export const upSpec: CommandSpec = {
   name: "up",
@@ -21,7 +34,7 @@ export const upSpec: CommandSpec = {
   usage: "xsfleet up [options]   (npm start runs the same)",
   options: {
     devices: { type: "string", value: "N", description: `simulated devices (0-${fleetDevicesMax})`, default: "36" },
-    actuators: { type: "string", value: "N", description: "how many of them are actuators", default: "4" },
+    actuators: { type: "string", value: "N", description: "how many of them are actuators (default: 4; one per 9 devices in smaller fleets)" },
     "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands)", default: "3" },
     registry: { type: "string", value: "kv|control", description: "device registry: control = Raft control plane (3 replicas), kv = NATS KV", default: "control" },
     "nats-nodes": { type: "string", value: "N", description: "nats-server processes to start: 1 or 3 (a cluster)", default: "1" },
@@ -37,15 +50,32 @@ export const upSpec: CommandSpec = {
   examples: ["npm start", "xsfleet up --devices 200 --nats-nodes 3", "xsfleet up --nats nats://127.0.0.1:4222 --mqtt mqtt://127.0.0.1:1883"],
 };
 
+/** Longest stop, Ctrl-C to exit; the stages' bounds below add up to less. */
+export const stopBudgetMs = 14_000;
+const fleetStopMs = 3_000;
+const dashboardStopMs = 1_000;
+/** Cloud nodes get this as shutdownTimeoutMs, and SIGKILL 1.5 s after it. */
+const cloudShutdownMs = 4_000;
+const cloudKillMs = cloudShutdownMs + 1_500;
+const controlKillMs = 2_500;
+const brokerKillMs = 2_000;
+
 interface Stack {
   nats: LocalNats | null;
   dashboard: DashboardHandle | null;
   servers: string[];
   mqttUrls: string[];
-  cloud: CloudProcess[];
-  control: CloudProcess[];
+  cloud: StackProcess[];
+  control: StackProcess[];
   fleet: SimFleet | null;
+  probe: FleetProbe | null;
+  /** Set when a stop began: startup steps still in flight undo what they made. */
+  stopping: boolean;
+  /** The dashboard's live feed of process exits and restarts. */
+  eventListeners: Set<DashboardEventListener>;
 }
+
+class Aborted extends Error {}
 
 async function resolveBroker(p: ReturnType<typeof parseCommand> & object, stateDir: string, log: (m: string) => void): Promise<Pick<Stack, "nats" | "servers" | "mqttUrls">> {
   const natsUrl = stringOption(p, "nats");
@@ -66,19 +96,20 @@ async function resolveBroker(p: ReturnType<typeof parseCommand> & object, stateD
   return { nats, servers: nats.servers, mqttUrls: nats.mqttUrls };
 }
 
-async function waitForApi(servers: string[], cloud: CloudProcess[], timeoutMs = 90_000): Promise<void> {
-  const nc = await connect({ servers });
+async function waitForApi(stack: Stack, timeoutMs = 90_000): Promise<void> {
+  const nc = await connect({ servers: stack.servers });
   try {
     const api = new ApiClient(nc, { timeoutMs: 2_000 });
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const dead = cloud.find((c) => c.child.exitCode !== null);
-      if (dead) throw new Error(`cloud node ${dead.nodeId} exited with code ${dead.child.exitCode}; see ${dead.logFile}`);
+      if (stack.stopping) throw new Aborted("stopping");
+      const failed = [...stack.cloud, ...stack.control].find((c) => c.state === "failed");
+      if (failed) throw new Error(`${failed.kind} ${failed.name} ${failed.snapshot().lastExit?.text ?? "exited"} repeatedly; see ${failed.logFile}`);
       try {
         await api.list({ limit: 1 });
         return;
       } catch {
-        if (Date.now() > deadline) throw new Error(`cloud nodes did not answer within ${timeoutMs / 1000} s; see logs in ${path.dirname(cloud[0]!.logFile)}`);
+        if (Date.now() > deadline) throw new Error(`cloud nodes did not answer within ${timeoutMs / 1000} s; see logs in ${path.dirname(stack.cloud[0]!.logFile)}`);
         await new Promise((r) => setTimeout(r, 250));
       }
     }
@@ -108,101 +139,249 @@ async function registerFleet(servers: string[], devices: number, backend: string
   }
 }
 
+/** One log line per exit, restart and give-up of a supervised process. */
+function processEventLine(e: ProcessEvent): string {
+  const p = e.process;
+  switch (e.type) {
+    case "exited":
+      return `${p.kind} ${p.name} ${describeExit(e.exit)}; restarting in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt} of ${stackRestartConfig.attemptsMax}; log ${p.logFile})`;
+    case "restarted":
+      return `${p.kind} ${p.name} restarted (pid ${e.pid}, restart ${e.restarts})`;
+    case "gave-up":
+      return `${p.kind} ${p.name} ${e.exit ? describeExit(e.exit) : "failed"} ${e.attempts + 1} times in a row; not restarting it (log ${p.logFile})`;
+  }
+}
+
+interface UpSettings {
+  devices: number;
+  actuators: number;
+  cloudNodes: number;
+  speedup: number;
+  heartbeatMs: number;
+  stateDir: string;
+  registry: "kv" | "control";
+  dashPort: number;
+}
+
+/** Brings the stack up into `stack`; throws Aborted when a stop request came first. */
+async function startStack(
+  p: ReturnType<typeof parseCommand> & object, o: UpSettings, stack: Stack, log: (m: string) => void, onEvent: (e: ProcessEvent) => void,
+): Promise<void> {
+  const check = (): void => { if (stack.stopping) throw new Aborted("stopping"); };
+  const broker = await resolveBroker(p, o.stateDir, log);
+  if (stack.stopping) {
+    await broker.nats?.stop(0);
+    throw new Aborted("stopping");
+  }
+  Object.assign(stack, broker);
+  const replicas = stack.servers.length >= 3 ? 3 : 1;
+  const logDir = path.join(o.stateDir, "logs");
+  if (o.registry === "control") {
+    log(`control plane: starting 3 Raft replicas (WAL in ${path.join(o.stateDir, "control")}) …`);
+    for (const id of [1, 2, 3]) {
+      const r = controlReplicaProcess({ id, peers: [1, 2, 3], servers: stack.servers, dataDir: path.join(o.stateDir, "control", `n${id}`), logDir, onEvent });
+      stack.control.push(r);
+      await r.start();
+    }
+  }
+  const roles = o.registry === "control" ? ["ingest", "api", "commands", "orchestration"] : ["ingest", "api", "commands"];
+  log(`cloud: starting ${o.cloudNodes} cloud node(s) with roles ${roles.join(", ")} (logs in ${logDir}) …`);
+  for (let i = 1; i <= o.cloudNodes; i++) {
+    check();
+    const c = cloudNodeProcess({ nodeId: `cloud-${i}`, roles, servers: stack.servers, replicas, logDir, registry: o.registry, shutdownTimeoutMs: cloudShutdownMs, onEvent });
+    stack.cloud.push(c);
+    await c.start();
+  }
+  await waitForApi(stack);
+  log("cloud: API answering");
+  check();
+  if (o.dashPort > 0) {
+    const port = (await isPortOpen(o.dashPort)) ? await freePort() : o.dashPort;
+    const processes = (): ProcessRow[] => [...stack.cloud, ...stack.control].map((c) => processRow(c));
+    const hostEvents = (l: DashboardEventListener): (() => void) => {
+      stack.eventListeners.add(l);
+      return () => stack.eventListeners.delete(l);
+    };
+    stack.dashboard = await startNatsDashboard({ servers: stack.servers, monitorUrls: stack.nats?.monitorUrls ?? [], port, processes, hostEvents });
+    log(`dashboard: ${stack.dashboard.url}`);
+  }
+  check();
+  if (o.devices > 0) {
+    await registerFleet(stack.servers, o.devices, o.registry, log);
+    check();
+    log(`fleet: starting ${o.devices} simulated devices (${o.actuators} actuators), replaying room-climate traces at ${o.speedup}x …`);
+    const fleet = await startSimFleet({
+      devices: o.devices, actuators: o.actuators, brokerUrl: stack.mqttUrls, stateDir: path.join(o.stateDir, "devices"), speedup: o.speedup,
+      heartbeatIntervalMs: o.heartbeatMs, rampMs: Math.min(5_000, o.devices * 25), fsync: false, idPrefix: "sim-",
+    });
+    if (stack.stopping) {
+      fleet.crashAll();
+      throw new Aborted("stopping");
+    }
+    stack.fleet = fleet;
+  }
+  const nc = await connect({ servers: stack.servers, maxReconnectAttempts: -1 });
+  stack.probe = new FleetProbe(nc);
+  if (stack.stopping) throw new Aborted("stopping");
+  stack.probe.watchOutput();
+}
+
+/** The dashboard's view of a supervised process. */
+function processRow(c: StackProcess): ProcessRow {
+  const s = c.snapshot();
+  return {
+    name: s.name, kind: s.kind, state: s.state, running: s.state === "running" || s.state === "starting", pid: s.pid,
+    restarts: s.restarts, lastExit: s.lastExit?.text ?? null, lastExitMs: s.lastExit?.atMs ?? null,
+  };
+}
+
+/** The resolved promise's value, or false when it did not settle within ms. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | false> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Ordered, bounded stop: fleet → dashboard → cloud nodes → control plane → broker. */
+async function stopStack(stack: Stack, log: (m: string) => void): Promise<void> {
+  stack.stopping = true;
+  if (stack.fleet) {
+    log("fleet: clean disconnects …");
+    if ((await within(stack.fleet.stop().then(() => true), fleetStopMs)) === false) {
+      stack.fleet.crashAll();
+      log(`fleet: devices did not disconnect within ${fleetStopMs / 1000} s; connections dropped`);
+    }
+  }
+  if (stack.dashboard) await within(stack.dashboard.stop(), dashboardStopMs);
+  if (stack.probe) {
+    stack.probe.stop();
+    await within(stack.probe.nc.close(), dashboardStopMs);
+  }
+  if (stack.cloud.length > 0) {
+    log("cloud: SIGTERM, waiting for in-flight work …");
+    const exits = await Promise.all(stack.cloud.map(async (c) => ({ name: c.name, exit: await c.stop(cloudKillMs) })));
+    log(`cloud: ${describeExits(exits)}`);
+  }
+  if (stack.control.length > 0) {
+    log("control plane: stopping replicas …");
+    const exits = await Promise.all(stack.control.map(async (c) => ({ name: c.name, exit: await c.stop(controlKillMs) })));
+    log(`control plane: ${describeExits(exits)}`);
+  }
+  if (stack.nats) {
+    log("broker: stopping nats-server …");
+    await stack.nats.stop(brokerKillMs);
+  }
+}
+
+/** Second Ctrl-C or the stop budget ran out: kill everything now. */
+function killStack(stack: Stack): void {
+  stack.stopping = true;
+  stack.fleet?.crashAll();
+  for (const c of [...stack.cloud, ...stack.control]) c.kill();
+  void stack.nats?.stop(0);
+}
+
 export async function runUp(argv: string[]): Promise<number> {
   const p = parseCommand(upSpec, argv);
   if (!p) return 0;
   const devices = intOption(p, "devices", 0, fleetDevicesMax);
-  const actuators = intOption(p, "actuators", 0, devices);
-  const cloudNodes = intOption(p, "cloud-nodes", 1, 9);
+  const registry = stringOption(p, "registry");
+  if (registry !== "kv" && registry !== "control") throw new UsageError(`--registry must be kv or control, got ${JSON.stringify(registry)}`, "up");
+  const o: UpSettings = {
+    devices,
+    actuators: stringOption(p, "actuators") !== undefined ? intOption(p, "actuators", 0, devices) : Math.min(4, Math.floor(devices / 9)),
+    cloudNodes: intOption(p, "cloud-nodes", 1, 9),
+    speedup: numberOption(p, "speedup", 0.1, 10_000),
+    heartbeatMs: intOption(p, "heartbeat-ms", 100, 3_600_000),
+    stateDir: path.resolve(stringOption(p, "state-dir") ?? ".state"),
+    registry,
+    dashPort: intOption(p, "dashboard-port", 0, 65535),
+  };
   const durationS = stringOption(p, "duration") !== undefined ? numberOption(p, "duration", 1, 86_400 * 365) : undefined;
-  const speedup = numberOption(p, "speedup", 0.1, 10_000);
-  const heartbeatMs = intOption(p, "heartbeat-ms", 100, 3_600_000);
-  const stateDir = path.resolve(stringOption(p, "state-dir") ?? ".state");
   const status = liveStatus();
   const log = (m: string): void => status.log(`[xsfleet up] ${m}`);
-  const stack: Stack = { nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null };
-  let probe: FleetProbe | null = null;
-  let timer: NodeJS.Timeout | undefined;
-  const stopped = waitForSignalOrTimeout(durationS);
+  const stack: Stack = { nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, probe: null, stopping: false, eventListeners: new Set() };
+  const requests = stopRequests(durationS);
+  requests.onRepeat((sig) => {
+    log(`${sig} again: killing everything now`);
+    killStack(stack);
+  });
+  let statusTimer: StatusTimer | undefined;
+  let failure: unknown = null;
+  // An exit or restart is logged and redrawn on the status line at once (not at the next tick).
+  const onEvent = (e: ProcessEvent): void => {
+    const line = processEventLine(e);
+    log(line);
+    statusTimer?.refresh(true);
+    const event = { timeMs: Date.now(), kind: `process-${e.type}`, deviceId: "", summary: line.replace(/ \(.*\)$/, ""), detail: e.process.snapshot() };
+    for (const l of stack.eventListeners) l(event);
+  };
+  const startup = startStack(p, o, stack, log, onEvent);
   try {
-    Object.assign(stack, await resolveBroker(p, stateDir, log));
-    const replicas = stack.servers.length >= 3 ? 3 : 1;
-    const registry = stringOption(p, "registry");
-    if (registry !== "kv" && registry !== "control") throw new UsageError(`--registry must be kv or control, got ${JSON.stringify(registry)}`, "up");
-    if (registry === "control") {
-      log(`control plane: starting 3 Raft replicas (WAL in ${path.join(stateDir, "control")}) …`);
-      for (const id of [1, 2, 3]) {
-        stack.control.push(spawnControlReplica({ id, peers: [1, 2, 3], servers: stack.servers, dataDir: path.join(stateDir, "control", `n${id}`), logDir: path.join(stateDir, "logs") }));
-      }
+    const first = await Promise.race([startup.then(() => null, (e: unknown) => ({ error: e })), requests.first.then((why) => ({ why }))]);
+    if (first && "error" in first) {
+      failure = first.error;
+    } else if (first && "why" in first) {
+      log(`stopping (${first.why}) during startup …`);
+    } else {
+      log("running — Ctrl-C to stop");
+      statusTimer = startStatusTimer(stack, status);
+      log(`stopping (${await requests.first}) …`);
     }
-    log(`cloud: starting ${cloudNodes} cloud node(s) with roles ingest, api, commands${registry === "control" ? ", orchestration" : ""} (logs in ${path.join(stateDir, "logs")}) …`);
-    for (let i = 1; i <= cloudNodes; i++) {
-      stack.cloud.push(spawnCloudNode({ nodeId: `cloud-${i}`, roles: registry === "control" ? ["ingest", "api", "commands", "orchestration"] : ["ingest", "api", "commands"], servers: stack.servers, replicas, logDir: path.join(stateDir, "logs"), registry }));
-    }
-    await waitForApi(stack.servers, [...stack.cloud, ...stack.control]);
-    log("cloud: API answering");
-    const dashPort = intOption(p, "dashboard-port", 0, 65535);
-    if (dashPort > 0) {
-      const port = (await isPortOpen(dashPort)) ? await freePort() : dashPort;
-      stack.dashboard = await startNatsDashboard({ servers: stack.servers, monitorUrls: stack.nats?.monitorUrls ?? [], port });
-      log(`dashboard: ${stack.dashboard.url}`);
-    }
-    if (devices > 0) {
-      await registerFleet(stack.servers, devices, registry, log);
-      log(`fleet: starting ${devices} simulated devices (${actuators} actuators), replaying room-climate traces at ${speedup}x …`);
-      stack.fleet = await startSimFleet({
-        devices, actuators, brokerUrl: stack.mqttUrls, stateDir: path.join(stateDir, "devices"), speedup,
-        heartbeatIntervalMs: heartbeatMs, rampMs: Math.min(5_000, devices * 25), fsync: false, idPrefix: "sim-",
-      });
-    }
-    const nc = await connect({ servers: stack.servers, maxReconnectAttempts: -1 });
-    probe = new FleetProbe(nc);
-    probe.watchOutput();
-    log("running — Ctrl-C to stop");
-    const rates = new RateMeter();
-    let busy = false;
-    timer = setInterval(() => {
-      if (busy || !probe) return;
-      busy = true;
-      probe.snapshot().then((s) => {
-        const fleet = stack.fleet?.stats();
-        const up = stack.cloud.filter((c) => c.child.exitCode === null).length;
-        const cpUp = stack.control.filter((c) => c.child.exitCode === null).length;
-        status.update(`devices ${s.devicesOnline}/${s.devicesKnown} online` +
-          (fleet ? ` (${fleet.connected}/${fleet.devices} connected)` : "") +
-          ` | ${fmtRate(rates.rate("msgs", probe!.outputBatches))} batches/s | ${fmtRate(rates.rate("pts", probe!.outputPoints))} points/s` +
-          ` | lag ${s.consumerLag} | dead letters ${s.deadLetters} | cloud ${up}/${stack.cloud.length} up` +
-          (stack.control.length ? ` | raft ${cpUp}/${stack.control.length}` : "") +
-          (s.members ? ` | members ${s.members.up} up${s.members.suspect ? `, ${s.members.suspect} suspect` : ""}${s.members.down ? `, ${s.members.down} down` : ""}` : ""));
-      }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => { busy = false; });
-    }, 1_000);
-    const why = await stopped;
-    log(`stopping (${why}) …`);
-    return 0;
   } finally {
-    if (timer) clearInterval(timer);
-    if (stack.fleet) {
-      log("fleet: clean disconnects …");
-      await stack.fleet.stop();
-    }
-    if (stack.dashboard) await stack.dashboard.stop();
-    if (probe) {
-      probe.stop();
-      await probe.nc.close();
-    }
-    if (stack.cloud.length > 0) {
-      log("cloud: SIGTERM, waiting for in-flight work …");
-      const codes = await Promise.all(stack.cloud.map((c) => stopCloudNode(c)));
-      if (codes.some((c) => c !== 0)) log(`cloud: exit codes ${codes.join(", ")} (see logs)`);
-    }
-    if (stack.control.length > 0) {
-      log("control plane: stopping replicas …");
-      await Promise.all(stack.control.map((c) => stopCloudNode(c)));
-    }
-    if (stack.nats) {
-      log("broker: stopping nats-server …");
-      await stack.nats.stop();
-    }
+    statusTimer?.stop();
+    statusTimer = undefined;
+    const startedMs = Date.now();
+    const watchdog = setTimeout(() => {
+      log(`not stopped within ${stopBudgetMs / 1000} s: killing what is left`);
+      killStack(stack);
+    }, stopBudgetMs);
+    await stopStack(stack, log);
+    // A startup step still in flight (e.g. waiting for a port) ends once it sees `stopping`.
+    await within(startup.catch(() => undefined), 2_000);
+    clearTimeout(watchdog);
+    requests.dispose();
+    log(`stopped in ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
     status.stop();
   }
+  if (failure !== null && !(failure instanceof Aborted)) throw failure;
+  return 0;
+}
+
+interface StatusTimer {
+  /** Redraw now (force: print even off a terminal). */
+  refresh(force: boolean): void;
+  stop(): void;
+}
+
+function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): StatusTimer {
+  const rates = new RateMeter();
+  let busy = false;
+  let again = false;
+  const refresh = (force: boolean): void => {
+    const probe = stack.probe;
+    if (!probe) return;
+    if (busy) { again ||= force; return; }
+    busy = true;
+    // Process states as of now: an exit is shown even if the restart is done by the time NATS answers.
+    const cloud = stack.cloud.map((c) => c.snapshot());
+    const control = stack.control.map((c) => c.snapshot());
+    probe.snapshot().then((s) => {
+      status.update(statusLine({
+        devicesOnline: s.devicesOnline, devicesKnown: s.devicesKnown, fleet: stack.fleet?.stats() ?? null,
+        batchesPerSec: rates.rate("msgs", probe.outputBatches), pointsPerSec: rates.rate("pts", probe.outputPoints),
+        consumerLag: s.consumerLag, deadLetters: s.deadLetters,
+        cloud, control, members: s.members,
+      }), force);
+    }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => {
+      busy = false;
+      if (again && !stack.stopping) { again = false; refresh(true); }
+    });
+  };
+  const timer = setInterval(() => refresh(false), 1_000);
+  return { refresh, stop: () => clearInterval(timer) };
 }

@@ -107,6 +107,9 @@ export function parseConfig(argv: string[]): MainConfig | "help" {
   };
 }
 
+/** Longest graceful stop; the WAL is synced long before this. */
+const stopTimeoutMs = 5_000;
+
 async function main(): Promise<void> {
   let cfg: MainConfig | "help";
   try {
@@ -133,11 +136,22 @@ async function main(): Promise<void> {
   };
   const service = await startControlService({ nc, node });
   process.stdout.write(`${JSON.stringify({ event: "started", id: cfg.id, pid: process.pid })}\n`);
-  let stopping = false;
+  let stoppingAtMs = 0;
   const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
+    if (stoppingAtMs > 0) {
+      // A parent-death SIGTERM comes once per thread of the dying parent: repeats within a second are the same request.
+      if (Date.now() - stoppingAtMs < 1_000) return;
+      log(`${signal} during shutdown: exiting without finishing`);
+      process.exit(1);
+    }
+    stoppingAtMs = Date.now();
     log(`${signal}: stopping`);
+    // Bounded: with the NATS server already gone, drain() would wait for a
+    // reconnect forever. The WAL is synced by node.stop(), before the drain.
+    setTimeout(() => {
+      log(`not stopped within ${stopTimeoutMs} ms: exiting`);
+      process.exit(1);
+    }, stopTimeoutMs).unref();
     await service.stop();
     await node.stop();
     await nc.drain().catch(() => undefined);

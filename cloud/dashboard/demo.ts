@@ -88,6 +88,7 @@ export function demoCluster(nowMs: number, tick: number): ClusterSnapshot {
       { nodeId: "cloud-b", roles: ["ingest", "commands"], health: CloudNodeHealth.Up, lastSeenMs: nowMs - 1300, detail: "" },
       { nodeId: "cloud-c", roles: ["analytics", "orchestration"], health: CloudNodeHealth.Suspect, lastSeenMs: nowMs - 9000, detail: "phi 9.3" },
     ],
+    processes: [],
     traffic: { msgsPerSec: 310 + (tick % 5) * 4, pointsPerSec: 1450 + (tick % 9) * 11, consumerLag: 18 + (tick % 7), deadLetters: 3 },
     errors: [],
   };

@@ -9,7 +9,7 @@ export const memoryListenersMax = 64;
 
 export function emptyCluster(nowMs: number): ClusterSnapshot {
   return {
-    generatedMs: nowMs, servers: [], streams: [], cloudNodes: [],
+    generatedMs: nowMs, servers: [], streams: [], cloudNodes: [], processes: [],
     traffic: { msgsPerSec: null, pointsPerSec: null, consumerLag: null, deadLetters: null }, errors: [],
   };
 }

@@ -1,4 +1,4 @@
-// nats-server's HTTP monitoring endpoints (/varz, /jsz, /routez, /connz):
+// nats-server's HTTP monitoring endpoints (/varz, /jsz, /routez; /connz in cloud-nodes.ts):
 // bounded fetches with a timeout, and pure parsers from their JSON to the
 // dashboard's rows. Fields are read defensively: the endpoints differ a
 // little between server versions, and a missing field shows as 0/"" rather
@@ -82,37 +82,6 @@ export function unreachableServerRow(monitorUrl: string, error: string): NatsSer
   };
 }
 
-/**
- * Cloud nodes as seen in /connz: client connections named `<prefix><nodeId>`
- * or `<prefix><nodeId>#<i>` (cloud/nats names pooled connections that way).
- * A connected node is "up"; its roles are not visible here.
- */
-export function cloudNodesFromConnz(
-  connzByServer: ReadonlyArray<{ server: string; connz: Json }>, prefix: string, nowMs: number, excludeNames: ReadonlySet<string>,
-): CloudNodeRow[] {
-  const nodes = new Map<string, { conns: number; servers: Set<string> }>();
-  for (const { server, connz } of connzByServer) {
-    const conns = Array.isArray(connz.connections) ? connz.connections : [];
-    for (const c of conns) {
-      const name = s(obj(c).name);
-      if (!name.startsWith(prefix) || excludeNames.has(name)) continue;
-      const nodeId = name.slice(prefix.length).replace(/#\d+$/, "");
-      if (nodeId === "") continue;
-      const entry = nodes.get(nodeId) ?? { conns: 0, servers: new Set<string>() };
-      entry.conns++;
-      entry.servers.add(server);
-      nodes.set(nodeId, entry);
-    }
-  }
-  return [...nodes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([nodeId, e]) => ({
-    nodeId,
-    roles: [],
-    health: CloudNodeHealth.Up,
-    lastSeenMs: nowMs,
-    detail: `${e.conns} NATS connection${e.conns === 1 ? "" : "s"} to ${[...e.servers].sort().join(", ")}`,
-  }));
-}
-
 /** A cloud node's /healthz answer (cloud/node/http.ts) → row; unreachable → "down". */
 export function cloudNodeFromHealth(url: string, body: Json | null, error: string | null, nowMs: number): CloudNodeRow {
   if (body === null) {
@@ -133,7 +102,7 @@ export function cloudNodeFromHealth(url: string, body: Json | null, error: strin
   };
 }
 
-/** Rows from health probes win; connz-only nodes are added with roles unknown. */
+/** Rows from health probes win over the other rows (cloud-nodes.ts). */
 export function mergeCloudNodes(fromHealth: readonly CloudNodeRow[], fromConnz: readonly CloudNodeRow[]): CloudNodeRow[] {
   const byId = new Map<string, CloudNodeRow>();
   for (const r of fromConnz) byId.set(r.nodeId, r);

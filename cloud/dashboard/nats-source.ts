@@ -1,29 +1,34 @@
 // DashboardSource over a running xsfleet system:
-//  - devices: a live mirror of the device state bucket (cloud/state,
-//    XSF_DEVICE_STATE) kept by one KV watch, so a fleet snapshot costs no
-//    NATS round trips however many pages are open;
+//  - devices: a live mirror of the device state bucket (cloud/state's
+//    DeviceStateMirror, one KV watch), so a fleet snapshot costs no NATS
+//    round trips however many pages are open, and nothing lists keys;
 //  - events: a subscription to xsfleet.v1.events.> (ingest presence events,
 //    command-acked/expired from cloud/commands, detections from analytics);
 //  - cluster: nats-server monitoring endpoints (/varz, /jsz, /routez, /connz)
-//    plus stream and consumer info from the JetStream API;
-//  - history: cloud/history's queryHistory over XSF_HIST.
+//    plus stream and consumer info from the JetStream API; cloud nodes from
+//    their heartbeats (roles, leases), /connz (client addresses) and, under
+//    `xsfleet up`, the supervised processes (cloud-nodes.ts);
+//  - history: cloud/history's queryHistory over XSF_HIST, newest points.
 // Read-only: it never creates streams, buckets or durable consumers.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import type { KvWatchEntry } from "@nats-io/kv";
 import { deviceRoleFromWire } from "../../shared/device-role";
 import { isDeviceId } from "../../shared/topics";
 import { queryHistory } from "../history";
-import { decodeState, DeviceStateStore, deviceStateBucket, publicState, type DeviceState } from "../state";
-import { allDeviceEventsSubject } from "../subjects";
+import { decodeHeartbeat } from "../membership";
+import { allDeviceEventsSubject, allHeartbeatsSubject } from "../subjects";
+import { DeviceStateMirror, type DeviceState } from "../state";
 import {
-  cloudNodeFromHealth, cloudNodesFromConnz, fetchMonitorJson, mergeCloudNodes, monitorEndpoint, serverRow, unreachableServerRow, connzLimitMax,
+  cloudNodeRows, clientLabel, defaultCloudNodeTimings, HeartbeatTable, natsClientsFromConnz, type NatsClient,
+} from "./cloud-nodes";
+import {
+  cloudNodeFromHealth, fetchMonitorJson, mergeCloudNodes, monitorEndpoint, serverRow, unreachableServerRow, connzLimitMax,
 } from "./nats-monitor";
 import { RateMeter, RateMeters } from "./rates";
 import {
   type ChannelReading, type CloudNodeRow, type ClusterSnapshot, type ConsumerRow, type DashboardEventInput,
   type DashboardEventListener, type DashboardSource, type DeviceRow, type FleetSnapshot, type HistoryPoint, type HistoryQuery,
-  type NatsServerRow, type StreamRow,
+  type NatsServerRow, type ProcessRow, type StreamRow,
 } from "./types";
 
 export interface NatsDashboardSourceOptions {
@@ -41,8 +46,12 @@ export interface NatsDashboardSourceOptions {
   listenersMax?: number;
   /** Largest event payload decoded; larger ones are reported by size only. */
   eventPayloadBytesMax?: number;
-  /** Cloud nodes; by default the NATS connections named `${cloudConnectionPrefix}<nodeId>`. */
+  /** Cloud nodes; by default from heartbeats, /connz (connections named `${cloudConnectionPrefix}<nodeId>`) and `processes`. */
   cloudNodes?: () => Promise<CloudNodeRow[]>;
+  /** Processes the host supervises (`xsfleet up`): a dead one shows as down at once. */
+  processes?: () => ProcessRow[];
+  /** The host's own events (process exits and restarts) for the live feed; returns the unsubscribe function. */
+  hostEvents?: (listener: DashboardEventListener) => () => void;
   /** Cloud nodes' /healthz URLs (cloud/node/http.ts): adds roles and starting/draining/disconnected. */
   cloudHealthUrls?: string[];
   cloudConnectionPrefix?: string;
@@ -144,14 +153,11 @@ function summarize(kind: string, p: Json): string {
 
 export class NatsDashboardSource implements DashboardSource {
   readonly #nc: NatsConnection;
-  readonly #o: Required<Omit<NatsDashboardSourceOptions, "nc" | "cloudNodes">> & { cloudNodes?: () => Promise<CloudNodeRow[]> };
-  readonly #devices = new Map<string, DeviceState>();
-  /** Invariant: #devices.size <= devicesMax; ids we had to leave out are counted here. */
-  readonly #dropped = new Set<string>();
-  #fleetError = "";
-  #watch: { stop(): void } | null = null;
-  #closed = false;
-  #retryTimer: NodeJS.Timeout | null = null;
+  readonly #o: Required<Omit<NatsDashboardSourceOptions, "nc" | "cloudNodes" | "processes" | "hostEvents">> & {
+    cloudNodes?: () => Promise<CloudNodeRow[]>; processes?: () => ProcessRow[]; hostEvents?: (l: DashboardEventListener) => () => void;
+  };
+  readonly #devices: DeviceStateMirror;
+  readonly #heartbeats = new HeartbeatTable();
   #jsm: Promise<JetStreamManager> | null = null;
   readonly #subs = new Set<Subscription>();
   readonly #msgRates = new RateMeters(64);
@@ -170,6 +176,8 @@ export class NatsDashboardSource implements DashboardSource {
       listenersMax: opts.listenersMax ?? 16,
       eventPayloadBytesMax: opts.eventPayloadBytesMax ?? 8192,
       cloudNodes: opts.cloudNodes,
+      processes: opts.processes,
+      hostEvents: opts.hostEvents,
       cloudConnectionPrefix: opts.cloudConnectionPrefix ?? "xsfleet-",
       excludeConnectionNames: opts.excludeConnectionNames ?? [],
       cloudHealthUrls: opts.cloudHealthUrls ?? [],
@@ -183,18 +191,26 @@ export class NatsDashboardSource implements DashboardSource {
     for (const u of [...opts.monitorUrls, ...(opts.cloudHealthUrls ?? [])]) {
       if (!/^https?:\/\//.test(u)) throw new Error(`monitor URL must start with http:// or https://, got ${JSON.stringify(u)}`);
     }
+    this.#devices = new DeviceStateMirror(this.#nc, { devicesMax: this.#o.devicesMax, retryMs: this.#o.retryMs });
     if (this.#o.history) {
       const js = jetstream(this.#nc);
       this.history = async (q) => {
-        const r = await queryHistory(js, { deviceId: q.deviceId, channel: q.channel, fromMs: q.fromMs, toMs: q.toMs, limit: q.limit });
+        const r = await queryHistory(js, { deviceId: q.deviceId, channel: q.channel, fromMs: q.fromMs, toMs: q.toMs, limit: q.limit, newest: true });
         return r.points.map((p) => ({ timeMs: p.t, value: p.v }));
       };
     }
   }
 
-  /** Starts mirroring device state (retries until the bucket exists). */
+  /** Starts mirroring device state (retries until the bucket exists) and listening to cloud-node heartbeats. */
   start(): void {
-    void this.#openWatch();
+    this.#devices.start();
+    this.#subs.add(this.#nc.subscribe(allHeartbeatsSubject, {
+      callback: (err, msg) => {
+        if (err) return;
+        const hb = decodeHeartbeat(msg.data);
+        if (hb.ok) this.#heartbeats.record(hb.value, this.#o.now());
+      },
+    }));
     // A first sample of the servers' message counters, so the first cluster
     // snapshot already has a rate.
     void this.#servers().then((servers) => { this.#sampleMsgRates(servers, this.#o.now()); });
@@ -205,53 +221,9 @@ export class NatsDashboardSource implements DashboardSource {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    this.#watch?.stop();
+    this.#devices.stop();
     for (const s of this.#subs) s.unsubscribe();
     this.#subs.clear();
-  }
-
-  async #openWatch(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      const store = await DeviceStateStore.open(this.#nc);
-      const iter = await store.kv.watch({ key: ">" });
-      this.#watch = iter;
-      this.#fleetError = "";
-      for await (const e of iter) this.#apply(e);
-      if (!this.#closed) throw new Error("watch ended");
-    } catch (e) {
-      if (this.#closed) return;
-      const msg = (e as Error).message;
-      this.#fleetError = /not found|does not exist/i.test(msg)
-        ? `device state bucket ${deviceStateBucket} does not exist yet (no ingest node has run); retrying`
-        : `device state watch failed: ${msg}; retrying`;
-      this.#retryTimer = setTimeout(() => void this.#openWatch(), this.#o.retryMs);
-      this.#retryTimer.unref();
-    }
-  }
-
-  #apply(e: KvWatchEntry): void {
-    const id = e.key;
-    if (!isDeviceId(id)) return;
-    if (e.operation !== "PUT" || e.value.length === 0) {
-      this.#devices.delete(id);
-      this.#dropped.delete(id);
-      return;
-    }
-    let st: DeviceState;
-    try {
-      st = publicState(decodeState(e.value, id));
-    } catch (err) {
-      this.#fleetError = `device ${id}: ${(err as Error).message}`;
-      return;
-    }
-    if (!this.#devices.has(id) && this.#devices.size >= this.#o.devicesMax) {
-      if (this.#dropped.size < this.#o.devicesMax) this.#dropped.add(id);
-      return;
-    }
-    this.#devices.set(id, st);
   }
 
   /** Number of devices mirrored (for tests and the status line). */
@@ -260,17 +232,17 @@ export class NatsDashboardSource implements DashboardSource {
   }
 
   async fleet(): Promise<FleetSnapshot> {
-    const devices = [...this.#devices.values()].map((d) => deviceRow(d, this.#o.readingsPerDeviceMax));
+    const devices = [...this.#devices.devices()].map((d) => deviceRow(d, this.#o.readingsPerDeviceMax));
     return {
       generatedMs: this.#o.now(),
       devices,
-      truncated: this.#dropped.size > 0,
-      errors: this.#fleetError ? [this.#fleetError] : [],
+      truncated: this.#devices.droppedIds > 0,
+      errors: this.#devices.error ? [this.#devices.error] : [],
     };
   }
 
   events(listener: DashboardEventListener): () => void {
-    if (this.#subs.size >= this.#o.listenersMax) throw new Error(`more than ${this.#o.listenersMax} event listeners`);
+    if (this.#subs.size > this.#o.listenersMax) throw new Error(`more than ${this.#o.listenersMax} event listeners`);
     const sub = this.#nc.subscribe(allDeviceEventsSubject, {
       callback: (err, msg) => {
         if (err) return;
@@ -279,7 +251,9 @@ export class NatsDashboardSource implements DashboardSource {
       },
     });
     this.#subs.add(sub);
+    const offHost = this.#o.hostEvents?.(listener);
     return () => {
+      offHost?.();
       if (this.#subs.delete(sub)) sub.unsubscribe();
     };
   }
@@ -291,15 +265,20 @@ export class NatsDashboardSource implements DashboardSource {
 
   async cluster(): Promise<ClusterSnapshot> {
     const errors: string[] = [];
-    const [servers, streams, cloudNodes] = await Promise.all([
+    const [servers, streams, clients] = await Promise.all([
       this.#servers(),
       this.#streams().catch((e: unknown) => { errors.push(`JetStream: ${(e as Error).message}`); return [] as StreamRow[]; }),
-      this.#cloudNodes().catch((e: unknown) => { errors.push(`cloud nodes: ${(e as Error).message}`); return [] as CloudNodeRow[]; }),
+      this.#natsClients(),
     ]);
     const nowMs = this.#o.now();
+    const names = new Map(servers.map((s) => [s.monitorUrl, s.ok && s.name ? s.name : s.monitorUrl]));
+    const named = clients.map((c) => ({ ...c, server: names.get(c.server) ?? c.server }));
+    const processes = this.#processes(named);
+    const cloudNodes = await this.#cloudNodes(named, processes, nowMs)
+      .catch((e: unknown) => { errors.push(`cloud nodes: ${(e as Error).message}`); return [] as CloudNodeRow[]; });
     for (const s of servers) if (!s.ok) errors.push(`${s.monitorUrl}: ${s.error ?? "unreachable"}`);
     let points = 0;
-    for (const d of this.#devices.values()) points += d.telemetry.points;
+    for (const d of this.#devices.devices()) points += d.telemetry.points;
     const dlq = streams.find((s) => s.name === this.#o.deadLetterStream);
     let lag = 0;
     for (const s of streams) for (const c of s.consumers) lag += c.pending + c.ackPending;
@@ -308,6 +287,7 @@ export class NatsDashboardSource implements DashboardSource {
       servers,
       streams,
       cloudNodes,
+      processes,
       traffic: {
         msgsPerSec: this.#sampleMsgRates(servers, nowMs),
         pointsPerSec: this.#devices.size > 0 ? this.#pointRate.sample(points, nowMs) : null,
@@ -376,18 +356,45 @@ export class NatsDashboardSource implements DashboardSource {
     return rows.sort((a, b) => group(a.name) - group(b.name) || a.name.localeCompare(b.name));
   }
 
-  async #cloudNodes(): Promise<CloudNodeRow[]> {
-    if (this.#o.cloudNodes) return this.#o.cloudNodes();
+  /** Named client connections on every server (server = its monitor URL until named). */
+  async #natsClients(): Promise<NatsClient[]> {
     const answers = await Promise.all(this.#o.monitorUrls.map(async (url) => {
       try {
-        const connz = await fetchMonitorJson(monitorEndpoint(url, `/connz?limit=${connzLimitMax}`), this.#o.monitorTimeoutMs);
-        return { server: url.replace(/^https?:\/\//, "").replace(/\/+$/, ""), connz };
+        return { server: url, connz: await fetchMonitorJson(monitorEndpoint(url, `/connz?limit=${connzLimitMax}`), this.#o.monitorTimeoutMs) };
       } catch {
         return null;
       }
     }));
-    const nowMs = this.#o.now();
-    const fromConnz = cloudNodesFromConnz(answers.filter((a) => a !== null), this.#o.cloudConnectionPrefix, nowMs, new Set(this.#o.excludeConnectionNames));
+    return natsClientsFromConnz(answers.filter((a) => a !== null));
+  }
+
+  /** The host's supervised processes, with the NATS connections of control-plane replicas. */
+  #processes(clients: readonly NatsClient[]): ProcessRow[] {
+    const rows = this.#o.processes?.() ?? [];
+    return rows.map((p) => {
+      const id = /^control-(\d+)$/.exec(p.name)?.[1];
+      if (id === undefined || !p.running) return p;
+      const mine = clients.filter((c) => c.name === `${controlPlaneConnectionPrefix}${id}`).map(clientLabel);
+      return { ...p, natsClients: mine };
+    });
+  }
+
+  async #cloudNodes(clients: readonly NatsClient[], processes: readonly ProcessRow[], nowMs: number): Promise<CloudNodeRow[]> {
+    if (this.#o.cloudNodes) return this.#o.cloudNodes();
+    const prefix = this.#o.cloudConnectionPrefix;
+    const exclude = new Set(this.#o.excludeConnectionNames);
+    const byNode = new Map<string, NatsClient[]>();
+    for (const c of clients) {
+      if (!c.name.startsWith(prefix) || exclude.has(c.name) || c.name.startsWith(controlPlaneConnectionPrefix)) continue;
+      const nodeId = c.name.slice(prefix.length).replace(/#\d+$/, "");
+      if (nodeId === "") continue;
+      byNode.set(nodeId, [...(byNode.get(nodeId) ?? []), c]);
+    }
+    const procs = new Map(processes.filter((p) => p.kind === "cloud node").map((p) => [p.name, p]));
+    const rows = cloudNodeRows({
+      heartbeats: this.#heartbeats.list(nowMs, defaultCloudNodeTimings.heartbeatForgetMs), clients: byNode, processes: procs, nowMs,
+    });
+    if (this.#o.cloudHealthUrls.length === 0) return rows;
     const fromHealth = await Promise.all(this.#o.cloudHealthUrls.map(async (url) => {
       try {
         return cloudNodeFromHealth(url, await fetchMonitorJson(url, this.#o.monitorTimeoutMs, [503]), null, nowMs);
@@ -395,9 +402,12 @@ export class NatsDashboardSource implements DashboardSource {
         return cloudNodeFromHealth(url, null, (e as Error).message, nowMs);
       }
     }));
-    return mergeCloudNodes(fromHealth, fromConnz);
+    return mergeCloudNodes(fromHealth, rows);
   }
 }
+
+/** NATS connection name of control-plane replica N (cloud/controlplane/main.ts). */
+export const controlPlaneConnectionPrefix = "xsfleet-controlplane-";
 
 /** Creates the source and starts its device-state mirror. Call close() when done. */
 export function createNatsDashboardSource(opts: NatsDashboardSourceOptions): NatsDashboardSource {

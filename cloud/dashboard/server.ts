@@ -5,7 +5,7 @@
 //   GET /api/fleet      one page of devices + fleet totals (?offset&limit&q&presence&role&sort&order)
 //   GET /api/cluster    NATS servers, streams/consumers, cloud nodes, traffic
 //   GET /api/events     Server-Sent Events: recent events, then live ones (?after or Last-Event-ID)
-//   GET /api/history    stored readings for the sparkline (?device&channel&fromMs&toMs&limit)
+//   GET /api/history    stored readings for the plot: the newest `limit` in [fromMs, toMs] (?device&channel&fromMs&toMs&limit)
 //   GET /healthz        liveness of the dashboard itself
 //
 // Bounded everywhere: page size, SSE clients, per-client backlog, event ring,
@@ -194,7 +194,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         const history = source.history?.bind(source);
         if (!history) return sendError(res, 501, "history is not available: this dashboard source has no history()");
         return withSource(res, () => history(q), (points) =>
-          sendJson(res, 200, { ...q, points: points.slice(0, q.limit) }));
+          sendJson(res, 200, { ...q, points: points.slice(-q.limit) }));
       }
       case "/api/events":
         return openEvents(req, res, url.searchParams);

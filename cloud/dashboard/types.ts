@@ -115,9 +115,38 @@ export interface CloudNodeRow {
   /** "ingest", "api", "commands", "analytics", "orchestration"; empty when unknown. */
   roles: string[];
   health: Liveness;
+  /** Last heartbeat (or, without heartbeats, when its connection was seen). */
   lastSeenMs: number | null;
-  /** Free text: where the row came from, connection count, … */
+  /** Free text: where the row came from, why it is down, … */
   detail: string;
+  /** Its NATS connections as the servers see them: "client ip:port → server name". */
+  natsClients?: string[];
+  /** Singleton roles (leases) it holds, from its heartbeat. */
+  leases?: string[];
+  /** The process behind it, when the dashboard's host supervises it (`xsfleet up`). */
+  process?: ProcessRow | null;
+}
+
+/**
+ * A process the dashboard's host runs and supervises (`xsfleet up`: cloud
+ * nodes and control-plane replicas). Its state comes from the exit code or
+ * signal the host saw, so a killed process shows as down at once, before
+ * any heartbeat times out.
+ */
+export interface ProcessRow {
+  name: string;
+  /** "cloud node", "control-plane replica". */
+  kind: string;
+  /** "starting", "running", "restarting", "failed", "stopping", "stopped". */
+  state: string;
+  running: boolean;
+  pid: number | null;
+  restarts: number;
+  /** "killed by SIGKILL", "exited with code 1"; null while the first run lasts. */
+  lastExit: string | null;
+  lastExitMs: number | null;
+  /** Its NATS connections, "client ip:port → server name" (filled in by the source where it can tell). */
+  natsClients?: string[];
 }
 
 /** Fleet-wide throughput and backlog; null when the source cannot tell. */
@@ -137,6 +166,8 @@ export interface ClusterSnapshot {
   servers: NatsServerRow[];
   streams: StreamRow[];
   cloudNodes: CloudNodeRow[];
+  /** Supervised processes of the host (cloud nodes and control-plane replicas); empty when not run by `xsfleet up`. */
+  processes: ProcessRow[];
   traffic: TrafficSummary;
   /** Problems the source met while collecting (partial data is still shown). */
   errors: string[];
@@ -181,7 +212,7 @@ export interface DashboardSource {
   cluster(): Promise<ClusterSnapshot>;
   /** Live feed; returns the unsubscribe function. Listeners must not throw. */
   events(listener: DashboardEventListener): () => void;
-  /** Optional stored telemetry for the sparkline; points in time order. */
+  /** Optional stored telemetry for the plot: the newest `limit` points of the range, in time order. */
   history?(query: HistoryQuery): Promise<HistoryPoint[]>;
 }
 

@@ -25,8 +25,10 @@ export interface HistoryQuery {
   /** Device time range, ms, inclusive. */
   fromMs: number;
   toMs: number;
-  /** Most points returned (earliest first); default 10,000. */
+  /** Most points returned (in time order); default 10,000. */
   limit?: number;
+  /** When the range holds more than `limit` points: keep the newest (true) or the earliest (default). */
+  newest?: boolean;
   /** How far before fromMs to start reading by storage time; default 5 min. */
   clockSkewMaxMs?: number;
   /** Most stored records read; default 100,000. */
@@ -85,7 +87,8 @@ export async function queryHistory(js: JetStreamClient, q: HistoryQuery): Promis
   });
   points.sort((x, y) => x.t - y.t || x.seq - y.seq);
   const truncated = points.length > limit || a.cut || b.cut;
-  return { points: truncated ? points.slice(0, limit) : points, truncated, scannedMessages: a.scanned + b.scanned };
+  const kept = !truncated ? points : q.newest ? points.slice(-limit) : points.slice(0, limit);
+  return { points: kept, truncated, scannedMessages: a.scanned + b.scanned };
 }
 
 /** Reads the messages stored on `filter` from `startTime` as they are now. */

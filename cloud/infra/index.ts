@@ -6,3 +6,6 @@ export {
   natsServerConfig, startNatsServer, startNatsCluster, anyPort, isPortInUse, natsStartTimeoutMs, freePort, isPortOpen, waitJetStreamReady,
   type NatsServerSpec, type NatsServerPorts, type NatsServerProcess,
 } from "./nats-server";
+export {
+  spawnOwnedChild, stopChild, childExited, describeExit, isRunning, findSetpriv, type ChildExit, type OwnedChildOptions,
+} from "./owned-child";

@@ -3,7 +3,9 @@
 // so a restart of `xsfleet up` keeps streams, KV and retained messages.
 // The preferred ports (--base-port and the next ones) are used when free;
 // a busy one, or one taken between the check and the bind, is left to
-// nats-server to pick (see nats-server.ts).
+// nats-server to pick (see nats-server.ts). The servers are owned children
+// (owned-child.ts): Ctrl-C does not reach them directly, and they stop if
+// their parent dies.
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { anyPort, isPortInUse, isPortOpen, startNatsCluster, waitJetStreamReady, type NatsServerProcess, type NatsServerSpec } from "./nats-server";
@@ -16,8 +18,12 @@ export interface LocalNats {
   monitorUrls: string[];
   /** True when this process started the servers (and will stop them). */
   owned: boolean;
-  stop(): Promise<void>;
+  /** SIGTERM, SIGKILL after graceMs (default stopGraceMs). */
+  stop(graceMs?: number): Promise<void>;
 }
+
+/** nats-server flushes and exits on SIGTERM in well under a second; more means it is stuck. */
+const stopGraceMs = 3_000;
 
 export interface LocalNatsOptions {
   stateDir: string;
@@ -56,11 +62,11 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
   for (const f of readdirSync(path.join(opts.stateDir, "nats"))) if (f.endsWith(".ports")) rmSync(path.join(opts.stateDir, "nats", f), { force: true });
   let servers: NatsServerProcess[];
   try {
-    servers = await startNatsCluster(await specs(opts, true), confOf);
+    servers = await startNatsCluster(await specs(opts, true), confOf, { owned: true });
   } catch (err) {
     // A preferred port was taken between the check and the bind: let the servers pick.
     if (!isPortInUse(err)) throw err;
-    servers = await startNatsCluster(await specs(opts, false), confOf);
+    servers = await startNatsCluster(await specs(opts, false), confOf, { owned: true });
   }
   const monitorUrls = servers.map((s) => `http://127.0.0.1:${s.ports.monitor}`);
   try {
@@ -80,9 +86,9 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
     mqttUrls: servers.map((s) => `mqtt://127.0.0.1:${s.ports.mqtt}`),
     monitorUrls,
     owned: true,
-    stop: async () => {
+    stop: async (graceMs = stopGraceMs) => {
       stopping = true;
-      await Promise.all(servers.map((s) => s.stop()));
+      await Promise.all(servers.map((s) => s.stop("SIGTERM", graceMs)));
     },
   };
 }

@@ -15,6 +15,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect as netConnect } from "node:net";
 import path from "node:path";
 import { findNatsServer } from "./nats-binary";
+import { spawnOwnedChild, stopChild } from "./owned-child";
 
 /** A port nats-server picks itself. */
 export const anyPort = -1;
@@ -51,9 +52,12 @@ export interface NatsServerProcess {
   log(): string;
   /** Re-reads the configuration file (SIGHUP). */
   reload(): void;
-  /** Signals it and resolves once it exited. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Signals it (SIGTERM by default), SIGKILL after graceMs; resolves once it exited. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
+
+/** Grace before a stopping server is killed. */
+const stopGraceDefaultMs = 10_000;
 
 /** How long a server may take to listen. */
 export const natsStartTimeoutMs = 30_000;
@@ -94,10 +98,18 @@ function listeningPorts(spec: NatsServerSpec, pid: number, mqttPort: number | un
   return { client, mqtt: mqttPort, monitor, cluster };
 }
 
+export interface StartNatsOptions {
+  timeoutMs?: number;
+  /** In its own process group with a parent-death signal (owned-child.ts): for the local stack. */
+  owned?: boolean;
+}
+
 /** Starts nats-server with `spec` written to `configPath`; resolves once it listens on every port. */
-export async function startNatsServer(spec: NatsServerSpec, configPath: string, timeoutMs = natsStartTimeoutMs): Promise<NatsServerProcess> {
+export async function startNatsServer(spec: NatsServerSpec, configPath: string, opts: StartNatsOptions = {}): Promise<NatsServerProcess> {
+  const timeoutMs = opts.timeoutMs ?? natsStartTimeoutMs;
   writeFileSync(configPath, natsServerConfig(spec));
-  const child = spawn(findNatsServer(), ["-c", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+  const stdio: ["ignore", "ignore", "pipe"] = ["ignore", "ignore", "pipe"];
+  const child = opts.owned ? spawnOwnedChild(findNatsServer(), ["-c", configPath], { stdio }) : spawn(findNatsServer(), ["-c", configPath], { stdio });
   let log = "";
   let mqttPort: number | undefined;
   child.stderr!.on("data", (d: Buffer) => {
@@ -122,10 +134,8 @@ export async function startNatsServer(spec: NatsServerSpec, configPath: string, 
         name: spec.name, child, ports,
         log: () => log,
         reload: () => { child.kill("SIGHUP"); },
-        stop: async (signal = "SIGTERM") => {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          child.kill(signal);
-          await exited;
+        stop: async (signal = "SIGTERM", graceMs = stopGraceDefaultMs) => {
+          await stopChild(child, graceMs, signal);
         },
       };
     }
@@ -149,16 +159,16 @@ export function isPortInUse(err: unknown): boolean {
  * header). `configPathOf` says where each server's configuration goes; it is
  * rewritten with the real routes once they are known.
  */
-export async function startNatsCluster(specs: readonly NatsServerSpec[], configPathOf: (s: NatsServerSpec) => string): Promise<NatsServerProcess[]> {
-  if (specs.length === 1 && specs[0]!.clusterPort === null) return [await startNatsServer(specs[0]!, configPathOf(specs[0]!))];
+export async function startNatsCluster(specs: readonly NatsServerSpec[], configPathOf: (s: NatsServerSpec) => string, opts: StartNatsOptions = {}): Promise<NatsServerProcess[]> {
+  if (specs.length === 1 && specs[0]!.clusterPort === null) return [await startNatsServer(specs[0]!, configPathOf(specs[0]!), opts)];
   const route = (port: number): string => `nats-route://127.0.0.1:${port}`;
   const started: NatsServerProcess[] = [];
   try {
     const seedSpec = specs[0]!;
     const known = specs.slice(1).filter((s) => s.clusterPort !== anyPort).map((s) => route(s.clusterPort!));
-    const seed = await startNatsServer({ ...seedSpec, routes: known.length > 0 ? known : [placeholderRoute] }, configPathOf(seedSpec));
+    const seed = await startNatsServer({ ...seedSpec, routes: known.length > 0 ? known : [placeholderRoute] }, configPathOf(seedSpec), opts);
     started.push(seed);
-    const others = await Promise.all(specs.slice(1).map((s) => startNatsServer({ ...s, routes: [route(seed.ports.cluster!), ...known.filter((r) => r !== route(s.clusterPort!))] }, configPathOf(s))));
+    const others = await Promise.all(specs.slice(1).map((s) => startNatsServer({ ...s, routes: [route(seed.ports.cluster!), ...known.filter((r) => r !== route(s.clusterPort!))] }, configPathOf(s), opts)));
     started.push(...others);
     if (known.length === 0) {
       // Only the route list changes: nats-server reloads routes, not listen ports.

@@ -1,8 +1,9 @@
 // Process entry of a cloud node: `xsfleet cloud …` calls runCloudNode, and
 // `tsx cloud/node/main.ts …` runs it directly. Exit codes: 0 after a
 // graceful stop (SIGTERM/SIGINT) or --help, 2 for configuration errors, 1
-// when the node fails to start or to stop. A second signal during shutdown
-// exits at once with 1.
+// when the node fails to start or to stop (the stop is bounded by
+// shutdownTimeoutMs). A second signal during shutdown (more than a second
+// after the first) exits at once with 1.
 import { hostname } from "node:os";
 import { pathToFileURL } from "node:url";
 import { ConfigError, loadConfig, usage } from "./config";
@@ -18,12 +19,20 @@ export interface RunIo {
   deps?: CloudNodeDeps;
 }
 
+/** Repeats of the first signal within this window are the same request: a
+ *  parent-death SIGTERM arrives once per thread of the dying parent, and a
+ *  terminal plus a wrapper (npm) can deliver one Ctrl-C twice. */
+const signalRepeatIgnoreMs = 1_000;
+
 function firstSignal(onSecond: () => void): Promise<string> {
   return new Promise((resolve) => {
-    let seen = false;
+    let firstAtMs = 0;
     const handler = (sig: NodeJS.Signals): void => {
-      if (seen) { onSecond(); return; }
-      seen = true;
+      if (firstAtMs > 0) {
+        if (Date.now() - firstAtMs >= signalRepeatIgnoreMs) onSecond();
+        return;
+      }
+      firstAtMs = Date.now();
       resolve(sig);
     };
     process.on("SIGTERM", handler);

@@ -9,7 +9,10 @@
 // the accepted ones (a waiting commands.send still needs the commands worker
 // to see its ack), then ingest (stop fetching, finish and ack processed
 // batches only), then the commands worker, and finally the connection is
-// drained, which flushes every publish made on the way.
+// drained, which flushes every publish made on the way. The whole stop is
+// bounded by shutdownTimeoutMs, and the connection is closed at the end
+// whatever happened (a connection left reconnecting to a server that is
+// gone keeps the process alive forever).
 import type { NatsConnection } from "@nats-io/transport-node";
 import { startApiRole, type ApiRole } from "../api";
 import { CommandStore, CommandSubmitter, CommandWorker } from "../commands";
@@ -97,12 +100,21 @@ export async function startCloudNode(config: CloudConfig, deps: CloudNodeDeps = 
     stopping ??= (async () => {
       phase = "draining";
       log.info("stopping: finishing in-flight work");
-      const timer = setTimeout(() => log.warn("shutdown is taking longer than shutdownTimeoutMs", { shutdownTimeoutMs: config.shutdownTimeoutMs }), config.shutdownTimeoutMs);
-      timer.unref();
-      await runStops(stopOrder(started), log);
-      if (!nc.isClosed()) await nc.drain().catch((e: unknown) => log.warn("drain failed", { err: e }));
-      clearTimeout(timer);
+      const deadlineMs = Date.now() + config.shutdownTimeoutMs;
+      const rolesStopped = await within(runStops(stopOrder(started), log).then(() => true), deadlineMs - Date.now());
+      if (!rolesStopped) log.error("roles did not stop within shutdownTimeoutMs; closing without finishing", { shutdownTimeoutMs: config.shutdownTimeoutMs });
+      // drain() flushes what the roles published; with the server gone it
+      // would wait for a reconnect forever, so it gets what is left of the
+      // budget (at least drainMinMs). close() then ends the reconnect loop,
+      // the last thing that would keep the process alive.
+      if (!nc.isClosed()) {
+        const drained = await within(nc.drain().then(() => true, (e: unknown) => { log.warn("drain failed", { err: e }); return false; }),
+          Math.max(drainMinMs, deadlineMs - Date.now()));
+        if (drained !== true) log.warn("NATS connection not drained; closing it", { connected: link.connected });
+      }
+      if (!nc.isClosed()) await nc.close().catch(() => undefined);
       await http?.close();
+      if (!rolesStopped) throw new Error(`graceful stop exceeded shutdownTimeoutMs (${config.shutdownTimeoutMs} ms)`);
       log.info("stopped");
     })();
     return stopping;
@@ -175,6 +187,20 @@ async function startOptionalRole(name: string, factory: ((ctx: RoleContext) => P
   const h = await factory(ctx);
   log.info(`role ${name} started`);
   return h;
+}
+
+/** What stop() gives nc.drain() at least, even when the roles used up the budget. */
+const drainMinMs = 1_000;
+
+/** The promise's value, or false when it did not settle within ms. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | false> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), Math.max(0, ms)); });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function runStops(stops: { name: string; stop: () => Promise<void> }[], log: Logger): Promise<void> {

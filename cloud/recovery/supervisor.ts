@@ -77,6 +77,12 @@ export class Supervisor {
       this.#policy.started(this.#now());
       this.#starts++;
       this.#handle = await this.#o.unit.start();
+      // stop() may have run while the unit was starting: it found nothing to stop.
+      if ((this.#state as SupervisorState) === SupervisorState.Stopped) {
+        await this.#handle.stop();
+        this.#handle = undefined;
+        return;
+      }
       this.#set(SupervisorState.Running);
       exit = await this.#handle.exited;
     } catch (e) {

@@ -1,7 +1,9 @@
 // Public entry of device state: the read API the management API and the
-// dashboard use, and the compare-and-set write API ingest uses. See docs/ingest.md.
+// dashboard use (and a live mirror of the bucket), and the compare-and-set
+// write API ingest uses. See docs/ingest.md.
 export {
-  DeviceStateStore, deviceStateBucket, ensureDeviceStateBucket, defaultStateBucketOptions, encodeState, decodeState,
+  DeviceStateStore, deviceStateBucket, ensureDeviceStateBucket, defaultStateBucketOptions, encodeState, decodeState, listIdsMax,
   type LoadedState, type StateBucketOptions, type InterleavedWrite,
 } from "./store";
+export { DeviceStateMirror, type DeviceStateMirrorOptions } from "./mirror";
 export * from "./types";

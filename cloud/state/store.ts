@@ -1,9 +1,11 @@
-// DeviceStateStore: the device state bucket (NATS KV, history 1). Readers
-// (management APIs) use getDeviceState/listDeviceStates; ingest uses
+// DeviceStateStore: the device state bucket (NATS KV, history 3). Readers
+// (management APIs) use getDeviceState/listDeviceStates (on demand; readers
+// that want every device continuously use DeviceStateMirror); ingest uses
 // load/compareAndSet, whose revision check is what makes concurrent ingest
 // nodes safe: a write based on a stale read fails and is retried.
 import type { NatsConnection } from "@nats-io/transport-node";
-import { StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { isDeviceId } from "../../shared/topics";
 import { isCasConflict } from "../nats";
@@ -12,6 +14,12 @@ import { emptyDeviceState, publicState, stateFormatVersion, type DeviceState, ty
 export const deviceStateBucket = "XSF_DEVICE_STATE";
 /** Reads in flight while listing device states. */
 const listConcurrencyMax = 32;
+/** Ids one listDeviceIds call returns at most. */
+export const listIdsMax = 100_000;
+/** Keys fetched per pull while listing. */
+const listFetchMax = 1_000;
+/** The listing consumer is deleted after use; should the client die first, the server drops it after this. */
+const listConsumerIdleMs = 30_000;
 
 export interface StateBucketOptions {
   replicas: number;
@@ -109,10 +117,49 @@ export class DeviceStateStore {
     return states.filter((s): s is DeviceState => s !== null);
   }
 
-  async listDeviceIds(): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const k of await this.#kv.keys()) if (isDeviceId(k)) ids.push(k);
-    return ids;
+  /**
+   * Every device id with state, each once, unordered; at most `idsMax`.
+   *
+   * Not kv.keys(): its consumer keeps delivering updates made while the
+   * listing runs (a device written twice is listed twice), and it is left on
+   * the server for the consumer's inactivity threshold (5 minutes in nats.js),
+   * so callers that list often pile up consumers on the bucket. Here one
+   * headers-only last-per-subject consumer reads exactly the keys that exist
+   * when it is created (num_pending then), and is deleted right after.
+   */
+  async listDeviceIds(idsMax = listIdsMax): Promise<string[]> {
+    const jsm = await this.#jsm();
+    const ci = await jsm.consumers.add(kvStream, {
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+      filter_subject: `${kvSubjectPrefix}>`,
+      headers_only: true,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(listConsumerIdleMs),
+    });
+    const ids = new Set<string>();
+    try {
+      const consumer = await this.#js().consumers.get(kvStream, ci.name);
+      const keys = ci.num_pending;
+      let read = 0;
+      while (read < keys) {
+        const batch = await consumer.fetch({ max_messages: Math.min(listFetchMax, keys - read), expires: 5_000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          const id = m.subject.slice(kvSubjectPrefix.length);
+          const op = m.headers?.get("KV-Operation");
+          if (op === "DEL" || op === "PURGE") ids.delete(id);
+          else if (isDeviceId(id) && ids.size < idsMax) ids.add(id);
+        }
+        if (got === 0) break;
+        read += got;
+      }
+    } finally {
+      await jsm.consumers.delete(kvStream, ci.name).catch(() => false);
+    }
+    return [...ids];
   }
 
   /** Ingest: the stored state (with bookkeeping) and its revision. */
@@ -143,8 +190,13 @@ export class DeviceStateStore {
 
   #jsmP: Promise<JetStreamManager> | null = null;
   #jsm(): Promise<JetStreamManager> {
-    this.#jsmP ??= (this.#kv as unknown as { js: JetStreamClient }).js.jetstreamManager(false);
+    this.#jsmP ??= this.#js().jetstreamManager(false);
     return this.#jsmP;
+  }
+
+  /** The bucket's JetStream client (nats.js keeps it on the KV, not in its types). */
+  #js(): JetStreamClient {
+    return (this.#kv as unknown as { js: JetStreamClient }).js;
   }
 
   /** Ingest: writes `state` if the stored revision is still `revision`
@@ -171,4 +223,6 @@ export interface InterleavedWrite {
 }
 
 const kvStream = `KV_${deviceStateBucket}`;
-const kvSubject = (deviceId: string): string => `$KV.${deviceStateBucket}.${deviceId}`;
+const kvSubjectPrefix = `$KV.${deviceStateBucket}.`;
+const kvSubject = (deviceId: string): string => `${kvSubjectPrefix}${deviceId}`;
+

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { RateMeter, fmtRate } from "../../cloud/cli/live-status";
+import { RateMeter, fmtRate, processSummary, statusLine } from "../../cloud/cli/live-status";
+import type { ProcessSnapshot } from "../../cloud/cli/cloud-processes";
 
 describe("live status rates", () => {
   it("averages a counter's growth over the sliding window", () => {
@@ -14,5 +15,32 @@ describe("live status rates", () => {
     expect(fmtRate(1_234_567)).toBe("1.23M");
     expect(fmtRate(12_345)).toBe("12.3k");
     expect(fmtRate(42.25)).toBe("42.3");
+  });
+});
+
+describe("status line", () => {
+  const proc = (name: string, state: ProcessSnapshot["state"], lastExit: string | null = null): ProcessSnapshot => ({
+    name, kind: "cloud node", state, pid: state === "running" ? 1 : null, restarts: lastExit ? 1 : 0,
+    lastExit: lastExit ? { text: lastExit, atMs: 0 } : null, logFile: `/logs/${name}.log`,
+  });
+  const base = {
+    devicesOnline: 35, devicesKnown: 36, fleet: { connected: 36, devices: 36 }, batchesPerSec: 10.2, pointsPerSec: 326,
+    consumerLag: 0, deadLetters: 0, members: { up: 3, suspect: 0, down: 0 },
+  };
+
+  it("counts processes from how they ended, and names the dead ones with their signal", () => {
+    const line = statusLine({
+      ...base,
+      cloud: [proc("cloud-1", "running"), proc("cloud-2", "restarting", "killed by SIGKILL"), proc("cloud-3", "running", "exited with code 1")],
+      control: [proc("control-1", "running"), proc("control-2", "failed", "exited with code 1"), proc("control-3", "running")],
+    });
+    expect(line).toBe("devices 35/36 online (36/36 connected) | 10.2 batches/s | 326 points/s | lag 0 | dead letters 0" +
+      " | cloud 2/3 up (cloud-2 killed by SIGKILL, restarting) | raft 2/3 (control-2 exited with code 1, not restarted) | members 3 up");
+  });
+
+  it("is short when everything runs, and leaves out what `up` does not run", () => {
+    expect(statusLine({ ...base, fleet: null, members: null, cloud: [proc("cloud-1", "running")], control: [] }))
+      .toBe("devices 35/36 online | 10.2 batches/s | 326 points/s | lag 0 | dead letters 0 | cloud 1/1 up");
+    expect(processSummary("cloud", [proc("cloud-1", "stopping", "killed by SIGKILL")], " up")).toBe("cloud 0/1 up (cloud-1 stopping)");
   });
 });

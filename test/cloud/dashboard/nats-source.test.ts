@@ -15,9 +15,10 @@ import type { DashboardHandle } from "../../../cloud/dashboard/types";
 import { DeviceStateStore, emptyDeviceState } from "../../../cloud/state";
 import { defaultStreamLimits, IngestStream, streamConfig } from "../../../cloud/ingest/streams";
 import { encodeHistoryRecord } from "../../../cloud/records";
-import { DeviceEvent, deviceEventSubject, dlqSubject, historySubject } from "../../../cloud/subjects";
+import { DeviceEvent, deviceEventSubject, dlqSubject, heartbeatSubject, historySubject } from "../../../cloud/subjects";
 import { waitFor } from "../../harness/wait";
 import { openSse } from "./sse-client";
+import { encodeHeartbeat, type ClusterHeartbeat } from "../../../cloud/membership";
 
 describe("NatsDashboardSource on a real nats-server", () => {
   let nats: NatsCluster;
@@ -94,7 +95,11 @@ describe("NatsDashboardSource on a real nats-server", () => {
     expect(snap.streams.find((s) => s.name === "KV_XSF_DEVICE_STATE")).toMatchObject({ consumers: [], ephemeralConsumers: 1 });
     expect(snap.traffic.deadLetters).toBe(3);
     expect(snap.traffic.consumerLag).toBeGreaterThanOrEqual(3);
-    expect(snap.cloudNodes).toEqual([expect.objectContaining({ nodeId: "cloud-a", health: "up", detail: expect.stringMatching(/^1 NATS connection/) })]);
+    // Its client address as the server sees it, and the server's name (not a monitor URL).
+    expect(snap.cloudNodes).toEqual([expect.objectContaining({
+      nodeId: "cloud-a", health: "up", natsClients: [expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:\\d+ → ${server.name}$`))],
+    })]);
+    expect(snap.cloudNodes[0]!.natsClients![0]).not.toContain(String(nats.nodes[0]!.monitorPort));
 
     // Rates need two samples some time apart.
     await new Promise((r) => setTimeout(r, 600));
@@ -124,6 +129,36 @@ describe("NatsDashboardSource on a real nats-server", () => {
     }
   });
 
+  it("shows cloud nodes' roles and leases from their heartbeats, and a supervised process that died as down", async () => {
+    let alive = true;
+    const src = createNatsDashboardSource({
+      nc, monitorUrls: [monitorUrl],
+      processes: () => [{
+        name: "cloud-a", kind: "cloud node", state: alive ? "running" : "restarting", running: alive, pid: alive ? 4242 : null, restarts: 0,
+        lastExit: alive ? null : "killed by SIGKILL", lastExitMs: alive ? null : Date.now(),
+      }],
+    });
+    try {
+      await nc.flush();
+      await src.flush();
+      const hb: ClusterHeartbeat = {
+        v: 1, nodeId: "cloud-a", startedAtMs: Date.now(), seq: 1, sentAtMs: Date.now(), roles: ["ingest", "api", "orchestration"],
+        replacing: [], leases: ["commands-retry"], resources: { freeMemoryBytes: 1, totalMemoryBytes: 2, cpuLoad1: 0, cpus: 1 },
+      };
+      cloudConn.publish(heartbeatSubject("cloud-a"), encodeHeartbeat(hb));
+      const node = await waitFor("roles from the heartbeat", async () =>
+        (await src.cluster()).cloudNodes.find((n) => n.nodeId === "cloud-a" && n.roles.length > 0));
+      expect(node).toMatchObject({ health: "up", roles: ["ingest", "api", "orchestration"], leases: ["commands-retry"] });
+      expect(node.detail).toContain("pid 4242");
+      alive = false;
+      const dead = (await src.cluster()).cloudNodes.find((n) => n.nodeId === "cloud-a")!;
+      expect(dead).toMatchObject({ health: "down", detail: expect.stringMatching(/^process killed by SIGKILL/) });
+      expect((await src.cluster()).processes.map((p) => [p.name, p.running])).toEqual([["cloud-a", false]]);
+    } finally {
+      await src.close();
+    }
+  });
+
   it("reports an unreachable monitoring endpoint as a row and an error, not a failure", async () => {
     const src = createNatsDashboardSource({ nc, monitorUrls: [monitorUrl, "http://127.0.0.1:9"], monitorTimeoutMs: 2000 });
     try {
@@ -144,6 +179,9 @@ describe("NatsDashboardSource on a real nats-server", () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { points: Array<{ timeMs: number; value: number }> };
     expect(body.points).toEqual([{ timeMs: t0, value: 21 }, { timeMs: t0 + 1000, value: 21.5 }, { timeMs: t0 + 2000, value: 22 }]);
+    // More points than asked for: the newest ones, in time order (the plot shows what is happening now).
+    const newest = (await (await fetch(`${dash.url}api/history?device=env-1&channel=temp&fromMs=${t0 - 1000}&toMs=${t0 + 10_000}&limit=2`)).json()) as typeof body;
+    expect(newest.points).toEqual([{ timeMs: t0 + 1000, value: 21.5 }, { timeMs: t0 + 2000, value: 22 }]);
   });
 
   it("startNatsDashboard connects by itself, serves, and closes its connection on stop()", async () => {

@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import { EventBuffer } from "../../../cloud/dashboard/event-buffer";
 import { RateMeter, RateMeters } from "../../../cloud/dashboard/rates";
 import { deviceRow, eventFromMessage } from "../../../cloud/dashboard/nats-source";
-import { cloudNodeFromHealth, cloudNodesFromConnz, mergeCloudNodes, serverRow } from "../../../cloud/dashboard/nats-monitor";
+import { cloudNodeFromHealth, mergeCloudNodes, serverRow } from "../../../cloud/dashboard/nats-monitor";
+import type { ClusterHeartbeat } from "../../../cloud/membership";
+import { cloudNodeRows, HeartbeatTable, heartbeatNodesMax, natsClientsFromConnz } from "../../../cloud/dashboard/cloud-nodes";
 import { emptyDeviceState, publicState } from "../../../cloud/state";
 
 const enc = new TextEncoder();
@@ -119,15 +121,52 @@ describe("monitoring parsers", () => {
     expect(serverRow("u", {}, { disabled: true }, null).jetstream).toBeNull();
   });
 
-  it("cloudNodesFromConnz groups pooled connections by node id", () => {
-    const nodes = cloudNodesFromConnz([
-      { server: "a:8222", connz: { connections: [{ name: "xsfleet-c1#0" }, { name: "xsfleet-c1#1" }, { name: "sim" }, { name: "xsfleet-dash" }] } },
-      { server: "b:8222", connz: { connections: [{ name: "xsfleet-c2" }, { name: "xsfleet-c1#2" }] } },
-    ], "xsfleet-", 77, new Set(["xsfleet-dash"]));
-    expect(nodes).toEqual([
-      { nodeId: "c1", roles: [], health: "up", lastSeenMs: 77, detail: "3 NATS connections to a:8222, b:8222" },
-      { nodeId: "c2", roles: [], health: "up", lastSeenMs: 77, detail: "1 NATS connection to b:8222" },
+  it("natsClientsFromConnz lists named client connections with their address and server", () => {
+    const clients = natsClientsFromConnz([
+      { server: "n0", connz: { connections: [{ name: "xsfleet-c1#0", ip: "127.0.0.1", port: 5001 }, { ip: "10.0.0.9", port: 7 }, "junk"] } },
+      { server: "n1", connz: { connections: [{ name: "xsfleet-c2", ip: "127.0.0.1", port: 5002 }] } },
     ]);
+    expect(clients).toEqual([
+      { name: "xsfleet-c1#0", address: "127.0.0.1:5001", server: "n0" },
+      { name: "xsfleet-c2", address: "127.0.0.1:5002", server: "n1" },
+    ]);
+  });
+
+  it("cloudNodeRows: roles from heartbeats, addresses from connz, a dead process is down whatever its last heartbeat", () => {
+    const nowMs = 100_000;
+    const hb = (nodeId: string, ageMs: number) => ({ nodeId, roles: ["ingest", "api"], leases: ["commands-retry"], receivedMs: nowMs - ageMs });
+    const proc = (name: string, running: boolean, lastExit: string | null = null) => ({
+      name, kind: "cloud node", state: running ? "running" : "restarting", running, pid: running ? 42 : null, restarts: lastExit ? 1 : 0,
+      lastExit, lastExitMs: lastExit ? nowMs - 2_000 : null,
+    });
+    const rows = cloudNodeRows({
+      heartbeats: [hb("c1", 500), hb("c2", 400), hb("c3", 5_000), hb("c4", 60_000)],
+      clients: new Map([["c1", [{ name: "xsfleet-c1", address: "127.0.0.1:5001", server: "n0" }]], ["c5", [{ name: "xsfleet-c5", address: "127.0.0.1:5005", server: "n0" }]]]),
+      processes: new Map([["c1", proc("c1", true, "killed by SIGKILL")], ["c2", proc("c2", false, "killed by SIGKILL")]]),
+      nowMs,
+    });
+    const by = new Map(rows.map((r) => [r.nodeId, r]));
+    expect(rows.map((r) => r.nodeId)).toEqual(["c1", "c2", "c3", "c4", "c5"]);
+    expect(by.get("c1")).toMatchObject({ health: "up", roles: ["ingest", "api"], leases: ["commands-retry"], natsClients: ["127.0.0.1:5001 → n0"] });
+    expect(by.get("c1")!.detail).toMatch(/pid 42 · restarted 1×, last: killed by SIGKILL/);
+    expect(by.get("c2")).toMatchObject({ health: "down", natsClients: [] });
+    expect(by.get("c2")!.detail).toBe("process killed by SIGKILL 2 s ago; restarting");
+    expect(by.get("c3")).toMatchObject({ health: "suspect", detail: "no heartbeat for 5 s" });
+    expect(by.get("c4")).toMatchObject({ health: "down", detail: "no heartbeat for 60 s" });
+    expect(by.get("c5")).toMatchObject({ health: "up", roles: [], detail: expect.stringMatching(/no orchestration role/) });
+  });
+
+  it("HeartbeatTable keeps the latest heartbeat per node, bounded, and forgets old ones", () => {
+    const t = new HeartbeatTable();
+    const beat = (nodeId: string): ClusterHeartbeat => ({
+      v: 1, nodeId, startedAtMs: 1, seq: 1, sentAtMs: 1, roles: ["api"], replacing: [], leases: [],
+      resources: { freeMemoryBytes: 1, totalMemoryBytes: 2, cpuLoad1: 0, cpus: 1 },
+    });
+    for (let i = 0; i < heartbeatNodesMax + 5; i++) t.record(beat(`n${i}`), 1_000);
+    expect(t.list(1_000, 60_000)).toHaveLength(heartbeatNodesMax);
+    expect(t.ignored).toBe(5);
+    t.record(beat("n0"), 50_000);
+    expect(t.list(70_000, 60_000).map((e) => e.nodeId)).toEqual(["n0"]);
   });
 
   it("cloudNodeFromHealth maps a node's /healthz; health rows win over connz rows", () => {

@@ -123,6 +123,31 @@ describe("cloud node process", () => {
     }
   });
 
+  it("stops and exits on SIGTERM when its NATS server is already gone, by itself, within shutdownTimeoutMs", async () => {
+    // What Ctrl-C in a terminal used to do to `npm start`: the broker died first and nodes hung after "stopped".
+    const own = await startNats({ size: 1 });
+    const child = spawn(process.execPath, [path.join(root, "bin", "xsfleet.mjs"), "cloud", "--node-id", "orphaned", "--roles", "ingest,api,commands",
+      "--nats-servers", own.servers[0]!, "--http-port", "0", "--shutdown-timeout-ms", "3000"], { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, XSFLEET_CONFIG: "" } });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      await until("node start", () => out.includes('"cloud node started"'), 30_000);
+      await own.stopNode(0, "SIGKILL");
+      await until("node sees the server gone", () => out.includes("NATS disconnected"));
+      child.kill("SIGTERM");
+      const code = await Promise.race([exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 15_000))]);
+      expect(code, out).not.toBe("hung");
+      expect(out).toContain('"stop requested"');
+      // It ended on its own, not through the CLI's leak guard.
+      expect(out).not.toContain("still running");
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await own.stop();
+    }
+  });
+
   it("exits 2 with a clear message on bad configuration", async () => {
     const p = spawnNode(["--roles", "api,billing"]);
     expect(await p.exited).toBe(2);
