@@ -31,6 +31,8 @@ export type Uplink = (typeof Uplink)[keyof typeof Uplink];
 export const Downlink = {
   Command: "cmd",
   Config: "cfg",
+  /** Receipts: the seqs the cloud has durably handled (docs/delivery.md). */
+  Receipt: "rcpt",
 } as const;
 export type Downlink = (typeof Downlink)[keyof typeof Downlink];
 
@@ -63,14 +65,45 @@ export interface ParsedDeviceAddress {
   kind: Uplink | Downlink;
 }
 
-const kinds: readonly string[] = ["hello", "hb", "tele", "ctr", "ack", "status", "cmd", "cfg"];
+const kinds: readonly string[] = Object.freeze(["hello", "hb", "tele", "ctr", "ack", "status", "cmd", "cfg", "rcpt"]);
 
-/** Parses a device subject or topic; null when it is not one of ours. */
+/**
+ * Parses a device subject or topic — `xsfleet.v1.dev.<id>.<kind>`, or the
+ * partitioned form the broker maps uplinks to,
+ * `xsfleet.v1.p.<partition>.dev.<id>.<kind>` — null when it is not one of ours.
+ */
 export function parseDeviceAddress(subjectOrTopic: string): ParsedDeviceAddress | null {
-  const parts = subjectOrTopic.split(subjectOrTopic.indexOf("/") >= 0 ? "/" : ".");
+  let parts = subjectOrTopic.split(subjectOrTopic.indexOf("/") >= 0 ? "/" : ".");
+  if (parts.length === 7 && parts[2] === "p" && /^[0-9]{1,5}$/.test(parts[3]!)) parts = [parts[0]!, parts[1]!, parts[4]!, parts[5]!, parts[6]!];
   if (parts.length !== 5 || parts[0] !== "xsfleet" || parts[1] !== "v1" || parts[2] !== "dev") return null;
   const deviceId = parts[3]!;
   const kind = parts[4]!;
   if (!isDeviceId(deviceId) || kinds.indexOf(kind) < 0) return null;
   return { deviceId, kind: kind as Uplink | Downlink };
+}
+
+// ---- partitions: one ordered writer per device (docs/delivery.md) ----
+
+export const partitionRoot = "xsfleet.v1.p";
+/** Most partitions a deployment may configure (the broker's mapping and the consumers follow it). */
+export const partitionsMax = 1024;
+
+/**
+ * The partition nats-server's subject mapping `{{partition(n,1)}}` puts a
+ * device in: FNV-1a-32 over the device id's bytes, mod n (nats-server 2.9
+ * accounts.go getHashPartition). Device ids are ASCII, so chars are bytes.
+ */
+export function devicePartition(deviceId: string, partitions: number): number {
+  if (!(Number.isInteger(partitions) && partitions >= 1 && partitions <= partitionsMax)) throw new Error(`partitions must be an integer in 1..${partitionsMax}, got ${partitions}`);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < deviceId.length; i++) {
+    h ^= deviceId.charCodeAt(i) & 0xff;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return (h >>> 0) % partitions;
+}
+
+/** The subject an uplink of `deviceId` has after the broker's partition mapping. */
+export function partitionedDeviceSubject(deviceId: string, kind: Uplink, partitions: number): string {
+  return `${partitionRoot}.${devicePartition(deviceId, partitions)}.dev.${deviceId}.${kind}`;
 }

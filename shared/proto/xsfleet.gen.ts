@@ -27,6 +27,8 @@ export interface Envelope {
   baggage: string;
   /** For messages relayed by a gateway: the gateway's device id. */
   via: string;
+  /** Random non-zero number the device picks when its sequence storage is created (first boot, wiped flash) and keeps; seqs are unique within an epoch. 0: a device without epochs. See docs/delivery.md. */
+  epoch: number;
   hello?: Hello;
   heartbeat?: Heartbeat;
   telemetry?: TelemetryBatch;
@@ -35,6 +37,9 @@ export interface Envelope {
   commandAck?: CommandAck;
   status?: Status;
   config?: DesiredConfig;
+  /** Every seq below this that the device sent in this epoch is settled on the device (confirmed by a Receipt, or dropped and counted) and will never be sent again: the lowest seq in its outbox, or its next seq when the outbox is empty. Never decreases within an epoch. 0: unknown. */
+  settledBelow: number;
+  receipt?: Receipt;
 }
 
 export function createEnvelope(init?: Partial<Envelope>): Envelope {
@@ -47,6 +52,7 @@ export function createEnvelope(init?: Partial<Envelope>): Envelope {
     tracestate: init?.tracestate ?? "",
     baggage: init?.baggage ?? "",
     via: init?.via ?? "",
+    epoch: init?.epoch ?? 0,
     ...(init?.hello !== undefined ? { hello: init.hello } : {}),
     ...(init?.heartbeat !== undefined ? { heartbeat: init.heartbeat } : {}),
     ...(init?.telemetry !== undefined ? { telemetry: init.telemetry } : {}),
@@ -55,6 +61,8 @@ export function createEnvelope(init?: Partial<Envelope>): Envelope {
     ...(init?.commandAck !== undefined ? { commandAck: init.commandAck } : {}),
     ...(init?.status !== undefined ? { status: init.status } : {}),
     ...(init?.config !== undefined ? { config: init.config } : {}),
+    settledBelow: init?.settledBelow ?? 0,
+    ...(init?.receipt !== undefined ? { receipt: init.receipt } : {}),
   };
 }
 
@@ -68,6 +76,7 @@ export function sizeEnvelope(m: Envelope): number {
   if (!(m.tracestate === "")) s += 1 + stringSize(m.tracestate);
   if (!(m.baggage === "")) s += 1 + stringSize(m.baggage);
   if (!(m.via === "")) s += 1 + stringSize(m.via);
+  if (!(m.epoch === 0)) s += 1 + varintSize(m.epoch);
   if (m.hello !== undefined) { const n = sizeHello(m.hello); s += 1 + varintSize(n) + n; }
   if (m.heartbeat !== undefined) { const n = sizeHeartbeat(m.heartbeat); s += 1 + varintSize(n) + n; }
   if (m.telemetry !== undefined) { const n = sizeTelemetryBatch(m.telemetry); s += 1 + varintSize(n) + n; }
@@ -76,6 +85,8 @@ export function sizeEnvelope(m: Envelope): number {
   if (m.commandAck !== undefined) { const n = sizeCommandAck(m.commandAck); s += 1 + varintSize(n) + n; }
   if (m.status !== undefined) { const n = sizeStatus(m.status); s += 2 + varintSize(n) + n; }
   if (m.config !== undefined) { const n = sizeDesiredConfig(m.config); s += 2 + varintSize(n) + n; }
+  if (!(m.settledBelow === 0)) s += 2 + varintSize(m.settledBelow);
+  if (m.receipt !== undefined) { const n = sizeReceipt(m.receipt); s += 2 + varintSize(n) + n; }
   return s;
 }
 
@@ -88,6 +99,7 @@ export function writeEnvelope(w: Writer, m: Envelope): void {
   if (!(m.tracestate === "")) { w.tag(6, 2); w.string(m.tracestate); }
   if (!(m.baggage === "")) { w.tag(7, 2); w.string(m.baggage); }
   if (!(m.via === "")) { w.tag(8, 2); w.string(m.via); }
+  if (!(m.epoch === 0)) { w.tag(9, 0); w.varint(m.epoch); }
   if (m.hello !== undefined) { w.tag(10, 2); w.varint(sizeHello(m.hello)); writeHello(w, m.hello); }
   if (m.heartbeat !== undefined) { w.tag(11, 2); w.varint(sizeHeartbeat(m.heartbeat)); writeHeartbeat(w, m.heartbeat); }
   if (m.telemetry !== undefined) { w.tag(12, 2); w.varint(sizeTelemetryBatch(m.telemetry)); writeTelemetryBatch(w, m.telemetry); }
@@ -96,6 +108,8 @@ export function writeEnvelope(w: Writer, m: Envelope): void {
   if (m.commandAck !== undefined) { w.tag(15, 2); w.varint(sizeCommandAck(m.commandAck)); writeCommandAck(w, m.commandAck); }
   if (m.status !== undefined) { w.tag(16, 2); w.varint(sizeStatus(m.status)); writeStatus(w, m.status); }
   if (m.config !== undefined) { w.tag(17, 2); w.varint(sizeDesiredConfig(m.config)); writeDesiredConfig(w, m.config); }
+  if (!(m.settledBelow === 0)) { w.tag(18, 0); w.varint(m.settledBelow); }
+  if (m.receipt !== undefined) { w.tag(19, 2); w.varint(sizeReceipt(m.receipt)); writeReceipt(w, m.receipt); }
 }
 
 export function encodeEnvelope(m: Envelope): Uint8Array {
@@ -119,6 +133,7 @@ export function readEnvelope(r: Reader): Envelope {
       case 6: m.tracestate = r.string(); break;
       case 7: m.baggage = r.string(); break;
       case 8: m.via = r.string(); break;
+      case 9: m.epoch = r.uint32(); break;
       case 10: m.hello = readHello(r.sub()); break;
       case 11: m.heartbeat = readHeartbeat(r.sub()); break;
       case 12: m.telemetry = readTelemetryBatch(r.sub()); break;
@@ -127,6 +142,8 @@ export function readEnvelope(r: Reader): Envelope {
       case 15: m.commandAck = readCommandAck(r.sub()); break;
       case 16: m.status = readStatus(r.sub()); break;
       case 17: m.config = readDesiredConfig(r.sub()); break;
+      case 18: m.settledBelow = r.uint64(); break;
+      case 19: m.receipt = readReceipt(r.sub()); break;
       default: r.skip(wire);
     }
   }
@@ -983,4 +1000,111 @@ export function readDesiredConfig(r: Reader): DesiredConfig {
 
 export function decodeDesiredConfig(buf: Uint8Array, limits: DecodeLimits = defaultDecodeLimits): DesiredConfig {
   return readDesiredConfig(new Reader(buf, limits));
+}
+
+/** Inclusive range of device seqs. */
+export interface SeqRange {
+  first: number;
+  last: number;
+}
+
+export function createSeqRange(init?: Partial<SeqRange>): SeqRange {
+  return {
+    first: init?.first ?? 0,
+    last: init?.last ?? 0,
+  };
+}
+
+export function sizeSeqRange(m: SeqRange): number {
+  let s = 0;
+  if (!(m.first === 0)) s += 1 + varintSize(m.first);
+  if (!(m.last === 0)) s += 1 + varintSize(m.last);
+  return s;
+}
+
+export function writeSeqRange(w: Writer, m: SeqRange): void {
+  if (!(m.first === 0)) { w.tag(1, 0); w.varint(m.first); }
+  if (!(m.last === 0)) { w.tag(2, 0); w.varint(m.last); }
+}
+
+export function encodeSeqRange(m: SeqRange): Uint8Array {
+  const w = new Writer(sizeSeqRange(m));
+  writeSeqRange(w, m);
+  return w.finish();
+}
+
+export function readSeqRange(r: Reader): SeqRange {
+  const m = createSeqRange();
+  while (!r.done()) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    switch (field) {
+      case 1: m.first = r.uint64(); break;
+      case 2: m.last = r.uint64(); break;
+      default: r.skip(wire);
+    }
+  }
+  return m;
+}
+
+export function decodeSeqRange(buf: Uint8Array, limits: DecodeLimits = defaultDecodeLimits): SeqRange {
+  return readSeqRange(new Reader(buf, limits));
+}
+
+/** Cloud -> device (QoS 0, topic xsfleet/v1/dev/<id>/rcpt): seqs of this device's epoch the cloud has durably handled. The device forgets a message only when a Receipt names it; the MQTT PUBACK is flow control only. */
+export interface Receipt {
+  epoch: number;
+  /** Recorded in device state, history and outputs (or known duplicates). */
+  confirmed: SeqRange[];
+  /** Refused and kept in the dead-letter stream (the device counts them). */
+  rejected: SeqRange[];
+}
+
+export function createReceipt(init?: Partial<Receipt>): Receipt {
+  return {
+    epoch: init?.epoch ?? 0,
+    confirmed: init?.confirmed ?? [],
+    rejected: init?.rejected ?? [],
+  };
+}
+
+export function sizeReceipt(m: Receipt): number {
+  let s = 0;
+  if (!(m.epoch === 0)) s += 1 + varintSize(m.epoch);
+  for (const e of m.confirmed) { const n = sizeSeqRange(e); s += 1 + varintSize(n) + n; }
+  for (const e of m.rejected) { const n = sizeSeqRange(e); s += 1 + varintSize(n) + n; }
+  return s;
+}
+
+export function writeReceipt(w: Writer, m: Receipt): void {
+  if (!(m.epoch === 0)) { w.tag(1, 0); w.varint(m.epoch); }
+  for (const e of m.confirmed) { w.tag(2, 2); w.varint(sizeSeqRange(e)); writeSeqRange(w, e); }
+  for (const e of m.rejected) { w.tag(3, 2); w.varint(sizeSeqRange(e)); writeSeqRange(w, e); }
+}
+
+export function encodeReceipt(m: Receipt): Uint8Array {
+  const w = new Writer(sizeReceipt(m));
+  writeReceipt(w, m);
+  return w.finish();
+}
+
+export function readReceipt(r: Reader): Receipt {
+  const m = createReceipt();
+  while (!r.done()) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    switch (field) {
+      case 1: m.epoch = r.uint32(); break;
+      case 2: r.checkRepeated(m.confirmed.length); m.confirmed.push(readSeqRange(r.sub())); break;
+      case 3: r.checkRepeated(m.rejected.length); m.rejected.push(readSeqRange(r.sub())); break;
+      default: r.skip(wire);
+    }
+  }
+  return m;
+}
+
+export function decodeReceipt(buf: Uint8Array, limits: DecodeLimits = defaultDecodeLimits): Receipt {
+  return readReceipt(new Reader(buf, limits));
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  Uplink, assertDeviceId, deviceSubject, deviceTopic, isDeviceId, mqttTopicToSubject, parseDeviceAddress, subjectToMqttTopic,
+  Downlink, Uplink, assertDeviceId, deviceSubject, deviceTopic, devicePartition, isDeviceId, mqttTopicToSubject, parseDeviceAddress,
+  partitionedDeviceSubject, partitionsMax, subjectToMqttTopic,
 } from "../../shared/topics";
 
 describe("topic scheme", () => {
@@ -27,5 +28,26 @@ describe("topic scheme", () => {
     expect(parseDeviceAddress("xsfleet.v1.dev.a.unknown")).toBeNull();
     expect(parseDeviceAddress("other.v1.dev.a.hb")).toBeNull();
     expect(parseDeviceAddress("xsfleet.v1.dev.a.b.hb")).toBeNull();
+  });
+});
+
+describe("partitions (nats-server's {{partition(n,1)}} mapping)", () => {
+  it("puts a device where nats-server 2.9.10 does (value observed from a real 2.9.10 cluster)", () => {
+    // d1 → 6 of 16 was read off a 3-node 2.9.10 cluster mapping MQTT publishes;
+    // test/cloud/ingest checks the mapping against a live server.
+    expect(devicePartition("d1", 16)).toBe(6);
+    expect(partitionedDeviceSubject("d1", Uplink.Telemetry, 16)).toBe("xsfleet.v1.p.6.dev.d1.tele");
+  });
+  it("spreads ids over every partition and refuses a bad partition count", () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 1000; i++) seen.add(devicePartition(`dev-${i}`, 16));
+    expect(seen.size).toBe(16);
+    expect(() => devicePartition("d1", 0)).toThrow(/partitions must be/);
+    expect(() => devicePartition("d1", partitionsMax + 1)).toThrow(/partitions must be/);
+  });
+  it("parses partitioned subjects and the receipt topic", () => {
+    expect(parseDeviceAddress("xsfleet.v1.p.6.dev.d1.tele")).toEqual({ deviceId: "d1", kind: "tele" });
+    expect(parseDeviceAddress("xsfleet/v1/dev/d1/rcpt")).toEqual({ deviceId: "d1", kind: Downlink.Receipt });
+    expect(parseDeviceAddress("xsfleet.v1.p.x.dev.d1.tele")).toBeNull();
   });
 });
