@@ -8,8 +8,10 @@
 import {
   allDevicesSubject as sharedAllDevicesSubject,
   deviceSubject as sharedDeviceSubject,
+  partitionedDeviceSubject,
+  partitionRoot,
+  Uplink,
   type Downlink,
-  type Uplink,
 } from "../../shared/topics";
 
 const root = "xsfleet.v1";
@@ -24,6 +26,35 @@ export function deviceSubject(deviceId: string, kind: Uplink | Downlink): string
 /** `xsfleet.v1.dev.*.<kind>`: one kind across all devices. */
 export function allDevicesSubject(kind: Uplink | Downlink): string {
   return sharedAllDevicesSubject(kind);
+}
+
+// ---- partitions (docs/delivery.md: one ordered writer per device) ----
+
+/** `xsfleet.v1.p.<P(id)>.dev.<id>.<kind>`: an uplink after the broker's partition mapping. */
+export function partitionedUplinkSubject(deviceId: string, kind: Uplink, partitions: number): string {
+  return partitionedDeviceSubject(deviceId, kind, partitions);
+}
+
+/** `xsfleet.v1.p.<n>.dev.*.*`: every uplink of partition n (a consumer's filter). */
+export function partitionSubject(partition: number): string {
+  return `${partitionRoot}.${partition}.dev.*.*`;
+}
+
+/** `xsfleet.v1.p.*.dev.*.*`: every partitioned uplink (a stream's subjects). */
+export const allPartitionedUplinks = `${partitionRoot}.*.dev.*.*`;
+
+/**
+ * The subject mappings that partition device uplinks, for the broker's
+ * configuration (config file `mappings`, or the account JWT in operator
+ * mode). Downlinks stay unmapped. nats-server 2.9 does not map the MQTT will,
+ * which therefore arrives on `xsfleet.v1.dev.<id>.status` (docs/delivery.md).
+ */
+export function uplinkPartitionMappings(partitions: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kind of Object.values(Uplink)) {
+    out[sharedAllDevicesSubject(kind)] = `${partitionRoot}.{{partition(${partitions},1)}}.dev.{{wildcard(1)}}.${kind}`;
+  }
+  return out;
 }
 
 // ---- integrator outputs ----
