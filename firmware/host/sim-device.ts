@@ -165,7 +165,7 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
     ...(opts.keepaliveS !== undefined ? { keepaliveS: opts.keepaliveS } : {}),
     ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
     ...(opts.backoff !== undefined ? { backoff: { baseMs: 500, capMs: 30_000, ...opts.backoff } } : {}),
-    ...(opts.outbox !== undefined ? { outbox: { messagesMax: 256, bytesMax: 64 * 1024, inflightMax: 8, ...opts.outbox } } : {}),
+    ...(opts.outbox !== undefined ? { outbox: opts.outbox } : {}),
     ...(opts.username !== undefined ? { username: opts.username } : {}),
     ...(opts.password !== undefined ? { password: opts.password } : {}),
     ...(opts.location !== undefined ? { location: opts.location } : {}),
