@@ -29,7 +29,7 @@ let published = 0;
 export default function run(input: SoakInput): SoakResult {
   if (world === undefined) {
     world = createSimWorld({ keepLog: false });
-    world.broker.subscribe("xsfleet/v1/dev/+/+", () => { published++; });
+    world.broker.subscribe("xsfleet/v1/dev/+/+", (m) => { if (m.from !== "") published++; }); // the device's own, not the cloud's receipts
     const sensor = new ReplaySource(roomClimateChannels, input.rows, { startMs: world.clock.wallMs(), speedup: 10, loop: true });
     rt = new DeviceRuntime(createSimPlatform(world, { seed: 99, sensor }), {
       deviceId: "soak-1", brokerUrls: ["mqtt://sim:1883"], heartbeatIntervalMs: 5_000, sampleIntervalMs: 250, batchPointsMax: 32,
