@@ -14,7 +14,7 @@ import {
 } from "../../shared/proto/xsfleet.gen";
 import type { Storage } from "../platform";
 
-export const CounterName = {
+export const CounterName = Object.freeze({
   Boots: "boots",
   MessagesSent: "sent",
   MessagesAcked: "acked",
@@ -44,7 +44,7 @@ export const CounterName = {
   Retransmits: "retransmits",
   /** Messages refused for being larger than the cloud's ingest limit. */
   OutboxOversized: "outboxOversized",
-} as const;
+} as const);
 export type CounterName = (typeof CounterName)[keyof typeof CounterName];
 
 const storageKey = "ctr";

@@ -34,11 +34,11 @@
 // depth <= messagesMax and bytes <= bytesMax after every push; dueMs >= 0
 // exactly for Sent entries.
 import type { Random, Storage } from "../platform";
-import { uplinkBytesMax } from "../../shared/delivery";
+import { uplinkBytesMax } from "../../shared/proto/limits";
 import { backoffWindowMs, type BackoffPolicy } from "./backoff";
 import { keyNumber } from "./bytes";
 
-export const MessageClass = { Telemetry: 0, Ack: 1, Other: 2 } as const;
+export const MessageClass = Object.freeze({ Telemetry: 0, Ack: 1, Other: 2 } as const);
 export type MessageClass = (typeof MessageClass)[keyof typeof MessageClass];
 
 export interface OutboxLimits {
@@ -53,11 +53,11 @@ export interface OutboxLimits {
   receiptTimeoutCapMs: number;
 }
 
-export const outboxDefaults: OutboxLimits = {
+export const outboxDefaults: OutboxLimits = Object.freeze({
   messagesMax: 256, bytesMax: 64 * 1024, inflightMax: 8, messageBytesMax: uplinkBytesMax, receiptTimeoutMs: 10_000, receiptTimeoutCapMs: 120_000,
-};
+});
 
-const EntryState = { Pending: 0, Inflight: 1, Sent: 2 } as const;
+const EntryState = Object.freeze({ Pending: 0, Inflight: 1, Sent: 2 } as const);
 type EntryState = (typeof EntryState)[keyof typeof EntryState];
 
 export interface OutboxEntry {
@@ -74,7 +74,7 @@ export interface OutboxEntry {
   sends: number;
 }
 
-export const PushResult = { Accepted: 0, Rejected: 1, Oversized: 2 } as const;
+export const PushResult = Object.freeze({ Accepted: 0, Rejected: 1, Oversized: 2 } as const);
 export type PushResult = (typeof PushResult)[keyof typeof PushResult];
 
 export interface OutboxStats {

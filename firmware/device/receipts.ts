@@ -12,16 +12,16 @@
 // (counted by the caller), never half-applied.
 import { decodeEnvelope, type Envelope, type Receipt, type SeqRange } from "../../shared/proto/xsfleet.gen";
 import { defaultDecodeLimits, type DecodeLimits } from "../../shared/proto/wire";
-import { receiptRangesMax, receiptSpanMax } from "../../shared/delivery";
+import { receiptRangesMax, receiptSpanMax } from "../../shared/proto/limits";
 
-const receiptDecodeLimits: DecodeLimits = { ...defaultDecodeLimits, repeatedMax: receiptRangesMax };
+const receiptDecodeLimits: DecodeLimits = Object.freeze({ ...defaultDecodeLimits, repeatedMax: receiptRangesMax });
 
 /** Decodes a rcpt downlink with the receipt bounds (throws ProtoError beyond them). */
 export function decodeReceiptEnvelope(payload: Uint8Array): Envelope {
   return decodeEnvelope(payload, receiptDecodeLimits);
 }
 
-export const ReceiptVerdict = { Apply: 0, OtherEpoch: 1, Bad: 2 } as const;
+export const ReceiptVerdict = Object.freeze({ Apply: 0, OtherEpoch: 1, Bad: 2 } as const);
 export type ReceiptVerdict = (typeof ReceiptVerdict)[keyof typeof ReceiptVerdict];
 
 export interface ReceiptCheck {

@@ -33,7 +33,7 @@ export interface BrokerFaults {
   downlinkLossRate: number;
 }
 
-const noFaults: BrokerFaults = { uplinkLossRate: 0, uplinkDuplicateRate: 0, downlinkLossRate: 0 };
+const noFaults: BrokerFaults = Object.freeze({ uplinkLossRate: 0, uplinkDuplicateRate: 0, downlinkLossRate: 0 });
 
 /** Retained messages held at most (a real broker's limit is config). */
 export const retainedMax = 10_000;

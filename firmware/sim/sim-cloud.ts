@@ -21,7 +21,7 @@
 // recorded once, with these bytes". Without, memory stays bounded: at most
 // `rangesMax` ranges above each device's floor (the lowest merged into it).
 import { fnv1a32 } from "../../shared/crdt/wire";
-import { receiptRangesMax } from "../../shared/delivery";
+import { receiptRangesMax } from "../../shared/proto/limits";
 import { createEnvelope, createReceipt, createSeqRange, decodeEnvelope, encodeEnvelope, schemaVersion, type SeqRange } from "../../shared/proto/xsfleet.gen";
 import { Downlink, Uplink, deviceTopic, parseDeviceAddress } from "../../shared/topics";
 import type { Random, TimerId } from "../platform";
@@ -248,7 +248,7 @@ interface Ledger {
   timer: TimerId | undefined;
 }
 
-const uplinkKinds: readonly string[] = [Uplink.Hello, Uplink.Heartbeat, Uplink.Telemetry, Uplink.Counters, Uplink.CommandAck, Uplink.Status];
+const uplinkKinds: readonly string[] = Object.freeze([Uplink.Hello, Uplink.Heartbeat, Uplink.Telemetry, Uplink.Counters, Uplink.CommandAck, Uplink.Status]);
 
 function isUplink(kind: string): boolean {
   return uplinkKinds.indexOf(kind) >= 0;

@@ -13,7 +13,7 @@ import { MemoryStorage } from "../../firmware/sim/memory-storage";
 import { ReplaySource, roomClimateChannels, type TraceRow } from "../../firmware/sim/replay-source";
 import { SeededRandom } from "../../firmware/sim/sim-clock";
 import { createSimPlatform, createSimWorld, type SimWorld } from "../../firmware/sim/sim-platform";
-import { receiptRangesMax, receiptSpanMax } from "../../shared/delivery";
+import { receiptRangesMax, receiptSpanMax } from "../../shared/proto/limits";
 import {
   createCommand,
   createCommandAck,

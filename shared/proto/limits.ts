@@ -1,5 +1,5 @@
-// The numbers of the end-to-end delivery contract (docs/delivery.md) that the
-// firmware and the cloud must agree on. Plain constants: XS-safe, no imports.
+// Wire limits the firmware and the cloud must agree on (docs/protocol.md,
+// docs/delivery.md). Plain constants: XS-safe, no imports.
 
 /**
  * Largest uplink envelope the cloud ingests by default (ingest's
