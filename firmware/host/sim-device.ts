@@ -5,8 +5,8 @@
 // API (stable; used by the cloud tests, `xsfleet sim` and `npm start`):
 //
 //   const dev = await startSimDevice({ deviceId: "dev-1", brokerUrl: "mqtt://127.0.0.1:1883", stateDir });
-//   dev.on("connected" | "disconnected" | "published" | "acked" | "command" | "config" | "dropped", ev => ...)
-//   dev.stats()            // published, acked, outboxDepth, dropped, connected, ...
+//   dev.on("connected" | "disconnected" | "published" | "acked" | "confirmed" | "rejected" | "command" | "config" | "dropped", ev => ...)
+//   dev.stats()            // published, acked (PUBACKs), confirmed (receipts), outboxDepth, dropped, connected, ...
 //   await dev.waitFor("connected")
 //   dev.cutNetwork(); dev.restoreNetwork();
 //   dev.crash();           // no DISCONNECT: the broker publishes the retained OFFLINE will
