@@ -14,7 +14,7 @@ import {
 } from "../../shared/proto/xsfleet.gen";
 import type { Storage } from "../platform";
 
-export const CounterName = {
+export const CounterName = Object.freeze({
   Boots: "boots",
   MessagesSent: "sent",
   MessagesAcked: "acked",
@@ -33,7 +33,18 @@ export const CounterName = {
   DownlinksDropped: "downlinksDropped",
   ConfigsApplied: "configsApplied",
   ConfigsRejected: "configsRejected",
-} as const;
+  /** Outbox messages a receipt confirmed / rejected; seqs it named that the outbox did not hold. */
+  ReceiptsConfirmed: "rcptConfirmed",
+  ReceiptsRejected: "rcptRejected",
+  ReceiptsUnknown: "rcptUnknown",
+  /** Receipts refused (malformed or out of bounds) / for another epoch. */
+  ReceiptsBad: "rcptBad",
+  ReceiptsOtherEpoch: "rcptOtherEpoch",
+  /** Outbox messages published again (no receipt in time, or a reconnect). */
+  Retransmits: "retransmits",
+  /** Messages refused for being larger than the cloud's ingest limit. */
+  OutboxOversized: "outboxOversized",
+} as const);
 export type CounterName = (typeof CounterName)[keyof typeof CounterName];
 
 const storageKey = "ctr";

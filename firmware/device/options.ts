@@ -65,7 +65,12 @@ export const deviceDefaults = {
   seqBlock: 64,
 } as const;
 
-export type DeviceOptionsInit = Partial<DeviceOptions> & { deviceId: string; brokerUrls: readonly string[] };
+export type DeviceOptionsInit = Partial<Omit<DeviceOptions, "outbox">> & {
+  deviceId: string;
+  brokerUrls: readonly string[];
+  /** Merged over `outboxDefaults`. */
+  outbox?: Partial<OutboxLimits>;
+};
 
 export function deviceOptions(init: DeviceOptionsInit): DeviceOptions {
   const o: DeviceOptions = {

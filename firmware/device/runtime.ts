@@ -4,8 +4,9 @@
 // so the same code runs on the ESP32 (firmware/main.ts), on Node
 // (firmware/host/) and in the deterministic simulator (firmware/sim/).
 //
-// Socket callbacks do no real work: PUBACKs and the outbox pump are deferred
-// to a timer turn (`#schedulePump`).
+// Socket callbacks do no real work: downlinks (commands, config, receipts)
+// wait in a bounded queue for the next timer turn; delivery.ts does the same
+// for PUBACKs. An outbox message leaves only on a receipt (docs/delivery.md).
 import {
   AckStatus,
   Presence,
@@ -31,8 +32,10 @@ import { CommandOutcome, CommandProcessor, type CommandHandler } from "./command
 import { CounterName, DeviceCounters } from "./counters";
 import { ConfigOutcome, DesiredConfigStore, type Cadence } from "./desired-config";
 import { DeviceRole, deviceRoleToWire } from "../../shared/device-role";
+import { Delivery, type DeliveryEvent } from "./delivery";
 import { deviceOptions, type DeviceOptions, type DeviceOptionsInit } from "./options";
-import { MessageClass, Outbox, PushResult } from "./outbox";
+import { MessageClass, Outbox } from "./outbox";
+import { decodeReceiptEnvelope } from "./receipts";
 import { PersistentSequence } from "./sequence";
 import { MqttSession, SessionState } from "./session";
 import { childTraceparent, newTraceparent } from "./trace-context";
@@ -55,11 +58,9 @@ export type RuntimeState = (typeof RuntimeState)[keyof typeof RuntimeState];
 export type RuntimeEvent =
   | { type: "connected"; url: string }
   | { type: "disconnected"; wasConnected: boolean }
-  | { type: "published"; kind: Uplink; seq: number; bytes: number }
-  | { type: "acked"; seq: number }
+  | DeliveryEvent
   | { type: "command"; commandId: string; name: string; outcome: CommandOutcome; status: AckStatus }
-  | { type: "config"; version: number; outcome: ConfigOutcome; reason: string }
-  | { type: "dropped"; count: number };
+  | { type: "config"; version: number; outcome: ConfigOutcome; reason: string };
 
 export interface RuntimeStats {
   deviceId: string;
@@ -72,10 +73,17 @@ export interface RuntimeStats {
   lastBackoffMs: number;
   /** Envelopes handed to the MQTT client (QoS 1 incl. resends). */
   published: number;
-  /** Outbox messages removed on PUBACK. */
+  /** PUBACKs for outbox messages (flow control: nothing leaves on them). */
   acked: number;
+  /** Outbox messages a receipt confirmed / rejected (dead-lettered): gone from the device. */
+  confirmed: number;
+  receiptRejected: number;
+  /** Outbox messages published again (no receipt in time, or a reconnect). */
+  retransmits: number;
   outboxDepth: number;
   outboxInflight: number;
+  /** PUBACKed, waiting for a receipt. */
+  outboxSent: number;
   outboxBytes: number;
   /** Outbox drops plus rejections. */
   dropped: number;
@@ -83,6 +91,9 @@ export interface RuntimeStats {
   batches: number;
   heartbeats: number;
   nextSeq: number;
+  epoch: number;
+  /** The settled_below the next envelope carries. */
+  settledBelow: number;
   configVersion: number;
   counters: Record<string, number>;
 }
@@ -95,6 +106,7 @@ export class DeviceRuntime {
   readonly #batchSeq: PersistentSequence;
   readonly #counters: DeviceCounters;
   readonly #outbox: Outbox;
+  readonly #delivery: Delivery;
   readonly #commands: CommandProcessor;
   readonly #config: DesiredConfigStore;
   readonly #session: MqttSession;
@@ -106,14 +118,12 @@ export class DeviceRuntime {
   #state: RuntimeState = RuntimeState.Created;
   #heartbeatTimer: TimerId | undefined;
   #sampleTimer: TimerId | undefined;
-  #pumpTimer: TimerId | undefined;
   #downlinkTimer: TimerId | undefined;
   readonly #downlinks: Array<{ kind: Downlink; payload: Uint8Array }> = [];
   #heartbeatSeq = 0;
   #published = 0;
   #samples = 0;
   #batches = 0;
-  #lastDropped = 0;
   /** The actuator's output state, set by the "set" command. */
   #actuatorValue = 0;
 
@@ -124,10 +134,10 @@ export class DeviceRuntime {
     this.#observer = observer;
     this.#topics = kindTable.map((k) => deviceTopic(o.deviceId, k));
     const st = platform.storage;
-    this.#seq = new PersistentSequence(st, "seq", o.seqBlock);
+    this.#seq = new PersistentSequence(st, "seq", o.seqBlock, platform.random);
     this.#batchSeq = new PersistentSequence(st, "bseq", o.seqBlock);
     this.#counters = new DeviceCounters(st, o.deviceId);
-    this.#outbox = new Outbox(st, o.outbox);
+    this.#outbox = new Outbox(st, o.outbox, platform.random);
     this.#commands = new CommandProcessor(st, { ...this.#builtinCommands(), ...o.commandHandlers });
     this.#config = new DesiredConfigStore(st);
     this.#cadence = { heartbeatIntervalMs: o.heartbeatIntervalMs, sampleIntervalMs: o.sampleIntervalMs, batchPointsMax: o.batchPointsMax };
@@ -148,6 +158,10 @@ export class DeviceRuntime {
       message: (kind, payload) => this.#queueDownlink(kind, payload),
       will: () => this.#encode({ status: createStatus({ presence: Presence.PRESENCE_OFFLINE, reason: "connection lost" }) }),
     });
+    this.#delivery = new Delivery({
+      platform, session: this.#session, outbox: this.#outbox, seq: this.#seq, counters: this.#counters, topics: this.#topics, kinds: kindTable, emit: observer,
+    });
+    if (this.#seq.epochCreated) this.#delivery.restamp();
   }
 
   get state(): RuntimeState {
@@ -180,7 +194,7 @@ export class DeviceRuntime {
     }
     this.#flushBatch();
     if (this.#session.connected) {
-      this.#pump(); // what fits the inflight window goes out before the DISCONNECT; the rest stays stored
+      this.#delivery.pump(); // what fits the inflight window goes out before the DISCONNECT; the rest stays stored
       this.#publishDirect(KindIndex.Status, { status: createStatus({ presence: Presence.PRESENCE_OFFLINE, reason: "shutdown" }) }, true);
     }
     this.#halt(true);
@@ -216,9 +230,11 @@ export class DeviceRuntime {
     const ss = this.#session.stats();
     return {
       deviceId: this.options.deviceId, state: this.#state, connected: this.#session.connected, sessionState: ss.state,
-      connects: ss.connects, connectAttempts: ss.attempts, lastBackoffMs: ss.lastBackoffMs, published: this.#published, acked: ob.acked,
-      outboxDepth: ob.depth, outboxInflight: ob.inflight, outboxBytes: ob.bytes, dropped: ob.dropped + ob.rejected,
+      connects: ss.connects, connectAttempts: ss.attempts, lastBackoffMs: ss.lastBackoffMs, published: this.#published + this.#delivery.published,
+      acked: ob.acked, confirmed: ob.receiptConfirmed, receiptRejected: ob.receiptRejected, retransmits: ob.retransmits,
+      outboxDepth: ob.depth, outboxInflight: ob.inflight, outboxSent: ob.sent, outboxBytes: ob.bytes, dropped: ob.dropped + ob.rejected,
       samples: this.#samples, batches: this.#batches, heartbeats: this.#heartbeatSeq, nextSeq: this.#seq.peek(),
+      epoch: this.#seq.epoch, settledBelow: this.#delivery.settledBelow(this.#seq.peek()),
       configVersion: this.#config.version, counters: this.#counters.values(),
     };
   }
@@ -230,9 +246,9 @@ export class DeviceRuntime {
     const t = this.#p.timers;
     if (this.#heartbeatTimer !== undefined) t.clear(this.#heartbeatTimer);
     if (this.#sampleTimer !== undefined) t.clear(this.#sampleTimer);
-    if (this.#pumpTimer !== undefined) t.clear(this.#pumpTimer);
     if (this.#downlinkTimer !== undefined) t.clear(this.#downlinkTimer);
-    this.#heartbeatTimer = this.#sampleTimer = this.#pumpTimer = this.#downlinkTimer = undefined;
+    this.#heartbeatTimer = this.#sampleTimer = this.#downlinkTimer = undefined;
+    this.#delivery.halt();
     this.#downlinks.length = 0;
     if (flush) this.#counters.flush();
   }
@@ -258,12 +274,12 @@ export class DeviceRuntime {
     this.#publishDirect(KindIndex.Status, { status: createStatus({ presence: Presence.PRESENCE_ONLINE, reason: "" }) }, true);
     this.#publishDirect(KindIndex.Hello, { hello: this.#hello() }, false);
     this.publishCounters();
-    this.#schedulePump();
+    this.#delivery.schedulePump();
   }
 
   #onDisconnected(wasConnected: boolean): void {
     if (!wasConnected) this.#counters.increment(CounterName.ConnectFailures);
-    this.#outbox.resetInflight();
+    this.#delivery.disconnected();
     this.#emit({ type: "disconnected", wasConnected });
   }
 
@@ -289,18 +305,21 @@ export class DeviceRuntime {
   }
 
   #onDownlink(kind: Downlink, payload: Uint8Array): void {
+    const receipt = kind === Downlink.Receipt;
+    const bad = receipt ? CounterName.ReceiptsBad : CounterName.BadMessages;
     let env: Envelope;
     try {
       if (payload.length > downlinkBytesMax) throw new Error(`downlink of ${payload.length} bytes`);
-      env = decodeEnvelope(payload);
+      env = receipt ? decodeReceiptEnvelope(payload) : decodeEnvelope(payload);
     } catch (e) {
-      this.#counters.increment(CounterName.BadMessages);
+      this.#counters.increment(bad);
       this.#p.log(LogLevel.Warn, `bad ${kind} message: ${String(e)}`);
       return;
     }
     if (kind === Downlink.Command && env.command !== undefined) this.#onCommand(env);
     else if (kind === Downlink.Config && env.config !== undefined) this.#onConfig(env);
-    else this.#counters.increment(CounterName.BadMessages);
+    else if (receipt && env.receipt !== undefined) this.#delivery.receipt(env.receipt);
+    else this.#counters.increment(bad);
   }
 
   #onCommand(env: Envelope): void {
@@ -316,7 +335,7 @@ export class DeviceRuntime {
     this.#emit({ type: "command", commandId: cmd.commandId, name: cmd.name, outcome: d.outcome, status: d.ack.status });
     const seq = this.#seq.take();
     const bytes = encodeEnvelope(this.#envelope(seq, { commandAck: d.ack }, childTraceparent(env.traceparent, this.#p.random)));
-    this.#enqueue(seq, KindIndex.CommandAck, MessageClass.Ack, bytes);
+    this.#delivery.enqueue(seq, KindIndex.CommandAck, MessageClass.Ack, bytes);
   }
 
   #onConfig(env: Envelope): void {
@@ -383,55 +402,10 @@ export class DeviceRuntime {
       pointCount: b.pointCount, firstTimeMs: b.firstTimeMs, lastTimeMs: b.lastTimeMs,
     });
     const seq = this.#seq.take();
-    this.#enqueue(seq, KindIndex.Telemetry, MessageClass.Telemetry, encodeEnvelope(this.#envelope(seq, { telemetry })));
+    this.#delivery.enqueue(seq, KindIndex.Telemetry, MessageClass.Telemetry, encodeEnvelope(this.#envelope(seq, { telemetry })));
   }
 
   // ---- sending ----
-
-  #enqueue(seq: number, kind: number, cls: MessageClass, bytes: Uint8Array): void {
-    const before = this.#outbox.stats();
-    const r = this.#outbox.push(seq, kind, cls, bytes);
-    const after = this.#outbox.stats();
-    const dropped = after.dropped - before.dropped;
-    if (dropped > 0) this.#counters.increment(CounterName.OutboxDropped, dropped);
-    if (r === PushResult.Rejected) this.#counters.increment(CounterName.OutboxRejected);
-    const total = after.dropped + after.rejected;
-    if (total !== this.#lastDropped) {
-      this.#emit({ type: "dropped", count: total });
-      this.#lastDropped = total;
-    }
-    this.#schedulePump();
-  }
-
-  #schedulePump(): void {
-    if (this.#pumpTimer !== undefined || this.#state !== RuntimeState.Running) return;
-    this.#pumpTimer = this.#p.timers.set(() => this.#pump(), 0);
-  }
-
-  /** Publishes pending outbox messages in order while the inflight window has room. */
-  #pump(): void {
-    this.#pumpTimer = undefined;
-    if (!this.#session.connected) return;
-    const gen = this.#session.generation;
-    for (let e = this.#outbox.nextToSend(); e !== undefined; e = this.#outbox.nextToSend()) {
-      const id = e.id;
-      this.#outbox.markInflight(e);
-      const kind = kindTable[e.kind] ?? Uplink.Telemetry;
-      this.#session.publish(this.#topics[e.kind]!, e.payload, 1, false, (err) => this.#onPuback(gen, id, err));
-      this.#published++;
-      this.#counters.increment(CounterName.MessagesSent);
-      this.#emit({ type: "published", kind, seq: id, bytes: e.payload.length });
-    }
-  }
-
-  #onPuback(gen: number, id: number, err: Error | undefined): void {
-    if (err || gen !== this.#session.generation) return; // a disconnect resets inflight; resent later
-    if (this.#outbox.ack(id)) {
-      this.#counters.increment(CounterName.MessagesAcked);
-      this.#emit({ type: "acked", seq: id });
-    }
-    this.#schedulePump();
-  }
 
   /** Live messages (status, hello, heartbeat, counters): QoS 1, not stored, only while connected. */
   #publishDirect(kind: number, body: Partial<Envelope>, retain: boolean): void {
@@ -452,6 +426,7 @@ export class DeviceRuntime {
     return createEnvelope({
       ...body, schemaVersion, deviceId: this.options.deviceId, seq, deviceTimeMs: Math.floor(this.#p.clock.wallMs()),
       traceparent: traceparent ?? newTraceparent(this.#p.random),
+      epoch: this.#seq.epoch, settledBelow: this.#delivery.settledBelow(seq),
     });
   }
 

@@ -1,9 +1,9 @@
 // The MQTT session: one client per connection attempt, our own reconnect
 // (exponential backoff, full jitter, cap; the client's built-in reconnect is
-// off), a retained last will, and resubscription to the device's command and
-// config topics at QoS 0 on every connect (nats-server 2.9 delivers
+// off), a retained last will, and resubscription to the device's command,
+// config and receipt topics at QoS 0 on every connect (nats-server 2.9 delivers
 // NATS-originated messages at QoS 0 anyway and each QoS 1 subscription costs
-// a JetStream consumer; command reliability is end to end).
+// a JetStream consumer; command and delivery reliability are end to end).
 //
 // States: Idle -> Connecting -> Connected -> Waiting (backoff) -> Connecting…
 // Stopped is final. Events from an abandoned client are ignored: every
@@ -32,7 +32,7 @@ export interface SessionHandler {
   connected(): void;
   /** The connection (or attempt) ended; `wasConnected` tells which. */
   disconnected(wasConnected: boolean): void;
-  /** A message on the command or config topic. */
+  /** A message on the command, config or receipt topic. */
   message(kind: Downlink, payload: Uint8Array): void;
   /** Encoded Status OFFLINE envelope for the will of the next attempt. */
   will(): Uint8Array;
@@ -54,6 +54,7 @@ export class MqttSession {
   readonly #backoff: Backoff;
   readonly #commandTopic: string;
   readonly #configTopic: string;
+  readonly #receiptTopic: string;
   readonly #statusTopic: string;
   #state: SessionState = SessionState.Idle;
   #client: MqttClient | undefined;
@@ -73,6 +74,7 @@ export class MqttSession {
     this.#backoff = new Backoff(opts.backoff, platform.random);
     this.#commandTopic = deviceTopic(opts.deviceId, Downlink.Command);
     this.#configTopic = deviceTopic(opts.deviceId, Downlink.Config);
+    this.#receiptTopic = deviceTopic(opts.deviceId, Downlink.Receipt);
     this.#statusTopic = deviceTopic(opts.deviceId, Uplink.Status);
   }
 
@@ -193,12 +195,14 @@ export class MqttSession {
     const client = this.#client!;
     client.subscribe(this.#commandTopic, { qos: 0 });
     client.subscribe(this.#configTopic, { qos: 0 });
+    client.subscribe(this.#receiptTopic, { qos: 0 });
     this.#handler.connected();
   }
 
   #onMessage(topic: string, payload: ArrayBuffer): void {
     if (this.#state !== SessionState.Connected) return;
-    const kind = topic === this.#commandTopic ? Downlink.Command : topic === this.#configTopic ? Downlink.Config : undefined;
+    const kind = topic === this.#commandTopic ? Downlink.Command : topic === this.#configTopic ? Downlink.Config
+      : topic === this.#receiptTopic ? Downlink.Receipt : undefined;
     if (kind === undefined) return;
     this.#handler.message(kind, new Uint8Array(payload));
   }

@@ -5,8 +5,8 @@
 // API (stable; used by the cloud tests, `xsfleet sim` and `npm start`):
 //
 //   const dev = await startSimDevice({ deviceId: "dev-1", brokerUrl: "mqtt://127.0.0.1:1883", stateDir });
-//   dev.on("connected" | "disconnected" | "published" | "acked" | "command" | "config" | "dropped", ev => ...)
-//   dev.stats()            // published, acked, outboxDepth, dropped, connected, ...
+//   dev.on("connected" | "disconnected" | "published" | "acked" | "confirmed" | "rejected" | "command" | "config" | "dropped", ev => ...)
+//   dev.stats()            // published, acked (PUBACKs), confirmed (receipts), outboxDepth, dropped, connected, ...
 //   await dev.waitFor("connected")
 //   dev.cutNetwork(); dev.restoreNetwork();
 //   dev.crash();           // no DISCONNECT: the broker publishes the retained OFFLINE will
@@ -165,7 +165,7 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
     ...(opts.keepaliveS !== undefined ? { keepaliveS: opts.keepaliveS } : {}),
     ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
     ...(opts.backoff !== undefined ? { backoff: { baseMs: 500, capMs: 30_000, ...opts.backoff } } : {}),
-    ...(opts.outbox !== undefined ? { outbox: { messagesMax: 256, bytesMax: 64 * 1024, inflightMax: 8, ...opts.outbox } } : {}),
+    ...(opts.outbox !== undefined ? { outbox: opts.outbox } : {}),
     ...(opts.username !== undefined ? { username: opts.username } : {}),
     ...(opts.password !== undefined ? { password: opts.password } : {}),
     ...(opts.location !== undefined ? { location: opts.location } : {}),

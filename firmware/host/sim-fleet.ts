@@ -35,7 +35,11 @@ export interface SimFleetStats {
   devices: number;
   connected: number;
   published: number;
+  /** PUBACKs (flow control). */
   acked: number;
+  /** Outbox messages the cloud confirmed by receipt (forgotten by the devices). */
+  confirmed: number;
+  retransmits: number;
   outboxDepth: number;
   dropped: number;
   samples: number;
@@ -92,7 +96,8 @@ export async function startSimFleet(opts: SimFleetOptions): Promise<SimFleet> {
       const sum = (f: (s: SimDeviceStats) => number): number => perDevice.reduce((a, s) => a + f(s), 0);
       return {
         devices: devices.length, connected: sum((s) => (s.connected ? 1 : 0)), published: sum((s) => s.published),
-        acked: sum((s) => s.acked), outboxDepth: sum((s) => s.outboxDepth), dropped: sum((s) => s.dropped),
+        acked: sum((s) => s.acked), confirmed: sum((s) => s.confirmed), retransmits: sum((s) => s.retransmits),
+        outboxDepth: sum((s) => s.outboxDepth), dropped: sum((s) => s.dropped),
         samples: sum((s) => s.samples), batches: sum((s) => s.batches), heartbeats: sum((s) => s.heartbeats), perDevice,
       };
     },

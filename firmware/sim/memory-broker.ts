@@ -6,8 +6,11 @@
 //
 // Faults: `setAvailable(false)` (connects get no CONNACK and fail),
 // `dropClient(id)` (abrupt close, will fires), `holdAcks(true)` (messages
-// arrive, PUBACKs are withheld until released or the link drops).
-import type { MqttClient, MqttConnect, MqttOptions, MqttPublishCallback, MqttQoS, Timers } from "../platform";
+// arrive, PUBACKs are withheld until released or the link drops), and
+// seeded random `setFaults`: client publishes PUBACKed but never routed
+// (nats-server 2.9 PUBACKs before the streams store, docs/delivery.md) or
+// routed twice, and cloud-side publishes lost on the way to the device.
+import type { MqttClient, MqttConnect, MqttOptions, MqttPublishCallback, MqttQoS, Random, Timers } from "../platform";
 
 export interface BrokerMessage {
   topic: string;
@@ -21,6 +24,17 @@ export interface BrokerMessage {
 
 type Handler = (m: BrokerMessage) => void;
 
+export interface BrokerFaults {
+  /** Fraction of client publishes PUBACKed but never routed. */
+  uplinkLossRate: number;
+  /** Fraction of client publishes routed twice. */
+  uplinkDuplicateRate: number;
+  /** Fraction of cloud-side publishes (commands, config, receipts) lost. */
+  downlinkLossRate: number;
+}
+
+const noFaults: BrokerFaults = Object.freeze({ uplinkLossRate: 0, uplinkDuplicateRate: 0, downlinkLossRate: 0 });
+
 /** Retained messages held at most (a real broker's limit is config). */
 export const retainedMax = 10_000;
 
@@ -33,6 +47,8 @@ export class MemoryBroker {
   #available = true;
   #holdAcks = false;
   readonly #heldAcks: Array<{ client: MemoryClient; cb: MqttPublishCallback }> = [];
+  #faults: BrokerFaults = noFaults;
+  #faultRandom: Random | undefined;
   /** Every message the broker accepted, in order (tests compare these). */
   readonly log: BrokerMessage[] = [];
 
@@ -74,6 +90,14 @@ export class MemoryBroker {
     }
   }
 
+  /** Random faults drawn from `random` (rates in 0..1; omitted ones are 0). */
+  setFaults(faults: Partial<BrokerFaults>, random: Random): void {
+    const f = { ...noFaults, ...faults };
+    for (const [k, v] of Object.entries(f)) if (!(v >= 0 && v <= 1)) throw new Error(`broker fault ${k} must be in 0..1, got ${v}`);
+    this.#faults = f;
+    this.#faultRandom = random;
+  }
+
   /** Closes a client's connection abruptly: the broker publishes its will. */
   dropClient(clientId: string): boolean {
     const c = this.#clients.get(clientId);
@@ -99,6 +123,7 @@ export class MemoryBroker {
 
   /** Cloud-side publish (e.g. commands, config). */
   publish(topic: string, payload: Uint8Array, opts: { retain?: boolean } = {}): void {
+    if (this.#roll(this.#faults.downlinkLossRate)) return;
     this.#route({ topic, payload: payload.slice(), retain: opts.retain ?? false, from: "", will: false });
   }
 
@@ -119,7 +144,9 @@ export class MemoryBroker {
 
   /** @internal */
   received(c: MemoryClient, topic: string, payload: Uint8Array, qos: MqttQoS, retain: boolean, cb?: MqttPublishCallback): void {
-    this.#route({ topic, payload, retain, from: c.clientId, will: false });
+    const m: BrokerMessage = { topic, payload, retain, from: c.clientId, will: false };
+    if (!this.#roll(this.#faults.uplinkLossRate)) this.#route(m);
+    if (this.#roll(this.#faults.uplinkDuplicateRate)) this.#timers.set(() => this.#route(m), this.#latencyMs);
     if (qos === 1 && cb !== undefined) {
       if (this.#holdAcks) this.#heldAcks.push({ client: c, cb });
       else this.#timers.set(() => { if (c.isLive) cb(); }, this.#latencyMs);
@@ -143,6 +170,10 @@ export class MemoryBroker {
     const will = c.willMessage;
     c.linkDown();
     if (abrupt && will !== undefined) this.#route(will);
+  }
+
+  #roll(rate: number): boolean {
+    return rate > 0 && this.#faultRandom!.u32() / 4294967296 < rate;
   }
 
   #route(m: BrokerMessage): void {

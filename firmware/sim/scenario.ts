@@ -1,14 +1,19 @@
 // A complete sensor-node scenario under simulated time: boot, sample a
-// replayed trace, batch and publish, lose the broker (backoff), come back,
-// receive a command and a config, crash, reboot on the same flash, and run
-// on. Deterministic for a given input, so its published bytes can be
-// compared between Node and the XS engine (test/xs/firmware-scenario).
+// replayed trace, batch and publish through a lossy broker (lost, duplicated
+// uplinks, lost receipts) to the cloud stand-in, lose the broker (backoff),
+// come back, receive a command and a config, crash, reboot on the same
+// flash, run on with receipts withheld (resends on receipt timeouts), then
+// with them again. Deterministic for a given input, so its published bytes
+// and the receipts can be compared between Node and the XS engine
+// (test/xs/firmware-scenario).
 import { toHex } from "../../shared/crdt/wire";
 import { createCommand, createDesiredConfig, createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { Downlink, deviceTopic } from "../../shared/topics";
 import { DeviceRuntime, type RuntimeStats } from "../device/runtime";
 import { MemoryStorage } from "./memory-storage";
 import { ReplaySource, roomClimateChannels, type TraceRow } from "./replay-source";
+import { SeededRandom } from "./sim-clock";
+import type { SimCloudStats } from "./sim-cloud";
 import { createSimPlatform, createSimWorld } from "./sim-platform";
 
 export interface SensorScenarioInput {
@@ -29,8 +34,11 @@ export interface ScenarioMessage {
 
 export interface SensorScenarioResult {
   messages: ScenarioMessage[];
+  /** Receipts the cloud stand-in published to the device (some lost on the way). */
+  receipts: ScenarioMessage[];
   before: RuntimeStats;
   after: RuntimeStats;
+  cloud: SimCloudStats;
 }
 
 const stepMs = 100;
@@ -45,7 +53,7 @@ export function runSensorScenario(input: SensorScenarioInput): SensorScenarioRes
     const rt = new DeviceRuntime(platform, {
       deviceId: input.deviceId, brokerUrls: ["mqtt://sim-a:1883", "mqtt://sim-b:1883"], heartbeatIntervalMs: 2_000, sampleIntervalMs: 250,
       batchPointsMax: 12, batchAgeMaxMs: 5_000, backoff: { baseMs: 200, capMs: 5_000 }, connectTimeoutMs: 1_000,
-      outbox: { messagesMax: 64, bytesMax: 16 * 1024, inflightMax: 4 }, seqBlock: 16,
+      outbox: { messagesMax: 64, bytesMax: 16 * 1024, inflightMax: 4, receiptTimeoutMs: 1_000, receiptTimeoutCapMs: 4_000 }, seqBlock: 16,
     });
     rt.start();
     return rt;
@@ -56,12 +64,21 @@ export function runSensorScenario(input: SensorScenarioInput): SensorScenarioRes
   const cmdTopic = deviceTopic(input.deviceId, Downlink.Command);
   const cfgTopic = deviceTopic(input.deviceId, Downlink.Config);
 
+  const runUntilConnected = (): void => {
+    for (let t = 0; t < 60_000 && !rt.stats().connected; t += stepMs) clock.advance(stepMs);
+  };
+
   let rt = boot(input.seed);
   const third = Math.floor(input.phaseMs / 3);
+  const faultRandom = new SeededRandom(input.seed ^ 0x5eed);
+  const lossy = { uplinkLossRate: 0.25, uplinkDuplicateRate: 0.25, downlinkLossRate: 0.3 };
+  broker.setFaults(lossy, faultRandom);
   run(third);
   broker.setAvailable(false); // broker outage: the will fires, reconnects back off
   run(third);
+  broker.setFaults({}, faultRandom); // the command and config below must get through (QoS 0)
   broker.setAvailable(true);
+  runUntilConnected();
   run(1_000);
   broker.publish(cmdTopic, encodeEnvelope(createEnvelope({
     schemaVersion, deviceId: input.deviceId, seq: 1,
@@ -75,14 +92,24 @@ export function runSensorScenario(input: SensorScenarioInput): SensorScenarioRes
   rt.crash();
   run(500);
   rt = boot(input.seed + 1);
-  run(input.phaseMs);
+  broker.setFaults(lossy, faultRandom);
+  const cloud = world.cloud!;
+  cloud.hold(true); // recorded, never receipted: resends on receipt timeouts
+  run(third);
+  cloud.hold(false);
+  run(input.phaseMs - third - 5_000);
+  broker.setFaults({}, faultRandom); // heal: what is left gets confirmed
+  run(5_000);
   const after = rt.stats();
   rt.stop();
   run(500);
   const messages = broker.log
     .filter((m) => m.from === input.deviceId || m.will)
     .map((m) => ({ topic: m.topic, retain: m.retain, will: m.will, hex: toHex(m.payload) }));
-  return { messages, before, after };
+  const receipts = broker.log
+    .filter((m) => m.topic === deviceTopic(input.deviceId, Downlink.Receipt))
+    .map((m) => ({ topic: m.topic, retain: m.retain, will: m.will, hex: toHex(m.payload) }));
+  return { messages, receipts, before, after, cloud: { ...cloud.stats } };
 }
 
 export interface ActuatorScenarioInput {

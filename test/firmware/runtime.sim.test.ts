@@ -75,7 +75,7 @@ function command(world: SimWorld, commandId: string, name: string, argsJson = ""
 }
 
 describe("device runtime on connect", () => {
-  it("publishes retained ONLINE, Hello and CounterState, and subscribes to cmd and cfg at QoS 0", () => {
+  it("publishes retained ONLINE, Hello and CounterState, and subscribes to cmd, cfg and rcpt at QoS 0", () => {
     const { world } = fresh();
     world.clock.advance(50);
     const [status, hello, ctr] = sent(world);
@@ -90,6 +90,7 @@ describe("device runtime on connect", () => {
     expect(world.broker.subscriptionsOf(id)).toEqual([
       { topic: deviceTopic(id, Downlink.Command), qos: 0 },
       { topic: deviceTopic(id, Downlink.Config), qos: 0 },
+      { topic: deviceTopic(id, Downlink.Receipt), qos: 0 },
     ]);
     for (const m of sent(world)) {
       expect(m.env.schemaVersion).toBe(schemaVersion);
@@ -104,7 +105,7 @@ describe("device runtime on connect", () => {
     world.broker.dropClient(id);
     world.clock.advance(2_000);
     expect(rt.stats().connects).toBe(2);
-    expect(world.broker.subscriptionsOf(id).map((s) => s.qos)).toEqual([0, 0]);
+    expect(world.broker.subscriptionsOf(id).map((s) => s.qos)).toEqual([0, 0, 0]);
     expect(sent(world, "hello").length).toBe(2);
   });
 });
@@ -191,6 +192,7 @@ describe("telemetry", () => {
     }
     expect(dev.rt.stats().outboxDepth).toBe(0);
     expect(dev.rt.stats().acked).toBe(3);
+    expect(dev.rt.stats().confirmed).toBe(3); // the world's cloud stand-in sent receipts
   });
 
   it("sends a partial batch when its first point is batchAgeMaxMs old", () => {
@@ -241,36 +243,39 @@ describe("seq", () => {
 });
 
 describe("outbox across a crash", () => {
-  it("resends exactly the unacked messages after a reboot; acked ones are not resent", () => {
+  it("resends exactly the unconfirmed messages after a reboot (PUBACKed or not); confirmed ones are not resent", () => {
     const world = createSimWorld();
     const storage = new MemoryStorage();
     const opts = { sampleIntervalMs: 100, batchPointsMax: 5 };
     const a = boot(world, storage, opts, 1, rows(500), 20);
     world.clock.advance(2_050);
-    const acked = sent(world, "tele").map((m) => m.env.seq);
-    expect(acked.length).toBeGreaterThanOrEqual(4);
-    expect(a.rt.stats().outboxDepth).toBe(0);
-    world.broker.holdAcks(true);
-    world.clock.advance(3_000); // delivered but never PUBACKed
-    const unacked = sent(world, "tele").map((m) => m.env.seq).filter((s) => !acked.includes(s));
-    expect(unacked.length).toBeGreaterThanOrEqual(6);
-    // The inflight window (8) was published; the rest waited in the outbox.
-    const depth = a.rt.stats().outboxDepth;
-    expect(unacked.length).toBe(8);
-    expect(depth).toBeGreaterThan(8);
+    const confirmed = sent(world, "tele").map((m) => m.env.seq);
+    expect(confirmed.length).toBeGreaterThanOrEqual(4);
+    expect(a.rt.stats()).toMatchObject({ outboxDepth: 0, confirmed: confirmed.length });
+    world.cloud!.hold(true); // recorded, but no receipts
+    world.clock.advance(2_000);
+    world.broker.holdAcks(true); // the last ones not even PUBACKed
+    world.clock.advance(3_000);
+    const unconfirmed = sent(world, "tele").map((m) => m.env.seq).filter((s) => !confirmed.includes(s));
+    const st = a.rt.stats();
+    expect(st.outboxSent).toBeGreaterThanOrEqual(4); // PUBACKed, kept: the PUBACK is flow control only
+    expect(st.outboxInflight).toBe(8);
+    expect(st.outboxDepth).toBeGreaterThan(st.outboxSent + st.outboxInflight); // the rest waited for the window
+    expect(unconfirmed.length).toBe(st.outboxSent + st.outboxInflight);
+    const depth = st.outboxDepth;
     a.rt.crash();
     world.broker.holdAcks(false);
+    world.cloud!.hold(false);
     const mark = world.broker.log.length;
     const b = boot(world, storage.clone(), opts, 2, rows(500), 20);
     world.clock.advance(30);
     const resent = world.broker.log.slice(mark).filter((m) => m.topic.endsWith("/tele")).map((m) => decodeEnvelope(m.payload).seq);
-    expect(resent.slice(0, 8)).toEqual(unacked);
+    expect(resent.slice(0, unconfirmed.length)).toEqual(unconfirmed);
     expect(resent.length).toBe(depth);
     for (let i = 1; i < resent.length; i++) expect(resent[i]!).toBeGreaterThan(resent[i - 1]!);
-    for (const s of acked) expect(resent).not.toContain(s);
+    for (const s of confirmed) expect(resent).not.toContain(s);
     world.clock.advance(20);
-    expect(b.rt.stats().acked).toBe(depth);
-    expect(b.rt.stats().outboxDepth).toBe(0);
+    expect(b.rt.stats()).toMatchObject({ confirmed: depth, outboxDepth: 0, retransmits: 0 }); // first sends of this boot
   });
 
   it("while offline it buffers up to its limits and counts what it drops", () => {

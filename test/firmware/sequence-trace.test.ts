@@ -35,6 +35,40 @@ describe("PersistentSequence", () => {
     }));
   });
 
+  it("with a Random, makes a non-zero epoch with the record and keeps it beside the mark", () => {
+    const st = new MemoryStorage();
+    const zeroFirst = { n: 0, u32() { return this.n++ === 0 ? 0 : 0xdeadbeef; } }; // 0 is not an epoch: drawn again
+    const s = new PersistentSequence(st, "seq", 4, zeroFirst);
+    expect(s.epoch).toBe(0xdeadbeef);
+    expect(s.epochCreated).toBe(true);
+    expect(st.read("seq")!.length).toBe(12); // durable before any use
+    s.take();
+    const again = new PersistentSequence(st.clone(), "seq", 4, new SeededRandom(5));
+    expect([again.epoch, again.epochCreated, again.take()]).toEqual([0xdeadbeef, false, 5]);
+    // A wiped flash: a new record, a new epoch, seqs from 1 again.
+    const wiped = new PersistentSequence(new MemoryStorage(), "seq", 4, new SeededRandom(6));
+    expect(wiped.epoch).not.toBe(0xdeadbeef);
+    expect(wiped.epoch).toBeGreaterThan(0);
+    expect(wiped.take()).toBe(1);
+    // Without a Random (batch_seq) there is no epoch and the record stays 8 bytes.
+    const plain = new MemoryStorage();
+    const b = new PersistentSequence(plain, "bseq", 4);
+    b.take();
+    expect([b.epoch, b.epochCreated, plain.read("bseq")!.length]).toEqual([0, false, 8]);
+  });
+
+  it("adds an epoch to the mark of firmware without epochs and continues its seqs", () => {
+    const st = new MemoryStorage();
+    const old = new PersistentSequence(st, "seq", 10); // the record older firmware wrote
+    for (let i = 0; i < 3; i++) old.take();
+    expect(st.read("seq")!.length).toBe(8);
+    const s = new PersistentSequence(st, "seq", 10, new SeededRandom(9));
+    expect(s.epochCreated).toBe(true);
+    expect(s.epoch).toBeGreaterThan(0);
+    expect(s.take()).toBe(11);
+    expect(new PersistentSequence(st, "seq", 10, new SeededRandom(1)).epoch).toBe(s.epoch);
+  });
+
   it("rejects a corrupt mark and a bad block size", () => {
     const st = new MemoryStorage();
     st.write("seq", Uint8Array.of(1, 2, 3));

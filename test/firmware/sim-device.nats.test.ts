@@ -2,6 +2,8 @@
 // sensor connects over MQTT 3.1.1; a NATS subscriber receives and decodes its
 // Hello, Heartbeat and TelemetryBatch (the codec payload equals the replayed
 // trace), and the retained will (Status OFFLINE) when the device crashes.
+// Where a test needs the outbox to drain, it plays the cloud and sends
+// receipts (nats-receipt-cloud.ts; receipts.nats.test.ts tests them).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../harness/wait";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -16,6 +18,7 @@ import { rebasedTimeMs, roomClimateChannels } from "../../firmware/sim/replay-so
 import { decodeBatch } from "../../shared/codec/batch";
 import { AckStatus, Presence, Role, createCommand, createEnvelope, decodeEnvelope, encodeEnvelope, schemaVersion, type Envelope } from "../../shared/proto/xsfleet.gen";
 import { Downlink, deviceSubject } from "../../shared/topics";
+import { startNatsReceiptCloud } from "./nats-receipt-cloud";
 
 interface Seen {
   subject: string;
@@ -196,6 +199,7 @@ describe("simulated device against nats-server MQTT", () => {
     const dev = await startSimDevice({
       deviceId, brokerUrl: nats.nodes[0]!.mqttUrl, stateDir: path.join(dir, deviceId), speedup: 500, sampleIntervalMs: 20,
       batchPointsMax: 8, heartbeatIntervalMs: 1_000, backoff: { baseMs: 50, capMs: 300 }, connectTimeoutMs: 1_000, seed: 31,
+      outbox: { receiptTimeoutMs: 500, receiptTimeoutCapMs: 2_000 },
     });
     devices.push(dev);
     await dev.waitFor("connected");
@@ -205,8 +209,10 @@ describe("simulated device against nats-server MQTT", () => {
     await waitFor("a backlog", () => dev.stats().outboxDepth >= 2);
     await nats.startNode(0);
     nc = await connect({ servers: nats.servers, maxReconnectAttempts: -1 });
+    const cloud = await startNatsReceiptCloud(nc, deviceId, { auto: true }); // the device forgets only what receipts name
     await waitFor("reconnected", () => dev.stats().connected && dev.stats().connects >= 2, 30_000);
     await waitFor("backlog drained", () => dev.stats().outboxDepth <= 1, 30_000);
+    cloud.close();
     expect(dev.stats().counters.reconnects).toBeGreaterThanOrEqual(1);
     expect(dev.stats().dropped).toBe(0);
   });

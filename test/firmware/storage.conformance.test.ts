@@ -7,7 +7,8 @@ import path from "node:path";
 import type { Storage } from "../../firmware/platform";
 import { MemoryStorage } from "../../firmware/sim/memory-storage";
 import { FileStorage } from "../../firmware/host/file-storage";
-import { Outbox, MessageClass } from "../../firmware/device/outbox";
+import { Outbox, MessageClass, outboxDefaults } from "../../firmware/device/outbox";
+import { SeededRandom } from "../../firmware/sim/sim-clock";
 import { PersistentSequence } from "../../firmware/device/sequence";
 
 const dirs: string[] = [];
@@ -63,13 +64,17 @@ for (const impl of impls) {
 
     it("keeps everything across a reopen (what a reboot sees)", () => {
       const { storage, reopen } = impl.make();
-      const ob = new Outbox(storage, { messagesMax: 4, bytesMax: 1000, inflightMax: 2 });
-      const seq = new PersistentSequence(storage, "seq", 4);
+      const limits = { ...outboxDefaults, messagesMax: 4, bytesMax: 1000, inflightMax: 2 };
+      const ob = new Outbox(storage, limits, new SeededRandom(1));
+      const seq = new PersistentSequence(storage, "seq", 4, new SeededRandom(2));
       for (let i = 0; i < 3; i++) ob.push(seq.take(), 2, MessageClass.Telemetry, Uint8Array.of(i, i));
-      ob.ack(1);
+      ob.settle(1, 1, false);
       const again = reopen();
-      expect(new Outbox(again, { messagesMax: 4, bytesMax: 1000, inflightMax: 2 }).ids()).toEqual([2, 3]);
-      expect(new PersistentSequence(again, "seq", 4).take()).toBe(5);
+      expect(new Outbox(again, limits, new SeededRandom(1)).ids()).toEqual([2, 3]);
+      const seqAgain = new PersistentSequence(again, "seq", 4, new SeededRandom(3));
+      expect(seqAgain.take()).toBe(5);
+      expect(seqAgain.epoch).toBe(seq.epoch);
+      expect(seqAgain.epochCreated).toBe(false);
     });
 
     it("refuses keys the ESP32 NVS could not store", () => {

@@ -1,6 +1,8 @@
 // The firmware on the real XS engine: whole sensor and actuator scenarios
-// (fake clock, in-memory broker, outage, reconnect, commands, config, crash
-// and reboot) publish exactly the same bytes on XS as on Node.
+// (fake clock, in-memory broker with lost and duplicated messages, the cloud
+// stand-in's receipts — lost, withheld, resent for — outage, reconnect,
+// commands, config, crash and reboot) publish exactly the same bytes on XS
+// as on Node, and receive the same receipts.
 import { describe, expect, it } from "vitest";
 import { runManyOnXs } from "../harness/xs";
 import run, { type ScenarioInput } from "./entries/firmware-scenario";
@@ -32,6 +34,23 @@ describe("firmware on XS", () => {
     for (let i = 0; i < onNode.messages.length; i++) expect(xs.messages[i]).toEqual(onNode.messages[i]);
     expect(xs.before).toEqual(onNode.before);
     expect(xs.after).toEqual(onNode.after);
+    expect(xs.receipts).toEqual(onNode.receipts);
+    expect(xs.cloud).toEqual(onNode.cloud);
+
+    // End-to-end delivery was exercised: receipts confirmed messages, some
+    // were lost or withheld (resends), broker duplicates met the dedup.
+    expect(onNode.receipts.length).toBeGreaterThan(10);
+    expect(onNode.before.confirmed + onNode.after.confirmed).toBeGreaterThan(10);
+    expect(onNode.before.retransmits).toBeGreaterThan(0); // lost receipts and uplinks, then the outage
+    expect(onNode.after.retransmits).toBeGreaterThan(0); // receipts withheld: resent on receipt timeouts
+    expect(onNode.after.counters.retransmits).toBeGreaterThanOrEqual(onNode.after.retransmits);
+    expect(onNode.cloud.duplicates).toBeGreaterThan(0);
+    expect(onNode.cloud.receiptsHeld).toBeGreaterThan(0);
+    expect(onNode.after.outboxDepth).toBeLessThanOrEqual(4);
+    const envs = onNode.messages.map((m) => decodeEnvelope(hexToBytes(m.hex)));
+    expect(new Set(envs.map((e) => e.epoch))).toEqual(new Set([onNode.after.epoch])); // one epoch: the flash kept it across the reboot
+    expect(onNode.after.epoch).toBeGreaterThan(0);
+    for (const e of envs) expect(e.settledBelow >= 1 && e.settledBelow <= e.seq).toBe(true);
 
     // A seq is never reused, across the reboot too: the same seq only ever
     // arrives again as a byte-identical resend from the outbox.
