@@ -9,3 +9,6 @@ export {
 export { encodeFrames, decodeFrame, CodecError } from "./codec";
 export * from "./types";
 export { FileAcceptorStore, MemoryAcceptorStore, StoreError, FILE_STORE_DEFAULTS, type AcceptorStore, type FileStoreOptions, type PowerLoss } from "./storage";
+export { PaxosClient, NatsProposerTransport, PAXOS_CLIENT_DEFAULTS, CLIENT_LIMITS, type PaxosClientOptions, type ProposerTransport, type NatsTransportStats } from "./client";
+export { ConfigRegister, RegisterUnavailableError, type ChangeRunner, type Versioned, type SetResult } from "./register";
+export { AcceptorNode, ACCEPTOR_NODE_LIMITS, type AcceptorNodeOptions, type AcceptorStatus, type AcceptorNodeStats } from "./acceptor-node";
