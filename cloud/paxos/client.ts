@@ -143,6 +143,7 @@ export class PaxosClient {
   readonly tickMs: number;
   readonly #waiting = new Map<number, (o: OpOutcome<unknown>) => void>();
   #timer: NodeJS.Timeout | undefined;
+  #flushQueued = false;
   #closed = false;
 
   constructor(transport: ProposerTransport, opts: PaxosClientOptions) {
@@ -175,7 +176,14 @@ export class PaxosClient {
     return new Promise<OpOutcome<R>>((resolve) => {
       const op = this.proposer.submit(key, change);
       this.#waiting.set(op, resolve as (o: OpOutcome<unknown>) => void);
-      this.#flush();
+      // Operations submitted in the same turn of the event loop share one frame per acceptor.
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        queueMicrotask(() => {
+          this.#flushQueued = false;
+          this.#flush();
+        });
+      }
       this.#armTimer();
     });
   }
