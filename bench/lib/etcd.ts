@@ -76,7 +76,7 @@ export async function etcdTarget(value: string): Promise<EtcdTarget> {
     async prepare() {},
     async write(w) { await post(portOf(w), "/v3/kv/put", { key: b64(`bench-${w}`), value: valueB64 }); },
     async read(w) { await post(portOf(w), "/v3/kv/range", { key: b64(`bench-${w}`) }); },
-    async writeVia(i, w) { await post(members[i]!.client, "/v3/kv/put", { key: b64(`bench-${w}`), value: valueB64 }, 5_000); },
+    async writeVia(i, w) { await post(members[i]!.client, "/v3/kv/put", { key: b64(`bench-${w}`), value: valueB64 }, 500); },
     async leader() {
       const i = await leader();
       leaderPort = members[i]!.client;
