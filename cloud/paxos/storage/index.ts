@@ -3,4 +3,4 @@
 export { StoreError, type AcceptorStore } from "./types";
 export { FileAcceptorStore, FILE_STORE_DEFAULTS, type FileStoreOptions } from "./file";
 export { MemoryAcceptorStore, type PowerLoss } from "./memory";
-export { encodeSlotRecord, replayLog, readSnapshot, encodeSnapshot } from "./slot-codec";
+export { encodeSlotRecord } from "./slot-codec";
