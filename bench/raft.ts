@@ -21,19 +21,18 @@
 // with --parallel-leader-append (the leader replicates while its own fsync
 // runs, as etcd does).
 //
+// The load generator (bench/lib/load.ts) and the etcd baseline
+// (bench/lib/etcd.ts) are shared with bench:consensus.
+//
 // Env: BENCH_SECONDS, BENCH_SKIP=etcd,jetstream,xsfleet,xsfleet-parallel.
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import os, { tmpdir } from "node:os";
-import path from "node:path";
-import { performance } from "node:perf_hooks";
+import os from "node:os";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { describeMachine } from "./lib/machine";
-import { freePort, isPortOpen } from "../cloud/infra";
+import { drive, fmt, printTable, type Point } from "./lib/load";
+import { etcdAvailable, etcdTarget } from "./lib/etcd";
 import { startNats, type NatsCluster } from "../test/harness/nats";
-import { until } from "../test/harness/wait";
 import { ProcessCluster } from "../test/harness/control-plane";
 import { ControlClient } from "../cloud/controlplane/client";
 
@@ -42,56 +41,8 @@ const SKIP = new Set((process.env["BENCH_SKIP"] ?? "").split(",").filter(Boolean
 const CONCURRENCY = [1, 16, 256] as const;
 const READ_CONCURRENCY = 16;
 const VALUE = "v".repeat(256);
-const VALUE_B64 = Buffer.from(VALUE).toString("base64");
 
-interface Target {
-  readonly name: string;
-  /** Prepares worker `w` (e.g. registers its key). */
-  prepare(w: number): Promise<void>;
-  write(w: number): Promise<void>;
-  read(w: number): Promise<void>;
-  close(): Promise<void>;
-}
-
-interface Point { opsPerSec: number; p50Ms: number; p99Ms: number; errors: number }
-
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
-
-async function drive(concurrency: number, seconds: number, op: (w: number) => Promise<void>): Promise<Point> {
-  const lat: number[] = [];
-  let errors = 0;
-  let measuring = false;
-  let stop = false;
-  const worker = async (w: number): Promise<void> => {
-    while (!stop) {
-      const t0 = performance.now();
-      try {
-        await op(w);
-        if (measuring) lat.push(performance.now() - t0);
-      } catch {
-        if (measuring) errors++;
-      }
-    }
-  };
-  const running = Array.from({ length: concurrency }, (_, w) => worker(w));
-  await sleep(Math.min(1000, seconds * 250)); // warm-up
-  measuring = true;
-  const t0 = performance.now();
-  await sleep(seconds * 1000);
-  measuring = false;
-  const elapsed = (performance.now() - t0) / 1000;
-  stop = true;
-  await Promise.all(running);
-  lat.sort((a, b) => a - b);
-  return { opsPerSec: lat.length / elapsed, p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99), errors };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+import type { Target } from "./lib/load";
 
 // ------------------------------------------------------------ xsfleet
 
@@ -128,61 +79,6 @@ async function xsfleetTarget(parallel: boolean): Promise<Target & { extra: () =>
       if (s) console.log(`  xsfleet leader ${leader}: ${s.commit} entries committed, ${s.fsyncs} fsyncs, snapshot at ${s.snapshotIndex}`);
       await cluster.stop();
       await nats.stop();
-    },
-  };
-}
-
-// ------------------------------------------------------------ etcd 3.4
-
-function etcdAvailable(): boolean {
-  return spawnSync("etcd", ["--version"], { encoding: "utf8" }).status === 0;
-}
-
-async function etcdTarget(): Promise<Target> {
-  const root = mkdtempSync(path.join(tmpdir(), "xsfleet-etcd-"));
-  const members = await Promise.all([1, 2, 3].map(async (i) => ({ name: `e${i}`, client: await freePort(), peer: await freePort() })));
-  const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(",");
-  const procs: ChildProcess[] = members.map((m) => spawn("etcd", [
-    "--name", m.name, "--data-dir", path.join(root, m.name),
-    "--listen-client-urls", `http://127.0.0.1:${m.client}`, "--advertise-client-urls", `http://127.0.0.1:${m.client}`,
-    "--listen-peer-urls", `http://127.0.0.1:${m.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${m.peer}`,
-    "--initial-cluster", initialCluster, "--initial-cluster-state", "new", "--initial-cluster-token", "xsfleet-bench",
-    "--log-level", "error", "--logger", "zap",
-  ], { stdio: ["ignore", "ignore", "ignore"] }));
-  await Promise.all(members.map((m) => until(`etcd ${m.name} to listen on ${m.client}`, () => isPortOpen(m.client), 60_000)));
-  const post = async (port: number, p: string, body: unknown): Promise<Record<string, unknown>> => {
-    const res = await fetch(`http://127.0.0.1:${port}${p}`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok || json["error"]) throw new Error(`etcd ${p}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
-  // Find the leader (the gateway of any member forwards, but xsfleet's client also talks to the leader).
-  let leaderPort = members[0]!.client;
-  for (let attempt = 0; attempt < 100; attempt++) {
-    try {
-      const st = await post(members[0]!.client, "/v3/maintenance/status", {});
-      const leader = String((st as { leader?: string }).leader ?? "");
-      for (const m of members) {
-        const s = await post(m.client, "/v3/maintenance/status", {});
-        if (String((s["header"] as { member_id?: string }).member_id) === leader) leaderPort = m.client;
-      }
-      if (leader && leader !== "0") break;
-    } catch { /* not ready yet */ }
-    await sleep(200);
-  }
-  const key = (w: number): string => Buffer.from(`bench-${w}`).toString("base64");
-  // BENCH_ETCD_ENDPOINTS=all spreads workers over every member (as clientv3 balances); default: the leader.
-  const spread = process.env["BENCH_ETCD_ENDPOINTS"] === "all";
-  const portOf = (w: number): number => (spread ? members[w % members.length]!.client : leaderPort);
-  return {
-    name: "etcd 3.4 (HTTP/JSON gateway)",
-    async prepare() {},
-    async write(w) { await post(portOf(w), "/v3/kv/put", { key: key(w), value: VALUE_B64 }); },
-    async read(w) { await post(portOf(w), "/v3/kv/range", { key: key(w) }); },
-    async close() {
-      for (const p of procs) p.kill("SIGTERM");
-      await Promise.all(procs.map((p) => (p.exitCode !== null ? undefined : new Promise((r) => p.once("exit", r)))));
-      rmSync(root, { recursive: true, force: true });
     },
   };
 }
@@ -244,9 +140,6 @@ async function measureAll(makers: (() => Promise<Target & { extra?: () => string
   }
 }
 
-function fmt(n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : "-";
-}
 
 async function main(): Promise<void> {
   console.log(describeMachine());
@@ -255,7 +148,7 @@ async function main(): Promise<void> {
   if (!SKIP.has("xsfleet")) makers.push(() => xsfleetTarget(false));
   if (!SKIP.has("xsfleet-parallel")) makers.push(() => xsfleetTarget(true));
   if (!SKIP.has("etcd")) {
-    if (etcdAvailable()) makers.push(etcdTarget);
+    if (etcdAvailable()) makers.push(() => etcdTarget(VALUE));
     else console.log("etcd not found: install it with `sudo apt-get install -y etcd-server` (Debian ships 3.4)");
   }
   if (!SKIP.has("jetstream")) makers.push(jetstreamTarget);
@@ -275,9 +168,8 @@ async function main(): Promise<void> {
         `${fmt(r.reads.opsPerSec / etcd.reads.opsPerSec, 2)}x`, `${fmt(r.reads.p99Ms / etcd.reads.p99Ms, 2)}x`]);
     }
   }
-  const widths = header.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   console.log("");
-  for (const l of lines) console.log(l.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "));
+  printTable(lines);
   if (etcd) {
     for (const xs of rows.filter((r) => r.target.startsWith("xsfleet"))) {
       const misses = xs.writes.flatMap((p, i) => [

@@ -10,6 +10,7 @@ const benches: Record<string, string> = {
   footprint: "device bundle size and XS heap of a sensor node vs ESP32 nodemcu defaults",
   detect: "failure detectors: detection time and false positives; SWIM dissemination",
   raft: "control plane writes/s, p50/p99, reads/s vs etcd 3.4 and JetStream R3",
+  consensus: "CASPaxos registers and locks beside Raft and etcd; unavailability when a leader (or an acceptor) is killed",
   ingest: "end-to-end ingest points/s and latency vs raw JetStream publish",
 };
 

@@ -26,6 +26,7 @@ const controlMain = path.join(root, "cloud", "controlplane", "main.ts");
 export const ProcessKind = {
   CloudNode: "cloud node",
   ControlReplica: "control-plane replica",
+  PaxosAcceptor: "paxos acceptor",
 } as const;
 export type ProcessKind = (typeof ProcessKind)[keyof typeof ProcessKind];
 

@@ -4,7 +4,7 @@
 // them (exit code or signal), not from what they last said about
 // themselves, so a killed node shows as down at the next redraw.
 import { RateMeter as CounterRate } from "../dashboard";
-import type { ProcessSnapshot } from "./cloud-processes";
+import { ProcessKind, type ProcessSnapshot } from "./cloud-processes";
 
 export interface LiveStatus {
   /** Redraws the line; off a terminal it is printed every plainEveryMs, or at once when `force` (something changed). */
@@ -77,12 +77,15 @@ export interface StatusInputs {
 }
 
 export function statusLine(i: StatusInputs): string {
+  const raft = i.control.filter((p) => p.kind !== ProcessKind.PaxosAcceptor);
+  const paxos = i.control.filter((p) => p.kind === ProcessKind.PaxosAcceptor);
   return `devices ${i.devicesOnline}/${i.devicesKnown} online` +
     (i.fleet ? ` (${i.fleet.connected}/${i.fleet.devices} connected)` : "") +
     ` | ${fmtRate(i.batchesPerSec)} batches/s | ${fmtRate(i.pointsPerSec)} points/s` +
     ` | lag ${i.consumerLag} | dead letters ${i.deadLetters} | ${processSummary("cloud", i.cloud, " up")}` +
-    (i.control.length ? ` | ${processSummary("raft", i.control, "")}` : "") +
-    (i.members ? ` | members ${i.members.up} up${i.members.suspect ? `, ${i.members.suspect} suspect` : ""}${i.members.down ? `, ${i.members.down} down` : ""}` : "");
+    (raft.length ? ` | ${processSummary("raft", raft, "")}` : "") +
+    (i.members ? ` | members ${i.members.up} up${i.members.suspect ? `, ${i.members.suspect} suspect` : ""}${i.members.down ? `, ${i.members.down} down` : ""}` : "") +
+    (paxos.length ? ` | ${processSummary("paxos", paxos, "")}` : "");
 }
 
 /** "cloud 3/3 up", or "cloud 2/3 up (cloud-2 killed by SIGKILL, restarting)". */

@@ -24,6 +24,7 @@ import {
   cloudNodeProcess, controlReplicaProcess, describeExits, stackRestartConfig, type ProcessEvent, type StackProcess,
 } from "./cloud-processes";
 import { FleetProbe } from "./fleet-probe";
+import { startPaxosAcceptors } from "./paxos-acceptors";
 import { liveStatus, RateMeter, statusLine } from "./live-status";
 import { stopRequests } from "./signals";
 import { describeExit } from "../infra";
@@ -184,6 +185,7 @@ async function startStack(
       await r.start();
     }
   }
+  stack.control.push(...(await startPaxosAcceptors({ servers: stack.servers, stateDir: o.stateDir, logDir, log, onEvent })));
   const roles = o.registry === "control" ? ["ingest", "api", "commands", "orchestration"] : ["ingest", "api", "commands"];
   log(`cloud: starting ${o.cloudNodes} cloud node(s) with roles ${roles.join(", ")} (logs in ${logDir}) …`);
   for (let i = 1; i <= o.cloudNodes; i++) {

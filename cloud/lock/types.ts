@@ -1,6 +1,7 @@
 // Contract of the distributed lock, implemented over a single Redis
-// (redis-lock.ts) and over the replicated control plane
-// (control-plane-lock.ts); both pass test/cloud/lock/conformance.ts.
+// (redis-lock.ts), over the replicated control plane (control-plane-lock.ts)
+// and over CASPaxos registers (paxos-lock.ts); all pass
+// test/cloud/lock/conformance.ts.
 //
 // A lock is a lease, not a mutex: after ttlMs without extend() it is lost
 // whether or not the holder noticed (GC pause, VM freeze, partition). Code

@@ -192,3 +192,31 @@ export function raftSubject(group: string, nodeId: number): string {
   if (!Number.isSafeInteger(nodeId) || nodeId <= 0 || nodeId > 0xffffffff) throw new Error(`raft node id must be 1..2^32-1, got ${nodeId}`);
   return `xsfleet.raft.${group}.${nodeId}`;
 }
+
+// ---- the CASPaxos acceptors (cloud/paxos) ----
+
+/**
+ * Requests to acceptor `id` of `group`: `xsfleet.paxos.<group>.<id>`. Binary
+ * frames (cloud/paxos/codec.ts); the reply subject is the proposer's inbox.
+ */
+export function paxosAcceptorSubject(group: string, id: number): string {
+  if (!raftGroupPattern.test(group)) throw new Error(`paxos group "${group}" must match ${raftGroupPattern}`);
+  if (!Number.isSafeInteger(id) || id <= 0 || id > 0xffff) throw new Error(`paxos acceptor id must be 1..65535, got ${id}`);
+  return `xsfleet.paxos.${group}.${id}`;
+}
+
+/** Status of one acceptor as JSON request/reply: `xsfleet.v1.paxos.<group>.<id>.status`. */
+export function paxosStatusSubject(group: string, id: number): string {
+  paxosAcceptorSubject(group, id); // validates
+  return `${root}.paxos.${group}.${id}.status`;
+}
+
+/** Where acceptor `id` answers a proposer whose inbox is `inbox`: `<inbox>.<id>`. */
+export function paxosReplySubject(inbox: string, id: number): string {
+  return `${inbox}.${id}`;
+}
+
+/** What a proposer subscribes to for the answers of all acceptors: `<inbox>.*`. */
+export function paxosRepliesSubject(inbox: string): string {
+  return `${inbox}.*`;
+}

@@ -126,7 +126,7 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
       expect(await node.textContent()).toMatch(/NATS 127\.0\.0\.1:\d+ → xsfleet-n0/);
       expect(await node.$eval(".badge.up", (b) => b.textContent)).toBe("up");
       const replicas = await page.$$eval("#cp .node .name .mono", (ns) => ns.map((n) => n.textContent));
-      expect(replicas).toEqual(["control-1", "control-2", "control-3"]);
+      expect(replicas).toEqual(["control-1", "control-2", "control-3", "paxos-1", "paxos-2", "paxos-3"]);
 
       await page.screenshot({ path: path.join(up.stateDir, "dashboard.png"), fullPage: true });
       expect(errors).toEqual([]);

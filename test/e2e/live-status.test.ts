@@ -38,6 +38,17 @@ describe("status line", () => {
       " | cloud 2/3 up (cloud-2 killed by SIGKILL, restarting) | raft 2/3 (control-2 exited with code 1, not restarted) | members 3 up");
   });
 
+  it("shows the CASPaxos acceptors apart from the Raft replicas", () => {
+    const acceptor = (name: string, state: ProcessSnapshot["state"], lastExit: string | null = null): ProcessSnapshot => ({ ...proc(name, state, lastExit), kind: "paxos acceptor" });
+    const line = statusLine({
+      ...base,
+      cloud: [proc("cloud-1", "running")],
+      control: [proc("control-1", "running"), acceptor("paxos-1", "running"), acceptor("paxos-2", "restarting", "killed by SIGKILL"), acceptor("paxos-3", "running")],
+    });
+    expect(line).toMatch(/ \| cloud 1\/1 up \| raft 1\/1 \| members 3 up \| paxos 2\/3 \(paxos-2 killed by SIGKILL, restarting\)$/);
+    expect(statusLine({ ...base, cloud: [], control: [acceptor("paxos-1", "running")] })).toMatch(/cloud 0\/0 up \| members 3 up \| paxos 1\/1$/);
+  });
+
   it("is short when everything runs, and leaves out what `up` does not run", () => {
     expect(statusLine({ ...base, fleet: null, members: null, cloud: [proc("cloud-1", "running")], control: [] }))
       .toBe("devices 35/36 online | 10.2 batches/s | 326 points/s | lag 0 | dead letters 0 | cloud 1/1 up");

@@ -60,12 +60,14 @@ describe("xsfleet up: stopping and process status", () => {
         processes: { name: string; running: boolean; restarts: number; lastExit: string | null }[];
       };
       expect(cluster.processes.find((p) => p.name === "cloud-2")).toMatchObject({ running: true, restarts: 1, lastExit: "killed by SIGKILL" });
-      expect(cluster.processes.filter((p) => p.running).map((p) => p.name).sort()).toEqual(["cloud-1", "cloud-2", "control-1", "control-2", "control-3"]);
+      expect(cluster.processes.filter((p) => p.running).map((p) => p.name).sort())
+        .toEqual(["cloud-1", "cloud-2", "control-1", "control-2", "control-3", "paxos-1", "paxos-2", "paxos-3"]);
 
       pids = descendants(up.pgid).map((p) => p.pid);
       const names = descendants(up.pgid).map((p) => p.cmd);
       expect(names.filter((c) => c.includes("nats-server -c"))).toHaveLength(1);
       expect(names.filter((c) => c.includes("controlplane/main.ts"))).toHaveLength(3);
+      expect(names.filter((c) => c.includes("paxos/main.ts"))).toHaveLength(3);
       expect(names.filter((c) => c.includes(" cloud --node-id"))).toHaveLength(2);
 
       process.kill(-up.pgid, "SIGINT");

@@ -1,13 +1,11 @@
 // Byte encodings of log records and snapshots for the WAL, with CRC32.
 // Each encoder has a matching decoder that checks sizes (paired asserts).
 
-import { crc32 as zlibCrc32 } from "node:zlib";
 import type { ConfState, Entry, EntryType, HardState, Snapshot } from "../types";
+import { RecordTooLargeError, crc32, decodeFrame, encodeFrame } from "./records";
 import { StorageError } from "./types";
 
-export function crc32(data: Uint8Array): number {
-  return zlibCrc32(data) >>> 0;
-}
+export { crc32, RECORD_BYTES_MAX, RECORD_HEADER_BYTES } from "./records";
 
 export const RecordType = {
   Entries: 1,
@@ -17,22 +15,16 @@ export const RecordType = {
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
-/** [payload length u32][crc32 of type+payload u32][type u8][payload] */
-export const RECORD_HEADER_BYTES = 9;
-/** A record larger than this is treated as corrupt (a torn length field reads as garbage). */
-export const RECORD_BYTES_MAX = 256 << 20;
+const isRecordType = (t: number): boolean => t >= RecordType.Entries && t <= RecordType.SnapshotMarker;
 
+/** A WAL record in the shared framing of records.ts. */
 export function encodeRecord(type: RecordType, payload: Uint8Array): Uint8Array {
-  if (payload.byteLength > RECORD_BYTES_MAX) {
-    throw new StorageError("invalid", `record of ${payload.byteLength} bytes exceeds ${RECORD_BYTES_MAX}`);
+  try {
+    return encodeFrame(type, payload);
+  } catch (err) {
+    if (err instanceof RecordTooLargeError) throw new StorageError("invalid", err.message);
+    throw err;
   }
-  const out = new Uint8Array(RECORD_HEADER_BYTES + payload.byteLength);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, payload.byteLength);
-  out[8] = type;
-  out.set(payload, RECORD_HEADER_BYTES);
-  v.setUint32(4, crc32(out.subarray(8)));
-  return out;
 }
 
 export type DecodedRecord =
@@ -42,20 +34,8 @@ export type DecodedRecord =
 
 /** Decodes the record at `at`. A bad record that reaches EOF is "torn"; one followed by more bytes is "corrupt". */
 export function decodeRecord(buf: Uint8Array, at: number): DecodedRecord {
-  if (buf.byteLength - at < RECORD_HEADER_BYTES) return { kind: "torn", reason: "partial record header" };
-  const v = new DataView(buf.buffer, buf.byteOffset + at, buf.byteLength - at);
-  const len = v.getUint32(0);
-  const end = at + RECORD_HEADER_BYTES + len;
-  if (len > RECORD_BYTES_MAX || end > buf.byteLength) return { kind: "torn", reason: `record length ${len} runs past end of file` };
-  const crc = v.getUint32(4);
-  const actual = crc32(buf.subarray(at + 8, end));
-  if (crc !== actual) {
-    const reason = `crc mismatch at offset ${at} (stored ${crc.toString(16)}, computed ${actual.toString(16)})`;
-    return end === buf.byteLength ? { kind: "torn", reason } : { kind: "corrupt", reason };
-  }
-  const type = buf[at + 8]!;
-  if (type < RecordType.Entries || type > RecordType.SnapshotMarker) return { kind: "corrupt", reason: `unknown record type ${type} at ${at}` };
-  return { kind: "ok", type: type as RecordType, payload: buf.subarray(at + RECORD_HEADER_BYTES, end), end };
+  const r = decodeFrame(buf, at, isRecordType);
+  return r.kind === "ok" ? { ...r, type: r.type as RecordType } : r;
 }
 
 class Writer {

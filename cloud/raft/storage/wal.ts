@@ -31,6 +31,7 @@ import {
   encodeSnapshotFile,
 } from "./codec";
 import { LogState } from "./log-state";
+import { fdatasync, fsyncDir, removeTempFiles, writeFileAtomic, writevAll } from "./records";
 import { StorageError } from "./types";
 import type { RaftStorage } from "./types";
 
@@ -88,7 +89,7 @@ export class WalStorage implements RaftStorage {
   static async open(dir: string, opts: WalOptions = {}): Promise<WalStorage> {
     fs.mkdirSync(dir, { recursive: true });
     const warn = opts.warn ?? ((m: string) => console.warn(m));
-    for (const f of fs.readdirSync(dir)) if (f.endsWith(".tmp")) fs.rmSync(path.join(dir, f));
+    removeTempFiles(dir);
     const snap = loadLatestSnapshot(dir);
     const state = snap ? new LogState() : opts.confState ? LogState.withConfState(opts.confState) : new LogState();
     if (snap) {
@@ -324,41 +325,5 @@ function loadLatestSnapshot(dir: string): Snapshot | undefined {
 }
 
 function writeSnapshotFile(dir: string, snap: Snapshot): void {
-  const name = `snap-${hex16(snap.metadata.index)}.snap`;
-  const tmp = path.join(dir, `${name}.tmp`);
-  const fd = fs.openSync(tmp, "w");
-  try {
-    fs.writeSync(fd, encodeSnapshotFile(snap));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, path.join(dir, name));
-  fsyncDir(dir);
+  writeFileAtomic(dir, `snap-${hex16(snap.metadata.index)}.snap`, encodeSnapshotFile(snap));
 }
-
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, "r");
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function writevAll(fd: number, bufs: Uint8Array[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fs.writev(fd, bufs, (err, written) => {
-      if (err) return reject(err);
-      let total = 0;
-      for (const b of bufs) total += b.byteLength;
-      if (written !== total) return reject(new Error(`short write: ${written} of ${total} bytes`));
-      resolve();
-    });
-  });
-}
-
-function fdatasync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
-}
-

@@ -1,0 +1,133 @@
+// Process entry of one CASPaxos acceptor:
+//
+//   tsx cloud/paxos/main.ts --id 1 --data-dir DIR --nats URL [--group registers]
+//
+// Serves `xsfleet.paxos.<group>.<id>` (binary frames) and
+// `xsfleet.v1.paxos.<group>.<id>.status` (JSON). SIGTERM or SIGINT stop it
+// gracefully (subscriptions first, the pass in progress finishes, the store
+// is synced and closed). Exit codes: 0 stopped, 2 bad configuration, 1 fatal
+// (a failed fsync or a corrupt store: an acceptor that may have forgotten a
+// promise must not vote).
+
+import { parseArgs } from "node:util";
+import { connect } from "@nats-io/transport-node";
+import { ACCEPTOR_DEFAULTS } from "./acceptor";
+import { AcceptorNode } from "./acceptor-node";
+import { FILE_STORE_DEFAULTS } from "./storage";
+
+export const USAGE = `usage: tsx cloud/paxos/main.ts --id N --data-dir DIR --nats URL[,URL...] [options]
+
+  --id N              this acceptor's id (1..65535), fixed for its data dir
+  --data-dir DIR      promises and accepted states (log + snapshot); created if missing
+  --nats URLS         NATS server URL(s), comma separated
+  --group NAME        acceptor group / subject token (default: registers)
+  --keys-max N        registers this acceptor holds (default ${ACCEPTOR_DEFAULTS.keysMax})
+  --log-bytes-max N   compact the log into a snapshot past this size (default ${FILE_STORE_DEFAULTS.logBytesMax})
+  --help              this text
+
+Proposers (cloud/paxos PaxosClient) send to xsfleet.paxos.<group>.<id>; a
+majority of the group's acceptors must run. See docs/consensus.md.`;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export interface AcceptorMainConfig {
+  id: number;
+  dataDir: string;
+  nats: string[];
+  group: string;
+  keysMax: number;
+  logBytesMax: number;
+}
+
+function positive(flag: string, text: string | undefined, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (text === undefined) return dflt;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new ConfigError(`${flag} must be an integer in 1..${max}, got "${text}"`);
+  return n;
+}
+
+/** Parses argv; throws ConfigError with a message meant for the operator. */
+export function parseAcceptorConfig(argv: string[]): AcceptorMainConfig | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        id: { type: "string" }, "data-dir": { type: "string" }, nats: { type: "string" }, group: { type: "string" },
+        "keys-max": { type: "string" }, "log-bytes-max": { type: "string" }, help: { type: "boolean" },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (v.id === undefined) throw new ConfigError("--id is required (e.g. --id 1)");
+  const id = positive("--id", v.id, 0, 0xffff);
+  if (!v["data-dir"]) throw new ConfigError("--data-dir is required");
+  if (!v.nats) throw new ConfigError("--nats is required (e.g. --nats nats://127.0.0.1:4222)");
+  const nats = v.nats.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const u of nats) if (!/^(nats|tls):\/\/[^\s]+$/.test(u) && !/^[\w.-]+:\d+$/.test(u)) throw new ConfigError(`--nats: "${u}" is not a NATS URL`);
+  const group = v.group ?? "registers";
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(group)) throw new ConfigError(`--group "${group}" must match [A-Za-z0-9_-]{1,64}`);
+  return {
+    id, dataDir: v["data-dir"], nats, group,
+    keysMax: positive("--keys-max", v["keys-max"], ACCEPTOR_DEFAULTS.keysMax, 10_000_000),
+    logBytesMax: positive("--log-bytes-max", v["log-bytes-max"], FILE_STORE_DEFAULTS.logBytesMax),
+  };
+}
+
+const stopTimeoutMs = 5_000;
+
+async function main(): Promise<void> {
+  let cfg: AcceptorMainConfig | "help";
+  try {
+    cfg = parseAcceptorConfig(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`paxos acceptor: ${err.message}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (cfg === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const log = (m: string): void => { process.stderr.write(`[paxos ${cfg.id}] ${m}\n`); };
+  const nc = await connect({ servers: cfg.nats, name: `xsfleet-paxos-${cfg.group}-${cfg.id}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  const node = await AcceptorNode.open({ id: cfg.id, group: cfg.group, dataDir: cfg.dataDir, nc, keysMax: cfg.keysMax, logBytesMax: cfg.logBytesMax, log });
+  node.onFatal = (err) => {
+    log(`fatal: ${err.message}`);
+    process.exit(1);
+  };
+  process.stdout.write(`${JSON.stringify({ event: "started", id: cfg.id, group: cfg.group, pid: process.pid })}\n`);
+  let stopping = 0;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping > 0) {
+      // A parent-death SIGTERM comes once per thread of the dying parent: repeats within a second are the same request.
+      if (Date.now() - stopping < 1_000) return;
+      log(`${signal} during shutdown: exiting without finishing`);
+      process.exit(1);
+    }
+    stopping = Date.now();
+    log(`${signal}: stopping`);
+    setTimeout(() => {
+      log(`not stopped within ${stopTimeoutMs} ms: exiting`);
+      process.exit(1);
+    }, stopTimeoutMs).unref();
+    await node.stop();
+    await nc.drain().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+if (process.argv[1] && /paxos[\\/]main\.[tj]s$/.test(process.argv[1])) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`paxos acceptor: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

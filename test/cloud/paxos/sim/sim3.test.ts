@@ -1,0 +1,3 @@
+import { paxosSimulationSuite } from "./suite";
+
+paxosSimulationSuite(3, 1, 1500);

@@ -1,0 +1,3 @@
+import { paxosSimulationSuite } from "./suite";
+
+paxosSimulationSuite(5, 1, 600);
