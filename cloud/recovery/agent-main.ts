@@ -15,7 +15,7 @@ import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import type { NodeResources } from "../membership";
 import { ControlClient } from "../controlplane";
-import { ControlPlaneLock, FencedKv } from "../lock";
+import { ControlPlaneLock, FencedKv, fencedUpdate } from "../lock";
 import { startRecoveryAgent } from "./agent";
 
 interface AgentMainConfig {
@@ -43,9 +43,10 @@ const lock = new ControlPlaneLock({
   ownerId: config.nodeId,
 });
 const fw = config.fencedWriter;
-const fenced = fw ? new FencedKv<{ n: number }>(await new Kvm(nc).open(fw.bucket, { bindOnly: true }), lock, fw.role) : undefined;
+const fenced = fw ? new FencedKv<{ n: number }>(await new Kvm(nc).open(fw.bucket, { bindOnly: true }), { fence: { check: lock, lockName: fw.role } }) : undefined;
 let writerToken: number | undefined;
-let writes = 0;
+/** Version of the resource this holder last wrote: a zombie's next write carries it. */
+let lastVersion = 0;
 
 const agent = startRecoveryAgent({
   nc, nodeId: config.nodeId, lock,
@@ -64,7 +65,7 @@ const agent = startRecoveryAgent({
     // Models a write that was under way when the process was paused: it
     // carries the token it started with. The resource must refuse it.
     if (fw.zombieWriteAfterLoss && fenced) {
-      const result = await fenced.write(fw.key, token, config.nodeId, { n: -1 });
+      const result = await fenced.compareAndSet(fw.key, token, lastVersion, config.nodeId, { n: -1 });
       out({ event: "zombie-write", token, result });
     }
   },
@@ -79,8 +80,12 @@ if (fw && fenced) {
     const token = writerToken;
     const holder = agent.holders.get(fw.role);
     if (token === undefined || !holder?.isActive()) return;
-    void fenced.write(fw.key, token, config.nodeId, { n: ++writes }).then(
-      (result) => out({ event: "write", token, result }),
+    // A read-modify-write (a counter) through the fenced compare-and-set.
+    void fencedUpdate(fenced, fw.key, token, config.nodeId, (v) => ({ n: (v?.n ?? 0) + 1 })).then(
+      (result) => {
+        if (result.ok) lastVersion = result.version;
+        out({ event: "write", token, result });
+      },
       (e: unknown) => process.stderr.write(`write failed: ${String(e)}\n`),
     );
   }, fw.intervalMs);
