@@ -8,3 +8,4 @@ export { localProposer, type LocalProposerOptions } from "./local-proposer";
 export { Sessions, type SessionLimits, type SessionCheck, type ResponseReader } from "./sessions";
 export { FieldError } from "./fields";
 export { canonicalBytes, parseBoundedJson } from "./canonical-json";
+export { restoreCommands, RESTORE_COUNTER_GAP_DEFAULT, RESTORE_COUNTER_GAP_MAX, RESTORE_CHUNK_BYTES } from "./restore";

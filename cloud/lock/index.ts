@@ -13,3 +13,4 @@ export {
 } from "./fence";
 export { FencedKv, FENCED_CAS_ATTEMPTS_MAX, type FenceCheck, type FencedKvOptions } from "./fenced-kv";
 export { FencedRedis, type FencedRedisOptions } from "./fenced-redis";
+export { LockBackend, lockBackends, defaultLockSettings, readLockSettings, type LockSettings } from "./settings";

@@ -2,8 +2,7 @@
 // by hand, and for the tests that kill -9 / SIGSTOP it). One JSON argument:
 //   { servers: string[], nodeId, roles?, singletonRoles?, replaceableRoles?,
 //     leaseTtlMs?, heartbeatIntervalMs?, resources?: NodeResources,
-//     fencedWriter?: { role, bucket, key, intervalMs, zombieWriteAfterLoss? },
-//     devicePresence?: { heartbeatIntervalMs } }
+//     fencedWriter?: { role, bucket, key, intervalMs, zombieWriteAfterLoss? } }
 // Prints one JSON object per line on stdout: ready, member, activate,
 // deactivate, role-started, write, zombie-write, history.
 //
@@ -28,8 +27,6 @@ interface AgentMainConfig {
   heartbeatIntervalMs?: number;
   resources?: NodeResources;
   fencedWriter?: { role: string; bucket: string; key: string; intervalMs: number; zombieWriteAfterLoss?: boolean };
-  /** Track device heartbeats (xsfleet.v1.api.cluster.devices). */
-  devicePresence?: { heartbeatIntervalMs: number };
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as AgentMainConfig;
@@ -53,7 +50,6 @@ const agent = startRecoveryAgent({
   roles: config.roles ?? [], singletonRoles: config.singletonRoles ?? [], replaceableRoles: config.replaceableRoles ?? [],
   leaseTtlMs: config.leaseTtlMs ?? 2000, heartbeatIntervalMs: config.heartbeatIntervalMs ?? 200,
   ...(config.resources ? { resources: () => config.resources! } : {}),
-  ...(config.devicePresence ? { devicePresence: config.devicePresence } : {}),
   onSingletonActivate: (role, token) => {
     out({ event: "activate", role, token });
     if (role === fw?.role) writerToken = token;

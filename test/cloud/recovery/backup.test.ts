@@ -3,7 +3,8 @@
 // into a fresh one, and checked equal (control snapshot bytes, KV and stream
 // content digests). Corrupt or missing files are refused before any write.
 // The control plane here is the state machine in process (one per "cluster"),
-// reached through the same Proposer/DistributedLock interfaces as Raft's.
+// reached through the same Proposer/DistributedLock interfaces as Raft's;
+// backup-raft.test.ts runs the same with 3 replica processes and the CLI.
 
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,18 +19,6 @@ import { deviceStateBucket, ensureDeviceStateBucket } from "../../../cloud/state
 import { backupCluster, digestKv, readBackup, restoreCluster } from "../../../cloud/recovery";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { RecoveryHistory } from "../../../cloud/membership/history";
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../cloud/recovery/backup-main.ts");
-
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", cli, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const STREAM = "XSF_TEST_HIST";
 let src: NatsCluster;
@@ -133,24 +122,4 @@ describe("backup and restore", () => {
     await expect(readBackup(bad)).rejects.toThrow(/missing/);
     await expect(backupCluster({ nc: ncSrc, dir: good, kvBuckets: [] })).rejects.toThrow(/already exists/);
   });
-
-  it("the operator CLI backs up and restores into another fresh server", async () => {
-    const third = await startNats();
-    const nc3 = await connect({ servers: third.servers });
-    try {
-      const dir = path.join(root, "b-cli");
-      const b = await runCli(["backup", "--nats", src.servers.join(","), "--dir", dir, "--streams", STREAM]);
-      expect(b.code, b.stderr).toBe(0);
-      expect((JSON.parse(b.stdout) as { files: { source: string }[] }).files.map((f) => f.source)).toEqual([deviceStateBucket, registryBucket, STREAM]);
-      expect((await runCli(["verify", "--dir", dir])).code).toBe(0);
-      const r = await runCli(["restore", "--nats", third.servers.join(","), "--dir", dir, "--replicas", "1"]);
-      expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ ok: true });
-      expect(await digestKv(nc3, deviceStateBucket)).toEqual(await digestKv(ncSrc, deviceStateBucket));
-      expect((await runCli(["restore", "--dir", dir])).code).toBe(2);
-    } finally {
-      await nc3.drain();
-      await third.stop();
-    }
-  }, 90_000);
 });
