@@ -248,6 +248,10 @@ export class ControlClient {
   getConfig(deviceId: string): Promise<ResultFor<typeof CommandKind.ConfigGet>> {
     return this.command({ kind: CommandKind.ConfigGet, deviceId });
   }
+  /** Advances state time and sweeps expired leases, locks and idle sessions (control-plane housekeeping). */
+  tick(): Promise<ResultFor<typeof CommandKind.Tick>> {
+    return this.command({ kind: CommandKind.Tick });
+  }
 }
 
 function sleep(ms: number): Promise<void> {

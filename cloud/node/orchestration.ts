@@ -13,7 +13,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ControlClient } from "../controlplane";
 import { ControlPlaneLock, LockBackend, RedisLock, RedisPool, type DistributedLock } from "../lock";
 import { RecoveryHistory } from "../membership";
-import { BackupCatalog, scheduledBackupWork, startRecoveryAgent, type SingletonWork } from "../recovery";
+import { BackupCatalog, loopHandle, scheduledBackupWork, sleepUnlessAborted, startRecoveryAgent, type SingletonWork } from "../recovery";
 import type { Logger } from "../base";
 import type { CloudConfig } from "./config";
 import type { RoleContext, RoleHandle } from "./roles";
@@ -38,7 +38,30 @@ function singletonWork(d: SingletonDeps): SingletonWork[] {
       nc: d.nc, nodeId: d.nodeId, control: d.control, lock: d.lock, catalog: d.catalog, schedule: o.backup, history: d.history,
       log: (m) => d.log.info(m),
     })] : []),
+    ...(d.control ? [controlSweepWork(d.control)] : []),
   ];
+}
+
+/** How often the control plane's expired leases, locks and idle sessions are swept. */
+export const controlSweepIntervalMs = 30_000;
+
+/**
+ * Control-plane housekeeping: the state machine drops expired leases and
+ * locks only when they are touched, and idle client sessions only at its
+ * session limit (evicting the least recently used, which may still be
+ * live); a `tick` through the log sweeps all of them, so snapshots carry
+ * only what is live. A tick that fails is a crash of the work.
+ */
+function controlSweepWork(control: ControlClient): SingletonWork {
+  return {
+    lease: "singleton/control-sweep",
+    start: async () => loopHandle(async (signal) => {
+      while (await sleepUnlessAborted(controlSweepIntervalMs, signal)) {
+        const r = await control.tick();
+        if (!r.ok) throw new Error(`control-plane tick refused: ${r.code}: ${r.message}`);
+      }
+    }),
+  };
 }
 
 interface LockService {

@@ -73,6 +73,8 @@ export interface SingletonHostOptions {
   ttlMs: number;
   failover?: Partial<FailoverConfig>;
   history?: RecoveryHistory;
+  /** Restart policy for all work here (between SINGLETON_RESTART_DEFAULTS and each work's own). */
+  restart?: Partial<RestartConfig>;
   /** Called whenever the set of leases this node holds changes. */
   onHeldChange?: (held: readonly string[]) => void;
   log?: (msg: string) => void;
@@ -139,7 +141,7 @@ export class SingletonHost {
     this.#o.log?.(`singleton ${lease}: this node holds it (token ${token}); starting its work`);
     const supervisor = new Supervisor({
       unit: { name: lease, start: () => slot.work.start(token) },
-      restart: { ...SINGLETON_RESTART_DEFAULTS, ...slot.work.restart },
+      restart: { ...SINGLETON_RESTART_DEFAULTS, ...this.#o.restart, ...slot.work.restart },
       ...(this.#o.history ? { history: this.#o.history } : {}),
       onEscalate: async ({ attempts, lastExit }) => {
         this.#o.log?.(`singleton ${lease}: crashed ${attempts + 1} times in a row (last: ${lastExit.error ?? `exit ${String(lastExit.code)}`}); giving the lease up`);
