@@ -82,36 +82,39 @@ async function connectTo(p: Parsed): Promise<NatsConnection> {
 
 interface LockChoice { lock: DistributedLock | null; catalog: (nc: NatsConnection) => Promise<BackupCatalog | undefined>; close(): Promise<void> }
 
-async function lockFor(p: Parsed, control: ControlClient | null, command: string): Promise<LockChoice> {
+function checkLockOptions(p: Parsed, command: string): void {
+  const kind = stringOption(p, "lock");
+  if (kind !== "control" && kind !== "redis" && kind !== "none") throw new UsageError(`--lock must be control, redis or none, got ${JSON.stringify(kind)}`, command);
+  if (kind === "redis" && !/^(?:redis:\/\/)?[^:]+:\d+$/.test(stringOption(p, "redis") ?? "")) throw new UsageError("--lock redis needs --redis HOST:PORT", command);
+}
+
+/** The data-ops lock service; `--lock control` uses the control plane even with --no-control (which only leaves its snapshot out). */
+async function lockFor(p: Parsed, nc: NatsConnection, command: string): Promise<LockChoice> {
   const kind = stringOption(p, "lock");
   const ownerId = `xsfleet-${command}-${hostname().replace(/[^\x21-\x7e|]/g, "-")}-${process.pid}`;
   if (kind === "control") {
-    if (!control) throw new UsageError("--lock control needs the control plane; with --no-control use --lock redis or --lock none", command);
-    const lock = new ControlPlaneLock({ propose: control.proposer(), ownerId });
+    const lock = new ControlPlaneLock({ propose: new ControlClient(nc, { clientId: ownerId, timeoutMs: 15_000 }).proposer(), ownerId });
     return { lock, catalog: (nc) => BackupCatalog.bindKv(nc), close: () => lock.close() };
   }
   if (kind === "redis") {
-    const at = stringOption(p, "redis");
-    const m = at ? /^(?:redis:\/\/)?([^:]+):(\d+)$/.exec(at) : null;
-    if (!m) throw new UsageError("--lock redis needs --redis HOST:PORT", command);
+    const m = /^(?:redis:\/\/)?([^:]+):(\d+)$/.exec(stringOption(p, "redis") ?? "")!;
     const pool = await RedisPool.open({ host: m[1]!, port: Number(m[2]), name: ownerId }, 1);
     return { lock: new RedisLock({ pool, keyPrefix: "xsfleet:", ownerId }), catalog: async () => BackupCatalog.redis(pool, "xsfleet:"), close: () => pool.close() };
   }
-  if (kind === "none") {
-    process.stderr.write(`warning: --lock none: nothing keeps another backup or restore from running at the same time\n`);
-    return { lock: null, catalog: async () => undefined, close: async () => undefined };
-  }
-  throw new UsageError(`--lock must be control, redis or none, got ${JSON.stringify(kind)}`, command);
+  process.stderr.write(`warning: --lock none: nothing keeps another backup or restore from running at the same time\n`);
+  return { lock: null, catalog: async () => undefined, close: async () => undefined };
 }
 
 export async function runBackupCommand(argv: string[]): Promise<number> {
   const p = parseCommand(backupSpec, argv);
   if (!p) return 0;
   const lockWaitMs = intOption(p, "lock-wait-ms", 0, 3_600_000);
+  checkLockOptions(p, "backup");
   const nc = await connectTo(p);
   const control = p["no-control"] ? null : new ControlClient(nc, { clientId: `xsfleet-backup-${process.pid}`, timeoutMs: 15_000 });
-  const choice = await lockFor(p, control, "backup");
+  let choice: LockChoice | undefined;
   try {
+    choice = await lockFor(p, nc, "backup");
     const writer = `cli-${hostname()}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64);
     const dir = path.resolve(stringOption(p, "dir") ?? path.join(".state", "backups", backupName(Date.now(), writer)));
     const kvBuckets = list(stringOption(p, "kv")) ?? (await existingBuckets(nc));
@@ -126,7 +129,7 @@ export async function runBackupCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(r.manifest, null, 1)}\n`);
     return 0;
   } finally {
-    await choice.close();
+    await choice?.close();
     await nc.drain().catch(() => undefined);
   }
 }
@@ -145,10 +148,12 @@ export async function runRestoreCommand(argv: string[]): Promise<number> {
   const replicas = stringOption(p, "replicas") !== undefined ? intOption(p, "replicas", 1, 5) : undefined;
   const counterGap = intOption(p, "counter-gap", 0, 1_000_000_000_000);
   const lockWaitMs = intOption(p, "lock-wait-ms", 0, 3_600_000);
+  checkLockOptions(p, "restore");
   const nc = await connectTo(p);
   const control = p["no-control"] ? null : new ControlClient(nc, { clientId: `xsfleet-restore-${process.pid}`, timeoutMs: 15_000 });
-  const choice = await lockFor(p, control, "restore");
+  let choice: LockChoice | undefined;
   try {
+    choice = await lockFor(p, nc, "restore");
     process.stderr.write(`restoring ${dir} into ${stringOption(p, "nats")}${control ? " (control plane first)" : ""}\n`);
     const report = await runRestore({
       nc, dir, control, lock: choice.lock ?? noLock, lockWaitMs, counterGap, onProgress: progressPrinter(), ...(replicas !== undefined ? { replicas } : {}),
@@ -158,7 +163,7 @@ export async function runRestoreCommand(argv: string[]): Promise<number> {
     else process.stderr.write(`restored: ${report.files.filter((f) => !f.skipped).map((f) => f.source).join(", ")}; every digest matches\n`);
     return report.ok ? 0 : 1;
   } finally {
-    await choice.close();
+    await choice?.close();
     await nc.drain().catch(() => undefined);
   }
 }

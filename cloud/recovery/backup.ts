@@ -296,7 +296,11 @@ export async function restoreCluster(opts: RestoreOptions): Promise<RestoreRepor
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;
       const h = natsHeaders();
-      for (const [k, vs] of Object.entries(m.headers ?? {})) for (const v of vs) h.append(k, v);
+      for (const [k, vs] of Object.entries(m.headers ?? {})) {
+        // Preconditions of the source's writes (KV compare-and-set: expected last sequence) name source sequences; on the target they would refuse the message.
+        if (k.toLowerCase().startsWith("nats-expected-")) continue;
+        for (const v of vs) h.append(k, v);
+      }
       await js.publish(m.subject, m.data, m.headers ? { headers: h } : {});
       if ((i + 1) % 500 === 0 || i + 1 === msgs.length) {
         opts.onProgress?.({ source: f.source, done: i + 1, total: msgs.length });

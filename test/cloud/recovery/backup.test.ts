@@ -56,6 +56,12 @@ async function seedSource(): Promise<void> {
   for (let i = 0; i < 50; i++) await state.put(`dev-${i}`, enc.encode(JSON.stringify({ v: 1, deviceId: `dev-${i}`, temp: 20 + i / 10 })));
   await state.put("dev-3", enc.encode(JSON.stringify({ v: 1, deviceId: "dev-3", temp: 99 })));
   await state.delete("dev-7");
+  // Compare-and-set writes (as ingest and the command store make them) carry expected-sequence headers,
+  // which name the source's sequences; a purge leaves a gap, so the target's sequences differ.
+  await state.put("dev-gone", enc.encode("{}"));
+  await state.purge("dev-gone");
+  const rev = await state.create("dev-cas", enc.encode(JSON.stringify({ v: 1, deviceId: "dev-cas", temp: 1 })));
+  await state.update("dev-cas", enc.encode(JSON.stringify({ v: 1, deviceId: "dev-cas", temp: 2 })), rev);
   const registry = await openRegistryBucket(ncSrc, 1);
   for (let i = 0; i < 10; i++) await registry.put(`dev-${i}`, enc.encode(JSON.stringify({ deviceId: `dev-${i}`, role: "sensor" })));
 
