@@ -392,8 +392,8 @@ export function success<K extends CommandKind>(kind: K, value: ValueMap[K]): Con
 /**
  * How a client reaches the control plane: the leader stamps `nowMs`, appends
  * the command to the log, and resolves with the result of applying it.
- * cloud/controlplane's ControlClient.proposer() is the product's; the
- * in-process localProposer (local-proposer.ts) serves single-process tests.
+ * cloud/controlplane's ControlClient.proposer() is the product's; tests
+ * also use test/harness/local-proposer.ts (the state machine in process).
  */
 export type Proposer = (cmd: Command, session?: SessionRef) => Promise<ApplyResult>;
 

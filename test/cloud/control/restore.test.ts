@@ -4,9 +4,8 @@
 // that is not fresh or a corrupt snapshot changes nothing, and a replica
 // that installs a snapshot in the middle of a restore ends up identical.
 import { describe, expect, it } from "vitest";
-import {
-  CommandKind as K, ControlStateMachine, localProposer, restoreCommands, type ApplyResult, type Command, type Proposer,
-} from "../../../cloud/control";
+import { CommandKind as K, ControlStateMachine, restoreCommands, type ApplyResult, type Command, type Proposer } from "../../../cloud/control";
+import { localProposer } from "../../harness/local-proposer";
 
 async function seeded(nowMs: () => number): Promise<ControlStateMachine> {
   const sm = new ControlStateMachine();

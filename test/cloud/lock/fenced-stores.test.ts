@@ -6,12 +6,13 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { StorageType } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ControlStateMachine, localProposer } from "../../../cloud/control";
+import { ControlStateMachine } from "../../../cloud/control";
 import {
   ControlPlaneLock, FencedKv, FencedRedis, RedisPool, VERSION_ABSENT, fencedUpdate, type FencedStore,
 } from "../../../cloud/lock";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { startRedis, uniqueKeyPrefix, type RedisServer } from "../../harness/redis";
+import { localProposer } from "../../harness/local-proposer";
 
 let nats: NatsCluster;
 let nc: NatsConnection;

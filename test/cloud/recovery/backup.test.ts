@@ -12,13 +12,14 @@ import path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CommandKind, ControlStateMachine, localProposer } from "../../../cloud/control";
+import { CommandKind, ControlStateMachine } from "../../../cloud/control";
 import { ControlPlaneLock } from "../../../cloud/lock";
 import { openRegistryBucket, registryBucket } from "../../../cloud/registry";
 import { deviceStateBucket, ensureDeviceStateBucket } from "../../../cloud/state";
 import { backupCluster, digestKv, readBackup, restoreCluster } from "../../../cloud/recovery";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { RecoveryHistory } from "../../../cloud/membership/history";
+import { localProposer } from "../../harness/local-proposer";
 
 const STREAM = "XSF_TEST_HIST";
 let src: NatsCluster;
