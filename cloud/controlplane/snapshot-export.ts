@@ -56,9 +56,9 @@ export class SnapshotExport {
   chunk(id: string, offset: number): { offset: number; data: string } | undefined {
     const k = this.#kept.get(id);
     if (!k || !Number.isSafeInteger(offset) || offset < 0 || offset > k.bytes.byteLength) return undefined;
+    // Kept after the last chunk too (a client may retry it); swept after snapshotKeepMs or by newer copies.
     k.usedAtMs = Date.now();
     const part = k.bytes.subarray(offset, offset + k.info.chunkBytes);
-    if (offset + part.byteLength >= k.bytes.byteLength) this.#kept.delete(id);
     return { offset, data: Buffer.from(part).toString("base64") };
   }
 

@@ -16,6 +16,7 @@
 //    through its API (ControlClient.readSnapshot) and goes back through its
 //    log (ControlClient.restoreSnapshot).
 
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -164,15 +165,26 @@ export async function runBackup(o: BackupRun): Promise<BackupRunResult> {
       if (!r.ok) throw new Error(`backup ${record.name} written, but the catalog refused it: a newer holder of ${DATA_OPS_LOCK} (token ${r.highestToken} > ${keeper.token}) wrote it`);
       pruned = r.pruned;
       // Only after the catalog write: a refused write must not delete what the newer holder still lists.
-      for (const b of pruned) {
-        await rm(b.dir, { recursive: true, force: true });
-        o.log?.(`backup retention: removed ${b.dir}`);
-      }
+      for (const b of pruned) await removeBackupDir(b, o.log);
     }
     return { manifest, record, pruned };
   } finally {
     await keeper.release();
   }
+}
+
+/** Names backupName() gives. */
+const BACKUP_NAME_PATTERN = /^backup-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z-[A-Za-z0-9_-]{1,64}$/;
+
+/** Deletes a pruned backup's directory — only one that looks like a backup (its name, a manifest): the catalog is data, not a command. */
+async function removeBackupDir(b: BackupRecord, log: ((msg: string) => void) | undefined): Promise<void> {
+  const dir = path.resolve(b.dir);
+  if (!BACKUP_NAME_PATTERN.test(path.basename(dir)) || path.basename(dir) !== b.name || !existsSync(path.join(dir, "manifest.json"))) {
+    if (existsSync(dir)) log?.(`backup retention: left ${dir} alone (not a backup directory this catalog entry names)`);
+    return;
+  }
+  await rm(dir, { recursive: true, force: true });
+  log?.(`backup retention: removed ${dir}`);
 }
 
 export interface RestoreRun {
