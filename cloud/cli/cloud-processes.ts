@@ -207,12 +207,15 @@ export class StackProcess {
 
 export function cloudNodeProcess(opts: {
   nodeId: string; roles: string[]; servers: string[]; replicas: number; logDir: string; registry: "kv" | "control"; shutdownTimeoutMs: number;
+  /** More `xsfleet cloud` flags (e.g. the orchestration role's backup schedule). */
+  extraArgs?: readonly string[];
   onEvent?: (e: ProcessEvent) => void;
 }): StackProcess {
   return new StackProcess({
     name: opts.nodeId, kind: ProcessKind.CloudNode, logDir: opts.logDir, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     nodeArgs: [bin, "cloud", "--node-id", opts.nodeId, "--roles", opts.roles.join(","), "--nats-servers", opts.servers.join(","),
-      "--replicas", String(opts.replicas), "--http-port", "0", "--registry", opts.registry, "--shutdown-timeout-ms", String(opts.shutdownTimeoutMs)],
+      "--replicas", String(opts.replicas), "--http-port", "0", "--registry", opts.registry, "--shutdown-timeout-ms", String(opts.shutdownTimeoutMs),
+      ...(opts.extraArgs ?? [])],
   });
 }
 

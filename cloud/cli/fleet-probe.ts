@@ -22,6 +22,8 @@ export interface FleetSnapshot {
   telemetryMessages: number;
   /** Cloud nodes by SWIM/heartbeat status, from xsfleet.v1.api.cluster.members (null: no orchestration role runs). */
   members: { up: number; suspect: number; down: number } | null;
+  /** Which live node holds which singleton lease (from the members' heartbeats), sorted by lease. */
+  singletons: { lease: string; nodeId: string }[];
 }
 
 export class FleetProbe {
@@ -87,18 +89,20 @@ export class FleetProbe {
     let devicesOnline = 0;
     for (const d of this.#devices.devices()) if (d.presence.state === DevicePresence.Online) devicesOnline++;
     const devicesKnown = this.#devices.size + this.#devices.droppedIds;
+    const cluster = await this.cluster();
     return {
       devicesKnown, devicesOnline, consumerLag, deadLetters: await msgs(IngestStream.DeadLetter),
-      telemetryMessages: await msgs(IngestStream.Telemetry), members: await this.members(),
+      telemetryMessages: await msgs(IngestStream.Telemetry), members: cluster?.members ?? null, singletons: cluster?.singletons ?? [],
     };
   }
 
-  async members(): Promise<FleetSnapshot["members"]> {
+  /** Member counts and singleton holders as one live node sees them; null when no orchestration role answers. */
+  async cluster(): Promise<Pick<FleetSnapshot, "members" | "singletons"> | null> {
     try {
       const reply = await this.nc.request(ClusterApiSubject.Members, "{}", { timeout: 1_000 });
-      const { members } = reply.json<{ members: Pick<MemberView, "status">[] }>();
+      const { members } = reply.json<{ members: Pick<MemberView, "nodeId" | "status" | "leases">[] }>();
       const count = (st: MemberStatus): number => members.filter((m) => m.status === st).length;
-      return { up: count(MemberStatus.Up), suspect: count(MemberStatus.Suspect), down: count(MemberStatus.Down) };
+      return { members: { up: count(MemberStatus.Up), suspect: count(MemberStatus.Suspect), down: count(MemberStatus.Down) }, singletons: singletonHolders(members) };
     } catch {
       return null;
     }
@@ -108,4 +112,20 @@ export class FleetProbe {
     this.#sub?.unsubscribe();
     this.#devices.stop();
   }
+}
+
+/**
+ * Lease → holder from members' heartbeats. A node that is down (or
+ * suspected) may still list a lease it lost; a live node's claim wins.
+ */
+export function singletonHolders(members: readonly Pick<MemberView, "nodeId" | "status" | "leases">[]): { lease: string; nodeId: string }[] {
+  const by = new Map<string, { nodeId: string; up: boolean }>();
+  for (const m of members) {
+    const up = m.status === MemberStatus.Up;
+    for (const lease of m.leases) {
+      const cur = by.get(lease);
+      if (!cur || (up && !cur.up)) by.set(lease, { nodeId: m.nodeId, up });
+    }
+  }
+  return [...by].filter(([, h]) => h.up).map(([lease, h]) => ({ lease, nodeId: h.nodeId })).sort((a, b) => a.lease.localeCompare(b.lease));
 }

@@ -74,6 +74,8 @@ export interface StatusInputs {
   control: readonly ProcessSnapshot[];
   /** Membership as the cloud nodes see each other (null: no orchestration role). */
   members: { up: number; suspect: number; down: number } | null;
+  /** Singleton work and the node holding it now. */
+  singletons: readonly { lease: string; nodeId: string }[];
 }
 
 export function statusLine(i: StatusInputs): string {
@@ -85,7 +87,13 @@ export function statusLine(i: StatusInputs): string {
     ` | lag ${i.consumerLag} | dead letters ${i.deadLetters} | ${processSummary("cloud", i.cloud, " up")}` +
     (raft.length ? ` | ${processSummary("raft", raft, "")}` : "") +
     (i.members ? ` | members ${i.members.up} up${i.members.suspect ? `, ${i.members.suspect} suspect` : ""}${i.members.down ? `, ${i.members.down} down` : ""}` : "") +
-    (paxos.length ? ` | ${processSummary("paxos", paxos, "")}` : "");
+    (paxos.length ? ` | ${processSummary("paxos", paxos, "")}` : "") +
+    (i.singletons.length ? ` | ${i.singletons.map((s) => `${singletonLabel(s.lease)}@${s.nodeId}`).join(" ")}` : "");
+}
+
+/** "singleton/backup" → "backup", "recovery/coordinator" → "coordinator". */
+export function singletonLabel(lease: string): string {
+  return lease.slice(lease.lastIndexOf("/") + 1);
 }
 
 /** "cloud 3/3 up", or "cloud 2/3 up (cloud-2 killed by SIGKILL, restarting)". */

@@ -24,6 +24,14 @@ const commands: Record<string, Subcommand> = {
     summary: "print fleet and cluster status from a running system",
     run: async (argv) => (await import("./status")).runStatus(argv),
   },
+  backup: {
+    summary: "back up a running system: the Raft control plane and the KV buckets (progress on stderr)",
+    run: async (argv) => (await import("./backup")).runBackupCommand(argv),
+  },
+  restore: {
+    summary: "restore a backup into a fresh system (control plane, KV buckets, streams), verified",
+    run: async (argv) => (await import("./backup")).runRestoreCommand(argv),
+  },
 };
 
 function mainHelp(): string {

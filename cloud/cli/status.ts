@@ -37,7 +37,8 @@ export async function runStatus(argv: string[]): Promise<number> {
         `ingest lag       ${s.consumerLag} messages\n` +
         `dead letters     ${s.deadLetters}\n` +
         `telemetry stored ${s.telemetryMessages} messages\n` +
-        `cloud members    ${s.members ? `${s.members.up} up, ${s.members.suspect} suspect, ${s.members.down} down` : "unknown (no node runs the orchestration role)"}\n`);
+        `cloud members    ${s.members ? `${s.members.up} up, ${s.members.suspect} suspect, ${s.members.down} down` : "unknown (no node runs the orchestration role)"}\n` +
+        `singletons       ${s.singletons.length ? s.singletons.map((h) => `${h.lease} on ${h.nodeId}`).join(", ") : "none held"}\n`);
     }
     return 0;
   } finally {

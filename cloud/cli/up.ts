@@ -46,6 +46,8 @@ export const upSpec: CommandSpec = {
     speedup: { type: "string", value: "X", description: "trace replay speed factor", default: "30" },
     "heartbeat-ms": { type: "string", value: "MS", description: "device heartbeat interval", default: "5000" },
     "dashboard-port": { type: "string", value: "PORT", description: "web dashboard port (0 = off; a free one when busy)", default: "8090" },
+    "backup-interval": { type: "string", value: "S", description: "scheduled backups of the control plane and KV buckets into <state-dir>/backups every S seconds, by whichever cloud node holds the backup singleton (0 = off; needs --registry control)", default: "300" },
+    "backup-retain": { type: "string", value: "N", description: "scheduled backups kept", default: "6" },
     duration: { type: "string", value: "S", description: "stop after S seconds (default: until Ctrl-C)" },
   },
   examples: ["npm start", "xsfleet up --devices 200 --nats-nodes 3", "xsfleet up --nats nats://127.0.0.1:4222 --mqtt mqtt://127.0.0.1:1883"],
@@ -162,6 +164,9 @@ interface UpSettings {
   stateDir: string;
   registry: "kv" | "control";
   dashPort: number;
+  /** 0 = no scheduled backups. */
+  backupIntervalS: number;
+  backupRetain: number;
 }
 
 /** Brings the stack up into `stack`; throws Aborted when a stop request came first. */
@@ -187,10 +192,14 @@ async function startStack(
   }
   stack.control.push(...(await startPaxosAcceptors({ servers: stack.servers, stateDir: o.stateDir, logDir, log, onEvent })));
   const roles = o.registry === "control" ? ["ingest", "api", "commands", "orchestration"] : ["ingest", "api", "commands"];
+  const backups = o.registry === "control" && o.backupIntervalS > 0;
+  const backupDir = path.join(o.stateDir, "backups");
+  const extraArgs = backups ? ["--backup-dir", backupDir, "--backup-interval-ms", String(o.backupIntervalS * 1000), "--backup-retain", String(o.backupRetain)] : [];
   log(`cloud: starting ${o.cloudNodes} cloud node(s) with roles ${roles.join(", ")} (logs in ${logDir}) …`);
+  if (backups) log(`backups: every ${o.backupIntervalS} s into ${backupDir} (newest ${o.backupRetain} kept), taken by the node holding the backup singleton`);
   for (let i = 1; i <= o.cloudNodes; i++) {
     check();
-    const c = cloudNodeProcess({ nodeId: `cloud-${i}`, roles, servers: stack.servers, replicas, logDir, registry: o.registry, shutdownTimeoutMs: cloudShutdownMs, onEvent });
+    const c = cloudNodeProcess({ nodeId: `cloud-${i}`, roles, servers: stack.servers, replicas, logDir, registry: o.registry, shutdownTimeoutMs: cloudShutdownMs, extraArgs, onEvent });
     stack.cloud.push(c);
     await c.start();
   }
@@ -302,6 +311,8 @@ export async function runUp(argv: string[]): Promise<number> {
     stateDir: path.resolve(stringOption(p, "state-dir") ?? ".state"),
     registry,
     dashPort: intOption(p, "dashboard-port", 0, 65535),
+    backupIntervalS: intOption(p, "backup-interval", 0, 7 * 86_400),
+    backupRetain: intOption(p, "backup-retain", 1, 1000),
   };
   const durationS = stringOption(p, "duration") !== undefined ? numberOption(p, "duration", 1, 86_400 * 365) : undefined;
   const status = liveStatus();
@@ -377,7 +388,7 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
         devicesOnline: s.devicesOnline, devicesKnown: s.devicesKnown, fleet: stack.fleet?.stats() ?? null,
         batchesPerSec: rates.rate("msgs", probe.outputBatches), pointsPerSec: rates.rate("pts", probe.outputPoints),
         consumerLag: s.consumerLag, deadLetters: s.deadLetters,
-        cloud, control, members: s.members,
+        cloud, control, members: s.members, singletons: s.singletons,
       }), force);
     }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => {
       busy = false;

@@ -9,6 +9,7 @@
 import { canonicalBytes, parseBoundedJson } from "./canonical-json";
 import { Fields, FieldError, KEY_PATTERN, NAME_PATTERN, checkString, isPlainObject, readFlatMap, utf8Bytes } from "./fields";
 import type { ControlLimits } from "./limits";
+import { BASE64_PATTERN, RESTORE_COUNTER_GAP_MAX, SHA256_PATTERN } from "./restore";
 import { isDeviceId } from "../../shared/topics";
 import { deviceRoles } from "../../shared/device-role";
 import { cloudRoles, type CloudRole } from "../base";
@@ -173,6 +174,15 @@ export function readCommand(value: unknown, limits: ControlLimits): Command {
     }
     case CommandKind.MemberLeave:
       cmd = { kind, nodeId: name("nodeId"), incarnation: f.int("incarnation", 1, ID_MAX) };
+      break;
+    case CommandKind.RestoreChunk:
+      cmd = {
+        kind, restoreId: name("restoreId"), index: f.int("index", 0, ID_MAX), total: f.int("total", 1, ID_MAX),
+        sha256: f.str("sha256", 64, SHA256_PATTERN), data: f.str("data", limits.commandBytesMax, BASE64_PATTERN),
+      };
+      break;
+    case CommandKind.RestoreCommit:
+      cmd = { kind, restoreId: name("restoreId"), counterGap: f.int("counterGap", 0, RESTORE_COUNTER_GAP_MAX) };
       break;
   }
   f.done();

@@ -4,7 +4,7 @@ export * from "./types";
 export { ControlStateMachine, SnapshotError, isReadCommand } from "./state-machine";
 export { DEFAULT_CONTROL_LIMITS, resolveLimits, type ControlLimits } from "./limits";
 export { encodeEnvelope, decodeEnvelope, validateEnvelope, readApplyResult } from "./codec";
-export { localProposer, type LocalProposerOptions } from "./local-proposer";
 export { Sessions, type SessionLimits, type SessionCheck, type ResponseReader } from "./sessions";
 export { FieldError } from "./fields";
 export { canonicalBytes, parseBoundedJson } from "./canonical-json";
+export { restoreCommands, RESTORE_COUNTER_GAP_DEFAULT, RESTORE_COUNTER_GAP_MAX, RESTORE_CHUNK_BYTES } from "./restore";

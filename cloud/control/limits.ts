@@ -8,6 +8,8 @@ export interface ControlLimits {
   readonly commandBytesMax: number;
   /** Snapshot size accepted by restore(). */
   readonly snapshotBytesMax: number;
+  /** Base64 bytes of a backup being restored (restore.chunk), staged until restore.commit. */
+  readonly restoreStagingBytesMax: number;
   /** Lock names, role names, holder/node/client ids, addresses. */
   readonly nameBytesMax: number;
   readonly devicesMax: number;
@@ -36,6 +38,7 @@ export interface ControlLimits {
 export const DEFAULT_CONTROL_LIMITS: ControlLimits = Object.freeze({
   commandBytesMax: 64 * 1024,
   snapshotBytesMax: 512 * 1024 * 1024,
+  restoreStagingBytesMax: 192 * 1024 * 1024,
   nameBytesMax: 128,
   devicesMax: 100_000,
   metadataEntriesMax: 32,

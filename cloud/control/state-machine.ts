@@ -10,12 +10,13 @@
 import { canonicalBytes, parseBoundedJson } from "./canonical-json";
 import { decodeEnvelope, readApplyResult, readCommand, validateEnvelope } from "./codec";
 import { DesiredConfigs } from "./desired-config";
-import { Fields, FieldError } from "./fields";
+import { Fields, FieldError, NAME_PATTERN } from "./fields";
 import { Leases } from "./leases";
 import { resolveLimits, type ControlLimits } from "./limits";
 import { Locks } from "./locks";
 import { Membership } from "./membership";
 import { DeviceRegistry } from "./registry";
+import { RestoreStaging, mergeForRestore, readStaging, type StateDumps } from "./restore";
 import { Sessions } from "./sessions";
 import {
   CONTROL_FORMAT_VERSION,
@@ -28,6 +29,8 @@ import {
   type Command,
   type Envelope,
   type ReadCommand,
+  type RestoreChunkCommand,
+  type RestoreCommitCommand,
   type StateMachine,
 } from "./types";
 
@@ -47,6 +50,7 @@ export function isReadCommand(cmd: Command): cmd is ReadCommand {
 
 interface Parts {
   registry: DeviceRegistry;
+  restore: RestoreStaging;
   configs: DesiredConfigs;
   leases: Leases;
   locks: Locks;
@@ -58,6 +62,7 @@ function emptyParts(limits: ControlLimits): Parts {
   const registry = new DeviceRegistry(limits);
   return {
     registry,
+    restore: new RestoreStaging(limits.restoreStagingBytesMax),
     configs: new DesiredConfigs(limits, registry),
     leases: new Leases(limits),
     locks: new Locks(limits),
@@ -152,6 +157,8 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
       case CommandKind.MemberJoin: return p.members.join(cmd, t);
       case CommandKind.MemberHeartbeat: return p.members.heartbeat(cmd, t);
       case CommandKind.MemberLeave: return p.members.leave(cmd);
+      case CommandKind.RestoreChunk: return this.#restoreChunk(cmd);
+      case CommandKind.RestoreCommit: return this.#restoreCommit(cmd);
       default: return this.#dispatchRead(cmd, t);
     }
   }
@@ -170,47 +177,102 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
 
   snapshot(): Uint8Array {
     const p = this.#parts;
+    const staging = p.restore.dump();
     const bytes = canonicalBytes({
       v: CONTROL_FORMAT_VERSION,
       appliedIndex: this.#appliedIndex,
       timeMs: this.#timeMs,
-      devices: p.registry.dump(),
-      configs: p.configs.dump(),
-      leases: p.leases.dump(),
-      locks: p.locks.dump(),
-      members: p.members.dump(),
+      ...this.#stateDumps(),
       sessions: p.sessions.dump(),
+      // Only while a restore is being staged (restore.ts); absent otherwise, so older snapshots load.
+      ...(staging ? { restoreStaging: staging } : {}),
     });
     invariant(bytes.byteLength <= this.limits.snapshotBytesMax, `snapshot of ${bytes.byteLength} bytes exceeds snapshotBytesMax`);
     return bytes;
   }
 
+  #stateDumps(): Omit<StateDumps, "timeMs"> {
+    const p = this.#parts;
+    return { devices: p.registry.dump(), configs: p.configs.dump(), leases: p.leases.dump(), locks: p.locks.dump(), members: p.members.dump() };
+  }
+
   restore(bytes: Uint8Array): void {
+    const loaded = this.#load(bytes);
+    this.#parts = loaded.parts;
+    this.#appliedIndex = loaded.appliedIndex;
+    this.#timeMs = loaded.timeMs;
+  }
+
+  /** Loads snapshot bytes into fresh parts (all-or-nothing); throws SnapshotError. */
+  #load(bytes: Uint8Array): { parts: Parts; appliedIndex: number; timeMs: number } {
     const parsed = parseBoundedJson(bytes, this.limits.snapshotBytesMax);
     if (!parsed.ok) throw new SnapshotError(`control snapshot: ${parsed.message}`);
-    // Load into fresh parts and swap only on success: a bad snapshot leaves state as it was.
     const parts = emptyParts(this.limits);
-    let appliedIndex: number;
-    let timeMs: number;
     try {
       const f = new Fields(parsed.value, "snapshot");
       const v = f.int("v", 0, 255);
       if (v !== CONTROL_FORMAT_VERSION) throw new FieldError(`snapshot.v: unsupported version ${v}`);
-      appliedIndex = f.int("appliedIndex", 0, Number.MAX_SAFE_INTEGER);
-      timeMs = f.int("timeMs", 0, Number.MAX_SAFE_INTEGER);
+      const appliedIndex = f.int("appliedIndex", 0, Number.MAX_SAFE_INTEGER);
+      const timeMs = f.int("timeMs", 0, Number.MAX_SAFE_INTEGER);
       parts.registry.load(f.array("devices", this.limits.devicesMax));
       parts.configs.load(f.array("configs", this.limits.devicesMax));
       parts.leases.load(f.raw("leases"));
       parts.locks.load(f.raw("locks"));
       parts.members.load(f.raw("members"));
       parts.sessions.load(f.array("sessions", this.limits.sessionsMax));
+      if (f.has("restoreStaging")) parts.restore.load(readStaging(f.raw("restoreStaging"), "snapshot.restoreStaging", (n) => NAME_PATTERN.test(n) && n.length <= this.limits.nameBytesMax));
       f.done();
+      return { parts, appliedIndex, timeMs };
     } catch (err) {
       if (err instanceof FieldError) throw new SnapshotError(`control snapshot: ${err.message}`);
       throw err;
     }
-    this.#parts = parts;
-    this.#appliedIndex = appliedIndex;
-    this.#timeMs = timeMs;
+  }
+
+  #restoreChunk(cmd: RestoreChunkCommand): ApplyResult {
+    const p = this.#parts;
+    if (cmd.index === 0 && p.registry.size > 0) {
+      return failure(ControlError.Conflict, `restore loads into a fresh control plane; this one holds ${p.registry.size} devices`);
+    }
+    const problem = p.restore.add(cmd.restoreId, cmd.index, cmd.total, cmd.sha256, cmd.data);
+    if (problem) return failure(problem.includes("restoreStagingBytesMax") ? ControlError.LimitExceeded : ControlError.Conflict, problem);
+    return success(CommandKind.RestoreChunk, { restoreId: cmd.restoreId, received: cmd.index + 1, total: cmd.total });
+  }
+
+  #restoreCommit(cmd: RestoreCommitCommand): ApplyResult {
+    const p = this.#parts;
+    const taken = p.restore.take(cmd.restoreId);
+    if (!taken.ok) return failure(ControlError.Conflict, taken.message);
+    if (p.registry.size > 0) return failure(ControlError.Conflict, `restore loads into a fresh control plane; this one holds ${p.registry.size} devices`);
+    let backup: { parts: Parts; appliedIndex: number; timeMs: number };
+    try {
+      backup = this.#load(taken.bytes);
+    } catch (err) {
+      if (err instanceof SnapshotError) return failure(ControlError.InvalidCommand, `restore ${cmd.restoreId}: ${err.message}`);
+      throw err;
+    }
+    const dumpsOf = (parts: Parts, timeMs: number): StateDumps => ({
+      devices: parts.registry.dump(), configs: parts.configs.dump(), leases: parts.leases.dump(), locks: parts.locks.dump(), members: parts.members.dump(), timeMs,
+    });
+    const merged = mergeForRestore(dumpsOf(p, this.#timeMs), dumpsOf(backup.parts, backup.timeMs), cmd.counterGap);
+    // Load the merged state through the snapshot loaders: every invariant is checked again.
+    const next = emptyParts(this.limits);
+    try {
+      next.registry.load(merged.devices);
+      next.configs.load(merged.configs);
+      next.leases.load(merged.leases);
+      next.locks.load(merged.locks);
+      next.members.load(merged.members);
+    } catch (err) {
+      if (err instanceof FieldError) return failure(ControlError.InvalidCommand, `restore ${cmd.restoreId}: ${err.message}`);
+      throw err;
+    }
+    next.sessions = p.sessions;
+    this.#parts = next;
+    this.#timeMs = merged.timeMs;
+    return success(CommandKind.RestoreCommit, {
+      restoreId: cmd.restoreId, backupAppliedIndex: backup.appliedIndex, devices: next.registry.size,
+      locks: next.locks.size, fenceTokenLast: next.locks.fenceTokenLast,
+    });
   }
 }

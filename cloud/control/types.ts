@@ -53,6 +53,10 @@ export const CommandKind = {
   MemberHeartbeat: "member.heartbeat",
   MemberLeave: "member.leave",
   MemberList: "member.list",
+  /** One piece of a backup's snapshot being restored (restore.ts). */
+  RestoreChunk: "restore.chunk",
+  /** Replaces the state with the restored snapshot (restore.ts). */
+  RestoreCommit: "restore.commit",
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -230,6 +234,23 @@ export interface MemberHeartbeatCommand {
 }
 export interface MemberLeaveCommand { readonly kind: typeof CommandKind.MemberLeave; readonly nodeId: string; readonly incarnation: number }
 export interface MemberListCommand { readonly kind: typeof CommandKind.MemberList }
+export interface RestoreChunkCommand {
+  readonly kind: typeof CommandKind.RestoreChunk;
+  readonly restoreId: string;
+  /** 0-based; chunk 0 starts the restore. */
+  readonly index: number;
+  readonly total: number;
+  /** SHA-256 (hex) of the whole snapshot. */
+  readonly sha256: string;
+  /** The chunk's bytes, base64. */
+  readonly data: string;
+}
+export interface RestoreCommitCommand {
+  readonly kind: typeof CommandKind.RestoreCommit;
+  readonly restoreId: string;
+  /** Fencing counters continue this far past the backup's and the target's. */
+  readonly counterGap: number;
+}
 
 /** Success value per command kind. */
 export interface ValueMap {
@@ -255,6 +276,15 @@ export interface ValueMap {
   [CommandKind.MemberHeartbeat]: MemberView;
   [CommandKind.MemberLeave]: MemberRecord;
   [CommandKind.MemberList]: { readonly members: readonly MemberView[] };
+  [CommandKind.RestoreChunk]: { readonly restoreId: string; readonly received: number; readonly total: number };
+  [CommandKind.RestoreCommit]: {
+    readonly restoreId: string;
+    /** The backup's applied index (its position in the source's log). */
+    readonly backupAppliedIndex: number;
+    readonly devices: number;
+    readonly locks: number;
+    readonly fenceTokenLast: number;
+  };
 }
 
 export type Command =
@@ -279,7 +309,9 @@ export type Command =
   | MemberJoinCommand
   | MemberHeartbeatCommand
   | MemberLeaveCommand
-  | MemberListCommand;
+  | MemberListCommand
+  | RestoreChunkCommand
+  | RestoreCommitCommand;
 
 /** Commands that change nothing but time: servable by ReadIndex without the log. */
 export type ReadCommand =
@@ -360,8 +392,8 @@ export function success<K extends CommandKind>(kind: K, value: ValueMap[K]): Con
 /**
  * How a client reaches the control plane: the leader stamps `nowMs`, appends
  * the command to the log, and resolves with the result of applying it.
- * cloud/controlplane's ControlClient.proposer() is the product's; the
- * in-process localProposer (local-proposer.ts) serves single-process tests.
+ * cloud/controlplane's ControlClient.proposer() is the product's; tests
+ * also use test/harness/local-proposer.ts (the state machine in process).
  */
 export type Proposer = (cmd: Command, session?: SessionRef) => Promise<ApplyResult>;
 

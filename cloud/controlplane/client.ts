@@ -15,15 +15,16 @@
 // timeout or an unknown outcome until its deadline. At the deadline a write
 // fails with ControlTimeoutError: its outcome is unknown.
 
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { DeviceRole } from "../../shared/device-role";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
-import { CommandKind, type ApplyResult, type Command, type Proposer, type ResultFor, type SessionRef } from "../control";
+import { CommandKind, RESTORE_COUNTER_GAP_DEFAULT, restoreCommands, type ApplyResult, type Command, type Proposer, type ResultFor, type SessionRef } from "../control";
 import type { NodeId } from "../raft";
 import { isReadCommand } from "../control";
 import { controlSubject } from "../subjects";
 import { COMMAND_ENDPOINTS, HEADER_CLIENT_ID, HEADER_SEQ, type AdminEndpoint, type CommandEndpoint, type Endpoint, type NodeFailure } from "./service";
 import type { NodeStatus } from "./raft-node";
+import type { SnapshotInfo } from "./snapshot-export";
 
 export interface ControlClientOptions {
   /** Session id prefix, e.g. the node id (default: a UUID); a random incarnation is appended. */
@@ -181,6 +182,58 @@ export class ControlClient {
     else this.#freeLanes.push(lane);
   }
 
+  // ---- backup and restore
+
+  /**
+   * A linearizable snapshot of the control state machine (every write
+   * acknowledged before the call is in it), read in chunks from the node
+   * that took it; its SHA-256 is checked. For backups.
+   */
+  async readSnapshot(onProgress?: (p: { done: number; total: number }) => void): Promise<{ bytes: Uint8Array; index: number; node: number }> {
+    const begin = (await this.request("snapshot.begin", {})) as { ok: boolean; value?: SnapshotInfo; code?: string; message?: string };
+    if (!begin.ok || !begin.value) throw new Error(`control plane: snapshot.begin failed: ${begin.code}: ${begin.message}`);
+    const info = begin.value;
+    if (info.bytes < 1) throw new Error(`control plane: snapshot ${info.id} is empty`);
+    const out = new Uint8Array(info.bytes);
+    for (let offset = 0; offset < info.bytes; ) {
+      const r = (await this.request("snapshot.chunk", { id: info.id, offset }, undefined, info.node)) as { ok: boolean; value?: { data: string }; code?: string; message?: string };
+      if (!r.ok || !r.value) throw new Error(`control plane: snapshot.chunk at ${offset} failed: ${r.code}: ${r.message}`);
+      const part = Buffer.from(r.value.data, "base64");
+      if (part.byteLength === 0 || offset + part.byteLength > info.bytes) throw new Error(`control plane: snapshot ${info.id} returned a bad chunk at ${offset}`);
+      out.set(part, offset);
+      offset += part.byteLength;
+      onProgress?.({ done: offset, total: info.bytes });
+    }
+    const sha = createHash("sha256").update(out).digest("hex");
+    if (sha !== info.sha256) throw new Error(`control plane: snapshot ${info.id} arrived with SHA-256 ${sha}, node ${info.node} announced ${info.sha256}`);
+    return { bytes: out, index: info.index, node: info.node };
+  }
+
+  /**
+   * Loads a snapshot (from readSnapshot, in a backup) into this control
+   * plane through its log: chunks, then the commit (cloud/control/restore.ts).
+   * The control plane must be fresh (no devices). Fencing counters continue
+   * `counterGap` past the backup's. Throws with the control plane's reason.
+   */
+  async restoreSnapshot(bytes: Uint8Array, opts: { counterGap?: number; onProgress?: (p: { done: number; total: number }) => void } = {}): Promise<ResultFor<typeof CommandKind.RestoreCommit>> {
+    const cmds = restoreCommands(bytes, `restore-${randomUUID().slice(0, 8)}`, opts.counterGap ?? RESTORE_COUNTER_GAP_DEFAULT);
+    const lane = await this.#takeLane();
+    try {
+      for (let i = 0; i < cmds.length; i++) {
+        const cmd = cmds[i]!;
+        const { kind: _kind, ...body } = cmd;
+        lane.seq++;
+        const r = (await this.request(KIND_TO_ENDPOINT.get(cmd.kind)!, body, { clientId: lane.id, seq: lane.seq })) as ApplyResult;
+        if (!r.ok) throw new Error(`control plane refused the restore at ${cmd.kind} ${i + 1}/${cmds.length}: ${r.code}: ${r.message}`);
+        opts.onProgress?.({ done: i + 1, total: cmds.length });
+        if (cmd.kind === CommandKind.RestoreCommit) return r as ResultFor<typeof CommandKind.RestoreCommit>;
+      }
+    } finally {
+      this.#returnLane(lane);
+    }
+    throw new Error("control plane restore: no commit was sent");
+  }
+
   // ---- typed helpers for the common commands
 
   registerDevice(deviceId: string, role: DeviceRole, metadata: Record<string, string> = {}): Promise<ResultFor<typeof CommandKind.DeviceRegister>> {
@@ -194,6 +247,10 @@ export class ControlClient {
   }
   getConfig(deviceId: string): Promise<ResultFor<typeof CommandKind.ConfigGet>> {
     return this.command({ kind: CommandKind.ConfigGet, deviceId });
+  }
+  /** Advances state time and sweeps expired leases, locks and idle sessions (control-plane housekeeping). */
+  tick(): Promise<ResultFor<typeof CommandKind.Tick>> {
+    return this.command({ kind: CommandKind.Tick });
   }
 }
 

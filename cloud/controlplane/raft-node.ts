@@ -107,8 +107,9 @@ interface Waiter<T> {
 }
 
 interface PendingRead {
-  readonly cmd: ReadCommand;
-  waiter: Waiter<ApplyResult>;
+  /** What to read once applied >= index (a state-machine read, or the whole snapshot). */
+  readonly run: (nowMs: number) => unknown;
+  waiter: Waiter<unknown>;
   /** Set once the leader confirmed the read index. */
   index: number;
 }
@@ -284,14 +285,27 @@ export class RaftNode {
 
   /** Linearizable read: confirms leadership (ReadIndex), waits for apply, then reads. */
   read(cmd: ReadCommand): Promise<NodeOutcome<ApplyResult>> {
-    const gate = this.#gate<ApplyResult>();
+    return this.#readIndexed((now) => this.control.read(cmd, now));
+  }
+
+  /**
+   * A linearizable snapshot of the state machine (for backups): confirmed
+   * by ReadIndex like a read, taken once everything up to the read index is
+   * applied, so it holds every write acknowledged before the call.
+   */
+  readSnapshot(): Promise<NodeOutcome<{ index: number; bytes: Uint8Array }>> {
+    return this.#readIndexed(() => ({ index: this.#applied, bytes: this.control.snapshot() }));
+  }
+
+  #readIndexed<T>(run: (nowMs: number) => T): Promise<NodeOutcome<T>> {
+    const gate = this.#gate<T>();
     if (gate) return Promise.resolve(gate);
     if (this.#queuedReads.length + this.#readsInBatches + this.#readyReads.length >= NODE_LIMITS.readsPendingMax) {
       return Promise.resolve(this.#fail(NodeError.Overloaded, `${NODE_LIMITS.readsPendingMax} reads pending`));
     }
     return new Promise((resolve) => {
-      const read: PendingRead = { cmd, index: 0, waiter: undefined as unknown as Waiter<ApplyResult> };
-      read.waiter = this.#waiter(resolve, () => this.#fail(NodeError.NotLeader, `read not confirmed within ${this.#timeoutMs} ms`));
+      const read: PendingRead = { run, index: 0, waiter: undefined as unknown as Waiter<unknown> };
+      read.waiter = this.#waiter(resolve as (o: NodeOutcome<unknown>) => void, () => this.#fail(NodeError.NotLeader, `read not confirmed within ${this.#timeoutMs} ms`));
       this.#queuedReads.push(read);
       this.#wake();
     });
@@ -550,7 +564,7 @@ export class RaftNode {
       const now = Date.now();
       const keep: PendingRead[] = [];
       for (const read of this.#readyReads) {
-        if (read.index <= this.#applied) read.waiter.resolve({ ok: true, value: this.control.read(read.cmd, now) });
+        if (read.index <= this.#applied) read.waiter.resolve({ ok: true, value: read.run(now) });
         else keep.push(read);
       }
       this.#readyReads = keep;

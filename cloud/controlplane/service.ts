@@ -21,6 +21,7 @@ import { CommandKind, type ApplyResult, type Command, type SessionRef } from "..
 import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from "../raft";
 import { controlNodeSubjectRoot, controlSubjectRoot } from "../subjects";
 import { NodeError, type NodeOutcome, type RaftNode } from "./raft-node";
+import { SnapshotExport } from "./snapshot-export";
 
 export const CONTROL_QUEUE = "xsfleet-control";
 export const CONTROL_SERVICE_NAME = "xsfleet-control";
@@ -55,6 +56,8 @@ export const COMMAND_ENDPOINTS = {
   "member.heartbeat": CommandKind.MemberHeartbeat,
   "member.leave": CommandKind.MemberLeave,
   "member.list": CommandKind.MemberList,
+  "restore.chunk": CommandKind.RestoreChunk,
+  "restore.commit": CommandKind.RestoreCommit,
 } as const satisfies Record<string, CommandKind>;
 export type CommandEndpoint = keyof typeof COMMAND_ENDPOINTS;
 
@@ -69,10 +72,13 @@ export const ADMIN_ENDPOINTS = [
   "raft.transfer-leader",
 ] as const;
 export type AdminEndpoint = (typeof ADMIN_ENDPOINTS)[number];
-export type Endpoint = CommandEndpoint | AdminEndpoint;
+/** Backups: a linearizable snapshot read in chunks (snapshot-export.ts). */
+export const SNAPSHOT_ENDPOINTS = ["snapshot.begin", "snapshot.chunk"] as const;
+export type SnapshotEndpoint = (typeof SNAPSHOT_ENDPOINTS)[number];
+export type Endpoint = CommandEndpoint | AdminEndpoint | SnapshotEndpoint;
 
 /** Node-level failure codes besides the state machine's ControlError codes. */
-export const ServiceError = { ...NodeError, BadRequest: "bad-request" } as const;
+export const ServiceError = { ...NodeError, BadRequest: "bad-request", NotFound: "not-found" } as const;
 
 export interface NodeFailure {
   readonly ok: false;
@@ -103,13 +109,14 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     metadata: { node: String(node.id) },
   });
   let inFlight = 0;
+  const snapshots = new SnapshotExport(node);
   const handle = (endpoint: Endpoint, msg: ServiceMsg): void => {
     if (inFlight >= REQUESTS_IN_FLIGHT_MAX) {
       msg.respond(JSON.stringify(nodeFailure(ServiceError.Overloaded, `${REQUESTS_IN_FLIGHT_MAX} requests in flight`, node.leader)));
       return;
     }
     inFlight++;
-    serve(endpoint, msg, node, opts.catchUpTimeoutMs ?? 30_000)
+    serve(endpoint, msg, node, snapshots, opts.catchUpTimeoutMs ?? 30_000)
       .catch((err: unknown) => nodeFailure(ServiceError.Stopped, `internal error: ${(err as Error).message}`, node.leader))
       .then((res) => {
         inFlight--;
@@ -122,7 +129,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
   };
   const shared = service.addGroup(controlSubjectRoot);
   const own = service.addGroup(controlNodeSubjectRoot(node.id), `${CONTROL_QUEUE}-n${node.id}`);
-  for (const endpoint of [...Object.keys(COMMAND_ENDPOINTS), ...ADMIN_ENDPOINTS] as Endpoint[]) {
+  for (const endpoint of [...Object.keys(COMMAND_ENDPOINTS), ...ADMIN_ENDPOINTS, ...SNAPSHOT_ENDPOINTS] as Endpoint[]) {
     const name = endpoint.replace(/\./g, "-");
     shared.addEndpoint(name, { subject: endpoint, handler: (err, msg) => { if (!err) handle(endpoint, msg); } });
     own.addEndpoint(`n${node.id}-${name}`, { subject: endpoint, handler: (err, msg) => { if (!err) handle(endpoint, msg); } });
@@ -179,10 +186,18 @@ function nodeIdArg(body: Record<string, unknown>, field: string): NodeId | NodeF
   return v;
 }
 
-async function serve(endpoint: Endpoint, msg: ServiceMsg, node: RaftNode, catchUpTimeoutMs: number): Promise<unknown> {
+async function serve(endpoint: Endpoint, msg: ServiceMsg, node: RaftNode, snapshots: SnapshotExport, catchUpTimeoutMs: number): Promise<unknown> {
   const body = parseBody(msg);
   if (isFailure(body)) return body;
   if (endpoint === "raft.status") return { ok: true, kind: "raft.status", value: node.status() };
+  if (endpoint === "snapshot.begin") return fromOutcome(await snapshots.begin(), (v) => ({ ok: true, kind: endpoint, value: v }));
+  if (endpoint === "snapshot.chunk") {
+    const id = body.id;
+    const offset = body.offset;
+    if (typeof id !== "string" || typeof offset !== "number") return nodeFailure(ServiceError.BadRequest, "snapshot.chunk needs {id: string, offset: number}");
+    const chunk = snapshots.chunk(id, offset);
+    return chunk ? { ok: true, kind: endpoint, value: chunk } : nodeFailure(ServiceError.NotFound, `snapshot ${id} is not kept on node ${node.id} (expired, or ask the node snapshot.begin named)`);
+  }
   if (endpoint in COMMAND_ENDPOINTS) {
     const kind = COMMAND_ENDPOINTS[endpoint as CommandEndpoint];
     const cmd = { ...body, kind } as unknown as Command;

@@ -147,7 +147,8 @@ export function cloudNodeRows(i: CloudNodeInputs): CloudNodeRow[] {
       lastSeenMs: hb ? hb.receivedMs : clients.length > 0 ? i.nowMs : null,
       detail,
       natsClients: proc && !proc.running ? [] : clients.map(clientLabel),
-      leases: hb ? hb.leases : [],
+      // A dead node's last heartbeat still lists its leases; they are another node's (or free) by now.
+      leases: hb && health !== CloudNodeHealth.Down ? hb.leases : [],
       process: proc,
     };
   });

@@ -1,7 +1,7 @@
 // DistributedLock over the replicated control plane. Every operation is a
 // command proposed through an injected `Proposer`: the Raft control plane's
 // client (cloud/controlplane ControlClient.proposer()) in the product, the
-// in-process state machine (cloud/control localProposer) in single-process tests. Safety comes
+// in-process state machine (test/harness/local-proposer.ts) in single-process tests. Safety comes
 // from the log: one order of acquires on every replica, fencing tokens from
 // a counter that is part of the replicated state and its snapshots, and TTL
 // judged against leader-stamped time (so no replica's clock decides alone).

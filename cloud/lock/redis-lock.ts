@@ -29,11 +29,11 @@
 // - Counter keys (one per lock name) never expire: lock names should come
 //   from a bounded set.
 
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { Redis } from "ioredis";
 import { makeHeldLock, retryUntil, type RetryOptions } from "./acquire-loop";
 import type { RedisPool } from "./redis-pool";
+import { integerPair, luaScript as script, runScript } from "./redis-script";
 import {
   LockFailure,
   checkAcquireArgs,
@@ -44,15 +44,6 @@ import {
   type DistributedLock,
   type LockOpResult,
 } from "./types";
-
-interface LuaScript {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-function script(lua: string): LuaScript {
-  return { lua, sha: createHash("sha1").update(lua).digest("hex") };
-}
 
 /** KEYS: lock, counter. ARGV: owner, ttlMs. Returns {1, token} or {0, pttl of the holder}. */
 const ACQUIRE = script(`
@@ -154,19 +145,7 @@ function notHolder(name: string, token: number): LockOpResult {
 }
 
 function parsePair(reply: unknown): [number, number] {
-  if (!Array.isArray(reply) || reply.length !== 2 || typeof reply[0] !== "number" || typeof reply[1] !== "number") {
-    throw new Error(`unexpected reply from the Redis acquire script: ${JSON.stringify(reply)}`);
-  }
-  if (reply[0] === 1 && (!Number.isSafeInteger(reply[1]) || reply[1] < 1)) throw new Error(`Redis fencing counter out of range: ${reply[1]}`);
-  return [reply[0], reply[1]];
-}
-
-/** EVALSHA, falling back to EVAL once when Redis does not have the script cached (restart, SCRIPT FLUSH). */
-async function runScript(conn: Redis, s: LuaScript, keys: string[], args: string[]): Promise<unknown> {
-  try {
-    return await conn.evalsha(s.sha, keys.length, ...keys, ...args);
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.includes("NOSCRIPT")) throw err;
-    return conn.eval(s.lua, keys.length, ...keys, ...args);
-  }
+  const pair = integerPair(reply, "acquire");
+  if (pair[0] === 1 && (!Number.isSafeInteger(pair[1]) || pair[1] < 1)) throw new Error(`Redis fencing counter out of range: ${pair[1]}`);
+  return pair;
 }

@@ -6,8 +6,10 @@
 // A lock is a lease, not a mutex: after ttlMs without extend() it is lost
 // whether or not the holder noticed (GC pause, VM freeze, partition). Code
 // that writes to a shared resource under the lock must pass the fencing
-// token along and the resource must reject stale tokens (fence.ts), or ask
-// checkFence() atomically with its write.
+// token along, and the resource must apply the fenced compare-and-set
+// (fence.ts: token >= the highest it stored AND the version the writer
+// read), atomically with the write — a token check alone loses
+// read-modify-writes. See README.md.
 
 export interface AcquireOptions {
   /** Lease length; the holder must extend() before it runs out. */

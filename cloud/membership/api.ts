@@ -2,14 +2,12 @@
 // group so any live node answers:
 //   xsfleet.v1.api.cluster.members  {}                          → { observer, atMs, members: MemberView[] }
 //   xsfleet.v1.api.cluster.history  { afterId?, limit?, kind? } → { observer, entries: HistoryEntry[], dropped }
-//   xsfleet.v1.api.cluster.devices  { deviceIds: string[] }     → { observer, devices: (DeviceSuspicion|null)[] }
 // Errors: { error: { code: "bad_request", message } }.
 // Also shares history: each node publishes what it records on
 // xsfleet.v1.cluster.recovery.<kind> and ingests what others record, so the
 // answering node's history covers the cluster.
 
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import type { DevicePresenceTracker } from "./device-presence";
 import type { MembershipDriver } from "./driver";
 import type { RecoveryHistory } from "./history";
 import { allRecoverySubject, ClusterApiSubject, recoverySubject } from "../subjects";
@@ -17,14 +15,12 @@ import { HistoryKind, type HistoryEntry } from "./types";
 
 export const CLUSTER_API_QUEUE = "xsfleet-cluster-api";
 export const API_REQUEST_BYTES_MAX = 64 * 1024;
-export const API_DEVICE_IDS_MAX = 1000;
 export const API_HISTORY_LIMIT_MAX = 1000;
 
 export interface ClusterApiOptions {
   nc: NatsConnection;
   membership: MembershipDriver;
   history: RecoveryHistory;
-  devices?: DevicePresenceTracker;
 }
 
 const enc = new TextEncoder();
@@ -74,17 +70,10 @@ export class ClusterApi {
   }
 
   start(): void {
-    const { nc, membership, history, devices } = this.#o;
+    const { nc, membership, history } = this.#o;
     const observer = membership.nodeId;
     this.#serve(ClusterApiSubject.Members, () => ({ observer, atMs: Date.now(), members: membership.members() }));
     this.#serve(ClusterApiSubject.History, (req) => ({ observer, entries: history.list(historyQuery(req)), dropped: history.dropped }));
-    this.#serve(ClusterApiSubject.Devices, (req) => {
-      const ids = req.deviceIds;
-      if (!Array.isArray(ids) || ids.length > API_DEVICE_IDS_MAX || !ids.every((x) => typeof x === "string")) {
-        throw new BadRequest(`deviceIds must be an array of at most ${API_DEVICE_IDS_MAX} strings`);
-      }
-      return { observer, devices: (ids as string[]).map((id) => devices?.get(id) ?? null) };
-    });
     this.#unlisten = history.onRecord((e) => {
       if (e.recordedBy === observer && !nc.isClosed()) nc.publish(recoverySubject(e.kind), enc.encode(JSON.stringify(e)));
     });

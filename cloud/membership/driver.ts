@@ -151,11 +151,13 @@ export class MembershipDriver {
     }
   }
 
-  /** Roles, replacements and leases announced in the next heartbeats. */
+  /** Roles, replacements and leases to announce; a change is announced at once (a heartbeat now), not at the next beat. */
   setAnnounced(a: { roles?: readonly string[]; replacing?: readonly string[]; leases?: readonly string[] }): void {
+    const before = JSON.stringify([this.#roles, this.#replacing, this.#leases]);
     if (a.roles) this.#roles = [...a.roles];
     if (a.replacing) this.#replacing = [...a.replacing];
     if (a.leases) this.#leases = [...a.leases];
+    if (this.#running && JSON.stringify([this.#roles, this.#replacing, this.#leases]) !== before) this.#sendHeartbeat();
   }
 
   get announced(): { roles: readonly string[]; replacing: readonly string[]; leases: readonly string[] } {

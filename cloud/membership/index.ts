@@ -1,7 +1,6 @@
 // Public entry of cloud-node membership.
 export * from "./types";
 export { MembershipDriver, defaultCloudDetector, SUSPICION_CAP, type MembershipOptions, type MemberStatusEvent, type MembershipStats } from "./driver";
-export { DevicePresenceTracker, type DevicePresenceOptions, type DeviceSuspicion } from "./device-presence";
 export { RecoveryHistory, HISTORY_ENTRIES_MAX_DEFAULT } from "./history";
 export { ClusterApi, CLUSTER_API_QUEUE, type ClusterApiOptions } from "./api";
 export { combineStatus, statusCause } from "./view";

@@ -10,6 +10,8 @@ import { commandLimitRanges, commandRetryProblems, commandRetryRanges, defaultCo
 import { parseIngestConfig } from "../ingest";
 import { natsSettingKeys, readNatsSettings, type NatsSettings } from "../nats";
 import { RegistryBackend, registryBackends } from "../registry";
+import { defaultLockSettings, readLockSettings, type LockSettings } from "../lock";
+import { defaultOrchestrationSettings, readOrchestrationSettings, type OrchestrationSettings } from "../recovery";
 
 /** Every capability's limits, as the config file's `limits` section holds them. */
 export type CloudLimits = ApiLimits & CommandLimits;
@@ -31,6 +33,10 @@ export interface CloudConfig {
   ingest: Record<string, unknown>;
   /** Where the device registry lives: NATS KV, or the Raft control plane (cloud/controlplane replicas must run). */
   registry: RegistryBackend;
+  /** The orchestration role: singleton leases, scheduled backups (cloud/recovery/settings.ts). */
+  orchestration: OrchestrationSettings;
+  /** The lock service of the node's own mutual exclusion (cloud/lock/settings.ts). */
+  lock: LockSettings;
 }
 
 export const defaultLimits: Readonly<CloudLimits> = Object.freeze({ ...defaultApiLimits, ...defaultCommandLimits });
@@ -49,6 +55,8 @@ export function defaultConfig(): CloudConfig {
     commands: { ...defaultCommandRetry },
     ingest: {},
     registry: RegistryBackend.Kv,
+    orchestration: defaultOrchestrationSettings(),
+    lock: defaultLockSettings(),
   };
 }
 
@@ -98,6 +106,13 @@ export const settingSpecs: readonly SettingSpec[] = [
   { path: "shutdownTimeoutMs", env: "XSFLEET_SHUTDOWN_TIMEOUT_MS", flag: "shutdown-timeout-ms", kind: "int", help: "graceful shutdown budget in ms" },
   { path: "logLevel", env: "XSFLEET_LOG_LEVEL", flag: "log-level", kind: "string", help: "debug, info, warn or error" },
   { path: "registry", env: "XSFLEET_REGISTRY", flag: "registry", kind: "string", help: "device registry backend: kv (NATS KV) or control (the Raft control plane; run cloud/controlplane replicas)" },
+  { path: "orchestration.leaseTtlMs", env: "XSFLEET_LEASE_TTL_MS", flag: "lease-ttl-ms", kind: "int", help: "orchestration: TTL of singleton leases (failover time after a holder dies)" },
+  { path: "orchestration.backup.dir", env: "XSFLEET_BACKUP_DIR", flag: "backup-dir", kind: "string", help: "orchestration: scheduled backups go here (\"\" = off, the default)" },
+  { path: "orchestration.backup.intervalMs", env: "XSFLEET_BACKUP_INTERVAL_MS", flag: "backup-interval-ms", kind: "int", help: "orchestration: time between scheduled backups" },
+  { path: "orchestration.backup.retain", env: "XSFLEET_BACKUP_RETAIN", flag: "backup-retain", kind: "int", help: "orchestration: scheduled backups kept" },
+  { path: "lock.backend", env: "XSFLEET_LOCK", flag: "lock", kind: "string", help: "lock service for leases and backup/restore exclusion: control (Raft control plane) or redis" },
+  { path: "lock.redis.host", env: "XSFLEET_REDIS_HOST", flag: "redis-host", kind: "string", help: "Redis host (with --lock redis)" },
+  { path: "lock.redis.port", env: "XSFLEET_REDIS_PORT", flag: "redis-port", kind: "int", help: "Redis port (with --lock redis; default 6379)" },
 ];
 
 type Raw = Record<string, unknown>;
@@ -303,8 +318,14 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
   const registry = c.str("registry", raw.registry, def.registry);
   if (!(registryBackends as readonly string[]).includes(registry)) c.fail("registry", `must be one of ${registryBackends.join(", ")}, got ${JSON.stringify(registry)}`);
 
+  const orchestration = readOrchestrationSettings(c, c.obj("orchestration", raw.orchestration));
+  const lock = readLockSettings(c, c.obj("lock", raw.lock));
+
   if (c.issues.length > 0) throw new ConfigError(c.issues);
-  return { nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest, registry: registry as RegistryBackend };
+  return {
+    nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest,
+    registry: registry as RegistryBackend, orchestration, lock,
+  };
 }
 
 function checkRoles(c: Checker, v: unknown, fallback: CloudRole[]): CloudRole[] {
@@ -372,7 +393,8 @@ export function usage(): string {
   ];
   for (const s of settingSpecs) lines.push(`  --${(s.flag + " <value>").padEnd(24)} ${s.help} (env ${s.env})`);
   lines.push("  --help                     show this help");
-  lines.push("", "Config-file-only settings: limits.*, commands.* (retry timing), ingest.* — see docs/api.md.");
+  lines.push("", "Config-file-only settings: limits.*, commands.* (retry timing), ingest.*, orchestration.heartbeatIntervalMs,",
+    "lock.redis.poolSize/keyPrefix — see docs/api.md and docs/recovery.md.");
   lines.push("SIGTERM or SIGINT stops taking work, finishes in-flight work, drains and exits 0.");
   return lines.join("\n");
 }

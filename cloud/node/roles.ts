@@ -4,13 +4,11 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
-import { ControlClient } from "../controlplane";
 import { queryHistory } from "../history";
 import { startIngestRole } from "../ingest";
-import { ControlPlaneLock } from "../lock";
-import { startRecoveryAgent } from "../recovery";
 import { DeviceStateStore } from "../state";
 import type { CloudConfig } from "./config";
+import { startOrchestrationRole } from "./orchestration";
 import type { Logger } from "../base";
 
 export interface RoleContext {
@@ -85,24 +83,8 @@ export const defaultRoleFactories: RoleFactories = {
     const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log });
     return { stop: () => role.stop(), stats: () => ({ ...role.stats() }) };
   },
-  // Fault tolerance of the node: heartbeats + SWIM membership, the cluster
-  // API (members, detection/recovery history), replacement of dead nodes'
-  // roles. Leases come from the Raft control plane (cloud/controlplane
-  // replicas must run, as `xsfleet up` starts them).
-  orchestration: async (ctx) => {
-    const client = new ControlClient(ctx.nc, { clientId: `recovery-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
-    const agent = startRecoveryAgent({
-      nc: ctx.nc, nodeId: ctx.nodeId, lock: new ControlPlaneLock({ propose: client.proposer(), ownerId: ctx.nodeId }),
-      roles: ctx.config.roles, singletonRoles: [], replaceableRoles: [], leaseTtlMs: 10_000, heartbeatIntervalMs: 1_000,
-      devicePresence: false, log: (m) => ctx.log.info(m),
-    });
-    return {
-      stop: () => agent.stop(),
-      stats: () => {
-        const members = agent.membership.members();
-        return { members: members.length, up: members.filter((m) => m.status === "up").length };
-      },
-    };
-  },
+  // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
+  // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
+  orchestration: (ctx) => startOrchestrationRole(ctx),
   apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc) }),
 };

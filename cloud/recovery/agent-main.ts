@@ -2,8 +2,7 @@
 // by hand, and for the tests that kill -9 / SIGSTOP it). One JSON argument:
 //   { servers: string[], nodeId, roles?, singletonRoles?, replaceableRoles?,
 //     leaseTtlMs?, heartbeatIntervalMs?, resources?: NodeResources,
-//     fencedWriter?: { role, bucket, key, intervalMs, zombieWriteAfterLoss? },
-//     devicePresence?: { heartbeatIntervalMs } }
+//     fencedWriter?: { role, bucket, key, intervalMs, zombieWriteAfterLoss? } }
 // Prints one JSON object per line on stdout: ready, member, activate,
 // deactivate, role-started, write, zombie-write, history.
 //
@@ -15,7 +14,7 @@ import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import type { NodeResources } from "../membership";
 import { ControlClient } from "../controlplane";
-import { ControlPlaneLock, FencedKv } from "../lock";
+import { ControlPlaneLock, FencedKv, fencedUpdate } from "../lock";
 import { startRecoveryAgent } from "./agent";
 
 interface AgentMainConfig {
@@ -28,8 +27,6 @@ interface AgentMainConfig {
   heartbeatIntervalMs?: number;
   resources?: NodeResources;
   fencedWriter?: { role: string; bucket: string; key: string; intervalMs: number; zombieWriteAfterLoss?: boolean };
-  /** Track device heartbeats (xsfleet.v1.api.cluster.devices). */
-  devicePresence?: { heartbeatIntervalMs: number };
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as AgentMainConfig;
@@ -43,16 +40,16 @@ const lock = new ControlPlaneLock({
   ownerId: config.nodeId,
 });
 const fw = config.fencedWriter;
-const fenced = fw ? new FencedKv<{ n: number }>(await new Kvm(nc).open(fw.bucket, { bindOnly: true }), lock, fw.role) : undefined;
+const fenced = fw ? new FencedKv<{ n: number }>(await new Kvm(nc).open(fw.bucket, { bindOnly: true }), { fence: { check: lock, lockName: fw.role } }) : undefined;
 let writerToken: number | undefined;
-let writes = 0;
+/** Version of the resource this holder last wrote: a zombie's next write carries it. */
+let lastVersion = 0;
 
 const agent = startRecoveryAgent({
   nc, nodeId: config.nodeId, lock,
   roles: config.roles ?? [], singletonRoles: config.singletonRoles ?? [], replaceableRoles: config.replaceableRoles ?? [],
   leaseTtlMs: config.leaseTtlMs ?? 2000, heartbeatIntervalMs: config.heartbeatIntervalMs ?? 200,
   ...(config.resources ? { resources: () => config.resources! } : {}),
-  ...(config.devicePresence ? { devicePresence: config.devicePresence } : {}),
   onSingletonActivate: (role, token) => {
     out({ event: "activate", role, token });
     if (role === fw?.role) writerToken = token;
@@ -64,7 +61,7 @@ const agent = startRecoveryAgent({
     // Models a write that was under way when the process was paused: it
     // carries the token it started with. The resource must refuse it.
     if (fw.zombieWriteAfterLoss && fenced) {
-      const result = await fenced.write(fw.key, token, config.nodeId, { n: -1 });
+      const result = await fenced.compareAndSet(fw.key, token, lastVersion, config.nodeId, { n: -1 });
       out({ event: "zombie-write", token, result });
     }
   },
@@ -79,8 +76,12 @@ if (fw && fenced) {
     const token = writerToken;
     const holder = agent.holders.get(fw.role);
     if (token === undefined || !holder?.isActive()) return;
-    void fenced.write(fw.key, token, config.nodeId, { n: ++writes }).then(
-      (result) => out({ event: "write", token, result }),
+    // A read-modify-write (a counter) through the fenced compare-and-set.
+    void fencedUpdate(fenced, fw.key, token, config.nodeId, (v) => ({ n: (v?.n ?? 0) + 1 })).then(
+      (result) => {
+        if (result.ok) lastVersion = result.version;
+        out({ event: "write", token, result });
+      },
       (e: unknown) => process.stderr.write(`write failed: ${String(e)}\n`),
     );
   }, fw.intervalMs);

@@ -56,6 +56,8 @@ export interface BackupOptions {
   streams?: readonly string[];
   messagesMax?: number;
   onProgress?: (p: { source: string; done: number; total: number }) => void;
+  /** Called between steps; throwing aborts the backup (the lock keeping it exclusive was lost, or a stop). */
+  checkpoint?: () => void;
   /** Records "backup-written" (kind restore) when given. */
   history?: RecoveryHistory;
 }
@@ -68,12 +70,16 @@ export interface RestoreOptions {
   /** Replicas of the restored streams (the target cluster may differ in size). */
   replicas?: number;
   onProgress?: (p: { source: string; done: number; total: number }) => void;
+  /** Called between steps; throwing aborts the restore. */
+  checkpoint?: () => void;
+  /** Files of the backup to leave out (e.g. the control snapshot when the target has no control plane). */
+  skip?: (f: BackupFile) => boolean;
   /** Records "restored" / "restore-mismatch" (kind restore) when given. */
   history?: RecoveryHistory;
 }
 
 export interface RestoreReport {
-  readonly files: readonly { readonly source: string; readonly kind: BackupFile["kind"]; readonly entries: number; readonly digestMatches: boolean }[];
+  readonly files: readonly { readonly source: string; readonly kind: BackupFile["kind"]; readonly entries: number; readonly digestMatches: boolean; readonly skipped?: true }[];
   readonly ok: boolean;
 }
 
@@ -192,31 +198,47 @@ function decodeStreamFile(bytes: Uint8Array, name: string): { config: StreamConf
 // ---- backup -------------------------------------------------------------------------
 
 export async function backupCluster(opts: BackupOptions): Promise<BackupManifest> {
-  const messagesMax = opts.messagesMax ?? BACKUP_MESSAGES_MAX_DEFAULT;
   const partial = `${opts.dir}.partial`;
   if (await exists(opts.dir)) throw new Error(`backup: ${opts.dir} already exists`);
   await rm(partial, { recursive: true, force: true });
   await mkdir(partial, { recursive: true });
+  try {
+    return await writeBackup(opts, partial);
+  } catch (e) {
+    // A backup that did not complete leaves nothing behind (its files are useless without the manifest).
+    await rm(partial, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function writeBackup(opts: BackupOptions, partial: string): Promise<BackupManifest> {
+  const messagesMax = opts.messagesMax ?? BACKUP_MESSAGES_MAX_DEFAULT;
+  const checkpoint = opts.checkpoint ?? (() => undefined);
   const files: BackupFile[] = [];
   const add = async (name: string, kind: BackupFile["kind"], source: string, bytes: Uint8Array, entries: number, digest: string): Promise<void> => {
     if (bytes.byteLength > BACKUP_FILE_BYTES_MAX) throw new Error(`backup: ${name} is ${bytes.byteLength} bytes, over ${BACKUP_FILE_BYTES_MAX}`);
+    checkpoint();
     await writeFileAtomic(partial, name, bytes);
     files.push({ name, kind, source, bytes: bytes.byteLength, sha256: sha256(bytes), entries, digest });
   };
   if (opts.controlSnapshot) {
+    checkpoint();
     const snap = await opts.controlSnapshot();
     await add("control.snapshot", "control", "control", snap, 1, sha256(snap));
   }
   for (const bucket of opts.kvBuckets ?? []) {
+    checkpoint();
     // Digest first: a write racing the dump makes the restored digest differ, which verification reports.
     const { digest } = await digestKv(opts.nc, bucket);
     const { config, msgs } = await readStream(opts.nc, kvStream(bucket), messagesMax, opts.onProgress);
     await add(`stream.${kvStream(bucket)}.jsonl`, "kv", bucket, encodeStreamFile(config, msgs), msgs.length, digest);
   }
   for (const stream of opts.streams ?? []) {
+    checkpoint();
     const { config, msgs } = await readStream(opts.nc, stream, messagesMax, opts.onProgress);
     await add(`stream.${stream}.jsonl`, "stream", stream, encodeStreamFile(config, msgs), msgs.length, digestMessages(msgs));
   }
+  checkpoint();
   const manifest: BackupManifest = { v: BACKUP_FORMAT_VERSION, createdAtMs: Date.now(), files };
   await writeFileAtomic(partial, "manifest.json", enc.encode(JSON.stringify(manifest, null, 1)));
   await fsyncDir(partial);
@@ -254,9 +276,15 @@ export async function restoreCluster(opts: RestoreOptions): Promise<RestoreRepor
   const { manifest, contents } = await readBackup(opts.dir);
   const jsm = await jetstreamManager(opts.nc);
   const js = jetstream(opts.nc);
-  const report: { source: string; kind: BackupFile["kind"]; entries: number; digestMatches: boolean }[] = [];
+  const report: RestoreReport["files"][number][] = [];
+  const checkpoint = opts.checkpoint ?? (() => undefined);
   for (const f of manifest.files) {
     const bytes = contents.get(f.name)!;
+    checkpoint();
+    if (opts.skip?.(f)) {
+      report.push({ source: f.source, kind: f.kind, entries: f.entries, digestMatches: true, skipped: true });
+      continue;
+    }
     if (f.kind === "control") {
       if (!opts.restoreControl) throw new Error("restore: the backup holds a control snapshot but no restoreControl was given");
       await opts.restoreControl(bytes);
@@ -268,9 +296,16 @@ export async function restoreCluster(opts: RestoreOptions): Promise<RestoreRepor
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;
       const h = natsHeaders();
-      for (const [k, vs] of Object.entries(m.headers ?? {})) for (const v of vs) h.append(k, v);
+      for (const [k, vs] of Object.entries(m.headers ?? {})) {
+        // Preconditions of the source's writes (KV compare-and-set: expected last sequence) name source sequences; on the target they would refuse the message.
+        if (k.toLowerCase().startsWith("nats-expected-")) continue;
+        for (const v of vs) h.append(k, v);
+      }
       await js.publish(m.subject, m.data, m.headers ? { headers: h } : {});
-      if ((i + 1) % 500 === 0) opts.onProgress?.({ source: f.source, done: i + 1, total: msgs.length });
+      if ((i + 1) % 500 === 0 || i + 1 === msgs.length) {
+        opts.onProgress?.({ source: f.source, done: i + 1, total: msgs.length });
+        checkpoint();
+      }
     }
     const digest = f.kind === "kv" ? (await digestKv(opts.nc, f.source)).digest : digestMessages((await readStream(opts.nc, f.source, msgs.length + 1)).msgs);
     report.push({ source: f.source, kind: f.kind, entries: msgs.length, digestMatches: digest === f.digest });

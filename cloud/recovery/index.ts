@@ -1,12 +1,23 @@
 // Public entry of the recovery strategies: failover (leases + fencing),
-// restart (supervisor with backoff), data restore (backup/restore), and
-// service replacement (placement on reported resources).
+// restart (supervisor with backoff), singleton work (both together), data
+// restore (backup/restore, scheduled backups), and service replacement
+// (placement on reported resources).
 export * from "./types";
 export { FailoverCore, FailoverState, failoverConfig, type FailoverConfig, type FailoverAction, type DeactivateReason } from "./failover";
 export { RoleHolder, type RoleHolderOptions } from "./role-holder";
 export { RestartPolicy, restartConfig, backoffCeilingMs, DEFAULT_RESTART_CONFIG, type RestartConfig, type RestartDecision } from "./restart";
-export { Supervisor, SupervisorState, childProcessUnit, type SupervisorOptions } from "./supervisor";
+export { Supervisor, SupervisorState, type SupervisorOptions } from "./supervisor";
+export {
+  SingletonHost, loopHandle, sleepUnlessAborted, SINGLETON_RESTART_DEFAULTS, SINGLETONS_MAX, type SingletonWork, type SingletonHostOptions,
+} from "./singletons";
 export { backupCluster, restoreCluster, readBackup, digestKv, digestMessages, writeFileAtomic, type BackupManifest, type BackupFile, type RestoreReport } from "./backup";
+export { BackupCatalog, BACKUP_CATALOG_BUCKET, BACKUP_CATALOG_KEY, type BackupRecord, type CatalogValue } from "./backup-catalog";
+export {
+  runBackup, runRestore, existingBuckets, backupName, DataOpsBusyError, DATA_OPS_LOCK, DATA_OPS_LOCK_TTL_MS, DEFAULT_BACKUP_BUCKETS,
+  type BackupRun, type BackupRunResult, type RestoreRun, type Progress,
+} from "./data-ops";
+export { scheduledBackupWork, BACKUP_LEASE, type ScheduledBackupOptions } from "./scheduled-backup";
+export { readOrchestrationSettings, defaultOrchestrationSettings, type OrchestrationSettings, type BackupSchedule } from "./settings";
 export { placeRoles, scoreCandidate, isPlacement, DEFAULT_PLACEMENT_LIMITS, type Candidate, type RoleDemand, type PlacementLimits, type Placement, type PlacementResult } from "./placement";
 export { planReplacements, replacementKey, ReplacementCoordinator, serveAssignments, COORDINATOR_LEASE, DEFAULT_ROLE_DEMAND, type ReplacementPlan, type AssignRequest } from "./replacement";
 export { startRecoveryAgent, type RecoveryAgent, type RecoveryAgentOptions } from "./agent";

@@ -7,6 +7,8 @@
 // runs as a replacement in its heartbeat ("<failedNode>:<role>"), which is
 // how the next plan (on this or a later coordinator) knows it is done.
 
+import type { SingletonWork } from "./singletons";
+import type { ExitInfo } from "./types";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { MembershipDriver } from "../membership";
 import { HistoryKind, type MemberView } from "../membership";
@@ -126,6 +128,20 @@ export class ReplacementCoordinator {
     this.#token = undefined;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+
+  /** The coordinator as singleton work (singletons.ts): active while this node holds COORDINATOR_LEASE. */
+  asSingletonWork(): SingletonWork {
+    return {
+      lease: COORDINATOR_LEASE,
+      start: async (token) => {
+        this.activate(token);
+        // It ticks on a timer and never crashes as a whole (a failed assignment is recorded and retried).
+        let stopped: () => void = () => undefined;
+        const exited = new Promise<ExitInfo>((resolve) => { stopped = () => resolve({ code: 0, signal: null }); });
+        return { exited, stop: async () => { this.deactivate(); stopped(); } };
+      },
+    };
   }
 
   async #tick(): Promise<void> {

@@ -1,9 +1,9 @@
-// Supervisor: drives RestartPolicy for one Runnable (an in-process role or a
-// child process). Starts it, waits for it to exit, restarts it after the
-// policy's delay, and on escalation calls onEscalate (release the role's
-// lease, mark the node unhealthy) so failover or replacement takes over.
+// Supervisor: drives RestartPolicy for one Runnable (singleton work in
+// process, or a child process: `xsfleet up`'s nodes and replicas). Starts
+// it, waits for it to exit, restarts it after the policy's delay, and on
+// escalation calls onEscalate (give the lease up, mark the node unhealthy)
+// so failover or replacement takes over.
 
-import { spawn } from "node:child_process";
 import type { RandomSource } from "../base";
 import { HistoryKind } from "../membership";
 import type { RecoveryHistory } from "../membership";
@@ -108,34 +108,4 @@ export class Supervisor {
     this.#state = s;
     for (const l of this.#stateListeners) l(s);
   }
-}
-
-/** A child process as a Runnable: started with spawn, stopped with SIGTERM then SIGKILL. */
-export function childProcessUnit(name: string, command: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; stopGraceMs?: number; onOutput?: (line: string) => void } = {}): Runnable {
-  return {
-    name,
-    start: async () => {
-      const child = spawn(command, [...args], { env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-      const exited = new Promise<ExitInfo>((resolve) => {
-        child.once("error", (e) => resolve({ code: null, signal: null, error: e.message }));
-        child.once("exit", (code, signal) => resolve({ code, signal }));
-      });
-      child.stdout?.on("data", (b: Buffer) => opts.onOutput?.(b.toString()));
-      child.stderr?.on("data", (b: Buffer) => opts.onOutput?.(b.toString()));
-      await new Promise<void>((resolve) => {
-        child.once("spawn", () => resolve());
-        child.once("error", () => resolve());
-      });
-      return {
-        exited,
-        stop: async () => {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          child.kill("SIGTERM");
-          const t = setTimeout(() => child.kill("SIGKILL"), opts.stopGraceMs ?? 5000);
-          await exited;
-          clearTimeout(t);
-        },
-      };
-    },
-  };
 }

@@ -2,7 +2,7 @@
 // cloud/controlplane): the same DeviceRegistry contract as the KV registry,
 // but every write is a replicated, linearizable state-machine command and
 // every read goes through ReadIndex. Works with any Proposer: the Raft
-// client's (ControlClient.proposer()) in production, localProposer in tests.
+// client's (ControlClient.proposer()) in production, test/harness/local-proposer.ts in tests.
 //
 // Mapping: the control plane keeps the device record (revision bumped by
 // every metadata change or decommission) and the desired config as a

@@ -166,7 +166,6 @@ export function assignSubject(nodeId: string): string {
 export const ClusterApiSubject = Object.freeze({
   Members: apiSubject("cluster.members"),
   History: apiSubject("cluster.history"),
-  Devices: apiSubject("cluster.devices"),
 } as const);
 
 // ---- the Raft control plane ----

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RateMeter, fmtRate, processSummary, statusLine } from "../../cloud/cli/live-status";
+import { singletonHolders } from "../../cloud/cli/fleet-probe";
 import type { ProcessSnapshot } from "../../cloud/cli/cloud-processes";
 
 describe("live status rates", () => {
@@ -25,7 +26,7 @@ describe("status line", () => {
   });
   const base = {
     devicesOnline: 35, devicesKnown: 36, fleet: { connected: 36, devices: 36 }, batchesPerSec: 10.2, pointsPerSec: 326,
-    consumerLag: 0, deadLetters: 0, members: { up: 3, suspect: 0, down: 0 },
+    consumerLag: 0, deadLetters: 0, members: { up: 3, suspect: 0, down: 0 }, singletons: [],
   };
 
   it("counts processes from how they ended, and names the dead ones with their signal", () => {
@@ -53,5 +54,18 @@ describe("status line", () => {
     expect(statusLine({ ...base, fleet: null, members: null, cloud: [proc("cloud-1", "running")], control: [] }))
       .toBe("devices 35/36 online | 10.2 batches/s | 326 points/s | lag 0 | dead letters 0 | cloud 1/1 up");
     expect(processSummary("cloud", [proc("cloud-1", "stopping", "killed by SIGKILL")], " up")).toBe("cloud 0/1 up (cloud-1 stopping)");
+  });
+
+  it("names the node holding each singleton; a dead node's stale claim does not count", () => {
+    const singletons = singletonHolders([
+      { nodeId: "cloud-1", status: "down", leases: ["singleton/backup", "recovery/coordinator"] },
+      { nodeId: "cloud-2", status: "up", leases: ["singleton/backup"] },
+      { nodeId: "cloud-3", status: "up", leases: ["singleton/control-sweep"] },
+    ]);
+    expect(singletons).toEqual([
+      { lease: "singleton/backup", nodeId: "cloud-2" }, { lease: "singleton/control-sweep", nodeId: "cloud-3" },
+    ]);
+    expect(statusLine({ ...base, fleet: null, cloud: [proc("cloud-2", "running")], control: [], singletons }))
+      .toBe("devices 35/36 online | 10.2 batches/s | 326 points/s | lag 0 | dead letters 0 | cloud 1/1 up | members 3 up | backup@cloud-2 control-sweep@cloud-3");
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { retryUntil, type TryOutcome } from "../../../cloud/lock/acquire-loop";
-import { FencedResource } from "../../../cloud/lock/fence";
+import { FencedOutcome, judgeFencedWrite } from "../../../cloud/lock/fence";
 
 /** A manual clock: sleeping advances it, so the loop runs without real time. */
 function fakeTime() {
@@ -50,15 +50,15 @@ describe("retryUntil (acquire with timeout)", () => {
   });
 });
 
-describe("FencedResource", () => {
-  it("accepts non-decreasing tokens and rejects smaller ones", () => {
-    const r = new FencedResource<string>(2);
-    expect(r.write(3, "a")).toEqual({ ok: true });
-    expect(r.write(3, "b")).toEqual({ ok: true });
-    expect(r.write(2, "zombie")).toEqual({ ok: false, error: "stale-token", highestToken: 3 });
-    expect(r.write(5, "c")).toEqual({ ok: true });
-    expect(r.value).toBe("c");
-    expect(r.history.map((h) => h.value)).toEqual(["b", "c"]);
-    expect(() => r.write(0, "x")).toThrow(RangeError);
+describe("judgeFencedWrite (the fenced compare-and-set rule)", () => {
+  it("accepts a token >= the stored one only at the expected version", () => {
+    expect(judgeFencedWrite(undefined, 3, 0)).toBe(FencedOutcome.Ok);
+    expect(judgeFencedWrite(undefined, 3, 1)).toBe(FencedOutcome.VersionConflict);
+    expect(judgeFencedWrite({ token: 3, version: 4 }, 3, 4)).toBe(FencedOutcome.Ok);
+    expect(judgeFencedWrite({ token: 3, version: 4 }, 5, 4)).toBe(FencedOutcome.Ok);
+    // The lost-update case of a token-only check: an older read with a newer (or equal) token.
+    expect(judgeFencedWrite({ token: 3, version: 4 }, 3, 3)).toBe(FencedOutcome.VersionConflict);
+    expect(judgeFencedWrite({ token: 3, version: 4 }, 2, 4)).toBe(FencedOutcome.StaleToken);
+    expect(() => judgeFencedWrite(undefined, 0, 0)).toThrow(RangeError);
   });
 });

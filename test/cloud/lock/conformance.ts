@@ -5,7 +5,8 @@
 // No timed assertions: TTLs are short, but every wait is "until the other
 // client gets the lock", bounded by a generous acquire timeout.
 import { afterEach, describe, expect, it } from "vitest";
-import { FencedResource, LockFailure, type DistributedLock, type HeldLock } from "../../../cloud/lock";
+import { LockFailure, type DistributedLock, type HeldLock } from "../../../cloud/lock";
+import { MemoryFencedStore } from "./memory-fenced";
 import { sleep, until } from "../../harness/wait";
 
 export type NewLock = () => DistributedLock | Promise<DistributedLock>;
@@ -144,18 +145,18 @@ export function runLockConformance(backend: string, newLock: NewLock): void {
     it("fences out a holder paused past its TTL", async () => {
       const [a, b] = [await client(), await client()];
       const name = lockName("paused");
-      const resource = new FencedResource<string>();
+      const resource = new MemoryFencedStore<string>();
       const zombie = await mustAcquire(a, name, 150);
-      expect(resource.write(zombie.token, "a-1")).toEqual({ ok: true });
+      expect(await resource.writeTokenOnly("r", zombie.token, "a", "a-1")).toMatchObject({ ok: true });
       // `a` now "pauses": no extend. `b` gets the lock once a's TTL has run out.
       const live = await mustAcquire(b, name, LONG_TTL_MS, WAIT_MS);
       expect(await b.checkFence(name, zombie.token)).toBe(false);
       expect(await b.checkFence(name, live.token)).toBe(true);
-      expect(resource.write(live.token, "b-1")).toEqual({ ok: true });
+      expect(await resource.writeTokenOnly("r", live.token, "b", "b-1")).toMatchObject({ ok: true });
       // `a` wakes up and writes as if it still held the lock.
       expect(await a.checkFence(name, zombie.token)).toBe(false);
-      expect(resource.write(zombie.token, "a-2")).toEqual({ ok: false, error: "stale-token", highestToken: live.token });
-      expect(resource.value).toBe("b-1");
+      expect(await resource.writeTokenOnly("r", zombie.token, "a", "a-2")).toMatchObject({ ok: false, error: "stale-token", highestToken: live.token });
+      expect((await resource.read("r"))?.value).toBe("b-1");
       expect(await zombie.extend()).toMatchObject({ ok: false, error: LockFailure.NotHolder });
       await live.release();
     });

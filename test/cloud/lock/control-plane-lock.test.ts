@@ -1,11 +1,11 @@
 // The control-plane backend over an in-process state machine (the same
 // Proposer seam Raft will fill), with the leader clock = wall clock.
 import { describe, expect, it } from "vitest";
-import { localProposer } from "../../../cloud/control/local-proposer";
 import { ControlStateMachine } from "../../../cloud/control/state-machine";
 import { CommandKind, type ApplyResult, type Command, type Proposer, type SessionRef } from "../../../cloud/control/types";
 import { ControlPlaneLock } from "../../../cloud/lock/control-plane-lock";
 import { runLockConformance } from "./conformance";
+import { localProposer } from "../../harness/local-proposer";
 
 const sm = new ControlStateMachine();
 const propose = localProposer(sm);

@@ -1,7 +1,7 @@
 // The Redis backend against a real Redis (test/harness/redis.ts), keys under
 // a prefix unique to this run.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FencedResource } from "../../../cloud/lock/fence";
+import { FencedRedis } from "../../../cloud/lock/fenced-redis";
 import { RedisLock } from "../../../cloud/lock/redis-lock";
 import { RedisPool } from "../../../cloud/lock/redis-pool";
 import { pingRedis, startRedis, uniqueKeyPrefix, type RedisServer } from "../../harness/redis";
@@ -57,11 +57,11 @@ describe("RedisLock specifics", () => {
 
   it("documents the single-instance limit: a lost counter (restart without persistence) makes tokens go backwards", async () => {
     const lock = new RedisLock({ pool, keyPrefix, retry });
-    const resource = new FencedResource<string>();
+    const resource = new FencedRedis<string>({ pool, keyPrefix });
     for (let i = 0; i < 3; i++) {
       const r = await lock.acquire("amnesia", { ttlMs: 10_000, timeoutMs: 0 });
       if (!r.ok) throw new Error("acquire failed");
-      expect(resource.write(r.lock.token, `w${i}`)).toEqual({ ok: true });
+      expect(await resource.writeTokenOnly("amnesia", r.lock.token, "w", `w${i}`)).toMatchObject({ ok: true });
       await r.lock.release();
     }
     // What a Redis restart with --save "" does to this lock's keys.
@@ -70,7 +70,7 @@ describe("RedisLock specifics", () => {
     if (!after.ok) throw new Error("acquire failed");
     expect(after.lock.token).toBe(1);
     // The fenced resource stays safe (it refuses), but the legitimate holder is locked out.
-    expect(resource.write(after.lock.token, "new")).toMatchObject({ ok: false, error: "stale-token" });
+    expect(await resource.writeTokenOnly("amnesia", after.lock.token, "w", "new")).toMatchObject({ ok: false, error: "stale-token" });
     await after.lock.release();
   });
 

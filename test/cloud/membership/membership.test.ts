@@ -1,16 +1,15 @@
 // Membership over a real nats-server: heartbeats + SWIM between drivers with
 // their own connections; a crashed member (connection dropped, no leave) is
 // detected down by every peer, a leaving member at once; the operator API
-// answers members/history/devices; garbage on the subjects is counted, not
+// answers members and history; garbage on the subjects is counted, not
 // fatal. Detection times are printed, not asserted.
 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../harness/wait";
 import { ClusterApi } from "../../../cloud/membership/api";
-import { DevicePresenceTracker } from "../../../cloud/membership/device-presence";
 import { MembershipDriver, type MemberStatusEvent } from "../../../cloud/membership/driver";
-import { ClusterApiSubject, deviceSubject, heartbeatSubject, swimSubject } from "../../../cloud/subjects";
+import { ClusterApiSubject, heartbeatSubject, swimSubject } from "../../../cloud/subjects";
 import type { HistoryEntry, MemberView } from "../../../cloud/membership/types";
 import { startNats, type NatsCluster } from "../../harness/nats";
 
@@ -55,13 +54,10 @@ describe("membership over NATS", () => {
   let n1: MembershipDriver;
   let n2: MembershipDriver;
   let n3: MembershipDriver;
-  let devices: DevicePresenceTracker;
 
   it("members discover each other through heartbeats and SWIM", async () => {
     [n1, n2, n3] = await Promise.all([node("m1"), node("m2"), node("m3")]);
-    devices = new DevicePresenceTracker({ nc: conns.get("m1")!, heartbeatIntervalMs: 100 });
-    devices.start();
-    new ClusterApi({ nc: conns.get("m1")!, membership: n1, history: n1.history, devices }).start();
+    new ClusterApi({ nc: conns.get("m1")!, membership: n1, history: n1.history }).start();
     for (const d of [n1, n2, n3]) {
       await waitFor(`${d.nodeId} to see all up`, () => d.members().filter((m) => m.status === "up" && m.swim === "alive").length === 3);
     }
@@ -112,27 +108,9 @@ describe("membership over NATS", () => {
     console.log(`[membership] leave of m2: down on m1 after ${down.atMs - leftAtMs} ms (${down.cause})`);
   });
 
-  it("serves detector suspicion and offline-since of devices", async () => {
-    for (let i = 0; i < 15; i++) {
-      client.publish(deviceSubject("dev-1", "hb"), enc.encode("x"));
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const silentAtMs = Date.now();
-    type Devices = { devices: ({ presence: string; offlineSinceMs?: number; suspicion: number; threshold: number } | null)[] };
-    const up = await api<Devices>(ClusterApiSubject.Devices, { deviceIds: ["dev-1", "nope"] });
-    expect(up.devices[0]?.presence).toBe("up");
-    expect(up.devices[1]).toBeNull();
-    const off = await waitFor("the detector to call dev-1 offline", async () => {
-      const r = await api<Devices>(ClusterApiSubject.Devices, { deviceIds: ["dev-1"] });
-      return r.devices[0]?.presence === "down" ? r.devices[0] : undefined;
-    });
-    expect(off.offlineSinceMs).toBeGreaterThan(0);
-    expect(off.suspicion).toBeGreaterThanOrEqual(off.threshold);
-    console.log(`[membership] device dev-1 (hb 100 ms) offline by phi-accrual after ${off.offlineSinceMs! - silentAtMs} ms of silence`);
-    const bad = await api<{ error: { code: string } }>(ClusterApiSubject.Devices, { deviceIds: "dev-1" });
+  it("answers a bad request with a clear error", async () => {
+    const bad = await api<{ error: { code: string; message: string } }>(ClusterApiSubject.History, { limit: -1 });
     expect(bad.error.code).toBe("bad_request");
-    const bad2 = await api<{ error: { code: string } }>(ClusterApiSubject.History, { limit: -1 });
-    expect(bad2.error.code).toBe("bad_request");
-    devices.stop();
+    expect(bad.error.message).toMatch(/limit/);
   });
 });

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { PaxosClient } from "../../../cloud/paxos/client";
 import type { Change, OpOutcome } from "../../../cloud/paxos/proposer";
 import type { ChangeRunner } from "../../../cloud/paxos/register";
-import { FencedResource, LockFailure, PaxosLock } from "../../../cloud/lock";
+import { LockFailure, PaxosLock } from "../../../cloud/lock";
+import { MemoryFencedStore } from "../lock/memory-fenced";
 import { runLockConformance } from "../lock/conformance";
 import { LocalAcceptors } from "./local-acceptors";
 
@@ -82,16 +83,16 @@ describe("PaxosLock specifics", () => {
     let skewMs = 0;
     const honest = new PaxosLock({ client: c, ownerId: "honest", retry });
     const ahead = new PaxosLock({ client: c, ownerId: "ahead", retry: { ...retry, nowMs: () => Date.now() + skewMs } });
-    const resource = new FencedResource<string>();
+    const resource = new MemoryFencedStore<string>();
     const h = await honest.acquire("skew", { ttlMs: 60_000, timeoutMs: 0 });
     if (!h.ok) throw new Error("acquire failed");
-    expect(resource.write(h.lock.token, "honest-1").ok).toBe(true);
+    expect((await resource.writeTokenOnly("r", h.lock.token, "honest", "honest-1")).ok).toBe(true);
     expect((await ahead.acquire("skew", { ttlMs: 60_000, timeoutMs: 0 })).ok).toBe(false);
     skewMs = 61_000; // beyond the assumption: a clock a minute ahead
     const a = await ahead.acquire("skew", { ttlMs: 60_000, timeoutMs: 0 });
     if (!a.ok) throw new Error("the skewed client should see the lease expired");
-    expect(resource.write(a.lock.token, "ahead-1").ok).toBe(true);
-    expect(resource.write(h.lock.token, "honest-2")).toMatchObject({ ok: false, error: "stale-token" });
+    expect((await resource.writeTokenOnly("r", a.lock.token, "ahead", "ahead-1")).ok).toBe(true);
+    expect(await resource.writeTokenOnly("r", h.lock.token, "honest", "honest-2")).toMatchObject({ ok: false, error: "stale-token" });
     expect(await honest.checkFence("skew", h.lock.token)).toBe(false);
     await c.close();
   });

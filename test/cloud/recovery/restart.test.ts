@@ -5,11 +5,13 @@
 
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../../cloud/base";
-import { ControlStateMachine, localProposer } from "../../../cloud/control";
+import { ControlStateMachine } from "../../../cloud/control";
 import { ControlPlaneLock } from "../../../cloud/lock";
 import { RecoveryHistory } from "../../../cloud/membership";
-import { RoleHolder, Supervisor, SupervisorState, childProcessUnit } from "../../../cloud/recovery";
+import { spawn } from "node:child_process";
+import { RoleHolder, Supervisor, SupervisorState, type ExitInfo, type Runnable } from "../../../cloud/recovery";
 import { until } from "../../harness/wait";
+import { localProposer } from "../../harness/local-proposer";
 
 describe("supervisor", () => {
   it("restarts a crashing child with exponential backoff, then escalates to failover", async () => {
@@ -65,3 +67,33 @@ describe("supervisor", () => {
     expect(sup.starts).toBe(3);
   });
 });
+
+/** A child process as a Runnable: started with spawn, stopped with SIGTERM then SIGKILL. */
+function childProcessUnit(name: string, command: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; stopGraceMs?: number; onOutput?: (line: string) => void } = {}): Runnable {
+  return {
+    name,
+    start: async () => {
+      const child = spawn(command, [...args], { env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+      const exited = new Promise<ExitInfo>((resolve) => {
+        child.once("error", (e) => resolve({ code: null, signal: null, error: e.message }));
+        child.once("exit", (code, signal) => resolve({ code, signal }));
+      });
+      child.stdout?.on("data", (b: Buffer) => opts.onOutput?.(b.toString()));
+      child.stderr?.on("data", (b: Buffer) => opts.onOutput?.(b.toString()));
+      await new Promise<void>((resolve) => {
+        child.once("spawn", () => resolve());
+        child.once("error", () => resolve());
+      });
+      return {
+        exited,
+        stop: async () => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill("SIGTERM");
+          const t = setTimeout(() => child.kill("SIGKILL"), opts.stopGraceMs ?? 5000);
+          await exited;
+          clearTimeout(t);
+        },
+      };
+    },
+  };
+}

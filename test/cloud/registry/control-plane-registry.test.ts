@@ -1,8 +1,8 @@
 import { ControlStateMachine } from "../../../cloud/control/state-machine";
-import { localProposer } from "../../../cloud/control/local-proposer";
 import { ControlError, type Proposer } from "../../../cloud/control/types";
 import { ControlPlaneRegistry } from "../../../cloud/registry/control-plane-registry";
 import { runRegistryConformance } from "./conformance";
+import { localProposer } from "../../harness/local-proposer";
 
 runRegistryConformance("control-plane state machine through a proposer (in process)", async () => {
   const propose = localProposer(new ControlStateMachine());

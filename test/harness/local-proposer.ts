@@ -1,12 +1,16 @@
-// The in-process control plane: stamps nowMs like a leader would, encodes
-// the envelope to the bytes a log entry would carry, and applies it at the
-// next index. For tests that need a single-process control plane behind the
-// same `Proposer` interface as the Raft one (cloud/controlplane ControlClient),
-// so the clients (cloud/lock/control-plane-lock.ts, ...) are the same code.
+// The control plane in the test process, without Raft: stamps nowMs like a
+// leader would, encodes the envelope to the bytes a log entry would carry,
+// and applies it at the next index. For tests that need a control plane
+// behind the same `Proposer` interface as the Raft one (cloud/controlplane
+// ControlClient.proposer()), so the clients (cloud/lock ControlPlaneLock,
+// cloud/registry ControlPlaneRegistry, …) are the product's code; a manual
+// clock makes leases expire when the test says. The product has no use for
+// it (every process reaches the control plane through ControlClient).
 
-import { encodeEnvelope } from "./codec";
-import type { ControlStateMachine } from "./state-machine";
-import { CONTROL_FORMAT_VERSION, ControlError, failure, type ApplyResult, type Command, type Envelope, type Proposer, type SessionRef } from "./types";
+import {
+  CONTROL_FORMAT_VERSION, ControlError, encodeEnvelope, failure,
+  type ApplyResult, type Command, type ControlStateMachine, type Envelope, type Proposer, type SessionRef,
+} from "../../cloud/control";
 
 export interface LocalProposerOptions {
   /** Leader clock; defaults to Date.now. Tests inject a manual clock. */

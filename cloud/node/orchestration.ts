@@ -1,0 +1,112 @@
+// The orchestration role: this node's part in running the cloud tier as a
+// whole. It starts the recovery agent (cloud/recovery: heartbeats + SWIM
+// membership, the cluster API, replacement of dead nodes' roles) and
+// contends for the tier's singleton work, each a lease on the node's lock
+// service with fencing failover and supervisor restarts.
+//
+// The lock service is the Raft control plane's (ControlPlaneLock, its
+// replicas must run) unless `lock.backend` is redis.
+//
+// Singleton work of the tier — a capability that needs one owner adds one
+// line to `singletonWork` below.
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ControlClient } from "../controlplane";
+import { ControlPlaneLock, LockBackend, RedisLock, RedisPool, type DistributedLock } from "../lock";
+import { RecoveryHistory } from "../membership";
+import { BackupCatalog, loopHandle, scheduledBackupWork, sleepUnlessAborted, startRecoveryAgent, type SingletonWork } from "../recovery";
+import type { Logger } from "../base";
+import type { CloudConfig } from "./config";
+import type { RoleContext, RoleHandle } from "./roles";
+
+/** What singleton work gets from the node. */
+interface SingletonDeps {
+  nc: NatsConnection;
+  nodeId: string;
+  config: CloudConfig;
+  control: ControlClient | null;
+  lock: DistributedLock;
+  catalog: BackupCatalog;
+  history: RecoveryHistory;
+  log: Logger;
+}
+
+/** The singleton work of the cloud tier, one entry per capability. */
+function singletonWork(d: SingletonDeps): SingletonWork[] {
+  const o = d.config.orchestration;
+  return [
+    ...(o.backup.dir ? [scheduledBackupWork({
+      nc: d.nc, nodeId: d.nodeId, control: d.control, lock: d.lock, catalog: d.catalog, schedule: o.backup, history: d.history,
+      log: (m) => d.log.info(m),
+    })] : []),
+    ...(d.control ? [controlSweepWork(d.control)] : []),
+  ];
+}
+
+/** How often the control plane's expired leases, locks and idle sessions are swept. */
+export const controlSweepIntervalMs = 30_000;
+
+/**
+ * Control-plane housekeeping: the state machine drops expired leases and
+ * locks only when they are touched, and idle client sessions only at its
+ * session limit (evicting the least recently used, which may still be
+ * live); a `tick` through the log sweeps all of them, so snapshots carry
+ * only what is live. A tick that fails is a crash of the work.
+ */
+function controlSweepWork(control: ControlClient): SingletonWork {
+  return {
+    lease: "singleton/control-sweep",
+    start: async () => loopHandle(async (signal) => {
+      while (await sleepUnlessAborted(controlSweepIntervalMs, signal)) {
+        const r = await control.tick();
+        if (!r.ok) throw new Error(`control-plane tick refused: ${r.code}: ${r.message}`);
+      }
+    }),
+  };
+}
+
+interface LockService {
+  lock: DistributedLock;
+  catalog: BackupCatalog;
+  close(): Promise<void>;
+}
+
+async function openLockService(ctx: RoleContext, control: ControlClient | null): Promise<LockService> {
+  const { config, nodeId, nc } = ctx;
+  if (config.lock.backend === LockBackend.Redis) {
+    const r = config.lock.redis;
+    const pool = await RedisPool.open({ host: r.host, port: r.port, name: `xsfleet-${nodeId}` }, r.poolSize);
+    return { lock: new RedisLock({ pool, keyPrefix: r.keyPrefix, ownerId: nodeId }), catalog: BackupCatalog.redis(pool, r.keyPrefix), close: () => pool.close() };
+  }
+  if (!control) throw new Error("orchestration: lock.backend control needs the Raft control plane");
+  const lock = new ControlPlaneLock({ propose: control.proposer(), ownerId: nodeId });
+  return { lock, catalog: await BackupCatalog.openKv(nc, config.streams.replicas), close: () => lock.close() };
+}
+
+/** Does this node's configuration put anything on the Raft control plane? */
+function usesControlPlane(config: CloudConfig): boolean {
+  return config.registry === "control" || config.lock.backend === LockBackend.Control;
+}
+
+export async function startOrchestrationRole(ctx: RoleContext): Promise<RoleHandle> {
+  const { nc, nodeId, config, log } = ctx;
+  const o = config.orchestration;
+  const control = usesControlPlane(config) ? new ControlClient(nc, { clientId: `orchestration-${nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 }) : null;
+  const service = await openLockService(ctx, control);
+  const history = new RecoveryHistory(nodeId);
+  const agent = startRecoveryAgent({
+    nc, nodeId, lock: service.lock, roles: config.roles, leaseTtlMs: o.leaseTtlMs, heartbeatIntervalMs: o.heartbeatIntervalMs, history,
+    log: (m) => log.info(m),
+    singletons: singletonWork({ nc, nodeId, config, control, lock: service.lock, catalog: service.catalog, history, log }),
+  });
+  log.info("orchestration: contending for singleton work", { lock: config.lock.backend, leaseTtlMs: o.leaseTtlMs, backups: o.backup.dir || "off" });
+  return {
+    stop: async () => {
+      await agent.stop();
+      await service.close();
+    },
+    stats: () => {
+      const members = agent.membership.members();
+      return { members: members.length, up: members.filter((m) => m.status === "up").length, singletonsHeld: agent.singletons.held().length };
+    },
+  };
+}
