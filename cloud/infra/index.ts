@@ -4,7 +4,7 @@ export { startLocalNats, type LocalNats, type LocalNatsOptions } from "./local-n
 export { findNatsServer, natsInstallHint } from "./nats-binary";
 export {
   natsServerConfig, startNatsServer, startNatsCluster, anyPort, isPortInUse, natsStartTimeoutMs, freePort, isPortOpen, waitJetStreamReady,
-  type NatsServerSpec, type NatsServerPorts, type NatsServerProcess,
+  type NatsServerSpec, type NatsServerPorts, type NatsServerProcess, type NatsOperatorConfig, type NatsTlsConfig,
 } from "./nats-server";
 export {
   spawnOwnedChild, stopChild, childExited, describeExit, isRunning, findSetpriv, type ChildExit, type OwnedChildOptions,

@@ -35,6 +35,28 @@ export interface NatsServerSpec {
   replicas: number;
   /** Where nats-server writes its ports file. */
   portsFileDir: string;
+  /** Operator (JWT) mode with the full resolver; absent = no authentication at all. */
+  operator?: NatsOperatorConfig;
+  /** TLS on the client and MQTT listeners; absent = plain TCP. */
+  tls?: NatsTlsConfig;
+}
+
+/**
+ * Operator mode: accounts and users are JWTs; the full resolver keeps
+ * account JWTs in `resolverDir` and takes updates pushed on
+ * `$SYS.REQ.CLAIMS.UPDATE` without a reload (docs/security.md).
+ */
+export interface NatsOperatorConfig {
+  operatorJwt: string;
+  systemAccount: string;
+  resolverDir: string;
+  /** Account public key → account JWT, stored in the resolver when newer than what it has. */
+  preload: Readonly<Record<string, string>>;
+}
+
+export interface NatsTlsConfig {
+  certFile: string;
+  keyFile: string;
 }
 
 export interface NatsServerPorts {
@@ -65,16 +87,35 @@ const logTailBytes = 4096;
 /** The route a cluster seed starts with until its peers are known (nothing listens on port 1). */
 const placeholderRoute = "nats-route://127.0.0.1:1";
 
+/** Longest protocol line (CONNECT with its JWT) the server accepts; its default is 4 KiB. */
+const maxControlLineBytes = 32 * 1024;
+
+/** How long a TLS handshake may take (s); nats-server's default of 0.5 s is short on a loaded 2-core box. */
+const tlsTimeoutS = 5;
+
 export function natsServerConfig(s: NatsServerSpec): string {
+  const tls = s.tls ? ` tls { cert_file: ${JSON.stringify(s.tls.certFile)}, key_file: ${JSON.stringify(s.tls.keyFile)}, timeout: ${tlsTimeoutS} }` : "";
   const lines = [
     `server_name: ${s.name}`,
     `listen: ${s.host}:${s.clientPort}`,
     `http: ${s.host}:${s.monitorPort}`,
     `ports_file_dir: ${JSON.stringify(s.portsFileDir)}`,
     `max_payload: 1048576`,
+    // A CONNECT carries the user JWT; a cloud node running several roles has one of ~5-7 KB (its permissions).
+    `max_control_line: ${maxControlLineBytes}`,
     `jetstream { store_dir: ${JSON.stringify(s.storeDir)}, max_memory_store: 268435456, max_file_store: 4294967296 }`,
-    `mqtt { listen: ${s.host}:${s.mqttPort}, stream_replicas: ${s.replicas}, consumer_replicas: ${s.replicas}, max_ack_pending: 1024 }`,
+    `mqtt { listen: ${s.host}:${s.mqttPort}, stream_replicas: ${s.replicas}, consumer_replicas: ${s.replicas}, max_ack_pending: 1024${tls ? `,${tls}` : ""} }`,
   ];
+  if (s.tls) lines.push(tls.trim());
+  if (s.operator) {
+    const o = s.operator;
+    lines.push(
+      `operator: ${o.operatorJwt}`,
+      `system_account: ${o.systemAccount}`,
+      `resolver: { type: full, dir: ${JSON.stringify(o.resolverDir)}, allow_delete: false, interval: "2m" }`,
+      `resolver_preload: { ${Object.entries(o.preload).map(([k, v]) => `${k}: ${v}`).join(", ")} }`,
+    );
+  }
   if (s.clusterPort !== null) {
     lines.push(`cluster { name: xsfleet, listen: ${s.host}:${s.clusterPort}, routes: [${s.routes.join(", ")}] }`);
   }
@@ -115,7 +156,7 @@ export async function startNatsServer(spec: NatsServerSpec, configPath: string, 
   child.stderr!.on("data", (d: Buffer) => {
     const joined = log + d.toString();
     // The ports file does not list MQTT; its listener says where it is.
-    mqttPort ??= Number(/Listening for MQTT clients on mqtt:\/\/\S*:(\d+)/.exec(joined)?.[1]) || undefined;
+    mqttPort ??= Number(/Listening for MQTT clients on mqtts?:\/\/\S*:(\d+)/.exec(joined)?.[1]) || undefined;
     log = joined.slice(-logTailBytes);
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));

@@ -10,6 +10,7 @@ import { commandLimitRanges, commandRetryProblems, commandRetryRanges, defaultCo
 import { parseIngestConfig } from "../ingest";
 import { natsSettingKeys, readNatsSettings, type NatsSettings } from "../nats";
 import { RegistryBackend, registryBackends } from "../registry";
+import { defaultProvisioningSettings, provisioningSettingProblems, provisioningSettingRanges, type ProvisioningSettings } from "../security";
 
 /** Every capability's limits, as the config file's `limits` section holds them. */
 export type CloudLimits = ApiLimits & CommandLimits;
@@ -31,6 +32,9 @@ export interface CloudConfig {
   ingest: Record<string, unknown>;
   /** Where the device registry lives: NATS KV, or the Raft control plane (cloud/controlplane replicas must run). */
   registry: RegistryBackend;
+  /** The trust directory (trust.json, signing seeds, sys-push.creds); the provisioning role needs it. */
+  trustDir?: string;
+  provisioning: ProvisioningSettings;
 }
 
 export const defaultLimits: Readonly<CloudLimits> = Object.freeze({ ...defaultApiLimits, ...defaultCommandLimits });
@@ -49,6 +53,7 @@ export function defaultConfig(): CloudConfig {
     commands: { ...defaultCommandRetry },
     ingest: {},
     registry: RegistryBackend.Kv,
+    provisioning: { ...defaultProvisioningSettings },
   };
 }
 
@@ -98,6 +103,7 @@ export const settingSpecs: readonly SettingSpec[] = [
   { path: "shutdownTimeoutMs", env: "XSFLEET_SHUTDOWN_TIMEOUT_MS", flag: "shutdown-timeout-ms", kind: "int", help: "graceful shutdown budget in ms" },
   { path: "logLevel", env: "XSFLEET_LOG_LEVEL", flag: "log-level", kind: "string", help: "debug, info, warn or error" },
   { path: "registry", env: "XSFLEET_REGISTRY", flag: "registry", kind: "string", help: "device registry backend: kv (NATS KV) or control (the Raft control plane; run cloud/controlplane replicas)" },
+  { path: "trustDir", env: "XSFLEET_TRUST_DIR", flag: "trust-dir", kind: "string", help: "trust directory with trust.json, the signing seeds and sys-push.creds (the provisioning role needs it; docs/security.md)" },
 ];
 
 type Raw = Record<string, unknown>;
@@ -303,8 +309,16 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
   const registry = c.str("registry", raw.registry, def.registry);
   if (!(registryBackends as readonly string[]).includes(registry)) c.fail("registry", `must be one of ${registryBackends.join(", ")}, got ${JSON.stringify(registry)}`);
 
+  const trustDir = raw.trustDir === undefined ? undefined : c.str("trustDir", raw.trustDir, "");
+  if (roles.includes(CloudRole.Provisioning) && !trustDir) c.fail("trustDir", "the provisioning role needs the trust directory (--trust-dir, XSFLEET_TRUST_DIR): trust.json, operator-signing.nk, fleet-signing.nk, sys-push.creds");
+  const provisioning = checkInts(c, "provisioning", c.obj("provisioning", raw.provisioning), defaultProvisioningSettings, provisioningSettingRanges);
+  for (const p of provisioningSettingProblems(provisioning)) c.fail(`provisioning.${p.path}`, p.message);
+
   if (c.issues.length > 0) throw new ConfigError(c.issues);
-  return { nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest, registry: registry as RegistryBackend };
+  return {
+    nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest,
+    registry: registry as RegistryBackend, ...(trustDir ? { trustDir } : {}), provisioning,
+  };
 }
 
 function checkRoles(c: Checker, v: unknown, fallback: CloudRole[]): CloudRole[] {
@@ -346,6 +360,7 @@ function checkCommandRetry(c: Checker, r: Raw): CommandRetrySettings {
 function checkUnknownKeys(raw: Raw, shape: object, prefix: string, fail: (path: string, message: string) => void): void {
   const known = new Set(Object.keys(shape));
   if (prefix === "nats") for (const k of natsSettingKeys) known.add(k);
+  if (prefix === "") known.add("trustDir");
   for (const [k, v] of Object.entries(raw)) {
     const p = prefix ? `${prefix}.${k}` : k;
     if (!known.has(k)) {
@@ -372,7 +387,7 @@ export function usage(): string {
   ];
   for (const s of settingSpecs) lines.push(`  --${(s.flag + " <value>").padEnd(24)} ${s.help} (env ${s.env})`);
   lines.push("  --help                     show this help");
-  lines.push("", "Config-file-only settings: limits.*, commands.* (retry timing), ingest.* — see docs/api.md.");
+  lines.push("", "Config-file-only settings: limits.*, commands.* (retry timing), ingest.*, provisioning.* — see docs/api.md and docs/security.md.");
   lines.push("SIGTERM or SIGINT stops taking work, finishes in-flight work, drains and exits 0.");
   return lines.join("\n");
 }

@@ -1,0 +1,96 @@
+// The revocation list of the FLEET account, pure: which user keys the
+// broker must refuse, since when, and until when that matters. nats-server
+// refuses a user JWT whose key is listed with a time at or after the JWT's
+// `iat` (accounts.go isRevoked). An entry is needed only while a JWT it
+// covers can still be valid, so entries are pruned once the longest-lived
+// JWT of that key has expired — that keeps the account JWT (≈70 bytes per
+// entry, pushed whole on every change) far below max_payload.
+//
+// Bounded: at most `revocationsMax` live entries. A revocation beyond that
+// is refused with a typed error, never dropped silently and never by
+// evicting a live entry (that would re-admit a revoked device).
+
+export interface RevocationEntry {
+  /** User public key (U…). */
+  publicKey: string;
+  /** Seconds since the epoch: JWTs of this key issued at or before are refused. */
+  atS: number;
+  /** When the last JWT this entry covers expires (seconds); the entry may go after that. */
+  expiresS: number;
+  reason: string;
+  deviceId?: string;
+  claimId?: string;
+}
+
+/** Live entries the account JWT carries at most (≈570 KB of JWT at the limit, under the 1 MiB max_payload). */
+export const revocationsMaxDefault = 8192;
+
+export class RevocationListFull extends Error {
+  constructor(readonly max: number) {
+    super(`the revocation list holds ${max} live entries (revocationsMax); shorten credential lifetimes or raise the limit`);
+    this.name = "RevocationListFull";
+  }
+}
+
+export class RevocationList {
+  readonly max: number;
+  readonly #entries = new Map<string, RevocationEntry>();
+
+  constructor(max = revocationsMaxDefault) {
+    if (!Number.isSafeInteger(max) || max < 1) throw new Error(`revocationsMax must be a positive integer, got ${max}`);
+    this.max = max;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  has(publicKey: string): boolean {
+    return this.#entries.has(publicKey);
+  }
+
+  get(publicKey: string): RevocationEntry | undefined {
+    return this.#entries.get(publicKey);
+  }
+
+  /** Adds or widens an entry (later `atS`, later `expiresS` win). Throws RevocationListFull for a new key beyond `max`. */
+  add(e: RevocationEntry): void {
+    const cur = this.#entries.get(e.publicKey);
+    if (!cur && this.#entries.size >= this.max) throw new RevocationListFull(this.max);
+    this.#entries.set(e.publicKey, cur ? { ...cur, atS: Math.max(cur.atS, e.atS), expiresS: Math.max(cur.expiresS, e.expiresS) } : { ...e });
+  }
+
+  /** Replaces an entry as stored elsewhere (a KV watch), without the bound: the store is the authority. */
+  set(e: RevocationEntry): void {
+    this.#entries.set(e.publicKey, { ...e });
+  }
+
+  delete(publicKey: string): boolean {
+    return this.#entries.delete(publicKey);
+  }
+
+  /** Entries whose JWTs have all expired by `nowS`: they no longer need to be listed. */
+  expired(nowS: number): RevocationEntry[] {
+    return [...this.#entries.values()].filter((e) => e.expiresS < nowS);
+  }
+
+  /** Removes expired entries; returns how many. */
+  prune(nowS: number): number {
+    let n = 0;
+    for (const e of this.expired(nowS)) if (this.#entries.delete(e.publicKey)) n++;
+    return n;
+  }
+
+  /** The account JWT's `revocations` claim: public key → unix seconds, live entries only, sorted for stable output. */
+  claims(nowS: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const e of [...this.#entries.values()].sort((a, b) => (a.publicKey < b.publicKey ? -1 : 1))) {
+      if (e.expiresS >= nowS) out[e.publicKey] = e.atS;
+    }
+    return out;
+  }
+
+  entries(): RevocationEntry[] {
+    return [...this.#entries.values()];
+  }
+}

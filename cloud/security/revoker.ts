@@ -1,0 +1,127 @@
+// Revocation on the running broker: a revoked user key goes into the trust
+// bucket (`rev.<key>`, the record of truth), into this node's in-memory
+// list, and the FLEET account JWT rebuilt from the list is pushed at once
+// (account-publisher.ts). Every provisioning node watches the bucket and
+// re-pushes after any change it sees, and pushes once at start, so the
+// broker converges on the full list even when two nodes revoke at the same
+// moment and their pushes cross (each push carries everything its node has
+// seen; a later push supersedes). Expired entries are pruned from the
+// bucket and from the JWT.
+import type { Logger } from "../base";
+import type { FleetAccountPublisher } from "./account-publisher";
+import { RevocationList, RevocationListFull, type RevocationEntry } from "./revocations";
+import type { TrustStore } from "./trust-store";
+
+/** Changes seen on the bucket are pushed after this quiet time (one push for a burst). */
+const pushDebounceMs = 50;
+
+export interface RevokerStats {
+  revoked: number;
+  pushes: number;
+  pushFailures: number;
+  pruned: number;
+  listSize: number;
+  refusedFull: number;
+}
+
+export class Revoker {
+  readonly #store: TrustStore;
+  readonly #publisher: FleetAccountPublisher;
+  readonly #log: Logger;
+  readonly #nowS: () => number;
+  readonly #list: RevocationList;
+  readonly #stats: RevokerStats = { revoked: 0, pushes: 0, pushFailures: 0, pruned: 0, listSize: 0, refusedFull: 0 };
+  #watch: { stop: () => void } | null = null;
+  #timer: NodeJS.Timeout | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #stopped = false;
+  /** Set once the initial values are in: before that, entries are a load, not changes. */
+  #loaded = false;
+
+  constructor(d: { store: TrustStore; publisher: FleetAccountPublisher; revocationsMax: number; log: Logger; nowS?: () => number }) {
+    this.#store = d.store;
+    this.#publisher = d.publisher;
+    this.#log = d.log;
+    this.#nowS = d.nowS ?? (() => Math.floor(Date.now() / 1000));
+    this.#list = new RevocationList(d.revocationsMax);
+  }
+
+  stats(): RevokerStats {
+    return { ...this.#stats, listSize: this.#list.size };
+  }
+
+  /** Loads the list from the bucket and pushes it once (the broker may hold an older account JWT). */
+  async start(): Promise<void> {
+    let caughtUp!: () => void;
+    const ready = new Promise<void>((r) => (caughtUp = r));
+    this.#watch = await this.#store.watchRevocations({
+      onEntry: (e) => { this.#list.set(e); if (this.#loaded) this.#schedule(); },
+      onDelete: (k) => { this.#list.delete(k); },
+      onCaughtUp: () => caughtUp(),
+    });
+    await ready;
+    this.#loaded = true;
+    await this.push();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#watch?.stop();
+  }
+
+  /**
+   * Revokes these keys: records them, then pushes the account; resolves once
+   * a server confirmed the push (the keys' connections are closed by then).
+   * Throws RevocationListFull (nothing recorded) when the list would exceed its bound.
+   */
+  async revoke(entries: readonly RevocationEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const fresh = entries.filter((e) => !this.#list.has(e.publicKey)).length;
+    if (this.#list.size + fresh > this.#list.max) {
+      this.#list.prune(this.#nowS());
+      if (this.#list.size + fresh > this.#list.max) {
+        this.#stats.refusedFull++;
+        throw new RevocationListFull(this.#list.max);
+      }
+    }
+    for (const e of entries) this.#list.add(e);
+    await Promise.all(entries.map((e) => this.#store.putRevocation(this.#list.get(e.publicKey)!)));
+    this.#stats.revoked += entries.length;
+    await this.push();
+  }
+
+  /** Rebuilds the account JWT from the list and pushes it (serialised: one push at a time, in order). */
+  push(): Promise<void> {
+    const run = this.#chain.then(() => this.#pushNow());
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #pushNow(): Promise<void> {
+    if (this.#stopped) return;
+    const now = this.#nowS();
+    const expired = this.#list.expired(now);
+    for (const e of expired) this.#list.delete(e.publicKey);
+    if (expired.length > 0) {
+      this.#stats.pruned += expired.length;
+      await Promise.allSettled(expired.map((e) => this.#store.deleteRevocation(e.publicKey)));
+    }
+    try {
+      await this.#publisher.push(this.#list.claims(now));
+      this.#stats.pushes++;
+    } catch (e) {
+      this.#stats.pushFailures++;
+      this.#log.error("FLEET account push failed; revocations wait for the next push", { err: e });
+      throw e;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => { this.push().catch(() => undefined); }, pushDebounceMs);
+  }
+}
+
+export { RevocationListFull };
