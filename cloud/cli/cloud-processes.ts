@@ -207,22 +207,27 @@ export class StackProcess {
 export function cloudNodeProcess(opts: {
   nodeId: string; roles: string[]; servers: string[]; replicas: number; logDir: string; registry: "kv" | "control"; shutdownTimeoutMs: number;
   onEvent?: (e: ProcessEvent) => void;
+  /** Credentials and TLS flags (cloud/cli/stack-security.ts). */
+  extraArgs?: string[];
 }): StackProcess {
   return new StackProcess({
     name: opts.nodeId, kind: ProcessKind.CloudNode, logDir: opts.logDir, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     nodeArgs: [bin, "cloud", "--node-id", opts.nodeId, "--roles", opts.roles.join(","), "--nats-servers", opts.servers.join(","),
-      "--replicas", String(opts.replicas), "--http-port", "0", "--registry", opts.registry, "--shutdown-timeout-ms", String(opts.shutdownTimeoutMs)],
+      "--replicas", String(opts.replicas), "--http-port", "0", "--registry", opts.registry, "--shutdown-timeout-ms", String(opts.shutdownTimeoutMs),
+      ...(opts.extraArgs ?? [])],
   });
 }
 
 /** One Raft replica of the control plane (cloud/controlplane/main.ts); it restarts from its WAL. */
 export function controlReplicaProcess(opts: {
   id: number; peers: number[]; servers: string[]; dataDir: string; logDir: string; onEvent?: (e: ProcessEvent) => void;
+  /** Credentials and TLS flags (cloud/cli/stack-security.ts). */
+  extraArgs?: string[];
 }): StackProcess {
   return new StackProcess({
     name: `control-${opts.id}`, kind: ProcessKind.ControlReplica, logDir: opts.logDir, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     nodeArgs: ["--import", "tsx", controlMain, "--id", String(opts.id), "--peers", opts.peers.join(","), "--data-dir", opts.dataDir,
-      "--nats", opts.servers.join(",")],
+      "--nats", opts.servers.join(","), ...(opts.extraArgs ?? [])],
   });
 }
 

@@ -24,10 +24,18 @@ const commands: Record<string, Subcommand> = {
     summary: "print fleet and cluster status from a running system",
     run: async (argv) => (await import("./status")).runStatus(argv),
   },
+  claims: {
+    summary: "one-time provisioning claims: create (prints tokens to flash), list, revoke",
+    run: async (argv) => (await import("./claims")).runClaims(argv),
+  },
+  credentials: {
+    summary: "revoke a device's credentials (disconnects it; it needs a new claim)",
+    run: async (argv) => (await import("./claims")).runCredentials(argv),
+  },
 };
 
 function mainHelp(): string {
-  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
   return `xsfleet — IoT fleets on Moddable XS devices and a NATS JetStream cloud tier
 
 Usage: xsfleet <command> [options]

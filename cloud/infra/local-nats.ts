@@ -77,12 +77,15 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
   mkdirSync(path.join(opts.stateDir, "nats"), { recursive: true });
   for (const f of readdirSync(path.join(opts.stateDir, "nats"))) if (f.endsWith(".ports")) rmSync(path.join(opts.stateDir, "nats", f), { force: true });
   let servers: NatsServerProcess[];
+  const logDir = path.join(opts.stateDir, "logs");
+  mkdirSync(logDir, { recursive: true });
+  const start = { owned: true, logFile: (s: NatsServerSpec) => path.join(logDir, `${s.name}.log`) };
   try {
-    servers = await startNatsCluster(await specs(opts, true), confOf, { owned: true });
+    servers = await startNatsCluster(await specs(opts, true), confOf, start);
   } catch (err) {
     // A preferred port was taken between the check and the bind: let the servers pick.
     if (!isPortInUse(err)) throw err;
-    servers = await startNatsCluster(await specs(opts, false), confOf, { owned: true });
+    servers = await startNatsCluster(await specs(opts, false), confOf, start);
   }
   const monitorUrls = servers.map((s) => `http://127.0.0.1:${s.ports.monitor}`);
   try {

@@ -11,7 +11,7 @@
 // seed with the real routes. When a server does not come up, the error
 // carries its own log.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { createServer, connect as netConnect } from "node:net";
 import path from "node:path";
 import { findNatsServer } from "./nats-binary";
@@ -143,6 +143,8 @@ export interface StartNatsOptions {
   timeoutMs?: number;
   /** In its own process group with a parent-death signal (owned-child.ts): for the local stack. */
   owned?: boolean;
+  /** Append the server's whole log here too (the local stack's .state/logs), besides the in-memory tail. */
+  logFile?: (spec: NatsServerSpec) => string;
 }
 
 /** Starts nats-server with `spec` written to `configPath`; resolves once it listens on every port. */
@@ -153,7 +155,10 @@ export async function startNatsServer(spec: NatsServerSpec, configPath: string, 
   const child = opts.owned ? spawnOwnedChild(findNatsServer(), ["-c", configPath], { stdio }) : spawn(findNatsServer(), ["-c", configPath], { stdio });
   let log = "";
   let mqttPort: number | undefined;
+  const logFd = opts.logFile ? openSync(opts.logFile(spec), "a") : null;
+  if (logFd !== null) child.once("exit", () => closeSync(logFd));
   child.stderr!.on("data", (d: Buffer) => {
+    if (logFd !== null) writeSync(logFd, d);
     const joined = log + d.toString();
     // The ports file does not list MQTT; its listener says where it is.
     mqttPort ??= Number(/Listening for MQTT clients on mqtts?:\/\/\S*:(\d+)/.exec(joined)?.[1]) || undefined;

@@ -161,7 +161,9 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
       ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject], false);
     case Principal.Fleet:
-      return role([...jsMonitor, srv, apiSubject("devices.>"), apiSubject("claims.>"), apiSubject("cluster.>")], [inbox, allOutTelemetrySubject], false);
+      return role([
+        ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject("devices.>"), apiSubject("claims.>"), apiSubject("cluster.>"),
+      ], [inbox, allOutTelemetrySubject], false);
     case Principal.Integrator: {
       const p = role([
         jsInfo, srv, apiSubject(">"), ...streamRead(IngestStream.Out), ...consumersOn(IngestStream.Out),
@@ -172,7 +174,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return p;
     }
     case Principal.Admin:
-      return role([...jsMonitor, srv, apiSubject(">")], [inbox, allOutSubject, allDeviceEventsSubject], false);
+      return role([...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject(">")], [inbox, allOutSubject, allDeviceEventsSubject], false);
   }
 }
 

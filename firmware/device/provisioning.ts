@@ -310,16 +310,18 @@ export interface ProvisionedStartOptions {
 /**
  * The boot hook (firmware main, the host port): calls `start` with the MQTT
  * username and password to run with — the stored credential for this claim,
- * or a new one after provisioning. Without a claim, `start` gets nothing and
- * the device uses what its own config says (an open broker, or a
- * credential flashed by hand). Returns the provisioner when one runs.
+ * or a new one after provisioning. Without a claim, a credential stored by
+ * an earlier provisioning is used; with neither, `start` gets null and the
+ * device uses what its own config says (an open broker, or a credential
+ * flashed by hand). Returns the provisioner when one runs.
  */
 export function startWithCredential(
   platform: Platform, o: ProvisionedStartOptions, start: (auth: { username: string; password: string } | null) => void,
   observer?: (e: ProvisioningEvent) => void,
 ): DeviceProvisioner | null {
   if (o.claim === undefined || o.claim === "") {
-    start(null);
+    const kept = storedCredential(platform.storage);
+    start(kept !== undefined ? { username: o.deviceId, password: kept } : null);
     return null;
   }
   const parsed = parseClaimToken(o.claim);
