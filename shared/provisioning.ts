@@ -75,6 +75,8 @@ export const ProvisioningError = {
   DeviceNotAllowed: "device_not_allowed",
   RateLimited: "rate_limited",
   Unavailable: "unavailable",
+  /** The broker refused the claim's connection (not authorized) again and again: revoked, expired or used. Device side only. */
+  Refused: "claim_refused",
 } as const;
 export type ProvisioningError = (typeof ProvisioningError)[keyof typeof ProvisioningError];
 

@@ -16,8 +16,8 @@
 // must be replaced. Rate limits and a busy cloud are retried with backoff.
 // Socket callbacks only record what happened; work runs on a timer turn.
 import {
-  ProvisioningOp, ProvisioningTopic, credentialBytesMax, decodeProvisioningResponse, encodeProvisioningRequest, isRetryable, parseClaimToken,
-  provisioningTopic, type ProvisioningError,
+  ProvisioningError, ProvisioningOp, ProvisioningTopic, credentialBytesMax, decodeProvisioningResponse, encodeProvisioningRequest, isRetryable,
+  parseClaimToken, provisioningTopic,
 } from "../../shared/provisioning";
 import { utf8Decode, utf8Encode } from "../../shared/proto/utf8";
 import type { MqttClient, Platform, Storage, TimerId } from "../platform";
@@ -34,6 +34,12 @@ export const credentialKey = "cred";
 export const requestsPerConnectionMax = 3;
 /** How long the device waits for the PUBACK of `done` before moving on. */
 export const doneWaitMs = 2_000;
+/**
+ * Connections the broker refuses in a row ("not authorized") before the
+ * device gives up: the claim's key was revoked (used or revoked claim) or
+ * its JWT expired. Fewer would mistake a broker restarting for a dead claim.
+ */
+export const refusedConnectsMax = 3;
 
 export interface ProvisionerOptions {
   deviceId: string;
@@ -94,6 +100,7 @@ export class DeviceProvisioner {
   #connects = 0;
   #requests = 0;
   #lastError = "";
+  #refusedInARow = 0;
   /** While Storing: ends the phase (PUBACK of `done`, the connection closing, or doneWaitMs). */
   #finishStoring: (() => void) | undefined;
 
@@ -160,7 +167,11 @@ export class DeviceProvisioner {
     const lost = (why: string) => (): void => { if (gen === this.#gen) this.#later(() => this.#lost(why)); };
     client.on("close", lost("connection closed"));
     client.on("offline", lost("offline"));
-    client.on("error", (e: Error) => { if (gen === this.#gen) this.#later(() => this.#lost(`error: ${e?.message ?? String(e)}`)); });
+    client.on("error", (e: Error) => {
+      if (gen !== this.#gen) return;
+      const message = e?.message ?? String(e);
+      this.#later(() => this.#refusedOrLost(message));
+    });
     this.#arm(gen, o.connectTimeoutMs, "connect timeout");
   }
 
@@ -168,6 +179,7 @@ export class DeviceProvisioner {
     if (gen !== this.#gen || this.#state !== ProvisioningState.Connecting) return;
     this.#clearTimer();
     this.#connects++;
+    this.#refusedInARow = 0;
     this.#state = ProvisioningState.Asking;
     // Ask only once the server has the subscription: the answer is QoS 0 and not kept for us.
     this.#client!.subscribe(this.#responseTopic, { qos: 0 }, (err) => {
@@ -233,6 +245,14 @@ export class DeviceProvisioner {
   #publish(op: ProvisioningOp, cb?: () => void): void {
     const body = encodeProvisioningRequest({ op, deviceId: this.#o.deviceId, nonce: this.#nonce });
     this.#client!.publish(this.#requestTopic, exactArrayBuffer(body), { qos: 1, retain: false }, cb ? () => cb() : undefined);
+  }
+
+  #refusedOrLost(message: string): void {
+    if (this.#state === ProvisioningState.Connecting && /not authori[sz]ed/i.test(message) && ++this.#refusedInARow >= refusedConnectsMax) {
+      this.#fail(ProvisioningError.Refused, `the broker refused the claim ${this.#refusedInARow} times in a row (${message}): it was used, revoked or has expired`);
+      return;
+    }
+    this.#lost(`error: ${message}`);
   }
 
   #fail(code: ProvisioningError, message: string): void {
