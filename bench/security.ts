@@ -88,7 +88,7 @@ async function provisionFleet(o: Options, tls: boolean): Promise<ProvisionResult
     const ids = Array.from({ length: o.devices + 1 }, (_, i) => `b-${i}`);
     const api = new ApiClient(admin, { timeoutMs: 120_000 });
     const tokens: string[] = [];
-    for (let i = 0; i < ids.length; i += 1000) for (const c of await api.createClaims({ deviceIds: ids.slice(i, i + 1000) })) tokens.push(c.token);
+    for (let i = 0; i < ids.length; i += 250) for (const c of await api.createClaims({ deviceIds: ids.slice(i, i + 250) })) tokens.push(c.token);
     const url = nats.nodes[0]!.mqttUrl;
     const ca = tls ? readFileSync(nats.tls!.caFile) : undefined;
     const provision = (i: number): Promise<string> => new Promise<string>((resolve, reject) => {
@@ -102,7 +102,7 @@ async function provisionFleet(o: Options, tls: boolean): Promise<ProvisionResult
     const provisionMs: number[] = [];
     const t0 = performance.now();
     let done = 0;
-    const progress = setInterval(() => process.stderr.write(`\r  provisioned ${done} / ${o.devices}`), 500);
+    const progress = setInterval(() => { if (process.stderr.isTTY) process.stderr.write(`\r  provisioned ${done} / ${o.devices}`); }, 500);
     await pool(o.devices, o.concurrency, async (i) => {
       const started = performance.now();
       credentials[i] = await provision(i);
@@ -110,7 +110,7 @@ async function provisionFleet(o: Options, tls: boolean): Promise<ProvisionResult
       done++;
     });
     clearInterval(progress);
-    process.stderr.write("\n");
+    if (process.stderr.isTTY) process.stderr.write("\n");
     const totalS = (performance.now() - t0) / 1000;
     // Then every device connects with its new credential, as its runtime does.
     const connectMs: number[] = [];
@@ -128,7 +128,7 @@ async function provisionFleet(o: Options, tls: boolean): Promise<ProvisionResult
     return { totalS, provisionMs, connectMs, connectTotalS };
   } finally {
     await admin.close();
-    await node.stop();
+    await node.stop().catch((e: unknown) => console.warn(`  (provisioning node: ${(e as Error).message})`));
     await nats.stop();
     rmSync(root, { recursive: true, force: true });
   }

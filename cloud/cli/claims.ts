@@ -83,7 +83,7 @@ export async function runClaims(argv: string[]): Promise<number> {
   if (!p) return 0;
   if (action === "create") {
     const devices = (p.device as string[] | undefined) ?? [];
-    const count = stringOption(p, "count") !== undefined ? intOption(p, "count", 1, 10_000) : undefined;
+    const count = stringOption(p, "count") !== undefined ? intOption(p, "count", 1, 800) : undefined;
     if (devices.length > 0 && count !== undefined) throw new UsageError("give --device (one claim per device) or --count, not both", "claims create");
     const ttlS = stringOption(p, "ttl") !== undefined ? intOption(p, "ttl", 60, 30 * 24 * 3600) : undefined;
     const note = stringOption(p, "note");

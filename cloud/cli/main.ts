@@ -32,6 +32,10 @@ const commands: Record<string, Subcommand> = {
     summary: "revoke a device's credentials (disconnects it; it needs a new claim)",
     run: async (argv) => (await import("./claims")).runCredentials(argv),
   },
+  trust: {
+    summary: "create the keys and creds of a secured deployment (containers): trust init",
+    run: async (argv) => (await import("./trust")).runTrust(argv),
+  },
 };
 
 function mainHelp(): string {

@@ -191,8 +191,8 @@ async function claimsForFleet(stack: Stack, devicesDir: string, devices: number,
   return claims;
 }
 
-/** Claims one claims.create call asks for (the provisioning role's default claimsPerRequestMax). */
-const claimsPerCallMax = 1000;
+/** Claims one claims.create call asks for (within the provisioning role's default claimsPerRequestMax). */
+const claimsPerCallMax = 250;
 
 /** True when the device's flash holds a credential issued under this FLEET account. */
 function credentialOfTrust(deviceDir: string, fleetAccount: string): boolean {

@@ -107,19 +107,21 @@ export function natsServerConfig(s: NatsServerSpec): string {
     `mqtt { listen: ${s.host}:${s.mqttPort}, stream_replicas: ${s.replicas}, consumer_replicas: ${s.replicas}, max_ack_pending: 1024${tls ? `,${tls}` : ""} }`,
   ];
   if (s.tls) lines.push(tls.trim());
-  if (s.operator) {
-    const o = s.operator;
-    lines.push(
-      `operator: ${o.operatorJwt}`,
-      `system_account: ${o.systemAccount}`,
-      `resolver: { type: full, dir: ${JSON.stringify(o.resolverDir)}, allow_delete: false, interval: "2m" }`,
-      `resolver_preload: { ${Object.entries(o.preload).map(([k, v]) => `${k}: ${v}`).join(", ")} }`,
-    );
-  }
+  if (s.operator) lines.push(...operatorConfigLines(s.operator));
   if (s.clusterPort !== null) {
     lines.push(`cluster { name: xsfleet, listen: ${s.host}:${s.clusterPort}, routes: [${s.routes.join(", ")}] }`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** The operator-mode lines of a nats-server configuration (also written as an include file for deploy/). */
+export function operatorConfigLines(o: NatsOperatorConfig): string[] {
+  return [
+    `operator: ${o.operatorJwt}`,
+    `system_account: ${o.systemAccount}`,
+    `resolver: { type: full, dir: ${JSON.stringify(o.resolverDir)}, allow_delete: false, interval: "2m" }`,
+    `resolver_preload: { ${Object.entries(o.preload).map(([k, v]) => `${k}: ${v}`).join(", ")} }`,
+  ];
 }
 
 /** Reads back what a started server listens on; undefined until all are known. */
@@ -161,7 +163,7 @@ export async function startNatsServer(spec: NatsServerSpec, configPath: string, 
     if (logFd !== null) writeSync(logFd, d);
     const joined = log + d.toString();
     // The ports file does not list MQTT; its listener says where it is.
-    mqttPort ??= Number(/Listening for MQTT clients on mqtts?:\/\/\S*:(\d+)/.exec(joined)?.[1]) || undefined;
+    mqttPort ??= Number(/Listening for MQTT clients on (?:mqtts?|tls):\/\/\S*:(\d+)/.exec(joined)?.[1]) || undefined;
     log = joined.slice(-logTailBytes);
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));

@@ -25,7 +25,7 @@ import { DeviceLifecycle, RegistryError, type DeviceRegistry } from "../registry
 import type { CredentialIssuer } from "./issuer";
 import { AttemptCounter, TokenBucket } from "./rate-limit";
 import type { RevocationEntry } from "./revocations";
-import { RevocationListFull, type Revoker } from "./revoker";
+import { RevocationKind, RevocationListFull, type Revoker } from "./revoker";
 import type { ProvisioningSettings } from "./settings";
 import { ClaimState, type ClaimRecord, type DeviceKey, type TrustStore } from "./trust-store";
 
@@ -136,7 +136,8 @@ export class ClaimService {
   async #done(rec: ClaimRecord, req: ProvisioningRequest, now: number): Promise<ProvisioningResponse | Refusal> {
     if (rec.usedBy !== req.deviceId) return { code: ProvisioningError.Invalid, message: `claim ${rec.claimId} was not used by ${req.deviceId}` };
     if (rec.state !== ClaimState.Done) {
-      await this.#d.revoker.revoke([{ publicKey: rec.publicKey, atS: Math.floor(now / 1000), expiresS: Math.ceil(rec.expiresMs / 1000), reason: "claim-done", claimId: rec.claimId }]);
+      // The claim's key goes with the next push (batched): its one job is done, and its marker refuses it anyway.
+      this.#d.revoker.revokeSoon([{ publicKey: rec.publicKey, kind: RevocationKind.UsedClaim, atS: Math.floor(now / 1000), expiresS: Math.ceil(rec.expiresMs / 1000), reason: "claim-done", claimId: rec.claimId }]);
       await this.#d.store.updateClaim(rec.claimId, (cur) => ({ ...cur, state: ClaimState.Done, doneMs: now }));
       this.stats.done++;
     }
@@ -157,7 +158,7 @@ export class ClaimService {
   async #revokeKeys(keys: readonly DeviceKey[], now: number, reason: string, deviceId: string): Promise<number> {
     const nowS = Math.floor(now / 1000);
     const live = keys.filter((k) => k.expiresS >= nowS);
-    const entries: RevocationEntry[] = live.map((k) => ({ publicKey: k.publicKey, atS: nowS, expiresS: k.expiresS, reason, deviceId }));
+    const entries: RevocationEntry[] = live.map((k) => ({ publicKey: k.publicKey, kind: RevocationKind.Credential, atS: nowS, expiresS: k.expiresS, reason, deviceId }));
     await this.#d.revoker.revoke(entries);
     return entries.length;
   }
@@ -194,7 +195,7 @@ export class ClaimService {
     if (!rec) throw new ApiError("not_found", `no claim ${claimId}`);
     const now = this.#now();
     await this.#d.store.consumeClaim(claimId, { kind: "revoke", atMs: now }); // an open claim can no longer be used
-    await this.#d.revoker.revoke([{ publicKey: rec.publicKey, atS: Math.floor(now / 1000), expiresS: Math.ceil(rec.expiresMs / 1000), reason: "claim-revoked", claimId }]);
+    await this.#d.revoker.revoke([{ publicKey: rec.publicKey, kind: RevocationKind.Credential, atS: Math.floor(now / 1000), expiresS: Math.ceil(rec.expiresMs / 1000), reason: "claim-revoked", claimId }]);
     const updated = await this.#d.store.updateClaim(claimId, (cur) => (cur.state === ClaimState.Open || cur.state === ClaimState.Used ? { ...cur, state: ClaimState.Revoked, revokedMs: now } : null));
     this.stats.claimsRevoked++;
     return claimView(updated ?? rec);

@@ -17,7 +17,7 @@ export {
 } from "./trust";
 export { CredentialIssuer, credentialTtlMaxS, type IssuedCredential } from "./issuer";
 export { FleetAccountPublisher, AccountPushError, claimsUpdateSubject } from "./account-publisher";
-export { RevocationList, RevocationListFull, revocationsMaxDefault, type RevocationEntry } from "./revocations";
+export { RevocationList, RevocationListFull, RevocationKind, revocationsMaxDefault, type RevocationEntry } from "./revocations";
 export { Revoker, type RevokerStats } from "./revoker";
 export { TrustStore, ClaimState, type ClaimRecord, type DeviceCredentialRecord, type ClaimUse } from "./trust-store";
 export { ClaimService, newClaimId, type ClaimServiceStats } from "./claim-service";

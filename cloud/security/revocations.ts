@@ -6,13 +6,23 @@
 // JWT of that key has expired — that keeps the account JWT (≈70 bytes per
 // entry, pushed whole on every change) far below max_payload.
 //
-// Bounded: at most `revocationsMax` live entries. A revocation beyond that
-// is refused with a typed error, never dropped silently and never by
-// evicting a live entry (that would re-admit a revoked device).
+// Bounded: at most `revocationsMax` live entries, in two classes. A
+// `credential` entry (a device's or a claim's key revoked because someone
+// must be shut out) is never dropped while live: beyond the bound it evicts
+// a `used-claim` entry, or is refused with a typed error. A `used-claim`
+// entry (the key of a claim that already did its one job; the claim-use
+// marker refuses it anyway) is defence in depth: it is recorded while there
+// is room and is the first to go when there is none — otherwise every
+// provisioned device would hold a slot for a day and a fleet rollout would
+// fill the list.
+
+export const RevocationKind = Object.freeze({ Credential: "credential", UsedClaim: "used-claim" } as const);
+export type RevocationKind = (typeof RevocationKind)[keyof typeof RevocationKind];
 
 export interface RevocationEntry {
   /** User public key (U…). */
   publicKey: string;
+  kind: RevocationKind;
   /** Seconds since the epoch: JWTs of this key issued at or before are refused. */
   atS: number;
   /** When the last JWT this entry covers expires (seconds); the entry may go after that. */
@@ -53,11 +63,41 @@ export class RevocationList {
     return this.#entries.get(publicKey);
   }
 
-  /** Adds or widens an entry (later `atS`, later `expiresS` win). Throws RevocationListFull for a new key beyond `max`. */
-  add(e: RevocationEntry): void {
+  /**
+   * Adds or widens an entry (later `atS`, later `expiresS`, and `credential`
+   * over `used-claim` win). When full: a used-claim entry is not added
+   * (returns false); a credential entry evicts the used-claim entry that
+   * expires first (returned in `evicted`) or throws RevocationListFull.
+   */
+  add(e: RevocationEntry): { added: boolean; evicted?: RevocationEntry } {
     const cur = this.#entries.get(e.publicKey);
-    if (!cur && this.#entries.size >= this.max) throw new RevocationListFull(this.max);
-    this.#entries.set(e.publicKey, cur ? { ...cur, atS: Math.max(cur.atS, e.atS), expiresS: Math.max(cur.expiresS, e.expiresS) } : { ...e });
+    if (cur) {
+      const kind = cur.kind === RevocationKind.Credential || e.kind === RevocationKind.Credential ? RevocationKind.Credential : RevocationKind.UsedClaim;
+      this.#entries.set(e.publicKey, { ...cur, kind, atS: Math.max(cur.atS, e.atS), expiresS: Math.max(cur.expiresS, e.expiresS) });
+      return { added: true };
+    }
+    let evicted: RevocationEntry | undefined;
+    if (this.#entries.size >= this.max) {
+      if (e.kind === RevocationKind.UsedClaim) return { added: false };
+      evicted = this.#firstToGo();
+      if (evicted === undefined) throw new RevocationListFull(this.max);
+      this.#entries.delete(evicted.publicKey);
+    }
+    this.#entries.set(e.publicKey, { ...e });
+    return evicted ? { added: true, evicted } : { added: true };
+  }
+
+  /** Room for `n` more credential entries (free slots plus evictable used-claim entries)? */
+  roomFor(n: number): boolean {
+    let evictable = 0;
+    for (const e of this.#entries.values()) if (e.kind === RevocationKind.UsedClaim) evictable++;
+    return this.max - this.#entries.size + evictable >= n;
+  }
+
+  #firstToGo(): RevocationEntry | undefined {
+    let best: RevocationEntry | undefined;
+    for (const e of this.#entries.values()) if (e.kind === RevocationKind.UsedClaim && (!best || e.expiresS < best.expiresS)) best = e;
+    return best;
   }
 
   /** Replaces an entry as stored elsewhere (a KV watch), without the bound: the store is the authority. */

@@ -9,7 +9,7 @@
 // bucket and from the JWT.
 import type { Logger } from "../base";
 import type { FleetAccountPublisher } from "./account-publisher";
-import { RevocationList, RevocationListFull, type RevocationEntry } from "./revocations";
+import { RevocationKind, RevocationList, RevocationListFull, type RevocationEntry } from "./revocations";
 import type { TrustStore } from "./trust-store";
 
 /** Changes seen on the bucket are pushed after this quiet time (one push for a burst). */
@@ -22,6 +22,10 @@ export interface RevokerStats {
   pruned: number;
   listSize: number;
   refusedFull: number;
+  /** Used-claim keys not listed because the list was full of credential entries. */
+  skippedClaims: number;
+  /** Used-claim entries dropped to make room for credential revocations. */
+  evictedClaims: number;
 }
 
 export class Revoker {
@@ -30,11 +34,13 @@ export class Revoker {
   readonly #log: Logger;
   readonly #nowS: () => number;
   readonly #list: RevocationList;
-  readonly #stats: RevokerStats = { revoked: 0, pushes: 0, pushFailures: 0, pruned: 0, listSize: 0, refusedFull: 0 };
+  readonly #stats: RevokerStats = { revoked: 0, pushes: 0, pushFailures: 0, pruned: 0, listSize: 0, refusedFull: 0, skippedClaims: 0, evictedClaims: 0 };
   #watch: { stop: () => void } | null = null;
   #timer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** Used-claim keys waiting for the next (debounced) push. */
+  #soon: RevocationEntry[] = [];
   /** Set once the initial values are in: before that, entries are a load, not changes. */
   #loaded = false;
 
@@ -55,7 +61,8 @@ export class Revoker {
     let caughtUp!: () => void;
     const ready = new Promise<void>((r) => (caughtUp = r));
     this.#watch = await this.#store.watchRevocations({
-      onEntry: (e) => { this.#list.set(e); if (this.#loaded) this.#schedule(); },
+      // An entry of unknown kind is held as a credential: never evicted.
+      onEntry: (e) => { this.#list.set({ ...e, kind: e.kind === RevocationKind.UsedClaim ? RevocationKind.UsedClaim : RevocationKind.Credential }); if (this.#loaded) this.#schedule(); },
       onDelete: (k) => { this.#list.delete(k); },
       onCaughtUp: () => caughtUp(),
     });
@@ -78,17 +85,44 @@ export class Revoker {
   async revoke(entries: readonly RevocationEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const fresh = entries.filter((e) => !this.#list.has(e.publicKey)).length;
-    if (this.#list.size + fresh > this.#list.max) {
+    if (!this.#list.roomFor(fresh)) {
       this.#list.prune(this.#nowS());
-      if (this.#list.size + fresh > this.#list.max) {
+      if (!this.#list.roomFor(fresh)) {
         this.#stats.refusedFull++;
         throw new RevocationListFull(this.#list.max);
       }
     }
-    for (const e of entries) this.#list.add(e);
-    await Promise.all(entries.map((e) => this.#store.putRevocation(this.#list.get(e.publicKey)!)));
-    this.#stats.revoked += entries.length;
+    await this.#record(entries);
     await this.push();
+  }
+
+  /**
+   * Lists the keys of used claims (RevocationKind.UsedClaim) with the next
+   * push, at most pushDebounceMs from now — a fleet provisioning at once
+   * costs one push per burst, not one per device. Best effort by design
+   * (revocations.ts): skipped when the list is full.
+   */
+  revokeSoon(entries: readonly RevocationEntry[]): void {
+    this.#soon.push(...entries);
+    this.#schedule();
+  }
+
+  async #record(entries: readonly RevocationEntry[]): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const e of entries) {
+      const r = this.#list.add(e);
+      if (!r.added) {
+        this.#stats.skippedClaims++;
+        continue;
+      }
+      if (r.evicted) {
+        this.#stats.evictedClaims++;
+        writes.push(this.#store.deleteRevocation(r.evicted.publicKey));
+      }
+      writes.push(this.#store.putRevocation(this.#list.get(e.publicKey)!));
+      this.#stats.revoked++;
+    }
+    await Promise.all(writes);
   }
 
   /** Rebuilds the account JWT from the list and pushes it (serialised: one push at a time, in order). */
@@ -100,6 +134,11 @@ export class Revoker {
 
   async #pushNow(): Promise<void> {
     if (this.#stopped) return;
+    if (this.#soon.length > 0) {
+      const soon = this.#soon;
+      this.#soon = [];
+      await this.#record(soon).catch((e: unknown) => this.#log.warn("recording used-claim revocations failed", { err: e }));
+    }
     const now = this.#nowS();
     const expired = this.#list.expired(now);
     for (const e of expired) this.#list.delete(e.publicKey);
@@ -124,4 +163,4 @@ export class Revoker {
   }
 }
 
-export { RevocationListFull };
+export { RevocationListFull, RevocationKind };

@@ -12,7 +12,7 @@ export interface ProvisioningSettings {
   claimTtlMaxS: number;
   /** Lifetime of a device credential. */
   credentialTtlS: number;
-  /** Claims one claims.create request may make. */
+  /** Claims one claims.create request may make (each ~1.2 KB of reply; the reply must stay under max_payload, 1 MiB). */
   claimsPerRequestMax: number;
   /** Provisioning requests one node handles per second (token bucket), and its burst. */
   requestsPerSec: number;
@@ -30,7 +30,7 @@ export const defaultProvisioningSettings: Readonly<ProvisioningSettings> = Objec
   claimTtlS: 24 * 3600,
   claimTtlMaxS: 30 * 24 * 3600,
   credentialTtlS: 90 * 24 * 3600,
-  claimsPerRequestMax: 1000,
+  claimsPerRequestMax: 500,
   requestsPerSec: 200,
   requestBurst: 500,
   claimAttemptsMax: 10,
@@ -43,7 +43,7 @@ export const provisioningSettingRanges: IntRanges<ProvisioningSettings> = Object
   claimTtlS: [60, 30 * 24 * 3600],
   claimTtlMaxS: [60, 30 * 24 * 3600],
   credentialTtlS: [60, credentialTtlMaxS],
-  claimsPerRequestMax: [1, 10_000],
+  claimsPerRequestMax: [1, 800],
   requestsPerSec: [1, 100_000],
   requestBurst: [1, 1_000_000],
   claimAttemptsMax: [1, 1000],

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import {
-  AttemptCounter, KeyPair, KeyType, RevocationList, RevocationListFull, TokenBucket, decodeJwt, encodeUserJwt, permissionTableMarkdown,
+  AttemptCounter, KeyPair, KeyType, RevocationKind, RevocationList, RevocationListFull, TokenBucket, decodeJwt, encodeUserJwt, permissionTableMarkdown,
 } from "../../../cloud/security";
 import {
   ProvisioningOp, claimToken, decodeProvisioningRequest, decodeProvisioningResponse, encodeProvisioningRequest, encodeProvisioningResponse,
@@ -56,20 +56,30 @@ describe("NATS JWTs", () => {
 });
 
 describe("revocation list", () => {
-  it("is bounded: a new key beyond the limit is refused, a known key is widened", () => {
-    const l = new RevocationList(2);
-    l.add({ publicKey: "UA", atS: 10, expiresS: 100, reason: "t" });
-    l.add({ publicKey: "UB", atS: 10, expiresS: 200, reason: "t" });
-    expect(() => l.add({ publicKey: "UC", atS: 11, expiresS: 300, reason: "t" })).toThrow(RevocationListFull);
-    l.add({ publicKey: "UA", atS: 20, expiresS: 150, reason: "t" });
-    expect(l.get("UA")).toMatchObject({ atS: 20, expiresS: 150 });
-    expect(l.size).toBe(2);
+  const cred = (publicKey: string, expiresS: number, atS = 10) => ({ publicKey, kind: RevocationKind.Credential, atS, expiresS, reason: "t" });
+  const used = (publicKey: string, expiresS: number) => ({ publicKey, kind: RevocationKind.UsedClaim, atS: 10, expiresS, reason: "t" });
+
+  it("is bounded: a credential beyond the limit evicts the used-claim entry that expires first, else is refused", () => {
+    const l = new RevocationList(3);
+    l.add(cred("UA", 100));
+    l.add(used("UC1", 300));
+    l.add(used("UC2", 200));
+    expect(l.add(cred("UB", 400))).toEqual({ added: true, evicted: used("UC2", 200) });
+    expect(l.add(used("UC3", 500))).toEqual({ added: false });
+    l.add(cred("UD", 400));
+    expect(l.has("UC1")).toBe(false);
+    expect(() => l.add(cred("UE", 400))).toThrow(RevocationListFull);
+    expect(l.roomFor(1)).toBe(false);
+    // A known key is widened, never a second slot; credential wins over used-claim.
+    l.add({ ...used("UA", 150), atS: 20 });
+    expect(l.get("UA")).toMatchObject({ kind: RevocationKind.Credential, atS: 20, expiresS: 150 });
+    expect(l.size).toBe(3);
   });
 
   it("drops entries once every JWT they cover has expired", () => {
     const l = new RevocationList(10);
-    l.add({ publicKey: "UA", atS: 10, expiresS: 100, reason: "t" });
-    l.add({ publicKey: "UB", atS: 10, expiresS: 200, reason: "t" });
+    l.add(cred("UA", 100));
+    l.add(cred("UB", 200));
     expect(l.claims(150)).toEqual({ UB: 10 });
     expect(l.prune(150)).toBe(1);
     expect(l.size).toBe(1);

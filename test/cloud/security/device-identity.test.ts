@@ -10,7 +10,7 @@ import { connect, jwtAuthenticator, type NatsConnection } from "@nats-io/transpo
 import mqtt from "mqtt";
 import { connectNats } from "../../../cloud/nats";
 import {
-  CredentialIssuer, FleetAccountPublisher, Revoker, TrustStore, decodeJwt, loadSigningTrust, type SigningTrust,
+  CredentialIssuer, FleetAccountPublisher, RevocationKind, Revoker, TrustStore, decodeJwt, loadSigningTrust, type SigningTrust,
 } from "../../../cloud/security";
 import { deviceSubject, partitionedUplinkSubject } from "../../../cloud/subjects";
 import { Downlink, Uplink, deviceTopic, subjectToMqttTopic } from "../../../shared/topics";
@@ -127,13 +127,13 @@ describe("device identity on nats-server in operator mode", () => {
       const r = await mqttProbe(mqttUrl, { clientId: "dev-r", username: "dev-r", password: credR.jwt });
       const s = await mqttProbe(mqttUrl, { clientId: "dev-s", username: "dev-s", password: credS.jwt });
       const t0 = performance.now();
-      await revoker.revoke([{ publicKey: credR.publicKey, atS: Math.floor(Date.now() / 1000), expiresS: credR.expiresS, reason: "test", deviceId: "dev-r" }]);
+      await revoker.revoke([{ publicKey: credR.publicKey, kind: RevocationKind.Credential, atS: Math.floor(Date.now() / 1000), expiresS: credR.expiresS, reason: "test", deviceId: "dev-r" }]);
       await r.closed;
       const closedMs = performance.now() - t0;
       expect(closedMs, "disconnected within seconds").toBeLessThan(5_000);
       expect(await refused(mqttProbe(mqttUrl, { clientId: "dev-r", username: "dev-r", password: credR.jwt }))).toMatch(/Not authorized/);
       // A second revocation in the same second keeps the first (the list is rebuilt whole each push).
-      await revoker.revoke([{ publicKey: credS.publicKey, atS: Math.floor(Date.now() / 1000), expiresS: credS.expiresS, reason: "test", deviceId: "dev-s" }]);
+      await revoker.revoke([{ publicKey: credS.publicKey, kind: RevocationKind.Credential, atS: Math.floor(Date.now() / 1000), expiresS: credS.expiresS, reason: "test", deviceId: "dev-s" }]);
       await s.closed;
       expect(await refused(mqttProbe(mqttUrl, { clientId: "dev-r", username: "dev-r", password: credR.jwt }))).toMatch(/Not authorized/);
       // Unrelated devices are untouched by pushes (no reload: nothing else is disconnected).
