@@ -54,6 +54,7 @@ export const upSpec: CommandSpec = {
     duration: { type: "string", value: "S", description: "stop after S seconds (default: until Ctrl-C)" },
     insecure: { type: "boolean", description: "no authentication at all (the open broker of earlier versions); default: operator/JWT mode, credentials in <state-dir>/secrets" },
     tls: { type: "boolean", description: "TLS on the NATS and MQTT listeners with a local CA (<state-dir>/secrets/tls); devices and services verify it" },
+    bind: { type: "string", value: "ADDR", description: "address the broker's listeners bind; 0.0.0.0 lets devices on the LAN connect (use with the secured stack, ideally --tls)", default: "127.0.0.1" },
     "tls-host": { type: "string", value: "HOST", description: "another name or IP the server certificate must carry (devices on the LAN dial it); repeatable", multiple: true },
   },
   examples: [
@@ -116,7 +117,10 @@ async function resolveBroker(p: ReturnType<typeof parseCommand> & object, stateD
   const size = intOption(p, "nats-nodes", 1, 3);
   const mode = security ? `operator/JWT mode${security.tls ? " with TLS" : ""}` : "no authentication (--insecure)";
   log(`broker: starting ${size} nats-server process(es) with JetStream and MQTT, ${mode}, data in ${path.join(stateDir, "nats")} …`);
-  const nats = await startLocalNats({ stateDir, size, basePort: intOption(p, "base-port", 1024, 65000), ...(security ? security.broker : {}) });
+  const bind = stringOption(p, "bind") ?? "127.0.0.1";
+  if (!/^[0-9a-fA-F.:]+$/.test(bind)) throw new UsageError(`--bind takes an IP address, got ${JSON.stringify(bind)}`, "up");
+  if (bind !== "127.0.0.1" && !security) log("warning: --bind with --insecure: anyone who reaches this address can publish for any device");
+  const nats = await startLocalNats({ stateDir, size, basePort: intOption(p, "base-port", 1024, 65000), host: bind, ...(security ? security.broker : {}) });
   log(`broker: NATS ${nats.servers.join(", ")} | MQTT ${nats.mqttUrls.join(", ")} | monitor ${nats.monitorUrls[0]}`);
   return { nats, servers: nats.servers, mqttUrls: nats.mqttUrls };
 }

@@ -40,6 +40,8 @@ export interface LocalNatsOptions {
   prepareResolver?: (resolverDir: string) => void;
   /** TLS on the client and MQTT listeners. */
   tls?: NatsTlsConfig;
+  /** Address the listeners bind (default 127.0.0.1; 0.0.0.0 lets devices on the LAN in). Clients here still dial 127.0.0.1. */
+  host?: string;
 }
 
 async function preferred(port: number): Promise<number> {
@@ -60,7 +62,7 @@ async function specs(opts: LocalNatsOptions, usePreferred: boolean): Promise<Nat
       opts.prepareResolver?.(resolverDir);
     }
     out.push({
-      name: `xsfleet-n${i}`, host: "127.0.0.1", storeDir, replicas: opts.size, routes: [], portsFileDir: natsDir,
+      name: `xsfleet-n${i}`, host: opts.host ?? "127.0.0.1", storeDir, replicas: opts.size, routes: [], portsFileDir: natsDir,
       clientPort: await pick(b), mqttPort: await pick(b + 1), monitorPort: await pick(b + 2),
       clusterPort: opts.size > 1 ? await pick(b + 3) : null,
       ...(opts.operator ? { operator: { ...opts.operator, resolverDir } } : {}),
