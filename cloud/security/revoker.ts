@@ -14,6 +14,8 @@ import type { TrustStore } from "./trust-store";
 
 /** Changes seen on the bucket are pushed after this quiet time (one push for a burst). */
 const pushDebounceMs = 50;
+/** A failed push is tried again after this long (and on every later change). */
+const pushRetryMs = 2_000;
 
 export interface RevokerStats {
   revoked: number;
@@ -37,6 +39,7 @@ export class Revoker {
   readonly #stats: RevokerStats = { revoked: 0, pushes: 0, pushFailures: 0, pruned: 0, listSize: 0, refusedFull: 0, skippedClaims: 0, evictedClaims: 0 };
   #watch: { stop: () => void } | null = null;
   #timer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   #stopped = false;
   /** Used-claim keys waiting for the next (debounced) push. */
@@ -68,12 +71,14 @@ export class Revoker {
     });
     await ready;
     this.#loaded = true;
-    await this.push();
+    // A failed first push is logged and retried (#pushNow): the role serves meanwhile.
+    await this.push().catch(() => undefined);
   }
 
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#retryTimer);
     this.#watch?.stop();
   }
 
@@ -151,7 +156,9 @@ export class Revoker {
       this.#stats.pushes++;
     } catch (e) {
       this.#stats.pushFailures++;
-      this.#log.error("FLEET account push failed; revocations wait for the next push", { err: e });
+      this.#log.error(`FLEET account push failed; retrying in ${pushRetryMs} ms`, { err: e });
+      clearTimeout(this.#retryTimer);
+      if (!this.#stopped) this.#retryTimer = setTimeout(() => { this.push().catch(() => undefined); }, pushRetryMs);
       throw e;
     }
   }
