@@ -220,6 +220,11 @@ export async function startNatsCluster(specs: readonly NatsServerSpec[], configP
     started.push(...others);
     if (known.length === 0) {
       // Only the route list changes: nats-server reloads routes, not listen ports.
+      // In operator mode a reload closes every MQTT and JWT client and drops
+      // retained MQTT messages (docs/research/nats29 A3): this one happens
+      // before startNatsCluster returns, so no client can be connected yet; a
+      // restarted operator cluster kept its retained messages (docs/security.md).
+      // Nothing reloads a running server.
       writeFileSync(configPathOf(seedSpec), natsServerConfig({ ...seedSpec, routes: others.map((o) => route(o.ports.cluster!)) }));
       seed.reload();
     }
