@@ -7,7 +7,9 @@
 //   node deploy/healthcheck.mjs control
 //       a control-plane replica: asks replica XSFLEET_CONTROL_ID for
 //       raft.status over NATS (XSFLEET_NATS_SERVERS); healthy when it answers
-//       and knows a leader, i.e. it has joined a working Raft group.
+//       and knows a leader, i.e. it has joined a working Raft group. On a
+//       secured stack it logs in with XSFLEET_NATS_CREDS (the replica's
+//       control user, whose replies come back on _INBOX_control).
 const timeoutMs = 4_000;
 
 function fail(why) {
@@ -35,10 +37,16 @@ async function checkControl() {
   const id = process.env.XSFLEET_CONTROL_ID;
   const servers = (process.env.XSFLEET_NATS_SERVERS || "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean);
   if (!id || !/^\d+$/.test(id)) fail("set XSFLEET_CONTROL_ID to this replica's Raft node id");
-  const { connect } = await import("@nats-io/transport-node");
+  const { connect, credsAuthenticator } = await import("@nats-io/transport-node");
+  const creds = process.env.XSFLEET_NATS_CREDS;
+  let auth = {};
+  if (creds) {
+    const { readFileSync } = await import("node:fs");
+    auth = { authenticator: credsAuthenticator(readFileSync(creds)), inboxPrefix: "_INBOX_control" };
+  }
   let nc;
   try {
-    nc = await connect({ servers, name: `healthcheck-control-${id}`, timeout: timeoutMs });
+    nc = await connect({ servers, name: `healthcheck-control-${id}`, timeout: timeoutMs, ...auth });
   } catch (e) {
     fail(`cannot connect to NATS ${servers.join(",")}: ${e.message}`);
   }

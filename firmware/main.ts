@@ -10,6 +10,7 @@ import Instrumentation from "instrumentation";
 import type { MqttConnect, MqttOptions, Platform, ResourceProbe, Timers } from "./platform";
 import { LogLevel } from "./platform";
 import { DeviceRuntime } from "./device/runtime";
+import { startWithCredential } from "./device/provisioning";
 import { PreferenceStorage } from "./esp32/preference-storage";
 import { SyntheticClimateSensor } from "./esp32/climate-sensor";
 
@@ -69,12 +70,20 @@ export default function main(): void {
   };
   const username = config.mqttUsername === undefined || config.mqttUsername === "" ? undefined : String(config.mqttUsername);
   const password = config.mqttPassword === undefined || config.mqttPassword === "" ? undefined : String(config.mqttPassword);
+  const deviceId = str("deviceId");
+  // mqttTls: the broker's certificate is checked against the CA the manifest carries (docs/security.md).
+  const brokerUrls = [`${config.mqttTls === true || config.mqttTls === "true" ? "mqtts" : "mqtt"}://${str("mqttHost")}:${num("mqttPort", 1883)}`];
+  // A claim (config.claim) is exchanged for the device's own credential on first boot, kept in flash.
+  startWithCredential(platform, { deviceId, brokerUrls, claim: str("claim", "") }, (auth) => startRuntime(platform, role, deviceId, brokerUrls, auth ?? { username, password }));
+}
+
+function startRuntime(platform: Platform, role: "sensor" | "actuator", deviceId: string, brokerUrls: string[], auth: { username?: string | undefined; password?: string | undefined }): void {
   const runtime = new DeviceRuntime(platform, {
-    deviceId: str("deviceId"),
+    deviceId,
     role,
-    brokerUrls: [`mqtt://${str("mqttHost")}:${num("mqttPort", 1883)}`],
-    ...(username !== undefined ? { username } : {}),
-    ...(password !== undefined ? { password } : {}),
+    brokerUrls,
+    ...(auth.username !== undefined ? { username: auth.username } : {}),
+    ...(auth.password !== undefined ? { password: auth.password } : {}),
     firmwareVersion: str("firmwareVersion", "0.1.0"),
     heartbeatIntervalMs: num("heartbeatIntervalMs", 10_000),
     sampleIntervalMs: num("sampleIntervalMs", 1_000),

@@ -9,7 +9,8 @@ import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../regis
 import { apiSubject } from "../subjects";
 import {
   ApiError, apiErrorStatus, defaultCommandTimeoutMs,
-  type ApiContract, type ApiEndpoint, type ApiErrorBody, type ApiErrorCode, type CommandReply, type ConfigSetReply, type ListReply,
+  type ApiContract, type ApiEndpoint, type ApiErrorBody, type ApiErrorCode, type ClaimsCreateRequest, type ClaimsListReply, type ClaimsListRequest,
+  type ClaimView, type CommandReply, type ConfigSetReply, type CreatedClaim, type DecommissionReply, type ListReply,
   type SendCommandRequest, type TelemetryQueryRequest,
 } from "./types";
 
@@ -69,7 +70,12 @@ export class ApiClient {
   }
 
   decommission(deviceId: string, expectedRevision?: number): Promise<DeviceRecord> {
-    return this.call("devices.decommission", expectedRevision === undefined ? { deviceId } : { deviceId, expectedRevision }).then((r) => r.device);
+    return this.decommissionDevice(deviceId, expectedRevision).then((r) => r.device);
+  }
+
+  /** Decommissions and says whether the device's credentials were revoked. */
+  decommissionDevice(deviceId: string, expectedRevision?: number): Promise<DecommissionReply> {
+    return this.call("devices.decommission", expectedRevision === undefined ? { deviceId } : { deviceId, expectedRevision });
   }
 
   setMetadata(deviceId: string, patch: Record<string, string | null>, expectedRevision?: number): Promise<DeviceRecord> {
@@ -97,5 +103,23 @@ export class ApiClient {
 
   queryTelemetry(req: TelemetryQueryRequest): Promise<unknown> {
     return this.call("telemetry.query", req).then((r) => r.result);
+  }
+
+  /** New one-time claims (with their tokens): one per device id, or `count` for any device. */
+  createClaims(req: ClaimsCreateRequest): Promise<CreatedClaim[]> {
+    return this.call("claims.create", req).then((r) => r.claims);
+  }
+
+  listClaims(req: ClaimsListRequest = {}): Promise<ClaimsListReply> {
+    return this.call("claims.list", req);
+  }
+
+  revokeClaim(claimId: string): Promise<ClaimView> {
+    return this.call("claims.revoke", { claimId }).then((r) => r.claim);
+  }
+
+  /** Revokes every credential of the device: it is disconnected and cannot reconnect until provisioned again. */
+  revokeCredentials(deviceId: string, reason?: string): Promise<number> {
+    return this.call("credentials.revoke", reason === undefined ? { deviceId } : { deviceId, reason }).then((r) => r.revoked);
   }
 }

@@ -16,8 +16,10 @@ import { apiSubject, DeviceEvent, deviceEventSubject } from "../subjects";
 import type { ApiLimits } from "./settings";
 import {
   ApiEndpoint, ApiError, apiErrorStatus, apiQueueGroup, apiServiceName, apiServiceVersion, defaultCommandTimeoutMs,
-  type ApiErrorBody, type ApiErrorCode, type CommandReply, type ConfigSetReply, type DeviceReply, type ListReply, type StateReply, type TelemetryQueryReply,
+  type ApiErrorBody, type ApiErrorCode, type CommandReply, type ConfigSetReply, type DecommissionReply, type DeviceReply, type ListReply, type StateReply,
+  type TelemetryQueryReply,
 } from "./types";
+import { ApiClient } from "./client";
 import { boolField, deviceIdField, intField, objectField, onlyFields, parseBody, stringField, type Body } from "./validate";
 
 /** Seam to the ingest colleague's DeviceStateStore (cloud/state). */
@@ -156,13 +158,13 @@ function registerEndpoints(d: ApiRoleDeps, add: (e: ApiEndpoint, fn: Handler) =>
     return { device };
   });
 
-  add(ApiEndpoint.DevicesDecommission, async (b): Promise<DeviceReply> => {
+  add(ApiEndpoint.DevicesDecommission, async (b): Promise<DecommissionReply> => {
     onlyFields(b, ["deviceId", "expectedRevision"]);
     const deviceId = deviceIdField(b);
     const expectedRevision = intField(b, "expectedRevision", { min: 1, max: Number.MAX_SAFE_INTEGER });
     const device = await d.registry.decommission(deviceId, expectedRevision === undefined ? {} : { expectedRevision });
     d.nc.publish(deviceEventSubject(deviceId, DeviceEvent.Decommissioned), JSON.stringify({ deviceId, event: DeviceEvent.Decommissioned, atMs: device.decommissionedMs, revision: device.revision }));
-    return { device };
+    return { device, ...(await revokeCredentials(d.nc, deviceId)) };
   });
 
   add(ApiEndpoint.DevicesMetadata, async (b): Promise<DeviceReply> => {
@@ -226,6 +228,19 @@ function registerEndpoints(d: ApiRoleDeps, add: (e: ApiEndpoint, fn: Handler) =>
     return { result: await d.queryHistory({ deviceId, channel, fromMs, toMs, limit }) };
   });
 }
+
+/** Asks the provisioning role to revoke a decommissioned device's credentials (docs/security.md). */
+async function revokeCredentials(nc: NatsConnection, deviceId: string): Promise<Pick<DecommissionReply, "credentialsRevoked" | "revokeError">> {
+  try {
+    const r = await new ApiClient(nc, { timeoutMs: revokeTimeoutMs }).revokeCredentials(deviceId, "decommissioned");
+    return { credentialsRevoked: r };
+  } catch (e) {
+    return { credentialsRevoked: null, revokeError: (e as Error).message };
+  }
+}
+
+/** How long decommission waits for the provisioning role's revocation. */
+const revokeTimeoutMs = 10_000;
 
 const registryToApi: Record<string, ApiErrorCode> = {
   not_found: "not_found",

@@ -19,6 +19,11 @@ export const ApiEndpoint = {
   CommandsSend: "commands.send",
   CommandsGet: "commands.get",
   TelemetryQuery: "telemetry.query",
+  // Served by the provisioning role (service xsfleet-provisioning, docs/security.md).
+  ClaimsCreate: "claims.create",
+  ClaimsList: "claims.list",
+  ClaimsRevoke: "claims.revoke",
+  CredentialsRevoke: "credentials.revoke",
 } as const;
 export type ApiEndpoint = (typeof ApiEndpoint)[keyof typeof ApiEndpoint];
 
@@ -28,6 +33,12 @@ export interface ListRequest { lifecycle?: DeviceLifecycle; limit?: number; afte
 export interface ListReply { devices: DeviceRecord[]; next?: string }
 export interface GetRequest { deviceId: string }
 export interface DecommissionRequest { deviceId: string; expectedRevision?: number }
+/**
+ * `credentialsRevoked`: how many credentials of the device the provisioning
+ * role revoked (its connections are closed); null when no provisioning role
+ * answers (an insecure stack) — `revokeError` then says why.
+ */
+export interface DecommissionReply extends DeviceReply { credentialsRevoked: number | null; revokeError?: string }
 /** A null value removes the key. */
 export interface MetadataRequest { deviceId: string; patch: Record<string, string | null>; expectedRevision?: number }
 export interface ConfigSetRequest { deviceId: string; config: DesiredConfigInput; expectedVersion?: number }
@@ -56,6 +67,33 @@ export interface TelemetryQueryRequest { deviceId: string; channel: string; from
 export interface TelemetryQueryReply { result: unknown }
 
 export const defaultCommandTimeoutMs = 30_000;
+
+/** A provisioning claim as listed: never its token, which only claims.create returns. */
+export interface ClaimView {
+  claimId: string;
+  /** The device id it may provision; absent = any. */
+  deviceId?: string;
+  note: string;
+  createdMs: number;
+  expiresMs: number;
+  state: "open" | "used" | "done" | "revoked";
+  usedBy?: string;
+  usedMs?: number;
+  doneMs?: number;
+  revokedMs?: number;
+}
+/** A new claim with its token ("<claimId>.<JWT>", the manifest's `claim` config): shown once. */
+export interface CreatedClaim extends ClaimView { token: string }
+/** One claim per id in deviceIds, or `count` claims for any device id (default 1). */
+export interface ClaimsCreateRequest { deviceIds?: string[]; count?: number; ttlS?: number; note?: string }
+export interface ClaimsCreateReply { claims: CreatedClaim[] }
+export interface ClaimsListRequest { state?: ClaimView["state"]; limit?: number; after?: string }
+export interface ClaimsListReply { claims: ClaimView[]; next?: string }
+export interface ClaimsRevokeRequest { claimId: string }
+export interface ClaimsRevokeReply { claim: ClaimView }
+export interface CredentialsRevokeRequest { deviceId: string; reason?: string }
+/** `revoked`: credentials revoked now (the device's connections are closed and refused). */
+export interface CredentialsRevokeReply { deviceId: string; revoked: number }
 
 /** Error codes in the reply body; the numeric status goes in the Nats-Service-Error-Code header. */
 export const ApiErrorCode = {
@@ -106,11 +144,15 @@ export interface ApiContract {
   "devices.register": [RegisterRequest, DeviceReply];
   "devices.list": [ListRequest, ListReply];
   "devices.get": [GetRequest, DeviceReply];
-  "devices.decommission": [DecommissionRequest, DeviceReply];
+  "devices.decommission": [DecommissionRequest, DecommissionReply];
   "devices.metadata": [MetadataRequest, DeviceReply];
   "devices.config.set": [ConfigSetRequest, ConfigSetReply];
   "devices.state": [StateRequest, StateReply];
   "commands.send": [SendCommandRequest, CommandReply];
   "commands.get": [GetCommandRequest, CommandReply];
   "telemetry.query": [TelemetryQueryRequest, TelemetryQueryReply];
+  "claims.create": [ClaimsCreateRequest, ClaimsCreateReply];
+  "claims.list": [ClaimsListRequest, ClaimsListReply];
+  "claims.revoke": [ClaimsRevokeRequest, ClaimsRevokeReply];
+  "credentials.revoke": [CredentialsRevokeRequest, CredentialsRevokeReply];
 }

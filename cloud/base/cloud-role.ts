@@ -10,6 +10,8 @@ export const CloudRole = Object.freeze({
   Analytics: "analytics",
   /** Fault tolerance: membership, leases and failover, replacement. */
   Orchestration: "orchestration",
+  /** Trust: one-time claims exchanged for device credentials, revocation (docs/security.md). */
+  Provisioning: "provisioning",
 } as const);
 export type CloudRole = (typeof CloudRole)[keyof typeof CloudRole];
 

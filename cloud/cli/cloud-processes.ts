@@ -207,7 +207,7 @@ export class StackProcess {
 
 export function cloudNodeProcess(opts: {
   nodeId: string; roles: string[]; servers: string[]; replicas: number; logDir: string; registry: "kv" | "control"; shutdownTimeoutMs: number;
-  /** More `xsfleet cloud` flags (e.g. the orchestration role's backup schedule). */
+  /** More `xsfleet cloud` flags: the orchestration role's backup schedule, credentials and TLS (cloud/cli/stack-security.ts). */
   extraArgs?: readonly string[];
   onEvent?: (e: ProcessEvent) => void;
 }): StackProcess {
@@ -222,11 +222,13 @@ export function cloudNodeProcess(opts: {
 /** One Raft replica of the control plane (cloud/controlplane/main.ts); it restarts from its WAL. */
 export function controlReplicaProcess(opts: {
   id: number; peers: number[]; servers: string[]; dataDir: string; logDir: string; onEvent?: (e: ProcessEvent) => void;
+  /** Credentials and TLS flags (cloud/cli/stack-security.ts). */
+  extraArgs?: string[];
 }): StackProcess {
   return new StackProcess({
     name: `control-${opts.id}`, kind: ProcessKind.ControlReplica, logDir: opts.logDir, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     nodeArgs: ["--import", "tsx", controlMain, "--id", String(opts.id), "--peers", opts.peers.join(","), "--data-dir", opts.dataDir,
-      "--nats", opts.servers.join(",")],
+      "--nats", opts.servers.join(","), ...(opts.extraArgs ?? [])],
   });
 }
 

@@ -32,10 +32,22 @@ const commands: Record<string, Subcommand> = {
     summary: "restore a backup into a fresh system (control plane, KV buckets, streams), verified",
     run: async (argv) => (await import("./backup")).runRestoreCommand(argv),
   },
+  claims: {
+    summary: "one-time provisioning claims: create (prints tokens to flash), list, revoke",
+    run: async (argv) => (await import("./claims")).runClaims(argv),
+  },
+  credentials: {
+    summary: "revoke a device's credentials (disconnects it; it needs a new claim)",
+    run: async (argv) => (await import("./claims")).runCredentials(argv),
+  },
+  trust: {
+    summary: "create the keys and creds of a secured deployment (containers): trust init",
+    run: async (argv) => (await import("./trust")).runTrust(argv),
+  },
 };
 
 function mainHelp(): string {
-  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
   return `xsfleet — IoT fleets on Moddable XS devices and a NATS JetStream cloud tier
 
 Usage: xsfleet <command> [options]

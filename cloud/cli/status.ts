@@ -1,14 +1,14 @@
 // `xsfleet status`: one look at a running system, through NATS.
-import { connect } from "@nats-io/transport-node";
-import { parseCommand, stringOption, type CommandSpec } from "./args";
+import { parseCommand, type CommandSpec } from "./args";
+import { cliConnect, connectionOptionSpecs } from "./cli-connection";
 import { FleetProbe } from "./fleet-probe";
 
 export const statusSpec: CommandSpec = {
   name: "status",
   summary: "Print fleet status (devices online, ingest lag, dead letters) of a running xsfleet system.",
-  usage: "xsfleet status [--nats URL] [--json]",
+  usage: "xsfleet status [--nats URL] [--creds FILE] [--json]",
   options: {
-    nats: { type: "string", value: "URL", description: "NATS URL of the system", default: "nats://127.0.0.1:4333" },
+    ...connectionOptionSpecs,
     json: { type: "boolean", description: "print JSON" },
   },
 };
@@ -19,13 +19,7 @@ const statusLoadTimeoutMs = 5_000;
 export async function runStatus(argv: string[]): Promise<number> {
   const p = parseCommand(statusSpec, argv);
   if (!p) return 0;
-  const url = stringOption(p, "nats")!;
-  let nc;
-  try {
-    nc = await connect({ servers: url, timeout: 3_000 });
-  } catch (e) {
-    throw new Error(`cannot reach NATS at ${url} (${(e as Error).message}). Is the stack running? Start it with \`npm start\`, or pass --nats.`);
-  }
+  const nc = await cliConnect(p, "xsfleet-status");
   try {
     const probe = new FleetProbe(nc);
     await probe.ready(statusLoadTimeoutMs);

@@ -13,12 +13,17 @@
 // While running, cloud nodes and replicas that exit by themselves are logged
 // with their exit code or signal, shown as down, and restarted with bounded
 // exponential backoff (cloud-processes.ts).
-import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { startLocalNats, freePort, isPortOpen, type LocalNats } from "../infra";
 import { startNatsDashboard, type DashboardEventListener, type DashboardHandle, type ProcessRow } from "../dashboard";
-import { startSimFleet, fleetDevicesMax, type SimFleet } from "../../firmware/host/sim-fleet";
+import { startSimFleet, fleetDevicesMax, simFleetIds, type SimFleet } from "../../firmware/host/sim-fleet";
+import { storedCredentialIn } from "../../firmware/host/sim-device";
 import { ApiClient } from "../api";
+import type { CloudRole } from "../base";
+import { connectNats, type NatsSettings } from "../nats";
+import { decodeJwt, localTlsHostsDefault } from "../security";
 import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
 import {
   cloudNodeProcess, controlReplicaProcess, describeExits, stackRestartConfig, type ProcessEvent, type StackProcess,
@@ -28,6 +33,7 @@ import { startPaxosAcceptors } from "./paxos-acceptors";
 import { liveStatus, RateMeter, statusLine } from "./live-status";
 import { stopRequests } from "./signals";
 import { describeExit } from "../infra";
+import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, prepareStackSecurity, type StackSecurity } from "./stack-security";
 
 export const upSpec: CommandSpec = {
   name: "up",
@@ -49,8 +55,15 @@ export const upSpec: CommandSpec = {
     "backup-interval": { type: "string", value: "S", description: "scheduled backups of the control plane and KV buckets into <state-dir>/backups every S seconds, by whichever cloud node holds the backup singleton (0 = off; needs --registry control)", default: "300" },
     "backup-retain": { type: "string", value: "N", description: "scheduled backups kept", default: "6" },
     duration: { type: "string", value: "S", description: "stop after S seconds (default: until Ctrl-C)" },
+    insecure: { type: "boolean", description: "no authentication at all (the open broker of earlier versions); default: operator/JWT mode, credentials in <state-dir>/secrets" },
+    tls: { type: "boolean", description: "TLS on the NATS and MQTT listeners with a local CA (<state-dir>/secrets/tls); devices and services verify it" },
+    bind: { type: "string", value: "ADDR", description: "address the broker's listeners bind; 0.0.0.0 lets devices on the LAN connect (use with the secured stack, ideally --tls)", default: "127.0.0.1" },
+    "tls-host": { type: "string", value: "HOST", description: "another name or IP the server certificate must carry (devices on the LAN dial it); repeatable", multiple: true },
   },
-  examples: ["npm start", "xsfleet up --devices 200 --nats-nodes 3", "xsfleet up --nats nats://127.0.0.1:4222 --mqtt mqtt://127.0.0.1:1883"],
+  examples: [
+    "npm start", "xsfleet up --devices 200 --nats-nodes 3", "xsfleet up --tls --tls-host 192.168.1.10",
+    "xsfleet up --insecure --nats nats://127.0.0.1:4222 --mqtt mqtt://127.0.0.1:1883",
+  ],
 };
 
 /** Longest stop, Ctrl-C to exit; the stages' bounds below add up to less. */
@@ -76,15 +89,27 @@ interface Stack {
   stopping: boolean;
   /** The dashboard's live feed of process exits and restarts. */
   eventListeners: Set<DashboardEventListener>;
+  /** Credentials, operator mode and TLS; null with --insecure. */
+  security: StackSecurity | null;
+}
+
+/** A NATS connection of `up` itself (the fleet tooling's user when secured). */
+function stackConnect(stack: Pick<Stack, "servers" | "security">, name: string, extra: Partial<NatsSettings> = {}): Promise<NatsConnection> {
+  const s = stack.security;
+  return connectNats({
+    servers: stack.servers, name, ...extra,
+    ...(s ? { credsFile: s.creds.fleet } : {}), ...(s?.tls ? { tls: { caFile: s.tls.caFile } } : {}),
+  });
 }
 
 class Aborted extends Error {}
 
-async function resolveBroker(p: ReturnType<typeof parseCommand> & object, stateDir: string, log: (m: string) => void): Promise<Pick<Stack, "nats" | "servers" | "mqttUrls">> {
+async function resolveBroker(p: ReturnType<typeof parseCommand> & object, stateDir: string, security: StackSecurity | null, log: (m: string) => void): Promise<Pick<Stack, "nats" | "servers" | "mqttUrls">> {
   const natsUrl = stringOption(p, "nats");
   if (natsUrl) {
     const mqttUrl = stringOption(p, "mqtt");
     if (!mqttUrl) throw new UsageError("--nats needs --mqtt too: devices connect to the NATS server's MQTT listener", "up");
+    if (security) throw new UsageError("--nats uses a NATS server that xsfleet does not configure, so it cannot hold xsfleet's operator and accounts: add --insecure, or drop --nats", "up");
     const u = new URL(natsUrl);
     if (!(await isPortOpen(Number(u.port || 4222), u.hostname))) {
       throw new Error(`no NATS answers at ${natsUrl}. Start one, or drop --nats to let xsfleet start its own nats-server.`);
@@ -93,14 +118,18 @@ async function resolveBroker(p: ReturnType<typeof parseCommand> & object, stateD
     return { nats: null, servers: [natsUrl], mqttUrls: [mqttUrl] };
   }
   const size = intOption(p, "nats-nodes", 1, 3);
-  log(`broker: starting ${size} nats-server process(es) with JetStream and MQTT, data in ${path.join(stateDir, "nats")} …`);
-  const nats = await startLocalNats({ stateDir, size, basePort: intOption(p, "base-port", 1024, 65000) });
+  const mode = security ? `operator/JWT mode${security.tls ? " with TLS" : ""}` : "no authentication (--insecure)";
+  log(`broker: starting ${size} nats-server process(es) with JetStream and MQTT, ${mode}, data in ${path.join(stateDir, "nats")} …`);
+  const bind = stringOption(p, "bind") ?? "127.0.0.1";
+  if (!/^[0-9a-fA-F.:]+$/.test(bind)) throw new UsageError(`--bind takes an IP address, got ${JSON.stringify(bind)}`, "up");
+  if (bind !== "127.0.0.1" && !security) log("warning: --bind with --insecure: anyone who reaches this address can publish for any device");
+  const nats = await startLocalNats({ stateDir, size, basePort: intOption(p, "base-port", 1024, 65000), host: bind, ...(security ? security.broker : {}) });
   log(`broker: NATS ${nats.servers.join(", ")} | MQTT ${nats.mqttUrls.join(", ")} | monitor ${nats.monitorUrls[0]}`);
   return { nats, servers: nats.servers, mqttUrls: nats.mqttUrls };
 }
 
 async function waitForApi(stack: Stack, timeoutMs = 90_000): Promise<void> {
-  const nc = await connect({ servers: stack.servers });
+  const nc = await stackConnect(stack, "xsfleet-up");
   try {
     const api = new ApiClient(nc, { timeoutMs: 2_000 });
     const deadline = Date.now() + timeoutMs;
@@ -121,16 +150,15 @@ async function waitForApi(stack: Stack, timeoutMs = 90_000): Promise<void> {
   }
 }
 
-/** Registers the simulated devices (ids as sim-fleet names them) so the registry holds the fleet. */
-async function registerFleet(servers: string[], devices: number, backend: string, log: (m: string) => void): Promise<void> {
-  const nc = await connect({ servers });
+/** Insecure stack: registers the simulated devices (ids as sim-fleet names them) so the registry holds the fleet. */
+async function registerFleet(stack: Stack, devices: number, backend: string, log: (m: string) => void): Promise<void> {
+  const nc = await stackConnect(stack, "xsfleet-up");
   try {
     const api = new ApiClient(nc, { timeoutMs: 15_000 });
-    const width = String(devices - 1).length;
     let created = 0;
-    for (let i = 0; i < devices; i++) {
+    for (const id of simFleetIds(devices)) {
       try {
-        await api.register(`sim-${String(i).padStart(width, "0")}`, { source: "xsfleet-up" });
+        await api.register(id, { source: "xsfleet-up" });
         created++;
       } catch (e) {
         if ((e as { code?: string }).code !== "already_exists") throw e;
@@ -139,6 +167,50 @@ async function registerFleet(servers: string[], devices: number, backend: string
     log(`registry: ${devices} devices registered (${created} new) in the ${backend === "control" ? "Raft control plane" : "NATS KV"} registry`);
   } finally {
     await nc.close();
+  }
+}
+
+/**
+ * Secured stack: a one-time claim for every simulated device that holds no
+ * credential of this trust in its flash; the devices provision themselves
+ * with them (and get registered by the provisioning role). A device whose
+ * stored credential was signed by another trust (the secrets were made
+ * anew) gets a claim too and provisions again.
+ */
+async function claimsForFleet(stack: Stack, devicesDir: string, devices: number, log: (m: string) => void): Promise<Map<string, string>> {
+  const fleetAccount = stack.security!.trust.info.fleet;
+  const need = simFleetIds(devices).filter((id) => !credentialOfTrust(path.join(devicesDir, id), fleetAccount));
+  const claims = new Map<string, string>();
+  if (need.length === 0) {
+    log(`fleet: all ${devices} simulated devices hold credentials from an earlier run`);
+    return claims;
+  }
+  const nc = await stackConnect(stack, "xsfleet-up");
+  try {
+    const api = new ApiClient(nc, { timeoutMs: 30_000 });
+    for (let i = 0; i < need.length; i += claimsPerCallMax) {
+      for (const c of await api.createClaims({ deviceIds: need.slice(i, i + claimsPerCallMax), note: "xsfleet up: simulated fleet" })) claims.set(c.deviceId!, c.token);
+    }
+  } finally {
+    await nc.close();
+  }
+  log(`fleet: ${claims.size} one-time claims created; ${devices - claims.size} devices already hold credentials`);
+  return claims;
+}
+
+/** Claims one claims.create call asks for (within the provisioning role's default claimsPerRequestMax). */
+const claimsPerCallMax = 250;
+
+/** True when the device's flash holds a credential issued under this FLEET account. */
+function credentialOfTrust(deviceDir: string, fleetAccount: string): boolean {
+  const jwt = storedCredentialIn(deviceDir);
+  if (jwt === undefined) return false;
+  try {
+    const body = decodeJwt(jwt);
+    const exp = body.exp ?? Infinity;
+    return body.nats.issuer_account === fleetAccount && exp > Date.now() / 1000 + 60;
+  } catch {
+    return false;
   }
 }
 
@@ -167,6 +239,10 @@ interface UpSettings {
   /** 0 = no scheduled backups. */
   backupIntervalS: number;
   backupRetain: number;
+  /** Operator/JWT mode (default); false with --insecure. */
+  secure: boolean;
+  tls: boolean;
+  tlsHosts: string[];
 }
 
 /** Brings the stack up into `stack`; throws Aborted when a stop request came first. */
@@ -174,7 +250,12 @@ async function startStack(
   p: ReturnType<typeof parseCommand> & object, o: UpSettings, stack: Stack, log: (m: string) => void, onEvent: (e: ProcessEvent) => void,
 ): Promise<void> {
   const check = (): void => { if (stack.stopping) throw new Aborted("stopping"); };
-  const broker = await resolveBroker(p, o.stateDir, log);
+  if (o.secure) {
+    stack.security = prepareStackSecurity(o.stateDir, { tls: o.tls, tlsHosts: o.tlsHosts });
+    log(`security: operator/JWT mode; keys and credentials in ${stack.security.trust.dir} (0600)${stack.security.tls ? `; TLS with the local CA ${stack.security.tls.caFile}` : ""}`);
+  }
+  const sec = stack.security;
+  const broker = await resolveBroker(p, o.stateDir, sec, log);
   if (stack.stopping) {
     await broker.nats?.stop(0);
     throw new Aborted("stopping");
@@ -185,21 +266,28 @@ async function startStack(
   if (o.registry === "control") {
     log(`control plane: starting 3 Raft replicas (WAL in ${path.join(o.stateDir, "control")}) …`);
     for (const id of [1, 2, 3]) {
-      const r = controlReplicaProcess({ id, peers: [1, 2, 3], servers: stack.servers, dataDir: path.join(o.stateDir, "control", `n${id}`), logDir, onEvent });
+      const r = controlReplicaProcess({
+        id, peers: [1, 2, 3], servers: stack.servers, dataDir: path.join(o.stateDir, "control", `n${id}`), logDir, onEvent,
+        ...(sec ? { extraArgs: controlReplicaSecurityArgs(sec) } : {}),
+      });
       stack.control.push(r);
       await r.start();
     }
   }
   stack.control.push(...(await startPaxosAcceptors({ servers: stack.servers, stateDir: o.stateDir, logDir, log, onEvent })));
-  const roles = o.registry === "control" ? ["ingest", "api", "commands", "orchestration"] : ["ingest", "api", "commands"];
+  const roles: CloudRole[] = o.registry === "control" ? ["ingest", "api", "commands", "orchestration"] : ["ingest", "api", "commands"];
+  if (sec) roles.push("provisioning");
   const backups = o.registry === "control" && o.backupIntervalS > 0;
   const backupDir = path.join(o.stateDir, "backups");
-  const extraArgs = backups ? ["--backup-dir", backupDir, "--backup-interval-ms", String(o.backupIntervalS * 1000), "--backup-retain", String(o.backupRetain)] : [];
+  const backupArgs = backups ? ["--backup-dir", backupDir, "--backup-interval-ms", String(o.backupIntervalS * 1000), "--backup-retain", String(o.backupRetain)] : [];
   log(`cloud: starting ${o.cloudNodes} cloud node(s) with roles ${roles.join(", ")} (logs in ${logDir}) …`);
   if (backups) log(`backups: every ${o.backupIntervalS} s into ${backupDir} (newest ${o.backupRetain} kept), taken by the node holding the backup singleton`);
   for (let i = 1; i <= o.cloudNodes; i++) {
     check();
-    const c = cloudNodeProcess({ nodeId: `cloud-${i}`, roles, servers: stack.servers, replicas, logDir, registry: o.registry, shutdownTimeoutMs: cloudShutdownMs, extraArgs, onEvent });
+    const c = cloudNodeProcess({
+      nodeId: `cloud-${i}`, roles, servers: stack.servers, replicas, logDir, registry: o.registry, shutdownTimeoutMs: cloudShutdownMs, onEvent,
+      extraArgs: [...backupArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : [])],
+    });
     stack.cloud.push(c);
     await c.start();
   }
@@ -213,17 +301,22 @@ async function startStack(
       stack.eventListeners.add(l);
       return () => stack.eventListeners.delete(l);
     };
-    stack.dashboard = await startNatsDashboard({ servers: stack.servers, monitorUrls: stack.nats?.monitorUrls ?? [], port, processes, hostEvents });
+    stack.dashboard = await startNatsDashboard({
+      servers: stack.servers, monitorUrls: stack.nats?.monitorUrls ?? [], port, processes, hostEvents,
+      ...(sec ? { credsFile: sec.creds.dashboard } : {}), ...(sec?.tls ? { tlsCaFile: sec.tls.caFile } : {}),
+    });
     log(`dashboard: ${stack.dashboard.url}`);
   }
   check();
   if (o.devices > 0) {
-    await registerFleet(stack.servers, o.devices, o.registry, log);
+    const devicesDir = path.join(o.stateDir, "devices");
+    const claims = sec ? await claimsForFleet(stack, devicesDir, o.devices, log) : (await registerFleet(stack, o.devices, o.registry, log), null);
     check();
-    log(`fleet: starting ${o.devices} simulated devices (${o.actuators} actuators), replaying room-climate traces at ${o.speedup}x …`);
+    log(`fleet: starting ${o.devices} simulated devices (${o.actuators} actuators)${claims?.size ? `, ${claims.size} provisioning themselves with their claims` : ""}, replaying room-climate traces at ${o.speedup}x …`);
     const fleet = await startSimFleet({
-      devices: o.devices, actuators: o.actuators, brokerUrl: stack.mqttUrls, stateDir: path.join(o.stateDir, "devices"), speedup: o.speedup,
+      devices: o.devices, actuators: o.actuators, brokerUrl: stack.mqttUrls, stateDir: devicesDir, speedup: o.speedup,
       heartbeatIntervalMs: o.heartbeatMs, rampMs: Math.min(5_000, o.devices * 25), fsync: false, idPrefix: "sim-",
+      ...(claims ? { claims } : {}), ...(sec?.tls ? { tls: { ca: readFileSync(sec.tls.caFile) } } : {}),
     });
     if (stack.stopping) {
       fleet.crashAll();
@@ -231,10 +324,11 @@ async function startStack(
     }
     stack.fleet = fleet;
   }
-  const nc = await connect({ servers: stack.servers, maxReconnectAttempts: -1 });
+  const nc = await stackConnect(stack, "xsfleet-up-status");
   stack.probe = new FleetProbe(nc);
   if (stack.stopping) throw new Aborted("stopping");
   stack.probe.watchOutput();
+  if (sec) for (const line of integratorHint(sec, stack.servers)) log(line);
 }
 
 /** The dashboard's view of a supervised process. */
@@ -313,11 +407,17 @@ export async function runUp(argv: string[]): Promise<number> {
     dashPort: intOption(p, "dashboard-port", 0, 65535),
     backupIntervalS: intOption(p, "backup-interval", 0, 7 * 86_400),
     backupRetain: intOption(p, "backup-retain", 1, 1000),
+    secure: p.insecure !== true,
+    tls: p.tls === true,
+    tlsHosts: [...new Set([...localTlsHostsDefault, ...((p["tls-host"] as string[] | undefined) ?? [])])],
   };
+  if (o.tls && !o.secure) throw new UsageError("--tls needs the secured stack: drop --insecure", "up");
   const durationS = stringOption(p, "duration") !== undefined ? numberOption(p, "duration", 1, 86_400 * 365) : undefined;
   const status = liveStatus();
   const log = (m: string): void => status.log(`[xsfleet up] ${m}`);
-  const stack: Stack = { nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, probe: null, stopping: false, eventListeners: new Set() };
+  const stack: Stack = {
+    nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, probe: null, stopping: false, eventListeners: new Set(), security: null,
+  };
   const requests = stopRequests(durationS);
   requests.onRepeat((sig) => {
     log(`${sig} again: killing everything now`);

@@ -6,8 +6,9 @@
 // SIGINT stop it gracefully (service first, then Raft, then the WAL is
 // synced and closed). Exit codes: 0 stopped, 2 bad configuration, 1 fatal.
 
+import { accessSync, constants } from "node:fs";
 import { parseArgs } from "node:util";
-import { connect } from "@nats-io/transport-node";
+import { connectNats } from "../nats";
 import { RaftNode, type RaftNodeOptions } from "./raft-node";
 import { startControlService } from "./service";
 
@@ -25,6 +26,8 @@ export const USAGE = `usage: tsx cloud/controlplane/main.ts --id N --peers 1,2,3
   --parallel-leader-append  the leader sends MsgApp/heartbeats while its own fsync
                       runs (Raft thesis 10.2.1, as etcd does); default: every message
                       waits for the fsync of its Ready
+  --creds FILE        NATS credentials (.creds) of the control-plane user (env XSFLEET_NATS_CREDS)
+  --tls-ca FILE       CA certificate to verify a TLS NATS server (env XSFLEET_NATS_TLS_CA)
   --help              this text
 
 Service subjects: xsfleet.v1.control.<endpoint> and xsfleet.v1.control.node.<id>.<endpoint>
@@ -44,6 +47,8 @@ export interface MainConfig {
   tickMs: number;
   snapshotEntries: number;
   parallelLeaderAppend: boolean;
+  credsFile?: string;
+  tlsCaFile?: string;
 }
 
 function ids(flag: string, text: string | undefined, required: boolean): number[] {
@@ -68,7 +73,7 @@ function positive(flag: string, text: string | undefined, dflt: number): number 
 }
 
 /** Parses argv; throws ConfigError with a message meant for the operator. */
-export function parseConfig(argv: string[]): MainConfig | "help" {
+export function parseConfig(argv: string[], env: Record<string, string | undefined> = {}): MainConfig | "help" {
   let parsed;
   try {
     parsed = parseArgs({
@@ -77,7 +82,7 @@ export function parseConfig(argv: string[]): MainConfig | "help" {
         id: { type: "string" }, peers: { type: "string" }, learners: { type: "string" },
         "data-dir": { type: "string" }, nats: { type: "string" }, group: { type: "string" },
         "tick-ms": { type: "string" }, "snapshot-entries": { type: "string" }, help: { type: "boolean" },
-        "parallel-leader-append": { type: "boolean" },
+        "parallel-leader-append": { type: "boolean" }, creds: { type: "string" }, "tls-ca": { type: "string" },
       },
       strict: true,
     });
@@ -104,7 +109,19 @@ export function parseConfig(argv: string[]): MainConfig | "help" {
     tickMs: positive("--tick-ms", v["tick-ms"], 50),
     snapshotEntries: positive("--snapshot-entries", v["snapshot-entries"], 10_000),
     parallelLeaderAppend: v["parallel-leader-append"] ?? false,
+    ...readableFile("--creds", v.creds ?? env.XSFLEET_NATS_CREDS, "credsFile"),
+    ...readableFile("--tls-ca", v["tls-ca"] ?? env.XSFLEET_NATS_TLS_CA, "tlsCaFile"),
   };
+}
+
+function readableFile<K extends string>(flag: string, file: string | undefined, key: K): Partial<Record<K, string>> {
+  if (file === undefined || file === "") return {};
+  try {
+    accessSync(file, constants.R_OK);
+  } catch {
+    throw new ConfigError(`${flag}: cannot read ${file}`);
+  }
+  return { [key]: file } as Partial<Record<K, string>>;
 }
 
 /** Longest graceful stop; the WAL is synced long before this. */
@@ -113,7 +130,7 @@ const stopTimeoutMs = 5_000;
 async function main(): Promise<void> {
   let cfg: MainConfig | "help";
   try {
-    cfg = parseConfig(process.argv.slice(2));
+    cfg = parseConfig(process.argv.slice(2), process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`controlplane: ${err.message}\n\n${USAGE}\n`);
@@ -124,7 +141,10 @@ async function main(): Promise<void> {
     return;
   }
   const log = (m: string): void => { process.stderr.write(`[cp ${cfg.id}] ${m}\n`); };
-  const nc = await connect({ servers: cfg.nats, name: `xsfleet-controlplane-${cfg.id}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  const nc = await connectNats({
+    servers: cfg.nats, name: `xsfleet-controlplane-${cfg.id}`,
+    ...(cfg.credsFile ? { credsFile: cfg.credsFile } : {}), ...(cfg.tlsCaFile ? { tls: { caFile: cfg.tlsCaFile } } : {}),
+  });
   const opts: RaftNodeOptions = {
     id: cfg.id, group: cfg.group, peers: cfg.peers, learners: cfg.learners, dataDir: cfg.dataDir, nc,
     tickMs: cfg.tickMs, snapshotEntries: cfg.snapshotEntries, parallelLeaderAppend: cfg.parallelLeaderAppend, log,

@@ -2,7 +2,8 @@
 // `xsfleet up` and cloud nodes) or as a process:
 //   npx tsx cloud/dashboard/standalone.ts --nats nats://127.0.0.1:4222 \
 //       --monitor http://127.0.0.1:8222 [--monitor …] [--cloud-health http://node:port/healthz …]
-//       [--port 8090] [--host 127.0.0.1]
+//       [--port 8090] [--host 127.0.0.1] [--creds dashboard.creds] [--tls-ca ca.pem]
+// (--creds / XSFLEET_NATS_CREDS: the dashboard's own read-only NATS user, docs/security.md)
 import { pathToFileURL } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats } from "../nats";
@@ -14,6 +15,9 @@ export interface NatsDashboardOptions extends Omit<NatsDashboardSourceOptions, "
   /** An existing connection (not closed by stop()), or servers to connect to. */
   nc?: NatsConnection;
   servers?: string[];
+  /** The dashboard user's .creds file and a CA for a TLS NATS server (when it connects itself). */
+  credsFile?: string;
+  tlsCaFile?: string;
   port: number;
   host?: string;
   limits?: Partial<DashboardLimits>;
@@ -21,9 +25,11 @@ export interface NatsDashboardOptions extends Omit<NatsDashboardSourceOptions, "
 
 /** Starts a NATS-backed dashboard; stop() closes what it opened. */
 export async function startNatsDashboard(opts: NatsDashboardOptions): Promise<DashboardHandle> {
-  const { nc: given, servers, port, host, limits, ...sourceOpts } = opts;
+  const { nc: given, servers, port, host, limits, credsFile, tlsCaFile, ...sourceOpts } = opts;
   if (!given && (!servers || servers.length === 0)) throw new Error("startNatsDashboard: pass nc or servers");
-  const nc = given ?? (await connectNats({ servers: servers!, name: "xsfleet-dashboard" }));
+  const nc = given ?? (await connectNats({
+    servers: servers!, name: "xsfleet-dashboard", ...(credsFile ? { credsFile } : {}), ...(tlsCaFile ? { tls: { caFile: tlsCaFile } } : {}),
+  }));
   const source = createNatsDashboardSource({
     ...sourceOpts,
     nc,
@@ -46,13 +52,17 @@ export async function startNatsDashboard(opts: NatsDashboardOptions): Promise<Da
   }
 }
 
-function parseArgs(argv: string[]): { servers: string[]; monitorUrls: string[]; cloudHealthUrls: string[]; port: number; host: string } {
-  const out = { servers: [] as string[], monitorUrls: [] as string[], cloudHealthUrls: [] as string[], port: 8090, host: "127.0.0.1" };
+interface StandaloneArgs { servers: string[]; monitorUrls: string[]; cloudHealthUrls: string[]; port: number; host: string; credsFile?: string; tlsCaFile?: string }
+
+function parseArgs(argv: string[]): StandaloneArgs {
+  const out: StandaloneArgs = { servers: [], monitorUrls: [], cloudHealthUrls: [], port: 8090, host: "127.0.0.1" };
+  if (process.env.XSFLEET_NATS_CREDS) out.credsFile = process.env.XSFLEET_NATS_CREDS;
+  if (process.env.XSFLEET_NATS_TLS_CA) out.tlsCaFile = process.env.XSFLEET_NATS_TLS_CA;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = argv[i + 1];
     if (flag === "--help" || flag === "-h") {
-      process.stdout.write("usage: standalone.ts --nats <url> [--nats <url>…] --monitor <http url> [--monitor …] [--cloud-health <node /healthz url> …] [--port 8090] [--host 127.0.0.1]\n");
+      process.stdout.write("usage: standalone.ts --nats <url> [--nats <url>…] --monitor <http url> [--monitor …] [--cloud-health <node /healthz url> …] [--port 8090] [--host 127.0.0.1] [--creds FILE (env XSFLEET_NATS_CREDS)] [--tls-ca FILE (env XSFLEET_NATS_TLS_CA)]\n");
       process.exit(0);
     }
     if (value === undefined) throw new Error(`${flag} needs a value`);
@@ -61,6 +71,8 @@ function parseArgs(argv: string[]): { servers: string[]; monitorUrls: string[]; 
     else if (flag === "--monitor") out.monitorUrls.push(value);
     else if (flag === "--cloud-health") out.cloudHealthUrls.push(value);
     else if (flag === "--host") out.host = value;
+    else if (flag === "--creds") out.credsFile = value;
+    else if (flag === "--tls-ca") out.tlsCaFile = value;
     else if (flag === "--port") {
       const p = Number(value);
       if (!Number.isInteger(p) || p < 0 || p > 65535) throw new Error(`--port must be 0..65535, got ${value}`);
@@ -74,7 +86,10 @@ function parseArgs(argv: string[]): { servers: string[]; monitorUrls: string[]; 
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const a = parseArgs(process.argv.slice(2));
-  const h = await startNatsDashboard({ servers: a.servers, monitorUrls: a.monitorUrls, cloudHealthUrls: a.cloudHealthUrls, port: a.port, host: a.host });
+  const h = await startNatsDashboard({
+    servers: a.servers, monitorUrls: a.monitorUrls, cloudHealthUrls: a.cloudHealthUrls, port: a.port, host: a.host,
+    ...(a.credsFile ? { credsFile: a.credsFile } : {}), ...(a.tlsCaFile ? { tlsCaFile: a.tlsCaFile } : {}),
+  });
   process.stdout.write(`xsfleet dashboard: ${h.url}\n`);
   const stop = () => { void h.stop().then(() => process.exit(0)); };
   process.once("SIGINT", stop);

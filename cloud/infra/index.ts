@@ -3,8 +3,8 @@
 export { startLocalNats, type LocalNats, type LocalNatsOptions } from "./local-nats";
 export { findNatsServer, natsInstallHint } from "./nats-binary";
 export {
-  natsServerConfig, startNatsServer, startNatsCluster, anyPort, isPortInUse, natsStartTimeoutMs, freePort, isPortOpen, waitJetStreamReady,
-  type NatsServerSpec, type NatsServerPorts, type NatsServerProcess,
+  natsServerConfig, operatorConfigLines, startNatsServer, startNatsCluster, anyPort, isPortInUse, natsStartTimeoutMs, freePort, isPortOpen, waitJetStreamReady,
+  type NatsServerSpec, type NatsServerPorts, type NatsServerProcess, type NatsOperatorConfig, type NatsTlsConfig,
 } from "./nats-server";
 export {
   spawnOwnedChild, stopChild, childExited, describeExit, isRunning, findSetpriv, type ChildExit, type OwnedChildOptions,

@@ -8,7 +8,10 @@
 // their parent dies.
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { anyPort, isPortInUse, isPortOpen, startNatsCluster, waitJetStreamReady, type NatsServerProcess, type NatsServerSpec } from "./nats-server";
+import {
+  anyPort, isPortInUse, isPortOpen, startNatsCluster, waitJetStreamReady, type NatsOperatorConfig, type NatsServerProcess, type NatsServerSpec,
+  type NatsTlsConfig,
+} from "./nats-server";
 
 export interface LocalNats {
   /** NATS client URLs of every node. */
@@ -31,6 +34,14 @@ export interface LocalNatsOptions {
   size: number;
   /** Preferred first client port; the others follow. Busy ports are replaced by free ones. */
   basePort: number;
+  /** Operator (JWT) mode; each server gets its own resolver directory under the state dir. */
+  operator?: Omit<NatsOperatorConfig, "resolverDir">;
+  /** Called with each server's resolver directory before the servers start (to seed account JWTs). */
+  prepareResolver?: (resolverDir: string) => void;
+  /** TLS on the client and MQTT listeners. */
+  tls?: NatsTlsConfig;
+  /** Address the listeners bind (default 127.0.0.1; 0.0.0.0 lets devices on the LAN in). Clients here still dial 127.0.0.1. */
+  host?: string;
 }
 
 async function preferred(port: number): Promise<number> {
@@ -45,10 +56,17 @@ async function specs(opts: LocalNatsOptions, usePreferred: boolean): Promise<Nat
     const pick = (p: number): Promise<number> => (usePreferred ? preferred(p) : Promise.resolve(anyPort));
     const storeDir = path.join(natsDir, `n${i}`);
     mkdirSync(storeDir, { recursive: true });
+    const resolverDir = path.join(natsDir, `jwt-n${i}`);
+    if (opts.operator) {
+      mkdirSync(resolverDir, { recursive: true });
+      opts.prepareResolver?.(resolverDir);
+    }
     out.push({
-      name: `xsfleet-n${i}`, host: "127.0.0.1", storeDir, replicas: opts.size, routes: [], portsFileDir: natsDir,
+      name: `xsfleet-n${i}`, host: opts.host ?? "127.0.0.1", storeDir, replicas: opts.size, routes: [], portsFileDir: natsDir,
       clientPort: await pick(b), mqttPort: await pick(b + 1), monitorPort: await pick(b + 2),
       clusterPort: opts.size > 1 ? await pick(b + 3) : null,
+      ...(opts.operator ? { operator: { ...opts.operator, resolverDir } } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
     });
   }
   return out;
@@ -61,12 +79,15 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
   mkdirSync(path.join(opts.stateDir, "nats"), { recursive: true });
   for (const f of readdirSync(path.join(opts.stateDir, "nats"))) if (f.endsWith(".ports")) rmSync(path.join(opts.stateDir, "nats", f), { force: true });
   let servers: NatsServerProcess[];
+  const logDir = path.join(opts.stateDir, "logs");
+  mkdirSync(logDir, { recursive: true });
+  const start = { owned: true, logFile: (s: NatsServerSpec) => path.join(logDir, `${s.name}.log`) };
   try {
-    servers = await startNatsCluster(await specs(opts, true), confOf, { owned: true });
+    servers = await startNatsCluster(await specs(opts, true), confOf, start);
   } catch (err) {
     // A preferred port was taken between the check and the bind: let the servers pick.
     if (!isPortInUse(err)) throw err;
-    servers = await startNatsCluster(await specs(opts, false), confOf, { owned: true });
+    servers = await startNatsCluster(await specs(opts, false), confOf, start);
   }
   const monitorUrls = servers.map((s) => `http://127.0.0.1:${s.ports.monitor}`);
   try {
@@ -83,7 +104,7 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
   }
   return {
     servers: servers.map((s) => `nats://127.0.0.1:${s.ports.client}`),
-    mqttUrls: servers.map((s) => `mqtt://127.0.0.1:${s.ports.mqtt}`),
+    mqttUrls: servers.map((s) => `${opts.tls ? "mqtts" : "mqtt"}://127.0.0.1:${s.ports.mqtt}`),
     monitorUrls,
     owned: true,
     stop: async (graceMs = stopGraceMs) => {

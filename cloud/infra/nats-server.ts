@@ -11,7 +11,7 @@
 // seed with the real routes. When a server does not come up, the error
 // carries its own log.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { createServer, connect as netConnect } from "node:net";
 import path from "node:path";
 import { findNatsServer } from "./nats-binary";
@@ -35,6 +35,28 @@ export interface NatsServerSpec {
   replicas: number;
   /** Where nats-server writes its ports file. */
   portsFileDir: string;
+  /** Operator (JWT) mode with the full resolver; absent = no authentication at all. */
+  operator?: NatsOperatorConfig;
+  /** TLS on the client and MQTT listeners; absent = plain TCP. */
+  tls?: NatsTlsConfig;
+}
+
+/**
+ * Operator mode: accounts and users are JWTs; the full resolver keeps
+ * account JWTs in `resolverDir` and takes updates pushed on
+ * `$SYS.REQ.CLAIMS.UPDATE` without a reload (docs/security.md).
+ */
+export interface NatsOperatorConfig {
+  operatorJwt: string;
+  systemAccount: string;
+  resolverDir: string;
+  /** Account public key → account JWT, stored in the resolver when newer than what it has. */
+  preload: Readonly<Record<string, string>>;
+}
+
+export interface NatsTlsConfig {
+  certFile: string;
+  keyFile: string;
 }
 
 export interface NatsServerPorts {
@@ -65,20 +87,41 @@ const logTailBytes = 4096;
 /** The route a cluster seed starts with until its peers are known (nothing listens on port 1). */
 const placeholderRoute = "nats-route://127.0.0.1:1";
 
+/** Longest protocol line (CONNECT with its JWT) the server accepts; its default is 4 KiB. */
+const maxControlLineBytes = 32 * 1024;
+
+/** How long a TLS handshake may take (s); nats-server's default of 0.5 s is short on a loaded 2-core box. */
+const tlsTimeoutS = 5;
+
 export function natsServerConfig(s: NatsServerSpec): string {
+  const tls = s.tls ? ` tls { cert_file: ${JSON.stringify(s.tls.certFile)}, key_file: ${JSON.stringify(s.tls.keyFile)}, timeout: ${tlsTimeoutS} }` : "";
   const lines = [
     `server_name: ${s.name}`,
     `listen: ${s.host}:${s.clientPort}`,
     `http: ${s.host}:${s.monitorPort}`,
     `ports_file_dir: ${JSON.stringify(s.portsFileDir)}`,
     `max_payload: 1048576`,
+    // A CONNECT carries the user JWT; a cloud node running several roles has one of ~5-7 KB (its permissions).
+    `max_control_line: ${maxControlLineBytes}`,
     `jetstream { store_dir: ${JSON.stringify(s.storeDir)}, max_memory_store: 268435456, max_file_store: 4294967296 }`,
-    `mqtt { listen: ${s.host}:${s.mqttPort}, stream_replicas: ${s.replicas}, consumer_replicas: ${s.replicas}, max_ack_pending: 1024 }`,
+    `mqtt { listen: ${s.host}:${s.mqttPort}, stream_replicas: ${s.replicas}, consumer_replicas: ${s.replicas}, max_ack_pending: 1024${tls ? `,${tls}` : ""} }`,
   ];
+  if (s.tls) lines.push(tls.trim());
+  if (s.operator) lines.push(...operatorConfigLines(s.operator));
   if (s.clusterPort !== null) {
     lines.push(`cluster { name: xsfleet, listen: ${s.host}:${s.clusterPort}, routes: [${s.routes.join(", ")}] }`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** The operator-mode lines of a nats-server configuration (also written as an include file for deploy/). */
+export function operatorConfigLines(o: NatsOperatorConfig): string[] {
+  return [
+    `operator: ${o.operatorJwt}`,
+    `system_account: ${o.systemAccount}`,
+    `resolver: { type: full, dir: ${JSON.stringify(o.resolverDir)}, allow_delete: false, interval: "2m" }`,
+    `resolver_preload: { ${Object.entries(o.preload).map(([k, v]) => `${k}: ${v}`).join(", ")} }`,
+  ];
 }
 
 /** Reads back what a started server listens on; undefined until all are known. */
@@ -102,6 +145,8 @@ export interface StartNatsOptions {
   timeoutMs?: number;
   /** In its own process group with a parent-death signal (owned-child.ts): for the local stack. */
   owned?: boolean;
+  /** Append the server's whole log here too (the local stack's .state/logs), besides the in-memory tail. */
+  logFile?: (spec: NatsServerSpec) => string;
 }
 
 /** Starts nats-server with `spec` written to `configPath`; resolves once it listens on every port. */
@@ -112,10 +157,13 @@ export async function startNatsServer(spec: NatsServerSpec, configPath: string, 
   const child = opts.owned ? spawnOwnedChild(findNatsServer(), ["-c", configPath], { stdio }) : spawn(findNatsServer(), ["-c", configPath], { stdio });
   let log = "";
   let mqttPort: number | undefined;
+  const logFd = opts.logFile ? openSync(opts.logFile(spec), "a") : null;
+  if (logFd !== null) child.once("exit", () => closeSync(logFd));
   child.stderr!.on("data", (d: Buffer) => {
+    if (logFd !== null) writeSync(logFd, d);
     const joined = log + d.toString();
     // The ports file does not list MQTT; its listener says where it is.
-    mqttPort ??= Number(/Listening for MQTT clients on mqtt:\/\/\S*:(\d+)/.exec(joined)?.[1]) || undefined;
+    mqttPort ??= Number(/Listening for MQTT clients on (?:mqtts?|tls):\/\/\S*:(\d+)/.exec(joined)?.[1]) || undefined;
     log = joined.slice(-logTailBytes);
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -172,6 +220,11 @@ export async function startNatsCluster(specs: readonly NatsServerSpec[], configP
     started.push(...others);
     if (known.length === 0) {
       // Only the route list changes: nats-server reloads routes, not listen ports.
+      // In operator mode a reload closes every MQTT and JWT client and drops
+      // retained MQTT messages (docs/research/nats29 A3): this one happens
+      // before startNatsCluster returns, so no client can be connected yet; a
+      // restarted operator cluster kept its retained messages (docs/security.md).
+      // Nothing reloads a running server.
       writeFileSync(configPathOf(seedSpec), natsServerConfig({ ...seedSpec, routes: others.map((o) => route(o.ports.cluster!)) }));
       seed.reload();
     }

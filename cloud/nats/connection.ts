@@ -17,6 +17,28 @@ export interface NatsSettings {
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
+/**
+ * The reply inbox of a principal: `_INBOX_<name>`. Every xsfleet NATS user
+ * may subscribe only to its own inbox (cloud/security/permissions.ts), so
+ * nobody reads another principal's replies.
+ */
+export function inboxPrefixFor(principal: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(principal)) throw new Error(`principal name ${JSON.stringify(principal)} must match [A-Za-z0-9_-]{1,64}`);
+  return `_INBOX_${principal}`;
+}
+
+/** The user name inside a .creds file's JWT (its `name` claim); null when the file holds none. */
+export function credsUserName(creds: string): string | null {
+  const m = /-----BEGIN NATS USER JWT-----\s*([A-Za-z0-9_.-]+)\s*-/.exec(creds);
+  if (!m) return null;
+  try {
+    const payload = JSON.parse(Buffer.from(m[1]!.split(".")[1] ?? "", "base64url").toString("utf8")) as { name?: unknown };
+    return typeof payload.name === "string" ? payload.name : null;
+  } catch {
+    return null;
+  }
+}
+
 export function connectionOptions(s: NatsSettings): ConnectionOptions {
   if (s.servers.length === 0) throw new Error("no NATS servers configured: set nats.servers (e.g. nats://127.0.0.1:4222)");
   const opts: ConnectionOptions = {
@@ -28,11 +50,22 @@ export function connectionOptions(s: NatsSettings): ConnectionOptions {
     pingInterval: 10_000,
     waitOnFirstConnect: true,
   };
-  if (s.credsFile) opts.authenticator = credsAuthenticator(readFileSync(s.credsFile));
+  if (s.credsFile) {
+    const creds = readFileSync(s.credsFile);
+    opts.authenticator = credsAuthenticator(creds);
+    // Replies come back on the user's own inbox, the only one its permissions allow.
+    const name = credsUserName(creds.toString("utf8"));
+    if (name !== null && /^[A-Za-z0-9_-]{1,64}$/.test(name)) opts.inboxPrefix = inboxPrefixFor(name);
+  }
   if (s.user !== undefined) opts.user = s.user;
   if (s.pass !== undefined) opts.pass = s.pass;
   if (s.token !== undefined) opts.token = s.token;
-  if (s.tls) opts.tls = { caFile: s.tls.caFile, certFile: s.tls.certFile, keyFile: s.tls.keyFile };
+  if (s.tls) {
+    opts.tls = {};
+    if (s.tls.caFile) opts.tls.caFile = s.tls.caFile;
+    if (s.tls.certFile) opts.tls.certFile = s.tls.certFile;
+    if (s.tls.keyFile) opts.tls.keyFile = s.tls.keyFile;
+  }
   return opts;
 }
 

@@ -12,6 +12,7 @@ import { natsSettingKeys, readNatsSettings, type NatsSettings } from "../nats";
 import { RegistryBackend, registryBackends } from "../registry";
 import { defaultLockSettings, readLockSettings, type LockSettings } from "../lock";
 import { defaultOrchestrationSettings, readOrchestrationSettings, type OrchestrationSettings } from "../recovery";
+import { defaultProvisioningSettings, provisioningSettingProblems, provisioningSettingRanges, type ProvisioningSettings } from "../security";
 
 /** Every capability's limits, as the config file's `limits` section holds them. */
 export type CloudLimits = ApiLimits & CommandLimits;
@@ -37,6 +38,9 @@ export interface CloudConfig {
   orchestration: OrchestrationSettings;
   /** The lock service of the node's own mutual exclusion (cloud/lock/settings.ts). */
   lock: LockSettings;
+  /** The trust directory (trust.json, signing seeds, sys-push.creds); the provisioning role needs it. */
+  trustDir?: string;
+  provisioning: ProvisioningSettings;
 }
 
 export const defaultLimits: Readonly<CloudLimits> = Object.freeze({ ...defaultApiLimits, ...defaultCommandLimits });
@@ -57,6 +61,7 @@ export function defaultConfig(): CloudConfig {
     registry: RegistryBackend.Kv,
     orchestration: defaultOrchestrationSettings(),
     lock: defaultLockSettings(),
+    provisioning: { ...defaultProvisioningSettings },
   };
 }
 
@@ -113,6 +118,7 @@ export const settingSpecs: readonly SettingSpec[] = [
   { path: "lock.backend", env: "XSFLEET_LOCK", flag: "lock", kind: "string", help: "lock service for leases and backup/restore exclusion: control (Raft control plane) or redis" },
   { path: "lock.redis.host", env: "XSFLEET_REDIS_HOST", flag: "redis-host", kind: "string", help: "Redis host (with --lock redis)" },
   { path: "lock.redis.port", env: "XSFLEET_REDIS_PORT", flag: "redis-port", kind: "int", help: "Redis port (with --lock redis; default 6379)" },
+  { path: "trustDir", env: "XSFLEET_TRUST_DIR", flag: "trust-dir", kind: "string", help: "trust directory with trust.json, the signing seeds and sys-push.creds (the provisioning role needs it; docs/security.md)" },
 ];
 
 type Raw = Record<string, unknown>;
@@ -320,11 +326,15 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
 
   const orchestration = readOrchestrationSettings(c, c.obj("orchestration", raw.orchestration));
   const lock = readLockSettings(c, c.obj("lock", raw.lock));
+  const trustDir = raw.trustDir === undefined ? undefined : c.str("trustDir", raw.trustDir, "");
+  if (roles.includes(CloudRole.Provisioning) && !trustDir) c.fail("trustDir", "the provisioning role needs the trust directory (--trust-dir, XSFLEET_TRUST_DIR): trust.json, operator-signing.nk, fleet-signing.nk, sys-push.creds");
+  const provisioning = checkInts(c, "provisioning", c.obj("provisioning", raw.provisioning), defaultProvisioningSettings, provisioningSettingRanges);
+  for (const p of provisioningSettingProblems(provisioning)) c.fail(`provisioning.${p.path}`, p.message);
 
   if (c.issues.length > 0) throw new ConfigError(c.issues);
   return {
     nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest,
-    registry: registry as RegistryBackend, orchestration, lock,
+    registry: registry as RegistryBackend, orchestration, lock, ...(trustDir ? { trustDir } : {}), provisioning,
   };
 }
 
@@ -367,6 +377,7 @@ function checkCommandRetry(c: Checker, r: Raw): CommandRetrySettings {
 function checkUnknownKeys(raw: Raw, shape: object, prefix: string, fail: (path: string, message: string) => void): void {
   const known = new Set(Object.keys(shape));
   if (prefix === "nats") for (const k of natsSettingKeys) known.add(k);
+  if (prefix === "") known.add("trustDir");
   for (const [k, v] of Object.entries(raw)) {
     const p = prefix ? `${prefix}.${k}` : k;
     if (!known.has(k)) {
@@ -394,7 +405,7 @@ export function usage(): string {
   for (const s of settingSpecs) lines.push(`  --${(s.flag + " <value>").padEnd(24)} ${s.help} (env ${s.env})`);
   lines.push("  --help                     show this help");
   lines.push("", "Config-file-only settings: limits.*, commands.* (retry timing), ingest.*, orchestration.heartbeatIntervalMs,",
-    "lock.redis.poolSize/keyPrefix — see docs/api.md and docs/recovery.md.");
+    "lock.redis.poolSize/keyPrefix, provisioning.* — see docs/api.md, docs/recovery.md and docs/security.md.");
   lines.push("SIGTERM or SIGINT stops taking work, finishes in-flight work, drains and exits 0.");
   return lines.join("\n");
 }

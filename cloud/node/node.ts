@@ -13,6 +13,7 @@
 // bounded by shutdownTimeoutMs, and the connection is closed at the end
 // whatever happened (a connection left reconnecting to a server that is
 // gone keeps the process alive forever).
+import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { startApiRole, type ApiRole } from "../api";
 import { CommandStore, CommandSubmitter, CommandWorker } from "../commands";
@@ -20,6 +21,7 @@ import { ControlClient } from "../controlplane";
 import { connectNats } from "../nats";
 import { ControlPlaneRegistry, DesiredConfigPusher, KvDeviceRegistry, type DeviceRegistry } from "../registry";
 import { createLogger, type CloudRole, type Logger } from "../base";
+import { loadSigningTrust, startProvisioningRole, TrustFile } from "../security";
 import type { CloudConfig } from "./config";
 import { startHttpEndpoint, type HealthReport, type HttpEndpoint } from "./http";
 import { createNodeMetrics, type NodeMetrics } from "./metrics";
@@ -134,18 +136,21 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
   let registry: DeviceRegistry | null = null;
   let store: CommandStore | null = null;
   let pusher: DesiredConfigPusher | null = null;
-  if (roles.has("api") || roles.has("commands")) {
+  if (roles.has("api") || roles.has("commands") || roles.has("provisioning")) {
     let conflicts = 0;
     registry = config.registry === "control"
       ? new ControlPlaneRegistry(new ControlClient(nc, { clientId: `registry-${config.nodeId}` }).proposer())
       : await KvDeviceRegistry.open(nc, { replicas, onConflict: () => conflicts++ });
     log.info("device registry", { backend: config.registry });
     metrics.counterFrom("xsfleet_registry_cas_conflicts_total", "Registry writes that lost a compare-and-set race and retried", () => conflicts);
+  }
+  if (roles.has("provisioning")) await startProvisioning(config, ctx, registry!, metrics, out);
+  if (roles.has("api") || roles.has("commands")) {
     const s = await CommandStore.open(nc, { replicas, log });
     store = s;
     out.stages.storage.push({ name: "command store", stop: () => s.close() });
     metrics.gaugeFrom("xsfleet_commands_pending", "Pending commands in this node's view of the fleet", () => s.pendingCount);
-    const p = new DesiredConfigPusher(nc, registry, log);
+    const p = new DesiredConfigPusher(nc, registry!, log);
     pusher = p;
     metrics.statsGauge("xsfleet_config_push", "Desired-config pushes (pushed, resentOnHello, errors)", () => ({ ...p.stats }));
   }
@@ -176,6 +181,29 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     out.api = a;
     out.stages.api.push({ name: "api", stop: () => a.stop(Math.max(100, config.shutdownTimeoutMs - 2000)) });
     metrics.gaugeFrom("xsfleet_api_inflight", "API requests being handled", () => a.stats().inflight);
+  }
+}
+
+/** The provisioning role, with its own system-account connection for account pushes (docs/security.md). */
+async function startProvisioning(config: CloudConfig, ctx: RoleContext, registry: DeviceRegistry, metrics: NodeMetrics, out: Started): Promise<void> {
+  const trustDir = config.trustDir!;
+  const trust = loadSigningTrust(trustDir);
+  const sysNc = await connectNats({ ...config.nats, name: `${config.nats.name}-sys`, credsFile: path.join(trustDir, TrustFile.SysPush) });
+  try {
+    const role = await startProvisioningRole({
+      nc: ctx.nc, sysNc, trust, registry, replicas: config.streams.replicas, nodeId: config.nodeId, settings: config.provisioning, log: ctx.log,
+    });
+    out.stages.data.push({ name: "provisioning", stop: async () => { await role.stop(); await sysNc.close(); } });
+    metrics.statsGauge("xsfleet_provisioning", "Provisioning counters of this node (issued, refused, revocations, ...)", () => {
+      const st = role.stats();
+      return { requests: st.requests, issued: st.issued, reissued: st.reissued, done: st.done, claimsCreated: st.claimsCreated, claimsRevoked: st.claimsRevoked,
+        devicesRevoked: st.devicesRevoked, refused: Object.values(st.refused).reduce((a, b) => a + b, 0), revocationPushes: st.revocations.pushes,
+        revocationPushFailures: st.revocations.pushFailures, revocations: st.revocations.listSize, overloaded: st.overloaded };
+    });
+    ctx.log.info("role provisioning started", { partitions: trust.info.partitions });
+  } catch (e) {
+    await sysNc.close();
+    throw e;
   }
 }
 

@@ -13,6 +13,7 @@ import {
   Uplink,
   type Downlink,
 } from "../../shared/topics";
+import { provisioningSubject, provisioningSubjectRoot, ProvisioningTopic } from "../../shared/provisioning";
 
 const root = "xsfleet.v1";
 
@@ -43,6 +44,11 @@ export function partitionSubject(partition: number): string {
 /** `xsfleet.v1.p.*.dev.*.*`: every partitioned uplink (a stream's subjects). */
 export const allPartitionedUplinks = `${partitionRoot}.*.dev.*.*`;
 
+/** `xsfleet.v1.p.*.dev.*.<kind>`: one uplink kind of every device after the partition mapping. */
+export function allPartitionedDevicesSubject(kind: Uplink): string {
+  return `${partitionRoot}.*.dev.*.${kind}`;
+}
+
 /**
  * The subject mappings that partition device uplinks, for the broker's
  * configuration (config file `mappings`, or the account JWT in operator
@@ -56,6 +62,29 @@ export function uplinkPartitionMappings(partitions: number): Record<string, stri
   }
   return out;
 }
+
+// ---- provisioning and trust (docs/security.md) ----
+
+/** `xsfleet.v1.prov.<claimId>.req`: a device holding claim `claimId` asks for its credential. */
+export function provisioningRequestSubject(claimId: string): string {
+  return provisioningSubject(claimId, ProvisioningTopic.Request);
+}
+
+/** `xsfleet.v1.prov.<claimId>.resp`: the answer, readable only with that claim. */
+export function provisioningResponseSubject(claimId: string): string {
+  return provisioningSubject(claimId, ProvisioningTopic.Response);
+}
+
+/** `xsfleet.v1.prov.*.req`: every provisioning request (the provisioning role's subscription). */
+export const allProvisioningRequestsSubject = `${provisioningSubjectRoot}.*.${ProvisioningTopic.Request}`;
+
+const trustRoot = `${root}.trust`;
+
+/** `xsfleet.v1.trust.claimuse.<claimId>`: the one message that consumes a claim (stream XSF_CLAIM_USES). */
+export function claimUseSubject(claimId: string): string {
+  return `${trustRoot}.claimuse.${claimId}`;
+}
+export const allClaimUsesSubject = `${trustRoot}.claimuse.*`;
 
 // ---- integrator outputs ----
 
@@ -78,6 +107,8 @@ export function outTelemetrySubject(deviceId: string): string {
   return `${outRoot}.${deviceId}.telemetry`;
 }
 export const allOutTelemetrySubject = `${outRoot}.*.telemetry`;
+/** `xsfleet.v1.out.>`: every integrator output. */
+export const allOutSubject = `${outRoot}.>`;
 
 export function deviceEventSubject(deviceId: string, event: DeviceEvent): string {
   return `${eventsRoot}.${deviceId}.${event}`;
@@ -135,6 +166,9 @@ export function apiSubject(endpoint: string): string {
 
 const clusterRoot = `${root}.cluster`;
 
+/** `xsfleet.v1.cluster.>`: membership, SWIM, presence events, recovery and assignments. */
+export const allClusterSubject = `${clusterRoot}.>`;
+
 /** Periodic heartbeat of one cloud node (JSON ClusterHeartbeat). */
 export function heartbeatSubject(nodeId: string): string {
   return `${clusterRoot}.hb.${nodeId}`;
@@ -183,13 +217,20 @@ export function controlSubject(endpoint: string, nodeId = 0): string {
   return `${nodeId > 0 ? controlNodeSubjectRoot(nodeId) : controlSubjectRoot}.${endpoint}`;
 }
 
+/** `xsfleet.v1.control.>`: the control plane's service, every replica and endpoint. */
+export const allControlSubject = `${controlSubjectRoot}.>`;
+
+const raftRoot = "xsfleet.raft";
+/** `xsfleet.raft.>`: Raft messages of every group (the replicas' own traffic). */
+export const allRaftSubject = `${raftRoot}.>`;
+
 const raftGroupPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Raft messages to replica `nodeId` of `group`: `xsfleet.raft.<group>.<node>`. */
 export function raftSubject(group: string, nodeId: number): string {
   if (!raftGroupPattern.test(group)) throw new Error(`raft group "${group}" must match ${raftGroupPattern}`);
   if (!Number.isSafeInteger(nodeId) || nodeId <= 0 || nodeId > 0xffffffff) throw new Error(`raft node id must be 1..2^32-1, got ${nodeId}`);
-  return `xsfleet.raft.${group}.${nodeId}`;
+  return `${raftRoot}.${group}.${nodeId}`;
 }
 
 // ---- the CASPaxos acceptors (cloud/paxos) ----

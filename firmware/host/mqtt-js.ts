@@ -2,14 +2,20 @@
 // `mqtt` npm package at MQTT 3.1.1 (protocolVersion 4). Same event API;
 // payloads in and out are ArrayBuffers as on the device.
 import mqtt, { type IClientOptions, type MqttClient as NpmClient } from "mqtt";
-import type { MqttClient, MqttOptions, MqttPublishCallback, MqttQoS } from "../platform";
+import type { MqttClient, MqttConnect, MqttOptions, MqttPublishCallback, MqttQoS } from "../platform";
+
+/** What the host adds to a connection that the device gets from its manifest: the CA that signs the broker's certificate. */
+export interface HostTls {
+  /** PEM of the CA; the broker's certificate must chain to it and name the host dialled. */
+  ca: string | Buffer;
+}
 
 type Listener = (...args: never[]) => void;
 
 export class Client implements MqttClient {
   readonly #c: NpmClient;
 
-  constructor(url: string, options: Partial<MqttOptions> = {}) {
+  constructor(url: string, options: Partial<MqttOptions> = {}, tls?: HostTls) {
     const o: IClientOptions = {
       protocolVersion: 4,
       clean: options.clean ?? true,
@@ -21,6 +27,8 @@ export class Client implements MqttClient {
       ...(options.username !== undefined ? { username: options.username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),
     };
+    // mqtts:// verifies the broker (Node's default); with a CA, against that CA only.
+    if (tls) Object.assign(o, { ca: tls.ca, rejectUnauthorized: true });
     const w = options.will;
     if (w !== undefined) o.will = { topic: w.topic, payload: Buffer.from(w.payload), qos: w.qos, retain: w.retain };
     this.#c = mqtt.connect(url, o);
@@ -74,6 +82,11 @@ export class Client implements MqttClient {
 
 export function connect(url: string, options?: Partial<MqttOptions>): Client {
   return new Client(url, options);
+}
+
+/** `connect` for the platform seam, verifying TLS brokers with `tls.ca`. */
+export function connectWith(tls: HostTls | undefined): MqttConnect {
+  return (url, options) => new Client(url, options, tls);
 }
 
 function toArrayBuffer(b: Buffer): ArrayBuffer {

@@ -26,7 +26,8 @@ import { LogLevel, fixedResources, type Log, type Platform, type Random, type Se
 import { ReplaySource, roomClimateChannels, type TraceRow } from "../sim/replay-source";
 import { SeededRandom } from "../sim/sim-clock";
 import { FileStorage } from "./file-storage";
-import { connect } from "./mqtt-js";
+import { connectWith, type HostTls } from "./mqtt-js";
+import { startWithCredential, storedCredential, type DeviceProvisioner, type ProvisioningEvent } from "../device/provisioning";
 import { loadRoomClimateFile, roomClimateFiles } from "./room-climate";
 import { hostTimers } from "./timer";
 
@@ -62,6 +63,16 @@ export interface SimDeviceOptions {
   outbox?: Partial<OutboxLimits>;
   username?: string;
   password?: string;
+  /**
+   * A one-time claim token ("<claimId>.<JWT>"): on first start the device
+   * exchanges it for its own credential and keeps that in its state dir;
+   * later starts use the stored credential (docs/security.md).
+   */
+  claim?: string;
+  /** How long a first start may take to provision before startSimDevice fails (default 60 s). */
+  provisionTimeoutMs?: number;
+  /** CA for mqtts:// brokers (the device's manifest carries it on an ESP32). */
+  tls?: HostTls;
   location?: DeviceLocation;
   firmwareVersion?: string;
   commandHandlers?: Record<string, CommandHandler>;
@@ -141,19 +152,61 @@ export function hostPlatform(opts: SimDeviceOptions): { platform: Platform; repl
     random: opts.seed !== undefined ? new SeededRandom(opts.seed) : mathRandom(),
     log,
     resources: fixedResources(opts.freeHeapBytes ?? 96 * 1024),
-    mqttConnect: connect,
+    mqttConnect: connectWith(opts.tls),
     ...(r !== undefined ? { sensor: r.source } : {}),
   };
   return { platform, replay: r?.replay };
 }
 
-/** Starts one simulated device; resolves once it is running (not necessarily connected). */
+/** The credential a device keeps in its state dir (its "flash"), if it was provisioned; with `claimId`, only one from that claim. */
+export function storedCredentialIn(stateDir: string, claimId?: string): string | undefined {
+  return storedCredential(new FileStorage(path.resolve(stateDir), { fsync: false }), claimId);
+}
+
+/** A claim was refused for good (used, expired, revoked, for another device) or provisioning timed out. */
+export class ProvisioningFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProvisioningFailed";
+  }
+}
+
+/** The MQTT login to run with: the stored or newly provisioned credential, or the options' own. */
+function credentialFor(opts: SimDeviceOptions, platform: Platform, urls: string[]): Promise<{ username?: string; password?: string }> {
+  const own = { ...(opts.username !== undefined ? { username: opts.username } : {}), ...(opts.password !== undefined ? { password: opts.password } : {}) };
+  return new Promise((resolve, reject) => {
+    let provisioner: DeviceProvisioner | null = null;
+    const timer = setTimeout(() => {
+      provisioner?.stop();
+      reject(new ProvisioningFailed(`${opts.deviceId}: not provisioned within ${opts.provisionTimeoutMs ?? 60_000} ms (${provisioner?.stats().lastError || "no answer"})`));
+    }, opts.provisionTimeoutMs ?? 60_000);
+    const onEvent = (e: ProvisioningEvent): void => {
+      if (e.type !== "provisioning-failed") return;
+      clearTimeout(timer);
+      reject(new ProvisioningFailed(`${opts.deviceId}: claim ${e.claimId} refused (${e.code}): ${e.message}`));
+    };
+    try {
+      provisioner = startWithCredential(platform, { deviceId: opts.deviceId, brokerUrls: urls, ...(opts.claim !== undefined ? { claim: opts.claim } : {}),
+        ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+        backoff: { baseMs: 200, capMs: 5_000, ...opts.backoff } }, (auth) => {
+        clearTimeout(timer);
+        resolve(auth ?? own);
+      }, onEvent);
+    } catch (e) {
+      clearTimeout(timer);
+      reject(e);
+    }
+  });
+}
+
+/** Starts one simulated device; resolves once it is running (not necessarily connected) — after provisioning when it has a claim. */
 export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice> {
   const role = opts.role ?? "sensor";
   const { platform, replay } = hostPlatform(opts);
   const events = new EventEmitter();
   events.setMaxListeners(0);
   const urls = Array.isArray(opts.brokerUrl) ? opts.brokerUrl : [opts.brokerUrl];
+  const auth = await credentialFor(opts, platform, urls);
   const runtime = new DeviceRuntime(platform, {
     deviceId: opts.deviceId,
     brokerUrls: urls,
@@ -166,8 +219,7 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
     ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
     ...(opts.backoff !== undefined ? { backoff: { baseMs: 500, capMs: 30_000, ...opts.backoff } } : {}),
     ...(opts.outbox !== undefined ? { outbox: opts.outbox } : {}),
-    ...(opts.username !== undefined ? { username: opts.username } : {}),
-    ...(opts.password !== undefined ? { password: opts.password } : {}),
+    ...auth,
     ...(opts.location !== undefined ? { location: opts.location } : {}),
     ...(opts.firmwareVersion !== undefined ? { firmwareVersion: opts.firmwareVersion } : {}),
     ...(opts.commandHandlers !== undefined ? { commandHandlers: opts.commandHandlers } : {}),

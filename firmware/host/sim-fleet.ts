@@ -14,10 +14,16 @@ import { assertDeviceId } from "../../shared/topics";
 import { roomClimateTraces } from "./room-climate";
 import { startSimDevice, type SimDevice, type SimDeviceOptions, type SimDeviceStats } from "./sim-device";
 
+/** Device ids of a fleet of `n` with this prefix, as startSimFleet names them. */
+export function simFleetIds(n: number, prefix = "sim-"): string[] {
+  const width = String(n - 1).length;
+  return Array.from({ length: n }, (_, i) => assertDeviceId(prefix + String(i).padStart(width, "0")));
+}
+
 /** Devices one fleet may run (memory, sockets). */
 export const fleetDevicesMax = 5000;
 
-export interface SimFleetOptions extends Omit<SimDeviceOptions, "deviceId" | "stateDir" | "trace" | "role" | "seed"> {
+export interface SimFleetOptions extends Omit<SimDeviceOptions, "deviceId" | "stateDir" | "trace" | "role" | "seed" | "claim"> {
   devices: number;
   /** Root state directory; each device gets a subdirectory. */
   stateDir: string;
@@ -29,6 +35,8 @@ export interface SimFleetOptions extends Omit<SimDeviceOptions, "deviceId" | "st
   rampMs?: number;
   /** Base seed; device i uses seed + i (default: random). */
   seed?: number;
+  /** Claim token per device id: devices without a stored credential provision with it (docs/security.md). */
+  claims?: ReadonlyMap<string, string>;
 }
 
 export interface SimFleetStats {
@@ -61,21 +69,22 @@ export async function startSimFleet(opts: SimFleetOptions): Promise<SimFleet> {
   if (!(Number.isSafeInteger(n) && n >= 1 && n <= fleetDevicesMax)) throw new Error(`devices must be 1..${fleetDevicesMax}, got ${n}`);
   const actuators = opts.actuators ?? 0;
   if (!(Number.isSafeInteger(actuators) && actuators >= 0 && actuators <= n)) throw new Error(`actuators must be 0..${n}, got ${actuators}`);
-  const prefix = opts.idPrefix ?? "sim-";
-  const width = String(n - 1).length;
+  const ids = simFleetIds(n, opts.idPrefix ?? "sim-");
   const traces = roomClimateTraces();
   const rampMs = opts.rampMs ?? 0;
-  const { devices: _n, stateDir, idPrefix: _p, actuators: _a, rampMs: _r, seed, ...common } = opts;
+  const { devices: _n, stateDir, idPrefix: _p, actuators: _a, rampMs: _r, seed, claims, ...common } = opts;
   const devices: SimDevice[] = [];
   try {
     for (let i = 0; i < n; i++) {
-      const deviceId = assertDeviceId(prefix + String(i).padStart(width, "0"));
+      const deviceId = ids[i]!;
       const trace = traces[i % traces.length]!;
       const role = i >= n - actuators ? "actuator" : "sensor";
+      const claim = claims?.get(deviceId);
       devices.push(await startSimDevice({
         ...common,
         deviceId,
         role,
+        ...(claim !== undefined ? { claim } : {}),
         stateDir: path.join(stateDir, deviceId),
         trace: { rows: trace.rows, loop: true },
         fsync: opts.fsync ?? false,

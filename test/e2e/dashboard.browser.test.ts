@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { connect } from "@nats-io/transport-node";
+import { connectNats } from "../../cloud/nats";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort } from "../../cloud/infra";
 import { descendants, startUp, waitGone, type UpProcess } from "./up-process";
@@ -122,7 +122,7 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
       // The cloud node with its roles (from its heartbeats) and its NATS client address (from connz).
       const node = await page.waitForSelector("#nodes .node:has-text('cloud-1'):has(.badge.role)", { timeout: 30_000 });
       const roles = await node.$$eval(".badge.role", (bs) => bs.map((b) => b.textContent));
-      expect(roles).toEqual(["ingest", "api", "commands", "orchestration"]);
+      expect(roles).toEqual(["ingest", "api", "commands", "orchestration", "provisioning"]);
       expect(await node.textContent()).toMatch(/NATS 127\.0\.0\.1:\d+ → xsfleet-n0/);
       expect(await node.$eval(".badge.up", (b) => b.textContent)).toBe("up");
       const replicas = await page.$$eval("#cp .node .name .mono", (ns) => ns.map((n) => n.textContent));
@@ -136,7 +136,8 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
   }, 90_000);
 
   it("leaves the consumer count on the device-state bucket flat while the status line and dashboard run", async () => {
-    const nc = await connect({ servers: [natsUrl] });
+    // The stack is secured: the operator's admin user (read-only on JetStream) looks.
+    const nc = await connectNats({ servers: [natsUrl], name: "dashboard-test", credsFile: path.join(up.stateDir, "secrets", "creds", "admin.creds") });
     try {
       const jsm = await jetstreamManager(nc);
       const count = async (): Promise<number> => (await jsm.streams.info("KV_XSF_DEVICE_STATE")).state.consumer_count;

@@ -10,6 +10,11 @@ import path from "node:path";
 import {
   anyPort, startNatsCluster, startNatsServer, waitJetStreamReady, type NatsServerProcess, type NatsServerSpec,
 } from "../../cloud/infra";
+import {
+  ensureLocalTls, ensureTrust, natsOperatorConfig, principalPermissions, rolesPermissions, rolesPrincipalName, seedFleetAccount, TrustFile,
+  writeServiceCreds, ConnectionType, type FullTrust, type LocalTls, type ServicePrincipal,
+} from "../../cloud/security";
+import type { CloudRole } from "../../cloud/base";
 
 export interface NatsNode {
   name: string;
@@ -28,22 +33,48 @@ export interface NatsCluster {
   nodes: NatsNode[];
   /** All client URLs, for clients that should fail over between nodes. */
   servers: string[];
+  /** Operator mode (secure: true): the deployment's keys, in a trust dir under the cluster's temp dir. */
+  trust: FullTrust | null;
+  /** TLS listeners (tls: true): the local CA and the server certificate. */
+  tls: LocalTls | null;
+  /** Writes a creds file for a service principal, or for a cloud node with these roles; returns its path. */
+  creds(who: ServicePrincipal | readonly CloudRole[]): string;
+  /** The system account's sys-push creds (account pushes). */
+  sysCreds(): string;
+  /** A test-only user allowed everything in FLEET: watches what really reaches NATS. */
+  observerCreds(): string;
   stopNode(i: number, signal?: NodeJS.Signals): Promise<void>;
   startNode(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts `size` nats-server processes (1 = single node) with JetStream and MQTT. */
-export async function startNats(opts: { size?: number; replicas?: number } = {}): Promise<NatsCluster> {
+export interface StartNatsOptions {
+  size?: number;
+  replicas?: number;
+  /** Operator (JWT) mode with the full resolver, as `xsfleet up` runs it; `partitions` maps uplinks (default null: unmapped). */
+  secure?: boolean | { partitions?: number | null };
+  /** TLS on the client and MQTT listeners, with a local CA (tests verify with `tls.caFile`). */
+  tls?: boolean;
+}
+
+/** Starts `size` nats-server processes (1 = single node) with JetStream and MQTT; insecure unless asked. */
+export async function startNats(opts: StartNatsOptions = {}): Promise<NatsCluster> {
   const size = opts.size ?? 1;
   const replicas = opts.replicas ?? size;
   const root = mkdtempSync(path.join(tmpdir(), "xsfleet-nats-"));
+  const secure = opts.secure === true ? {} : opts.secure || null;
+  const trust = secure ? ensureTrust(path.join(root, "secrets"), { partitions: secure.partitions ?? null }) : null;
+  const tls = opts.tls ? ensureLocalTls(path.join(root, "secrets", "tls")) : null;
   const specs: NatsServerSpec[] = Array.from({ length: size }, (_, i) => {
     const storeDir = path.join(root, `n${i}`);
     mkdirSync(storeDir, { recursive: true });
+    const resolverDir = path.join(root, `jwt-n${i}`);
+    if (trust) seedFleetAccount(trust, resolverDir);
     return {
       name: `n${i}`, host: "127.0.0.1", storeDir, replicas, routes: [], portsFileDir: root,
       clientPort: anyPort, mqttPort: anyPort, monitorPort: anyPort, clusterPort: size > 1 ? anyPort : null,
+      ...(trust ? { operator: { ...natsOperatorConfig(trust), resolverDir } } : {}),
+      ...(tls ? { tls: { certFile: tls.certFile, keyFile: tls.keyFile } } : {}),
     };
   });
   const confOf = (s: NatsServerSpec): string => path.join(root, `${s.name}.conf`);
@@ -56,7 +87,7 @@ export async function startNats(opts: { size?: number; replicas?: number } = {})
   }
   const nodes: NatsNode[] = started.map((p, i) => ({
     name: p.name, clientPort: p.ports.client, mqttPort: p.ports.mqtt, clusterPort: p.ports.cluster ?? 0, monitorPort: p.ports.monitor,
-    natsUrl: `nats://127.0.0.1:${p.ports.client}`, mqttUrl: `mqtt://127.0.0.1:${p.ports.mqtt}`, storeDir: specs[i]!.storeDir, process: p,
+    natsUrl: `nats://127.0.0.1:${p.ports.client}`, mqttUrl: `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${p.ports.mqtt}`, storeDir: specs[i]!.storeDir, process: p,
   }));
   const monitor = (n: NatsNode): string => `http://127.0.0.1:${n.monitorPort}`;
   const ready = async (n: NatsNode): Promise<void> => {
@@ -91,9 +122,24 @@ export async function startNats(opts: { size?: number; replicas?: number } = {})
     rmSync(root, { recursive: true, force: true });
     throw err;
   }
+  const creds = (who: ServicePrincipal | readonly CloudRole[]): string => {
+    if (!trust) throw new Error("creds: this cluster was started without secure: true");
+    return typeof who === "string" ? writeServiceCreds(trust, who, principalPermissions(who)) : writeServiceCreds(trust, rolesPrincipalName(who), rolesPermissions(who));
+  };
   return {
     nodes,
     servers: nodes.map((n) => n.natsUrl),
+    trust,
+    tls,
+    creds,
+    observerCreds: () => {
+      if (!trust) throw new Error("observerCreds: this cluster was started without secure: true");
+      return writeServiceCreds(trust, "observer", { pub: { allow: [">"] }, sub: { allow: [">"] }, responds: true, connectionTypes: [ConnectionType.Standard] });
+    },
+    sysCreds: () => {
+      if (!trust) throw new Error("sysCreds: this cluster was started without secure: true");
+      return path.join(trust.dir, TrustFile.SysPush);
+    },
     startNode: async (i) => { await startNode(i); await ready(nodes[i]!); },
     stopNode,
     stop: async () => {

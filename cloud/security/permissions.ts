@@ -1,0 +1,273 @@
+// Who may publish and subscribe to what: the one home of xsfleet's NATS
+// permissions. The credential issuer signs exactly these lists into user
+// JWTs, and docs/security.md's permission table is generated from them
+// (`permissionTableMarkdown`, checked by test/cloud/security/permissions.test.ts).
+//
+// Principals: each device (MQTT only, bearer), each provisioning claim (MQTT
+// only, bearer, two subjects), every cloud role, the control-plane
+// replicas, the dashboard, the local stack's fleet tooling, integrators and
+// the operator's CLI (admin). A cloud node running several roles connects
+// as the union of its roles. Replies come back on a per-principal inbox
+// (`_INBOX_<principal>.>`, cloud/nats inboxPrefixFor), so no principal can
+// read another's replies (claim tokens travel in replies). Only the
+// replicas touch Raft subjects; only registry clients reach the control
+// plane's API.
+import { Downlink, Uplink, deviceSubject } from "../../shared/topics";
+import { CloudRole } from "../base";
+import { commandsBucket } from "../commands";
+import { IngestStream } from "../ingest";
+import { inboxPrefixFor } from "../nats";
+import { registryBucket } from "../registry";
+import { deviceStateBucket } from "../state";
+import {
+  allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
+  allHistorySubject, allOutSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, allProvisioningRequestsSubject, allRaftSubject,
+  apiSubject, partitionedUplinkSubject, provisioningRequestSubject, provisioningResponseSubject,
+} from "../subjects";
+import { ConnectionType, type Permissions } from "./jwt";
+import { claimUsesStream, trustBucket } from "./names";
+
+/** Every principal that gets a NATS user. */
+export const Principal = Object.freeze({
+  Device: "device",
+  Claim: "claim",
+  Ingest: CloudRole.Ingest,
+  Api: CloudRole.Api,
+  Commands: CloudRole.Commands,
+  Orchestration: CloudRole.Orchestration,
+  Provisioning: CloudRole.Provisioning,
+  Analytics: CloudRole.Analytics,
+  Control: "control",
+  Dashboard: "dashboard",
+  Fleet: "fleet",
+  Integrator: "integrator",
+  Admin: "admin",
+} as const);
+export type Principal = (typeof Principal)[keyof typeof Principal];
+
+/** The users that authenticate with a creds file (nkey signature), not a bearer token. */
+export const servicePrincipals = Object.freeze([
+  Principal.Ingest, Principal.Api, Principal.Commands, Principal.Orchestration, Principal.Provisioning, Principal.Analytics,
+  Principal.Control, Principal.Dashboard, Principal.Fleet, Principal.Integrator, Principal.Admin,
+] as const);
+export type ServicePrincipal = (typeof servicePrincipals)[number];
+
+export interface PrincipalPermissions extends Permissions {
+  /** May answer requests it received (publish once to their reply subject). */
+  responds: boolean;
+  connectionTypes: ConnectionType[];
+}
+
+// ---- JetStream API subjects (nats-server 2.9 jsapi) ----
+
+const jsInfo = "$JS.API.INFO";
+
+function streamAdmin(s: string): string[] {
+  return [`$JS.API.STREAM.CREATE.${s}`, `$JS.API.STREAM.UPDATE.${s}`, ...streamRead(s)];
+}
+
+function streamRead(s: string): string[] {
+  return [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.MSG.GET.${s}`, `$JS.API.DIRECT.GET.${s}`, `$JS.API.DIRECT.GET.${s}.>`];
+}
+
+/** Consumers on one stream: create (durable or ephemeral, with filter), info, list, delete, pull, ack, flow control. */
+function consumersOn(s: string): string[] {
+  return [
+    `$JS.API.CONSUMER.*.${s}`, `$JS.API.CONSUMER.*.${s}.>`, `$JS.API.CONSUMER.DURABLE.CREATE.${s}.*`,
+    `$JS.API.CONSUMER.MSG.NEXT.${s}.*`, `$JS.ACK.${s}.>`, `$JS.FC.${s}.>`,
+  ];
+}
+
+/** The stream listing and info calls a read-only monitor makes. */
+const jsMonitor = [jsInfo, "$JS.API.STREAM.LIST", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.INFO.*", "$JS.API.CONSUMER.LIST.*", "$JS.API.CONSUMER.NAMES.*", "$JS.API.CONSUMER.INFO.*.*"];
+
+/** A KV bucket: read and watch always; `write` adds puts/deletes; `admin` creating the bucket. */
+function kvBucket(bucket: string, mode: "read" | "write" | "admin"): string[] {
+  const stream = `KV_${bucket}`;
+  return [
+    ...(mode === "admin" ? streamAdmin(stream) : streamRead(stream)),
+    ...consumersOn(stream),
+    ...(mode === "read" ? [] : [`$KV.${bucket}.>`]),
+  ];
+}
+
+/** Registry access: the control plane's API (control registry) or its KV bucket (kv registry). */
+const registryClient = [allControlSubject, ...kvBucket(registryBucket, "admin")];
+
+/** Micro-service discovery ($SRV.PING/INFO/STATS), served or asked. */
+const srv = "$SRV.>";
+
+const uplinkKinds = Object.values(Uplink);
+const downlinkKinds = Object.values(Downlink);
+
+/** Uplink subjects of every device, mapped (partitioned) and not (a role subscribing to uplinks sees either). */
+function allUplinks(kinds: readonly Uplink[]): string[] {
+  return kinds.flatMap((k) => [allDevicesSubject(k), allPartitionedDevicesSubject(k)]);
+}
+
+function allDownlinks(kinds: readonly Downlink[]): string[] {
+  return kinds.map((k) => allDevicesSubject(k));
+}
+
+// ---- the table ----
+
+function role(pub: string[], sub: string[], responds: boolean): PrincipalPermissions {
+  return { pub: { allow: pub }, sub: { allow: sub }, responds, connectionTypes: [ConnectionType.Standard] };
+}
+
+/** Permissions of one service principal (inbox included). */
+export function principalPermissions(p: ServicePrincipal): PrincipalPermissions {
+  const inbox = `${inboxPrefixFor(p)}.>`;
+  switch (p) {
+    case Principal.Ingest:
+      return role([
+        jsInfo,
+        ...Object.values(IngestStream).flatMap((s) => [...streamAdmin(s), ...consumersOn(s)]),
+        ...kvBucket(deviceStateBucket, "admin"),
+        allHistorySubject, allOutSubject, allDlqSubject, allDeviceEventsSubject,
+      ], [inbox], false);
+    case Principal.Api:
+      return role([
+        jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"), ...kvBucket(deviceStateBucket, "read"),
+        ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
+        ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
+        // decommission asks the provisioning role to revoke the device's credentials
+        apiSubject("credentials.revoke"),
+      ], [
+        inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"),
+        ...allUplinks([Uplink.Hello, Uplink.Status]), allDeviceEventsSubject,
+      ], true);
+    case Principal.Commands:
+      return role([
+        jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"),
+        ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
+      ], [inbox, ...allUplinks([Uplink.CommandAck, Uplink.Hello, Uplink.Status])], false);
+    case Principal.Orchestration:
+      return role([allControlSubject, allClusterSubject], [inbox, allClusterSubject, apiSubject("cluster.>")], true);
+    case Principal.Analytics:
+      return role([], [inbox], false);
+    case Principal.Provisioning:
+      return role([
+        jsInfo, ...registryClient, ...kvBucket(trustBucket, "admin"),
+        ...streamAdmin(claimUsesStream), allClaimUsesSubject, provisioningResponseSubject("*"),
+      ], [
+        inbox, srv, allProvisioningRequestsSubject, apiSubject("claims.>"), apiSubject("credentials.>"),
+        allDeviceEventsSubject,
+      ], true);
+    case Principal.Control:
+      return role([allRaftSubject], [inbox, srv, allRaftSubject, allControlSubject], true);
+    case Principal.Dashboard:
+      return role([
+        ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
+      ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject], false);
+    case Principal.Fleet:
+      return role([
+        ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject("devices.>"), apiSubject("claims.>"), apiSubject("cluster.>"),
+      ], [inbox, allOutTelemetrySubject], false);
+    case Principal.Integrator: {
+      const p = role([
+        jsInfo, srv, apiSubject(">"), ...streamRead(IngestStream.Out), ...consumersOn(IngestStream.Out),
+        ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
+      ], [inbox, allOutSubject, allDeviceEventsSubject], false);
+      // The management API without the trust endpoints: integrators read and command devices; they neither mint nor revoke credentials.
+      p.pub.deny = [apiSubject("claims.>"), apiSubject("credentials.>")];
+      return p;
+    }
+    case Principal.Admin:
+      return role([...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject(">")], [inbox, allOutSubject, allDeviceEventsSubject], false);
+  }
+}
+
+/** A cloud node running several roles connects as their union. */
+export function rolesPermissions(roles: readonly CloudRole[]): PrincipalPermissions {
+  const pub = new Set<string>();
+  const sub = new Set<string>();
+  let responds = false;
+  for (const r of roles) {
+    if (!isServicePrincipal(r)) throw new Error(`cloud role ${r} has no NATS permissions defined; add it to cloud/security/permissions.ts`);
+    const p = principalPermissions(r);
+    if (p.pub.deny?.length) throw new Error(`role ${r} has deny rules; a union of roles cannot keep them`);
+    for (const s of p.pub.allow ?? []) pub.add(s);
+    for (const s of p.sub.allow ?? []) if (!s.startsWith("_INBOX_")) sub.add(s);
+    responds ||= p.responds;
+  }
+  sub.add(`${inboxPrefixFor(rolesPrincipalName(roles))}.>`);
+  return { pub: { allow: [...pub].sort() }, sub: { allow: [...sub].sort() }, responds, connectionTypes: [ConnectionType.Standard] };
+}
+
+/** The user name (and inbox token) of a cloud node with these roles: "node-api-ingest-…" (sorted). */
+export function rolesPrincipalName(roles: readonly CloudRole[]): string {
+  return `node-${[...new Set(roles)].sort().join("-")}`;
+}
+
+export function isServicePrincipal(v: string): v is ServicePrincipal {
+  return (servicePrincipals as readonly string[]).includes(v);
+}
+
+/**
+ * A device: publish its own uplinks — partitioned as the broker maps them
+ * (`partitions` > 0, docs/delivery.md) or as published (`partitions` null) —
+ * plus the unmapped status subject (nats-server 2.9 does not map the MQTT
+ * will); subscribe to its own downlinks at QoS 0 (no `$MQTT.sub.>`, so a
+ * QoS 1 subscription is refused: each would cost a JetStream consumer).
+ */
+export function devicePermissions(deviceId: string, partitions: number | null): PrincipalPermissions {
+  const uplinks = uplinkKinds.map((k) => (partitions === null ? deviceSubject(deviceId, k) : partitionedUplinkSubject(deviceId, k, partitions)));
+  const will = deviceSubject(deviceId, Uplink.Status);
+  return {
+    pub: { allow: [...new Set([...uplinks, will])] },
+    sub: { allow: downlinkKinds.map((k) => deviceSubject(deviceId, k)) },
+    responds: false,
+    connectionTypes: [ConnectionType.Mqtt],
+  };
+}
+
+/** A provisioning claim: ask on its request subject, read its response subject; nothing else. */
+export function claimPermissions(claimId: string): PrincipalPermissions {
+  return {
+    pub: { allow: [provisioningRequestSubject(claimId)] },
+    sub: { allow: [provisioningResponseSubject(claimId)] },
+    responds: false,
+    connectionTypes: [ConnectionType.Mqtt],
+  };
+}
+
+/** Subscriptions a device or claim connection may hold (its downlinks, plus slack). */
+export const deviceSubscriptionsMax = 8;
+
+// ---- docs/security.md ----
+
+const descriptions: Record<Principal, string> = {
+  device: "one per device; bearer user JWT as the MQTT password; MQTT only",
+  claim: "one per provisioning claim; bearer user JWT; MQTT only; revoked once used",
+  ingest: "cloud role: device streams into state, history, outputs",
+  api: "cloud role: management API ($SRV service xsfleet-api)",
+  commands: "cloud role: command and desired-config delivery",
+  orchestration: "cloud role: membership, leases, recovery, cluster API",
+  provisioning: "cloud role: claims → device credentials, revocation (holds the signing keys)",
+  analytics: "cloud role (not part of this build): replies only",
+  control: "Raft control-plane replicas",
+  dashboard: "the web dashboard (read-only)",
+  fleet: "the local stack's tooling: registers the simulated fleet, creates its claims, watches status",
+  integrator: "integrations: outputs, events, the management API without claims/credentials",
+  admin: "the operator's CLI (`xsfleet claims`, `xsfleet credentials`, `xsfleet status`)",
+};
+
+function cell(list: readonly string[] | undefined): string {
+  return (list ?? []).map((s) => `\`${s}\``).join(" ");
+}
+
+/** The permission table of docs/security.md, generated from the code above. */
+export function permissionTableMarkdown(): string {
+  const rows: string[] = ["| principal | what | publish | subscribe | answers requests |", "|---|---|---|---|---|"];
+  const device = devicePermissions("<id>", 16);
+  rows.push(`| device \`<id>\` (partitions P=16) | ${descriptions.device} | ${cell(device.pub.allow)} | ${cell(device.sub.allow)} | no |`);
+  const claim = claimPermissions("<claimId>");
+  rows.push(`| claim \`<claimId>\` | ${descriptions.claim} | ${cell(claim.pub.allow)} | ${cell(claim.sub.allow)} | no |`);
+  for (const p of servicePrincipals) {
+    const perm = principalPermissions(p);
+    const deny = perm.pub.deny?.length ? ` — denied: ${cell(perm.pub.deny)}` : "";
+    rows.push(`| ${p} | ${descriptions[p]} | ${cell(perm.pub.allow)}${deny} | ${cell(perm.sub.allow)} | ${perm.responds ? "yes" : "no"} |`);
+  }
+  return rows.join("\n") + "\n";
+}
