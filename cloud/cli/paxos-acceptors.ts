@@ -10,7 +10,7 @@
 // without holding up the rest of the start.
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { connect } from "@nats-io/transport-node";
+import { connectNats, type NatsSettings } from "../nats";
 import { paxosStatusSubject } from "../subjects";
 import { ProcessKind, StackProcess, type ProcessEvent } from "./cloud-processes";
 
@@ -24,32 +24,39 @@ const readyTimeoutMs = 60_000;
 
 export function paxosAcceptorProcess(opts: {
   id: number; group: string; servers: string[]; dataDir: string; logDir: string; onEvent?: (e: ProcessEvent) => void;
+  /** Credentials and TLS flags (cloud/cli/stack-security.ts). */
+  extraArgs?: readonly string[];
 }): StackProcess {
   return new StackProcess({
     name: `paxos-${opts.id}`, kind: ProcessKind.PaxosAcceptor, logDir: opts.logDir, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     nodeArgs: ["--import", "tsx", acceptorMain, "--id", String(opts.id), "--group", opts.group, "--data-dir", opts.dataDir,
-      "--nats", opts.servers.join(",")],
+      "--nats", opts.servers.join(","), ...(opts.extraArgs ?? [])],
   });
 }
 
 /** Starts the stack's acceptors; resolves once they are spawned (readiness is logged later). */
 export async function startPaxosAcceptors(opts: {
   servers: string[]; stateDir: string; logDir: string; log: (m: string) => void; onEvent?: (e: ProcessEvent) => void;
+  /** Flags of each acceptor (credentials, TLS) and the NATS settings of the readiness probe; absent on an open broker. */
+  security?: { acceptorArgs: readonly string[]; probe: Pick<NatsSettings, "credsFile" | "tls"> };
 }): Promise<StackProcess[]> {
   const dir = path.join(opts.stateDir, "paxos");
   opts.log(`consensus: starting ${stackPaxosAcceptors.length} CASPaxos acceptors, group ${stackPaxosGroup} (data in ${dir}) …`);
   const procs: StackProcess[] = [];
   for (const id of stackPaxosAcceptors) {
-    const p = paxosAcceptorProcess({ id, group: stackPaxosGroup, servers: opts.servers, dataDir: path.join(dir, `a${id}`), logDir: opts.logDir, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
+    const p = paxosAcceptorProcess({
+      id, group: stackPaxosGroup, servers: opts.servers, dataDir: path.join(dir, `a${id}`), logDir: opts.logDir,
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}), ...(opts.security ? { extraArgs: opts.security.acceptorArgs } : {}),
+    });
     procs.push(p);
     await p.start();
   }
-  void reportReady(opts.servers, opts.log);
+  void reportReady(opts.servers, opts.security?.probe ?? {}, opts.log);
   return procs;
 }
 
-async function reportReady(servers: string[], log: (m: string) => void): Promise<void> {
-  const nc = await connect({ servers, name: "xsfleet-up-paxos-probe" }).catch(() => null);
+async function reportReady(servers: string[], auth: Pick<NatsSettings, "credsFile" | "tls">, log: (m: string) => void): Promise<void> {
+  const nc = await connectNats({ servers, name: "xsfleet-up-paxos-probe", ...auth }).catch(() => null);
   if (!nc) return;
   const deadline = Date.now() + readyTimeoutMs;
   try {

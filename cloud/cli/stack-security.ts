@@ -17,7 +17,7 @@ export interface StackSecurity {
   trust: FullTrust;
   tls: LocalTls | null;
   /** Creds files by principal. */
-  creds: { control: string; dashboard: string; fleet: string; integrator: string; admin: string };
+  creds: { control: string; consensus: string; dashboard: string; fleet: string; integrator: string; admin: string };
   /** The creds file of a cloud node with these roles. */
   nodeCreds(roles: readonly CloudRole[]): string;
   /** What startLocalNats needs for operator mode (and TLS). */
@@ -35,7 +35,7 @@ export function prepareStackSecurity(stateDir: string, opts: { tls: boolean; tls
   return {
     trust,
     tls,
-    creds: { control: write(Principal.Control), dashboard: write(Principal.Dashboard), fleet: write(Principal.Fleet), integrator: write(Principal.Integrator), admin: write(Principal.Admin) },
+    creds: { control: write(Principal.Control), consensus: write(Principal.Consensus), dashboard: write(Principal.Dashboard), fleet: write(Principal.Fleet), integrator: write(Principal.Integrator), admin: write(Principal.Admin) },
     nodeCreds: (roles) => writeServiceCreds(trust, rolesPrincipalName(roles), rolesPermissions(roles)),
     broker: {
       operator: natsOperatorConfig(trust),
@@ -56,6 +56,11 @@ export function cloudNodeSecurityArgs(s: StackSecurity, roles: readonly CloudRol
 /** Flags of a control-plane replica (cloud/controlplane/main.ts). */
 export function controlReplicaSecurityArgs(s: StackSecurity): string[] {
   return ["--creds", s.creds.control, ...(s.tls ? ["--tls-ca", s.tls.caFile] : [])];
+}
+
+/** Flags of a CASPaxos acceptor process (cloud/paxos/main.ts). */
+export function paxosAcceptorSecurityArgs(s: StackSecurity): string[] {
+  return ["--creds", s.creds.consensus, ...(s.tls ? ["--tls-ca", s.tls.caFile] : [])];
 }
 
 /** How an integrator connects, for `up` to print. */

@@ -33,7 +33,7 @@ import { startPaxosAcceptors } from "./paxos-acceptors";
 import { liveStatus, RateMeter, statusLine } from "./live-status";
 import { stopRequests } from "./signals";
 import { describeExit } from "../infra";
-import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, prepareStackSecurity, type StackSecurity } from "./stack-security";
+import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, paxosAcceptorSecurityArgs, prepareStackSecurity, type StackSecurity } from "./stack-security";
 
 export const upSpec: CommandSpec = {
   name: "up",
@@ -274,7 +274,10 @@ async function startStack(
       await r.start();
     }
   }
-  stack.control.push(...(await startPaxosAcceptors({ servers: stack.servers, stateDir: o.stateDir, logDir, log, onEvent })));
+  stack.control.push(...(await startPaxosAcceptors({
+    servers: stack.servers, stateDir: o.stateDir, logDir, log, onEvent,
+    ...(sec ? { security: { acceptorArgs: paxosAcceptorSecurityArgs(sec), probe: { credsFile: sec.creds.admin, ...(sec.tls ? { tls: { caFile: sec.tls.caFile } } : {}) } } } : {}),
+  })));
   const roles: CloudRole[] = o.registry === "control" ? ["ingest", "api", "commands", "orchestration"] : ["ingest", "api", "commands"];
   if (sec) roles.push("provisioning");
   const backups = o.registry === "control" && o.backupIntervalS > 0;

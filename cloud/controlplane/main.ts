@@ -6,9 +6,8 @@
 // SIGINT stop it gracefully (service first, then Raft, then the WAL is
 // synced and closed). Exit codes: 0 stopped, 2 bad configuration, 1 fatal.
 
-import { accessSync, constants } from "node:fs";
 import { parseArgs } from "node:util";
-import { connectNats } from "../nats";
+import { connectNats, natsAuthFromFlags, type NatsSettings } from "../nats";
 import { RaftNode, type RaftNodeOptions } from "./raft-node";
 import { startControlService } from "./service";
 
@@ -47,8 +46,8 @@ export interface MainConfig {
   tickMs: number;
   snapshotEntries: number;
   parallelLeaderAppend: boolean;
-  credsFile?: string;
-  tlsCaFile?: string;
+  /** NATS credentials and TLS CA (--creds, --tls-ca). */
+  auth: Pick<NatsSettings, "credsFile" | "tls">;
 }
 
 function ids(flag: string, text: string | undefined, required: boolean): number[] {
@@ -109,19 +108,16 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     tickMs: positive("--tick-ms", v["tick-ms"], 50),
     snapshotEntries: positive("--snapshot-entries", v["snapshot-entries"], 10_000),
     parallelLeaderAppend: v["parallel-leader-append"] ?? false,
-    ...readableFile("--creds", v.creds ?? env.XSFLEET_NATS_CREDS, "credsFile"),
-    ...readableFile("--tls-ca", v["tls-ca"] ?? env.XSFLEET_NATS_TLS_CA, "tlsCaFile"),
+    auth: natsAuth(v.creds, v["tls-ca"], env),
   };
 }
 
-function readableFile<K extends string>(flag: string, file: string | undefined, key: K): Partial<Record<K, string>> {
-  if (file === undefined || file === "") return {};
+function natsAuth(creds: string | undefined, tlsCa: string | undefined, env: NodeJS.ProcessEnv): MainConfig["auth"] {
   try {
-    accessSync(file, constants.R_OK);
-  } catch {
-    throw new ConfigError(`${flag}: cannot read ${file}`);
+    return natsAuthFromFlags(creds, tlsCa, env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
-  return { [key]: file } as Partial<Record<K, string>>;
 }
 
 /** Longest graceful stop; the WAL is synced long before this. */
@@ -142,8 +138,7 @@ async function main(): Promise<void> {
   }
   const log = (m: string): void => { process.stderr.write(`[cp ${cfg.id}] ${m}\n`); };
   const nc = await connectNats({
-    servers: cfg.nats, name: `xsfleet-controlplane-${cfg.id}`,
-    ...(cfg.credsFile ? { credsFile: cfg.credsFile } : {}), ...(cfg.tlsCaFile ? { tls: { caFile: cfg.tlsCaFile } } : {}),
+    servers: cfg.nats, name: `xsfleet-controlplane-${cfg.id}`, ...cfg.auth,
   });
   const opts: RaftNodeOptions = {
     id: cfg.id, group: cfg.group, peers: cfg.peers, learners: cfg.learners, dataDir: cfg.dataDir, nc,

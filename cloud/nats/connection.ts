@@ -2,7 +2,7 @@
 // reconnect forever (services outlive broker restarts), and a small pool so
 // hot paths can spread publishes over several sockets.
 import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from "@nats-io/transport-node";
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 
 export interface NatsSettings {
   /** One or more server URLs; clients fail over between them. */
@@ -67,6 +67,26 @@ export function connectionOptions(s: NatsSettings): ConnectionOptions {
     if (s.tls.keyFile) opts.tls.keyFile = s.tls.keyFile;
   }
   return opts;
+}
+
+/**
+ * The credentials and TLS CA of a process's command line (`--creds`,
+ * `--tls-ca`, or env XSFLEET_NATS_CREDS / XSFLEET_NATS_TLS_CA), checked
+ * readable; throws with a message naming the flag.
+ */
+export function natsAuthFromFlags(creds: string | undefined, tlsCa: string | undefined, env: NodeJS.ProcessEnv = process.env): Pick<NatsSettings, "credsFile" | "tls"> {
+  const file = (flag: string, v: string | undefined): string | undefined => {
+    if (v === undefined || v === "") return undefined;
+    try {
+      accessSync(v, constants.R_OK);
+    } catch {
+      throw new Error(`${flag}: cannot read ${v}`);
+    }
+    return v;
+  };
+  const credsFile = file("--creds", creds ?? env.XSFLEET_NATS_CREDS);
+  const caFile = file("--tls-ca", tlsCa ?? env.XSFLEET_NATS_TLS_CA);
+  return { ...(credsFile ? { credsFile } : {}), ...(caFile ? { tls: { caFile } } : {}) };
 }
 
 export async function connectNats(s: NatsSettings): Promise<NatsConnection> {

@@ -1,4 +1,4 @@
 // Public entry of cloud-side NATS connections.
-export { connectNats, connectionOptions, credsUserName, inboxPrefixFor, NatsPool, type NatsSettings } from "./connection";
+export { connectNats, connectionOptions, natsAuthFromFlags, credsUserName, inboxPrefixFor, NatsPool, type NatsSettings } from "./connection";
 export { isCasConflict } from "./kv";
 export { readNatsSettings, natsSettingKeys } from "./settings";

@@ -10,7 +10,7 @@
 // promise must not vote).
 
 import { parseArgs } from "node:util";
-import { connect } from "@nats-io/transport-node";
+import { connectNats, natsAuthFromFlags, type NatsSettings } from "../nats";
 import { ACCEPTOR_DEFAULTS } from "./acceptor";
 import { AcceptorNode } from "./acceptor-node";
 import { FILE_STORE_DEFAULTS } from "./storage";
@@ -23,6 +23,8 @@ export const USAGE = `usage: tsx cloud/paxos/main.ts --id N --data-dir DIR --nat
   --group NAME        acceptor group / subject token (default: registers)
   --keys-max N        registers this acceptor holds (default ${ACCEPTOR_DEFAULTS.keysMax})
   --log-bytes-max N   compact the log into a snapshot past this size (default ${FILE_STORE_DEFAULTS.logBytesMax})
+  --creds FILE        NATS credentials (.creds) of the consensus user (env XSFLEET_NATS_CREDS)
+  --tls-ca FILE       CA certificate to verify a TLS NATS server (env XSFLEET_NATS_TLS_CA)
   --help              this text
 
 Proposers (cloud/paxos PaxosClient) send to xsfleet.paxos.<group>.<id>; a
@@ -39,6 +41,8 @@ export interface AcceptorMainConfig {
   group: string;
   keysMax: number;
   logBytesMax: number;
+  /** NATS credentials and TLS CA (--creds, --tls-ca). */
+  auth: Pick<NatsSettings, "credsFile" | "tls">;
 }
 
 function positive(flag: string, text: string | undefined, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -49,14 +53,15 @@ function positive(flag: string, text: string | undefined, dflt: number, max = Nu
 }
 
 /** Parses argv; throws ConfigError with a message meant for the operator. */
-export function parseAcceptorConfig(argv: string[]): AcceptorMainConfig | "help" {
+export function parseAcceptorConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): AcceptorMainConfig | "help" {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       options: {
         id: { type: "string" }, "data-dir": { type: "string" }, nats: { type: "string" }, group: { type: "string" },
-        "keys-max": { type: "string" }, "log-bytes-max": { type: "string" }, help: { type: "boolean" },
+        "keys-max": { type: "string" }, "log-bytes-max": { type: "string" }, creds: { type: "string" }, "tls-ca": { type: "string" },
+        help: { type: "boolean" },
       },
       strict: true,
     });
@@ -77,7 +82,16 @@ export function parseAcceptorConfig(argv: string[]): AcceptorMainConfig | "help"
     id, dataDir: v["data-dir"], nats, group,
     keysMax: positive("--keys-max", v["keys-max"], ACCEPTOR_DEFAULTS.keysMax, 10_000_000),
     logBytesMax: positive("--log-bytes-max", v["log-bytes-max"], FILE_STORE_DEFAULTS.logBytesMax),
+    auth: natsAuth(v.creds, v["tls-ca"], env),
   };
+}
+
+function natsAuth(creds: string | undefined, tlsCa: string | undefined, env: NodeJS.ProcessEnv): AcceptorMainConfig["auth"] {
+  try {
+    return natsAuthFromFlags(creds, tlsCa, env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 const stopTimeoutMs = 5_000;
@@ -96,7 +110,7 @@ async function main(): Promise<void> {
     return;
   }
   const log = (m: string): void => { process.stderr.write(`[paxos ${cfg.id}] ${m}\n`); };
-  const nc = await connect({ servers: cfg.nats, name: `xsfleet-paxos-${cfg.group}-${cfg.id}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  const nc = await connectNats({ servers: cfg.nats, name: `xsfleet-paxos-${cfg.group}-${cfg.id}`, ...cfg.auth });
   const node = await AcceptorNode.open({ id: cfg.id, group: cfg.group, dataDir: cfg.dataDir, nc, keysMax: cfg.keysMax, logBytesMax: cfg.logBytesMax, log });
   node.onFatal = (err) => {
     log(`fatal: ${err.message}`);

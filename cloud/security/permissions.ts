@@ -17,12 +17,13 @@ import { CloudRole } from "../base";
 import { commandsBucket } from "../commands";
 import { IngestStream } from "../ingest";
 import { inboxPrefixFor } from "../nats";
+import { BACKUP_CATALOG_BUCKET } from "../recovery";
 import { registryBucket } from "../registry";
 import { deviceStateBucket } from "../state";
 import {
   allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
   allHistorySubject, allOutSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, allProvisioningRequestsSubject, allRaftSubject,
-  apiSubject, partitionedUplinkSubject, provisioningRequestSubject, provisioningResponseSubject,
+  allPaxosAcceptorSubject, allPaxosStatusSubject, apiSubject, partitionedUplinkSubject, provisioningRequestSubject, provisioningResponseSubject,
 } from "../subjects";
 import { ConnectionType, type Permissions } from "./jwt";
 import { claimUsesStream, trustBucket } from "./names";
@@ -38,6 +39,8 @@ export const Principal = Object.freeze({
   Provisioning: CloudRole.Provisioning,
   Analytics: CloudRole.Analytics,
   Control: "control",
+  /** A CASPaxos acceptor process (cloud/paxos). */
+  Consensus: "consensus",
   Dashboard: "dashboard",
   Fleet: "fleet",
   Integrator: "integrator",
@@ -48,7 +51,7 @@ export type Principal = (typeof Principal)[keyof typeof Principal];
 /** The users that authenticate with a creds file (nkey signature), not a bearer token. */
 export const servicePrincipals = Object.freeze([
   Principal.Ingest, Principal.Api, Principal.Commands, Principal.Orchestration, Principal.Provisioning, Principal.Analytics,
-  Principal.Control, Principal.Dashboard, Principal.Fleet, Principal.Integrator, Principal.Admin,
+  Principal.Control, Principal.Consensus, Principal.Dashboard, Principal.Fleet, Principal.Integrator, Principal.Admin,
 ] as const);
 export type ServicePrincipal = (typeof servicePrincipals)[number];
 
@@ -143,7 +146,10 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
       ], [inbox, ...allUplinks([Uplink.CommandAck, Uplink.Hello, Uplink.Status])], false);
     case Principal.Orchestration:
-      return role([allControlSubject, allClusterSubject], [inbox, allClusterSubject, apiSubject("cluster.>")], true);
+      // Scheduled backups read every bucket and stream and keep their catalog in a KV bucket.
+      return role([
+        allControlSubject, allClusterSubject, ...jsMonitor, ...streamRead("*"), ...consumersOn("*"), ...kvBucket(BACKUP_CATALOG_BUCKET, "admin"),
+      ], [inbox, allClusterSubject, apiSubject("cluster.>")], true);
     case Principal.Analytics:
       return role([], [inbox], false);
     case Principal.Provisioning:
@@ -156,6 +162,9 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       ], true);
     case Principal.Control:
       return role([allRaftSubject], [inbox, srv, allRaftSubject, allControlSubject], true);
+    case Principal.Consensus:
+      // Answers proposers on their own inboxes (responds), nothing else.
+      return role([], [inbox, allPaxosAcceptorSubject, allPaxosStatusSubject], true);
     case Principal.Dashboard:
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
@@ -174,7 +183,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return p;
     }
     case Principal.Admin:
-      return role([...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject(">")], [inbox, allOutSubject, allDeviceEventsSubject], false);
+      return role([...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject(">"), allPaxosStatusSubject], [inbox, allOutSubject, allDeviceEventsSubject], false);
   }
 }
 
@@ -247,6 +256,7 @@ const descriptions: Record<Principal, string> = {
   provisioning: "cloud role: claims → device credentials, revocation (holds the signing keys)",
   analytics: "cloud role (not part of this build): replies only",
   control: "Raft control-plane replicas",
+  consensus: "CASPaxos acceptor processes (answer proposers on their inboxes)",
   dashboard: "the web dashboard (read-only)",
   fleet: "the local stack's tooling: registers the simulated fleet, creates its claims, watches status",
   integrator: "integrations: outputs, events, the management API without claims/credentials",

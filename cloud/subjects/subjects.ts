@@ -251,6 +251,11 @@ export function paxosStatusSubject(group: string, id: number): string {
   return `${root}.paxos.${group}.${id}.status`;
 }
 
+/** Every acceptor request subject (an acceptor process's subscribe permission). */
+export const allPaxosAcceptorSubject = "xsfleet.paxos.>";
+/** Every acceptor status subject. */
+export const allPaxosStatusSubject = `${root}.paxos.*.*.status`;
+
 /** Where acceptor `id` answers a proposer whose inbox is `inbox`: `<inbox>.<id>`. */
 export function paxosReplySubject(inbox: string, id: number): string {
   return `${inbox}.${id}`;
