@@ -17,21 +17,21 @@ export function assertDeviceId(id: string): string {
 }
 
 /** Device -> cloud message kinds, and the last topic level that carries each. */
-export const Uplink = {
+export const Uplink = Object.freeze({
   Hello: "hello",
   Heartbeat: "hb",
   Telemetry: "tele",
   Counters: "ctr",
   CommandAck: "ack",
   Status: "status",
-} as const;
+} as const);
 export type Uplink = (typeof Uplink)[keyof typeof Uplink];
 
 /** Cloud -> device message kinds. */
-export const Downlink = {
+export const Downlink = Object.freeze({
   Command: "cmd",
   Config: "cfg",
-} as const;
+} as const);
 export type Downlink = (typeof Downlink)[keyof typeof Downlink];
 
 export const topicRoot = "xsfleet/v1/dev";
@@ -63,7 +63,7 @@ export interface ParsedDeviceAddress {
   kind: Uplink | Downlink;
 }
 
-const kinds: readonly string[] = ["hello", "hb", "tele", "ctr", "ack", "status", "cmd", "cfg"];
+const kinds: readonly string[] = Object.freeze(["hello", "hb", "tele", "ctr", "ack", "status", "cmd", "cfg"]);
 
 /** Parses a device subject or topic; null when it is not one of ours. */
 export function parseDeviceAddress(subjectOrTopic: string): ParsedDeviceAddress | null {
@@ -82,14 +82,14 @@ export function outTelemetrySubject(deviceId: string): string {
   return `${outSubjectRoot}.${deviceId}.telemetry`;
 }
 
-export const DeviceEvent = {
+export const DeviceEvent = Object.freeze({
   Registered: "registered",
   Online: "online",
   Offline: "offline",
   CommandAcked: "command-acked",
   CommandExpired: "command-expired",
   Decommissioned: "decommissioned",
-} as const;
+} as const);
 export type DeviceEvent = (typeof DeviceEvent)[keyof typeof DeviceEvent];
 
 export function deviceEventSubject(deviceId: string, event: DeviceEvent): string {

@@ -14,7 +14,7 @@ import {
 } from "../../shared/proto/xsfleet.gen";
 import type { Storage } from "../platform";
 
-export const CounterName = {
+export const CounterName = Object.freeze({
   Boots: "boots",
   MessagesSent: "sent",
   MessagesAcked: "acked",
@@ -33,7 +33,7 @@ export const CounterName = {
   DownlinksDropped: "downlinksDropped",
   ConfigsApplied: "configsApplied",
   ConfigsRejected: "configsRejected",
-} as const;
+} as const);
 export type CounterName = (typeof CounterName)[keyof typeof CounterName];
 
 const storageKey = "ctr";

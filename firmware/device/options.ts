@@ -10,7 +10,7 @@ import type { CommandHandler } from "./commands";
 import type { OutboxLimits } from "./outbox";
 import { checkOutboxLimits, outboxDefaults } from "./outbox";
 
-export const DeviceRole = { Sensor: "sensor", Actuator: "actuator" } as const;
+export const DeviceRole = Object.freeze({ Sensor: "sensor", Actuator: "actuator" } as const);
 export type DeviceRole = (typeof DeviceRole)[keyof typeof DeviceRole];
 
 export interface DeviceLocation {
@@ -50,7 +50,7 @@ export const sampleIntervalMinMs = 10;
 export const sampleIntervalMaxMs = 3_600_000;
 export const brokerUrlsMax = 8;
 
-export const deviceDefaults = {
+export const deviceDefaults = Object.freeze({
   role: DeviceRole.Sensor,
   firmwareVersion: "0.1.0",
   heartbeatIntervalMs: 10_000,
@@ -62,7 +62,7 @@ export const deviceDefaults = {
   backoff: backoffDefaults,
   outbox: outboxDefaults,
   seqBlock: 64,
-} as const;
+} as const);
 
 export type DeviceOptionsInit = Partial<DeviceOptions> & { deviceId: string; brokerUrls: readonly string[] };
 

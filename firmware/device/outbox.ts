@@ -17,7 +17,7 @@
 import type { Storage } from "../platform";
 import { keyNumber } from "./bytes";
 
-export const MessageClass = { Telemetry: 0, Ack: 1, Other: 2 } as const;
+export const MessageClass = Object.freeze({ Telemetry: 0, Ack: 1, Other: 2 } as const);
 export type MessageClass = (typeof MessageClass)[keyof typeof MessageClass];
 
 export interface OutboxLimits {
@@ -26,9 +26,9 @@ export interface OutboxLimits {
   inflightMax: number;
 }
 
-export const outboxDefaults: OutboxLimits = { messagesMax: 256, bytesMax: 64 * 1024, inflightMax: 8 };
+export const outboxDefaults: OutboxLimits = Object.freeze({ messagesMax: 256, bytesMax: 64 * 1024, inflightMax: 8 });
 
-const EntryState = { Pending: 0, Inflight: 1 } as const;
+const EntryState = Object.freeze({ Pending: 0, Inflight: 1 } as const);
 type EntryState = (typeof EntryState)[keyof typeof EntryState];
 
 export interface OutboxEntry {
@@ -41,7 +41,7 @@ export interface OutboxEntry {
   state: EntryState;
 }
 
-export const PushResult = { Accepted: 0, Rejected: 1 } as const;
+export const PushResult = Object.freeze({ Accepted: 0, Rejected: 1 } as const);
 export type PushResult = (typeof PushResult)[keyof typeof PushResult];
 
 export interface OutboxStats {

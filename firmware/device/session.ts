@@ -14,7 +14,7 @@ import { LogLevel } from "../platform";
 import { Backoff, type BackoffPolicy } from "./backoff";
 import { exactArrayBuffer as toArrayBuffer } from "./bytes";
 
-export const SessionState = { Idle: 0, Connecting: 1, Connected: 2, Waiting: 3, Stopped: 4 } as const;
+export const SessionState = Object.freeze({ Idle: 0, Connecting: 1, Connected: 2, Waiting: 3, Stopped: 4 } as const);
 export type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
 export interface SessionOptions {
