@@ -12,6 +12,7 @@ import { ApiClient } from "../api/client";
 import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
 import { spawnCloudNode, spawnControlReplica, stopCloudNode, type CloudProcess } from "./cloud-processes";
 import { FleetProbe } from "./fleet-probe";
+import { moddableDevicesMax, startModdableFleet, type ModdableFleet } from "./moddable-fleet";
 import { fmtRate, liveStatus, RateMeter } from "./live-status";
 import { waitForSignalOrTimeout } from "./signals";
 
@@ -22,6 +23,7 @@ export const upSpec: CommandSpec = {
   options: {
     devices: { type: "string", value: "N", description: `simulated devices (0-${fleetDevicesMax})`, default: "36" },
     actuators: { type: "string", value: "N", description: "how many of them are actuators", default: "4" },
+    moddable: { type: "string", value: "N", description: `more devices (0-${moddableDevicesMax}) running the Moddable-built firmware in the SDK's simulator (mcsim; builds the SDK once)`, default: "0" },
     "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands)", default: "3" },
     registry: { type: "string", value: "kv|control", description: "device registry: control = Raft control plane (3 replicas), kv = NATS KV", default: "control" },
     "nats-nodes": { type: "string", value: "N", description: "nats-server processes to start: 1 or 3 (a cluster)", default: "1" },
@@ -45,6 +47,7 @@ interface Stack {
   cloud: CloudProcess[];
   control: CloudProcess[];
   fleet: SimFleet | null;
+  moddable: ModdableFleet | null;
 }
 
 async function resolveBroker(p: ReturnType<typeof parseCommand> & object, stateDir: string, log: (m: string) => void): Promise<Pick<Stack, "nats" | "servers" | "mqttUrls">> {
@@ -120,7 +123,8 @@ export async function runUp(argv: string[]): Promise<number> {
   const stateDir = path.resolve(stringOption(p, "state-dir") ?? ".state");
   const status = liveStatus();
   const log = (m: string): void => status.log(`[xsfleet up] ${m}`);
-  const stack: Stack = { nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null };
+  const moddableCount = intOption(p, "moddable", 0, moddableDevicesMax);
+  const stack: Stack = { nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, moddable: null };
   let probe: FleetProbe | null = null;
   let timer: NodeJS.Timeout | undefined;
   const stopped = waitForSignalOrTimeout(durationS);
@@ -155,6 +159,9 @@ export async function runUp(argv: string[]): Promise<number> {
         heartbeatIntervalMs: heartbeatMs, rampMs: Math.min(5_000, devices * 25), fsync: false, idPrefix: "sim-",
       });
     }
+    if (moddableCount > 0) {
+      stack.moddable = await startModdableFleet({ count: moddableCount, servers: stack.servers, mqttUrl: stack.mqttUrls[0]!, stateDir: path.join(stateDir, "moddable"), speedup, heartbeatIntervalMs: heartbeatMs, log });
+    }
     const nc = await connect({ servers: stack.servers, maxReconnectAttempts: -1 });
     probe = new FleetProbe(nc);
     probe.watchOutput();
@@ -170,6 +177,7 @@ export async function runUp(argv: string[]): Promise<number> {
         const cpUp = stack.control.filter((c) => c.child.exitCode === null).length;
         status.update(`devices ${s.devicesOnline}/${s.devicesKnown} online` +
           (fleet ? ` (${fleet.connected}/${fleet.devices} connected)` : "") +
+          (stack.moddable ? ` | mcsim ${stack.moddable.connected()}/${stack.moddable.ids.length}` : "") +
           ` | ${fmtRate(rates.rate("msgs", probe!.outputBatches))} batches/s | ${fmtRate(rates.rate("pts", probe!.outputPoints))} points/s` +
           ` | lag ${s.consumerLag} | dead letters ${s.deadLetters} | cloud ${up}/${stack.cloud.length} up` +
           (stack.control.length ? ` | raft ${cpUp}/${stack.control.length}` : "") +
@@ -184,6 +192,10 @@ export async function runUp(argv: string[]): Promise<number> {
     if (stack.fleet) {
       log("fleet: clean disconnects …");
       await stack.fleet.stop();
+    }
+    if (stack.moddable) {
+      log("moddable: stopping the simulators …");
+      await stack.moddable.stop();
     }
     if (stack.dashboard) await stack.dashboard.stop();
     if (probe) {

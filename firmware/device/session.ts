@@ -230,7 +230,11 @@ function endClient(client: MqttClient, force: boolean, done?: () => void): void 
   try {
     client.end(force, {}, done);
   } catch {
-    // Moddable's mqtt/js throws when ending a client that is still connecting.
+    // Moddable's mqtt/js throws when ending a client that is still connecting
+    // (examples/io/tcp/mqtt/mqtt.js end()). End it once it connects: an
+    // abandoned attempt must not linger, and with the same client id it would
+    // take the session over from the next attempt.
+    client.on("connect", () => endClient(client, true));
     if (done) done();
   }
 }

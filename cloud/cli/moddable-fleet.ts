@@ -1,0 +1,98 @@
+// `xsfleet up --moddable N`: N more devices of the simulated fleet run as the
+// firmware the Moddable SDK builds (mcconfig, lin), each in its own mcsim
+// process under one virtual display, replaying room-climate series like the
+// host-port fleet. They are registered like the others, so the registry,
+// status line and dashboard show them alongside. Their state (flash) and
+// trace logs live in <stateDir>/<id>/ (mcsim.log).
+import { connect } from "@nats-io/transport-node";
+import { appendFileSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { ApiClient } from "../api/client";
+import { buildFirmware } from "../../firmware/host/mcsim/build";
+import { startMcsimDevice, type McsimDevice } from "../../firmware/host/mcsim/device";
+import { ensureModdableSdk } from "../../firmware/host/mcsim/sdk";
+import { startVirtualDisplay, type VirtualDisplay } from "../../firmware/host/mcsim/xvfb";
+import { roomClimateTraces } from "../../firmware/host/room-climate";
+
+/** Simulator processes one `up` may run (each is a GTK process with its own XS machine). */
+export const moddableDevicesMax = 32;
+export const moddableIdPrefix = "mcsim-";
+
+export interface ModdableFleetOptions {
+  count: number;
+  servers: string[];
+  mqttUrl: string;
+  stateDir: string;
+  speedup: number;
+  heartbeatIntervalMs: number;
+  log: (message: string) => void;
+}
+
+export interface ModdableFleet {
+  readonly ids: readonly string[];
+  /** Devices whose last session event was "connected". */
+  connected(): number;
+  stop(): Promise<void>;
+}
+
+async function register(servers: string[], ids: readonly string[]): Promise<number> {
+  const nc = await connect({ servers });
+  try {
+    const api = new ApiClient(nc, { timeoutMs: 15_000 });
+    let created = 0;
+    for (const id of ids) {
+      try {
+        await api.register(id, { source: "xsfleet-up", firmware: "moddable-mcsim" });
+        created++;
+      } catch (e) {
+        if ((e as { code?: string }).code !== "already_exists") throw e;
+      }
+    }
+    return created;
+  } finally {
+    await nc.close();
+  }
+}
+
+export async function startModdableFleet(o: ModdableFleetOptions): Promise<ModdableFleet> {
+  if (!(Number.isSafeInteger(o.count) && o.count >= 1 && o.count <= moddableDevicesMax)) throw new Error(`--moddable must be 1..${moddableDevicesMax}, got ${o.count}`);
+  const sdk = await ensureModdableSdk((l) => o.log(l.replace(/^\[moddable\] /, "moddable: ")));
+  const build = await buildFirmware({ role: "sensor", target: "lin", sdk, log: (l) => { if (l.startsWith("[firmware] ")) o.log(l.replace("[firmware] ", "moddable: ")); } });
+  const width = String(o.count - 1).length;
+  const ids = Array.from({ length: o.count }, (_, i) => moddableIdPrefix + String(i).padStart(width, "0"));
+  const created = await register(o.servers, ids);
+  o.log(`moddable: ${ids.length} devices registered (${created} new); starting them in mcsim …`);
+  const display: VirtualDisplay = await startVirtualDisplay();
+  const traces = roomClimateTraces();
+  const u = new URL(o.mqttUrl);
+  const devices: McsimDevice[] = [];
+  const connected = new Map<string, boolean>();
+  try {
+    for (const [i, id] of ids.entries()) {
+      const dir = path.join(o.stateDir, id);
+      mkdirSync(dir, { recursive: true });
+      const logFile = path.join(dir, "mcsim.log");
+      devices.push(await startMcsimDevice({
+        sdk, mcSo: build.mcSo!, display: display.display, stateDir: dir, trace: traces[(i + 17) % traces.length]!.rows,
+        settings: { deviceId: id, role: "sensor", mqttHost: u.hostname, mqttPort: Number(u.port || 1883), heartbeatIntervalMs: o.heartbeatIntervalMs, replaySpeedup: o.speedup },
+        onLine: (line) => {
+          appendFileSync(logFile, line + "\n");
+          const m = /^xsfleet: event \{"type":"(connected|disconnected)"/.exec(line);
+          if (m) connected.set(id, m[1] === "connected");
+        },
+      }));
+    }
+  } catch (e) {
+    await Promise.all(devices.map((d) => d.kill()));
+    await display.stop();
+    throw e;
+  }
+  return {
+    ids,
+    connected: () => [...connected.values()].filter(Boolean).length,
+    stop: async () => {
+      await Promise.all(devices.map((d) => d.stop()));
+      await display.stop();
+    },
+  };
+}
