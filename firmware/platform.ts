@@ -1,6 +1,7 @@
 // The seam between the device runtime and whatever it runs on. The runtime
 // imports only these interfaces and shared/; an ESP32 build fills them from
-// Moddable modules (firmware/main.ts), the Node host port from Node APIs
+// Moddable modules (firmware/boot.ts with the board of firmware/esp32 or
+// firmware/lin, chosen by the manifest), the Node host port from Node APIs
 // (firmware/host/), and the simulator from a fake clock and an in-memory
 // broker (firmware/sim/). Nothing here may touch a platform API.
 

@@ -1,7 +1,7 @@
 // The device runtime: wires identity, the MQTT session, the outbox, sampling
 // and batching, heartbeats, counters, commands and desired config for one
 // sensor or actuator node. Everything it touches comes through `Platform`,
-// so the same code runs on the ESP32 (firmware/main.ts), on Node
+// so the same code runs on the ESP32 and in mcsim (firmware/boot.ts), on Node
 // (firmware/host/) and in the deterministic simulator (firmware/sim/).
 //
 // Socket callbacks do no real work: PUBACKs and the outbox pump are deferred
