@@ -79,6 +79,7 @@ export function deviceSettings(s: Settings): DeviceSettings {
     sampleIntervalMs: s.number("sampleIntervalMs", 1_000),
     batchPointsMax: s.number("batchPointsMax", 32),
     batchAgeMaxMs: s.number("batchAgeMaxMs", 30_000),
+    keepaliveS: s.number("keepaliveS", 30),
     location: { site: s.text("site", ""), zone: s.text("zone", ""), latitude: s.number("latitude", 0), longitude: s.number("longitude", 0) },
   };
   const level = s.choice("logLevel", logLevelNames, "info");

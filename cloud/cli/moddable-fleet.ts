@@ -1,7 +1,8 @@
 // `xsfleet up --moddable N`: N more devices of the simulated fleet run as the
 // firmware the Moddable SDK builds (mcconfig, lin), each in its own mcsim
 // process under one virtual display, replaying room-climate series like the
-// host-port fleet. They are registered like the others, so the registry,
+// host-port fleet (from the last series backwards, so a small fleet does not
+// replay what sim-00… replay). They are registered like the others, so the registry,
 // status line and dashboard show them alongside. Their state (flash) and
 // trace logs live in <stateDir>/<id>/ (mcsim.log).
 import { connect } from "@nats-io/transport-node";
@@ -73,7 +74,7 @@ export async function startModdableFleet(o: ModdableFleetOptions): Promise<Modda
       mkdirSync(dir, { recursive: true });
       const logFile = path.join(dir, "mcsim.log");
       devices.push(await startMcsimDevice({
-        sdk, mcSo: build.mcSo!, display: display.display, stateDir: dir, trace: traces[(i + 17) % traces.length]!.rows,
+        sdk, mcSo: build.mcSo!, display: display.display, stateDir: dir, trace: traces[(traces.length - 1 - (i % traces.length))]!.rows,
         settings: { deviceId: id, role: "sensor", mqttHost: u.hostname, mqttPort: Number(u.port || 1883), heartbeatIntervalMs: o.heartbeatIntervalMs, replaySpeedup: o.speedup },
         onLine: (line) => {
           appendFileSync(logFile, line + "\n");
