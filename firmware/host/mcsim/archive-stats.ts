@@ -5,7 +5,7 @@
 //   keys, aliases    property names; preloaded objects that may be written (each
 //                    costs a RAM alias slot when it is)
 //   xsb              byte code per module, split ours (firmware/, shared/) / the SDK's
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 
 export interface XsArchiveStats {
@@ -27,22 +27,18 @@ export function readArchiveStats(appTmpDir: string): XsArchiveStats {
   const src = readFileSync(path.join(appTmpDir, "mc.xs.c"), "utf8");
   let codeBytes = 0;
   for (const m of src.matchAll(/static const txU1 gxCode\d+\[(\d+)\];/g)) codeBytes += Number(m[1]);
+  // The modules of this build, as its makefile lists them (the work directory may hold stale ones).
+  const makefile = readFileSync(path.join(appTmpDir, "makefile"), "utf8");
+  const listed = new Set([...makefile.matchAll(/\$\(MODULES_DIR\)\/(\S+\.xsb)/g)].map((m) => m[1]!));
   const xsb = { ours: 0, sdk: 0 };
-  let modules = 0;
   const modulesDir = path.join(appTmpDir, "modules");
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".xsb")) {
-        modules++;
-        const rel = path.relative(modulesDir, p);
-        if (rel.startsWith("firmware" + path.sep) || rel.startsWith("shared" + path.sep)) xsb.ours += statSync(p).size;
-        else xsb.sdk += statSync(p).size;
-      }
-    }
-  };
-  if (existsSync(modulesDir)) walk(modulesDir);
+  for (const rel of listed) {
+    const p = path.join(modulesDir, rel);
+    if (!existsSync(p)) continue;
+    if (rel.startsWith("firmware/") || rel.startsWith("shared/")) xsb.ours += statSync(p).size;
+    else xsb.sdk += statSync(p).size;
+  }
+  const modules = listed.size;
   return {
     preloadedSlots: define(src, "mxHeapCount"), codeBytes, keys: define(src, "mxKeysCount"), aliases: define(src, "mxAliasCount"), modules, xsbBytes: xsb,
   };
