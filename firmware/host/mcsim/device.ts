@@ -5,9 +5,11 @@
 // provisioning file (xsfleet-device.json, overlaid on mc/config), the trace
 // it replays (trace.bin) and Preference's modpreferences.json.
 //
-// kill() is a power loss (SIGKILL to the whole process group, mid-write if
-// it happens to be); stop() asks politely (SIGTERM). Starting again on the
-// same stateDir is a reboot.
+// Two processes per device: xsbug-log listening on a port of its own, and
+// mcsim (own process group) connecting to it. kill() is a power loss
+// (SIGKILL to the simulator, mid-write if it happens to be; xsbug-log is
+// then stopped); stop() asks politely (SIGTERM). Starting again on the same
+// stateDir is a reboot.
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -53,7 +55,7 @@ export interface McsimDevice {
   lineCount(): number;
   /** What Preference holds on disk (modpreferences.json), by domain and key. */
   preferences(): Record<string, Record<string, unknown>>;
-  /** Power loss: SIGKILL to mcsim, xsbug-log and all. */
+  /** Power loss: SIGKILL to the simulator (its xsbug-log is stopped after). */
   kill(): Promise<void>;
   /** Freezes (SIGSTOP) or resumes (SIGCONT) the simulator, e.g. to pick the instant of a power loss. */
   pause(paused: boolean): void;
