@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     const x = b.archive;
     console.log(`${b.role.padEnd(10)} ${b.target.padEnd(15)} ${(b.reused ? "cached" : `${(b.durationMs / 1000).toFixed(0)} s`).padStart(6)}   ${String(x.preloadedSlots).padStart(15)}  ${kb(x.codeBytes).padStart(8)}  ${kb(x.xsbBytes.ours).padStart(13)}  ${kb(x.xsbBytes.sdk).padStart(13)}  ${b.stoppedBefore ? `stopped before ${b.stoppedBefore}` : b.mcSo ?? "built"}`);
   }
-  console.log("\n0 TypeScript errors, 0 mcmanifest/xsc/xsl warnings (either fails the build)");
+  console.log("\n0 TypeScript errors, 0 mcmanifest/xsc/xsl warnings from our code (either fails the build); the SDK's TCP listener.js prints \"cannot optimize native!\" when compiled (see sdkWarningAllowed)");
   console.log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
