@@ -3,11 +3,16 @@
 //   free heap   the XS heap left in a budget the size of the target device's
 //               (config `heapBudgetBytes`, default the nodemcu's 77 KB chunks
 //               + 4928 slots × 16 B), from Instrumentation's XS slot and chunk
-//               use: what this firmware would leave on that device, measured;
-//               the XS machine here is 64-bit, so its slots are twice the size
+//               use after a full GC (without one the figures count garbage
+//               since the last collection and the result swings to 0; the
+//               simulator can afford a GC per heartbeat, the ESP32 reads its
+//               allocator instead): what this firmware would leave on that
+//               device, measured; the XS machine here is 64-bit, so its slots
+//               are twice the size
 //   flash, RSSI, CPU load   0 (unknown)
 //   CPU MHz     0 (unknown)
 import Instrumentation from "instrumentation";
+import Debug from "debug";
 import type { ResourceProbe } from "../platform";
 import type { Settings } from "../settings";
 
@@ -38,6 +43,7 @@ export class LinResources implements ResourceProbe {
   }
 
   freeHeapBytes(): number {
+    Debug.gc();
     const u = this.heapUse();
     return Math.max(0, this.#budgetBytes - u.slotBytes - u.chunkBytes);
   }
