@@ -1,7 +1,9 @@
 // npm run bench:footprint — what a sensor node costs on the device:
 // bundle size (what is flashed, before XS compiles it) and XS heap use in
 // steady state (slots and chunk bytes after a full GC), read from xsnap's
-// meter (a build of xsnap-worker whose meter also reports chunks).
+// meter (a build of xsnap-worker whose meter also reports chunks); then the
+// same from the real Moddable build: the XS archive and preload of the
+// mcconfig builds (ESP32 and lin) and the heap of a sensor running in mcsim.
 // Baseline: the ESP32 `nodemcu` defaults (77 KB chunks, 4928 slots); target:
 // under half of each.
 import { build } from "esbuild";
@@ -11,6 +13,7 @@ import { loadRoomClimateFile } from "../firmware/host/room-climate";
 import { repoRoot, runManyOnXs, type XsMeter } from "../test/harness/xs";
 import { describeMachine } from "./lib/machine";
 import { meteredXsnapBinary } from "./lib/xsnap-meter";
+import { measureModdableFootprint } from "./lib/moddable-footprint";
 import type { FootprintPhase, FootprintResult } from "./entries/sensor-footprint";
 
 const nodemcu = { chunkBytes: 77 * 1024, slots: 4928 };
@@ -34,9 +37,9 @@ function kb(n: number): string {
 async function main(): Promise<void> {
   console.log("xsfleet footprint benchmark");
   console.log(describeMachine());
-  const moddable = ["timer", "mqtt/js", "preference", "file", "instrumentation", "wifi", "mc/config", "net", "embedded:*"];
-  const sensorBundle = await bundleSize("firmware/main.ts", moddable);
-  console.log(`\nbundle of the device program (firmware/main.ts + shared/, Moddable modules external, minified):`);
+  const moddable = ["timer", "time", "mqtt/js", "preference", "file", "flash", "instrumentation", "wifi", "mc/config", "net", "debug", "embedded:*"];
+  const sensorBundle = await bundleSize("firmware/esp32/main.ts", moddable);
+  console.log(`\nbundle of the device program (firmware/esp32/main.ts + shared/, Moddable modules external, minified):`);
   console.log(`  ${kb(sensorBundle.raw)} (${kb(sensorBundle.gzip)} gzip)`);
 
   const bin = meteredXsnapBinary((m) => console.error(m));
@@ -69,6 +72,24 @@ async function main(): Promise<void> {
   };
   row("heap slots", deviceSlots, nodemcu.slots, (n) => String(n));
   row("chunk bytes", deviceChunks, nodemcu.chunkBytes, kb);
+
+  console.log("\n--- the Moddable build (mcconfig) ---");
+  const md = await measureModdableFootprint({ runS: 40, warmupS: 10, log: (l) => { if (!/^# /.test(l)) console.error(l); } });
+  console.log("\nXS image from xsl (preloaded into flash; sensor):");
+  console.log("target           preloaded slots   byte code (preloaded)   our modules' byte code   keys   aliases");
+  for (const b of [md.esp32, md.lin]) {
+    const x = b.archive;
+    console.log(`${b.target.padEnd(16)} ${String(x.preloadedSlots).padStart(15)}   ${kb(x.codeBytes).padStart(21)}   ${kb(x.xsbBytes.ours).padStart(22)}   ${String(x.keys).padStart(4)}   ${String(x.aliases).padStart(7)}`);
+  }
+  const last = md.heap[md.heap.length - 1]!;
+  const slotsSim = Math.round(last.slotBytes / md.simSlotBytes);
+  const mcsimDrift = Math.round((last.slotBytes - md.heap[0]!.slotBytes) / md.simSlotBytes);
+  console.log(`\nsensor running in mcsim (lin, 64-bit XS), XS heap after a full GC, ${md.heap.length} samples after ${10} s warm-up:`);
+  console.log(`  ${slotsSim} slots (${kb(last.slotBytes)}), ${kb(last.chunkBytes)} chunks, ${last.keys} keys; slot drift over the samples: ${mcsimDrift}`);
+  console.log("\n                       xsnap (device only)   mcsim (whole machine)   nodemcu default   mcsim / nodemcu");
+  console.log(`heap slots             ${String(deviceSlots).padStart(19)}   ${String(slotsSim).padStart(21)}   ${String(nodemcu.slots).padStart(15)}   ${(slotsSim / nodemcu.slots).toFixed(2).padStart(15)}`);
+  console.log(`chunk bytes            ${kb(deviceChunks).padStart(19)}   ${kb(last.chunkBytes).padStart(21)}   ${kb(nodemcu.chunkBytes).padStart(15)}   ${(last.chunkBytes / nodemcu.chunkBytes).toFixed(2).padStart(15)}`);
+  console.log("(mcsim counts every module's RAM, the SDK's mqtt/js, sockets and timers included; slots there are 32 bytes, 16 on the ESP32)");
 }
 
 main().catch((e: unknown) => {

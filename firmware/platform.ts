@@ -1,6 +1,7 @@
 // The seam between the device runtime and whatever it runs on. The runtime
 // imports only these interfaces and shared/; an ESP32 build fills them from
-// Moddable modules (firmware/main.ts), the Node host port from Node APIs
+// Moddable modules (firmware/boot.ts with the board of firmware/esp32 or
+// firmware/lin, chosen by the manifest), the Node host port from Node APIs
 // (firmware/host/), and the simulator from a fake clock and an in-memory
 // broker (firmware/sim/). Nothing here may touch a platform API.
 
@@ -60,18 +61,26 @@ export interface Random {
   u32(): number;
 }
 
-export const LogLevel = { Debug: 0, Info: 1, Warn: 2, Error: 3 } as const;
+export const LogLevel = Object.freeze({ Debug: 0, Info: 1, Warn: 2, Error: 3 } as const);
 export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
 export type Log = (level: LogLevel, message: string) => void;
 
-/** What the device knows about its own resources (Instrumentation, WiFi). */
+/** What the device knows about its own resources (Instrumentation, Wi-Fi). */
 export interface ResourceProbe {
   freeHeapBytes(): number;
   flashTotalBytes(): number;
   flashFreeBytes(): number;
   cpuMhz(): number;
+  /** CPU load since the previous call, percent × 100 (0..10000); 0 when unknown. */
+  cpuLoadCentiPct(): number;
   /** Received signal strength, dBm; 0 when unknown. */
   rssiDbm(): number;
+}
+
+/** An actuator's output stage (relay, fan, valve): the value the "set" command commands. */
+export interface ActuatorOutput {
+  /** Drives the output; `value` is what the command gave (0/1 for on/off). Throws when out of range. */
+  write(value: number): void;
 }
 
 // ---- MQTT, the MQTT.js-shaped subset of Moddable's `mqtt/js` we rely on ----
@@ -125,6 +134,8 @@ export interface Platform {
   mqttConnect: MqttConnect;
   /** Absent on an actuator without sensors. */
   sensor?: SensorSource;
+  /** Absent on sensors; an actuator without one only records the value. */
+  actuator?: ActuatorOutput;
 }
 
 /** A Log that drops everything (default in tests). */
@@ -137,6 +148,7 @@ export function fixedResources(freeHeapBytes = 65536): ResourceProbe {
     flashTotalBytes: () => 4 * 1024 * 1024,
     flashFreeBytes: () => 1024 * 1024,
     cpuMhz: () => 240,
+    cpuLoadCentiPct: () => 0,
     rssiDbm: () => -60,
   };
 }

@@ -39,7 +39,7 @@ function tagBytes(id: number, wire: number): number {
 
 function genEnum(e: protobuf.Enum): string {
   const entries = Object.entries(e.values).map(([k, v]) => `  ${k}: ${v},`).join("\n");
-  return `export const ${e.name} = {\n${entries}\n} as const;\nexport type ${e.name} = (typeof ${e.name})[keyof typeof ${e.name}];\n`;
+  return `export const ${e.name} = Object.freeze({\n${entries}\n} as const);\nexport type ${e.name} = (typeof ${e.name})[keyof typeof ${e.name}];\n`;
 }
 
 function genMessage(m: protobuf.Type): string {

@@ -29,7 +29,7 @@ export const provisioningMessageBytesMax = 4096;
 /** Longest credential (a user JWT) a device accepts and stores. */
 export const credentialBytesMax = 2048;
 
-export const ProvisioningTopic = { Request: "req", Response: "resp" } as const;
+export const ProvisioningTopic = Object.freeze({ Request: "req", Response: "resp" } as const);
 export type ProvisioningTopic = (typeof ProvisioningTopic)[keyof typeof ProvisioningTopic];
 
 export function provisioningTopic(claimId: string, kind: ProvisioningTopic): string {
@@ -55,7 +55,7 @@ export function claimToken(claimId: string, jwt: string): string {
 }
 
 /** `issue`: exchange the claim for a credential; `done`: the device stored it (the claim key may go). */
-export const ProvisioningOp = { Issue: "issue", Done: "done" } as const;
+export const ProvisioningOp = Object.freeze({ Issue: "issue", Done: "done" } as const);
 export type ProvisioningOp = (typeof ProvisioningOp)[keyof typeof ProvisioningOp];
 
 export interface ProvisioningRequest {
@@ -66,7 +66,7 @@ export interface ProvisioningRequest {
 }
 
 /** Why a request was refused; the device retries only `rate_limited` and `unavailable`. */
-export const ProvisioningError = {
+export const ProvisioningError = Object.freeze({
   Invalid: "invalid",
   UnknownClaim: "claim_unknown",
   Used: "claim_used",
@@ -77,7 +77,7 @@ export const ProvisioningError = {
   Unavailable: "unavailable",
   /** The broker refused the claim's connection (not authorized) again and again: revoked, expired or used. Device side only. */
   Refused: "claim_refused",
-} as const;
+} as const);
 export type ProvisioningError = (typeof ProvisioningError)[keyof typeof ProvisioningError];
 
 export type ProvisioningResponse =
@@ -123,7 +123,7 @@ export function encodeProvisioningResponse(r: ProvisioningResponse): Uint8Array 
   return utf8Encode(JSON.stringify(r));
 }
 
-const errorCodes: readonly string[] = Object.values(ProvisioningError);
+const errorCodes: readonly string[] = Object.freeze(Object.values(ProvisioningError));
 
 export function decodeProvisioningResponse(bytes: Uint8Array): ProvisioningResponse | null {
   const o = parseObject(bytes);

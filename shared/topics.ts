@@ -17,23 +17,23 @@ export function assertDeviceId(id: string): string {
 }
 
 /** Device -> cloud message kinds, and the last topic level that carries each. */
-export const Uplink = {
+export const Uplink = Object.freeze({
   Hello: "hello",
   Heartbeat: "hb",
   Telemetry: "tele",
   Counters: "ctr",
   CommandAck: "ack",
   Status: "status",
-} as const;
+} as const);
 export type Uplink = (typeof Uplink)[keyof typeof Uplink];
 
 /** Cloud -> device message kinds. */
-export const Downlink = {
+export const Downlink = Object.freeze({
   Command: "cmd",
   Config: "cfg",
   /** Receipts: the seqs the cloud has durably handled (docs/delivery.md). */
   Receipt: "rcpt",
-} as const;
+} as const);
 export type Downlink = (typeof Downlink)[keyof typeof Downlink];
 
 export const topicRoot = "xsfleet/v1/dev";

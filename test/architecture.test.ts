@@ -32,7 +32,8 @@ function walk(dir: string, out: string[] = []): string[] {
 
 function resolve(fromFile: string, spec: string): string | null {
   const base = path.resolve(path.dirname(fromFile), spec);
-  for (const c of [base, `${base}.ts`, `${base}.mts`, path.join(base, "index.ts")]) {
+  // `.js` with a `.d.ts`: a Moddable module backed by native code (firmware/lin/sigpipe).
+  for (const c of [base, `${base}.ts`, `${base}.mts`, `${base}.d.ts`, path.join(base, "index.ts")]) {
     try {
       if (statSync(c).isFile()) return c;
     } catch {

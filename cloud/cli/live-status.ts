@@ -66,6 +66,8 @@ export interface StatusInputs {
   devicesKnown: number;
   /** The in-process simulated fleet, when `up` runs one. */
   fleet: { connected: number; devices: number } | null;
+  /** `--moddable`: devices running the Moddable-built firmware in mcsim. */
+  moddable?: { connected: number; devices: number } | null;
   batchesPerSec: number;
   pointsPerSec: number;
   consumerLag: number;
@@ -83,6 +85,7 @@ export function statusLine(i: StatusInputs): string {
   const paxos = i.control.filter((p) => p.kind === ProcessKind.PaxosAcceptor);
   return `devices ${i.devicesOnline}/${i.devicesKnown} online` +
     (i.fleet ? ` (${i.fleet.connected}/${i.fleet.devices} connected)` : "") +
+    (i.moddable ? ` | mcsim ${i.moddable.connected}/${i.moddable.devices}` : "") +
     ` | ${fmtRate(i.batchesPerSec)} batches/s | ${fmtRate(i.pointsPerSec)} points/s` +
     ` | lag ${i.consumerLag} | dead letters ${i.deadLetters} | ${processSummary("cloud", i.cloud, " up")}` +
     (raft.length ? ` | ${processSummary("raft", raft, "")}` : "") +

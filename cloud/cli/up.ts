@@ -30,6 +30,7 @@ import {
 } from "./cloud-processes";
 import { FleetProbe } from "./fleet-probe";
 import { startPaxosAcceptors } from "./paxos-acceptors";
+import { moddableDevicesMax, startModdableFleet, type ModdableFleet } from "./moddable-fleet";
 import { liveStatus, RateMeter, statusLine } from "./live-status";
 import { stopRequests } from "./signals";
 import { describeExit } from "../infra";
@@ -42,6 +43,7 @@ export const upSpec: CommandSpec = {
   options: {
     devices: { type: "string", value: "N", description: `simulated devices (0-${fleetDevicesMax})`, default: "36" },
     actuators: { type: "string", value: "N", description: "how many of them are actuators (default: 4; one per 9 devices in smaller fleets)" },
+    moddable: { type: "string", value: "N", description: `more devices (0-${moddableDevicesMax}) running the Moddable-built firmware in the SDK's simulator (mcsim; builds the SDK once)`, default: "0" },
     "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands)", default: "3" },
     registry: { type: "string", value: "kv|control", description: "device registry: control = Raft control plane (3 replicas), kv = NATS KV", default: "control" },
     "nats-nodes": { type: "string", value: "N", description: "nats-server processes to start: 1 or 3 (a cluster)", default: "1" },
@@ -84,6 +86,8 @@ interface Stack {
   cloud: StackProcess[];
   control: StackProcess[];
   fleet: SimFleet | null;
+  /** `--moddable N`: devices running the Moddable-built firmware in mcsim. */
+  moddable: ModdableFleet | null;
   probe: FleetProbe | null;
   /** Set when a stop began: startup steps still in flight undo what they made. */
   stopping: boolean;
@@ -152,11 +156,17 @@ async function waitForApi(stack: Stack, timeoutMs = 90_000): Promise<void> {
 
 /** Insecure stack: registers the simulated devices (ids as sim-fleet names them) so the registry holds the fleet. */
 async function registerFleet(stack: Stack, devices: number, backend: string, log: (m: string) => void): Promise<void> {
+  const created = await registerIds(stack, simFleetIds(devices));
+  log(`registry: ${devices} devices registered (${created} new) in the ${backend === "control" ? "Raft control plane" : "NATS KV"} registry`);
+}
+
+/** Registers these devices through the API; returns how many were new. */
+async function registerIds(stack: Stack, ids: readonly string[]): Promise<number> {
   const nc = await stackConnect(stack, "xsfleet-up");
   try {
     const api = new ApiClient(nc, { timeoutMs: 15_000 });
     let created = 0;
-    for (const id of simFleetIds(devices)) {
+    for (const id of ids) {
       try {
         await api.register(id, { source: "xsfleet-up" });
         created++;
@@ -164,7 +174,7 @@ async function registerFleet(stack: Stack, devices: number, backend: string, log
         if ((e as { code?: string }).code !== "already_exists") throw e;
       }
     }
-    log(`registry: ${devices} devices registered (${created} new) in the ${backend === "control" ? "Raft control plane" : "NATS KV"} registry`);
+    return created;
   } finally {
     await nc.close();
   }
@@ -185,16 +195,23 @@ async function claimsForFleet(stack: Stack, devicesDir: string, devices: number,
     log(`fleet: all ${devices} simulated devices hold credentials from an earlier run`);
     return claims;
   }
+  for (const [id, token] of await claimsFor(stack, need, "xsfleet up: simulated fleet")) claims.set(id, token);
+  log(`fleet: ${claims.size} one-time claims created; ${devices - claims.size} devices already hold credentials`);
+  return claims;
+}
+
+/** One-time claims for these devices (device id → claim token). */
+async function claimsFor(stack: Stack, ids: readonly string[], note: string): Promise<Map<string, string>> {
+  const claims = new Map<string, string>();
   const nc = await stackConnect(stack, "xsfleet-up");
   try {
     const api = new ApiClient(nc, { timeoutMs: 30_000 });
-    for (let i = 0; i < need.length; i += claimsPerCallMax) {
-      for (const c of await api.createClaims({ deviceIds: need.slice(i, i + claimsPerCallMax), note: "xsfleet up: simulated fleet" })) claims.set(c.deviceId!, c.token);
+    for (let i = 0; i < ids.length; i += claimsPerCallMax) {
+      for (const c of await api.createClaims({ deviceIds: ids.slice(i, i + claimsPerCallMax), note })) claims.set(c.deviceId!, c.token);
     }
   } finally {
     await nc.close();
   }
-  log(`fleet: ${claims.size} one-time claims created; ${devices - claims.size} devices already hold credentials`);
   return claims;
 }
 
@@ -229,6 +246,7 @@ function processEventLine(e: ProcessEvent): string {
 
 interface UpSettings {
   devices: number;
+  moddable: number;
   actuators: number;
   cloudNodes: number;
   speedup: number;
@@ -327,6 +345,14 @@ async function startStack(
     }
     stack.fleet = fleet;
   }
+  check();
+  if (o.moddable > 0) {
+    stack.moddable = await startModdableFleet({
+      count: o.moddable, mqttUrl: stack.mqttUrls[0]!, stateDir: path.join(o.stateDir, "moddable"), speedup: o.speedup, heartbeatIntervalMs: o.heartbeatMs, log,
+      // Secured: a fresh one-time claim per device (one that already holds a credential of the same claim skips it); open: registered.
+      admit: (ids) => (sec ? claimsFor(stack, ids, "xsfleet up: Moddable-built devices") : registerIds(stack, ids).then(() => null)),
+    });
+  }
   const nc = await stackConnect(stack, "xsfleet-up-status");
   stack.probe = new FleetProbe(nc);
   if (stack.stopping) throw new Aborted("stopping");
@@ -364,6 +390,10 @@ async function stopStack(stack: Stack, log: (m: string) => void): Promise<void> 
       log(`fleet: devices did not disconnect within ${fleetStopMs / 1000} s; connections dropped`);
     }
   }
+  if (stack.moddable) {
+    log("moddable: stopping the simulators …");
+    await within(stack.moddable.stop(), fleetStopMs);
+  }
   if (stack.dashboard) await within(stack.dashboard.stop(), dashboardStopMs);
   if (stack.probe) {
     stack.probe.stop();
@@ -389,6 +419,7 @@ async function stopStack(stack: Stack, log: (m: string) => void): Promise<void> 
 function killStack(stack: Stack): void {
   stack.stopping = true;
   stack.fleet?.crashAll();
+  void stack.moddable?.stop();
   for (const c of [...stack.cloud, ...stack.control]) c.kill();
   void stack.nats?.stop(0);
 }
@@ -401,6 +432,7 @@ export async function runUp(argv: string[]): Promise<number> {
   if (registry !== "kv" && registry !== "control") throw new UsageError(`--registry must be kv or control, got ${JSON.stringify(registry)}`, "up");
   const o: UpSettings = {
     devices,
+    moddable: intOption(p, "moddable", 0, moddableDevicesMax),
     actuators: stringOption(p, "actuators") !== undefined ? intOption(p, "actuators", 0, devices) : Math.min(4, Math.floor(devices / 9)),
     cloudNodes: intOption(p, "cloud-nodes", 1, 9),
     speedup: numberOption(p, "speedup", 0.1, 10_000),
@@ -419,7 +451,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const status = liveStatus();
   const log = (m: string): void => status.log(`[xsfleet up] ${m}`);
   const stack: Stack = {
-    nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, probe: null, stopping: false, eventListeners: new Set(), security: null,
+    nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, moddable: null, probe: null, stopping: false, eventListeners: new Set(), security: null,
   };
   const requests = stopRequests(durationS);
   requests.onRepeat((sig) => {
@@ -489,6 +521,7 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
     probe.snapshot().then((s) => {
       status.update(statusLine({
         devicesOnline: s.devicesOnline, devicesKnown: s.devicesKnown, fleet: stack.fleet?.stats() ?? null,
+        moddable: stack.moddable ? { connected: stack.moddable.connected(), devices: stack.moddable.ids.length } : null,
         batchesPerSec: rates.rate("msgs", probe.outputBatches), pointsPerSec: rates.rate("pts", probe.outputPoints),
         consumerLag: s.consumerLag, deadLetters: s.deadLetters,
         cloud, control, members: s.members, singletons: s.singletons,

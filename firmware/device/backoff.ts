@@ -12,7 +12,7 @@ export interface BackoffPolicy {
   capMs: number;
 }
 
-export const backoffDefaults: BackoffPolicy = { baseMs: 500, capMs: 30_000 };
+export const backoffDefaults: BackoffPolicy = Object.freeze({ baseMs: 500, capMs: 30_000 });
 
 /** The exponent stops growing here; 2^20 * base is far beyond any cap. */
 const attemptExponentMax = 20;

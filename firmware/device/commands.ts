@@ -30,7 +30,7 @@ export interface CommandResult {
 /** A command implementation. Throwing counts as FAILED with the error message. */
 export type CommandHandler = (argsJson: string, command: Command) => CommandResult;
 
-export const CommandOutcome = { Executed: 0, Duplicate: 1, Expired: 2, Rejected: 3 } as const;
+export const CommandOutcome = Object.freeze({ Executed: 0, Duplicate: 1, Expired: 2, Rejected: 3 } as const);
 export type CommandOutcome = (typeof CommandOutcome)[keyof typeof CommandOutcome];
 
 export interface CommandDecision {

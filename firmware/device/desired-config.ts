@@ -14,7 +14,7 @@ export interface Cadence {
   batchPointsMax: number;
 }
 
-export const ConfigOutcome = { Applied: 0, Stale: 1, Invalid: 2 } as const;
+export const ConfigOutcome = Object.freeze({ Applied: 0, Stale: 1, Invalid: 2 } as const);
 export type ConfigOutcome = (typeof ConfigOutcome)[keyof typeof ConfigOutcome];
 
 export class DesiredConfigStore {

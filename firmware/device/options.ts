@@ -51,7 +51,7 @@ export const sampleIntervalMinMs = 10;
 export const sampleIntervalMaxMs = 3_600_000;
 export const brokerUrlsMax = 8;
 
-export const deviceDefaults = {
+export const deviceDefaults = Object.freeze({
   role: DeviceRole.Sensor,
   firmwareVersion: "0.1.0",
   heartbeatIntervalMs: 10_000,
@@ -63,7 +63,7 @@ export const deviceDefaults = {
   backoff: backoffDefaults,
   outbox: outboxDefaults,
   seqBlock: 64,
-} as const;
+} as const);
 
 export type DeviceOptionsInit = Partial<Omit<DeviceOptions, "outbox">> & {
   deviceId: string;

@@ -25,7 +25,7 @@ import { LogLevel } from "../platform";
 import { Backoff, backoffDefaults, type BackoffPolicy } from "./backoff";
 import { exactArrayBuffer } from "./bytes";
 
-export const ProvisioningState = { Idle: 0, Connecting: 1, Asking: 2, Storing: 3, Waiting: 4, Done: 5, Failed: 6, Stopped: 7 } as const;
+export const ProvisioningState = Object.freeze({ Idle: 0, Connecting: 1, Asking: 2, Storing: 3, Waiting: 4, Done: 5, Failed: 6, Stopped: 7 } as const);
 export type ProvisioningState = (typeof ProvisioningState)[keyof typeof ProvisioningState];
 
 /** Storage key of the credential ("<claimId>\n<JWT>"). */

@@ -1,7 +1,7 @@
 // The device runtime: wires identity, the MQTT session, the outbox, sampling
 // and batching, heartbeats, counters, commands and desired config for one
 // sensor or actuator node. Everything it touches comes through `Platform`,
-// so the same code runs on the ESP32 (firmware/main.ts), on Node
+// so the same code runs on the ESP32 and in mcsim (firmware/boot.ts), on Node
 // (firmware/host/) and in the deterministic simulator (firmware/sim/).
 //
 // Socket callbacks do no real work: downlinks (commands, config, receipts)
@@ -42,8 +42,8 @@ import { childTraceparent, newTraceparent } from "./trace-context";
 import { telemetryEncoding } from "./telemetry-codec";
 
 /** Uplink kinds by outbox kind index (one byte in each outbox record). */
-const kindTable: readonly Uplink[] = [Uplink.Hello, Uplink.Heartbeat, Uplink.Telemetry, Uplink.Counters, Uplink.CommandAck, Uplink.Status];
-const KindIndex = { Hello: 0, Heartbeat: 1, Telemetry: 2, Counters: 3, CommandAck: 4, Status: 5 } as const;
+const kindTable: readonly Uplink[] = Object.freeze([Uplink.Hello, Uplink.Heartbeat, Uplink.Telemetry, Uplink.Counters, Uplink.CommandAck, Uplink.Status]);
+const KindIndex = Object.freeze({ Hello: 0, Heartbeat: 1, Telemetry: 2, Counters: 3, CommandAck: 4, Status: 5 } as const);
 
 /** Readings taken per sample tick at most (a replayed trace can burst). */
 export const samplesPerTickMax = 1024;
@@ -52,7 +52,7 @@ export const downlinkBytesMax = 8 * 1024;
 /** Downlinks waiting for the next turn; more are dropped, counted (QoS 0: the cloud retries). */
 export const downlinkQueueMax = 16;
 
-export const RuntimeState = { Created: 0, Running: 1, Stopped: 2 } as const;
+export const RuntimeState = Object.freeze({ Created: 0, Running: 1, Stopped: 2 } as const);
 export type RuntimeState = (typeof RuntimeState)[keyof typeof RuntimeState];
 
 export type RuntimeEvent =
@@ -179,6 +179,7 @@ export class DeviceRuntime {
   start(): void {
     if (this.#state !== RuntimeState.Created) throw new Error("runtime already started");
     this.#state = RuntimeState.Running;
+    this.#driveActuator(this.#actuatorValue); // the output comes back as last commanded
     this.#counters.increment(CounterName.Boots);
     this.#counters.flush();
     this.#armHeartbeat();
@@ -368,6 +369,7 @@ export class DeviceRuntime {
     const hb = createHeartbeat({
       heartbeatSeq: ++this.#heartbeatSeq, uptimeMs: Math.floor(this.#p.clock.uptimeMs()), freeHeapBytes: r.freeHeapBytes(),
       rssiDbm: r.rssiDbm(), counterDigest: this.#counters.digest(), outboxDepth: ob.depth, outboxDropped: ob.dropped + ob.rejected,
+      cpuLoadCentiPct: r.cpuLoadCentiPct(),
     });
     this.#publishDirect(KindIndex.Heartbeat, { heartbeat: hb }, false);
   }
@@ -461,14 +463,24 @@ export class DeviceRuntime {
         const args = JSON.parse(argsJson.length > 0 ? argsJson : "{}") as { value?: unknown; on?: unknown };
         const v = typeof args.value === "number" ? args.value : typeof args.on === "boolean" ? (args.on ? 1 : 0) : NaN;
         if (!Number.isFinite(v)) return { status: AckStatus.ACK_STATUS_REJECTED, message: "set needs {\"value\": number} or {\"on\": boolean}" };
-        // Persisted first: after a power cycle the output comes back as commanded,
-        // and a retried command id (not re-executed) finds it already applied.
+        // Driven, then persisted before the ack: after a power cycle the output
+        // comes back as commanded, and a retried command id (not re-executed)
+        // finds it already applied. An output that refuses the value throws: FAILED.
+        this.#p.actuator?.write(v);
         this.#p.storage.write(actuatorKey, writeActuatorValue(v));
         this.#actuatorValue = v;
         return { status: AckStatus.ACK_STATUS_OK, resultJson: JSON.stringify({ value: v }) };
       };
     }
     return handlers;
+  }
+
+  #driveActuator(v: number): void {
+    try {
+      this.#p.actuator?.write(v);
+    } catch (e) {
+      this.#p.log(LogLevel.Error, `actuator output refused ${v}: ${String(e)}`);
+    }
   }
 
   #emit(e: RuntimeEvent): void {

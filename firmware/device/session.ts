@@ -14,7 +14,7 @@ import { LogLevel } from "../platform";
 import { Backoff, type BackoffPolicy } from "./backoff";
 import { exactArrayBuffer as toArrayBuffer } from "./bytes";
 
-export const SessionState = { Idle: 0, Connecting: 1, Connected: 2, Waiting: 3, Stopped: 4 } as const;
+export const SessionState = Object.freeze({ Idle: 0, Connecting: 1, Connected: 2, Waiting: 3, Stopped: 4 } as const);
 export type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
 export interface SessionOptions {
@@ -234,7 +234,11 @@ function endClient(client: MqttClient, force: boolean, done?: () => void): void 
   try {
     client.end(force, {}, done);
   } catch {
-    // Moddable's mqtt/js throws when ending a client that is still connecting.
+    // Moddable's mqtt/js throws when ending a client that is still connecting
+    // (examples/io/tcp/mqtt/mqtt.js end()). End it once it connects: an
+    // abandoned attempt must not linger, and with the same client id it would
+    // take the session over from the next attempt.
+    client.on("connect", () => endClient(client, true));
     if (done) done();
   }
 }

@@ -190,7 +190,7 @@ export class MemoryBroker {
   }
 }
 
-const ClientState = { Connecting: 0, Connected: 1, Closed: 2 } as const;
+const ClientState = Object.freeze({ Connecting: 0, Connected: 1, Closed: 2 } as const);
 type ClientState = (typeof ClientState)[keyof typeof ClientState];
 
 type Listener = (...args: never[]) => void;

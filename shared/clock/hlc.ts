@@ -25,14 +25,14 @@ export const hlcLogicalBits = 10;
 export const hlcLogicalMax = 2 ** hlcLogicalBits - 1;
 export const hlcWallMsMax = 2 ** 43 - 1;
 
-export const HlcErrorCode = {
+export const HlcErrorCode = Object.freeze({
   /** Remote wallMs is more than driftMsMax ahead of local physical time. */
   DriftExceeded: "drift-exceeded",
   /** A physical time that is not an integer in 0..2^43-1 ms. */
   InvalidTime: "invalid-time",
   /** A timestamp (or packed number) outside the valid ranges. */
   InvalidTimestamp: "invalid-timestamp",
-} as const;
+} as const);
 export type HlcErrorCode = (typeof HlcErrorCode)[keyof typeof HlcErrorCode];
 
 export class HlcError extends Error {

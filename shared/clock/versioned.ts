@@ -19,7 +19,7 @@ export interface Versioned<T> {
   readonly value: T;
 }
 
-export const WriteOutcome = {
+export const WriteOutcome = Object.freeze({
   /** The write is now a sibling (possibly replacing dominated ones). */
   Stored: "stored",
   /** A stored sibling already happened after this write: nothing to do. */
@@ -32,7 +32,7 @@ export const WriteOutcome = {
   /** Keeping it would exceed `siblingsMax`: rejected, set unchanged; the
    *  caller must resolve the conflict (or report it), not drop data. */
   SiblingsMax: "siblings-max",
-} as const;
+} as const);
 export type WriteOutcome = (typeof WriteOutcome)[keyof typeof WriteOutcome];
 
 export interface WriteResult<T> {

@@ -20,12 +20,12 @@ import { ValueDecoder, ValueEncoder } from "./values";
 export const formatVersion = 1;
 
 /** Encoding identifiers carried in byte 1 of every encoded batch. */
-export const Encoding = {
+export const Encoding = Object.freeze({
   /** Per-block adaptive: Δ-of-Δ / quantum timestamps; Rice, packed or recent-value deltas. */
   Adaptive: 1,
   /** Facebook Gorilla reference (gorilla.ts): Δ-of-Δ timestamps, XOR of float64. */
   Gorilla: 2,
-} as const;
+} as const);
 export type Encoding = (typeof Encoding)[keyof typeof Encoding];
 
 export interface Channel {
@@ -50,7 +50,7 @@ export interface CodecLimits {
   channelsMax: number;
 }
 
-export const defaultCodecLimits: CodecLimits = { pointsMax: 4096, channelsMax: 16 };
+export const defaultCodecLimits: CodecLimits = Object.freeze({ pointsMax: 4096, channelsMax: 16 });
 
 /** Encodes a batch into an exact-size buffer. Throws CodecError on bad input. */
 export function encodeBatch(batch: TelemetryBatch, limits: Partial<CodecLimits> = {}): Uint8Array {

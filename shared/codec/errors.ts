@@ -2,7 +2,7 @@
 // fail is a CodecError with a reason code, so callers (ingest, gateways) can
 // count rejections by reason instead of parsing messages.
 
-export const CodecErrorReason = {
+export const CodecErrorReason = Object.freeze({
   /** The input ended before the structure it declares. */
   Truncated: "truncated",
   /** Unknown format version. */
@@ -19,7 +19,7 @@ export const CodecErrorReason = {
   InvalidInput: "invalid-input",
   /** A number is outside the range the format can carry within 2^53. */
   ValueOutOfRange: "value-out-of-range",
-} as const;
+} as const);
 export type CodecErrorReason = (typeof CodecErrorReason)[keyof typeof CodecErrorReason];
 
 export class CodecError extends Error {

@@ -26,7 +26,7 @@ export function newProbs(n: number): Uint16Array {
 // a stream in a few dozen symbols; later ones settle at 1/32.
 const countShift = 12;
 const probMask = (1 << countShift) - 1;
-const rateShift = [1, 2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5];
+const rateShift: readonly number[] = Object.freeze([1, 2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5]);
 
 function adapt(probs: Uint16Array, i: number, bit: number): void {
   const e = probs[i]!;
@@ -51,7 +51,10 @@ export function contexts(all: Uint16Array, from: number, to: number): Uint16Arra
   return all.subarray(from * IntModel.size, to * IntModel.size);
 }
 
-let costTable: Float64Array | null = null;
+// Cost in bits of coding a symbol whose probability falls in each 16th of
+// the range. A frozen constant table: preloaded into flash on the device
+// (a lazily built typed array would cost RAM and a mutable module variable).
+const costTable: readonly number[] = Object.freeze(Array.from({ length: probOne >>> 4 }, (_, i) => -Math.log2((i * 16 + 8) / probOne)));
 
 /**
  * Measures what coding would cost, in bits, adapting the probabilities as
@@ -60,19 +63,10 @@ let costTable: Float64Array | null = null;
  */
 export class CostMeter implements BitSink {
   costBits = 0;
-  private readonly table: Float64Array;
-
-  constructor() {
-    if (costTable === null) {
-      costTable = new Float64Array(probOne >>> 4);
-      for (let i = 0; i < costTable.length; i++) costTable[i] = -Math.log2((i * 16 + 8) / probOne);
-    }
-    this.table = costTable;
-  }
 
   bit(probs: Uint16Array, i: number, bit: number): void {
     const p = probs[i]! & probMask;
-    this.costBits += this.table[(bit === 0 ? p : probOne - p) >>> 4]!;
+    this.costBits += costTable[(bit === 0 ? p : probOne - p) >>> 4]!;
     adapt(probs, i, bit);
   }
 

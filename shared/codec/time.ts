@@ -15,7 +15,7 @@ export const blockPointsMax = 128;
 /** Timestamps are integers with |t| < 2^50 ms, so Δ-of-Δ stays below 2^52. */
 export const timestampAbsMax = 2 ** 50;
 
-export const TimeBlockMode = { DeltaOfDelta: 0, Quantum: 1, QuantumReuse: 2 } as const;
+export const TimeBlockMode = Object.freeze({ DeltaOfDelta: 0, Quantum: 1, QuantumReuse: 2 } as const);
 export type TimeBlockMode = (typeof TimeBlockMode)[keyof typeof TimeBlockMode];
 
 const modeBits = 2;

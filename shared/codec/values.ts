@@ -14,11 +14,11 @@ import { contexts, CostMeter, IntModel, newProbs, type BitSink, type RangeDecode
 import { quantizedAbsMax } from "./resolution";
 import { blockPointsMax } from "./time";
 
-export const ValueBlockMode = { Delta: 0, DeltaQuantum: 1, Recent: 2 } as const;
+export const ValueBlockMode = Object.freeze({ Delta: 0, DeltaQuantum: 1, Recent: 2 } as const);
 export type ValueBlockMode = (typeof ValueBlockMode)[keyof typeof ValueBlockMode];
 
 const modeBits = 2;
-const modes = [ValueBlockMode.Delta, ValueBlockMode.DeltaQuantum, ValueBlockMode.Recent] as const;
+const modes = Object.freeze([ValueBlockMode.Delta, ValueBlockMode.DeltaQuantum, ValueBlockMode.Recent] as const);
 /** Distinct recent values addressable by index; index `recentSize` = escape. */
 export const recentSize = 7;
 

@@ -10,12 +10,12 @@ import { CrdtError, CrdtErrorCode, Reader, Writer, checkReplicaId, varintSize } 
 export type CountMap = Map<string, number>;
 
 /** Result of comparing two states in a partial order. */
-export const Order = {
+export const Order = Object.freeze({
   Before: "before",
   After: "after",
   Equal: "equal",
   Concurrent: "concurrent",
-} as const;
+} as const);
 export type Order = (typeof Order)[keyof typeof Order];
 
 /** Default bound on entries per map; devices may lower it. */

@@ -4,7 +4,7 @@
 // Plain ES2022 so it runs unchanged on XS (ESP32) and Node.
 
 /** Why an operation or decode failed. Stable strings: logged and counted. */
-export const CrdtErrorCode = {
+export const CrdtErrorCode = Object.freeze({
   /** Input ended inside a field. */
   Truncated: "truncated",
   /** A varint longer than 8 bytes or above Number.MAX_SAFE_INTEGER. */
@@ -22,7 +22,7 @@ export const CrdtErrorCode = {
   TrailingBytes: "trailing-bytes",
   /** A caller passed a negative / non-integer amount or a bad limit. */
   InvalidArgument: "invalid-argument",
-} as const;
+} as const);
 export type CrdtErrorCode = (typeof CrdtErrorCode)[keyof typeof CrdtErrorCode];
 
 export class CrdtError extends Error {

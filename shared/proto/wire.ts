@@ -4,7 +4,7 @@
 // 64-bit integers are JS numbers and must stay within 2^53.
 import { utf8Decode, utf8Length, utf8Write } from "./utf8";
 
-export const WireType = { Varint: 0, Fixed64: 1, Bytes: 2, Fixed32: 5 } as const;
+export const WireType = Object.freeze({ Varint: 0, Fixed64: 1, Bytes: 2, Fixed32: 5 } as const);
 export type WireType = (typeof WireType)[keyof typeof WireType];
 
 export class ProtoError extends Error {
@@ -24,7 +24,7 @@ export interface DecodeLimits {
   depthMax: number;
 }
 
-export const defaultDecodeLimits: DecodeLimits = { fieldBytesMax: 65536, repeatedMax: 4096, depthMax: 8 };
+export const defaultDecodeLimits: DecodeLimits = Object.freeze({ fieldBytesMax: 65536, repeatedMax: 4096, depthMax: 8 });
 
 // ---- sizes ----
 

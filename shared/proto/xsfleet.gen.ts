@@ -5,13 +5,13 @@ import { Reader, Writer, bytesSize, defaultDecodeLimits, stringSize, varintSize,
 
 export const schemaVersion = 1;
 
-export const Role = {
+export const Role = Object.freeze({
   ROLE_UNSPECIFIED: 0,
   ROLE_SENSOR: 1,
   ROLE_ACTUATOR: 2,
   ROLE_GATEWAY: 3,
   ROLE_PROCESSING: 4,
-} as const;
+} as const);
 export type Role = (typeof Role)[keyof typeof Role];
 
 /** Header carried by every message, because MQTT 3.1.1 has no headers. */
@@ -493,11 +493,11 @@ export function decodeHeartbeat(buf: Uint8Array, limits: DecodeLimits = defaultD
   return readHeartbeat(new Reader(buf, limits));
 }
 
-export const Encoding = {
+export const Encoding = Object.freeze({
   ENCODING_UNSPECIFIED: 0,
   ENCODING_XSF_TS1: 1,
   ENCODING_GORILLA: 2,
-} as const;
+} as const);
 export type Encoding = (typeof Encoding)[keyof typeof Encoding];
 
 export interface TelemetryBatch {
@@ -574,11 +574,11 @@ export function decodeTelemetryBatch(buf: Uint8Array, limits: DecodeLimits = def
   return readTelemetryBatch(new Reader(buf, limits));
 }
 
-export const CounterKind = {
+export const CounterKind = Object.freeze({
   COUNTER_KIND_UNSPECIFIED: 0,
   COUNTER_KIND_G: 1,
   COUNTER_KIND_PN: 2,
-} as const;
+} as const);
 export type CounterKind = (typeof CounterKind)[keyof typeof CounterKind];
 
 export interface Counter {
@@ -757,13 +757,13 @@ export function decodeCommand(buf: Uint8Array, limits: DecodeLimits = defaultDec
   return readCommand(new Reader(buf, limits));
 }
 
-export const AckStatus = {
+export const AckStatus = Object.freeze({
   ACK_STATUS_UNSPECIFIED: 0,
   ACK_STATUS_OK: 1,
   ACK_STATUS_REJECTED: 2,
   ACK_STATUS_EXPIRED: 3,
   ACK_STATUS_FAILED: 4,
-} as const;
+} as const);
 export type AckStatus = (typeof AckStatus)[keyof typeof AckStatus];
 
 export interface CommandAck {
@@ -831,11 +831,11 @@ export function decodeCommandAck(buf: Uint8Array, limits: DecodeLimits = default
   return readCommandAck(new Reader(buf, limits));
 }
 
-export const Presence = {
+export const Presence = Object.freeze({
   PRESENCE_UNSPECIFIED: 0,
   PRESENCE_ONLINE: 1,
   PRESENCE_OFFLINE: 2,
-} as const;
+} as const);
 export type Presence = (typeof Presence)[keyof typeof Presence];
 
 /** Retained on the status topic: "online" on connect, "offline" as the will. */

@@ -1,76 +1,99 @@
-// The Moddable manifests cannot be built here (no SDK), so check what can be
-// checked: valid JSON, the includes we rely on, the config keys main.ts reads,
-// and that every module in firmware/main.ts's import closure is mapped by
-// manifest_xsfleet.json to an existing file (so a new import cannot silently
-// break the device build).
+// Fast static checks of the Moddable manifests (the real build is
+// test/moddable/mcsim.test.ts and npm run build:firmware): valid JSON, the
+// includes we rely on, the config keys the firmware reads declared for each
+// platform, and every module in each platform entry's import closure mapped
+// to an existing file, so a new import cannot silently break a device build.
 import { describe, expect, it } from "vitest";
 import { build } from "esbuild";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { repoRoot } from "../harness/xs";
+import { roleManifests } from "../../firmware/host/mcsim/build";
 
 const manifestsDir = path.join(repoRoot, "manifests");
-const read = (f: string) => JSON.parse(readFileSync(path.join(manifestsDir, f), "utf8")) as {
-  include?: string[]; modules?: Record<string, string | string[]>; preload?: string[]; config?: Record<string, unknown>;
-};
+type Modules = Record<string, string | string[]>;
+interface Section {
+  include?: string[]; modules?: Modules; preload?: string[]; config?: Record<string, unknown>;
+}
+interface Manifest extends Section {
+  platforms?: Record<string, Section>;
+}
+const read = (f: string): Manifest => JSON.parse(readFileSync(path.join(manifestsDir, f), "utf8")) as Manifest;
 
 /** Moddable SDK modules the firmware imports (provided by the included manifests). */
-const sdkModules = ["timer", "mqtt/js", "mc/config", "instrumentation", "preference"];
+const sdkModules = ["timer", "time", "mqtt/js", "mc/config", "instrumentation", "preference", "file", "flash", "net", "debug", "embedded:*"];
+const platforms = ["esp32", "lin"] as const;
+
+/** Config keys read through Settings in these files. */
+function keysRead(files: string[]): Set<string> {
+  const keys = new Set<string>();
+  for (const f of files) {
+    const src = readFileSync(path.join(repoRoot, f), "utf8");
+    for (const m of src.matchAll(/\b(?:s|settings)\.(?:text|number|int|choice|has)\("([A-Za-z0-9]+)"/g)) keys.add(m[1]!);
+  }
+  return keys;
+}
 
 describe("Moddable manifests", () => {
   const shared = read("manifest_xsfleet.json");
 
-  it("sensor and actuator include the shared manifest and set their role", () => {
-    for (const [file, role] of [["sensor.json", "sensor"], ["actuator.json", "actuator"]] as const) {
-      const m = read(file);
+  it("each role manifest includes the shared manifest and sets its role", () => {
+    const roles = roleManifests();
+    expect(roles.map((r) => r.role)).toEqual(expect.arrayContaining(["sensor", "actuator"]));
+    for (const r of roles) {
+      const m = read(path.basename(r.manifest));
       expect(m.include).toEqual(["./manifest_xsfleet.json"]);
-      expect(m.config?.role).toBe(role);
+      expect(m.config?.role).toBe(r.role);
     }
     expect(shared.include).toEqual(expect.arrayContaining([
       "$(MODDABLE)/examples/manifest_base.json",
       "$(MODDABLE)/examples/manifest_net.json",
       "$(MODDABLE)/examples/io/tcp/mqtt/manifest_mqtt.json",
+      "$(MODDABLE)/modules/base/instrumentation/manifest.json",
     ]));
+    expect(Object.keys(shared.platforms ?? {})).toEqual(expect.arrayContaining([...platforms, "..."]));
   });
 
-  it("declares every config key main.ts reads", () => {
-    const main = readFileSync(path.join(repoRoot, "firmware", "main.ts"), "utf8");
-    const keys = new Set<string>();
-    for (const m of main.matchAll(/(?:str|num)\("([A-Za-z]+)"/g)) keys.add(m[1]!);
-    for (const m of main.matchAll(/config\.([A-Za-z]+)/g)) keys.add(m[1]!);
-    keys.delete("flashTotalBytes"); // optional, has a default
-    expect(keys.size).toBeGreaterThan(8);
-    for (const k of keys) expect(Object.keys(shared.config ?? {}), `config.${k}`).toContain(k);
+  it("declares every config key the firmware reads, per platform", () => {
+    const common = keysRead(["firmware/settings.ts"]);
+    expect(common.size).toBeGreaterThan(10);
+    for (const p of platforms) {
+      const dir = path.join("firmware", p);
+      const own = keysRead(readdirSync(path.join(repoRoot, dir)).filter((f) => f.endsWith(".ts")).map((f) => path.join(dir, f)));
+      expect(own.size, p).toBeGreaterThan(0);
+      const declared = new Set([...Object.keys(shared.config ?? {}), ...Object.keys(shared.platforms?.[p]?.config ?? {})]);
+      for (const k of [...common, ...own]) expect([...declared], `config.${k} (${p})`).toContain(k);
+    }
     for (const k of ["ssid", "password", "sntp"]) expect(Object.keys(shared.config ?? {})).toContain(k);
   });
 
-  it("maps every module firmware/main.ts imports to a file", async () => {
-    const out = await build({
-      entryPoints: [path.join(repoRoot, "firmware", "main.ts")], bundle: true, write: false, metafile: true,
-      format: "esm", platform: "neutral", external: sdkModules, logLevel: "silent", absWorkingDir: repoRoot,
+  for (const p of platforms) {
+    it(`maps every module firmware/${p}/main.ts imports to a file (${p})`, async () => {
+      const out = await build({
+        entryPoints: [path.join(repoRoot, "firmware", p, "main.ts")], bundle: true, write: false, metafile: true,
+        format: "esm", platform: "neutral", external: [...sdkModules, "./sigpipe"], logLevel: "silent", absWorkingDir: repoRoot,
+      });
+      const inputs = Object.keys(out.metafile!.inputs).map((f) => f.replace(/\.ts$/, ""));
+      expect(inputs).toContain("firmware/device/runtime");
+      const modules: Modules = { ...shared.modules, ...shared.platforms?.[p]?.modules };
+      const resolve = (name: string): string | undefined => {
+        const exact = modules[name];
+        if (typeof exact === "string") return exact;
+        const dir = name.slice(0, name.lastIndexOf("/"));
+        const wild = modules[dir + "/*"];
+        if (typeof wild === "string") return wild.slice(0, -1) + name.slice(dir.length + 1);
+        return undefined;
+      };
+      for (const name of inputs) {
+        const target = resolve(name);
+        expect(target, `module ${name} is not mapped for ${p}`).toBeDefined();
+        expect(existsSync(path.resolve(manifestsDir, target! + ".ts")), `${target}.ts`).toBe(true);
+      }
+      // The entry shim re-exports the platform's main; every preload names a mapped module.
+      const entry = modules["*"];
+      expect(entry).toBe(`./${p}/main`);
+      expect(readFileSync(path.join(manifestsDir, p, "main.js"), "utf8")).toContain(`from "firmware/${p}/main"`);
+      for (const pre of [...(shared.preload ?? []), ...(shared.platforms?.[p]?.preload ?? [])]) expect(Object.keys(modules)).toContain(pre);
     });
-    const inputs = Object.keys(out.metafile!.inputs).map((f) => f.replace(/\.ts$/, ""));
-    expect(inputs).toContain("firmware/device/runtime");
-    const modules = shared.modules ?? {};
-    const resolve = (name: string): string | undefined => {
-      const exact = modules[name];
-      if (typeof exact === "string") return exact;
-      const dir = name.slice(0, name.lastIndexOf("/"));
-      const wild = modules[dir + "/*"];
-      if (typeof wild === "string") return wild.slice(0, -1) + name.slice(dir.length + 1);
-      return undefined;
-    };
-    for (const name of inputs) {
-      const target = resolve(name);
-      expect(target, `module ${name} is not mapped in manifest_xsfleet.json`).toBeDefined();
-      expect(existsSync(path.resolve(manifestsDir, target! + ".ts")), `${target}.ts`).toBe(true);
-    }
-    // The entry shim re-exports firmware/main, and every preload names mapped modules.
-    expect(readFileSync(path.join(manifestsDir, "main.js"), "utf8")).toContain('from "firmware/main"');
-    for (const p of shared.preload ?? []) expect(Object.keys(modules)).toContain(p);
-    // Wildcard targets exist.
-    for (const [k, v] of Object.entries(modules)) {
-      if (k.endsWith("/*") && typeof v === "string") expect(readdirSync(path.resolve(manifestsDir, v.slice(0, -2))).length).toBeGreaterThan(0);
-    }
-  });
+  }
 });

@@ -1,5 +1,8 @@
-// Storage on ESP32 NVS through Moddable's `preference` module: one domain,
-// keys of at most 15 characters (the NVS limit), values as ArrayBuffers.
+// Storage through Moddable's `preference` module: NVS on ESP32 (one domain, keys
+// of at most 15 characters, values as ArrayBuffers, each set atomic), and on
+// the lin simulator a JSON file, `modpreferences.json` in config.file.root
+// (the process's working directory in our lin build), rewritten whole on
+// every set (delete + write: not atomic; a kill in that window loses it).
 import Preference from "preference";
 import type { Storage } from "../platform";
 
