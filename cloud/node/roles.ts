@@ -5,7 +5,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
 import { queryHistory } from "../history";
-import { startIngestRole } from "../ingest";
+import { registerIngestMetrics, startIngestRole } from "../ingest";
+import type { Registry } from "prom-client";
 import { DeviceStateStore } from "../state";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
@@ -22,6 +23,8 @@ export interface RoleHandle {
   /** Stop taking work, finish in-flight work, acknowledge only what was processed. */
   stop(): Promise<void>;
   stats?(): Record<string, unknown>;
+  /** Registers the role's own metrics (documented names); without it `stats` is exposed as one gauge. */
+  registerMetrics?(registry: Registry): void;
 }
 
 export interface ApiSeams {
@@ -81,7 +84,7 @@ function historySeam(nc: NatsConnection): HistoryQueryFn {
 export const defaultRoleFactories: RoleFactories = {
   ingest: async (ctx) => {
     const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log });
-    return { stop: () => role.stop(), stats: () => ({ ...role.stats() }) };
+    return { stop: () => role.stop(), stats: () => ({ ...role.stats() }), registerMetrics: (r) => registerIngestMetrics(r, () => role.stats()) };
   },
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
