@@ -153,7 +153,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     metrics.gaugeFrom("xsfleet_commands_pending", "Pending commands in this node's view of the fleet", () => s.pendingCount);
     const p = new DesiredConfigPusher(nc, registry!, log);
     pusher = p;
-    metrics.statsGauge("xsfleet_config_push", "Desired-config pushes (pushed, resentOnHello, errors)", () => ({ ...p.stats }));
+    metrics.labelledCounterFrom("xsfleet_config_pushes_total", "Desired-config pushes of this node by outcome (pushed, resentOnHello, errors)", "event", () => ({ ...p.stats }));
   }
   if (roles.has("commands")) {
     const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log });
@@ -161,7 +161,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     pusher!.start();
     out.worker = w;
     out.stages.commands.push({ name: "commands", stop: async () => { await w.stop(); await pusher!.stop(); } });
-    metrics.statsGauge("xsfleet_commands", "Command delivery counters of this node (sent, acked, expired, ...)", () => ({ ...w.stats }));
+    metrics.labelledCounterFrom("xsfleet_commands_events_total", "Command delivery events of this node (sent, resentOnline, acked, expired, duplicateAcks, ...)", "event", () => ({ ...w.stats }));
   }
   for (const r of ["ingest", "analytics", "orchestration"] as const) {
     if (!roles.has(r)) continue;

@@ -69,6 +69,16 @@ describe.skipIf(!havePrometheus)("xsfleet up --prometheus: every process scraped
     expect(await scalar("sum(xsfleet_fleet_devices)")).toBe(4);
   }, 90_000);
 
+  it("exports only metrics documented in docs/observability.md", async () => {
+    const doc = readFileSync(path.join(import.meta.dirname, "..", "..", "docs", "observability.md"), "utf8");
+    const names = new Set((await query('count by (__name__) ({__name__=~"xsfleet_.+"})')).map((s) => s.metric.__name__!
+      .replace(/_(bucket|sum|count)$/, "")));
+    // Node's process metrics (prom-client defaults under our prefix) are documented as a family.
+    const ours = [...names].filter((n) => !/^xsfleet_(process|nodejs)_/.test(n));
+    expect(ours.length).toBeGreaterThan(20);
+    expect(ours.filter((n) => !doc.includes(`\`${n}`))).toEqual([]);
+  }, 30_000);
+
   it("ingest's point counter agrees with the points the fleet made (both bounds exact)", async () => {
     // Enough history for the 30 s offset, and points flowing.
     await until("30 s of fleet points", async () => ((await scalar("sum(xsfleet_fleet_points_total offset 30s)")) ?? 0) > 0, { timeoutMs: 120_000, intervalMs: 500 });
