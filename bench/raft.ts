@@ -169,7 +169,7 @@ async function main(): Promise<void> {
   if (etcd) {
     for (const r of rows) {
       if (r === etcd) continue;
-      lines.push([`${r.target.replace(/ \(.*\)$/, "")} / etcd`,
+      lines.push([`${r.target.startsWith("etcd") ? "etcd HTTP gateway" : r.target.replace(/ \(.*\)$/, "")} / etcd gRPC`,
         ...r.writes.flatMap((p, i) => [`${fmt(p.opsPerSec / etcd.writes[i]!.opsPerSec, 2)}x`, `${fmt(p.p50Ms / etcd.writes[i]!.p50Ms, 2)}x`, `${fmt(p.p99Ms / etcd.writes[i]!.p99Ms, 2)}x`]),
         `${fmt(r.reads.opsPerSec / etcd.reads.opsPerSec, 2)}x`, `${fmt(r.reads.p99Ms / etcd.reads.p99Ms, 2)}x`]);
     }
