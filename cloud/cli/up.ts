@@ -34,7 +34,8 @@ import { moddableDevicesMax, startModdableFleet, type ModdableFleet } from "./mo
 import { liveStatus, RateMeter, statusLine } from "./live-status";
 import { stopRequests } from "./signals";
 import { describeExit } from "../infra";
-import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, paxosAcceptorSecurityArgs, prepareStackSecurity, type StackSecurity } from "./stack-security";
+import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, paxosAcceptorSecurityArgs, prepareStackSecurity, stackPartitions, type StackSecurity } from "./stack-security";
+import { uplinkPartitionMappings } from "../subjects";
 
 export const upSpec: CommandSpec = {
   name: "up",
@@ -127,7 +128,10 @@ async function resolveBroker(p: ReturnType<typeof parseCommand> & object, stateD
   const bind = stringOption(p, "bind") ?? "127.0.0.1";
   if (!/^[0-9a-fA-F.:]+$/.test(bind)) throw new UsageError(`--bind takes an IP address, got ${JSON.stringify(bind)}`, "up");
   if (bind !== "127.0.0.1" && !security) log("warning: --bind with --insecure: anyone who reaches this address can publish for any device");
-  const nats = await startLocalNats({ stateDir, size, basePort: intOption(p, "base-port", 1024, 65000), host: bind, ...(security ? security.broker : {}) });
+  // Device uplinks into ingest's partitions (docs/delivery.md): config mappings when open, the FLEET account JWT when secured.
+  const nats = await startLocalNats({
+    stateDir, size, basePort: intOption(p, "base-port", 1024, 65000), host: bind, ...(security ? security.broker : { mappings: uplinkPartitionMappings(stackPartitions) }),
+  });
   log(`broker: NATS ${nats.servers.join(", ")} | MQTT ${nats.mqttUrls.join(", ")} | monitor ${nats.monitorUrls[0]}`);
   return { nats, servers: nats.servers, mqttUrls: nats.mqttUrls };
 }
@@ -281,7 +285,8 @@ async function startStack(
   Object.assign(stack, broker);
   const replicas = stack.servers.length >= 3 ? 3 : 1;
   const logDir = path.join(o.stateDir, "logs");
-  if (o.registry === "control") {
+  // Always: ingest's partition leases live there, whatever the registry backend.
+  {
     log(`control plane: starting 3 Raft replicas (WAL in ${path.join(o.stateDir, "control")}) …`);
     for (const id of [1, 2, 3]) {
       const r = controlReplicaProcess({
