@@ -13,7 +13,14 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import mqtt from "mqtt";
 import { connectNats } from "../../../cloud/nats";
-import { ensureIngestStreams, IngestStream, mqttHeaderSlackBytes, mqttMessagesStream } from "../../../cloud/ingest";
+import {
+  ensureIngestStreams, IngestStream, mqttHeaderSlackBytes, mqttMessagesStream, relayedWillMsgId, startIngestRole, WillRelayHeader, willsConsumerName,
+} from "../../../cloud/ingest";
+import { ControlStateMachine } from "../../../cloud/control";
+import { DeviceStateStore } from "../../../cloud/state";
+import { encodeEnvelope } from "../../../shared/proto/xsfleet.gen";
+import { localProposer } from "../../harness/local-proposer";
+import { helloEnvelope, quietLog, statusEnvelope } from "./helpers";
 import { ConnectionType, CredentialIssuer, deviceSubscriptionsMax, encodeUserJwt, KeyPair, KeyType, loadSigningTrust, devicePermissions } from "../../../cloud/security";
 import { deviceSubject, partitionedUplinkSubject } from "../../../cloud/subjects";
 import { devicePartition, deviceTopic, Uplink } from "../../../shared/topics";
@@ -42,12 +49,13 @@ async function publishOutcome(p: Probe, topic: string, bytes: number): Promise<"
 }
 
 /** Connects with a will on its status topic, then loses the network (no DISCONNECT): the broker publishes the will. */
-async function dieWithWill(url: string, id: string, password?: string): Promise<void> {
+async function dieWithWill(url: string, id: string, password?: string, before?: Uint8Array): Promise<void> {
   const c = mqtt.connect(url, {
     protocolVersion: 4, clientId: id, clean: true, reconnectPeriod: 0, keepalive: 1, ...(password ? { username: id, password } : {}),
-    will: { topic: deviceTopic(id, Uplink.Status), payload: Buffer.from("gone"), qos: 1, retain: false },
+    will: { topic: deviceTopic(id, Uplink.Status), payload: Buffer.from(before ? encodeEnvelope(statusEnvelope(id, 0, false)) : "gone"), qos: 1, retain: false },
   });
   await new Promise<void>((r, j) => { c.once("connect", () => r()); c.once("error", j); });
+  if (before) await c.publishAsync(deviceTopic(id, Uplink.Hello), Buffer.from(before), { qos: 1 });
   c.stream.destroy();
   c.end(true);
 }
@@ -170,5 +178,25 @@ describe("operator-mode broker: mappings from the FLEET account JWT, permissions
     await dieWithWill(nats.nodes[0]!.mqttUrl, "op-d", issuer.device("op-d", 600).jwt);
     await waitFor("the will in XSF_UP", async () => (await lastOn(jsm, deviceSubject("op-d", Uplink.Status))) !== null);
     expect(await lastOn(jsm, partitionedUplinkSubject("op-d", Uplink.Status, partitions))).toBeNull();
+  });
+
+  it("ingest relays the unmapped will into its partition (Xsf-Orig-Seq, Nats-Msg-Id will-<seq>); its owner applies it: offline by status", async () => {
+    const role = await startIngestRole({ nc, nodeId: "ingest-op", log: quietLog, control: localProposer(new ControlStateMachine()), config: { partitions, messageBytesMax } });
+    try {
+      const id = "op-w";
+      await dieWithWill(nats.nodes[0]!.mqttUrl, id, issuer.device(id, 600).jwt, encodeEnvelope(helloEnvelope(id, 1, 60_000)));
+      const store = await DeviceStateStore.open(nc);
+      await waitFor("offline by the relayed will", async () => (await store.getDeviceState(id))?.presence.state === "offline");
+      expect((await store.getDeviceState(id))?.presence.source).toBe("status");
+      expect(role.stats().willsRelayed).toBeGreaterThanOrEqual(1);
+      const orig = await jsm.streams.getMessage(IngestStream.Uplinks, { last_by_subj: deviceSubject(id, Uplink.Status) });
+      const relayed = await jsm.streams.getMessage(IngestStream.Uplinks, { last_by_subj: partitionedUplinkSubject(id, Uplink.Status, partitions) });
+      expect(relayed!.header.get(WillRelayHeader.OrigSeq)).toBe(String(orig!.seq));
+      expect(relayed!.header.get("Nats-Msg-Id")).toBe(relayedWillMsgId(orig!.seq));
+      const c = await jsm.consumers.info(IngestStream.Uplinks, willsConsumerName);
+      expect(c.num_pending + c.num_ack_pending).toBe(0);
+    } finally {
+      await role.stop();
+    }
   });
 });
