@@ -5,6 +5,7 @@ export { PresenceSweep, type PresenceSweepDeps, type SweepStatePort } from "./pr
 export { PullLoop, jsDelivery } from "./pull-loop";
 export {
   ensureIngestStreams,
+  ensureUplinkStream,
   ensureIngestConsumers,
   ensureUplinkConsumer,
   ensureMqttMessageLimit,

@@ -171,13 +171,19 @@ export interface EnsureIngestOptions {
  *  and the device state bucket. Safe to call from several nodes at once. */
 export async function ensureIngestStreams(jsm: JetStreamManager, opts: EnsureIngestOptions): Promise<void> {
   if (!Number.isInteger(opts.replicas) || opts.replicas < 1 || opts.replicas > 5) throw new Error(`stream replicas must be 1..5, got ${opts.replicas}`);
-  const deviceBytesMax = opts.messageBytesMax + mqttHeaderSlackBytes;
-  for (const name of Object.values(IngestStream)) {
-    const limits = { ...defaultStreamLimits[name], ...(name === IngestStream.Uplinks ? { msgBytesMax: deviceBytesMax } : {}), ...opts.limits?.[name] };
-    await ensureStream(jsm, streamConfig(name, opts.replicas, limits));
+  await ensureUplinkStream(jsm, opts);
+  for (const name of [IngestStream.History, IngestStream.Out, IngestStream.DeadLetter]) {
+    await ensureStream(jsm, streamConfig(name, opts.replicas, { ...defaultStreamLimits[name], ...opts.limits?.[name] }));
   }
-  await ensureMqttMessageLimit(jsm, deviceBytesMax, opts.replicas);
   await ensureDeviceStateBucket(jsm.jetstream(), { replicas: opts.replicas, ...opts.state });
+}
+
+/** XSF_UP and the MQTT message size limit alone (what a broker needs before devices publish). */
+export async function ensureUplinkStream(jsm: JetStreamManager, opts: Pick<EnsureIngestOptions, "replicas" | "messageBytesMax" | "limits">): Promise<void> {
+  const deviceBytesMax = opts.messageBytesMax + mqttHeaderSlackBytes;
+  const name = IngestStream.Uplinks;
+  await ensureStream(jsm, streamConfig(name, opts.replicas, { ...defaultStreamLimits[name], msgBytesMax: deviceBytesMax, ...opts.limits?.[name] }));
+  await ensureMqttMessageLimit(jsm, deviceBytesMax, opts.replicas);
 }
 
 /**

@@ -155,7 +155,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     metrics.statsGauge("xsfleet_config_push", "Desired-config pushes (pushed, resentOnHello, errors)", () => ({ ...p.stats }));
   }
   if (roles.has("commands")) {
-    const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log });
+    const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log, replicas });
     w.start();
     pusher!.start();
     out.worker = w;

@@ -9,7 +9,7 @@ import { Kvm } from "@nats-io/kv";
 import type { CommandEvent, CommandRecord } from "../../../cloud/commands/types";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { startTestNode } from "./fixture";
+import { startTestNode, testPartitions } from "./fixture";
 import { startTestDevice, type TestDevice } from "./mqtt-device";
 
 let nats: NatsCluster;
@@ -19,7 +19,7 @@ const nodes: CloudNode[] = [];
 const devices: TestDevice[] = [];
 
 beforeAll(async () => {
-  nats = await startNats({ size: 1 });
+  nats = await startNats({ size: 1, partitions: testPartitions });
   nc = await connect({ servers: nats.servers });
   api = new ApiClient(nc);
 });
