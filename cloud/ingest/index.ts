@@ -22,7 +22,7 @@ export {
   type StreamLimits,
 } from "./streams";
 export { fairShare } from "./fair-share";
-export { PartitionOwnership, ControlPlaneIngestMembership, type IngestMembership, type OwnershipDeps } from "./ownership";
+export { PartitionOwnership, ControlPlaneIngestMembership, type IngestMembership, type OwnershipDeps, type ShareWorker } from "./ownership";
 export { PartitionWorker, partitionLease, type OwnedPartition, type PartitionWorkerDeps } from "./partition-worker";
 export { WillRelay, WillRelayHeader, relayedWillMsgId, relayedWillSeq, failureBackoffMs } from "./will-relay";
 export {

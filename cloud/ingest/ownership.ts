@@ -16,7 +16,17 @@
 import type { Logger } from "../base";
 import { CommandKind, ControlError, MemberRecordStatus, type Proposer } from "../control";
 import { fairShare } from "./fair-share";
-import type { PartitionWorker } from "./partition-worker";
+import type { OwnedPartition } from "./partition-worker";
+
+/** What ownership needs of a partition's worker (partition-worker.ts). */
+export interface ShareWorker {
+  /** Starts contending for the partition's lease. */
+  start(): void;
+  /** Graceful handoff: stop, nak, release. */
+  stop(): Promise<void>;
+  /** Owned now, with a write-safe lease. */
+  owned(): OwnedPartition | null;
+}
 import type { IngestStats } from "./types";
 
 /** The membership view ownership needs. */
@@ -80,20 +90,22 @@ export interface OwnershipDeps {
   partitions: number;
   ttlMs: number;
   membership: IngestMembership;
-  newWorker(partition: number): PartitionWorker;
+  newWorker(partition: number): ShareWorker;
   stats: IngestStats;
   log: Logger;
   /** Reconcile period; default ttlMs / 5. */
   tickMs?: number;
+  /** Monotonic clock deciding when a heartbeat is due (tests inject one). */
+  nowMs?: () => number;
 }
 
 export class PartitionOwnership {
   readonly #d: OwnershipDeps;
-  readonly #workers = new Map<number, PartitionWorker>();
+  readonly #workers = new Map<number, ShareWorker>();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #stopping = false;
-  #lastHeartbeatMs = 0;
+  #lastHeartbeatMs = -Infinity;
   #share: number[] = [];
 
   constructor(d: OwnershipDeps) {
@@ -106,11 +118,11 @@ export class PartitionOwnership {
   }
 
   /** Workers of the partitions in this node's share (owned or contending). */
-  workers(): IterableIterator<PartitionWorker> {
+  workers(): IterableIterator<ShareWorker> {
     return this.#workers.values();
   }
 
-  worker(partition: number): PartitionWorker | undefined {
+  worker(partition: number): ShareWorker | undefined {
     return this.#workers.get(partition);
   }
 
@@ -142,7 +154,7 @@ export class PartitionOwnership {
     const { membership, nodeId, partitions, ttlMs, log } = this.#d;
     let live: string[];
     try {
-      const now = Date.now();
+      const now = (this.#d.nowMs ?? performance.now.bind(performance))();
       if (now - this.#lastHeartbeatMs >= ttlMs / 3) {
         await membership.heartbeat();
         this.#lastHeartbeatMs = now;
