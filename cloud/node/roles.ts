@@ -84,7 +84,8 @@ export const defaultRoleFactories: RoleFactories = {
   ingest: async (ctx) => {
     const control = new ControlClient(ctx.nc, { clientId: `ingest-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
     const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, control: control.proposer() });
-    return { stop: () => role.stop(), stats: () => ({ ...role.stats() }) };
+    // Numbers only reach the node's metrics: the partitions owned as a count too.
+    return { stop: () => role.stop(), stats: () => { const st = role.stats(); return { ...st, partitions: st.partitionsOwned.length }; } };
   },
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
