@@ -23,7 +23,7 @@ import { storedCredentialIn } from "../../firmware/host/sim-device";
 import { ApiClient } from "../api";
 import type { CloudRole } from "../base";
 import { connectNats, type NatsSettings } from "../nats";
-import { decodeJwt, localTlsHostsDefault } from "../security";
+import { decodeJwt, devicePermissions, localTlsHostsDefault } from "../security";
 import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
 import {
   cloudNodeProcess, controlReplicaProcess, describeExits, stackRestartConfig, type ProcessEvent, type StackProcess,
@@ -192,8 +192,8 @@ async function registerIds(stack: Stack, ids: readonly string[]): Promise<number
  * anew) gets a claim too and provisions again.
  */
 async function claimsForFleet(stack: Stack, devicesDir: string, devices: number, log: (m: string) => void): Promise<Map<string, string>> {
-  const fleetAccount = stack.security!.trust.info.fleet;
-  const need = simFleetIds(devices).filter((id) => !credentialOfTrust(path.join(devicesDir, id), fleetAccount));
+  const { fleet: fleetAccount, partitions } = stack.security!.trust.info;
+  const need = simFleetIds(devices).filter((id) => !credentialOfTrust(path.join(devicesDir, id), id, fleetAccount, partitions));
   const claims = new Map<string, string>();
   if (need.length === 0) {
     log(`fleet: all ${devices} simulated devices hold credentials from an earlier run`);
@@ -222,14 +222,20 @@ async function claimsFor(stack: Stack, ids: readonly string[], note: string): Pr
 /** Claims one claims.create call asks for (within the provisioning role's default claimsPerRequestMax). */
 const claimsPerCallMax = 250;
 
-/** True when the device's flash holds a credential issued under this FLEET account. */
-function credentialOfTrust(deviceDir: string, fleetAccount: string): boolean {
+/** True when the device's flash holds a credential issued under this FLEET
+ *  account for the current partitioning (a credential from before the uplinks
+ *  were partitioned may publish only unmapped subjects: the broker checks the
+ *  mapped one and would drop everything it sends). */
+function credentialOfTrust(deviceDir: string, deviceId: string, fleetAccount: string, partitions: number | null): boolean {
   const jwt = storedCredentialIn(deviceDir);
   if (jwt === undefined) return false;
   try {
     const body = decodeJwt(jwt);
     const exp = body.exp ?? Infinity;
-    return body.nats.issuer_account === fleetAccount && exp > Date.now() / 1000 + 60;
+    const allowed = (body.nats.pub as { allow?: unknown } | undefined)?.allow;
+    const want = devicePermissions(deviceId, partitions).pub.allow ?? [];
+    const samePermissions = Array.isArray(allowed) && want.every((subject) => allowed.includes(subject));
+    return body.nats.issuer_account === fleetAccount && exp > Date.now() / 1000 + 60 && samePermissions;
   } catch {
     return false;
   }
