@@ -120,6 +120,21 @@ describe("open broker: partition mapping, will, oversized publishes", () => {
   });
 });
 
+describe("upgrading from the per-kind streams", () => {
+  it("refuses to create XSF_UP over a legacy stream, naming what to delete", async () => {
+    const nats = await startNats({ partitions });
+    const nc = await connectNats({ servers: nats.servers, name: "test" });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: "XSF_HELLO", subjects: ["xsfleet.v1.dev.*.hello", "xsfleet.v1.dev.*.status"] });
+      await expect(ensureIngestStreams(jsm, { replicas: 1, messageBytesMax })).rejects.toThrow(/ensuring stream XSF_UP: .*earlier release.*XSF_TELE\/XSF_HB\/XSF_HELLO\/XSF_CTR\/XSF_ACK/);
+    } finally {
+      await nc.close();
+      await nats.stop();
+    }
+  });
+});
+
 describe("operator-mode broker: mappings from the FLEET account JWT, permissions on the mapped subject", () => {
   let nats: NatsCluster;
   let nc: NatsConnection;
