@@ -31,7 +31,6 @@ import { forEachLimit, type DeviceLocks, type StateCache } from "./cache";
 import type { DeadLetter } from "./publisher";
 import type { HistoryLayout, IngestConfig } from "./settings";
 import type { IngestStats } from "./types";
-import { failureBackoffMs } from "./will-relay";
 
 /** One delivered message as the pipeline sees it (the pull loop wraps a JsMsg). */
 export interface Delivery {
@@ -125,6 +124,11 @@ export class OwnershipLost extends Error {
 
 /** Attempts of a device batch after errors (timeouts, leader changes) before it is naked. */
 export const transientRetriesMax = 3;
+/** Redelivery delay of a delivery that failed: 1 s, 2 s, 4 s, … capped at 30 s. */
+export function failureBackoffMs(deliveryCount: number): number {
+  return Math.min(30_000, 1_000 * 2 ** Math.max(0, Math.min(15, deliveryCount - 1)));
+}
+
 /** Redelivery delay of a message whose dead letter could not be published. */
 export const failureNakDelayMs = 1_000;
 

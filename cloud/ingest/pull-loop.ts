@@ -9,7 +9,7 @@ import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream
 import { sleep, type Logger } from "../base";
 import type { Delivery } from "./pipeline";
 import type { IngestConfig } from "./settings";
-import { relayedWillSeq } from "./will-relay";
+import { relayedWillSeq } from "./will-header";
 
 /** Concurrent batches per consumer on one node (per-device order is kept by the device lock). */
 const batchesInFlightMax = 4;

@@ -13,45 +13,17 @@
 // cannot be relayed is dead-lettered (`poison`), never redelivered forever.
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
-import { parseDeviceAddress, partitionRoot, Uplink } from "../../shared/topics";
+import { parseDeviceAddress, Uplink } from "../../shared/topics";
 import type { Logger } from "../base";
 import { DlqReason } from "../records";
 import { partitionedUplinkSubject } from "../subjects";
-import type { Delivery } from "./pipeline";
+import { failureBackoffMs, type Delivery } from "./pipeline";
 import type { DeadLetter } from "./publisher";
 import { PullLoop } from "./pull-loop";
 import type { IngestConfig } from "./settings";
 import { IngestStream, willsConsumerName } from "./streams";
+import { relayedWillMsgId, WillRelayHeader } from "./will-header";
 import type { IngestStats } from "./types";
-
-export const WillRelayHeader = Object.freeze({
-  /** XSF_UP seq of the will as the broker stored it. */
-  OrigSeq: "Xsf-Orig-Seq",
-} as const);
-
-/** Nats-Msg-Id of a relayed will. */
-export function relayedWillMsgId(origSeq: number): string {
-  return `will-${origSeq}`;
-}
-
-/** Redelivery delay of a delivery that failed: 1 s, 2 s, 4 s, … capped at 30 s. */
-export function failureBackoffMs(deliveryCount: number): number {
-  return Math.min(30_000, 1_000 * 2 ** Math.max(0, Math.min(15, deliveryCount - 1)));
-}
-
-/**
- * The seq a partition delivery stands for: the original will's seq when it
- * is a relayed will (a partitioned status with a valid `Xsf-Orig-Seq`,
- * necessarily older than the relay's own seq); undefined otherwise. Devices
- * cannot set NATS headers (MQTT 3.1.1 has none).
- */
-export function relayedWillSeq(subject: string, hdrs: { get(k: string): string } | undefined, ownSeq: number): number | undefined {
-  if (!hdrs || !subject.startsWith(`${partitionRoot}.`) || !subject.endsWith(`.${Uplink.Status}`)) return undefined;
-  const v = hdrs.get(WillRelayHeader.OrigSeq);
-  if (!/^[1-9][0-9]{0,15}$/.test(v)) return undefined;
-  const n = Number(v);
-  return Number.isSafeInteger(n) && n < ownSeq ? n : undefined;
-}
 
 export interface WillRelayDeps {
   conn: NatsConnection;
