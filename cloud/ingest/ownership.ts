@@ -13,7 +13,7 @@
 // lease once it expires (the same TTL) — so its partitions move within
 // about TTL + one tick. A node that cannot reach the control plane keeps
 // its current share; its leases lapse on their own.
-import type { Logger } from "../base";
+import { settledWithin, type Logger } from "../base";
 import { CommandKind, ControlError, MemberRecordStatus, type Proposer } from "../control";
 import { fairShare } from "./fair-share";
 import type { OwnedPartition } from "./partition-worker";
@@ -85,6 +85,9 @@ export class ControlPlaneIngestMembership implements IngestMembership {
   }
 }
 
+/** Longest a stop waits for a control-plane call (leave, release); beyond it the TTL does the job. */
+export const stopControlWaitMs = 1_000;
+
 export interface OwnershipDeps {
   nodeId: string;
   partitions: number;
@@ -139,15 +142,19 @@ export class PartitionOwnership {
     return this.#running;
   }
 
-  /** Hands every partition off (nak, release), leaves the membership. */
+  /** Hands every partition off (nak, release), leaves the membership. A
+   *  reconcile waiting on the control plane is not waited for (it returns
+   *  at its stop check); leaving is best effort, bounded by stopControlWaitMs
+   *  (an unreachable control plane must not hold a shutdown: the membership
+   *  lapses by its TTL). */
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    await this.#running;
     await Promise.all([...this.#workers.values()].map((w) => w.stop()));
     this.#workers.clear();
-    await this.#d.membership.leave().catch((e: unknown) => this.#d.log.warn("ingest: leaving the membership failed", { error: String(e) }));
+    const leave = this.#d.membership.leave().catch((e: unknown) => this.#d.log.warn("ingest: leaving the membership failed", { error: String(e) }));
+    if (!(await settledWithin(leave, stopControlWaitMs))) this.#d.log.warn("ingest: leaving the membership is taking long; it lapses by its TTL");
   }
 
   async #reconcile(): Promise<void> {

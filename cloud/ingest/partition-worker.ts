@@ -18,7 +18,7 @@
 // counted (`foreignWrites`). Each activation starts with an empty cache, so
 // states written by the previous owner are read from KV.
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Logger } from "../base";
+import { settledWithin, type Logger } from "../base";
 import type { DistributedLock } from "../lock";
 import { RoleHolder, type DeactivateReason, type FailoverConfig } from "../recovery";
 import { DeviceLocks, StateCache } from "./cache";
@@ -32,6 +32,9 @@ import type { IngestStats } from "./types";
 export function partitionLease(n: number): string {
   return `work/ingest/p${n}`;
 }
+
+/** Longest a handoff waits for the lease release (an unreachable control plane must not hold a shutdown). */
+export const releaseWaitMs = 1_000;
 
 /** Local validity ends this fraction of the TTL before the lease does: room for a state write in flight. */
 export const ownershipMarginRatio = 0.25;
@@ -108,7 +111,9 @@ export class PartitionWorker {
   async stop(): Promise<void> {
     this.#stopping = true;
     await this.#queue(() => this.#deactivate("handoff", this.#active?.token ?? 0));
-    await this.#holder.stop();
+    // The release lets the next owner start at once; when the control plane
+    // does not answer soon, the lease lapses by its TTL instead.
+    await settledWithin(this.#holder.stop(), releaseWaitMs);
   }
 
   #queue(f: () => Promise<void>): Promise<void> {

@@ -24,13 +24,18 @@ export function testConfig(servers: string[], over: Record<string, unknown> = {}
   });
 }
 
-export async function startTestNode(servers: string[], over: Record<string, unknown> = {}, deps: CloudNodeDeps = {}): Promise<CloudNode> {
-  const config = testConfig(servers, over);
+/** Creates XSF_UP (device uplinks, command acks among them) as an ingest node would. */
+export async function ensureTestUplinks(servers: string[], replicas = 1): Promise<void> {
   const nc = await connectNats({ servers, name: "test-streams" });
   try {
-    await ensureUplinkStream(await jetstreamManager(nc), { replicas: config.streams.replicas, messageBytesMax: defaultIngestConfig.messageBytesMax });
+    await ensureUplinkStream(await jetstreamManager(nc), { replicas, messageBytesMax: defaultIngestConfig.messageBytesMax });
   } finally {
     await nc.close();
   }
+}
+
+export async function startTestNode(servers: string[], over: Record<string, unknown> = {}, deps: CloudNodeDeps = {}): Promise<CloudNode> {
+  const config = testConfig(servers, over);
+  await ensureTestUplinks(servers, config.streams.replicas);
   return startCloudNode(config, { log: silentLogger, processMetrics: false, ...deps });
 }
