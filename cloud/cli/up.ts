@@ -23,7 +23,7 @@ import { storedCredentialIn } from "../../firmware/host/sim-device";
 import { ApiClient } from "../api";
 import type { CloudRole } from "../base";
 import { connectNats, type NatsSettings } from "../nats";
-import { decodeJwt, localTlsHostsDefault } from "../security";
+import { decodeJwt, devicePermissions, localTlsHostsDefault } from "../security";
 import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
 import {
   cloudNodeProcess, controlReplicaProcess, describeExits, stackRestartConfig, type ProcessEvent, type StackProcess,
@@ -37,7 +37,8 @@ import { describeExit } from "../infra";
 import { startMetricsEndpoint, type MetricsEndpoint } from "../metrics";
 import { createStackMetrics, type StackMetrics } from "./stack-metrics";
 import { startPrometheus, type LocalPrometheus } from "./prometheus";
-import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, paxosAcceptorSecurityArgs, prepareStackSecurity, type StackSecurity } from "./stack-security";
+import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, paxosAcceptorSecurityArgs, prepareStackSecurity, stackPartitions, type StackSecurity } from "./stack-security";
+import { uplinkPartitionMappings } from "../subjects";
 
 export const upSpec: CommandSpec = {
   name: "up",
@@ -137,7 +138,10 @@ async function resolveBroker(p: ReturnType<typeof parseCommand> & object, stateD
   const bind = stringOption(p, "bind") ?? "127.0.0.1";
   if (!/^[0-9a-fA-F.:]+$/.test(bind)) throw new UsageError(`--bind takes an IP address, got ${JSON.stringify(bind)}`, "up");
   if (bind !== "127.0.0.1" && !security) log("warning: --bind with --insecure: anyone who reaches this address can publish for any device");
-  const nats = await startLocalNats({ stateDir, size, basePort: intOption(p, "base-port", 1024, 65000), host: bind, ...(security ? security.broker : {}) });
+  // Device uplinks into ingest's partitions (docs/delivery.md): config mappings when open, the FLEET account JWT when secured.
+  const nats = await startLocalNats({
+    stateDir, size, basePort: intOption(p, "base-port", 1024, 65000), host: bind, ...(security ? security.broker : { mappings: uplinkPartitionMappings(stackPartitions) }),
+  });
   log(`broker: NATS ${nats.servers.join(", ")} | MQTT ${nats.mqttUrls.join(", ")} | monitor ${nats.monitorUrls[0]}`);
   return { nats, servers: nats.servers, mqttUrls: nats.mqttUrls };
 }
@@ -198,8 +202,8 @@ async function registerIds(stack: Stack, ids: readonly string[]): Promise<number
  * anew) gets a claim too and provisions again.
  */
 async function claimsForFleet(stack: Stack, devicesDir: string, devices: number, log: (m: string) => void): Promise<Map<string, string>> {
-  const fleetAccount = stack.security!.trust.info.fleet;
-  const need = simFleetIds(devices).filter((id) => !credentialOfTrust(path.join(devicesDir, id), fleetAccount));
+  const { fleet: fleetAccount, partitions } = stack.security!.trust.info;
+  const need = simFleetIds(devices).filter((id) => !credentialOfTrust(path.join(devicesDir, id), id, fleetAccount, partitions));
   const claims = new Map<string, string>();
   if (need.length === 0) {
     log(`fleet: all ${devices} simulated devices hold credentials from an earlier run`);
@@ -228,14 +232,20 @@ async function claimsFor(stack: Stack, ids: readonly string[], note: string): Pr
 /** Claims one claims.create call asks for (within the provisioning role's default claimsPerRequestMax). */
 const claimsPerCallMax = 250;
 
-/** True when the device's flash holds a credential issued under this FLEET account. */
-function credentialOfTrust(deviceDir: string, fleetAccount: string): boolean {
+/** True when the device's flash holds a credential issued under this FLEET
+ *  account for the current partitioning (a credential from before the uplinks
+ *  were partitioned may publish only unmapped subjects: the broker checks the
+ *  mapped one and would drop everything it sends). */
+function credentialOfTrust(deviceDir: string, deviceId: string, fleetAccount: string, partitions: number | null): boolean {
   const jwt = storedCredentialIn(deviceDir);
   if (jwt === undefined) return false;
   try {
     const body = decodeJwt(jwt);
     const exp = body.exp ?? Infinity;
-    return body.nats.issuer_account === fleetAccount && exp > Date.now() / 1000 + 60;
+    const allowed = (body.nats.pub as { allow?: unknown } | undefined)?.allow;
+    const want = devicePermissions(deviceId, partitions).pub.allow ?? [];
+    const samePermissions = Array.isArray(allowed) && want.every((subject) => allowed.includes(subject));
+    return body.nats.issuer_account === fleetAccount && exp > Date.now() / 1000 + 60 && samePermissions;
   } catch {
     return false;
   }
@@ -294,7 +304,8 @@ async function startStack(
   Object.assign(stack, broker);
   const replicas = stack.servers.length >= 3 ? 3 : 1;
   const logDir = path.join(o.stateDir, "logs");
-  if (o.registry === "control") {
+  // Always: ingest's partition leases live there, whatever the registry backend.
+  {
     log(`control plane: starting 3 Raft replicas (WAL in ${path.join(o.stateDir, "control")}) …`);
     for (const id of [1, 2, 3]) {
       const r = controlReplicaProcess({

@@ -3,14 +3,17 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { IngestStats } from "./types";
 
-type CounterKey = "messages" | "applied" | "points" | "duplicates" | "casRetries" | "batchFailures" | "redeliveries" | "historyPublished" | "outPublished" | "eventsPublished";
+type CounterKey = "messages" | "applied" | "points" | "duplicates" | "foreignWrites" | "batchFailures" | "partitionsAcquired" | "partitionsReleased" | "willsRelayed" | "redeliveries" | "historyPublished" | "outPublished" | "eventsPublished";
 
 const counters: Array<[CounterKey, string, string]> = [
   ["messages", "xsfleet_ingest_messages_total", "Device messages taken from the ingest consumers"],
   ["applied", "xsfleet_ingest_applied_total", "Device messages whose effect was applied (first delivery of a seq)"],
   ["points", "xsfleet_ingest_points_total", "Telemetry points applied exactly once"],
   ["duplicates", "xsfleet_ingest_duplicates_total", "Device messages recognised as already applied"],
-  ["casRetries", "xsfleet_ingest_cas_retries_total", "Device-state compare-and-set conflicts retried"],
+  ["foreignWrites", "xsfleet_ingest_foreign_writes_total", "Device-state writes by another writer found by the partition owner's compare-and-set (0 in normal operation)"],
+  ["partitionsAcquired", "xsfleet_ingest_partitions_acquired_total", "Partition leases this node acquired"],
+  ["partitionsReleased", "xsfleet_ingest_partitions_released_total", "Partitions this node handed off or lost"],
+  ["willsRelayed", "xsfleet_ingest_wills_relayed_total", "MQTT wills republished into their partition"],
   ["batchFailures", "xsfleet_ingest_batch_failures_total", "Device batches left for redelivery after an error"],
   ["redeliveries", "xsfleet_ingest_redeliveries_total", "Messages the server redelivered"],
   ["historyPublished", "xsfleet_ingest_history_records_total", "History records published"],
@@ -39,10 +42,18 @@ export function registerIngestMetrics(registry: Registry, stats: () => IngestSta
     },
   });
   new Gauge({
-    name: "xsfleet_ingest_consumer_lag", help: "Messages pending in the ingest consumer at the last delivery", labelNames: ["node", "source"], registers: [registry],
+    name: "xsfleet_ingest_consumer_lag", help: "Messages pending in the ingest consumer at the last delivery", labelNames: ["node", "consumer"], registers: [registry],
     collect() {
       const s = stats();
-      for (const [source, n] of Object.entries(s.consumerLag)) this.set({ node: s.nodeId, source }, n);
+      this.reset();
+      for (const [consumer, n] of Object.entries(s.consumerLag)) this.set({ node: s.nodeId, consumer }, n);
+    },
+  });
+  new Gauge({
+    name: "xsfleet_ingest_partitions_owned", help: "Partitions this ingest node owns", labelNames: ["node"], registers: [registry],
+    collect() {
+      const s = stats();
+      this.set({ node: s.nodeId }, s.partitionsOwned.length);
     },
   });
   new Gauge({

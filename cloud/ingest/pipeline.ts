@@ -16,14 +16,21 @@
 // finds them already recorded (duplicates) or records them now.
 // Invariant: a delivery is acked only after its effect (applied, duplicate
 // or dead-lettered) is durable; anything else is naked or left to redeliver.
+// The pipeline runs on the owner of the deliveries' partition
+// (partition-worker.ts): it writes only while `mayWrite()`; a CAS conflict
+// therefore means another writer slipped in (counted `foreignWrites`).
+// A device's messages that fail at their last delivery (consumer
+// max_deliver = cfg.maxDeliver) are dead-lettered `poison` with the error;
+// redelivered messages are processed one by one, so a poison message takes
+// no good message of its device with it.
 import type { Logger } from "../base";
-import { decodeDeviceMessage, type DlqReason } from "../records";
+import { decodeDeviceMessage, DlqReason } from "../records";
 import type { LoadedState, StoredDeviceState } from "../state";
 import { applyBatch, type EventOutput, type IngestItem, type TelemetryOutput } from "./apply";
 import { forEachLimit, type DeviceLocks, type StateCache } from "./cache";
 import type { DeadLetter } from "./publisher";
 import type { HistoryLayout, IngestConfig } from "./settings";
-import type { IngestSource, IngestStats } from "./types";
+import type { IngestStats } from "./types";
 
 /** One delivered message as the pipeline sees it (the pull loop wraps a JsMsg). */
 export interface Delivery {
@@ -34,6 +41,8 @@ export interface Delivery {
   /** Storage time, ms. */
   readonly timeMs: number;
   readonly redelivered: boolean;
+  /** 1 on the first delivery; the consumer stops redelivering after cfg.maxDeliver. */
+  readonly deliveryCount: number;
   /** Messages still pending in the consumer at this delivery. */
   readonly pending: number;
   ack(): void;
@@ -83,8 +92,6 @@ export interface PipelineHooks {
   faults?: IngestFaults;
   /** Awaited at every checkpoint; the simulation crashes a node by never settling it. */
   checkpoint?(point: Checkpoint, deviceId: string): Promise<void>;
-  /** After a successful CAS: repairs a concurrent write that slipped in (see interleaved-repair.ts). */
-  settle?(deviceId: string, ours: LoadedState, expectedRevision: number): Promise<LoadedState>;
   /** Once per telemetry batch whose effect was recorded (after the CAS). */
   onTelemetryApplied?(deviceId: string, seq: number, deviceTimeMs: number, points: number): void;
 }
@@ -102,11 +109,27 @@ export interface PipelineDeps {
   pause?: (ms: number) => Promise<void>;
   /** True once the role is stopping: no more retries. */
   stopping?: () => boolean;
+  /** False once this node may no longer write for these deliveries (the
+   *  partition's lease is lost or handed off): checked before outputs and
+   *  before the state write. Default: always true. */
+  mayWrite?: () => boolean;
+}
+
+/** Thrown when the ownership check fails before a write; the deliveries are naked, never dead-lettered. */
+export class OwnershipLost extends Error {
+  constructor() {
+    super("partition ownership lost: not writing");
+  }
 }
 
 /** Attempts of a device batch after errors (timeouts, leader changes) before it is naked. */
 export const transientRetriesMax = 3;
-/** Backoff after a transient failure of a device batch, before it is naked for redelivery. */
+/** Redelivery delay of a delivery that failed: 1 s, 2 s, 4 s, … capped at 30 s. */
+export function failureBackoffMs(deliveryCount: number): number {
+  return Math.min(30_000, 1_000 * 2 ** Math.max(0, Math.min(15, deliveryCount - 1)));
+}
+
+/** Redelivery delay of a message whose dead letter could not be published. */
 export const failureNakDelayMs = 1_000;
 
 const timerPause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -121,14 +144,14 @@ export class IngestPipeline {
   }
 
   /** Decodes a batch, dead-letters what does not decode, and runs each device's messages through the order of effects. */
-  async processBatch(source: IngestSource, batch: readonly Delivery[]): Promise<void> {
+  async processBatch(consumer: string, batch: readonly Delivery[]): Promise<void> {
     const { cfg, stats, log, locks } = this.#d;
     const byDevice = new Map<string, { items: IngestItem[]; deliveries: Delivery[] }>();
     const bad: Promise<void>[] = [];
     for (const m of batch) {
       stats.messages++;
       if (m.redelivered) stats.redeliveries++;
-      stats.consumerLag[source] = m.pending;
+      stats.consumerLag[consumer] = m.pending;
       const d = decodeDeviceMessage(m.subject, m.data, cfg);
       if (!d.ok) {
         bad.push(this.#deadLetter(m, d.reason, d.detail).then(() => m.ack(), (err: unknown) => {
@@ -142,13 +165,17 @@ export class IngestPipeline {
       g.items.push({ msg: d, streamSeq: m.streamSeq, timeMs: m.timeMs });
       g.deliveries.push(m);
     }
-    await forEachLimit([...byDevice], cfg.deviceConcurrencyMax, ([id, g]) => locks.run(id, () => this.processDevice(id, g.items, g.deliveries)));
+    await forEachLimit([...byDevice], cfg.deviceConcurrencyMax, ([id, g]) => locks.run(id, async () => {
+      if (!g.deliveries.some((m) => m.deliveryCount > 1)) return this.processDevice(id, g.items, g.deliveries);
+      // Something failed before: one message at a time, so only a failing one fails again.
+      for (let i = 0; i < g.items.length; i++) await this.processDevice(id, [g.items[i]!], [g.deliveries[i]!]);
+    }));
     await Promise.all(bad);
   }
 
   /** One device's decoded messages (items[i] came from deliveries[i]); never throws. */
   async processDevice(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[]): Promise<void> {
-    const { cache, stats, log } = this.#d;
+    const { cache, stats, log, cfg } = this.#d;
     for (let errors = 0; ;) {
       try {
         await this.#attempt(deviceId, items, deliveries);
@@ -160,8 +187,13 @@ export class IngestPipeline {
           continue;
         }
         stats.batchFailures++;
-        log.warn("ingest: device batch failed; left for redelivery", { deviceId, messages: deliveries.length, error: err instanceof Error ? err.message : String(err) });
-        for (const m of deliveries) m.nak(failureNakDelayMs);
+        const error = err instanceof Error ? err.message : String(err);
+        const lost = err instanceof OwnershipLost || this.#d.stopping?.() === true;
+        log.warn("ingest: device batch failed; left for redelivery", { deviceId, messages: deliveries.length, error });
+        for (const m of deliveries) {
+          if (lost || m.deliveryCount < cfg.maxDeliver) m.nak(failureBackoffMs(m.deliveryCount));
+          else await this.#poison(m, error);
+        }
         return;
       }
     }
@@ -177,7 +209,8 @@ export class IngestPipeline {
         const written = await this.#record(deviceId, loaded, r.state, r.telemetry);
         if (written === null) {
           cache.delete(deviceId);
-          stats.casRetries++;
+          stats.foreignWrites++;
+          this.#d.log.warn("ingest: device state written by another writer; reloading", { deviceId });
           if (attempt >= cfg.casAttemptsMax) throw new Error(`${cfg.casAttemptsMax} CAS conflicts in a row`);
           continue;
         }
@@ -202,23 +235,39 @@ export class IngestPipeline {
   async #record(deviceId: string, loaded: LoadedState, state: StoredDeviceState, telemetry: readonly TelemetryOutput[]): Promise<LoadedState | null> {
     const { cfg, stats, hooks, out } = this.#d;
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.BeforePublish, deviceId);
+    this.#checkOwnership();
     const acks: Promise<unknown>[] = [];
     for (const t of telemetry) acks.push(...out.telemetry(t, cfg.history ? cfg.historyLayout : null, cfg.out && cfg.outDurable));
     await Promise.all(acks);
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.AfterPublish, deviceId);
     hooks?.faults?.beforeCas?.(deviceId);
+    this.#checkOwnership();
     const revision = await this.#d.state.compareAndSet(deviceId, state, loaded.revision);
     if (revision === null) return null;
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.AfterCas, deviceId);
-    const ours = { state, revision };
-    const settled = hooks?.settle ? await hooks.settle(deviceId, ours, loaded.revision) : ours;
+    const written = { state, revision };
     if (hooks?.onTelemetryApplied) for (const t of telemetry) hooks.onTelemetryApplied(deviceId, t.seq, t.deviceTimeMs, t.telemetry.pointCount);
     if (cfg.history) stats.historyPublished += cfg.historyLayout === "batch" ? telemetry.length : telemetry.reduce((n, t) => n + t.telemetry.channels.length, 0);
     if (cfg.out) {
       if (!cfg.outDurable) for (const t of telemetry) out.outCore(t);
       stats.outPublished += telemetry.length;
     }
-    return settled;
+    return written;
+  }
+
+  #checkOwnership(): void {
+    if (this.#d.mayWrite && !this.#d.mayWrite()) throw new OwnershipLost();
+  }
+
+  /** The last delivery failed too: dead-letter it with the error, then ack; if that fails, nak (the server gives up on it after this delivery). */
+  async #poison(m: Delivery, error: string): Promise<void> {
+    try {
+      await this.#deadLetter(m, DlqReason.Poison, error);
+      m.ack();
+    } catch (err) {
+      this.#d.log.error("ingest: a message failing at its last delivery could not be dead-lettered", { subject: m.subject, streamSeq: m.streamSeq, error: String(err) });
+      m.nak(failureNakDelayMs);
+    }
   }
 
   async #deadLetter(m: Delivery, reason: DlqReason, detail: string): Promise<void> {

@@ -19,8 +19,17 @@ export interface IngestConfig {
   prefetchMax: number;
   /** Server-side bound on delivered-but-unacked messages per consumer, all nodes together. */
   maxAckPending: number;
-  /** A message not acked within this is redelivered (to any node). */
+  /** A message not acked within this is redelivered (to the partition's owner). */
   ackWaitMs: number;
+  /** Partitions the broker maps device uplinks into (its `{{partition(P,1)}}`
+   *  mapping must use the same P; docs/delivery.md). One consumer and one
+   *  owner each. Changing it re-partitions: see docs/ingest.md. */
+  partitions: number;
+  /** Deliveries of one message before ingest dead-letters it (`poison`) at the last one. */
+  maxDeliver: number;
+  /** Lease of a partition's owner on the control plane; a dead owner's
+   *  partitions move within about this plus one tick. */
+  ownershipTtlMs: number;
   /** Devices processed concurrently within a batch on one node. */
   deviceConcurrencyMax: number;
   /** Largest accepted device payload; larger goes to the DLQ. */
@@ -66,6 +75,9 @@ export const defaultIngestConfig: IngestConfig = {
   prefetchMax: 512,
   maxAckPending: 4096,
   ackWaitMs: 10_000,
+  partitions: 16,
+  maxDeliver: 5,
+  ownershipTtlMs: 6_000,
   deviceConcurrencyMax: 64,
   messageBytesMax: 64 * 1024,
   pointsPerBatchMax: 4096,
@@ -96,6 +108,9 @@ const ranges: Record<NumericKey, [number, number]> = {
   prefetchMax: [1, 100_000],
   maxAckPending: [1, 1_000_000],
   ackWaitMs: [1_000, 3_600_000],
+  partitions: [1, 1024],
+  maxDeliver: [2, 100],
+  ownershipTtlMs: [500, 600_000],
   deviceConcurrencyMax: [1, 10_000],
   messageBytesMax: [64, 8 * 1024 * 1024],
   pointsPerBatchMax: [1, 1_000_000],

@@ -5,7 +5,8 @@
 import { Uplink } from "../../shared/topics";
 import type { DlqReason } from "../records";
 
-/** Stream groups the role consumes; each has one durable pull consumer. */
+/** Groups of uplink kinds that share a dedup record in device state (not
+ *  consumers: every uplink of a partition comes through its one consumer). */
 export const IngestSource = Object.freeze({
   Telemetry: "tele",
   Heartbeat: "hb",
@@ -31,7 +32,7 @@ export function ingestSourceOf(kind: Uplink): IngestSource {
 
 export interface IngestStats {
   nodeId: string;
-  /** Messages taken from the consumers (all sources). */
+  /** Messages taken from the partition consumers. */
   messages: number;
   /** Messages whose effect was applied (first delivery of a device seq). */
   applied: number;
@@ -42,28 +43,35 @@ export interface IngestStats {
   /** Dead letters, total and by reason. */
   deadLetters: number;
   deadLettersByReason: Partial<Record<DlqReason, number>>;
-  /** KV compare-and-set conflicts that forced a reload and retry. */
-  casRetries: number;
+  /** Device-state compare-and-set conflicts: another writer slipped in
+   *  although this node owns the partition (a lapsed owner's late write, the
+   *  nats-server 2.9 CAS race); reloaded and reapplied. 0 in normal operation. */
+  foreignWrites: number;
   /** Device batches left unacked after an error (they will be redelivered). */
   batchFailures: number;
-  /** Concurrent device-state writes (a nats-server 2.9 CAS race) detected and merged back. */
-  lostUpdatesRepaired: number;
   /** Messages the server says are redeliveries. */
   redeliveries: number;
   /** Outputs published: history records, out messages, device events. */
   historyPublished: number;
   outPublished: number;
   eventsPublished: number;
-  /** Per source: messages still pending in the consumer at the last delivery. */
-  consumerLag: Record<IngestSource, number>;
+  /** Per consumer this node reads (xsf-ingest-p<N>, xsf-ingest-wills): messages still pending at its last delivery. */
+  consumerLag: Record<string, number>;
+  /** Partitions this node owns now (sorted). */
+  partitionsOwned: number[];
+  /** Partition leases acquired and lost (or handed off) by this node. */
+  partitionsAcquired: number;
+  partitionsReleased: number;
+  /** MQTT wills republished into their partition. */
+  willsRelayed: number;
   /** Devices held in this node's state cache. */
   cachedDevices: number;
 }
 
 export function emptyIngestStats(nodeId: string): IngestStats {
   return {
-    nodeId, messages: 0, applied: 0, points: 0, duplicates: 0, deadLetters: 0, deadLettersByReason: {}, casRetries: 0,
-    batchFailures: 0, lostUpdatesRepaired: 0, redeliveries: 0, historyPublished: 0, outPublished: 0, eventsPublished: 0,
-    consumerLag: { tele: 0, hb: 0, presence: 0, ctr: 0 }, cachedDevices: 0,
+    nodeId, messages: 0, applied: 0, points: 0, duplicates: 0, deadLetters: 0, deadLettersByReason: {}, foreignWrites: 0,
+    batchFailures: 0, redeliveries: 0, historyPublished: 0, outPublished: 0, eventsPublished: 0,
+    consumerLag: {}, partitionsOwned: [], partitionsAcquired: 0, partitionsReleased: 0, willsRelayed: 0, cachedDevices: 0,
   };
 }

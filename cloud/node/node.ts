@@ -156,7 +156,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     metrics.labelledCounterFrom("xsfleet_config_pushes_total", "Desired-config pushes of this node by outcome (pushed, resentOnHello, errors)", "event", () => ({ ...p.stats }));
   }
   if (roles.has("commands")) {
-    const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log });
+    const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log, replicas });
     w.start();
     pusher!.start();
     out.worker = w;

@@ -4,6 +4,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
+import { ControlClient } from "../controlplane";
 import { queryHistory } from "../history";
 import { registerIngestMetrics, startIngestRole } from "../ingest";
 import type { Registry } from "prom-client";
@@ -82,9 +83,16 @@ function historySeam(nc: NatsConnection): HistoryQueryFn {
 }
 
 export const defaultRoleFactories: RoleFactories = {
+  // Partition leases and the ingest membership live on the Raft control plane (its replicas must run, as `xsfleet up` starts them).
   ingest: async (ctx) => {
-    const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log });
-    return { stop: () => role.stop(), stats: () => ({ ...role.stats() }), registerMetrics: (r) => registerIngestMetrics(r, () => role.stats()) };
+    const control = new ControlClient(ctx.nc, { clientId: `ingest-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
+    const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, control: control.proposer() });
+    // Numbers only reach the node's metrics: the partitions owned as a count too.
+    return {
+      stop: () => role.stop(),
+      stats: () => { const st = role.stats(); return { ...st, partitions: st.partitionsOwned.length }; },
+      registerMetrics: (r) => registerIngestMetrics(r, () => role.stats()),
+    };
   },
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).

@@ -43,6 +43,9 @@ export const DlqReason = Object.freeze({
   BadCounter: "bad-counter",
   /** schema_version is newer than this node understands. */
   BadSchemaVersion: "bad-schema-version",
+  /** Handling it failed at every delivery up to the consumer's max_deliver
+   *  (the last error in Xsf-Dlq-Detail): dead-lettered instead of blocking. */
+  Poison: "poison",
 } as const);
 export type DlqReason = (typeof DlqReason)[keyof typeof DlqReason];
 

@@ -3,7 +3,7 @@
 // write API ingest uses. See docs/ingest.md.
 export {
   DeviceStateStore, deviceStateBucket, ensureDeviceStateBucket, defaultStateBucketOptions, encodeState, decodeState, listIdsMax,
-  type LoadedState, type StateBucketOptions, type InterleavedWrite,
+  type LoadedState, type StateBucketOptions,
 } from "./store";
 export { DeviceStateMirror, type DeviceStateMirrorOptions } from "./mirror";
 export * from "./types";

@@ -40,9 +40,8 @@ export async function ensureDeviceStateBucket(js: JetStreamClient | NatsConnecti
   const o = { ...defaultStateBucketOptions, ...opts };
   return new Kvm(js).create(deviceStateBucket, {
     replicas: o.replicas,
-    // 3 revisions per device: after a CAS, ingest checks that the revision
-    // before its own is the one it read (see interleavedWrite) and, if not,
-    // merges the write that slipped in, using the common base.
+    // A few revisions per device, for inspection after an incident (one
+    // writer per device: nothing reads them in normal operation).
     history: 3,
     max_bytes: o.maxBytes,
     maxValueSize: o.valueBytesMax,
@@ -169,25 +168,6 @@ export class DeviceStateStore {
     return { state: decodeState(e.value, deviceId), revision: e.revision };
   }
 
-  /** After our CAS from `expected` to `written`: null when the entry before
-   *  ours is the one we read (the normal case); otherwise the write that
-   *  slipped in between — nats-server 2.9 does not serialize concurrent
-   *  expected-last-subject-sequence writes on clustered streams
-   *  (nats-io/nats-server#4320), so two CAS can both succeed. */
-  async interleavedWrite(deviceId: string, expected: number, written: number): Promise<InterleavedWrite | null> {
-    const jsm = await this.#jsm();
-    const from = Math.abs(expected) + 1;
-    const next = await jsm.streams.getMessage(kvStream, { next_by_subj: kvSubject(deviceId), seq: from } as unknown as { seq: number });
-    if (!next || next.seq >= written) return null;
-    const other = decodeState(next.data, deviceId);
-    let base: StoredDeviceState | null = expected <= 0 ? emptyDeviceState(deviceId) : null;
-    if (expected > 0) {
-      const b = await jsm.streams.getMessage(kvStream, { seq: expected }).catch(() => null);
-      if (b && b.subject === kvSubject(deviceId) && b.data.length > 0) base = decodeState(b.data, deviceId);
-    }
-    return { base, other };
-  }
-
   #jsmP: Promise<JetStreamManager> | null = null;
   #jsm(): Promise<JetStreamManager> {
     this.#jsmP ??= this.#js().jetstreamManager(false);
@@ -213,13 +193,6 @@ export class DeviceStateStore {
       throw err;
     }
   }
-}
-
-export interface InterleavedWrite {
-  /** The state both writers started from (null when it is gone). */
-  base: StoredDeviceState | null;
-  /** The other writer's state, which ours replaced. */
-  other: StoredDeviceState;
 }
 
 const kvStream = `KV_${deviceStateBucket}`;

@@ -104,7 +104,7 @@ export interface StoredDeviceState extends DeviceState {
   v: 1;
   /** Per source (tele/hb/presence/ctr): high-watermark + window. */
   dedup: Record<string, StoredWindow>;
-  /** Highest XSF_HELLO stream sequence applied to presence (hello/status
+  /** Highest XSF_UP stream sequence applied to presence (hello/status
    *  order is the server's arrival order, which is the truth for wills). */
   presenceStreamSeq: number;
 }

@@ -50,6 +50,17 @@ export function allPartitionedDevicesSubject(kind: Uplink): string {
 }
 
 /**
+ * `XSF_UP`: the one stream that captures every device uplink — the
+ * partitioned subjects and the unmapped wills (docs/delivery.md). Named here
+ * because ingest (which creates it) and commands (which reads command acks
+ * from it) both use it.
+ */
+export const uplinkStream = "XSF_UP";
+
+/** Subjects `XSF_UP` captures: every partitioned uplink, and the MQTT will (nats-server 2.9 does not map it). */
+export const uplinkStreamSubjects: readonly string[] = Object.freeze([allPartitionedUplinks, sharedAllDevicesSubject(Uplink.Status)]);
+
+/**
  * The subject mappings that partition device uplinks, for the broker's
  * configuration (config file `mappings`, or the account JWT in operator
  * mode). Downlinks stay unmapped. nats-server 2.9 does not map the MQTT will,

@@ -130,7 +130,7 @@ function seqOf(data: Uint8Array): number | null {
 
 // ---- the broker: one stream, one shared durable consumer ----
 
-export const simStream = "XSF_TELE";
+export const simStream = "XSF_UP";
 
 interface Stored {
   readonly subject: string;
@@ -171,7 +171,7 @@ export class ModelBroker {
       const delivery = m.deliveries;
       return {
         subject: m.subject, data: m.data, stream: simStream, streamSeq: m.streamSeq, timeMs: m.timeMs,
-        redelivered: delivery > 1, pending,
+        redelivered: delivery > 1, deliveryCount: delivery, pending,
         // Acks and naks travel: a crash before they arrive loses them.
         ack: () => void sched.defer(owner, () => { m.acked = true; this.acks++; }),
         nak: (delayMs) => void sched.defer(owner, () => {

@@ -5,8 +5,10 @@
 // on the store and the publisher, redelivery after ack wait and naks,
 // devices retransmitting and sending out of order, corrupt messages. One
 // seed decides everything; a failure prints it, and the same seed replays
-// the same run. The store is linearizable by construction: the nats-server
-// 2.9 CAS race (interleaved-repair.ts) is not modelled.
+// the same run. The store is linearizable by construction (the nats-server
+// 2.9 CAS race is not modelled), and nodes share one consumer: a superset
+// of the product, where a partition has one owner at a time
+// (partition-worker.ts) and a CAS conflict is a counted foreign write.
 //
 // Not modelled either: core-NATS out messages (outDurable off: lost in a
 // crash by design), and retransmits older than the dedup window (such a
@@ -17,9 +19,9 @@ import { Prng, randomInt, seededRandom, silentLogger, type RandomSource } from "
 import { DeviceLocks, StateCache } from "../cache";
 import { IngestPipeline } from "../pipeline";
 import { parseIngestConfig, type HistoryLayout, type IngestConfig } from "../settings";
-import { emptyIngestStats, IngestSource } from "../types";
+import { emptyIngestStats } from "../types";
 import { checkIngestRun, type SentDevice } from "./checker";
-import { ModelBroker, ModelOutputs, ModelStateStore, noFaults, simChannels, telemetryMessage, type FaultRates } from "./model";
+import { ModelBroker, ModelOutputs, ModelStateStore, noFaults, simChannels, simStream, telemetryMessage, type FaultRates } from "./model";
 import { SimScheduler, settle } from "./scheduler";
 
 export interface IngestSimConfig {
@@ -121,6 +123,8 @@ export async function runIngestSeed(seed: number, override: Partial<IngestSimCon
   const ingest: IngestConfig = parseIngestConfig({
     seqWindow: 64, batchMax: cfg.pullMax, prefetchMax: Math.max(8, cfg.pullMax), casAttemptsMax: 16, deviceConcurrencyMax: 4,
     history: true, historyLayout: cfg.historyLayout, out: true, outDurable: true, ackWaitMs: 1_000,
+    // The model broker redelivers without limit, and its faults (lost replies, crashes) are all transient: no poison here.
+    maxDeliver: 100,
   });
   let chaos = true;
   const faults = (): FaultRates => (chaos ? cfg.faults : noFaults);
@@ -181,7 +185,7 @@ export async function runIngestSeed(seed: number, override: Partial<IngestSimCon
         n.inflight++;
         counters.batches++;
         started = true;
-        void n.pipeline.processBatch(IngestSource.Telemetry, batch).then(() => { n.inflight--; });
+        void n.pipeline.processBatch(simStream, batch).then(() => { n.inflight--; });
       }
     }
     const ran = sched.runOne();

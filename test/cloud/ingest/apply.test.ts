@@ -3,7 +3,7 @@
 // state as applying each message once in order.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { applyBatch, ItemOutcome, mergeInterleaved, sweepPresence, type IngestItem } from "../../../cloud/ingest/apply";
+import { applyBatch, ItemOutcome, sweepPresence, type IngestItem } from "../../../cloud/ingest/apply";
 import { defaultIngestConfig } from "../../../cloud/ingest/settings";
 import { decodeDeviceMessage, DlqReason } from "../../../cloud/records";
 import { emptyDeviceState, publicState, type StoredDeviceState } from "../../../cloud/state/types";
@@ -123,23 +123,5 @@ describe("applyBatch", () => {
     } else {
       expect(d.reason).toBe(DlqReason.BadCounter);
     }
-  });
-
-  it("merges back a concurrent write that a racing CAS replaced (lost-update repair)", () => {
-    // Both writers start from the same base and apply different messages.
-    const base = applyAll([items.slice(0, 10)]);
-    const a = items.slice(10, 25);
-    const b = items.slice(25, 40);
-    const ours = applyBatch(base, a, { seqWindow: 64 }).state;
-    const other = applyBatch(base, b, { seqWindow: 64 }).state;
-    const merged = mergeInterleaved(ours, other, base, 64);
-    expect(merged.overlap).toBe(0);
-    const got = publicState(merged.state);
-    expect(got.telemetry).toEqual(reference.telemetry);
-    expect(got.readings).toEqual(reference.readings);
-    expect(got.counters).toEqual(reference.counters);
-    expect(got.heartbeat).toEqual(reference.heartbeat);
-    // Every message of both sides is now a duplicate.
-    expect(applyBatch(merged.state, items, { seqWindow: 64 }).duplicates).toBe(items.length);
   });
 });

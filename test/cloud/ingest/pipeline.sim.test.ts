@@ -50,7 +50,7 @@ describe("ingest pipeline simulation", () => {
       outputs: {
         out: new Map([["d:1", rec(1)], ["d:2", rec(2)], ["d:3", rec(3)]]),
         history: new Map([["d:1:~batch", rec(1)], ["d:2:~batch", rec(2)], ["d:3:~batch", rec(3)]]),
-        deadLetters: new Map([["XSF_TELE:9", rec(4)]]),
+        deadLetters: new Map([["XSF_UP:9", rec(4)]]),
       },
       historyRecordsPerSeq: 1,
     };
@@ -59,7 +59,7 @@ describe("ingest pipeline simulation", () => {
     expect(checkIngestRun({ ...base, stored: () => twice }).join("\n")).toMatch(/applied more or less than once/);
     expect(checkIngestRun({ ...base, outputs: { ...base.outputs, out: new Map([["d:1", rec(1)], ["d:2", rec(2)], ["d:3x", rec(3)], ["d:3", rec(3)]]) } }).join("\n")).toMatch(/out message twice/);
     expect(checkIngestRun({ ...base, outputs: { ...base.outputs, history: new Map([["d:1:~batch", rec(1)], ["d:2:~batch", rec(2)]]) } }).join("\n")).toMatch(/seq 3 has 0 history records/);
-    expect(checkIngestRun({ ...base, outputs: { ...base.outputs, deadLetters: new Map([["XSF_TELE:9", rec(4)], ["XSF_TELE:10", rec(2)]]) } }).join("\n")).toMatch(/seq 2 both dead-lettered and output/);
+    expect(checkIngestRun({ ...base, outputs: { ...base.outputs, deadLetters: new Map([["XSF_UP:9", rec(4)], ["XSF_UP:10", rec(2)]]) } }).join("\n")).toMatch(/seq 2 both dead-lettered and output/);
     expect(checkIngestRun({ ...base, outputs: { ...base.outputs, deadLetters: new Map() } }).join("\n")).toMatch(/corrupt seq 4 was not dead-lettered/);
   });
 });
