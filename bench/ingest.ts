@@ -20,7 +20,7 @@ import { Encoding, createEnvelope, encodeEnvelope } from "../shared/proto/xsflee
 import { deviceTopic, Uplink } from "../shared/topics";
 import { startNats } from "../test/harness/nats";
 import { createLogger } from "../cloud/base";
-import { startIngestRole } from "../cloud/ingest";
+import { admitAllDevices, startIngestRole } from "../cloud/ingest";
 import { NatsPool } from "../cloud/nats";
 import { roomClimateTraces } from "../firmware/host/room-climate";
 
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
     const nc = await NatsPool.open({ servers: nats.servers, name: "bench-ingest" }, o.pool);
     // Per phase (device id prefix): latencies and points recorded.
     const phases = new Map<string, { latencies: number[]; points: number; target: number; doneAt: number; done: () => void }>();
-    const role = await startIngestRole({
+    const role = await startIngestRole({ admission: admitAllDevices,
       nc, nodeId: "bench", log: createLogger({ level: "warn" }),
       config: { history: o.history, historyLayout: o.layout, out: o.out, batchMax: 256, prefetchMax: 1024, maxAckPending: 8192 },
       onTelemetryApplied: (id, _seq, deviceTimeMs, n) => {

@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { ApiClient } from "../cloud/api";
 import { createLogger, silentLogger } from "../cloud/base";
-import { startIngestRole } from "../cloud/ingest";
+import { admitAllDevices, startIngestRole } from "../cloud/ingest";
 import { NatsPool, connectNats } from "../cloud/nats";
 import { startCloudNode, validateConfig } from "../cloud/node";
 import { CredentialIssuer, loadSigningTrust } from "../cloud/security";
@@ -204,7 +204,7 @@ async function ingestRate(o: Options, secure: boolean): Promise<{ msgPerS: numbe
     let applied = 0;
     let finished!: () => void;
     const allIn = new Promise<void>((r) => (finished = r));
-    const role = await startIngestRole({
+    const role = await startIngestRole({ admission: admitAllDevices,
       nc, nodeId: "bench", log: createLogger({ level: "warn" }), config: { history: true, historyLayout: "batch", out: false, batchMax: 256, prefetchMax: 1024, maxAckPending: 8192 },
       onTelemetryApplied: () => { if (++applied === target) finished(); },
     });

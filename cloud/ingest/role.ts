@@ -9,11 +9,11 @@ import type { Logger } from "../base";
 import { NatsPool } from "../nats";
 import { DeviceStateStore } from "../state";
 import { DeviceLocks, StateCache } from "./cache";
-import { interleavedRepair } from "./interleaved-repair";
-import { IngestPipeline, type IngestFaults } from "./pipeline";
+import { IngestPipeline, type AdmissionPort, type IngestFaults } from "./pipeline";
 import { PresenceSweep } from "./presence-sweep";
 import { Publisher } from "./publisher";
 import { PullLoop } from "./pull-loop";
+import { DeviceRateLimiter } from "./rate-limit";
 import { parseIngestConfig, type IngestConfig } from "./settings";
 import { ensureIngestConsumer, ensureIngestStreams } from "./streams";
 import { emptyIngestStats, IngestSource, type IngestStats } from "./types";
@@ -23,6 +23,8 @@ export interface IngestDeps {
   nodeId: string;
   config: Partial<IngestConfig> | Record<string, unknown>;
   log: Logger;
+  /** The registry gate (cloud/registry AdmissionCache in the product). */
+  admission: AdmissionPort;
   /** Clock for the presence sweep (tests inject one). */
   nowMs?: () => number;
   /** Fault injection for tests: crash points of the exactly-once protocol. */
@@ -59,7 +61,8 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
   let stopping = false;
 
   const pipeline = new IngestPipeline({
-    cfg, cache, locks, stats, log, out: publisher,
+    cfg, cache, locks, stats, log, out: publisher, admission: deps.admission,
+    rateLimit: new DeviceRateLimiter({ ratePerSec: cfg.deviceRatePerSec, burst: cfg.deviceBurst, devicesMax: cfg.rateLimitDevicesMax }),
     state: {
       load: (id) => store.load(id),
       compareAndSet: (id, s, rev) => stores[nextStore++ % stores.length]!.compareAndSet(id, s, rev),
@@ -67,7 +70,6 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
     hooks: {
       ...(deps.faults ? { faults: deps.faults } : {}),
       ...(deps.onTelemetryApplied ? { onTelemetryApplied: deps.onTelemetryApplied } : {}),
-      settle: interleavedRepair({ store, seqWindow: cfg.seqWindow, casAttemptsMax: cfg.casAttemptsMax, stats, log }),
     },
     stopping: () => stopping,
   });

@@ -48,6 +48,18 @@ export interface IngestStats {
   batchFailures: number;
   /** Concurrent device-state writes (a nats-server 2.9 CAS race) detected and merged back. */
   lostUpdatesRepaired: number;
+  /** Messages at or below their device's floor (settled_below): no effect for outbox kinds. */
+  settled: number;
+  /** Messages of a retired epoch: acked, ignored, no receipt. */
+  retiredEpoch: number;
+  /** Devices that started a new epoch (or carried 0 over to one). */
+  epochChanges: number;
+  /** Ranges merged into a floor because a device's record was full. */
+  dedupOverflow: number;
+  /** Messages over their device's rate limit: acked, no effect, no receipt. */
+  rateLimited: number;
+  /** Receipts sent to devices. */
+  receiptsPublished: number;
   /** Messages the server says are redeliveries. */
   redeliveries: number;
   /** Outputs published: history records, out messages, device events. */
@@ -63,7 +75,8 @@ export interface IngestStats {
 export function emptyIngestStats(nodeId: string): IngestStats {
   return {
     nodeId, messages: 0, applied: 0, points: 0, duplicates: 0, deadLetters: 0, deadLettersByReason: {}, casRetries: 0,
-    batchFailures: 0, lostUpdatesRepaired: 0, redeliveries: 0, historyPublished: 0, outPublished: 0, eventsPublished: 0,
+    batchFailures: 0, lostUpdatesRepaired: 0,
+    settled: 0, retiredEpoch: 0, epochChanges: 0, dedupOverflow: 0, rateLimited: 0, receiptsPublished: 0, redeliveries: 0, historyPublished: 0, outPublished: 0, eventsPublished: 0,
     consumerLag: { tele: 0, hb: 0, presence: 0, ctr: 0 }, cachedDevices: 0,
   };
 }

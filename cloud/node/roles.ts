@@ -5,7 +5,9 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
 import { queryHistory } from "../history";
-import { startIngestRole } from "../ingest";
+import { Admission, startIngestRole, type AdmissionPort } from "../ingest";
+import { ControlClient } from "../controlplane";
+import { AdmissionCache, ControlPlaneRegistry, DeviceLifecycle, kvAdmissionCache, registryLookup, RegistryBackend } from "../registry";
 import { DeviceStateStore } from "../state";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
@@ -78,10 +80,30 @@ function historySeam(nc: NatsConnection): HistoryQueryFn {
   };
 }
 
+/** Ingest's registry gate on the configured backend: a KV watch (kv), or
+ *  lookups through the control plane with a TTL (control: no watch there). */
+function registryGate(ctx: RoleContext): AdmissionCache {
+  if (ctx.config.registry === RegistryBackend.Control) {
+    const registry = new ControlPlaneRegistry(new ControlClient(ctx.nc, { clientId: `ingest-gate-${ctx.nodeId}` }).proposer());
+    return new AdmissionCache(registryLookup(registry), null);
+  }
+  return kvAdmissionCache(ctx.nc, ctx.log);
+}
+
+function admissionPort(gate: AdmissionCache): AdmissionPort {
+  return {
+    check: async (id) => {
+      const lc = await gate.check(id);
+      return lc === null ? Admission.Unregistered : lc === DeviceLifecycle.Decommissioned ? Admission.Decommissioned : Admission.Admitted;
+    },
+  };
+}
+
 export const defaultRoleFactories: RoleFactories = {
   ingest: async (ctx) => {
-    const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log });
-    return { stop: () => role.stop(), stats: () => ({ ...role.stats() }) };
+    const gate = registryGate(ctx);
+    const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, admission: admissionPort(gate) });
+    return { stop: async () => { await role.stop(); gate.stop(); }, stats: () => ({ ...role.stats(), admission: { ...gate.stats } }) };
   },
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).

@@ -6,7 +6,7 @@ export {
   type DecodedMessage, type DecodedTelemetry, type DecodedChannel, type DecodedCounter, type DecodeConfig, type DecodeResult, type Rejected, type Result,
 } from "./device-message";
 export {
-  historyStream, historyMsgId, historyBatchMsgId, encodeHistoryRecord, decodeHistoryRecord, encodeHistoryBatch, decodeHistoryBatch,
+  historyStream, historyMsgId, historyBatchMsgId, seqKey, encodeHistoryRecord, decodeHistoryRecord, encodeHistoryBatch, decodeHistoryBatch,
   type HistoryRecord,
 } from "./history-record";
 export {

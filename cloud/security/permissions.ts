@@ -128,6 +128,8 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         ...Object.values(IngestStream).flatMap((s) => [...streamAdmin(s), ...consumersOn(s)]),
         ...kvBucket(deviceStateBucket, "admin"),
         allHistorySubject, allOutSubject, allDlqSubject, allDeviceEventsSubject,
+        // receipts to devices; the registry gate reads (and watches) the registry
+        ...allDownlinks([Downlink.Receipt]), allControlSubject, ...kvBucket(registryBucket, "read"),
       ], [inbox], false);
     case Principal.Api:
       return role([

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { startIngestRole, type IngestRole, type IngestStats } from "../../../cloud/ingest";
+import { admitAllDevices, startIngestRole, type IngestRole, type IngestStats } from "../../../cloud/ingest";
 import type { OutTelemetryJson } from "../../../cloud/records";
 import { DeviceStateStore } from "../../../cloud/state";
 import { decodeEnvelope } from "../../../shared/proto/xsfleet.gen";
@@ -47,7 +47,7 @@ describe("ingest on a 3-node NATS cluster with two ingest nodes", () => {
     stateDir = mkdtempSync(path.join(tmpdir(), "xsfleet-ingest-fleet-"));
     nc = await connect({ servers: nats.servers, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     js = jetstream(nc);
-    roleA = await startIngestRole({ nc, nodeId: "ingest-a", log: consoleLog, config: ingestConfig });
+    roleA = await startIngestRole({ admission: admitAllDevices, nc, nodeId: "ingest-a", log: consoleLog, config: ingestConfig });
   });
   afterAll(async () => {
     child?.kill("SIGKILL");

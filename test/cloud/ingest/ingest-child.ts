@@ -5,13 +5,13 @@
 // be taken over by the other node.
 import { connect } from "@nats-io/transport-node";
 import { createLogger } from "../../../cloud/base";
-import { startIngestRole } from "../../../cloud/ingest";
+import { admitAllDevices, startIngestRole } from "../../../cloud/ingest";
 
 const [serversArg, nodeId, configArg, stopAfterArg] = process.argv.slice(2);
 const nc = await connect({ servers: serversArg!.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
 let acks = 0;
 const stopAfter = Number(stopAfterArg ?? "1000000000");
-const role = await startIngestRole({
+const role = await startIngestRole({ admission: admitAllDevices,
   nc, nodeId: nodeId!, log: createLogger({ level: "error" }),
   config: { ...(JSON.parse(configArg ?? "{}") as Record<string, unknown>), ensureStreams: false },
   faults: { skipAck: () => ++acks > stopAfter },

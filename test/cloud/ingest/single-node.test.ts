@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { startIngestRole, type IngestRole } from "../../../cloud/ingest";
+import { admitAllDevices, startIngestRole, type IngestRole } from "../../../cloud/ingest";
 import { DeviceStateStore } from "../../../cloud/state";
 import { queryHistory } from "../../../cloud/history";
 import { decodeHistoryRecord, type OutTelemetryJson } from "../../../cloud/records";
@@ -39,7 +39,7 @@ describe("ingest on a single node", () => {
     nats = await startNats();
     nc = await connect({ servers: nats.servers });
     js = jetstream(nc);
-    role = await startIngestRole({ nc, nodeId: "ingest-1", config: { ackWaitMs: 2_000, sweepIntervalMs: 100, heartbeatTimeoutFactor: 3 }, log: quietLog });
+    role = await startIngestRole({ admission: admitAllDevices, nc, nodeId: "ingest-1", config: { ackWaitMs: 2_000, sweepIntervalMs: 100, heartbeatTimeoutFactor: 3 }, log: quietLog });
     store = await DeviceStateStore.open(nc);
   });
   afterAll(async () => {
@@ -160,7 +160,7 @@ describe("ingest exactly-once under crashes between the steps of a batch", () =>
     const id = "dev-crash";
     let casCrashes = 0;
     const skipped = new Set<number>();
-    const role = await startIngestRole({
+    const role = await startIngestRole({ admission: admitAllDevices,
       nc, nodeId: "ingest-faulty", log: quietLog,
       config: { ackWaitMs: 1_000, sweepIntervalMs: 1_000 },
       faults: {
@@ -201,7 +201,7 @@ describe("ingest exactly-once under crashes between the steps of a batch", () =>
     for (let seq = 1; seq <= total; seq++) nc.publish(`xsfleet.v1.dev.${id}.tele`, encodeEnvelope(telemetryEnvelope(id, seq, 3)));
     await nc.flush();
     const config = { batchMax: 8, prefetchMax: 16, maxAckPending: 64, ackWaitMs: 3_000 };
-    const first = await startIngestRole({ nc, nodeId: "ingest-first", log: quietLog, config });
+    const first = await startIngestRole({ admission: admitAllDevices, nc, nodeId: "ingest-first", log: quietLog, config });
     await waitFor("first node under way", () => first.stats().applied >= 40);
     await first.stop();
     // Queued messages were handed back (nak); the few still in transit from
@@ -212,7 +212,7 @@ describe("ingest exactly-once under crashes between the steps of a batch", () =>
     const appliedFirst = first.stats().applied;
     expect(appliedFirst).toBeLessThan(total);
 
-    const second = await startIngestRole({ nc, nodeId: "ingest-second", log: quietLog, config });
+    const second = await startIngestRole({ admission: admitAllDevices, nc, nodeId: "ingest-second", log: quietLog, config });
     const store = await DeviceStateStore.open(nc);
     await waitFor("all applied", async () => (await store.getDeviceState(id))?.telemetry.batches === total);
     // Each message applied by exactly one of the two nodes; nothing the first
