@@ -41,10 +41,9 @@ export const receiptKinds: ReadonlySet<Uplink> = new Set([Uplink.Telemetry, Upli
 export interface TelemetryOutput {
   deviceId: string;
   seq: number;
-  /** The device epoch of the message. */
+  /** The device epoch of the message: with the seq, it names the outputs
+   *  (msg ids: a device that starts a new epoch reuses seqs). */
   epoch: number;
-  /** The epoch naming the seq in output msg ids (StoredDedup.idEpoch). */
-  seqSpace: number;
   deviceTimeMs: number;
   traceparent: string;
   telemetry: DecodedTelemetry;
@@ -301,7 +300,7 @@ function applyOne(s: StoredDeviceState, item: IngestItem, res: ApplyResult): Rej
       s.telemetry.points += t.pointCount;
       if (env.seq > s.telemetry.lastSeq) s.telemetry.lastSeq = env.seq;
       res.points += t.pointCount;
-      res.telemetry.push({ deviceId: s.deviceId, seq: env.seq, epoch: env.epoch, seqSpace: s.dedup.idEpoch, deviceTimeMs: env.deviceTimeMs, traceparent: env.traceparent, telemetry: t, raw: env.telemetry! });
+      res.telemetry.push({ deviceId: s.deviceId, seq: env.seq, epoch: env.epoch, deviceTimeMs: env.deviceTimeMs, traceparent: env.traceparent, telemetry: t, raw: env.telemetry! });
       markActivity(s, item, prevSeenMs);
       return null;
     }

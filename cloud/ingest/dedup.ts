@@ -100,13 +100,14 @@ export function admitSeq(d: StoredDedup, epoch: number, seq: number, settledBelo
     retire(d, epoch);
     return { verdict: DedupVerdict.RetiredEpoch, epochChanged: false, carriedOver: false };
   }
-  // 0 -> e keeps the record of a legacy device (its seqs continue, and so do
-  // its output ids): the upgraded device re-stamps its outbox, so its
-  // settled_below is above 1 (its seq counter went on). A legacy device
-  // wiped and flashed with new firmware starts over at 1 (settled_below 1):
-  // fresh, or its first seqs would count as recorded and be lost. An empty
-  // record of 0 is a device seen for the first time: e starts fresh, so its
-  // ids do not depend on which of its epochs ingest happened to see first.
+  // 0 -> e keeps the record of a legacy device (its seqs continue): the
+  // upgraded device re-stamps what it still holds, so its settled_below is
+  // above 1 (its first seq is long gone). A legacy device wiped and flashed
+  // with new firmware starts over at 1 and says settled_below 1 until the
+  // cloud confirmed its seq 1 of e: then e is fresh, or its first seqs would
+  // count as recorded and be lost. (An upgraded device still holding its
+  // seq 1 is taken for a wiped one: its old seqs may be applied again.)
+  // An empty record of 0 is a device seen for the first time: e starts fresh.
   const carry = newEpoch && d.epoch === 0 && (d.floor > 0 || d.ranges.length > 0) && epochHint > 1;
   // The hwm the message meets: a new epoch starts over at 0 unless it carries 0's record.
   const hwm = newEpoch && !carry ? 0 : hwmOf(d);
@@ -118,7 +119,6 @@ export function admitSeq(d: StoredDedup, epoch: number, seq: number, settledBelo
     d.epoch = epoch;
     d.epochSinceMs = timeMs;
     if (!carry) {
-      d.idEpoch = epoch;
       d.floor = 0;
       d.ranges = [];
     }

@@ -46,18 +46,18 @@ export class Publisher implements OutputPort {
     const acks: Promise<PubAck>[] = [];
     if (history === "batch") {
       const data = encodeHistoryBatch(o.seq, o.deviceTimeMs, o.raw);
-      acks.push(js.publish(historyBatchSubject(o.deviceId), data, { msgID: historyBatchMsgId(o.deviceId, o.seq, o.seqSpace) }));
+      acks.push(js.publish(historyBatchSubject(o.deviceId), data, { msgID: historyBatchMsgId(o.deviceId, o.seq, o.epoch) }));
     } else if (history === "channel") {
       const t = o.telemetry;
       for (const c of t.channels) {
         const data = encodeHistoryRecord({ s: o.seq, t: c.t, v: c.v });
-        acks.push(js.publish(historySubject(o.deviceId, c.name), data, { msgID: historyMsgId(o.deviceId, o.seq, c.name, o.seqSpace) }));
+        acks.push(js.publish(historySubject(o.deviceId, c.name), data, { msgID: historyMsgId(o.deviceId, o.seq, c.name, o.epoch) }));
       }
     }
     if (outDurable) {
       const h = headers();
       if (o.traceparent !== "") h.set("traceparent", o.traceparent);
-      acks.push(js.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { msgID: outMsgId(o.deviceId, o.seq, o.seqSpace), headers: h }));
+      acks.push(js.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { msgID: outMsgId(o.deviceId, o.seq, o.epoch), headers: h }));
     }
     return acks;
   }
@@ -65,7 +65,7 @@ export class Publisher implements OutputPort {
   /** Core NATS out message (used when outDurable is off: after the CAS). */
   outCore(o: TelemetryOutput): void {
     const h = headers();
-    h.set("Nats-Msg-Id", outMsgId(o.deviceId, o.seq, o.seqSpace));
+    h.set("Nats-Msg-Id", outMsgId(o.deviceId, o.seq, o.epoch));
     if (o.traceparent !== "") h.set("traceparent", o.traceparent);
     this.#nc[this.#pick()]!.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { headers: h });
   }

@@ -42,8 +42,8 @@ export function encodeOutTelemetry(o: OutTelemetrySource): Uint8Array {
 }
 
 /** Nats-Msg-Id of a device's out message for one seq: a republish is dropped by XSF_OUT. */
-export function outMsgId(deviceId: string, seq: number, space = 0): string {
-  return seqKey(deviceId, seq, space);
+export function outMsgId(deviceId: string, seq: number, epoch = 0): string {
+  return seqKey(deviceId, seq, epoch);
 }
 
 /** Integrator JSON of a presence or registration event. */

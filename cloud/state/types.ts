@@ -102,9 +102,6 @@ export interface DeviceState {
  *  at most `dedupRangesMax` of them. */
 export interface StoredDedup {
   epoch: number;
-  /** The epoch that names this seq space in output msg ids: = epoch, except
-   *  after 0 -> e, when the seqs continue and keep the ids of epoch 0. */
-  idEpoch: number;
   /** JetStream time of the message that started the current epoch (0: none). */
   epochSinceMs: number;
   retiredEpochs: number[];
@@ -125,7 +122,7 @@ export interface StoredDeviceState extends DeviceState {
 export const stateFormatVersion = 2;
 
 export function emptyDedup(): StoredDedup {
-  return { epoch: 0, idEpoch: 0, epochSinceMs: 0, retiredEpochs: [], floor: 0, ranges: [] };
+  return { epoch: 0, epochSinceMs: 0, retiredEpochs: [], floor: 0, ranges: [] };
 }
 
 export function emptyDeviceState(deviceId: string): StoredDeviceState {

@@ -4,9 +4,11 @@
 // settled_below (the lowest seq in its outbox, or its next seq), keeps it in
 // its outbox until a receipt of its epoch names it (confirmed or rejected),
 // and resends it with the same bytes after `receiptTimeoutMs`. It may wipe
-// its flash (a new epoch, seqs from 1, the outbox lost) or, as a legacy
-// device (epoch 0), be upgraded (epoch 0 -> e: the seqs continue and the
-// outbox is re-stamped with e). Receipts are checked against the wire
+// its flash (a new epoch, seqs from 1, the outbox lost). A legacy device
+// (epoch 0: firmware before receipts) sends no settled_below, ignores
+// receipts and forgets a message once published (it trusted the PUBACK:
+// a publish lost after it is lost for good, and never owed); upgraded, it
+// gets an epoch e and its seqs continue (0 -> e). Receipts are checked against the wire
 // bounds (shared/proto/limits.ts, as firmware/device/receipts.ts does); a
 // receipt breaking one is a simulation failure.
 import { receiptRangesMax, receiptSpanMax } from "../../../shared/proto/limits";
@@ -84,8 +86,9 @@ export class SimDevice {
     if (corrupt) l.corrupt.add(seq);
     else l.valid.set(seq, points);
     const base = { seq, points, corrupt };
-    const data = this.#encode(base, Math.min(this.#settledBelow(), seq));
-    this.#outbox.push({ ...base, data, dueMs: nowMs + this.#timeout() });
+    const legacy = this.#epoch === 0;
+    const data = this.#encode(base, legacy ? 0 : Math.min(this.#settledBelow(), seq));
+    if (!legacy) this.#outbox.push({ ...base, data, dueMs: nowMs + this.#timeout() });
     return { subject: telemetryMessage(this.deviceId, seq, 1, false).subject, data };
   }
 
@@ -115,13 +118,10 @@ export class SimDevice {
   }
 
   /** A legacy device upgraded: epoch 0 -> e, seqs continue, the outbox re-stamped. */
-  /** Upgrades only once the cloud recorded one of its epoch-0 seqs (not
-   *  modelled: a device upgraded before that, whose output ids may then
-   *  differ for a seq published but not recorded before a crash). */
+  /** Legacy firmware replaced by one with epochs: 0 -> e, seqs continue (its outbox is empty: it kept nothing). */
   upgrade(): boolean {
     if (this.#epoch !== 0) return false;
     const old = this.#ledger();
-    if (old.confirmed.size === 0) return false;
     this.#epoch = this.#newEpoch(); // #space stays 0: the seqs continue
     const l = this.#ledger();
     // Unanswered seqs move to the new epoch's ledger (the same seq space).
@@ -135,7 +135,7 @@ export class SimDevice {
   }
 
   onReceipt(r: Receipt): void {
-    if (r.epoch !== this.#epoch) return;
+    if (r.epoch !== this.#epoch || this.#epoch === 0) return;
     const why = this.#checkRanges(r.confirmed) ?? this.#checkRanges(r.rejected);
     if (why) {
       this.badReceipts.push({ why, receipt: r });

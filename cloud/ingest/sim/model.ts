@@ -81,12 +81,10 @@ export class ModelStateStore {
 
 // ---- outputs: dedup by msg id, as the output streams do ----
 
-/** (device, seq space, seq) of an output; `space` is the epoch naming the seqs (TelemetryOutput.seqSpace). */
+/** (device, epoch, seq) of an output. */
 export interface OutputRecord {
   deviceId: string;
-  /** The device epoch of the applied message. */
   epoch: number;
-  space: number;
   seq: number;
 }
 
@@ -120,8 +118,8 @@ export class ModelOutputs {
       telemetry: (o: TelemetryOutput, history: HistoryLayout | null, outDurable: boolean) => {
         if (history !== historyLayout()) throw new Error("simulation: history layout differs from the configuration");
         const acks: Promise<unknown>[] = [];
-        const rec: OutputRecord = { deviceId: o.deviceId, epoch: o.epoch, space: o.seqSpace, seq: o.seq };
-        const key = `${o.deviceId}:${o.seqSpace}:${o.seq}`;
+        const rec: OutputRecord = { deviceId: o.deviceId, epoch: o.epoch, seq: o.seq };
+        const key = `${o.deviceId}:${o.epoch}:${o.seq}`;
         if (history === "batch") acks.push(publish(this.history, `${key}:~batch`, rec));
         else if (history === "channel") for (const c of o.telemetry.channels) acks.push(publish(this.history, `${key}:${c.name}`, rec));
         if (outDurable) acks.push(publish(this.out, key, rec));

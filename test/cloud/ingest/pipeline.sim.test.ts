@@ -10,7 +10,7 @@ import { checkIngestRun, ingestSimConfig, runIngestSeed } from "../../../cloud/i
 import { emptyDeviceState } from "../../../cloud/state";
 
 const only = process.env.SEED;
-const count = Number(process.env.SIM_SEEDS ?? 200);
+const count = Number(process.env.SIM_SEEDS ?? 300);
 const seeds = only !== undefined ? [Number(only)] : Array.from({ length: count }, (_, i) => i + 1);
 
 describe("ingest pipeline simulation", () => {
@@ -41,9 +41,9 @@ describe("ingest pipeline simulation", () => {
   it("its checker reports double application, unrecorded confirmations, output dead letters and bad receipts", () => {
     // A correct end state for one device (seqs 1-3 valid with 2 points each, 4 corrupt), then broken one way at a time.
     const state = emptyDeviceState("d");
-    state.dedup = { epoch: 7, idEpoch: 7, epochSinceMs: 1, retiredEpochs: [], floor: 4, ranges: [] };
+    state.dedup = { epoch: 7, epochSinceMs: 1, retiredEpochs: [], floor: 4, ranges: [] };
     state.telemetry = { batches: 3, points: 6, lastSeq: 3 };
-    const rec = (seq: number) => ({ deviceId: "d", epoch: 7, space: 7, seq });
+    const rec = (seq: number) => ({ deviceId: "d", epoch: 7, seq });
     const ledger = { epoch: 7, space: 7, valid: new Map([[1, 2], [2, 2], [3, 2]]), corrupt: new Set([4]), confirmed: new Set([1, 2, 3]), rejected: new Set([4]) };
     const base = {
       devices: [{ deviceId: "d", ledgers: [ledger], badReceipts: [], poison: [] }],
