@@ -86,9 +86,9 @@ export interface ApplyResult {
   receipts: Receipt[];
   applied: number;
   points: number;
-  /** Recorded above the floor before. */
+  /** Messages without a new effect: recorded before, or at or below the floor. */
   duplicates: number;
-  /** At or below the floor (outbox kinds: no effect; live kinds are still applied, idempotently). */
+  /** Of those, at or below the floor (live kinds there are still applied, idempotently). */
   settled: number;
   /** Messages of a retired epoch, ignored. */
   retiredEpoch: number;
@@ -192,9 +192,14 @@ export function applyBatch(prev: StoredDeviceState, items: readonly IngestItem[]
         if (!m.ok) { reject(i, m.reason, m.detail); continue; }
         if (answered) {
           outcomes[i] = ItemOutcome.Duplicate;
+          res.duplicates++;
           answers.push({ epoch, seq, confirmed: true });
         } else {
-          applyAndCount(s, item, res, i, outcomes, reject);
+          // Live: applied again (idempotent: it may be a first delivery, a
+          // will), counted as a duplicate (it may as well be a redelivery).
+          const rejection = applyOne(s, item, res);
+          if (rejection) reject(i, rejection.reason, rejection.detail);
+          else { outcomes[i] = ItemOutcome.Duplicate; res.duplicates++; }
         }
         continue;
       case DedupVerdict.New: {
@@ -214,6 +219,8 @@ export function applyBatch(prev: StoredDeviceState, items: readonly IngestItem[]
     }
   }
   res.outcomes = outcomes;
+  // Live messages re-applied below the floor usually change nothing: no write then.
+  if (!res.changed && res.settled > 0) res.changed = JSON.stringify(s) !== JSON.stringify(prev);
   const current = answers.filter((x) => x.epoch === d.epoch);
   res.receipts = buildReceipts(d.epoch, current.filter((x) => x.confirmed).map((x) => x.seq), current.filter((x) => !x.confirmed).map((x) => x.seq));
   const jumped = jumps.filter((x) => x.epoch === d.epoch).map((x) => x.seq);

@@ -48,7 +48,7 @@ export interface IngestStats {
   batchFailures: number;
   /** Concurrent device-state writes (a nats-server 2.9 CAS race) detected and merged back. */
   lostUpdatesRepaired: number;
-  /** Messages at or below their device's floor (settled_below): no effect for outbox kinds. */
+  /** Of the duplicates, those at or below their device's floor (settled_below). */
   settled: number;
   /** Messages of a retired epoch: acked, ignored, no receipt. */
   retiredEpoch: number;

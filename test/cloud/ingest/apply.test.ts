@@ -73,10 +73,10 @@ describe("applyBatch", () => {
     );
   });
 
-  it("reports duplicates and emits registered/online once", () => {
+  it("reports duplicates and emits online once (registered comes only from the API)", () => {
     const st = emptyDeviceState(id);
     const r1 = applyBatch(st, [items[0]!, items[1]!], lim);
-    expect(r1.events.map((e) => e.event).sort()).toEqual(["online", "registered"]);
+    expect(r1.events.map((e) => e.event).sort()).toEqual(["online"]);
     const r2 = applyBatch(r1.state, [items[1]!, items[0]!], lim);
     expect(r2.changed).toBe(false);
     expect(r2.duplicates).toBe(2);

@@ -10,7 +10,7 @@ import { checkIngestRun, ingestSimConfig, runIngestSeed } from "../../../cloud/i
 import { emptyDeviceState } from "../../../cloud/state";
 
 const only = process.env.SEED;
-const count = Number(process.env.SIM_SEEDS ?? 300);
+const count = Number(process.env.SIM_SEEDS ?? 200);
 const seeds = only !== undefined ? [Number(only)] : Array.from({ length: count }, (_, i) => i + 1);
 
 describe("ingest pipeline simulation", () => {
@@ -58,10 +58,10 @@ describe("ingest pipeline simulation", () => {
     };
     expect(checkIngestRun(base)).toEqual([]);
     const twice = { ...state, telemetry: { batches: 4, points: 8, lastSeq: 3 } };
-    expect(checkIngestRun({ ...base, stored: () => twice }).join("\n")).toMatch(/applied more or less than once/);
+    expect(checkIngestRun({ ...base, stored: () => twice }).join("\n")).toMatch(/applied more than once/);
     expect(checkIngestRun({ ...base, outputs: { ...base.outputs, out: new Map([["d:1", rec(1)], ["d:2", rec(2)], ["d:3x", rec(3)], ["d:3", rec(3)]]) } }).join("\n")).toMatch(/out message 7:3 2 times/);
     expect(checkIngestRun({ ...base, outputs: { ...base.outputs, out: new Map([["d:1", rec(1)], ["d:2", rec(2)]]) } }).join("\n")).toMatch(/confirmed 7:3 is not recorded/);
-    expect(checkIngestRun({ ...base, outputs: { ...base.outputs, history: new Map([["d:1:~batch", rec(1)], ["d:2:~batch", rec(2)]]) } }).join("\n")).toMatch(/seq 7:3 has 0 history records/);
+    expect(checkIngestRun({ ...base, outputs: { ...base.outputs, history: new Map([["d:1:~batch", rec(1)], ["d:2:~batch", rec(2)]]) } }).join("\n")).toMatch(/confirmed 7:3 has 0 history records/);
     expect(checkIngestRun({ ...base, outputs: { ...base.outputs, deadLetters: new Map([["XSF_TELE:9", { deviceId: "d", epoch: 7, seq: 4 }], ["XSF_TELE:10", { deviceId: "d", epoch: 7, seq: 2 }]]) } }).join("\n")).toMatch(/seq 7:2 both dead-lettered and output/);
     expect(checkIngestRun({ ...base, outputs: { ...base.outputs, deadLetters: new Map() } }).join("\n")).toMatch(/rejected 7:4 is not in the dead letters/);
     expect(checkIngestRun({ ...base, devices: [{ ...base.devices[0]!, badReceipts: [{ why: "range 9..9 beyond next 5", receipt: { epoch: 7, confirmed: [{ first: 9, last: 9 }], rejected: [] } }] }] }).join("\n")).toMatch(/receipt out of bounds/);
