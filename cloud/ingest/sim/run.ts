@@ -158,7 +158,6 @@ export async function runIngestSeed(seed: number, override: Partial<IngestSimCon
   let problems: string[] = [];
   for (let loop = 0; ; loop++) {
     if (loop >= simStepsMax) {
-      if (process.env.SIM_DEBUG) console.log(JSON.stringify(devices.map((d) => [d.epoch, d.ledgers.map((l) => l.epoch), store.stored(d.deviceId)?.dedup])));
       problems = [`liveness: not quiet after ${simStepsMax} steps (unacked ${broker.unacked}, operations pending ${sched.pending}, outboxes ${devices.map((d) => d.outboxDepth).join(",")})`];
       break;
     }
@@ -233,7 +232,6 @@ export async function runIngestSeed(seed: number, override: Partial<IngestSimCon
       devices: sentDevices, stored: (id) => store.stored(id), outputs, historyRecordsPerSeq: cfg.historyLayout === "batch" ? 1 : simChannels.length,
       dedupRangesMax: ingest.dedupRangesMax,
     });
-    if (process.env.SIM_DEBUG) console.log([...outputs.out.entries()].map(([k, v]) => `${k}=>${JSON.stringify(v)}`).join("\n"), JSON.stringify(devices.map((d) => d.ledgers.map((l) => ({ ...l, valid: [...l.valid.keys()], confirmed: [...l.confirmed] })))));
     if (cfg.poison && cfg.rateLimit.burst > 1000 && ![...outputs.deadLetters.values()].some((x) => x.seq === poisonSeq)) problems.push("the poison seq was not dead-lettered");
   }
   return {
