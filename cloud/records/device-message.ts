@@ -11,7 +11,7 @@ import { CodecError, CodecErrorReason } from "../../shared/codec/errors";
 import { GCounter } from "../../shared/crdt/gcounter";
 import { PNCounter } from "../../shared/crdt/pncounter";
 import { CrdtError } from "../../shared/crdt/wire";
-import { decodeEnvelope, CounterKind, Encoding, type Envelope, type TelemetryBatch } from "../../shared/proto/xsfleet.gen";
+import { decodeEnvelope, CounterKind, Encoding, type CommandAck, type Envelope, type TelemetryBatch } from "../../shared/proto/xsfleet.gen";
 import { ProtoError, type DecodeLimits } from "../../shared/proto/wire";
 import { parseDeviceAddress, isDeviceId, Uplink } from "../../shared/topics";
 import { normalizeTraceparent } from "../../shared/trace-context";
@@ -294,4 +294,42 @@ function decodeCounters(env: Envelope): Result<DecodedCounter[]> {
     }
   }
   return { ok: true, value: out };
+}
+
+/** Longest command id (a KV key token of cloud/commands) and ack texts. */
+export const ackLimits = Object.freeze({
+  commandIdPattern: /^[A-Za-z0-9_-]{1,64}$/,
+  messageBytesMax: 1024,
+  resultJsonBytesMax: 4096,
+});
+
+/** A device's CommandAck (subject `xsfleet.v1.dev.<id>.ack`) with every field
+ *  that goes on into the command record (KV JSON) and its events checked:
+ *  the command id is a key token, the message bounded without control
+ *  characters, the result JSON bounded and parseable. */
+export function decodeCommandAck(subject: string, data: Uint8Array, cfg: Pick<DecodeConfig, "messageBytesMax">): Result<{ deviceId: string; env: Envelope; ack: CommandAck }> {
+  const addr = parseDeviceAddress(subject);
+  if (!addr || addr.kind !== Uplink.CommandAck) return { ok: false, reason: DlqReason.BadSubject, detail: `not an ack subject: ${subject}` };
+  if (data.length > cfg.messageBytesMax) return { ok: false, reason: DlqReason.TooLarge, detail: `${data.length} bytes > messageBytesMax ${cfg.messageBytesMax}` };
+  let env: Envelope;
+  try {
+    env = decodeEnvelope(data, { fieldBytesMax: cfg.messageBytesMax, repeatedMax: 64, depthMax: 8 });
+  } catch (err) {
+    return { ok: false, reason: DlqReason.BadEnvelope, detail: err instanceof ProtoError ? `${err.reason}: ${err.message}` : String(err) };
+  }
+  if (env.deviceId !== "" && env.deviceId !== addr.deviceId) return { ok: false, reason: DlqReason.DeviceMismatch, detail: `envelope device_id on the subject of ${addr.deviceId}` };
+  const ack = env.commandAck;
+  if (!ack) return { ok: false, reason: DlqReason.WrongBody, detail: "an ack message needs its body" };
+  if (!ackLimits.commandIdPattern.test(ack.commandId)) return { ok: false, reason: DlqReason.BadField, detail: `command id ${JSON.stringify(ack.commandId.slice(0, 80))}` };
+  const problem = checkFields(env) ?? textFieldProblem(ack.message, ackLimits.messageBytesMax);
+  if (problem !== null) return { ok: false, reason: DlqReason.BadField, detail: problem };
+  if (ack.resultJson !== "") {
+    if (ack.resultJson.length > ackLimits.resultJsonBytesMax) return { ok: false, reason: DlqReason.BadField, detail: `result_json ${ack.resultJson.length} chars > ${ackLimits.resultJsonBytesMax}` };
+    try {
+      JSON.parse(ack.resultJson);
+    } catch {
+      return { ok: false, reason: DlqReason.BadField, detail: "result_json is not JSON" };
+    }
+  }
+  return { ok: true, value: { deviceId: addr.deviceId, env, ack } };
 }

@@ -2,10 +2,10 @@
 // is validated when decoding (cloud/records/device-message.ts): a bad one is
 // a dead-letter reason, never a thrown exception.
 import { describe, expect, it } from "vitest";
-import { decodeDeviceMessage, DlqReason } from "../../../cloud/records";
+import { decodeCommandAck, decodeDeviceMessage, DlqReason } from "../../../cloud/records";
 import { textFieldProblem } from "../../../cloud/records/device-message";
 import { defaultIngestConfig } from "../../../cloud/ingest/settings";
-import { encodeEnvelope, type Envelope } from "../../../shared/proto/xsfleet.gen";
+import { createCommandAck, createEnvelope, encodeEnvelope, type Envelope } from "../../../shared/proto/xsfleet.gen";
 import { helloEnvelope, statusEnvelope, telemetryEnvelope } from "../ingest/helpers";
 
 const id = "dev-fields";
@@ -54,5 +54,14 @@ describe("device message fields", () => {
     expect(textFieldProblem("Zürich 東京 🌡")).toBeNull();
     expect(textFieldProblem("\ud800x")).toMatch(/surrogate/);
     expect(textFieldProblem("\u009b")).toMatch(/control/);
+  });
+
+  it("command acks: the id is a key token, the message bounded and clean, the result JSON", () => {
+    const ack = (a: Parameters<typeof createCommandAck>[0]) => decodeCommandAck(`xsfleet.v1.dev.${id}.ack`, encodeEnvelope(createEnvelope({ schemaVersion: 1, deviceId: id, seq: 3, commandAck: createCommandAck(a) })), { messageBytesMax: 65536 });
+    expect(ack({ commandId: "c-1", resultJson: "{\"ok\":true}" }).ok).toBe(true);
+    expect(ack({ commandId: "c.1" })).toMatchObject({ ok: false, reason: DlqReason.BadField });
+    expect(ack({ commandId: "c-1", message: "done\r\nX: y" })).toMatchObject({ ok: false, reason: DlqReason.BadField });
+    expect(ack({ commandId: "c-1", resultJson: "{not json" })).toMatchObject({ ok: false, reason: DlqReason.BadField });
+    expect(decodeCommandAck(`xsfleet.v1.dev.${id}.tele`, new Uint8Array(0), { messageBytesMax: 10 })).toMatchObject({ ok: false, reason: DlqReason.BadSubject });
   });
 });
