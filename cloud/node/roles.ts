@@ -5,7 +5,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
 import { queryHistory } from "../history";
-import { Admission, startIngestRole, type AdmissionPort } from "../ingest";
+import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort } from "../ingest";
+import type { Registry } from "prom-client";
 import { ControlClient } from "../controlplane";
 import { AdmissionCache, ControlPlaneRegistry, DeviceLifecycle, kvAdmissionCache, registryLookup, RegistryBackend } from "../registry";
 import { DeviceStateStore } from "../state";
@@ -24,6 +25,8 @@ export interface RoleHandle {
   /** Stop taking work, finish in-flight work, acknowledge only what was processed. */
   stop(): Promise<void>;
   stats?(): Record<string, unknown>;
+  /** Registers the role's own metrics (documented names); without it `stats` is exposed as one gauge. */
+  registerMetrics?(registry: Registry): void;
 }
 
 export interface ApiSeams {
@@ -103,7 +106,11 @@ export const defaultRoleFactories: RoleFactories = {
   ingest: async (ctx) => {
     const gate = registryGate(ctx);
     const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, admission: admissionPort(gate) });
-    return { stop: async () => { await role.stop(); gate.stop(); }, stats: () => ({ ...role.stats(), admission: { ...gate.stats } }) };
+    return {
+      stop: async () => { await role.stop(); gate.stop(); },
+      stats: () => ({ ...role.stats(), admission: { ...gate.stats } }),
+      registerMetrics: (r) => registerIngestMetrics(r, () => role.stats()),
+    };
   },
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
