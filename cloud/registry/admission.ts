@@ -27,10 +27,16 @@ export interface AdmissionOptions {
 
 export const defaultAdmissionOptions: AdmissionOptions = Object.freeze({ devicesMax: 1_000_000, unknownMax: 10_000, unknownTtlMs: 30_000 });
 
+/** A running watch; `ended` once it stopped by itself (connection lost, consumer gone). */
+export interface FeedHandle {
+  stop(): void;
+  readonly ended: boolean;
+}
+
 /** Streams registry changes: `onChange(id, lifecycle)` for every record now
  *  and every later write (null: deleted). Resolves once watching. */
 export interface RegistryFeed {
-  start(onChange: (deviceId: string, lifecycle: DeviceLifecycle | null) => void): Promise<{ stop(): void }>;
+  start(onChange: (deviceId: string, lifecycle: DeviceLifecycle | null) => void): Promise<FeedHandle>;
 }
 
 /** Reads one device's lifecycle (null: not registered). */
@@ -49,17 +55,24 @@ export function kvRegistryFeed(bucket: () => Promise<KV>, log: Logger): Registry
   return {
     async start(onChange) {
       const it = await (await bucket()).watch({ include: KvWatchInclude.LastValue });
+      const handle = { ended: false, stop: () => it.stop() };
       void (async () => {
-        for await (const e of it) {
-          if (e.operation !== "PUT") { onChange(e.key, null); continue; }
-          try {
-            onChange(e.key, lifecycleOf(e.json<{ lifecycle?: unknown }>()));
-          } catch (err) {
-            log.warn("admission: unreadable registry record", { deviceId: e.key, error: String(err) });
+        try {
+          for await (const e of it) {
+            if (e.operation !== "PUT") { onChange(e.key, null); continue; }
+            try {
+              onChange(e.key, lifecycleOf(e.json<{ lifecycle?: unknown }>()));
+            } catch (err) {
+              log.warn("admission: unreadable registry record", { deviceId: e.key, error: String(err) });
+            }
           }
+        } catch (err) {
+          log.warn("admission: registry watch ended; restarted on the next check", { error: String(err) });
+        } finally {
+          handle.ended = true;
         }
       })();
-      return { stop: () => it.stop() };
+      return handle;
     },
   };
 }
@@ -95,8 +108,8 @@ export class AdmissionCache {
   readonly #known = new Map<string, Entry>();
   /** Not-registered answers, insertion order = recency. */
   readonly #unknown = new Map<string, number>();
-  #watch: { stop(): void } | null = null;
-  #starting: Promise<{ stop(): void }> | null = null;
+  #watch: FeedHandle | null = null;
+  #starting: Promise<FeedHandle> | null = null;
   readonly stats = { lookups: 0, watchUpdates: 0 };
 
   constructor(lookup: RegistryLookup, feed: RegistryFeed | null, opts: Partial<AdmissionOptions> = {}, nowMs: () => number = Date.now) {
@@ -108,7 +121,12 @@ export class AdmissionCache {
 
   /** Starts the watch (check() does it on first use; throws while the registry is unreachable). */
   async start(): Promise<void> {
-    if (!this.#feed || this.#watch) return;
+    if (!this.#feed || (this.#watch && !this.#watch.ended)) return;
+    if (this.#watch?.ended) {
+      // Changes (deletions too) may have been missed: forget, the new watch replays every record.
+      this.#watch = null;
+      this.#known.clear();
+    }
     this.#starting ??= this.#feed.start((id, lc) => this.#onChange(id, lc)).finally(() => { this.#starting = null; });
     this.#watch = await this.#starting;
   }
@@ -127,7 +145,7 @@ export class AdmissionCache {
 
   /** The device's lifecycle, or null when it is not registered. */
   async check(deviceId: string): Promise<DeviceLifecycle | null> {
-    if (this.#feed && !this.#watch) await this.start();
+    if (this.#feed && (!this.#watch || this.#watch.ended)) await this.start();
     const now = this.#now();
     const k = this.#known.get(deviceId);
     if (k && (k.fromWatch || now - k.atMs < this.#o.unknownTtlMs)) return k.lifecycle;

@@ -9,5 +9,5 @@ export { DesiredConfigPusher, desiredConfigEnvelope, isOnlineSignal, configQueue
 export { checkDesiredConfig, checkMetadataPatch } from "./validate";
 export {
   AdmissionCache, kvAdmissionCache, kvRegistryFeed, registryLookup, defaultAdmissionOptions,
-  type AdmissionOptions, type RegistryFeed, type RegistryLookup,
+  type AdmissionOptions, type FeedHandle, type RegistryFeed, type RegistryLookup,
 } from "./admission";

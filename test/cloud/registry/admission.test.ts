@@ -14,7 +14,7 @@ function fakeRegistry() {
     async start(onChange) {
       push = onChange;
       for (const [id, lc] of records) onChange(id, lc);
-      return { stop: () => { push = null; } };
+      return { ended: false, stop: () => { push = null; } };
     },
   };
   return {
