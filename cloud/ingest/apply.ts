@@ -1,8 +1,11 @@
 // The pure core of ingest: (device state, decoded messages) → (new state,
-// outputs). No I/O and no clock: time comes from the messages' JetStream
-// timestamps (or the caller's `nowMs` for the sweep), so any node applying
-// the same messages to the same state computes the same result, whatever
-// the order. The caller persists the state with one compare-and-set.
+// outputs, receipts). No I/O and no clock: time comes from the messages'
+// JetStream timestamps (or the caller's `nowMs` for the sweep), so any node
+// applying the same messages in the same order to the same state computes
+// the same result. The merges are idempotent and order-independent; the
+// dedup record (dedup.ts: epochs, floor) follows the device's stream order,
+// which one writer per device provides. The caller persists the state with
+// one compare-and-set, then publishes dead letters and receipts.
 import { GCounter } from "../../shared/crdt/gcounter";
 import { PNCounter } from "../../shared/crdt/pncounter";
 import { CrdtError } from "../../shared/crdt/wire";
