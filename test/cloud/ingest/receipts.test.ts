@@ -3,7 +3,8 @@
 // downlink confirming exactly its seqs; a resend is confirmed again without
 // a second apply; the registry (KV, watched by the gate) decides who is
 // admitted: an unregistered device's data is dead-lettered `unregistered`,
-// with no state and no receipt.
+// with no state and no receipt; a flooding device is rate-limited (no
+// effect, no receipt) without slowing another device.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
@@ -34,7 +35,8 @@ describe("receipts and the registry gate (real nats-server)", () => {
     registry = await KvDeviceRegistry.open(nc, { replicas: 1 });
     gate = kvAdmissionCache(nc, quietLog);
     role = await startIngestRole({
-      nc, nodeId: "ingest-rcpt", log: quietLog, config: { ackWaitMs: 2_000 },
+      // 1 message/s after a burst of 256 (the smallest burst the settings allow: a full firmware outbox).
+      nc, nodeId: "ingest-rcpt", log: quietLog, config: { ackWaitMs: 2_000, deviceRatePerSec: 1, deviceBurst: 256 },
       admission: { check: async (id) => { const lc = await gate.check(id); return lc === null ? Admission.Unregistered : lc === DeviceLifecycle.Decommissioned ? Admission.Decommissioned : Admission.Admitted; } },
     });
   });
@@ -124,6 +126,35 @@ describe("receipts and the registry gate (real nats-server)", () => {
       expect((await store.getDeviceState(ghost))?.telemetry.batches).toBe(1);
     } finally {
       await dev.client.endAsync();
+    }
+  });
+
+  it("rate-limits a flooding device: over the burst no effect and no receipt; another device is not slowed", async () => {
+    const flood = "rcpt-flood-1";
+    const calm = "rcpt-calm-1";
+    await registry.register(flood);
+    await registry.register(calm);
+    const f = await device(flood);
+    const c = await device(calm);
+    try {
+      const n = 300;
+      await Promise.all(Array.from({ length: n }, (_, i) => f.send(i + 1, 1)));
+      await c.send(1, 1);
+      await waitFor("the calm device confirmed", () => confirmedSeqs(c.receipts).includes(1));
+      const store = await DeviceStateStore.open(nc);
+      const limited = await waitFor("every flood message handled", async () => {
+        const st = await store.getDeviceState(flood);
+        const l = role.stats().rateLimited;
+        return st && st.telemetry.batches + l === n ? l : null;
+      });
+      expect(limited).toBeGreaterThan(0);
+      expect(limited).toBeLessThan(n - 255); // the burst passed (plus what refilled meanwhile)
+      await waitFor("receipts for every applied seq", () => confirmedSeqs(f.receipts).length === n - limited);
+      expect(new Set(confirmedSeqs(f.receipts)).size).toBe(n - limited); // each once, the limited ones never
+      expect((await store.getDeviceState(calm))?.telemetry.batches).toBe(1);
+    } finally {
+      await f.client.endAsync();
+      await c.client.endAsync();
     }
   });
 });
