@@ -95,8 +95,9 @@ export function admitSeq(d: StoredDedup, epoch: number, seq: number, settledBelo
   // A message of an unknown epoch stored no later than the message that
   // started the current epoch is older than it (a redelivery, a nak): its
   // epoch is retired, not started, or the device would flip back and lose
-  // its current epoch.
-  if (newEpoch && timeMs <= d.epochSinceMs) {
+  // its current epoch. (epochSinceMs 0: no epoch started yet, or a record
+  // migrated from v1.)
+  if (newEpoch && d.epochSinceMs > 0 && timeMs <= d.epochSinceMs) {
     retire(d, epoch);
     return { verdict: DedupVerdict.RetiredEpoch, epochChanged: false, carriedOver: false };
   }

@@ -50,6 +50,9 @@ describe("dedup record", () => {
     expect(admitSeq(d, 7, 6, 6, 400, lim).verdict).toBe(DedupVerdict.RetiredEpoch);
     expect(d.epoch).toBe(8);
     expect(d.retiredEpochs).toContain(7);
+    // Before any epoch started (or after a v1 migration) there is nothing to be older than.
+    const fresh = emptyDedup();
+    expect(admitSeq(fresh, 5, 1, 1, 0, lim)).toMatchObject({ verdict: DedupVerdict.New, epochChanged: true });
   });
 
   it("0 -> e carries the record over (the seqs continue); a restart at 1 does not", () => {
