@@ -9,9 +9,11 @@
 // one node; a lease in the record keeps one command's retry loop on one node
 // while that node is alive, and lets another take over when it is not.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { AckStatus, decodeEnvelope } from "../../shared/proto/xsfleet.gen";
+import { AckStatus } from "../../shared/proto/xsfleet.gen";
+import { uplinkBytesMax } from "../../shared/proto/limits";
+import { decodeCommandAck } from "../records";
 import { parseDeviceAddress, Uplink } from "../../shared/topics";
-import { allDevicesSubject, allPartitionedDevicesSubject } from "../subjects";
+import { allDevicesSubject, allPartitionedDevicesSubject, deviceSubject } from "../subjects";
 import { CommandAckConsumer } from "./ack-consumer";
 import type { Logger } from "../base";
 import { isOnlineSignal } from "../registry";
@@ -140,13 +142,11 @@ export class CommandWorker {
   }
 
   async #onAck(deviceId: string, data: Uint8Array): Promise<void> {
-    let ack;
-    try {
-      ack = decodeEnvelope(data).commandAck;
-    } catch {
-      ack = undefined;
-    }
-    if (!ack || !commandWireLimits.commandIdPattern.test(ack.commandId)) { this.stats.unknownAcks++; return; }
+    // The one device-message decoder (cloud/records): every field that goes
+    // into the command record and its events is checked there.
+    const d = decodeCommandAck(deviceSubject(deviceId, Uplink.CommandAck), data, { messageBytesMax: uplinkBytesMax });
+    if (!d.ok) { this.stats.unknownAcks++; return; }
+    const ack = d.value.ack;
     for (let attempt = 0; attempt < commandWireLimits.ackCasAttemptsMax; attempt++) {
       const v = await this.#o.store.get(deviceId, ack.commandId);
       if (!v) { this.stats.unknownAcks++; return; }

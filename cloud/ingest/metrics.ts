@@ -3,7 +3,10 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { IngestStats } from "./types";
 
-type CounterKey = "messages" | "applied" | "points" | "duplicates" | "foreignWrites" | "batchFailures" | "partitionsAcquired" | "partitionsReleased" | "willsRelayed" | "redeliveries" | "historyPublished" | "outPublished" | "eventsPublished";
+type CounterKey =
+  | "messages" | "applied" | "points" | "duplicates" | "foreignWrites" | "batchFailures" | "partitionsAcquired" | "partitionsReleased" | "willsRelayed"
+  | "redeliveries" | "historyPublished" | "outPublished" | "eventsPublished"
+  | "settled" | "retiredEpoch" | "epochChanges" | "dedupOverflow" | "rateLimited" | "receiptsPublished";
 
 const counters: Array<[CounterKey, string, string]> = [
   ["messages", "xsfleet_ingest_messages_total", "Device messages taken from the ingest consumers"],
@@ -19,6 +22,12 @@ const counters: Array<[CounterKey, string, string]> = [
   ["historyPublished", "xsfleet_ingest_history_records_total", "History records published"],
   ["outPublished", "xsfleet_ingest_out_messages_total", "Integrator out messages published"],
   ["eventsPublished", "xsfleet_ingest_events_total", "Device events published"],
+  ["settled", "xsfleet_ingest_settled_total", "Device messages at or below their device's floor (settled_below): no new effect"],
+  ["retiredEpoch", "xsfleet_ingest_retired_epoch_total", "Device messages of a retired epoch, ignored without receipt"],
+  ["epochChanges", "xsfleet_ingest_epoch_changes_total", "Devices that started a new epoch"],
+  ["dedupOverflow", "xsfleet_ingest_dedup_overflow_total", "Dedup ranges merged into a floor because a device's record was full"],
+  ["rateLimited", "xsfleet_ingest_rate_limited_total", "Device messages over their device's rate limit: acked, no effect, no receipt"],
+  ["receiptsPublished", "xsfleet_ingest_receipts_total", "Receipts sent to devices"],
 ];
 
 /** Registers ingest metrics on `registry`; `stats` is the role's stats(). */

@@ -22,7 +22,7 @@ import { settledWithin, type Logger } from "../base";
 import type { DistributedLock } from "../lock";
 import { RoleHolder, type DeactivateReason, type FailoverConfig } from "../recovery";
 import { DeviceLocks, StateCache } from "./cache";
-import { IngestPipeline, type OutputPort, type PipelineHooks, type StatePort } from "./pipeline";
+import { IngestPipeline, type AdmissionPort, type OutputPort, type PipelineHooks, type RateLimitPort, type StatePort } from "./pipeline";
 import { PullLoop } from "./pull-loop";
 import type { IngestConfig } from "./settings";
 import { IngestStream, partitionConsumerName } from "./streams";
@@ -53,6 +53,9 @@ export interface PartitionWorkerDeps {
   failover?: Partial<FailoverConfig>;
   /** The partition's cache size: the node's deviceCacheMax shared over the partitions it may own. */
   cacheMax: number;
+  /** The registry gate and the node's per-device rate limiter (pipeline.ts). */
+  admission: AdmissionPort;
+  rateLimit?: RateLimitPort;
 }
 
 /** What the presence sweep needs of an owned partition. */
@@ -130,7 +133,8 @@ export class PartitionWorker {
     let current = true;
     const mayWrite = (): boolean => current && this.#holder.isActive();
     const pipeline = new IngestPipeline({
-      cfg, cache, locks, stats, log, out: this.#d.out, state: this.#d.state,
+      cfg, cache, locks, stats, log, out: this.#d.out, state: this.#d.state, admission: this.#d.admission,
+      ...(this.#d.rateLimit ? { rateLimit: this.#d.rateLimit } : {}),
       ...(this.#d.hooks ? { hooks: this.#d.hooks } : {}),
       stopping: () => !mayWrite(),
       mayWrite,

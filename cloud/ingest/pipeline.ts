@@ -10,7 +10,10 @@
 //   2. publish history and out records with Nats-Msg-Id (the stream drops a
 //      republish within its duplicate window) and wait for their acks;
 //   3. compare-and-set the state (conflict: reload, go to 1);
-//   4. dead-letter rejected items, publish events (core NATS), ack.
+//   4. dead-letter rejected items, publish events and receipts (core NATS), ack.
+// Before any of this, per message: the per-device rate limit (over it:
+// acked, no effect, no receipt) and, per device, the registry gate
+// (unregistered or decommissioned: dead-lettered, nothing else).
 // A crash anywhere before 4 leaves the messages unacked: they are
 // redelivered, step 2 republishes the same ids (dropped), step 3 either
 // finds them already recorded (duplicates) or records them now.
@@ -23,6 +26,8 @@
 // max_deliver = cfg.maxDeliver) are dead-lettered `poison` with the error;
 // redelivered messages are processed one by one, so a poison message takes
 // no good message of its device with it.
+import type { Receipt } from "../../shared/proto/xsfleet.gen";
+import { parseDeviceAddress, Uplink } from "../../shared/topics";
 import type { Logger } from "../base";
 import { decodeDeviceMessage, DlqReason } from "../records";
 import type { LoadedState, StoredDeviceState } from "../state";
@@ -64,6 +69,25 @@ export interface OutputPort {
   outCore(o: TelemetryOutput): void;
   event(e: EventOutput): void;
   deadLetter(d: DeadLetter): Promise<unknown>;
+  /** A receipt to the device (core NATS on its rcpt downlink, QoS 0: a lost one costs a retransmit). */
+  receipt(deviceId: string, r: Receipt): void;
+}
+
+/** What the registry says about a device (cloud/registry AdmissionCache behind it in the product). */
+export const Admission = Object.freeze({ Admitted: "admitted", Unregistered: "unregistered", Decommissioned: "decommissioned" } as const);
+export type Admission = (typeof Admission)[keyof typeof Admission];
+
+/** The registry gate as the pipeline uses it; throws when the registry cannot answer (transient: the messages are naked). */
+export interface AdmissionPort {
+  check(deviceId: string): Promise<Admission> | Admission;
+}
+
+/** Admits every device: for tests and benchmarks without a registry (the product always gates). */
+export const admitAllDevices: AdmissionPort = Object.freeze({ check: (): Admission => Admission.Admitted });
+
+/** The per-device rate limit (rate-limit.ts): false = over the limit at `timeMs`. */
+export interface RateLimitPort {
+  take(deviceId: string, timeMs: number): boolean;
 }
 
 /** Points in the order of effects (see the header). */
@@ -104,6 +128,10 @@ export interface PipelineDeps {
   locks: DeviceLocks;
   stats: IngestStats;
   log: Logger;
+  /** The registry gate. */
+  admission: AdmissionPort;
+  /** Per-device rate limit; none: unlimited. */
+  rateLimit?: RateLimitPort;
   hooks?: PipelineHooks;
   /** Backoff between attempts after an error; default a timer. */
   pause?: (ms: number) => Promise<void>;
@@ -143,34 +171,79 @@ export class IngestPipeline {
     this.#pause = deps.pause ?? timerPause;
   }
 
-  /** Decodes a batch, dead-letters what does not decode, and runs each device's messages through the order of effects. */
+  /** Rate-limits, gates, decodes and dead-letters a batch, and runs each device's messages through the order of effects. */
   async processBatch(consumer: string, batch: readonly Delivery[]): Promise<void> {
-    const { cfg, stats, log, locks } = this.#d;
-    const byDevice = new Map<string, { items: IngestItem[]; deliveries: Delivery[] }>();
+    const { cfg, stats, locks } = this.#d;
+    const byDevice = new Map<string, Delivery[]>();
     const bad: Promise<void>[] = [];
     for (const m of batch) {
       stats.messages++;
       if (m.redelivered) stats.redeliveries++;
       stats.consumerLag[consumer] = m.pending;
-      const d = decodeDeviceMessage(m.subject, m.data, cfg);
-      if (!d.ok) {
-        bad.push(this.#deadLetter(m, d.reason, d.detail).then(() => m.ack(), (err: unknown) => {
-          log.warn("ingest: dead-letter publish failed; left for redelivery", { error: String(err) });
-          m.nak(failureNakDelayMs);
-        }));
+      const addr = parseDeviceAddress(m.subject);
+      if (addr === null) {
+        const d = decodeDeviceMessage(m.subject, m.data, cfg);
+        bad.push(this.#deadLetterAndAck(m, d.ok ? DlqReason.BadSubject : d.reason, d.ok ? m.subject : d.detail));
         continue;
       }
-      let g = byDevice.get(d.deviceId);
-      if (!g) byDevice.set(d.deviceId, (g = { items: [], deliveries: [] }));
-      g.items.push({ msg: d, streamSeq: m.streamSeq, timeMs: m.timeMs });
-      g.deliveries.push(m);
+      // Before decoding (cheap, deterministic: the JetStream time). Presence
+      // (status, wills) is exempt: one per connection, and never to be lost.
+      if (addr.kind !== Uplink.Status && this.#d.rateLimit && !this.#d.rateLimit.take(addr.deviceId, m.timeMs)) {
+        stats.rateLimited++;
+        m.ack();
+        continue;
+      }
+      let g = byDevice.get(addr.deviceId);
+      if (!g) byDevice.set(addr.deviceId, (g = []));
+      g.push(m);
     }
     await forEachLimit([...byDevice], cfg.deviceConcurrencyMax, ([id, g]) => locks.run(id, async () => {
-      if (!g.deliveries.some((m) => m.deliveryCount > 1)) return this.processDevice(id, g.items, g.deliveries);
+      if (!g.some((m) => m.deliveryCount > 1)) return this.#gateAndDecode(id, g);
       // Something failed before: one message at a time, so only a failing one fails again.
-      for (let i = 0; i < g.items.length; i++) await this.processDevice(id, [g.items[i]!], [g.deliveries[i]!]);
+      for (const m of g) await this.#gateAndDecode(id, [m]);
     }));
     await Promise.all(bad);
+  }
+
+  /** The registry gate, then decoding; never throws. */
+  async #gateAndDecode(deviceId: string, deliveries: readonly Delivery[]): Promise<void> {
+    const { cfg, stats, log } = this.#d;
+    let admission: Admission;
+    try {
+      admission = await this.#d.admission.check(deviceId);
+    } catch (err) {
+      stats.batchFailures++;
+      log.warn("ingest: registry gate unavailable; left for redelivery", { deviceId, error: err instanceof Error ? err.message : String(err) });
+      for (const m of deliveries) m.nak(failureNakDelayMs);
+      return;
+    }
+    if (admission !== Admission.Admitted) {
+      const reason = admission === Admission.Decommissioned ? DlqReason.Decommissioned : DlqReason.Unregistered;
+      await Promise.all(deliveries.map((m) => this.#deadLetterAndAck(m, reason, `device ${deviceId} is ${admission}`)));
+      return;
+    }
+    const items: IngestItem[] = [];
+    const kept: Delivery[] = [];
+    const bad: Promise<void>[] = [];
+    for (const m of deliveries) {
+      const d = decodeDeviceMessage(m.subject, m.data, cfg);
+      if (d.ok || (d.seqInfo !== undefined && d.deviceId === deviceId)) {
+        // A refused message that names its seq goes through dedup: answered as rejected.
+        items.push({ msg: d.ok ? d : { ...d, deviceId, seqInfo: d.seqInfo! }, streamSeq: m.streamSeq, timeMs: m.timeMs });
+        kept.push(m);
+      } else {
+        bad.push(this.#deadLetterAndAck(m, d.reason, d.detail));
+      }
+    }
+    if (items.length > 0) await this.processDevice(deviceId, items, kept);
+    await Promise.all(bad);
+  }
+
+  #deadLetterAndAck(m: Delivery, reason: DlqReason, detail: string): Promise<void> {
+    return this.#deadLetter(m, reason, detail).then(() => m.ack(), (err: unknown) => {
+      this.#d.log.warn("ingest: dead-letter publish failed; left for redelivery", { error: String(err) });
+      m.nak(failureNakDelayMs);
+    });
   }
 
   /** One device's decoded messages (items[i] came from deliveries[i]); never throws. */
@@ -204,7 +277,7 @@ export class IngestPipeline {
     const { cfg, cache, stats, hooks } = this.#d;
     for (let attempt = 1; ; attempt++) {
       const loaded = cache.get(deviceId) ?? (await this.#d.state.load(deviceId));
-      const r = applyBatch(loaded.state, items, { seqWindow: cfg.seqWindow });
+      const r = applyBatch(loaded.state, items, { dedupRangesMax: cfg.dedupRangesMax, seqJumpMax: cfg.seqJumpMax });
       if (r.changed) {
         const written = await this.#record(deviceId, loaded, r.state, r.telemetry);
         if (written === null) {
@@ -220,10 +293,17 @@ export class IngestPipeline {
       }
       for (const rej of r.rejections) await this.#deadLetter(deliveries[rej.index]!, rej.reason, rej.detail);
       for (const e of r.events) this.#d.out.event(e);
+      // After the state write and the dead letters: a receipt names only durable outcomes.
+      for (const rc of r.receipts) this.#d.out.receipt(deviceId, rc);
+      stats.receiptsPublished += r.receipts.length;
       stats.eventsPublished += r.events.length;
       stats.applied += r.applied;
       stats.points += r.points;
       stats.duplicates += r.duplicates;
+      stats.settled += r.settled;
+      stats.retiredEpoch += r.retiredEpoch;
+      stats.epochChanges += r.epochChanges;
+      stats.dedupOverflow += r.dedupOverflow;
       if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.BeforeAck, deviceId);
       // Applied, duplicate or dead-lettered: all done with.
       for (const m of deliveries) if (!hooks?.faults?.skipAck?.(m.subject, m.streamSeq)) m.ack();

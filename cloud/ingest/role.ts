@@ -17,9 +17,10 @@ import type { FailoverConfig } from "../recovery";
 import { DeviceStateStore } from "../state";
 import { ControlPlaneIngestMembership, PartitionOwnership } from "./ownership";
 import { PartitionWorker, type OwnedPartition } from "./partition-worker";
-import type { IngestFaults, StatePort } from "./pipeline";
+import type { AdmissionPort, IngestFaults, StatePort } from "./pipeline";
 import { PresenceSweep } from "./presence-sweep";
 import { Publisher } from "./publisher";
+import { DeviceRateLimiter } from "./rate-limit";
 import { parseIngestConfig, type IngestConfig } from "./settings";
 import { ensureIngestConsumers, ensureIngestStreams } from "./streams";
 import { emptyIngestStats, type IngestStats } from "./types";
@@ -33,6 +34,8 @@ export interface IngestDeps {
   /** The Raft control plane (cloud/controlplane ControlClient.proposer()):
    *  partition leases and the membership view of ingest nodes. */
   control: Proposer;
+  /** The registry gate (cloud/registry AdmissionCache in the product). */
+  admission: AdmissionPort;
   /** Clock for the presence sweep (tests inject one). */
   nowMs?: () => number;
   /** Fault injection for tests: crash points of the exactly-once protocol. */
@@ -76,11 +79,14 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
     ...(deps.onTelemetryApplied ? { onTelemetryApplied: deps.onTelemetryApplied } : {}),
   };
   const cacheMax = Math.max(1, Math.ceil(cfg.deviceCacheMax / cfg.partitions));
+  // One limiter for the node: a device's messages all come through its partition's worker.
+  const rateLimit = new DeviceRateLimiter({ ratePerSec: cfg.deviceRatePerSec, burst: cfg.deviceBurst, devicesMax: cfg.rateLimitDevicesMax });
   const ownership = new PartitionOwnership({
     nodeId: deps.nodeId, partitions: cfg.partitions, ttlMs: cfg.ownershipTtlMs, stats, log,
     membership: new ControlPlaneIngestMembership(deps.control, deps.nodeId, cfg.ownershipTtlMs),
     newWorker: (partition) => new PartitionWorker({
       partition, lock, conn: conns[partition % conns.length]!, cfg, state, out: publisher, stats, log, hooks, cacheMax,
+      admission: deps.admission, rateLimit,
       ...(deps.failover ? { failover: deps.failover } : {}),
     }),
   });

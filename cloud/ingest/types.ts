@@ -1,34 +1,9 @@
-// Contracts of the ingest role: the sources it consumes and its statistics.
+// Contracts of the ingest role: its statistics.
 // Its settings live in settings.ts; why a message is dead-lettered is part
 // of the device-message contract (cloud/records).
 
-import { Uplink } from "../../shared/topics";
 import type { DlqReason } from "../records";
 
-/** Groups of uplink kinds that share a dedup record in device state (not
- *  consumers: every uplink of a partition comes through its one consumer). */
-export const IngestSource = Object.freeze({
-  Telemetry: "tele",
-  Heartbeat: "hb",
-  Presence: "presence",
-  Counters: "ctr",
-} as const);
-export type IngestSource = (typeof IngestSource)[keyof typeof IngestSource];
-
-const sourceOfKind: Readonly<Partial<Record<Uplink, IngestSource>>> = Object.freeze({
-  [Uplink.Telemetry]: IngestSource.Telemetry,
-  [Uplink.Heartbeat]: IngestSource.Heartbeat,
-  [Uplink.Hello]: IngestSource.Presence,
-  [Uplink.Status]: IngestSource.Presence,
-  [Uplink.Counters]: IngestSource.Counters,
-});
-
-/** The source (and dedup window) a decoded uplink kind belongs to. */
-export function ingestSourceOf(kind: Uplink): IngestSource {
-  const s = sourceOfKind[kind];
-  if (s === undefined) throw new Error(`uplink kind ${kind} is not ingested`);
-  return s;
-}
 
 export interface IngestStats {
   nodeId: string;
@@ -49,6 +24,18 @@ export interface IngestStats {
   foreignWrites: number;
   /** Device batches left unacked after an error (they will be redelivered). */
   batchFailures: number;
+  /** Of the duplicates, those at or below their device's floor (settled_below). */
+  settled: number;
+  /** Messages of a retired epoch: acked, ignored, no receipt. */
+  retiredEpoch: number;
+  /** Devices that started a new epoch (or carried 0 over to one). */
+  epochChanges: number;
+  /** Ranges merged into a floor because a device's record was full. */
+  dedupOverflow: number;
+  /** Messages over their device's rate limit: acked, no effect, no receipt. */
+  rateLimited: number;
+  /** Receipts sent to devices. */
+  receiptsPublished: number;
   /** Messages the server says are redeliveries. */
   redeliveries: number;
   /** Outputs published: history records, out messages, device events. */
@@ -72,6 +59,7 @@ export function emptyIngestStats(nodeId: string): IngestStats {
   return {
     nodeId, messages: 0, applied: 0, points: 0, duplicates: 0, deadLetters: 0, deadLettersByReason: {}, foreignWrites: 0,
     batchFailures: 0, redeliveries: 0, historyPublished: 0, outPublished: 0, eventsPublished: 0,
+    settled: 0, retiredEpoch: 0, epochChanges: 0, dedupOverflow: 0, rateLimited: 0, receiptsPublished: 0,
     consumerLag: {}, partitionsOwned: [], partitionsAcquired: 0, partitionsReleased: 0, willsRelayed: 0, cachedDevices: 0,
   };
 }

@@ -134,8 +134,9 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         ...streamAdmin(mqttMessagesStream),
         ...kvBucket(deviceStateBucket, "admin"),
         allHistorySubject, allOutSubject, allDlqSubject, allDeviceEventsSubject,
-        allPartitionedDevicesSubject(Uplink.Status), allDevicesSubject(Downlink.Receipt),
-        allControlSubject,
+        // wills relayed into their partition; receipts to devices; the control plane (partition leases);
+        // the registry gate reads (and watches) the registry
+        allPartitionedDevicesSubject(Uplink.Status), ...allDownlinks([Downlink.Receipt]), allControlSubject, ...kvBucket(registryBucket, "read"),
       ], [inbox], false);
     case Principal.Api:
       return role([

@@ -7,3 +7,4 @@ export {
 } from "./store";
 export { DeviceStateMirror, type DeviceStateMirrorOptions } from "./mirror";
 export * from "./types";
+export { upgradeStoredState, dedupFromV1Window } from "./migrate";

@@ -9,6 +9,7 @@ import { nanos } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { isDeviceId } from "../../shared/topics";
 import { isCasConflict } from "../nats";
+import { upgradeStoredState } from "./migrate";
 import { emptyDeviceState, publicState, stateFormatVersion, type DeviceState, type StoredDeviceState } from "./types";
 
 export const deviceStateBucket = "XSF_DEVICE_STATE";
@@ -61,10 +62,13 @@ export function encodeState(s: StoredDeviceState): Uint8Array {
 }
 
 export function decodeState(bytes: Uint8Array, deviceId: string): StoredDeviceState {
-  const s = JSON.parse(dec.decode(bytes)) as StoredDeviceState;
-  if (s.v !== stateFormatVersion || s.deviceId !== deviceId) {
-    throw new Error(`device state for ${deviceId}: unexpected format v=${String(s.v)} device=${String(s.deviceId)}`);
+  const raw = JSON.parse(dec.decode(bytes)) as Record<string, unknown>;
+  if (raw === null || typeof raw !== "object" || raw.deviceId !== deviceId) {
+    throw new Error(`device state for ${deviceId}: unexpected value (device ${String((raw as { deviceId?: unknown } | null)?.deviceId)})`);
   }
+  // Older formats are upgraded once here; the next write stores the current one.
+  const s = upgradeStoredState(raw, deviceId);
+  if (s.v !== stateFormatVersion) throw new Error(`device state for ${deviceId}: unexpected format v=${String(s.v)}`);
   return s;
 }
 

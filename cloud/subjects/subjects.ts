@@ -11,7 +11,7 @@ import {
   partitionedDeviceSubject,
   partitionRoot,
   Uplink,
-  type Downlink,
+  Downlink,
 } from "../../shared/topics";
 import { provisioningSubject, provisioningSubjectRoot, ProvisioningTopic } from "../../shared/provisioning";
 
@@ -27,6 +27,12 @@ export function deviceSubject(deviceId: string, kind: Uplink | Downlink): string
 /** `xsfleet.v1.dev.*.<kind>`: one kind across all devices. */
 export function allDevicesSubject(kind: Uplink | Downlink): string {
   return sharedAllDevicesSubject(kind);
+}
+
+/** `xsfleet.v1.dev.<id>.rcpt`: the device's receipt downlink (MQTT topic
+ *  xsfleet/v1/dev/<id>/rcpt, QoS 0; docs/delivery.md). */
+export function receiptSubject(deviceId: string): string {
+  return sharedDeviceSubject(deviceId, Downlink.Receipt);
 }
 
 // ---- partitions (docs/delivery.md: one ordered writer per device) ----

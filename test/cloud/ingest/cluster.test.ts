@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { partitionConsumerName, startIngestRole, type IngestRole, type IngestStats } from "../../../cloud/ingest";
+import { admitAllDevices, partitionConsumerName, startIngestRole, type IngestRole, type IngestStats } from "../../../cloud/ingest";
 import { startControlPlaneInProcess, type InProcessControlPlane } from "../../harness/control-plane";
 import { ControlClient } from "../../../cloud/controlplane";
 import type { OutTelemetryJson } from "../../../cloud/records";
@@ -79,7 +79,7 @@ describe("ingest on a 3-node NATS cluster with three ingest nodes owning 16 part
     js = jetstream(nc);
     cp = await startControlPlaneInProcess(nats.servers[0]!);
     const control = new ControlClient(nc, { clientId: "ingest-a", timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
-    roleA = await startIngestRole({ nc, nodeId: "ingest-a", log: consoleLog, config: ingestConfig, control: control.proposer() });
+    roleA = await startIngestRole({ admission: admitAllDevices, nc, nodeId: "ingest-a", log: consoleLog, config: ingestConfig, control: control.proposer() });
   });
   afterAll(async () => {
     for (const c of children) c.proc.kill("SIGKILL");

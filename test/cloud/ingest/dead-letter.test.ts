@@ -9,7 +9,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { Registry } from "prom-client";
-import { registerIngestMetrics, startIngestRole, type IngestRole } from "../../../cloud/ingest";
+import { admitAllDevices, registerIngestMetrics, startIngestRole, type IngestRole } from "../../../cloud/ingest";
 import { DlqHeader, DlqReason } from "../../../cloud/records";
 import { DeviceStateStore } from "../../../cloud/state";
 import { encodeEnvelope, createEnvelope, CounterKind, Encoding } from "../../../shared/proto/xsfleet.gen";
@@ -36,8 +36,8 @@ describe("ingest dead-letters bad input and keeps going", () => {
     nc = await connect({ servers: nats.servers });
     js = jetstream(nc);
     role = await startIngestRole({
-      nc, nodeId: "ingest-dlq", log: quietLog, control: localProposer(new ControlStateMachine()),
-      config: { messageBytesMax: 4096, pointsPerBatchMax: 100, seqWindow: 64, batchMax: 16, prefetchMax: 32, maxAckPending: 64, maxDeliver },
+      nc, nodeId: "ingest-dlq", log: quietLog, control: localProposer(new ControlStateMachine()), admission: admitAllDevices,
+      config: { messageBytesMax: 4096, pointsPerBatchMax: 100, batchMax: 16, prefetchMax: 32, maxAckPending: 64, maxDeliver },
       faults: { beforeCas: (id) => { if (id === poisonDevice) throw new Error(`injected: ${poisonDevice} cannot be written`); } },
     });
   });
@@ -76,8 +76,8 @@ describe("ingest dead-letters bad input and keeps going", () => {
     await dev.sendRaw("ctr", encodeEnvelope(badCounter));
     await good(4);
     await tele(encodeEnvelope({ ...telemetryEnvelope(id, 8, 10), seq: 0 })); // seq 0
-    await good(5000); // jumps the 64-seq window...
-    await good(10); // ...so seq 10 is now stale: kept in the DLQ, not dropped
+    await good(2 ** 31); // far beyond the device's highest: quarantined (seq-jump)...
+    await good(10); // ...and changes nothing: later seqs are applied
     await good(5001);
 
     const store = await DeviceStateStore.open(nc);
@@ -97,7 +97,7 @@ describe("ingest dead-letters bad input and keeps going", () => {
       [DlqReason.BadEncoding]: 1,
       [DlqReason.BadCounter]: 1,
       [DlqReason.BadSeq]: 1,
-      [DlqReason.StaleSeq]: 1,
+      [DlqReason.SeqJump]: 1,
     };
     const total = Object.values(expected).reduce((a, b) => a + b, 0);
     await waitFor("all dead letters counted", () => role.stats().deadLetters === total);
@@ -157,8 +157,8 @@ describe("ingest dead-letters bad input and keeps going", () => {
   }, 90_000);
 
   it("rejects a bad config with a message naming each problem", async () => {
-    await expect(startIngestRole({ nc, nodeId: "x", log: quietLog, control: localProposer(new ControlStateMachine()), config: { batchMax: 0, seqWindow: 12, bogus: 1 } })).rejects.toThrow(
-      /ingest\.batchMax: expected an integer in 1\.\.10000, got 0[\s\S]*ingest\.bogus: unknown setting[\s\S]*ingest\.seqWindow: must be a multiple of 8/,
+    await expect(startIngestRole({ admission: admitAllDevices, control: localProposer(new ControlStateMachine()), nc, nodeId: "x", log: quietLog, config: { batchMax: 0, deviceBurst: 3, bogus: 1 } })).rejects.toThrow(
+      /ingest\.batchMax: expected an integer in 1\.\.10000, got 0[\s\S]*ingest\.bogus: unknown setting[\s\S]*ingest\.deviceBurst \(3\) must be >= the firmware outbox capacity/,
     );
   });
 });

@@ -8,7 +8,7 @@
 import { connect } from "@nats-io/transport-node";
 import { createLogger } from "../../../cloud/base";
 import { ControlClient } from "../../../cloud/controlplane";
-import { startIngestRole } from "../../../cloud/ingest";
+import { admitAllDevices, startIngestRole } from "../../../cloud/ingest";
 
 const [serversArg, nodeId, configArg, stopAfterArg] = process.argv.slice(2);
 const nc = await connect({ servers: serversArg!.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
@@ -16,7 +16,7 @@ let acks = 0;
 const stopAfter = Number(stopAfterArg ?? "1000000000");
 const control = new ControlClient(nc, { clientId: `ingest-${nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
 const role = await startIngestRole({
-  nc, nodeId: nodeId!, log: createLogger({ level: "error" }), control: control.proposer(),
+  nc, nodeId: nodeId!, log: createLogger({ level: "error" }), control: control.proposer(), admission: admitAllDevices,
   config: { ...(JSON.parse(configArg ?? "{}") as Record<string, unknown>), ensureStreams: false },
   faults: { skipAck: () => ++acks > stopAfter },
 });

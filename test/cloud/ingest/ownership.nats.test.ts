@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createLogger, type Logger } from "../../../cloud/base";
 import { ControlStateMachine, type Proposer } from "../../../cloud/control";
-import { startIngestRole, type IngestRole } from "../../../cloud/ingest";
+import { admitAllDevices, startIngestRole, type IngestRole } from "../../../cloud/ingest";
 import { DeviceStateStore } from "../../../cloud/state";
 import { encodeEnvelope } from "../../../shared/proto/xsfleet.gen";
 import { devicePartition } from "../../../shared/topics";
@@ -58,7 +58,7 @@ describe("a lapsed partition owner", () => {
     const log: { node: string; msg: string; partition: number; atMs: number }[] = [];
     const id = "dev-lapse";
     const p = devicePartition(id, partitions);
-    const a = await startIngestRole({ nc, nodeId: "ingest-a", control: aControl, config, log: recordingLog("a", log) });
+    const a = await startIngestRole({ admission: admitAllDevices, nc, nodeId: "ingest-a", control: aControl, config, log: recordingLog("a", log) });
     roles.push(a);
     await waitFor("A owns every partition", () => a.stats().partitionsOwned.length === partitions);
     for (let seq = 1; seq <= 5; seq++) nc.publish(`xsfleet.v1.dev.${id}.tele`, encodeEnvelope(telemetryEnvelope(id, seq, 2)));
@@ -66,7 +66,7 @@ describe("a lapsed partition owner", () => {
     await waitFor("A applied the first five", async () => (await store.getDeviceState(id))?.telemetry.batches === 5);
 
     cut = true;
-    const b = await startIngestRole({ nc, nodeId: "ingest-b", control: working, config, log: recordingLog("b", log) });
+    const b = await startIngestRole({ admission: admitAllDevices, nc, nodeId: "ingest-b", control: working, config, log: recordingLog("b", log) });
     roles.push(b);
     await waitFor("A let every partition go", () => a.stats().partitionsOwned.length === 0, 20_000);
     const appliedByA = a.stats().applied;

@@ -14,7 +14,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import mqtt from "mqtt";
 import { connectNats } from "../../../cloud/nats";
 import {
-  ensureIngestStreams, IngestStream, mqttHeaderSlackBytes, mqttMessagesStream, relayedWillMsgId, startIngestRole, WillRelayHeader, willsConsumerName,
+  admitAllDevices, ensureIngestStreams, IngestStream, mqttHeaderSlackBytes, mqttMessagesStream, relayedWillMsgId, startIngestRole, WillRelayHeader, willsConsumerName,
 } from "../../../cloud/ingest";
 import { ControlStateMachine } from "../../../cloud/control";
 import { DeviceStateStore } from "../../../cloud/state";
@@ -196,7 +196,7 @@ describe("operator-mode broker: mappings from the FLEET account JWT, permissions
   });
 
   it("ingest relays the unmapped will into its partition (Xsf-Orig-Seq, Nats-Msg-Id will-<seq>); its owner applies it: offline by status", async () => {
-    const role = await startIngestRole({ nc, nodeId: "ingest-op", log: quietLog, control: localProposer(new ControlStateMachine()), config: { partitions, messageBytesMax } });
+    const role = await startIngestRole({ admission: admitAllDevices, nc, nodeId: "ingest-op", log: quietLog, control: localProposer(new ControlStateMachine()), config: { partitions, messageBytesMax } });
     try {
       const id = "op-w";
       await dieWithWill(nats.nodes[0]!.mqttUrl, id, issuer.device(id, 600).jwt, encodeEnvelope(helloEnvelope(id, 1, 60_000)));

@@ -71,6 +71,7 @@ describe("cloud node with the simulated firmware", () => {
   });
 
   it("answers telemetry.query from the history a simulated sensor produced", async () => {
+    await api.register("sim-sen-1"); // the registry is ingest's gate
     const dev = await startSimDevice({
       deviceId: "sim-sen-1", brokerUrl: nats.nodes[0]!.mqttUrl, stateDir: path.join(dir, "sim-sen-1"), role: "sensor",
       sampleIntervalMs: 100, batchPointsMax: 2, batchAgeMaxMs: 300, heartbeatIntervalMs: 1000, speedup: 60,
