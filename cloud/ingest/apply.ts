@@ -317,6 +317,11 @@ function applyOne(s: StoredDeviceState, item: IngestItem, res: ApplyResult): Rej
     case Uplink.Counters:
       markActivity(s, item, prevSeenMs);
       return null;
+    case Uplink.CommandAck:
+      // Recorded for dedup and confirmed by receipt; its effect on the command
+      // is cloud/commands' (its own consumer on XSF_UP, idempotent per command).
+      markActivity(s, item, prevSeenMs);
+      return null;
     default:
       throw new Error(`applyOne: kind ${m.kind} is not ingested`);
   }

@@ -118,8 +118,9 @@ export const channelNameBytesMax = 64;
 /** Most counters in one CounterState message. */
 export const countersPerMessageMax = 64;
 
-/** Uplink kinds with a cloud-side decoder (command acks go to cloud/commands). */
-export const decodedKinds: readonly Uplink[] = Object.freeze([Uplink.Telemetry, Uplink.Heartbeat, Uplink.Hello, Uplink.Status, Uplink.Counters]);
+/** Uplink kinds ingest decodes (command acks too: ingest records and confirms
+ *  them; their effect on the command is cloud/commands', through decodeCommandAck). */
+export const decodedKinds: readonly Uplink[] = Object.freeze([Uplink.Telemetry, Uplink.Heartbeat, Uplink.Hello, Uplink.Status, Uplink.Counters, Uplink.CommandAck]);
 
 function reject(deviceId: string | null, reason: DlqReason, detail: string): Rejected {
   return { ok: false, deviceId, reason, detail };
@@ -206,7 +207,8 @@ export function decodeDeviceMessage(subject: string, data: Uint8Array, cfg: Deco
     (kind === Uplink.Heartbeat && env.heartbeat !== undefined) ||
     (kind === Uplink.Hello && env.hello !== undefined) ||
     (kind === Uplink.Status && env.status !== undefined) ||
-    (kind === Uplink.Counters && env.counters !== undefined);
+    (kind === Uplink.Counters && env.counters !== undefined) ||
+    (kind === Uplink.CommandAck && env.commandAck !== undefined);
   if (env.seq === 0 && kind !== Uplink.Status) return reject(deviceId, DlqReason.BadSeq, "seq 0 (device seqs start at 1)");
   // From here on a rejection names the seq, so ingest can answer it in a receipt.
   const seqInfo = env.seq > 0 ? { kind, epoch: env.epoch, seq: env.seq, settledBelow: Math.min(env.settledBelow, env.seq) } : undefined;

@@ -16,7 +16,7 @@ import { DlqHeader } from "../../../cloud/records";
 import { KvDeviceRegistry, kvAdmissionCache, DeviceLifecycle, type AdmissionCache } from "../../../cloud/registry";
 import { DeviceStateStore } from "../../../cloud/state";
 import { decodeReceiptEnvelope, checkReceipt, ReceiptVerdict } from "../../../firmware/device/receipts";
-import { encodeEnvelope, type Receipt } from "../../../shared/proto/xsfleet.gen";
+import { AckStatus, createCommandAck, createEnvelope, encodeEnvelope, type Receipt } from "../../../shared/proto/xsfleet.gen";
 import { deviceTopic, Downlink } from "../../../shared/topics";
 import { quietLog, readStream, telemetryEnvelope } from "./helpers";
 import { localProposer } from "../../harness/local-proposer";
@@ -100,6 +100,27 @@ describe("receipts and the registry gate (real nats-server)", () => {
       const outs = await readStream(jetstream(nc), "XSF_OUT", `xsfleet.v1.out.${id}.telemetry`);
       expect(outs.length).toBe(5);
       expect(stats.receiptsPublished).toBeGreaterThanOrEqual(2);
+    } finally {
+      await dev.client.endAsync();
+    }
+  });
+
+  it("confirms a command ack (recorded once, never dead-lettered); cloud/commands applies it from its own consumer", async () => {
+    const id = "rcpt-ack-1";
+    await registry.register(id);
+    const dev = await device(id);
+    try {
+      const ack = createEnvelope({
+        schemaVersion: 1, deviceId: id, seq: 1, epoch, settledBelow: 1,
+        commandAck: createCommandAck({ commandId: "c-1", status: AckStatus.ACK_STATUS_OK, resultJson: "{}", duplicate: false }),
+      });
+      const dlqBefore = role.stats().deadLetters;
+      await dev.client.publishAsync(`xsfleet/v1/dev/${id}/ack`, Buffer.from(encodeEnvelope(ack)), { qos: 1 });
+      await waitFor("a receipt for the ack", () => confirmedSeqs(dev.receipts).includes(1));
+      await dev.client.publishAsync(`xsfleet/v1/dev/${id}/ack`, Buffer.from(encodeEnvelope(ack)), { qos: 1 });
+      await waitFor("a receipt for the resent ack", () => confirmedSeqs(dev.receipts).filter((q) => q === 1).length >= 2);
+      expect(role.stats().deadLetters).toBe(dlqBefore);
+      expect(dev.receipts.every((r) => r.rejected.length === 0)).toBe(true);
     } finally {
       await dev.client.endAsync();
     }
