@@ -439,7 +439,7 @@ export class DeviceRuntime {
     const commandNames = Object.keys({ ...this.#builtinCommands(), ...o.commandHandlers }).sort();
     return createHello({
       role: deviceRoleToWire(o.role),
-      capabilities: [...(sensor ? ["telemetry"] : ["actuate"]), "counters", "commands", "config", ...commandNames.map((n) => "cmd:" + n)],
+      capabilities: [...(sensor ? ["telemetry"] : o.role === DeviceRole.Gateway ? ["relay"] : ["actuate"]), "counters", "commands", "config", ...commandNames.map((n) => "cmd:" + n)],
       resources: createResources({ freeHeapBytes: r.freeHeapBytes(), flashTotalBytes: r.flashTotalBytes(), flashFreeBytes: r.flashFreeBytes(), cpuMhz: r.cpuMhz() }),
       ...(o.location !== undefined ? { location: createLocation(o.location) } : {}),
       firmwareVersion: o.firmwareVersion,
