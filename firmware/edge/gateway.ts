@@ -38,6 +38,7 @@ import { utf8Encode } from "../../shared/proto/utf8";
 import { Downlink, Uplink, deviceTopic, isDeviceId, parseDeviceAddress } from "../../shared/topics";
 import type { MqttClient, MqttConnect, Platform, StreamLink, StreamListener, StreamTransport, TimerId } from "../platform";
 import { LogLevel } from "../platform";
+import { storedDesiredConfig } from "../device/desired-config";
 import { FrameReader, FrameType, encodeFrame, type Frame } from "./frame";
 import { downlinkKinds, uplinkKinds } from "./kinds";
 
@@ -198,6 +199,22 @@ export class Gateway {
     this.#allow = next;
     for (const c of [...this.#all]) if (c.state === ChildState.Admitted && !next.has(c.deviceId)) this.#close(c, false);
     if (this.#up) this.#subscribeAll();
+  }
+
+  /**
+   * Takes the allow-list from the desired config the runtime holds (setting
+   * "children"); call at start and whenever the runtime applied a config.
+   * A config without the setting leaves the list as it is.
+   */
+  applyDesiredConfig(): void {
+    const cfg = storedDesiredConfig(this.#p.storage);
+    const ids = cfg === undefined ? undefined : allowListFromSettings(cfg.settings);
+    if (ids === undefined) return;
+    try {
+      this.setAllowList(ids);
+    } catch (e) {
+      this.#p.log(LogLevel.Warn, `gateway ${this.#id}: desired allow-list refused: ${String(e)}`);
+    }
   }
 
   children(): ChildInfo[] {

@@ -1,0 +1,134 @@
+// A star against real nats-server and the real ingest: a gateway (the host
+// port's device runtime in the gateway role) relays for 5 children that
+// connect to it over TCP and have no broker connection of their own. Every
+// child's telemetry reaches device state, each batch counted once, with
+// via = the gateway on every uplink NATS saw; receipts come back through the
+// gateway (the children's outboxes drain); a child killed shows offline via
+// the gateway's will emulation. Ingest does not keep `via` in device state
+// yet (docs/edge.md), so via is checked on the subjects ingest consumes.
+// Ingest on this branch sends no Receipts yet; the test's receipt stand-in
+// (test/firmware/nats-receipt-cloud.ts) answers each child's uplinks, and
+// the gateway relays those receipts down the links like any downlink.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startNats, type NatsCluster } from "../harness/nats";
+import { waitFor } from "../harness/wait";
+import { startIngestRole, type IngestRole } from "../../cloud/ingest";
+import { DeviceStateStore } from "../../cloud/state";
+import { startSimDevice, type SimDevice } from "../../firmware/host/sim-device";
+import { Presence, decodeEnvelope } from "../../shared/proto/xsfleet.gen";
+import { Uplink, parseDeviceAddress } from "../../shared/topics";
+import { startNatsReceiptCloud, type NatsReceiptCloud } from "../firmware/nats-receipt-cloud";
+
+const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe("star over TCP against nats-server and ingest", () => {
+  let nats: NatsCluster;
+  let nc: NatsConnection;
+  let role: IngestRole;
+  let store: DeviceStateStore;
+  let dir: string;
+  let gw: SimDevice;
+  const children: SimDevice[] = [];
+  const receiptClouds: NatsReceiptCloud[] = [];
+  const ids = ["kid-0", "kid-1", "kid-2", "kid-3", "kid-4"];
+  /** Per child: distinct telemetry seqs seen on NATS, and uplinks without via = gw. */
+  const seen = new Map<string, { teleSeqs: Set<number>; withoutVia: number; statuses: Array<{ presence: number; via: string }> }>();
+
+  beforeAll(async () => {
+    nats = await startNats();
+    nc = await connect({ servers: nats.servers });
+    role = await startIngestRole({ nc, nodeId: "ingest-1", config: { ackWaitMs: 2_000, sweepIntervalMs: 100, heartbeatTimeoutFactor: 30 }, log: quietLog as never });
+    store = await DeviceStateStore.open(nc);
+    for (const id of ids) seen.set(id, { teleSeqs: new Set(), withoutVia: 0, statuses: [] });
+    for (const id of ids) receiptClouds.push(await startNatsReceiptCloud(nc, id, { auto: true }));
+    nc.subscribe("xsfleet.v1.>", {
+      callback: (_e, m) => {
+        const a = parseDeviceAddress(m.subject);
+        const s = a === null ? undefined : seen.get(a.deviceId);
+        if (a === null || s === undefined) return;
+        if (a.kind !== Uplink.Telemetry && a.kind !== Uplink.Status && a.kind !== Uplink.Hello && a.kind !== Uplink.Heartbeat) return;
+        const env = decodeEnvelope(m.data);
+        if (env.via !== "gw-1") s.withoutVia++;
+        if (a.kind === Uplink.Telemetry) s.teleSeqs.add(env.seq);
+        if (a.kind === Uplink.Status && env.status !== undefined) s.statuses.push({ presence: env.status.presence, via: env.via });
+      },
+    });
+    await nc.flush();
+    dir = mkdtempSync(path.join(tmpdir(), "xsfleet-star-"));
+    const port = await freePort();
+    gw = await startSimDevice({
+      deviceId: "gw-1", brokerUrl: nats.nodes[0]!.mqttUrl, stateDir: path.join(dir, "gw-1"), fsync: false,
+      relay: { port, children: ids }, heartbeatIntervalMs: 2_000,
+    });
+    await gw.waitFor("connected");
+    for (const [i, id] of ids.entries()) {
+      children.push(await startSimDevice({
+        deviceId: id, brokerUrl: "mqtt://unused:1", viaGateway: { host: "127.0.0.1", port }, stateDir: path.join(dir, id), fsync: false,
+        trace: { nodeId: 1 + (i % 4) }, speedup: 60, sampleIntervalMs: 100, batchPointsMax: 10, batchAgeMaxMs: 1_000, heartbeatIntervalMs: 2_000,
+        keepaliveS: 5, backoff: { baseMs: 100, capMs: 1_000 }, outbox: { receiptTimeoutMs: 2_000 },
+      }));
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of children) await c.stop();
+    await gw?.stop();
+    for (const r of receiptClouds) r.close();
+    await role?.stop();
+    await nc?.close();
+    await nats?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("every child's telemetry reaches device state once, relayed with via; receipts drain the children's outboxes", async () => {
+    for (const c of children) {
+      const s = seen.get(c.deviceId)!;
+      const st = await waitFor(`${c.deviceId}: 5 batches in device state and confirmed on the child`, async () => {
+        const d = await store.getDeviceState(c.deviceId);
+        return d !== null && d !== undefined && d.telemetry.batches >= 5 && c.stats().confirmed >= 5 ? d : null;
+      }, { timeoutMs: 60_000, detail: () => JSON.stringify({ gw: gw.gateway?.stats, child: c.stats().confirmed }) });
+      expect(st.presence.state).toBe("online");
+      expect(s.withoutVia, c.deviceId).toBe(0);
+      // Counted once: once the child's sent batches are all receipted, state
+      // holds exactly the distinct batches NATS carried (retransmits included).
+      await waitFor(`${c.deviceId}: state batches equal distinct relayed batches`, async () => {
+        const d = await store.getDeviceState(c.deviceId);
+        return d !== null && d !== undefined && d.telemetry.batches === s.teleSeqs.size;
+      }, 60_000);
+    }
+    const g = gw.gateway!.stats;
+    expect(g.admitted).toBeGreaterThanOrEqual(ids.length);
+    expect(g.badFrames).toBe(0);
+    expect(g.downlinks).toBeGreaterThan(0); // receipts went down the links
+    expect(gw.gateway!.children().map((c) => c.deviceId)).toEqual(ids);
+  }, 180_000);
+
+  it("a killed child shows offline through the gateway", async () => {
+    const victim = children[children.length - 1]!;
+    victim.crash();
+    const st = await waitFor(`${victim.deviceId} offline in device state`, async () => {
+      const d = await store.getDeviceState(victim.deviceId);
+      return d?.presence.state === "offline" ? d : null;
+    }, 60_000);
+    expect(st.presence.state).toBe("offline");
+    const last = seen.get(victim.deviceId)!.statuses.at(-1);
+    expect(last).toEqual({ presence: Presence.PRESENCE_OFFLINE, via: "gw-1" });
+  }, 90_000);
+});
