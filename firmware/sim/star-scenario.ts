@@ -9,7 +9,7 @@
 // What it returns is what the checks need: per child, the batch seqs the
 // cloud recorded (via, epoch, seq), the child's own end state, and the
 // retained status of the killed child.
-import { toHex } from "../../shared/crdt/wire";
+import { fnv1a32 } from "../../shared/crdt/wire";
 import { Presence, decodeEnvelope, type Envelope } from "../../shared/proto/xsfleet.gen";
 import { Uplink, deviceTopic, parseDeviceAddress } from "../../shared/topics";
 import { DeviceRuntime, type RuntimeStats } from "../device/runtime";
@@ -52,7 +52,7 @@ export interface StarScenarioResult {
   killed: string;
   /** Presence and via of the killed child's last retained status. */
   killedStatus: { presence: number; via: string; reason: string } | undefined;
-  /** FNV-hashed bytes of every uplink the broker routed, in order (XS parity). */
+  /** Sender, topic, FNV-1a and length of every message on a child's topics, in order (XS parity). */
   trace: string[];
 }
 
@@ -135,7 +135,7 @@ export function runStarScenario(input: StarScenarioInput): StarScenarioResult {
     } catch {
       continue;
     }
-    if (m.from === gwId || m.will) trace.push(`${m.topic} ${toHex(m.payload.subarray(0, 12))}${m.payload.length}`);
+    trace.push(`${m.from}>${m.topic} ${fnv1a32(m.payload)} ${m.payload.length}`);
     if (m.from !== gwId) continue; // downlinks from the cloud stand-in
     if (env.via !== gwId) c.withoutVia++;
     if (a.kind === Uplink.Telemetry && env.telemetry !== undefined && world.cloud!.record(a.deviceId, env.epoch, env.seq)?.applied === 1) {
