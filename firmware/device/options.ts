@@ -8,6 +8,7 @@ import type { BackoffPolicy } from "./backoff";
 import { backoffDefaults, checkBackoffPolicy } from "./backoff";
 import { batchPointsLimit } from "./batcher";
 import type { CommandHandler } from "./commands";
+import type { Counter } from "../../shared/proto/xsfleet.gen";
 import type { OutboxLimits } from "./outbox";
 import { checkOutboxLimits, outboxDefaults } from "./outbox";
 
@@ -41,6 +42,12 @@ export interface DeviceOptions {
   outbox: OutboxLimits;
   /** Extra command handlers (actuators); merged over the built-in ones. */
   commandHandlers?: Readonly<Record<string, CommandHandler>>;
+  /**
+   * Counters the node carries beside its own, sent in the same CounterState
+   * (a mesh peer's merged counters, firmware/edge/mesh-node.ts); names must
+   * not clash with the device's own.
+   */
+  extraCounters?: () => readonly Counter[];
   /** Seq values reserved per flash write. */
   seqBlock: number;
 }

@@ -11,6 +11,7 @@ import {
   AckStatus,
   Presence,
   createChannelInfo,
+  createCounterState,
   createEnvelope,
   createHeartbeat,
   createHello,
@@ -223,7 +224,10 @@ export class DeviceRuntime {
     // Persist before send: the cloud never sees a count the device could
     // lose in a crash (a G-Counter replica must not go backwards).
     this.#counters.flush();
-    this.#publishDirect(KindIndex.Counters, { counters: this.#counters.state() }, false);
+    const own = this.#counters.state();
+    const extra = this.options.extraCounters?.();
+    const counters = extra === undefined || extra.length === 0 ? own : createCounterState({ counters: [...own.counters, ...extra] });
+    this.#publishDirect(KindIndex.Counters, { counters }, false);
   }
 
   stats(): RuntimeStats {

@@ -3,10 +3,13 @@
 // the simulator), one gossip round every `gossipIntervalMs`. Datagrams are
 // handled as they arrive (decode + merge are bounded by mesh.ts); from an
 // address outside the peer list they are dropped and counted.
+import { CounterKind, createCounter, type Counter } from "../../shared/proto/xsfleet.gen";
 import type { DatagramSocket, Platform, TimerId } from "../platform";
 import { MeshPeer, type MeshPeerOptions } from "./mesh";
 
 export const gossipIntervalMinMs = 50;
+/** Prefix of mesh counters in a device's CounterState (apart from the device's own counters). */
+export const meshCounterPrefix = "mesh-";
 
 export interface MeshNodeOptions extends Omit<MeshPeerOptions, "random"> {
   /** UDP port to bind (0: any). */
@@ -47,6 +50,21 @@ export class MeshNode {
     this.#timer = undefined;
     this.#socket?.close();
     this.#socket = undefined;
+  }
+
+  /**
+   * The merged mesh counters as PN-Counter states, for the runtime's
+   * CounterState (`extraCounters`) when this peer reaches the cloud. Each
+   * carries every peer's entries, so any number of peers reporting the same
+   * counter merge (max per replica) to the true total: never double counted.
+   */
+  counterState(): Counter[] {
+    const out: Counter[] = [];
+    const counters = this.peer.counters();
+    for (const name of [...counters.keys()].sort()) {
+      out.push(createCounter({ name: meshCounterPrefix + name, kind: CounterKind.COUNTER_KIND_PN, state: counters.get(name)!.encode() }));
+    }
+    return out;
   }
 
   #onDatagram(from: string, bytes: Uint8Array): void {

@@ -2,13 +2,21 @@
 // in-memory LAN with seeded datagram loss and delay, each incrementing its
 // share of two counters, a partition into two halves that keep counting on
 // their own, then heal. Returns the rounds until every peer held the same
-// state, and the final values against the sum of all increments. Runs on
-// Node and XS alike (test/xs/edge.xs.test.ts).
-import { MeshNode } from "../edge/mesh-node";
+// state, and the final values against the sum of all increments. With
+// `reporters` > 0, that many peers also run the device runtime on the
+// in-memory broker and send the merged counters in their CounterState; the
+// reports are merged as the cloud must (CRDT merge across reporters, never
+// a sum). Runs on Node and XS alike (test/xs/edge.xs.test.ts).
+import { PNCounter } from "../../shared/crdt/pncounter";
+import { CounterKind, decodeEnvelope } from "../../shared/proto/xsfleet.gen";
+import { Uplink, parseDeviceAddress } from "../../shared/topics";
+import { DeviceRuntime } from "../device/runtime";
+import { MeshNode, meshCounterPrefix } from "../edge/mesh-node";
 import { MemoryNetwork } from "./memory-links";
-import { SeededRandom, SimClock } from "./sim-clock";
+import { SeededRandom } from "./sim-clock";
 import { fixedResources, silentLog, type Platform } from "../platform";
 import { MemoryStorage } from "./memory-storage";
+import { createSimWorld } from "./sim-platform";
 
 export interface MeshScenarioInput {
   seed: number;
@@ -19,6 +27,8 @@ export interface MeshScenarioInput {
   /** Gossip rounds the partition lasts (0: none). */
   partitionRounds: number;
   roundsMax: number;
+  /** Peers that also reach the cloud and report the merged counters (default 0). */
+  reporters?: number;
 }
 
 export interface MeshScenarioResult {
@@ -31,10 +41,15 @@ export interface MeshScenarioResult {
   bytesSent: number;
   datagramsLost: number;
   bad: number;
+  /** Each reporter's last report (values of the mesh counters it sent). */
+  reports: Array<{ from: string; events: number; level: number }>;
+  /** The reports merged as CRDT states (what the cloud must hold). */
+  merged: { events: number; level: number };
 }
 
 export function runMeshScenario(input: MeshScenarioInput): MeshScenarioResult {
-  const clock = new SimClock(1_700_000_000_000);
+  const world = createSimWorld({ wallBaseMs: 1_700_000_000_000, cloud: false });
+  const clock = world.clock;
   const net = new MemoryNetwork(clock, new SeededRandom(input.seed ^ 0x3e5));
   net.setFaults({ lossRate: input.lossRate, delayMs: 2, jitterMs: Math.max(1, Math.floor(input.gossipIntervalMs / 4)) });
   const port = 7400;
@@ -83,6 +98,41 @@ export function runMeshScenario(input: MeshScenarioInput): MeshScenarioResult {
       break;
     }
   }
+  // Reporters reach the cloud and send their merged counters (twice: a repeat changes nothing).
+  const reporters = nodes.slice(0, input.reporters ?? 0).map((n, i) => {
+    const p: Platform = {
+      timers: clock, clock, storage: new MemoryStorage(), random: new SeededRandom(input.seed + 5000 + i), log: silentLog, resources: fixedResources(),
+      mqttConnect: world.broker.connect,
+    };
+    const rt = new DeviceRuntime(p, { deviceId: hosts[i]!, role: "actuator", brokerUrls: ["mqtt://sim:1883"], extraCounters: () => n.counterState() });
+    rt.start();
+    return rt;
+  });
+  if (reporters.length > 0) {
+    clock.advance(500);
+    for (const rt of reporters) rt.publishCounters();
+    clock.advance(500);
+  }
+  const reports: MeshScenarioResult["reports"] = [];
+  const merged = new Map<string, PNCounter>();
+  for (const m of world.broker.log) {
+    const a = parseDeviceAddress(m.topic);
+    if (a === null || a.kind !== Uplink.Counters) continue;
+    const st = decodeEnvelope(m.payload).counters;
+    if (st === undefined) continue;
+    const r = { from: a.deviceId, events: 0, level: 0 };
+    for (const c of st.counters) {
+      if (c.kind !== CounterKind.COUNTER_KIND_PN || c.name.indexOf(meshCounterPrefix) !== 0) continue;
+      const name = c.name.slice(meshCounterPrefix.length);
+      const counter = PNCounter.decode(c.state, { replicasMax: 128 });
+      if (name === "events" || name === "level") r[name] = counter.value();
+      const held = merged.get(name);
+      if (held === undefined) merged.set(name, counter);
+      else held.merge(counter);
+    }
+    reports.push(r);
+  }
+  for (const rt of reporters) rt.stop();
   for (const n of nodes) n.stop();
   let bytesSent = 0;
   let bad = 0;
@@ -94,5 +144,6 @@ export function runMeshScenario(input: MeshScenarioInput): MeshScenarioResult {
     convergedAfterRounds, halvesConvergedApart, expected,
     values: nodes.map((n) => ({ events: n.peer.value("events"), level: n.peer.value("level") })),
     bytesSent, datagramsLost: net.stats.datagramsLost, bad,
+    reports, merged: { events: merged.get("events")?.value() ?? 0, level: merged.get("level")?.value() ?? 0 },
   };
 }

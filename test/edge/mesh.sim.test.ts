@@ -72,3 +72,16 @@ describe("mesh peer", () => {
     expect(src.value("events")).toBe(0);
   });
 });
+
+describe("mesh: peers that reach the cloud", () => {
+  it("report the merged counters; merged across reporters they equal the sum of increments, never double counted", () => {
+    const r = runMeshScenario({ seed: 11, peers: 16, lossRate: 0.2, gossipIntervalMs: 200, partitionRounds: 10, roundsMax: 100, reporters: 3 });
+    expect(r.convergedAfterRounds).toBeGreaterThan(0);
+    // Each reporter sent the whole mesh's count (on connect and once more).
+    expect(new Set(r.reports.map((x) => x.from))).toEqual(new Set(["peer-0", "peer-1", "peer-2"]));
+    for (const rep of r.reports) expect({ events: rep.events, level: rep.level }).toEqual(r.expected);
+    expect(r.merged).toEqual(r.expected);
+    // Summing the reports instead would count the same increments once per report.
+    expect(r.reports.reduce((n, x) => n + x.events, 0)).toBe(r.expected.events * r.reports.length);
+  });
+});
