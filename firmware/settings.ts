@@ -65,10 +65,12 @@ export interface DeviceSettings {
   claim: string;
   storageDomain: string;
   logLevel: LogLevel;
+  /** The star (docs/edge.md): a gateway's listening port and children; a child's gateway host ("" = not a child). */
+  edge: { gatewayPort: number; children: string[]; gatewayHost: string };
 }
 
 export function deviceSettings(s: Settings): DeviceSettings {
-  const role = s.choice("role", [DeviceRole.Sensor, DeviceRole.Actuator], DeviceRole.Sensor);
+  const role = s.choice("role", [DeviceRole.Sensor, DeviceRole.Actuator, DeviceRole.Gateway], DeviceRole.Sensor);
   const username = s.text("mqttUsername", "");
   const password = s.text("mqttPassword", "");
   const init: DeviceOptionsInit = {
@@ -87,5 +89,7 @@ export function deviceSettings(s: Settings): DeviceSettings {
     location: { site: s.text("site", ""), zone: s.text("zone", ""), latitude: s.number("latitude", 0), longitude: s.number("longitude", 0) },
   };
   const level = s.choice("logLevel", logLevelNames, "info");
-  return { init, claim: s.text("claim", ""), storageDomain: s.text("storageDomain", "xsfleet"), logLevel: logLevelNames.indexOf(level) as LogLevel };
+  const children = s.text("children", "").split(",").map((x) => x.trim()).filter((x) => x.length > 0);
+  const edge = { gatewayPort: s.int("gatewayPort", 1884, 1, 65_535), children, gatewayHost: s.text("gatewayHost", "") };
+  return { init, claim: s.text("claim", ""), storageDomain: s.text("storageDomain", "xsfleet"), logLevel: logLevelNames.indexOf(level) as LogLevel, edge };
 }
