@@ -4,6 +4,7 @@
 // be strings (command line) or numbers/booleans (manifest JSON); each getter
 // converts and validates, naming the key in its error.
 import { DeviceRole } from "../shared/device-role";
+import { isDeviceId } from "../shared/topics";
 import type { DeviceOptionsInit } from "./device/options";
 import { LogLevel } from "./platform";
 
@@ -71,13 +72,16 @@ export interface DeviceSettings {
 
 export function deviceSettings(s: Settings): DeviceSettings {
   const role = s.choice("role", [DeviceRole.Sensor, DeviceRole.Actuator, DeviceRole.Gateway], DeviceRole.Sensor);
+  const gatewayHost = s.text("gatewayHost", "");
+  // A child of a star has no broker of its own (boot.ts points it at the gateway).
+  const mqttHost = gatewayHost !== "" ? s.text("mqttHost", gatewayHost) : s.text("mqttHost");
   const username = s.text("mqttUsername", "");
   const password = s.text("mqttPassword", "");
   const init: DeviceOptionsInit = {
     deviceId: s.text("deviceId"),
     role,
     // mqttTls: the broker's certificate is checked against the CA the manifest carries (docs/security.md).
-    brokerUrls: [`${s.choice("mqttTls", ["false", "true"], "false") === "true" ? "mqtts" : "mqtt"}://${s.text("mqttHost")}:${s.int("mqttPort", 1883, 1, 65_535)}`],
+    brokerUrls: [`${s.choice("mqttTls", ["false", "true"], "false") === "true" ? "mqtts" : "mqtt"}://${mqttHost}:${s.int("mqttPort", 1883, 1, 65_535)}`],
     ...(username !== "" ? { username } : {}),
     ...(password !== "" ? { password } : {}),
     firmwareVersion: s.text("firmwareVersion", "0.1.0"),
@@ -90,6 +94,7 @@ export function deviceSettings(s: Settings): DeviceSettings {
   };
   const level = s.choice("logLevel", logLevelNames, "info");
   const children = s.text("children", "").split(",").map((x) => x.trim()).filter((x) => x.length > 0);
-  const edge = { gatewayPort: s.int("gatewayPort", 1884, 1, 65_535), children, gatewayHost: s.text("gatewayHost", "") };
+  for (const c of children) if (!isDeviceId(c)) throw new Error(`config.children must be comma-separated device ids, got ${JSON.stringify(c)}`);
+  const edge = { gatewayPort: s.int("gatewayPort", 1884, 1, 65_535), children, gatewayHost };
   return { init, claim: s.text("claim", ""), storageDomain: s.text("storageDomain", "xsfleet"), logLevel: logLevelNames.indexOf(level) as LogLevel, edge };
 }
