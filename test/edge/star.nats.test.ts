@@ -20,8 +20,8 @@ import { waitFor } from "../harness/wait";
 import { startIngestRole, type IngestRole } from "../../cloud/ingest";
 import { DeviceStateStore } from "../../cloud/state";
 import { startSimDevice, type SimDevice } from "../../firmware/host/sim-device";
-import { Presence, decodeEnvelope } from "../../shared/proto/xsfleet.gen";
-import { Uplink, parseDeviceAddress } from "../../shared/topics";
+import { Presence, createCommand, createEnvelope, decodeEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
+import { Downlink, Uplink, deviceSubject, parseDeviceAddress } from "../../shared/topics";
 import { startNatsReceiptCloud, type NatsReceiptCloud } from "../firmware/nats-receipt-cloud";
 
 const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
@@ -49,24 +49,28 @@ describe("star over TCP against nats-server and ingest", () => {
   const receiptClouds: NatsReceiptCloud[] = [];
   const ids = ["kid-0", "kid-1", "kid-2", "kid-3", "kid-4"];
   /** Per child: distinct telemetry seqs seen on NATS, and uplinks without via = gw. */
-  const seen = new Map<string, { teleSeqs: Set<number>; withoutVia: number; statuses: Array<{ presence: number; via: string }> }>();
+  const seen = new Map<string, {
+    teleSeqs: Set<number>; batchSeqs: Set<number>; withoutVia: number; statuses: Array<{ presence: number; via: string }>; acks: Array<{ seq: number; via: string; commandId: string }>;
+  }>();
 
   beforeAll(async () => {
     nats = await startNats();
     nc = await connect({ servers: nats.servers });
     role = await startIngestRole({ nc, nodeId: "ingest-1", config: { ackWaitMs: 2_000, sweepIntervalMs: 100, heartbeatTimeoutFactor: 30 }, log: quietLog as never });
     store = await DeviceStateStore.open(nc);
-    for (const id of ids) seen.set(id, { teleSeqs: new Set(), withoutVia: 0, statuses: [] });
+    for (const id of ids) seen.set(id, { teleSeqs: new Set(), batchSeqs: new Set(), withoutVia: 0, statuses: [], acks: [] });
     for (const id of ids) receiptClouds.push(await startNatsReceiptCloud(nc, id, { auto: true }));
     nc.subscribe("xsfleet.v1.>", {
       callback: (_e, m) => {
         const a = parseDeviceAddress(m.subject);
         const s = a === null ? undefined : seen.get(a.deviceId);
         if (a === null || s === undefined) return;
-        if (a.kind !== Uplink.Telemetry && a.kind !== Uplink.Status && a.kind !== Uplink.Hello && a.kind !== Uplink.Heartbeat) return;
+        if (a.kind !== Uplink.Telemetry && a.kind !== Uplink.Status && a.kind !== Uplink.Hello && a.kind !== Uplink.Heartbeat && a.kind !== Uplink.CommandAck) return;
         const env = decodeEnvelope(m.data);
         if (env.via !== "gw-1") s.withoutVia++;
         if (a.kind === Uplink.Telemetry) s.teleSeqs.add(env.seq);
+        if (a.kind === Uplink.Telemetry && env.telemetry) s.batchSeqs.add(env.telemetry.batchSeq);
+        if (a.kind === Uplink.CommandAck && env.commandAck) s.acks.push({ seq: env.seq, via: env.via, commandId: env.commandAck.commandId });
         if (a.kind === Uplink.Status && env.status !== undefined) s.statuses.push({ presence: env.status.presence, via: env.via });
       },
     });
@@ -118,6 +122,43 @@ describe("star over TCP against nats-server and ingest", () => {
     expect(g.badFrames).toBe(0);
     expect(g.downlinks).toBeGreaterThan(0); // receipts went down the links
     expect(gw.gateway!.children().map((c) => c.deviceId)).toEqual(ids);
+  }, 180_000);
+
+  it("a command reaches the right child through the gateway, executed once, acknowledged with via", async () => {
+    const id = "kid-1";
+    const cmd = encodeEnvelope(createEnvelope({
+      schemaVersion, deviceId: id, seq: 1, command: createCommand({ commandId: "edge-cmd-1", name: "ping", deadlineMs: Date.now() + 60_000 }),
+    }));
+    const child = children[1]!;
+    const executed = (): number => child.stats().counters.cmdsExecuted ?? 0;
+    const before = executed();
+    nc.publish(deviceSubject(id, Downlink.Command), cmd);
+    await waitFor("the ack of edge-cmd-1 on NATS", () => seen.get(id)!.acks.some((a) => a.commandId === "edge-cmd-1"), 60_000);
+    nc.publish(deviceSubject(id, Downlink.Command), cmd); // the cloud's retry: a duplicate, not run again
+    await waitFor("the second ack", () => seen.get(id)!.acks.filter((a) => a.commandId === "edge-cmd-1").length >= 2, 60_000);
+    expect(executed() - before).toBe(1);
+    expect(seen.get(id)!.acks.every((a) => a.via === "gw-1")).toBe(true);
+    for (const other of ids.filter((x) => x !== id)) expect(seen.get(other)!.acks).toEqual([]);
+  }, 120_000);
+
+  it("the gateway's uplink is cut and restored: children reconnect, their batches continue with no gap, each counted once", async () => {
+    gw.cutNetwork();
+    await waitFor("children closed by the gateway", () => children.every((c) => !c.stats().connected), 60_000);
+    const during = children.map((c) => c.stats().batches);
+    await waitFor("children keep sampling while cut off", () => children.every((c, i) => c.stats().batches > during[i]!), 60_000);
+    gw.restoreNetwork();
+    await waitFor("children back through the gateway", () => children.every((c) => c.stats().connected), 60_000);
+    for (const [i, c] of children.entries()) {
+      const s = seen.get(c.deviceId)!;
+      await waitFor(`${c.deviceId}: the batches made while cut off reached NATS`, () => Math.max(...s.batchSeqs) >= during[i]! + 1, 60_000);
+      const seqs = [...s.batchSeqs].sort((a, b) => a - b);
+      expect(seqs, c.deviceId).toEqual(seqs.map((_, k) => seqs[0]! + k)); // no gap: nothing lost
+      await waitFor(`${c.deviceId}: state batches equal distinct relayed batches`, async () => {
+        const d = await store.getDeviceState(c.deviceId);
+        return d !== null && d !== undefined && d.telemetry.batches === s.teleSeqs.size;
+      }, 60_000);
+    }
+    expect(gw.gateway!.stats.badFrames).toBe(0);
   }, 180_000);
 
   it("a killed child shows offline through the gateway", async () => {
