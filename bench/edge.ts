@@ -62,3 +62,32 @@ const perDirectUs = (directMs * 1000) / direct;
 console.log(`  through the gateway: ${relayed} uplinks relayed in ${starMs.toFixed(0)} ms CPU = ${perRelayUs.toFixed(1)} µs per uplink (${Math.round(relayed / (starMs / 1000))} relayed/s, children + gateway + broker simulated)`);
 console.log(`  direct (baseline):   ${direct} uplinks in ${directMs.toFixed(0)} ms CPU = ${perDirectUs.toFixed(1)} µs per uplink`);
 console.log(`  ratio relay/direct per uplink: ${(perRelayUs / perDirectUs).toFixed(2)} (the scenarios differ in faults; read it as an order of magnitude)`);
+
+// Part 3 — XS heap of a gateway per child, on the metered xsnap (64-bit XS:
+// slots are 32 bytes there, 16 on the ESP32; chunk bytes are an upper bound).
+const nodemcu = { chunkBytes: 77 * 1024, slots: 4928 };
+async function gatewayHeap(): Promise<void> {
+  const { runManyOnXs } = await import("../test/harness/xs");
+  const { meteredXsnapBinary } = await import("./lib/xsnap-meter");
+  const bin = meteredXsnapBinary((m) => console.error(m));
+  const phases = [
+    { phase: "world" }, { phase: "gateway" }, { phase: "run", minutes: 2 },
+    { phase: "children", n: 4 }, { phase: "children", n: 8 }, { phase: "children", n: 16 }, { phase: "run", minutes: 3 },
+  ];
+  const runs = await runManyOnXs<{ phase: string; children: number; forwarded: number; pubAcks: number }>("bench/entries/gateway-footprint.ts", phases, { xsnapBin: bin });
+  console.log("\nPart 3: XS heap of a gateway (xsnap 64-bit, after a full GC)");
+  console.log("  phase          children  slots    chunk bytes  relayed");
+  const m = runs.map((r) => ({ slots: r.meter.currentHeapCount ?? 0, chunks: r.meter.chunks ?? 0 }));
+  runs.forEach((r, i) => console.log(`  ${r.result.phase.padEnd(14)} ${String(r.result.children).padStart(8)}  ${String(m[i]!.slots).padStart(6)}  ${String(m[i]!.chunks).padStart(12)}  ${String(r.result.forwarded).padStart(7)}`));
+  const world = m[0]!;
+  const alone = m[2]!;
+  const full = m[6]!;
+  const perChildSlots = (full.slots - alone.slots) / 16;
+  const perChildChunks = (full.chunks - alone.chunks) / 16;
+  console.log(`  gateway alone (runtime + core): ${alone.slots - world.slots} slots, ${((alone.chunks - world.chunks) / 1024).toFixed(1)} KB chunks`);
+  console.log(`  per child (upper bound: the test child's own link end counts too): ${perChildSlots.toFixed(0)} slots, ${(perChildChunks / 1024).toFixed(2)} KB chunks`);
+  const slots16 = full.slots - world.slots;
+  const chunks16 = full.chunks - world.chunks;
+  console.log(`  gateway with 16 children: ${slots16} slots (${(slots16 / nodemcu.slots).toFixed(2)} of nodemcu's ${nodemcu.slots}), ${(chunks16 / 1024).toFixed(1)} KB chunks (${(chunks16 / nodemcu.chunkBytes).toFixed(2)} of 77 KB); target < 0.5 each`);
+}
+await gatewayHeap();
