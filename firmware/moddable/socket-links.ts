@@ -67,6 +67,8 @@ class SocketLink implements StreamLink {
   }
 
   #drain(): void {
+    // write() with no argument: the bytes the socket takes now (Moddable's socket API).
+    if (this.#queue.length > 0) this.#writable = this.#socket.write();
     while (this.#queue.length > 0 && this.#writable > 0) {
       const head = this.#queue[0]!;
       const n = Math.min(head.length, this.#writable);
