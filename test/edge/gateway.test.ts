@@ -185,4 +185,26 @@ describe("gateway", () => {
     expect(acks.every((e) => e.via === "gw" && e.commandAck?.commandId === "cmd-1")).toBe(true);
     expect(stats.badFrames).toBe(0);
   });
+
+  it("a child that dies while the gateway's uplink is cut is shown offline once the uplink is back; one that rejoins is not", () => {
+    const s = star(["a", "b"]);
+    const stats: LinkClientStats = { badFrames: 0, refused: 0, sendFailures: 0 };
+    const a = child(s, "a", stats);
+    const b = child(s, "b", stats);
+    s.run(1_000);
+    expect(a.stats().connected && b.stats().connected).toBe(true);
+    s.world.broker.setAvailable(false); // drops the gateway: its children are closed
+    s.run(500);
+    expect(a.stats().connected || b.stats().connected).toBe(false);
+    b.crash();
+    s.net.crashHost("b");
+    s.run(2_000);
+    s.world.broker.setAvailable(true);
+    s.run(5_000);
+    expect(s.gateway.stats.upstreamConnected).toBe(true);
+    expect(a.stats().connected).toBe(true);
+    s.run(30_000); // rejoinGraceMs (default 30 s)
+    expect(statusOf(s, "b")).toEqual({ presence: Presence.PRESENCE_OFFLINE, via: "gw" });
+    expect(statusOf(s, "a")).toEqual({ presence: Presence.PRESENCE_ONLINE, via: "gw" });
+  });
 });
