@@ -34,6 +34,7 @@ import { Gateway } from "../edge/gateway";
 import { linkMqttConnect } from "../edge/link-client";
 import { tcpLinks } from "./net-links";
 import { ConfigOutcome } from "../device/desired-config";
+import type { Counter } from "../../shared/proto/xsfleet.gen";
 
 
 export interface SimTrace {
@@ -80,6 +81,8 @@ export interface SimDeviceOptions {
   location?: DeviceLocation;
   firmwareVersion?: string;
   commandHandlers?: Record<string, CommandHandler>;
+  /** Counters sent beside the device's own (a mesh peer's merged counters, docs/edge.md). */
+  extraCounters?: () => readonly Counter[];
   /** Seed for trace ids and backoff jitter (default: random). */
   seed?: number;
   /** fsync every storage write (default true; false for big fleets). */
@@ -255,6 +258,7 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
     ...(opts.location !== undefined ? { location: opts.location } : {}),
     ...(opts.firmwareVersion !== undefined ? { firmwareVersion: opts.firmwareVersion } : {}),
     ...(opts.commandHandlers !== undefined ? { commandHandlers: opts.commandHandlers } : {}),
+    ...(opts.extraCounters !== undefined ? { extraCounters: opts.extraCounters } : {}),
   }, (e) => {
     if (gw !== undefined && e.type === "config" && e.outcome === ConfigOutcome.Applied) gw.applyDesiredConfig();
     events.emit(e.type, e);
