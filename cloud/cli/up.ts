@@ -20,6 +20,7 @@ import { startLocalNats, freePort, isPortOpen, type LocalNats } from "../infra";
 import { startNatsDashboard, type DashboardEventListener, type DashboardHandle, type ProcessRow } from "../dashboard";
 import { startSimFleet, fleetDevicesMax, simFleetIds, type SimFleet } from "../../firmware/host/sim-fleet";
 import { startStarFleet, starFleetIds, starGatewaysMax, type StarFleet } from "../../firmware/host/star-fleet";
+import { meshPeersMax, startMeshFleet, type MeshFleet } from "../../firmware/host/mesh-fleet";
 import { storedCredentialIn } from "../../firmware/host/sim-device";
 import { ApiClient } from "../api";
 import type { CloudRole } from "../base";
@@ -44,7 +45,7 @@ export const upSpec: CommandSpec = {
   options: {
     devices: { type: "string", value: "N", description: `simulated devices (0-${fleetDevicesMax})`, default: "36" },
     actuators: { type: "string", value: "N", description: "how many of them are actuators (default: 4; one per 9 devices in smaller fleets)" },
-    topology: { type: "string", value: "direct|star|mixed", description: "direct: every device on the broker; star: the devices sit behind gateways (8 children each) with no broker access; mixed: the direct fleet plus one gateway with 4 children (docs/edge.md)", default: "direct" },
+    topology: { type: "string", value: "direct|star|mesh|mixed", description: "direct: every device on the broker; star: the devices sit behind gateways (8 children each) with no broker access; mesh: the devices are mesh peers on UDP converging their counters, two of them reporting to the cloud; mixed: the direct fleet plus one gateway with 4 children and a mesh of 8 peers (docs/edge.md)", default: "direct" },
     moddable: { type: "string", value: "N", description: `more devices (0-${moddableDevicesMax}) running the Moddable-built firmware in the SDK's simulator (mcsim; builds the SDK once)`, default: "0" },
     "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands)", default: "3" },
     registry: { type: "string", value: "kv|control", description: "device registry: control = Raft control plane (3 replicas), kv = NATS KV", default: "control" },
@@ -92,6 +93,8 @@ interface Stack {
   moddable: ModdableFleet | null;
   /** `--topology star|mixed`: gateways and the children behind them. */
   star: StarFleet | null;
+  /** `--topology mesh|mixed`: mesh peers on UDP, some reporting to the cloud. */
+  mesh: MeshFleet | null;
   probe: FleetProbe | null;
   /** Set when a stop began: startup steps still in flight undo what they made. */
   stopping: boolean;
@@ -250,7 +253,9 @@ function processEventLine(e: ProcessEvent): string {
 
 interface UpSettings {
   devices: number;
-  topology: "direct" | "star" | "mixed";
+  topology: "direct" | "star" | "mesh" | "mixed";
+  /** Mesh peers with --topology mesh (from --devices). */
+  meshPeers: number;
   moddable: number;
   actuators: number;
   cloudNodes: number;
@@ -351,7 +356,9 @@ async function startStack(
     stack.fleet = fleet;
   }
   check();
-  if (o.topology !== "direct") await startStar(stack, o, log);
+  if (o.topology === "star" || o.topology === "mixed") await startStar(stack, o, log);
+  check();
+  if (o.topology === "mesh" || o.topology === "mixed") await startMesh(stack, o, log);
   check();
   if (o.moddable > 0) {
     stack.moddable = await startModdableFleet({
@@ -394,6 +401,31 @@ async function startStar(stack: Stack, o: UpSettings, log: (m: string) => void):
   stack.star = fleet;
 }
 
+/**
+ * Mesh peers on UDP (127.0.0.1): they count events and converge with no
+ * cloud; the reporters (devices with their own credential when secured)
+ * send the merged counter "mesh-events".
+ */
+async function startMesh(stack: Stack, o: UpSettings, log: (m: string) => void): Promise<void> {
+  const peers = o.topology === "mesh" ? Math.max(2, Math.min(meshPeersMax, o.meshPeers)) : 8;
+  const reporters = Math.min(2, peers);
+  const ids = Array.from({ length: reporters }, (_, i) => `mesh-${i}`);
+  const created = await registerIds(stack, ids);
+  log(`mesh: ${peers} peers gossiping on UDP, ${reporters} of them reporting the merged counters (${created} newly registered)`);
+  const sec = stack.security;
+  const issuer = sec ? new CredentialIssuer(sec.trust) : null;
+  const fleet = await startMeshFleet({
+    peers, reporters, brokerUrl: stack.mqttUrls, stateDir: path.join(o.stateDir, "devices"), heartbeatIntervalMs: o.heartbeatMs,
+    ...(sec?.tls ? { tls: { ca: readFileSync(sec.tls.caFile) } } : {}),
+    ...(issuer ? { reporterAuth: (id: string) => ({ username: id, password: issuer.device(id, 30 * 86_400).jwt }) } : {}),
+  });
+  if (stack.stopping) {
+    fleet.crashAll();
+    throw new Aborted("stopping");
+  }
+  stack.mesh = fleet;
+}
+
 /** The dashboard's view of a supervised process. */
 function processRow(c: StackProcess): ProcessRow {
   const s = c.snapshot();
@@ -423,6 +455,10 @@ async function stopStack(stack: Stack, log: (m: string) => void): Promise<void> 
       stack.fleet.crashAll();
       log(`fleet: devices did not disconnect within ${fleetStopMs / 1000} s; connections dropped`);
     }
+  }
+  if (stack.mesh) {
+    log("mesh: peers stop, reporters disconnect …");
+    if ((await within(stack.mesh.stop().then(() => true), fleetStopMs)) === false) stack.mesh.crashAll();
   }
   if (stack.star) {
     log("star: children and gateways disconnect …");
@@ -458,6 +494,7 @@ function killStack(stack: Stack): void {
   stack.stopping = true;
   stack.fleet?.crashAll();
   stack.star?.crashAll();
+  stack.mesh?.crashAll();
   void stack.moddable?.stop();
   for (const c of [...stack.cloud, ...stack.control]) c.kill();
   void stack.nats?.stop(0);
@@ -470,9 +507,10 @@ export async function runUp(argv: string[]): Promise<number> {
   const registry = stringOption(p, "registry");
   if (registry !== "kv" && registry !== "control") throw new UsageError(`--registry must be kv or control, got ${JSON.stringify(registry)}`, "up");
   const topology = stringOption(p, "topology") ?? "direct";
-  if (topology !== "direct" && topology !== "star" && topology !== "mixed") throw new UsageError(`--topology must be direct, star or mixed, got ${JSON.stringify(topology)}`, "up");
+  if (topology !== "direct" && topology !== "star" && topology !== "mesh" && topology !== "mixed") throw new UsageError(`--topology must be direct, star, mesh or mixed, got ${JSON.stringify(topology)}`, "up");
   const o: UpSettings = {
-    devices: topology === "star" ? 0 : devices,
+    devices: topology === "star" || topology === "mesh" ? 0 : devices,
+    meshPeers: devices,
     topology,
     moddable: intOption(p, "moddable", 0, moddableDevicesMax),
     actuators: stringOption(p, "actuators") !== undefined ? intOption(p, "actuators", 0, devices) : Math.min(4, Math.floor(devices / 9)),
@@ -493,7 +531,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const status = liveStatus();
   const log = (m: string): void => status.log(`[xsfleet up] ${m}`);
   const stack: Stack = {
-    nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, moddable: null, star: null, probe: null, stopping: false, eventListeners: new Set(), security: null,
+    nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, moddable: null, star: null, mesh: null, probe: null, stopping: false, eventListeners: new Set(), security: null,
   };
   const requests = stopRequests(durationS);
   requests.onRepeat((sig) => {
@@ -563,6 +601,7 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
     probe.snapshot().then((s) => {
       status.update(statusLine({
         devicesOnline: s.devicesOnline, devicesKnown: s.devicesKnown, fleet: stack.fleet?.stats() ?? null,
+        mesh: stack.mesh ? { peers: stack.mesh.nodes.length, converged: stack.mesh.converged(), events: stack.mesh.counted() } : null,
         star: stack.star ? { gateways: stack.star.gateways.length, children: stack.star.children.length, connected: stack.star.connected() } : null,
         moddable: stack.moddable ? { connected: stack.moddable.connected(), devices: stack.moddable.ids.length } : null,
         batchesPerSec: rates.rate("msgs", probe.outputBatches), pointsPerSec: rates.rate("pts", probe.outputPoints),
