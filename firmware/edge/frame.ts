@@ -137,13 +137,24 @@ export function decodeFrame(b: Uint8Array): Frame | string {
  */
 export class FrameReader {
   readonly #header = new Uint8Array(frameHeaderBytes);
+  /** Largest frame this reader takes now (<= linkFrameBytesMax); a gateway keeps it small until a Join is admitted. */
+  #frameBytesMax: number;
   #headerHave = 0;
   #body: Uint8Array | undefined;
   #bodyHave = 0;
   #failed = false;
 
+  constructor(frameBytesMax = linkFrameBytesMax) {
+    this.#frameBytesMax = checkFrameBytesMax(frameBytesMax);
+  }
+
   get failed(): boolean {
     return this.#failed;
+  }
+
+  /** Changes the bound for frames whose header has not arrived yet. */
+  setFrameBytesMax(n: number): void {
+    this.#frameBytesMax = checkFrameBytesMax(n);
   }
 
   push(chunk: Uint8Array): Frame[] | string {
@@ -158,7 +169,7 @@ export class FrameReader {
         pos += take;
         if (this.#headerHave < frameHeaderBytes) break;
         const size = new DataView(this.#header.buffer).getUint32(0);
-        if (size < 1 || size > linkFrameBytesMax) return this.#fail(`frame length ${size} outside 1..${linkFrameBytesMax}`);
+        if (size < 1 || size > this.#frameBytesMax) return this.#fail(`frame length ${size} outside 1..${this.#frameBytesMax}`);
         this.#body = new Uint8Array(size);
         this.#bodyHave = 0;
         this.#headerHave = 0;
@@ -183,6 +194,11 @@ export class FrameReader {
     this.#body = undefined;
     return why;
   }
+}
+
+function checkFrameBytesMax(n: number): number {
+  if (!(Number.isInteger(n) && n >= 16 && n <= linkFrameBytesMax)) throw new Error(`frameBytesMax must be an integer in 16..${linkFrameBytesMax}, got ${n}`);
+  return n;
 }
 
 function checkU8(v: number, name: string): number {

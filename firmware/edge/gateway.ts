@@ -31,15 +31,18 @@
 // `childInflightMax` publishes awaiting the broker. Any failure is a bad
 // frame: that link closes (will published) and `badFrames` counts it.
 //
-// Socket callbacks only parse and forward; there is no queue to grow: the
-// upstream client and the link buffer what is in flight, each bounded.
+// Memory: a link holds at most one partial frame, <= joinFrameBytesMax
+// until its Join is admitted and <= `frameBytesMax` after; at most
+// `linksMax` links. Socket callbacks only parse and forward; there is no
+// queue to grow: the upstream client and the link buffer what is in flight,
+// each bounded.
 import { decodeEnvelope, type Setting } from "../../shared/proto/xsfleet.gen";
 import { utf8Encode } from "../../shared/proto/utf8";
 import { Downlink, Uplink, deviceTopic, isDeviceId, parseDeviceAddress } from "../../shared/topics";
 import type { MqttClient, MqttConnect, Platform, StreamLink, StreamListener, StreamTransport, TimerId } from "../platform";
 import { LogLevel } from "../platform";
 import { storedDesiredConfig } from "../device/desired-config";
-import { FrameReader, FrameType, encodeFrame, type Frame } from "./frame";
+import { FrameReader, FrameType, encodeFrame, linkFrameBytesMax, type Frame } from "./frame";
 import { downlinkKinds, uplinkKinds } from "./kinds";
 
 /** Children one gateway serves at most (allow-list length and links admitted). */
@@ -50,6 +53,8 @@ export const childInflightMax = 32;
 export const willBytesMax = 512;
 /** Links (joined or not) open at once; more are closed at accept. */
 export const linksMax = childrenLimit + 8;
+/** Largest frame before a Join is admitted (a Join carries an id and a will: well under this). */
+export const joinFrameBytesMax = 1024;
 /** The desired-config setting that carries the allow-list: comma-separated device ids. */
 export const childrenSettingKey = "children";
 
@@ -64,6 +69,13 @@ export interface GatewayOptions {
   rejoinGraceMs?: number;
   /** How often keepalive silence is checked. */
   tickMs?: number;
+  /**
+   * Largest frame an admitted child may send (default linkFrameBytesMax).
+   * Each link holds at most one partial frame, so the gateway's worst case
+   * is childrenMax × this: an ESP32 gateway sets it near its children's
+   * largest batch (boot.ts: 4 KB).
+   */
+  frameBytesMax?: number;
 }
 
 export interface GatewayStats {
@@ -113,6 +125,7 @@ export class Gateway {
   readonly #rejoinGraceMs: number;
   readonly #tickMs: number;
   readonly #port: number;
+  readonly #frameBytesMax: number;
   #allow: Set<string>;
   readonly #all = new Set<ChildLink>();
   readonly #byId = new Map<string, ChildLink>();
@@ -143,6 +156,8 @@ export class Gateway {
     this.#tickMs = opts.tickMs ?? 1_000;
     if (!(this.#rejoinGraceMs >= 0 && this.#tickMs >= 10)) throw new Error("rejoinGraceMs must be >= 0 and tickMs >= 10");
     this.#port = opts.port;
+    this.#frameBytesMax = opts.frameBytesMax ?? linkFrameBytesMax;
+    if (!(this.#frameBytesMax >= joinFrameBytesMax && this.#frameBytesMax <= linkFrameBytesMax)) throw new Error(`frameBytesMax must be in ${joinFrameBytesMax}..${linkFrameBytesMax}`);
     this.#allow = checkAllowList(opts.allow, this.#childrenMax);
   }
 
@@ -287,7 +302,7 @@ export class Gateway {
 
   #accept(link: StreamLink) {
     const c: ChildLink = {
-      link, reader: new FrameReader(), state: ChildState.Joining, deviceId: "", will: undefined, keepaliveMs: 60_000,
+      link, reader: new FrameReader(joinFrameBytesMax), state: ChildState.Joining, deviceId: "", will: undefined, keepaliveMs: 60_000,
       lastHeardMs: this.#p.clock.uptimeMs(), inflight: 0, quiet: false,
     };
     this.#all.add(c);
@@ -342,6 +357,7 @@ export class Gateway {
     c.deviceId = deviceId;
     c.will = will.length > 0 ? will : undefined;
     c.keepaliveMs = Math.max(1, keepaliveS) * 1000;
+    c.reader.setFrameBytesMax(this.#frameBytesMax);
     this.#byId.set(deviceId, c);
     this.#rejoin.delete(deviceId);
     this.#pendingWills.delete(deviceId);

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DeviceRuntime } from "../../firmware/device/runtime";
 import { ConfigOutcome } from "../../firmware/device/desired-config";
 import { FrameReader, FrameType, encodeFrame, linkFrameBytesMax } from "../../firmware/edge/frame";
-import { Gateway } from "../../firmware/edge/gateway";
+import { Gateway, joinFrameBytesMax } from "../../firmware/edge/gateway";
 import { linkMqttConnect, type LinkClientStats } from "../../firmware/edge/link-client";
 import { MemoryNetwork } from "../../firmware/sim/memory-links";
 import { MemoryStorage } from "../../firmware/sim/memory-storage";
@@ -124,6 +124,15 @@ describe("gateway", () => {
     s.run(50);
     expect(early.closed()).toBe(true);
     expect(s.gateway.stats.badFrames).toBe(2);
+    // Before a Join is admitted, a frame announced above joinFrameBytesMax is refused at its header.
+    const big = rawLink(s, "big");
+    s.run(50);
+    const header = new Uint8Array(4);
+    new DataView(header.buffer).setUint32(0, joinFrameBytesMax + 1);
+    big.send(header);
+    s.run(50);
+    expect(big.closed()).toBe(true);
+    expect(s.gateway.stats.badFrames).toBe(3);
   });
 
   it("an admitted child whose envelope names another device is closed, and its will goes out via the gateway", () => {
