@@ -192,8 +192,9 @@ export class MeshPeer {
       return;
     }
     const other = new PNCounter({ replicasMax: meshReplicasMax });
-    for (const e of part.p) other.p.increment(e.replica, e.count);
-    for (const e of part.n) other.n.increment(e.replica, e.count);
+    // Max, not sum, per replica: a datagram naming a replica twice must not count it twice.
+    for (const e of part.p) if (e.count > other.p.get(e.replica)) other.p.increment(e.replica, e.count - other.p.get(e.replica));
+    for (const e of part.n) if (e.count > other.n.get(e.replica)) other.n.increment(e.replica, e.count - other.n.get(e.replica));
     if (c.merge(other)) {
       this.stats.merges++;
       this.#hashes.delete(part.name);

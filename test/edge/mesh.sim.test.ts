@@ -31,6 +31,10 @@ describe("mesh peer", () => {
     expect(b.receive("a:1", new Uint8Array([9, 1, 2]))).toEqual([]);
     expect(b.receive("a:1", new Uint8Array([MeshMessage.State, 1, 200]))).toEqual([]);
     expect(b.stats.bad).toBe(2);
+    // A replica named twice in one datagram is merged as a max, never summed.
+    const c = new MeshPeer({ id: "c", peers: [], random });
+    for (const d of encodeParts(MeshMessage.Delta, [{ name: "events", p: [{ replica: "x", count: 5 }, { replica: "x", count: 5 }], n: [] }])) c.receive("x:1", d);
+    expect(c.value("events")).toBe(5);
     // Full exchange: digest -> state -> delta.
     const [digest] = a.round();
     const state = b.receive("a:1", digest!.bytes);
