@@ -162,8 +162,10 @@ export interface StreamTransport {
   /**
    * Accepts links on `port` (0: any free port; see `StreamListener.port`).
    * `accept` returns the handler for each new link, which is already open.
+   * `failed` hears (once, on a later turn) that the port could not be
+   * bound; the listener is then closed.
    */
-  listen(port: number, accept: (link: StreamLink) => StreamLinkHandler): StreamListener;
+  listen(port: number, accept: (link: StreamLink) => StreamLinkHandler, failed?: (reason: string) => void): StreamListener;
   /** Opens a link to `host:port`; the handler hears `opened` or `closed`. */
   connect(host: string, port: number, handler: StreamLinkHandler): StreamLink;
 }

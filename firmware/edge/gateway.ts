@@ -92,6 +92,8 @@ export interface GatewayStats {
   willsPublished: number;
   linkSendFailures: number;
   keepaliveTimeouts: number;
+  /** The listener could not bind its port (the gateway then serves no child; logged). */
+  listenFailed: boolean;
 }
 
 export interface ChildInfo {
@@ -140,7 +142,7 @@ export class Gateway {
   #graceTimer: TimerId | undefined;
   readonly stats: GatewayStats = {
     upstreamConnected: false, children: 0, admitted: 0, refused: 0, badFrames: 0, forwarded: 0, pubAcks: 0, downlinks: 0,
-    downlinksDropped: 0, willsPublished: 0, linkSendFailures: 0, keepaliveTimeouts: 0,
+    downlinksDropped: 0, willsPublished: 0, linkSendFailures: 0, keepaliveTimeouts: 0, listenFailed: false,
   };
 
   constructor(platform: Platform, opts: GatewayOptions) {
@@ -176,7 +178,10 @@ export class Gateway {
 
   start(): void {
     if (this.#listener !== undefined) throw new Error("gateway already started");
-    this.#listener = this.#links.listen(this.#port, (link) => this.#accept(link));
+    this.#listener = this.#links.listen(this.#port, (link) => this.#accept(link), (reason) => {
+      this.stats.listenFailed = true;
+      this.#p.log(LogLevel.Error, `gateway ${this.#id}: cannot listen on port ${this.#port}: ${reason}`);
+    });
     this.#tickTimer = this.#p.timers.repeat(() => this.#tick(), this.#tickMs);
   }
 

@@ -21,13 +21,16 @@ export interface TcpLinksOptions {
 
 export function tcpLinks(opts: TcpLinksOptions = {}): StreamTransport {
   return {
-    listen(port, accept) {
+    listen(port, accept, failed) {
       const server = net.createServer((socket) => {
         socket.setNoDelay(true);
         const link = wrap(socket, `${socket.remoteAddress}:${socket.remotePort}`);
         link.attach(accept(link), true);
       });
-      server.on("error", () => server.close());
+      server.on("error", (e) => {
+        server.close();
+        failed?.(e.message);
+      });
       server.listen(port, opts.bindHost ?? "127.0.0.1");
       const address = server.address();
       return {

@@ -97,8 +97,15 @@ class SocketLink implements StreamLink {
 
 export function socketLinks(): StreamTransport {
   return {
-    listen(port, accept) {
-      const listener = new Listener({ port });
+    listen(port, accept, failed) {
+      let listener: Listener;
+      try {
+        listener = new Listener({ port });
+      } catch (e) {
+        // Moddable throws when the port cannot be bound; the seam reports it on a later turn.
+        Promise.resolve().then(() => failed?.(String(e)));
+        return { port, close: () => {} };
+      }
       listener.callback = function (this: Listener) {
         const socket = new Socket({ listener: this }) as unknown as TcpSocketLike;
         const link = new SocketLink(socket, "peer");

@@ -81,7 +81,7 @@ export class MemoryNetwork {
   host(name: string): { links: StreamTransport; datagrams: DatagramTransport } {
     return {
       links: {
-        listen: (port, accept) => this.#listen(name, port, accept),
+        listen: (port, accept, failed) => this.#listen(name, port, accept, failed),
         connect: (host, port, handler) => this.#connect(name, host, port, handler),
       },
       datagrams: { open: (port, receive) => this.#openDatagram(name, port, receive) },
@@ -137,11 +137,15 @@ export class MemoryNetwork {
     if (n >= portsPerHostMax) throw new Error(`host ${host} has ${n} ports bound (portsPerHostMax ${portsPerHostMax})`);
   }
 
-  #listen(host: string, port: number, accept: (link: StreamLink) => StreamLinkHandler): StreamListener {
+  #listen(host: string, port: number, accept: (link: StreamLink) => StreamLinkHandler, failed?: (reason: string) => void): StreamListener {
     this.#checkPorts(host);
     const p = this.#port(host, port, (k) => this.#listeners.has(k));
     const key = `${host}:${p}`;
-    if (this.#listeners.has(key)) throw new Error(`${key} is already listening`);
+    if (this.#listeners.has(key)) {
+      // As a socket API does: the bind fails on a later turn.
+      this.#timers.set(() => failed?.(`${key} is already in use`), 0);
+      return { port: p, close: () => {} };
+    }
     this.#listeners.set(key, accept);
     return { port: p, close: () => { if (this.#listeners.get(key) === accept) this.#listeners.delete(key); } };
   }

@@ -135,6 +135,17 @@ describe("gateway", () => {
     expect(s.gateway.stats.badFrames).toBe(3);
   });
 
+  it("reports a port it cannot listen on", () => {
+    const s = star(["a"]);
+    const p = createSimPlatform(s.world, { seed: 4 });
+    const second = new Gateway({ ...p, links: s.net.host("gw").links }, { gatewayId: "gw2", port: 1884, allow: [] });
+    second.start();
+    s.run(10);
+    expect(second.stats.listenFailed).toBe(true);
+    expect(s.gateway.stats.listenFailed).toBe(false);
+    second.stop();
+  });
+
   it("an admitted child whose envelope names another device is closed, and its will goes out via the gateway", () => {
     const s = star(["a"]);
     const raw = rawLink(s, "a");

@@ -83,6 +83,17 @@ for (const impl of impls) {
       expect(srv.closes()).toBe(1);
     });
 
+    it("listening on a port in use reports failed", async () => {
+      const env = impl.make();
+      const first = env.server.listen(impl.name === "in-memory LAN" ? 1900 : 0, () => handler().h);
+      await until("first listener bound", () => first.port > 0, env.pump);
+      let reason = "";
+      env.server.listen(first.port, () => handler().h, (r) => { reason = r; });
+      await until("the second listen failed", () => reason !== "", env.pump);
+      expect(reason).toMatch(/in use|EADDRINUSE/i);
+      first.close();
+    });
+
     it("a connect to a port nobody listens on ends in closed, never opened", async () => {
       const env = impl.make();
       const cli = handler();
