@@ -68,8 +68,8 @@ export function bootDevice(settings: DeviceSettings, board: Board): void {
     init = { ...init, brokerUrls: [`mqtt://${edge.gatewayHost}:${edge.gatewayPort}`] };
   } else if (init.role === "gateway") {
     const links = socketLinks();
-    // Frames up to 4 KB from each child: the device's RAM bounds the partial frames it may hold (docs/edge.md).
-    gateway = new Gateway({ ...platform, links }, { gatewayId: init.deviceId, port: edge.gatewayPort, allow: edge.children, frameBytesMax: 4 * 1024 });
+    // config.gatewayFrameBytesMax (4 KB): the device's RAM bounds the partial frames it may hold (docs/edge.md).
+    gateway = new Gateway({ ...platform, links }, { gatewayId: init.deviceId, port: edge.gatewayPort, allow: edge.children, frameBytesMax: edge.frameBytesMax });
     platform.links = links;
     platform.mqttConnect = gateway.upstream(mqttConnect);
     gateway.applyDesiredConfig();

@@ -67,7 +67,7 @@ export interface DeviceSettings {
   storageDomain: string;
   logLevel: LogLevel;
   /** The star (docs/edge.md): a gateway's listening port and children; a child's gateway host ("" = not a child). */
-  edge: { gatewayPort: number; children: string[]; gatewayHost: string };
+  edge: { gatewayPort: number; children: string[]; gatewayHost: string; frameBytesMax: number };
 }
 
 export function deviceSettings(s: Settings): DeviceSettings {
@@ -95,6 +95,7 @@ export function deviceSettings(s: Settings): DeviceSettings {
   const level = s.choice("logLevel", logLevelNames, "info");
   const children = s.text("children", "").split(",").map((x) => x.trim()).filter((x) => x.length > 0);
   for (const c of children) if (!isDeviceId(c)) throw new Error(`config.children must be comma-separated device ids, got ${JSON.stringify(c)}`);
-  const edge = { gatewayPort: s.int("gatewayPort", 1884, 1, 65_535), children, gatewayHost };
+  // A gateway holds one partial frame per child: RAM bounds this; children's largest message must stay below it.
+  const edge = { gatewayPort: s.int("gatewayPort", 1884, 1, 65_535), children, gatewayHost, frameBytesMax: s.int("gatewayFrameBytesMax", 4096, 1024, 65_552) };
   return { init, claim: s.text("claim", ""), storageDomain: s.text("storageDomain", "xsfleet"), logLevel: logLevelNames.indexOf(level) as LogLevel, edge };
 }
