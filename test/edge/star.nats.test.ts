@@ -4,8 +4,8 @@
 // child's telemetry reaches device state, each batch counted once, with
 // via = the gateway on every uplink NATS saw; receipts come back through the
 // gateway (the children's outboxes drain); a child killed shows offline via
-// the gateway's will emulation. Ingest does not keep `via` in device state
-// yet (docs/edge.md), so via is checked on the subjects ingest consumes.
+// the gateway's will emulation. via is checked on the subjects ingest
+// consumes and in device state (the route of the newest uplink).
 // Ingest answers each child's uplinks with receipts on the child's rcpt
 // downlink, which the gateway relays down the links like any downlink.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -106,6 +106,7 @@ describe("star over TCP against nats-server and ingest", () => {
         return d !== null && d !== undefined && d.telemetry.batches >= 5 && c.stats().confirmed >= 5 ? d : null;
       }, { timeoutMs: 60_000, detail: () => JSON.stringify({ gw: gw.gateway?.stats, child: c.stats().confirmed }) });
       expect(st.presence.state).toBe("online");
+      expect(st.via).toBe("gw-1");
       expect(s.withoutVia, c.deviceId).toBe(0);
       // Counted once: once the child's sent batches are all receipted, state
       // holds exactly the distinct batches NATS carried (retransmits included).
