@@ -88,7 +88,7 @@ export function deviceRow(st: DeviceState, readingsMax: number): DeviceRow {
     freeHeapBytes: st.heartbeat?.freeHeapBytes ?? hello?.resources?.freeHeapBytes ?? null,
     rssiDbm: st.heartbeat ? st.heartbeat.rssiDbm : null,
     location: loc ? [loc.site, loc.zone].filter((x) => x !== "").join("/") : "",
-    via: "",
+    via: st.via ?? "",
     readings,
     counters,
   };

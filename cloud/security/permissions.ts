@@ -242,6 +242,33 @@ export function devicePermissions(deviceId: string, partitions: number | null): 
   };
 }
 
+/**
+ * A gateway (docs/edge.md): its own device permissions plus, for every
+ * child on its allow-list, the child's (publish its uplinks and will,
+ * subscribe to its downlinks), because the gateway relays on the children's
+ * own topics. Keyed by the allow-list the gateway's desired config carries:
+ * a change to the list needs a new credential. At most `gatewayChildrenMax`
+ * children (the firmware's own bound, firmware/edge/gateway.ts childrenLimit).
+ */
+export function gatewayPermissions(gatewayId: string, children: readonly string[], partitions: number | null): PrincipalPermissions {
+  if (children.length > gatewayChildrenMax) throw new Error(`a gateway relays at most ${gatewayChildrenMax} children, got ${children.length}`);
+  const all = [gatewayId, ...children].map((id) => devicePermissions(id, partitions));
+  return {
+    pub: { allow: [...new Set(all.flatMap((p) => p.pub?.allow ?? []))] },
+    sub: { allow: [...new Set(all.flatMap((p) => p.sub?.allow ?? []))] },
+    responds: false,
+    connectionTypes: [ConnectionType.Mqtt],
+  };
+}
+
+/** Children one gateway credential may cover. */
+export const gatewayChildrenMax = 64;
+
+/** Subscriptions a gateway connection may hold: its downlinks and its children's, plus slack. */
+export function gatewaySubscriptionsMax(children: number): number {
+  return deviceSubscriptionsMax * (1 + children);
+}
+
 /** A provisioning claim: ask on its request subject, read its response subject; nothing else. */
 export function claimPermissions(claimId: string): PrincipalPermissions {
   return {

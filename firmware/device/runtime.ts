@@ -11,6 +11,7 @@ import {
   AckStatus,
   Presence,
   createChannelInfo,
+  createCounterState,
   createEnvelope,
   createHeartbeat,
   createHello,
@@ -226,7 +227,10 @@ export class DeviceRuntime {
     // Persist before send: the cloud never sees a count the device could
     // lose in a crash (a G-Counter replica must not go backwards).
     this.#counters.flush();
-    this.#publishDirect(KindIndex.Counters, { counters: this.#counters.state() }, false);
+    const own = this.#counters.state();
+    const extra = this.options.extraCounters?.();
+    const counters = extra === undefined || extra.length === 0 ? own : createCounterState({ counters: [...own.counters, ...extra] });
+    this.#publishDirect(KindIndex.Counters, { counters }, false);
   }
 
   stats(): RuntimeStats {
@@ -443,7 +447,7 @@ export class DeviceRuntime {
     const commandNames = Object.keys({ ...this.#builtinCommands(), ...o.commandHandlers }).sort();
     return createHello({
       role: deviceRoleToWire(o.role),
-      capabilities: [...(sensor ? ["telemetry"] : ["actuate"]), "counters", "commands", "config", ...commandNames.map((n) => "cmd:" + n)],
+      capabilities: [...(sensor ? ["telemetry"] : o.role === DeviceRole.Gateway ? ["relay"] : ["actuate"]), "counters", "commands", "config", ...commandNames.map((n) => "cmd:" + n)],
       resources: createResources({ freeHeapBytes: r.freeHeapBytes(), flashTotalBytes: r.flashTotalBytes(), flashFreeBytes: r.flashFreeBytes(), cpuMhz: r.cpuMhz() }),
       ...(o.location !== undefined ? { location: createLocation(o.location) } : {}),
       firmwareVersion: o.firmwareVersion,
