@@ -178,6 +178,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
       nc, nodeId: config.nodeId, registry: registry!, pusher: pusher!, submitter, commands: store!, limits: config.limits, log,
       ...(seams.deviceState ? { deviceState: seams.deviceState } : {}),
       ...(seams.queryHistory ? { queryHistory: seams.queryHistory } : {}),
+      ...(seams.shadow ? { shadow: seams.shadow } : {}),
       onRequest: (e, s, ms) => metrics.apiRequest(e, s, ms),
     });
     out.api = a;

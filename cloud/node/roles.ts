@@ -8,6 +8,7 @@ import { queryHistory } from "../history";
 import { registerIngestMetrics, startIngestRole } from "../ingest";
 import type { Registry } from "prom-client";
 import { DeviceStateStore } from "../state";
+import { ShadowStore } from "../shadow";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
 import type { Logger } from "../base";
@@ -30,6 +31,7 @@ export interface RoleHandle {
 export interface ApiSeams {
   deviceState?: DeviceStateSource;
   queryHistory?: HistoryQueryFn;
+  shadow?: ShadowStore;
 }
 
 export interface RoleFactories {
@@ -81,6 +83,17 @@ function historySeam(nc: NatsConnection): HistoryQueryFn {
   };
 }
 
+/** The shadow store (bucket created if missing); without it the shadow endpoints answer not_available. */
+async function shadowSeam(ctx: RoleContext): Promise<{ shadow?: ShadowStore }> {
+  try {
+    return { shadow: await ShadowStore.open(ctx.nc, { bucket: { replicas: ctx.config.streams.replicas } }) };
+  } catch (e) {
+    // E.g. a principal without rights on the shadow bucket: the rest of the API still serves.
+    ctx.log.warn("device shadows unavailable", { err: e });
+    return {};
+  }
+}
+
 export const defaultRoleFactories: RoleFactories = {
   ingest: async (ctx) => {
     const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log });
@@ -89,5 +102,5 @@ export const defaultRoleFactories: RoleFactories = {
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
   orchestration: (ctx) => startOrchestrationRole(ctx),
-  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc) }),
+  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc), ...(await shadowSeam(ctx)) }),
 };
