@@ -19,13 +19,13 @@
 // fails, never silently ignores one); history per key ≤ historyPerWriterMax;
 // CAS retries ≤ casRetriesMax (then ShadowError contended).
 import type { NatsConnection } from "@nats-io/transport-node";
-import { StorageType, type JetStreamClient } from "@nats-io/jetstream";
+import { StorageType, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import { dvvWriterIdPattern, type DvvContext } from "../../shared/clock/dvv";
 import { isDeviceId } from "../../shared/topics";
 import { isCasConflict } from "../nats";
 import { DeviceEvent, deviceEventSubject } from "../subjects";
-import { deleteField, docView, encodeValue, joinFields, putField, shadowDelta, validateFields } from "./document";
+import { deleteField, docView, encodeValue, joinFields, putField, shadowDelta, validateContext, validateFields } from "./document";
 import {
   type FieldView, type ShadowDocView, type ShadowEvent, type ShadowFields, type ShadowHistoryEntry, type ShadowLimits, type ShadowOp, type ShadowView,
   type StoredShadow, ShadowDoc, ShadowError, ShadowErrorCode, ShadowOpKind, defaultShadowLimits, shadowDocs,
@@ -101,6 +101,7 @@ export class ShadowStore {
   /** Per writer key, the tail of its write chain: one process writes a key in order. */
   readonly #chains = new Map<string, Promise<unknown>>();
   #dotConflicts = 0;
+  #jsm: JetStreamManager | undefined;
 
   constructor(nc: NatsConnection, kv: KV, opts: ShadowStoreOptions = {}) {
     this.limits = { ...defaultShadowLimits, ...opts.limits };
@@ -148,27 +149,29 @@ export class ShadowStore {
   }
 
   /** Writes one field after a read that returned `context` ({} = a blind write: kept beside everything). */
-  put(deviceId: string, doc: ShadowDoc, writer: string, field: string, value: unknown, context: DvvContext, actor?: string): Promise<ShadowWriteResult> {
+  async put(deviceId: string, doc: ShadowDoc, writer: string, field: string, value: unknown, context: DvvContext, actor?: string): Promise<ShadowWriteResult> {
     const valueText = encodeValue(value, this.limits);
+    const ctx = validateContext(context, this.limits);
     return this.#write(deviceId, doc, writer, (fields) => {
-      const r = putField(fields, field, valueText, context, writer, this.limits);
-      const op: ShadowOp = { kind: ShadowOpKind.Put, fields: [field], dot: r.dot, context, value: JSON.parse(valueText) as unknown, atMs: this.#now(), ...(actor ? { actor } : {}) };
+      const r = putField(fields, field, valueText, ctx, writer, this.limits);
+      const op: ShadowOp = { kind: ShadowOpKind.Put, fields: [field], dot: r.dot, context: ctx, value: JSON.parse(valueText) as unknown, atMs: this.#now(), ...(actor ? { actor } : {}) };
       return { fields: r.fields, op, field, changed: [field] };
     });
   }
 
   /** Removes the values of a field covered by `context`; values written concurrently stay. */
-  delete(deviceId: string, doc: ShadowDoc, writer: string, field: string, context: DvvContext, actor?: string): Promise<ShadowWriteResult> {
+  async delete(deviceId: string, doc: ShadowDoc, writer: string, field: string, context: DvvContext, actor?: string): Promise<ShadowWriteResult> {
+    const ctx = validateContext(context, this.limits);
     return this.#write(deviceId, doc, writer, (fields) => {
-      const next = deleteField(fields, field, context, this.limits);
-      const op: ShadowOp = { kind: ShadowOpKind.Delete, fields: [field], context, atMs: this.#now(), ...(actor ? { actor } : {}) };
+      const next = deleteField(fields, field, ctx, this.limits);
+      const op: ShadowOp = { kind: ShadowOpKind.Delete, fields: [field], context: ctx, atMs: this.#now(), ...(actor ? { actor } : {}) };
       return { fields: next, op, field, changed: [field] };
     });
   }
 
   /** Joins a replica's document (a device report: its own DVV sets, edited
    *  offline or not) into the writer's key. Idempotent; order-insensitive. */
-  merge(deviceId: string, doc: ShadowDoc, writer: string, incoming: unknown, actor?: string): Promise<ShadowWriteResult> {
+  async merge(deviceId: string, doc: ShadowDoc, writer: string, incoming: unknown, actor?: string): Promise<ShadowWriteResult> {
     const fields = validateFields(incoming, this.limits);
     return this.#write(deviceId, doc, writer, (cur) => {
       const j = joinFields(cur, fields, this.limits);
@@ -197,16 +200,16 @@ export class ShadowStore {
     return out.slice(Math.max(0, out.length - Math.min(limit, this.limits.historyReplyMax)));
   }
 
+  // The document's writer keys, from the stream leader: stream info with a
+  // subjects filter. Not kv.keys(): its ordered consumer may read a lagging
+  // replica of an R3 stream, and a read that misses a writer's key breaks
+  // causality (the multi-writer checker test caught exactly that).
   async #writerKeys(deviceId: string, doc: ShadowDoc): Promise<string[]> {
-    const keys: string[] = [];
-    const it = await this.#kv.keys(`${deviceId}.${doc}.*`);
-    for await (const k of it) {
-      keys.push(k);
-      if (keys.length > this.limits.writersMax) {
-        it.stop();
-        throw new ShadowError(ShadowErrorCode.TooLarge, `device ${deviceId} ${doc}: more than ${this.limits.writersMax} writers`);
-      }
-    }
+    const prefix = `$KV.${shadowBucket}.`;
+    this.#jsm ??= await jetstreamManager(this.#nc);
+    const info = await this.#jsm.streams.info(`KV_${shadowBucket}`, { subjects_filter: `${prefix}${deviceId}.${doc}.*` });
+    const keys = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
+    if (keys.length > this.limits.writersMax) throw new ShadowError(ShadowErrorCode.TooLarge, `device ${deviceId} ${doc}: ${keys.length} writers (limit ${this.limits.writersMax})`);
     return keys.sort();
   }
 

@@ -1,0 +1,97 @@
+// The device's replica of its shadow (docs/shadow.md): its reported
+// document as DVV sets (shared/clock/dvv.ts) under the writer id "dev", so
+// edits made while offline carry their causal history and merge correctly
+// with the cloud's copy when the device reconnects.
+//
+// - applyDelta: the cloud's delta (desired fields with one value) becomes
+//   reported values, written with the context of the device's own reported
+//   field (the device replaces what it reported before, nothing else).
+// - edit: a local change (a button, a sensor-side limit), online or not.
+// - report: the fields changed since the last acknowledged report, as DVV
+//   sets; the cloud joins them (idempotent, order-insensitive), so a lost or
+//   repeated report is harmless: the next one carries everything again.
+// - absorb: joins the cloud's reported document (e.g. values a gateway wrote
+//   for this device), so the next edit replaces them too and the device's
+//   counter continues after what the cloud has seen of it (a device that
+//   lost its flash must absorb before editing, or its dots repeat: the cloud
+//   counts such dot conflicts).
+//
+// Values are canonical JSON text, as the cloud sends them. Bounds: at most
+// `fieldsMax` fields (shadowFieldsMaxDefault); DVV bounds as in dvv.ts.
+// Plain ES: runs on XS (no Node APIs) and on Node.
+import { type DvvSet, dvvEmpty, dvvJoin, dvvPut } from "../../shared/clock/dvv";
+
+export const shadowFieldsMaxDefault = 32;
+export const deviceShadowWriterId = "dev";
+
+export interface ShadowDeltaField {
+  /** Canonical JSON text of the desired value. */
+  valueText: string;
+}
+
+export class ShadowReplica {
+  readonly #fields = new Map<string, DvvSet>();
+  readonly #dirty = new Set<string>();
+  readonly #fieldsMax: number;
+  readonly #writer: string;
+
+  /** `writer`: "dev" for the device itself; a gateway keeping a child's replica uses "gw-<its id>". */
+  constructor(writer = deviceShadowWriterId, fieldsMax = shadowFieldsMaxDefault) {
+    this.#writer = writer;
+    this.#fieldsMax = fieldsMax;
+  }
+
+  /** Writes a reported value locally (replacing what this replica knows of the field); returns the write's dot counter. */
+  edit(field: string, valueText: string): number {
+    const cur = this.#fields.get(field);
+    if (!cur && this.#fields.size >= this.#fieldsMax) throw new Error(`shadow: more than ${this.#fieldsMax} fields`);
+    const set = cur ?? dvvEmpty();
+    const r = dvvPut(set, valueText, set.context, this.#writer);
+    this.#fields.set(field, r.set);
+    this.#dirty.add(field);
+    return r.counter;
+  }
+
+  /** This replica's view of one field (siblings as DVV entries). */
+  field(field: string): DvvSet {
+    return this.#fields.get(field) ?? dvvEmpty();
+  }
+
+  /** Applies the desired values the cloud sent (after the actuator took them); returns the fields changed. */
+  applyDelta(delta: Readonly<Record<string, ShadowDeltaField>>): string[] {
+    const changed: string[] = [];
+    for (const f of Object.keys(delta)) {
+      const want = delta[f]!.valueText;
+      const cur = this.#fields.get(f);
+      if (cur && cur.siblings.length === 1 && cur.siblings[0]!.value === want) continue;
+      this.edit(f, want);
+      changed.push(f);
+    }
+    return changed;
+  }
+
+  /** Joins the cloud's copy of the reported document. */
+  absorb(fields: Readonly<Record<string, DvvSet>>): void {
+    for (const f of Object.keys(fields)) {
+      const cur = this.#fields.get(f);
+      if (!cur && this.#fields.size >= this.#fieldsMax) continue; // bounded: the cloud keeps it
+      this.#fields.set(f, dvvJoin(cur ?? dvvEmpty(), fields[f]!).set);
+    }
+  }
+
+  /** The fields to send (all of them with `all`), as plain DVV sets. */
+  report(all = false): Record<string, DvvSet> {
+    const out: Record<string, DvvSet> = {};
+    for (const f of all ? [...this.#fields.keys()] : [...this.#dirty]) out[f] = this.#fields.get(f)!;
+    return out;
+  }
+
+  /** The cloud stored a report: those fields are clean unless edited since. */
+  acknowledged(sent: Readonly<Record<string, DvvSet>>): void {
+    for (const f of Object.keys(sent)) if (this.#fields.get(f) === sent[f]) this.#dirty.delete(f);
+  }
+
+  values(field: string): string[] {
+    return (this.#fields.get(field)?.siblings ?? []).map((s) => s.value);
+  }
+}
