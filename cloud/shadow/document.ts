@@ -184,20 +184,30 @@ export function docView(fields: ShadowFields, writers: string[]): ShadowDocView 
   return { fields: out, writers: [...writers].sort() };
 }
 
-/** The desired fields the device still has to apply. */
-export function shadowDelta(desired: ShadowFields, reported: ShadowFields): ShadowDelta {
-  const out: ShadowDelta = { fields: {}, conflicts: [] };
+/** The desired fields the device still has to apply, as the desired DVV sets
+ *  (one value each; what a downlink carries, with fieldsToWire), and the
+ *  conflicted fields held back. */
+export function shadowDeltaSets(desired: ShadowFields, reported: ShadowFields): { sets: Record<string, DvvSet>; conflicts: string[] } {
+  const sets: Record<string, DvvSet> = {};
+  const conflicts: string[] = [];
   for (const n of Object.keys(desired).sort()) {
     const d = desired[n]!;
     if (d.siblings.length === 0) continue; // deleted: nothing desired
     if (d.siblings.length > 1) {
-      out.conflicts.push(n);
+      conflicts.push(n);
       continue;
     }
-    const want = d.siblings[0]!.value;
     const r = reported[n];
-    if (r && r.siblings.length === 1 && r.siblings[0]!.value === want) continue;
-    out.fields[n] = { value: JSON.parse(want) as unknown, context: d.context };
+    if (r && r.siblings.length === 1 && r.siblings[0]!.value === d.siblings[0]!.value) continue;
+    sets[n] = d;
   }
+  return { sets, conflicts };
+}
+
+/** The delta as readers see it (values parsed). */
+export function shadowDelta(desired: ShadowFields, reported: ShadowFields): ShadowDelta {
+  const { sets, conflicts } = shadowDeltaSets(desired, reported);
+  const out: ShadowDelta = { fields: {}, conflicts };
+  for (const n of Object.keys(sets)) out.fields[n] = { value: JSON.parse(sets[n]!.siblings[0]!.value) as unknown, context: sets[n]!.context };
   return out;
 }

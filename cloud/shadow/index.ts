@@ -2,5 +2,5 @@
 // documents of DVV sets per field, stored in NATS KV one key per writer.
 export * from "./types";
 export { ShadowStore, ensureShadowBucket, shadowBucket, shadowKey, type ShadowStoreOptions, type ShadowWriteResult, type ShadowBucketOptions } from "./store";
-export { shadowDelta, joinFields, validateFields, encodeValue } from "./document";
+export { shadowDelta, shadowDeltaSets, joinFields, validateFields, encodeValue } from "./document";
 export { apiShadowWriter, deviceShadowWriter, gatewayShadowWriter } from "./writer";

@@ -29,6 +29,14 @@ export interface ShadowDeltaField {
   valueText: string;
 }
 
+/** A downlink's delta (DesiredConfig.shadow_delta, decoded with fieldsFromWire) as applyDelta takes it. */
+export function deltaFromSets(sets: Readonly<Record<string, DvvSet>>): Record<string, ShadowDeltaField> {
+  const out: Record<string, ShadowDeltaField> = {};
+  // A field with several values is a conflict the cloud should not have sent: skipped.
+  for (const f of Object.keys(sets)) if (sets[f]!.siblings.length === 1) out[f] = { valueText: sets[f]!.siblings[0]!.value };
+  return out;
+}
+
 export class ShadowReplica {
   readonly #fields = new Map<string, DvvSet>();
   readonly #dirty = new Set<string>();

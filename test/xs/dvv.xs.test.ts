@@ -19,6 +19,8 @@ describe("dotted version vector sets on XS", () => {
     expect(r.lawFailures).toBe(0);
     expect(r.validateErrors).toBe(3);
     expect(r.roundTrip).toBe(true);
+    expect(r.wireRoundTrip).toBe(true);
+    expect(r.wireHex.length).toBeGreaterThan(100);
     expect(r.errors["siblings-max"] ?? 0).toBeGreaterThan(0);
     expect(Object.keys(r.errors).some((k) => k.startsWith("unexpected"))).toBe(false);
     expect(r.all.siblings.length).toBeGreaterThan(1);

@@ -7,10 +7,12 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkCausal, type CausalOp } from "../../../cloud/check";
-import { ShadowDoc, ShadowError, ShadowStore, encodeValue, defaultShadowLimits, type FieldView, type ShadowEvent } from "../../../cloud/shadow";
+import { ShadowDoc, ShadowError, ShadowStore, defaultShadowLimits, shadowDeltaSets, type FieldView, type ShadowEvent } from "../../../cloud/shadow";
 import { DeviceEvent, deviceEventSubject } from "../../../cloud/subjects";
-import { contextJoin, type DvvContext } from "../../../shared/clock/dvv";
-import { ShadowReplica } from "../../../firmware/device/shadow";
+import { contextJoin, type DvvContext, type DvvSet } from "../../../shared/clock/dvv";
+import { fieldsFromWire, fieldsToWire } from "../../../shared/clock/dvv-wire";
+import { createDesiredConfig, createEnvelope, createHeartbeat, decodeEnvelope, encodeEnvelope } from "../../../shared/proto/xsfleet.gen";
+import { ShadowReplica, deltaFromSets } from "../../../firmware/device/shadow";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { until } from "../../harness/wait";
 
@@ -87,10 +89,9 @@ describe("device shadow on a 3-node cluster", () => {
     const dev = new ShadowReplica();
     // Online: the operator wants 21.5; the device applies the delta and reports.
     await A.put(id, ShadowDoc.Desired, "api-A", "setpoint", 21.5, {});
-    const d1 = (await R.get(id)).delta;
-    expect(dev.applyDelta(toDeviceDelta(d1))).toEqual(["setpoint"]);
+    expect(dev.applyDelta(await downlink(id))).toEqual(["setpoint"]);
     const r1 = dev.report();
-    await B.merge(id, ShadowDoc.Reported, "dev", r1, "device");
+    await B.merge(id, ShadowDoc.Reported, "dev", uplink(id, r1), "device");
     dev.acknowledged(r1);
     expect((await R.get(id)).delta.fields).toEqual({});
 
@@ -104,16 +105,15 @@ describe("device shadow on a 3-node cluster", () => {
     await A.merge(id, ShadowDoc.Reported, "gw-g1", gw.report(), "gw-g1");
 
     // Reconnect: the newer report arrives first, then the stale one (redelivered out of order).
-    await B.merge(id, ShadowDoc.Reported, "dev", dev.report(), "device");
-    await A.merge(id, ShadowDoc.Reported, "dev", stale, "device");
+    await B.merge(id, ShadowDoc.Reported, "dev", uplink(id, dev.report()), "device");
+    await A.merge(id, ShadowDoc.Reported, "dev", uplink(id, stale), "device");
     for (const r of await readEverywhere(id, ShadowDoc.Reported, "setpoint")) expect(r.map((s) => s.split("=")[1]).sort()).toEqual(["18", "20"]);
     // The device absorbs the cloud's reported copy and settles on the desired value again.
     dev.absorb(await R.fields(id, ShadowDoc.Reported));
     expect(dev.values("setpoint").sort()).toEqual(["18", "20"]);
-    const d2 = (await R.get(id)).delta;
-    expect(d2.fields.setpoint?.value).toBe(21.5);
-    dev.applyDelta(toDeviceDelta(d2));
-    await B.merge(id, ShadowDoc.Reported, "dev", dev.report(), "device");
+    expect((await R.get(id)).delta.fields.setpoint?.value).toBe(21.5);
+    dev.applyDelta(await downlink(id));
+    await B.merge(id, ShadowDoc.Reported, "dev", uplink(id, dev.report()), "device");
     for (const r of await readEverywhere(id, ShadowDoc.Reported, "setpoint")) expect(r.map((s) => s.split("=")[1])).toEqual(["21.5"]);
     expect((await R.get(id)).delta).toEqual({ fields: {}, conflicts: [] });
 
@@ -226,9 +226,16 @@ describe("device shadow on a 3-node cluster", () => {
   }, 180_000);
 });
 
-/** The cloud's delta as the device receives it: canonical JSON text per field. */
-function toDeviceDelta(d: { fields: Record<string, { value: unknown }> }): Record<string, { valueText: string }> {
-  const out: Record<string, { valueText: string }> = {};
-  for (const [f, v] of Object.entries(d.fields)) out[f] = { valueText: encodeValue(v.value, defaultShadowLimits) };
-  return out;
+/** Cloud → device through the wire: the delta as DesiredConfig.shadow_delta in an Envelope, decoded as the device does. */
+async function downlink(id: string): Promise<Record<string, { valueText: string }>> {
+  const { sets } = shadowDeltaSets(await R.fields(id, ShadowDoc.Desired), await R.fields(id, ShadowDoc.Reported));
+  const bytes = encodeEnvelope(createEnvelope({ deviceId: id, config: createDesiredConfig({ version: 1, shadowDelta: { fields: fieldsToWire(sets) } }) }));
+  const got = decodeEnvelope(bytes).config!.shadowDelta!;
+  return deltaFromSets(fieldsFromWire(got.fields));
+}
+
+/** Device → cloud through the wire: the report on a heartbeat's Envelope, decoded as ingest would. */
+function uplink(id: string, fields: Record<string, DvvSet>): Record<string, DvvSet> {
+  const bytes = encodeEnvelope(createEnvelope({ deviceId: id, seq: 1, heartbeat: createHeartbeat({ heartbeatSeq: 1 }), shadowReport: { fields: fieldsToWire(fields) } }));
+  return fieldsFromWire(decodeEnvelope(bytes).shadowReport!.fields);
 }

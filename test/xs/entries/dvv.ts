@@ -3,6 +3,9 @@
 import {
   type DvvSet, DvvError, dvvDiscard, dvvEmpty, dvvEquals, dvvJoin, dvvPut, dvvValidate,
 } from "../../../shared/clock/dvv";
+import { fieldsFromWire, fieldsToWire } from "../../../shared/clock/dvv-wire";
+import { createEnvelope, createHeartbeat, decodeEnvelope, encodeEnvelope } from "../../../shared/proto/xsfleet.gen";
+import { toHex } from "../../../shared/crdt/wire";
 
 export interface DvvInput {
   seed: number;
@@ -68,7 +71,15 @@ export default function run(input: DvvInput) {
       if (e instanceof DvvError) validateErrors++;
     }
   }
+  // The device's report on the wire: same bytes on XS and Node, lossless.
+  const report: Record<string, DvvSet> = {};
+  replicas.forEach((r, i) => { report[`f${i}`] = r; });
+  const bytes = encodeEnvelope(createEnvelope({ deviceId: "dev-7", seq: 3, heartbeat: createHeartbeat({ heartbeatSeq: 3 }), shadowReport: { fields: fieldsToWire(report) } }));
+  const back = fieldsFromWire(decodeEnvelope(bytes).shadowReport!.fields);
+  const wireRoundTrip = Object.keys(report).every((k) => dvvEquals(back[k]!, report[k]!));
   return {
+    wireHex: toHex(bytes),
+    wireRoundTrip,
     replicas: replicas.map(show),
     all: show(all),
     puts: puts.length,
