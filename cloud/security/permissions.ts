@@ -19,6 +19,7 @@ import { IngestStream } from "../ingest";
 import { inboxPrefixFor } from "../nats";
 import { BACKUP_CATALOG_BUCKET } from "../recovery";
 import { registryBucket } from "../registry";
+import { shadowBucket } from "../shadow";
 import { deviceStateBucket } from "../state";
 import {
   allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
@@ -131,13 +132,13 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       ], [inbox], false);
     case Principal.Api:
       return role([
-        jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"), ...kvBucket(deviceStateBucket, "read"),
+        jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"), ...kvBucket(deviceStateBucket, "read"), ...kvBucket(shadowBucket, "admin"),
         ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
         ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
         // decommission asks the provisioning role to revoke the device's credentials
         apiSubject("credentials.revoke"),
       ], [
-        inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"),
+        inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"),
         ...allUplinks([Uplink.Hello, Uplink.Status]), allDeviceEventsSubject,
       ], true);
     case Principal.Commands:
