@@ -4,3 +4,4 @@ export * from "./types";
 export { ShadowStore, ensureShadowBucket, shadowBucket, shadowKey, type ShadowStoreOptions, type ShadowWriteResult, type ShadowBucketOptions } from "./store";
 export { shadowDelta, shadowDeltaSets, joinFields, validateFields, encodeValue } from "./document";
 export { apiShadowWriter, deviceShadowWriter, gatewayShadowWriter } from "./writer";
+export { applyShadowReport } from "./report";

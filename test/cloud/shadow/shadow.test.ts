@@ -7,7 +7,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkCausal, type CausalOp } from "../../../cloud/check";
-import { ShadowDoc, ShadowError, ShadowStore, defaultShadowLimits, shadowDeltaSets, type FieldView, type ShadowEvent } from "../../../cloud/shadow";
+import { ShadowDoc, ShadowError, ShadowStore, applyShadowReport, defaultShadowLimits, shadowDeltaSets, type FieldView, type ShadowEvent } from "../../../cloud/shadow";
 import { DeviceEvent, deviceEventSubject } from "../../../cloud/subjects";
 import { contextJoin, type DvvContext, type DvvSet } from "../../../shared/clock/dvv";
 import { fieldsFromWire, fieldsToWire } from "../../../shared/clock/dvv-wire";
@@ -79,6 +79,9 @@ describe("device shadow on a 3-node cluster", () => {
     await expect(A.put(id, ShadowDoc.Desired, "api-A", "bad.name", 1, {})).rejects.toBeInstanceOf(ShadowError);
     await expect(A.put(id, ShadowDoc.Desired, "api-A", "big", "x".repeat(2000), {})).rejects.toMatchObject({ code: "too_large" });
     await expect(A.merge(id, ShadowDoc.Reported, "dev", { t: { siblings: [{ writer: "dev", counter: 3, value: "1" }], context: { dev: 2 } } })).rejects.toMatchObject({ code: "invalid" });
+    await expect(applyShadowReport(A, id, { fields: [{ name: "t", values: [{ writer: "dev", counter: 1, valueJson: "not json" }], context: [{ writer: "dev", counter: 1 }] }] })).rejects.toMatchObject({ code: "invalid" });
+    await expect(applyShadowReport(A, id, { fields: [{ name: "t", values: [], context: [{ writer: "bad.id", counter: 1 }] }] })).rejects.toMatchObject({ code: "invalid" });
+    expect(await applyShadowReport(A, id, undefined)).toBeNull();
   }, 60_000);
 
   it("a device edits reported state offline, a gateway writes for it meanwhile; on reconnect everything merges, stale reports are harmless", async () => {
@@ -91,7 +94,7 @@ describe("device shadow on a 3-node cluster", () => {
     await A.put(id, ShadowDoc.Desired, "api-A", "setpoint", 21.5, {});
     expect(dev.applyDelta(await downlink(id))).toEqual(["setpoint"]);
     const r1 = dev.report();
-    await B.merge(id, ShadowDoc.Reported, "dev", uplink(id, r1), "device");
+    await uplink(B, id, r1);
     dev.acknowledged(r1);
     expect((await R.get(id)).delta.fields).toEqual({});
 
@@ -105,15 +108,15 @@ describe("device shadow on a 3-node cluster", () => {
     await A.merge(id, ShadowDoc.Reported, "gw-g1", gw.report(), "gw-g1");
 
     // Reconnect: the newer report arrives first, then the stale one (redelivered out of order).
-    await B.merge(id, ShadowDoc.Reported, "dev", uplink(id, dev.report()), "device");
-    await A.merge(id, ShadowDoc.Reported, "dev", uplink(id, stale), "device");
+    await uplink(B, id, dev.report());
+    await uplink(A, id, stale);
     for (const r of await readEverywhere(id, ShadowDoc.Reported, "setpoint")) expect(r.map((s) => s.split("=")[1]).sort()).toEqual(["18", "20"]);
     // The device absorbs the cloud's reported copy and settles on the desired value again.
     dev.absorb(await R.fields(id, ShadowDoc.Reported));
     expect(dev.values("setpoint").sort()).toEqual(["18", "20"]);
     expect((await R.get(id)).delta.fields.setpoint?.value).toBe(21.5);
     dev.applyDelta(await downlink(id));
-    await B.merge(id, ShadowDoc.Reported, "dev", uplink(id, dev.report()), "device");
+    await uplink(B, id, dev.report());
     for (const r of await readEverywhere(id, ShadowDoc.Reported, "setpoint")) expect(r.map((s) => s.split("=")[1])).toEqual(["21.5"]);
     expect((await R.get(id)).delta).toEqual({ fields: {}, conflicts: [] });
 
@@ -234,8 +237,9 @@ async function downlink(id: string): Promise<Record<string, { valueText: string 
   return deltaFromSets(fieldsFromWire(got.fields));
 }
 
-/** Device → cloud through the wire: the report on a heartbeat's Envelope, decoded as ingest would. */
-function uplink(id: string, fields: Record<string, DvvSet>): Record<string, DvvSet> {
+/** Device → cloud through the wire: the report on a heartbeat's Envelope, decoded and handed to the ingest hook. */
+async function uplink(store: ShadowStore, id: string, fields: Record<string, DvvSet>): Promise<void> {
   const bytes = encodeEnvelope(createEnvelope({ deviceId: id, seq: 1, heartbeat: createHeartbeat({ heartbeatSeq: 1 }), shadowReport: { fields: fieldsToWire(fields) } }));
-  return fieldsFromWire(decodeEnvelope(bytes).shadowReport!.fields);
+  const env = decodeEnvelope(bytes);
+  await applyShadowReport(store, env.deviceId, env.shadowReport);
 }
