@@ -16,6 +16,7 @@
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { startApiRole, type ApiRole } from "../api";
+import { ShadowDeltaPusher } from "../shadow";
 import { CommandStore, CommandSubmitter, CommandWorker } from "../commands";
 import { ControlClient } from "../controlplane";
 import { connectNats } from "../nats";
@@ -183,6 +184,12 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     });
     out.api = a;
     out.stages.api.push({ name: "api", stop: () => a.stop(Math.max(100, config.shutdownTimeoutMs - 2000)) });
+    if (seams.shadow) {
+      // Shadow deltas to devices, beside the API that writes desired shadows (its principal may read them and push cfg).
+      const sp = new ShadowDeltaPusher(nc, seams.shadow, (deviceId, err) => log.warn("shadow delta push failed", { deviceId, err }));
+      sp.start();
+      out.stages.api.push({ name: "shadow delta pusher", stop: () => sp.stop() });
+    }
     metrics.gaugeFrom("xsfleet_api_inflight", "API requests being handled", () => a.stats().inflight);
   }
 }

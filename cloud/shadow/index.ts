@@ -5,3 +5,4 @@ export { ShadowStore, ensureShadowBucket, shadowBucket, shadowKey, type ShadowSt
 export { shadowDelta, shadowDeltaSets, joinFields, validateFields, encodeValue } from "./document";
 export { apiShadowWriter, deviceShadowWriter, gatewayShadowWriter } from "./writer";
 export { applyShadowReport } from "./report";
+export { ShadowDeltaPusher, shadowDeltaEnvelope, shadowPushQueueGroup, type ShadowPusherStats } from "./delta-pusher";

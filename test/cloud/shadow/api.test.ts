@@ -5,8 +5,12 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient, ApiEndpoint } from "../../../cloud/api";
 import type { CloudNode } from "../../../cloud/node/node";
-import type { ShadowEvent } from "../../../cloud/shadow";
-import { DeviceEvent, deviceEventSubject } from "../../../cloud/subjects";
+import { ShadowStore, applyShadowReport, type ShadowEvent } from "../../../cloud/shadow";
+import { DeviceEvent, deviceEventSubject, deviceSubject } from "../../../cloud/subjects";
+import { fieldsFromWire, fieldsToWire } from "../../../shared/clock/dvv-wire";
+import { createEnvelope, createHello, decodeEnvelope, encodeEnvelope, type Envelope } from "../../../shared/proto/xsfleet.gen";
+import { Downlink, Uplink } from "../../../shared/topics";
+import { ShadowReplica, deltaFromSets } from "../../../firmware/device/shadow";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { until } from "../../harness/wait";
 import { startTestNode } from "../api/fixture";
@@ -75,5 +79,27 @@ describe("shadow API", () => {
     expect(await code(api.call(ApiEndpoint.ShadowGet, { deviceId: "bad id" }))).toBe("bad_request");
     for (let i = 0; i < 8; i++) await api.call(ApiEndpoint.ShadowPut, { deviceId: "d2", field: "a", value: i });
     expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "d2", field: "a", value: 9 }))).toBe("conflict");
+  }, 60_000);
+
+  it("pushes the delta to the device on desired changes and on Hello, as a version-0 DesiredConfig; what the device reported leaves it", async () => {
+    const id = "lamp-3";
+    const got: Envelope[] = [];
+    const sub = nc.subscribe(deviceSubject(id, Downlink.Config), { callback: (_e, m) => { got.push(decodeEnvelope(m.data)); } });
+    await nc.flush();
+    await api.call(ApiEndpoint.ShadowPut, { deviceId: id, field: "led", value: "on" });
+    await until("a delta push", () => got.length >= 1);
+    expect(got[0]!.config!.version).toBe(0);
+    const dev = new ShadowReplica();
+    expect(dev.applyDelta(deltaFromSets(fieldsFromWire(got[0]!.config!.shadowDelta!.fields)))).toEqual(["led"]);
+    // The device reports (here straight to the ingest hook); a Hello then finds nothing to send.
+    const store = await ShadowStore.open(nc);
+    await applyShadowReport(store, id, { fields: fieldsToWire(dev.report()) });
+    await api.call(ApiEndpoint.ShadowPut, { deviceId: id, field: "color", value: "warm" });
+    await until("a second push", () => got.length >= 2);
+    expect(got[1]!.config!.shadowDelta!.fields.map((f) => f.name)).toEqual(["color"]);
+    nc.publish(deviceSubject(id, Uplink.Hello), encodeEnvelope(createEnvelope({ deviceId: id, hello: createHello({ firmwareVersion: "t" }) })));
+    await until("a push on Hello", () => got.length >= 3);
+    expect(got[2]!.config!.shadowDelta!.fields.map((f) => f.name)).toEqual(["color"]);
+    await sub.unsubscribe();
   }, 60_000);
 });
