@@ -168,7 +168,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return role([], [inbox, allPaxosAcceptorSubject, allPaxosStatusSubject], true);
     case Principal.Dashboard:
       return role([
-        ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
+        ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History), ...kvBucket(shadowBucket, "read"),
       ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject], false);
     case Principal.Fleet:
       return role([
