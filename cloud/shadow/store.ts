@@ -15,8 +15,9 @@
 // `api-<nodeId>`; the device's reports go to `dev`; a gateway to `gw-<id>`),
 // and one process serializes its writes per key (done here).
 //
-// Bounds: writers per document ≤ limits.writersMax (more keys: the read
-// fails, never silently ignores one); history per key ≤ historyPerWriterMax;
+// Bounds: writers per document ≤ limits.writersMax (a write by a new writer
+// past it is refused; reads join up to twice that, racing new writers
+// included, and fail rather than ignore a key beyond); history per key ≤ historyPerWriterMax;
 // CAS retries ≤ casRetriesMax (then ShadowError contended).
 import type { NatsConnection } from "@nats-io/transport-node";
 import { StorageType, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
@@ -43,7 +44,8 @@ export const defaultShadowBucketOptions: ShadowBucketOptions = { replicas: 1, ma
 
 export async function ensureShadowBucket(js: JetStreamClient | NatsConnection, limits: ShadowLimits, opts: Partial<ShadowBucketOptions> = {}): Promise<KV> {
   const o = { ...defaultShadowBucketOptions, ...opts };
-  return new Kvm(js).create(shadowBucket, {
+  const kvm = new Kvm(js);
+  return kvm.create(shadowBucket, {
     replicas: o.replicas,
     history: limits.historyPerWriterMax,
     max_bytes: o.maxBytes,
@@ -53,6 +55,10 @@ export async function ensureShadowBucket(js: JetStreamClient | NatsConnection, l
     ttl: 0,
     // Reads go to the stream leader: a read after an acknowledged write sees it.
     allow_direct: false,
+  }).catch((e: unknown) => {
+    // Created by a node with other limits (value size, history): use it as it is.
+    if (/already in use|different configuration/i.test((e as Error).message)) return kvm.open(shadowBucket);
+    throw e;
   });
 }
 
@@ -209,7 +215,9 @@ export class ShadowStore {
     this.#jsm ??= await jetstreamManager(this.#nc);
     const info = await this.#jsm.streams.info(`KV_${shadowBucket}`, { subjects_filter: `${prefix}${deviceId}.${doc}.*` });
     const keys = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
-    if (keys.length > this.limits.writersMax) throw new ShadowError(ShadowErrorCode.TooLarge, `device ${deviceId} ${doc}: ${keys.length} writers (limit ${this.limits.writersMax})`);
+    // Writes refuse a new writer at writersMax; new writers racing past it
+    // are still read (up to twice the limit), never silently ignored.
+    if (keys.length > 2 * this.limits.writersMax) throw new ShadowError(ShadowErrorCode.TooLarge, `device ${deviceId} ${doc}: ${keys.length} writers (limit ${this.limits.writersMax})`);
     return keys.sort();
   }
 
@@ -263,6 +271,9 @@ export class ShadowStore {
   ): Promise<ShadowWriteResult> {
     for (let attempt = 0; attempt < this.limits.casRetriesMax; attempt++) {
       const cur = await this.#read(deviceId, doc);
+      if (!cur.writers.has(writer) && cur.writers.size >= this.limits.writersMax) {
+        throw new ShadowError(ShadowErrorCode.TooLarge, `device ${deviceId} ${doc} already has ${cur.writers.size} writers (limit ${this.limits.writersMax})`);
+      }
       const c = change(cur.fields);
       const stored: StoredShadow = { v: 1, deviceId, doc, writer, fields: c.fields, op: c.op };
       const bytes = enc.encode(JSON.stringify(stored));

@@ -82,6 +82,11 @@ describe("device shadow on a 3-node cluster", () => {
     await expect(applyShadowReport(A, id, { fields: [{ name: "t", values: [{ writer: "dev", counter: 1, valueJson: "not json" }], context: [{ writer: "dev", counter: 1 }] }] })).rejects.toMatchObject({ code: "invalid" });
     await expect(applyShadowReport(A, id, { fields: [{ name: "t", values: [], context: [{ writer: "bad.id", counter: 1 }] }] })).rejects.toMatchObject({ code: "invalid" });
     expect(await applyShadowReport(A, id, undefined)).toBeNull();
+    // A document refuses a writer past writersMax (here 2), and still reads every key.
+    // (Opening with other limits reuses the bucket as created.)
+    const small = await ShadowStore.open(conns[0]!, { limits: { writersMax: 2, historyPerWriterMax: 4 }, bucket: { replicas: 3 } });
+    await expect(small.put(id, ShadowDoc.Desired, "api-C", "mode", "x", {})).rejects.toMatchObject({ code: "too_large" });
+    expect((await small.getDoc(id, ShadowDoc.Desired)).writers).toEqual(["api-A", "api-B"]);
   }, 60_000);
 
   it("a device edits reported state offline, a gateway writes for it meanwhile; on reconnect everything merges, stale reports are harmless", async () => {
