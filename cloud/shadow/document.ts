@@ -7,7 +7,7 @@
 // joined document is bounded by fieldsMax × writers); values are canonical
 // JSON text of at most valueBytesMax bytes.
 import {
-  type DvvContext, type DvvSet, DvvError, DvvErrorCode, dvvDiscard, dvvEmpty, dvvJoin, dvvPut, dvvValidate, dvvValidateContext,
+  type DvvContext, type DvvSet, DvvError, DvvErrorCode, contextLeq, dvvDiscard, dvvEmpty, dvvJoin, dvvPut, dvvValidate, dvvValidateContext,
 } from "../../shared/clock/dvv";
 import {
   type FieldView, type ShadowDelta, type ShadowDocView, type ShadowFields, type ShadowLimits, ShadowError, ShadowErrorCode, shadowFieldPattern,
@@ -146,8 +146,19 @@ export interface PutOutcome {
   replaced: number;
 }
 
+/** A context must come from a read of this field: it cannot name writes the
+ *  store has not seen (reads go to the stream leader, so every context a
+ *  client got is ≤ the current one; a bigger one is forged or from a rolled
+ *  back store, and would silently hide writes still to come). */
+function checkContextSeen(fields: ShadowFields, field: string, context: DvvContext): void {
+  if (!contextLeq(context, fields[field]?.context ?? {})) {
+    throw new ShadowError(ShadowErrorCode.Invalid, `the context names writes of field ${field} this store has not seen; read the field and use the context returned`);
+  }
+}
+
 export function putField(fields: ShadowFields, field: string, valueText: string, context: DvvContext, writer: string, limits: ShadowLimits): PutOutcome {
   checkField(field);
+  checkContextSeen(fields, field, context);
   if (!fields[field] && Object.keys(fields).length >= limits.fieldsMax) {
     throw new ShadowError(ShadowErrorCode.TooLarge, `the document has ${Object.keys(fields).length} fields (limit ${limits.fieldsMax})`);
   }
@@ -162,6 +173,7 @@ export function putField(fields: ShadowFields, field: string, valueText: string,
 
 export function deleteField(fields: ShadowFields, field: string, context: DvvContext, limits: ShadowLimits): Record<string, DvvSet> {
   checkField(field);
+  checkContextSeen(fields, field, context);
   const cur = fields[field];
   if (!cur) return { ...fields }; // nothing was ever written: nothing to remember either
   let set;

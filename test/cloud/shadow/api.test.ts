@@ -56,8 +56,9 @@ describe("shadow API", () => {
     const g2 = (await api.call(ApiEndpoint.ShadowGet, { deviceId: id })).shadow;
     expect(g2.delta.fields).toEqual({ setpoint: { value: 20, context: { "api-shadow-node": 3 } } });
 
-    await api.call(ApiEndpoint.ShadowPut, { deviceId: id, field: "mode", value: { name: "eco", level: 2 } });
-    const del = await api.call(ApiEndpoint.ShadowDelete, { deviceId: id, field: "mode", context: { "api-shadow-node": 4 } });
+    const mode = await api.call(ApiEndpoint.ShadowPut, { deviceId: id, field: "mode", value: { name: "eco", level: 2 } });
+    expect(mode.field.context).toEqual({ "api-shadow-node": 1 }); // dots count per field
+    const del = await api.call(ApiEndpoint.ShadowDelete, { deviceId: id, field: "mode", context: mode.field.context });
     expect(del.field.values).toEqual([]);
     const h = (await api.call(ApiEndpoint.ShadowHistory, { deviceId: id, doc: "desired" })).history;
     expect(h.map((e) => [e.op.kind, e.op.actor ?? "", JSON.stringify(e.op.value ?? null)])).toEqual([
@@ -77,6 +78,8 @@ describe("shadow API", () => {
     expect(await code(api.call(ApiEndpoint.ShadowDelete, { deviceId: "d1", field: "a" } as never))).toBe("bad_request");
     expect(await code(api.call(ApiEndpoint.ShadowHistory, { deviceId: "d1", doc: "other" as never }))).toBe("bad_request");
     expect(await code(api.call(ApiEndpoint.ShadowGet, { deviceId: "bad id" }))).toBe("bad_request");
+    // A context naming writes the store never saw (forged, or from a rolled-back store) is refused.
+    expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "d1", field: "a", value: 1, context: { "api-shadow-node": 99 } }))).toBe("bad_request");
     for (let i = 0; i < 8; i++) await api.call(ApiEndpoint.ShadowPut, { deviceId: "d2", field: "a", value: i });
     expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "d2", field: "a", value: 9 }))).toBe("conflict");
   }, 60_000);
