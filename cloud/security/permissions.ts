@@ -139,7 +139,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         apiSubject("credentials.revoke"),
       ], [
         inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"),
-        ...allUplinks([Uplink.Hello, Uplink.Status]), allDeviceEventsSubject,
+        ...allUplinks([Uplink.Hello, Uplink.Status, Uplink.Heartbeat]), allDeviceEventsSubject,
       ], true);
     case Principal.Commands:
       return role([

@@ -6,3 +6,4 @@ export { shadowDelta, shadowDeltaSets, joinFields, validateFields, encodeValue }
 export { apiShadowWriter, deviceShadowWriter, gatewayShadowWriter } from "./writer";
 export { applyShadowReport } from "./report";
 export { ShadowDeltaPusher, shadowDeltaEnvelope, shadowPushQueueGroup, type ShadowPusherStats } from "./delta-pusher";
+export { ShadowReportListener, shadowReportQueueGroup, type ShadowReportStats } from "./report-listener";

@@ -4,10 +4,11 @@
 // applyShadowReport after decoding; it joins the report into the device's
 // reported document under the writer key "dev".
 //
-// One key for everything that arrives through ingest for a device: ingest
-// handles one device's messages in order, so one process writes that key at
-// a time; the dots inside the report still name their real writers ("dev",
-// "gw-<gateway>"). A report is a join: repeated, reordered or lost reports
+// One key for everything that arrives through ingest for a device (default
+// `writerKey`): ingest handles one device's messages in order, so one
+// process writes that key at a time. A process that takes reports for any
+// device (ShadowReportListener) passes its own key instead. Either way the
+// dots inside the report still name their real writers ("dev", "gw-<gateway>"). A report is a join: repeated, reordered or lost reports
 // are harmless (the next one carries the fields' whole state again).
 import { DvvError } from "../../shared/clock/dvv";
 import { fieldsFromWire } from "../../shared/clock/dvv-wire";
@@ -17,7 +18,9 @@ import { ShadowDoc, ShadowError, ShadowErrorCode } from "./types";
 import { deviceShadowWriter } from "./writer";
 
 /** Joins an uplink's shadow report; null when the envelope carries none. Throws ShadowError (invalid) on a malformed report. */
-export async function applyShadowReport(store: ShadowStore, deviceId: string, report: ShadowReport | undefined, actor = "device"): Promise<ShadowWriteResult | null> {
+export async function applyShadowReport(
+  store: ShadowStore, deviceId: string, report: ShadowReport | undefined, actor = "device", writerKey = deviceShadowWriter,
+): Promise<ShadowWriteResult | null> {
   if (!report || report.fields.length === 0) return null;
   let fields;
   try {
@@ -26,5 +29,5 @@ export async function applyShadowReport(store: ShadowStore, deviceId: string, re
     if (e instanceof DvvError) throw new ShadowError(ShadowErrorCode.Invalid, `shadow report of ${deviceId}: ${e.message}`);
     throw e;
   }
-  return store.merge(deviceId, ShadowDoc.Reported, deviceShadowWriter, fields, actor);
+  return store.merge(deviceId, ShadowDoc.Reported, writerKey, fields, actor);
 }

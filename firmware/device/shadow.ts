@@ -16,12 +16,23 @@
 //   lost its flash must absorb before editing, or its dots repeat: the cloud
 //   counts such dot conflicts).
 //
+// Transport (runtime.ts): deltas arrive in `DesiredConfig.shadow_delta`
+// (applyWireDelta); reports ride on heartbeats (heartbeatReport).
 // Values are canonical JSON text, as the cloud sends them. Bounds: at most
 // `fieldsMax` fields (shadowFieldsMaxDefault); DVV bounds as in dvv.ts.
 // Plain ES: runs on XS (no Node APIs) and on Node.
 import { type DvvSet, dvvEmpty, dvvJoin, dvvPut } from "../../shared/clock/dvv";
+import { fieldsFromWire, fieldsToWire } from "../../shared/clock/dvv-wire";
+import { decodeShadowReport, encodeShadowReport, type ShadowDelta, type ShadowReport } from "../../shared/proto/xsfleet.gen";
+import type { Storage } from "../platform";
 
 export const shadowFieldsMaxDefault = 32;
+/** Storage key of the persisted replica (a ShadowReport of all fields). */
+const storageKey = "shd";
+/** Every this many heartbeats the whole reported document rides along
+ *  (anti-entropy): heartbeats are QoS 1 without receipts and the cloud side
+ *  may take reports at most once, so a lost report is healed by a later one. */
+export const shadowFullReportEveryHeartbeats = 10;
 export const deviceShadowWriterId = "dev";
 
 export interface ShadowDeltaField {
@@ -43,10 +54,26 @@ export class ShadowReplica {
   readonly #fieldsMax: number;
   readonly #writer: string;
 
-  /** `writer`: "dev" for the device itself; a gateway keeping a child's replica uses "gw-<its id>". */
-  constructor(writer = deviceShadowWriterId, fieldsMax = shadowFieldsMaxDefault) {
+  readonly #storage: Storage | undefined;
+
+  /** `writer`: "dev" for the device itself; a gateway keeping a child's replica uses "gw-<its id>".
+   *  With `storage` the replica survives restarts (its dot counters must never go back). */
+  constructor(writer = deviceShadowWriterId, fieldsMax = shadowFieldsMaxDefault, storage?: Storage) {
     this.#writer = writer;
     this.#fieldsMax = fieldsMax;
+    this.#storage = storage;
+    const bytes = storage?.read(storageKey);
+    if (bytes === undefined) return;
+    try {
+      const fields = fieldsFromWire(decodeShadowReport(bytes).fields, undefined, fieldsMax);
+      for (const f of Object.keys(fields)) this.#fields.set(f, fields[f]!);
+    } catch {
+      // Corrupt: start empty; the cloud still holds the reported document (dots may repeat: counted there).
+    }
+  }
+
+  #persist(): void {
+    if (this.#storage) this.#storage.write(storageKey, encodeShadowReport({ fields: fieldsToWire(this.report(true)) }));
   }
 
   /** Writes a reported value locally (replacing what this replica knows of the field); returns the write's dot counter. */
@@ -57,6 +84,7 @@ export class ShadowReplica {
     const r = dvvPut(set, valueText, set.context, this.#writer);
     this.#fields.set(field, r.set);
     this.#dirty.add(field);
+    this.#persist(); // before the report leaves: a restart never reuses this dot
     return r.counter;
   }
 
@@ -85,6 +113,7 @@ export class ShadowReplica {
       if (!cur && this.#fields.size >= this.#fieldsMax) continue; // bounded: the cloud keeps it
       this.#fields.set(f, dvvJoin(cur ?? dvvEmpty(), fields[f]!).set);
     }
+    this.#persist();
   }
 
   /** The fields to send (all of them with `all`), as plain DVV sets. */
@@ -97,6 +126,31 @@ export class ShadowReplica {
   /** The cloud stored a report: those fields are clean unless edited since. */
   acknowledged(sent: Readonly<Record<string, DvvSet>>): void {
     for (const f of Object.keys(sent)) if (this.#fields.get(f) === sent[f]) this.#dirty.delete(f);
+  }
+
+  /** Applies a downlink's `DesiredConfig.shadow_delta`; returns the fields
+   *  changed, or -1 when the delta is malformed (ignored whole: counted by the caller). */
+  applyWireDelta(delta: ShadowDelta): string[] | -1 {
+    let sets;
+    try {
+      sets = fieldsFromWire(delta.fields);
+    } catch {
+      return -1;
+    }
+    return this.applyDelta(deltaFromSets(sets));
+  }
+
+  #heartbeats = 0;
+
+  /** What the next heartbeat carries: the fields changed since the last one,
+   *  or every shadowFullReportEveryHeartbeats-th heartbeat all of them;
+   *  undefined when there is nothing (a device without a shadow sends nothing). */
+  heartbeatReport(): ShadowReport | undefined {
+    const full = ++this.#heartbeats % shadowFullReportEveryHeartbeats === 0;
+    const fields = this.report(full);
+    if (Object.keys(fields).length === 0) return undefined;
+    this.acknowledged(fields); // handed to the transport; the full report repairs a loss
+    return { fields: fieldsToWire(fields) };
   }
 
   values(field: string): string[] {
