@@ -222,11 +222,7 @@ describe("device shadow on a 3-node cluster", () => {
       for (const k of repKeys) ops.push({ kind: "read", session: name, key: `rep/${k}`, siblings: toSiblings(rep.fields[k]), final: true });
     }
     const rep = checkCausal(ops);
-    if (!rep.ok) {
-      const m = /read #(\d+)/.exec(rep.violations[0]!);
-      const i = Number(m![1]);
-      console.log("DEBUG", JSON.stringify(ops[i]), JSON.stringify(ops.slice(Math.max(0, i - 6), i + 1).filter((o) => o.session === ops[i]!.session)));
-    }
+    console.log(`[shadow] causal check: ${rep.writes} writes, ${rep.reads} reads, ${rep.pastWritesChecked} (read, past write) pairs checked, max siblings ${maxSiblings}`);
     expect(rep.violations).toEqual([]);
     expect(rep.writes).toBeGreaterThan(140);
     expect(rep.pastWritesChecked).toBeGreaterThan(100);
