@@ -20,6 +20,10 @@ describe("dotted version vector sets on XS", () => {
     expect(r.validateErrors).toBe(3);
     expect(r.roundTrip).toBe(true);
     expect(r.wireRoundTrip).toBe(true);
+    // The firmware's replica: delta applied, reports on the first heartbeat after each edit and a full one on the 10th.
+    expect(r.device.applied).toEqual(["led", "sp"]);
+    expect(r.device.malformed).toBe(-1);
+    expect(r.device.beats.map((b) => b !== "-")).toEqual([true, true, false, false, false, true, false, false, false, true, false, false]);
     expect(r.wireHex.length).toBeGreaterThan(100);
     expect(r.errors["siblings-max"] ?? 0).toBeGreaterThan(0);
     expect(Object.keys(r.errors).some((k) => k.startsWith("unexpected"))).toBe(false);

@@ -6,6 +6,8 @@ import {
 import { fieldsFromWire, fieldsToWire } from "../../../shared/clock/dvv-wire";
 import { createEnvelope, createHeartbeat, decodeEnvelope, encodeEnvelope } from "../../../shared/proto/xsfleet.gen";
 import { toHex } from "../../../shared/crdt/wire";
+import { encodeShadowReport } from "../../../shared/proto/xsfleet.gen";
+import { ShadowReplica } from "../../../firmware/device/shadow";
 
 export interface DvvInput {
   seed: number;
@@ -77,7 +79,19 @@ export default function run(input: DvvInput) {
   const bytes = encodeEnvelope(createEnvelope({ deviceId: "dev-7", seq: 3, heartbeat: createHeartbeat({ heartbeatSeq: 3 }), shadowReport: { fields: fieldsToWire(report) } }));
   const back = fieldsFromWire(decodeEnvelope(bytes).shadowReport!.fields);
   const wireRoundTrip = Object.keys(report).every((k) => dvvEquals(back[k]!, report[k]!));
+  // The device's replica as the runtime drives it: a wire delta, offline edits, heartbeat reports.
+  const dev = new ShadowReplica();
+  const applied = dev.applyWireDelta({ fields: fieldsToWire({ led: dvvPut(dvvEmpty(), '"on"', {}, "api-1").set, sp: dvvPut(dvvEmpty(), "21.5", {}, "api-2").set }) });
+  const beats: string[] = [];
+  for (let i = 0; i < 12; i++) {
+    if (i % 4 === 1) dev.edit("led", i % 8 === 1 ? '"off"' : '"blink"');
+    const r = dev.heartbeatReport();
+    beats.push(r ? toHex(encodeShadowReport(r)) : "-");
+  }
+  dev.absorb(all.siblings.length ? { led: all } : {});
+  const malformed = dev.applyWireDelta({ fields: [{ name: "x", values: [{ writer: "w", counter: 2, valueJson: "1" }], context: [] }] });
   return {
+    device: { applied, beats, led: dev.values("led"), malformed },
     wireHex: toHex(bytes),
     wireRoundTrip,
     replicas: replicas.map(show),
