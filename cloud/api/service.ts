@@ -20,6 +20,8 @@ import {
   type TelemetryQueryReply,
 } from "./types";
 import { ApiClient } from "./client";
+import { registerShadowEndpoints, shadowApiError } from "./shadow-endpoints";
+import type { ShadowStore } from "../shadow";
 import { boolField, deviceIdField, intField, objectField, onlyFields, parseBody, stringField, type Body } from "./validate";
 
 /** Seam to the ingest colleague's DeviceStateStore (cloud/state). */
@@ -42,6 +44,8 @@ export interface ApiRoleDeps {
   log: Logger;
   deviceState?: DeviceStateSource;
   queryHistory?: HistoryQueryFn;
+  /** Device shadows (cloud/shadow); the shadow.* endpoints answer not_available without it. */
+  shadow?: ShadowStore;
   /** Metrics hook: called once per request with the endpoint, status (200 or error status) and duration. */
   onRequest?: (endpoint: ApiEndpoint, status: number, durationMs: number) => void;
 }
@@ -113,6 +117,7 @@ export async function startApiRole(d: ApiRoleDeps): Promise<ApiRole> {
   };
 
   registerEndpoints(d, add);
+  registerShadowEndpoints(d.shadow, d.nodeId, add);
   // Make sure the server has the endpoint subscriptions before we report the role as started.
   await d.nc.flush();
 
@@ -264,6 +269,8 @@ export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
   if (e instanceof RegistryError) return new ApiError(registryToApi[e.code] ?? "internal", e.message);
   if (e instanceof CommandError) return new ApiError(commandToApi[e.code] ?? "internal", e.message);
+  const shadowError = shadowApiError(e);
+  if (shadowError) return shadowError;
   const message = e instanceof Error ? e.message : String(e);
   if (message.startsWith("invalid device id")) return new ApiError("bad_request", message);
   return new ApiError("internal", `internal error: ${message}`, apiErrorStatus.internal);

@@ -6,6 +6,7 @@
 //   GET /api/cluster    NATS servers, streams/consumers, cloud nodes, traffic
 //   GET /api/events     Server-Sent Events: recent events, then live ones (?after or Last-Event-ID)
 //   GET /api/history    stored readings for the plot: the newest `limit` in [fromMs, toMs] (?device&channel&fromMs&toMs&limit)
+//   GET /api/shadow     one device's shadow: desired, reported, siblings, delta (?device)
 //   GET /healthz        liveness of the dashboard itself
 //   GET /metrics        Prometheus metrics of the dashboard process (SSE clients, events, requests)
 //
@@ -17,7 +18,7 @@ import type { AddressInfo } from "node:net";
 import { createProcessMetrics, metricsHandler } from "../metrics";
 import { EventBuffer } from "./event-buffer";
 import { dashboardPage } from "./page";
-import { intParam, pageFleet, parseFleetQuery, parseHistoryQuery, QueryError } from "./query";
+import { intParam, pageFleet, parseFleetQuery, parseHistoryQuery, parseShadowQuery, QueryError } from "./query";
 import {
   defaultDashboardLimits, type DashboardEvent, type DashboardHandle, type DashboardLimits, type DashboardOptions,
   type DashboardSource,
@@ -205,13 +206,19 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         return withSource(res, () => history(q), (points) =>
           sendJson(res, 200, { ...q, points: points.slice(-q.limit) }));
       }
+      case "/api/shadow": {
+        const deviceId = parseShadowQuery(url.searchParams);
+        const shadow = source.shadow?.bind(source);
+        if (!shadow) return sendError(res, 501, "shadows are not available: this dashboard source has no shadow()");
+        return withSource(res, () => shadow(deviceId), (view) => sendJson(res, 200, { deviceId, shadow: view }));
+      }
       case "/api/events":
         return openEvents(req, res, url.searchParams);
       case "/metrics":
         serveMetrics(req, res);
         return;
       default:
-        return sendError(res, 404, `no such page: ${url.pathname}; try / or /api/fleet, /api/cluster, /api/events, /api/history, /healthz, /metrics`);
+        return sendError(res, 404, `no such page: ${url.pathname}; try / or /api/fleet, /api/cluster, /api/events, /api/history, /api/shadow, /healthz, /metrics`);
     }
   };
 

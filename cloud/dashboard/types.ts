@@ -4,6 +4,7 @@
 // is deliberately narrow and read-only: the dashboard never writes to the
 // system it shows.
 
+import type { ShadowView } from "../shadow";
 import type { DevicePresence } from "../../shared/device-presence";
 import type { Liveness } from "../health";
 import type { ProcessMetrics } from "../metrics";
@@ -215,6 +216,8 @@ export interface DashboardSource {
   events(listener: DashboardEventListener): () => void;
   /** Optional stored telemetry for the plot: the newest `limit` points of the range, in time order. */
   history?(query: HistoryQuery): Promise<HistoryPoint[]>;
+  /** Optional device shadow (cloud/shadow): desired, reported, siblings, delta; null when there is none. */
+  shadow?(deviceId: string): Promise<ShadowView | null>;
 }
 
 export interface DashboardOptions {

@@ -16,6 +16,7 @@
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { startApiRole, type ApiRole } from "../api";
+import { ShadowDeltaPusher, ShadowReportListener, apiShadowWriter } from "../shadow";
 import { CommandStore, CommandSubmitter, CommandWorker } from "../commands";
 import { ControlClient } from "../controlplane";
 import { connectNats } from "../nats";
@@ -178,10 +179,21 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
       nc, nodeId: config.nodeId, registry: registry!, pusher: pusher!, submitter, commands: store!, limits: config.limits, log,
       ...(seams.deviceState ? { deviceState: seams.deviceState } : {}),
       ...(seams.queryHistory ? { queryHistory: seams.queryHistory } : {}),
+      ...(seams.shadow ? { shadow: seams.shadow } : {}),
       onRequest: (e, s, ms) => metrics.apiRequest(e, s, ms),
     });
     out.api = a;
     out.stages.api.push({ name: "api", stop: () => a.stop(Math.max(100, config.shutdownTimeoutMs - 2000)) });
+    if (seams.shadow) {
+      // Shadow deltas to devices, beside the API that writes desired shadows (its principal may read them and push cfg).
+      const sp = new ShadowDeltaPusher(nc, seams.shadow, (deviceId, err) => log.warn("shadow delta push failed", { deviceId, err }));
+      sp.start();
+      out.stages.api.push({ name: "shadow delta pusher", stop: () => sp.stop() });
+      // …and the devices' reports (on heartbeats) into the reported documents, under this node's own key.
+      const rl = new ShadowReportListener(nc, seams.shadow, apiShadowWriter(config.nodeId), (deviceId, err) => log.warn("shadow report not merged", { deviceId, err }));
+      rl.start();
+      out.stages.api.push({ name: "shadow report listener", stop: () => rl.stop() });
+    }
     metrics.gaugeFrom("xsfleet_api_inflight", "API requests being handled", () => a.stats().inflight);
   }
 }

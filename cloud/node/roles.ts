@@ -10,6 +10,7 @@ import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort }
 import type { Registry } from "prom-client";
 import { AdmissionCache, ControlPlaneRegistry, DeviceLifecycle, kvAdmissionCache, registryLookup, RegistryBackend } from "../registry";
 import { DeviceStateStore } from "../state";
+import { ShadowStore } from "../shadow";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
 import type { Logger } from "../base";
@@ -32,6 +33,7 @@ export interface RoleHandle {
 export interface ApiSeams {
   deviceState?: DeviceStateSource;
   queryHistory?: HistoryQueryFn;
+  shadow?: ShadowStore;
 }
 
 export interface RoleFactories {
@@ -102,6 +104,17 @@ function admissionPort(gate: AdmissionCache): AdmissionPort {
   };
 }
 
+/** The shadow store (bucket created if missing); without it the shadow endpoints answer not_available. */
+async function shadowSeam(ctx: RoleContext): Promise<{ shadow?: ShadowStore }> {
+  try {
+    return { shadow: await ShadowStore.open(ctx.nc, { bucket: { replicas: ctx.config.streams.replicas } }) };
+  } catch (e) {
+    // E.g. a principal without rights on the shadow bucket: the rest of the API still serves.
+    ctx.log.warn("device shadows unavailable", { err: e });
+    return {};
+  }
+}
+
 export const defaultRoleFactories: RoleFactories = {
   // Partition leases and the ingest membership live on the Raft control plane (its replicas must run, as `xsfleet up` starts them).
   ingest: async (ctx) => {
@@ -120,5 +133,5 @@ export const defaultRoleFactories: RoleFactories = {
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
   orchestration: (ctx) => startOrchestrationRole(ctx),
-  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc) }),
+  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc), ...(await shadowSeam(ctx)) }),
 };

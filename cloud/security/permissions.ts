@@ -19,6 +19,7 @@ import { IngestStream, mqttMessagesStream } from "../ingest";
 import { inboxPrefixFor } from "../nats";
 import { BACKUP_CATALOG_BUCKET } from "../recovery";
 import { registryBucket } from "../registry";
+import { shadowBucket } from "../shadow";
 import { deviceStateBucket } from "../state";
 import {
   allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
@@ -140,14 +141,14 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       ], [inbox], false);
     case Principal.Api:
       return role([
-        jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"), ...kvBucket(deviceStateBucket, "read"),
+        jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"), ...kvBucket(deviceStateBucket, "read"), ...kvBucket(shadowBucket, "admin"),
         ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
         ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
         // decommission asks the provisioning role to revoke the device's credentials
         apiSubject("credentials.revoke"),
       ], [
-        inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"),
-        ...allUplinks([Uplink.Hello, Uplink.Status]), allDeviceEventsSubject,
+        inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"),
+        ...allUplinks([Uplink.Hello, Uplink.Status, Uplink.Heartbeat]), allDeviceEventsSubject,
       ], true);
     case Principal.Commands:
       // Command acks through its own durable consumer on XSF_UP (cloud/commands/ack-consumer.ts).
@@ -178,7 +179,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return role([], [inbox, allPaxosAcceptorSubject, allPaxosStatusSubject], true);
     case Principal.Dashboard:
       return role([
-        ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
+        ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History), ...kvBucket(shadowBucket, "read"),
       ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject], false);
     case Principal.Fleet:
       return role([

@@ -32,6 +32,7 @@ import { Batcher } from "./batcher";
 import { CommandOutcome, CommandProcessor, type CommandHandler } from "./commands";
 import { CounterName, DeviceCounters } from "./counters";
 import { ConfigOutcome, DesiredConfigStore, type Cadence } from "./desired-config";
+import { ShadowReplica } from "./shadow";
 import { DeviceRole, deviceRoleToWire } from "../../shared/device-role";
 import { Delivery, type DeliveryEvent } from "./delivery";
 import { deviceOptions, type DeviceOptions, type DeviceOptionsInit } from "./options";
@@ -112,6 +113,8 @@ export class DeviceRuntime {
   readonly #delivery: Delivery;
   readonly #commands: CommandProcessor;
   readonly #config: DesiredConfigStore;
+  /** The reported shadow document (docs/shadow.md): deltas in, reports on heartbeats. */
+  readonly #shadow: ShadowReplica;
   readonly #session: MqttSession;
   readonly #batcher: Batcher | undefined;
   readonly #channels: ChannelInfo[];
@@ -144,6 +147,7 @@ export class DeviceRuntime {
     this.#outbox = new Outbox(st, o.outbox, platform.random);
     this.#commands = new CommandProcessor(st, { ...this.#builtinCommands(), ...o.commandHandlers });
     this.#config = new DesiredConfigStore(st);
+    this.#shadow = new ShadowReplica(undefined, undefined, st);
     this.#cadence = { heartbeatIntervalMs: o.heartbeatIntervalMs, sampleIntervalMs: o.sampleIntervalMs, batchPointsMax: o.batchPointsMax };
     this.#config.restore(this.#cadence);
     this.#actuatorValue = readActuatorValue(st.read(actuatorKey));
@@ -348,6 +352,7 @@ export class DeviceRuntime {
 
   #onConfig(env: Envelope): void {
     const cfg = env.config!;
+    if (cfg.shadowDelta !== undefined && this.#shadow.applyWireDelta(cfg.shadowDelta) === -1) this.#counters.increment(CounterName.ConfigsRejected);
     const before = { ...this.#cadence };
     const r = this.#config.offer(cfg, this.#cadence);
     if (r.outcome === ConfigOutcome.Invalid) {
@@ -378,7 +383,8 @@ export class DeviceRuntime {
       rssiDbm: r.rssiDbm(), counterDigest: this.#counters.digest(), outboxDepth: ob.depth, outboxDropped: ob.dropped + ob.rejected,
       cpuLoadCentiPct: r.cpuLoadCentiPct(),
     });
-    this.#publishDirect(KindIndex.Heartbeat, { heartbeat: hb }, false);
+    const shadowReport = this.#shadow.heartbeatReport();
+    this.#publishDirect(KindIndex.Heartbeat, shadowReport ? { heartbeat: hb, shadowReport } : { heartbeat: hb }, false);
   }
 
   #onSampleTick(): void {
