@@ -18,7 +18,7 @@ import { fieldsToWire } from "../../shared/clock/dvv-wire";
 import { createDesiredConfig, createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { Downlink, Uplink, parseDeviceAddress } from "../../shared/topics";
 import { isOnlineSignal } from "../registry";
-import { DeviceEvent, allDevicesSubject, deviceEventSubject, deviceSubject } from "../subjects";
+import { DeviceEvent, allDevicesSubject, allPartitionedDevicesSubject, deviceEventSubject, deviceSubject } from "../subjects";
 import { shadowDeltaSets } from "./document";
 import type { ShadowStore } from "./store";
 import { ShadowDoc, type ShadowEvent } from "./types";
@@ -71,8 +71,9 @@ export class ShadowDeltaPusher {
       // Reported changes matter too: they may close (or reopen) a delta, but only desired ones need a push.
       return ev.doc === ShadowDoc.Desired ? ev.deviceId : null;
     }));
-    for (const kind of [Uplink.Hello, Uplink.Status] as const) {
-      const sub = this.#nc.subscribe(allDevicesSubject(kind), { queue: shadowPushQueueGroup });
+    // Mapped into partitions by the broker, or as sent on an unmapped one (wills in operator mode).
+    for (const subject of [Uplink.Hello, Uplink.Status].flatMap((k) => [allDevicesSubject(k), allPartitionedDevicesSubject(k)])) {
+      const sub = this.#nc.subscribe(subject, { queue: shadowPushQueueGroup });
       this.#subs.push(sub);
       this.#loops.push(this.#consume(sub, (m) => (isOnlineSignal(m.data) ? parseDeviceAddress(m.subject)?.deviceId ?? null : null)));
     }

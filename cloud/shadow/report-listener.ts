@@ -14,7 +14,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { decodeEnvelope } from "../../shared/proto/xsfleet.gen";
 import { Uplink, parseDeviceAddress } from "../../shared/topics";
-import { allDevicesSubject } from "../subjects";
+import { allDevicesSubject, allPartitionedDevicesSubject } from "../subjects";
 import { applyShadowReport } from "./report";
 import type { ShadowStore } from "./store";
 import { ShadowError } from "./types";
@@ -29,8 +29,8 @@ export class ShadowReportListener {
   readonly #store: ShadowStore;
   readonly #writerKey: string;
   readonly #onError: (deviceId: string, e: unknown) => void;
-  #sub: Subscription | null = null;
-  #loop: Promise<void> | null = null;
+  readonly #subs: Subscription[] = [];
+  readonly #loops: Promise<void>[] = [];
   readonly #pending = new Set<Promise<void>>();
   readonly stats: ShadowReportStats = { merged: 0, invalid: 0, dropped: 0, errors: 0 };
 
@@ -42,42 +42,47 @@ export class ShadowReportListener {
   }
 
   start(): void {
-    const sub = this.#nc.subscribe(allDevicesSubject(Uplink.Heartbeat), { queue: shadowReportQueueGroup });
-    this.#sub = sub;
-    this.#loop = (async () => {
-      for await (const m of sub) {
-        const addr = parseDeviceAddress(m.subject);
-        if (!addr) continue;
-        let env;
-        try {
-          env = decodeEnvelope(m.data);
-        } catch {
-          this.stats.invalid++; // ingest dead-letters it; nothing to do here
-          continue;
-        }
-        // The subject names the device (the broker enforces it), not the payload.
-        if (env.shadowReport === undefined || env.shadowReport.fields.length === 0) continue;
-        if (this.#pending.size >= inflightMax) {
-          this.stats.dropped++;
-          continue;
-        }
-        const p: Promise<void> = applyShadowReport(this.#store, addr.deviceId, env.shadowReport, env.via ? `gw-${env.via}` : "device", this.#writerKey)
-          .then(() => { this.stats.merged++; })
-          .catch((e: unknown) => {
-            if (e instanceof ShadowError) this.stats.invalid++;
-            else this.stats.errors++;
-            this.#onError(addr.deviceId, e);
-          })
-          .finally(() => { this.#pending.delete(p); });
-        this.#pending.add(p);
+    // Heartbeats come partitioned (the broker's uplink mapping) or, from an unmapped broker, as sent.
+    for (const subject of [allDevicesSubject(Uplink.Heartbeat), allPartitionedDevicesSubject(Uplink.Heartbeat)]) {
+      const sub = this.#nc.subscribe(subject, { queue: shadowReportQueueGroup });
+      this.#subs.push(sub);
+      this.#loops.push(this.#consume(sub));
+    }
+  }
+
+  async #consume(sub: Subscription): Promise<void> {
+    for await (const m of sub) {
+      const addr = parseDeviceAddress(m.subject);
+      if (!addr) continue;
+      let env;
+      try {
+        env = decodeEnvelope(m.data);
+      } catch {
+        this.stats.invalid++; // ingest dead-letters it; nothing to do here
+        continue;
       }
-    })();
+      // The subject names the device (the broker enforces it), not the payload.
+      if (env.shadowReport === undefined || env.shadowReport.fields.length === 0) continue;
+      if (this.#pending.size >= inflightMax) {
+        this.stats.dropped++;
+        continue;
+      }
+      const p: Promise<void> = applyShadowReport(this.#store, addr.deviceId, env.shadowReport, env.via ? `gw-${env.via}` : "device", this.#writerKey)
+        .then(() => { this.stats.merged++; })
+        .catch((e: unknown) => {
+          if (e instanceof ShadowError) this.stats.invalid++;
+          else this.stats.errors++;
+          this.#onError(addr.deviceId, e);
+        })
+        .finally(() => { this.#pending.delete(p); });
+      this.#pending.add(p);
+    }
   }
 
   /** Stops taking reports and finishes the merges already started. */
   async stop(): Promise<void> {
-    await this.#sub?.drain().catch(() => undefined);
-    await this.#loop;
+    await Promise.all(this.#subs.map((sub) => sub.drain().catch(() => undefined)));
+    await Promise.all(this.#loops);
     await Promise.allSettled([...this.#pending]);
   }
 }
