@@ -16,6 +16,7 @@
 // finds them already recorded (duplicates) or records them now.
 // Invariant: a delivery is acked only after its effect (applied, duplicate
 // or dead-lettered) is durable; anything else is naked or left to redeliver.
+import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "../base";
 import { decodeDeviceMessage, type DlqReason } from "../records";
 import type { LoadedState, StoredDeviceState } from "../state";
@@ -24,6 +25,8 @@ import { forEachLimit, type DeviceLocks, type StateCache } from "./cache";
 import type { DeadLetter } from "./publisher";
 import type { HistoryLayout, IngestConfig } from "./settings";
 import type { IngestSource, IngestStats } from "./types";
+import { DeviceBatchSpan, type BatchTiming } from "./spans";
+import { SpanName } from "../tracing";
 
 /** One delivered message as the pipeline sees it (the pull loop wraps a JsMsg). */
 export interface Delivery {
@@ -102,6 +105,8 @@ export interface PipelineDeps {
   pause?: (ms: number) => Promise<void>;
   /** True once the role is stopping: no more retries. */
   stopping?: () => boolean;
+  /** Spans per device batch (spans.ts); absent or null: tracing off, no span code runs. */
+  tracer?: Tracer | null;
 }
 
 /** Attempts of a device batch after errors (timeouts, leader changes) before it is naked. */
@@ -125,6 +130,7 @@ export class IngestPipeline {
     const { cfg, stats, log, locks } = this.#d;
     const byDevice = new Map<string, { items: IngestItem[]; deliveries: Delivery[] }>();
     const bad: Promise<void>[] = [];
+    const pickedMs = this.#d.tracer ? Date.now() : 0;
     for (const m of batch) {
       stats.messages++;
       if (m.redelivered) stats.redeliveries++;
@@ -142,17 +148,25 @@ export class IngestPipeline {
       g.items.push({ msg: d, streamSeq: m.streamSeq, timeMs: m.timeMs });
       g.deliveries.push(m);
     }
-    await forEachLimit([...byDevice], cfg.deviceConcurrencyMax, ([id, g]) => locks.run(id, () => this.processDevice(id, g.items, g.deliveries)));
+    const timing = this.#d.tracer ? { pickedMs, decodedMs: Date.now() } : undefined;
+    await forEachLimit([...byDevice], cfg.deviceConcurrencyMax, ([id, g]) => locks.run(id, () => this.processDevice(id, g.items, g.deliveries, source, timing)));
     await Promise.all(bad);
   }
 
   /** One device's decoded messages (items[i] came from deliveries[i]); never throws. */
-  async processDevice(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[]): Promise<void> {
+  async processDevice(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[], source = "", timing?: BatchTiming): Promise<void> {
+    const span = this.#d.tracer ? new DeviceBatchSpan(this.#d.tracer, deviceId, source, items, timing) : null;
+    const failed = await this.#process(deviceId, items, deliveries, span);
+    span?.end(failed ?? undefined);
+  }
+
+  /** Returns the error that left the batch for redelivery, null when done. */
+  async #process(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[], span: DeviceBatchSpan | null): Promise<unknown> {
     const { cache, stats, log } = this.#d;
     for (let errors = 0; ;) {
       try {
-        await this.#attempt(deviceId, items, deliveries);
-        return;
+        await this.#attempt(deviceId, items, deliveries, span);
+        return null;
       } catch (err) {
         cache.delete(deviceId);
         if (++errors < transientRetriesMax && !this.#d.stopping?.()) {
@@ -162,19 +176,21 @@ export class IngestPipeline {
         stats.batchFailures++;
         log.warn("ingest: device batch failed; left for redelivery", { deviceId, messages: deliveries.length, error: err instanceof Error ? err.message : String(err) });
         for (const m of deliveries) m.nak(failureNakDelayMs);
-        return;
+        return err;
       }
     }
   }
 
   /** Steps 1-4 once; CAS conflicts reload and apply again, up to casAttemptsMax. */
-  async #attempt(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[]): Promise<void> {
+  async #attempt(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[], span: DeviceBatchSpan | null): Promise<void> {
     const { cfg, cache, stats, hooks } = this.#d;
     for (let attempt = 1; ; attempt++) {
       const loaded = cache.get(deviceId) ?? (await this.#d.state.load(deviceId));
+      const applyStartMs = span ? Date.now() : 0;
       const r = applyBatch(loaded.state, items, { seqWindow: cfg.seqWindow });
+      span?.applied(applyStartMs, r);
       if (r.changed) {
-        const written = await this.#record(deviceId, loaded, r.state, r.telemetry);
+        const written = await this.#record(deviceId, loaded, r.state, span ? span.carry(r.telemetry) : r.telemetry, span);
         if (written === null) {
           cache.delete(deviceId);
           stats.casRetries++;
@@ -199,15 +215,19 @@ export class IngestPipeline {
   }
 
   /** Steps 2-3: outputs first, then the state; null on a CAS conflict. */
-  async #record(deviceId: string, loaded: LoadedState, state: StoredDeviceState, telemetry: readonly TelemetryOutput[]): Promise<LoadedState | null> {
+  async #record(deviceId: string, loaded: LoadedState, state: StoredDeviceState, telemetry: readonly TelemetryOutput[], span: DeviceBatchSpan | null): Promise<LoadedState | null> {
     const { cfg, stats, hooks, out } = this.#d;
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.BeforePublish, deviceId);
+    const endOutputs = span?.step(SpanName.IngestOutputs);
     const acks: Promise<unknown>[] = [];
     for (const t of telemetry) acks.push(...out.telemetry(t, cfg.history ? cfg.historyLayout : null, cfg.out && cfg.outDurable));
     await Promise.all(acks);
+    endOutputs?.();
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.AfterPublish, deviceId);
     hooks?.faults?.beforeCas?.(deviceId);
+    const endCas = span?.step(SpanName.IngestStateWrite);
     const revision = await this.#d.state.compareAndSet(deviceId, state, loaded.revision);
+    endCas?.();
     if (revision === null) return null;
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.AfterCas, deviceId);
     const ours = { state, revision };

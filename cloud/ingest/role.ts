@@ -4,6 +4,7 @@
 // the presence sweep (presence-sweep.ts). This file only wires them to NATS
 // and to each other; see docs/ingest.md.
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "../base";
 import { NatsPool } from "../nats";
@@ -29,6 +30,8 @@ export interface IngestDeps {
   faults?: IngestFaults;
   /** Called once per telemetry batch whose effect was recorded (after the CAS). */
   onTelemetryApplied?(deviceId: string, seq: number, deviceTimeMs: number, points: number): void;
+  /** Spans per device batch (cloud/tracing); absent or null: off. */
+  tracer?: Tracer | null;
 }
 
 export interface IngestRole {
@@ -70,6 +73,7 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
       settle: interleavedRepair({ store, seqWindow: cfg.seqWindow, casAttemptsMax: cfg.casAttemptsMax, stats, log }),
     },
     stopping: () => stopping,
+    tracer: deps.tracer ?? null,
   });
   const loops = sources.map((source, i) => new PullLoop({ source, conn: conns[i % conns.length]!, cfg, pipeline, log }));
   const sweep = new PresenceSweep({ cfg, state: store, events: publisher, cache, locks, stats, log, nowMs: deps.nowMs ?? Date.now });
