@@ -8,6 +8,7 @@
 // graceful stop can drain the endpoints and then await exactly the requests
 // already accepted.
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { Logger } from "../base";
 import { CommandError, outcomeOf, type CommandLimits, type CommandStore, type CommandSubmitter } from "../commands";
@@ -20,6 +21,7 @@ import {
   type TelemetryQueryReply,
 } from "./types";
 import { ApiClient } from "./client";
+import { withRequestSpan } from "./spans";
 import { boolField, deviceIdField, intField, objectField, onlyFields, parseBody, stringField, type Body } from "./validate";
 
 /** Seam to the ingest colleague's DeviceStateStore (cloud/state). */
@@ -44,6 +46,8 @@ export interface ApiRoleDeps {
   queryHistory?: HistoryQueryFn;
   /** Metrics hook: called once per request with the endpoint, status (200 or error status) and duration. */
   onRequest?: (endpoint: ApiEndpoint, status: number, durationMs: number) => void;
+  /** A span per request (spans.ts); absent or null: off. */
+  tracer?: Tracer | null;
 }
 
 export interface ApiRoleStats { requests: number; errors: number; inflight: number; rejectedOverload: number }
@@ -101,7 +105,7 @@ export async function startApiRole(d: ApiRoleDeps): Promise<ApiRole> {
         const p: Promise<void> = (async () => {
           try {
             const body = parseBody(msg.data, d.limits.apiRequestBytesMax);
-            reply(endpoint, msg, started, await fn(body));
+            reply(endpoint, msg, started, await (d.tracer ? withRequestSpan(d.tracer, endpoint, d.nodeId, msg.headers, () => fn(body)) : fn(body)));
           } catch (e) {
             replyError(endpoint, msg, started, e);
           }

@@ -9,12 +9,14 @@
 // one node; a lease in the record keeps one command's retry loop on one node
 // while that node is alive, and lets another take over when it is not.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { AckStatus, decodeEnvelope } from "../../shared/proto/xsfleet.gen";
+import type { Tracer } from "@opentelemetry/api";
+import { AckStatus, decodeEnvelope, type CommandAck } from "../../shared/proto/xsfleet.gen";
 import { parseDeviceAddress, Uplink } from "../../shared/topics";
 import { allDevicesSubject } from "../subjects";
 import type { Logger } from "../base";
 import { isOnlineSignal } from "../registry";
 import { publishCommandEvent, sendCommand } from "./downlink";
+import { withAckSpan } from "./spans";
 import { afterExpire, afterOnlineSend, afterTimedSend, decide } from "./policy";
 import type { CommandLimits, CommandRetrySettings } from "./settings";
 import type { CommandStore, VersionedCommand } from "./store";
@@ -43,6 +45,8 @@ export interface CommandWorkerOptions {
   log: Logger;
   nowMs?: () => number;
   random?: () => number;
+  /** Spans for downlinks and acks (spans.ts); null: off. */
+  tracer?: Tracer | null;
 }
 
 export class CommandWorker {
@@ -55,7 +59,7 @@ export class CommandWorker {
   #stopping = false;
 
   constructor(o: CommandWorkerOptions) {
-    this.#o = { nowMs: Date.now, random: Math.random, ...o };
+    this.#o = { nowMs: Date.now, random: Math.random, tracer: null, ...o };
   }
 
   start(): void {
@@ -106,7 +110,7 @@ export class CommandWorker {
     // Persist the attempt before sending it: the CAS winner is the only sender of this attempt.
     const rev = await this.#o.store.update(next, v.revision);
     if (rev === null) { this.stats.casConflicts++; return; }
-    sendCommand(this.#o.nc, next, now);
+    sendCommand(this.#o.nc, next, now, this.#o.tracer);
     if (online) this.stats.resentOnline++;
     else this.stats.sent++;
   }
@@ -129,13 +133,18 @@ export class CommandWorker {
   }
 
   async #onAck(deviceId: string, data: Uint8Array): Promise<void> {
-    let ack;
+    let env;
     try {
-      ack = decodeEnvelope(data).commandAck;
+      env = decodeEnvelope(data);
     } catch {
-      ack = undefined;
+      env = undefined;
     }
-    if (!ack || !commandWireLimits.commandIdPattern.test(ack.commandId)) { this.stats.unknownAcks++; return; }
+    const ack = env?.commandAck;
+    if (!env || !ack || !commandWireLimits.commandIdPattern.test(ack.commandId)) { this.stats.unknownAcks++; return; }
+    await withAckSpan(this.#o.tracer, deviceId, { ...env, commandId: ack.commandId, status: ack.status }, () => this.#recordAck(deviceId, ack));
+  }
+
+  async #recordAck(deviceId: string, ack: CommandAck): Promise<void> {
     for (let attempt = 0; attempt < commandWireLimits.ackCasAttemptsMax; attempt++) {
       const v = await this.#o.store.get(deviceId, ack.commandId);
       if (!v) { this.stats.unknownAcks++; return; }

@@ -2,6 +2,7 @@
 // factory from the node's context to something that can be stopped
 // gracefully; the node owns ordering, metrics and shutdown.
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { jetstream } from "@nats-io/jetstream";
 import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
 import { queryHistory } from "../history";
@@ -17,6 +18,8 @@ export interface RoleContext {
   nodeId: string;
   config: CloudConfig;
   log: Logger;
+  /** Null when tracing is off. */
+  tracer: Tracer | null;
 }
 
 export interface RoleHandle {
@@ -83,7 +86,7 @@ function historySeam(nc: NatsConnection): HistoryQueryFn {
 
 export const defaultRoleFactories: RoleFactories = {
   ingest: async (ctx) => {
-    const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log });
+    const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, tracer: ctx.tracer });
     return { stop: () => role.stop(), stats: () => ({ ...role.stats() }), registerMetrics: (r) => registerIngestMetrics(r, () => role.stats()) };
   },
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the

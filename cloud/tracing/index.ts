@@ -6,7 +6,7 @@ export { startTracing, tracingOff, ProcessKind, tracerName, type Tracing, type T
 export { takeTracingSettings, tracingFlagsOf, otlpTracesUrl, otlpTracesPath, defaultTracingSettings, TracingSettingsError, type TracingSettings } from "./settings";
 export {
   propagator, TraceHeader, natsHeaderGetter, natsHeaderSetter, injectNatsHeaders, extractNatsHeaders, contextFromEnvelope, envelopeTraceOf, traceparentOf, hasSpanContext,
-  type EnvelopeTrace,
+  type EnvelopeTrace, type ReadableHeaders,
 } from "./propagation";
 export { SpanName, Attr } from "./names";
 export { decodeOtlpProtobuf, decodeOtlpJson, exportTraceRequestType, OtlpDecodeError, requestSpansMax, type DecodedSpan, type AttrValue } from "./otlp-decode";

@@ -14,7 +14,14 @@ export const propagator = new CompositePropagator({ propagators: [new W3CTraceCo
 /** Header names the propagator reads and writes. */
 export const TraceHeader = Object.freeze({ Traceparent: "traceparent", Tracestate: "tracestate", Baggage: "baggage" } as const);
 
-export const natsHeaderGetter: TextMapGetter<MsgHdrs> = {
+/** What the getter reads: nats.js MsgHdrs (structurally, so the copy of nats-core inside @nats-io/services fits too). */
+export interface ReadableHeaders {
+  keys(): string[];
+  has(k: string): boolean;
+  values(k: string): string[];
+}
+
+export const natsHeaderGetter: TextMapGetter<ReadableHeaders> = {
   keys: (h) => h.keys(),
   get: (h, key) => {
     if (!h.has(key)) return undefined;
@@ -33,7 +40,7 @@ export function injectNatsHeaders(ctx: Context, h: MsgHdrs): void {
 }
 
 /** The remote parent carried by a message's headers (ROOT_CONTEXT when none). */
-export function extractNatsHeaders(h: MsgHdrs | undefined): Context {
+export function extractNatsHeaders(h: ReadableHeaders | undefined): Context {
   return h ? propagator.extract(ROOT_CONTEXT, h, natsHeaderGetter) : ROOT_CONTEXT;
 }
 
