@@ -58,7 +58,8 @@ export function exportTraceRequestType(): protobuf.Type {
   return requestType;
 }
 
-const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex") : "");
+// protobufjs gives Buffers, or an empty array (the prototype default) for an absent field.
+const hex = (b: Uint8Array | number[] | undefined): string => (b && b.length > 0 ? Buffer.from(b).toString("hex") : "");
 
 /** Unix nanoseconds (Long, number, bigint or decimal string) → epoch ms. */
 function nanosToMs(v: unknown): number {
