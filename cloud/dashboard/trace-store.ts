@@ -87,7 +87,7 @@ export class TraceStore {
     return t ? [...t.spans].sort((a, b) => a.startMs - b.startMs) : null;
   }
 
-  /** Most recent first; `deviceId` keeps the traces that name that device. */
+  /** The `limit` most recently updated traces (that name `deviceId`, when given), newest start first. */
   list(limit: number, deviceId = ""): TraceSummary[] {
     const out: TraceSummary[] = [];
     const ids = [...this.#traces.keys()].reverse();
@@ -96,7 +96,7 @@ export class TraceStore {
       const s = summarize(id, this.#traces.get(id)!.spans);
       if (deviceId === "" || s.deviceId === deviceId) out.push(s);
     }
-    return out;
+    return out.sort((a, b) => b.startMs - a.startMs);
   }
 }
 
