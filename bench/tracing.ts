@@ -15,7 +15,10 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import { jetstream } from "@nats-io/jetstream";
 import { createLogger } from "../cloud/base";
-import { ensureIngestStreams, registerIngestMetrics, startIngestRole } from "../cloud/ingest";
+import {
+  DeviceLocks, ensureIngestStreams, emptyIngestStats, IngestPipeline, IngestSource, parseIngestConfig, registerIngestMetrics, startIngestRole, StateCache, type Delivery,
+} from "../cloud/ingest";
+import { emptyDeviceState, type LoadedState } from "../cloud/state";
 import { createProcessMetrics } from "../cloud/metrics";
 import { NatsPool } from "../cloud/nats";
 import { defaultTracingSettings, otlpTracesUrl, ProcessKind, startTracing, type Tracing } from "../cloud/tracing";
@@ -65,9 +68,63 @@ async function startSink(): Promise<{ url: string; requests: () => number; close
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => n, close: () => new Promise((r) => server.close(() => r())) };
 }
 
+/**
+ * CPU per message of the pipeline alone (no NATS): in-memory state and
+ * outputs, the same batches, tracing off / 1 % / 100 % (batch processor, an
+ * exporter that discards). Alternating repetitions; the median of each.
+ */
+async function pipelineCost(o: Options): Promise<Map<string, number>> {
+  const cfg = parseIngestConfig({});
+  const payloads = Array.from({ length: 16 }, (_, k) => payload(o.points, k));
+  const discard = { export: (_s: unknown, cb: (r: { code: number }) => void) => cb({ code: 0 }), shutdown: async () => {} };
+  const modes: Array<[string, number | null]> = [["tracing off", null], ["tracing 1 %", 0.01], ["tracing 100 %", 1]];
+  const costs = new Map<string, number[]>(modes.map(([m]) => [m, []]));
+  let run = 0;
+  for (let rep = 0; rep <= 2 * o.rounds; rep++) {
+    for (const [mode, ratio] of modes) {
+      run++;
+      const tracing = ratio === null ? startTracing({ serviceName: ProcessKind.Bench, instanceId: "p", settings: defaultTracingSettings })
+        : startTracing({ serviceName: ProcessKind.Bench, instanceId: "p", settings: { ...defaultTracingSettings, ratio }, exporter: discard as never });
+      const states = new Map<string, LoadedState>();
+      const pipeline = new IngestPipeline({
+        cfg, cache: new StateCache(10_000), locks: new DeviceLocks(), stats: emptyIngestStats("p"), log: createLogger({ level: "warn" }), tracer: tracing.tracer,
+        state: {
+          load: async (id) => states.get(id) ?? { state: emptyDeviceState(id), revision: 0 },
+          compareAndSet: async (id, st, rev) => { const n = rev + 1; states.set(id, { state: st, revision: n }); return n; },
+        },
+        out: { telemetry: () => [Promise.resolve()], outCore: () => {}, event: () => {}, deadLetter: async () => {} },
+      });
+      const batch: Delivery[] = [];
+      let streamSeq = 0;
+      for (let seq = 1; seq <= o.messages; seq++) {
+        for (let d = 0; d < o.devices; d++) {
+          const id = `p${run}x${d}`;
+          const data = encodeEnvelope(createEnvelope({
+            schemaVersion: 1, deviceId: id, seq, deviceTimeMs: Date.now(),
+            traceparent: `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`,
+            telemetry: { batchSeq: seq, channels, encoding: Encoding.ENCODING_XSF_TS1, payload: payloads[(seq + d) % payloads.length]!, pointCount: o.points, firstTimeMs: 0, lastTimeMs: 0 },
+          }));
+          batch.push({ subject: deviceSubject(id, Uplink.Telemetry), data, stream: "XSF_TELE", streamSeq: ++streamSeq, timeMs: Date.now(), redelivered: false, pending: 0, ack: () => {}, nak: () => {} });
+        }
+      }
+      const t0 = performance.now();
+      for (let i = 0; i < batch.length; i += 256) await pipeline.processBatch(IngestSource.Telemetry, batch.slice(i, i + 256));
+      const usPerMsg = ((performance.now() - t0) * 1000) / batch.length;
+      await tracing.shutdown();
+      if (rep > 0) costs.get(mode)!.push(usPerMsg);
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return new Map([...costs].map(([m, xs]) => [m, median(xs)]));
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   console.log(describeMachine());
+  const cost = await pipelineCost(o);
+  const off = cost.get("tracing off")!;
+  console.log("pipeline alone (decode, dedup/apply, in-memory state and outputs; no NATS), µs of CPU per message, median of " + 2 * o.rounds + " alternating runs:");
+  for (const [m, us] of cost) console.log(`  ${m}: ${us.toFixed(1)} µs/msg (${m === "tracing off" ? "baseline" : `+${(us - off).toFixed(1)} µs, ${((us / off - 1) * 100).toFixed(1)} %`})`);
   console.log(`workload per run: ${o.devices} devices × ${o.messages} telemetry batches × ${o.points} points (${channels.length} channels), each with a sampled device traceparent, ` +
     `drained from a JetStream backlog by one ingest role (history batch, no out JSON); ${o.rounds} rounds of ${settings.length} settings, interleaved, after a warm-up round`);
   const nats = await startNats({ size: 1 });

@@ -21,3 +21,4 @@ export {
 } from "./types";
 export { defaultIngestConfig, parseIngestConfig, type IngestConfig, type HistoryLayout } from "./settings";
 export { registerIngestMetrics } from "./metrics";
+export { StateCache, DeviceLocks } from "./cache";
