@@ -15,7 +15,7 @@
 // Only built when the pipeline has a tracer: with tracing off the pipeline
 // never reaches this file.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span, type Tracer } from "@opentelemetry/api";
-import { Attr, contextFromEnvelope, envelopeTraceOf, hasSpanContext, SpanName } from "../tracing";
+import { Attr, contextFromEnvelope, hasSpanContext, SpanName, traceparentOf } from "../tracing";
 import type { ApplyResult, IngestItem, TelemetryOutput } from "./apply";
 
 /** Links from one device-batch span to the other messages' traces. */
@@ -91,10 +91,11 @@ export class DeviceBatchSpan {
     return () => { this.#open.delete(s); s.end(); };
   }
 
-  /** The telemetry outputs, carrying this span's context to history and out consumers. */
+  /** The telemetry outputs, carrying this span's context to history and out consumers
+   *  (an unsampled trace: only its traceparent, flags 00, on the out record). */
   carry(telemetry: readonly TelemetryOutput[]): TracedTelemetryOutput[] {
-    const tp = envelopeTraceOf(this.#ctx).traceparent;
-    return telemetry.map((t) => ({ ...t, traceparent: tp, traceContext: this.#ctx }));
+    const tp = traceparentOf(this.#ctx);
+    return this.recording ? telemetry.map((t) => ({ ...t, traceparent: tp, traceContext: this.#ctx })) : telemetry.map((t) => ({ ...t, traceparent: tp }));
   }
 
   end(error?: unknown): void {

@@ -57,8 +57,23 @@ const recordGetter: TextMapGetter<Record<string, string>> = {
 };
 const recordSetter: TextMapSetter<Record<string, string>> = { set: (r, k, v) => { r[k] = v; } };
 
+/** Version 00 traceparent, lower-case hex (W3C trace-context level 1). */
+const traceparent00 = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const zeroTraceId = "00000000000000000000000000000000";
+const zeroSpanId = "0000000000000000";
+
 /** The device's (or the cloud's) context from an envelope; ROOT_CONTEXT for an absent or invalid traceparent. */
 export function contextFromEnvelope(e: Partial<EnvelopeTrace>): Context {
+  // Fast path for what devices send (traceparent only), once per ingested
+  // message: the same checks as the propagator's parser, without its carrier.
+  if (!e.tracestate && !e.baggage && e.traceparent) {
+    const m = traceparent00.exec(e.traceparent);
+    if (m) {
+      if (m[1] === zeroTraceId || m[2] === zeroSpanId) return ROOT_CONTEXT;
+      return trace.setSpanContext(ROOT_CONTEXT, { traceId: m[1]!, spanId: m[2]!, traceFlags: parseInt(m[3]!, 16) & 1, isRemote: true });
+    }
+    // Anything else (another version, bad text): the propagator's parser decides.
+  }
   const carrier: Record<string, string> = {};
   if (e.traceparent) carrier[TraceHeader.Traceparent] = e.traceparent;
   if (e.tracestate) carrier[TraceHeader.Tracestate] = e.tracestate;
@@ -73,9 +88,11 @@ export function envelopeTraceOf(ctx: Context): EnvelopeTrace {
   return { traceparent: carrier.traceparent ?? "", tracestate: carrier.tracestate ?? "", baggage: carrier.baggage ?? "" };
 }
 
-/** The traceparent of `ctx`'s span, "" when it has none. */
+/** The traceparent of `ctx`'s span, "" when it has none (formatted directly: this runs per message). */
 export function traceparentOf(ctx: Context): string {
-  return envelopeTraceOf(ctx).traceparent;
+  const sc = trace.getSpanContext(ctx);
+  if (!sc || !trace.isSpanContextValid(sc)) return "";
+  return `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`;
 }
 
 /** True when `ctx` holds a valid span context (local or remote). */
