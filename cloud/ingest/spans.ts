@@ -42,29 +42,36 @@ export class DeviceBatchSpan {
     this.#tracer = tracer;
     let parent: Context = ROOT_CONTEXT;
     let parentItem: IngestItem | undefined;
-    const links: Link[] = [];
     let points = 0;
     let storedMs = Infinity;
     for (const it of items) {
       points += it.msg.telemetry?.pointCount ?? 0;
       storedMs = Math.min(storedMs, it.timeMs);
-      if (it.msg.env.traceparent === "") continue;
+      if (parentItem || it.msg.env.traceparent === "") continue;
       const ctx = contextFromEnvelope(it.msg.env);
-      if (!hasSpanContext(ctx)) continue;
-      if (!parentItem) { parent = ctx; parentItem = it; } else if (links.length < linksMax) links.push({ context: trace.getSpanContext(ctx)! });
+      if (hasSpanContext(ctx)) { parent = ctx; parentItem = it; }
     }
-    const first = parentItem ?? items[0];
     const startMs = Number.isFinite(storedMs) ? storedMs : Date.now();
-    this.#span = tracer.startSpan(SpanName.IngestDeviceBatch, {
-      kind: SpanKind.CONSUMER, startTime: startMs, links,
-      attributes: {
-        [Attr.DeviceId]: deviceId, [Attr.DeviceSeq]: first?.msg.env.seq ?? 0, [Attr.DeviceTimeMs]: first?.msg.env.deviceTimeMs ?? 0,
-        [Attr.Points]: points, [Attr.Messages]: items.length, [Attr.Source]: source,
-        [Attr.MessagingSystem]: "nats", [Attr.MessagingDestination]: first ? `${first.msg.kind}` : "",
-      },
-    }, parent);
+    this.#span = tracer.startSpan(SpanName.IngestDeviceBatch, { kind: SpanKind.CONSUMER, startTime: startMs }, parent);
     this.#ctx = trace.setSpan(parent, this.#span);
-    if (timing && this.#span.isRecording()) {
+    // Attributes, links and the timing spans only for a trace that is kept:
+    // at 1 % sampling the other 99 % cost a parse and a sampler call.
+    if (!this.#span.isRecording()) return;
+    const first = parentItem ?? items[0];
+    this.#span.setAttributes({
+      [Attr.DeviceId]: deviceId, [Attr.DeviceSeq]: first?.msg.env.seq ?? 0, [Attr.DeviceTimeMs]: first?.msg.env.deviceTimeMs ?? 0,
+      [Attr.Points]: points, [Attr.Messages]: items.length, [Attr.Source]: source,
+      [Attr.MessagingSystem]: "nats", [Attr.MessagingDestination]: first ? `${first.msg.kind}` : "",
+    });
+    const links: Link[] = [];
+    for (const it of items) {
+      if (links.length >= linksMax) break;
+      if (it === parentItem || it.msg.env.traceparent === "") continue;
+      const sc = trace.getSpanContext(contextFromEnvelope(it.msg.env));
+      if (sc && trace.isSpanContextValid(sc)) links.push({ context: sc });
+    }
+    if (links.length > 0) this.#span.addLinks(links);
+    if (timing) {
       this.#tracer.startSpan(SpanName.IngestConsume, { startTime: Math.min(startMs, timing.pickedMs) }, this.#ctx).end(timing.pickedMs);
       this.#tracer.startSpan(SpanName.IngestDecode, { startTime: timing.pickedMs }, this.#ctx).end(timing.decodedMs);
     }
