@@ -119,4 +119,24 @@ describe("command round trip as one trace", () => {
     expect(recorded[0]!.instance).toBe("cmd-node");
     expect(recorded[0]!.attributes[Attr.CommandId]).toBe(command.commandId);
   });
+
+  it("a desired-config push made inside a traced API call carries that call's trace to the device", async () => {
+    const deviceId = "trace-act-1";
+    const api = new ApiClient(nc);
+    const pushes: Envelope[] = [];
+    nc.subscribe(`xsfleet.v1.dev.${deviceId}.cfg`, { callback: (_e, m) => { pushes.push(decodeEnvelope(m.data)); } });
+    await nc.flush();
+    const caller = tracingFor("test-caller-2", "xsfleet-test").tracer!;
+    const root = caller.startSpan("test.config");
+    await context.with(trace.setSpan(context.active(), root), () => api.setConfig(deviceId, { heartbeatIntervalMs: 3000 }));
+    root.end();
+    const traceId = root.spanContext().traceId;
+    const push = await waitFor("the config push", () => pushes.find((e) => e.config !== undefined));
+    expect(push.traceparent.split("-")[1]).toBe(traceId);
+    const apiSpan = await waitFor("the api span of the config call", async () => {
+      await flushAll();
+      return collector.spans.find((s) => s.traceId === traceId && s.name.startsWith(SpanName.ApiPrefix));
+    });
+    expect(push.traceparent.split("-")[2]).toBe(apiSpan.spanId);
+  });
 });
