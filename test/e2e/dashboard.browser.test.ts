@@ -142,8 +142,8 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
       await page.waitForFunction("document.querySelectorAll('#dev-body tr').length === 3", undefined, { timeout: 30_000 });
       await page.click("#dev-body tr:has-text('sim-1')");
       // The Traces panel follows the selected device: its messages, each a trace exported by the cloud node to the dashboard.
-      await page.waitForFunction("document.querySelector('#tr-summary').textContent.startsWith('of sim-1') && document.querySelectorAll('#tr-body tr').length > 0",
-        undefined, { timeout: 60_000 });
+      await page.waitForSelector("#tr-summary:has-text('of sim-1')", { timeout: 30_000 });
+      await page.waitForSelector("#tr-body tr:has-text('sim-1')", { timeout: 60_000 });
       const rows = await page.$$eval("#tr-body tr td:nth-child(2)", (tds) => tds.map((td) => td.textContent ?? ""));
       for (const r of rows) expect(r).toMatch(/^sim-1 · \d+$/);
       await page.click("#tr-body tr:has-text('ingest.device_batch')");
