@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import { ConfigError, loadConfig, usage } from "./config";
 import { createLogger } from "../base";
 import { startCloudNode, type CloudNodeDeps } from "./node";
-import { ProcessKind, startTracing, takeTracingSettings, TracingSettingsError, type TracingSettings } from "../tracing";
+import { ProcessKind, startTracing, takeTracingSettings, tracingUsage, TracingSettingsError, type TracingSettings } from "../tracing";
 
 export interface RunIo {
   env?: Record<string, string | undefined>;
@@ -46,6 +46,7 @@ export async function runCloudNode(argv: readonly string[], io: RunIo = {}): Pro
   const err = io.err ?? ((t: string) => process.stderr.write(t + "\n"));
   if (argv.includes("--help") || argv.includes("-h")) {
     out(usage());
+    out(tracingUsage);
     return 0;
   }
   let config;

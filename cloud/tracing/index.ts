@@ -3,7 +3,7 @@
 // OTLP decoding (for the dashboard's receiver and the tests). See
 // docs/observability.md, "Tracing".
 export { startTracing, tracingOff, ProcessKind, tracerName, type Tracing, type TracingOptions } from "./provider";
-export { takeTracingSettings, tracingFlagsOf, otlpTracesUrl, otlpTracesPath, defaultTracingSettings, TracingSettingsError, type TracingSettings } from "./settings";
+export { takeTracingSettings, tracingUsage, otlpTracesUrl, otlpTracesPath, defaultTracingSettings, TracingSettingsError, type TracingSettings } from "./settings";
 export {
   propagator, TraceHeader, natsHeaderGetter, natsHeaderSetter, injectNatsHeaders, extractNatsHeaders, contextFromEnvelope, envelopeTraceOf, traceparentOf, hasSpanContext,
   type EnvelopeTrace, type ReadableHeaders,

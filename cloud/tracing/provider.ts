@@ -36,12 +36,9 @@ export const exportTimeoutMs = 10_000;
 /** The instrumentation scope of every xsfleet span. */
 export const tracerName = "xsfleet";
 
-/** Process kinds: the service.name of their spans. */
+/** Process kinds that export spans: the service.name of their spans. */
 export const ProcessKind = Object.freeze({
   CloudNode: "xsfleet-cloud",
-  ControlPlane: "xsfleet-controlplane",
-  Dashboard: "xsfleet-dashboard",
-  Up: "xsfleet-up",
   Bench: "xsfleet-bench",
 } as const);
 export type ProcessKind = (typeof ProcessKind)[keyof typeof ProcessKind];

@@ -91,7 +91,9 @@ export function takeTracingSettings(argv: readonly string[], env: Record<string,
   return { settings: s, argv: rest };
 }
 
-/** The flags that give a child process these settings (xsfleet up passes them on). */
-export function tracingFlagsOf(s: TracingSettings): string[] {
-  return ["--otlp-endpoint", s.otlpEndpoint ?? "off", "--trace-ratio", String(s.ratio)];
-}
+/** Help text of the tracing flags, for processes that take them. */
+export const tracingUsage = [
+  "Tracing (OpenTelemetry, docs/observability.md):",
+  "  --otlp-endpoint <url|off>  OTLP/HTTP collector for spans (env OTEL_EXPORTER_OTLP_ENDPOINT / _TRACES_ENDPOINT); off by default",
+  "  --trace-ratio <0..1>       share of traces kept, on the trace id (env OTEL_TRACES_SAMPLER_ARG; default 1)",
+].join("\n");
