@@ -120,7 +120,7 @@ describe("command round trip as one trace", () => {
     expect(recorded[0]!.attributes[Attr.CommandId]).toBe(command.commandId);
   });
 
-  it("a desired-config push made inside a traced API call carries that call's trace to the device", async () => {
+  it("a desired-config write is a Raft proposal span inside the API call, and its push carries the call's trace to the device", async () => {
     const deviceId = "trace-act-1";
     const api = new ApiClient(nc);
     const pushes: Envelope[] = [];
@@ -138,5 +138,13 @@ describe("command round trip as one trace", () => {
       return collector.spans.find((s) => s.traceId === traceId && s.name.startsWith(SpanName.ApiPrefix));
     });
     expect(push.traceparent.split("-")[2]).toBe(apiSpan.spanId);
+    // The desired config is a write through the Raft log: its proposal is a client span inside the API call.
+    const proposal = await waitFor("the Raft proposal span", async () => {
+      await flushAll();
+      return collector.spans.find((s) => s.traceId === traceId && s.name === `${SpanName.ControlPrefix}config.set`);
+    });
+    expect(proposal.parentSpanId).toBe(apiSpan.spanId);
+    expect(proposal.kind).toBe(3);
+    expect(proposal.attributes[Attr.ControlEndpoint]).toBe("config.set");
   });
 });
