@@ -69,7 +69,9 @@ export async function runCloudNode(argv: readonly string[], io: RunIo = {}): Pro
     log.error("second signal during shutdown: exiting without finishing in-flight work");
     process.exit(1);
   });
-  const tracing = startTracing({ serviceName: ProcessKind.CloudNode, instanceId: config.nodeId, settings: traceSettings });
+  // Only the API and command roles need the implicit context (see cloud/tracing/provider.ts).
+  const implicitContext = config.roles.some((r) => r === "api" || r === "commands" || r === "provisioning" || r === "orchestration");
+  const tracing = startTracing({ serviceName: ProcessKind.CloudNode, instanceId: config.nodeId, settings: traceSettings, implicitContext });
   if (tracing.tracer) log.info("tracing", { otlpEndpoint: traceSettings.otlpEndpoint, ratio: traceSettings.ratio });
   let node;
   try {

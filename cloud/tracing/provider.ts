@@ -52,6 +52,14 @@ export interface TracingOptions {
   exporter?: SpanExporter;
   /** Export every span at once instead of batching (tests that must see each span). */
   simple?: boolean;
+  /**
+   * Install the AsyncLocalStorage context manager (default true): needed
+   * where a span must be the parent of calls made deep inside it without a
+   * context argument (API → registry → control plane). It costs every
+   * promise of the process a hook on Node 20 once a context is entered, so a
+   * process that only ingests (explicit contexts) turns it off.
+   */
+  implicitContext?: boolean;
 }
 
 export interface Tracing {
@@ -87,7 +95,7 @@ export function startTracing(o: TracingOptions): Tracing {
   });
   // Implicit context (API handler → control-plane client) needs a context
   // manager; the ingest path passes contexts explicitly and does not use it.
-  installContextManager();
+  if (o.implicitContext ?? true) installContextManager();
   let stopped: Promise<void> | null = null;
   return {
     tracer: provider.getTracer(tracerName),
