@@ -8,6 +8,7 @@
 // graceful stop can drain the endpoints and then await exactly the requests
 // already accepted.
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { Logger } from "../base";
 import { CommandError, outcomeOf, type CommandLimits, type CommandStore, type CommandSubmitter } from "../commands";
@@ -22,6 +23,7 @@ import {
 import { ApiClient } from "./client";
 import { registerShadowEndpoints, shadowApiError } from "./shadow-endpoints";
 import type { ShadowStore } from "../shadow";
+import { withRequestSpan } from "./spans";
 import { boolField, deviceIdField, intField, objectField, onlyFields, parseBody, stringField, type Body } from "./validate";
 
 /** Seam to the ingest colleague's DeviceStateStore (cloud/state). */
@@ -48,6 +50,8 @@ export interface ApiRoleDeps {
   shadow?: ShadowStore;
   /** Metrics hook: called once per request with the endpoint, status (200 or error status) and duration. */
   onRequest?: (endpoint: ApiEndpoint, status: number, durationMs: number) => void;
+  /** A span per request (spans.ts); absent or null: off. */
+  tracer?: Tracer | null;
 }
 
 export interface ApiRoleStats { requests: number; errors: number; inflight: number; rejectedOverload: number }
@@ -105,7 +109,7 @@ export async function startApiRole(d: ApiRoleDeps): Promise<ApiRole> {
         const p: Promise<void> = (async () => {
           try {
             const body = parseBody(msg.data, d.limits.apiRequestBytesMax);
-            reply(endpoint, msg, started, await fn(body));
+            reply(endpoint, msg, started, await (d.tracer ? withRequestSpan(d.tracer, endpoint, d.nodeId, msg.headers, () => fn(body)) : fn(body)));
           } catch (e) {
             replyError(endpoint, msg, started, e);
           }

@@ -39,6 +39,7 @@ import { describeExit } from "../infra";
 import { startMetricsEndpoint, type MetricsEndpoint } from "../metrics";
 import { createStackMetrics, type StackMetrics } from "./stack-metrics";
 import { startPrometheus, type LocalPrometheus } from "./prometheus";
+import { otlpTracesPath, otlpTracesUrl } from "../tracing";
 import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, paxosAcceptorSecurityArgs, prepareStackSecurity, stackPartitions, type StackSecurity } from "./stack-security";
 import { uplinkPartitionMappings } from "../subjects";
 
@@ -70,6 +71,8 @@ export const upSpec: CommandSpec = {
     prometheus: { type: "boolean", description: "also start Debian's prometheus scraping every process of the stack (targets in <state-dir>/prometheus/targets.json, written in any case)" },
     "prometheus-port": { type: "string", value: "PORT", description: "Prometheus UI/API port with --prometheus (a free one when busy)", default: "9090" },
     "tls-host": { type: "string", value: "HOST", description: "another name or IP the server certificate must carry (devices on the LAN dial it); repeatable", multiple: true },
+    "otlp-endpoint": { type: "string", value: "URL|off", description: "where every cloud node exports its spans (OTLP/HTTP); default: the dashboard's POST /v1/traces (off without a dashboard)" },
+    "trace-ratio": { type: "string", value: "R", description: "share of traces kept, 0..1 (parent-based on the trace id: every process keeps the same ones)", default: "1" },
   },
   examples: [
     "npm start", "xsfleet up --devices 200 --nats-nodes 3", "xsfleet up --prometheus", "xsfleet up --tls --tls-host 192.168.1.10",
@@ -293,6 +296,9 @@ interface UpSettings {
   tlsHosts: string[];
   /** 0 = no Prometheus. */
   prometheusPort: number;
+  /** Explicit OTLP endpoint ("off" = no tracing); undefined: the dashboard. */
+  otlpEndpoint: string | undefined;
+  traceRatio: number;
 }
 
 /** Brings the stack up into `stack`; throws Aborted when a stop request came first. */
@@ -314,6 +320,10 @@ async function startStack(
   Object.assign(stack, broker);
   const replicas = stack.servers.length >= 3 ? 3 : 1;
   const logDir = path.join(o.stateDir, "logs");
+  // The dashboard's port is chosen now: every process exports its spans there (it starts after them; spans of the first seconds may be lost).
+  const dashPort = o.dashPort > 0 ? ((await isPortOpen(o.dashPort)) ? await freePort() : o.dashPort) : 0;
+  const traceArgs = stackTracingArgs(o.otlpEndpoint, o.traceRatio, dashPort);
+  if (traceArgs.length > 0) log(`tracing: cloud nodes export spans to ${traceArgs[1]} (ratio ${o.traceRatio})`);
   // Always: ingest's partition leases live there, whatever the registry backend.
   {
     log(`control plane: starting 3 Raft replicas (WAL in ${path.join(o.stateDir, "control")}) …`);
@@ -342,7 +352,7 @@ async function startStack(
     const c = cloudNodeProcess({
       nodeId: `cloud-${i}`, roles, servers: stack.servers, replicas, logDir, registry: o.registry, shutdownTimeoutMs: cloudShutdownMs, onEvent,
       httpPort: await metrics.portFor("cloud-node", `cloud-${i}`),
-      extraArgs: [...backupArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : [])],
+      extraArgs: [...backupArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : []), ...traceArgs],
     });
     stack.cloud.push(c);
     await c.start();
@@ -350,8 +360,8 @@ async function startStack(
   await waitForApi(stack);
   log("cloud: API answering");
   check();
-  if (o.dashPort > 0) {
-    const port = (await isPortOpen(o.dashPort)) ? await freePort() : o.dashPort;
+  if (dashPort > 0) {
+    const port = dashPort;
     const processes = (): ProcessRow[] => [...stack.cloud, ...stack.control].map((c) => processRow(c));
     const hostEvents = (l: DashboardEventListener): (() => void) => {
       stack.eventListeners.add(l);
@@ -566,6 +576,8 @@ export async function runUp(argv: string[]): Promise<number> {
     tls: p.tls === true,
     tlsHosts: [...new Set([...localTlsHostsDefault, ...((p["tls-host"] as string[] | undefined) ?? [])])],
     prometheusPort: p.prometheus === true ? intOption(p, "prometheus-port", 1, 65535) : 0,
+    otlpEndpoint: stringOption(p, "otlp-endpoint"),
+    traceRatio: numberOption(p, "trace-ratio", 0, 1),
   };
   if (o.tls && !o.secure) throw new UsageError("--tls needs the secured stack: drop --insecure", "up");
   const durationS = stringOption(p, "duration") !== undefined ? numberOption(p, "duration", 1, 86_400 * 365) : undefined;
@@ -656,4 +668,11 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
   };
   const timer = setInterval(() => refresh(false), 1_000);
   return { refresh, stop: () => clearInterval(timer) };
+}
+
+/** The tracing flags of the stack's cloud nodes: the dashboard's receiver unless told otherwise; none when off. */
+export function stackTracingArgs(otlpEndpoint: string | undefined, ratio: number, dashPort: number): string[] {
+  const endpoint = otlpEndpoint ?? (dashPort > 0 ? `http://127.0.0.1:${dashPort}${otlpTracesPath}` : "off");
+  if (endpoint === "off" || endpoint === "") return [];
+  return ["--otlp-endpoint", otlpTracesUrl(endpoint, "--otlp-endpoint"), "--trace-ratio", String(ratio)];
 }

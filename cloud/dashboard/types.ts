@@ -260,6 +260,12 @@ export interface DashboardLimits {
   sseKeepAliveMs: number;
   /** Longest accepted request URL. */
   urlBytesMax: number;
+  /** Largest OTLP/HTTP body (also after gunzip) POST /v1/traces accepts; larger: 413. */
+  otlpBodyBytesMax: number;
+  /** Traces kept in the ring, spans kept per trace and in all (trace-store.ts). */
+  tracesMax: number;
+  traceSpansMax: number;
+  traceStoreSpansMax: number;
 }
 
 export const defaultDashboardLimits: DashboardLimits = {
@@ -274,4 +280,8 @@ export const defaultDashboardLimits: DashboardLimits = {
   sourceTimeoutMs: 10_000,
   sseKeepAliveMs: 15_000,
   urlBytesMax: 2048,
+  otlpBodyBytesMax: 4 * 1024 * 1024,
+  tracesMax: 500,
+  traceSpansMax: 256,
+  traceStoreSpansMax: 20_000,
 };

@@ -15,6 +15,7 @@
 // gone keeps the process alive forever).
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { startApiRole, type ApiRole } from "../api";
 import { ShadowDeltaPusher, ShadowReportListener, apiShadowWriter } from "../shadow";
 import { CommandStore, CommandSubmitter, CommandWorker } from "../commands";
@@ -35,6 +36,8 @@ export interface CloudNodeDeps {
   roles?: Partial<RoleFactories>;
   /** Collect process metrics (default true; tests with several nodes turn it off). */
   processMetrics?: boolean;
+  /** The process's tracer (cloud/tracing); absent or null: no spans. */
+  tracer?: Tracer | null;
 }
 
 export interface CloudNode {
@@ -84,7 +87,7 @@ export async function startCloudNode(config: CloudConfig, deps: CloudNodeDeps = 
     nats: { connected: link.connected && !nc.isClosed(), server: nc.getServer() },
   });
   try {
-    await startRoles(config, { ...defaultRoleFactories, ...deps.roles }, { nc, nodeId: config.nodeId, config, log }, metrics, started);
+    await startRoles(config, { ...defaultRoleFactories, ...deps.roles }, { nc, nodeId: config.nodeId, config, log, tracer: deps.tracer ?? null }, metrics, started);
     // Subscriptions (acks, hellos, API endpoints) are registered with the server before "started".
     await nc.flush();
     if (config.http.port !== null) {
@@ -141,7 +144,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
   if (roles.has("api") || roles.has("commands") || roles.has("provisioning")) {
     let conflicts = 0;
     registry = config.registry === "control"
-      ? new ControlPlaneRegistry(new ControlClient(nc, { clientId: `registry-${config.nodeId}` }).proposer())
+      ? new ControlPlaneRegistry(new ControlClient(nc, { clientId: `registry-${config.nodeId}`, tracer: ctx.tracer }).proposer())
       : await KvDeviceRegistry.open(nc, { replicas, onConflict: () => conflicts++ });
     log.info("device registry", { backend: config.registry });
     metrics.counterFrom("xsfleet_registry_cas_conflicts_total", "Registry writes that lost a compare-and-set race and retried", () => conflicts);
@@ -157,7 +160,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     metrics.labelledCounterFrom("xsfleet_config_pushes_total", "Desired-config pushes of this node by outcome (pushed, resentOnHello, errors)", "event", () => ({ ...p.stats }));
   }
   if (roles.has("commands")) {
-    const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log, replicas });
+    const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log, replicas, tracer: ctx.tracer });
     w.start();
     pusher!.start();
     out.worker = w;
@@ -173,7 +176,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     else if (h.stats) metrics.statsGauge(`xsfleet_${r}`, `${r} role counters of this node`, () => h.stats!());
   }
   if (roles.has("api")) {
-    const submitter = new CommandSubmitter(nc, store!, config.limits, config.commands);
+    const submitter = new CommandSubmitter(nc, store!, config.limits, config.commands, Date.now, ctx.tracer);
     const seams = await factories.apiSeams(ctx);
     const a = await startApiRole({
       nc, nodeId: config.nodeId, registry: registry!, pusher: pusher!, submitter, commands: store!, limits: config.limits, log,
@@ -181,6 +184,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
       ...(seams.queryHistory ? { queryHistory: seams.queryHistory } : {}),
       ...(seams.shadow ? { shadow: seams.shadow } : {}),
       onRequest: (e, s, ms) => metrics.apiRequest(e, s, ms),
+      tracer: ctx.tracer,
     });
     out.api = a;
     out.stages.api.push({ name: "api", stop: () => a.stop(Math.max(100, config.shutdownTimeoutMs - 2000)) });

@@ -2,6 +2,7 @@
 // factory from the node's context to something that can be stopped
 // gracefully; the node owns ordering, metrics and shutdown.
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { jetstream } from "@nats-io/jetstream";
 import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
 import { ControlClient } from "../controlplane";
@@ -20,6 +21,8 @@ export interface RoleContext {
   nodeId: string;
   config: CloudConfig;
   log: Logger;
+  /** Null when tracing is off. */
+  tracer: Tracer | null;
 }
 
 export interface RoleHandle {
@@ -121,7 +124,7 @@ export const defaultRoleFactories: RoleFactories = {
     const control = new ControlClient(ctx.nc, { clientId: `ingest-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
     const gate = registryGate(ctx);
     const role = await startIngestRole({
-      nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, control: control.proposer(), admission: admissionPort(gate),
+      nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, control: control.proposer(), admission: admissionPort(gate), tracer: ctx.tracer,
     });
     // Numbers only reach the node's metrics: the partitions owned as a count too.
     return {

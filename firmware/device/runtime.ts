@@ -40,7 +40,7 @@ import { MessageClass, Outbox } from "./outbox";
 import { decodeReceiptEnvelope } from "./receipts";
 import { PersistentSequence } from "./sequence";
 import { MqttSession, SessionState } from "./session";
-import { childTraceparent, newTraceparent } from "./trace-context";
+import { childTraceparent, isTraceparent, newTraceparent } from "./trace-context";
 import { telemetryEncoding } from "./telemetry-codec";
 
 /** Uplink kinds by outbox kind index (one byte in each outbox record). */
@@ -346,7 +346,9 @@ export class DeviceRuntime {
     c.flush();
     this.#emit({ type: "command", commandId: cmd.commandId, name: cmd.name, outcome: d.outcome, status: d.ack.status });
     const seq = this.#seq.take();
-    const bytes = encodeEnvelope(this.#envelope(seq, { commandAck: d.ack }, childTraceparent(env.traceparent, this.#p.random)));
+    // The ack continues the command's trace: a child traceparent, and the command's tracestate and baggage (W3C) when it had a valid one.
+    const trace = isTraceparent(env.traceparent) ? { tracestate: env.tracestate, baggage: env.baggage } : {};
+    const bytes = encodeEnvelope(this.#envelope(seq, { commandAck: d.ack, ...trace }, childTraceparent(env.traceparent, this.#p.random)));
     this.#delivery.enqueue(seq, KindIndex.CommandAck, MessageClass.Ack, bytes);
   }
 
