@@ -16,7 +16,6 @@ import {
 } from "../../cloud/security";
 import type { CloudRole } from "../../cloud/base";
 import { uplinkPartitionMappings } from "../../cloud/subjects";
-import { defaultIngestConfig } from "../../cloud/ingest";
 
 export interface NatsNode {
   name: string;
@@ -55,8 +54,10 @@ export interface StartNatsOptions {
   replicas?: number;
   /** Operator (JWT) mode with the full resolver, as `xsfleet up` runs it; `partitions` maps uplinks (default null: unmapped). */
   secure?: boolean | { partitions?: number | null };
-  /** Open mode: map device uplinks into this many partitions (config `mappings`, as `xsfleet up --insecure`);
-   *  default ingest's default (16), as the product always runs; 0 = unmapped. */
+  /** Open mode: map device uplinks into this many partitions (config `mappings`, as `xsfleet up --insecure`
+   *  with ingest's default 16). Default unmapped: tests that play the cloud themselves subscribe to the
+   *  subjects devices publish; anything with cloud/commands or ingest needs the mapping (acks reach
+   *  commands through XSF_UP). */
   partitions?: number;
   /** TLS on the client and MQTT listeners, with a local CA (tests verify with `tls.caFile`). */
   tls?: boolean;
@@ -68,7 +69,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsCluste
   const replicas = opts.replicas ?? size;
   const root = mkdtempSync(path.join(tmpdir(), "xsfleet-nats-"));
   const secure = opts.secure === true ? {} : opts.secure || null;
-  const openPartitions = opts.partitions ?? defaultIngestConfig.partitions;
+  const openPartitions = opts.partitions ?? 0;
   const trust = secure ? ensureTrust(path.join(root, "secrets"), { partitions: secure.partitions ?? null }) : null;
   const tls = opts.tls ? ensureLocalTls(path.join(root, "secrets", "tls")) : null;
   const specs: NatsServerSpec[] = Array.from({ length: size }, (_, i) => {

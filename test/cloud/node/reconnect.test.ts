@@ -14,7 +14,7 @@ let node: CloudNode;
 let nc: NatsConnection;
 
 beforeAll(async () => {
-  nats = await startNats({ size: 1 });
+  nats = await startNats({ size: 1, partitions: 16 });
   node = await startTestNode(nats.servers);
   nc = await connect({ servers: nats.servers, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
 });

@@ -55,7 +55,7 @@ const logs = (): string => [...nodes].map(([id, n]) => `--- ${id}\n${n.log.slice
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), "xsfleet-chaos-"));
-  nats = await startNats();
+  nats = await startNats({ partitions: 16 });
   // Device acks reach cloud/commands through XSF_UP, which ingest makes (no ingest role here).
   await ensureTestUplinks(nats.servers);
   nc = await connect({ servers: nats.servers });

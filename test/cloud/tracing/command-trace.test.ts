@@ -43,7 +43,7 @@ describe("command round trip as one trace", () => {
   const flushAll = (): Promise<unknown> => Promise.all(tracings.map((t) => t.flush()));
 
   beforeAll(async () => {
-    nats = await startNats();
+    nats = await startNats({ partitions: 16 });
     cp = await startControlPlaneInProcess(nats.servers[0]!);
     collector = await startOtlpCollector();
     const over = { registry: "control" };
@@ -70,7 +70,7 @@ describe("command round trip as one trace", () => {
     const downlinks: Envelope[] = [];
     const acks: Envelope[] = [];
     nc.subscribe(`xsfleet.v1.dev.${deviceId}.cmd`, { callback: (_e, m) => { downlinks.push(decodeEnvelope(m.data)); } });
-    nc.subscribe(`xsfleet.v1.dev.${deviceId}.ack`, { callback: (_e, m) => { acks.push(decodeEnvelope(m.data)); } });
+    nc.subscribe(`xsfleet.v1.p.*.dev.${deviceId}.ack`, { callback: (_e, m) => { acks.push(decodeEnvelope(m.data)); } });
     await nc.flush();
     dev = await startSimDevice({ deviceId, brokerUrl: nats.nodes[0]!.mqttUrl, stateDir: path.join(dir, deviceId), role: "actuator", heartbeatIntervalMs: 1000, seed: 3 });
     await dev.waitFor("connected");

@@ -31,7 +31,7 @@ describe("tracing through ingest", () => {
   let dir: string;
 
   beforeAll(async () => {
-    nats = await startNats();
+    nats = await startNats({ partitions: 16 });
     nc = await connect({ servers: nats.servers });
     collector = await startOtlpCollector();
     tracing = startTracing({
@@ -55,7 +55,7 @@ describe("tracing through ingest", () => {
     const deviceId = "trace-dev-1";
     const uplinks: Envelope[] = [];
     const outs: Array<{ seq: number; traceparent: string }> = [];
-    nc.subscribe(`xsfleet.v1.dev.${deviceId}.tele`, { callback: (_e, m) => { uplinks.push(decodeEnvelope(m.data)); } });
+    nc.subscribe(`xsfleet.v1.p.*.dev.${deviceId}.tele`, { callback: (_e, m) => { uplinks.push(decodeEnvelope(m.data)); } });
     nc.subscribe(`xsfleet.v1.out.${deviceId}.telemetry`, { callback: (_e, m) => { outs.push({ seq: m.json<{ seq: number }>().seq, traceparent: m.headers?.get("traceparent") ?? "" }); } });
     await nc.flush();
     dev = await startSimDevice({
