@@ -90,9 +90,14 @@ export async function runCloudNode(argv: readonly string[], io: RunIo = {}): Pro
     log.error("graceful stop failed", { err: e });
     return 1;
   } finally {
-    await tracing.shutdown();
+    // Bounded: the span receiver (the dashboard under `xsfleet up`) may be gone already;
+    // spans not out by then are dropped rather than holding the stop past its budget.
+    await Promise.race([tracing.shutdown(), new Promise<void>((r) => setTimeout(r, tracingFlushOnStopMs).unref())]);
   }
 }
+
+/** How long a stopping node waits for its last spans to be exported. */
+const tracingFlushOnStopMs = 1_000;
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   runCloudNode(process.argv.slice(2)).then((code) => process.exit(code), (e: unknown) => {
