@@ -22,7 +22,7 @@ import { startSimFleet, fleetDevicesMax, simFleetIds, type SimFleet } from "../.
 import { startStarFleet, starFleetIds, starGatewaysMax, type StarFleet } from "../../firmware/host/star-fleet";
 import { meshPeersMax, startMeshFleet, type MeshFleet } from "../../firmware/host/mesh-fleet";
 import { storedCredentialIn } from "../../firmware/host/sim-device";
-import { ApiClient } from "../api";
+import { ApiClient, ApiEndpoint } from "../api";
 import type { CloudRole } from "../base";
 import { connectNats, type NatsSettings } from "../nats";
 import { CredentialIssuer, decodeJwt, devicePermissions, localTlsHostsDefault } from "../security";
@@ -239,6 +239,34 @@ async function claimsFor(stack: Stack, ids: readonly string[], note: string): Pr
   return claims;
 }
 
+/** Devices of the simulated fleet that get the example desired shadow field. */
+const shadowExampleDevicesMax = 4;
+
+/**
+ * The local stack's example of the causal device shadow (docs/shadow.md): a
+ * desired field written with the context read (so a restart of `up` replaces
+ * its own value instead of adding a sibling); the devices apply the delta and
+ * report it back, and the dashboard's device detail shows both documents.
+ */
+async function seedDesiredShadow(stack: Stack, ids: readonly string[], log: (m: string) => void): Promise<void> {
+  const nc = await stackConnect(stack, "xsfleet-up");
+  try {
+    const api = new ApiClient(nc, { timeoutMs: 10_000 });
+    for (const deviceId of ids) {
+      const { shadow } = await api.call(ApiEndpoint.ShadowGet, { deviceId });
+      const context = shadow.desired.fields[shadowExampleField]?.context;
+      await api.call(ApiEndpoint.ShadowPut, { deviceId, field: shadowExampleField, value: "auto", actor: "xsfleet-up", ...(context ? { context } : {}) });
+    }
+    log(`shadow: desired ${shadowExampleField}=auto for ${ids.join(", ")} (the devices report it back; dashboard: a device's detail)`);
+  } catch (e) {
+    log(`shadow: example desired field not written: ${(e as Error).message}`);
+  } finally {
+    await nc.close();
+  }
+}
+
+const shadowExampleField = "mode";
+
 /** Claims one claims.create call asks for (within the provisioning role's default claimsPerRequestMax). */
 const claimsPerCallMax = 250;
 
@@ -401,6 +429,7 @@ async function startStack(
       throw new Aborted("stopping");
     }
     stack.fleet = fleet;
+    await seedDesiredShadow(stack, simFleetIds(Math.min(o.devices, shadowExampleDevicesMax)), log);
   }
   check();
   if (o.topology === "star" || o.topology === "mixed") await startStar(stack, o, log);

@@ -184,6 +184,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
     case Principal.Fleet:
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject("devices.>"), apiSubject("claims.>"), apiSubject("cluster.>"),
+        apiSubject("shadow.>"),
       ], [inbox, allOutTelemetrySubject], false);
     case Principal.Integrator: {
       const p = role([
@@ -297,7 +298,7 @@ const descriptions: Record<Principal, string> = {
   control: "Raft control-plane replicas",
   consensus: "CASPaxos acceptor processes (answer proposers on their inboxes)",
   dashboard: "the web dashboard (read-only)",
-  fleet: "the local stack's tooling: registers the simulated fleet, creates its claims, watches status",
+  fleet: "the local stack's tooling: registers the simulated fleet, creates its claims, writes its example desired shadow, watches status",
   integrator: "integrations: outputs, events, the management API without claims/credentials",
   admin: "the operator's CLI (`xsfleet claims`, `xsfleet credentials`, `xsfleet status`)",
 };
