@@ -90,7 +90,10 @@ const ingestNodes = 3;
 const speedup = 50;
 const rowSpacingMs = 1_000;
 const batchPointsMax = 10;
-const violationsShownMax = 40;
+const factsPerCategoryMax = 3;
+/** The flooder stops at this many messages or after floodMs, whichever comes first. */
+const floodMessagesMax = 30_000;
+const floodWorkers = 16;
 
 /** Ingest settings for the run; settings this build does not know are left out (the product validates names). */
 function ingestConfig(ensureStreams: boolean): Partial<IngestConfig> {
@@ -139,8 +142,14 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
   const rows = Math.max(batchPointsMax, Math.round((produceMs * speedup) / rowSpacingMs / batchPointsMax) * batchPointsMax);
   const ids = Array.from({ length: devicesN }, (_, i) => `${devicePrefix}${String(i).padStart(2, "0")}`);
   const stateDir = mkdtempSync(path.join(tmpdir(), "xsfleet-chaos-"));
-  const violations: string[] = [];
-  const fail = (v: string): void => { violations.push(v); };
+  // Violations by category ("unconfirmed", "lost", …): how many and the first few facts.
+  const byCategory = new Map<string, { n: number; facts: string[] }>();
+  const fail = (v: string, category = v): void => {
+    const c = byCategory.get(category) ?? { n: 0, facts: [] };
+    c.n++;
+    if (c.facts.length < factsPerCategoryMax) c.facts.push(v);
+    byCategory.set(category, c);
+  };
   let nats: NatsCluster | null = null;
   let nc: NatsConnection | null = null;
   const ingest: IngestProcess[] = [];
@@ -198,7 +207,7 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     const poisonVictims = [pick(rnd, ids.slice(0, devicesN / 2)), pick(rnd, ids.slice(devicesN / 2))];
     const at = (ms: number): Promise<void> => sleep(Math.max(0, runStart + ms - Date.now()));
 
-    // The flooder: strictly increasing seqs, one epoch, nothing settled, as fast as PUBACKs allow.
+    // The flooder: strictly increasing seqs, one epoch, nothing settled, QoS 0 as fast as its socket takes them.
     const flood = (async () => {
       await at(floodAtMs);
       const c = await rawMqttClient(pick(rnd, mqttUrls), flooderId);
@@ -207,12 +216,12 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
       const endMs = Date.now() + floodMs;
       let next = 1;
       const worker = async (): Promise<void> => {
-        while (Date.now() < endMs) {
+        while (Date.now() < endMs && next <= floodMessagesMax) {
           const seq = next++;
-          await publishUplink(c, flooderId, Uplink.Telemetry, encodeEnvelope(telemetryUplink({ deviceId: flooderId, seq, epoch, settledBelow: 1 }, 1)), 1).catch(() => undefined);
+          await publishUplink(c, flooderId, Uplink.Telemetry, encodeEnvelope(telemetryUplink({ deviceId: flooderId, seq, epoch, settledBelow: 1 }, 1)), 0).catch(() => undefined);
         }
       };
-      await Promise.all(Array.from({ length: 32 }, worker));
+      await Promise.all(Array.from({ length: floodWorkers }, worker));
       summary.floodSent = next - 1;
       log(`flooder sent ${summary.floodSent} messages in ${floodMs} ms`);
     })();
@@ -266,14 +275,15 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     }).catch((err: unknown) => {
       const held = ledgers.filter((l) => !settled(l));
       fail(`${(err as Error).message.split("\n")[0]}: ${held.length} devices still hold messages, e.g. ` +
-        held.slice(0, 3).map((l) => { const s = l.dev.stats(); return `${l.dev.deviceId} outbox ${s.outboxDepth} (sent ${s.outboxSent}), samples ${s.samples}/${rows}, confirmed ${s.confirmed}`; }).join("; "));
+        held.slice(0, 3).map((l) => { const s = l.dev.stats(); return `${l.dev.deviceId} outbox ${s.outboxDepth} (sent ${s.outboxSent}), samples ${s.samples}/${rows}, confirmed ${s.confirmed}`; }).join("; "),
+        "outboxes not empty at the deadline");
     });
     for (const l of ledgers) l.dev.crash();
     const lag = await waitFor("ingest consumers drained", async () => {
       const x = await uplinkConsumerLag(jsm);
       return x.total === 0 ? x : undefined;
     }, { timeoutMs: 60_000, intervalMs: 250 }).catch(async (err: unknown) => {
-      fail(`${(err as Error).message.split("\n")[0]}: ${(await uplinkConsumerLag(jsm)).lagging.join(", ")}`);
+      fail(`${(err as Error).message.split("\n")[0]}: ${(await uplinkConsumerLag(jsm)).lagging.join(", ")}`, "consumers not drained");
       return null;
     });
     log(`settled after ${Date.now() - runStart} ms (consumers: ${lag?.consumers ?? "?"})`);
@@ -300,61 +310,61 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
       latencies.push(...l.confirmLatenciesMs);
       const unconfirmed = minus(tele, confirmed);
       summary.teleUnconfirmed += unconfirmed.length;
-      if (s.samples < rows) fail(`${id}: replayed ${s.samples} of ${rows} samples`);
-      if (unconfirmed.length > 0) fail(`${id}: ${unconfirmed.length} telemetry seqs never confirmed: ${ranges(unconfirmed)}`);
-      if (l.rejected.size > 0) fail(`${id}: good messages rejected (dead-lettered): ${ranges(l.rejected)}`);
-      if (s.dropped > 0) fail(`${id}: outbox dropped ${s.dropped}`);
+      if (s.samples < rows) fail(`${id}: replayed ${s.samples} of ${rows} samples`, "trace not replayed");
+      if (unconfirmed.length > 0) fail(`${id}: ${unconfirmed.length} telemetry seqs never confirmed: ${ranges(unconfirmed)}`, "never confirmed");
+      if (l.rejected.size > 0) fail(`${id}: good messages rejected by receipt: ${ranges(l.rejected)}`, "rejected by receipt");
+      if (s.dropped > 0) fail(`${id}: outbox dropped ${s.dropped}`, "outbox dropped");
       const outDup = repeated(r.outSeqs);
       summary.outDuplicates += outDup.length;
-      if (outDup.length > 0) fail(`${id}: duplicated in XSF_OUT: ${ranges(outDup)}`);
+      if (outDup.length > 0) fail(`${id}: duplicated in XSF_OUT: ${ranges(outDup)}`, "duplicate output");
       const out = new Set(r.outSeqs);
       const lost = minus(confirmed, out);
       const extra = minus(out, confirmed).filter((q) => q !== poisonSeq);
-      if (lost.length > 0) fail(`${id}: confirmed but not in XSF_OUT (lost): ${ranges(lost)}`);
-      if (extra.length > 0) fail(`${id}: in XSF_OUT but not confirmed: ${ranges(extra)}`);
-      if (out.has(poisonSeq)) fail(`${id}: the poison seq ${poisonSeq} was applied (in XSF_OUT)`);
-      if (r.historySeqs.size === 0 && confirmed.size > 0) fail(`${id}: no history records`);
+      if (lost.length > 0) fail(`${id}: confirmed but not in XSF_OUT (lost): ${ranges(lost)}`, "confirmed but lost");
+      if (extra.length > 0) fail(`${id}: in XSF_OUT but not confirmed: ${ranges(extra)}`, "output but not confirmed");
+      if (out.has(poisonSeq)) fail(`${id}: the poison seq ${poisonSeq} was applied (in XSF_OUT)`, "poison applied");
+      if (r.historySeqs.size === 0 && confirmed.size > 0) fail(`${id}: no history records`, "history missing");
       for (const [ch, seqs] of r.historySeqs) {
         const hd = repeated(seqs);
-        if (hd.length > 0) fail(`${id}: history ${ch} duplicated: ${ranges(hd)}`);
+        if (hd.length > 0) fail(`${id}: history ${ch} duplicated: ${ranges(hd)}`, "duplicate history");
         const hset = new Set(seqs);
         const hl = minus(confirmed, hset);
         const hx = minus(hset, confirmed);
-        if (hl.length > 0) fail(`${id}: history ${ch} misses confirmed seqs ${ranges(hl)}`);
-        if (hx.length > 0) fail(`${id}: history ${ch} holds unconfirmed seqs ${ranges(hx)}`);
+        if (hl.length > 0) fail(`${id}: history ${ch} misses confirmed seqs ${ranges(hl)}`, "confirmed but not in history");
+        if (hx.length > 0) fail(`${id}: history ${ch} holds unconfirmed seqs ${ranges(hx)}`, "history but not confirmed");
       }
       const st = r.state?.telemetry;
       const points = [...confirmed].reduce((n, q) => n + (r.outPoints.get(q) ?? 0), 0);
-      if (!st) fail(`${id}: no device state`);
+      if (!st) fail(`${id}: no device state`, "no device state");
       else {
-        if (st.batches !== confirmed.size) fail(`${id}: state counts ${st.batches} batches, the device has ${confirmed.size} confirmed`);
-        if (st.points !== points) fail(`${id}: state counts ${st.points} points, the confirmed batches hold ${points}`);
-        if (st.lastSeq >= poisonSeq) fail(`${id}: state lastSeq ${st.lastSeq} (poisoned)`);
+        if (st.batches !== confirmed.size) fail(`${id}: state counts ${st.batches} batches, the device has ${confirmed.size} confirmed`, "state batches != confirmed");
+        if (st.points !== points) fail(`${id}: state counts ${st.points} points, the confirmed batches hold ${points}`, "state points != confirmed");
+        if (st.lastSeq >= poisonSeq) fail(`${id}: state lastSeq ${st.lastSeq} (poisoned)`, "state poisoned");
       }
       // Dead letters of a real device: only the poison.
       const dl = deadOf.get(id) ?? [];
       const goodDead = dl.filter((d) => d.seq !== poisonSeq);
-      if (goodDead.length > 0) fail(`${id}: good messages dead-lettered: ${goodDead.slice(0, 5).map((d) => `${d.kind}#${d.seq} ${d.reason}`).join(", ")}${goodDead.length > 5 ? ` (+${goodDead.length - 5})` : ""}`);
-      if (poisonVictims.includes(id) && !dl.some((d) => d.seq === poisonSeq)) fail(`${id}: the poison seq ${poisonSeq} was not dead-lettered`);
+      if (goodDead.length > 0) fail(`${id}: good messages dead-lettered: ${goodDead.slice(0, 5).map((d) => `${d.kind}#${d.seq} ${d.reason}`).join(", ")}${goodDead.length > 5 ? ` (+${goodDead.length - 5})` : ""}`, "good message dead-lettered");
+      if (poisonVictims.includes(id) && !dl.some((d) => d.seq === poisonSeq)) fail(`${id}: the poison seq ${poisonSeq} was not dead-lettered`, "poison not dead-lettered");
     }
     // The flooder: valid, unique seqs; what was applied is output once, never also dead-lettered.
     const fr = records.get(flooderId)!;
     const fOut = new Set(fr.outSeqs);
     summary.floodOut = fOut.size;
     const fDup = repeated(fr.outSeqs);
-    if (fDup.length > 0) fail(`${flooderId}: duplicated in XSF_OUT: ${ranges(fDup)}`);
+    if (fDup.length > 0) fail(`${flooderId}: duplicated in XSF_OUT: ${ranges(fDup)}`, "flooder: duplicate output");
     const fDead = deadOf.get(flooderId) ?? [];
     const both = fDead.filter((d) => d.seq !== null && fOut.has(d.seq));
-    if (both.length > 0) fail(`${flooderId}: ${both.length} seqs both dead-lettered and output: ${ranges(both.map((d) => d.seq!))}`);
-    if (fDead.length > 0) fail(`${flooderId}: ${fDead.length} valid unique messages dead-lettered (${[...new Set(fDead.map((d) => d.reason))].join(", ")})`);
-    if (fr.state && fr.state.telemetry.batches !== fOut.size) fail(`${flooderId}: state counts ${fr.state.telemetry.batches} batches, XSF_OUT holds ${fOut.size}`);
+    if (both.length > 0) fail(`${flooderId}: ${both.length} seqs both dead-lettered and output: ${ranges(both.map((d) => d.seq!))}`, "flooder: dead-lettered and output");
+    if (fDead.length > 0) fail(`${flooderId}: ${fDead.length} valid unique messages dead-lettered (${[...new Set(fDead.map((d) => d.reason))].join(", ")})`, "flooder: valid messages dead-lettered");
+    if (fr.state && fr.state.telemetry.batches !== fOut.size) fail(`${flooderId}: state counts ${fr.state.telemetry.batches} batches, XSF_OUT holds ${fOut.size}`, "flooder: state != output");
     const outside = dead.filter((d) => d.deviceId && !ids.includes(d.deviceId) && d.deviceId !== flooderId);
-    if (outside.length > 0) fail(`dead letters for unknown devices: ${outside.slice(0, 5).map((d) => d.deviceId).join(", ")}`);
+    if (outside.length > 0) fail(`dead letters for unknown devices: ${outside.slice(0, 5).map((d) => d.deviceId).join(", ")}`, "dead letters for unknown devices");
     latencies.sort((a, b) => a - b);
     summary.confirmP50Ms = percentile(latencies, 50);
     summary.confirmP99Ms = percentile(latencies, 99);
   } catch (err) {
-    fail(`scenario error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    fail(`scenario error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, "scenario error");
   } finally {
     for (const l of ledgers) l.dev.crash();
     for (const c of raw) c.end(true);
@@ -364,11 +374,12 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     rmSync(stateDir, { recursive: true, force: true });
   }
   summary.elapsedS = Math.round((Date.now() - t0) / 100) / 10;
+  const violations = [...byCategory].map(([cat, c]) => `${cat} ×${c.n}: ${c.facts.join(" | ")}`);
   const s = summary;
   const dl = Object.entries(s.deadLetters).map(([k, v]) => `${k}:${v}`).join(",") || "0";
   const line = `seed=${s.seed} devices=${s.devices} tele=${s.teleMade} confirmed=${s.teleConfirmed} unconfirmed=${s.teleUnconfirmed} rejected=${s.teleRejected} ` +
     `retransmits=${s.retransmits} out=${s.outRecords} outDup=${s.outDuplicates} dlq=${dl} flood=${s.floodSent}/out ${s.floodOut} ` +
     `killed nats=${s.killedNats || "-"}(${s.killedStream || "-"}) ingest=${s.killedIngest || "-"}(applied ${s.killedIngestApplied}) ` +
     `confirm p50/p99=${s.confirmP50Ms}/${s.confirmP99Ms} ms ${s.elapsedS}s ${violations.length === 0 ? "OK" : `FAIL(${violations.length})`}`;
-  return { ok: violations.length === 0, violations: violations.slice(0, violationsShownMax), summary, line };
+  return { ok: violations.length === 0, violations, summary, line };
 }
