@@ -15,6 +15,8 @@ export interface IngestProcess {
   readonly nodeId: string;
   /** Last stats line the node printed (null before the first). */
   stats(): IngestStats | null;
+  /** The next stats line; rejects when none comes within timeoutMs (a blocked event loop, a dead node). */
+  nextStats(timeoutMs?: number): Promise<IngestStats>;
   running(): boolean;
   /** kill -9: no ack, no nak, no flush. */
   kill9(): Promise<void>;
@@ -36,6 +38,7 @@ export async function startIngestProcess(o: IngestProcessOptions): Promise<Inges
     cwd: REPO, stdio: ["ignore", "pipe", "pipe"],
   });
   let last: IngestStats | null = null;
+  const waiting: Array<(st: IngestStats) => void> = [];
   let ready = false;
   let buf = "";
   const log: string[] = [];
@@ -45,7 +48,11 @@ export async function startIngestProcess(o: IngestProcessOptions): Promise<Inges
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
       if (line === "ready") ready = true;
-      else if (line.startsWith("{")) last = JSON.parse(line) as IngestStats;
+      else if (line.startsWith("{")) {
+        const st = JSON.parse(line) as IngestStats;
+        last = st;
+        for (const w of waiting.splice(0)) w(st);
+      }
     }
   });
   child.stderr!.setEncoding("utf8").on("data", (d: string) => {
@@ -57,6 +64,15 @@ export async function startIngestProcess(o: IngestProcessOptions): Promise<Inges
   const proc: IngestProcess = {
     nodeId: o.nodeId,
     stats: () => last,
+    nextStats: (timeoutMs = 5_000) => new Promise<IngestStats>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = waiting.indexOf(got);
+        if (i >= 0) waiting.splice(i, 1);
+        reject(new Error(`ingest node ${o.nodeId} printed no stats for ${timeoutMs} ms (${running() ? "running: event loop blocked?" : "exited"})`));
+      }, timeoutMs);
+      const got = (st: IngestStats): void => { clearTimeout(timer); resolve(st); };
+      waiting.push(got);
+    }),
     running,
     kill9: async () => { if (running()) { child.kill("SIGKILL"); await exited; } },
     stop: async () => { if (running()) { child.kill("SIGTERM"); await exited; } },

@@ -64,7 +64,7 @@ export function heartbeatUplink(w: WireStamp): Envelope {
 export function countersUplink(w: WireStamp): Envelope {
   return createEnvelope({
     ...head(w),
-    counters: { counters: [{ name: "events", kind: CounterKind.COUNTER_KIND_G, state: GCounter.from({ [w.deviceId]: w.seq }).encode() }], delta: false },
+    counters: { counters: [{ name: "events", kind: CounterKind.COUNTER_KIND_G, state: GCounter.from({ r1: Math.max(1, Math.min(w.seq, 1_000_000)) }).encode() }], delta: false },
   });
 }
 
