@@ -4,7 +4,7 @@
 // runtime over MQTT (firmware/host/sim-device: outbox, receipts, epochs),
 // and during the run: kill -9 of the leader of the stream that stores device
 // telemetry (restarted later), kill -9 of one ingest node, one device
-// flooding strictly increasing seqs as fast as PUBACKs come for a few
+// flooding strictly increasing seqs (QoS 0, as fast as its socket takes) for a few
 // seconds, and two seq-poisoning messages (valid envelopes with seq 2^31 on
 // real devices' topics, one with a realistic settled_below, one claiming
 // everything below 2^31 settled) from a raw MQTT client.
