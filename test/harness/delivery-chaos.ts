@@ -25,6 +25,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { MqttClient } from "mqtt";
 import { defaultIngestConfig, type IngestConfig } from "../../cloud/ingest";
+import { KvDeviceRegistry } from "../../cloud/registry";
 import { startSimDevice, type SimDevice } from "../../firmware/host/sim-device";
 import { SeededRandom } from "../../firmware/sim/sim-clock";
 import type { TraceRow } from "../../firmware/sim/replay-source";
@@ -169,6 +170,9 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     ingest.push(...await Promise.all(Array.from({ length: ingestNodes - 1 }, (_, i) =>
       startIngestProcess({ servers: cluster.servers, nodeId: `ingest-${i + 1}`, config: ingestConfig(false) }))));
     log(`cluster and ${ingest.length} ingest nodes up after ${Date.now() - t0} ms`);
+    // The registry is ingest's gate (issue 17): the fleet and the flooder are registered devices.
+    const registry = await KvDeviceRegistry.open(nc, { replicas: 3 });
+    for (const id of [...ids, flooderId]) await registry.register(id);
 
     // ---- devices: the real firmware runtime, brokers listed from a different node each ----
     const mqttUrls = cluster.nodes.map((n) => n.mqttUrl);

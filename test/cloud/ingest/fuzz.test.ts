@@ -19,6 +19,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { MqttClient } from "mqtt";
 import { IngestStream, defaultIngestConfig, type IngestConfig } from "../../../cloud/ingest";
+import { KvDeviceRegistry } from "../../../cloud/registry";
 import { startSimDevice, type SimDevice } from "../../../firmware/host/sim-device";
 import { parseDeviceAddress, Uplink } from "../../../shared/topics";
 import { startNats, type NatsCluster } from "../../harness/nats";
@@ -85,6 +86,10 @@ describe("ingest fuzz: 100,000 random and mutated envelopes (issue 17)", () => {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
     const js = jetstream(nc, { timeout: 10_000 });
     const mqttUrl = nats.nodes[0]!.mqttUrl;
+    // The registry is ingest's gate: the fuzz speaks for registered devices (their messages reach the decoders)
+    // except the last id, unregistered.
+    const registry = await KvDeviceRegistry.open(nc, { replicas: 1 });
+    for (const id of [...goodIds, ...fuzzIds.slice(0, -1)]) await registry.register(id);
 
     // Good traffic: three firmware devices with finite traces (all their batches full).
     const published = new Map<string, Set<number>>();
