@@ -44,6 +44,8 @@ function parseArgs(argv: string[]): Options {
 
 /** Wait for receipts after the last publish before calling a phase unconfirmed. */
 const receiptDeadlineMs = 30_000;
+/** Messages per device in the warm-up round. */
+const warmupMessages = 10;
 /** Wait for ingest to apply a phase's messages. */
 const applyDeadlineMs = 300_000;
 
@@ -118,8 +120,10 @@ async function main(): Promise<void> {
     ingest = await startIngestProcess({ servers: nats.servers, nodeId: "bench-delivery", config: known({ batchMax: 256, prefetchMax: 1024, maxAckPending: 8192, deviceRatePerSec: 1_000_000, deviceBurst: 1_000_000 }) });
     const registry = await KvDeviceRegistry.open(nc, { replicas: 1 });
     const results: PhaseResult[] = [];
-    for (let round = 0; round < o.rounds; round++) {
+    // Round 0 warms up (connections, partition ownership, JIT) and is not reported.
+    for (let round = 0; round <= o.rounds; round++) {
       for (const confirm of [false, true]) {
+        const warmup = round === 0;
         const prefix = `${confirm ? "rc" : "pa"}${round}-`;
         const ids = Array.from({ length: o.devices }, (_, d) => `${prefix}${d}`);
         for (const id of ids) await registry.register(id);
@@ -127,8 +131,9 @@ async function main(): Promise<void> {
         const before = (await ingest.nextStats()).applied;
         const out = { latencies: [] as number[], confirmed: 0 };
         const t0 = performance.now();
-        const devicesDone = Promise.all(clients.map((c, d) => runDevice(c, ids[d]!, o, confirm, 1 + round * 2 + (confirm ? 1 : 0), out)));
-        const total = o.devices * o.messages;
+        const devicesDone = Promise.all(clients.map((c, d) => runDevice(c, ids[d]!, { ...o, messages }, confirm, 1 + round * 2 + (confirm ? 1 : 0), out)));
+        const messages = warmup ? Math.min(o.messages, warmupMessages) : o.messages;
+        const total = o.devices * messages;
         let appliedAt = 0;
         for (const deadline = Date.now() + applyDeadlineMs; Date.now() < deadline;) {
           const st = await ingest.nextStats(30_000);
@@ -139,10 +144,11 @@ async function main(): Promise<void> {
         if (appliedAt === 0) throw new Error(`ingest applied fewer than ${total} messages of the phase within ${applyDeadlineMs} ms`);
         const elapsedS = (appliedAt - t0) / 1000;
         out.latencies.sort((a, b) => a - b);
+        if (warmup) continue;
         const r: PhaseResult = { confirm, messages: total, elapsedS, rate: total / elapsedS, doneLatenciesMs: out.latencies, confirmed: out.confirmed };
         results.push(r);
         const lat = r.doneLatenciesMs;
-        console.log(`round ${round + 1} ${confirm ? "with confirmation   " : "without confirmation"}: ${Math.round(r.rate).toLocaleString("en-US")} msg/s ` +
+        console.log(`round ${round} ${confirm ? "with confirmation   " : "without confirmation"}: ${Math.round(r.rate).toLocaleString("en-US")} msg/s ` +
           `(${(r.rate * o.points).toLocaleString("en-US", { maximumFractionDigits: 0 })} points/s) applied end to end in ${elapsedS.toFixed(2)} s; ` +
           `done at ${confirm ? "receipt" : "PUBACK"}: ${lat.length === 0 ? "none" : `p50 ${percentile(lat, 50).toFixed(0)} ms, p99 ${percentile(lat, 99).toFixed(0)} ms`}` +
           (confirm ? `; ${r.confirmed} of ${total} confirmed` : ""));

@@ -62,6 +62,8 @@ const seqExtremes: readonly number[] = [0, 1, 2 ** 31, 2 ** 32, 2 ** 32 + 1, Num
 
 export interface FuzzGeneratorOptions {
   seed: number;
+  /** Mutations left out (to look past one that stops ingest); default none. */
+  without?: readonly Mutation[];
   /** Topic device ids the fuzz speaks for. */
   deviceIds: readonly string[];
   /** Oversized cases are at most this large (the test keeps them below the broker's max_payload). */
@@ -88,12 +90,15 @@ export class FuzzGenerator {
   }
 
   #mutation(): Mutation {
-    let x = this.#int(mixTotal);
-    for (const [m, w] of mix) {
-      if (x < w) return m;
-      x -= w;
+    for (;;) {
+      let x = this.#int(mixTotal);
+      let m: Mutation = Mutation.None;
+      for (const [k, w] of mix) {
+        if (x < w) { m = k; break; }
+        x -= w;
+      }
+      if (!this.#o.without?.includes(m)) return m;
     }
-    return Mutation.None;
   }
 
   /** A valid stamp for `deviceId`: increasing seqs per device, a fixed epoch, nothing settled. */
