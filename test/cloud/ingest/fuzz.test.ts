@@ -129,8 +129,13 @@ describe("ingest fuzz: 100,000 random and mutated envelopes (issue 17)", () => {
     };
     const smallQ = queue((c) => !isBig(c));
     const bigQ = queue(isBig);
+    let sent = 0;
+    const progress = process.env.XSF_TRACE ? setInterval(() => {
+      const st = ingest.stats();
+      console.log(`[fuzz] ${((Date.now() - t0) / 1000).toFixed(0)} s: sent ${sent}, pubacked ${pubacked.reduce((a, b) => a + b, 0)}; ingest messages ${st?.messages ?? "?"} dead letters ${st?.deadLetters ?? "?"}`);
+    }, 5_000) : undefined;
     const worker = async (client: MqttClient, take: () => number): Promise<void> => {
-      for (let i = take(); i >= 0; i = take()) {
+      for (let i = take(); i >= 0; i = take(), sent++) {
         const c = cases[i]!;
         const p = publishUplink(client, c.deviceId, c.kind, c.payload, c.qos);
         if (c.qos === 0) await p.catch(() => undefined);
@@ -142,6 +147,7 @@ describe("ingest fuzz: 100,000 random and mutated envelopes (issue 17)", () => {
       ...Array.from({ length: 4 }, () => worker(clients[clientsN]!, bigQ)),
     ]);
     const sentMs = Date.now() - t0;
+    if (process.env.XSF_TRACE) console.log(`[fuzz] sent ${sent} in ${sentMs} ms`);
 
     // Good devices: every sample in a full batch, every batch published.
     await until("good devices replayed their traces", () => devices.every((d) => d.stats().samples >= goodRows && d.stats().batches * batchPointsMax >= goodRows), 60_000);
@@ -153,6 +159,7 @@ describe("ingest fuzz: 100,000 random and mutated envelopes (issue 17)", () => {
       throw new Error(`${(e as Error).message}; lagging: ${(await uplinkConsumerLag(jsm)).lagging.join(", ")}; ${alive}`);
     });
     const drainedMs = Date.now() - t0;
+    clearInterval(progress);
     for (const d of devices) d.crash();
 
     // What the broker stored, per message; what was dead-lettered, per source message.
