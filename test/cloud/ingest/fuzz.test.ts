@@ -211,11 +211,14 @@ describe("ingest fuzz: 100,000 random and mutated envelopes (issue 17)", () => {
     // The checks below read the dead letters back: none may have been discarded by the stream's limits.
     const dlqState = (await jsm.streams.info(IngestStream.DeadLetter)).state;
     if (dlqState.first_seq > 1) problems.push(`XSF_DLQ discarded its ${dlqState.first_seq - 1} oldest dead letters (limits: ${dlqState.bytes} bytes held)`);
+    // Every dead letter in the stream was counted under its reason. A redelivered message is dead-lettered
+    // once (Nats-Msg-Id) but may be counted again: counters may exceed the stream (reported, not failed).
     const dlqTotal = [...byReason.values()].reduce((a, b) => a + b, 0);
-    if (dlqTotal !== st.deadLetters) problems.push(`XSF_DLQ holds ${dlqTotal} dead letters, ingest counted ${st.deadLetters}`);
+    const overcounted: string[] = [];
     for (const [reason, n] of byReason) {
       const counted = (st.deadLettersByReason as Record<string, number | undefined>)[reason] ?? 0;
-      if (counted !== n) problems.push(`dead letters "${reason}": ${n} in XSF_DLQ, ${counted} counted by ingest`);
+      if (counted < n) problems.push(`dead letters "${reason}": ${n} in XSF_DLQ, only ${counted} counted by ingest`);
+      else if (counted > n) overcounted.push(`${reason} +${counted - n}`);
     }
     if (st.messages - st.redeliveries < storedAll) problems.push(`ingest took ${st.messages - st.redeliveries} first deliveries of ${storedAll} stored uplinks (${streams.join(", ")})`);
 
@@ -239,7 +242,8 @@ describe("ingest fuzz: 100,000 random and mutated envelopes (issue 17)", () => {
     console.log(`[fuzz] seed=${seed} cases=${casesN} (${[...mutations].map(([m, n]) => `${m}:${n}`).join(" ")}) qos1=${cases.filter((c) => c.qos === 1).length} ` +
       `pubacked=${pubacked.reduce((a, b) => a + b, 0)} stored=${storedCases} oversized-qos0-vanished=${oversizedQos0Vanished} sent in ${(sentMs / 1000).toFixed(1)} s, drained at ${(drainedMs / 1000).toFixed(1)} s ` +
       `(${lag.consumers} consumers); ingest messages=${st.messages} applied=${st.applied} duplicates=${st.duplicates} redeliveries=${st.redeliveries} ` +
-      `deadLetters=${st.deadLetters} [${[...byReason].map(([r, n]) => `${r}:${n}`).join(" ")}]; good devices ${goodIds.map((id) => published.get(id)!.size).join("/")} batches`);
+      `deadLetters=${st.deadLetters} (XSF_DLQ ${dlqTotal}) [${[...byReason].map(([r, n]) => `${r}:${n}`).join(" ")}]` +
+      `${overcounted.length > 0 ? ` counted again on redelivery: ${overcounted.join(" ")}` : ""}; good devices ${goodIds.map((id) => published.get(id)!.size).join("/")} batches`);
     expect(storedCases, "the fuzz reached the streams").toBeGreaterThan(casesN / 2);
     expect(st.deadLetters, "the fuzz produced dead letters").toBeGreaterThan(0);
     expect(problems).toEqual([]);
