@@ -131,9 +131,9 @@ async function main(): Promise<void> {
         const before = (await ingest.nextStats()).applied;
         const out = { latencies: [] as number[], confirmed: 0 };
         const t0 = performance.now();
-        const devicesDone = Promise.all(clients.map((c, d) => runDevice(c, ids[d]!, { ...o, messages }, confirm, 1 + round * 2 + (confirm ? 1 : 0), out)));
         const messages = warmup ? Math.min(o.messages, warmupMessages) : o.messages;
         const total = o.devices * messages;
+        const devicesDone = Promise.all(clients.map((c, d) => runDevice(c, ids[d]!, { ...o, messages }, confirm, 1 + round * 2 + (confirm ? 1 : 0), out)));
         let appliedAt = 0;
         for (const deadline = Date.now() + applyDeadlineMs; Date.now() < deadline;) {
           const st = await ingest.nextStats(30_000);
