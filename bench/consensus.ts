@@ -11,7 +11,7 @@
 //              (written back, so linearizable); lock = PaxosLock. Run twice:
 //              with the one-round-trip optimization (a proposer that keeps
 //              its ballot sends accepts only) and without (prepare + accept).
-//   etcd 3.4 — bench/lib/etcd.ts (HTTP/JSON gateway), when installed.
+//   etcd 3.4 — bench/lib/etcd.ts through its gRPC client (etcd3), when installed.
 //
 // 1. Writes at concurrency 1, 16, 256 and reads at 16: ops/s, p50, p99.
 // 2. Lock acquire + release cycles (each worker its own lock) at 1 and 16.

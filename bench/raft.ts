@@ -6,7 +6,9 @@
 //              with fsync), writes = config.set (CAS on the worker's own
 //              device, always succeeds), reads = config.get via ReadIndex
 //   etcd 3.4 — Debian etcd-server, 3 members on loopback, fsync on (default);
-//              client = its v3 HTTP/JSON gateway via fetch (POST /v3/kv/put,
+//              client = its native gRPC client (`etcd3` package, the fair
+//              baseline: ratios are against this row), and as a second row
+//              its v3 HTTP/JSON gateway via fetch (POST /v3/kv/put,
 //              POST /v3/kv/range, linearizable by default), to the leader
 //   JetStream R3 — nats-server 2.9 cluster of 3 (NATS's own Raft), file
 //              storage, js.publish awaiting the PubAck; reads = stream msg
@@ -24,7 +26,7 @@
 // The load generator (bench/lib/load.ts) and the etcd baseline
 // (bench/lib/etcd.ts) are shared with bench:consensus.
 //
-// Env: BENCH_SECONDS, BENCH_SKIP=etcd,jetstream,xsfleet,xsfleet-parallel.
+// Env: BENCH_SECONDS, BENCH_SKIP=etcd,etcd-http,jetstream,xsfleet,xsfleet-parallel.
 
 import os from "node:os";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
@@ -148,12 +150,16 @@ async function main(): Promise<void> {
   if (!SKIP.has("xsfleet")) makers.push(() => xsfleetTarget(false));
   if (!SKIP.has("xsfleet-parallel")) makers.push(() => xsfleetTarget(true));
   if (!SKIP.has("etcd")) {
-    if (etcdAvailable()) makers.push(() => etcdTarget(VALUE));
+    if (etcdAvailable()) {
+      makers.push(() => etcdTarget(VALUE, "grpc"));
+      if (!SKIP.has("etcd-http")) makers.push(() => etcdTarget(VALUE, "http"));
+    }
     else console.log("etcd not found: install it with `sudo apt-get install -y etcd-server` (Debian ships 3.4)");
   }
   if (!SKIP.has("jetstream")) makers.push(jetstreamTarget);
   const rows = await measureAll(makers);
-  const etcd = rows.find((r) => r.target.startsWith("etcd"));
+  // The fair baseline: etcd through the gRPC client its users run.
+  const etcd = rows.find((r) => r.target.startsWith("etcd") && r.target.includes("gRPC"));
   console.log(`\nload average at end: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
   const header = ["system", ...CONCURRENCY.flatMap((c) => [`w/s c=${c}`, `p50 ms`, `p99 ms`]), `reads/s c=${READ_CONCURRENCY}`, "read p99 ms"];
   const lines = [header];
@@ -163,7 +169,7 @@ async function main(): Promise<void> {
   if (etcd) {
     for (const r of rows) {
       if (r === etcd) continue;
-      lines.push([`${r.target.replace(/ \(.*\)$/, "")} / etcd`,
+      lines.push([`${r.target.startsWith("etcd") ? "etcd HTTP gateway" : r.target.replace(/ \(.*\)$/, "")} / etcd gRPC`,
         ...r.writes.flatMap((p, i) => [`${fmt(p.opsPerSec / etcd.writes[i]!.opsPerSec, 2)}x`, `${fmt(p.p50Ms / etcd.writes[i]!.p50Ms, 2)}x`, `${fmt(p.p99Ms / etcd.writes[i]!.p99Ms, 2)}x`]),
         `${fmt(r.reads.opsPerSec / etcd.reads.opsPerSec, 2)}x`, `${fmt(r.reads.p99Ms / etcd.reads.p99Ms, 2)}x`]);
     }

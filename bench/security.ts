@@ -12,6 +12,8 @@
 //     user), same workload, same run, on the same machine.
 //
 //   npm run bench:security [-- --devices 1000 --concurrency 100 --ingest-devices 20 --messages 100 --points 200]
+import { localProposer } from "../test/harness/local-proposer";
+import { ControlStateMachine } from "../cloud/control";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { ApiClient } from "../cloud/api";
 import { createLogger, silentLogger } from "../cloud/base";
-import { startIngestRole } from "../cloud/ingest";
+import { admitAllDevices, defaultIngestConfig, startIngestRole } from "../cloud/ingest";
 import { NatsPool, connectNats } from "../cloud/nats";
 import { startCloudNode, validateConfig } from "../cloud/node";
 import { CredentialIssuer, loadSigningTrust } from "../cloud/security";
@@ -32,6 +34,10 @@ import { Encoding, createEnvelope, encodeEnvelope } from "../shared/proto/xsflee
 import { deviceTopic, Uplink } from "../shared/topics";
 import { startNats, type NatsCluster } from "../test/harness/nats";
 import { describeMachine } from "./lib/machine";
+
+/** The benchmark's publishers are not firmware: nothing resends a rate-limited
+ *  message, so the per-device limit is lifted to measure throughput. */
+const benchRateLimit = { deviceRatePerSec: 1_000_000, deviceBurst: 10_000_000 };
 
 interface Options { devices: number; concurrency: number; ingestDevices: number; messages: number; points: number }
 
@@ -192,7 +198,7 @@ async function runPublisher(file: string): Promise<void> {
 }
 
 async function ingestRate(o: Options, secure: boolean): Promise<{ msgPerS: number; pointsPerS: number }> {
-  const nats: NatsCluster = await startNats(secure ? { secure: true } : {});
+  const nats: NatsCluster = await startNats(secure ? { secure: { partitions: defaultIngestConfig.partitions } } : { partitions: defaultIngestConfig.partitions });
   const dir = mkdtempSync(path.join(tmpdir(), "xsfleet-bench-sec-pub-"));
   try {
     const issuer = secure ? new CredentialIssuer(loadSigningTrust(nats.trust!.dir)) : null;
@@ -205,7 +211,8 @@ async function ingestRate(o: Options, secure: boolean): Promise<{ msgPerS: numbe
     let finished!: () => void;
     const allIn = new Promise<void>((r) => (finished = r));
     const role = await startIngestRole({
-      nc, nodeId: "bench", log: createLogger({ level: "warn" }), config: { history: true, historyLayout: "batch", out: false, batchMax: 256, prefetchMax: 1024, maxAckPending: 8192 },
+      nc, nodeId: "bench", log: createLogger({ level: "warn" }), control: localProposer(new ControlStateMachine()), admission: admitAllDevices,
+      config: { history: true, historyLayout: "batch", out: false, batchMax: 256, prefetchMax: 1024, maxAckPending: 8192, ...benchRateLimit },
       onTelemetryApplied: () => { if (++applied === target) finished(); },
     });
     const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--publisher", jobFile], { stdio: ["pipe", "pipe", "inherit"] });

@@ -1,8 +1,11 @@
 // etcd 3.4 (Debian's etcd-server) as a benchmark baseline: 3 members on
-// loopback, fsync on (its default), driven through its v3 HTTP/JSON gateway
-// (POST /v3/kv/put and /v3/kv/range, linearizable by default). Members can
-// be killed and restarted for the failover measurement of bench:consensus.
+// loopback, fsync on (its default), driven either through the native gRPC
+// client its users run (the `etcd3` package: one client over all members,
+// linearizable reads) — the fair baseline — or through its v3 HTTP/JSON
+// gateway (POST /v3/kv/put and /v3/kv/range), kept as a second row. Members
+// can be killed and restarted for the failover measurement of bench:consensus.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { Etcd3 } from "etcd3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -26,7 +29,10 @@ export interface EtcdTarget extends Target {
   readonly size: number;
 }
 
-export async function etcdTarget(value: string): Promise<EtcdTarget> {
+/** How the benchmark talks to etcd: its gRPC client (default, fair) or the HTTP/JSON gateway. */
+export type EtcdClientKind = "grpc" | "http";
+
+export async function etcdTarget(value: string, kind: EtcdClientKind = "grpc"): Promise<EtcdTarget> {
   const root = mkdtempSync(path.join(tmpdir(), "xsfleet-etcd-"));
   const members: Member[] = await Promise.all([1, 2, 3].map(async (i) => ({ name: `e${i}`, client: await freePort(), peer: await freePort(), proc: null })));
   const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(",");
@@ -70,13 +76,33 @@ export async function etcdTarget(value: string): Promise<EtcdTarget> {
   // BENCH_ETCD_ENDPOINTS=all spreads workers over every member (as clientv3 balances); default: the leader.
   const spread = process.env["BENCH_ETCD_ENDPOINTS"] === "all";
   const portOf = (w: number): number => (spread ? members[w % members.length]!.client : leaderPort);
+  // gRPC: one etcd3 client over every member (it balances and follows the leader, as clientv3 does);
+  // writeVia uses a client bound to that one member, with a short deadline.
+  const grpc = kind === "grpc" ? new Etcd3({ hosts: members.map((m) => `http://127.0.0.1:${m.client}`) }) : null;
+  const grpcVia = new Map<number, Etcd3>();
+  const via = (i: number): Etcd3 => {
+    let c = grpcVia.get(i);
+    if (!c) grpcVia.set(i, (c = new Etcd3({ hosts: `http://127.0.0.1:${members[i]!.client}` })));
+    return c;
+  };
+  const ops = grpc
+    ? {
+      write: async (w: number) => { await grpc.put(`bench-${w}`).value(value).exec(); },
+      read: async (w: number) => { await grpc.get(`bench-${w}`).string(); },
+      writeVia: async (i: number, w: number) => { await via(i).put(`bench-${w}`).value(value).options({ deadline: new Date(Date.now() + 500) }).exec(); },
+    }
+    : {
+      write: async (w: number) => { await post(portOf(w), "/v3/kv/put", { key: b64(`bench-${w}`), value: valueB64 }); },
+      read: async (w: number) => { await post(portOf(w), "/v3/kv/range", { key: b64(`bench-${w}`) }); },
+      writeVia: async (i: number, w: number) => { await post(members[i]!.client, "/v3/kv/put", { key: b64(`bench-${w}`), value: valueB64 }, 500); },
+    };
   return {
-    name: "etcd 3.4 (HTTP/JSON gateway)",
+    name: kind === "grpc" ? "etcd 3.4 (gRPC client etcd3)" : "etcd 3.4 (HTTP/JSON gateway)",
     size: members.length,
     async prepare() {},
-    async write(w) { await post(portOf(w), "/v3/kv/put", { key: b64(`bench-${w}`), value: valueB64 }); },
-    async read(w) { await post(portOf(w), "/v3/kv/range", { key: b64(`bench-${w}`) }); },
-    async writeVia(i, w) { await post(members[i]!.client, "/v3/kv/put", { key: b64(`bench-${w}`), value: valueB64 }, 500); },
+    write: ops.write,
+    read: ops.read,
+    writeVia: ops.writeVia,
     async leader() {
       const i = await leader();
       leaderPort = members[i]!.client;
@@ -97,6 +123,8 @@ export async function etcdTarget(value: string): Promise<EtcdTarget> {
       await until(`etcd ${m.name} to listen again`, () => isPortOpen(m.client), 60_000);
     },
     async close() {
+      grpc?.close();
+      for (const c of grpcVia.values()) c.close();
       const procs = members.map((m) => m.proc).filter((p): p is ChildProcess => p !== null);
       for (const p of procs) p.kill("SIGTERM");
       await Promise.all(procs.map((p) => (p.exitCode !== null ? undefined : new Promise((r) => p.once("exit", r)))));

@@ -138,7 +138,10 @@ function registerEndpoints(d: ApiRoleDeps, add: (e: ApiEndpoint, fn: Handler) =>
     onlyFields(b, ["deviceId", "metadata"]);
     const deviceId = deviceIdField(b);
     const metadata = objectField(b, "metadata", false) as Record<string, string> | undefined;
-    return { device: await d.registry.register(deviceId, metadata ? { metadata } : {}) };
+    const device = await d.registry.register(deviceId, metadata ? { metadata } : {});
+    // The one source of `registered` (ingest no longer infers it from a Hello).
+    d.nc.publish(deviceEventSubject(deviceId, DeviceEvent.Registered), JSON.stringify({ deviceId, event: DeviceEvent.Registered, atMs: device.registeredMs, revision: device.revision }));
+    return { device };
   });
 
   add(ApiEndpoint.DevicesList, async (b): Promise<ListReply> => {

@@ -2,7 +2,7 @@
 // nothing cloud-specific depends on — logger, clock, random, ids, the cloud
 // role vocabulary and the shape of settings.
 export { LogLevel, createLogger, silentLogger, type Logger, type LogFields } from "./log";
-export { monotonicNowMs, sleep } from "./clock";
+export { monotonicNowMs, settledWithin, sleep } from "./clock";
 export { seededRandom, randomInt, shuffleInPlace, randomNormal, Prng, type RandomSource } from "./random";
 export { nodeIdPattern, isNodeId, assertNodeId, newTraceparent } from "./ids";
 export { CloudRole, cloudRoles, isCloudRole } from "./cloud-role";

@@ -207,6 +207,8 @@ export class StackProcess {
 
 export function cloudNodeProcess(opts: {
   nodeId: string; roles: string[]; servers: string[]; replicas: number; logDir: string; registry: "kv" | "control"; shutdownTimeoutMs: number;
+  /** Port of /healthz and /metrics (default: any free one). */
+  httpPort?: number;
   /** More `xsfleet cloud` flags: the orchestration role's backup schedule, credentials and TLS (cloud/cli/stack-security.ts). */
   extraArgs?: readonly string[];
   onEvent?: (e: ProcessEvent) => void;
@@ -214,7 +216,7 @@ export function cloudNodeProcess(opts: {
   return new StackProcess({
     name: opts.nodeId, kind: ProcessKind.CloudNode, logDir: opts.logDir, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     nodeArgs: [bin, "cloud", "--node-id", opts.nodeId, "--roles", opts.roles.join(","), "--nats-servers", opts.servers.join(","),
-      "--replicas", String(opts.replicas), "--http-port", "0", "--registry", opts.registry, "--shutdown-timeout-ms", String(opts.shutdownTimeoutMs),
+      "--replicas", String(opts.replicas), "--http-port", String(opts.httpPort ?? 0), "--registry", opts.registry, "--shutdown-timeout-ms", String(opts.shutdownTimeoutMs),
       ...(opts.extraArgs ?? [])],
   });
 }

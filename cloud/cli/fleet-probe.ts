@@ -4,19 +4,32 @@
 // points/s from the integrator output subjects.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { IngestStream, durableName } from "../ingest";
+import { IngestStream } from "../ingest";
 import { DevicePresence } from "../../shared/device-presence";
 import { MemberStatus, type MemberView } from "../membership";
 import { DeviceStateMirror } from "../state";
-import { allOutTelemetrySubject, ClusterApiSubject } from "../subjects";
+import { Uplink } from "../../shared/topics";
+import { allOutTelemetrySubject, allPartitionedDevicesSubject, ClusterApiSubject } from "../subjects";
 
 /** Devices the status line mirrors (the fleet simulator's own maximum). */
 const devicesShownMax = 10_000;
+/** Names of ingest's consumers on XSF_UP (xsf-ingest-p<N>, xsf-ingest-wills). */
+const ingestConsumerPrefix = "xsf-ingest-";
+
+/** Telemetry messages in XSF_UP (one count per device subject, summed). */
+async function telemetryStored(jsm: JetStreamManager): Promise<number> {
+  try {
+    const info = await jsm.streams.info(IngestStream.Uplinks, { subjects_filter: allPartitionedDevicesSubject(Uplink.Telemetry) });
+    return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+  } catch {
+    return 0;
+  }
+}
 
 export interface FleetSnapshot {
   devicesKnown: number;
   devicesOnline: number;
-  /** Messages waiting for or being processed by ingest (all sources). */
+  /** Messages waiting for or being processed by ingest (all partitions and the will relay). */
   consumerLag: number;
   deadLetters: number;
   telemetryMessages: number;
@@ -71,13 +84,13 @@ export class FleetProbe {
     this.#jsm ??= await jetstreamManager(this.nc);
     const jsm = this.#jsm;
     let consumerLag = 0;
-    for (const [source, stream] of [["tele", IngestStream.Telemetry], ["hb", IngestStream.Heartbeat], ["presence", IngestStream.Hello], ["ctr", IngestStream.Counters]] as const) {
-      try {
-        const ci = await jsm.consumers.info(stream, durableName(source));
-        consumerLag += ci.num_pending + ci.num_ack_pending;
-      } catch {
-        // consumer not created yet
+    try {
+      // Every ingest consumer on XSF_UP: one per partition and the will relay's.
+      for await (const ci of jsm.consumers.list(IngestStream.Uplinks)) {
+        if (ci.name.startsWith(ingestConsumerPrefix)) consumerLag += ci.num_pending + ci.num_ack_pending;
       }
+    } catch {
+      // stream not created yet
     }
     const msgs = async (stream: string): Promise<number> => {
       try {
@@ -92,7 +105,7 @@ export class FleetProbe {
     const cluster = await this.cluster();
     return {
       devicesKnown, devicesOnline, consumerLag, deadLetters: await msgs(IngestStream.DeadLetter),
-      telemetryMessages: await msgs(IngestStream.Telemetry), members: cluster?.members ?? null, singletons: cluster?.singletons ?? [],
+      telemetryMessages: await telemetryStored(jsm), members: cluster?.members ?? null, singletons: cluster?.singletons ?? [],
     };
   }
 

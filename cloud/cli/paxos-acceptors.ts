@@ -39,14 +39,17 @@ export async function startPaxosAcceptors(opts: {
   servers: string[]; stateDir: string; logDir: string; log: (m: string) => void; onEvent?: (e: ProcessEvent) => void;
   /** Flags of each acceptor (credentials, TLS) and the NATS settings of the readiness probe; absent on an open broker. */
   security?: { acceptorArgs: readonly string[]; probe: Pick<NatsSettings, "credsFile" | "tls"> };
+  /** The /metrics port of acceptor `id` (default: no endpoint). */
+  metricsPort?: (id: number) => Promise<number>;
 }): Promise<StackProcess[]> {
   const dir = path.join(opts.stateDir, "paxos");
   opts.log(`consensus: starting ${stackPaxosAcceptors.length} CASPaxos acceptors, group ${stackPaxosGroup} (data in ${dir}) …`);
   const procs: StackProcess[] = [];
   for (const id of stackPaxosAcceptors) {
+    const metricsArgs = opts.metricsPort ? ["--metrics-port", String(await opts.metricsPort(id))] : [];
     const p = paxosAcceptorProcess({
       id, group: stackPaxosGroup, servers: opts.servers, dataDir: path.join(dir, `a${id}`), logDir: opts.logDir,
-      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}), ...(opts.security ? { extraArgs: opts.security.acceptorArgs } : {}),
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}), extraArgs: [...(opts.security?.acceptorArgs ?? []), ...metricsArgs],
     });
     procs.push(p);
     await p.start();

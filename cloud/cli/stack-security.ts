@@ -7,6 +7,7 @@
 import path from "node:path";
 import type { CloudRole } from "../base";
 import type { LocalNatsOptions } from "../infra";
+import { defaultIngestConfig } from "../ingest";
 import {
   ensureLocalTls, ensureTrust, natsOperatorConfig, Principal, principalPermissions, rolesPermissions, rolesPrincipalName, seedFleetAccount,
   writeServiceCreds, type FullTrust, type LocalTls,
@@ -24,8 +25,10 @@ export interface StackSecurity {
   broker: Pick<LocalNatsOptions, "operator" | "prepareResolver" | "tls">;
 }
 
-/** Uplink partitions the broker maps into; null until the ingest partitions (docs/delivery.md) consume them. */
-export const stackPartitions: number | null = null;
+/** Uplink partitions the broker maps into (FLEET account JWT, or config
+ *  mappings when open): ingest's default `ingest.partitions`, which the
+ *  stack's cloud nodes use (docs/delivery.md). */
+export const stackPartitions: number = defaultIngestConfig.partitions;
 
 export function prepareStackSecurity(stateDir: string, opts: { tls: boolean; tlsHosts: readonly string[] }): StackSecurity {
   const dir = path.join(stateDir, "secrets");

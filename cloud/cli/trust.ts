@@ -13,6 +13,7 @@ import {
   ensureTrust, fleetAccountJwt, natsOperatorConfig, principalPermissions, rolesPermissions, rolesPrincipalName, servicePrincipals, writeSecret,
   writeServiceCreds,
 } from "../security";
+import { defaultIngestConfig } from "../ingest";
 import { intOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
 
 export const trustInitSpec: CommandSpec = {
@@ -22,7 +23,7 @@ export const trustInitSpec: CommandSpec = {
   options: {
     dir: { type: "string", value: "DIR", description: "the trust dir (0700; keys and creds 0600)" },
     roles: { type: "string", value: "LIST", description: "roles of the cloud nodes that get creds (one creds file for the set)", default: "ingest,api,commands,orchestration,provisioning" },
-    partitions: { type: "string", value: "N", description: "map device uplinks into N partitions in the FLEET account (0 = unmapped; must match ingest.partitions)", default: "0" },
+    partitions: { type: "string", value: "N", description: "map device uplinks into N partitions in the FLEET account (must match ingest.partitions; 0 = unmapped, which no ingest consumes)", default: String(defaultIngestConfig.partitions) },
     "resolver-dir": { type: "string", value: "DIR", description: "the nats-server resolver directory named in nats-operator.conf (inside the container)", default: "/data/jwt" },
   },
   examples: ["xsfleet trust init --dir deploy/secrets"],

@@ -23,7 +23,7 @@ import { storedCredentialIn } from "../../firmware/host/sim-device";
 import { ApiClient } from "../api";
 import type { CloudRole } from "../base";
 import { connectNats, type NatsSettings } from "../nats";
-import { decodeJwt, localTlsHostsDefault } from "../security";
+import { decodeJwt, devicePermissions, localTlsHostsDefault } from "../security";
 import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
 import {
   cloudNodeProcess, controlReplicaProcess, describeExits, stackRestartConfig, type ProcessEvent, type StackProcess,
@@ -34,7 +34,11 @@ import { moddableDevicesMax, startModdableFleet, type ModdableFleet } from "./mo
 import { liveStatus, RateMeter, statusLine } from "./live-status";
 import { stopRequests } from "./signals";
 import { describeExit } from "../infra";
-import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, paxosAcceptorSecurityArgs, prepareStackSecurity, type StackSecurity } from "./stack-security";
+import { startMetricsEndpoint, type MetricsEndpoint } from "../metrics";
+import { createStackMetrics, type StackMetrics } from "./stack-metrics";
+import { startPrometheus, type LocalPrometheus } from "./prometheus";
+import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, paxosAcceptorSecurityArgs, prepareStackSecurity, stackPartitions, type StackSecurity } from "./stack-security";
+import { uplinkPartitionMappings } from "../subjects";
 
 export const upSpec: CommandSpec = {
   name: "up",
@@ -60,10 +64,12 @@ export const upSpec: CommandSpec = {
     insecure: { type: "boolean", description: "no authentication at all (the open broker of earlier versions); default: operator/JWT mode, credentials in <state-dir>/secrets" },
     tls: { type: "boolean", description: "TLS on the NATS and MQTT listeners with a local CA (<state-dir>/secrets/tls); devices and services verify it" },
     bind: { type: "string", value: "ADDR", description: "address the broker's listeners bind; 0.0.0.0 lets devices on the LAN connect (use with the secured stack, ideally --tls)", default: "127.0.0.1" },
+    prometheus: { type: "boolean", description: "also start Debian's prometheus scraping every process of the stack (targets in <state-dir>/prometheus/targets.json, written in any case)" },
+    "prometheus-port": { type: "string", value: "PORT", description: "Prometheus UI/API port with --prometheus (a free one when busy)", default: "9090" },
     "tls-host": { type: "string", value: "HOST", description: "another name or IP the server certificate must carry (devices on the LAN dial it); repeatable", multiple: true },
   },
   examples: [
-    "npm start", "xsfleet up --devices 200 --nats-nodes 3", "xsfleet up --tls --tls-host 192.168.1.10",
+    "npm start", "xsfleet up --devices 200 --nats-nodes 3", "xsfleet up --prometheus", "xsfleet up --tls --tls-host 192.168.1.10",
     "xsfleet up --insecure --nats nats://127.0.0.1:4222 --mqtt mqtt://127.0.0.1:1883",
   ],
 };
@@ -95,6 +101,11 @@ interface Stack {
   eventListeners: Set<DashboardEventListener>;
   /** Credentials, operator mode and TLS; null with --insecure. */
   security: StackSecurity | null;
+  /** /metrics ports of every process and the fleet's metrics (stack-metrics.ts). */
+  metrics: StackMetrics | null;
+  /** The up process's own /metrics endpoint when there is no dashboard to serve it. */
+  upEndpoint: MetricsEndpoint | null;
+  prometheus: LocalPrometheus | null;
 }
 
 /** A NATS connection of `up` itself (the fleet tooling's user when secured). */
@@ -127,7 +138,10 @@ async function resolveBroker(p: ReturnType<typeof parseCommand> & object, stateD
   const bind = stringOption(p, "bind") ?? "127.0.0.1";
   if (!/^[0-9a-fA-F.:]+$/.test(bind)) throw new UsageError(`--bind takes an IP address, got ${JSON.stringify(bind)}`, "up");
   if (bind !== "127.0.0.1" && !security) log("warning: --bind with --insecure: anyone who reaches this address can publish for any device");
-  const nats = await startLocalNats({ stateDir, size, basePort: intOption(p, "base-port", 1024, 65000), host: bind, ...(security ? security.broker : {}) });
+  // Device uplinks into ingest's partitions (docs/delivery.md): config mappings when open, the FLEET account JWT when secured.
+  const nats = await startLocalNats({
+    stateDir, size, basePort: intOption(p, "base-port", 1024, 65000), host: bind, ...(security ? security.broker : { mappings: uplinkPartitionMappings(stackPartitions) }),
+  });
   log(`broker: NATS ${nats.servers.join(", ")} | MQTT ${nats.mqttUrls.join(", ")} | monitor ${nats.monitorUrls[0]}`);
   return { nats, servers: nats.servers, mqttUrls: nats.mqttUrls };
 }
@@ -188,8 +202,8 @@ async function registerIds(stack: Stack, ids: readonly string[]): Promise<number
  * anew) gets a claim too and provisions again.
  */
 async function claimsForFleet(stack: Stack, devicesDir: string, devices: number, log: (m: string) => void): Promise<Map<string, string>> {
-  const fleetAccount = stack.security!.trust.info.fleet;
-  const need = simFleetIds(devices).filter((id) => !credentialOfTrust(path.join(devicesDir, id), fleetAccount));
+  const { fleet: fleetAccount, partitions } = stack.security!.trust.info;
+  const need = simFleetIds(devices).filter((id) => !credentialOfTrust(path.join(devicesDir, id), id, fleetAccount, partitions));
   const claims = new Map<string, string>();
   if (need.length === 0) {
     log(`fleet: all ${devices} simulated devices hold credentials from an earlier run`);
@@ -218,14 +232,20 @@ async function claimsFor(stack: Stack, ids: readonly string[], note: string): Pr
 /** Claims one claims.create call asks for (within the provisioning role's default claimsPerRequestMax). */
 const claimsPerCallMax = 250;
 
-/** True when the device's flash holds a credential issued under this FLEET account. */
-function credentialOfTrust(deviceDir: string, fleetAccount: string): boolean {
+/** True when the device's flash holds a credential issued under this FLEET
+ *  account for the current partitioning (a credential from before the uplinks
+ *  were partitioned may publish only unmapped subjects: the broker checks the
+ *  mapped one and would drop everything it sends). */
+function credentialOfTrust(deviceDir: string, deviceId: string, fleetAccount: string, partitions: number | null): boolean {
   const jwt = storedCredentialIn(deviceDir);
   if (jwt === undefined) return false;
   try {
     const body = decodeJwt(jwt);
     const exp = body.exp ?? Infinity;
-    return body.nats.issuer_account === fleetAccount && exp > Date.now() / 1000 + 60;
+    const allowed = (body.nats.pub as { allow?: unknown } | undefined)?.allow;
+    const want = devicePermissions(deviceId, partitions).pub.allow ?? [];
+    const samePermissions = Array.isArray(allowed) && want.every((subject) => allowed.includes(subject));
+    return body.nats.issuer_account === fleetAccount && exp > Date.now() / 1000 + 60 && samePermissions;
   } catch {
     return false;
   }
@@ -261,6 +281,8 @@ interface UpSettings {
   secure: boolean;
   tls: boolean;
   tlsHosts: string[];
+  /** 0 = no Prometheus. */
+  prometheusPort: number;
 }
 
 /** Brings the stack up into `stack`; throws Aborted when a stop request came first. */
@@ -273,6 +295,7 @@ async function startStack(
     log(`security: operator/JWT mode; keys and credentials in ${stack.security.trust.dir} (0600)${stack.security.tls ? `; TLS with the local CA ${stack.security.tls.caFile}` : ""}`);
   }
   const sec = stack.security;
+  const metrics = (stack.metrics = createStackMetrics(o.stateDir, () => stack.fleet));
   const broker = await resolveBroker(p, o.stateDir, sec, log);
   if (stack.stopping) {
     await broker.nats?.stop(0);
@@ -281,19 +304,20 @@ async function startStack(
   Object.assign(stack, broker);
   const replicas = stack.servers.length >= 3 ? 3 : 1;
   const logDir = path.join(o.stateDir, "logs");
-  if (o.registry === "control") {
+  // Always: ingest's partition leases live there, whatever the registry backend.
+  {
     log(`control plane: starting 3 Raft replicas (WAL in ${path.join(o.stateDir, "control")}) …`);
     for (const id of [1, 2, 3]) {
       const r = controlReplicaProcess({
         id, peers: [1, 2, 3], servers: stack.servers, dataDir: path.join(o.stateDir, "control", `n${id}`), logDir, onEvent,
-        ...(sec ? { extraArgs: controlReplicaSecurityArgs(sec) } : {}),
+        extraArgs: [...(sec ? controlReplicaSecurityArgs(sec) : []), "--metrics-port", String(await metrics.portFor("control-replica", `control-${id}`))],
       });
       stack.control.push(r);
       await r.start();
     }
   }
   stack.control.push(...(await startPaxosAcceptors({
-    servers: stack.servers, stateDir: o.stateDir, logDir, log, onEvent,
+    servers: stack.servers, stateDir: o.stateDir, logDir, log, onEvent, metricsPort: (id) => metrics.portFor("paxos-acceptor", `paxos-${id}`),
     ...(sec ? { security: { acceptorArgs: paxosAcceptorSecurityArgs(sec), probe: { credsFile: sec.creds.admin, ...(sec.tls ? { tls: { caFile: sec.tls.caFile } } : {}) } } } : {}),
   })));
   const roles: CloudRole[] = o.registry === "control" ? ["ingest", "api", "commands", "orchestration"] : ["ingest", "api", "commands"];
@@ -307,6 +331,7 @@ async function startStack(
     check();
     const c = cloudNodeProcess({
       nodeId: `cloud-${i}`, roles, servers: stack.servers, replicas, logDir, registry: o.registry, shutdownTimeoutMs: cloudShutdownMs, onEvent,
+      httpPort: await metrics.portFor("cloud-node", `cloud-${i}`),
       extraArgs: [...backupArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : [])],
     });
     stack.cloud.push(c);
@@ -323,10 +348,22 @@ async function startStack(
       return () => stack.eventListeners.delete(l);
     };
     stack.dashboard = await startNatsDashboard({
-      servers: stack.servers, monitorUrls: stack.nats?.monitorUrls ?? [], port, processes, hostEvents,
+      servers: stack.servers, monitorUrls: stack.nats?.monitorUrls ?? [], port, processes, hostEvents, metrics: metrics.up,
       ...(sec ? { credsFile: sec.creds.dashboard } : {}), ...(sec?.tls ? { tlsCaFile: sec.tls.caFile } : {}),
     });
     log(`dashboard: ${stack.dashboard.url}`);
+    metrics.targets.push({ job: "up", name: "up", port: Number(new URL(stack.dashboard.url).port) });
+  } else {
+    stack.upEndpoint = await startMetricsEndpoint({ host: "127.0.0.1", port: 0, metrics: metrics.up.registry });
+    metrics.targets.push({ job: "up", name: "up", port: stack.upEndpoint.port });
+  }
+  const targetsFile = metrics.writeTargets();
+  if (o.prometheusPort > 0) {
+    const port = (await isPortOpen(o.prometheusPort)) ? await freePort() : o.prometheusPort;
+    stack.prometheus = await startPrometheus({ stateDir: o.stateDir, targetsFile, port, logDir });
+    log(`prometheus: ${stack.prometheus.url} scraping ${metrics.targets.length} processes every 5 s (targets in ${targetsFile})`);
+  } else {
+    log(`metrics: ${metrics.targets.length} processes serve /metrics; Prometheus file_sd targets in ${targetsFile} (or add --prometheus)`);
   }
   check();
   if (o.devices > 0) {
@@ -395,6 +432,8 @@ async function stopStack(stack: Stack, log: (m: string) => void): Promise<void> 
     await within(stack.moddable.stop(), fleetStopMs);
   }
   if (stack.dashboard) await within(stack.dashboard.stop(), dashboardStopMs);
+  if (stack.upEndpoint) await within(stack.upEndpoint.close(), dashboardStopMs);
+  if (stack.prometheus) await within(stack.prometheus.stop(dashboardStopMs), dashboardStopMs + 500);
   if (stack.probe) {
     stack.probe.stop();
     await within(stack.probe.nc.close(), dashboardStopMs);
@@ -421,6 +460,7 @@ function killStack(stack: Stack): void {
   stack.fleet?.crashAll();
   void stack.moddable?.stop();
   for (const c of [...stack.cloud, ...stack.control]) c.kill();
+  void stack.prometheus?.stop(0);
   void stack.nats?.stop(0);
 }
 
@@ -445,13 +485,14 @@ export async function runUp(argv: string[]): Promise<number> {
     secure: p.insecure !== true,
     tls: p.tls === true,
     tlsHosts: [...new Set([...localTlsHostsDefault, ...((p["tls-host"] as string[] | undefined) ?? [])])],
+    prometheusPort: p.prometheus === true ? intOption(p, "prometheus-port", 1, 65535) : 0,
   };
   if (o.tls && !o.secure) throw new UsageError("--tls needs the secured stack: drop --insecure", "up");
   const durationS = stringOption(p, "duration") !== undefined ? numberOption(p, "duration", 1, 86_400 * 365) : undefined;
   const status = liveStatus();
   const log = (m: string): void => status.log(`[xsfleet up] ${m}`);
   const stack: Stack = {
-    nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, moddable: null, probe: null, stopping: false, eventListeners: new Set(), security: null,
+    nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, moddable: null, probe: null, stopping: false, eventListeners: new Set(), security: null, metrics: null, upEndpoint: null, prometheus: null,
   };
   const requests = stopRequests(durationS);
   requests.onRepeat((sig) => {

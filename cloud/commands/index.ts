@@ -7,3 +7,4 @@ export { CommandSubmitter, newCommandId, type SendCommandInput, type SubmitResul
 export { CommandWorker, commandsQueueGroup, type CommandWorkerOptions, type CommandWorkerStats } from "./worker";
 export { retryDelayMs, decide, afterTimedSend, afterOnlineSend, afterExpire, type CommandAction } from "./policy";
 export { commandEnvelope, sendCommand, publishCommandEvent } from "./downlink";
+export { CommandAckConsumer, commandAcksConsumerName, ackDeliverMax, type AckConsumerDeps } from "./ack-consumer";

@@ -3,6 +3,7 @@
 // pending -> acked | expired exactly once (a compare-and-set), and only the
 // writer of that transition publishes the matching event.
 import type { AckStatus } from "../../shared/proto/xsfleet.gen";
+import { ackLimits } from "../records";
 
 export const CommandState = {
   Pending: "pending",
@@ -105,7 +106,8 @@ export class CommandError extends Error {
 }
 
 export const commandWireLimits = {
-  commandIdPattern: /^[A-Za-z0-9_-]{1,64}$/,
+  /** One definition with the ack decoder (cloud/records), which checks a device's command ids. */
+  commandIdPattern: ackLimits.commandIdPattern,
   namePattern: /^[A-Za-z0-9_.:-]{1,64}$/,
   argsJsonBytesMax: 4096,
   deadlineMsMin: 500,

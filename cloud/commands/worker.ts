@@ -2,16 +2,19 @@
 // NATS -> MQTT at QoS 0. It
 //  - re-sends pending commands with backoff until acked, out of attempts, or past the deadline;
 //  - re-sends a device's pending commands when it says Hello or reports itself online;
-//  - records CommandAcks (subject xsfleet.v1.dev.<id>.ack) and publishes command-acked;
+//  - records CommandAcks (read durably from XSF_UP, ack-consumer.ts) and publishes command-acked;
 //  - marks commands expired at their deadline and publishes command-expired.
 // Several nodes may run it. Every step is a compare-and-set on the command's
 // KV record, so each attempt, each ack and each expiry is applied by exactly
 // one node; a lease in the record keeps one command's retry loop on one node
 // while that node is alive, and lets another take over when it is not.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { AckStatus, decodeEnvelope } from "../../shared/proto/xsfleet.gen";
+import { AckStatus } from "../../shared/proto/xsfleet.gen";
+import { uplinkBytesMax } from "../../shared/proto/limits";
+import { decodeCommandAck } from "../records";
 import { parseDeviceAddress, Uplink } from "../../shared/topics";
-import { allDevicesSubject } from "../subjects";
+import { allDevicesSubject, allPartitionedDevicesSubject, deviceSubject } from "../subjects";
+import { CommandAckConsumer } from "./ack-consumer";
 import type { Logger } from "../base";
 import { isOnlineSignal } from "../registry";
 import { publishCommandEvent, sendCommand } from "./downlink";
@@ -32,6 +35,8 @@ export interface CommandWorkerStats {
   lateAcks: number;
   casConflicts: number;
   errors: number;
+  /** Acks that failed at every delivery and were given up. */
+  acksGivenUp: number;
 }
 
 export interface CommandWorkerOptions {
@@ -41,30 +46,38 @@ export interface CommandWorkerOptions {
   limits: CommandLimits;
   retry: CommandRetrySettings;
   log: Logger;
+  /** Replicas of the durable ack consumer (the node's stream replica count). */
+  replicas?: number;
   nowMs?: () => number;
   random?: () => number;
 }
 
 export class CommandWorker {
   readonly #o: Required<CommandWorkerOptions>;
-  readonly stats: CommandWorkerStats = { sent: 0, resentOnline: 0, acked: 0, expired: 0, duplicateAcks: 0, unknownAcks: 0, lateAcks: 0, casConflicts: 0, errors: 0 };
+  readonly stats: CommandWorkerStats = { sent: 0, resentOnline: 0, acked: 0, expired: 0, duplicateAcks: 0, unknownAcks: 0, lateAcks: 0, casConflicts: 0, errors: 0, acksGivenUp: 0 };
   #subs: Subscription[] = [];
+  #acks: CommandAckConsumer | null = null;
   #loops: Promise<void>[] = [];
   #timer: NodeJS.Timeout | null = null;
   #ticking: Promise<void> | null = null;
   #stopping = false;
 
   constructor(o: CommandWorkerOptions) {
-    this.#o = { nowMs: Date.now, random: Math.random, ...o };
+    this.#o = { nowMs: Date.now, random: Math.random, replicas: 1, ...o };
   }
 
   start(): void {
     const { nc } = this.#o;
-    const ack = nc.subscribe(allDevicesSubject(Uplink.CommandAck), { queue: commandsQueueGroup });
-    const hello = nc.subscribe(allDevicesSubject(Uplink.Hello), { queue: commandsQueueGroup });
-    const status = nc.subscribe(allDevicesSubject(Uplink.Status), { queue: commandsQueueGroup });
-    this.#subs = [ack, hello, status];
-    this.#loops = [this.#consume(ack, (id, data) => this.#onAck(id, data)), this.#consume(hello, (id, data) => this.#onOnline(id, data)), this.#consume(status, (id, data) => this.#onOnline(id, data))];
+    this.#acks = new CommandAckConsumer({
+      nc, replicas: this.#o.replicas, log: this.#o.log, handle: (id, data) => this.#onAck(id, data),
+      onGivenUp: (subject, error) => { this.stats.acksGivenUp++; this.#o.log.warn("command ack given up after repeated failures", { subject, error }); },
+    });
+    this.#acks.start();
+    // Online signals are best effort (the retry tick resends anyway): core NATS, on the mapped
+    // subjects and, for the MQTT will in operator mode and unmapped brokers, the unmapped ones.
+    this.#subs = [Uplink.Hello, Uplink.Status].flatMap((k) => [allDevicesSubject(k), allPartitionedDevicesSubject(k)])
+      .map((subject) => nc.subscribe(subject, { queue: commandsQueueGroup }));
+    this.#loops = this.#subs.map((sub) => this.#consume(sub, (id, data) => this.#onOnline(id, data)));
     this.#timer = setInterval(() => {
       if (this.#ticking || this.#stopping) return;
       this.#ticking = this.tick().finally(() => { this.#ticking = null; });
@@ -129,13 +142,11 @@ export class CommandWorker {
   }
 
   async #onAck(deviceId: string, data: Uint8Array): Promise<void> {
-    let ack;
-    try {
-      ack = decodeEnvelope(data).commandAck;
-    } catch {
-      ack = undefined;
-    }
-    if (!ack || !commandWireLimits.commandIdPattern.test(ack.commandId)) { this.stats.unknownAcks++; return; }
+    // The one device-message decoder (cloud/records): every field that goes
+    // into the command record and its events is checked there.
+    const d = decodeCommandAck(deviceSubject(deviceId, Uplink.CommandAck), data, { messageBytesMax: uplinkBytesMax });
+    if (!d.ok) { this.stats.unknownAcks++; return; }
+    const ack = d.value.ack;
     for (let attempt = 0; attempt < commandWireLimits.ackCasAttemptsMax; attempt++) {
       const v = await this.#o.store.get(deviceId, ack.commandId);
       if (!v) { this.stats.unknownAcks++; return; }
@@ -157,8 +168,8 @@ export class CommandWorker {
       publishCommandEvent(this.#o.nc, next, this.#o.nodeId);
       return;
     }
-    this.stats.errors++;
-    this.#o.log.warn("gave up recording a command ack after repeated conflicts; the device's next ack will retry", { deviceId, commandId: ack.commandId });
+    // Redelivered by the durable consumer (a bounded number of times).
+    throw new Error(`recording the ack of command ${ack.commandId}: ${commandWireLimits.ackCasAttemptsMax} CAS conflicts in a row`);
   }
 
   /**
@@ -170,6 +181,7 @@ export class CommandWorker {
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
     await this.#ticking;
+    await this.#acks?.stop();
     await Promise.allSettled(this.#subs.map((s) => s.drain()));
     await Promise.allSettled(this.#loops);
     for (const v of this.#o.store.allPending()) {

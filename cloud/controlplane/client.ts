@@ -143,6 +143,8 @@ export class ControlClient {
       } catch (err) {
         // Timeout or no responders (node down): forget the leader, ask anyone.
         lastError = (err as Error).message;
+        // A closed connection never answers: fail now instead of retrying until the deadline (a stopping process waits on it).
+        if (this.#nc.isClosed()) throw new ControlTimeoutError(endpoint, `NATS connection closed (${lastError})`);
         if (node === undefined) this.#leader = 0;
         await sleep(Math.min(backoffMs, Math.max(0, deadline - Date.now())));
         backoffMs = Math.min(backoffMs * 2, 500);

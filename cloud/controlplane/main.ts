@@ -9,6 +9,8 @@
 import { parseArgs } from "node:util";
 import { connectNats, natsAuthFromFlags, type NatsSettings } from "../nats";
 import { RaftNode, type RaftNodeOptions } from "./raft-node";
+import { metricsFlags, startMetricsEndpoint, type MetricsFlags } from "../metrics";
+import { createReplicaMetrics } from "./metrics";
 import { startControlService } from "./service";
 
 export const USAGE = `usage: tsx cloud/controlplane/main.ts --id N --peers 1,2,3 --data-dir DIR --nats URL[,URL...]
@@ -25,6 +27,8 @@ export const USAGE = `usage: tsx cloud/controlplane/main.ts --id N --peers 1,2,3
   --parallel-leader-append  the leader sends MsgApp/heartbeats while its own fsync
                       runs (Raft thesis 10.2.1, as etcd does); default: every message
                       waits for the fsync of its Ready
+  --metrics-port PORT serve Prometheus metrics on http://<metrics-host>:PORT/metrics (0 = any free port; default off)
+  --metrics-host ADDR address of the metrics endpoint (default 127.0.0.1)
   --creds FILE        NATS credentials (.creds) of the control-plane user (env XSFLEET_NATS_CREDS)
   --tls-ca FILE       CA certificate to verify a TLS NATS server (env XSFLEET_NATS_TLS_CA)
   --help              this text
@@ -48,6 +52,8 @@ export interface MainConfig {
   parallelLeaderAppend: boolean;
   /** NATS credentials and TLS CA (--creds, --tls-ca). */
   auth: Pick<NatsSettings, "credsFile" | "tls">;
+  /** --metrics-host/--metrics-port; null = no endpoint. */
+  metrics: MetricsFlags | null;
 }
 
 function ids(flag: string, text: string | undefined, required: boolean): number[] {
@@ -82,6 +88,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
         "data-dir": { type: "string" }, nats: { type: "string" }, group: { type: "string" },
         "tick-ms": { type: "string" }, "snapshot-entries": { type: "string" }, help: { type: "boolean" },
         "parallel-leader-append": { type: "boolean" }, creds: { type: "string" }, "tls-ca": { type: "string" },
+        "metrics-port": { type: "string" }, "metrics-host": { type: "string" },
       },
       strict: true,
     });
@@ -109,6 +116,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     snapshotEntries: positive("--snapshot-entries", v["snapshot-entries"], 10_000),
     parallelLeaderAppend: v["parallel-leader-append"] ?? false,
     auth: natsAuth(v.creds, v["tls-ca"], env),
+    metrics: metricsFlags(v["metrics-port"], v["metrics-host"], (m) => new ConfigError(m)),
   };
 }
 
@@ -140,7 +148,9 @@ async function main(): Promise<void> {
   const nc = await connectNats({
     servers: cfg.nats, name: `xsfleet-controlplane-${cfg.id}`, ...cfg.auth,
   });
+  const rm = cfg.metrics ? createReplicaMetrics(cfg.id) : null;
   const opts: RaftNodeOptions = {
+    ...(rm ? { onFsync: rm.observeFsync } : {}),
     id: cfg.id, group: cfg.group, peers: cfg.peers, learners: cfg.learners, dataDir: cfg.dataDir, nc,
     tickMs: cfg.tickMs, snapshotEntries: cfg.snapshotEntries, parallelLeaderAppend: cfg.parallelLeaderAppend, log,
   };
@@ -150,7 +160,12 @@ async function main(): Promise<void> {
     process.exit(1);
   };
   const service = await startControlService({ nc, node });
-  process.stdout.write(`${JSON.stringify({ event: "started", id: cfg.id, pid: process.pid })}\n`);
+  let metricsPort: number | null = null;
+  if (rm && cfg.metrics) {
+    rm.attach(node);
+    metricsPort = (await startMetricsEndpoint({ ...cfg.metrics, metrics: rm.metrics.registry })).port;
+  }
+  process.stdout.write(`${JSON.stringify({ event: "started", id: cfg.id, pid: process.pid, metricsPort })}\n`);
   let stoppingAtMs = 0;
   const stop = async (signal: string): Promise<void> => {
     if (stoppingAtMs > 0) {

@@ -83,6 +83,8 @@ export interface RaftNodeOptions {
    */
   readonly parallelLeaderAppend?: boolean;
   readonly log?: (msg: string) => void;
+  /** Each WAL fsync's duration in seconds (metrics). */
+  readonly onFsync?: (seconds: number) => void;
 }
 
 export interface NodeStatus {
@@ -195,10 +197,13 @@ export class RaftNode {
   #loop: Promise<void> = Promise.resolve();
   #fatal: Error | undefined;
   onFatal: (err: Error) => void = () => {};
+  /** Role transitions seen by this replica (metrics): elections it started, leader changes it saw. */
+  readonly transitions = { elections: 0, leaderChanges: 0 };
 
   private constructor(opts: RaftNodeOptions, wal: WalStorage, control: ControlStateMachine) {
     this.id = opts.id;
     this.#wal = wal;
+    wal.onFsync = opts.onFsync;
     this.control = control;
     this.limits = control.limits;
     this.#tickMs = opts.tickMs ?? 50;
@@ -578,6 +583,8 @@ export class RaftNode {
 
   #onSoftState(lead: NodeId, state: StateType): void {
     const wasLeader = this.#state === StateType.Leader;
+    if (state === StateType.Candidate && this.#state !== StateType.Candidate) this.transitions.elections++;
+    if (lead !== this.#leader && lead !== NONE) this.transitions.leaderChanges++;
     this.#leader = lead;
     this.#state = state;
     this.#log(`raft ${this.id}: ${STATE_NAMES[state]} term ${this.#raw.raft.term} leader ${lead}`);

@@ -75,11 +75,10 @@ export function demoCluster(nowMs: number, tick: number): ClusterSnapshot {
     generatedMs: nowMs,
     servers: [server(0), server(1), server(2)],
     streams: [
-      stream("XSF_TELE", 182_311 + tick * 30, 61 * 1024 * 1024, [consumer("ingest", 12 + (tick % 7), 4)]),
-      stream("XSF_HB", 96_120 + tick * 30, 9 * 1024 * 1024, [consumer("ingest-hb", 0, 2)]),
-      stream("XSF_HELLO", 214, 120 * 1024, [consumer("ingest-hello", 0, 0)]),
-      stream("XSF_ACK", 1_022, 310 * 1024, [consumer("commands", 0, 0)]),
-      stream("XSF_CTR", 4_410, 1.2 * 1024 * 1024, [consumer("ingest-ctr", 0, 0)]),
+      stream("XSF_UP", 284_281 + tick * 60, 72 * 1024 * 1024, [
+        ...Array.from({ length: 4 }, (_, p) => consumer(`xsf-ingest-p${p}`, (tick + p) % 5, p % 2)),
+        consumer("xsf-ingest-wills", 0, 0), consumer("xsf-commands-acks", 0, 0),
+      ]),
       stream("XSF_HIST", 2_912_004 + tick * 300, 140 * 1024 * 1024, []),
       stream("XSF_DLQ", 3, 2048, []),
     ],

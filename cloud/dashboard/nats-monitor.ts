@@ -82,7 +82,7 @@ export function unreachableServerRow(monitorUrl: string, error: string): NatsSer
   };
 }
 
-/** A cloud node's /healthz answer (cloud/node/http.ts) → row; unreachable → "down". */
+/** A cloud node's /healthz answer (cloud/metrics endpoint) → row; unreachable → "down". */
 export function cloudNodeFromHealth(url: string, body: Json | null, error: string | null, nowMs: number): CloudNodeRow {
   if (body === null) {
     return { nodeId: url, roles: [], health: CloudNodeHealth.Down, lastSeenMs: null, detail: error ?? "unreachable" };

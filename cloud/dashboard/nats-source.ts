@@ -52,7 +52,7 @@ export interface NatsDashboardSourceOptions {
   processes?: () => ProcessRow[];
   /** The host's own events (process exits and restarts) for the live feed; returns the unsubscribe function. */
   hostEvents?: (listener: DashboardEventListener) => () => void;
-  /** Cloud nodes' /healthz URLs (cloud/node/http.ts): adds roles and starting/draining/disconnected. */
+  /** Cloud nodes' /healthz URLs (cloud/metrics endpoint): adds roles and starting/draining/disconnected. */
   cloudHealthUrls?: string[];
   cloudConnectionPrefix?: string;
   /** Connection names that are not cloud nodes (e.g. a standalone dashboard's own). */

@@ -7,12 +7,14 @@
 //   GET /api/events     Server-Sent Events: recent events, then live ones (?after or Last-Event-ID)
 //   GET /api/history    stored readings for the plot: the newest `limit` in [fromMs, toMs] (?device&channel&fromMs&toMs&limit)
 //   GET /healthz        liveness of the dashboard itself
+//   GET /metrics        Prometheus metrics of the dashboard process (SSE clients, events, requests)
 //
 // Bounded everywhere: page size, SSE clients, per-client backlog, event ring,
 // event detail size, history span/points, URL length, and source calls are
 // cached (one call per snapshotTtlMs however many pages are open) and timed out.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createProcessMetrics, metricsHandler } from "../metrics";
 import { EventBuffer } from "./event-buffer";
 import { dashboardPage } from "./page";
 import { intParam, pageFleet, parseFleetQuery, parseHistoryQuery, QueryError } from "./query";
@@ -97,6 +99,13 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const page = dashboardPage();
   let sseRejected = 0;
   let sseDropped = 0;
+  const metrics = opts.metrics ?? createProcessMetrics({ process: "dashboard" }, { processMetrics: false });
+  metrics.gaugeFrom("xsfleet_dashboard_sse_clients", "Browsers connected to the live event stream", () => clients.size);
+  metrics.counterFrom("xsfleet_dashboard_sse_rejected_total", "Event-stream connections refused (client limit)", () => sseRejected);
+  metrics.counterFrom("xsfleet_dashboard_sse_dropped_total", "Event-stream clients dropped for a full backlog", () => sseDropped);
+  metrics.gaugeFrom("xsfleet_dashboard_events_buffered", "Events held in the dashboard's ring", () => buffer.size);
+  metrics.counterFrom("xsfleet_dashboard_events_dropped_total", "Events that fell out of the ring", () => buffer.dropped);
+  const serveMetrics = metricsHandler(metrics.registry);
 
   const dropClient = (c: SseClient): void => {
     if (!clients.delete(c)) return;
@@ -198,8 +207,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       }
       case "/api/events":
         return openEvents(req, res, url.searchParams);
+      case "/metrics":
+        serveMetrics(req, res);
+        return;
       default:
-        return sendError(res, 404, `no such page: ${url.pathname}; try / or /api/fleet, /api/cluster, /api/events, /api/history, /healthz`);
+        return sendError(res, 404, `no such page: ${url.pathname}; try / or /api/fleet, /api/cluster, /api/events, /api/history, /healthz, /metrics`);
     }
   };
 

@@ -4,6 +4,7 @@
 //       --monitor http://127.0.0.1:8222 [--monitor …] [--cloud-health http://node:port/healthz …]
 //       [--port 8090] [--host 127.0.0.1] [--creds dashboard.creds] [--tls-ca ca.pem]
 // (--creds / XSFLEET_NATS_CREDS: the dashboard's own read-only NATS user, docs/security.md)
+import type { ProcessMetrics } from "../metrics";
 import { pathToFileURL } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats } from "../nats";
@@ -21,11 +22,13 @@ export interface NatsDashboardOptions extends Omit<NatsDashboardSourceOptions, "
   port: number;
   host?: string;
   limits?: Partial<DashboardLimits>;
+  /** The process's metrics, served on /metrics with the dashboard's own. */
+  metrics?: ProcessMetrics;
 }
 
 /** Starts a NATS-backed dashboard; stop() closes what it opened. */
 export async function startNatsDashboard(opts: NatsDashboardOptions): Promise<DashboardHandle> {
-  const { nc: given, servers, port, host, limits, credsFile, tlsCaFile, ...sourceOpts } = opts;
+  const { nc: given, servers, port, host, limits, credsFile, tlsCaFile, metrics, ...sourceOpts } = opts;
   if (!given && (!servers || servers.length === 0)) throw new Error("startNatsDashboard: pass nc or servers");
   const nc = given ?? (await connectNats({
     servers: servers!, name: "xsfleet-dashboard", ...(credsFile ? { credsFile } : {}), ...(tlsCaFile ? { tls: { caFile: tlsCaFile } } : {}),
@@ -36,7 +39,7 @@ export async function startNatsDashboard(opts: NatsDashboardOptions): Promise<Da
     excludeConnectionNames: [...(sourceOpts.excludeConnectionNames ?? []), ...(given ? [] : ["xsfleet-dashboard"])],
   });
   try {
-    const handle = await startDashboard({ port, host, source, limits });
+    const handle = await startDashboard({ port, host, source, limits, ...(metrics ? { metrics } : {}) });
     return {
       url: handle.url,
       stop: async () => {

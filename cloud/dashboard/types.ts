@@ -6,6 +6,7 @@
 
 import type { DevicePresence } from "../../shared/device-presence";
 import type { Liveness } from "../health";
+import type { ProcessMetrics } from "../metrics";
 
 /** Device presence as the dashboard shows it: the one device vocabulary. */
 export { DevicePresence, devicePresences } from "../../shared/device-presence";
@@ -224,6 +225,8 @@ export interface DashboardOptions {
   limits?: Partial<DashboardLimits>;
   /** Injected clock (ms since epoch). */
   now?: () => number;
+  /** The process's metrics registry, served on /metrics with the dashboard's own (default: a registry of its own). */
+  metrics?: ProcessMetrics;
 }
 
 export interface DashboardHandle {

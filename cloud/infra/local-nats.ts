@@ -40,6 +40,8 @@ export interface LocalNatsOptions {
   prepareResolver?: (resolverDir: string) => void;
   /** TLS on the client and MQTT listeners. */
   tls?: NatsTlsConfig;
+  /** Subject mappings of an open broker (device uplinks into partitions); in operator mode the FLEET account JWT carries them. */
+  mappings?: Readonly<Record<string, string>>;
   /** Address the listeners bind (default 127.0.0.1; 0.0.0.0 lets devices on the LAN in). Clients here still dial 127.0.0.1. */
   host?: string;
 }
@@ -67,6 +69,7 @@ async function specs(opts: LocalNatsOptions, usePreferred: boolean): Promise<Nat
       clusterPort: opts.size > 1 ? await pick(b + 3) : null,
       ...(opts.operator ? { operator: { ...opts.operator, resolverDir } } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(opts.mappings && !opts.operator ? { mappings: opts.mappings } : {}),
     });
   }
   return out;

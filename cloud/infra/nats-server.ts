@@ -39,6 +39,13 @@ export interface NatsServerSpec {
   operator?: NatsOperatorConfig;
   /** TLS on the client and MQTT listeners; absent = plain TCP. */
   tls?: NatsTlsConfig;
+  /**
+   * Subject mappings (from → to, e.g. cloud/subjects uplinkPartitionMappings)
+   * written as the config's `mappings` — open mode only: in operator mode
+   * accounts come from JWTs and config mappings do not apply; the FLEET
+   * account JWT carries them (cloud/security trust.ts).
+   */
+  mappings?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -108,10 +115,16 @@ export function natsServerConfig(s: NatsServerSpec): string {
   ];
   if (s.tls) lines.push(tls.trim());
   if (s.operator) lines.push(...operatorConfigLines(s.operator));
+  else if (s.mappings && Object.keys(s.mappings).length > 0) lines.push(...mappingConfigLines(s.mappings));
   if (s.clusterPort !== null) {
     lines.push(`cluster { name: xsfleet, listen: ${s.host}:${s.clusterPort}, routes: [${s.routes.join(", ")}] }`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** `mappings { … }` of an open-mode configuration (the global account's subject mappings). */
+export function mappingConfigLines(m: Readonly<Record<string, string>>): string[] {
+  return ["mappings {", ...Object.entries(m).map(([from, to]) => `  ${JSON.stringify(from)}: ${JSON.stringify(to)}`), "}"];
 }
 
 /** The operator-mode lines of a nats-server configuration (also written as an include file for deploy/). */

@@ -1,38 +1,52 @@
 // The pure core of ingest: (device state, decoded messages) → (new state,
-// outputs). No I/O and no clock: time comes from the messages' JetStream
-// timestamps (or the caller's `nowMs` for the sweep), so any node applying
-// the same messages to the same state computes the same result, whatever
-// the order. The caller persists the state with one compare-and-set.
+// outputs, receipts). No I/O and no clock: time comes from the messages'
+// JetStream timestamps (or the caller's `nowMs` for the sweep), so any node
+// applying the same messages in the same order to the same state computes
+// the same result. The merges are idempotent and order-independent; the
+// dedup record (dedup.ts: epochs, floor) follows the device's stream order,
+// which one writer per device provides. The caller persists the state with
+// one compare-and-set, then publishes dead letters and receipts.
 import { GCounter } from "../../shared/crdt/gcounter";
 import { PNCounter } from "../../shared/crdt/pncounter";
 import { CrdtError } from "../../shared/crdt/wire";
-import type { TelemetryBatch } from "../../shared/proto/xsfleet.gen";
+import type { Receipt, TelemetryBatch } from "../../shared/proto/xsfleet.gen";
 import { DevicePresence, devicePresenceFromWire } from "../../shared/device-presence";
 import { Uplink } from "../../shared/topics";
-import { DlqReason, type DecodedMessage, type DecodedTelemetry } from "../records";
+import { DlqReason, type DecodedMessage, type DecodedTelemetry, type Rejected } from "../records";
 import { DeviceEvent } from "../subjects";
 import {
   PresenceSource,
   type CounterValue,
   type HelloState,
   type StoredDeviceState,
-  type StoredWindow,
 } from "../state";
-import { checkSeq, emptyWindow, recordSeq, resizeWindow, SeqVerdict, type SeqWindowData } from "./seq-window";
-import { IngestSource, ingestSourceOf } from "./types";
+import { admitSeq, DedupVerdict, recordSeq, type DedupLimits } from "./dedup";
+import { buildReceipts } from "./receipt";
 
-/** A decoded message with the JetStream facts about it. */
+/** A message ingest could not decode, but whose device, kind, epoch and seq
+ *  are known: it goes through the epoch rules and is answered as rejected. */
+export type RejectedMessage = Rejected & { deviceId: string; seqInfo: NonNullable<Rejected["seqInfo"]> };
+
+/** A decoded message (or one refused at decode that names its seq) with the JetStream facts about it. */
 export interface IngestItem {
-  msg: DecodedMessage;
+  msg: DecodedMessage | RejectedMessage;
   /** Sequence in its source stream. */
   streamSeq: number;
   /** JetStream storage time, ms. */
   timeMs: number;
 }
 
+/** Kinds a device keeps in its outbox until a receipt names them
+ *  (firmware/device/outbox.ts MessageClass Telemetry and Ack); only these are
+ *  answered in receipts. Live kinds (hello, hb, status, ctr) are never resent. */
+export const receiptKinds: ReadonlySet<Uplink> = new Set([Uplink.Telemetry, Uplink.CommandAck]);
+
 export interface TelemetryOutput {
   deviceId: string;
   seq: number;
+  /** The device epoch of the message: with the seq, it names the outputs
+   *  (msg ids: a device that starts a new epoch reuses seqs). */
+  epoch: number;
   deviceTimeMs: number;
   traceparent: string;
   telemetry: DecodedTelemetry;
@@ -52,91 +66,169 @@ export interface EventOutput {
 
 export const ItemOutcome = {
   Applied: 0,
+  /** Recorded before (or settled): no effect. */
   Duplicate: 1,
   /** Dead-letter it with `reason`. */
   Rejected: 2,
+  /** A retired epoch: no effect, no receipt (acked). */
+  Ignored: 3,
 } as const;
 export type ItemOutcome = (typeof ItemOutcome)[keyof typeof ItemOutcome];
 
 export interface ApplyResult {
   state: StoredDeviceState;
-  /** False when every item was a duplicate or rejected: nothing to write. */
+  /** False when nothing was applied or recorded: nothing to write. */
   changed: boolean;
   /** Per input item, same order. */
   outcomes: ItemOutcome[];
   rejections: Array<{ index: number; reason: DlqReason; detail: string }>;
   telemetry: TelemetryOutput[];
   events: EventOutput[];
+  /** Answers for the device's current epoch (receipt kinds only), to publish
+   *  after the state write and the dead letters, before the acks. */
+  receipts: Receipt[];
   applied: number;
   points: number;
+  /** Messages without a new effect: recorded before, or at or below the floor. */
   duplicates: number;
+  /** Of those, at or below the floor (live kinds there are still applied, idempotently). */
+  settled: number;
+  /** Messages of a retired epoch, ignored. */
+  retiredEpoch: number;
+  epochChanges: number;
+  /** Ranges merged into the floor because the record was full. */
+  dedupOverflow: number;
 }
 
-export interface ApplyOptions {
-  seqWindow: number;
-}
+export type ApplyOptions = DedupLimits;
 
 const b64 = {
   enc: (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64"),
   dec: (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "base64")),
 };
 
-function loadWindow(stored: StoredWindow | undefined, size: number): SeqWindowData {
-  if (!stored) return emptyWindow(size);
-  return resizeWindow({ hwm: stored.hwm, bits: b64.dec(stored.bits) }, size);
+function emptyResult(s: StoredDeviceState): ApplyResult {
+  return {
+    state: s, changed: false, outcomes: [], rejections: [], telemetry: [], events: [], receipts: [],
+    applied: 0, points: 0, duplicates: 0, settled: 0, retiredEpoch: 0, epochChanges: 0, dedupOverflow: 0,
+  };
 }
 
-/** Applies a batch of one device's messages. `prev` is not modified. */
+/** Applies a batch of one device's messages. `prev` is not modified.
+ *  Dedup (dedup.ts) per message: retired epoch -> Ignored; seq jump ->
+ *  Rejected; duplicate -> no effect; settled -> no effect for outbox kinds.
+ *  Live kinds are idempotent (presence by server order, hello/heartbeat by
+ *  seq, counters by CRDT merge), so below the floor they are applied again
+ *  rather than dropped: a will encoded at CONNECT arrives below the floor and
+ *  must still set presence. A live message whose seq is recorded was
+ *  applied in the same state write: skipped, so nothing counts twice. */
 export function applyBatch(prev: StoredDeviceState, items: readonly IngestItem[], opts: ApplyOptions): ApplyResult {
   const s = structuredClone(prev);
-  const res: ApplyResult = { state: s, changed: false, outcomes: [], rejections: [], telemetry: [], events: [], applied: 0, points: 0, duplicates: 0 };
-  const windows = new Map<IngestSource, SeqWindowData>();
+  const res = emptyResult(s);
   const before = s.presence.state;
-  const wasRegistered = s.registeredAtMs !== null;
+  const d = s.dedup;
+  /** Receipt answers by epoch (only the final current epoch's go out). */
+  const answers: Array<{ epoch: number; seq: number; confirmed: boolean }> = [];
+  /** Quarantined seqs: answered in receipts of their own. The device refuses
+   *  a receipt naming a seq it has not sent (a forged 2^31), which must not
+   *  cost the answers to its real seqs. */
+  const jumps: Array<{ epoch: number; seq: number }> = [];
 
   // Presence messages in server order: the last one decides (a will that
   // arrives after "online" wins, an "online" after the will wins).
   const order = items.map((_, i) => i);
   order.sort((a, b) => items[a]!.streamSeq - items[b]!.streamSeq);
   const outcomes = new Array<ItemOutcome>(items.length);
+  const reject = (i: number, reason: DlqReason, detail: string): void => {
+    outcomes[i] = ItemOutcome.Rejected;
+    res.rejections.push({ index: i, reason, detail });
+  };
   for (const i of order) {
     const item = items[i]!;
     const m = item.msg;
     if (m.deviceId !== s.deviceId) throw new Error(`applyBatch: item for ${m.deviceId} in the batch of ${s.deviceId}`);
-    const source = ingestSourceOf(m.kind);
-    let w = windows.get(source);
-    if (!w) windows.set(source, (w = loadWindow(s.dedup[source], opts.seqWindow)));
-    const seq = m.env.seq;
-    if (seq > 0) {
-      const verdict = checkSeq(w, seq);
-      if (verdict === SeqVerdict.Duplicate) {
-        outcomes[i] = ItemOutcome.Duplicate;
-        res.duplicates++;
-        continue;
-      }
-      if (verdict === SeqVerdict.Stale) {
-        outcomes[i] = ItemOutcome.Rejected;
-        res.rejections.push({ index: i, reason: DlqReason.StaleSeq, detail: `seq ${seq} <= hwm ${w.hwm} - window ${opts.seqWindow}` });
-        continue;
-      }
-    }
-    const rejection = applyOne(s, item, res);
-    if (rejection) {
-      outcomes[i] = ItemOutcome.Rejected;
-      res.rejections.push({ index: i, reason: rejection.reason, detail: rejection.detail });
+    const kind = m.ok ? m.kind : m.seqInfo.kind;
+    const epoch = m.ok ? m.env.epoch : m.seqInfo.epoch;
+    const seq = m.ok ? m.env.seq : m.seqInfo.seq;
+    const answered = receiptKinds.has(kind);
+    if (seq === 0) {
+      // Unsequenced (status only): presence by server order, idempotent.
+      if (!m.ok) { reject(i, m.reason, m.detail); continue; }
+      applyAndCount(s, item, res, i, outcomes, reject);
       continue;
     }
-    if (seq > 0) recordSeq(w, seq);
-    outcomes[i] = ItemOutcome.Applied;
-    res.applied++;
-    res.changed = true;
+    if (kind === Uplink.Status && epoch !== d.epoch && !d.retiredEpochs.includes(epoch)) {
+      // A will is encoded at CONNECT and published by the broker later: it
+      // never starts an epoch (an old connection's will could flip a device
+      // back). Presence is applied (server order decides), dedup untouched.
+      if (!m.ok) { reject(i, m.reason, m.detail); continue; }
+      applyAndCount(s, item, res, i, outcomes, reject);
+      continue;
+    }
+    // A refused message does not raise the floor (its bytes are suspect) but its settled_below still tells 0 -> e apart.
+    const settledBelow = m.ok ? Math.min(m.env.settledBelow, seq) : 0;
+    const epochHint = m.ok ? settledBelow : m.seqInfo.settledBelow;
+    const floorBefore = d.floor;
+    const a = admitSeq(d, epoch, seq, settledBelow, item.timeMs, opts, epochHint);
+    if (a.epochChanged) { res.epochChanges++; res.changed = true; }
+    if (d.floor !== floorBefore) res.changed = true;
+    switch (a.verdict) {
+      case DedupVerdict.RetiredEpoch:
+        res.retiredEpoch++;
+        // Bad bytes are still dead-lettered (counted), never silently dropped.
+        if (!m.ok) reject(i, m.reason, m.detail);
+        else outcomes[i] = ItemOutcome.Ignored;
+        continue;
+      case DedupVerdict.SeqJump:
+        reject(i, DlqReason.SeqJump, `seq ${seq} (epoch ${epoch}) > highest ${epoch === d.epoch ? "recorded" : "of a new epoch"} + seqJumpMax ${opts.seqJumpMax}`);
+        if (answered) jumps.push({ epoch, seq });
+        continue;
+      case DedupVerdict.Duplicate:
+        // Recorded: its effect is in this state already (for live kinds too).
+        if (!m.ok) { reject(i, m.reason, m.detail); continue; }
+        outcomes[i] = ItemOutcome.Duplicate;
+        res.duplicates++;
+        if (answered) answers.push({ epoch, seq, confirmed: true });
+        continue;
+      case DedupVerdict.Settled:
+        res.settled++;
+        if (!m.ok) { reject(i, m.reason, m.detail); continue; }
+        if (answered) {
+          outcomes[i] = ItemOutcome.Duplicate;
+          res.duplicates++;
+          answers.push({ epoch, seq, confirmed: true });
+        } else {
+          // Live: applied again (idempotent: it may be a first delivery, a
+          // will), counted as a duplicate (it may as well be a redelivery).
+          const rejection = applyOne(s, item, res);
+          if (rejection) reject(i, rejection.reason, rejection.detail);
+          else { outcomes[i] = ItemOutcome.Duplicate; res.duplicates++; }
+        }
+        continue;
+      case DedupVerdict.New: {
+        if (!m.ok) {
+          reject(i, m.reason, m.detail);
+          if (answered) answers.push({ epoch, seq, confirmed: false });
+          continue;
+        }
+        if (!applyAndCount(s, item, res, i, outcomes, reject)) {
+          if (answered) answers.push({ epoch, seq, confirmed: false });
+          continue;
+        }
+        res.dedupOverflow += recordSeq(d, seq, opts);
+        if (answered) answers.push({ epoch, seq, confirmed: true });
+        continue;
+      }
+    }
   }
   res.outcomes = outcomes;
-  for (const [source, w] of windows) s.dedup[source] = { hwm: w.hwm, bits: b64.enc(w.bits) };
+  // Live messages re-applied below the floor usually change nothing: no write then.
+  if (!res.changed && res.settled > 0) res.changed = JSON.stringify(s) !== JSON.stringify(prev);
+  const current = answers.filter((x) => x.epoch === d.epoch);
+  res.receipts = buildReceipts(d.epoch, current.filter((x) => x.confirmed).map((x) => x.seq), current.filter((x) => !x.confirmed).map((x) => x.seq));
+  const jumped = jumps.filter((x) => x.epoch === d.epoch).map((x) => x.seq);
+  if (jumped.length > 0) res.receipts.push(...buildReceipts(d.epoch, [], jumped));
 
-  if (!wasRegistered && s.registeredAtMs !== null) {
-    res.events.push({ deviceId: s.deviceId, event: DeviceEvent.Registered, atMs: s.registeredAtMs, source: PresenceSource.Hello, reason: "", id: `${s.deviceId}:registered` });
-  }
   if (s.presence.state !== before && s.presence.state !== DevicePresence.Unknown) {
     const event = s.presence.state === DevicePresence.Online ? DeviceEvent.Online : DeviceEvent.Offline;
     res.events.push({
@@ -147,10 +239,27 @@ export function applyBatch(prev: StoredDeviceState, items: readonly IngestItem[]
   return res;
 }
 
+/** Applies one decoded item; false when it was rejected (and recorded as such). */
+function applyAndCount(
+  s: StoredDeviceState, item: IngestItem, res: ApplyResult, i: number, outcomes: ItemOutcome[],
+  reject: (i: number, reason: DlqReason, detail: string) => void,
+): boolean {
+  const rejection = applyOne(s, item, res);
+  if (rejection) {
+    reject(i, rejection.reason, rejection.detail);
+    return false;
+  }
+  outcomes[i] = ItemOutcome.Applied;
+  res.applied++;
+  res.changed = true;
+  return true;
+}
+
 type Rejection = { reason: DlqReason; detail: string } | null;
 
 function applyOne(s: StoredDeviceState, item: IngestItem, res: ApplyResult): Rejection {
   const m = item.msg;
+  if (!m.ok) throw new Error("applyOne: a rejected message");
   const env = m.env;
   const prevSeenMs = s.lastSeenMs;
   if (env.counters !== undefined && m.counters) {
@@ -201,11 +310,16 @@ function applyOne(s: StoredDeviceState, item: IngestItem, res: ApplyResult): Rej
       s.telemetry.points += t.pointCount;
       if (env.seq > s.telemetry.lastSeq) s.telemetry.lastSeq = env.seq;
       res.points += t.pointCount;
-      res.telemetry.push({ deviceId: s.deviceId, seq: env.seq, deviceTimeMs: env.deviceTimeMs, traceparent: env.traceparent, telemetry: t, raw: env.telemetry! });
+      res.telemetry.push({ deviceId: s.deviceId, seq: env.seq, epoch: env.epoch, deviceTimeMs: env.deviceTimeMs, traceparent: env.traceparent, telemetry: t, raw: env.telemetry! });
       markActivity(s, item, prevSeenMs);
       return null;
     }
     case Uplink.Counters:
+      markActivity(s, item, prevSeenMs);
+      return null;
+    case Uplink.CommandAck:
+      // Recorded for dedup and confirmed by receipt; its effect on the command
+      // is cloud/commands' (its own consumer on XSF_UP, idempotent per command).
       markActivity(s, item, prevSeenMs);
       return null;
     default:
@@ -283,60 +397,4 @@ export function sweepPresence(prev: StoredDeviceState, nowMs: number, opts: Swee
     state: s,
     event: { deviceId: s.deviceId, event: DeviceEvent.Offline, atMs: nowMs, source: PresenceSource.HeartbeatTimeout, reason: s.presence.reason, id: `${s.deviceId}:offline:${prev.lastSeenMs}` },
   };
-}
-
-/** Repairs a lost update: `ours` replaced `other`, both written from `base`
- *  (a race nats-server 2.9 lets through, see DeviceStateStore.interleavedWrite).
- *  Joins every field; telemetry totals add other's increment over base for
- *  the seqs ours does not hold. Returns the merged state and how many
- *  batches both had applied (totals of those are estimated, not exact). */
-export function mergeInterleaved(ours: StoredDeviceState, other: StoredDeviceState, base: StoredDeviceState | null, seqWindow: number): { state: StoredDeviceState; overlap: number } {
-  const s = structuredClone(ours);
-  let overlap = 0;
-  for (const source of new Set([...Object.keys(ours.dedup), ...Object.keys(other.dedup)])) {
-    const a = loadWindow(ours.dedup[source], seqWindow);
-    const b = loadWindow(other.dedup[source], seqWindow);
-    const o = loadWindow(base?.dedup[source], seqWindow);
-    const hwm = Math.max(a.hwm, b.hwm);
-    const w = emptyWindow(seqWindow);
-    for (let q = Math.max(1, hwm - seqWindow + 1); q <= hwm; q++) {
-      const inA = checkSeq(a, q) === SeqVerdict.Duplicate;
-      const inB = checkSeq(b, q) === SeqVerdict.Duplicate;
-      if (inA && inB && source === IngestSource.Telemetry && checkSeq(o, q) !== SeqVerdict.Duplicate) overlap++;
-      if (inA || inB) recordSeq(w, q);
-    }
-    s.dedup[source] = { hwm: w.hwm, bits: b64.enc(w.bits) };
-  }
-  const bt = base?.telemetry ?? { batches: 0, points: 0, lastSeq: 0 };
-  const dBatches = Math.max(0, other.telemetry.batches - bt.batches);
-  const dPoints = Math.max(0, other.telemetry.points - bt.points);
-  const perBatch = dBatches > 0 ? dPoints / dBatches : 0;
-  s.telemetry.batches += Math.max(0, dBatches - overlap);
-  s.telemetry.points += Math.max(0, Math.round(dPoints - overlap * perBatch));
-  s.telemetry.lastSeq = Math.max(s.telemetry.lastSeq, other.telemetry.lastSeq);
-  for (const [ch, r] of Object.entries(other.readings)) {
-    const cur = s.readings[ch];
-    if (!cur || r.t > cur.t || (r.t === cur.t && r.seq > cur.seq)) s.readings[ch] = r;
-  }
-  if (other.hello && (!s.hello || other.hello.seq > s.hello.seq)) s.hello = other.hello;
-  if (other.heartbeat && (!s.heartbeat || other.heartbeat.seq > s.heartbeat.seq)) s.heartbeat = other.heartbeat;
-  for (const [name, c] of Object.entries(other.counters)) {
-    const cur = s.counters[name];
-    if (!cur) { s.counters[name] = c; continue; }
-    if (cur.kind !== c.kind) continue;
-    if (c.kind === "g") {
-      const m = GCounter.decode(b64.dec(cur.state)); m.merge(GCounter.decode(b64.dec(c.state)));
-      s.counters[name] = { kind: "g", value: m.value(), state: b64.enc(m.encode()) };
-    } else {
-      const m = PNCounter.decode(b64.dec(cur.state)); m.merge(PNCounter.decode(b64.dec(c.state)));
-      s.counters[name] = { kind: "pn", value: m.value(), state: b64.enc(m.encode()) };
-    }
-  }
-  if (other.presenceStreamSeq > s.presenceStreamSeq) {
-    s.presenceStreamSeq = other.presenceStreamSeq;
-    s.presence = other.presence;
-  }
-  s.lastSeenMs = Math.max(s.lastSeenMs, other.lastSeenMs);
-  if (other.registeredAtMs !== null && (s.registeredAtMs === null || other.registeredAtMs < s.registeredAtMs)) s.registeredAtMs = other.registeredAtMs;
-  return { state: s, overlap };
 }

@@ -3,19 +3,31 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { IngestStats } from "./types";
 
-type CounterKey = "messages" | "applied" | "points" | "duplicates" | "casRetries" | "batchFailures" | "redeliveries" | "historyPublished" | "outPublished" | "eventsPublished";
+type CounterKey =
+  | "messages" | "applied" | "points" | "duplicates" | "foreignWrites" | "batchFailures" | "partitionsAcquired" | "partitionsReleased" | "willsRelayed"
+  | "redeliveries" | "historyPublished" | "outPublished" | "eventsPublished"
+  | "settled" | "retiredEpoch" | "epochChanges" | "dedupOverflow" | "rateLimited" | "receiptsPublished";
 
 const counters: Array<[CounterKey, string, string]> = [
   ["messages", "xsfleet_ingest_messages_total", "Device messages taken from the ingest consumers"],
   ["applied", "xsfleet_ingest_applied_total", "Device messages whose effect was applied (first delivery of a seq)"],
   ["points", "xsfleet_ingest_points_total", "Telemetry points applied exactly once"],
   ["duplicates", "xsfleet_ingest_duplicates_total", "Device messages recognised as already applied"],
-  ["casRetries", "xsfleet_ingest_cas_retries_total", "Device-state compare-and-set conflicts retried"],
+  ["foreignWrites", "xsfleet_ingest_foreign_writes_total", "Device-state writes by another writer found by the partition owner's compare-and-set (0 in normal operation)"],
+  ["partitionsAcquired", "xsfleet_ingest_partitions_acquired_total", "Partition leases this node acquired"],
+  ["partitionsReleased", "xsfleet_ingest_partitions_released_total", "Partitions this node handed off or lost"],
+  ["willsRelayed", "xsfleet_ingest_wills_relayed_total", "MQTT wills republished into their partition"],
   ["batchFailures", "xsfleet_ingest_batch_failures_total", "Device batches left for redelivery after an error"],
   ["redeliveries", "xsfleet_ingest_redeliveries_total", "Messages the server redelivered"],
   ["historyPublished", "xsfleet_ingest_history_records_total", "History records published"],
   ["outPublished", "xsfleet_ingest_out_messages_total", "Integrator out messages published"],
   ["eventsPublished", "xsfleet_ingest_events_total", "Device events published"],
+  ["settled", "xsfleet_ingest_settled_total", "Device messages at or below their device's floor (settled_below): no new effect"],
+  ["retiredEpoch", "xsfleet_ingest_retired_epoch_total", "Device messages of a retired epoch, ignored without receipt"],
+  ["epochChanges", "xsfleet_ingest_epoch_changes_total", "Devices that started a new epoch"],
+  ["dedupOverflow", "xsfleet_ingest_dedup_overflow_total", "Dedup ranges merged into a floor because a device's record was full"],
+  ["rateLimited", "xsfleet_ingest_rate_limited_total", "Device messages over their device's rate limit: acked, no effect, no receipt"],
+  ["receiptsPublished", "xsfleet_ingest_receipts_total", "Receipts sent to devices"],
 ];
 
 /** Registers ingest metrics on `registry`; `stats` is the role's stats(). */
@@ -39,10 +51,18 @@ export function registerIngestMetrics(registry: Registry, stats: () => IngestSta
     },
   });
   new Gauge({
-    name: "xsfleet_ingest_consumer_lag", help: "Messages pending in the ingest consumer at the last delivery", labelNames: ["node", "source"], registers: [registry],
+    name: "xsfleet_ingest_consumer_lag", help: "Messages pending in the ingest consumer at the last delivery", labelNames: ["node", "consumer"], registers: [registry],
     collect() {
       const s = stats();
-      for (const [source, n] of Object.entries(s.consumerLag)) this.set({ node: s.nodeId, source }, n);
+      this.reset();
+      for (const [consumer, n] of Object.entries(s.consumerLag)) this.set({ node: s.nodeId, consumer }, n);
+    },
+  });
+  new Gauge({
+    name: "xsfleet_ingest_partitions_owned", help: "Partitions this ingest node owns", labelNames: ["node"], registers: [registry],
+    collect() {
+      const s = stats();
+      this.set({ node: s.nodeId }, s.partitionsOwned.length);
     },
   });
   new Gauge({

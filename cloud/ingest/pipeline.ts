@@ -10,20 +10,32 @@
 //   2. publish history and out records with Nats-Msg-Id (the stream drops a
 //      republish within its duplicate window) and wait for their acks;
 //   3. compare-and-set the state (conflict: reload, go to 1);
-//   4. dead-letter rejected items, publish events (core NATS), ack.
+//   4. dead-letter rejected items, publish events and receipts (core NATS), ack.
+// Before any of this, per message: the per-device rate limit (over it:
+// acked, no effect, no receipt) and, per device, the registry gate
+// (unregistered or decommissioned: dead-lettered, nothing else).
 // A crash anywhere before 4 leaves the messages unacked: they are
 // redelivered, step 2 republishes the same ids (dropped), step 3 either
 // finds them already recorded (duplicates) or records them now.
 // Invariant: a delivery is acked only after its effect (applied, duplicate
 // or dead-lettered) is durable; anything else is naked or left to redeliver.
+// The pipeline runs on the owner of the deliveries' partition
+// (partition-worker.ts): it writes only while `mayWrite()`; a CAS conflict
+// therefore means another writer slipped in (counted `foreignWrites`).
+// A device's messages that fail at their last delivery (consumer
+// max_deliver = cfg.maxDeliver) are dead-lettered `poison` with the error;
+// redelivered messages are processed one by one, so a poison message takes
+// no good message of its device with it.
+import type { Receipt } from "../../shared/proto/xsfleet.gen";
+import { parseDeviceAddress, Uplink } from "../../shared/topics";
 import type { Logger } from "../base";
-import { decodeDeviceMessage, type DlqReason } from "../records";
+import { decodeDeviceMessage, DlqReason } from "../records";
 import type { LoadedState, StoredDeviceState } from "../state";
 import { applyBatch, type EventOutput, type IngestItem, type TelemetryOutput } from "./apply";
 import { forEachLimit, type DeviceLocks, type StateCache } from "./cache";
 import type { DeadLetter } from "./publisher";
 import type { HistoryLayout, IngestConfig } from "./settings";
-import type { IngestSource, IngestStats } from "./types";
+import type { IngestStats } from "./types";
 
 /** One delivered message as the pipeline sees it (the pull loop wraps a JsMsg). */
 export interface Delivery {
@@ -34,6 +46,8 @@ export interface Delivery {
   /** Storage time, ms. */
   readonly timeMs: number;
   readonly redelivered: boolean;
+  /** 1 on the first delivery; the consumer stops redelivering after cfg.maxDeliver. */
+  readonly deliveryCount: number;
   /** Messages still pending in the consumer at this delivery. */
   readonly pending: number;
   ack(): void;
@@ -55,6 +69,25 @@ export interface OutputPort {
   outCore(o: TelemetryOutput): void;
   event(e: EventOutput): void;
   deadLetter(d: DeadLetter): Promise<unknown>;
+  /** A receipt to the device (core NATS on its rcpt downlink, QoS 0: a lost one costs a retransmit). */
+  receipt(deviceId: string, r: Receipt): void;
+}
+
+/** What the registry says about a device (cloud/registry AdmissionCache behind it in the product). */
+export const Admission = Object.freeze({ Admitted: "admitted", Unregistered: "unregistered", Decommissioned: "decommissioned" } as const);
+export type Admission = (typeof Admission)[keyof typeof Admission];
+
+/** The registry gate as the pipeline uses it; throws when the registry cannot answer (transient: the messages are naked). */
+export interface AdmissionPort {
+  check(deviceId: string): Promise<Admission> | Admission;
+}
+
+/** Admits every device: for tests and benchmarks without a registry (the product always gates). */
+export const admitAllDevices: AdmissionPort = Object.freeze({ check: (): Admission => Admission.Admitted });
+
+/** The per-device rate limit (rate-limit.ts): false = over the limit at `timeMs`. */
+export interface RateLimitPort {
+  take(deviceId: string, timeMs: number): boolean;
 }
 
 /** Points in the order of effects (see the header). */
@@ -83,8 +116,6 @@ export interface PipelineHooks {
   faults?: IngestFaults;
   /** Awaited at every checkpoint; the simulation crashes a node by never settling it. */
   checkpoint?(point: Checkpoint, deviceId: string): Promise<void>;
-  /** After a successful CAS: repairs a concurrent write that slipped in (see interleaved-repair.ts). */
-  settle?(deviceId: string, ours: LoadedState, expectedRevision: number): Promise<LoadedState>;
   /** Once per telemetry batch whose effect was recorded (after the CAS). */
   onTelemetryApplied?(deviceId: string, seq: number, deviceTimeMs: number, points: number): void;
 }
@@ -97,16 +128,36 @@ export interface PipelineDeps {
   locks: DeviceLocks;
   stats: IngestStats;
   log: Logger;
+  /** The registry gate. */
+  admission: AdmissionPort;
+  /** Per-device rate limit; none: unlimited. */
+  rateLimit?: RateLimitPort;
   hooks?: PipelineHooks;
   /** Backoff between attempts after an error; default a timer. */
   pause?: (ms: number) => Promise<void>;
   /** True once the role is stopping: no more retries. */
   stopping?: () => boolean;
+  /** False once this node may no longer write for these deliveries (the
+   *  partition's lease is lost or handed off): checked before outputs and
+   *  before the state write. Default: always true. */
+  mayWrite?: () => boolean;
+}
+
+/** Thrown when the ownership check fails before a write; the deliveries are naked, never dead-lettered. */
+export class OwnershipLost extends Error {
+  constructor() {
+    super("partition ownership lost: not writing");
+  }
 }
 
 /** Attempts of a device batch after errors (timeouts, leader changes) before it is naked. */
 export const transientRetriesMax = 3;
-/** Backoff after a transient failure of a device batch, before it is naked for redelivery. */
+/** Redelivery delay of a delivery that failed: 1 s, 2 s, 4 s, … capped at 30 s. */
+export function failureBackoffMs(deliveryCount: number): number {
+  return Math.min(30_000, 1_000 * 2 ** Math.max(0, Math.min(15, deliveryCount - 1)));
+}
+
+/** Redelivery delay of a message whose dead letter could not be published. */
 export const failureNakDelayMs = 1_000;
 
 const timerPause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -120,35 +171,84 @@ export class IngestPipeline {
     this.#pause = deps.pause ?? timerPause;
   }
 
-  /** Decodes a batch, dead-letters what does not decode, and runs each device's messages through the order of effects. */
-  async processBatch(source: IngestSource, batch: readonly Delivery[]): Promise<void> {
-    const { cfg, stats, log, locks } = this.#d;
-    const byDevice = new Map<string, { items: IngestItem[]; deliveries: Delivery[] }>();
+  /** Rate-limits, gates, decodes and dead-letters a batch, and runs each device's messages through the order of effects. */
+  async processBatch(consumer: string, batch: readonly Delivery[]): Promise<void> {
+    const { cfg, stats, locks } = this.#d;
+    const byDevice = new Map<string, Delivery[]>();
     const bad: Promise<void>[] = [];
     for (const m of batch) {
       stats.messages++;
       if (m.redelivered) stats.redeliveries++;
-      stats.consumerLag[source] = m.pending;
-      const d = decodeDeviceMessage(m.subject, m.data, cfg);
-      if (!d.ok) {
-        bad.push(this.#deadLetter(m, d.reason, d.detail).then(() => m.ack(), (err: unknown) => {
-          log.warn("ingest: dead-letter publish failed; left for redelivery", { error: String(err) });
-          m.nak(failureNakDelayMs);
-        }));
+      stats.consumerLag[consumer] = m.pending;
+      const addr = parseDeviceAddress(m.subject);
+      if (addr === null) {
+        const d = decodeDeviceMessage(m.subject, m.data, cfg);
+        bad.push(this.#deadLetterAndAck(m, d.ok ? DlqReason.BadSubject : d.reason, d.ok ? m.subject : d.detail));
         continue;
       }
-      let g = byDevice.get(d.deviceId);
-      if (!g) byDevice.set(d.deviceId, (g = { items: [], deliveries: [] }));
-      g.items.push({ msg: d, streamSeq: m.streamSeq, timeMs: m.timeMs });
-      g.deliveries.push(m);
+      // Before decoding (cheap, deterministic: the JetStream time). Presence
+      // (status, wills) is exempt: one per connection, and never to be lost.
+      if (addr.kind !== Uplink.Status && this.#d.rateLimit && !this.#d.rateLimit.take(addr.deviceId, m.timeMs)) {
+        stats.rateLimited++;
+        m.ack();
+        continue;
+      }
+      let g = byDevice.get(addr.deviceId);
+      if (!g) byDevice.set(addr.deviceId, (g = []));
+      g.push(m);
     }
-    await forEachLimit([...byDevice], cfg.deviceConcurrencyMax, ([id, g]) => locks.run(id, () => this.processDevice(id, g.items, g.deliveries)));
+    await forEachLimit([...byDevice], cfg.deviceConcurrencyMax, ([id, g]) => locks.run(id, async () => {
+      if (!g.some((m) => m.deliveryCount > 1)) return this.#gateAndDecode(id, g);
+      // Something failed before: one message at a time, so only a failing one fails again.
+      for (const m of g) await this.#gateAndDecode(id, [m]);
+    }));
     await Promise.all(bad);
+  }
+
+  /** The registry gate, then decoding; never throws. */
+  async #gateAndDecode(deviceId: string, deliveries: readonly Delivery[]): Promise<void> {
+    const { cfg, stats, log } = this.#d;
+    let admission: Admission;
+    try {
+      admission = await this.#d.admission.check(deviceId);
+    } catch (err) {
+      stats.batchFailures++;
+      log.warn("ingest: registry gate unavailable; left for redelivery", { deviceId, error: err instanceof Error ? err.message : String(err) });
+      for (const m of deliveries) m.nak(failureNakDelayMs);
+      return;
+    }
+    if (admission !== Admission.Admitted) {
+      const reason = admission === Admission.Decommissioned ? DlqReason.Decommissioned : DlqReason.Unregistered;
+      await Promise.all(deliveries.map((m) => this.#deadLetterAndAck(m, reason, `device ${deviceId} is ${admission}`)));
+      return;
+    }
+    const items: IngestItem[] = [];
+    const kept: Delivery[] = [];
+    const bad: Promise<void>[] = [];
+    for (const m of deliveries) {
+      const d = decodeDeviceMessage(m.subject, m.data, cfg);
+      if (d.ok || (d.seqInfo !== undefined && d.deviceId === deviceId)) {
+        // A refused message that names its seq goes through dedup: answered as rejected.
+        items.push({ msg: d.ok ? d : { ...d, deviceId, seqInfo: d.seqInfo! }, streamSeq: m.streamSeq, timeMs: m.timeMs });
+        kept.push(m);
+      } else {
+        bad.push(this.#deadLetterAndAck(m, d.reason, d.detail));
+      }
+    }
+    if (items.length > 0) await this.processDevice(deviceId, items, kept);
+    await Promise.all(bad);
+  }
+
+  #deadLetterAndAck(m: Delivery, reason: DlqReason, detail: string): Promise<void> {
+    return this.#deadLetter(m, reason, detail).then(() => m.ack(), (err: unknown) => {
+      this.#d.log.warn("ingest: dead-letter publish failed; left for redelivery", { error: String(err) });
+      m.nak(failureNakDelayMs);
+    });
   }
 
   /** One device's decoded messages (items[i] came from deliveries[i]); never throws. */
   async processDevice(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[]): Promise<void> {
-    const { cache, stats, log } = this.#d;
+    const { cache, stats, log, cfg } = this.#d;
     for (let errors = 0; ;) {
       try {
         await this.#attempt(deviceId, items, deliveries);
@@ -160,8 +260,13 @@ export class IngestPipeline {
           continue;
         }
         stats.batchFailures++;
-        log.warn("ingest: device batch failed; left for redelivery", { deviceId, messages: deliveries.length, error: err instanceof Error ? err.message : String(err) });
-        for (const m of deliveries) m.nak(failureNakDelayMs);
+        const error = err instanceof Error ? err.message : String(err);
+        const lost = err instanceof OwnershipLost || this.#d.stopping?.() === true;
+        log.warn("ingest: device batch failed; left for redelivery", { deviceId, messages: deliveries.length, error });
+        for (const m of deliveries) {
+          if (lost || m.deliveryCount < cfg.maxDeliver) m.nak(failureBackoffMs(m.deliveryCount));
+          else await this.#poison(m, error);
+        }
         return;
       }
     }
@@ -172,12 +277,13 @@ export class IngestPipeline {
     const { cfg, cache, stats, hooks } = this.#d;
     for (let attempt = 1; ; attempt++) {
       const loaded = cache.get(deviceId) ?? (await this.#d.state.load(deviceId));
-      const r = applyBatch(loaded.state, items, { seqWindow: cfg.seqWindow });
+      const r = applyBatch(loaded.state, items, { dedupRangesMax: cfg.dedupRangesMax, seqJumpMax: cfg.seqJumpMax });
       if (r.changed) {
         const written = await this.#record(deviceId, loaded, r.state, r.telemetry);
         if (written === null) {
           cache.delete(deviceId);
-          stats.casRetries++;
+          stats.foreignWrites++;
+          this.#d.log.warn("ingest: device state written by another writer; reloading", { deviceId });
           if (attempt >= cfg.casAttemptsMax) throw new Error(`${cfg.casAttemptsMax} CAS conflicts in a row`);
           continue;
         }
@@ -187,10 +293,17 @@ export class IngestPipeline {
       }
       for (const rej of r.rejections) await this.#deadLetter(deliveries[rej.index]!, rej.reason, rej.detail);
       for (const e of r.events) this.#d.out.event(e);
+      // After the state write and the dead letters: a receipt names only durable outcomes.
+      for (const rc of r.receipts) this.#d.out.receipt(deviceId, rc);
+      stats.receiptsPublished += r.receipts.length;
       stats.eventsPublished += r.events.length;
       stats.applied += r.applied;
       stats.points += r.points;
       stats.duplicates += r.duplicates;
+      stats.settled += r.settled;
+      stats.retiredEpoch += r.retiredEpoch;
+      stats.epochChanges += r.epochChanges;
+      stats.dedupOverflow += r.dedupOverflow;
       if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.BeforeAck, deviceId);
       // Applied, duplicate or dead-lettered: all done with.
       for (const m of deliveries) if (!hooks?.faults?.skipAck?.(m.subject, m.streamSeq)) m.ack();
@@ -202,23 +315,39 @@ export class IngestPipeline {
   async #record(deviceId: string, loaded: LoadedState, state: StoredDeviceState, telemetry: readonly TelemetryOutput[]): Promise<LoadedState | null> {
     const { cfg, stats, hooks, out } = this.#d;
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.BeforePublish, deviceId);
+    this.#checkOwnership();
     const acks: Promise<unknown>[] = [];
     for (const t of telemetry) acks.push(...out.telemetry(t, cfg.history ? cfg.historyLayout : null, cfg.out && cfg.outDurable));
     await Promise.all(acks);
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.AfterPublish, deviceId);
     hooks?.faults?.beforeCas?.(deviceId);
+    this.#checkOwnership();
     const revision = await this.#d.state.compareAndSet(deviceId, state, loaded.revision);
     if (revision === null) return null;
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.AfterCas, deviceId);
-    const ours = { state, revision };
-    const settled = hooks?.settle ? await hooks.settle(deviceId, ours, loaded.revision) : ours;
+    const written = { state, revision };
     if (hooks?.onTelemetryApplied) for (const t of telemetry) hooks.onTelemetryApplied(deviceId, t.seq, t.deviceTimeMs, t.telemetry.pointCount);
     if (cfg.history) stats.historyPublished += cfg.historyLayout === "batch" ? telemetry.length : telemetry.reduce((n, t) => n + t.telemetry.channels.length, 0);
     if (cfg.out) {
       if (!cfg.outDurable) for (const t of telemetry) out.outCore(t);
       stats.outPublished += telemetry.length;
     }
-    return settled;
+    return written;
+  }
+
+  #checkOwnership(): void {
+    if (this.#d.mayWrite && !this.#d.mayWrite()) throw new OwnershipLost();
+  }
+
+  /** The last delivery failed too: dead-letter it with the error, then ack; if that fails, nak (the server gives up on it after this delivery). */
+  async #poison(m: Delivery, error: string): Promise<void> {
+    try {
+      await this.#deadLetter(m, DlqReason.Poison, error);
+      m.ack();
+    } catch (err) {
+      this.#d.log.error("ingest: a message failing at its last delivery could not be dead-lettered", { subject: m.subject, streamSeq: m.streamSeq, error: String(err) });
+      m.nak(failureNakDelayMs);
+    }
   }
 
   async #deadLetter(m: Delivery, reason: DlqReason, detail: string): Promise<void> {

@@ -1,13 +1,14 @@
 // The presence sweep: devices whose heartbeats stopped are marked offline
-// (heartbeat timeout), with an offline event. A unit of its own so an
-// orchestrator can run it as singleton work; today every ingest node sweeps
-// the devices in its cache and, every `fullSweepEvery` sweeps, every device
-// in the bucket. Each write is a compare-and-set under the device lock, so
-// sweeps on several nodes (or a sweep racing a batch) never lose an update.
+// (heartbeat timeout), with an offline event. Each ingest node sweeps the
+// devices of the partitions it owns — it is their one writer — those in
+// the partitions' caches and, every `fullSweepEvery` sweeps, every device
+// in the bucket that falls in an owned partition. Each write runs under the
+// partition's device lock and ownership check, as a compare-and-set on the
+// revision (a conflict = a foreign write, counted).
 import type { Logger } from "../base";
 import type { LoadedState, StoredDeviceState } from "../state";
 import { sweepPresence, type EventOutput } from "./apply";
-import type { DeviceLocks, StateCache } from "./cache";
+import type { OwnedPartition } from "./partition-worker";
 import type { IngestConfig } from "./settings";
 import type { IngestStats } from "./types";
 
@@ -22,8 +23,10 @@ export interface PresenceSweepDeps {
   cfg: Pick<IngestConfig, "sweepIntervalMs" | "fullSweepEvery" | "heartbeatTimeoutFactor" | "heartbeatIntervalDefaultMs">;
   state: SweepStatePort;
   events: { event(e: EventOutput): void };
-  cache: StateCache;
-  locks: DeviceLocks;
+  /** The partitions this node owns now. */
+  owned(): Iterable<OwnedPartition>;
+  /** The owned partition of a device, or null when this node does not own it. */
+  ownerOf(deviceId: string): OwnedPartition | null;
   stats: IngestStats;
   log: Logger;
   nowMs: () => number;
@@ -60,26 +63,28 @@ export class PresenceSweep {
   }
 
   async #pass(): Promise<void> {
-    const { state, cache, cfg, log } = this.#d;
+    const { state, cfg, log } = this.#d;
     try {
-      const ids = ++this.#sweeps % cfg.fullSweepEvery === 0 ? await state.listDeviceIds() : cache.keys();
+      const ids = ++this.#sweeps % cfg.fullSweepEvery === 0 ? await state.listDeviceIds() : [...this.#d.owned()].flatMap((o) => o.cache.keys());
       for (const id of ids) {
         if (this.#stopping) break;
-        await this.#d.locks.run(id, () => this.#sweepDevice(id));
+        const o = this.#d.ownerOf(id);
+        if (o) await o.locks.run(id, () => this.#sweepDevice(o, id));
       }
     } catch (err) {
       log.warn("ingest: presence sweep failed", { error: String(err) });
     }
   }
 
-  async #sweepDevice(id: string): Promise<void> {
-    const { state, cache, stats } = this.#d;
+  async #sweepDevice(o: OwnedPartition, id: string): Promise<void> {
+    const { state, stats } = this.#d;
+    const { cache } = o;
     const loaded = cache.get(id) ?? (await state.load(id));
     if (loaded.revision === 0) return;
     const r = sweepPresence(loaded.state, this.#d.nowMs(), this.#d.cfg);
-    if (!r) return;
+    if (!r || !o.mayWrite()) return;
     const revision = await state.compareAndSet(id, r.state, loaded.revision);
-    if (revision === null) { cache.delete(id); stats.casRetries++; return; }
+    if (revision === null) { cache.delete(id); stats.foreignWrites++; return; }
     cache.set(id, { state: r.state, revision });
     this.#d.events.event(r.event);
     stats.eventsPublished++;

@@ -1,5 +1,5 @@
 // What ingest publishes besides device state: history records, integrator
-// JSON on the out subject, device events and dead letters (formats in
+// JSON on the out subject, device events, receipts to devices and dead letters (formats in
 // cloud/records, subjects in cloud/subjects). `Publisher` spreads JetStream
 // publishes over the connections it is given.
 import { headers, type NatsConnection } from "@nats-io/transport-node";
@@ -8,7 +8,8 @@ import {
   deadLetterMsgId, DlqHeader, encodeDeviceEvent, encodeHistoryBatch, encodeHistoryRecord, encodeOutTelemetry, historyBatchMsgId, historyMsgId, outMsgId,
   type DlqReason,
 } from "../records";
-import { deviceEventSubject, dlqSubject, historyBatchSubject, historySubject, outTelemetrySubject } from "../subjects";
+import { createEnvelope, encodeEnvelope, schemaVersion, type Receipt } from "../../shared/proto/xsfleet.gen";
+import { deviceEventSubject, dlqSubject, historyBatchSubject, historySubject, outTelemetrySubject, receiptSubject } from "../subjects";
 import type { EventOutput, TelemetryOutput } from "./apply";
 import type { OutputPort } from "./pipeline";
 import type { HistoryLayout } from "./settings";
@@ -45,18 +46,18 @@ export class Publisher implements OutputPort {
     const acks: Promise<PubAck>[] = [];
     if (history === "batch") {
       const data = encodeHistoryBatch(o.seq, o.deviceTimeMs, o.raw);
-      acks.push(js.publish(historyBatchSubject(o.deviceId), data, { msgID: historyBatchMsgId(o.deviceId, o.seq) }));
+      acks.push(js.publish(historyBatchSubject(o.deviceId), data, { msgID: historyBatchMsgId(o.deviceId, o.seq, o.epoch) }));
     } else if (history === "channel") {
       const t = o.telemetry;
       for (const c of t.channels) {
         const data = encodeHistoryRecord({ s: o.seq, t: c.t, v: c.v });
-        acks.push(js.publish(historySubject(o.deviceId, c.name), data, { msgID: historyMsgId(o.deviceId, o.seq, c.name) }));
+        acks.push(js.publish(historySubject(o.deviceId, c.name), data, { msgID: historyMsgId(o.deviceId, o.seq, c.name, o.epoch) }));
       }
     }
     if (outDurable) {
       const h = headers();
       if (o.traceparent !== "") h.set("traceparent", o.traceparent);
-      acks.push(js.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { msgID: outMsgId(o.deviceId, o.seq), headers: h }));
+      acks.push(js.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { msgID: outMsgId(o.deviceId, o.seq, o.epoch), headers: h }));
     }
     return acks;
   }
@@ -64,7 +65,7 @@ export class Publisher implements OutputPort {
   /** Core NATS out message (used when outDurable is off: after the CAS). */
   outCore(o: TelemetryOutput): void {
     const h = headers();
-    h.set("Nats-Msg-Id", outMsgId(o.deviceId, o.seq));
+    h.set("Nats-Msg-Id", outMsgId(o.deviceId, o.seq, o.epoch));
     if (o.traceparent !== "") h.set("traceparent", o.traceparent);
     this.#nc[this.#pick()]!.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { headers: h });
   }
@@ -73,6 +74,14 @@ export class Publisher implements OutputPort {
     const h = headers();
     h.set("Nats-Msg-Id", e.id);
     this.#nc[this.#pick()]!.publish(deviceEventSubject(e.deviceId, e.event), encodeDeviceEvent(e), { headers: h });
+  }
+
+  /** Core NATS on the device's rcpt downlink; the body is an Envelope with
+   *  the receipt (firmware/device/receipts.ts decodes it; seq 0: downlinks
+   *  are not sequenced). */
+  receipt(deviceId: string, r: Receipt): void {
+    const env = createEnvelope({ schemaVersion, deviceId, receipt: r });
+    this.#nc[this.#pick()]!.publish(receiptSubject(deviceId), encodeEnvelope(env));
   }
 
   deadLetter(d: DeadLetter): Promise<PubAck> {

@@ -1,16 +1,17 @@
-// The JetStream side of ingest: one pull loop per source over the shared
-// durable consumer, handing batches to the pipeline (pipeline.ts) with
-// bounded concurrency and prefetch, keep-alives for slow batches, and a
-// restart when the loop ends while the role runs.
+// The JetStream side of ingest: one pull loop over one durable consumer (a
+// partition's, run by its owner only, or the will relay's), handing batches
+// to a handler (the pipeline, pipeline.ts) with bounded concurrency and
+// prefetch, keep-alives for slow batches, and a restart when the loop ends
+// while it runs. stop() stops pulling, naks what was fetched but not handed
+// over, and waits for the batches in flight.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { sleep, type Logger } from "../base";
-import type { Delivery, IngestPipeline } from "./pipeline";
+import type { Delivery } from "./pipeline";
 import type { IngestConfig } from "./settings";
-import { durableName, sourceStream } from "./streams";
-import type { IngestSource } from "./types";
+import { relayedWillSeq } from "./will-header";
 
-/** Concurrent batches per source on one node (per-device order is kept by the device lock). */
+/** Concurrent batches per consumer on one node (per-device order is kept by the device lock). */
 const batchesInFlightMax = 4;
 /** Pause before a pull loop that ended is started again. */
 const loopRestartDelayMs = 500;
@@ -18,13 +19,15 @@ const loopRestartDelayMs = 500;
 const pullExpiresMs = 5_000;
 const pullHeartbeatMs = 1_000;
 
-/** A JetStream message as the pipeline sees it. */
+/** A JetStream message as the pipeline sees it. A will relayed into its
+ *  partition carries the seq of the original will (presence is ordered by it). */
 export function jsDelivery(m: JsMsg): Delivery {
   return {
     subject: m.subject,
     data: m.data,
     stream: m.info.stream,
-    streamSeq: m.info.streamSequence,
+    streamSeq: relayedWillSeq(m.subject, m.headers, m.info.streamSequence) ?? m.info.streamSequence,
+    deliveryCount: m.info.deliveryCount,
     timeMs: Math.floor(m.info.timestampNanos / 1e6),
     redelivered: m.info.redelivered,
     pending: m.info.pending,
@@ -34,10 +37,12 @@ export function jsDelivery(m: JsMsg): Delivery {
 }
 
 export interface PullLoopDeps {
-  source: IngestSource;
+  stream: string;
+  consumer: string;
   conn: NatsConnection;
   cfg: Pick<IngestConfig, "batchMax" | "prefetchMax" | "ackWaitMs">;
-  pipeline: IngestPipeline;
+  /** Processes one batch; acks or naks every delivery itself; should not throw. */
+  handle(batch: readonly Delivery[]): Promise<void>;
   log: Logger;
 }
 
@@ -64,7 +69,7 @@ export class PullLoop {
   }
 
   async #runForever(): Promise<void> {
-    const { source, log } = this.#d;
+    const { consumer: source, log } = this.#d;
     while (!this.#stopping) {
       try {
         await this.#runOnce();
@@ -77,8 +82,8 @@ export class PullLoop {
   }
 
   async #runOnce(): Promise<void> {
-    const { source, cfg, pipeline, log } = this.#d;
-    const consumer = await jetstream(this.#d.conn).consumers.get(sourceStream[source], durableName(source));
+    const { consumer: source, cfg, log } = this.#d;
+    const consumer = await jetstream(this.#d.conn).consumers.get(this.#d.stream, source);
     // Short pulls with heartbeats: when the consumer's leader moves (a server
     // stops), a pull parked on the old leader is noticed in ~2 heartbeats
     // instead of after the default 30 s expiry.
@@ -103,7 +108,7 @@ export class PullLoop {
       while (queue.length > 0 && inFlight < batchesInFlightMax) {
         const batch = queue.splice(0, cfg.batchMax);
         inFlight++;
-        void pipeline.processBatch(source, batch.map(jsDelivery))
+        void this.#d.handle(batch.map(jsDelivery))
           .catch((err: unknown) => log.error("ingest: batch crashed", { source, error: String(err) }))
           .finally(() => {
             for (const m of batch) held.delete(m);

@@ -1,39 +1,55 @@
-// The ingest role on one cloud node, composed from its parts: the per-device
-// pipeline (pipeline.ts, the exactly-once order of effects), one JetStream
-// pull loop per source over the shared durable consumers (pull-loop.ts) and
-// the presence sweep (presence-sweep.ts). This file only wires them to NATS
-// and to each other; see docs/ingest.md.
+// The ingest role on one cloud node, composed from its parts: partition
+// ownership (ownership.ts: membership view + fair share on the Raft control
+// plane) with one PartitionWorker per partition in this node's share
+// (partition-worker.ts: the partition's lease, and while held a pull loop
+// into the per-device pipeline, pipeline.ts), the will relay
+// (will-relay.ts) and the presence sweep over owned devices
+// (presence-sweep.ts). This file only wires them to NATS and to each
+// other; see docs/ingest.md and docs/delivery.md.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { devicePartition } from "../../shared/topics";
 import type { Logger } from "../base";
+import type { Proposer } from "../control";
+import { ControlPlaneLock } from "../lock";
 import { NatsPool } from "../nats";
+import type { FailoverConfig } from "../recovery";
 import { DeviceStateStore } from "../state";
-import { DeviceLocks, StateCache } from "./cache";
-import { interleavedRepair } from "./interleaved-repair";
-import { IngestPipeline, type IngestFaults } from "./pipeline";
+import { ControlPlaneIngestMembership, PartitionOwnership } from "./ownership";
+import { PartitionWorker, type OwnedPartition } from "./partition-worker";
+import type { AdmissionPort, IngestFaults, StatePort } from "./pipeline";
 import { PresenceSweep } from "./presence-sweep";
 import { Publisher } from "./publisher";
-import { PullLoop } from "./pull-loop";
+import { DeviceRateLimiter } from "./rate-limit";
 import { parseIngestConfig, type IngestConfig } from "./settings";
-import { ensureIngestConsumer, ensureIngestStreams } from "./streams";
-import { emptyIngestStats, IngestSource, type IngestStats } from "./types";
+import { ensureIngestConsumers, ensureIngestStreams } from "./streams";
+import { emptyIngestStats, type IngestStats } from "./types";
+import { WillRelay } from "./will-relay";
 
 export interface IngestDeps {
   nc: NatsConnection | NatsPool;
   nodeId: string;
   config: Partial<IngestConfig> | Record<string, unknown>;
   log: Logger;
+  /** The Raft control plane (cloud/controlplane ControlClient.proposer()):
+   *  partition leases and the membership view of ingest nodes. */
+  control: Proposer;
+  /** The registry gate (cloud/registry AdmissionCache in the product). */
+  admission: AdmissionPort;
   /** Clock for the presence sweep (tests inject one). */
   nowMs?: () => number;
   /** Fault injection for tests: crash points of the exactly-once protocol. */
   faults?: IngestFaults;
+  /** Lease timing overrides (tests). */
+  failover?: Partial<FailoverConfig>;
   /** Called once per telemetry batch whose effect was recorded (after the CAS). */
   onTelemetryApplied?(deviceId: string, seq: number, deviceTimeMs: number, points: number): void;
 }
 
 export interface IngestRole {
-  /** Stops pulling, finishes the batches in flight, naks what was fetched but
-   *  not processed (so another node takes it at once), flushes acks. */
+  /** Hands every owned partition off (stops pulling, finishes the batches in
+   *  flight, naks what was fetched but not processed, releases the lease so
+   *  another node takes it at once), stops the relay and sweep, flushes acks. */
   stop(): Promise<void>;
   stats(): IngestStats;
 }
@@ -43,48 +59,64 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
   const conns = deps.nc instanceof NatsPool ? deps.nc.all() : [deps.nc];
   const log = deps.log;
   const jsm = await jetstreamManager(conns[0]!);
-  const sources = Object.values(IngestSource);
   if (cfg.ensureStreams) {
-    await ensureIngestStreams(jsm, { replicas: cfg.replicas });
-    for (const s of sources) await ensureIngestConsumer(jsm, s, cfg);
+    await ensureIngestStreams(jsm, { replicas: cfg.replicas, messageBytesMax: cfg.messageBytesMax });
+    await ensureIngestConsumers(jsm, cfg);
   }
   // One KV handle per connection: CAS requests spread over the pool.
   const stores = await Promise.all(conns.map((c) => DeviceStateStore.open(c)));
   const store = stores[0]!;
   let nextStore = 0;
+  const state: StatePort = {
+    load: (id) => store.load(id),
+    compareAndSet: (id, s, rev) => stores[nextStore++ % stores.length]!.compareAndSet(id, s, rev),
+  };
   const stats = emptyIngestStats(deps.nodeId);
-  const cache = new StateCache(cfg.deviceCacheMax);
-  const locks = new DeviceLocks();
   const publisher = new Publisher(conns, deps.nodeId);
-  let stopping = false;
-
-  const pipeline = new IngestPipeline({
-    cfg, cache, locks, stats, log, out: publisher,
-    state: {
-      load: (id) => store.load(id),
-      compareAndSet: (id, s, rev) => stores[nextStore++ % stores.length]!.compareAndSet(id, s, rev),
-    },
-    hooks: {
-      ...(deps.faults ? { faults: deps.faults } : {}),
-      ...(deps.onTelemetryApplied ? { onTelemetryApplied: deps.onTelemetryApplied } : {}),
-      settle: interleavedRepair({ store, seqWindow: cfg.seqWindow, casAttemptsMax: cfg.casAttemptsMax, stats, log }),
-    },
-    stopping: () => stopping,
+  const lock = new ControlPlaneLock({ propose: deps.control, ownerId: deps.nodeId });
+  const hooks = {
+    ...(deps.faults ? { faults: deps.faults } : {}),
+    ...(deps.onTelemetryApplied ? { onTelemetryApplied: deps.onTelemetryApplied } : {}),
+  };
+  const cacheMax = Math.max(1, Math.ceil(cfg.deviceCacheMax / cfg.partitions));
+  // One limiter for the node: a device's messages all come through its partition's worker.
+  const rateLimit = new DeviceRateLimiter({ ratePerSec: cfg.deviceRatePerSec, burst: cfg.deviceBurst, devicesMax: cfg.rateLimitDevicesMax });
+  const ownership = new PartitionOwnership({
+    nodeId: deps.nodeId, partitions: cfg.partitions, ttlMs: cfg.ownershipTtlMs, stats, log,
+    membership: new ControlPlaneIngestMembership(deps.control, deps.nodeId, cfg.ownershipTtlMs),
+    newWorker: (partition) => new PartitionWorker({
+      partition, lock, conn: conns[partition % conns.length]!, cfg, state, out: publisher, stats, log, hooks, cacheMax,
+      admission: deps.admission, rateLimit,
+      ...(deps.failover ? { failover: deps.failover } : {}),
+    }),
   });
-  const loops = sources.map((source, i) => new PullLoop({ source, conn: conns[i % conns.length]!, cfg, pipeline, log }));
-  const sweep = new PresenceSweep({ cfg, state: store, events: publisher, cache, locks, stats, log, nowMs: deps.nowMs ?? Date.now });
-  for (const l of loops) l.start();
+  const owned = (): OwnedPartition[] => [...ownership.workers()].map((w) => w.owned()).filter((o): o is OwnedPartition => o !== null);
+  const sweep = new PresenceSweep({
+    cfg, state: { ...state, listDeviceIds: () => store.listDeviceIds() }, events: publisher, stats, log, nowMs: deps.nowMs ?? Date.now,
+    owned, ownerOf: (id) => ownership.worker(devicePartition(id, cfg.partitions))?.owned() ?? null,
+  });
+  const relay = new WillRelay({ conn: conns[0]!, cfg, deadLetter: (d) => publisher.deadLetter(d), stats, log });
+  ownership.start();
+  relay.start();
   sweep.start();
 
-  log.info("ingest role started", { nodeId: deps.nodeId, sources, replicas: cfg.replicas });
+  log.info("ingest role started", { nodeId: deps.nodeId, partitions: cfg.partitions, replicas: cfg.replicas, ownershipTtlMs: cfg.ownershipTtlMs });
+  let stopping: Promise<void> | null = null;
   return {
-    stats: () => ({ ...stats, deadLettersByReason: { ...stats.deadLettersByReason }, consumerLag: { ...stats.consumerLag }, cachedDevices: cache.size }),
-    stop: async () => {
-      if (stopping) return;
-      stopping = true;
-      await Promise.all([...loops.map((l) => l.stop()), sweep.stop()]);
-      await Promise.all(conns.map((c) => (c.isClosed() ? undefined : c.flush())));
-      log.info("ingest role stopped", { nodeId: deps.nodeId });
+    stats: () => ({
+      ...stats, deadLettersByReason: { ...stats.deadLettersByReason }, consumerLag: { ...stats.consumerLag }, partitionsOwned: [...stats.partitionsOwned],
+      cachedDevices: owned().reduce((n, o) => n + o.cache.size, 0),
+    }),
+    stop: () => {
+      stopping ??= (async () => {
+        await Promise.all([relay.stop(), sweep.stop()]);
+        await ownership.stop();
+        // Acks and naks out before the connection goes (nothing to flush when it is gone already).
+        await Promise.all(conns.map((c) => (c.isClosed() ? undefined : c.flush().catch(() => undefined))));
+        await lock.close();
+        log.info("ingest role stopped", { nodeId: deps.nodeId });
+      })();
+      return stopping;
     },
   };
 }

@@ -7,6 +7,10 @@
  *  channel), or one binary record per (device, seq). */
 export type HistoryLayout = "channel" | "batch";
 
+/** firmware/device/outbox.ts default messagesMax: a device's backfill after
+ *  an outage (the burst must let it through in one go). */
+export const firmwareOutboxMessagesMax = 256;
+
 export interface IngestConfig {
   /** Replicas of every stream, consumer and KV bucket the role creates. */
   replicas: number;
@@ -19,8 +23,17 @@ export interface IngestConfig {
   prefetchMax: number;
   /** Server-side bound on delivered-but-unacked messages per consumer, all nodes together. */
   maxAckPending: number;
-  /** A message not acked within this is redelivered (to any node). */
+  /** A message not acked within this is redelivered (to the partition's owner). */
   ackWaitMs: number;
+  /** Partitions the broker maps device uplinks into (its `{{partition(P,1)}}`
+   *  mapping must use the same P; docs/delivery.md). One consumer and one
+   *  owner each. Changing it re-partitions: see docs/ingest.md. */
+  partitions: number;
+  /** Deliveries of one message before ingest dead-letters it (`poison`) at the last one. */
+  maxDeliver: number;
+  /** Lease of a partition's owner on the control plane; a dead owner's
+   *  partitions move within about this plus one tick. */
+  ownershipTtlMs: number;
   /** Devices processed concurrently within a batch on one node. */
   deviceConcurrencyMax: number;
   /** Largest accepted device payload; larger goes to the DLQ. */
@@ -29,8 +42,22 @@ export interface IngestConfig {
   pointsPerBatchMax: number;
   /** Most channels in one telemetry batch. */
   channelsMax: number;
-  /** Dedup window per device and source, in device seqs (multiple of 8). */
-  seqWindow: number;
+  /** Ranges of recorded seqs kept above a device's floor (docs/delivery.md);
+   *  beyond, the lowest merge into the floor (counted `dedupOverflow`). */
+  dedupRangesMax: number;
+  /** A seq more than this above the device's highest is quarantined
+   *  (dead letter `seq-jump`). A real device's seqs advance by one per
+   *  message plus at most a reserved block per reboot, so this bounds how
+   *  far a device may get ahead of what ingest saw (2^24: ~190 days at 1
+   *  message/s offline); a seq of 2^31 on a fresh device is refused. */
+  seqJumpMax: number;
+  /** Sustained messages per second per device (token bucket refill). */
+  deviceRatePerSec: number;
+  /** Bucket size per device: must be >= the firmware outbox capacity
+   *  (firmware/device/outbox.ts messagesMax, 256 by default) so a backfill passes. */
+  deviceBurst: number;
+  /** Devices whose bucket one node tracks at most (least recently used dropped: it restarts full). */
+  rateLimitDevicesMax: number;
   /** CAS attempts per device batch before the batch is left for redelivery. */
   casAttemptsMax: number;
   /** A device is offline after this many of its heartbeat intervals without a message. */
@@ -66,11 +93,18 @@ export const defaultIngestConfig: IngestConfig = {
   prefetchMax: 512,
   maxAckPending: 4096,
   ackWaitMs: 10_000,
+  partitions: 16,
+  maxDeliver: 5,
+  ownershipTtlMs: 6_000,
   deviceConcurrencyMax: 64,
   messageBytesMax: 64 * 1024,
   pointsPerBatchMax: 4096,
   channelsMax: 16,
-  seqWindow: 2048,
+  dedupRangesMax: 256,
+  seqJumpMax: 1 << 24,
+  deviceRatePerSec: 200,
+  deviceBurst: 1024,
+  rateLimitDevicesMax: 200_000,
   casAttemptsMax: 16,
   heartbeatTimeoutFactor: 3,
   heartbeatIntervalDefaultMs: 10_000,
@@ -96,11 +130,18 @@ const ranges: Record<NumericKey, [number, number]> = {
   prefetchMax: [1, 100_000],
   maxAckPending: [1, 1_000_000],
   ackWaitMs: [1_000, 3_600_000],
+  partitions: [1, 1024],
+  maxDeliver: [2, 100],
+  ownershipTtlMs: [500, 600_000],
   deviceConcurrencyMax: [1, 10_000],
   messageBytesMax: [64, 8 * 1024 * 1024],
   pointsPerBatchMax: [1, 1_000_000],
   channelsMax: [1, 256],
-  seqWindow: [8, 65_536],
+  dedupRangesMax: [4, 65_536],
+  seqJumpMax: [1024, 2 ** 40],
+  deviceRatePerSec: [1, 1_000_000],
+  deviceBurst: [1, 10_000_000],
+  rateLimitDevicesMax: [1, 10_000_000],
   casAttemptsMax: [1, 1_000],
   heartbeatTimeoutFactor: [1, 100],
   heartbeatIntervalDefaultMs: [100, 86_400_000],
@@ -140,7 +181,9 @@ export function parseIngestConfig(raw: Record<string, unknown> | Partial<IngestC
     }
     (out as unknown as Record<string, unknown>)[k] = value;
   }
-  if (out.seqWindow % 8 !== 0) problems.push(`ingest.seqWindow: must be a multiple of 8, got ${out.seqWindow}`);
+  if (out.deviceBurst < firmwareOutboxMessagesMax) {
+    problems.push(`ingest.deviceBurst (${out.deviceBurst}) must be >= the firmware outbox capacity (${firmwareOutboxMessagesMax}) so a backfill passes`);
+  }
   if (out.prefetchMax < out.batchMax) problems.push(`ingest.prefetchMax (${out.prefetchMax}) must be >= ingest.batchMax (${out.batchMax})`);
   if (out.maxAckPending < out.prefetchMax) {
     problems.push(`ingest.maxAckPending (${out.maxAckPending}) must be >= ingest.prefetchMax (${out.prefetchMax})`);

@@ -1,7 +1,17 @@
-// The JetStream layout of ingest: device streams (what devices send, as the
-// MQTT listener maps it to subjects), output streams (history, out, DLQ), the
-// shared durable pull consumers and the device state bucket. Every option is
-// set explicitly; creation is idempotent (create, or update to this config).
+// The JetStream layout of ingest (docs/delivery.md "Streams and consumers"):
+// one device stream XSF_UP (every uplink, as the broker's partition mapping
+// puts it on `xsfleet.v1.p.<P>.dev.<id>.<kind>`, plus the unmapped MQTT
+// wills), output streams (history, out, DLQ), one durable pull consumer per
+// partition and one for the will relay, the MQTT session stream's size limit
+// and the device state bucket. Every option is set explicitly; creation is
+// idempotent (create, or update to this config) and safe from several nodes.
+//
+// Bounds: a device message larger than messageBytesMax + mqttHeaderSlackBytes
+// is refused by `$MQTT_msgs` before the PUBACK (the device resends or drops
+// it, never silently lost); XSF_UP takes the same size, so everything that
+// was PUBACKed fits; ingest dead-letters a payload above messageBytesMax
+// (`too-large`). Consumers redeliver at most maxDeliver times; ingest
+// dead-letters at the last delivery (`poison`).
 import {
   AckPolicy,
   DeliverPolicy,
@@ -18,40 +28,42 @@ import {
 import { Uplink } from "../../shared/topics";
 import { historyStream } from "../records";
 import { ensureDeviceStateBucket, type StateBucketOptions } from "../state";
-import { allDevicesSubject, allDlqSubject, allHistorySubject, allOutTelemetrySubject } from "../subjects";
+import {
+  allDevicesSubject, allDlqSubject, allHistorySubject, allOutTelemetrySubject, partitionSubject, uplinkStream, uplinkStreamSubjects,
+} from "../subjects";
 import type { IngestConfig } from "./settings";
-import { IngestSource } from "./types";
 
 const ms = 1_000_000; // nanoseconds per millisecond
 const day = 24 * 3600_000;
 const MiB = 1024 * 1024;
 /** JetStream API error: stream name already in use with a different configuration. */
 const streamNameInUse = 10058;
+/** JetStream API error: subjects overlap with an existing stream. */
+const streamSubjectOverlap = 10065;
 
 export const IngestStream = {
-  Telemetry: "XSF_TELE",
-  Heartbeat: "XSF_HB",
-  /** Hello and Status (the MQTT will): one stream so their order is the server's. */
-  Hello: "XSF_HELLO",
-  Counters: "XSF_CTR",
-  /** Command acks; consumed by cloud/commands, not by ingest. */
-  Acks: "XSF_ACK",
+  /** Every device uplink (partitioned) and the MQTT wills. */
+  Uplinks: uplinkStream,
   History: historyStream,
   Out: "XSF_OUT",
   DeadLetter: "XSF_DLQ",
 } as const;
 export type IngestStream = (typeof IngestStream)[keyof typeof IngestStream];
 
-/** Stream consumed for each ingest source, and the shared durable's name. */
-export const sourceStream: Record<IngestSource, IngestStream> = {
-  tele: IngestStream.Telemetry,
-  hb: IngestStream.Heartbeat,
-  presence: IngestStream.Hello,
-  ctr: IngestStream.Counters,
-};
-export function durableName(source: IngestSource): string {
-  return `xsf-ingest-${source}`;
+/** Streams of earlier releases (one per uplink kind); their subjects overlap XSF_UP's. */
+export const legacyUplinkStreams: readonly string[] = Object.freeze(["XSF_TELE", "XSF_HB", "XSF_HELLO", "XSF_CTR", "XSF_ACK"]);
+
+/** nats-server's MQTT session stream: every QoS 1 publish is stored there before its PUBACK (docs/research/nats29 B1, B2). */
+export const mqttMessagesStream = "$MQTT_msgs";
+/** Room for the `Nmqtt-Pub` header nats-server stores with an MQTT message (about 30 bytes on 2.9.10). */
+export const mqttHeaderSlackBytes = 64;
+
+/** The durable consumer of partition `n`. */
+export function partitionConsumerName(n: number): string {
+  return `xsf-ingest-p${n}`;
 }
+/** The durable consumer of the will relay (will-relay.ts). */
+export const willsConsumerName = "xsf-ingest-wills";
 
 export interface StreamLimits {
   maxBytes: number;
@@ -62,17 +74,15 @@ export interface StreamLimits {
   duplicateWindowMs: number;
 }
 
-/** Defaults sized for a development machine (the test servers allow 2 GiB
- *  of file store); production sets larger limits through `limits`. */
+/** Defaults sized for a development machine (the test servers allow 4 GiB
+ *  of file store); production sets larger limits through `limits`.
+ *  XSF_UP's msgBytesMax is replaced by messageBytesMax + mqttHeaderSlackBytes. */
 export const defaultStreamLimits: Record<IngestStream, StreamLimits> = {
-  XSF_TELE: { maxBytes: 256 * MiB, maxAgeMs: 7 * day, msgBytesMax: MiB, duplicateWindowMs: 120_000 },
-  XSF_HB: { maxBytes: 32 * MiB, maxAgeMs: 1 * day, msgBytesMax: 64 * 1024, duplicateWindowMs: 120_000 },
-  XSF_HELLO: { maxBytes: 32 * MiB, maxAgeMs: 30 * day, msgBytesMax: 64 * 1024, duplicateWindowMs: 120_000 },
-  XSF_CTR: { maxBytes: 32 * MiB, maxAgeMs: 7 * day, msgBytesMax: 64 * 1024, duplicateWindowMs: 120_000 },
-  XSF_ACK: { maxBytes: 32 * MiB, maxAgeMs: 7 * day, msgBytesMax: 64 * 1024, duplicateWindowMs: 120_000 },
+  // The duplicate window covers relayed wills (Nats-Msg-Id will-<seq>).
+  XSF_UP: { maxBytes: 384 * MiB, maxAgeMs: 7 * day, msgBytesMax: 64 * 1024 + mqttHeaderSlackBytes, duplicateWindowMs: 120_000 },
   // Output streams are deduplicated by Nats-Msg-Id: the window must outlast
   // the longest time between a first publish and its republish after a
-  // crash (ack wait + CAS retries), with a wide margin.
+  // crash (ack wait × deliveries + CAS retries), with a wide margin.
   XSF_HIST: { maxBytes: 384 * MiB, maxAgeMs: 30 * day, msgBytesMax: MiB, duplicateWindowMs: 600_000 },
   XSF_OUT: { maxBytes: 128 * MiB, maxAgeMs: 1 * day, msgBytesMax: MiB, duplicateWindowMs: 600_000 },
   XSF_DLQ: { maxBytes: 64 * MiB, maxAgeMs: 14 * day, msgBytesMax: MiB, duplicateWindowMs: 600_000 },
@@ -80,11 +90,7 @@ export const defaultStreamLimits: Record<IngestStream, StreamLimits> = {
 
 function subjectsOf(name: IngestStream): string[] {
   switch (name) {
-    case IngestStream.Telemetry: return [allDevicesSubject(Uplink.Telemetry)];
-    case IngestStream.Heartbeat: return [allDevicesSubject(Uplink.Heartbeat)];
-    case IngestStream.Hello: return [allDevicesSubject(Uplink.Hello), allDevicesSubject(Uplink.Status)];
-    case IngestStream.Counters: return [allDevicesSubject(Uplink.Counters)];
-    case IngestStream.Acks: return [allDevicesSubject(Uplink.CommandAck)];
+    case IngestStream.Uplinks: return [...uplinkStreamSubjects];
     case IngestStream.History: return [allHistorySubject];
     case IngestStream.Out: return [allOutTelemetrySubject];
     case IngestStream.DeadLetter: return [allDlqSubject];
@@ -115,17 +121,21 @@ export function streamConfig(name: IngestStream, replicas: number, limits: Strea
   };
 }
 
-export function consumerConfig(source: IngestSource, cfg: Pick<IngestConfig, "ackWaitMs" | "maxAckPending" | "batchMax" | "prefetchMax" | "replicas">): Partial<ConsumerConfig> & { durable_name: string } {
+type ConsumerSettings = Pick<IngestConfig, "ackWaitMs" | "maxAckPending" | "batchMax" | "prefetchMax" | "replicas" | "maxDeliver">;
+
+/** A durable pull consumer on XSF_UP: explicit ack, finite deliveries (the caller dead-letters at the last). */
+export function uplinkConsumerConfig(name: string, filter: string, description: string, cfg: ConsumerSettings): Partial<ConsumerConfig> & { durable_name: string } {
   return {
-    durable_name: durableName(source),
-    name: durableName(source),
-    description: `xsfleet ingest (${source}), shared by all ingest nodes`,
+    durable_name: name,
+    name,
+    description,
+    filter_subject: filter,
     ack_policy: AckPolicy.Explicit,
     ack_wait: cfg.ackWaitMs * ms,
-    // Unlimited: a message that cannot be processed for a transient reason
-    // (KV unavailable) must not be dropped; bad input is dead-lettered and
-    // acked instead of being redelivered.
-    max_deliver: -1,
+    // Finite: a message that fails every time must not stall its partition
+    // (issue 17); ingest dead-letters it at delivery maxDeliver, before the
+    // server gives up on it.
+    max_deliver: cfg.maxDeliver,
     max_ack_pending: cfg.maxAckPending,
     deliver_policy: DeliverPolicy.All,
     replay_policy: ReplayPolicy.Instant,
@@ -138,22 +148,73 @@ export function consumerConfig(source: IngestSource, cfg: Pick<IngestConfig, "ac
   };
 }
 
+/** The consumer of partition n: `xsf-ingest-p<n>` on `xsfleet.v1.p.<n>.dev.*.*`, read by its owner only. */
+export function partitionConsumerConfig(n: number, cfg: ConsumerSettings): Partial<ConsumerConfig> & { durable_name: string } {
+  return uplinkConsumerConfig(partitionConsumerName(n), partitionSubject(n), `xsfleet ingest, partition ${n} (its owner only)`, cfg);
+}
+
+/** The will relay's consumer: `xsf-ingest-wills` on `xsfleet.v1.dev.*.status`, read by any ingest node. */
+export function willsConsumerConfig(cfg: ConsumerSettings): Partial<ConsumerConfig> & { durable_name: string } {
+  return uplinkConsumerConfig(willsConsumerName, allDevicesSubject(Uplink.Status), "xsfleet ingest: relays MQTT wills into their partition", cfg);
+}
+
 export interface EnsureIngestOptions {
   replicas: number;
+  /** Largest device payload ingest accepts (ingest.messageBytesMax); sets XSF_UP's and $MQTT_msgs' size limits. */
+  messageBytesMax: number;
   /** Per-stream overrides of the default limits. */
   limits?: Partial<Record<IngestStream, Partial<StreamLimits>>>;
   state?: Partial<StateBucketOptions>;
 }
 
-/** Creates or updates every stream ingest uses, and the device state bucket.
- *  Safe to call from several nodes at once. */
+/** Creates or updates every stream ingest uses, the MQTT message size limit
+ *  and the device state bucket. Safe to call from several nodes at once. */
 export async function ensureIngestStreams(jsm: JetStreamManager, opts: EnsureIngestOptions): Promise<void> {
   if (!Number.isInteger(opts.replicas) || opts.replicas < 1 || opts.replicas > 5) throw new Error(`stream replicas must be 1..5, got ${opts.replicas}`);
-  for (const name of Object.values(IngestStream)) {
-    const limits = { ...defaultStreamLimits[name], ...opts.limits?.[name] };
-    await ensureStream(jsm, streamConfig(name, opts.replicas, limits));
+  await ensureUplinkStream(jsm, opts);
+  for (const name of [IngestStream.History, IngestStream.Out, IngestStream.DeadLetter]) {
+    await ensureStream(jsm, streamConfig(name, opts.replicas, { ...defaultStreamLimits[name], ...opts.limits?.[name] }));
   }
   await ensureDeviceStateBucket(jsm.jetstream(), { replicas: opts.replicas, ...opts.state });
+}
+
+/** XSF_UP and the MQTT message size limit alone (what a broker needs before devices publish). */
+export async function ensureUplinkStream(jsm: JetStreamManager, opts: Pick<EnsureIngestOptions, "replicas" | "messageBytesMax" | "limits">): Promise<void> {
+  const deviceBytesMax = opts.messageBytesMax + mqttHeaderSlackBytes;
+  const name = IngestStream.Uplinks;
+  await ensureStream(jsm, streamConfig(name, opts.replicas, { ...defaultStreamLimits[name], msgBytesMax: deviceBytesMax, ...opts.limits?.[name] }));
+  await ensureMqttMessageLimit(jsm, deviceBytesMax, opts.replicas);
+}
+
+/**
+ * Caps `$MQTT_msgs` at `bytesMax`, so an oversized QoS 1 publish is refused
+ * (connection closed, no PUBACK) instead of PUBACKed and dropped by XSF_UP.
+ * nats-server 2.9.10 creates the stream only when it is missing and never
+ * updates it (mqtt.go mqttCreateAccountSessionManager), so the limit holds;
+ * created here with the server's own settings when no MQTT client came yet.
+ */
+export async function ensureMqttMessageLimit(jsm: JetStreamManager, bytesMax: number, replicas: number): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const info = await jsm.streams.info(mqttMessagesStream).catch((err: unknown) => {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return null;
+        throw err;
+      });
+      if (info === null) {
+        await jsm.streams.add({
+          name: mqttMessagesStream, subjects: ["$MQTT.msgs.>"], storage: StorageType.File, retention: RetentionPolicy.Interest,
+          num_replicas: replicas, max_msg_size: bytesMax,
+        });
+      } else if (info.config.max_msg_size !== bytesMax) {
+        await jsm.streams.update(mqttMessagesStream, { ...info.config, max_msg_size: bytesMax });
+      }
+      return;
+    } catch (err) {
+      // The MQTT listener created it between our info and add: look again.
+      if (attempt < 3 && err instanceof JetStreamApiError && err.code === streamNameInUse) continue;
+      throw new Error(`limiting ${mqttMessagesStream}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
 }
 
 async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
@@ -169,7 +230,9 @@ async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & 
     } catch (err) {
       // Another node created it between our info and add: look again.
       if (attempt < 3 && err instanceof JetStreamApiError && err.code === streamNameInUse) continue;
-      throw new Error(`ensuring stream ${cfg.name}: ${err instanceof Error ? err.message : String(err)}`);
+      const overlap = err instanceof JetStreamApiError && err.code === streamSubjectOverlap
+        ? ` (a stream of an earlier release still captures these subjects: drain and delete ${legacyUplinkStreams.join("/")}, see docs/ingest.md "Upgrading")` : "";
+      throw new Error(`ensuring stream ${cfg.name}: ${err instanceof Error ? err.message : String(err)}${overlap}`);
     }
   }
 }
@@ -181,10 +244,9 @@ function needsUpdate(have: Record<string, unknown>, want: Record<string, unknown
   return false;
 }
 
-/** Creates or updates the shared durable consumer of `source`. */
-export async function ensureIngestConsumer(jsm: JetStreamManager, source: IngestSource, cfg: IngestConfig): Promise<void> {
-  const stream = sourceStream[source];
-  const want = consumerConfig(source, cfg);
+/** Creates or updates a durable consumer on XSF_UP (idempotent, safe from several nodes). */
+export async function ensureUplinkConsumer(jsm: JetStreamManager, want: Partial<ConsumerConfig> & { durable_name: string }): Promise<void> {
+  const stream = IngestStream.Uplinks;
   for (let attempt = 0; ; attempt++) {
     try {
       const info = await jsm.consumers.info(stream, want.durable_name).catch((err: unknown) => {
@@ -193,7 +255,7 @@ export async function ensureIngestConsumer(jsm: JetStreamManager, source: Ingest
       });
       if (info === null) await jsm.consumers.add(stream, want);
       else if (needsUpdate(info.config as unknown as Record<string, unknown>, want)) {
-        const { durable_name: _d, name: _n, deliver_policy: _p, replay_policy: _r, ...updatable } = want;
+        const { durable_name: _d, name: _n, deliver_policy: _p, replay_policy: _r, filter_subject: _f, ...updatable } = want;
         await jsm.consumers.update(stream, want.durable_name, updatable);
       }
       return;
@@ -202,4 +264,10 @@ export async function ensureIngestConsumer(jsm: JetStreamManager, source: Ingest
       throw new Error(`ensuring consumer ${stream}/${want.durable_name}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+}
+
+/** Every consumer ingest reads: one per partition and the will relay's. */
+export async function ensureIngestConsumers(jsm: JetStreamManager, cfg: IngestConfig): Promise<void> {
+  for (let n = 0; n < cfg.partitions; n++) await ensureUplinkConsumer(jsm, partitionConsumerConfig(n, cfg));
+  await ensureUplinkConsumer(jsm, willsConsumerConfig(cfg));
 }

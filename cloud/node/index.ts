@@ -4,5 +4,4 @@ export { runCloudNode, type RunIo } from "./main";
 export { startCloudNode, type CloudNode, type CloudNodeDeps } from "./node";
 export { loadConfig, validateConfig, defaultConfig, usage, ConfigError, settingSpecs, defaultLimits, type CloudConfig, type CloudLimits, type ConfigIssue } from "./config";
 export { defaultRoleFactories, type RoleContext, type RoleHandle, type RoleFactories, type ApiSeams } from "./roles";
-export { startHttpEndpoint, type HealthReport, type HttpEndpoint } from "./http";
-export { createNodeMetrics, type NodeMetrics } from "./metrics";
+export { createNodeMetrics, type NodeMetrics, type HealthReport } from "./metrics";

@@ -23,7 +23,8 @@ import { ControlPlaneRegistry, DesiredConfigPusher, KvDeviceRegistry, type Devic
 import { createLogger, type CloudRole, type Logger } from "../base";
 import { loadSigningTrust, startProvisioningRole, TrustFile } from "../security";
 import type { CloudConfig } from "./config";
-import { startHttpEndpoint, type HealthReport, type HttpEndpoint } from "./http";
+import { startMetricsEndpoint, type MetricsEndpoint } from "../metrics";
+import type { HealthReport } from "./metrics";
 import { createNodeMetrics, type NodeMetrics } from "./metrics";
 import { defaultRoleFactories, type RoleContext, type RoleFactories, type RoleHandle } from "./roles";
 
@@ -74,7 +75,7 @@ export async function startCloudNode(config: CloudConfig, deps: CloudNodeDeps = 
   metrics.gaugeFrom("xsfleet_nats_connected", "1 while the NATS connection is up", () => (link.connected && !nc.isClosed() ? 1 : 0));
 
   const started: Started = { api: null, worker: null, stages: { api: [], data: [], commands: [], storage: [] } };
-  let http: HttpEndpoint | null = null;
+  let http: MetricsEndpoint | null = null;
   const health = (): HealthReport => ({
     status: phase === "ok" && (!link.connected || nc.isClosed()) ? "disconnected" : phase,
     nodeId: config.nodeId,
@@ -86,7 +87,7 @@ export async function startCloudNode(config: CloudConfig, deps: CloudNodeDeps = 
     // Subscriptions (acks, hellos, API endpoints) are registered with the server before "started".
     await nc.flush();
     if (config.http.port !== null) {
-      http = await startHttpEndpoint({ host: config.http.host, port: config.http.port, health, metrics: metrics.registry });
+      http = await startMetricsEndpoint({ host: config.http.host, port: config.http.port, health, metrics: metrics.registry, what: "/healthz and /metrics (set http.port, --http-port, or --http-port off)" });
     }
   } catch (e) {
     log.error("node failed to start; stopping what started", { err: e });
@@ -152,22 +153,23 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     metrics.gaugeFrom("xsfleet_commands_pending", "Pending commands in this node's view of the fleet", () => s.pendingCount);
     const p = new DesiredConfigPusher(nc, registry!, log);
     pusher = p;
-    metrics.statsGauge("xsfleet_config_push", "Desired-config pushes (pushed, resentOnHello, errors)", () => ({ ...p.stats }));
+    metrics.labelledCounterFrom("xsfleet_config_pushes_total", "Desired-config pushes of this node by outcome (pushed, resentOnHello, errors)", "event", () => ({ ...p.stats }));
   }
   if (roles.has("commands")) {
-    const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log });
+    const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log, replicas });
     w.start();
     pusher!.start();
     out.worker = w;
     out.stages.commands.push({ name: "commands", stop: async () => { await w.stop(); await pusher!.stop(); } });
-    metrics.statsGauge("xsfleet_commands", "Command delivery counters of this node (sent, acked, expired, ...)", () => ({ ...w.stats }));
+    metrics.labelledCounterFrom("xsfleet_commands_events_total", "Command delivery events of this node (sent, resentOnline, acked, expired, duplicateAcks, ...)", "event", () => ({ ...w.stats }));
   }
   for (const r of ["ingest", "analytics", "orchestration"] as const) {
     if (!roles.has(r)) continue;
     const h = await startOptionalRole(r, factories[r], ctx, log);
     if (!h) continue;
     out.stages.data.push({ name: r, stop: () => h.stop() });
-    if (h.stats) metrics.statsGauge(`xsfleet_${r}`, `${r} role counters of this node`, () => h.stats!());
+    if (h.registerMetrics) h.registerMetrics(metrics.registry);
+    else if (h.stats) metrics.statsGauge(`xsfleet_${r}`, `${r} role counters of this node`, () => h.stats!());
   }
   if (roles.has("api")) {
     const submitter = new CommandSubmitter(nc, store!, config.limits, config.commands);

@@ -4,8 +4,11 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
+import { ControlClient } from "../controlplane";
 import { queryHistory } from "../history";
-import { startIngestRole } from "../ingest";
+import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort } from "../ingest";
+import type { Registry } from "prom-client";
+import { AdmissionCache, ControlPlaneRegistry, DeviceLifecycle, kvAdmissionCache, registryLookup, RegistryBackend } from "../registry";
 import { DeviceStateStore } from "../state";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
@@ -22,6 +25,8 @@ export interface RoleHandle {
   /** Stop taking work, finish in-flight work, acknowledge only what was processed. */
   stop(): Promise<void>;
   stats?(): Record<string, unknown>;
+  /** Registers the role's own metrics (documented names); without it `stats` is exposed as one gauge. */
+  registerMetrics?(registry: Registry): void;
 }
 
 export interface ApiSeams {
@@ -78,10 +83,39 @@ function historySeam(nc: NatsConnection): HistoryQueryFn {
   };
 }
 
+/** Ingest's registry gate on the configured backend: a KV watch (kv), or
+ *  lookups through the control plane with a TTL (control: no watch there). */
+function registryGate(ctx: RoleContext): AdmissionCache {
+  if (ctx.config.registry === RegistryBackend.Control) {
+    const registry = new ControlPlaneRegistry(new ControlClient(ctx.nc, { clientId: `ingest-gate-${ctx.nodeId}` }).proposer());
+    return new AdmissionCache(registryLookup(registry), null);
+  }
+  return kvAdmissionCache(ctx.nc, ctx.log);
+}
+
+function admissionPort(gate: AdmissionCache): AdmissionPort {
+  return {
+    check: async (id) => {
+      const lc = await gate.check(id);
+      return lc === null ? Admission.Unregistered : lc === DeviceLifecycle.Decommissioned ? Admission.Decommissioned : Admission.Admitted;
+    },
+  };
+}
+
 export const defaultRoleFactories: RoleFactories = {
+  // Partition leases and the ingest membership live on the Raft control plane (its replicas must run, as `xsfleet up` starts them).
   ingest: async (ctx) => {
-    const role = await startIngestRole({ nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log });
-    return { stop: () => role.stop(), stats: () => ({ ...role.stats() }) };
+    const control = new ControlClient(ctx.nc, { clientId: `ingest-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
+    const gate = registryGate(ctx);
+    const role = await startIngestRole({
+      nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, control: control.proposer(), admission: admissionPort(gate),
+    });
+    // Numbers only reach the node's metrics: the partitions owned as a count too.
+    return {
+      stop: async () => { await role.stop(); gate.stop(); },
+      stats: () => { const st = role.stats(); return { ...st, partitions: st.partitionsOwned.length, admission: { ...gate.stats } }; },
+      registerMetrics: (r) => registerIngestMetrics(r, () => role.stats()),
+    };
   },
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).

@@ -14,6 +14,7 @@ import { connectNats, natsAuthFromFlags, type NatsSettings } from "../nats";
 import { ACCEPTOR_DEFAULTS } from "./acceptor";
 import { AcceptorNode } from "./acceptor-node";
 import { FILE_STORE_DEFAULTS } from "./storage";
+import { createProcessMetrics, metricsFlags, startMetricsEndpoint, type MetricsFlags, type ProcessMetrics } from "../metrics";
 
 export const USAGE = `usage: tsx cloud/paxos/main.ts --id N --data-dir DIR --nats URL[,URL...] [options]
 
@@ -23,6 +24,8 @@ export const USAGE = `usage: tsx cloud/paxos/main.ts --id N --data-dir DIR --nat
   --group NAME        acceptor group / subject token (default: registers)
   --keys-max N        registers this acceptor holds (default ${ACCEPTOR_DEFAULTS.keysMax})
   --log-bytes-max N   compact the log into a snapshot past this size (default ${FILE_STORE_DEFAULTS.logBytesMax})
+  --metrics-port PORT serve Prometheus metrics on http://<metrics-host>:PORT/metrics (0 = any free port; default off)
+  --metrics-host ADDR address of the metrics endpoint (default 127.0.0.1)
   --creds FILE        NATS credentials (.creds) of the consensus user (env XSFLEET_NATS_CREDS)
   --tls-ca FILE       CA certificate to verify a TLS NATS server (env XSFLEET_NATS_TLS_CA)
   --help              this text
@@ -43,6 +46,8 @@ export interface AcceptorMainConfig {
   logBytesMax: number;
   /** NATS credentials and TLS CA (--creds, --tls-ca). */
   auth: Pick<NatsSettings, "credsFile" | "tls">;
+  /** --metrics-host/--metrics-port; null = no endpoint. */
+  metrics: MetricsFlags | null;
 }
 
 function positive(flag: string, text: string | undefined, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -61,7 +66,7 @@ export function parseAcceptorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
       options: {
         id: { type: "string" }, "data-dir": { type: "string" }, nats: { type: "string" }, group: { type: "string" },
         "keys-max": { type: "string" }, "log-bytes-max": { type: "string" }, creds: { type: "string" }, "tls-ca": { type: "string" },
-        help: { type: "boolean" },
+        "metrics-port": { type: "string" }, "metrics-host": { type: "string" }, help: { type: "boolean" },
       },
       strict: true,
     });
@@ -83,6 +88,7 @@ export function parseAcceptorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     keysMax: positive("--keys-max", v["keys-max"], ACCEPTOR_DEFAULTS.keysMax, 10_000_000),
     logBytesMax: positive("--log-bytes-max", v["log-bytes-max"], FILE_STORE_DEFAULTS.logBytesMax),
     auth: natsAuth(v.creds, v["tls-ca"], env),
+    metrics: metricsFlags(v["metrics-port"], v["metrics-host"], (m) => new ConfigError(m)),
   };
 }
 
@@ -95,6 +101,16 @@ function natsAuth(creds: string | undefined, tlsCa: string | undefined, env: Nod
 }
 
 const stopTimeoutMs = 5_000;
+
+/** An acceptor's metrics (docs/observability.md), read from its status at scrape time. */
+function acceptorMetrics(node: AcceptorNode): ProcessMetrics {
+  const m = createProcessMetrics({ process: `paxos-${node.id}` });
+  m.gaugeFrom("xsfleet_paxos_registers", "Registers this acceptor holds", () => node.status().keys);
+  m.counterFrom("xsfleet_paxos_fsyncs_total", "Acceptor store fsyncs (one per group commit)", () => node.status().fsyncs);
+  m.labelledCounterFrom("xsfleet_paxos_node_events_total", "Acceptor process counters (framesReceived, requests, decodeErrors, inboxDropped, passes, replyFrames)", "event", () => ({ ...node.stats }));
+  m.labelledCounterFrom("xsfleet_paxos_acceptor_events_total", "Acceptor core counters (prepares, accepts, rejections, ...)", "event", () => ({ ...node.status().core }));
+  return m;
+}
 
 async function main(): Promise<void> {
   let cfg: AcceptorMainConfig | "help";
@@ -116,7 +132,9 @@ async function main(): Promise<void> {
     log(`fatal: ${err.message}`);
     process.exit(1);
   };
-  process.stdout.write(`${JSON.stringify({ event: "started", id: cfg.id, group: cfg.group, pid: process.pid })}\n`);
+  let metricsPort: number | null = null;
+  if (cfg.metrics) metricsPort = (await startMetricsEndpoint({ ...cfg.metrics, metrics: acceptorMetrics(node).registry })).port;
+  process.stdout.write(`${JSON.stringify({ event: "started", id: cfg.id, group: cfg.group, pid: process.pid, metricsPort })}\n`);
   let stopping = 0;
   const stop = async (signal: string): Promise<void> => {
     if (stopping > 0) {

@@ -12,8 +12,16 @@ import { historyBatchToken } from "../subjects";
 
 export const historyStream = "XSF_HIST";
 
-export function historyMsgId(deviceId: string, seq: number, channel: string): string {
-  return `${deviceId}:${seq}:${channel}`;
+/** `epoch`: the device epoch of the message (0: a device without epochs). */
+export function historyMsgId(deviceId: string, seq: number, channel: string, epoch = 0): string {
+  return `${seqKey(deviceId, seq, epoch)}:${channel}`;
+}
+
+/** `<device>:<seq>` (epoch 0: ids as before epochs), else `<device>:e<epoch>:<seq>`:
+ *  a device that starts a new epoch reuses seqs, and its outputs must not be
+ *  dropped as republishes of the old ones. */
+export function seqKey(deviceId: string, seq: number, epoch: number): string {
+  return epoch === 0 ? `${deviceId}:${seq}` : `${deviceId}:e${epoch}:${seq}`;
 }
 
 export interface HistoryRecord {
@@ -42,8 +50,8 @@ export function decodeHistoryRecord(bytes: Uint8Array): HistoryRecord {
 
 // ---- batch layout: one binary record per (device, seq) ----
 
-export function historyBatchMsgId(deviceId: string, seq: number): string {
-  return `${deviceId}:${seq}:${historyBatchToken}`;
+export function historyBatchMsgId(deviceId: string, seq: number, epoch = 0): string {
+  return `${seqKey(deviceId, seq, epoch)}:${historyBatchToken}`;
 }
 
 /** A batch record is an Envelope holding only seq, device time and the

@@ -2,11 +2,11 @@
 // device state: device-message decoding, history records and the JSON
 // integrators receive.
 export {
-  decodeDeviceMessage, decodeTelemetry, decodedKinds, DlqReason, channelNameBytesMax, countersPerMessageMax,
+  decodeDeviceMessage, decodeTelemetry, decodeCommandAck, decodedKinds, DlqReason, channelNameBytesMax, countersPerMessageMax, textFieldProblem, ackLimits,
   type DecodedMessage, type DecodedTelemetry, type DecodedChannel, type DecodedCounter, type DecodeConfig, type DecodeResult, type Rejected, type Result,
 } from "./device-message";
 export {
-  historyStream, historyMsgId, historyBatchMsgId, encodeHistoryRecord, decodeHistoryRecord, encodeHistoryBatch, decodeHistoryBatch,
+  historyStream, historyMsgId, historyBatchMsgId, seqKey, encodeHistoryRecord, decodeHistoryRecord, encodeHistoryBatch, decodeHistoryBatch,
   type HistoryRecord,
 } from "./history-record";
 export {

@@ -5,6 +5,7 @@
 // documents the same shapes; encoders are pure.
 import type { DeviceEvent } from "../subjects";
 import type { DecodedTelemetry } from "./device-message";
+import { seqKey } from "./history-record";
 
 const enc = new TextEncoder();
 
@@ -41,8 +42,8 @@ export function encodeOutTelemetry(o: OutTelemetrySource): Uint8Array {
 }
 
 /** Nats-Msg-Id of a device's out message for one seq: a republish is dropped by XSF_OUT. */
-export function outMsgId(deviceId: string, seq: number): string {
-  return `${deviceId}:${seq}`;
+export function outMsgId(deviceId: string, seq: number, epoch = 0): string {
+  return seqKey(deviceId, seq, epoch);
 }
 
 /** Integrator JSON of a presence or registration event. */

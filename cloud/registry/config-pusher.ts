@@ -7,7 +7,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { createDesiredConfig, createEnvelope, createSetting, decodeEnvelope, encodeEnvelope, Presence, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { parseDeviceAddress, Downlink, Uplink } from "../../shared/topics";
-import { allDevicesSubject, deviceSubject } from "../subjects";
+import { allDevicesSubject, allPartitionedDevicesSubject, deviceSubject } from "../subjects";
 import { newTraceparent, type Logger } from "../base";
 import { DeviceLifecycle, type DesiredConfigSpec, type DeviceRecord, type DeviceRegistry } from "./types";
 
@@ -66,8 +66,10 @@ export class DesiredConfigPusher {
 
   /** Listens for Hello / online Status (one node per message, via a queue group) and re-sends. */
   start(): void {
-    for (const kind of [Uplink.Hello, Uplink.Status] as const) {
-      const sub = this.#nc.subscribe(allDevicesSubject(kind), { queue: configQueueGroup });
+    // Mapped into partitions by the broker (docs/delivery.md); the unmapped subjects carry
+    // the MQTT will in operator mode and everything on an unmapped broker.
+    for (const subject of [Uplink.Hello, Uplink.Status].flatMap((k) => [allDevicesSubject(k), allPartitionedDevicesSubject(k)])) {
+      const sub = this.#nc.subscribe(subject, { queue: configQueueGroup });
       this.#subs.push(sub);
       this.#loops.push(this.#consume(sub));
     }

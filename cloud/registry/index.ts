@@ -7,3 +7,7 @@ export { KvDeviceRegistry, registryBucket, openRegistryBucket, type KvRegistryOp
 export { ControlPlaneRegistry } from "./control-plane-registry";
 export { DesiredConfigPusher, desiredConfigEnvelope, isOnlineSignal, configQueueGroup, type ConfigPusherStats } from "./config-pusher";
 export { checkDesiredConfig, checkMetadataPatch } from "./validate";
+export {
+  AdmissionCache, kvAdmissionCache, kvRegistryFeed, registryLookup, defaultAdmissionOptions,
+  type AdmissionOptions, type FeedHandle, type RegistryFeed, type RegistryLookup,
+} from "./admission";

@@ -15,7 +15,7 @@
 import { Downlink, Uplink, deviceSubject } from "../../shared/topics";
 import { CloudRole } from "../base";
 import { commandsBucket } from "../commands";
-import { IngestStream } from "../ingest";
+import { IngestStream, mqttMessagesStream } from "../ingest";
 import { inboxPrefixFor } from "../nats";
 import { BACKUP_CATALOG_BUCKET } from "../recovery";
 import { registryBucket } from "../registry";
@@ -24,6 +24,7 @@ import {
   allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
   allHistorySubject, allOutSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, allProvisioningRequestsSubject, allRaftSubject,
   allPaxosAcceptorSubject, allPaxosStatusSubject, apiSubject, partitionedUplinkSubject, provisioningRequestSubject, provisioningResponseSubject,
+  uplinkStream,
 } from "../subjects";
 import { ConnectionType, type Permissions } from "./jwt";
 import { claimUsesStream, trustBucket } from "./names";
@@ -123,11 +124,19 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
   const inbox = `${inboxPrefixFor(p)}.>`;
   switch (p) {
     case Principal.Ingest:
+      // XSF_UP and its consumers (one per partition, the will relay's), the
+      // MQTT message stream's size limit, outputs, relayed wills into their
+      // partition, receipts to devices; partition leases and the ingest
+      // membership on the control plane.
       return role([
         jsInfo,
         ...Object.values(IngestStream).flatMap((s) => [...streamAdmin(s), ...consumersOn(s)]),
+        ...streamAdmin(mqttMessagesStream),
         ...kvBucket(deviceStateBucket, "admin"),
         allHistorySubject, allOutSubject, allDlqSubject, allDeviceEventsSubject,
+        // wills relayed into their partition; receipts to devices; the control plane (partition leases);
+        // the registry gate reads (and watches) the registry
+        allPartitionedDevicesSubject(Uplink.Status), ...allDownlinks([Downlink.Receipt]), allControlSubject, ...kvBucket(registryBucket, "read"),
       ], [inbox], false);
     case Principal.Api:
       return role([
@@ -141,10 +150,12 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         ...allUplinks([Uplink.Hello, Uplink.Status]), allDeviceEventsSubject,
       ], true);
     case Principal.Commands:
+      // Command acks through its own durable consumer on XSF_UP (cloud/commands/ack-consumer.ts).
       return role([
         jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"),
+        `$JS.API.STREAM.INFO.${uplinkStream}`, ...consumersOn(uplinkStream),
         ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
-      ], [inbox, ...allUplinks([Uplink.CommandAck, Uplink.Hello, Uplink.Status])], false);
+      ], [inbox, ...allUplinks([Uplink.Hello, Uplink.Status])], false);
     case Principal.Orchestration:
       // Scheduled backups read every bucket and stream and keep their catalog in a KV bucket.
       return role([
@@ -249,7 +260,7 @@ export const deviceSubscriptionsMax = 8;
 const descriptions: Record<Principal, string> = {
   device: "one per device; bearer user JWT as the MQTT password; MQTT only",
   claim: "one per provisioning claim; bearer user JWT; MQTT only; revoked once used",
-  ingest: "cloud role: device streams into state, history, outputs",
+  ingest: "cloud role: XSF_UP partitions (owned through control-plane leases) into state, history, outputs, receipts",
   api: "cloud role: management API ($SRV service xsfleet-api)",
   commands: "cloud role: command and desired-config delivery",
   orchestration: "cloud role: membership, leases, recovery, cluster API",

@@ -3,7 +3,8 @@
 // write API ingest uses. See docs/ingest.md.
 export {
   DeviceStateStore, deviceStateBucket, ensureDeviceStateBucket, defaultStateBucketOptions, encodeState, decodeState, listIdsMax,
-  type LoadedState, type StateBucketOptions, type InterleavedWrite,
+  type LoadedState, type StateBucketOptions,
 } from "./store";
 export { DeviceStateMirror, type DeviceStateMirrorOptions } from "./mirror";
 export * from "./types";
+export { upgradeStoredState, dedupFromV1Window } from "./migrate";

@@ -9,6 +9,7 @@ import { nanos } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { isDeviceId } from "../../shared/topics";
 import { isCasConflict } from "../nats";
+import { upgradeStoredState } from "./migrate";
 import { emptyDeviceState, publicState, stateFormatVersion, type DeviceState, type StoredDeviceState } from "./types";
 
 export const deviceStateBucket = "XSF_DEVICE_STATE";
@@ -40,9 +41,8 @@ export async function ensureDeviceStateBucket(js: JetStreamClient | NatsConnecti
   const o = { ...defaultStateBucketOptions, ...opts };
   return new Kvm(js).create(deviceStateBucket, {
     replicas: o.replicas,
-    // 3 revisions per device: after a CAS, ingest checks that the revision
-    // before its own is the one it read (see interleavedWrite) and, if not,
-    // merges the write that slipped in, using the common base.
+    // A few revisions per device, for inspection after an incident (one
+    // writer per device: nothing reads them in normal operation).
     history: 3,
     max_bytes: o.maxBytes,
     maxValueSize: o.valueBytesMax,
@@ -62,10 +62,13 @@ export function encodeState(s: StoredDeviceState): Uint8Array {
 }
 
 export function decodeState(bytes: Uint8Array, deviceId: string): StoredDeviceState {
-  const s = JSON.parse(dec.decode(bytes)) as StoredDeviceState;
-  if (s.v !== stateFormatVersion || s.deviceId !== deviceId) {
-    throw new Error(`device state for ${deviceId}: unexpected format v=${String(s.v)} device=${String(s.deviceId)}`);
+  const raw = JSON.parse(dec.decode(bytes)) as Record<string, unknown>;
+  if (raw === null || typeof raw !== "object" || raw.deviceId !== deviceId) {
+    throw new Error(`device state for ${deviceId}: unexpected value (device ${String((raw as { deviceId?: unknown } | null)?.deviceId)})`);
   }
+  // Older formats are upgraded once here; the next write stores the current one.
+  const s = upgradeStoredState(raw, deviceId);
+  if (s.v !== stateFormatVersion) throw new Error(`device state for ${deviceId}: unexpected format v=${String(s.v)}`);
   return s;
 }
 
@@ -169,25 +172,6 @@ export class DeviceStateStore {
     return { state: decodeState(e.value, deviceId), revision: e.revision };
   }
 
-  /** After our CAS from `expected` to `written`: null when the entry before
-   *  ours is the one we read (the normal case); otherwise the write that
-   *  slipped in between — nats-server 2.9 does not serialize concurrent
-   *  expected-last-subject-sequence writes on clustered streams
-   *  (nats-io/nats-server#4320), so two CAS can both succeed. */
-  async interleavedWrite(deviceId: string, expected: number, written: number): Promise<InterleavedWrite | null> {
-    const jsm = await this.#jsm();
-    const from = Math.abs(expected) + 1;
-    const next = await jsm.streams.getMessage(kvStream, { next_by_subj: kvSubject(deviceId), seq: from } as unknown as { seq: number });
-    if (!next || next.seq >= written) return null;
-    const other = decodeState(next.data, deviceId);
-    let base: StoredDeviceState | null = expected <= 0 ? emptyDeviceState(deviceId) : null;
-    if (expected > 0) {
-      const b = await jsm.streams.getMessage(kvStream, { seq: expected }).catch(() => null);
-      if (b && b.subject === kvSubject(deviceId) && b.data.length > 0) base = decodeState(b.data, deviceId);
-    }
-    return { base, other };
-  }
-
   #jsmP: Promise<JetStreamManager> | null = null;
   #jsm(): Promise<JetStreamManager> {
     this.#jsmP ??= this.#js().jetstreamManager(false);
@@ -213,13 +197,6 @@ export class DeviceStateStore {
       throw err;
     }
   }
-}
-
-export interface InterleavedWrite {
-  /** The state both writers started from (null when it is gone). */
-  base: StoredDeviceState | null;
-  /** The other writer's state, which ours replaced. */
-  other: StoredDeviceState;
 }
 
 const kvStream = `KV_${deviceStateBucket}`;

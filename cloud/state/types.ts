@@ -93,27 +93,41 @@ export interface DeviceState {
   traceparent: string;
 }
 
-/** Dedup window of one source as stored (base64 ring bitmap). */
-export interface StoredWindow {
-  hwm: number;
-  bits: string;
+/** Dedup record of a device (docs/delivery.md, "Exactly-once rules"); kept
+ *  by cloud/ingest/dedup.ts. Invariants: epoch is the current epoch (0 =
+ *  legacy device without epochs, or none seen yet); retiredEpochs holds at
+ *  most 4 epochs, none equal to `epoch`; every seq <= floor is settled;
+ *  ranges are inclusive [first, last], sorted, disjoint, not adjacent, all
+ *  above floor + 1 (a range starting at floor + 1 is merged into the floor),
+ *  at most `dedupRangesMax` of them. */
+export interface StoredDedup {
+  epoch: number;
+  /** JetStream time of the message that started the current epoch (0: none). */
+  epochSinceMs: number;
+  retiredEpochs: number[];
+  floor: number;
+  ranges: Array<[number, number]>;
 }
 
 /** What the KV value holds: the public state plus ingest's bookkeeping. */
 export interface StoredDeviceState extends DeviceState {
-  v: 1;
-  /** Per source (tele/hb/presence/ctr): high-watermark + window. */
-  dedup: Record<string, StoredWindow>;
-  /** Highest XSF_HELLO stream sequence applied to presence (hello/status
+  v: 2;
+  /** Seqs recorded for the current epoch (one record for every kind: the device has one seq counter). */
+  dedup: StoredDedup;
+  /** Highest XSF_UP stream sequence applied to presence (hello/status
    *  order is the server's arrival order, which is the truth for wills). */
   presenceStreamSeq: number;
 }
 
-export const stateFormatVersion = 1;
+export const stateFormatVersion = 2;
+
+export function emptyDedup(): StoredDedup {
+  return { epoch: 0, epochSinceMs: 0, retiredEpochs: [], floor: 0, ranges: [] };
+}
 
 export function emptyDeviceState(deviceId: string): StoredDeviceState {
   return {
-    v: 1,
+    v: 2,
     deviceId,
     registeredAtMs: null,
     lastSeenMs: 0,
@@ -124,7 +138,7 @@ export function emptyDeviceState(deviceId: string): StoredDeviceState {
     counters: {},
     telemetry: { batches: 0, points: 0, lastSeq: 0 },
     traceparent: "",
-    dedup: {},
+    dedup: emptyDedup(),
     presenceStreamSeq: 0,
   };
 }

@@ -11,7 +11,7 @@ import {
   partitionedDeviceSubject,
   partitionRoot,
   Uplink,
-  type Downlink,
+  Downlink,
 } from "../../shared/topics";
 import { provisioningSubject, provisioningSubjectRoot, ProvisioningTopic } from "../../shared/provisioning";
 
@@ -27,6 +27,12 @@ export function deviceSubject(deviceId: string, kind: Uplink | Downlink): string
 /** `xsfleet.v1.dev.*.<kind>`: one kind across all devices. */
 export function allDevicesSubject(kind: Uplink | Downlink): string {
   return sharedAllDevicesSubject(kind);
+}
+
+/** `xsfleet.v1.dev.<id>.rcpt`: the device's receipt downlink (MQTT topic
+ *  xsfleet/v1/dev/<id>/rcpt, QoS 0; docs/delivery.md). */
+export function receiptSubject(deviceId: string): string {
+  return sharedDeviceSubject(deviceId, Downlink.Receipt);
 }
 
 // ---- partitions (docs/delivery.md: one ordered writer per device) ----
@@ -48,6 +54,17 @@ export const allPartitionedUplinks = `${partitionRoot}.*.dev.*.*`;
 export function allPartitionedDevicesSubject(kind: Uplink): string {
   return `${partitionRoot}.*.dev.*.${kind}`;
 }
+
+/**
+ * `XSF_UP`: the one stream that captures every device uplink — the
+ * partitioned subjects and the unmapped wills (docs/delivery.md). Named here
+ * because ingest (which creates it) and commands (which reads command acks
+ * from it) both use it.
+ */
+export const uplinkStream = "XSF_UP";
+
+/** Subjects `XSF_UP` captures: every partitioned uplink, and the MQTT will (nats-server 2.9 does not map it). */
+export const uplinkStreamSubjects: readonly string[] = Object.freeze([allPartitionedUplinks, sharedAllDevicesSubject(Uplink.Status)]);
 
 /**
  * The subject mappings that partition device uplinks, for the broker's

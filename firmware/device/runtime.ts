@@ -89,6 +89,8 @@ export interface RuntimeStats {
   dropped: number;
   samples: number;
   batches: number;
+  /** Telemetry points in the batches made (what ingest's point counter should reach). */
+  points: number;
   heartbeats: number;
   nextSeq: number;
   epoch: number;
@@ -123,6 +125,7 @@ export class DeviceRuntime {
   #heartbeatSeq = 0;
   #published = 0;
   #samples = 0;
+  #points = 0;
   #batches = 0;
   /** The actuator's output state, set by the "set" command. */
   #actuatorValue = 0;
@@ -234,7 +237,7 @@ export class DeviceRuntime {
       connects: ss.connects, connectAttempts: ss.attempts, lastBackoffMs: ss.lastBackoffMs, published: this.#published + this.#delivery.published,
       acked: ob.acked, confirmed: ob.receiptConfirmed, receiptRejected: ob.receiptRejected, retransmits: ob.retransmits,
       outboxDepth: ob.depth, outboxInflight: ob.inflight, outboxSent: ob.sent, outboxBytes: ob.bytes, dropped: ob.dropped + ob.rejected,
-      samples: this.#samples, batches: this.#batches, heartbeats: this.#heartbeatSeq, nextSeq: this.#seq.peek(),
+      samples: this.#samples, batches: this.#batches, points: this.#points, heartbeats: this.#heartbeatSeq, nextSeq: this.#seq.peek(),
       epoch: this.#seq.epoch, settledBelow: this.#delivery.settledBelow(this.#seq.peek()),
       configVersion: this.#config.version, counters: this.#counters.values(),
     };
@@ -399,6 +402,7 @@ export class DeviceRuntime {
     const b = this.#batcher?.flush();
     if (b === undefined) return;
     this.#batches++;
+    this.#points += b.pointCount;
     const telemetry = createTelemetryBatch({
       batchSeq: this.#batchSeq.take(), channels: this.#channels, encoding: telemetryEncoding, payload: b.payload,
       pointCount: b.pointCount, firstTimeMs: b.firstTimeMs, lastTimeMs: b.lastTimeMs,

@@ -1,7 +1,9 @@
 // W3C trace context (https://www.w3.org/TR/trace-context/): every envelope a
-// device sends starts a trace; the cloud continues it hop by hop.
+// device sends starts a trace; the cloud continues it hop by hop. Parsing
+// lives in shared/trace-context.ts (one parser for firmware and cloud).
 import type { Random } from "../platform";
 import { randomHex } from "./bytes";
+import { formatTraceparent, isTraceparent, parseTraceparent } from "../../shared/trace-context";
 
 const zeroTraceId = "00000000000000000000000000000000";
 const zeroSpanId = "0000000000000000";
@@ -16,16 +18,14 @@ export function newTraceparent(random: Random): string {
   return "00-" + traceId + "-" + spanId + "-01";
 }
 
-const traceparentPattern = /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/;
-
-export function isTraceparent(s: string): boolean {
-  return traceparentPattern.test(s) && s.slice(3, 35) !== zeroTraceId && s.slice(36, 52) !== zeroSpanId;
-}
+/** Whether `s` is a valid traceparent (the one parser: shared/trace-context). */
+export { isTraceparent };
 
 /** Continues `parent`'s trace with a new span id; a new trace when `parent` is not valid. */
 export function childTraceparent(parent: string, random: Random): string {
-  if (!isTraceparent(parent)) return newTraceparent(random);
+  const p = parseTraceparent(parent);
+  if (p === null) return newTraceparent(random);
   let spanId = randomHex(() => random.u32(), 8);
   if (spanId === zeroSpanId) spanId = "000000000000000" + "1";
-  return parent.slice(0, 36) + spanId + "-" + parent.slice(53, 55);
+  return formatTraceparent(p.traceId, spanId, p.flags);
 }

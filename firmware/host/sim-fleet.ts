@@ -52,6 +52,7 @@ export interface SimFleetStats {
   dropped: number;
   samples: number;
   batches: number;
+  points: number;
   heartbeats: number;
   perDevice: SimDeviceStats[];
 }
@@ -107,7 +108,7 @@ export async function startSimFleet(opts: SimFleetOptions): Promise<SimFleet> {
         devices: devices.length, connected: sum((s) => (s.connected ? 1 : 0)), published: sum((s) => s.published),
         acked: sum((s) => s.acked), confirmed: sum((s) => s.confirmed), retransmits: sum((s) => s.retransmits),
         outboxDepth: sum((s) => s.outboxDepth), dropped: sum((s) => s.dropped),
-        samples: sum((s) => s.samples), batches: sum((s) => s.batches), heartbeats: sum((s) => s.heartbeats), perDevice,
+        samples: sum((s) => s.samples), batches: sum((s) => s.batches), points: sum((s) => s.points), heartbeats: sum((s) => s.heartbeats), perDevice,
       };
     },
     stop: async () => {

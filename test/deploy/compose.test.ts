@@ -6,10 +6,14 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { startStages } from "../../scripts/containers/compose-model";
+import { mappingConfigLines } from "../../cloud/infra";
+import { defaultIngestConfig } from "../../cloud/ingest";
+import { uplinkPartitionMappings } from "../../cloud/subjects";
 
 const deploy = path.resolve(__dirname, "..", "..", "deploy");
 const compose = readFileSync(path.join(deploy, "docker-compose.yml"), "utf8");
 const natsConf = readFileSync(path.join(deploy, "nats", "nats.conf"), "utf8");
+const authConf = readFileSync(path.join(deploy, "nats", "auth.conf"), "utf8");
 const all = (re: RegExp, text: string): number[] => [...text.matchAll(re)].map((m) => Number(m[1]));
 
 describe("deploy/docker-compose.yml", () => {
@@ -28,6 +32,10 @@ describe("deploy/docker-compose.yml", () => {
     const servers = /x-nats-servers: &servers "([^"]+)"/.exec(compose)![1]!;
     expect(all(/:(\d+)/g, servers).sort()).toEqual(all(/NATS_CLIENT_PORT: "(\d+)"/g, compose).sort());
     expect(natsConf).toMatch(/stream_replicas: 3/);
+  });
+
+  it("maps device uplinks into ingest's partitions on the open broker, as xsfleet up does", () => {
+    expect(authConf).toContain(mappingConfigLines(uplinkPartitionMappings(defaultIngestConfig.partitions)).join("\n"));
   });
 });
 

@@ -15,6 +15,7 @@ import {
   writeServiceCreds, ConnectionType, type FullTrust, type LocalTls, type ServicePrincipal,
 } from "../../cloud/security";
 import type { CloudRole } from "../../cloud/base";
+import { uplinkPartitionMappings } from "../../cloud/subjects";
 
 export interface NatsNode {
   name: string;
@@ -53,6 +54,8 @@ export interface StartNatsOptions {
   replicas?: number;
   /** Operator (JWT) mode with the full resolver, as `xsfleet up` runs it; `partitions` maps uplinks (default null: unmapped). */
   secure?: boolean | { partitions?: number | null };
+  /** Open mode: map device uplinks into this many partitions (config `mappings`, as `xsfleet up --insecure`). */
+  partitions?: number;
   /** TLS on the client and MQTT listeners, with a local CA (tests verify with `tls.caFile`). */
   tls?: boolean;
 }
@@ -75,6 +78,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsCluste
       clientPort: anyPort, mqttPort: anyPort, monitorPort: anyPort, clusterPort: size > 1 ? anyPort : null,
       ...(trust ? { operator: { ...natsOperatorConfig(trust), resolverDir } } : {}),
       ...(tls ? { tls: { certFile: tls.certFile, keyFile: tls.keyFile } } : {}),
+      ...(!trust && opts.partitions ? { mappings: uplinkPartitionMappings(opts.partitions) } : {}),
     };
   });
   const confOf = (s: NatsServerSpec): string => path.join(root, `${s.name}.conf`);

@@ -8,7 +8,7 @@
 
 import { atResolution } from "../../../shared/codec";
 import { encodeBatch } from "../../../shared/codec/batch";
-import { createEnvelope, decodeEnvelope, encodeEnvelope, Encoding } from "../../../shared/proto/xsfleet.gen";
+import { createEnvelope, decodeEnvelope, encodeEnvelope, Encoding, type Receipt } from "../../../shared/proto/xsfleet.gen";
 import { Uplink } from "../../../shared/topics";
 import type { RandomSource } from "../../base";
 import { emptyDeviceState, type LoadedState, type StoredDeviceState } from "../../state";
@@ -81,36 +81,59 @@ export class ModelStateStore {
 
 // ---- outputs: dedup by msg id, as the output streams do ----
 
+/** (device, epoch, seq) of an output. */
+export interface OutputRecord {
+  deviceId: string;
+  epoch: number;
+  seq: number;
+}
+
+/** (device, epoch, seq) of a dead letter whose envelope still decodes. */
+export interface DeadLetterRecord {
+  deviceId: string;
+  epoch: number | null;
+  seq: number | null;
+}
+
 /** What reached the output streams: one entry per msg id (republishes dropped, and counted). */
 export class ModelOutputs {
-  readonly out = new Map<string, { deviceId: string; seq: number }>();
-  readonly history = new Map<string, { deviceId: string; seq: number }>();
-  readonly deadLetters = new Map<string, { deviceId: string; seq: number | null }>();
+  readonly out = new Map<string, OutputRecord>();
+  readonly history = new Map<string, OutputRecord>();
+  readonly deadLetters = new Map<string, DeadLetterRecord>();
   republishesDropped = 0;
+  receipts = 0;
 
-  #store(into: Map<string, { deviceId: string; seq: number | null }>, msgId: string, value: { deviceId: string; seq: number | null }): void {
+  /** `onReceipt` gets every receipt the pipeline publishes (core NATS: the caller may lose it). */
+  constructor(readonly onReceipt: (deviceId: string, r: Receipt) => void = () => {}) {}
+
+  #store<T>(into: Map<string, T>, msgId: string, value: T): void {
     if (into.has(msgId)) this.republishesDropped++;
     else into.set(msgId, value);
   }
 
   port(sched: SimScheduler, owner: string, random: RandomSource, faults: () => FaultRates, historyLayout: () => HistoryLayout | null): OutputPort {
-    const publish = (into: Map<string, { deviceId: string; seq: number | null }>, msgId: string, value: { deviceId: string; seq: number | null }): Promise<unknown> =>
+    const publish = <T>(into: Map<string, T>, msgId: string, value: T): Promise<unknown> =>
       faulty(sched, owner, random, faults, `publish ${msgId}`, () => this.#store(into, msgId, value));
     return {
       telemetry: (o: TelemetryOutput, history: HistoryLayout | null, outDurable: boolean) => {
         if (history !== historyLayout()) throw new Error("simulation: history layout differs from the configuration");
         const acks: Promise<unknown>[] = [];
-        const rec = { deviceId: o.deviceId, seq: o.seq };
-        if (history === "batch") acks.push(publish(this.history, `${o.deviceId}:${o.seq}:~batch`, rec));
-        else if (history === "channel") for (const c of o.telemetry.channels) acks.push(publish(this.history, `${o.deviceId}:${o.seq}:${c.name}`, rec));
-        if (outDurable) acks.push(publish(this.out, `${o.deviceId}:${o.seq}`, rec));
+        const rec: OutputRecord = { deviceId: o.deviceId, epoch: o.epoch, seq: o.seq };
+        const key = `${o.deviceId}:${o.epoch}:${o.seq}`;
+        if (history === "batch") acks.push(publish(this.history, `${key}:~batch`, rec));
+        else if (history === "channel") for (const c of o.telemetry.channels) acks.push(publish(this.history, `${key}:${c.name}`, rec));
+        if (outDurable) acks.push(publish(this.out, key, rec));
         return acks;
       },
       outCore: () => {
         throw new Error("simulation: runs with outDurable (a core-NATS out message lost in a crash is not redone)");
       },
       event: (_e: EventOutput) => {},
-      deadLetter: (d: DeadLetter) => publish(this.deadLetters, `${d.stream}:${d.streamSeq}`, { deviceId: deviceOfSubject(d.subject), seq: seqOf(d.data) }),
+      deadLetter: (d: DeadLetter) => publish(this.deadLetters, `${d.stream}:${d.streamSeq}`, { deviceId: deviceOfSubject(d.subject), ...seqOf(d.data) }),
+      receipt: (deviceId, r) => {
+        this.receipts++;
+        this.onReceipt(deviceId, r);
+      },
     };
   }
 }
@@ -119,18 +142,19 @@ function deviceOfSubject(subject: string): string {
   return subject.split(".")[3] ?? "";
 }
 
-/** The device seq of a dead letter, when its envelope still decodes. */
-function seqOf(data: Uint8Array): number | null {
+/** The device epoch and seq of a dead letter, when its envelope still decodes. */
+function seqOf(data: Uint8Array): { epoch: number | null; seq: number | null } {
   try {
-    return decodeEnvelope(data).seq;
+    const env = decodeEnvelope(data);
+    return { epoch: env.epoch, seq: env.seq };
   } catch {
-    return null;
+    return { epoch: null, seq: null };
   }
 }
 
 // ---- the broker: one stream, one shared durable consumer ----
 
-export const simStream = "XSF_TELE";
+export const simStream = "XSF_UP";
 
 interface Stored {
   readonly subject: string;
@@ -171,7 +195,7 @@ export class ModelBroker {
       const delivery = m.deliveries;
       return {
         subject: m.subject, data: m.data, stream: simStream, streamSeq: m.streamSeq, timeMs: m.timeMs,
-        redelivered: delivery > 1, pending,
+        redelivered: delivery > 1, deliveryCount: delivery, pending,
         // Acks and naks travel: a crash before they arrive loses them.
         ack: () => void sched.defer(owner, () => { m.acked = true; this.acks++; }),
         nak: (delayMs) => void sched.defer(owner, () => {
@@ -199,7 +223,7 @@ export const simChannels = Object.freeze([
 ]);
 
 /** A telemetry message of `deviceId` with `points` points; `corrupt` breaks its codec payload (it must be dead-lettered). */
-export function telemetryMessage(deviceId: string, seq: number, points: number, corrupt: boolean): { subject: string; data: Uint8Array } {
+export function telemetryMessage(deviceId: string, seq: number, points: number, corrupt: boolean, epoch = 0, settledBelow = 0): { subject: string; data: Uint8Array } {
   const ts = Array.from({ length: points }, (_, i) => 1_700_000_000_000 + seq * 10_000 + i * 10);
   let payload = encodeBatch({
     t0Ms: ts[0]!,
@@ -208,7 +232,7 @@ export function telemetryMessage(deviceId: string, seq: number, points: number, 
   });
   if (corrupt) payload = payload.slice(0, Math.max(1, payload.length >> 1));
   const env = createEnvelope({
-    schemaVersion: 1, deviceId, seq, deviceTimeMs: ts[points - 1]!,
+    schemaVersion: 1, deviceId, seq, epoch, settledBelow, deviceTimeMs: ts[points - 1]!,
     telemetry: {
       batchSeq: seq, channels: [...simChannels], encoding: Encoding.ENCODING_XSF_TS1, payload, pointCount: points,
       firstTimeMs: ts[0]!, lastTimeMs: ts[points - 1]!,

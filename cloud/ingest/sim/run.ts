@@ -1,25 +1,35 @@
 // Seeded simulation of ingest's per-device pipeline (pipeline.ts, the code
-// the product runs) on 1-3 nodes sharing one consumer, with faults: node
-// crashes at any point of the order of effects (before or after publish,
-// before or after the CAS, before the ack), lost requests and lost replies
-// on the store and the publisher, redelivery after ack wait and naks,
-// devices retransmitting and sending out of order, corrupt messages. One
-// seed decides everything; a failure prints it, and the same seed replays
-// the same run. The store is linearizable by construction: the nats-server
-// 2.9 CAS race (interleaved-repair.ts) is not modelled.
+// the product runs) on 1-3 nodes sharing one consumer, with simulated
+// devices that keep their messages until a receipt names them
+// (devices.ts), and faults: node crashes at any point of the order of
+// effects (before or after publish, before or after the CAS, before the
+// ack), lost requests and lost replies on the store and the publisher,
+// redelivery after ack wait and naks, publishes lost after the PUBACK (the
+// nats-server 2.9 MQTT path), lost receipts and the retransmits they cause,
+// duplicated sends, corrupt messages, devices wiping their flash (a new
+// epoch) or upgraded from firmware without epochs (0 -> e), a poison seq
+// (2^31) on a device's topic, and a flooding device against the per-device
+// rate limit. One seed decides everything; a failure prints it, and the
+// same seed replays the same run. The store is linearizable by construction
+// (one writer per device is the partition design's job: nodes here share
+// one consumer, a superset of the product, where a partition has one owner
+// at a time (partition-worker.ts) and a CAS conflict is a counted foreign write).
 //
-// Not modelled either: core-NATS out messages (outDurable off: lost in a
-// crash by design), and retransmits older than the dedup window (such a
-// seq is dead-lettered as stale, by design); the window here exceeds every
-// seq a device sends.
+// Not modelled: core-NATS out messages (outDurable off: lost in a crash by
+// design), live kinds (hello, hb, status, ctr: idempotent, see
+// test/cloud/ingest/apply.test.ts), the registry gate (admits every device).
 
+import { Uplink } from "../../../shared/topics";
+import { deviceSubject } from "../../subjects";
 import { Prng, randomInt, seededRandom, silentLogger, type RandomSource } from "../../base";
 import { DeviceLocks, StateCache } from "../cache";
-import { IngestPipeline } from "../pipeline";
+import { admitAllDevices, IngestPipeline } from "../pipeline";
+import { DeviceRateLimiter } from "../rate-limit";
 import { parseIngestConfig, type HistoryLayout, type IngestConfig } from "../settings";
-import { emptyIngestStats, IngestSource } from "../types";
+import { emptyIngestStats, type IngestStats } from "../types";
 import { checkIngestRun, type SentDevice } from "./checker";
-import { ModelBroker, ModelOutputs, ModelStateStore, noFaults, simChannels, telemetryMessage, type FaultRates } from "./model";
+import { SimDevice } from "./devices";
+import { ModelBroker, ModelOutputs, ModelStateStore, noFaults, simChannels, simStream, telemetryMessage, type FaultRates } from "./model";
 import { SimScheduler, settle } from "./scheduler";
 
 export interface IngestSimConfig {
@@ -33,8 +43,22 @@ export interface IngestSimConfig {
   readonly chaosMs: number;
   /** Per loop step during chaos. */
   readonly crashRate: number;
+  /** A device publishes one of its sent messages again (a duplicate at the broker). */
   readonly retransmitRate: number;
   readonly faults: FaultRates;
+  /** During chaos: a publish PUBACKed and lost; a receipt lost. */
+  readonly publishLossRate: number;
+  readonly receiptLossRate: number;
+  /** Per device send during chaos: the device wipes its flash (new epoch). */
+  readonly wipeRate: number;
+  /** Fraction of devices starting without epochs (upgraded 0 -> e mid-run). */
+  readonly legacyRate: number;
+  /** Inject one telemetry with seq 2^31 on a device's topic. */
+  readonly poison: boolean;
+  /** One device sends this many messages at once (0: none). */
+  readonly floodMessages: number;
+  readonly rateLimit: { readonly ratePerSec: number; readonly burst: number };
+  readonly receiptTimeoutMs: number;
 }
 
 export interface IngestSimResult {
@@ -47,6 +71,8 @@ export interface IngestSimResult {
 
 /** Loop steps at most; a run that does not settle by then is a liveness failure. */
 export const simStepsMax = 200_000;
+/** The poison seq of issue 16 (one message that blocked a device for good). */
+export const poisonSeq = 2 ** 31;
 
 export function ingestSimConfig(seed: number): IngestSimConfig {
   const r = new Prng(seed ^ 0x1a6e57);
@@ -62,6 +88,14 @@ export function ingestSimConfig(seed: number): IngestSimConfig {
     crashRate: r.pick([0, 0.002, 0.01]),
     retransmitRate: r.pick([0, 0.02, 0.1]),
     faults: r.pick([noFaults, { failBefore: 0.03, failAfter: 0.03 }, { failBefore: 0.1, failAfter: 0.1 }]),
+    publishLossRate: r.pick([0, 0.05, 0.2]),
+    receiptLossRate: r.pick([0, 0.1, 0.4]),
+    wipeRate: r.pick([0, 0, 0.05]),
+    legacyRate: r.pick([0, 0.5]),
+    poison: r.pick([false, true]),
+    floodMessages: r.pick([0, 0, 40]),
+    rateLimit: r.pick([{ ratePerSec: 100_000, burst: 100_000 }, { ratePerSec: 200, burst: 8 }]),
+    receiptTimeoutMs: r.pick([100, 300]),
   };
 }
 
@@ -71,93 +105,95 @@ interface SimNode {
   inflight: number;
 }
 
-interface Outgoing {
-  readonly deviceId: string;
-  readonly subject: string;
-  readonly data: Uint8Array;
-}
-
-/** Every message each device sends once, in an order shuffled within a small window (devices reorder). */
-function plan(cfg: IngestSimConfig, random: RandomSource): { devices: SentDevice[]; sends: Outgoing[] } {
-  const devices: SentDevice[] = [];
-  const perDevice: Outgoing[][] = [];
-  for (let d = 0; d < cfg.devices; d++) {
-    const deviceId = `sim-dev-${d}`;
-    const valid = new Map<number, number>();
-    const corrupt = new Set<number>();
-    const msgs: Outgoing[] = [];
-    for (let seq = 1; seq <= cfg.seqsPerDevice; seq++) {
-      const bad = random() < cfg.corruptRate;
-      const points = 1 + randomInt(random, 4);
-      if (bad) corrupt.add(seq);
-      else valid.set(seq, points);
-      msgs.push({ deviceId, ...telemetryMessage(deviceId, seq, points, bad) });
-    }
-    for (let i = 0; i + 1 < msgs.length; i++) {
-      const j = Math.min(msgs.length - 1, i + randomInt(random, 3));
-      [msgs[i], msgs[j]] = [msgs[j]!, msgs[i]!];
-    }
-    devices.push({ deviceId, valid, corrupt });
-    perDevice.push(msgs);
-  }
-  // Interleave devices at random, keeping each device's own order.
-  const sends: Outgoing[] = [];
-  while (perDevice.some((q) => q.length > 0)) {
-    const live = perDevice.filter((q) => q.length > 0);
-    sends.push(live[randomInt(random, live.length)]!.shift()!);
-  }
-  return { devices, sends };
-}
-
 export async function runIngestSeed(seed: number, override: Partial<IngestSimConfig> = {}): Promise<IngestSimResult> {
   const cfg = { ...ingestSimConfig(seed), ...override };
   const random = seededRandom(seed);
   const sched = new SimScheduler(seededRandom(seed ^ 0x5c4ed));
   const store = new ModelStateStore();
-  const outputs = new ModelOutputs();
   const broker = new ModelBroker(cfg.ackWaitMs);
-  const { devices, sends } = plan(cfg, random);
-  const sent: Outgoing[] = [];
-  const ingest: IngestConfig = parseIngestConfig({
-    seqWindow: 64, batchMax: cfg.pullMax, prefetchMax: Math.max(8, cfg.pullMax), casAttemptsMax: 16, deviceConcurrencyMax: 4,
-    history: true, historyLayout: cfg.historyLayout, out: true, outDurable: true, ackWaitMs: 1_000,
-  });
   let chaos = true;
+  const devices: SimDevice[] = [];
+  for (let d = 0; d < cfg.devices; d++) devices.push(new SimDevice(`sim-dev-${d}`, random() < cfg.legacyRate, seededRandom(seed * 31 + d), cfg.receiptTimeoutMs));
+  const byId = new Map(devices.map((d) => [d.deviceId, d]));
+  const counters = { crashes: 0, retransmits: 0, batches: 0, publishesLost: 0, receiptsLost: 0, wipes: 0, upgrades: 0, poisoned: 0, flooded: 0 };
+  const outputs = new ModelOutputs((deviceId, r) => {
+    if (chaos && random() < cfg.receiptLossRate) { counters.receiptsLost++; return; }
+    byId.get(deviceId)?.onReceipt(r);
+  });
+  const poison = new Map<string, Array<{ epoch: number; seq: number }>>();
+  const remaining = devices.map(() => cfg.seqsPerDevice);
+  /** Sent messages with the device and epoch (a wiped device cannot resend the bytes of an old epoch). */
+  const sent: Array<{ subject: string; data: Uint8Array; dev: SimDevice; epoch: number }> = [];
+  const ingest: IngestConfig = parseIngestConfig({
+    batchMax: cfg.pullMax, prefetchMax: Math.max(8, cfg.pullMax), casAttemptsMax: 16, deviceConcurrencyMax: 4,
+    history: true, historyLayout: cfg.historyLayout, out: true, outDurable: true, ackWaitMs: 1_000, dedupRangesMax: 64,
+    // The model broker redelivers without limit, and its faults (lost replies, crashes) are all transient: no poison here.
+    maxDeliver: 100,
+  });
   const faults = (): FaultRates => (chaos ? cfg.faults : noFaults);
   const nodes: (SimNode | null)[] = [];
   const restartAtMs: number[] = [];
   let incarnations = 0;
-  const counters = { crashes: 0, retransmits: 0, batches: 0 };
+  const nodeStats: IngestStats[] = [];
+  const publish = (m: { subject: string; data: Uint8Array }): void => {
+    if (chaos && random() < cfg.publishLossRate) { counters.publishesLost++; return; }
+    broker.publish(m.subject, m.data, sched.nowMs);
+  };
 
   const startNode = (i: number): SimNode => {
     const owner = `n${i}#${++incarnations}`;
+    const stats = emptyIngestStats(owner);
+    nodeStats.push(stats);
     const pipeline = new IngestPipeline({
-      cfg: ingest, cache: new StateCache(1000), locks: new DeviceLocks(), stats: emptyIngestStats(owner), log: silentLogger,
+      cfg: ingest, cache: new StateCache(1000), locks: new DeviceLocks(), stats, log: silentLogger,
       state: store.port(sched, owner, random, faults),
       out: outputs.port(sched, owner, random, faults, () => cfg.historyLayout),
+      admission: admitAllDevices,
+      rateLimit: new DeviceRateLimiter({ ...cfg.rateLimit, devicesMax: 16 }),
       hooks: { checkpoint: () => sched.defer(owner, () => undefined) },
       pause: (ms) => sched.defer(owner, () => undefined, ms),
     });
     return { owner, pipeline, inflight: 0 };
   };
   for (let i = 0; i < cfg.nodes; i++) nodes.push(startNode(i));
+  const poisonAtMs = randomInt(random, cfg.chaosMs);
+  const floodAtMs = randomInt(random, cfg.chaosMs);
 
   let problems: string[] = [];
   for (let loop = 0; ; loop++) {
     if (loop >= simStepsMax) {
-      problems = [`liveness: not quiet after ${simStepsMax} steps (unacked ${broker.unacked}, operations pending ${sched.pending}, unsent ${sends.length})`];
+      problems = [`liveness: not quiet after ${simStepsMax} steps (unacked ${broker.unacked}, operations pending ${sched.pending}, outboxes ${devices.map((d) => d.outboxDepth).join(",")})`];
       break;
     }
     if (chaos && sched.nowMs >= cfg.chaosMs) chaos = false;
-    // Devices: the next send, and during chaos a retransmit of something already sent.
-    if (sends.length > 0 && (random() < 0.2 || !chaos)) {
-      const m = sends.shift()!;
+    // Devices: new messages, flash wipes and upgrades during chaos, resends of overdue ones.
+    for (let d = 0; d < devices.length; d++) {
+      const dev = devices[d]!;
+      if (remaining[d]! > 0 && (random() < 0.2 || !chaos)) {
+        if (chaos && random() < cfg.wipeRate) { dev.wipe(); counters.wipes++; }
+        if (dev.epoch === 0 && random() < 0.1 && dev.upgrade()) counters.upgrades++;
+        remaining[d]!--;
+        const m = dev.send(sched.nowMs, random() < cfg.corruptRate);
+        sent.push({ ...m, dev, epoch: dev.epoch });
+        publish(m);
+      }
+      for (const data of dev.due(sched.nowMs)) publish({ subject: deviceSubject(dev.deviceId, Uplink.Telemetry), data });
+    }
+    if (cfg.floodMessages > 0 && counters.flooded === 0 && sched.nowMs >= floodAtMs) {
+      const dev = devices[0]!;
+      for (let i = 0; i < cfg.floodMessages; i++) publish(dev.send(sched.nowMs, false));
+      counters.flooded = cfg.floodMessages;
+    }
+    if (cfg.poison && counters.poisoned === 0 && sched.nowMs >= poisonAtMs) {
+      const dev = devices[devices.length - 1]!;
+      const m = telemetryMessage(dev.deviceId, poisonSeq, 2, false, dev.epoch, poisonSeq);
+      poison.set(dev.deviceId, [{ epoch: dev.epoch, seq: poisonSeq }]);
       broker.publish(m.subject, m.data, sched.nowMs);
-      sent.push(m);
+      counters.poisoned++;
     }
     if (chaos && sent.length > 0 && random() < cfg.retransmitRate) {
       const m = sent[randomInt(random, sent.length)]!;
-      broker.publish(m.subject, m.data, sched.nowMs);
+      if (m.epoch === m.dev.epoch) broker.publish(m.subject, m.data, sched.nowMs);
       counters.retransmits++;
     }
     // Nodes: crash, restart, pull.
@@ -181,25 +217,33 @@ export async function runIngestSeed(seed: number, override: Partial<IngestSimCon
         n.inflight++;
         counters.batches++;
         started = true;
-        void n.pipeline.processBatch(IngestSource.Telemetry, batch).then(() => { n.inflight--; });
+        void n.pipeline.processBatch(simStream, batch).then(() => { n.inflight--; });
       }
     }
     const ran = sched.runOne();
     // Continuations of what just ran (or started) queue the next operations.
     if (ran || started) await settle();
-    if (!chaos && sends.length === 0 && broker.unacked === 0 && sched.pending === 0 && nodes.every((n) => !n || n.inflight === 0)) break;
+    const quiet = remaining.every((r) => r === 0) && devices.every((d) => d.outboxDepth === 0);
+    if (!chaos && quiet && broker.unacked === 0 && sched.pending === 0 && nodes.every((n) => !n || n.inflight === 0)) break;
     // Time passes; when nothing can happen now, jump to the next thing that can.
-    if (ran || chaos || sends.length > 0) sched.nowMs++;
-    else sched.nowMs = Math.max(sched.nowMs + 1, Math.min(sched.nextAtMs() ?? Infinity, broker.nextDeliverableMs() ?? Infinity, ...restartAtMs.filter((t, i) => !nodes[i] && t > sched.nowMs)));
+    if (ran || chaos || !remaining.every((r) => r === 0)) sched.nowMs++;
+    else sched.nowMs = Math.max(sched.nowMs + 1, Math.min(sched.nextAtMs() ?? Infinity, broker.nextDeliverableMs() ?? Infinity, sched.nowMs + 10, ...restartAtMs.filter((t, i) => !nodes[i] && t > sched.nowMs)));
   }
+  for (const d of devices) counters.retransmits += d.retransmits;
   if (problems.length === 0) {
-    problems = checkIngestRun({ devices, stored: (id) => store.stored(id), outputs, historyRecordsPerSeq: cfg.historyLayout === "batch" ? 1 : simChannels.length });
+    const sentDevices: SentDevice[] = devices.map((d) => ({ deviceId: d.deviceId, ledgers: d.ledgers, badReceipts: d.badReceipts, poison: poison.get(d.deviceId) ?? [] }));
+    problems = checkIngestRun({
+      devices: sentDevices, stored: (id) => store.stored(id), outputs, historyRecordsPerSeq: cfg.historyLayout === "batch" ? 1 : simChannels.length,
+      dedupRangesMax: ingest.dedupRangesMax,
+    });
+    if (cfg.poison && cfg.rateLimit.burst > 1000 && ![...outputs.deadLetters.values()].some((x) => x.seq === poisonSeq)) problems.push("the poison seq was not dead-lettered");
   }
   return {
     seed, config: cfg, ok: problems.length === 0, problems,
     stats: {
       ...counters, steps: sched.steps, simMs: sched.nowMs, acks: broker.acks, naks: broker.naks, casConflicts: store.casConflicts,
-      republishesDropped: outputs.republishesDropped, deadLetters: outputs.deadLetters.size,
+      republishesDropped: outputs.republishesDropped, deadLetters: outputs.deadLetters.size, receipts: outputs.receipts,
+      ...Object.fromEntries((["rateLimited", "epochChanges", "settled", "retiredEpoch", "dedupOverflow", "duplicates"] as const).map((k) => [k, nodeStats.reduce((n, st) => n + st[k], 0)])),
     },
   };
 }

@@ -74,6 +74,8 @@ export class WalStorage implements RaftStorage {
   #closed = false;
   /** fsync calls made, for tests of group commit. */
   fsyncCount = 0;
+  /** Called with each fsync's duration in seconds (metrics); never throws into the WAL. */
+  onFsync: ((seconds: number) => void) | undefined = undefined;
 
   private constructor(dir: string, opts: WalOptions, state: LogState, segments: Segment[], fd: number, size: number) {
     this.dir = dir;
@@ -202,8 +204,10 @@ export class WalStorage implements RaftStorage {
       let bytes = 0;
       for (const b of bufs) bytes += b.byteLength;
       await writevAll(this.#fd, bufs);
+      const t0 = process.hrtime.bigint();
       await fdatasync(this.#fd);
       this.fsyncCount++;
+      this.onFsync?.(Number(process.hrtime.bigint() - t0) / 1e9);
       this.#segmentBytes += bytes;
       const seg = this.#segments[this.#segments.length - 1]!;
       seg.maxIndex = Math.max(seg.maxIndex, maxIndex);

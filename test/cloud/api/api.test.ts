@@ -6,7 +6,7 @@ import { ApiClient } from "../../../cloud/api/client";
 import { ApiError, apiServiceName } from "../../../cloud/api/types";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { startTestNode } from "./fixture";
+import { startTestNode, testPartitions } from "./fixture";
 import { startTestDevice } from "./mqtt-device";
 
 let nats: NatsCluster;
@@ -15,7 +15,7 @@ let nc: NatsConnection;
 let api: ApiClient;
 
 beforeAll(async () => {
-  nats = await startNats({ size: 1 });
+  nats = await startNats({ size: 1, partitions: testPartitions });
   node = await startTestNode(nats.servers, {}, {
     roles: {
       apiSeams: async () => ({
@@ -153,7 +153,7 @@ describe("device management API", () => {
   });
 
   it("reports no responders as not_available", async () => {
-    const other = await startNats({ size: 1 });
+    const other = await startNats({ size: 1, partitions: testPartitions });
     const c = await connect({ servers: other.servers });
     try {
       await expectApiError(new ApiClient(c).get("x"), "not_available", 503, /start one with the api role/);

@@ -1,6 +1,7 @@
 // Command delivery with several nodes running the commands role: every
 // attempt is sent by exactly one node (the compare-and-set winner), each ack
-// is recorded once, and a stopping node hands its retry loops over.
+// is recorded once, a stopping node hands its retry loops over, and an ack
+// sent while no commands node runs is recorded later from XSF_UP.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { until } from "../../harness/wait";
@@ -9,7 +10,7 @@ import { Kvm } from "@nats-io/kv";
 import type { CommandEvent, CommandRecord } from "../../../cloud/commands/types";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { startTestNode } from "./fixture";
+import { startTestNode, testPartitions } from "./fixture";
 import { startTestDevice, type TestDevice } from "./mqtt-device";
 
 let nats: NatsCluster;
@@ -19,7 +20,7 @@ const nodes: CloudNode[] = [];
 const devices: TestDevice[] = [];
 
 beforeAll(async () => {
-  nats = await startNats({ size: 1 });
+  nats = await startNats({ size: 1, partitions: testPartitions });
   nc = await connect({ servers: nats.servers });
   api = new ApiClient(nc);
 });
@@ -37,13 +38,32 @@ async function node(nodeId: string, roles: string[], commands?: Record<string, n
   return n;
 }
 
-async function device(deviceId: string, dropFirstCommands = 0): Promise<TestDevice> {
-  const d = await startTestDevice({ deviceId, mqttUrl: nats.nodes[0]!.mqttUrl, dropFirstCommands });
+async function device(deviceId: string, dropFirstCommands = 0, ackDelayMs = 0): Promise<TestDevice> {
+  const d = await startTestDevice({ deviceId, mqttUrl: nats.nodes[0]!.mqttUrl, dropFirstCommands, ackDelayMs });
   devices.push(d);
   return d;
 }
 
 describe("commands across several nodes", () => {
+  // First: no other commands node may run during it.
+  it("records an ack that arrived while no commands node ran (read durably from XSF_UP), without a resend", async () => {
+    const slow = { retryInitialMs: 60_000, retryMaxMs: 60_000, leaseMs: 65_000, tickMs: 50 };
+    const first = await node("ack-first", ["api", "commands"], slow);
+    await api.register("ack-late");
+    const dev = await device("ack-late", 0, 1_500);
+    const sent = await api.sendCommand({ deviceId: "ack-late", name: "op", wait: false, timeoutMs: 120_000 });
+    await until("the command reached the device", () => dev.received.length === 1);
+    await first.stop(); // no commands node runs while the device acks
+    nodes.splice(nodes.indexOf(first), 1);
+    await until("the device acked", () => dev.acksSent.length === 1);
+    const second = await node("ack-second", ["api", "commands"], slow);
+    await until("the ack recorded by the node started afterwards", () => second.commandWorker!.stats.acked === 1).catch((e: unknown) => { throw new Error(`${String(e)}; stats ${JSON.stringify(second.commandWorker!.stats)}; acks ${JSON.stringify(dev.acksSent)}`); });
+    expect(await api.getCommand("ack-late", sent.command.commandId)).toMatchObject({ state: "acked", attempts: 1, ack: { duplicate: false } });
+    expect(dev.received).toHaveLength(1); // recorded from XSF_UP, not by sending again
+    await second.stop();
+    nodes.splice(nodes.indexOf(second), 1);
+  });
+
   it("re-sends on Hello: an offline device gets its command as soon as it connects, long before the next timed retry", async () => {
     const slow = { retryInitialMs: 20_000, retryMaxMs: 20_000, leaseMs: 25_000, tickMs: 50 };
     const n = await node("hello-node", ["api", "commands"], slow);

@@ -5,7 +5,7 @@ import { ApiClient } from "../../../cloud/api/client";
 import type { CommandEvent } from "../../../cloud/commands/types";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { startTestNode } from "./fixture";
+import { startTestNode, testPartitions } from "./fixture";
 import { startTestDevice, type TestDevice } from "./mqtt-device";
 
 let nats: NatsCluster;
@@ -15,7 +15,7 @@ let api: ApiClient;
 const devices: TestDevice[] = [];
 
 beforeAll(async () => {
-  nats = await startNats({ size: 1 });
+  nats = await startNats({ size: 1, partitions: testPartitions });
   node = await startTestNode(nats.servers);
   nc = await connect({ servers: nats.servers });
   api = new ApiClient(nc);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient } from "../../../cloud/api/client";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { startTestNode } from "./fixture";
+import { startTestNode, testPartitions } from "./fixture";
 import { startTestDevice, type TestDevice } from "./mqtt-device";
 
 let nats: NatsCluster;
@@ -16,7 +16,7 @@ let nc: NatsConnection;
 let dev: TestDevice | null = null;
 
 beforeAll(async () => {
-  nats = await startNats({ size: 3 });
+  nats = await startNats({ size: 3, partitions: testPartitions });
   node = await startTestNode([nats.servers[0]!], { nodeId: "cluster-node", streams: { replicas: 3 } });
   nc = await connect({ servers: [nats.servers[1]!] });
 });

@@ -9,7 +9,7 @@ import { startNats, type NatsCluster } from "../../harness/nats";
 import { createNatsDashboardSource, type NatsDashboardSource } from "../../../cloud/dashboard/nats-source";
 import { startDashboard } from "../../../cloud/dashboard/server";
 import { startNatsDashboard } from "../../../cloud/dashboard/standalone";
-import { startHttpEndpoint } from "../../../cloud/node/http";
+import { startMetricsEndpoint } from "../../../cloud/metrics";
 import { Registry } from "prom-client";
 import type { DashboardHandle } from "../../../cloud/dashboard/types";
 import { DeviceStateStore, emptyDeviceState } from "../../../cloud/state";
@@ -112,7 +112,7 @@ describe("NatsDashboardSource on a real nats-server", () => {
   });
 
   it("adds roles and health from cloud nodes' /healthz endpoints", async () => {
-    const endpoint = await startHttpEndpoint({
+    const endpoint = await startMetricsEndpoint({
       host: "127.0.0.1", port: 0, metrics: new Registry(),
       health: () => ({ status: "ok", nodeId: "cloud-a", roles: ["ingest", "api"], nats: { connected: true, server: "n0" } }),
     });

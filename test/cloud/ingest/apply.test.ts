@@ -3,7 +3,7 @@
 // state as applying each message once in order.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { applyBatch, ItemOutcome, mergeInterleaved, sweepPresence, type IngestItem } from "../../../cloud/ingest/apply";
+import { applyBatch, ItemOutcome, sweepPresence, type IngestItem } from "../../../cloud/ingest/apply";
 import { defaultIngestConfig } from "../../../cloud/ingest/settings";
 import { decodeDeviceMessage, DlqReason } from "../../../cloud/records";
 import { emptyDeviceState, publicState, type StoredDeviceState } from "../../../cloud/state/types";
@@ -11,6 +11,7 @@ import { encodeEnvelope, type Envelope } from "../../../shared/proto/xsfleet.gen
 import { counterEnvelope, heartbeatEnvelope, helloEnvelope, kindOf, statusEnvelope, telemetryEnvelope } from "./helpers";
 
 const id = "dev-pure";
+const lim = { dedupRangesMax: 256, seqJumpMax: 1 << 24 };
 
 function item(env: Envelope, streamSeq: number, timeMs: number): IngestItem {
   const d = decodeDeviceMessage(`xsfleet.v1.dev.${id}.${kindOf(env)}`, encodeEnvelope(env), defaultIngestConfig);
@@ -30,7 +31,7 @@ function history(n: number): IngestItem[] {
 
 function applyAll(batches: IngestItem[][]): StoredDeviceState {
   let st = emptyDeviceState(id);
-  for (const b of batches) st = applyBatch(st, b, { seqWindow: 64 }).state;
+  for (const b of batches) st = applyBatch(st, b, lim).state;
   return st;
 }
 
@@ -72,11 +73,11 @@ describe("applyBatch", () => {
     );
   });
 
-  it("reports duplicates and emits registered/online once", () => {
+  it("reports duplicates and emits online once (registered comes only from the API)", () => {
     const st = emptyDeviceState(id);
-    const r1 = applyBatch(st, [items[0]!, items[1]!], { seqWindow: 64 });
-    expect(r1.events.map((e) => e.event).sort()).toEqual(["online", "registered"]);
-    const r2 = applyBatch(r1.state, [items[1]!, items[0]!], { seqWindow: 64 });
+    const r1 = applyBatch(st, [items[0]!, items[1]!], lim);
+    expect(r1.events.map((e) => e.event).sort()).toEqual(["online"]);
+    const r2 = applyBatch(r1.state, [items[1]!, items[0]!], lim);
     expect(r2.changed).toBe(false);
     expect(r2.duplicates).toBe(2);
     expect(r2.outcomes).toEqual([ItemOutcome.Duplicate, ItemOutcome.Duplicate]);
@@ -84,62 +85,44 @@ describe("applyBatch", () => {
   });
 
   it("takes presence from the server's order of hello/status (a late will wins, then the next hello)", () => {
-    let st = applyBatch(emptyDeviceState(id), [item(helloEnvelope(id, 10), 1, 100), item(statusEnvelope(id, 11, true), 2, 101)], { seqWindow: 64 }).state;
+    let st = applyBatch(emptyDeviceState(id), [item(helloEnvelope(id, 10), 1, 100), item(statusEnvelope(id, 11, true), 2, 101)], lim).state;
     expect(st.presence.state).toBe("online");
     // The will carries an older seq (allocated at connect) but arrives later.
-    const will = applyBatch(st, [item(statusEnvelope(id, 9, false), 3, 200)], { seqWindow: 64 });
+    const will = applyBatch(st, [item(statusEnvelope(id, 9, false), 3, 200)], lim);
     expect(will.state.presence).toMatchObject({ state: "offline", source: "status", reason: "will" });
     expect(will.events.map((e) => e.event)).toEqual(["offline"]);
     st = will.state;
     // A heartbeat from the old session does not bring it back; the next hello does.
-    expect(applyBatch(st, [item(heartbeatEnvelope(id, 12, 1), 7, 150)], { seqWindow: 64 }).state.presence.state).toBe("offline");
-    expect(applyBatch(st, [item(helloEnvelope(id, 20), 4, 300)], { seqWindow: 64 }).state.presence.state).toBe("online");
+    expect(applyBatch(st, [item(heartbeatEnvelope(id, 12, 1), 7, 150)], lim).state.presence.state).toBe("offline");
+    expect(applyBatch(st, [item(helloEnvelope(id, 20), 4, 300)], lim).state.presence.state).toBe("online");
   });
 
   it("times out silent devices and brings them back on activity", () => {
-    const st = applyBatch(emptyDeviceState(id), [item(helloEnvelope(id, 1, 1000), 1, 5000)], { seqWindow: 64 }).state;
+    const st = applyBatch(emptyDeviceState(id), [item(helloEnvelope(id, 1, 1000), 1, 5000)], lim).state;
     const opts = { heartbeatTimeoutFactor: 3, heartbeatIntervalDefaultMs: 10_000 };
     expect(sweepPresence(st, 7_999, opts)).toBeNull();
     const off = sweepPresence(st, 8_001, opts)!;
     expect(off.state.presence).toMatchObject({ state: "offline", source: "heartbeat-timeout" });
     expect(off.event.event).toBe("offline");
-    const back = applyBatch(off.state, [item(heartbeatEnvelope(id, 2, 1), 1, 9000)], { seqWindow: 64 });
+    const back = applyBatch(off.state, [item(heartbeatEnvelope(id, 2, 1), 1, 9000)], lim);
     expect(back.state.presence).toMatchObject({ state: "online", source: "activity" });
     expect(back.events.map((e) => e.event)).toEqual(["online"]);
   });
 
-  it("rejects stale seqs and counter kind changes as dead letters, without applying them", () => {
-    let st = applyBatch(emptyDeviceState(id), [item(telemetryEnvelope(id, 500, 3), 1, 1)], { seqWindow: 64 }).state;
-    const stale = applyBatch(st, [item(telemetryEnvelope(id, 400, 3), 2, 2)], { seqWindow: 64 });
-    expect(stale.rejections).toEqual([{ index: 0, reason: DlqReason.StaleSeq, detail: expect.stringMatching(/seq 400/) }]);
-    expect(stale.changed).toBe(false);
-    st = applyBatch(st, [item(counterEnvelope(id, 501, { a: 1 }), 3, 3)], { seqWindow: 64 }).state;
+  it("rejects seq jumps and counter kind changes as dead letters, without applying them", () => {
+    let st = applyBatch(emptyDeviceState(id), [item(telemetryEnvelope(id, 500, 3), 1, 1)], lim).state;
+    const jump = applyBatch(st, [item(telemetryEnvelope(id, 2 ** 31, 3), 2, 2)], lim);
+    expect(jump.rejections).toEqual([{ index: 0, reason: DlqReason.SeqJump, detail: expect.stringMatching(/seq 2147483648/) }]);
+    expect(jump.changed).toBe(false);
+    st = applyBatch(st, [item(counterEnvelope(id, 501, { a: 1 }), 3, 3)], lim).state;
     const pn = counterEnvelope(id, 502, { a: 1 });
     pn.counters!.counters[0]!.kind = 2; // PN bytes differ; the kind check comes first
     const d = decodeDeviceMessage(`xsfleet.v1.dev.${id}.ctr`, encodeEnvelope(pn), defaultIngestConfig);
     if (d.ok) {
-      const r = applyBatch(st, [{ msg: d, streamSeq: 4, timeMs: 4 }], { seqWindow: 64 });
+      const r = applyBatch(st, [{ msg: d, streamSeq: 4, timeMs: 4 }], lim);
       expect(r.rejections[0]?.reason).toBe(DlqReason.BadCounter);
     } else {
       expect(d.reason).toBe(DlqReason.BadCounter);
     }
-  });
-
-  it("merges back a concurrent write that a racing CAS replaced (lost-update repair)", () => {
-    // Both writers start from the same base and apply different messages.
-    const base = applyAll([items.slice(0, 10)]);
-    const a = items.slice(10, 25);
-    const b = items.slice(25, 40);
-    const ours = applyBatch(base, a, { seqWindow: 64 }).state;
-    const other = applyBatch(base, b, { seqWindow: 64 }).state;
-    const merged = mergeInterleaved(ours, other, base, 64);
-    expect(merged.overlap).toBe(0);
-    const got = publicState(merged.state);
-    expect(got.telemetry).toEqual(reference.telemetry);
-    expect(got.readings).toEqual(reference.readings);
-    expect(got.counters).toEqual(reference.counters);
-    expect(got.heartbeat).toEqual(reference.heartbeat);
-    // Every message of both sides is now a duplicate.
-    expect(applyBatch(merged.state, items, { seqWindow: 64 }).duplicates).toBe(items.length);
   });
 });

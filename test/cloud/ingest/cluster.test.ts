@@ -1,10 +1,14 @@
-// A 3-node NATS cluster (R3 streams, KV and MQTT sessions), two ingest nodes
-// sharing the durable consumers, 20 simulated devices running the real
-// firmware runtime (firmware/host/sim-device: persisted outbox, seq, will,
-// several broker URLs), replaying room-climate traces. During the run:
-// one ingest node stops acking and is SIGKILLed, one device loses its network
-// and backfills, one NATS server is stopped. Every telemetry point must end
-// up exactly once in device state and on the output subject (XSF_OUT).
+// A 3-node NATS cluster (R3 streams, KV and MQTT sessions) mapping device
+// uplinks into 16 partitions, a Raft control plane (one replica, in this
+// process), three ingest nodes — A here, B and C in child processes — that
+// share the partitions fairly through leases, and 20 simulated devices
+// running the real firmware runtime (firmware/host/sim-device: persisted
+// outbox, seq, will, several broker URLs), replaying room-climate traces.
+// During the run: B stops acking and is SIGKILLed (its partitions move to A
+// and C), one device loses its network and backfills, one NATS server is
+// stopped. Every telemetry point must end up exactly once in device state
+// and on the output subject (XSF_OUT), and no device state is written by two
+// owners (foreign writes 0 on every node).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -12,10 +16,13 @@ import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { startIngestRole, type IngestRole, type IngestStats } from "../../../cloud/ingest";
+import { admitAllDevices, partitionConsumerName, startIngestRole, type IngestRole, type IngestStats } from "../../../cloud/ingest";
+import { startControlPlaneInProcess, type InProcessControlPlane } from "../../harness/control-plane";
+import { ControlClient } from "../../../cloud/controlplane";
 import type { OutTelemetryJson } from "../../../cloud/records";
 import { DeviceStateStore } from "../../../cloud/state";
 import { decodeEnvelope } from "../../../shared/proto/xsfleet.gen";
+import { devicePartition } from "../../../shared/topics";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { startSimDevice, type SimDevice } from "../../../firmware/host/sim-device";
@@ -28,53 +35,78 @@ const devicesN = 20;
 const sampleIntervalMs = 20;
 const batchPointsMax = 10;
 const runMs = 6_000;
-// Small pulls so the two nodes share the load at this modest rate.
-const ingestConfig = { replicas: 3, ackWaitMs: 2_000, sweepIntervalMs: 500, batchMax: 16, prefetchMax: 32, maxAckPending: 1024 };
+const partitions = 16;
+// Small pulls at this modest rate; a short lease so B's partitions move quickly.
+const ingestConfig = { replicas: 3, ackWaitMs: 2_000, sweepIntervalMs: 500, batchMax: 16, prefetchMax: 32, maxAckPending: 1024, partitions, ownershipTtlMs: 3_000 };
 const childStopsAckingAfter = 30;
 
-describe("ingest on a 3-node NATS cluster with two ingest nodes", () => {
+/** An ingest node in a child process, with the stats it last printed. */
+interface Child { proc: ChildProcess; ready: boolean; stats: IngestStats | null }
+
+function spawnIngest(servers: string[], nodeId: string, stopAckingAfter: number): Child {
+  const proc = spawn(process.execPath, ["--import", "tsx", path.join(here, "ingest-child.ts"), servers.join(","), nodeId, JSON.stringify(ingestConfig), String(stopAckingAfter)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const c: Child = { proc, ready: false, stats: null };
+  let buf = "";
+  proc.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    buf += chunk;
+    const lines = buf.split("\n");
+    buf = lines.pop()!;
+    for (const line of lines) {
+      if (line === "ready") c.ready = true;
+      else if (line.startsWith("{")) c.stats = JSON.parse(line) as IngestStats;
+    }
+  });
+  return c;
+}
+
+describe("ingest on a 3-node NATS cluster with three ingest nodes owning 16 partitions", () => {
   let nats: NatsCluster;
   let nc: NatsConnection;
   let js: JetStreamClient;
+  let cp: InProcessControlPlane;
   let roleA: IngestRole;
-  let child: ChildProcess | null = null;
+  const children: Child[] = [];
   const devices: SimDevice[] = [];
   const teleSeqs = new Map<string, Set<number>>();
   let stateDir = "";
 
   beforeAll(async () => {
-    nats = await startNats({ size: 3 });
+    nats = await startNats({ size: 3, partitions });
     stateDir = mkdtempSync(path.join(tmpdir(), "xsfleet-ingest-fleet-"));
     nc = await connect({ servers: nats.servers, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     js = jetstream(nc);
-    roleA = await startIngestRole({ nc, nodeId: "ingest-a", log: consoleLog, config: ingestConfig });
+    cp = await startControlPlaneInProcess(nats.servers[0]!);
+    const control = new ControlClient(nc, { clientId: "ingest-a", timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
+    roleA = await startIngestRole({ admission: admitAllDevices, nc, nodeId: "ingest-a", log: consoleLog, config: ingestConfig, control: control.proposer() });
   });
   afterAll(async () => {
-    child?.kill("SIGKILL");
+    for (const c of children) c.proc.kill("SIGKILL");
     for (const d of devices) d.crash();
     await roleA?.stop();
+    await cp?.stop();
     await nc?.close();
     await nats?.stop();
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it("applies every point exactly once through an ingest crash, a device outage and a NATS server stop", async () => {
-    // Ingest node B in a child process: after some acks it stops acking, later it is killed.
-    const childArgs = [nats.servers.join(","), "ingest-b", JSON.stringify(ingestConfig), String(childStopsAckingAfter)];
-    child = spawn(process.execPath, ["--import", "tsx", path.join(here, "ingest-child.ts"), ...childArgs], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let childStats = null as IngestStats | null;
-    let childReady = false;
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-      for (const line of chunk.split("\n")) {
-        if (line === "ready") childReady = true;
-        else if (line.startsWith("{")) childStats = JSON.parse(line) as IngestStats;
-      }
-    });
-    await waitFor("ingest-b ready", () => childReady);
+  it("shares the partitions fairly, moves a killed node's partitions, and applies every point exactly once with one writer per device", async () => {
+    // Ingest node B: after some acks it stops acking, later it is killed. C runs throughout.
+    const b = spawnIngest(nats.servers, "ingest-b", childStopsAckingAfter);
+    const c = spawnIngest(nats.servers, "ingest-c", 1_000_000_000);
+    children.push(b, c);
+    await waitFor("ingest-b and ingest-c ready", () => b.ready && c.ready, 60_000);
     const t0 = Date.now();
     const phase = (name: string): void => { if (process.env.XSF_TRACE) console.log(`${Date.now() - t0} ms: ${name}`); };
+    // Fair share: 16 partitions over 3 nodes, 5 or 6 each, every partition owned once.
+    const owned = (): number[][] => [roleA.stats().partitionsOwned, b.stats?.partitionsOwned ?? [], c.stats?.partitionsOwned ?? []];
+    await waitFor("16 partitions shared 6/5/5 by three nodes", () => {
+      const o = owned();
+      return o.every((x) => x.length === 5 || x.length === 6) && new Set(o.flat()).size === partitions && o.flat().length === partitions;
+    }, 60_000);
+    const bPartitions = [...b.stats!.partitionsOwned];
+    phase(`shared ${JSON.stringify(owned())}`);
 
     // Devices: each lists the brokers starting from a different one.
     const mqttUrls = nats.nodes.map((n) => n.mqttUrl);
@@ -98,25 +130,32 @@ describe("ingest on a 3-node NATS cluster with two ingest nodes", () => {
     // Faults, in the middle of the run.
     await waitFor("devices connected", () => devices.every((d) => d.stats().connects > 0));
     // B holds applied-but-unacked messages (and maybe fetched, unprocessed ones) when it dies.
-    await waitFor("ingest-b holds unacked messages", () => (childStats?.messages ?? 0) >= childStopsAckingAfter + 20, 20_000);
-    child.kill("SIGKILL");
+    await waitFor("ingest-b holds unacked messages", () => (b.stats?.messages ?? 0) >= childStopsAckingAfter + 20, 20_000);
+    b.proc.kill("SIGKILL");
+    const killedAt = Date.now();
     phase("ingest-b killed");
+    // Its partitions move to A and C once its membership and leases lapse (TTL 3 s + a tick).
+    await waitFor("A and C own all 16 partitions, 8 each", () => {
+      const [a, , cc] = owned();
+      return a!.length === 8 && cc!.length === 8 && new Set([...a!, ...cc!]).size === partitions;
+    }, 30_000);
+    const movedMs = Date.now() - killedAt;
+    phase(`B's partitions ${JSON.stringify(bPartitions)} moved in ${movedMs} ms`);
     const victim = devices[3]!;
     victim.cutNetwork();
     await waitFor("outbox grows while offline", () => victim.stats().outboxDepth >= 5);
     victim.restoreNetwork();
     phase("victim restored");
-    // Stop a server that is not XSF_TELE's leader (preferably the telemetry
-    // consumer's): see docs/ingest.md, "Limits" — nats-server 2.9 PUBACKs an
-    // MQTT QoS 1 publish before the capturing stream stores it, so stopping
-    // the stream leader can lose a message the device saw acknowledged.
+    // Stop a server that is not XSF_UP's leader (nor node 0, where the
+    // control-plane replica connects): see docs/ingest.md, "Limits" —
+    // nats-server 2.9 PUBACKs an MQTT QoS 1 publish before the capturing
+    // stream stores it, so stopping the stream leader can lose a message the
+    // device saw acknowledged (end-to-end receipts close that, docs/delivery.md).
     const jsm0 = await js.jetstreamManager();
-    const teleLeader = (await jsm0.streams.info("XSF_TELE")).cluster?.leader;
-    const consumerLeader = (await jsm0.consumers.info("XSF_TELE", "xsf-ingest-tele")).cluster?.leader;
-    const candidates = nats.nodes.map((n, i) => ({ n, i })).filter(({ n }) => n.name !== teleLeader);
-    const stopIdx = (candidates.find(({ n }) => n.name === consumerLeader) ?? candidates[0]!).i;
+    const upLeader = (await jsm0.streams.info("XSF_UP")).cluster?.leader;
+    const stopIdx = nats.nodes.map((n, i) => ({ n, i })).find(({ n, i }) => i > 0 && n.name !== upLeader)!.i;
     await nats.stopNode(stopIdx);
-    phase(`nats ${nats.nodes[stopIdx]!.name} stopped (tele leader ${teleLeader}, consumer leader ${consumerLeader})`);
+    phase(`nats ${nats.nodes[stopIdx]!.name} stopped (XSF_UP leader ${upLeader})`);
     const ackedAtStop = devices.map((d) => d.stats().acked);
     await waitFor("run time", () => Date.now() - t0run >= runMs, runMs + 10_000);
     // Every device kept delivering after the stop (those connected to the
@@ -126,12 +165,12 @@ describe("ingest on a 3-node NATS cluster with two ingest nodes", () => {
     await Promise.all(devices.map((d) => d.stop()));
     phase("devices stopped");
     for (const d of devices) expect(d.stats().dropped, `${d.deviceId} dropped nothing`).toBe(0);
-    // What the system accepted: every telemetry message in XSF_TELE, once per
+    // What the system accepted: every telemetry message in XSF_UP, once per
     // seq (retransmits repeat a seq), with its point count.
     const jsFast = jetstream(nc, { timeout: 1_500 });
     const accepted = new Map<string, Map<number, number>>();
     const arrivals = new Map<string, number[]>();
-    for (const m of await readStream(jsFast, "XSF_TELE", "xsfleet.v1.dev.*.tele")) {
+    for (const m of await readStream(jsFast, "XSF_UP", "xsfleet.v1.p.*.dev.*.tele")) {
       const env = decodeEnvelope(m.data);
       const per = accepted.get(env.deviceId) ?? new Map<number, number>();
       per.set(env.seq, env.telemetry!.pointCount);
@@ -155,8 +194,8 @@ describe("ingest on a 3-node NATS cluster with two ingest nodes", () => {
       }
       return true;
     }, 50_000).catch(async (err: unknown) => {
-      const c = await jsFast.jetstreamManager().then((m) => m.consumers.info("XSF_TELE", "xsf-ingest-tele")).catch((e: unknown) => String(e));
       const devId = missing.split(":")[0]!;
+      const c = await jsFast.jetstreamManager().then((m) => m.consumers.info("XSF_UP", partitionConsumerName(devicePartition(devId, partitions)))).catch((e: unknown) => String(e));
       const outSeqs = (await readStream(jsFast, "XSF_OUT", `xsfleet.v1.out.${devId}.telemetry`)).map((m) => (JSON.parse(new TextDecoder().decode(m.data)) as OutTelemetryJson).seq);
       const st = await store.getDeviceState(devId);
       throw new Error(`${String(err)}; ${missing}; accepted ${[...accepted.get(devId)!.keys()].join(",")}; out ${outSeqs.join(",")}; ` +
@@ -165,9 +204,12 @@ describe("ingest on a 3-node NATS cluster with two ingest nodes", () => {
     phase("state complete");
     // The crash took messages with it: wait until the consumer has no unacked left.
     const jsm = await js.jetstreamManager();
-    await waitFor("telemetry consumer drained", async () => {
-      const c = await jsm.consumers.info("XSF_TELE", "xsf-ingest-tele");
-      return c.num_pending + c.num_ack_pending === 0;
+    await waitFor("every partition consumer drained", async () => {
+      for (let n = 0; n < partitions; n++) {
+        const ci = await jsm.consumers.info("XSF_UP", partitionConsumerName(n));
+        if (ci.num_pending + ci.num_ack_pending !== 0) return false;
+      }
+      return true;
     }, 30_000);
 
     phase("consumer drained");
@@ -201,12 +243,15 @@ describe("ingest on a 3-node NATS cluster with two ingest nodes", () => {
     expect(firsts.length).toBe(accepted.get(victim.deviceId)!.size);
 
     const a = roleA.stats();
+    const cs = c.stats!;
+    const brief = (s: IngestStats) => ({ messages: s.messages, applied: s.applied, duplicates: s.duplicates, redeliveries: s.redeliveries, foreignWrites: s.foreignWrites, batchFailures: s.batchFailures, partitions: s.partitionsOwned.length, acquired: s.partitionsAcquired });
     console.log(JSON.stringify({
-      ingestA: { messages: a.messages, applied: a.applied, duplicates: a.duplicates, redeliveries: a.redeliveries, casRetries: a.casRetries, batchFailures: a.batchFailures, lostUpdatesRepaired: a.lostUpdatesRepaired },
-      ingestB: childStats && { messages: childStats.messages, applied: childStats.applied },
+      ingestA: brief(a), ingestB: b.stats && brief(b.stats), ingestC: brief(cs), partitionsMovedMs: movedMs,
       devicePublished: devices.reduce((n, d) => n + d.stats().published, 0),
       deviceAcked: devices.reduce((n, d) => n + d.stats().acked, 0),
     }));
-    expect(a.redeliveries, "ingest-a took over ingest-b's unacked messages").toBeGreaterThan(0);
+    expect(a.redeliveries + cs.redeliveries, "A and C took over B's unacked messages").toBeGreaterThan(0);
+    // One writer per device: no state write ever met another writer's.
+    expect([a.foreignWrites, b.stats?.foreignWrites ?? 0, cs.foreignWrites]).toEqual([0, 0, 0]);
   }, 120_000);
 });

@@ -1,17 +1,29 @@
 // Bad input: each malformed, oversized, truncated or inconsistent message is
 // dead-lettered with its reason in headers, counted by reason, acked, and the
-// good messages around it are all applied.
+// good messages around it are all applied. A message whose handling throws
+// at every delivery is dead-lettered `poison` at the consumer's last
+// delivery (max_deliver), with the error — never redelivered forever — and
+// the good messages of the same device around it are applied.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { Registry } from "prom-client";
-import { registerIngestMetrics, startIngestRole, type IngestRole } from "../../../cloud/ingest";
+import { admitAllDevices, registerIngestMetrics, startIngestRole, type IngestRole } from "../../../cloud/ingest";
 import { DlqHeader, DlqReason } from "../../../cloud/records";
 import { DeviceStateStore } from "../../../cloud/state";
 import { encodeEnvelope, createEnvelope, CounterKind, Encoding } from "../../../shared/proto/xsfleet.gen";
 import { waitFor } from "../../harness/wait";
 import { TestDevice, heartbeatEnvelope, quietLog, readStream, telemetryEnvelope } from "./helpers";
+import { localProposer } from "../../harness/local-proposer";
+import { ControlStateMachine } from "../../../cloud/control";
+import { partitionConsumerName } from "../../../cloud/ingest";
+import { devicePartition } from "../../../shared/topics";
+
+const partitions = 16;
+const maxDeliver = 3;
+/** Every state write of this device throws: its telemetry can never be recorded. */
+const poisonDevice = "dev-poison";
 
 describe("ingest dead-letters bad input and keeps going", () => {
   let nats: NatsCluster;
@@ -20,12 +32,13 @@ describe("ingest dead-letters bad input and keeps going", () => {
   let role: IngestRole;
 
   beforeAll(async () => {
-    nats = await startNats();
+    nats = await startNats({ partitions });
     nc = await connect({ servers: nats.servers });
     js = jetstream(nc);
     role = await startIngestRole({
-      nc, nodeId: "ingest-dlq", log: quietLog,
-      config: { messageBytesMax: 4096, pointsPerBatchMax: 100, seqWindow: 64, batchMax: 16, prefetchMax: 32, maxAckPending: 64 },
+      nc, nodeId: "ingest-dlq", log: quietLog, control: localProposer(new ControlStateMachine()), admission: admitAllDevices,
+      config: { messageBytesMax: 4096, pointsPerBatchMax: 100, batchMax: 16, prefetchMax: 32, maxAckPending: 64, maxDeliver },
+      faults: { beforeCas: (id) => { if (id === poisonDevice) throw new Error(`injected: ${poisonDevice} cannot be written`); } },
     });
   });
   afterAll(async () => {
@@ -52,7 +65,7 @@ describe("ingest dead-letters bad input and keeps going", () => {
     await tele(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])); // bad varint
     await good(2);
     await tele(valid.slice(0, Math.floor(valid.length / 2))); // truncated envelope
-    await tele(new Uint8Array(8000).fill(7)); // oversized
+    await tele(new Uint8Array(4100).fill(7)); // oversized, yet within $MQTT_msgs' slack (larger is refused before the PUBACK: partitions.broker.test.ts)
     await good(3);
     await tele(encodeEnvelope(telemetryEnvelope("someone-else", 5, 10))); // device mismatch
     await tele(encodeEnvelope(heartbeatEnvelope(id, 6, 1))); // heartbeat body on the telemetry topic
@@ -63,8 +76,8 @@ describe("ingest dead-letters bad input and keeps going", () => {
     await dev.sendRaw("ctr", encodeEnvelope(badCounter));
     await good(4);
     await tele(encodeEnvelope({ ...telemetryEnvelope(id, 8, 10), seq: 0 })); // seq 0
-    await good(5000); // jumps the 64-seq window...
-    await good(10); // ...so seq 10 is now stale: kept in the DLQ, not dropped
+    await good(2 ** 31); // far beyond the device's highest: quarantined (seq-jump)...
+    await good(10); // ...and changes nothing: later seqs are applied
     await good(5001);
 
     const store = await DeviceStateStore.open(nc);
@@ -84,7 +97,7 @@ describe("ingest dead-letters bad input and keeps going", () => {
       [DlqReason.BadEncoding]: 1,
       [DlqReason.BadCounter]: 1,
       [DlqReason.BadSeq]: 1,
-      [DlqReason.StaleSeq]: 1,
+      [DlqReason.SeqJump]: 1,
     };
     const total = Object.values(expected).reduce((a, b) => a + b, 0);
     await waitFor("all dead letters counted", () => role.stats().deadLetters === total);
@@ -98,13 +111,13 @@ describe("ingest dead-letters bad input and keeps going", () => {
       byReason[reason] = (byReason[reason] ?? 0) + 1;
       expect(m.subject).toBe(`xsfleet.v1.dlq.${reason}`);
       expect(m.headers!.get(DlqHeader.Detail).length).toBeGreaterThan(0);
-      expect(m.headers!.get(DlqHeader.Subject)).toMatch(/^xsfleet\.v1\.dev\.dev-bad\.(tele|ctr)$/);
+      expect(m.headers!.get(DlqHeader.Subject)).toMatch(/^xsfleet\.v1\.p\.[0-9]+\.dev\.dev-bad\.(tele|ctr)$/);
       expect(Number(m.headers!.get(DlqHeader.StreamSeq))).toBeGreaterThan(0);
     }
     expect(byReason).toEqual(expected);
     const oversized = dlq.find((m) => m.headers!.get(DlqHeader.Reason) === DlqReason.TooLarge)!;
-    expect(oversized.data.length).toBe(8000); // the original bytes are kept
-    expect(oversized.headers!.get(DlqHeader.Detail)).toMatch(/8000 bytes > messageBytesMax 4096/);
+    expect(oversized.data.length).toBe(4100); // the original bytes are kept
+    expect(oversized.headers!.get(DlqHeader.Detail)).toMatch(/4100 bytes > messageBytesMax 4096/);
 
     // The same counts on the Prometheus view.
     const registry = new Registry();
@@ -116,17 +129,36 @@ describe("ingest dead-letters bad input and keeps going", () => {
 
     // Nothing is left pending: every message was acked.
     const jsm = await js.jetstreamManager();
-    await waitFor("consumers drained", async () => {
-      const a = await jsm.consumers.info("XSF_TELE", "xsf-ingest-tele");
-      const b = await jsm.consumers.info("XSF_CTR", "xsf-ingest-ctr");
-      return a.num_pending + a.num_ack_pending + b.num_pending + b.num_ack_pending === 0;
+    await waitFor("the device's partition consumer drained", async () => {
+      const a = await jsm.consumers.info("XSF_UP", partitionConsumerName(devicePartition(id, partitions)));
+      return a.num_pending + a.num_ack_pending === 0;
     });
     await dev.close();
   });
 
+  it("dead-letters a message that fails at every delivery as poison at max_deliver, with the error, and drains its partition", async () => {
+    const id = poisonDevice;
+    const before = role.stats().deadLettersByReason[DlqReason.Poison] ?? 0;
+    const dev = await TestDevice.connect(nats.nodes[0]!.mqttUrl, id);
+    await dev.send(telemetryEnvelope(id, 1, 10));
+    await dev.send(heartbeatEnvelope(id, 2, 1)); // a state write too: fails as well
+    await dev.close();
+    await waitFor("both dead-lettered as poison", () => (role.stats().deadLettersByReason[DlqReason.Poison] ?? 0) - before === 2, 60_000);
+    const dlq = (await readStream(js, "XSF_DLQ", `xsfleet.v1.dlq.${DlqReason.Poison}`)).filter((m) => m.headers!.get(DlqHeader.Subject).includes(`.dev.${id}.`));
+    expect(dlq).toHaveLength(2);
+    for (const m of dlq) expect(m.headers!.get(DlqHeader.Detail)).toContain(`injected: ${id} cannot be written`);
+    const jsm = await js.jetstreamManager();
+    await waitFor("its partition consumer drained", async () => {
+      const c = await jsm.consumers.info("XSF_UP", partitionConsumerName(devicePartition(id, partitions)));
+      return c.num_pending + c.num_ack_pending === 0;
+    });
+    // Each was delivered exactly max_deliver times: the server never redelivered it again.
+    expect(role.stats().redeliveries).toBeGreaterThanOrEqual(2 * (maxDeliver - 1));
+  }, 90_000);
+
   it("rejects a bad config with a message naming each problem", async () => {
-    await expect(startIngestRole({ nc, nodeId: "x", log: quietLog, config: { batchMax: 0, seqWindow: 12, bogus: 1 } })).rejects.toThrow(
-      /ingest\.batchMax: expected an integer in 1\.\.10000, got 0[\s\S]*ingest\.bogus: unknown setting[\s\S]*ingest\.seqWindow: must be a multiple of 8/,
+    await expect(startIngestRole({ admission: admitAllDevices, control: localProposer(new ControlStateMachine()), nc, nodeId: "x", log: quietLog, config: { batchMax: 0, deviceBurst: 3, bogus: 1 } })).rejects.toThrow(
+      /ingest\.batchMax: expected an integer in 1\.\.10000, got 0[\s\S]*ingest\.bogus: unknown setting[\s\S]*ingest\.deviceBurst \(3\) must be >= the firmware outbox capacity/,
     );
   });
 });

@@ -13,7 +13,7 @@ import { ApiClient } from "../../../cloud/api/client";
 import type { CommandRecord } from "../../../cloud/commands/types";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { startTestNode } from "../api/fixture";
+import { ensureTestUplinks, startTestNode, testPartitions } from "../api/fixture";
 import { startTestDevice } from "../api/mqtt-device";
 
 const root = path.resolve(import.meta.dirname, "../../..");
@@ -21,7 +21,8 @@ let nats: NatsCluster;
 let nc: NatsConnection;
 
 beforeAll(async () => {
-  nats = await startNats({ size: 1 });
+  nats = await startNats({ size: 1, partitions: testPartitions });
+  await ensureTestUplinks(nats.servers); // command acks arrive through XSF_UP
   nc = await connect({ servers: nats.servers });
 });
 

@@ -12,16 +12,20 @@ import { ApiClient } from "../../../cloud/api/client";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startSimDevice, type SimDevice } from "../../../firmware/host/sim-device";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { startTestNode } from "../api/fixture";
+import { startTestNode, testPartitions } from "../api/fixture";
+import { startControlPlaneInProcess, type InProcessControlPlane } from "../../harness/control-plane";
 
 let nats: NatsCluster;
 let node: CloudNode;
 let nc: NatsConnection;
 let api: ApiClient;
 let dir: string;
+/** Ingest's partition leases live on the control plane. */
+let cp: InProcessControlPlane;
 
 beforeAll(async () => {
-  nats = await startNats({ size: 1 });
+  nats = await startNats({ size: 1, partitions: testPartitions });
+  cp = await startControlPlaneInProcess(nats.servers[0]!);
   node = await startTestNode(nats.servers, { nodeId: "full-node", roles: ["ingest", "api", "commands"] });
   nc = await connect({ servers: nats.servers });
   api = new ApiClient(nc);
@@ -31,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await nc?.close();
   await node?.stop();
+  await cp?.stop();
   await nats?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -66,6 +71,7 @@ describe("cloud node with the simulated firmware", () => {
   });
 
   it("answers telemetry.query from the history a simulated sensor produced", async () => {
+    await api.register("sim-sen-1"); // the registry is ingest's gate
     const dev = await startSimDevice({
       deviceId: "sim-sen-1", brokerUrl: nats.nodes[0]!.mqttUrl, stateDir: path.join(dir, "sim-sen-1"), role: "sensor",
       sampleIntervalMs: 100, batchPointsMax: 2, batchAgeMaxMs: 300, heartbeatIntervalMs: 1000, speedup: 60,

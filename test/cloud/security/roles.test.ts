@@ -96,8 +96,10 @@ describe("cloud principals are held to their permission table", () => {
       expect(perm.sub.allow!.filter((s) => s.startsWith("_INBOX")), p).toEqual([`_INBOX_${p}.>`]);
       const raft = [...perm.pub.allow ?? [], ...perm.sub.allow ?? []].some((s) => s.startsWith("xsfleet.raft"));
       expect(raft, `${p} and Raft subjects`).toBe(p === "control");
-      // Nobody but devices publishes device uplinks.
-      expect((perm.pub.allow ?? []).some((s) => /^xsfleet\.v1\.(p\.[^.]+\.)?dev\.[^.]+\.(hello|hb|tele|ctr|ack|status)$/.test(s)), p).toBe(false);
+      // Nobody but devices publishes device uplinks — except ingest's will relay, which
+      // republishes each unmapped MQTT will into its partition (status only; ingest writes device state anyway).
+      const uplinks = (perm.pub.allow ?? []).filter((s) => /^xsfleet\.v1\.(p\.[^.]+\.)?dev\.[^.]+\.(hello|hb|tele|ctr|ack|status)$/.test(s));
+      expect(uplinks, p).toEqual(p === "ingest" ? ["xsfleet.v1.p.*.dev.*.status"] : []);
       expect((perm.pub.allow ?? []).includes(">") || (perm.sub.allow ?? []).includes(">"), p).toBe(false);
     }
     expect(principalPermissions("api").pub.allow).toContain(apiSubject("credentials.revoke"));

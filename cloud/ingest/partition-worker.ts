@@ -1,0 +1,165 @@
+// One partition on one ingest node: contends for the partition's lease on
+// the control plane (`work/ingest/p<N>`, a RoleHolder: fencing failover
+// with a local monotonic deadline) and, while it holds it, runs the
+// partition's pull loop into its own pipeline — the one ordered writer of
+// the partition's devices (docs/delivery.md "One writer per device").
+//
+//   lease acquired (token t) ──► fresh cache, pipeline, pull loop (xsf-ingest-p<N>)
+//   lease lost (renew refused, local validity over) ──► stop pulling; writes in flight
+//       fail the ownership check and are naked; nothing written after the deadline
+//   stop() (graceful handoff) ──► stop pulling, nak what is held, finish the
+//       batches in flight, then release the lease (the next owner starts at once)
+//
+// Invariant: the pipeline writes (outputs, device state) only while
+// `mayWrite()`: this activation is current and the lease's local validity
+// (the request's send time + TTL − margin, on the monotonic clock) is not
+// over. The device-state CAS on the expected revision backs it up at the
+// resource: a write that slipped in anyway is found, reloaded, reapplied and
+// counted (`foreignWrites`). Each activation starts with an empty cache, so
+// states written by the previous owner are read from KV.
+import type { NatsConnection } from "@nats-io/transport-node";
+import { settledWithin, type Logger } from "../base";
+import type { DistributedLock } from "../lock";
+import { RoleHolder, type DeactivateReason, type FailoverConfig } from "../recovery";
+import { DeviceLocks, StateCache } from "./cache";
+import { IngestPipeline, type AdmissionPort, type OutputPort, type PipelineHooks, type RateLimitPort, type StatePort } from "./pipeline";
+import { PullLoop } from "./pull-loop";
+import type { IngestConfig } from "./settings";
+import { IngestStream, partitionConsumerName } from "./streams";
+import type { IngestStats } from "./types";
+
+/** Lease name of partition n on the lock service. */
+export function partitionLease(n: number): string {
+  return `work/ingest/p${n}`;
+}
+
+/** Longest a handoff waits for the lease release (an unreachable control plane must not hold a shutdown). */
+export const releaseWaitMs = 1_000;
+
+/** Local validity ends this fraction of the TTL before the lease does: room for a state write in flight. */
+export const ownershipMarginRatio = 0.25;
+
+export interface PartitionWorkerDeps {
+  partition: number;
+  lock: DistributedLock;
+  conn: NatsConnection;
+  cfg: IngestConfig;
+  state: StatePort;
+  out: OutputPort;
+  stats: IngestStats;
+  log: Logger;
+  hooks?: PipelineHooks;
+  /** Lease timing overrides (tests); defaults from cfg.ownershipTtlMs. */
+  failover?: Partial<FailoverConfig>;
+  /** The partition's cache size: the node's deviceCacheMax shared over the partitions it may own. */
+  cacheMax: number;
+  /** The registry gate and the node's per-device rate limiter (pipeline.ts). */
+  admission: AdmissionPort;
+  rateLimit?: RateLimitPort;
+}
+
+/** What the presence sweep needs of an owned partition. */
+export interface OwnedPartition {
+  readonly cache: StateCache;
+  readonly locks: DeviceLocks;
+  mayWrite(): boolean;
+}
+
+interface Activation extends OwnedPartition {
+  readonly token: number;
+  readonly loop: PullLoop;
+  /** Revokes the write right of this activation. */
+  end(): void;
+}
+
+export class PartitionWorker {
+  readonly partition: number;
+  readonly #d: PartitionWorkerDeps;
+  readonly #holder: RoleHolder;
+  #active: Activation | null = null;
+  #stopping = false;
+  /** Activation and deactivation run one after the other. */
+  #serial: Promise<void> = Promise.resolve();
+
+  constructor(d: PartitionWorkerDeps) {
+    this.partition = d.partition;
+    this.#d = d;
+    const ttlMs = d.cfg.ownershipTtlMs;
+    this.#holder = new RoleHolder({
+      lock: d.lock, role: partitionLease(d.partition), ttlMs,
+      config: { safetyMarginMs: Math.max(1, Math.floor(ttlMs * ownershipMarginRatio)), holdOffMs: 0, ...d.failover },
+      onActivate: (token) => this.#queue(() => this.#activate(token)),
+      onDeactivate: (token, reason) => this.#queue(() => this.#deactivate(reason, token)),
+      log: (m) => d.log.warn(`ingest: ${m}`),
+    });
+  }
+
+  /** Starts contending for the lease. */
+  start(): void {
+    this.#holder.start();
+  }
+
+  /** Owned now, with a write-safe lease. */
+  owned(): OwnedPartition | null {
+    const a = this.#active;
+    return a && a.mayWrite() ? a : null;
+  }
+
+  /** Fencing token of the current ownership (the lease epoch), if owned. */
+  get token(): number | undefined {
+    return this.#active?.token;
+  }
+
+  /** Graceful handoff: stop pulling, nak what is held, finish in-flight batches, then release the lease. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#queue(() => this.#deactivate("handoff", this.#active?.token ?? 0));
+    // The release lets the next owner start at once; when the control plane
+    // does not answer soon, the lease lapses by its TTL instead.
+    await settledWithin(this.#holder.stop(), releaseWaitMs);
+  }
+
+  #queue(f: () => Promise<void>): Promise<void> {
+    const next = this.#serial.then(f, f);
+    this.#serial = next.catch(() => undefined);
+    return next;
+  }
+
+  async #activate(token: number): Promise<void> {
+    const { cfg, stats, log, partition } = this.#d;
+    if (this.#stopping || this.#active) return;
+    const cache = new StateCache(this.#d.cacheMax);
+    const locks = new DeviceLocks();
+    let current = true;
+    const mayWrite = (): boolean => current && this.#holder.isActive();
+    const pipeline = new IngestPipeline({
+      cfg, cache, locks, stats, log, out: this.#d.out, state: this.#d.state, admission: this.#d.admission,
+      ...(this.#d.rateLimit ? { rateLimit: this.#d.rateLimit } : {}),
+      ...(this.#d.hooks ? { hooks: this.#d.hooks } : {}),
+      stopping: () => !mayWrite(),
+      mayWrite,
+    });
+    const consumer = partitionConsumerName(partition);
+    const loop = new PullLoop({ stream: IngestStream.Uplinks, consumer, conn: this.#d.conn, cfg, log, handle: (batch) => pipeline.processBatch(consumer, batch) });
+    this.#active = { token, cache, locks, loop, mayWrite, end: () => { current = false; } };
+    stats.partitionsAcquired++;
+    stats.partitionsOwned = [...stats.partitionsOwned, partition].sort((a, b) => a - b);
+    log.info("ingest: partition acquired", { partition, token });
+    loop.start();
+  }
+
+  async #deactivate(reason: DeactivateReason | "handoff", token: number): Promise<void> {
+    const a = this.#active;
+    if (!a || (token !== 0 && a.token !== token)) return;
+    const { stats, log, partition } = this.#d;
+    // A lost lease forbids writes now; a handoff still holds it and lets the batches in flight finish.
+    if (reason !== "handoff") a.end();
+    await a.loop.stop();
+    a.end();
+    this.#active = null;
+    stats.partitionsReleased++;
+    stats.partitionsOwned = stats.partitionsOwned.filter((p) => p !== partition);
+    stats.consumerLag[partitionConsumerName(partition)] = 0;
+    log.info("ingest: partition released", { partition, token: a.token, reason });
+  }
+}

@@ -1,0 +1,3 @@
+// Metrics of every xsfleet process: one registry per process, the /metrics endpoint.
+export { createProcessMetrics, type ProcessMetrics } from "./registry";
+export { startMetricsEndpoint, metricsHandler, metricsFlags, type MetricsEndpoint, type MetricsFlags, type HealthReport } from "./endpoint";
