@@ -24,6 +24,7 @@ import { KvDeviceRegistry } from "../cloud/registry";
 import { decodeEnvelope, encodeEnvelope } from "../shared/proto/xsfleet.gen";
 import { deviceTopic, Downlink, Uplink } from "../shared/topics";
 import { startIngestProcess, type IngestProcess } from "../test/harness/ingest-process";
+import { startControlPlaneInProcess } from "../test/harness/control-plane";
 import { startNats } from "../test/harness/nats";
 import { publishUplink, rawMqttClient, telemetryUplink } from "../test/harness/uplinks";
 
@@ -111,14 +112,17 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpus[0]?.model ?? "?"}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}, ${os.platform()} ${os.release()}`);
   console.log(`workload: ${o.devices} devices × ${o.messages} telemetry batches × ${o.points} points × 2 channels per phase, ${o.inflight} publishes in flight per device, ` +
     `with confirmation at most ${o.held} unconfirmed per device; ${o.rounds} rounds of (without, with); one nats-server (file store), one ingest node (child process)`);
-  const nats = await startNats({ size: 1 });
+  const partitions = defaultIngestConfig.partitions;
+  const nats = await startNats({ size: 1, partitions });
+  // The Raft control plane (one replica, in this process): ingest's partition leases.
+  const cp = await startControlPlaneInProcess(nats.servers);
   let ingest: IngestProcess | null = null;
   const nc = await connect({ servers: nats.servers, name: "bench-delivery" });
   try {
     const known = (cfg: Record<string, unknown>): Partial<IngestConfig> => Object.fromEntries(Object.entries(cfg).filter(([k]) => k in defaultIngestConfig)) as Partial<IngestConfig>;
     // Per-device rate limits opened wide: this measures confirmation, not the limiter.
-    ingest = await startIngestProcess({ servers: nats.servers, nodeId: "bench-delivery", config: known({ batchMax: 256, prefetchMax: 1024, maxAckPending: 8192, deviceRatePerSec: 1_000_000, deviceBurst: 1_000_000 }) });
     const registry = await KvDeviceRegistry.open(nc, { replicas: 1 });
+    ingest = await startIngestProcess({ servers: nats.servers, nodeId: "bench-delivery", config: known({ batchMax: 256, prefetchMax: 1024, maxAckPending: 8192, deviceRatePerSec: 1_000_000, deviceBurst: 1_000_000 }) });
     const results: PhaseResult[] = [];
     // Round 0 warms up (connections, partition ownership, JIT) and is not reported.
     for (let round = 0; round <= o.rounds; round++) {
@@ -173,6 +177,7 @@ async function main(): Promise<void> {
   } finally {
     await ingest?.stop();
     await nc.close();
+    await cp.stop();
     await nats.stop();
   }
 }

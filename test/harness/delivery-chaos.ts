@@ -35,6 +35,7 @@ import {
   deadLettersByReason, minus, ranges, readDeadLetters, readDeviceRecords, repeated, uplinkConsumerLag, uplinkStreamOf, type DeadLetterSeen,
 } from "./delivery-probe";
 import { startIngestProcess, type IngestProcess } from "./ingest-process";
+import { startControlPlaneInProcess, type InProcessControlPlane } from "./control-plane";
 import { startNats, type NatsCluster } from "./nats";
 import { publishUplink, rawMqttClient, telemetryUplink } from "./uplinks";
 import { sleep, until, waitFor } from "./wait";
@@ -95,10 +96,15 @@ const factsPerCategoryMax = 3;
 /** The flooder stops at this many messages or after floodMs, whichever comes first. */
 const floodMessagesMax = 30_000;
 const floodWorkers = 16;
+/** Partitions the broker maps uplinks into (ingest.partitions must match). */
+const chaosPartitions = 16;
 
 /** Ingest settings for the run; settings this build does not know are left out (the product validates names). */
 function ingestConfig(ensureStreams: boolean): Partial<IngestConfig> {
-  const cfg: Record<string, unknown> = { replicas: 3, ensureStreams, ackWaitMs: 2_000, batchMax: 64, prefetchMax: 128, maxAckPending: 1024, sweepIntervalMs: 500 };
+  const cfg: Record<string, unknown> = {
+    replicas: 3, ensureStreams, ackWaitMs: 2_000, batchMax: 64, prefetchMax: 128, maxAckPending: 1024, sweepIntervalMs: 500,
+    partitions: chaosPartitions, ownershipTtlMs: 3_000,
+  };
   return Object.fromEntries(Object.entries(cfg).filter(([k]) => k in defaultIngestConfig)) as Partial<IngestConfig>;
 }
 
@@ -153,6 +159,7 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
   };
   let nats: NatsCluster | null = null;
   let nc: NatsConnection | null = null;
+  let cp: InProcessControlPlane | null = null;
   const ingest: IngestProcess[] = [];
   const ledgers: DeviceLedger[] = [];
   const raw: MqttClient[] = [];
@@ -161,18 +168,20 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     deadLetters: {}, floodSent: 0, floodOut: 0, killedNats: "", killedStream: "", killedIngest: "", killedIngestApplied: 0, confirmP50Ms: 0, confirmP99Ms: 0, elapsedS: 0,
   };
   try {
-    nats = await startNats({ size: 3 });
+    nats = await startNats({ size: 3, partitions: chaosPartitions });
     const cluster = nats;
+    // The Raft control plane (one replica in this process, on every NATS node): ingest's partition leases.
+    cp = await startControlPlaneInProcess(cluster.servers);
     nc = await connect({ servers: cluster.servers, name: "chaos-observer", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     const jsm: JetStreamManager = await jetstreamManager(nc, { timeout: 5_000 });
+    // The registry is ingest's gate (issue 17): the fleet and the flooder are registered devices.
+    const registry = await KvDeviceRegistry.open(nc, { replicas: 3 });
+    for (const id of [...ids, flooderId]) await registry.register(id);
     // The first ingest node creates streams and consumers; the others join.
     ingest.push(await startIngestProcess({ servers: cluster.servers, nodeId: "ingest-0", config: ingestConfig(true) }));
     ingest.push(...await Promise.all(Array.from({ length: ingestNodes - 1 }, (_, i) =>
       startIngestProcess({ servers: cluster.servers, nodeId: `ingest-${i + 1}`, config: ingestConfig(false) }))));
     log(`cluster and ${ingest.length} ingest nodes up after ${Date.now() - t0} ms`);
-    // The registry is ingest's gate (issue 17): the fleet and the flooder are registered devices.
-    const registry = await KvDeviceRegistry.open(nc, { replicas: 3 });
-    for (const id of [...ids, flooderId]) await registry.register(id);
 
     // ---- devices: the real firmware runtime, brokers listed from a different node each ----
     const mqttUrls = cluster.nodes.map((n) => n.mqttUrl);
@@ -374,6 +383,7 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     for (const c of raw) c.end(true);
     await Promise.all(ingest.map((p) => p.stop().catch(() => undefined)));
     await nc?.close().catch(() => undefined);
+    await cp?.stop().catch(() => undefined);
     await nats?.stop().catch(() => undefined);
     rmSync(stateDir, { recursive: true, force: true });
   }

@@ -22,6 +22,7 @@ import { IngestStream, defaultIngestConfig, type IngestConfig } from "../../../c
 import { KvDeviceRegistry } from "../../../cloud/registry";
 import { startSimDevice, type SimDevice } from "../../../firmware/host/sim-device";
 import { parseDeviceAddress, Uplink } from "../../../shared/topics";
+import { startControlPlaneInProcess, type InProcessControlPlane } from "../../harness/control-plane";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import {
   deadLettersByReason, minus, ranges, readDeadLetters, readDeviceRecords, readStream, repeated, uplinkConsumerLag, uplinkStreams,
@@ -46,12 +47,13 @@ const pubackWaitMs = 5_000;
  *  and small enough that the dead-letter stream keeps all of them (its max_bytes). */
 const oversizedBytesMax = 160 * 1024;
 const goodRows = 200;
+const fuzzPartitions = 16;
 const batchPointsMax = 10;
 
 /** Settings this build knows; per-device rate limits (if any) opened wide: this run is about decoding, not rates. */
 function fuzzIngestConfig(): Partial<IngestConfig> {
   const cfg: Record<string, unknown> = {
-    batchMax: 256, prefetchMax: 1024, maxAckPending: 4096, ackWaitMs: 5_000,
+    batchMax: 256, prefetchMax: 1024, maxAckPending: 4096, ackWaitMs: 5_000, partitions: fuzzPartitions,
     deviceRatePerSec: 1_000_000, deviceBurst: 1_000_000,
   };
   return Object.fromEntries(Object.entries(cfg).filter(([k]) => k in defaultIngestConfig)) as Partial<IngestConfig>;
@@ -63,14 +65,20 @@ describe("ingest fuzz: 100,000 random and mutated envelopes (issue 17)", () => {
   let nats: NatsCluster;
   let nc: NatsConnection;
   let ingest: IngestProcess;
+  let cp: InProcessControlPlane;
   let dir: string;
   const clients: MqttClient[] = [];
   const devices: SimDevice[] = [];
 
   beforeAll(async () => {
-    nats = await startNats();
+    nats = await startNats({ partitions: fuzzPartitions });
+    cp = await startControlPlaneInProcess(nats.servers);
     nc = await connect({ servers: nats.servers, name: "fuzz-observer" });
     dir = mkdtempSync(path.join(tmpdir(), "xsfleet-fuzz-"));
+    // The registry is ingest's gate: the fuzz speaks for registered devices (their messages reach the decoders)
+    // except the last id, unregistered.
+    const registry = await KvDeviceRegistry.open(nc, { replicas: 1 });
+    for (const id of [...goodIds, ...fuzzIds.slice(0, -1)]) await registry.register(id);
     // In its own process: a message that blocked its event loop must fail this test, not hang it.
     ingest = await startIngestProcess({ servers: nats.servers, nodeId: "ingest-fuzz", config: fuzzIngestConfig() });
   });
@@ -78,6 +86,7 @@ describe("ingest fuzz: 100,000 random and mutated envelopes (issue 17)", () => {
     for (const d of devices) d.crash();
     for (const c of clients) c.end(true);
     await ingest?.kill9();
+    await cp?.stop();
     await nc?.close();
     await nats?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -88,10 +97,6 @@ describe("ingest fuzz: 100,000 random and mutated envelopes (issue 17)", () => {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
     const js = jetstream(nc, { timeout: 10_000 });
     const mqttUrl = nats.nodes[0]!.mqttUrl;
-    // The registry is ingest's gate: the fuzz speaks for registered devices (their messages reach the decoders)
-    // except the last id, unregistered.
-    const registry = await KvDeviceRegistry.open(nc, { replicas: 1 });
-    for (const id of [...goodIds, ...fuzzIds.slice(0, -1)]) await registry.register(id);
 
     // Good traffic: three firmware devices with finite traces (all their batches full).
     const published = new Map<string, Set<number>>();
