@@ -32,7 +32,7 @@ import type { TraceRow } from "../../firmware/sim/replay-source";
 import { encodeEnvelope } from "../../shared/proto/xsfleet.gen";
 import { Uplink } from "../../shared/topics";
 import {
-  deadLettersByReason, minus, ranges, readDeadLetters, readDeviceRecords, repeated, uplinkConsumerLag, uplinkStreamOf, type DeadLetterSeen,
+  deadLettersByReason, minus, ranges, readDeadLetters, readDeviceRecords, repeated, storedSeqs, uplinkConsumerLag, uplinkStreamOf, type DeadLetterSeen,
 } from "./delivery-probe";
 import { startIngestProcess, type IngestProcess } from "./ingest-process";
 import { startControlPlaneInProcess, type InProcessControlPlane } from "./control-plane";
@@ -98,6 +98,8 @@ const floodMessagesMax = 30_000;
 const floodWorkers = 16;
 /** Partitions the broker maps uplinks into (ingest.partitions must match). */
 const chaosPartitions = 16;
+/** Publishes of one poison message until the stream holds it. */
+const poisonAttemptsMax = 5;
 
 /** Ingest settings for the run; settings this build does not know are left out (the product validates names). */
 function ingestConfig(ensureStreams: boolean): Partial<IngestConfig> {
@@ -239,18 +241,29 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
       log(`flooder sent ${summary.floodSent} messages in ${floodMs} ms`);
     })();
 
-    // The poisoner: valid telemetry with seq 2^31 in the victims' current epochs.
+    // The poisoner: valid telemetry with seq 2^31 in the victims' current epochs. Like a device it publishes
+    // again until the stream holds its message (nats-server 2.9 may PUBACK a message it then loses, docs/delivery.md).
     const poison = (async () => {
       await at(poisonAtMs);
       const c = await rawMqttClient(pick(rnd, mqttUrls), "chaos-poisoner");
       raw.push(c);
+      const jsPoll = jetstream(nc!, { timeout: 5_000 });
       for (const [i, victim] of poisonVictims.entries()) {
         const st = ledgers[ids.indexOf(victim)]!.dev.stats();
         // i = 0: the floor the device really has; i = 1: a floor claiming everything below the poison settled.
         const settledBelow = i === 0 ? st.settledBelow : poisonSeq;
-        await publishUplink(c, victim, Uplink.Telemetry, encodeEnvelope(telemetryUplink({ deviceId: victim, seq: poisonSeq, epoch: st.epoch, settledBelow }, 3)), 1);
+        const bytes = encodeEnvelope(telemetryUplink({ deviceId: victim, seq: poisonSeq, epoch: st.epoch, settledBelow }, 3));
+        for (let attempt = 1; ; attempt++) {
+          await publishUplink(c, victim, Uplink.Telemetry, bytes, 1);
+          const stored = await waitFor(`poison for ${victim} stored`, async () => {
+            const stream = await uplinkStreamOf(jsm, victim, Uplink.Telemetry);
+            return (await storedSeqs(jsPoll, stream, victim, Uplink.Telemetry, chaosPartitions)).includes(poisonSeq) || undefined;
+          }, { timeoutMs: 5_000, intervalMs: 500 }).catch(() => false);
+          if (stored) break;
+          if (attempt >= poisonAttemptsMax) throw new Error(`the poison for ${victim} was not stored after ${attempt} publishes`);
+        }
       }
-      log(`poisoned ${poisonVictims.join(", ")} at ${Math.round(poisonAtMs)} ms`);
+      log(`poisoned ${poisonVictims.join(", ")} at ${Date.now() - runStart} ms`);
     })();
 
     // kill -9 of the leader of the stream holding device telemetry, restarted later.

@@ -82,6 +82,16 @@ export async function uplinkStreamOf(jsm: JetStreamManager, deviceId: string, ki
   throw new Error(`no stream stores ${subjects.join(" or ")}`);
 }
 
+/** Seqs of `deviceId`'s uplinks of `kind` stored in `stream` (partitioned or plain subject), in stream order. */
+export async function storedSeqs(js: JetStreamClient, stream: string, deviceId: string, kind: Uplink, partitions: number | null): Promise<number[]> {
+  const seqs: number[] = [];
+  const subject = partitions ? partitionedUplinkSubject(deviceId, kind, partitions) : deviceSubject(deviceId, kind);
+  await readStream(js, stream, subject, (m) => {
+    try { seqs.push(decodeEnvelope(m.data).seq); } catch { /* not an envelope */ }
+  });
+  return seqs;
+}
+
 export interface ConsumerLag {
   /** Sum of num_pending + num_ack_pending over the durable consumers of the uplink streams. */
   total: number;
