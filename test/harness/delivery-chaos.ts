@@ -67,6 +67,8 @@ export interface DeliveryChaosSummary {
   outDuplicates: number;
   deadLetters: Record<string, number>;
   floodSent: number;
+  /** Flooder messages the uplink stream holds / that were applied (the rest: rate-limited). */
+  floodStored: number;
   floodOut: number;
   killedNats: string;
   killedStream: string;
@@ -167,7 +169,7 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
   const raw: MqttClient[] = [];
   const summary: DeliveryChaosSummary = {
     seed: o.seed, devices: devicesN, teleMade: 0, teleConfirmed: 0, teleUnconfirmed: 0, teleRejected: 0, retransmits: 0, outRecords: 0, outDuplicates: 0,
-    deadLetters: {}, floodSent: 0, floodOut: 0, killedNats: "", killedStream: "", killedIngest: "", killedIngestApplied: 0, confirmP50Ms: 0, confirmP99Ms: 0, elapsedS: 0,
+    deadLetters: {}, floodSent: 0, floodStored: 0, floodOut: 0, killedNats: "", killedStream: "", killedIngest: "", killedIngestApplied: 0, confirmP50Ms: 0, confirmP99Ms: 0, elapsedS: 0,
   };
   try {
     nats = await startNats({ size: 3, partitions: chaosPartitions });
@@ -225,7 +227,8 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     // The flooder: strictly increasing seqs, one epoch, nothing settled, QoS 0 as fast as its socket takes them.
     const flood = (async () => {
       await at(floodAtMs);
-      const c = await rawMqttClient(pick(rnd, mqttUrls), flooderId);
+      const first = rnd.u32() % mqttUrls.length;
+      const c = await rawMqttClient([...mqttUrls.slice(first), ...mqttUrls.slice(0, first)], flooderId);
       raw.push(c);
       const epoch = (rnd.u32() | 1) >>> 0;
       const endMs = Date.now() + floodMs;
@@ -245,7 +248,8 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     // again until the stream holds its message (nats-server 2.9 may PUBACK a message it then loses, docs/delivery.md).
     const poison = (async () => {
       await at(poisonAtMs);
-      const c = await rawMqttClient(pick(rnd, mqttUrls), "chaos-poisoner");
+      const first = rnd.u32() % mqttUrls.length;
+      const c = await rawMqttClient([...mqttUrls.slice(first), ...mqttUrls.slice(0, first)], "chaos-poisoner");
       raw.push(c);
       const jsPoll = jetstream(nc!, { timeout: 5_000 });
       for (const [i, victim] of poisonVictims.entries()) {
@@ -377,6 +381,7 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     const fr = records.get(flooderId)!;
     const fOut = new Set(fr.outSeqs);
     summary.floodOut = fOut.size;
+    summary.floodStored = new Set(await storedSeqs(js, await uplinkStreamOf(jsm, flooderId, Uplink.Telemetry), flooderId, Uplink.Telemetry, chaosPartitions)).size;
     const fDup = repeated(fr.outSeqs);
     if (fDup.length > 0) fail(`${flooderId}: duplicated in XSF_OUT: ${ranges(fDup)}`, "flooder: duplicate output");
     const fDead = deadOf.get(flooderId) ?? [];
@@ -405,7 +410,7 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
   const s = summary;
   const dl = Object.entries(s.deadLetters).map(([k, v]) => `${k}:${v}`).join(",") || "0";
   const line = `seed=${s.seed} devices=${s.devices} tele=${s.teleMade} confirmed=${s.teleConfirmed} unconfirmed=${s.teleUnconfirmed} rejected=${s.teleRejected} ` +
-    `retransmits=${s.retransmits} out=${s.outRecords} outDup=${s.outDuplicates} dlq=${dl} flood=${s.floodSent}/out ${s.floodOut} ` +
+    `retransmits=${s.retransmits} out=${s.outRecords} outDup=${s.outDuplicates} dlq=${dl} flood sent/stored/out=${s.floodSent}/${s.floodStored}/${s.floodOut} ` +
     `killed nats=${s.killedNats || "-"}(${s.killedStream || "-"}) ingest=${s.killedIngest || "-"}(applied ${s.killedIngestApplied}) ` +
     `confirm p50/p99=${s.confirmP50Ms}/${s.confirmP99Ms} ms ${s.elapsedS}s ${violations.length === 0 ? "OK" : `FAIL(${violations.length})`}`;
   return { ok: violations.length === 0, violations, summary, line };

@@ -96,14 +96,29 @@ export function encodeUplink(kind: Uplink, w: WireStamp): Uint8Array {
  * A raw MQTT 3.1.1 client that speaks for `clientId` (not a device runtime):
  * the test's flooder, poisoner and fuzzer. No will, no retransmission.
  */
-export async function rawMqttClient(url: string, clientId: string, opts: { username?: string; password?: string } = {}): Promise<MqttClient> {
-  const c = mqtt.connect(url, { protocolVersion: 4, clientId, clean: true, keepalive: 30, reconnectPeriod: 250, connectTimeout: 10_000, ...opts });
-  await new Promise<void>((resolve, reject) => {
-    c.once("connect", () => resolve());
-    c.once("error", reject);
-  });
+export async function rawMqttClient(url: string | readonly string[], clientId: string, opts: { username?: string; password?: string } = {}): Promise<MqttClient> {
+  // Several URLs: mqtt.js rotates through them on reconnect (a chaos test may have killed one).
+  const servers = (typeof url === "string" ? [url] : url).map((u) => { const x = new URL(u); return { host: x.hostname, port: Number(x.port) }; });
+  const c = mqtt.connect({ servers, protocolVersion: 4, clientId, clean: true, keepalive: 30, reconnectPeriod: 250, connectTimeout: 10_000, ...opts });
+  let lastError = "";
+  const onError = (e: Error): void => { lastError = e.message; };
+  c.on("error", onError);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${clientId}: no MQTT connection within ${rawConnectTimeoutMs} ms (${lastError || "no answer"})`)), rawConnectTimeoutMs);
+      c.once("connect", () => { clearTimeout(timer); resolve(); });
+    });
+  } catch (err) {
+    c.end(true);
+    throw err;
+  } finally {
+    c.off("error", onError);
+  }
   return c;
 }
+
+/** How long rawMqttClient tries (errors such as a refused connection are retried meanwhile). */
+const rawConnectTimeoutMs = 30_000;
 
 /** Publishes a raw uplink payload on `deviceId`'s topic of `kind`. */
 export function publishUplink(c: MqttClient, deviceId: string, kind: Uplink | string, payload: Uint8Array, qos: 0 | 1): Promise<unknown> {
