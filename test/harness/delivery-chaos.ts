@@ -29,8 +29,8 @@ import { KvDeviceRegistry } from "../../cloud/registry";
 import { startSimDevice, type SimDevice } from "../../firmware/host/sim-device";
 import { SeededRandom } from "../../firmware/sim/sim-clock";
 import type { TraceRow } from "../../firmware/sim/replay-source";
-import { encodeEnvelope } from "../../shared/proto/xsfleet.gen";
-import { Uplink } from "../../shared/topics";
+import { decodeEnvelope, encodeEnvelope } from "../../shared/proto/xsfleet.gen";
+import { deviceTopic, Downlink, Uplink } from "../../shared/topics";
 import {
   deadLettersByReason, minus, ranges, readDeadLetters, readDeviceRecords, repeated, storedSeqs, uplinkConsumerLag, uplinkStreamOf, type DeadLetterSeen,
 } from "./delivery-probe";
@@ -67,6 +67,8 @@ export interface DeliveryChaosSummary {
   outDuplicates: number;
   deadLetters: Record<string, number>;
   floodSent: number;
+  /** Flooder messages output but not confirmed at the end, resent as a device would. */
+  floodResent: number;
   /** Flooder messages the uplink stream holds / that were applied (the rest: rate-limited). */
   floodStored: number;
   floodOut: number;
@@ -167,9 +169,12 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
   const ingest: IngestProcess[] = [];
   const ledgers: DeviceLedger[] = [];
   const raw: MqttClient[] = [];
+  let flooder: MqttClient | null = null;
+  const floodBytes = new Map<number, Uint8Array>();
+  const floodConfirmed = new Set<number>();
   const summary: DeliveryChaosSummary = {
     seed: o.seed, devices: devicesN, teleMade: 0, teleConfirmed: 0, teleUnconfirmed: 0, teleRejected: 0, retransmits: 0, outRecords: 0, outDuplicates: 0,
-    deadLetters: {}, floodSent: 0, floodStored: 0, floodOut: 0, killedNats: "", killedStream: "", killedIngest: "", killedIngestApplied: 0, confirmP50Ms: 0, confirmP99Ms: 0, elapsedS: 0,
+    deadLetters: {}, floodSent: 0, floodResent: 0, floodStored: 0, floodOut: 0, killedNats: "", killedStream: "", killedIngest: "", killedIngestApplied: 0, confirmP50Ms: 0, confirmP99Ms: 0, elapsedS: 0,
   };
   try {
     nats = await startNats({ size: 3, partitions: chaosPartitions });
@@ -225,18 +230,28 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     const at = (ms: number): Promise<void> => sleep(Math.max(0, runStart + ms - Date.now()));
 
     // The flooder: strictly increasing seqs, one epoch, nothing settled, QoS 0 as fast as its socket takes them.
+    // It listens for receipts (so it can, like a device, resend what was never confirmed).
     const flood = (async () => {
       await at(floodAtMs);
       const first = rnd.u32() % mqttUrls.length;
       const c = await rawMqttClient([...mqttUrls.slice(first), ...mqttUrls.slice(0, first)], flooderId);
       raw.push(c);
+      flooder = c;
       const epoch = (rnd.u32() | 1) >>> 0;
+      c.on("message", (_t, payload) => {
+        const r = (() => { try { return decodeEnvelope(payload).receipt; } catch { return undefined; } })();
+        if (!r || r.epoch !== epoch) return;
+        for (const g of r.confirmed) for (let q = g.first; q <= Math.min(g.last, floodBytes.size); q++) floodConfirmed.add(q);
+      });
+      await c.subscribeAsync(deviceTopic(flooderId, Downlink.Receipt), { qos: 0 });
       const endMs = Date.now() + floodMs;
       let next = 1;
       const worker = async (): Promise<void> => {
         while (Date.now() < endMs && next <= floodMessagesMax) {
           const seq = next++;
-          await publishUplink(c, flooderId, Uplink.Telemetry, encodeEnvelope(telemetryUplink({ deviceId: flooderId, seq, epoch, settledBelow: 1 }, 1)), 0).catch(() => undefined);
+          const bytes = encodeEnvelope(telemetryUplink({ deviceId: flooderId, seq, epoch, settledBelow: 1 }, 1));
+          floodBytes.set(seq, bytes);
+          await publishUplink(c, flooderId, Uplink.Telemetry, bytes, 0).catch(() => undefined);
         }
       };
       await Promise.all(Array.from({ length: floodWorkers }, worker));
@@ -318,8 +333,21 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     });
     log(`settled after ${Date.now() - runStart} ms (consumers: ${lag?.consumers ?? "?"})`);
 
-    // ---- verdict ----
+    // The flooder, like a device, resends what reached the outputs without a receipt (its state write
+    // may have died with an ingest node, and the new owner may have rate-limited the redelivery).
     const js = jetstream(nc, { timeout: 5_000 });
+    const floodOutNow = new Set((await readDeviceRecords(nc, [flooderId])).get(flooderId)!.outSeqs);
+    const resend = minus(floodOutNow, floodConfirmed);
+    summary.floodResent = resend.length;
+    if (resend.length > 0 && flooder) {
+      for (const q of resend) await publishUplink(flooder, flooderId, Uplink.Telemetry, floodBytes.get(q)!, 1);
+      await until(`receipts for the flooder's ${resend.length} resent messages`, () => resend.every((q) => floodConfirmed.has(q)), 20_000)
+        .catch(() => fail(`${flooderId}: resent ${ranges(resend)} (output, never confirmed); still unconfirmed: ${ranges(resend.filter((q) => !floodConfirmed.has(q)))}`, "flooder: output never confirmed"));
+      await until("ingest consumers drained after the resend", async () => (await uplinkConsumerLag(jsm)).total === 0, 30_000).catch(() => undefined);
+      log(`flooder resent ${resend.length} output-but-unconfirmed messages`);
+    }
+
+    // ---- verdict ----
     const records = await readDeviceRecords(nc, [...ids, flooderId]);
     const dead = await readDeadLetters(js);
     summary.deadLetters = Object.fromEntries(await deadLettersByReason(jsm));
@@ -382,6 +410,8 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     const fOut = new Set(fr.outSeqs);
     summary.floodOut = fOut.size;
     summary.floodStored = new Set(await storedSeqs(js, await uplinkStreamOf(jsm, flooderId, Uplink.Telemetry), flooderId, Uplink.Telemetry, chaosPartitions)).size;
+    const fLost = minus(floodConfirmed, fOut);
+    if (fLost.length > 0) fail(`${flooderId}: confirmed by receipt but not in XSF_OUT: ${ranges(fLost)}`, "flooder: confirmed but lost");
     const fDup = repeated(fr.outSeqs);
     if (fDup.length > 0) fail(`${flooderId}: duplicated in XSF_OUT: ${ranges(fDup)}`, "flooder: duplicate output");
     const fDead = deadOf.get(flooderId) ?? [];
@@ -410,7 +440,7 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
   const s = summary;
   const dl = Object.entries(s.deadLetters).map(([k, v]) => `${k}:${v}`).join(",") || "0";
   const line = `seed=${s.seed} devices=${s.devices} tele=${s.teleMade} confirmed=${s.teleConfirmed} unconfirmed=${s.teleUnconfirmed} rejected=${s.teleRejected} ` +
-    `retransmits=${s.retransmits} out=${s.outRecords} outDup=${s.outDuplicates} dlq=${dl} flood sent/stored/out=${s.floodSent}/${s.floodStored}/${s.floodOut} ` +
+    `retransmits=${s.retransmits} out=${s.outRecords} outDup=${s.outDuplicates} dlq=${dl} flood sent/stored/out/resent=${s.floodSent}/${s.floodStored}/${s.floodOut}/${s.floodResent} ` +
     `killed nats=${s.killedNats || "-"}(${s.killedStream || "-"}) ingest=${s.killedIngest || "-"}(applied ${s.killedIngestApplied}) ` +
     `confirm p50/p99=${s.confirmP50Ms}/${s.confirmP99Ms} ms ${s.elapsedS}s ${violations.length === 0 ? "OK" : `FAIL(${violations.length})`}`;
   return { ok: violations.length === 0, violations, summary, line };
