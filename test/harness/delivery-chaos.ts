@@ -31,8 +31,9 @@ import { SeededRandom } from "../../firmware/sim/sim-clock";
 import type { TraceRow } from "../../firmware/sim/replay-source";
 import { decodeEnvelope, encodeEnvelope } from "../../shared/proto/xsfleet.gen";
 import { deviceTopic, Downlink, Uplink } from "../../shared/topics";
+import { partitionedUplinkSubject } from "../../cloud/subjects";
 import {
-  deadLettersByReason, minus, ranges, readDeadLetters, readDeviceRecords, repeated, storedSeqs, uplinkConsumerLag, uplinkStreamOf, type DeadLetterSeen,
+  deadLettersByReason, minus, ranges, readDeadLetters, readDeviceRecords, repeated, storedSeqs, subjectCounts, uplinkConsumerLag, uplinkStreamOf, type DeadLetterSeen,
 } from "./delivery-probe";
 import { startIngestProcess, type IngestProcess } from "./ingest-process";
 import { startControlPlaneInProcess, type InProcessControlPlane } from "./control-plane";
@@ -72,6 +73,8 @@ export interface DeliveryChaosSummary {
   /** Flooder messages the uplink stream holds / that were applied (the rest: rate-limited). */
   floodStored: number;
   floodOut: number;
+  /** Messages the live ingest nodes rate-limited (their last stats). */
+  rateLimited: number;
   killedNats: string;
   killedStream: string;
   killedIngest: string;
@@ -174,7 +177,7 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
   const floodConfirmed = new Set<number>();
   const summary: DeliveryChaosSummary = {
     seed: o.seed, devices: devicesN, teleMade: 0, teleConfirmed: 0, teleUnconfirmed: 0, teleRejected: 0, retransmits: 0, outRecords: 0, outDuplicates: 0,
-    deadLetters: {}, floodSent: 0, floodResent: 0, floodStored: 0, floodOut: 0, killedNats: "", killedStream: "", killedIngest: "", killedIngestApplied: 0, confirmP50Ms: 0, confirmP99Ms: 0, elapsedS: 0,
+    deadLetters: {}, floodSent: 0, floodResent: 0, floodStored: 0, floodOut: 0, rateLimited: 0, killedNats: "", killedStream: "", killedIngest: "", killedIngestApplied: 0, confirmP50Ms: 0, confirmP99Ms: 0, elapsedS: 0,
   };
   try {
     nats = await startNats({ size: 3, partitions: chaosPartitions });
@@ -409,7 +412,10 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     const fr = records.get(flooderId)!;
     const fOut = new Set(fr.outSeqs);
     summary.floodOut = fOut.size;
-    summary.floodStored = new Set(await storedSeqs(js, await uplinkStreamOf(jsm, flooderId, Uplink.Telemetry), flooderId, Uplink.Telemetry, chaosPartitions)).size;
+    // Server-side count (no read): messages on the flooder's telemetry subject.
+    const floodSubjects = await subjectCounts(jsm, await uplinkStreamOf(jsm, flooderId, Uplink.Telemetry), partitionedUplinkSubject(flooderId, Uplink.Telemetry, chaosPartitions));
+    summary.floodStored = [...floodSubjects.values()].reduce((a, b) => a + b, 0);
+    summary.rateLimited = ingest.reduce((n, p) => n + ((p.stats() as { rateLimited?: number } | null)?.rateLimited ?? 0), 0);
     const fLost = minus(floodConfirmed, fOut);
     if (fLost.length > 0) fail(`${flooderId}: confirmed by receipt but not in XSF_OUT: ${ranges(fLost)}`, "flooder: confirmed but lost");
     const fDup = repeated(fr.outSeqs);
@@ -440,7 +446,7 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
   const s = summary;
   const dl = Object.entries(s.deadLetters).map(([k, v]) => `${k}:${v}`).join(",") || "0";
   const line = `seed=${s.seed} devices=${s.devices} tele=${s.teleMade} confirmed=${s.teleConfirmed} unconfirmed=${s.teleUnconfirmed} rejected=${s.teleRejected} ` +
-    `retransmits=${s.retransmits} out=${s.outRecords} outDup=${s.outDuplicates} dlq=${dl} flood sent/stored/out/resent=${s.floodSent}/${s.floodStored}/${s.floodOut}/${s.floodResent} ` +
+    `retransmits=${s.retransmits} out=${s.outRecords} outDup=${s.outDuplicates} dlq=${dl} flood sent/stored/out/resent=${s.floodSent}/${s.floodStored}/${s.floodOut}/${s.floodResent} rate-limited=${s.rateLimited} ` +
     `killed nats=${s.killedNats || "-"}(${s.killedStream || "-"}) ingest=${s.killedIngest || "-"}(applied ${s.killedIngestApplied}) ` +
     `confirm p50/p99=${s.confirmP50Ms}/${s.confirmP99Ms} ms ${s.elapsedS}s ${violations.length === 0 ? "OK" : `FAIL(${violations.length})`}`;
   return { ok: violations.length === 0, violations, summary, line };
