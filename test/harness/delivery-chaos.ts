@@ -107,6 +107,8 @@ const floodWorkers = 16;
 const chaosPartitions = 16;
 /** Publishes of one poison message until the stream holds it. */
 const poisonAttemptsMax = 5;
+/** Attempts of a raw client's subscribe while a broker node may be down. */
+const rawRetriesMax = 20;
 
 /** Ingest settings for the run; settings this build does not know are left out (the product validates names). */
 function ingestConfig(ensureStreams: boolean): Partial<IngestConfig> {
@@ -246,7 +248,16 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
         if (!r || r.epoch !== epoch) return;
         for (const g of r.confirmed) for (let q = g.first; q <= Math.min(g.last, floodBytes.size); q++) floodConfirmed.add(q);
       });
-      await c.subscribeAsync(deviceTopic(flooderId, Downlink.Receipt), { qos: 0 });
+      // The node it reached may be the one being killed: subscribe again until it holds.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await c.subscribeAsync(deviceTopic(flooderId, Downlink.Receipt), { qos: 0 });
+          break;
+        } catch (err) {
+          if (attempt >= rawRetriesMax) throw err;
+          await sleep(500);
+        }
+      }
       const endMs = Date.now() + floodMs;
       let next = 1;
       const worker = async (): Promise<void> => {
@@ -276,7 +287,7 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
         const settledBelow = i === 0 ? st.settledBelow : poisonSeq;
         const bytes = encodeEnvelope(telemetryUplink({ deviceId: victim, seq: poisonSeq, epoch: st.epoch, settledBelow }, 3));
         for (let attempt = 1; ; attempt++) {
-          await publishUplink(c, victim, Uplink.Telemetry, bytes, 1);
+          await publishUplink(c, victim, Uplink.Telemetry, bytes, 1).catch(() => undefined); // closed: checked below, sent again
           const stored = await waitFor(`poison for ${victim} stored`, async () => {
             const stream = await uplinkStreamOf(jsm, victim, Uplink.Telemetry);
             return (await storedSeqs(jsPoll, stream, victim, Uplink.Telemetry, chaosPartitions)).includes(poisonSeq) || undefined;
@@ -343,7 +354,7 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
     const resend = minus(floodOutNow, floodConfirmed);
     summary.floodResent = resend.length;
     if (resend.length > 0 && flooder) {
-      for (const q of resend) await publishUplink(flooder, flooderId, Uplink.Telemetry, floodBytes.get(q)!, 1);
+      for (const q of resend) await publishUplink(flooder, flooderId, Uplink.Telemetry, floodBytes.get(q)!, 1).catch(() => undefined);
       await until(`receipts for the flooder's ${resend.length} resent messages`, () => resend.every((q) => floodConfirmed.has(q)), 20_000)
         .catch(() => fail(`${flooderId}: resent ${ranges(resend)} (output, never confirmed); still unconfirmed: ${ranges(resend.filter((q) => !floodConfirmed.has(q)))}`, "flooder: output never confirmed"));
       await until("ingest consumers drained after the resend", async () => (await uplinkConsumerLag(jsm)).total === 0, 30_000).catch(() => undefined);
