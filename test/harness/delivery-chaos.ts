@@ -262,6 +262,8 @@ export async function runDeliveryChaos(o: DeliveryChaosOptions): Promise<Deliver
       let next = 1;
       const worker = async (): Promise<void> => {
         while (Date.now() < endMs && next <= floodMessagesMax) {
+          // Disconnected (its node killed): mqtt.js would queue QoS 0 publishes and drop them at the end.
+          if (!c.connected) { await sleep(50); continue; }
           const seq = next++;
           const bytes = encodeEnvelope(telemetryUplink({ deviceId: flooderId, seq, epoch, settledBelow: 1 }, 1));
           floodBytes.set(seq, bytes);
