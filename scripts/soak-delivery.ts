@@ -34,6 +34,7 @@ for (const [i, seed] of seeds.entries()) {
   results.push(r);
   console.log(`run ${i + 1}/${seeds.length}: ${r.line}`);
   for (const v of r.violations) console.log(`    ${v}`);
+  for (const n of r.notes) console.log(`    note: ${n}`);
 }
 const failed = results.filter((r) => !r.ok);
 const sum = (f: (r: DeliveryChaosResult) => number): number => results.reduce((n, r) => n + f(r), 0);

@@ -15,6 +15,7 @@ describe("delivery chaos (issue 16)", () => {
   it(`confirmed == recorded exactly once per device through kill -9s, a flood and poison (seed ${seed})`, async () => {
     const r = await runDeliveryChaos({ seed, devices: 24, log: process.env.XSF_TRACE ? (l) => console.log(`[chaos] ${l}`) : undefined });
     console.log(`[chaos] ${r.line}`);
+    for (const n of r.notes) console.log(`[chaos] note: ${n}`);
     expect(r.summary.teleMade, "the devices made telemetry").toBeGreaterThan(0);
     expect(r.summary.killedNats, "a NATS stream leader was killed").not.toBe("");
     expect(r.summary.killedIngest, "an ingest node was killed").not.toBe("");
