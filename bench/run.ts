@@ -12,6 +12,7 @@ const benches: Record<string, string> = {
   raft: "control plane writes/s, p50/p99, reads/s vs etcd 3.4 and JetStream R3",
   consensus: "CASPaxos registers and locks beside Raft and etcd; unavailability when a leader (or an acceptor) is killed",
   ingest: "end-to-end ingest points/s and latency vs raw JetStream publish",
+  edge: "mesh convergence rounds vs n (8..64, 0/20 % loss); gateway relay cost vs direct uplinks",
   security: "connect + provisioning of 1,000 devices with and without TLS; ingest rate with authentication on vs off",
 };
 

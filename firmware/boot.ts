@@ -14,6 +14,10 @@ import { LogLevel } from "./platform";
 import { DeviceRuntime } from "./device/runtime";
 import { startWithCredential } from "./device/provisioning";
 import type { DeviceSettings } from "./settings";
+import { ConfigOutcome } from "./device/desired-config";
+import { Gateway } from "./edge/gateway";
+import { linkMqttConnect } from "./edge/link-client";
+import { socketLinks } from "./moddable/socket-links";
 
 /** What a target brings; everything else is common to all Moddable targets. */
 export interface Board {
@@ -55,12 +59,30 @@ export function bootDevice(settings: DeviceSettings, board: Board): void {
     ...(board.sensor !== undefined ? { sensor: board.sensor } : {}),
     ...(board.actuator !== undefined ? { actuator: board.actuator } : {}),
   };
-  const init = settings.init;
-  startWithCredential(platform, { deviceId: init.deviceId, brokerUrls: init.brokerUrls, claim: settings.claim }, (auth) => {
-    const runtime = new DeviceRuntime(platform, auth !== null ? { ...init, ...auth } : init, (e) => {
+  let init = settings.init;
+  const edge = settings.edge;
+  let gateway: Gateway | undefined;
+  if (edge.gatewayHost !== "") {
+    // A child of a star: no broker of its own, its "broker" is the gateway over a TCP link (docs/edge.md).
+    platform.mqttConnect = linkMqttConnect(socketLinks(), moddableTimers, platform.clock);
+    init = { ...init, brokerUrls: [`mqtt://${edge.gatewayHost}:${edge.gatewayPort}`] };
+  } else if (init.role === "gateway") {
+    const links = socketLinks();
+    // config.gatewayFrameBytesMax (4 KB): the device's RAM bounds the partial frames it may hold (docs/edge.md).
+    gateway = new Gateway({ ...platform, links }, { gatewayId: init.deviceId, port: edge.gatewayPort, allow: edge.children, frameBytesMax: edge.frameBytesMax });
+    platform.links = links;
+    platform.mqttConnect = gateway.upstream(mqttConnect);
+    gateway.applyDesiredConfig();
+    gateway.start();
+  }
+  const gw = gateway;
+  const options = init;
+  startWithCredential(platform, { deviceId: options.deviceId, brokerUrls: options.brokerUrls, claim: settings.claim }, (auth) => {
+    const runtime = new DeviceRuntime(platform, auth !== null ? { ...options, ...auth } : options, (e) => {
+      if (gw !== undefined && e.type === "config" && e.outcome === ConfigOutcome.Applied) gw.applyDesiredConfig();
       if (threshold <= LogLevel.Debug || e.type === "connected" || e.type === "command") trace(`xsfleet: event ${JSON.stringify(e)}\n`);
     });
     runtime.start();
-    platform.log(LogLevel.Info, `started ${init.role} ${init.deviceId}`);
+    platform.log(LogLevel.Info, `started ${options.role} ${options.deviceId}`);
   });
 }

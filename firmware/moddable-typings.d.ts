@@ -9,6 +9,7 @@
 /// <reference path="../node_modules/@moddable/typings/file.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/flash.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/net.d.ts" />
+/// <reference path="../node_modules/@moddable/typings/socket.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/debug.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/console.d.ts" />
 /// <reference path="../node_modules/@moddable/typings/instrumentation.d.ts" />

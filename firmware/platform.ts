@@ -123,6 +123,66 @@ export interface MqttClient {
 
 export type MqttConnect = (url: string, options: MqttOptions) => MqttClient;
 
+// ---- local links: node-to-node traffic on the LAN (docs/edge.md) ----
+// The same Envelope bytes as the uplink travel in frames (firmware/edge/
+// frame.ts: length-prefixed, bounded, parsed by one pure reader for every
+// implementation). Filled by Moddable's `Socket`/`Listener` on the device,
+// `node:net`/`node:dgram` in firmware/host, and an in-memory network with
+// seeded faults in firmware/sim. Callbacks only queue or parse; they never
+// block, and a send that does not fit closes the link rather than buffer.
+
+/** Events of one stream link; `closed` comes once, after which nothing does. */
+export interface StreamLinkHandler {
+  /** The connection is up (connect side; an accepted link is up at once). */
+  opened(): void;
+  /** Bytes in arrival order, in chunks of any size (not frame boundaries). */
+  data(chunk: Uint8Array): void;
+  closed(reason: string): void;
+}
+
+/** A reliable, ordered byte stream to one other node (TCP on a LAN). */
+export interface StreamLink {
+  /** "host:port" of the other end (for logs and counts only; not an identity). */
+  readonly remote: string;
+  /**
+   * Queues `bytes` whole; false when the link is closed or its send buffer
+   * would pass the implementation's bound (the caller then closes the link).
+   */
+  send(bytes: Uint8Array): boolean;
+  /** Closes now; `closed` follows on a later turn. Idempotent. */
+  close(): void;
+}
+
+export interface StreamListener {
+  readonly port: number;
+  close(): void;
+}
+
+export interface StreamTransport {
+  /**
+   * Accepts links on `port` (0: any free port; see `StreamListener.port`).
+   * `accept` returns the handler for each new link, which is already open.
+   * `failed` hears (once, on a later turn) that the port could not be
+   * bound; the listener is then closed.
+   */
+  listen(port: number, accept: (link: StreamLink) => StreamLinkHandler, failed?: (reason: string) => void): StreamListener;
+  /** Opens a link to `host:port`; the handler hears `opened` or `closed`. */
+  connect(host: string, port: number, handler: StreamLinkHandler): StreamLink;
+}
+
+/** A datagram endpoint (UDP on a LAN): unordered, unreliable, bounded size. */
+export interface DatagramSocket {
+  readonly port: number;
+  /** Sends one datagram to "host:port"; false when it was not sent (too big, closed). */
+  send(to: string, bytes: Uint8Array): boolean;
+  close(): void;
+}
+
+export interface DatagramTransport {
+  /** Binds `port` (0: any); `receive` gets each datagram whole with its sender's "host:port". */
+  open(port: number, receive: (from: string, bytes: Uint8Array) => void): DatagramSocket;
+}
+
 /** Everything the runtime needs from the platform. */
 export interface Platform {
   timers: Timers;
@@ -136,6 +196,10 @@ export interface Platform {
   sensor?: SensorSource;
   /** Absent on sensors; an actuator without one only records the value. */
   actuator?: ActuatorOutput;
+  /** Local stream links (gateways and their children); absent when the node has none. */
+  links?: StreamTransport;
+  /** Local datagrams (mesh peers); absent when the node has none. */
+  datagrams?: DatagramTransport;
 }
 
 /** A Log that drops everything (default in tests). */

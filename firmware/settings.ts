@@ -4,6 +4,7 @@
 // be strings (command line) or numbers/booleans (manifest JSON); each getter
 // converts and validates, naming the key in its error.
 import { DeviceRole } from "../shared/device-role";
+import { isDeviceId } from "../shared/topics";
 import type { DeviceOptionsInit } from "./device/options";
 import { LogLevel } from "./platform";
 
@@ -65,17 +66,22 @@ export interface DeviceSettings {
   claim: string;
   storageDomain: string;
   logLevel: LogLevel;
+  /** The star (docs/edge.md): a gateway's listening port and children; a child's gateway host ("" = not a child). */
+  edge: { gatewayPort: number; children: string[]; gatewayHost: string; frameBytesMax: number };
 }
 
 export function deviceSettings(s: Settings): DeviceSettings {
-  const role = s.choice("role", [DeviceRole.Sensor, DeviceRole.Actuator], DeviceRole.Sensor);
+  const role = s.choice("role", [DeviceRole.Sensor, DeviceRole.Actuator, DeviceRole.Gateway], DeviceRole.Sensor);
+  const gatewayHost = s.text("gatewayHost", "");
+  // A child of a star has no broker of its own (boot.ts points it at the gateway).
+  const mqttHost = gatewayHost !== "" ? s.text("mqttHost", gatewayHost) : s.text("mqttHost");
   const username = s.text("mqttUsername", "");
   const password = s.text("mqttPassword", "");
   const init: DeviceOptionsInit = {
     deviceId: s.text("deviceId"),
     role,
     // mqttTls: the broker's certificate is checked against the CA the manifest carries (docs/security.md).
-    brokerUrls: [`${s.choice("mqttTls", ["false", "true"], "false") === "true" ? "mqtts" : "mqtt"}://${s.text("mqttHost")}:${s.int("mqttPort", 1883, 1, 65_535)}`],
+    brokerUrls: [`${s.choice("mqttTls", ["false", "true"], "false") === "true" ? "mqtts" : "mqtt"}://${mqttHost}:${s.int("mqttPort", 1883, 1, 65_535)}`],
     ...(username !== "" ? { username } : {}),
     ...(password !== "" ? { password } : {}),
     firmwareVersion: s.text("firmwareVersion", "0.1.0"),
@@ -87,5 +93,9 @@ export function deviceSettings(s: Settings): DeviceSettings {
     location: { site: s.text("site", ""), zone: s.text("zone", ""), latitude: s.number("latitude", 0), longitude: s.number("longitude", 0) },
   };
   const level = s.choice("logLevel", logLevelNames, "info");
-  return { init, claim: s.text("claim", ""), storageDomain: s.text("storageDomain", "xsfleet"), logLevel: logLevelNames.indexOf(level) as LogLevel };
+  const children = s.text("children", "").split(",").map((x) => x.trim()).filter((x) => x.length > 0);
+  for (const c of children) if (!isDeviceId(c)) throw new Error(`config.children must be comma-separated device ids, got ${JSON.stringify(c)}`);
+  // A gateway holds one partial frame per child: RAM bounds this; children's largest message must stay below it.
+  const edge = { gatewayPort: s.int("gatewayPort", 1884, 1, 65_535), children, gatewayHost, frameBytesMax: s.int("gatewayFrameBytesMax", 4096, 1024, 65_552) };
+  return { init, claim: s.text("claim", ""), storageDomain: s.text("storageDomain", "xsfleet"), logLevel: logLevelNames.indexOf(level) as LogLevel, edge };
 }

@@ -2,6 +2,9 @@
 // the CLI. Every call is one NATS request; error replies (the
 // Nats-Service-Error-Code header) become ApiError with the server's code,
 // status and message.
+import { context } from "@opentelemetry/api";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { hasSpanContext, injectNatsHeaders } from "../tracing";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ServiceErrorCodeHeader, ServiceErrorHeader } from "@nats-io/services";
 import type { CommandOutcome } from "../commands";
@@ -35,7 +38,11 @@ export class ApiClient {
   async call<E extends ApiEndpoint>(endpoint: E, req: ApiContract[E][0], timeoutMs = this.#timeoutMs): Promise<ApiContract[E][1]> {
     let msg;
     try {
-      msg = await this.#nc.request(apiSubject(endpoint), JSON.stringify(req), { timeout: timeoutMs });
+      // Inside a span (a traced caller), the request carries its trace context: the API's span is its child.
+      const ctx = context.active();
+      const headers = hasSpanContext(ctx) ? natsHeaders() : undefined;
+      if (headers) injectNatsHeaders(ctx, headers);
+      msg = await this.#nc.request(apiSubject(endpoint), JSON.stringify(req), { timeout: timeoutMs, ...(headers ? { headers } : {}) });
     } catch (e) {
       const m = (e as Error).message ?? String(e);
       if (/no responders/i.test(m)) throw new ApiError("not_available", `no xsfleet node serves ${apiSubject(endpoint)}: start one with the api role`, 503);

@@ -8,6 +8,7 @@
 // graceful stop can drain the endpoints and then await exactly the requests
 // already accepted.
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { Logger } from "../base";
 import { CommandError, outcomeOf, type CommandLimits, type CommandStore, type CommandSubmitter } from "../commands";
@@ -20,6 +21,9 @@ import {
   type TelemetryQueryReply,
 } from "./types";
 import { ApiClient } from "./client";
+import { registerShadowEndpoints, shadowApiError } from "./shadow-endpoints";
+import type { ShadowStore } from "../shadow";
+import { withRequestSpan } from "./spans";
 import { boolField, deviceIdField, intField, objectField, onlyFields, parseBody, stringField, type Body } from "./validate";
 
 /** Seam to the ingest colleague's DeviceStateStore (cloud/state). */
@@ -42,8 +46,12 @@ export interface ApiRoleDeps {
   log: Logger;
   deviceState?: DeviceStateSource;
   queryHistory?: HistoryQueryFn;
+  /** Device shadows (cloud/shadow); the shadow.* endpoints answer not_available without it. */
+  shadow?: ShadowStore;
   /** Metrics hook: called once per request with the endpoint, status (200 or error status) and duration. */
   onRequest?: (endpoint: ApiEndpoint, status: number, durationMs: number) => void;
+  /** A span per request (spans.ts); absent or null: off. */
+  tracer?: Tracer | null;
 }
 
 export interface ApiRoleStats { requests: number; errors: number; inflight: number; rejectedOverload: number }
@@ -101,7 +109,7 @@ export async function startApiRole(d: ApiRoleDeps): Promise<ApiRole> {
         const p: Promise<void> = (async () => {
           try {
             const body = parseBody(msg.data, d.limits.apiRequestBytesMax);
-            reply(endpoint, msg, started, await fn(body));
+            reply(endpoint, msg, started, await (d.tracer ? withRequestSpan(d.tracer, endpoint, d.nodeId, msg.headers, () => fn(body)) : fn(body)));
           } catch (e) {
             replyError(endpoint, msg, started, e);
           }
@@ -113,6 +121,7 @@ export async function startApiRole(d: ApiRoleDeps): Promise<ApiRole> {
   };
 
   registerEndpoints(d, add);
+  registerShadowEndpoints(d.shadow, d.nodeId, add);
   // Make sure the server has the endpoint subscriptions before we report the role as started.
   await d.nc.flush();
 
@@ -264,6 +273,8 @@ export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
   if (e instanceof RegistryError) return new ApiError(registryToApi[e.code] ?? "internal", e.message);
   if (e instanceof CommandError) return new ApiError(commandToApi[e.code] ?? "internal", e.message);
+  const shadowError = shadowApiError(e);
+  if (shadowError) return shadowError;
   const message = e instanceof Error ? e.message : String(e);
   if (message.startsWith("invalid device id")) return new ApiError("bad_request", message);
   return new ApiError("internal", `internal error: ${message}`, apiErrorStatus.internal);

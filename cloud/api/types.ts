@@ -3,6 +3,7 @@
 // the service and the typed client; docs/api.md documents the same shapes.
 import type { CommandOutcome } from "../commands";
 import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry";
+import type { FieldView, ShadowDoc, ShadowHistoryEntry, ShadowOp, ShadowView } from "../shadow";
 
 export const apiServiceName = "xsfleet-api";
 export const apiServiceVersion = "1.0.0";
@@ -19,6 +20,11 @@ export const ApiEndpoint = {
   CommandsSend: "commands.send",
   CommandsGet: "commands.get",
   TelemetryQuery: "telemetry.query",
+  // Device shadow (cloud/shadow, docs/shadow.md).
+  ShadowGet: "shadow.get",
+  ShadowPut: "shadow.put",
+  ShadowDelete: "shadow.delete",
+  ShadowHistory: "shadow.history",
   // Served by the provisioning role (service xsfleet-provisioning, docs/security.md).
   ClaimsCreate: "claims.create",
   ClaimsList: "claims.list",
@@ -65,6 +71,21 @@ export interface GetCommandRequest { deviceId: string; commandId: string }
 export interface TelemetryQueryRequest { deviceId: string; channel: string; fromMs: number; toMs: number; limit?: number }
 /** What cloud/history's queryHistory returns, passed through. */
 export interface TelemetryQueryReply { result: unknown }
+
+/** Both documents with siblings and contexts, and the delta the device still has to apply. */
+export interface ShadowGetRequest { deviceId: string }
+export interface ShadowGetReply { shadow: ShadowView }
+/**
+ * Writes one desired field. `context`: the field's context from a read
+ * (replaces what that read saw); omitted = a blind write, kept as a sibling
+ * beside every value already there.
+ */
+export interface ShadowPutRequest { deviceId: string; field: string; value: unknown; context?: Record<string, number>; actor?: string }
+/** Removes the values the context covers; values written concurrently stay. */
+export interface ShadowDeleteRequest { deviceId: string; field: string; context: Record<string, number>; actor?: string }
+export interface ShadowWriteReply { deviceId: string; doc: ShadowDoc; op: ShadowOp; field: FieldView }
+export interface ShadowHistoryRequest { deviceId: string; doc?: ShadowDoc; limit?: number }
+export interface ShadowHistoryReply { history: ShadowHistoryEntry[] }
 
 export const defaultCommandTimeoutMs = 30_000;
 
@@ -151,6 +172,10 @@ export interface ApiContract {
   "commands.send": [SendCommandRequest, CommandReply];
   "commands.get": [GetCommandRequest, CommandReply];
   "telemetry.query": [TelemetryQueryRequest, TelemetryQueryReply];
+  "shadow.get": [ShadowGetRequest, ShadowGetReply];
+  "shadow.put": [ShadowPutRequest, ShadowWriteReply];
+  "shadow.delete": [ShadowDeleteRequest, ShadowWriteReply];
+  "shadow.history": [ShadowHistoryRequest, ShadowHistoryReply];
   "claims.create": [ClaimsCreateRequest, ClaimsCreateReply];
   "claims.list": [ClaimsListRequest, ClaimsListReply];
   "claims.revoke": [ClaimsRevokeRequest, ClaimsRevokeReply];

@@ -68,6 +68,10 @@ export interface StatusInputs {
   fleet: { connected: number; devices: number } | null;
   /** `--moddable`: devices running the Moddable-built firmware in mcsim. */
   moddable?: { connected: number; devices: number } | null;
+  /** `--topology star|mixed`: gateways and children, and how many of them are connected (children: to their gateway). */
+  star?: { gateways: number; children: number; connected: number } | null;
+  /** `--topology mesh|mixed`: peers, how many hold every event counted so far, and that count. */
+  mesh?: { peers: number; converged: number; events: number } | null;
   batchesPerSec: number;
   pointsPerSec: number;
   consumerLag: number;
@@ -86,6 +90,8 @@ export function statusLine(i: StatusInputs): string {
   return `devices ${i.devicesOnline}/${i.devicesKnown} online` +
     (i.fleet ? ` (${i.fleet.connected}/${i.fleet.devices} connected)` : "") +
     (i.moddable ? ` | mcsim ${i.moddable.connected}/${i.moddable.devices}` : "") +
+    (i.star ? ` | star ${i.star.connected}/${i.star.gateways + i.star.children} (${i.star.gateways} gw)` : "") +
+    (i.mesh ? ` | mesh ${i.mesh.converged}/${i.mesh.peers} at ${i.mesh.events} events` : "") +
     ` | ${fmtRate(i.batchesPerSec)} batches/s | ${fmtRate(i.pointsPerSec)} points/s` +
     ` | lag ${i.consumerLag} | dead letters ${i.deadLetters} | ${processSummary("cloud", i.cloud, " up")}` +
     (raft.length ? ` | ${processSummary("raft", raft, "")}` : "") +

@@ -7,7 +7,7 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SimFleet } from "../../firmware/host/sim-fleet";
-import { freePort } from "../infra";
+import { isPortOpen } from "../infra";
 import { createProcessMetrics, type ProcessMetrics } from "../metrics";
 
 /** One scrape target: a process of the stack and where it serves /metrics. */
@@ -38,7 +38,7 @@ export function createStackMetrics(stateDir: string, fleet: () => SimFleet | nul
     up,
     targets,
     async portFor(job, name) {
-      const port = await freePort();
+      const port = await metricsPort(targets.map((t) => t.port));
       targets.push({ job, name, port });
       return port;
     },
@@ -50,6 +50,20 @@ export function createStackMetrics(stateDir: string, fleet: () => SimFleet | nul
       return file;
     },
   };
+}
+
+/** Metrics ports are drawn below Linux's ephemeral range (32768+), where
+ *  port-0 binds (nats-server's, the tests' free ports) never land, at random,
+ *  so that two stacks on one machine rarely meet; a process that still finds
+ *  its port taken serves no metrics and says so (it does not fail). */
+const metricsPortRange = { first: 20_000, last: 32_000 } as const;
+
+async function metricsPort(taken: readonly number[]): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = metricsPortRange.first + Math.floor(Math.random() * (metricsPortRange.last - metricsPortRange.first));
+    if (!taken.includes(port) && !(await isPortOpen(port))) return port;
+  }
+  throw new Error(`no free port for /metrics in ${metricsPortRange.first}..${metricsPortRange.last}`);
 }
 
 /** The simulated fleet's counters (sums over its devices), read at scrape time. */

@@ -19,11 +19,13 @@ import path from "node:path";
 import { startLocalNats, freePort, isPortOpen, type LocalNats } from "../infra";
 import { startNatsDashboard, type DashboardEventListener, type DashboardHandle, type ProcessRow } from "../dashboard";
 import { startSimFleet, fleetDevicesMax, simFleetIds, type SimFleet } from "../../firmware/host/sim-fleet";
+import { startStarFleet, starFleetIds, starGatewaysMax, type StarFleet } from "../../firmware/host/star-fleet";
+import { meshPeersMax, startMeshFleet, type MeshFleet } from "../../firmware/host/mesh-fleet";
 import { storedCredentialIn } from "../../firmware/host/sim-device";
 import { ApiClient } from "../api";
 import type { CloudRole } from "../base";
 import { connectNats, type NatsSettings } from "../nats";
-import { decodeJwt, devicePermissions, localTlsHostsDefault } from "../security";
+import { CredentialIssuer, decodeJwt, devicePermissions, localTlsHostsDefault } from "../security";
 import { intOption, numberOption, parseCommand, stringOption, UsageError, type CommandSpec } from "./args";
 import {
   cloudNodeProcess, controlReplicaProcess, describeExits, stackRestartConfig, type ProcessEvent, type StackProcess,
@@ -37,6 +39,7 @@ import { describeExit } from "../infra";
 import { startMetricsEndpoint, type MetricsEndpoint } from "../metrics";
 import { createStackMetrics, type StackMetrics } from "./stack-metrics";
 import { startPrometheus, type LocalPrometheus } from "./prometheus";
+import { otlpTracesPath, otlpTracesUrl } from "../tracing";
 import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, paxosAcceptorSecurityArgs, prepareStackSecurity, stackPartitions, type StackSecurity } from "./stack-security";
 import { uplinkPartitionMappings } from "../subjects";
 
@@ -47,6 +50,7 @@ export const upSpec: CommandSpec = {
   options: {
     devices: { type: "string", value: "N", description: `simulated devices (0-${fleetDevicesMax})`, default: "36" },
     actuators: { type: "string", value: "N", description: "how many of them are actuators (default: 4; one per 9 devices in smaller fleets)" },
+    topology: { type: "string", value: "direct|star|mesh|mixed", description: "direct: every device on the broker; star: the devices sit behind gateways (8 children each) with no broker access; mesh: the devices are mesh peers on UDP converging their counters, two of them reporting to the cloud; mixed: the direct fleet plus one gateway with 4 children and a mesh of 8 peers (docs/edge.md)", default: "direct" },
     moddable: { type: "string", value: "N", description: `more devices (0-${moddableDevicesMax}) running the Moddable-built firmware in the SDK's simulator (mcsim; builds the SDK once)`, default: "0" },
     "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands)", default: "3" },
     registry: { type: "string", value: "kv|control", description: "device registry: control = Raft control plane (3 replicas), kv = NATS KV", default: "control" },
@@ -67,6 +71,8 @@ export const upSpec: CommandSpec = {
     prometheus: { type: "boolean", description: "also start Debian's prometheus scraping every process of the stack (targets in <state-dir>/prometheus/targets.json, written in any case)" },
     "prometheus-port": { type: "string", value: "PORT", description: "Prometheus UI/API port with --prometheus (a free one when busy)", default: "9090" },
     "tls-host": { type: "string", value: "HOST", description: "another name or IP the server certificate must carry (devices on the LAN dial it); repeatable", multiple: true },
+    "otlp-endpoint": { type: "string", value: "URL|off", description: "where every cloud node exports its spans (OTLP/HTTP); default: the dashboard's POST /v1/traces (off without a dashboard)" },
+    "trace-ratio": { type: "string", value: "R", description: "share of traces kept, 0..1 (parent-based on the trace id: every process keeps the same ones)", default: "1" },
   },
   examples: [
     "npm start", "xsfleet up --devices 200 --nats-nodes 3", "xsfleet up --prometheus", "xsfleet up --tls --tls-host 192.168.1.10",
@@ -94,6 +100,10 @@ interface Stack {
   fleet: SimFleet | null;
   /** `--moddable N`: devices running the Moddable-built firmware in mcsim. */
   moddable: ModdableFleet | null;
+  /** `--topology star|mixed`: gateways and the children behind them. */
+  star: StarFleet | null;
+  /** `--topology mesh|mixed`: mesh peers on UDP, some reporting to the cloud. */
+  mesh: MeshFleet | null;
   probe: FleetProbe | null;
   /** Set when a stop began: startup steps still in flight undo what they made. */
   stopping: boolean;
@@ -266,6 +276,9 @@ function processEventLine(e: ProcessEvent): string {
 
 interface UpSettings {
   devices: number;
+  topology: "direct" | "star" | "mesh" | "mixed";
+  /** Mesh peers with --topology mesh (from --devices). */
+  meshPeers: number;
   moddable: number;
   actuators: number;
   cloudNodes: number;
@@ -283,6 +296,9 @@ interface UpSettings {
   tlsHosts: string[];
   /** 0 = no Prometheus. */
   prometheusPort: number;
+  /** Explicit OTLP endpoint ("off" = no tracing); undefined: the dashboard. */
+  otlpEndpoint: string | undefined;
+  traceRatio: number;
 }
 
 /** Brings the stack up into `stack`; throws Aborted when a stop request came first. */
@@ -304,6 +320,10 @@ async function startStack(
   Object.assign(stack, broker);
   const replicas = stack.servers.length >= 3 ? 3 : 1;
   const logDir = path.join(o.stateDir, "logs");
+  // The dashboard's port is chosen now: every process exports its spans there (it starts after them; spans of the first seconds may be lost).
+  const dashPort = o.dashPort > 0 ? ((await isPortOpen(o.dashPort)) ? await freePort() : o.dashPort) : 0;
+  const traceArgs = stackTracingArgs(o.otlpEndpoint, o.traceRatio, dashPort);
+  if (traceArgs.length > 0) log(`tracing: cloud nodes export spans to ${traceArgs[1]} (ratio ${o.traceRatio})`);
   // Always: ingest's partition leases live there, whatever the registry backend.
   {
     log(`control plane: starting 3 Raft replicas (WAL in ${path.join(o.stateDir, "control")}) …`);
@@ -332,7 +352,7 @@ async function startStack(
     const c = cloudNodeProcess({
       nodeId: `cloud-${i}`, roles, servers: stack.servers, replicas, logDir, registry: o.registry, shutdownTimeoutMs: cloudShutdownMs, onEvent,
       httpPort: await metrics.portFor("cloud-node", `cloud-${i}`),
-      extraArgs: [...backupArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : [])],
+      extraArgs: [...backupArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : []), ...traceArgs],
     });
     stack.cloud.push(c);
     await c.start();
@@ -340,8 +360,8 @@ async function startStack(
   await waitForApi(stack);
   log("cloud: API answering");
   check();
-  if (o.dashPort > 0) {
-    const port = (await isPortOpen(o.dashPort)) ? await freePort() : o.dashPort;
+  if (dashPort > 0) {
+    const port = dashPort;
     const processes = (): ProcessRow[] => [...stack.cloud, ...stack.control].map((c) => processRow(c));
     const hostEvents = (l: DashboardEventListener): (() => void) => {
       stack.eventListeners.add(l);
@@ -383,6 +403,10 @@ async function startStack(
     stack.fleet = fleet;
   }
   check();
+  if (o.topology === "star" || o.topology === "mixed") await startStar(stack, o, log);
+  check();
+  if (o.topology === "mesh" || o.topology === "mixed") await startMesh(stack, o, log);
+  check();
   if (o.moddable > 0) {
     stack.moddable = await startModdableFleet({
       count: o.moddable, mqttUrl: stack.mqttUrls[0]!, stateDir: path.join(o.stateDir, "moddable"), speedup: o.speedup, heartbeatIntervalMs: o.heartbeatMs, log,
@@ -395,6 +419,58 @@ async function startStack(
   if (stack.stopping) throw new Aborted("stopping");
   stack.probe.watchOutput();
   if (sec) for (const line of integratorHint(sec, stack.servers)) log(line);
+}
+
+/**
+ * The star part of the fleet: gateways on the broker, children behind them
+ * over TCP links. Secured: each gateway gets a credential keyed by its
+ * children (CredentialIssuer.gateway, issued here with the stack's signing
+ * key); the gateway and its children are registered like any device.
+ */
+async function startStar(stack: Stack, o: UpSettings, log: (m: string) => void): Promise<void> {
+  const star = o.topology === "star";
+  const gateways = star ? Math.max(1, Math.min(starGatewaysMax, Math.ceil(o.devices / 8))) : 1;
+  const childrenPerGateway = star ? Math.max(1, Math.min(8, Math.ceil(o.devices / gateways))) : 4;
+  const ids = [...starFleetIds(gateways, childrenPerGateway, "edge-")].flatMap(([gw, kids]) => [gw, ...kids]);
+  const created = await registerIds(stack, ids);
+  log(`star: ${gateways} gateway(s) with ${childrenPerGateway} children each (${created} newly registered); children reach the broker only through their gateway`);
+  const sec = stack.security;
+  const issuer = sec ? new CredentialIssuer(sec.trust) : null;
+  const fleet = await startStarFleet({
+    gateways, childrenPerGateway, brokerUrl: stack.mqttUrls, stateDir: path.join(o.stateDir, "devices"), idPrefix: "edge-",
+    speedup: o.speedup, heartbeatIntervalMs: o.heartbeatMs, fsync: false, ...(sec?.tls ? { tls: { ca: readFileSync(sec.tls.caFile) } } : {}),
+    ...(issuer ? { gatewayAuth: (gw: string, kids: readonly string[]) => ({ username: gw, password: issuer.gateway(gw, kids, 30 * 86_400).jwt }) } : {}),
+  });
+  if (stack.stopping) {
+    fleet.crashAll();
+    throw new Aborted("stopping");
+  }
+  stack.star = fleet;
+}
+
+/**
+ * Mesh peers on UDP (127.0.0.1): they count events and converge with no
+ * cloud; the reporters (devices with their own credential when secured)
+ * send the merged counter "mesh-events".
+ */
+async function startMesh(stack: Stack, o: UpSettings, log: (m: string) => void): Promise<void> {
+  const peers = o.topology === "mesh" ? Math.max(2, Math.min(meshPeersMax, o.meshPeers)) : 8;
+  const reporters = Math.min(2, peers);
+  const ids = Array.from({ length: reporters }, (_, i) => `mesh-${i}`);
+  const created = await registerIds(stack, ids);
+  log(`mesh: ${peers} peers gossiping on UDP, ${reporters} of them reporting the merged counters (${created} newly registered)`);
+  const sec = stack.security;
+  const issuer = sec ? new CredentialIssuer(sec.trust) : null;
+  const fleet = await startMeshFleet({
+    peers, reporters, brokerUrl: stack.mqttUrls, stateDir: path.join(o.stateDir, "devices"), heartbeatIntervalMs: o.heartbeatMs,
+    ...(sec?.tls ? { tls: { ca: readFileSync(sec.tls.caFile) } } : {}),
+    ...(issuer ? { reporterAuth: (id: string) => ({ username: id, password: issuer.device(id, 30 * 86_400).jwt }) } : {}),
+  });
+  if (stack.stopping) {
+    fleet.crashAll();
+    throw new Aborted("stopping");
+  }
+  stack.mesh = fleet;
 }
 
 /** The dashboard's view of a supervised process. */
@@ -427,6 +503,14 @@ async function stopStack(stack: Stack, log: (m: string) => void): Promise<void> 
       log(`fleet: devices did not disconnect within ${fleetStopMs / 1000} s; connections dropped`);
     }
   }
+  if (stack.mesh) {
+    log("mesh: peers stop, reporters disconnect …");
+    if ((await within(stack.mesh.stop().then(() => true), fleetStopMs)) === false) stack.mesh.crashAll();
+  }
+  if (stack.star) {
+    log("star: children and gateways disconnect …");
+    if ((await within(stack.star.stop().then(() => true), fleetStopMs)) === false) stack.star.crashAll();
+  }
   if (stack.moddable) {
     log("moddable: stopping the simulators …");
     await within(stack.moddable.stop(), fleetStopMs);
@@ -458,6 +542,8 @@ async function stopStack(stack: Stack, log: (m: string) => void): Promise<void> 
 function killStack(stack: Stack): void {
   stack.stopping = true;
   stack.fleet?.crashAll();
+  stack.star?.crashAll();
+  stack.mesh?.crashAll();
   void stack.moddable?.stop();
   for (const c of [...stack.cloud, ...stack.control]) c.kill();
   void stack.prometheus?.stop(0);
@@ -470,8 +556,12 @@ export async function runUp(argv: string[]): Promise<number> {
   const devices = intOption(p, "devices", 0, fleetDevicesMax);
   const registry = stringOption(p, "registry");
   if (registry !== "kv" && registry !== "control") throw new UsageError(`--registry must be kv or control, got ${JSON.stringify(registry)}`, "up");
+  const topology = stringOption(p, "topology") ?? "direct";
+  if (topology !== "direct" && topology !== "star" && topology !== "mesh" && topology !== "mixed") throw new UsageError(`--topology must be direct, star, mesh or mixed, got ${JSON.stringify(topology)}`, "up");
   const o: UpSettings = {
-    devices,
+    devices: topology === "star" || topology === "mesh" ? 0 : devices,
+    meshPeers: devices,
+    topology,
     moddable: intOption(p, "moddable", 0, moddableDevicesMax),
     actuators: stringOption(p, "actuators") !== undefined ? intOption(p, "actuators", 0, devices) : Math.min(4, Math.floor(devices / 9)),
     cloudNodes: intOption(p, "cloud-nodes", 1, 9),
@@ -486,13 +576,15 @@ export async function runUp(argv: string[]): Promise<number> {
     tls: p.tls === true,
     tlsHosts: [...new Set([...localTlsHostsDefault, ...((p["tls-host"] as string[] | undefined) ?? [])])],
     prometheusPort: p.prometheus === true ? intOption(p, "prometheus-port", 1, 65535) : 0,
+    otlpEndpoint: stringOption(p, "otlp-endpoint"),
+    traceRatio: numberOption(p, "trace-ratio", 0, 1),
   };
   if (o.tls && !o.secure) throw new UsageError("--tls needs the secured stack: drop --insecure", "up");
   const durationS = stringOption(p, "duration") !== undefined ? numberOption(p, "duration", 1, 86_400 * 365) : undefined;
   const status = liveStatus();
   const log = (m: string): void => status.log(`[xsfleet up] ${m}`);
   const stack: Stack = {
-    nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, moddable: null, probe: null, stopping: false, eventListeners: new Set(), security: null, metrics: null, upEndpoint: null, prometheus: null,
+    nats: null, dashboard: null, servers: [], mqttUrls: [], cloud: [], control: [], fleet: null, moddable: null, star: null, mesh: null, probe: null, stopping: false, eventListeners: new Set(), security: null, metrics: null, upEndpoint: null, prometheus: null,
   };
   const requests = stopRequests(durationS);
   requests.onRepeat((sig) => {
@@ -562,6 +654,8 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
     probe.snapshot().then((s) => {
       status.update(statusLine({
         devicesOnline: s.devicesOnline, devicesKnown: s.devicesKnown, fleet: stack.fleet?.stats() ?? null,
+        mesh: stack.mesh ? { peers: stack.mesh.nodes.length, converged: stack.mesh.converged(), events: stack.mesh.counted() } : null,
+        star: stack.star ? { gateways: stack.star.gateways.length, children: stack.star.children.length, connected: stack.star.connected() } : null,
         moddable: stack.moddable ? { connected: stack.moddable.connected(), devices: stack.moddable.ids.length } : null,
         batchesPerSec: rates.rate("msgs", probe.outputBatches), pointsPerSec: rates.rate("pts", probe.outputPoints),
         consumerLag: s.consumerLag, deadLetters: s.deadLetters,
@@ -574,4 +668,11 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
   };
   const timer = setInterval(() => refresh(false), 1_000);
   return { refresh, stop: () => clearInterval(timer) };
+}
+
+/** The tracing flags of the stack's cloud nodes: the dashboard's receiver unless told otherwise; none when off. */
+export function stackTracingArgs(otlpEndpoint: string | undefined, ratio: number, dashPort: number): string[] {
+  const endpoint = otlpEndpoint ?? (dashPort > 0 ? `http://127.0.0.1:${dashPort}${otlpTracesPath}` : "off");
+  if (endpoint === "off" || endpoint === "") return [];
+  return ["--otlp-endpoint", otlpTracesUrl(endpoint, "--otlp-endpoint"), "--trace-ratio", String(ratio)];
 }

@@ -6,10 +6,12 @@
 // confirms it from the KV record.
 import { randomBytes } from "node:crypto";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { isDeviceId } from "../../shared/topics";
 import { DeviceEvent, deviceEventSubject } from "../subjects";
 import type { CommandLimits, CommandRetrySettings } from "./settings";
 import { sendCommand } from "./downlink";
+import { submitTraceparent } from "./spans";
 import type { CommandStore } from "./store";
 import { CommandError, CommandState, commandWireLimits, outcomeOf, type CommandEvent, type CommandOutcome, type CommandRecord } from "./types";
 
@@ -45,8 +47,10 @@ export class CommandSubmitter {
   readonly #now: () => number;
   /** Waiters end early (with the current state) when the node shuts down. */
   readonly #abort = new AbortController();
+  readonly #tracer: Tracer | null;
 
-  constructor(nc: NatsConnection, store: CommandStore, limits: CommandLimits, retry: CommandRetrySettings, nowMs: () => number = Date.now) {
+  constructor(nc: NatsConnection, store: CommandStore, limits: CommandLimits, retry: CommandRetrySettings, nowMs: () => number = Date.now, tracer: Tracer | null = null) {
+    this.#tracer = tracer;
     this.#nc = nc;
     this.#store = store;
     this.#limits = limits;
@@ -93,6 +97,8 @@ export class CommandSubmitter {
       attempt: 1, timedAttempts: 0, onlineResends: 0,
       nextAttemptMs: now + this.#retry.retryInitialMs, leaseOwner: "", leaseUntilMs: 0,
     };
+    const traceparent = submitTraceparent(this.#tracer);
+    if (traceparent !== "") record.traceparent = traceparent;
     // Persist before send: a crash after this line still gets the command delivered by a worker.
     const revision = await this.#store.create(record);
     if (revision === null) {
@@ -100,7 +106,7 @@ export class CommandSubmitter {
       if (raced) return this.#repeat(raced.record, input);
       throw new CommandError("conflict", `command ${commandId} could not be stored; retry`);
     }
-    sendCommand(this.#nc, record, now);
+    sendCommand(this.#nc, record, now, this.#tracer);
     return { outcome: outcomeOf(record), created: true };
   }
 

@@ -56,6 +56,8 @@ export interface CommandRecord {
   leaseUntilMs: number;
   ack?: CommandAckInfo;
   expiredMs?: number;
+  /** W3C traceparent of the call that submitted the command; every attempt joins its trace (spans.ts). */
+  traceparent?: string;
 }
 
 /** What the API replies and events carry: the record without delivery bookkeeping. */

@@ -9,7 +9,8 @@
 // one node; a lease in the record keeps one command's retry loop on one node
 // while that node is alive, and lets another take over when it is not.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { AckStatus } from "../../shared/proto/xsfleet.gen";
+import type { Tracer } from "@opentelemetry/api";
+import { AckStatus, type CommandAck } from "../../shared/proto/xsfleet.gen";
 import { uplinkBytesMax } from "../../shared/proto/limits";
 import { decodeCommandAck } from "../records";
 import { parseDeviceAddress, Uplink } from "../../shared/topics";
@@ -18,6 +19,7 @@ import { CommandAckConsumer } from "./ack-consumer";
 import type { Logger } from "../base";
 import { isOnlineSignal } from "../registry";
 import { publishCommandEvent, sendCommand } from "./downlink";
+import { withAckSpan } from "./spans";
 import { afterExpire, afterOnlineSend, afterTimedSend, decide } from "./policy";
 import type { CommandLimits, CommandRetrySettings } from "./settings";
 import type { CommandStore, VersionedCommand } from "./store";
@@ -50,6 +52,8 @@ export interface CommandWorkerOptions {
   replicas?: number;
   nowMs?: () => number;
   random?: () => number;
+  /** Spans for downlinks and acks (spans.ts); null: off. */
+  tracer?: Tracer | null;
 }
 
 export class CommandWorker {
@@ -63,7 +67,7 @@ export class CommandWorker {
   #stopping = false;
 
   constructor(o: CommandWorkerOptions) {
-    this.#o = { nowMs: Date.now, random: Math.random, replicas: 1, ...o };
+    this.#o = { nowMs: Date.now, random: Math.random, replicas: 1, tracer: null, ...o };
   }
 
   start(): void {
@@ -119,7 +123,7 @@ export class CommandWorker {
     // Persist the attempt before sending it: the CAS winner is the only sender of this attempt.
     const rev = await this.#o.store.update(next, v.revision);
     if (rev === null) { this.stats.casConflicts++; return; }
-    sendCommand(this.#o.nc, next, now);
+    sendCommand(this.#o.nc, next, now, this.#o.tracer);
     if (online) this.stats.resentOnline++;
     else this.stats.sent++;
   }
@@ -146,7 +150,11 @@ export class CommandWorker {
     // into the command record and its events is checked there.
     const d = decodeCommandAck(deviceSubject(deviceId, Uplink.CommandAck), data, { messageBytesMax: uplinkBytesMax });
     if (!d.ok) { this.stats.unknownAcks++; return; }
-    const ack = d.value.ack;
+    const { env, ack } = d.value;
+    await withAckSpan(this.#o.tracer, deviceId, { ...env, commandId: ack.commandId, status: ack.status }, () => this.#recordAck(deviceId, ack));
+  }
+
+  async #recordAck(deviceId: string, ack: CommandAck): Promise<void> {
     for (let attempt = 0; attempt < commandWireLimits.ackCasAttemptsMax; attempt++) {
       const v = await this.#o.store.get(deviceId, ack.commandId);
       if (!v) { this.stats.unknownAcks++; return; }

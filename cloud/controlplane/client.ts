@@ -18,6 +18,9 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { DeviceRole } from "../../shared/device-role";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import type { Context, Tracer } from "@opentelemetry/api";
+import { injectNatsHeaders } from "../tracing";
+import { withControlSpan } from "./spans";
 import { CommandKind, RESTORE_COUNTER_GAP_DEFAULT, restoreCommands, type ApplyResult, type Command, type Proposer, type ResultFor, type SessionRef } from "../control";
 import type { NodeId } from "../raft";
 import { isReadCommand } from "../control";
@@ -35,6 +38,8 @@ export interface ControlClientOptions {
   readonly attemptTimeoutMs?: number;
   /** Concurrent writes per client (one session lane each). */
   readonly lanesMax?: number;
+  /** A span per call, child of the active one (spans.ts); absent or null: off. */
+  readonly tracer?: Tracer | null;
 }
 
 export class ControlTimeoutError extends Error {
@@ -58,6 +63,7 @@ export class ControlClient {
   readonly #timeoutMs: number;
   readonly #attemptTimeoutMs: number;
   readonly #lanesMax: number;
+  readonly #tracer: Tracer | null;
   readonly #freeLanes: Lane[] = [];
   #lanes = 0;
   readonly #laneWaiters: ((l: Lane) => void)[] = [];
@@ -71,6 +77,7 @@ export class ControlClient {
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
     this.#attemptTimeoutMs = opts.attemptTimeoutMs ?? 2_000;
     this.#lanesMax = opts.lanesMax ?? 1024;
+    this.#tracer = opts.tracer ?? null;
   }
 
   get leader(): NodeId {
@@ -120,9 +127,15 @@ export class ControlClient {
    * that are not retryable (bad-request) are returned as they are.
    */
   async request(endpoint: Endpoint, body: Record<string, unknown>, session?: SessionRef, node?: NodeId): Promise<unknown> {
+    if (!this.#tracer) return this.#request(endpoint, body, session, node, null);
+    return withControlSpan(this.#tracer, endpoint, () => this.retries, (ctx) => this.#request(endpoint, body, session, node, ctx));
+  }
+
+  async #request(endpoint: Endpoint, body: Record<string, unknown>, session: SessionRef | undefined, node: NodeId | undefined, traceCtx: Context | null): Promise<unknown> {
     const deadline = Date.now() + this.#timeoutMs;
     const payload = new TextEncoder().encode(JSON.stringify(body));
-    const h = session ? natsHeaders() : undefined;
+    const h = session || traceCtx ? natsHeaders() : undefined;
+    if (h && traceCtx) injectNatsHeaders(traceCtx, h);
     if (h && session) {
       h.set(HEADER_CLIENT_ID, session.clientId);
       h.set(HEADER_SEQ, String(session.seq));

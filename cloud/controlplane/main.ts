@@ -163,7 +163,8 @@ async function main(): Promise<void> {
   let metricsPort: number | null = null;
   if (rm && cfg.metrics) {
     rm.attach(node);
-    metricsPort = (await startMetricsEndpoint({ ...cfg.metrics, metrics: rm.metrics.registry })).port;
+    // Metrics are not worth a replica: a taken port is logged, the replica serves on.
+    metricsPort = await startMetricsEndpoint({ ...cfg.metrics, metrics: rm.metrics.registry }).then((e) => e.port, (e: Error) => { log(`no metrics: ${e.message}`); return null; });
   }
   process.stdout.write(`${JSON.stringify({ event: "started", id: cfg.id, pid: process.pid, metricsPort })}\n`);
   let stoppingAtMs = 0;

@@ -18,6 +18,8 @@ import { queryHistory } from "../history";
 import { decodeHeartbeat } from "../membership";
 import { allDeviceEventsSubject, allHeartbeatsSubject } from "../subjects";
 import { DeviceStateMirror, type DeviceState } from "../state";
+import { Kvm } from "@nats-io/kv";
+import { ShadowStore, shadowBucket, type ShadowView } from "../shadow";
 import {
   cloudNodeRows, clientLabel, defaultCloudNodeTimings, HeartbeatTable, natsClientsFromConnz, type NatsClient,
 } from "./cloud-nodes";
@@ -88,7 +90,7 @@ export function deviceRow(st: DeviceState, readingsMax: number): DeviceRow {
     freeHeapBytes: st.heartbeat?.freeHeapBytes ?? hello?.resources?.freeHeapBytes ?? null,
     rssiDbm: st.heartbeat ? st.heartbeat.rssiDbm : null,
     location: loc ? [loc.site, loc.zone].filter((x) => x !== "").join("/") : "",
-    via: "",
+    via: st.via ?? "",
     readings,
     counters,
   };
@@ -199,6 +201,22 @@ export class NatsDashboardSource implements DashboardSource {
         return r.points.map((p) => ({ timeMs: p.t, value: p.v }));
       };
     }
+  }
+
+  #shadows: ShadowStore | null = null;
+
+  /** A device's shadow, read from the shadow bucket (never created here: the dashboard only reads); null before any. */
+  async shadow(deviceId: string): Promise<ShadowView | null> {
+    // Binding does not check the bucket; a missing one shows as "stream not found" on the read.
+    this.#shadows ??= new ShadowStore(this.#nc, await new Kvm(this.#nc).open(shadowBucket), { events: false });
+    let v: ShadowView;
+    try {
+      v = await this.#shadows.get(deviceId);
+    } catch (e) {
+      if (/stream not found/i.test((e as Error).message)) return null;
+      throw e;
+    }
+    return v.desired.writers.length + v.reported.writers.length === 0 ? null : v;
   }
 
   /** Starts mirroring device state (retries until the bucket exists) and listening to cloud-node heartbeats. */

@@ -121,6 +121,17 @@ export function parseHistoryQuery(
   return { deviceId, channel, fromMs, toMs, limit };
 }
 
+/** /api/shadow?device=<id>: the device id. */
+export function parseShadowQuery(params: URLSearchParams): string {
+  rejectUnknown(params, ["device"]);
+  const deviceId = single(params, "device");
+  if (deviceId === null || deviceId === "") throw new QueryError(`parameter "device" is required`);
+  if (!isDeviceId(deviceId)) {
+    throw new QueryError(`parameter "device" is not a device id (1-64 of A-Z a-z 0-9 _ -): ${JSON.stringify(deviceId.slice(0, 80))}`);
+  }
+  return deviceId;
+}
+
 export interface FleetTotals {
   devices: number;
   online: number;

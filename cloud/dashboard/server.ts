@@ -6,8 +6,11 @@
 //   GET /api/cluster    NATS servers, streams/consumers, cloud nodes, traffic
 //   GET /api/events     Server-Sent Events: recent events, then live ones (?after or Last-Event-ID)
 //   GET /api/history    stored readings for the plot: the newest `limit` in [fromMs, toMs] (?device&channel&fromMs&toMs&limit)
+//   GET /api/shadow     one device's shadow: desired, reported, siblings, delta (?device)
 //   GET /healthz        liveness of the dashboard itself
 //   GET /metrics        Prometheus metrics of the dashboard process (SSE clients, events, requests)
+//   POST /v1/traces     OTLP/HTTP trace receiver (protobuf or JSON) for the stack's processes (otlp-receiver.ts)
+//   GET /api/traces     recent traces, newest first (?device&limit); GET /api/traces/<trace id>: its spans
 //
 // Bounded everywhere: page size, SSE clients, per-client backlog, event ring,
 // event detail size, history span/points, URL length, and source calls are
@@ -16,8 +19,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { createProcessMetrics, metricsHandler } from "../metrics";
 import { EventBuffer } from "./event-buffer";
+import { receiveOtlp, type OtlpReceiverStats } from "./otlp-receiver";
+import { TraceStore } from "./trace-store";
 import { dashboardPage } from "./page";
-import { intParam, pageFleet, parseFleetQuery, parseHistoryQuery, QueryError } from "./query";
+import { intParam, pageFleet, parseFleetQuery, parseHistoryQuery, parseShadowQuery, QueryError } from "./query";
 import {
   defaultDashboardLimits, type DashboardEvent, type DashboardHandle, type DashboardLimits, type DashboardOptions,
   type DashboardSource,
@@ -105,6 +110,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   metrics.counterFrom("xsfleet_dashboard_sse_dropped_total", "Event-stream clients dropped for a full backlog", () => sseDropped);
   metrics.gaugeFrom("xsfleet_dashboard_events_buffered", "Events held in the dashboard's ring", () => buffer.size);
   metrics.counterFrom("xsfleet_dashboard_events_dropped_total", "Events that fell out of the ring", () => buffer.dropped);
+  const traces = new TraceStore({ tracesMax: limits.tracesMax, spansPerTraceMax: limits.traceSpansMax, spansMax: limits.traceStoreSpansMax });
+  const otlp: OtlpReceiverStats = { requests: 0, refused: 0, spans: 0 };
+  metrics.counterFrom("xsfleet_dashboard_otlp_spans_total", "Spans received on POST /v1/traces", () => otlp.spans);
+  metrics.counterFrom("xsfleet_dashboard_otlp_refused_total", "OTLP requests refused (too large, bad type, undecodable)", () => otlp.refused);
+  metrics.gaugeFrom("xsfleet_dashboard_traces", "Traces held in the dashboard's ring", () => traces.size);
   const serveMetrics = metricsHandler(metrics.registry);
 
   const dropClient = (c: SseClient): void => {
@@ -168,9 +178,21 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     const rawUrl = req.url ?? "/";
     if (rawUrl.length > limits.urlBytesMax) return sendError(res, 414, `request URL longer than ${limits.urlBytesMax} bytes`);
     const url = new URL(rawUrl, "http://dashboard.invalid");
+    if (url.pathname === "/v1/traces") {
+      if (req.method === "POST") return receiveOtlp(req, res, traces, limits.otlpBodyBytesMax, otlp);
+      res.setHeader("allow", "POST");
+      return sendError(res, 405, "POST OTLP/HTTP trace exports here");
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("allow", "GET, HEAD");
       return sendError(res, 405, `method ${req.method} not allowed; the dashboard is read-only (GET)`);
+    }
+    if (url.pathname.startsWith("/api/traces/")) {
+      const id = url.pathname.slice("/api/traces/".length).toLowerCase();
+      if (!/^[0-9a-f]{32}$/.test(id)) throw new QueryError("a trace id is 32 hex digits");
+      const spans = traces.get(id);
+      if (!spans) return sendError(res, 404, `trace ${id} is not (or no longer) held; the dashboard keeps the ${limits.tracesMax} most recent`);
+      return sendJson(res, 200, { traceId: id, spans });
     }
     switch (url.pathname) {
       case "/":
@@ -205,13 +227,24 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         return withSource(res, () => history(q), (points) =>
           sendJson(res, 200, { ...q, points: points.slice(-q.limit) }));
       }
+      case "/api/shadow": {
+        const deviceId = parseShadowQuery(url.searchParams);
+        const shadow = source.shadow?.bind(source);
+        if (!shadow) return sendError(res, 501, "shadows are not available: this dashboard source has no shadow()");
+        return withSource(res, () => shadow(deviceId), (view) => sendJson(res, 200, { deviceId, shadow: view }));
+      }
       case "/api/events":
         return openEvents(req, res, url.searchParams);
       case "/metrics":
         serveMetrics(req, res);
         return;
+      case "/api/traces": {
+        for (const key of url.searchParams.keys()) if (key !== "device" && key !== "limit") throw new QueryError(`unknown parameter "${key}"; allowed: device, limit`);
+        const limit = intParam(url.searchParams, "limit", 1, limits.tracesMax, 50);
+        return sendJson(res, 200, { traces: traces.list(limit, url.searchParams.get("device") ?? ""), held: traces.size, spans: traces.spanCount, dropped: traces.dropped });
+      }
       default:
-        return sendError(res, 404, `no such page: ${url.pathname}; try / or /api/fleet, /api/cluster, /api/events, /api/history, /healthz, /metrics`);
+        return sendError(res, 404, `no such page: ${url.pathname}; try / or /api/fleet, /api/cluster, /api/events, /api/history, /api/shadow, /healthz, /metrics`);
     }
   };
 

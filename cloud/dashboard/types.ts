@@ -4,6 +4,7 @@
 // is deliberately narrow and read-only: the dashboard never writes to the
 // system it shows.
 
+import type { ShadowView } from "../shadow";
 import type { DevicePresence } from "../../shared/device-presence";
 import type { Liveness } from "../health";
 import type { ProcessMetrics } from "../metrics";
@@ -215,6 +216,8 @@ export interface DashboardSource {
   events(listener: DashboardEventListener): () => void;
   /** Optional stored telemetry for the plot: the newest `limit` points of the range, in time order. */
   history?(query: HistoryQuery): Promise<HistoryPoint[]>;
+  /** Optional device shadow (cloud/shadow): desired, reported, siblings, delta; null when there is none. */
+  shadow?(deviceId: string): Promise<ShadowView | null>;
 }
 
 export interface DashboardOptions {
@@ -257,6 +260,12 @@ export interface DashboardLimits {
   sseKeepAliveMs: number;
   /** Longest accepted request URL. */
   urlBytesMax: number;
+  /** Largest OTLP/HTTP body (also after gunzip) POST /v1/traces accepts; larger: 413. */
+  otlpBodyBytesMax: number;
+  /** Traces kept in the ring, spans kept per trace and in all (trace-store.ts). */
+  tracesMax: number;
+  traceSpansMax: number;
+  traceStoreSpansMax: number;
 }
 
 export const defaultDashboardLimits: DashboardLimits = {
@@ -271,4 +280,8 @@ export const defaultDashboardLimits: DashboardLimits = {
   sourceTimeoutMs: 10_000,
   sseKeepAliveMs: 15_000,
   urlBytesMax: 2048,
+  otlpBodyBytesMax: 4 * 1024 * 1024,
+  tracesMax: 500,
+  traceSpansMax: 256,
+  traceStoreSpansMax: 20_000,
 };

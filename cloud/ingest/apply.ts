@@ -266,7 +266,11 @@ function applyOne(s: StoredDeviceState, item: IngestItem, res: ApplyResult): Rej
     const r = mergeCounters(s, m);
     if (r) return r;
   }
-  if (item.timeMs > s.lastSeenMs) s.lastSeenMs = item.timeMs;
+  if (item.timeMs > s.lastSeenMs) {
+    s.lastSeenMs = item.timeMs;
+    // The route of the newest uplink: a gateway's id, or "" when direct.
+    s.via = env.via;
+  }
   if (env.traceparent !== "") s.traceparent = env.traceparent;
 
   switch (m.kind) {

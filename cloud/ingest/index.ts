@@ -35,3 +35,4 @@ export { registerIngestMetrics } from "./metrics";
 export { DeviceRateLimiter, type RateLimitOptions } from "./rate-limit";
 export { buildReceipts, coalesce } from "./receipt";
 export { admitSeq, recordSeq, raiseFloor, hwmOf, isRecorded, checkDedup, DedupVerdict, retiredEpochsMax, type DedupLimits } from "./dedup";
+export { StateCache, DeviceLocks } from "./cache";

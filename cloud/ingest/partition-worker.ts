@@ -22,6 +22,7 @@ import { settledWithin, type Logger } from "../base";
 import type { DistributedLock } from "../lock";
 import { RoleHolder, type DeactivateReason, type FailoverConfig } from "../recovery";
 import { DeviceLocks, StateCache } from "./cache";
+import type { Tracer } from "@opentelemetry/api";
 import { IngestPipeline, type AdmissionPort, type OutputPort, type PipelineHooks, type RateLimitPort, type StatePort } from "./pipeline";
 import { PullLoop } from "./pull-loop";
 import type { IngestConfig } from "./settings";
@@ -56,6 +57,8 @@ export interface PartitionWorkerDeps {
   /** The registry gate and the node's per-device rate limiter (pipeline.ts). */
   admission: AdmissionPort;
   rateLimit?: RateLimitPort;
+  /** Spans per device batch; null or absent: tracing off. */
+  tracer?: Tracer | null;
 }
 
 /** What the presence sweep needs of an owned partition. */
@@ -135,6 +138,7 @@ export class PartitionWorker {
     const pipeline = new IngestPipeline({
       cfg, cache, locks, stats, log, out: this.#d.out, state: this.#d.state, admission: this.#d.admission,
       ...(this.#d.rateLimit ? { rateLimit: this.#d.rateLimit } : {}),
+      tracer: this.#d.tracer ?? null,
       ...(this.#d.hooks ? { hooks: this.#d.hooks } : {}),
       stopping: () => !mayWrite(),
       mayWrite,

@@ -28,6 +28,7 @@
 // no good message of its device with it.
 import type { Receipt } from "../../shared/proto/xsfleet.gen";
 import { parseDeviceAddress, Uplink } from "../../shared/topics";
+import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "../base";
 import { decodeDeviceMessage, DlqReason } from "../records";
 import type { LoadedState, StoredDeviceState } from "../state";
@@ -36,6 +37,8 @@ import { forEachLimit, type DeviceLocks, type StateCache } from "./cache";
 import type { DeadLetter } from "./publisher";
 import type { HistoryLayout, IngestConfig } from "./settings";
 import type { IngestStats } from "./types";
+import { DeviceBatchSpan, type BatchTiming } from "./spans";
+import { SpanName } from "../tracing";
 
 /** One delivered message as the pipeline sees it (the pull loop wraps a JsMsg). */
 export interface Delivery {
@@ -137,6 +140,8 @@ export interface PipelineDeps {
   pause?: (ms: number) => Promise<void>;
   /** True once the role is stopping: no more retries. */
   stopping?: () => boolean;
+  /** Spans per device batch (spans.ts); absent or null: tracing off, no span code runs. */
+  tracer?: Tracer | null;
   /** False once this node may no longer write for these deliveries (the
    *  partition's lease is lost or handed off): checked before outputs and
    *  before the state write. Default: always true. */
@@ -176,6 +181,7 @@ export class IngestPipeline {
     const { cfg, stats, locks } = this.#d;
     const byDevice = new Map<string, Delivery[]>();
     const bad: Promise<void>[] = [];
+    const pickedMs = this.#d.tracer ? Date.now() : 0;
     for (const m of batch) {
       stats.messages++;
       if (m.redelivered) stats.redeliveries++;
@@ -197,16 +203,17 @@ export class IngestPipeline {
       if (!g) byDevice.set(addr.deviceId, (g = []));
       g.push(m);
     }
+    const timing = this.#d.tracer ? { pickedMs, decodedMs: Date.now() } : undefined;
     await forEachLimit([...byDevice], cfg.deviceConcurrencyMax, ([id, g]) => locks.run(id, async () => {
-      if (!g.some((m) => m.deliveryCount > 1)) return this.#gateAndDecode(id, g);
+      if (!g.some((m) => m.deliveryCount > 1)) return this.#gateAndDecode(id, g, consumer, timing);
       // Something failed before: one message at a time, so only a failing one fails again.
-      for (const m of g) await this.#gateAndDecode(id, [m]);
+      for (const m of g) await this.#gateAndDecode(id, [m], consumer, timing);
     }));
     await Promise.all(bad);
   }
 
   /** The registry gate, then decoding; never throws. */
-  async #gateAndDecode(deviceId: string, deliveries: readonly Delivery[]): Promise<void> {
+  async #gateAndDecode(deviceId: string, deliveries: readonly Delivery[], consumer: string, timing: BatchTiming | undefined): Promise<void> {
     const { cfg, stats, log } = this.#d;
     let admission: Admission;
     try {
@@ -235,7 +242,7 @@ export class IngestPipeline {
         bad.push(this.#deadLetterAndAck(m, d.reason, d.detail));
       }
     }
-    if (items.length > 0) await this.processDevice(deviceId, items, kept);
+    if (items.length > 0) await this.processDevice(deviceId, items, kept, consumer, timing);
     await Promise.all(bad);
   }
 
@@ -247,12 +254,19 @@ export class IngestPipeline {
   }
 
   /** One device's decoded messages (items[i] came from deliveries[i]); never throws. */
-  async processDevice(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[]): Promise<void> {
+  async processDevice(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[], source = "", timing?: BatchTiming): Promise<void> {
+    const span = this.#d.tracer ? new DeviceBatchSpan(this.#d.tracer, deviceId, source, items, timing) : null;
+    const failed = await this.#process(deviceId, items, deliveries, span);
+    span?.end(failed ?? undefined);
+  }
+
+  /** Returns the error that left the batch for redelivery, null when done. */
+  async #process(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[], span: DeviceBatchSpan | null): Promise<unknown> {
     const { cache, stats, log, cfg } = this.#d;
     for (let errors = 0; ;) {
       try {
-        await this.#attempt(deviceId, items, deliveries);
-        return;
+        await this.#attempt(deviceId, items, deliveries, span);
+        return null;
       } catch (err) {
         cache.delete(deviceId);
         if (++errors < transientRetriesMax && !this.#d.stopping?.()) {
@@ -267,19 +281,21 @@ export class IngestPipeline {
           if (lost || m.deliveryCount < cfg.maxDeliver) m.nak(failureBackoffMs(m.deliveryCount));
           else await this.#poison(m, error);
         }
-        return;
+        return err;
       }
     }
   }
 
   /** Steps 1-4 once; CAS conflicts reload and apply again, up to casAttemptsMax. */
-  async #attempt(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[]): Promise<void> {
+  async #attempt(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[], span: DeviceBatchSpan | null): Promise<void> {
     const { cfg, cache, stats, hooks } = this.#d;
     for (let attempt = 1; ; attempt++) {
       const loaded = cache.get(deviceId) ?? (await this.#d.state.load(deviceId));
+      const applyStartMs = span ? Date.now() : 0;
       const r = applyBatch(loaded.state, items, { dedupRangesMax: cfg.dedupRangesMax, seqJumpMax: cfg.seqJumpMax });
+      span?.applied(applyStartMs, r);
       if (r.changed) {
-        const written = await this.#record(deviceId, loaded, r.state, r.telemetry);
+        const written = await this.#record(deviceId, loaded, r.state, span ? span.carry(r.telemetry) : r.telemetry, span);
         if (written === null) {
           cache.delete(deviceId);
           stats.foreignWrites++;
@@ -312,17 +328,21 @@ export class IngestPipeline {
   }
 
   /** Steps 2-3: outputs first, then the state; null on a CAS conflict. */
-  async #record(deviceId: string, loaded: LoadedState, state: StoredDeviceState, telemetry: readonly TelemetryOutput[]): Promise<LoadedState | null> {
+  async #record(deviceId: string, loaded: LoadedState, state: StoredDeviceState, telemetry: readonly TelemetryOutput[], span: DeviceBatchSpan | null): Promise<LoadedState | null> {
     const { cfg, stats, hooks, out } = this.#d;
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.BeforePublish, deviceId);
     this.#checkOwnership();
+    const endOutputs = span?.step(SpanName.IngestOutputs);
     const acks: Promise<unknown>[] = [];
     for (const t of telemetry) acks.push(...out.telemetry(t, cfg.history ? cfg.historyLayout : null, cfg.out && cfg.outDurable));
     await Promise.all(acks);
+    endOutputs?.();
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.AfterPublish, deviceId);
     hooks?.faults?.beforeCas?.(deviceId);
     this.#checkOwnership();
+    const endCas = span?.step(SpanName.IngestStateWrite);
     const revision = await this.#d.state.compareAndSet(deviceId, state, loaded.revision);
+    endCas?.();
     if (revision === null) return null;
     if (hooks?.checkpoint) await hooks.checkpoint(Checkpoint.AfterCas, deviceId);
     const written = { state, revision };

@@ -2,7 +2,7 @@
 // JSON on the out subject, device events, receipts to devices and dead letters (formats in
 // cloud/records, subjects in cloud/subjects). `Publisher` spreads JetStream
 // publishes over the connections it is given.
-import { headers, type NatsConnection } from "@nats-io/transport-node";
+import { headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import {
   deadLetterMsgId, DlqHeader, encodeDeviceEvent, encodeHistoryBatch, encodeHistoryRecord, encodeOutTelemetry, historyBatchMsgId, historyMsgId, outMsgId,
@@ -13,6 +13,8 @@ import { deviceEventSubject, dlqSubject, historyBatchSubject, historySubject, ou
 import type { EventOutput, TelemetryOutput } from "./apply";
 import type { OutputPort } from "./pipeline";
 import type { HistoryLayout } from "./settings";
+import type { TracedTelemetryOutput } from "./spans";
+import { injectNatsHeaders } from "../tracing";
 
 export interface DeadLetter {
   reason: DlqReason;
@@ -44,19 +46,20 @@ export class Publisher implements OutputPort {
   telemetry(o: TelemetryOutput, history: HistoryLayout | null, outDurable: boolean): Promise<PubAck>[] {
     const js = this.#js[this.#pick()]!;
     const acks: Promise<PubAck>[] = [];
+    // Traced: history records carry the ingest span's context too (untraced: no headers, as before).
+    const th = (o as TracedTelemetryOutput).traceContext ? traceHeaders(o) : undefined;
     if (history === "batch") {
       const data = encodeHistoryBatch(o.seq, o.deviceTimeMs, o.raw);
-      acks.push(js.publish(historyBatchSubject(o.deviceId), data, { msgID: historyBatchMsgId(o.deviceId, o.seq, o.epoch) }));
+      acks.push(js.publish(historyBatchSubject(o.deviceId), data, { msgID: historyBatchMsgId(o.deviceId, o.seq, o.epoch), ...(th ? { headers: th } : {}) }));
     } else if (history === "channel") {
       const t = o.telemetry;
       for (const c of t.channels) {
         const data = encodeHistoryRecord({ s: o.seq, t: c.t, v: c.v });
-        acks.push(js.publish(historySubject(o.deviceId, c.name), data, { msgID: historyMsgId(o.deviceId, o.seq, c.name, o.epoch) }));
+        acks.push(js.publish(historySubject(o.deviceId, c.name), data, { msgID: historyMsgId(o.deviceId, o.seq, c.name, o.epoch), ...(th ? { headers: th } : {}) }));
       }
     }
     if (outDurable) {
-      const h = headers();
-      if (o.traceparent !== "") h.set("traceparent", o.traceparent);
+      const h = traceHeaders(o);
       acks.push(js.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { msgID: outMsgId(o.deviceId, o.seq, o.epoch), headers: h }));
     }
     return acks;
@@ -64,9 +67,8 @@ export class Publisher implements OutputPort {
 
   /** Core NATS out message (used when outDurable is off: after the CAS). */
   outCore(o: TelemetryOutput): void {
-    const h = headers();
+    const h = traceHeaders(o);
     h.set("Nats-Msg-Id", outMsgId(o.deviceId, o.seq, o.epoch));
-    if (o.traceparent !== "") h.set("traceparent", o.traceparent);
     this.#nc[this.#pick()]!.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { headers: h });
   }
 
@@ -95,4 +97,13 @@ export class Publisher implements OutputPort {
     // Redelivery of the same bad message must not dead-letter it twice.
     return this.#js[this.#pick()]!.publish(dlqSubject(d.reason), d.data, { msgID: deadLetterMsgId(d.stream, d.streamSeq), headers: h });
   }
+}
+
+/** traceparent (+ tracestate, baggage when traced) of a telemetry output's records. */
+function traceHeaders(o: TelemetryOutput): MsgHdrs {
+  const h = headers();
+  const ctx = (o as TracedTelemetryOutput).traceContext;
+  if (ctx) injectNatsHeaders(ctx, h);
+  else if (o.traceparent !== "") h.set("traceparent", o.traceparent);
+  return h;
 }

@@ -7,6 +7,7 @@
 // (presence-sweep.ts). This file only wires them to NATS and to each
 // other; see docs/ingest.md and docs/delivery.md.
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { devicePartition } from "../../shared/topics";
 import type { Logger } from "../base";
@@ -44,6 +45,8 @@ export interface IngestDeps {
   failover?: Partial<FailoverConfig>;
   /** Called once per telemetry batch whose effect was recorded (after the CAS). */
   onTelemetryApplied?(deviceId: string, seq: number, deviceTimeMs: number, points: number): void;
+  /** Spans per device batch (cloud/tracing); absent or null: off. */
+  tracer?: Tracer | null;
 }
 
 export interface IngestRole {
@@ -86,7 +89,7 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
     membership: new ControlPlaneIngestMembership(deps.control, deps.nodeId, cfg.ownershipTtlMs),
     newWorker: (partition) => new PartitionWorker({
       partition, lock, conn: conns[partition % conns.length]!, cfg, state, out: publisher, stats, log, hooks, cacheMax,
-      admission: deps.admission, rateLimit,
+      admission: deps.admission, rateLimit, tracer: deps.tracer ?? null,
       ...(deps.failover ? { failover: deps.failover } : {}),
     }),
   });

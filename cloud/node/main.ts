@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 import { ConfigError, loadConfig, usage } from "./config";
 import { createLogger } from "../base";
 import { startCloudNode, type CloudNodeDeps } from "./node";
+import { ProcessKind, startTracing, takeTracingSettings, tracingUsage, TracingSettingsError, type TracingSettings } from "../tracing";
 
 export interface RunIo {
   env?: Record<string, string | undefined>;
@@ -45,13 +46,18 @@ export async function runCloudNode(argv: readonly string[], io: RunIo = {}): Pro
   const err = io.err ?? ((t: string) => process.stderr.write(t + "\n"));
   if (argv.includes("--help") || argv.includes("-h")) {
     out(usage());
+    out(tracingUsage);
     return 0;
   }
   let config;
+  let traceSettings: TracingSettings;
   try {
-    config = loadConfig({ argv, env: io.env ?? process.env, hostname: hostname(), pid: process.pid });
+    // Tracing flags (--otlp-endpoint, --trace-ratio) and OTEL_* env are cloud/tracing's; the rest is the node's.
+    const t = takeTracingSettings(argv, io.env ?? process.env);
+    traceSettings = t.settings;
+    config = loadConfig({ argv: t.argv, env: io.env ?? process.env, hostname: hostname(), pid: process.pid });
   } catch (e) {
-    if (e instanceof ConfigError) {
+    if (e instanceof ConfigError || e instanceof TracingSettingsError) {
       err(e.message);
       err("Run with --help for the list of settings.");
       return 2;
@@ -63,11 +69,16 @@ export async function runCloudNode(argv: readonly string[], io: RunIo = {}): Pro
     log.error("second signal during shutdown: exiting without finishing in-flight work");
     process.exit(1);
   });
+  // Only the API and command roles need the implicit context (see cloud/tracing/provider.ts).
+  const implicitContext = config.roles.some((r) => r === "api" || r === "commands" || r === "provisioning" || r === "orchestration");
+  const tracing = startTracing({ serviceName: ProcessKind.CloudNode, instanceId: config.nodeId, settings: traceSettings, implicitContext });
+  if (tracing.tracer) log.info("tracing", { otlpEndpoint: traceSettings.otlpEndpoint, ratio: traceSettings.ratio });
   let node;
   try {
-    node = await startCloudNode(config, { ...io.deps, log });
+    node = await startCloudNode(config, { tracer: tracing.tracer, ...io.deps, log });
   } catch (e) {
     log.error("cloud node failed to start", { err: e });
+    await tracing.shutdown();
     return 1;
   }
   const sig = await stopSignal;
@@ -78,6 +89,8 @@ export async function runCloudNode(argv: readonly string[], io: RunIo = {}): Pro
   } catch (e) {
     log.error("graceful stop failed", { err: e });
     return 1;
+  } finally {
+    await tracing.shutdown();
   }
 }
 

@@ -15,7 +15,9 @@
 // gone keeps the process alive forever).
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { startApiRole, type ApiRole } from "../api";
+import { ShadowDeltaPusher, ShadowReportListener, apiShadowWriter } from "../shadow";
 import { CommandStore, CommandSubmitter, CommandWorker } from "../commands";
 import { ControlClient } from "../controlplane";
 import { connectNats } from "../nats";
@@ -34,6 +36,8 @@ export interface CloudNodeDeps {
   roles?: Partial<RoleFactories>;
   /** Collect process metrics (default true; tests with several nodes turn it off). */
   processMetrics?: boolean;
+  /** The process's tracer (cloud/tracing); absent or null: no spans. */
+  tracer?: Tracer | null;
 }
 
 export interface CloudNode {
@@ -83,7 +87,7 @@ export async function startCloudNode(config: CloudConfig, deps: CloudNodeDeps = 
     nats: { connected: link.connected && !nc.isClosed(), server: nc.getServer() },
   });
   try {
-    await startRoles(config, { ...defaultRoleFactories, ...deps.roles }, { nc, nodeId: config.nodeId, config, log }, metrics, started);
+    await startRoles(config, { ...defaultRoleFactories, ...deps.roles }, { nc, nodeId: config.nodeId, config, log, tracer: deps.tracer ?? null }, metrics, started);
     // Subscriptions (acks, hellos, API endpoints) are registered with the server before "started".
     await nc.flush();
     if (config.http.port !== null) {
@@ -140,7 +144,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
   if (roles.has("api") || roles.has("commands") || roles.has("provisioning")) {
     let conflicts = 0;
     registry = config.registry === "control"
-      ? new ControlPlaneRegistry(new ControlClient(nc, { clientId: `registry-${config.nodeId}` }).proposer())
+      ? new ControlPlaneRegistry(new ControlClient(nc, { clientId: `registry-${config.nodeId}`, tracer: ctx.tracer }).proposer())
       : await KvDeviceRegistry.open(nc, { replicas, onConflict: () => conflicts++ });
     log.info("device registry", { backend: config.registry });
     metrics.counterFrom("xsfleet_registry_cas_conflicts_total", "Registry writes that lost a compare-and-set race and retried", () => conflicts);
@@ -156,7 +160,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     metrics.labelledCounterFrom("xsfleet_config_pushes_total", "Desired-config pushes of this node by outcome (pushed, resentOnHello, errors)", "event", () => ({ ...p.stats }));
   }
   if (roles.has("commands")) {
-    const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log, replicas });
+    const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log, replicas, tracer: ctx.tracer });
     w.start();
     pusher!.start();
     out.worker = w;
@@ -172,16 +176,28 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     else if (h.stats) metrics.statsGauge(`xsfleet_${r}`, `${r} role counters of this node`, () => h.stats!());
   }
   if (roles.has("api")) {
-    const submitter = new CommandSubmitter(nc, store!, config.limits, config.commands);
+    const submitter = new CommandSubmitter(nc, store!, config.limits, config.commands, Date.now, ctx.tracer);
     const seams = await factories.apiSeams(ctx);
     const a = await startApiRole({
       nc, nodeId: config.nodeId, registry: registry!, pusher: pusher!, submitter, commands: store!, limits: config.limits, log,
       ...(seams.deviceState ? { deviceState: seams.deviceState } : {}),
       ...(seams.queryHistory ? { queryHistory: seams.queryHistory } : {}),
+      ...(seams.shadow ? { shadow: seams.shadow } : {}),
       onRequest: (e, s, ms) => metrics.apiRequest(e, s, ms),
+      tracer: ctx.tracer,
     });
     out.api = a;
     out.stages.api.push({ name: "api", stop: () => a.stop(Math.max(100, config.shutdownTimeoutMs - 2000)) });
+    if (seams.shadow) {
+      // Shadow deltas to devices, beside the API that writes desired shadows (its principal may read them and push cfg).
+      const sp = new ShadowDeltaPusher(nc, seams.shadow, (deviceId, err) => log.warn("shadow delta push failed", { deviceId, err }));
+      sp.start();
+      out.stages.api.push({ name: "shadow delta pusher", stop: () => sp.stop() });
+      // …and the devices' reports (on heartbeats) into the reported documents, under this node's own key.
+      const rl = new ShadowReportListener(nc, seams.shadow, apiShadowWriter(config.nodeId), (deviceId, err) => log.warn("shadow report not merged", { deviceId, err }));
+      rl.start();
+      out.stages.api.push({ name: "shadow report listener", stop: () => rl.stop() });
+    }
     metrics.gaugeFrom("xsfleet_api_inflight", "API requests being handled", () => a.stats().inflight);
   }
 }

@@ -2,6 +2,7 @@
 // factory from the node's context to something that can be stopped
 // gracefully; the node owns ordering, metrics and shutdown.
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
 import { jetstream } from "@nats-io/jetstream";
 import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
 import { ControlClient } from "../controlplane";
@@ -10,6 +11,7 @@ import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort }
 import type { Registry } from "prom-client";
 import { AdmissionCache, ControlPlaneRegistry, DeviceLifecycle, kvAdmissionCache, registryLookup, RegistryBackend } from "../registry";
 import { DeviceStateStore } from "../state";
+import { ShadowStore } from "../shadow";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
 import type { Logger } from "../base";
@@ -19,6 +21,8 @@ export interface RoleContext {
   nodeId: string;
   config: CloudConfig;
   log: Logger;
+  /** Null when tracing is off. */
+  tracer: Tracer | null;
 }
 
 export interface RoleHandle {
@@ -32,6 +36,7 @@ export interface RoleHandle {
 export interface ApiSeams {
   deviceState?: DeviceStateSource;
   queryHistory?: HistoryQueryFn;
+  shadow?: ShadowStore;
 }
 
 export interface RoleFactories {
@@ -102,13 +107,24 @@ function admissionPort(gate: AdmissionCache): AdmissionPort {
   };
 }
 
+/** The shadow store (bucket created if missing); without it the shadow endpoints answer not_available. */
+async function shadowSeam(ctx: RoleContext): Promise<{ shadow?: ShadowStore }> {
+  try {
+    return { shadow: await ShadowStore.open(ctx.nc, { bucket: { replicas: ctx.config.streams.replicas } }) };
+  } catch (e) {
+    // E.g. a principal without rights on the shadow bucket: the rest of the API still serves.
+    ctx.log.warn("device shadows unavailable", { err: e });
+    return {};
+  }
+}
+
 export const defaultRoleFactories: RoleFactories = {
   // Partition leases and the ingest membership live on the Raft control plane (its replicas must run, as `xsfleet up` starts them).
   ingest: async (ctx) => {
     const control = new ControlClient(ctx.nc, { clientId: `ingest-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
     const gate = registryGate(ctx);
     const role = await startIngestRole({
-      nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, control: control.proposer(), admission: admissionPort(gate),
+      nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, control: control.proposer(), admission: admissionPort(gate), tracer: ctx.tracer,
     });
     // Numbers only reach the node's metrics: the partitions owned as a count too.
     return {
@@ -120,5 +136,5 @@ export const defaultRoleFactories: RoleFactories = {
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
   orchestration: (ctx) => startOrchestrationRole(ctx),
-  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc) }),
+  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc), ...(await shadowSeam(ctx)) }),
 };

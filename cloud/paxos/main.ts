@@ -133,7 +133,8 @@ async function main(): Promise<void> {
     process.exit(1);
   };
   let metricsPort: number | null = null;
-  if (cfg.metrics) metricsPort = (await startMetricsEndpoint({ ...cfg.metrics, metrics: acceptorMetrics(node).registry })).port;
+  // Metrics are not worth an acceptor: a taken port is logged, the acceptor serves on.
+  if (cfg.metrics) metricsPort = await startMetricsEndpoint({ ...cfg.metrics, metrics: acceptorMetrics(node).registry }).then((e) => e.port, (e: Error) => { log(`no metrics: ${e.message}`); return null; });
   process.stdout.write(`${JSON.stringify({ event: "started", id: cfg.id, group: cfg.group, pid: process.pid, metricsPort })}\n`);
   let stopping = 0;
   const stop = async (signal: string): Promise<void> => {

@@ -27,6 +27,7 @@ import type { DistributedLock } from "../lock";
 import type { RecoveryHistory } from "../membership";
 import { registryBucket } from "../registry";
 import { deviceStateBucket } from "../state";
+import { shadowBucket } from "../shadow";
 import { backupCluster, readBackup, restoreCluster, type BackupManifest, type RestoreReport } from "./backup";
 import type { BackupCatalog, BackupRecord } from "./backup-catalog";
 
@@ -35,7 +36,7 @@ export const DATA_OPS_LOCK = "ops/backup-restore";
 export const DATA_OPS_LOCK_TTL_MS = 30_000;
 
 /** The buckets a backup covers by default (those that exist). */
-export const DEFAULT_BACKUP_BUCKETS: readonly string[] = Object.freeze([deviceStateBucket, registryBucket, commandsBucket]);
+export const DEFAULT_BACKUP_BUCKETS: readonly string[] = Object.freeze([deviceStateBucket, registryBucket, commandsBucket, shadowBucket]);
 
 export type Progress = (p: { source: string; done: number; total: number }) => void;
 

@@ -8,7 +8,9 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { createDesiredConfig, createEnvelope, createSetting, decodeEnvelope, encodeEnvelope, Presence, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { parseDeviceAddress, Downlink, Uplink } from "../../shared/topics";
 import { allDevicesSubject, allPartitionedDevicesSubject, deviceSubject } from "../subjects";
+import { context } from "@opentelemetry/api";
 import { newTraceparent, type Logger } from "../base";
+import { traceparentOf } from "../tracing";
 import { DeviceLifecycle, type DesiredConfigSpec, type DeviceRecord, type DeviceRegistry } from "./types";
 
 export const configQueueGroup = "xsfleet-config";
@@ -19,7 +21,8 @@ export function desiredConfigEnvelope(deviceId: string, spec: DesiredConfigSpec,
     deviceId,
     seq: spec.version,
     deviceTimeMs: nowMs,
-    traceparent: newTraceparent(),
+    // Inside a traced call (api.devices.config.set) the push joins its trace; otherwise it starts one.
+    traceparent: traceparentOf(context.active()) || newTraceparent(),
     config: createDesiredConfig({
       version: spec.version,
       heartbeatIntervalMs: spec.heartbeatIntervalMs,

@@ -9,7 +9,7 @@ export {
 } from "./jwt";
 export {
   Principal, servicePrincipals, principalPermissions, rolesPermissions, rolesPrincipalName, devicePermissions, claimPermissions, isServicePrincipal,
-  permissionTableMarkdown, deviceSubscriptionsMax, type ServicePrincipal, type PrincipalPermissions,
+  permissionTableMarkdown, deviceSubscriptionsMax, gatewayPermissions, gatewayChildrenMax, gatewaySubscriptionsMax, type ServicePrincipal, type PrincipalPermissions,
 } from "./permissions";
 export {
   ensureTrust, loadTrustInfo, loadSigningTrust, fleetAccountJwt, natsOperatorConfig, seedFleetAccount, serviceCreds, writeServiceCreds, writeSecret,

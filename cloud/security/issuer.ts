@@ -7,7 +7,7 @@
 // Signing uses node:crypto (~0.1 ms per credential with the key pair).
 import { ConnectionType, encodeUserJwt } from "./jwt";
 import { KeyPair, KeyType } from "./nkeys";
-import { claimPermissions, devicePermissions, deviceSubscriptionsMax, type PrincipalPermissions } from "./permissions";
+import { claimPermissions, devicePermissions, deviceSubscriptionsMax, gatewayPermissions, gatewaySubscriptionsMax, type PrincipalPermissions } from "./permissions";
 import type { SigningTrust } from "./trust";
 
 export interface IssuedCredential {
@@ -37,17 +37,22 @@ export class CredentialIssuer {
     return this.#issue(deviceId, devicePermissions(deviceId, this.#trust.info.partitions), ttlS, nowS);
   }
 
+  /** A gateway's credential: its own subjects and those of the children on `children` (docs/edge.md). */
+  gateway(gatewayId: string, children: readonly string[], ttlS: number, nowS = Math.floor(Date.now() / 1000)): IssuedCredential {
+    return this.#issue(gatewayId, gatewayPermissions(gatewayId, children, this.#trust.info.partitions), ttlS, nowS, gatewaySubscriptionsMax(children.length));
+  }
+
   /** A claim's credential: only its provisioning request and response subjects. */
   claim(claimId: string, ttlS: number, nowS = Math.floor(Date.now() / 1000)): IssuedCredential {
     return this.#issue(`claim-${claimId}`, claimPermissions(claimId), ttlS, nowS);
   }
 
-  #issue(name: string, p: PrincipalPermissions, ttlS: number, nowS: number): IssuedCredential {
+  #issue(name: string, p: PrincipalPermissions, ttlS: number, nowS: number, subsMax = deviceSubscriptionsMax): IssuedCredential {
     if (!Number.isSafeInteger(ttlS) || ttlS < 1 || ttlS > credentialTtlMaxS) throw new Error(`credential lifetime must be 1..${credentialTtlMaxS} s, got ${ttlS}`);
     const user = KeyPair.create(KeyType.User);
     const expiresS = nowS + ttlS;
     const jwt = encodeUserJwt({
-      name, subject: user.publicKey, bearer: true, connectionTypes: [ConnectionType.Mqtt], subsMax: deviceSubscriptionsMax,
+      name, subject: user.publicKey, bearer: true, connectionTypes: [ConnectionType.Mqtt], subsMax,
       expiresS, issuerAccount: this.#trust.info.fleet, permissions: { pub: p.pub, sub: p.sub },
     }, this.#trust.fleetSigning, nowS);
     return { jwt, publicKey: user.publicKey, issuedS: nowS, expiresS };

@@ -19,6 +19,7 @@ import { IngestStream, mqttMessagesStream } from "../ingest";
 import { inboxPrefixFor } from "../nats";
 import { BACKUP_CATALOG_BUCKET } from "../recovery";
 import { registryBucket } from "../registry";
+import { shadowBucket } from "../shadow";
 import { deviceStateBucket } from "../state";
 import {
   allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
@@ -140,14 +141,14 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       ], [inbox], false);
     case Principal.Api:
       return role([
-        jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"), ...kvBucket(deviceStateBucket, "read"),
+        jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"), ...kvBucket(deviceStateBucket, "read"), ...kvBucket(shadowBucket, "admin"),
         ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
         ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
         // decommission asks the provisioning role to revoke the device's credentials
         apiSubject("credentials.revoke"),
       ], [
-        inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"),
-        ...allUplinks([Uplink.Hello, Uplink.Status]), allDeviceEventsSubject,
+        inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"),
+        ...allUplinks([Uplink.Hello, Uplink.Status, Uplink.Heartbeat]), allDeviceEventsSubject,
       ], true);
     case Principal.Commands:
       // Command acks through its own durable consumer on XSF_UP (cloud/commands/ack-consumer.ts).
@@ -178,7 +179,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return role([], [inbox, allPaxosAcceptorSubject, allPaxosStatusSubject], true);
     case Principal.Dashboard:
       return role([
-        ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
+        ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History), ...kvBucket(shadowBucket, "read"),
       ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject], false);
     case Principal.Fleet:
       return role([
@@ -240,6 +241,33 @@ export function devicePermissions(deviceId: string, partitions: number | null): 
     responds: false,
     connectionTypes: [ConnectionType.Mqtt],
   };
+}
+
+/**
+ * A gateway (docs/edge.md): its own device permissions plus, for every
+ * child on its allow-list, the child's (publish its uplinks and will,
+ * subscribe to its downlinks), because the gateway relays on the children's
+ * own topics. Keyed by the allow-list the gateway's desired config carries:
+ * a change to the list needs a new credential. At most `gatewayChildrenMax`
+ * children (the firmware's own bound, firmware/edge/gateway.ts childrenLimit).
+ */
+export function gatewayPermissions(gatewayId: string, children: readonly string[], partitions: number | null): PrincipalPermissions {
+  if (children.length > gatewayChildrenMax) throw new Error(`a gateway relays at most ${gatewayChildrenMax} children, got ${children.length}`);
+  const all = [gatewayId, ...children].map((id) => devicePermissions(id, partitions));
+  return {
+    pub: { allow: [...new Set(all.flatMap((p) => p.pub?.allow ?? []))] },
+    sub: { allow: [...new Set(all.flatMap((p) => p.sub?.allow ?? []))] },
+    responds: false,
+    connectionTypes: [ConnectionType.Mqtt],
+  };
+}
+
+/** Children one gateway credential may cover. */
+export const gatewayChildrenMax = 64;
+
+/** Subscriptions a gateway connection may hold: its downlinks and its children's, plus slack. */
+export function gatewaySubscriptionsMax(children: number): number {
+  return deviceSubscriptionsMax * (1 + children);
 }
 
 /** A provisioning claim: ask on its request subject, read its response subject; nothing else. */

@@ -47,10 +47,11 @@ function base64Bytes(s: string): Uint8Array {
 
 /** Returns `raw` as the current format (a new object when it was upgraded), or throws for an unknown format. */
 export function upgradeStoredState(raw: Record<string, unknown>, deviceId: string): StoredDeviceState {
-  if (raw.v === stateFormatVersion) return raw as unknown as StoredDeviceState;
+  // `via` came later within v2 (edge tier): a record without it is a direct device.
+  if (raw.v === stateFormatVersion) return { ...(raw as unknown as StoredDeviceState), via: typeof raw.via === "string" ? raw.via : "" };
   if (raw.v === 1) {
     const windows = (raw.dedup ?? {}) as Record<string, V1Window | undefined>;
-    return { ...(raw as unknown as StoredDeviceState), v: 2, dedup: dedupFromV1Window(windows[v1TelemetrySource]) };
+    return { ...(raw as unknown as StoredDeviceState), v: 2, via: "", dedup: dedupFromV1Window(windows[v1TelemetrySource]) };
   }
   throw new Error(`device state for ${deviceId}: unknown format v=${String(raw.v)}`);
 }

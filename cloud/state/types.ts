@@ -91,6 +91,8 @@ export interface DeviceState {
   telemetry: { batches: number; points: number; lastSeq: number };
   /** Last W3C traceparent seen, for correlating. */
   traceparent: string;
+  /** The gateway the device's last applied uplink came through ("" = direct; docs/edge.md). */
+  via: string;
 }
 
 /** Dedup record of a device (docs/delivery.md, "Exactly-once rules"); kept
@@ -138,6 +140,7 @@ export function emptyDeviceState(deviceId: string): StoredDeviceState {
     counters: {},
     telemetry: { batches: 0, points: 0, lastSeq: 0 },
     traceparent: "",
+    via: "",
     dedup: emptyDedup(),
     presenceStreamSeq: 0,
   };

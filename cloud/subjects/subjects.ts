@@ -113,6 +113,8 @@ export const DeviceEvent = Object.freeze({
   CommandAcked: "command-acked",
   CommandExpired: "command-expired",
   Decommissioned: "decommissioned",
+  /** A device shadow document changed (cloud/shadow, docs/shadow.md). */
+  Shadow: "shadow",
 } as const);
 export type DeviceEvent = (typeof DeviceEvent)[keyof typeof DeviceEvent];
 

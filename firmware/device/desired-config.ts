@@ -56,6 +56,17 @@ export class DesiredConfigStore {
   }
 }
 
+/** The desired config the device holds (persisted by the store), for parts that read its settings (the gateway's allow-list). */
+export function storedDesiredConfig(storage: Storage): DesiredConfig | undefined {
+  const bytes = storage.read(storageKey);
+  if (bytes === undefined) return undefined;
+  try {
+    return decodeDesiredConfig(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 function validate(cfg: DesiredConfig): string | undefined {
   const h = cfg.heartbeatIntervalMs;
   if (h !== 0 && (h < heartbeatIntervalMinMs || h > heartbeatIntervalMaxMs)) return `heartbeat_interval_ms ${h} outside ${heartbeatIntervalMinMs}..${heartbeatIntervalMaxMs}`;

@@ -8,11 +8,12 @@ import type { BackoffPolicy } from "./backoff";
 import { backoffDefaults, checkBackoffPolicy } from "./backoff";
 import { batchPointsLimit } from "./batcher";
 import type { CommandHandler } from "./commands";
+import type { Counter } from "../../shared/proto/xsfleet.gen";
 import type { OutboxLimits } from "./outbox";
 import { checkOutboxLimits, outboxDefaults } from "./outbox";
 
-/** The edge roles this firmware implements (shared/device-role.ts has them all). */
-export type FirmwareRole = typeof DeviceRole.Sensor | typeof DeviceRole.Actuator;
+/** The edge roles this firmware implements (shared/device-role.ts has them all); a gateway relays for children (firmware/edge). */
+export type FirmwareRole = typeof DeviceRole.Sensor | typeof DeviceRole.Actuator | typeof DeviceRole.Gateway;
 
 export interface DeviceLocation {
   site: string;
@@ -41,6 +42,12 @@ export interface DeviceOptions {
   outbox: OutboxLimits;
   /** Extra command handlers (actuators); merged over the built-in ones. */
   commandHandlers?: Readonly<Record<string, CommandHandler>>;
+  /**
+   * Counters the node carries beside its own, sent in the same CounterState
+   * (a mesh peer's merged counters, firmware/edge/mesh-node.ts); names must
+   * not clash with the device's own.
+   */
+  extraCounters?: () => readonly Counter[];
   /** Seq values reserved per flash write. */
   seqBlock: number;
 }
@@ -80,7 +87,7 @@ export function deviceOptions(init: DeviceOptionsInit): DeviceOptions {
     outbox: { ...deviceDefaults.outbox, ...init.outbox },
   };
   assertDeviceId(o.deviceId);
-  if (o.role !== DeviceRole.Sensor && o.role !== DeviceRole.Actuator) throw new Error(`role must be "sensor" or "actuator", got ${JSON.stringify(o.role)}`);
+  if (o.role !== DeviceRole.Sensor && o.role !== DeviceRole.Actuator && o.role !== DeviceRole.Gateway) throw new Error(`role must be "sensor", "actuator" or "gateway", got ${JSON.stringify(o.role)}`);
   if (o.brokerUrls.length < 1 || o.brokerUrls.length > brokerUrlsMax) throw new Error(`brokerUrls needs 1..${brokerUrlsMax} URLs, got ${o.brokerUrls.length}`);
   for (const u of o.brokerUrls) if (!/^mqtts?:\/\/[^/\s]+$/.test(u)) throw new Error(`broker URL must look like mqtt://host:port, got ${JSON.stringify(u)}`);
   checkRange("heartbeatIntervalMs", o.heartbeatIntervalMs, heartbeatIntervalMinMs, heartbeatIntervalMaxMs);

@@ -11,6 +11,7 @@ import {
   AckStatus,
   Presence,
   createChannelInfo,
+  createCounterState,
   createEnvelope,
   createHeartbeat,
   createHello,
@@ -31,6 +32,7 @@ import { Batcher } from "./batcher";
 import { CommandOutcome, CommandProcessor, type CommandHandler } from "./commands";
 import { CounterName, DeviceCounters } from "./counters";
 import { ConfigOutcome, DesiredConfigStore, type Cadence } from "./desired-config";
+import { ShadowReplica } from "./shadow";
 import { DeviceRole, deviceRoleToWire } from "../../shared/device-role";
 import { Delivery, type DeliveryEvent } from "./delivery";
 import { deviceOptions, type DeviceOptions, type DeviceOptionsInit } from "./options";
@@ -38,7 +40,7 @@ import { MessageClass, Outbox } from "./outbox";
 import { decodeReceiptEnvelope } from "./receipts";
 import { PersistentSequence } from "./sequence";
 import { MqttSession, SessionState } from "./session";
-import { childTraceparent, newTraceparent } from "./trace-context";
+import { childTraceparent, isTraceparent, newTraceparent } from "./trace-context";
 import { telemetryEncoding } from "./telemetry-codec";
 
 /** Uplink kinds by outbox kind index (one byte in each outbox record). */
@@ -111,6 +113,8 @@ export class DeviceRuntime {
   readonly #delivery: Delivery;
   readonly #commands: CommandProcessor;
   readonly #config: DesiredConfigStore;
+  /** The reported shadow document (docs/shadow.md): deltas in, reports on heartbeats. */
+  readonly #shadow: ShadowReplica;
   readonly #session: MqttSession;
   readonly #batcher: Batcher | undefined;
   readonly #channels: ChannelInfo[];
@@ -143,6 +147,7 @@ export class DeviceRuntime {
     this.#outbox = new Outbox(st, o.outbox, platform.random);
     this.#commands = new CommandProcessor(st, { ...this.#builtinCommands(), ...o.commandHandlers });
     this.#config = new DesiredConfigStore(st);
+    this.#shadow = new ShadowReplica(undefined, undefined, st);
     this.#cadence = { heartbeatIntervalMs: o.heartbeatIntervalMs, sampleIntervalMs: o.sampleIntervalMs, batchPointsMax: o.batchPointsMax };
     this.#config.restore(this.#cadence);
     this.#actuatorValue = readActuatorValue(st.read(actuatorKey));
@@ -226,7 +231,10 @@ export class DeviceRuntime {
     // Persist before send: the cloud never sees a count the device could
     // lose in a crash (a G-Counter replica must not go backwards).
     this.#counters.flush();
-    this.#publishDirect(KindIndex.Counters, { counters: this.#counters.state() }, false);
+    const own = this.#counters.state();
+    const extra = this.options.extraCounters?.();
+    const counters = extra === undefined || extra.length === 0 ? own : createCounterState({ counters: [...own.counters, ...extra] });
+    this.#publishDirect(KindIndex.Counters, { counters }, false);
   }
 
   stats(): RuntimeStats {
@@ -338,12 +346,15 @@ export class DeviceRuntime {
     c.flush();
     this.#emit({ type: "command", commandId: cmd.commandId, name: cmd.name, outcome: d.outcome, status: d.ack.status });
     const seq = this.#seq.take();
-    const bytes = encodeEnvelope(this.#envelope(seq, { commandAck: d.ack }, childTraceparent(env.traceparent, this.#p.random)));
+    // The ack continues the command's trace: a child traceparent, and the command's tracestate and baggage (W3C) when it had a valid one.
+    const trace = isTraceparent(env.traceparent) ? { tracestate: env.tracestate, baggage: env.baggage } : {};
+    const bytes = encodeEnvelope(this.#envelope(seq, { commandAck: d.ack, ...trace }, childTraceparent(env.traceparent, this.#p.random)));
     this.#delivery.enqueue(seq, KindIndex.CommandAck, MessageClass.Ack, bytes);
   }
 
   #onConfig(env: Envelope): void {
     const cfg = env.config!;
+    if (cfg.shadowDelta !== undefined && this.#shadow.applyWireDelta(cfg.shadowDelta) === -1) this.#counters.increment(CounterName.ConfigsRejected);
     const before = { ...this.#cadence };
     const r = this.#config.offer(cfg, this.#cadence);
     if (r.outcome === ConfigOutcome.Invalid) {
@@ -374,7 +385,8 @@ export class DeviceRuntime {
       rssiDbm: r.rssiDbm(), counterDigest: this.#counters.digest(), outboxDepth: ob.depth, outboxDropped: ob.dropped + ob.rejected,
       cpuLoadCentiPct: r.cpuLoadCentiPct(),
     });
-    this.#publishDirect(KindIndex.Heartbeat, { heartbeat: hb }, false);
+    const shadowReport = this.#shadow.heartbeatReport();
+    this.#publishDirect(KindIndex.Heartbeat, shadowReport ? { heartbeat: hb, shadowReport } : { heartbeat: hb }, false);
   }
 
   #onSampleTick(): void {
@@ -443,7 +455,7 @@ export class DeviceRuntime {
     const commandNames = Object.keys({ ...this.#builtinCommands(), ...o.commandHandlers }).sort();
     return createHello({
       role: deviceRoleToWire(o.role),
-      capabilities: [...(sensor ? ["telemetry"] : ["actuate"]), "counters", "commands", "config", ...commandNames.map((n) => "cmd:" + n)],
+      capabilities: [...(sensor ? ["telemetry"] : o.role === DeviceRole.Gateway ? ["relay"] : ["actuate"]), "counters", "commands", "config", ...commandNames.map((n) => "cmd:" + n)],
       resources: createResources({ freeHeapBytes: r.freeHeapBytes(), flashTotalBytes: r.flashTotalBytes(), flashFreeBytes: r.flashFreeBytes(), cpuMhz: r.cpuMhz() }),
       ...(o.location !== undefined ? { location: createLocation(o.location) } : {}),
       firmwareVersion: o.firmwareVersion,

@@ -30,6 +30,11 @@ import { connectWith, type HostTls } from "./mqtt-js";
 import { startWithCredential, storedCredential, type DeviceProvisioner, type ProvisioningEvent } from "../device/provisioning";
 import { loadRoomClimateFile, roomClimateFiles } from "./room-climate";
 import { hostTimers } from "./timer";
+import { Gateway } from "../edge/gateway";
+import { linkMqttConnect } from "../edge/link-client";
+import { tcpLinks } from "./net-links";
+import { ConfigOutcome } from "../device/desired-config";
+import type { Counter } from "../../shared/proto/xsfleet.gen";
 
 
 export interface SimTrace {
@@ -76,11 +81,23 @@ export interface SimDeviceOptions {
   location?: DeviceLocation;
   firmwareVersion?: string;
   commandHandlers?: Record<string, CommandHandler>;
+  /** Counters sent beside the device's own (a mesh peer's merged counters, docs/edge.md). */
+  extraCounters?: () => readonly Counter[];
   /** Seed for trace ids and backoff jitter (default: random). */
   seed?: number;
   /** fsync every storage write (default true; false for big fleets). */
   fsync?: boolean;
   freeHeapBytes?: number;
+  /**
+   * A child of a star: the device reaches no broker; `brokerUrl` is ignored
+   * and it joins the gateway at host:port over a TCP link (docs/edge.md).
+   */
+  viaGateway?: { host: string; port: number };
+  /**
+   * Run as a gateway (role "gateway"): listen for children on `port` (TCP)
+   * and relay for those on `children` (until desired config says otherwise).
+   */
+  relay?: { port: number; children: readonly string[]; rejoinGraceMs?: number };
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
 }
 
@@ -96,6 +113,8 @@ export interface SimDevice {
   readonly stateDir: string;
   readonly role: FirmwareRole;
   readonly runtime: DeviceRuntime;
+  /** The gateway core, when started with `relay`. */
+  readonly gateway: Gateway | undefined;
   /** Runtime events, by their `type` ("connected", "published", ...). */
   readonly events: EventEmitter;
   on<T extends SimDeviceEvent>(type: T, listener: (e: Extract<RuntimeEvent, { type: T }>) => void): this;
@@ -201,12 +220,28 @@ function credentialFor(opts: SimDeviceOptions, platform: Platform, urls: string[
 
 /** Starts one simulated device; resolves once it is running (not necessarily connected) — after provisioning when it has a claim. */
 export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice> {
-  const role = opts.role ?? "sensor";
-  const { platform, replay } = hostPlatform(opts);
+  const role = opts.relay !== undefined ? "gateway" : opts.role ?? "sensor";
+  const { platform: base, replay } = hostPlatform({ ...opts, role });
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  const urls = Array.isArray(opts.brokerUrl) ? opts.brokerUrl : [opts.brokerUrl];
-  const auth = await credentialFor(opts, platform, urls);
+  const child = opts.viaGateway;
+  const urls = child !== undefined ? [`mqtt://${child.host}:${child.port}`] : Array.isArray(opts.brokerUrl) ? opts.brokerUrl : [opts.brokerUrl];
+  // A child has no broker to provision against: its identity toward the cloud is the gateway's allow-list.
+  const auth = child !== undefined ? {} : await credentialFor(opts, base, urls);
+  let platform: Platform = base;
+  let gateway: Gateway | undefined;
+  if (child !== undefined) platform = { ...base, links: tcpLinks(), mqttConnect: linkMqttConnect(tcpLinks(), hostTimers, base.clock) };
+  if (opts.relay !== undefined) {
+    const links = tcpLinks();
+    gateway = new Gateway({ ...base, links }, {
+      gatewayId: opts.deviceId, port: opts.relay.port, allow: opts.relay.children,
+      ...(opts.relay.rejoinGraceMs !== undefined ? { rejoinGraceMs: opts.relay.rejoinGraceMs } : {}),
+    });
+    platform = { ...base, links, mqttConnect: gateway.upstream(base.mqttConnect) };
+    gateway.applyDesiredConfig();
+    gateway.start();
+  }
+  const gw = gateway;
   const runtime = new DeviceRuntime(platform, {
     deviceId: opts.deviceId,
     brokerUrls: urls,
@@ -223,7 +258,11 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
     ...(opts.location !== undefined ? { location: opts.location } : {}),
     ...(opts.firmwareVersion !== undefined ? { firmwareVersion: opts.firmwareVersion } : {}),
     ...(opts.commandHandlers !== undefined ? { commandHandlers: opts.commandHandlers } : {}),
-  }, (e) => events.emit(e.type, e));
+    ...(opts.extraCounters !== undefined ? { extraCounters: opts.extraCounters } : {}),
+  }, (e) => {
+    if (gw !== undefined && e.type === "config" && e.outcome === ConfigOutcome.Applied) gw.applyDesiredConfig();
+    events.emit(e.type, e);
+  });
   runtime.start();
   let stopped = false;
   const dev: SimDevice = {
@@ -231,6 +270,7 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
     stateDir: opts.stateDir,
     role,
     runtime,
+    gateway,
     events,
     on(type, listener) {
       events.on(type, listener as (e: unknown) => void);
@@ -259,11 +299,12 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
       stopped = true;
       // A clean end waits for inflight PUBACKs; do not hang forever on a dead broker.
       const guard = setTimeout(() => { runtime.crash(); resolve(); }, 5_000);
-      runtime.stop(() => { clearTimeout(guard); resolve(); });
+      runtime.stop(() => { clearTimeout(guard); gw?.stop(); resolve(); });
     }),
     crash: () => {
       stopped = true;
       runtime.crash();
+      gw?.stop(); // its children's links drop with it
     },
     cutNetwork: () => runtime.cutNetwork(),
     restoreNetwork: () => runtime.restoreNetwork(),

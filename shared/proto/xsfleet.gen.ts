@@ -40,6 +40,8 @@ export interface Envelope {
   /** Every seq below this that the device sent in this epoch is settled on the device (confirmed by a Receipt, or dropped and counted) and will never be sent again: the lowest seq in its outbox, or its next seq when the outbox is empty. Never decreases within an epoch. 0: unknown. */
   settledBelow: number;
   receipt?: Receipt;
+  /** Device shadow (docs/shadow.md): the reported fields the device (or, with `via`, its gateway) changed, as DVV sets; may ride on any uplink. Field numbers 40+ are the shadow's. */
+  shadowReport?: ShadowReport;
 }
 
 export function createEnvelope(init?: Partial<Envelope>): Envelope {
@@ -63,6 +65,7 @@ export function createEnvelope(init?: Partial<Envelope>): Envelope {
     ...(init?.config !== undefined ? { config: init.config } : {}),
     settledBelow: init?.settledBelow ?? 0,
     ...(init?.receipt !== undefined ? { receipt: init.receipt } : {}),
+    ...(init?.shadowReport !== undefined ? { shadowReport: init.shadowReport } : {}),
   };
 }
 
@@ -87,6 +90,7 @@ export function sizeEnvelope(m: Envelope): number {
   if (m.config !== undefined) { const n = sizeDesiredConfig(m.config); s += 2 + varintSize(n) + n; }
   if (!(m.settledBelow === 0)) s += 2 + varintSize(m.settledBelow);
   if (m.receipt !== undefined) { const n = sizeReceipt(m.receipt); s += 2 + varintSize(n) + n; }
+  if (m.shadowReport !== undefined) { const n = sizeShadowReport(m.shadowReport); s += 2 + varintSize(n) + n; }
   return s;
 }
 
@@ -110,6 +114,7 @@ export function writeEnvelope(w: Writer, m: Envelope): void {
   if (m.config !== undefined) { w.tag(17, 2); w.varint(sizeDesiredConfig(m.config)); writeDesiredConfig(w, m.config); }
   if (!(m.settledBelow === 0)) { w.tag(18, 0); w.varint(m.settledBelow); }
   if (m.receipt !== undefined) { w.tag(19, 2); w.varint(sizeReceipt(m.receipt)); writeReceipt(w, m.receipt); }
+  if (m.shadowReport !== undefined) { w.tag(40, 2); w.varint(sizeShadowReport(m.shadowReport)); writeShadowReport(w, m.shadowReport); }
 }
 
 export function encodeEnvelope(m: Envelope): Uint8Array {
@@ -144,6 +149,7 @@ export function readEnvelope(r: Reader): Envelope {
       case 17: m.config = readDesiredConfig(r.sub()); break;
       case 18: m.settledBelow = r.uint64(); break;
       case 19: m.receipt = readReceipt(r.sub()); break;
+      case 40: m.shadowReport = readShadowReport(r.sub()); break;
       default: r.skip(wire);
     }
   }
@@ -944,6 +950,8 @@ export interface DesiredConfig {
   sampleIntervalMs: number;
   batchPointsMax: number;
   settings: Setting[];
+  /** Device shadow: the desired fields the device has not reported yet, each with one value and the desired field's context (docs/shadow.md). */
+  shadowDelta?: ShadowDelta;
 }
 
 export function createDesiredConfig(init?: Partial<DesiredConfig>): DesiredConfig {
@@ -953,6 +961,7 @@ export function createDesiredConfig(init?: Partial<DesiredConfig>): DesiredConfi
     sampleIntervalMs: init?.sampleIntervalMs ?? 0,
     batchPointsMax: init?.batchPointsMax ?? 0,
     settings: init?.settings ?? [],
+    ...(init?.shadowDelta !== undefined ? { shadowDelta: init.shadowDelta } : {}),
   };
 }
 
@@ -963,6 +972,7 @@ export function sizeDesiredConfig(m: DesiredConfig): number {
   if (!(m.sampleIntervalMs === 0)) s += 1 + varintSize(m.sampleIntervalMs);
   if (!(m.batchPointsMax === 0)) s += 1 + varintSize(m.batchPointsMax);
   for (const e of m.settings) { const n = sizeSetting(e); s += 1 + varintSize(n) + n; }
+  if (m.shadowDelta !== undefined) { const n = sizeShadowDelta(m.shadowDelta); s += 2 + varintSize(n) + n; }
   return s;
 }
 
@@ -972,6 +982,7 @@ export function writeDesiredConfig(w: Writer, m: DesiredConfig): void {
   if (!(m.sampleIntervalMs === 0)) { w.tag(3, 0); w.varint(m.sampleIntervalMs); }
   if (!(m.batchPointsMax === 0)) { w.tag(4, 0); w.varint(m.batchPointsMax); }
   for (const e of m.settings) { w.tag(5, 2); w.varint(sizeSetting(e)); writeSetting(w, e); }
+  if (m.shadowDelta !== undefined) { w.tag(40, 2); w.varint(sizeShadowDelta(m.shadowDelta)); writeShadowDelta(w, m.shadowDelta); }
 }
 
 export function encodeDesiredConfig(m: DesiredConfig): Uint8Array {
@@ -992,6 +1003,7 @@ export function readDesiredConfig(r: Reader): DesiredConfig {
       case 3: m.sampleIntervalMs = r.uint32(); break;
       case 4: m.batchPointsMax = r.uint32(); break;
       case 5: r.checkRepeated(m.settings.length); m.settings.push(readSetting(r.sub())); break;
+      case 40: m.shadowDelta = readShadowDelta(r.sub()); break;
       default: r.skip(wire);
     }
   }
@@ -1107,4 +1119,254 @@ export function readReceipt(r: Reader): Receipt {
 
 export function decodeReceipt(buf: Uint8Array, limits: DecodeLimits = defaultDecodeLimits): Receipt {
   return readReceipt(new Reader(buf, limits));
+}
+
+/** One entry of a version vector: writer id and the writes of it seen. */
+export interface ShadowDot {
+  writer: string;
+  counter: number;
+}
+
+export function createShadowDot(init?: Partial<ShadowDot>): ShadowDot {
+  return {
+    writer: init?.writer ?? "",
+    counter: init?.counter ?? 0,
+  };
+}
+
+export function sizeShadowDot(m: ShadowDot): number {
+  let s = 0;
+  if (!(m.writer === "")) s += 1 + stringSize(m.writer);
+  if (!(m.counter === 0)) s += 1 + varintSize(m.counter);
+  return s;
+}
+
+export function writeShadowDot(w: Writer, m: ShadowDot): void {
+  if (!(m.writer === "")) { w.tag(1, 2); w.string(m.writer); }
+  if (!(m.counter === 0)) { w.tag(2, 0); w.varint(m.counter); }
+}
+
+export function encodeShadowDot(m: ShadowDot): Uint8Array {
+  const w = new Writer(sizeShadowDot(m));
+  writeShadowDot(w, m);
+  return w.finish();
+}
+
+export function readShadowDot(r: Reader): ShadowDot {
+  const m = createShadowDot();
+  while (!r.done()) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    switch (field) {
+      case 1: m.writer = r.string(); break;
+      case 2: m.counter = r.uint64(); break;
+      default: r.skip(wire);
+    }
+  }
+  return m;
+}
+
+export function decodeShadowDot(buf: Uint8Array, limits: DecodeLimits = defaultDecodeLimits): ShadowDot {
+  return readShadowDot(new Reader(buf, limits));
+}
+
+/** One concurrent value of a field: its dot and the value as canonical JSON. */
+export interface ShadowValue {
+  writer: string;
+  counter: number;
+  valueJson: string;
+}
+
+export function createShadowValue(init?: Partial<ShadowValue>): ShadowValue {
+  return {
+    writer: init?.writer ?? "",
+    counter: init?.counter ?? 0,
+    valueJson: init?.valueJson ?? "",
+  };
+}
+
+export function sizeShadowValue(m: ShadowValue): number {
+  let s = 0;
+  if (!(m.writer === "")) s += 1 + stringSize(m.writer);
+  if (!(m.counter === 0)) s += 1 + varintSize(m.counter);
+  if (!(m.valueJson === "")) s += 1 + stringSize(m.valueJson);
+  return s;
+}
+
+export function writeShadowValue(w: Writer, m: ShadowValue): void {
+  if (!(m.writer === "")) { w.tag(1, 2); w.string(m.writer); }
+  if (!(m.counter === 0)) { w.tag(2, 0); w.varint(m.counter); }
+  if (!(m.valueJson === "")) { w.tag(3, 2); w.string(m.valueJson); }
+}
+
+export function encodeShadowValue(m: ShadowValue): Uint8Array {
+  const w = new Writer(sizeShadowValue(m));
+  writeShadowValue(w, m);
+  return w.finish();
+}
+
+export function readShadowValue(r: Reader): ShadowValue {
+  const m = createShadowValue();
+  while (!r.done()) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    switch (field) {
+      case 1: m.writer = r.string(); break;
+      case 2: m.counter = r.uint64(); break;
+      case 3: m.valueJson = r.string(); break;
+      default: r.skip(wire);
+    }
+  }
+  return m;
+}
+
+export function decodeShadowValue(buf: Uint8Array, limits: DecodeLimits = defaultDecodeLimits): ShadowValue {
+  return readShadowValue(new Reader(buf, limits));
+}
+
+/** One field's dotted version vector set. */
+export interface ShadowField {
+  name: string;
+  values: ShadowValue[];
+  context: ShadowDot[];
+}
+
+export function createShadowField(init?: Partial<ShadowField>): ShadowField {
+  return {
+    name: init?.name ?? "",
+    values: init?.values ?? [],
+    context: init?.context ?? [],
+  };
+}
+
+export function sizeShadowField(m: ShadowField): number {
+  let s = 0;
+  if (!(m.name === "")) s += 1 + stringSize(m.name);
+  for (const e of m.values) { const n = sizeShadowValue(e); s += 1 + varintSize(n) + n; }
+  for (const e of m.context) { const n = sizeShadowDot(e); s += 1 + varintSize(n) + n; }
+  return s;
+}
+
+export function writeShadowField(w: Writer, m: ShadowField): void {
+  if (!(m.name === "")) { w.tag(1, 2); w.string(m.name); }
+  for (const e of m.values) { w.tag(2, 2); w.varint(sizeShadowValue(e)); writeShadowValue(w, e); }
+  for (const e of m.context) { w.tag(3, 2); w.varint(sizeShadowDot(e)); writeShadowDot(w, e); }
+}
+
+export function encodeShadowField(m: ShadowField): Uint8Array {
+  const w = new Writer(sizeShadowField(m));
+  writeShadowField(w, m);
+  return w.finish();
+}
+
+export function readShadowField(r: Reader): ShadowField {
+  const m = createShadowField();
+  while (!r.done()) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    switch (field) {
+      case 1: m.name = r.string(); break;
+      case 2: r.checkRepeated(m.values.length); m.values.push(readShadowValue(r.sub())); break;
+      case 3: r.checkRepeated(m.context.length); m.context.push(readShadowDot(r.sub())); break;
+      default: r.skip(wire);
+    }
+  }
+  return m;
+}
+
+export function decodeShadowField(buf: Uint8Array, limits: DecodeLimits = defaultDecodeLimits): ShadowField {
+  return readShadowField(new Reader(buf, limits));
+}
+
+/** Cloud -> device, inside DesiredConfig: desired fields, one value each. */
+export interface ShadowDelta {
+  fields: ShadowField[];
+}
+
+export function createShadowDelta(init?: Partial<ShadowDelta>): ShadowDelta {
+  return {
+    fields: init?.fields ?? [],
+  };
+}
+
+export function sizeShadowDelta(m: ShadowDelta): number {
+  let s = 0;
+  for (const e of m.fields) { const n = sizeShadowField(e); s += 1 + varintSize(n) + n; }
+  return s;
+}
+
+export function writeShadowDelta(w: Writer, m: ShadowDelta): void {
+  for (const e of m.fields) { w.tag(1, 2); w.varint(sizeShadowField(e)); writeShadowField(w, e); }
+}
+
+export function encodeShadowDelta(m: ShadowDelta): Uint8Array {
+  const w = new Writer(sizeShadowDelta(m));
+  writeShadowDelta(w, m);
+  return w.finish();
+}
+
+export function readShadowDelta(r: Reader): ShadowDelta {
+  const m = createShadowDelta();
+  while (!r.done()) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    switch (field) {
+      case 1: r.checkRepeated(m.fields.length); m.fields.push(readShadowField(r.sub())); break;
+      default: r.skip(wire);
+    }
+  }
+  return m;
+}
+
+export function decodeShadowDelta(buf: Uint8Array, limits: DecodeLimits = defaultDecodeLimits): ShadowDelta {
+  return readShadowDelta(new Reader(buf, limits));
+}
+
+/** Device -> cloud, on the Envelope: reported fields as DVV sets. */
+export interface ShadowReport {
+  fields: ShadowField[];
+}
+
+export function createShadowReport(init?: Partial<ShadowReport>): ShadowReport {
+  return {
+    fields: init?.fields ?? [],
+  };
+}
+
+export function sizeShadowReport(m: ShadowReport): number {
+  let s = 0;
+  for (const e of m.fields) { const n = sizeShadowField(e); s += 1 + varintSize(n) + n; }
+  return s;
+}
+
+export function writeShadowReport(w: Writer, m: ShadowReport): void {
+  for (const e of m.fields) { w.tag(1, 2); w.varint(sizeShadowField(e)); writeShadowField(w, e); }
+}
+
+export function encodeShadowReport(m: ShadowReport): Uint8Array {
+  const w = new Writer(sizeShadowReport(m));
+  writeShadowReport(w, m);
+  return w.finish();
+}
+
+export function readShadowReport(r: Reader): ShadowReport {
+  const m = createShadowReport();
+  while (!r.done()) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    switch (field) {
+      case 1: r.checkRepeated(m.fields.length); m.fields.push(readShadowField(r.sub())); break;
+      default: r.skip(wire);
+    }
+  }
+  return m;
+}
+
+export function decodeShadowReport(buf: Uint8Array, limits: DecodeLimits = defaultDecodeLimits): ShadowReport {
+  return readShadowReport(new Reader(buf, limits));
 }

@@ -4,7 +4,8 @@
 // playwright-core) on the page. Asserts what is on the screen: a row per
 // device, a plot whose newest point is under a minute old and whose min/max
 // hold the current reading, the cloud node with its roles and NATS client
-// address, and no console errors. Also: the stack leaves the consumer count
+// address, and no console errors; a device message's trace across
+// processes as a waterfall. Also: the stack leaves the consumer count
 // on the device-state bucket flat (no periodic key listing).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -134,6 +135,31 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
       await page.close();
     }
   }, 90_000);
+
+  it("shows a device message's trace across processes as a waterfall (click the device, then its message)", async () => {
+    const { page, errors } = await openPage();
+    try {
+      await page.waitForFunction("document.querySelectorAll('#dev-body tr').length === 3", undefined, { timeout: 30_000 });
+      await page.click("#dev-body tr:has-text('sim-1')");
+      // The Traces panel follows the selected device: its messages, each a trace exported by the cloud node to the dashboard.
+      await page.waitForSelector("#tr-summary:has-text('of sim-1')", { timeout: 30_000 });
+      await page.waitForSelector("#tr-body tr:has-text('sim-1')", { timeout: 60_000 });
+      const rows = await page.$$eval("#tr-body tr td:nth-child(2)", (tds) => tds.map((td) => td.textContent ?? ""));
+      for (const r of rows) expect(r).toMatch(/^sim-1 · \d+$/);
+      await page.click("#tr-body tr:has-text('ingest.device_batch')");
+      await page.waitForSelector("#waterfall .sp", { timeout: 30_000 });
+      const labels = await page.$$eval("#waterfall .sp .lbl", (ls) => ls.map((l) => l.textContent ?? ""));
+      // The device (a stand-in: devices export no spans), then ingest's spans from the cloud node process.
+      expect(labels[0]).toMatch(/^device sim-1/);
+      for (const step of ["ingest.device_batch", "ingest.consume", "ingest.decode", "ingest.apply", "ingest.outputs", "ingest.state_write"]) {
+        expect(labels.some((l) => l.startsWith(step + " xsfleet-cloud/cloud-1")), `${step} in ${labels.join(" | ")}`).toBe(true);
+      }
+      await page.screenshot({ path: path.join(up.stateDir, "dashboard-trace.png"), fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
 
   it("leaves the consumer count on the device-state bucket flat while the status line and dashboard run", async () => {
     // The stack is secured: the operator's admin user (read-only on JetStream) looks.

@@ -21,7 +21,7 @@ interface Manifest extends Section {
 const read = (f: string): Manifest => JSON.parse(readFileSync(path.join(manifestsDir, f), "utf8")) as Manifest;
 
 /** Moddable SDK modules the firmware imports (provided by the included manifests). */
-const sdkModules = ["timer", "time", "mqtt/js", "mc/config", "instrumentation", "preference", "file", "flash", "net", "debug", "embedded:*"];
+const sdkModules = ["timer", "time", "mqtt/js", "socket", "mc/config", "instrumentation", "preference", "file", "flash", "net", "debug", "embedded:*"];
 const platforms = ["esp32", "lin"] as const;
 
 /** Config keys read through Settings in these files. */

@@ -16,6 +16,7 @@ import {
 } from "../../cloud/security";
 import type { CloudRole } from "../../cloud/base";
 import { uplinkPartitionMappings } from "../../cloud/subjects";
+import { defaultIngestConfig } from "../../cloud/ingest";
 
 export interface NatsNode {
   name: string;
@@ -54,7 +55,8 @@ export interface StartNatsOptions {
   replicas?: number;
   /** Operator (JWT) mode with the full resolver, as `xsfleet up` runs it; `partitions` maps uplinks (default null: unmapped). */
   secure?: boolean | { partitions?: number | null };
-  /** Open mode: map device uplinks into this many partitions (config `mappings`, as `xsfleet up --insecure`). */
+  /** Open mode: map device uplinks into this many partitions (config `mappings`, as `xsfleet up --insecure`);
+   *  default ingest's default (16), as the product always runs; 0 = unmapped. */
   partitions?: number;
   /** TLS on the client and MQTT listeners, with a local CA (tests verify with `tls.caFile`). */
   tls?: boolean;
@@ -66,6 +68,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsCluste
   const replicas = opts.replicas ?? size;
   const root = mkdtempSync(path.join(tmpdir(), "xsfleet-nats-"));
   const secure = opts.secure === true ? {} : opts.secure || null;
+  const openPartitions = opts.partitions ?? defaultIngestConfig.partitions;
   const trust = secure ? ensureTrust(path.join(root, "secrets"), { partitions: secure.partitions ?? null }) : null;
   const tls = opts.tls ? ensureLocalTls(path.join(root, "secrets", "tls")) : null;
   const specs: NatsServerSpec[] = Array.from({ length: size }, (_, i) => {
@@ -78,7 +81,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsCluste
       clientPort: anyPort, mqttPort: anyPort, monitorPort: anyPort, clusterPort: size > 1 ? anyPort : null,
       ...(trust ? { operator: { ...natsOperatorConfig(trust), resolverDir } } : {}),
       ...(tls ? { tls: { certFile: tls.certFile, keyFile: tls.keyFile } } : {}),
-      ...(!trust && opts.partitions ? { mappings: uplinkPartitionMappings(opts.partitions) } : {}),
+      ...(!trust && openPartitions > 0 ? { mappings: uplinkPartitionMappings(openPartitions) } : {}),
     };
   });
   const confOf = (s: NatsServerSpec): string => path.join(root, `${s.name}.conf`);

@@ -63,7 +63,8 @@ describe("device management API", () => {
       "xsfleet.v1.api.commands.get", "xsfleet.v1.api.commands.send",
       "xsfleet.v1.api.devices.config.set", "xsfleet.v1.api.devices.decommission", "xsfleet.v1.api.devices.get",
       "xsfleet.v1.api.devices.list", "xsfleet.v1.api.devices.metadata", "xsfleet.v1.api.devices.register",
-      "xsfleet.v1.api.devices.state", "xsfleet.v1.api.telemetry.query",
+      "xsfleet.v1.api.devices.state", "xsfleet.v1.api.shadow.delete", "xsfleet.v1.api.shadow.get", "xsfleet.v1.api.shadow.history",
+      "xsfleet.v1.api.shadow.put", "xsfleet.v1.api.telemetry.query",
     ]);
   });
 

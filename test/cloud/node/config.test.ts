@@ -1,3 +1,4 @@
+import { tracingUsage } from "../../../cloud/tracing";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -123,7 +124,7 @@ describe("cloud node configuration", () => {
     const out: string[] = [];
     const err: string[] = [];
     expect(await runCloudNode(["--help"], { out: (t) => out.push(t), err: (t) => err.push(t) })).toBe(0);
-    expect(out.join("\n")).toBe(usage());
+    expect(out.join("\n")).toBe(`${usage()}\n${tracingUsage}`);
     expect(usage()).toMatch(/--nats-servers <value>\s+comma-separated NATS URLs .*\(env XSFLEET_NATS_SERVERS\)/);
     expect(await runCloudNode(["--replicas", "9"], { env: {}, out: (t) => out.push(t), err: (t) => err.push(t) })).toBe(2);
     expect(err.join("\n")).toMatch(/streams.replicas \(flag --replicas\): must be an integer from 1 to 5, got 9/);

@@ -21,6 +21,7 @@ import { ProcessCluster } from "../../harness/control-plane";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { waitFor } from "../../harness/wait";
 import { startTestDevice, type TestDevice } from "../api/mqtt-device";
+import { ensureTestUplinks } from "../api/fixture";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const LEASE_TTL_MS = 2_000;
@@ -55,6 +56,8 @@ const logs = (): string => [...nodes].map(([id, n]) => `--- ${id}\n${n.log.slice
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), "xsfleet-chaos-"));
   nats = await startNats();
+  // Device acks reach cloud/commands through XSF_UP, which ingest makes (no ingest role here).
+  await ensureTestUplinks(nats.servers);
   nc = await connect({ servers: nats.servers });
   cp = await ProcessCluster.start(nats.servers[0]!, [1, 2, 3]);
   await cp.waitLeader();

@@ -1,0 +1,65 @@
+// The shadow endpoints of the API role (docs/shadow.md): get, put with
+// context, delete with context, history. Only the desired document is
+// written here (the device writes its reported document through ingest);
+// this node issues dots as `api-<nodeId>` (cloud/shadow writer ids).
+import { apiShadowWriter, ShadowDoc, ShadowError, shadowDocs, type ShadowStore } from "../shadow";
+import {
+  ApiEndpoint, ApiError, type ApiErrorCode, type ShadowGetReply, type ShadowHistoryReply, type ShadowWriteReply,
+} from "./types";
+import { deviceIdField, intField, objectField, onlyFields, stringField, type Body } from "./validate";
+
+type Handler = (b: Body) => Promise<unknown>;
+
+const actorPattern = /^[\x20-\x7e]{1,64}$/;
+
+export function registerShadowEndpoints(shadow: ShadowStore | undefined, nodeId: string, add: (e: ApiEndpoint, fn: Handler) => void): void {
+  const store = (): ShadowStore => {
+    if (!shadow) throw new ApiError("not_available", "device shadows are not available on this node (no shadow store wired in)");
+    return shadow;
+  };
+  const writer = apiShadowWriter(nodeId);
+
+  add(ApiEndpoint.ShadowGet, async (b): Promise<ShadowGetReply> => {
+    onlyFields(b, ["deviceId"]);
+    return { shadow: await store().get(deviceIdField(b)) };
+  });
+
+  add(ApiEndpoint.ShadowPut, async (b): Promise<ShadowWriteReply> => {
+    onlyFields(b, ["deviceId", "field", "value", "context", "actor"]);
+    const deviceId = deviceIdField(b);
+    const field = stringField(b, "field", { required: true, bytesMax: 64 });
+    if (!("value" in b)) throw new ApiError("bad_request", "value is required (any JSON; use shadow.delete to remove a field)");
+    const context = (objectField(b, "context", false) ?? {}) as Record<string, number>;
+    const actor = stringField(b, "actor", { bytesMax: 64, pattern: actorPattern });
+    const r = await store().put(deviceId, ShadowDoc.Desired, writer, field, b.value, context, actor);
+    return { deviceId, doc: r.doc, op: r.op, field: r.field! };
+  });
+
+  add(ApiEndpoint.ShadowDelete, async (b): Promise<ShadowWriteReply> => {
+    onlyFields(b, ["deviceId", "field", "context", "actor"]);
+    const deviceId = deviceIdField(b);
+    const field = stringField(b, "field", { required: true, bytesMax: 64 });
+    // Required: a delete without a context would remove nothing.
+    const context = objectField(b, "context", true) as Record<string, number>;
+    const actor = stringField(b, "actor", { bytesMax: 64, pattern: actorPattern });
+    const r = await store().delete(deviceId, ShadowDoc.Desired, writer, field, context, actor);
+    return { deviceId, doc: r.doc, op: r.op, field: r.field! };
+  });
+
+  add(ApiEndpoint.ShadowHistory, async (b): Promise<ShadowHistoryReply> => {
+    onlyFields(b, ["deviceId", "doc", "limit"]);
+    const deviceId = deviceIdField(b);
+    const doc = stringField(b, "doc", { bytesMax: 16 });
+    if (doc !== undefined && !(shadowDocs as readonly string[]).includes(doc)) throw new ApiError("bad_request", `doc must be one of ${shadowDocs.join(", ")}`);
+    const s = store();
+    const limit = intField(b, "limit", { min: 1, max: s.limits.historyReplyMax });
+    return { history: await s.history(deviceId, doc as ShadowDoc | undefined, limit) };
+  });
+}
+
+const shadowToApi: Record<string, ApiErrorCode> = { invalid: "bad_request", too_large: "too_large", conflict: "conflict", contended: "overloaded" };
+
+/** Maps a ShadowError to the API's error codes; undefined for other errors. */
+export function shadowApiError(e: unknown): ApiError | undefined {
+  return e instanceof ShadowError ? new ApiError(shadowToApi[e.code] ?? "internal", e.message) : undefined;
+}

@@ -1,0 +1,107 @@
+// Delivers shadow deltas to devices (docs/shadow.md, "Wire"): on every
+// change of a device's desired document (its `shadow` event) and whenever
+// the device says Hello or comes online, it computes the delta (desired
+// fields with one value the reported document does not hold) and publishes
+// it on the device's cfg subject as `DesiredConfig{version: 0, shadow_delta}`.
+//
+// Version 0: the linear desired config is untouched (a device applies a
+// config version only when newer than the one it holds, so 0 is ignored by
+// that logic, and firmware without shadow support ignores the whole
+// message); firmware with ShadowReplica applies `shadow_delta` whatever the
+// version. Pushes are QoS 0 and idempotent (the delta is recomputed from
+// the store each time), so a lost one is covered by the next change or
+// Hello. One node handles each signal (queue group). Bounded: at most
+// `inflightMax` pushes computed at once; more signals are dropped and
+// counted (the next signal recomputes the same delta).
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { fieldsToWire } from "../../shared/clock/dvv-wire";
+import { createDesiredConfig, createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
+import { Downlink, Uplink, parseDeviceAddress } from "../../shared/topics";
+import { isOnlineSignal } from "../registry";
+import { DeviceEvent, allDevicesSubject, allPartitionedDevicesSubject, deviceEventSubject, deviceSubject } from "../subjects";
+import { shadowDeltaSets } from "./document";
+import type { ShadowStore } from "./store";
+import { ShadowDoc, type ShadowEvent } from "./types";
+
+export const shadowPushQueueGroup = "xsfleet-shadow-push";
+const inflightMax = 64;
+
+export interface ShadowPusherStats { pushed: number; empty: number; dropped: number; errors: number }
+
+export function shadowDeltaEnvelope(deviceId: string, sets: Parameters<typeof fieldsToWire>[0], nowMs: number): Uint8Array {
+  return encodeEnvelope(createEnvelope({
+    schemaVersion, deviceId, deviceTimeMs: nowMs,
+    config: createDesiredConfig({ version: 0, shadowDelta: { fields: fieldsToWire(sets) } }),
+  }));
+}
+
+export class ShadowDeltaPusher {
+  readonly #nc: NatsConnection;
+  readonly #store: ShadowStore;
+  readonly #onError: (deviceId: string, e: unknown) => void;
+  #subs: Subscription[] = [];
+  #loops: Promise<void>[] = [];
+  #inflight = 0;
+  readonly stats: ShadowPusherStats = { pushed: 0, empty: 0, dropped: 0, errors: 0 };
+
+  constructor(nc: NatsConnection, store: ShadowStore, onError: (deviceId: string, e: unknown) => void = () => {}) {
+    this.#nc = nc;
+    this.#store = store;
+    this.#onError = onError;
+  }
+
+  /** Computes and publishes the device's delta now; false when there is nothing to send. */
+  async push(deviceId: string): Promise<boolean> {
+    const [desired, reported] = await Promise.all([this.#store.fields(deviceId, ShadowDoc.Desired), this.#store.fields(deviceId, ShadowDoc.Reported)]);
+    const { sets } = shadowDeltaSets(desired, reported);
+    if (Object.keys(sets).length === 0) {
+      this.stats.empty++;
+      return false;
+    }
+    this.#nc.publish(deviceSubject(deviceId, Downlink.Config), shadowDeltaEnvelope(deviceId, sets, Date.now()));
+    this.stats.pushed++;
+    return true;
+  }
+
+  start(): void {
+    const shadowEvents = this.#nc.subscribe(deviceEventSubject("*", DeviceEvent.Shadow), { queue: shadowPushQueueGroup });
+    this.#subs.push(shadowEvents);
+    this.#loops.push(this.#consume(shadowEvents, (m) => {
+      const ev = m.json<ShadowEvent>();
+      // Reported changes matter too: they may close (or reopen) a delta, but only desired ones need a push.
+      return ev.doc === ShadowDoc.Desired ? ev.deviceId : null;
+    }));
+    // Mapped into partitions by the broker, or as sent on an unmapped one (wills in operator mode).
+    for (const subject of [Uplink.Hello, Uplink.Status].flatMap((k) => [allDevicesSubject(k), allPartitionedDevicesSubject(k)])) {
+      const sub = this.#nc.subscribe(subject, { queue: shadowPushQueueGroup });
+      this.#subs.push(sub);
+      this.#loops.push(this.#consume(sub, (m) => (isOnlineSignal(m.data) ? parseDeviceAddress(m.subject)?.deviceId ?? null : null)));
+    }
+  }
+
+  async #consume(sub: Subscription, deviceOf: (m: { data: Uint8Array; subject: string; json<T>(): T }) => string | null): Promise<void> {
+    for await (const m of sub) {
+      let deviceId: string | null;
+      try {
+        deviceId = deviceOf(m);
+      } catch {
+        deviceId = null; // a malformed event: nothing to push
+      }
+      if (!deviceId) continue;
+      if (this.#inflight >= inflightMax) {
+        this.stats.dropped++;
+        continue;
+      }
+      this.#inflight++;
+      const id = deviceId;
+      void this.push(id)
+        .catch((e: unknown) => { this.stats.errors++; this.#onError(id, e); })
+        .finally(() => { this.#inflight--; });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.#subs.map((s) => s.drain()));
+    await Promise.allSettled(this.#loops);
+  }
+}

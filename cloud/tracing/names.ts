@@ -1,0 +1,50 @@
+// The one home of span names and attribute keys xsfleet emits
+// (docs/observability.md, "Tracing", lists them). Attribute keys use the
+// `xsfleet.` namespace except where OpenTelemetry semantic conventions
+// already name the thing (messaging.*).
+
+export const SpanName = Object.freeze({
+  /** Ingest: one device's messages of one pull batch (parent: the device's message). */
+  IngestDeviceBatch: "ingest.device_batch",
+  /** Ingest: time the message waited in JetStream, from storage to pickup. */
+  IngestConsume: "ingest.consume",
+  /** Ingest: protobuf + codec decode of one message. */
+  IngestDecode: "ingest.decode",
+  /** Ingest: dedup on (device, seq) and merge into the device state (pure apply). */
+  IngestApply: "ingest.apply",
+  /** Ingest: history and out records published and stored. */
+  IngestOutputs: "ingest.outputs",
+  /** Ingest: device state compare-and-set. */
+  IngestStateWrite: "ingest.state_write",
+  /** API: one request of the device-management service (`api.<endpoint>`). */
+  ApiPrefix: "api.",
+  /** Commands: one downlink attempt to the device. */
+  CommandDownlink: "commands.downlink",
+  /** Commands: the device's CommandAck recorded (parent: the device's ack). */
+  CommandAck: "commands.ack",
+  /** Control plane: one client call, with its redirects and retries (`control.<endpoint>`). */
+  ControlPrefix: "control.",
+} as const);
+
+export const Attr = Object.freeze({
+  DeviceId: "xsfleet.device.id",
+  DeviceSeq: "xsfleet.device.seq",
+  /** The device's clock when it sent the message, ms since the epoch (its side of the waterfall). */
+  DeviceTimeMs: "xsfleet.device.time_ms",
+  Points: "xsfleet.points",
+  Messages: "xsfleet.messages",
+  Duplicates: "xsfleet.duplicates",
+  Rejected: "xsfleet.rejected",
+  Source: "xsfleet.ingest.source",
+  CasAttempt: "xsfleet.cas.attempt",
+  CommandId: "xsfleet.command.id",
+  CommandName: "xsfleet.command.name",
+  CommandAttempt: "xsfleet.command.attempt",
+  AckStatus: "xsfleet.command.ack_status",
+  NodeId: "xsfleet.node.id",
+  ControlEndpoint: "xsfleet.control.endpoint",
+  ControlRetries: "xsfleet.control.retries",
+  /** OpenTelemetry messaging conventions. */
+  MessagingSystem: "messaging.system",
+  MessagingDestination: "messaging.destination.name",
+} as const);

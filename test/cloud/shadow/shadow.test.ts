@@ -1,0 +1,246 @@
+// Device shadows on a real 3-node nats-server cluster (R3 bucket, where a
+// KV compare-and-set can let two writers win): two cloud writers on
+// different servers, a gateway, and a simulated device (the firmware's
+// ShadowReplica) that edits its reported state offline. Every read from
+// every server must show the same siblings; the history of a multi-writer
+// run must pass the causal checker.
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkCausal, type CausalOp } from "../../../cloud/check";
+import { ShadowDoc, ShadowError, ShadowStore, applyShadowReport, defaultShadowLimits, shadowDeltaSets, type FieldView, type ShadowEvent } from "../../../cloud/shadow";
+import { DeviceEvent, deviceEventSubject } from "../../../cloud/subjects";
+import { contextJoin, type DvvContext, type DvvSet } from "../../../shared/clock/dvv";
+import { fieldsFromWire, fieldsToWire } from "../../../shared/clock/dvv-wire";
+import { createDesiredConfig, createEnvelope, createHeartbeat, decodeEnvelope, encodeEnvelope } from "../../../shared/proto/xsfleet.gen";
+import { ShadowReplica, deltaFromSets } from "../../../firmware/device/shadow";
+import { startNats, type NatsCluster } from "../../harness/nats";
+import { until } from "../../harness/wait";
+
+let nats: NatsCluster;
+const conns: NatsConnection[] = [];
+/** One store per server: cloud nodes A and B, and a reader on the third server. */
+let A: ShadowStore;
+let B: ShadowStore;
+let R: ShadowStore;
+
+beforeAll(async () => {
+  nats = await startNats({ size: 3, replicas: 3 });
+  for (const n of nats.nodes) conns.push(await connect({ servers: n.natsUrl }));
+  A = await ShadowStore.open(conns[0]!, { bucket: { replicas: 3 } });
+  B = await ShadowStore.open(conns[1]!, { bucket: { replicas: 3 } });
+  R = await ShadowStore.open(conns[2]!, { bucket: { replicas: 3 } });
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of conns) await c.close().catch(() => {});
+  await nats?.stop();
+});
+
+const sig = (f: FieldView | undefined) => (f?.siblings ?? []).map((s) => `${s.writer}:${s.counter}=${JSON.stringify(s.value)}`).sort();
+
+async function readEverywhere(deviceId: string, doc: ShadowDoc, field: string): Promise<string[][]> {
+  return Promise.all([A, B, R].map(async (s) => sig((await s.getDoc(deviceId, doc)).fields[field])));
+}
+
+describe("device shadow on a 3-node cluster", () => {
+  it("two cloud writers writing one field concurrently converge to the same siblings on every read; a write with the context read resolves them", async () => {
+    const id = "shadow-conc";
+    for (let round = 0; round < 10; round++) {
+      const ctx = (await R.getDoc(id, ShadowDoc.Desired)).fields.led?.context ?? {};
+      // Both read the same state, then write at the same time through different servers.
+      const [a, b] = await Promise.all([
+        A.put(id, ShadowDoc.Desired, "api-A", "led", `a${round}`, ctx, "op-a"),
+        B.put(id, ShadowDoc.Desired, "api-B", "led", `b${round}`, ctx, "op-b"),
+      ]);
+      const reads = await readEverywhere(id, ShadowDoc.Desired, "led");
+      const want = [`api-A:${a.op.dot!.counter}="a${round}"`, `api-B:${b.op.dot!.counter}="b${round}"`].sort();
+      for (const r of reads) expect(r).toEqual(want); // neither lost, the previous round's values replaced
+    }
+    const seen = (await A.getDoc(id, ShadowDoc.Desired)).fields.led!;
+    expect(seen.values.length).toBe(2);
+    const resolved = await B.put(id, ShadowDoc.Desired, "api-B", "led", "on", seen.context, "op-c");
+    expect(resolved.field!.values).toEqual(["on"]);
+    for (const r of await readEverywhere(id, ShadowDoc.Desired, "led")) expect(r).toEqual([`api-B:${resolved.op.dot!.counter}="on"`]);
+    // The delta to the device: one desired value, nothing reported yet.
+    const view = await R.get(id);
+    expect(view.delta.fields.led?.value).toBe("on");
+    expect(view.delta.conflicts).toEqual([]);
+  }, 120_000);
+
+  it("conflicting desired values are held back from the device until resolved; too many concurrent values are refused", async () => {
+    const id = "shadow-held";
+    await A.put(id, ShadowDoc.Desired, "api-A", "mode", "eco", {});
+    await B.put(id, ShadowDoc.Desired, "api-B", "mode", "boost", {});
+    const v = await R.get(id);
+    expect(v.delta.conflicts).toEqual(["mode"]);
+    expect(v.delta.fields.mode).toBeUndefined();
+    for (let i = 2; i < defaultShadowLimits.siblingsMax; i++) await A.put(id, ShadowDoc.Desired, "api-A", "mode", `m${i}`, {});
+    await expect(A.put(id, ShadowDoc.Desired, "api-A", "mode", "one-too-many", {})).rejects.toMatchObject({ code: "conflict" });
+    await expect(A.put(id, ShadowDoc.Desired, "api-A", "bad.name", 1, {})).rejects.toBeInstanceOf(ShadowError);
+    await expect(A.put(id, ShadowDoc.Desired, "api-A", "big", "x".repeat(2000), {})).rejects.toMatchObject({ code: "too_large" });
+    await expect(A.merge(id, ShadowDoc.Reported, "dev", { t: { siblings: [{ writer: "dev", counter: 3, value: "1" }], context: { dev: 2 } } })).rejects.toMatchObject({ code: "invalid" });
+    await expect(applyShadowReport(A, id, { fields: [{ name: "t", values: [{ writer: "dev", counter: 1, valueJson: "not json" }], context: [{ writer: "dev", counter: 1 }] }] })).rejects.toMatchObject({ code: "invalid" });
+    await expect(applyShadowReport(A, id, { fields: [{ name: "t", values: [], context: [{ writer: "bad.id", counter: 1 }] }] })).rejects.toMatchObject({ code: "invalid" });
+    expect(await applyShadowReport(A, id, undefined)).toBeNull();
+    // A document refuses a writer past writersMax (here 2), and still reads every key.
+    // (Opening with other limits reuses the bucket as created.)
+    const small = await ShadowStore.open(conns[0]!, { limits: { writersMax: 2, historyPerWriterMax: 4 }, bucket: { replicas: 3 } });
+    await expect(small.put(id, ShadowDoc.Desired, "api-C", "mode", "x", {})).rejects.toMatchObject({ code: "too_large" });
+    expect((await small.getDoc(id, ShadowDoc.Desired)).writers).toEqual(["api-A", "api-B"]);
+  }, 60_000);
+
+  it("a device edits reported state offline, a gateway writes for it meanwhile; on reconnect everything merges, stale reports are harmless", async () => {
+    const id = "shadow-dev";
+    const events: ShadowEvent[] = [];
+    const sub = conns[2]!.subscribe(deviceEventSubject(id, DeviceEvent.Shadow), { callback: (_e, m) => { events.push(m.json<ShadowEvent>()); } });
+    await conns[2]!.flush();
+    const dev = new ShadowReplica();
+    // Online: the operator wants 21.5; the device applies the delta and reports.
+    await A.put(id, ShadowDoc.Desired, "api-A", "setpoint", 21.5, {});
+    expect(dev.applyDelta(await downlink(id))).toEqual(["setpoint"]);
+    const r1 = dev.report();
+    await uplink(B, id, r1);
+    dev.acknowledged(r1);
+    expect((await R.get(id)).delta.fields).toEqual({});
+
+    // Offline: a local edit twice (a knob), while a gateway reports a concurrent value for the device.
+    dev.edit("setpoint", "19");
+    const stale = dev.report();
+    dev.edit("setpoint", "18");
+    const gw = new ShadowReplica("gw-g1"); // the gateway's replica of its child's reported document
+    gw.absorb(await R.fields(id, ShadowDoc.Reported));
+    gw.edit("setpoint", "20");
+    await A.merge(id, ShadowDoc.Reported, "gw-g1", gw.report(), "gw-g1");
+
+    // Reconnect: the newer report arrives first, then the stale one (redelivered out of order).
+    await uplink(B, id, dev.report());
+    await uplink(A, id, stale);
+    for (const r of await readEverywhere(id, ShadowDoc.Reported, "setpoint")) expect(r.map((s) => s.split("=")[1]).sort()).toEqual(["18", "20"]);
+    // The device absorbs the cloud's reported copy and settles on the desired value again.
+    dev.absorb(await R.fields(id, ShadowDoc.Reported));
+    expect(dev.values("setpoint").sort()).toEqual(["18", "20"]);
+    expect((await R.get(id)).delta.fields.setpoint?.value).toBe(21.5);
+    dev.applyDelta(await downlink(id));
+    await uplink(B, id, dev.report());
+    for (const r of await readEverywhere(id, ShadowDoc.Reported, "setpoint")) expect(r.map((s) => s.split("=")[1])).toEqual(["21.5"]);
+    expect((await R.get(id)).delta).toEqual({ fields: {}, conflicts: [] });
+
+    // History keeps every stored operation; events announced each change (the stale report changed nothing).
+    const h = await R.history(id, ShadowDoc.Reported);
+    expect(h.map((e) => `${e.writer}:${e.op.kind}`)).toEqual(["dev:merge", "gw-g1:merge", "dev:merge", "dev:merge", "dev:merge"]);
+    await until("shadow events", () => events.length >= 5);
+    expect(events.filter((e) => e.doc === "reported").length).toBe(4);
+    expect(R.dotConflicts + A.dotConflicts + B.dotConflicts).toBe(0);
+    await sub.unsubscribe();
+  }, 60_000);
+
+  it("a multi-writer run with a device going offline passes the causal checker", async () => {
+    const id = "shadow-check";
+    const keys = ["led", "mode"];
+    const ops: CausalOp[] = [];
+    let n = 0;
+    const toSiblings = (f: FieldView | undefined) => (f?.siblings ?? []).map((s) => ({ writer: s.writer, counter: s.counter, value: String(s.value) }));
+    let maxSiblings = 0;
+    const local = (r: ShadowReplica, k: string) => r.field(k).siblings.map((x) => ({ writer: x.writer, counter: x.counter, value: JSON.parse(x.value) as string }));
+    // A cloud session: writes through its node with the context of all it saw, reads anywhere.
+    const session = async (name: string, store: ShadowStore, writer: string, rounds: number, seed: number) => {
+      const ctx: Record<string, DvvContext> = {};
+      let s = seed;
+      const rnd = (m: number) => { s = (s * 1103515245 + 12345) % 2 ** 31; return s % m; };
+      for (let i = 0; i < rounds; i++) {
+        const key = keys[rnd(keys.length)]!;
+        if (rnd(3) === 0) {
+          const reader = [A, B, R][rnd(3)]!;
+          const f = (await reader.getDoc(id, ShadowDoc.Desired)).fields[key];
+          maxSiblings = Math.max(maxSiblings, f?.siblings.length ?? 0);
+          ctx[key] = contextJoin(ctx[key] ?? {}, f?.context ?? {});
+          ops.push({ kind: "read", session: name, key, siblings: toSiblings(f) });
+        } else {
+          const value = `${name}-${n++}`;
+          const r = await store.put(id, ShadowDoc.Desired, writer, key, value, ctx[key] ?? {});
+          ops.push({ kind: "write", session: name, key, value, dot: r.op.dot! });
+          // The reply shows the field after the write: the session saw it.
+          ops.push({ kind: "read", session: name, key, siblings: toSiblings(r.field) });
+          ctx[key] = contextJoin(ctx[key] ?? {}, r.field!.context);
+        }
+      }
+    };
+    // The device: edits its reported fields, offline for stretches (reports then wait), absorbs the cloud's copy now and then.
+    const repKeys = ["temp", "state"];
+    const device = async (rounds: number) => {
+      const dev = new ShadowReplica();
+      let online = true;
+      for (let i = 0; i < rounds; i++) {
+        if (i % 12 === 0) online = !online;
+        const key = repKeys[i % repKeys.length]!;
+        const value = `dev-${n++}`;
+        const counter = dev.edit(key, JSON.stringify(value));
+        ops.push({ kind: "write", session: "dev", key: `rep/${key}`, value, dot: { writer: "dev", counter } });
+        if (!online) continue;
+        const sent = dev.report();
+        await [A, B][i % 2]!.merge(id, ShadowDoc.Reported, "dev", sent, "device");
+        dev.acknowledged(sent);
+        if (i % 5 === 0) {
+          dev.absorb(await R.fields(id, ShadowDoc.Reported));
+          for (const k of repKeys) ops.push({ kind: "read", session: "dev", key: `rep/${k}`, siblings: local(dev, k) });
+        }
+      }
+      await A.merge(id, ShadowDoc.Reported, "dev", dev.report(true), "device"); // back online for good
+    };
+    // A gateway writing the child's "state" concurrently with its own replica.
+    const gateway = async (rounds: number) => {
+      const gw = new ShadowReplica("gw-g1");
+      for (let i = 0; i < rounds; i++) {
+        gw.absorb(await R.fields(id, ShadowDoc.Reported));
+        ops.push({ kind: "read", session: "gw", key: "rep/state", siblings: local(gw, "state") });
+        const value = `gw-${n++}`;
+        const counter = gw.edit("state", JSON.stringify(value));
+        ops.push({ kind: "write", session: "gw", key: "rep/state", value, dot: { writer: "gw-g1", counter } });
+        await B.merge(id, ShadowDoc.Reported, "gw-g1", gw.report(), "gw-g1");
+      }
+    };
+    // An integrator reading the reported document from any server.
+    const watcher = async (rounds: number) => {
+      for (let i = 0; i < rounds; i++) {
+        const doc = await [A, B, R][i % 3]!.getDoc(id, ShadowDoc.Reported);
+        for (const k of repKeys) ops.push({ kind: "read", session: "watch", key: `rep/${k}`, siblings: toSiblings(doc.fields[k]) });
+      }
+    };
+    await Promise.all([
+      device(60),
+      gateway(15),
+      watcher(30),
+      session("op1", A, "api-A", 40, 1),
+      session("op2", B, "api-B", 40, 2),
+      session("op3", A, "api-A", 40, 3), // two sessions through one node: dots from one writer, still concurrent
+      session("int1", B, "api-B", 40, 4),
+    ]);
+    for (const [name, reader] of [["f1", A], ["f2", B], ["f3", R]] as const) {
+      const doc = await reader.getDoc(id, ShadowDoc.Desired);
+      for (const key of keys) ops.push({ kind: "read", session: name, key, siblings: toSiblings(doc.fields[key]), final: true });
+      const rep = await reader.getDoc(id, ShadowDoc.Reported);
+      for (const k of repKeys) ops.push({ kind: "read", session: name, key: `rep/${k}`, siblings: toSiblings(rep.fields[k]), final: true });
+    }
+    const rep = checkCausal(ops);
+    console.log(`[shadow] causal check: ${rep.writes} writes, ${rep.reads} reads, ${rep.pastWritesChecked} (read, past write) pairs checked, max siblings ${maxSiblings}`);
+    expect(rep.violations).toEqual([]);
+    expect(rep.writes).toBeGreaterThan(140);
+    expect(rep.pastWritesChecked).toBeGreaterThan(100);
+    expect(maxSiblings).toBeGreaterThan(1); // the run really had concurrent writes
+  }, 180_000);
+});
+
+/** Cloud → device through the wire: the delta as DesiredConfig.shadow_delta in an Envelope, decoded as the device does. */
+async function downlink(id: string): Promise<Record<string, { valueText: string }>> {
+  const { sets } = shadowDeltaSets(await R.fields(id, ShadowDoc.Desired), await R.fields(id, ShadowDoc.Reported));
+  const bytes = encodeEnvelope(createEnvelope({ deviceId: id, config: createDesiredConfig({ version: 1, shadowDelta: { fields: fieldsToWire(sets) } }) }));
+  const got = decodeEnvelope(bytes).config!.shadowDelta!;
+  return deltaFromSets(fieldsFromWire(got.fields));
+}
+
+/** Device → cloud through the wire: the report on a heartbeat's Envelope, decoded and handed to the ingest hook. */
+async function uplink(store: ShadowStore, id: string, fields: Record<string, DvvSet>): Promise<void> {
+  const bytes = encodeEnvelope(createEnvelope({ deviceId: id, seq: 1, heartbeat: createHeartbeat({ heartbeatSeq: 1 }), shadowReport: { fields: fieldsToWire(fields) } }));
+  const env = decodeEnvelope(bytes);
+  await applyShadowReport(store, env.deviceId, env.shadowReport);
+}

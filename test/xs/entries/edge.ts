@@ -1,0 +1,11 @@
+// Runs the edge scenarios (firmware/sim/star-scenario.ts, mesh-scenario.ts):
+// on XS through runManyOnXs, and imported directly on Node; the test
+// compares what the broker saw and the end states.
+import { runStarScenario, type StarScenarioInput, type StarScenarioResult } from "../../../firmware/sim/star-scenario";
+import { runMeshScenario, type MeshScenarioInput, type MeshScenarioResult } from "../../../firmware/sim/mesh-scenario";
+
+export type EdgeInput = ({ kind: "star" } & StarScenarioInput) | ({ kind: "mesh" } & MeshScenarioInput);
+
+export default function run(input: EdgeInput): StarScenarioResult | MeshScenarioResult {
+  return input.kind === "star" ? runStarScenario(input) : runMeshScenario(input);
+}
