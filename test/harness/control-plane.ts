@@ -179,10 +179,10 @@ export interface InProcessControlPlane {
   stop(): Promise<void>;
 }
 
-/** One control-plane replica in this process, serving on `natsUrl`; resolves once it leads. */
-export async function startControlPlaneInProcess(natsUrl: string): Promise<InProcessControlPlane> {
+/** One control-plane replica in this process, serving on `natsUrl` (several: it fails over between them); resolves once it leads. */
+export async function startControlPlaneInProcess(natsUrl: string | readonly string[]): Promise<InProcessControlPlane> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "xsfleet-cp1-"));
-  const nc = await connect({ servers: natsUrl, name: "cp-in-process", maxReconnectAttempts: -1 });
+  const nc = await connect({ servers: typeof natsUrl === "string" ? natsUrl : [...natsUrl], name: "cp-in-process", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const node = await RaftNode.open({ id: 1, peers: [1], dataDir, nc, tickMs: 20 });
   const service = await startControlService({ nc, node });
   const client = new ControlClient(nc, { timeoutMs: 5_000 });
