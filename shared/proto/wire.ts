@@ -202,6 +202,8 @@ export class Reader {
 
   length(): number {
     const n = this.varint();
+    // A 64-bit varint can read back negative: a negative length would move pos backwards (a decode that never ends).
+    if (n < 0) throw new ProtoError("corrupt", `negative field length ${n}`);
     if (n > this.limits.fieldBytesMax) throw new ProtoError("too-large", `field of ${n} bytes exceeds ${this.limits.fieldBytesMax}`);
     if (this.pos + n > this.end) throw new ProtoError("truncated", `field of ${n} bytes runs past the end`);
     return n;

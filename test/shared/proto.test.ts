@@ -111,3 +111,11 @@ describe("generated protobuf code", () => {
     }));
   });
 });
+
+describe("hostile lengths", () => {
+  it("refuses a negative length (a 64-bit varint) instead of decoding forever; found by the ingest fuzz", () => {
+    // Field 20 (LEN) with length varint 0xfffffffffffffff4 (-12 as int64).
+    const bytes = new Uint8Array([0xa2, 0x01, 0xf4, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    expect(() => decodeEnvelope(bytes)).toThrow(ProtoError);
+  });
+});
