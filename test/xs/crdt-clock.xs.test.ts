@@ -3,8 +3,9 @@ import { runManyOnXs } from "../harness/xs";
 import run, { type CrdtClockInput } from "./entries/crdt-clock";
 
 // The same entry on the real XS engine and on Node must agree byte for byte:
-// encodings (hex), digests, merge results, clock comparisons and HLC values.
-describe("CRDT counters and clocks on XS", () => {
+// encodings (hex), digests and merge results (the shadow's dotted version
+// vectors have their own parity test, dvv.xs.test.ts).
+describe("CRDT counters on XS", () => {
   it("give the same results on XS as on Node", async () => {
     const inputs: CrdtClockInput[] = [
       { seed: 1, rounds: 50 },
@@ -17,12 +18,7 @@ describe("CRDT counters and clocks on XS", () => {
     }
     // Sanity: the workload really exercised the interesting paths.
     const r = runs[1]!.result;
-    expect(r.hlc.monotonic).toBe(true);
-    expect(r.hlc.errors).toBeGreaterThan(0);
     expect(r.overflow).toBe("overflow");
-    expect(r.versioned.outcomes).toEqual(["stored", "stored", "stored", "dominated", "duplicate"]);
-    expect(r.versioned.siblingValues).toEqual(["blink", "off"]);
-    expect(r.versioned.resolvedCount).toBe(1);
     expect(Object.keys(r.decodeTally).some((k) => k.startsWith("unexpected"))).toBe(false);
     expect(r.gcounter.value).toBeGreaterThan(2 ** 32);
   });

@@ -1,11 +1,8 @@
-// Runs the CRDT counters, vector clocks, sibling sets and HLC through a
+// Runs the CRDT counters through a
 // deterministic workload; the XS test compares this result with Node's.
 import { GCounter } from "../../../shared/crdt/gcounter";
 import { PNCounter } from "../../../shared/crdt/pncounter";
 import { CrdtError, fnv1a32, toHex } from "../../../shared/crdt/wire";
-import { VectorClock } from "../../../shared/clock/vectorclock";
-import { type Versioned, applyWrite, clockForWrite } from "../../../shared/clock/versioned";
-import { Hlc, HlcError, compareHlc, packHlc, unpackHlc } from "../../../shared/clock/hlc";
 
 export interface CrdtClockInput {
   seed: number;
@@ -30,7 +27,7 @@ function errCode(f: () => unknown): string {
     f();
     return "ok";
   } catch (e) {
-    if (e instanceof CrdtError || e instanceof HlcError) return e.code;
+    if (e instanceof CrdtError) return e.code;
     return `unexpected:${String(e)}`;
   }
 }
@@ -71,49 +68,6 @@ export default function run(input: CrdtClockInput) {
     decodeTally[code] = (decodeTally[code] ?? 0) + 1;
   }
 
-  // Vector clocks and the multi-value register.
-  const base = VectorClock.from({ "cloud-a": 1 });
-  const dev = base.clone();
-  dev.increment("dev-1");
-  const cloud = base.clone();
-  cloud.increment("cloud-a");
-  let siblings: readonly Versioned<string>[] = [];
-  const outcomes: string[] = [];
-  for (const [clock, value] of [[base, "on"], [dev, "off"], [cloud, "blink"], [base, "on"], [dev, "off"]] as const) {
-    const r = applyWrite(siblings, { clock, value });
-    outcomes.push(r.outcome);
-    siblings = r.siblings;
-  }
-  const siblingValues = siblings.map((s) => s.value).sort();
-  const resolved = applyWrite(siblings, { clock: clockForWrite(siblings, "op"), value: "on" });
-
-  // HLC: a sequence of local events and receives with jittering time.
-  const hlc = new Hlc({ driftMsMax: 5000 });
-  const T0 = 1_764_000_000_000;
-  let pt = T0;
-  let prev = hlc.now(pt);
-  let monotonic = true;
-  const packed: number[] = [];
-  const hlcErrors: string[] = [];
-  for (let i = 0; i < input.rounds; i++) {
-    pt += (next() % 3000) - 1000;
-    let t;
-    if (next() % 2 === 0) t = hlc.now(pt);
-    else {
-      const remote = { wallMs: pt + (next() % 8000) - 2000, logical: next() % 20 };
-      const code = errCode(() => hlc.receive(remote, pt));
-      if (code !== "ok") {
-        hlcErrors.push(code);
-        continue;
-      }
-      t = hlc.last();
-      if (compareHlc(t, remote) !== 1) monotonic = false;
-    }
-    if (compareHlc(t, prev) !== 1) monotonic = false;
-    prev = t;
-    if (i % 16 === 0) packed.push(packHlc(t));
-  }
-
   return {
     gcounter: {
       value: gAll.value(),
@@ -127,12 +81,5 @@ export default function run(input: CrdtClockInput) {
     bigCount: { hex: toHex(big.encode()), value: big.value(), roundTrip: GCounter.decode(big.encode()).value() },
     overflow: errCode(() => big.increment("c")),
     decodeTally,
-    vectorClock: {
-      compare: [base.compare(dev), dev.compare(base), dev.compare(cloud), dev.compare(dev.clone())],
-      mergedHex: toHex(VectorClock.decode(dev.encode()).encode()),
-      hash: cloud.hash(),
-    },
-    versioned: { outcomes, siblingValues, resolved: resolved.outcome, resolvedCount: resolved.siblings.length },
-    hlc: { last: hlc.last(), monotonic, packed, unpacked: unpackHlc(packed[packed.length - 1] ?? 0), errors: hlcErrors.length },
   };
 }
