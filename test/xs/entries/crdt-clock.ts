@@ -3,24 +3,14 @@
 import { GCounter } from "../../../shared/crdt/gcounter";
 import { PNCounter } from "../../../shared/crdt/pncounter";
 import { CrdtError, fnv1a32, toHex } from "../../../shared/crdt/wire";
+import { xorshift32 } from "./xorshift";
 
 export interface CrdtClockInput {
   seed: number;
   rounds: number;
 }
 
-// xorshift32: same sequence on every engine, no Math.random.
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+const rng = xorshift32;
 
 function errCode(f: () => unknown): string {
   try {

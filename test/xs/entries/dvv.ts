@@ -8,24 +8,14 @@ import { createEnvelope, createHeartbeat, decodeEnvelope, encodeEnvelope } from 
 import { toHex } from "../../../shared/crdt/wire";
 import { encodeShadowReport } from "../../../shared/proto/xsfleet.gen";
 import { ShadowReplica } from "../../../firmware/device/shadow";
+import { xorshift32 } from "./xorshift";
 
 export interface DvvInput {
   seed: number;
   rounds: number;
 }
 
-// xorshift32: same sequence on every engine, no Math.random.
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+const rng = xorshift32;
 
 const show = (s: DvvSet) => ({ siblings: s.siblings.map((x) => `${x.writer}:${x.counter}=${x.value}`), context: s.context });
 
