@@ -8,7 +8,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { connectNats } from "../../cloud/nats";
@@ -18,17 +17,8 @@ import { decodeEnvelope } from "../../shared/proto/xsfleet.gen";
 import { Uplink, parseDeviceAddress } from "../../shared/topics";
 import { startNats, type NatsCluster } from "../harness/nats";
 import { waitFor } from "../harness/wait";
+import { freePort } from "../../cloud/infra";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
-}
 
 describe("gateway credential on the secured stack", () => {
   let nats: NatsCluster;

@@ -11,7 +11,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startNats, type NatsCluster } from "../harness/nats";
@@ -23,20 +22,10 @@ import { DeviceStateStore } from "../../cloud/state";
 import { startSimDevice, type SimDevice } from "../../firmware/host/sim-device";
 import { Presence, createCommand, createEnvelope, decodeEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { Downlink, Uplink, deviceSubject, parseDeviceAddress } from "../../shared/topics";
+import { freePort } from "../../cloud/infra";
 
 const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe("star over TCP against nats-server and ingest", () => {
   let nats: NatsCluster;

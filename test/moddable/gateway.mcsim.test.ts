@@ -8,7 +8,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startNats, type NatsCluster } from "../harness/nats";
@@ -17,17 +16,8 @@ import { moddableBuildTimeoutMs, moddableFirmware, startModdableDevice, stopModd
 import { startSimDevice, type SimDevice } from "../../firmware/host/sim-device";
 import { Presence, decodeEnvelope } from "../../shared/proto/xsfleet.gen";
 import { Uplink, parseDeviceAddress } from "../../shared/topics";
+import { freePort } from "../../cloud/infra";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
-}
 
 describe("Moddable-built gateway in mcsim", () => {
   let nats: NatsCluster;
