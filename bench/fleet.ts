@@ -19,7 +19,9 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ApiClient } from "../cloud/api";
-import { cloudNodeProcess } from "../cloud/cli/cloud-processes";
+import { cloudNodeProcess, controlReplicaProcess } from "../cloud/cli/cloud-processes";
+import { defaultIngestConfig } from "../cloud/ingest";
+import { uplinkPartitionMappings } from "../cloud/subjects";
 import { freePort, isPortOpen, startLocalNats, type LocalNats } from "../cloud/infra";
 import { decodeState, deviceStateBucket } from "../cloud/state";
 import { until } from "../test/harness/wait";
@@ -144,9 +146,14 @@ const kib = (b: number): string => `${(b / 1024).toFixed(1)} KiB`;
 async function natsRun(ids: string[]): Promise<string[]> {
   const stateDir = mkdtempSync(path.join(tmpdir(), "xsfleet-bench-fleet-"));
   const basePort = await freePort();
-  let nats: LocalNats = await startLocalNats({ stateDir, size: 1, basePort });
+  // As `xsfleet up --insecure` runs it: uplinks mapped into ingest's partitions.
+  const natsOpts = { stateDir, size: 1, basePort, mappings: uplinkPartitionMappings(defaultIngestConfig.partitions) };
+  let nats: LocalNats = await startLocalNats(natsOpts);
   const natsPid = (): number => pidsWith(path.join(stateDir, "nats"))[0]!;
   const logDir = path.join(stateDir, "logs");
+  // Ingest's partition leases live on the Raft control plane (one replica here).
+  const control = controlReplicaProcess({ id: 1, peers: [1], servers: nats.servers, dataDir: path.join(stateDir, "control"), logDir });
+  await control.start();
   const cloud = cloudNodeProcess({ nodeId: "cloud-1", roles: ["ingest", "api", "commands"], servers: nats.servers, replicas: 1, logDir, registry: "kv", shutdownTimeoutMs: 4_000 });
   await cloud.start();
   const nc = await connect({ servers: nats.servers, name: "bench-fleet" });
@@ -157,7 +164,11 @@ async function natsRun(ids: string[]): Promise<string[]> {
     await until("API answering", async () => api.list({ limit: 1 }).then(() => true, () => false), { timeoutMs: 60_000, intervalMs: 250 });
     log(`registering ${ids.length} devices …`);
     const t0 = Date.now();
-    for (let i = 0; i < ids.length; i += 64) await Promise.all(ids.slice(i, i + 64).map((id) => api.register(id, { source: "bench" }).catch(() => undefined)));
+    let registerErrors = 0;
+    for (let i = 0; i < ids.length; i += 64) {
+      await Promise.all(ids.slice(i, i + 64).map((id) => api.register(id, { source: "bench" }).catch((e: { code?: string }) => { if (e.code !== "already_exists") registerErrors++; })));
+    }
+    if (registerErrors > 0) throw new Error(`${registerErrors} devices could not be registered`);
     log(`registered in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const before = { nats: procUsage(natsPid()).rss, cloud: procUsage(cloud.pid!).rss };
     workers = new Workers(nats.mqttUrls[0]!, ids, Math.min(120_000, ids.length * 5));
@@ -168,7 +179,7 @@ async function natsRun(ids: string[]): Promise<string[]> {
     log("restarting the broker (SIGTERM, same data and ports) …");
     const tKill = Date.now();
     await nats.stop();
-    nats = await startLocalNats({ stateDir, size: 1, basePort });
+    nats = await startLocalNats(natsOpts);
     const backS = await waitConnected(workers, ids.length, "reconnect storm");
     const stormS = (Date.now() - tKill) / 1000;
     log(`all sessions back ${stormS.toFixed(1)} s after the broker stop; draining …`);
@@ -204,6 +215,7 @@ async function natsRun(ids: string[]): Promise<string[]> {
     workers?.kill();
     await nc.close().catch(() => undefined);
     await cloud.stop(5_000);
+    await control.stop(3_000);
     await nats.stop();
     rmSync(stateDir, { recursive: true, force: true });
   }
