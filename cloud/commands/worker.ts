@@ -14,7 +14,7 @@ import { AckStatus, type CommandAck } from "../../shared/proto/xsfleet.gen";
 import { uplinkBytesMax } from "../../shared/proto/limits";
 import { decodeCommandAck } from "../records";
 import { parseDeviceAddress, Uplink } from "../../shared/topics";
-import { allDevicesSubject, allPartitionedDevicesSubject, deviceSubject } from "../subjects";
+import { allDevicesSubject, allRoutesOfUplinks, deviceSubject } from "../subjects";
 import { CommandAckConsumer } from "./ack-consumer";
 import type { Logger } from "../base";
 import { isOnlineSignal } from "../registry";
@@ -79,7 +79,7 @@ export class CommandWorker {
     this.#acks.start();
     // Online signals are best effort (the retry tick resends anyway): core NATS, on the mapped
     // subjects and, for the MQTT will in operator mode and unmapped brokers, the unmapped ones.
-    this.#subs = [Uplink.Hello, Uplink.Status].flatMap((k) => [allDevicesSubject(k), allPartitionedDevicesSubject(k)])
+    this.#subs = allRoutesOfUplinks([Uplink.Hello, Uplink.Status])
       .map((subject) => nc.subscribe(subject, { queue: commandsQueueGroup }));
     this.#loops = this.#subs.map((sub) => this.#consume(sub, (id, data) => this.#onOnline(id, data)));
     this.#timer = setInterval(() => {

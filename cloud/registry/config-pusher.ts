@@ -7,7 +7,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { createDesiredConfig, createEnvelope, createSetting, decodeEnvelope, encodeEnvelope, Presence, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { parseDeviceAddress, Downlink, Uplink } from "../../shared/topics";
-import { allDevicesSubject, allPartitionedDevicesSubject, deviceSubject } from "../subjects";
+import { allDevicesSubject, allRoutesOfUplinks, deviceSubject } from "../subjects";
 import { context } from "@opentelemetry/api";
 import { newTraceparent, type Logger } from "../base";
 import { traceparentOf } from "../tracing";
@@ -71,7 +71,7 @@ export class DesiredConfigPusher {
   start(): void {
     // Mapped into partitions by the broker (docs/delivery.md); the unmapped subjects carry
     // the MQTT will in operator mode and everything on an unmapped broker.
-    for (const subject of [Uplink.Hello, Uplink.Status].flatMap((k) => [allDevicesSubject(k), allPartitionedDevicesSubject(k)])) {
+    for (const subject of allRoutesOfUplinks([Uplink.Hello, Uplink.Status])) {
       const sub = this.#nc.subscribe(subject, { queue: configQueueGroup });
       this.#subs.push(sub);
       this.#loops.push(this.#consume(sub));

@@ -23,7 +23,7 @@ import { shadowBucket } from "../shadow";
 import { deviceStateBucket } from "../state";
 import {
   allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
-  allHistorySubject, allOutSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, allProvisioningRequestsSubject, allRaftSubject,
+  allHistorySubject, allOutSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, allProvisioningRequestsSubject, allRoutesOfUplinks, allRaftSubject,
   allPaxosAcceptorSubject, allPaxosStatusSubject, apiSubject, partitionedUplinkSubject, provisioningRequestSubject, provisioningResponseSubject,
   uplinkStream,
 } from "../subjects";
@@ -106,9 +106,6 @@ const uplinkKinds = Object.values(Uplink);
 const downlinkKinds = Object.values(Downlink);
 
 /** Uplink subjects of every device, mapped (partitioned) and not (a role subscribing to uplinks sees either). */
-function allUplinks(kinds: readonly Uplink[]): string[] {
-  return kinds.flatMap((k) => [allDevicesSubject(k), allPartitionedDevicesSubject(k)]);
-}
 
 function allDownlinks(kinds: readonly Downlink[]): string[] {
   return kinds.map((k) => allDevicesSubject(k));
@@ -148,7 +145,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         apiSubject("credentials.revoke"),
       ], [
         inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"),
-        ...allUplinks([Uplink.Hello, Uplink.Status, Uplink.Heartbeat]), allDeviceEventsSubject,
+        ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status, Uplink.Heartbeat]), allDeviceEventsSubject,
       ], true);
     case Principal.Commands:
       // Command acks through its own durable consumer on XSF_UP (cloud/commands/ack-consumer.ts).
@@ -156,7 +153,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"),
         `$JS.API.STREAM.INFO.${uplinkStream}`, ...consumersOn(uplinkStream),
         ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
-      ], [inbox, ...allUplinks([Uplink.Hello, Uplink.Status])], false);
+      ], [inbox, ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status])], false);
     case Principal.Orchestration:
       // Scheduled backups read every bucket and stream and keep their catalog in a KV bucket.
       return role([

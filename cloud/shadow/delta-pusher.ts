@@ -18,7 +18,7 @@ import { fieldsToWire } from "../../shared/clock/dvv-wire";
 import { createDesiredConfig, createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { Downlink, Uplink, parseDeviceAddress } from "../../shared/topics";
 import { isOnlineSignal } from "../registry";
-import { DeviceEvent, allDevicesSubject, allPartitionedDevicesSubject, deviceEventSubject, deviceSubject } from "../subjects";
+import { DeviceEvent, allDevicesSubject, allRoutesOfUplinks, deviceEventSubject, deviceSubject } from "../subjects";
 import { shadowDeltaSets } from "./document";
 import type { ShadowStore } from "./store";
 import { ShadowDoc, type ShadowEvent } from "./types";
@@ -72,7 +72,7 @@ export class ShadowDeltaPusher {
       return ev.doc === ShadowDoc.Desired ? ev.deviceId : null;
     }));
     // Mapped into partitions by the broker, or as sent on an unmapped one (wills in operator mode).
-    for (const subject of [Uplink.Hello, Uplink.Status].flatMap((k) => [allDevicesSubject(k), allPartitionedDevicesSubject(k)])) {
+    for (const subject of allRoutesOfUplinks([Uplink.Hello, Uplink.Status])) {
       const sub = this.#nc.subscribe(subject, { queue: shadowPushQueueGroup });
       this.#subs.push(sub);
       this.#loops.push(this.#consume(sub, (m) => (isOnlineSignal(m.data) ? parseDeviceAddress(m.subject)?.deviceId ?? null : null)));

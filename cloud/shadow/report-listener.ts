@@ -14,7 +14,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { decodeEnvelope } from "../../shared/proto/xsfleet.gen";
 import { Uplink, parseDeviceAddress } from "../../shared/topics";
-import { allDevicesSubject, allPartitionedDevicesSubject } from "../subjects";
+import { allRoutesOfUplinks } from "../subjects";
 import { applyShadowReport } from "./report";
 import type { ShadowStore } from "./store";
 import { ShadowError } from "./types";
@@ -43,7 +43,7 @@ export class ShadowReportListener {
 
   start(): void {
     // Heartbeats come partitioned (the broker's uplink mapping) or, from an unmapped broker, as sent.
-    for (const subject of [allDevicesSubject(Uplink.Heartbeat), allPartitionedDevicesSubject(Uplink.Heartbeat)]) {
+    for (const subject of allRoutesOfUplinks([Uplink.Heartbeat])) {
       const sub = this.#nc.subscribe(subject, { queue: shadowReportQueueGroup });
       this.#subs.push(sub);
       this.#loops.push(this.#consume(sub));

@@ -55,6 +55,14 @@ export function allPartitionedDevicesSubject(kind: Uplink): string {
   return `${partitionRoot}.*.dev.*.${kind}`;
 }
 
+/** Every subject an uplink of these kinds can arrive on: mapped into its
+ *  partition by the broker, or as the device sent it (an unmapped broker;
+ *  the MQTT will in operator mode). Core subscriptions to device uplinks
+ *  listen on all of them. */
+export function allRoutesOfUplinks(kinds: readonly Uplink[]): string[] {
+  return kinds.flatMap((k) => [allDevicesSubject(k), allPartitionedDevicesSubject(k)]);
+}
+
 /**
  * `XSF_UP`: the one stream that captures every device uplink — the
  * partitioned subjects and the unmapped wills (docs/delivery.md). Named here
