@@ -82,3 +82,29 @@ export function describeContest(backend: string, r: ContestResult): string {
   return `[lock] ${backend}, ${CONTENDERS} contenders, TTL ${CONTEST_TTL_MS} ms, ${r.mode}: ${r.accepted} increments accepted, counter ${r.final}, ` +
     `LOST ${r.lost}; ${r.pauses} holders paused past their TTL, ${r.refusedStale} writes refused as stale, ${r.refusedVersion} as version conflicts (${r.rounds} lock rounds)`;
 }
+
+/**
+ * The fenced CAS and the token-only control, run at once on one backend (15
+ * pauses each); the control is repeated up to 4 more rounds until it loses an
+ * update (a lapsed holder landing inside the next holder's read-modify-write
+ * is near certain with 15 pauses; a few more rounds make it certain enough to
+ * assert). Returns the fenced run and the control's lost updates over all rounds.
+ */
+export async function contestFencedAgainstControl(
+  backend: string,
+  s: Pick<ContestSetup, "newLock" | "store">,
+  lockName: (mode: WriteMode, round: number) => string,
+): Promise<{ cas: ContestResult; controlLost: number }> {
+  const seed = Date.now() % 100_000;
+  const contest = (mode: WriteMode, round = 0): Promise<ContestResult> =>
+    runContest({ ...s, key: `${mode}-${round}`, lockName: lockName(mode, round), mode, pausesTarget: 15, seed: seed + 1000 * round });
+  const [cas, control] = await Promise.all([contest("fenced-cas"), contest("token-only")]);
+  console.log(`${describeContest(backend, cas)}\n${describeContest(backend, control)} (seed ${seed})`);
+  let controlLost = control.lost;
+  for (let round = 1; controlLost === 0 && round <= 4; round++) {
+    const more = await contest("token-only", round);
+    console.log(describeContest(backend, more));
+    controlLost += more.lost;
+  }
+  return { cas, controlLost };
+}
