@@ -65,7 +65,8 @@ export interface StatusInputs {
   devicesOnline: number;
   devicesKnown: number;
   /** The in-process simulated fleet, when `up` runs one. */
-  fleet: { connected: number; devices: number } | null;
+  /** `outboxDepth`: messages the devices hold until a receipt confirms them (docs/delivery.md). */
+  fleet: { connected: number; devices: number; outboxDepth?: number } | null;
   /** `--moddable`: devices running the Moddable-built firmware in mcsim. */
   moddable?: { connected: number; devices: number } | null;
   /** `--topology star|mixed`: gateways and children, and how many of them are connected (children: to their gateway). */
@@ -88,7 +89,7 @@ export function statusLine(i: StatusInputs): string {
   const raft = i.control.filter((p) => p.kind !== ProcessKind.PaxosAcceptor);
   const paxos = i.control.filter((p) => p.kind === ProcessKind.PaxosAcceptor);
   return `devices ${i.devicesOnline}/${i.devicesKnown} online` +
-    (i.fleet ? ` (${i.fleet.connected}/${i.fleet.devices} connected)` : "") +
+    (i.fleet ? ` (${i.fleet.connected}/${i.fleet.devices} connected${i.fleet.outboxDepth ? `, ${i.fleet.outboxDepth} awaiting receipt` : ""})` : "") +
     (i.moddable ? ` | mcsim ${i.moddable.connected}/${i.moddable.devices}` : "") +
     (i.star ? ` | star ${i.star.connected}/${i.star.gateways + i.star.children} (${i.star.gateways} gw)` : "") +
     (i.mesh ? ` | mesh ${i.mesh.converged}/${i.mesh.peers} at ${i.mesh.events} events` : "") +

@@ -39,6 +39,13 @@ describe("status line", () => {
       " | cloud 2/3 up (cloud-2 killed by SIGKILL, restarting) | raft 2/3 (control-2 exited with code 1, not restarted) | members 3 up");
   });
 
+  it("shows how many messages the devices still hold for a receipt", () => {
+    expect(statusLine({ ...base, fleet: { connected: 36, devices: 36, outboxDepth: 12 }, cloud: [], control: [] }))
+      .toMatch(/^devices 35\/36 online \(36\/36 connected, 12 awaiting receipt\) \|/);
+    expect(statusLine({ ...base, fleet: { connected: 36, devices: 36, outboxDepth: 0 }, cloud: [], control: [] }))
+      .toMatch(/^devices 35\/36 online \(36\/36 connected\) \|/);
+  });
+
   it("shows the CASPaxos acceptors apart from the Raft replicas", () => {
     const acceptor = (name: string, state: ProcessSnapshot["state"], lastExit: string | null = null): ProcessSnapshot => ({ ...proc(name, state, lastExit), kind: "paxos acceptor" });
     const line = statusLine({
