@@ -254,6 +254,7 @@ export class RuleEngine {
         st.offlineSince = null;
         if (st.lastSeen === null || t > st.lastSeen) st.lastSeen = t;
       } else if (st.offlineSince === null) st.offlineSince = t;
+      if (t > st.clock) st.clock = t;
       this.checkAbsence(rule, st, t);
     }
   }
@@ -272,7 +273,8 @@ export class RuleEngine {
         const st = states.get(key)!;
         if (!st.touched && now > st.clock) st.clock = now;
         st.touched = false;
-        this.checkAbsence(rule, st, now);
+        if (rule.absence) this.checkAbsence(rule, st, now);
+        else this.evaluate(rule, st, st.clock, undefined);
       }
     }
   }
@@ -481,7 +483,6 @@ export class RuleEngine {
       st.leaves[leaf.index]!.on =
         (st.offlineSince !== null && now - st.offlineSince >= f) || (st.lastSeen !== null && now - st.lastSeen >= f);
     }
-    if (now > st.clock) st.clock = now;
     this.evaluate(rule, st, st.clock, undefined);
   }
 
