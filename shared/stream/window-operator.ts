@@ -78,6 +78,8 @@ export interface WindowOperatorStats {
   refused: number;
   /** Results dropped because pendingResultsMax undrained results were waiting. */
   resultsDropped: number;
+  /** Keys with no open window forgotten to make room for a new key (keysMax reached). */
+  keysEvicted: number;
 }
 
 export interface WindowAggJson {
@@ -160,7 +162,9 @@ function validName(s: unknown): s is string {
 
 export class WindowOperator {
   readonly cfg: Readonly<WindowOperatorConfig>;
-  readonly stats: WindowOperatorStats = { points: 0, lateAccepted: 0, lateDropped: 0, corrections: 0, refused: 0, resultsDropped: 0 };
+  readonly stats: WindowOperatorStats = {
+    points: 0, lateAccepted: 0, lateDropped: 0, corrections: 0, refused: 0, resultsDropped: 0, keysEvicted: 0,
+  };
   private readonly keys = new Map<string, KeyState>();
   private pending: WindowResult[] = [];
   private open = 0;
@@ -220,7 +224,7 @@ export class WindowOperator {
     }
     let ks = this.keys.get(key);
     if (!ks) {
-      if (this.keys.size >= this.keysMax) {
+      if (this.keys.size >= this.keysMax && !this.evictIdleKey()) {
         this.stats.refused++;
         return "refused";
       }
@@ -312,7 +316,8 @@ export class WindowOperator {
     for (const f of Object.keys(op.stats) as (keyof WindowOperatorStats)[]) op.stats[f] = num(snap.stats?.[f], `stats.${f}`);
     const session = cfg.spec.kind === "session";
     for (const kj of snap.keys) {
-      if (!validName(kj.key)) bad("keys[].key: must be a non-empty string");
+      if (typeof kj !== "object" || kj === null || !validName(kj.key)) bad("keys[].key: must be a non-empty string");
+      if (!Array.isArray(kj.windows)) bad("keys[].windows: must be an array");
       const ks: KeyState = {
         maxT: kj.maxT === null ? -Infinity : num(kj.maxT, "keys[].maxT"),
         wm: kj.watermark === null ? -Infinity : num(kj.watermark, "keys[].watermark"),
@@ -321,8 +326,9 @@ export class WindowOperator {
         due: Infinity,
       };
       for (const wj of kj.windows) {
-        if (!validName(wj.channel)) bad("windows[].channel: must be a non-empty string");
+        if (typeof wj !== "object" || wj === null || !validName(wj.channel)) bad("windows[].channel: must be a non-empty string");
         const a = wj.agg;
+        if (typeof a !== "object" || a === null) bad("windows[].agg: must be an object");
         const w: Win = {
           channel: wj.channel,
           start: num(wj.start, "windows[].start"),
@@ -352,11 +358,32 @@ export class WindowOperator {
       }
       op.keys.set(kj.key, ks);
     }
+    if (op.open > op.windowsOpenMax || op.keys.size > op.keysMax) bad("more windows or keys than the configured bounds");
     op.pending = snap.pending.map((r) => ({ ...r }));
     return op;
   }
 
   // -- internals -------------------------------------------------------------
+
+  /**
+   * Forgets the idle key (no open window) with the lowest watermark, ties by
+   * key: deterministic. Its later points start a new watermark.
+   */
+  private evictIdleKey(): boolean {
+    let victim: string | null = null;
+    let vwm = Infinity;
+    for (const [k, ks] of this.keys) {
+      if (ks.fixed.size > 0 || ks.sessions.size > 0) continue;
+      if (victim === null || ks.wm < vwm || (ks.wm === vwm && k < victim)) {
+        victim = k;
+        vwm = ks.wm;
+      }
+    }
+    if (victim === null) return false;
+    this.keys.delete(victim);
+    this.stats.keysEvicted++;
+    return true;
+  }
 
   private sortedKeys(): string[] {
     return [...this.keys.keys()].sort();

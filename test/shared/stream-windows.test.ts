@@ -143,7 +143,22 @@ describe("WindowOperator: tumbling and hopping", () => {
     expect(op.add("z", "c", 0, 1)).toBe("refused"); // ...keys: a, b => z refused
     expect(op.stats.refused).toBe(7);
     expect(() => new WindowOperator({ ...cfg, spec: { kind: "hopping", sizeMs: 1000, hopMs: 3 } })).toThrow(/hopMs/);
+    expect(() => new WindowOperator({ ...cfg, spec: { kind: "hopping", sizeMs: 1000, hopMs: 2000 } })).toThrow(/hopMs: must be <= sizeMs/);
     expect(() => new WindowOperator({ ...cfg, allowedLatenessMs: -1 })).toThrow(/allowedLatenessMs/);
+  });
+
+  it("at keysMax, forgets the idle key with the lowest watermark to admit a new one", () => {
+    const op = new WindowOperator({ ...cfg, keysMax: 2 });
+    op.add("a", "c", 100, 1);
+    op.add("b", "c", 100, 1);
+    expect(op.add("c", "c", 100, 1)).toBe("refused"); // a and b have open windows
+    op.advanceTo("b", 5000); // b's window closes: b is idle
+    op.advanceTo("a", 6000);
+    op.drain();
+    expect(op.add("c", "c", 100, 1)).toBe("ok");
+    expect(op.stats.keysEvicted).toBe(1);
+    expect(op.watermark("b")).toBe(-Infinity); // b (lowest watermark) was forgotten
+    expect(op.watermark("a")).toBe(6000);
   });
 });
 
@@ -241,9 +256,18 @@ describe("snapshot / restore", () => {
     );
   });
 
-  it("refuses a snapshot of another operator", () => {
+  it("refuses a snapshot of another operator, or a malformed one, with a clear error", () => {
     const cfg: WindowOperatorConfig = { id: "a", spec: { kind: "tumbling", sizeMs: 10 }, allowedLatenessMs: 0 };
-    const snap = new WindowOperator(cfg).snapshot();
+    const op = new WindowOperator(cfg);
+    op.add("k", "c", 5, 1);
+    const snap = op.snapshot();
     expect(() => WindowOperator.restore({ ...cfg, id: "b" }, snap)).toThrow(/operator/);
+    expect(() => WindowOperator.restore({ ...cfg, aggregates: ["p50"] }, snap)).toThrow(/agg.sketch/);
+    expect(() => WindowOperator.restore({ ...cfg, windowsOpenMax: 0 }, snap)).toThrow(/windowsOpenMax/);
+    const broken = JSON.parse(JSON.stringify(snap));
+    broken.keys[0].windows[0].agg.min = "x";
+    expect(() => WindowOperator.restore(cfg, broken)).toThrow(/agg.min: must be a finite number/);
+    expect(() => WindowOperator.restore(cfg, { ...snap, keys: [{ key: "k" }] } as never)).toThrow(/windows: must be an array/);
+    expect(() => WindowOperator.restore(cfg, null as never)).toThrow(/version/);
   });
 });
