@@ -201,6 +201,11 @@ export class RuleEngine {
     this.rules = next;
   }
 
+  /** (rule, key) states held (bounded by keysMax). */
+  get keyCount(): number {
+    return this.stateCount;
+  }
+
   /** The rules in force (enabled ones), by id. */
   ruleIds(): string[] {
     return this.rules.map((c) => c.def.id);
