@@ -295,7 +295,7 @@ export class IngestPipeline {
       const r = applyBatch(loaded.state, items, { dedupRangesMax: cfg.dedupRangesMax, seqJumpMax: cfg.seqJumpMax });
       span?.applied(applyStartMs, r);
       if (r.changed) {
-        const written = await this.#record(deviceId, loaded, r.state, span ? span.carry(r.telemetry) : r.telemetry, span);
+        const written = await this.#record(deviceId, loaded, r.state, span ? span.carry(r.telemetry, r.state.hello) : r.telemetry, span);
         if (written === null) {
           cache.delete(deviceId);
           stats.foreignWrites++;

@@ -2,11 +2,12 @@
 // factory from the node's context to something that can be stopped
 // gracefully; the node owns ordering, metrics and shutdown.
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Tracer } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import { jetstream } from "@nats-io/jetstream";
 import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
 import { ControlClient } from "../controlplane";
-import { queryHistory } from "../history";
+import { queryHistory, type HistoryQuery, type HistoryResult, type HistoryScanHooks } from "../history";
+import { Attr, contextFromEnvelope, SpanName } from "../tracing";
 import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort } from "../ingest";
 import type { Registry } from "prom-client";
 import { AdmissionCache, ControlPlaneRegistry, DeviceLifecycle, kvAdmissionCache, registryLookup, RegistryBackend } from "../registry";
@@ -76,14 +77,42 @@ function lazyDeviceState(nc: NatsConnection): DeviceStateSource {
   };
 }
 
-function historySeam(nc: NatsConnection): HistoryQueryFn {
+/** Links from a history query span to the traces that stored the records it read. */
+export const historyQueryLinksMax = 16;
+
+function historySeam(nc: NatsConnection, tracer: Tracer | null): HistoryQueryFn {
   const js = jetstream(nc);
-  return async (q) => {
+  const run = async (q: HistoryQuery, hooks?: HistoryScanHooks): Promise<HistoryResult> => {
     try {
-      return await queryHistory(js, q);
+      return await queryHistory(js, q, hooks);
     } catch (e) {
       if (isMissingStore(e)) throw new ApiError("not_available", "no telemetry history yet: the history stream does not exist (start a node with the ingest role)");
       throw e;
+    }
+  };
+  if (!tracer) return (q) => run(q);
+  // Traced: a span inside the API request's, linked to the ingest traces
+  // that stored the records read (their headers carry ingest's traceparent).
+  return async (q) => {
+    const span = tracer.startSpan(SpanName.HistoryQuery, { kind: SpanKind.CLIENT, attributes: { [Attr.DeviceId]: q.deviceId, [Attr.HistoryChannel]: q.channel } }, context.active());
+    const seen = new Set<string>();
+    const hooks: HistoryScanHooks = {
+      onRecordTraceparent: (tp) => {
+        if (seen.size >= historyQueryLinksMax || seen.has(tp)) return;
+        seen.add(tp);
+        const sc = trace.getSpanContext(contextFromEnvelope({ traceparent: tp }));
+        if (sc && trace.isSpanContextValid(sc)) span.addLink({ context: sc });
+      },
+    };
+    try {
+      const r = await run(q, span.isRecording() ? hooks : undefined);
+      span.setAttributes({ [Attr.Points]: r.points.length, [Attr.HistoryScanned]: r.scannedMessages, [Attr.HistoryTruncated]: r.truncated });
+      return r;
+    } catch (e) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+      throw e;
+    } finally {
+      span.end();
     }
   };
 }
@@ -136,5 +165,5 @@ export const defaultRoleFactories: RoleFactories = {
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
   orchestration: (ctx) => startOrchestrationRole(ctx),
-  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc), ...(await shadowSeam(ctx)) }),
+  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc, ctx.tracer), ...(await shadowSeam(ctx)) }),
 };
