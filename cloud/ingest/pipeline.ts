@@ -121,6 +121,15 @@ export interface PipelineHooks {
   checkpoint?(point: Checkpoint, deviceId: string): Promise<void>;
   /** Once per telemetry batch whose effect was recorded (after the CAS). */
   onTelemetryApplied?(deviceId: string, seq: number, deviceTimeMs: number, points: number): void;
+  /** Once per device batch processed (done or left for redelivery): its
+   *  duration, and its span when the trace is kept (a metrics exemplar). */
+  onDeviceBatch?(seconds: number, trace: BatchTrace | null): void;
+}
+
+/** The device-batch span of a kept trace, for an exemplar. */
+export interface BatchTrace {
+  traceId: string;
+  spanId: string;
 }
 
 export interface PipelineDeps {
@@ -255,9 +264,12 @@ export class IngestPipeline {
 
   /** One device's decoded messages (items[i] came from deliveries[i]); never throws. */
   async processDevice(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[], source = "", timing?: BatchTiming): Promise<void> {
+    const onBatch = this.#d.hooks?.onDeviceBatch;
+    const t0 = onBatch ? performance.now() : 0;
     const span = this.#d.tracer ? new DeviceBatchSpan(this.#d.tracer, deviceId, source, items, timing) : null;
     const failed = await this.#process(deviceId, items, deliveries, span);
     span?.end(failed ?? undefined);
+    if (onBatch) onBatch((performance.now() - t0) / 1000, span?.trace() ?? null);
   }
 
   /** Returns the error that left the batch for redelivery, null when done. */

@@ -18,7 +18,7 @@ import type { FailoverConfig } from "../recovery";
 import { DeviceStateStore } from "../state";
 import { ControlPlaneIngestMembership, PartitionOwnership } from "./ownership";
 import { PartitionWorker, type OwnedPartition } from "./partition-worker";
-import type { AdmissionPort, IngestFaults, StatePort } from "./pipeline";
+import type { AdmissionPort, IngestFaults, PipelineHooks, StatePort } from "./pipeline";
 import { PresenceSweep } from "./presence-sweep";
 import { Publisher } from "./publisher";
 import { DeviceRateLimiter } from "./rate-limit";
@@ -47,6 +47,8 @@ export interface IngestDeps {
   onTelemetryApplied?(deviceId: string, seq: number, deviceTimeMs: number, points: number): void;
   /** Spans per device batch (cloud/tracing); absent or null: off. */
   tracer?: Tracer | null;
+  /** Once per device batch: processing seconds and the kept trace (the processing histogram, metrics.ts). */
+  onDeviceBatch?: PipelineHooks["onDeviceBatch"];
 }
 
 export interface IngestRole {
@@ -80,6 +82,7 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
   const hooks = {
     ...(deps.faults ? { faults: deps.faults } : {}),
     ...(deps.onTelemetryApplied ? { onTelemetryApplied: deps.onTelemetryApplied } : {}),
+    ...(deps.onDeviceBatch ? { onDeviceBatch: deps.onDeviceBatch } : {}),
   };
   const cacheMax = Math.max(1, Math.ceil(cfg.deviceCacheMax / cfg.partitions));
   // One limiter for the node: a device's messages all come through its partition's worker.

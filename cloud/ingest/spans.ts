@@ -17,7 +17,7 @@
 // header carries to every consumer.
 // Only built when the pipeline has a tracer: with tracing off the pipeline
 // never reaches this file.
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span, type Tracer } from "@opentelemetry/api";
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Link, type Span, type Tracer } from "@opentelemetry/api";
 import { Attr, BaggageKey, contextFromEnvelope, hasSpanContext, SpanName, traceparentOf } from "../tracing";
 import type { HelloState } from "../state";
 import type { ApplyResult, IngestItem, TelemetryOutput } from "./apply";
@@ -86,6 +86,13 @@ export class DeviceBatchSpan {
 
   get recording(): boolean {
     return this.#span.isRecording();
+  }
+
+  /** Trace and span id when the trace is kept (a metrics exemplar names them), else null; also after end(). */
+  trace(): { traceId: string; spanId: string } | null {
+    const sc = this.#span.spanContext();
+    if ((sc.traceFlags & TraceFlags.SAMPLED) === 0) return null;
+    return { traceId: sc.traceId, spanId: sc.spanId };
   }
 
   /** Records the pure apply step that ran from `startMs` to now. */

@@ -8,7 +8,7 @@ import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
 import { ControlClient } from "../controlplane";
 import { queryHistory, type HistoryQuery, type HistoryResult, type HistoryScanHooks } from "../history";
 import { Attr, contextFromEnvelope, SpanName } from "../tracing";
-import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort } from "../ingest";
+import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort, type ProcessingObserver } from "../ingest";
 import type { Registry } from "prom-client";
 import { AdmissionCache, ControlPlaneRegistry, DeviceLifecycle, kvAdmissionCache, registryLookup, RegistryBackend } from "../registry";
 import { DeviceStateStore } from "../state";
@@ -152,14 +152,17 @@ export const defaultRoleFactories: RoleFactories = {
   ingest: async (ctx) => {
     const control = new ControlClient(ctx.nc, { clientId: `ingest-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
     const gate = registryGate(ctx);
+    // The processing histogram exists once the node registers its metrics (after the role starts).
+    let observeProcessing: ProcessingObserver | null = null;
     const role = await startIngestRole({
       nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, control: control.proposer(), admission: admissionPort(gate), tracer: ctx.tracer,
+      onDeviceBatch: (seconds, trace) => observeProcessing?.(seconds, trace),
     });
     // Numbers only reach the node's metrics: the partitions owned as a count too.
     return {
       stop: async () => { await role.stop(); gate.stop(); },
       stats: () => { const st = role.stats(); return { ...st, partitions: st.partitionsOwned.length, admission: { ...gate.stats } }; },
-      registerMetrics: (r) => registerIngestMetrics(r, () => role.stats()),
+      registerMetrics: (r) => { observeProcessing = registerIngestMetrics(r, () => role.stats()); },
     };
   },
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the

@@ -13,7 +13,8 @@ import path from "node:path";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { waitFor } from "../../harness/wait";
 import { startOtlpCollector, type OtlpCollector } from "../../harness/otlp-collector";
-import { admitAllDevices, startIngestRole, type IngestRole } from "../../../cloud/ingest";
+import { admitAllDevices, registerIngestMetrics, startIngestRole, type IngestRole, type ProcessingObserver } from "../../../cloud/ingest";
+import { createProcessMetrics } from "../../../cloud/metrics";
 import { localProposer } from "../../harness/local-proposer";
 import { ControlStateMachine } from "../../../cloud/control";
 import { defaultTracingSettings, otlpTracesUrl, ProcessKind, SpanName, Attr, startTracing, type Tracing } from "../../../cloud/tracing";
@@ -34,6 +35,7 @@ describe("tracing through ingest", () => {
   let role: IngestRole;
   let dev: SimDevice | null = null;
   let dev2: SimDevice | null = null;
+  let observeProcessing: ProcessingObserver | null = null;
   let apiNode: CloudNode | null = null;
   let dir: string;
 
@@ -45,7 +47,10 @@ describe("tracing through ingest", () => {
       serviceName: ProcessKind.CloudNode, instanceId: "ingest-t1",
       settings: { ...defaultTracingSettings, otlpEndpoint: otlpTracesUrl(collector.url, "test"), exportDelayMs: 100 },
     });
-    role = await startIngestRole({ nc, nodeId: "ingest-t1", control: localProposer(new ControlStateMachine()), admission: admitAllDevices, config: { ackWaitMs: 5_000 }, log: quietLog, tracer: tracing.tracer });
+    role = await startIngestRole({
+      nc, nodeId: "ingest-t1", control: localProposer(new ControlStateMachine()), admission: admitAllDevices, config: { ackWaitMs: 5_000 }, log: quietLog, tracer: tracing.tracer,
+      onDeviceBatch: (s, t) => observeProcessing?.(s, t),
+    });
     dir = mkdtempSync(path.join(tmpdir(), "xsfleet-trace-"));
   });
   afterAll(async () => {
@@ -171,4 +176,25 @@ describe("tracing through ingest", () => {
       await apiTracing.shutdown();
     }
   }, 60_000);
+
+  it("links the processing-seconds histogram to traces with exemplars (OpenMetrics)", async () => {
+    const m = createProcessMetrics({ node: "ingest-t1" }, { openMetrics: true, processMetrics: false });
+    observeProcessing = registerIngestMetrics(m.registry, () => role.stats());
+    const exemplar = /^xsfleet_ingest_processing_seconds_bucket\{[^}]*\} \d+ # \{trace_id="([0-9a-f]{32})",span_id="([0-9a-f]{16})"\} ([0-9.e-]+) [0-9.]+$/m;
+    // The devices of the other tests keep sending: batches keep coming.
+    let last = "";
+    const found = await waitFor("a bucket with an exemplar", async () => exemplar.exec((last = await m.registry.metrics())), {
+      timeoutMs: 15_000, detail: () => `${last.split("\n").filter((l) => l.includes("processing")).slice(0, 6).join("\n")}; stats ${JSON.stringify(role.stats())}`,
+    });
+    const [, traceId, spanId] = found;
+    const span = await waitFor("the exemplar's span among the exported ones", async () => {
+      await tracing.flush();
+      return collector.spans.find((s) => s.traceId === traceId && s.spanId === spanId);
+    });
+    expect(span.name).toBe(SpanName.IngestDeviceBatch);
+    const text = await m.registry.metrics();
+    expect(m.registry.contentType).toMatch(/openmetrics/);
+    expect(Number(/^xsfleet_ingest_processing_seconds_count\{[^}]*\} (\d+)/m.exec(text)![1])).toBeGreaterThan(0);
+    observeProcessing = null;
+  }, 30_000);
 });
