@@ -16,7 +16,7 @@ import os from "node:os";
 import { jetstream } from "@nats-io/jetstream";
 import { createLogger } from "../cloud/base";
 import {
-  admitAllDevices, DeviceLocks, ensureIngestStreams, emptyIngestStats, IngestPipeline, parseIngestConfig, defaultIngestConfig, registerIngestMetrics, startIngestRole, StateCache, type Delivery,
+  admitAllDevices, DeviceLocks, ensureIngestStreams, emptyIngestStats, IngestPipeline, parseIngestConfig, defaultIngestConfig, registerIngestMetrics, startIngestRole, StateCache, type Delivery, type ProcessingObserver,
 } from "../cloud/ingest";
 import { emptyDeviceState, type LoadedState } from "../cloud/state";
 import { createProcessMetrics } from "../cloud/metrics";
@@ -169,6 +169,7 @@ async function main(): Promise<void> {
           ? startTracing({ serviceName: ProcessKind.Bench, instanceId: prefix, settings: { ...defaultTracingSettings, otlpEndpoint: otlpTracesUrl(sink.url, "bench"), ratio: setting === Setting.Ratio1 ? 0.01 : 1 }, implicitContext: false })
           : startTracing({ serviceName: ProcessKind.Bench, instanceId: prefix, settings: defaultTracingSettings });
         let applied = 0;
+        let observe: ProcessingObserver | null = null;
         const cpu0 = process.cpuUsage();
         let firstMs = 0;
         let lastMs = 0;
@@ -179,6 +180,8 @@ async function main(): Promise<void> {
           control: localProposer(new ControlStateMachine()), admission: admitAllDevices,
           // Lifted rate limit: the bench's publishers never resend.
           config: { history: true, historyLayout: "batch", out: false, batchMax: 256, prefetchMax: 1024, maxAckPending: 8192, deviceRatePerSec: 1_000_000, deviceBurst: 10_000_000 },
+          // As a cloud node: the processing histogram is fed once per device batch (metrics setting only).
+          onDeviceBatch: (sec, t) => observe?.(sec, t),
           onTelemetryApplied: (id) => {
             if (!id.startsWith(prefix)) return;
             const now = performance.now();
@@ -189,8 +192,9 @@ async function main(): Promise<void> {
         });
         let scrape: NodeJS.Timeout | undefined;
         if (setting === Setting.Metrics) {
-          const m = createProcessMetrics({ process: "bench" }, { processMetrics: true });
-          registerIngestMetrics(m.registry, () => role.stats());
+          // OpenMetrics with exemplars, as a cloud node serves them.
+          const m = createProcessMetrics({ process: "bench" }, { processMetrics: true, openMetrics: true });
+          observe = registerIngestMetrics(m.registry, () => role.stats());
           scrape = setInterval(() => { void m.registry.metrics(); }, 100);
         }
         const timeout = setTimeout(done, 300_000);
