@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   for (const [m, us] of cost) console.log(`  ${m}: ${us.toFixed(1)} µs/msg (${m === "tracing off" ? "baseline" : `+${(us - off).toFixed(1)} µs, ${((us / off - 1) * 100).toFixed(1)} %`})`);
   console.log(`workload per run: ${o.devices} devices × ${o.messages} telemetry batches × ${o.points} points (${channels.length} channels), each with a sampled device traceparent, ` +
     `drained from a JetStream backlog by one ingest role (history batch, no out JSON); ${o.rounds} rounds of ${settings.length} settings, interleaved, after a warm-up round`);
-  const nats = await startNats({ size: 1 });
+  const nats = await startNats({ size: 1, partitions: defaultIngestConfig.partitions });
   const sink = await startSink();
   const payloads = Array.from({ length: 16 }, (_, k) => payload(o.points, k));
   const results = new Map<Setting, number[]>(settings.map((s) => [s, []]));

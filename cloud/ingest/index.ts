@@ -1,6 +1,6 @@
 // Public entry of the ingest role (data plane). See docs/ingest.md.
 export { startIngestRole, type IngestDeps, type IngestRole } from "./role";
-export { IngestPipeline, Checkpoint, OwnershipLost, failureBackoffMs, Admission, admitAllDevices, type AdmissionPort, type RateLimitPort, type Delivery, type StatePort, type OutputPort, type IngestFaults, type PipelineHooks, type PipelineDeps, type BatchTrace } from "./pipeline";
+export { IngestPipeline, Checkpoint, OwnershipLost, failureBackoffMs, Admission, admitAllDevices, type AdmissionPort, type RateLimitPort, type Delivery, type StatePort, type OutputPort, type IngestFaults, type PipelineHooks, type PipelineDeps, type BatchTrace, ShadowReportOutcome, type ShadowReportPort } from "./pipeline";
 export { PresenceSweep, type PresenceSweepDeps, type SweepStatePort } from "./presence-sweep";
 export { PullLoop, jsDelivery } from "./pull-loop";
 export {

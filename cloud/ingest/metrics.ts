@@ -17,7 +17,7 @@ export type ProcessingObserver = (seconds: number, trace: BatchTrace | null) => 
 type CounterKey =
   | "messages" | "applied" | "points" | "duplicates" | "foreignWrites" | "batchFailures" | "partitionsAcquired" | "partitionsReleased" | "willsRelayed"
   | "redeliveries" | "historyPublished" | "outPublished" | "eventsPublished"
-  | "settled" | "retiredEpoch" | "epochChanges" | "dedupOverflow" | "rateLimited" | "receiptsPublished";
+  | "settled" | "retiredEpoch" | "epochChanges" | "dedupOverflow" | "rateLimited" | "receiptsPublished" | "shadowReports" | "shadowReportsRejected";
 
 const counters: Array<[CounterKey, string, string]> = [
   ["messages", "xsfleet_ingest_messages_total", "Device messages taken from the ingest consumers"],
@@ -39,6 +39,8 @@ const counters: Array<[CounterKey, string, string]> = [
   ["dedupOverflow", "xsfleet_ingest_dedup_overflow_total", "Dedup ranges merged into a floor because a device's record was full"],
   ["rateLimited", "xsfleet_ingest_rate_limited_total", "Device messages over their device's rate limit: acked, no effect, no receipt"],
   ["receiptsPublished", "xsfleet_ingest_receipts_total", "Receipts sent to devices"],
+  ["shadowReports", "xsfleet_ingest_shadow_reports_total", "Device shadow reports joined into the reported documents (at least once; a join)"],
+  ["shadowReportsRejected", "xsfleet_ingest_shadow_reports_rejected_total", "Malformed device shadow reports, counted and skipped"],
 ];
 
 /** Registers ingest metrics on `registry`; `stats` is the role's stats(). Returns the processing histogram's observer. */

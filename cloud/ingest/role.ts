@@ -18,7 +18,7 @@ import type { FailoverConfig } from "../recovery";
 import { DeviceStateStore } from "../state";
 import { ControlPlaneIngestMembership, PartitionOwnership } from "./ownership";
 import { PartitionWorker, type OwnedPartition } from "./partition-worker";
-import type { AdmissionPort, IngestFaults, PipelineHooks, StatePort } from "./pipeline";
+import type { AdmissionPort, IngestFaults, PipelineHooks, ShadowReportPort, StatePort } from "./pipeline";
 import { PresenceSweep } from "./presence-sweep";
 import { Publisher } from "./publisher";
 import { DeviceRateLimiter } from "./rate-limit";
@@ -47,6 +47,8 @@ export interface IngestDeps {
   onTelemetryApplied?(deviceId: string, seq: number, deviceTimeMs: number, points: number): void;
   /** Spans per device batch (cloud/tracing); absent or null: off. */
   tracer?: Tracer | null;
+  /** Device shadow reports riding on uplinks: joined into the reported documents (cloud/shadow behind it); absent: not merged. */
+  shadowReports?: ShadowReportPort;
   /** Once per device batch: processing seconds and the kept trace (the processing histogram, metrics.ts). */
   onDeviceBatch?: PipelineHooks["onDeviceBatch"];
 }
@@ -93,6 +95,7 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
     newWorker: (partition) => new PartitionWorker({
       partition, lock, conn: conns[partition % conns.length]!, cfg, state, out: publisher, stats, log, hooks, cacheMax,
       admission: deps.admission, rateLimit, tracer: deps.tracer ?? null,
+      ...(deps.shadowReports ? { shadowReports: deps.shadowReports } : {}),
       ...(deps.failover ? { failover: deps.failover } : {}),
     }),
   });

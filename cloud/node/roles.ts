@@ -8,11 +8,11 @@ import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
 import { ControlClient } from "../controlplane";
 import { queryHistory, type HistoryQuery, type HistoryResult, type HistoryScanHooks } from "../history";
 import { Attr, contextFromEnvelope, SpanName } from "../tracing";
-import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort, type ProcessingObserver } from "../ingest";
+import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort, type ProcessingObserver, type ShadowReportPort } from "../ingest";
 import type { Registry } from "prom-client";
 import { AdmissionCache, ControlPlaneRegistry, DeviceLifecycle, kvAdmissionCache, registryLookup, RegistryBackend } from "../registry";
 import { DeviceStateStore } from "../state";
-import { ShadowStore } from "../shadow";
+import { ShadowStore, shadowReportMerger } from "../shadow";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
 import type { Logger } from "../base";
@@ -136,6 +136,17 @@ function admissionPort(gate: AdmissionCache): AdmissionPort {
   };
 }
 
+/**
+ * Ingest's shadow seam: device reports joined into the reported documents
+ * under the device's key (`dev`: ingest handles one device's messages in
+ * order, one writer per key). Null when the store cannot be opened (logged):
+ * ingest then runs without merging reports.
+ */
+async function shadowReportPort(ctx: RoleContext): Promise<ShadowReportPort | null> {
+  const { shadow } = await shadowSeam(ctx);
+  return shadow ? shadowReportMerger(shadow, (deviceId, err) => ctx.log.warn("malformed shadow report skipped", { deviceId, err })) : null;
+}
+
 /** The shadow store (bucket created if missing); without it the shadow endpoints answer not_available. */
 async function shadowSeam(ctx: RoleContext): Promise<{ shadow?: ShadowStore }> {
   try {
@@ -154,9 +165,11 @@ export const defaultRoleFactories: RoleFactories = {
     const gate = registryGate(ctx);
     // The processing histogram exists once the node registers its metrics (after the role starts).
     let observeProcessing: ProcessingObserver | null = null;
+    const shadow = await shadowReportPort(ctx);
     const role = await startIngestRole({
       nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, control: control.proposer(), admission: admissionPort(gate), tracer: ctx.tracer,
       onDeviceBatch: (seconds, trace) => observeProcessing?.(seconds, trace),
+      ...(shadow ? { shadowReports: shadow } : {}),
     });
     // Numbers only reach the node's metrics: the partitions owned as a count too.
     return {

@@ -131,6 +131,8 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         ...Object.values(IngestStream).flatMap((s) => [...streamAdmin(s), ...consumersOn(s)]),
         ...streamAdmin(mqttMessagesStream),
         ...kvBucket(deviceStateBucket, "admin"),
+        // device shadow reports joined into the reported documents (the bucket is created by whichever of api/ingest starts first)
+        ...kvBucket(shadowBucket, "admin"),
         allHistorySubject, allOutSubject, allDlqSubject, allDeviceEventsSubject,
         // wills relayed into their partition; receipts to devices; the control plane (partition leases);
         // the registry gate reads (and watches) the registry
