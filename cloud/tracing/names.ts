@@ -56,9 +56,9 @@ export const Attr = Object.freeze({
   ControlRetries: "xsfleet.control.retries",
   /** Replica: `ok`, or the node-level failure code (`not-leader` is a redirect) or the state machine's error code. */
   ControlOutcome: "xsfleet.control.outcome",
-  RaftNode: "xsfleet.raft.node",
-  RaftIndex: "xsfleet.raft.index",
-  RaftTerm: "xsfleet.raft.term",
+  RaftNode: "xsfleet.control.raft_node",
+  RaftIndex: "xsfleet.control.raft_index",
+  RaftTerm: "xsfleet.control.raft_term",
   HistoryChannel: "xsfleet.history.channel",
   Site: "xsfleet.site",
   Zone: "xsfleet.zone",
