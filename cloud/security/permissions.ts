@@ -288,7 +288,7 @@ export const deviceSubscriptionsMax = 8;
 const descriptions: Record<Principal, string> = {
   device: "one per device; bearer user JWT as the MQTT password; MQTT only",
   claim: "one per provisioning claim; bearer user JWT; MQTT only; revoked once used",
-  ingest: "cloud role: XSF_UP partitions (owned through control-plane leases) into state, history, outputs, receipts",
+  ingest: "cloud role: XSF_UP partitions (owned through control-plane leases) into state, history, outputs, receipts, reported shadows",
   api: "cloud role: management API ($SRV service xsfleet-api)",
   commands: "cloud role: command and desired-config delivery",
   orchestration: "cloud role: membership, leases, recovery, cluster API",
