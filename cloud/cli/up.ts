@@ -351,14 +351,14 @@ async function startStack(
   // The dashboard's port is chosen now: every process exports its spans there (it starts after them; spans of the first seconds may be lost).
   const dashPort = o.dashPort > 0 ? ((await isPortOpen(o.dashPort)) ? await freePort() : o.dashPort) : 0;
   const traceArgs = stackTracingArgs(o.otlpEndpoint, o.traceRatio, dashPort);
-  if (traceArgs.length > 0) log(`tracing: cloud nodes export spans to ${traceArgs[1]} (ratio ${o.traceRatio})`);
+  if (traceArgs.length > 0) log(`tracing: cloud nodes and control replicas export spans to ${traceArgs[1]} (ratio ${o.traceRatio})`);
   // Always: ingest's partition leases live there, whatever the registry backend.
   {
     log(`control plane: starting 3 Raft replicas (WAL in ${path.join(o.stateDir, "control")}) …`);
     for (const id of [1, 2, 3]) {
       const r = controlReplicaProcess({
         id, peers: [1, 2, 3], servers: stack.servers, dataDir: path.join(o.stateDir, "control", `n${id}`), logDir, onEvent,
-        extraArgs: [...(sec ? controlReplicaSecurityArgs(sec) : []), "--metrics-port", String(await metrics.portFor("control-replica", `control-${id}`))],
+        extraArgs: [...(sec ? controlReplicaSecurityArgs(sec) : []), "--metrics-port", String(await metrics.portFor("control-replica", `control-${id}`)), ...traceArgs],
       });
       stack.control.push(r);
       await r.start();

@@ -48,10 +48,16 @@ export interface HistoryResult {
   scannedMessages: number;
 }
 
+/** What a caller may watch while a query reads (tracing: the records' trace contexts). */
+export interface HistoryScanHooks {
+  /** The `traceparent` header of each record read that has one (ingest's span that stored it). */
+  onRecordTraceparent?(traceparent: string): void;
+}
+
 export const historyLimitMax = 1_000_000;
 const fetchBatchMax = 1_000;
 
-export async function queryHistory(js: JetStreamClient, q: HistoryQuery): Promise<HistoryResult> {
+export async function queryHistory(js: JetStreamClient, q: HistoryQuery, hooks: HistoryScanHooks = {}): Promise<HistoryResult> {
   if (!isDeviceId(q.deviceId)) throw new Error(`queryHistory: invalid device id ${JSON.stringify(q.deviceId)}`);
   if (q.channel === "") throw new Error("queryHistory: channel is required");
   if (!Number.isFinite(q.fromMs) || !Number.isFinite(q.toMs) || q.fromMs > q.toMs) throw new Error(`queryHistory: bad range ${q.fromMs}..${q.toMs}`);
@@ -67,7 +73,8 @@ export async function queryHistory(js: JetStreamClient, q: HistoryQuery): Promis
   const points: HistoryPoint[] = [];
   // Per-channel JSON records, then binary batch records: a bucket holds
   // either or both (the layout is an ingest setting and may have changed).
-  const a = await scan(js, jsm, historySubject(q.deviceId, q.channel), startTime, scanMax, (data) => {
+  const onTrace = hooks.onRecordTraceparent;
+  const a = await scan(js, jsm, historySubject(q.deviceId, q.channel), startTime, scanMax, onTrace, (data) => {
     const r = decodeHistoryRecord(data);
     // One record per (device, seq, channel); a copy that slipped past the
     // stream's duplicate window is dropped here.
@@ -75,7 +82,7 @@ export async function queryHistory(js: JetStreamClient, q: HistoryQuery): Promis
     seen.add(r.s);
     for (let i = 0; i < r.t.length; i++) if (inRange(r.t[i]!)) points.push({ t: r.t[i]!, v: r.v[i]!, seq: r.s });
   });
-  const b = await scan(js, jsm, historyBatchSubject(q.deviceId), startTime, scanMax - a.scanned, (data) => {
+  const b = await scan(js, jsm, historyBatchSubject(q.deviceId), startTime, scanMax - a.scanned, onTrace, (data) => {
     const rec = decodeHistoryBatch(data);
     if (seen.has(rec.seq)) return;
     seen.add(rec.seq);
@@ -93,7 +100,8 @@ export async function queryHistory(js: JetStreamClient, q: HistoryQuery): Promis
 
 /** Reads the messages stored on `filter` from `startTime` as they are now. */
 async function scan(
-  js: JetStreamClient, jsm: JetStreamManager, filter: string, startTime: string, scanMax: number, onData: (data: Uint8Array) => void,
+  js: JetStreamClient, jsm: JetStreamManager, filter: string, startTime: string, scanMax: number,
+  onTrace: ((traceparent: string) => void) | undefined, onData: (data: Uint8Array) => void,
 ): Promise<{ scanned: number; cut: boolean }> {
   if (scanMax <= 0) return { scanned: 0, cut: true };
   let info: ConsumerInfo;
@@ -124,6 +132,10 @@ async function scan(
       for await (const m of iter) {
         got++;
         scanned++;
+        if (onTrace) {
+          const tp = m.headers?.get("traceparent");
+          if (tp) onTrace(tp);
+        }
         onData(m.data);
       }
       if (got === 0) break;

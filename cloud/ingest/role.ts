@@ -18,7 +18,7 @@ import type { FailoverConfig } from "../recovery";
 import { DeviceStateStore } from "../state";
 import { ControlPlaneIngestMembership, PartitionOwnership } from "./ownership";
 import { PartitionWorker, type OwnedPartition } from "./partition-worker";
-import type { AdmissionPort, IngestFaults, StatePort } from "./pipeline";
+import type { AdmissionPort, IngestFaults, PipelineHooks, ShadowReportPort, StatePort } from "./pipeline";
 import { PresenceSweep } from "./presence-sweep";
 import { Publisher } from "./publisher";
 import { DeviceRateLimiter } from "./rate-limit";
@@ -47,6 +47,10 @@ export interface IngestDeps {
   onTelemetryApplied?(deviceId: string, seq: number, deviceTimeMs: number, points: number): void;
   /** Spans per device batch (cloud/tracing); absent or null: off. */
   tracer?: Tracer | null;
+  /** Device shadow reports riding on uplinks: joined into the reported documents (cloud/shadow behind it); absent: not merged. */
+  shadowReports?: ShadowReportPort;
+  /** Once per device batch: processing seconds and the kept trace (the processing histogram, metrics.ts). */
+  onDeviceBatch?: PipelineHooks["onDeviceBatch"];
 }
 
 export interface IngestRole {
@@ -80,6 +84,7 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
   const hooks = {
     ...(deps.faults ? { faults: deps.faults } : {}),
     ...(deps.onTelemetryApplied ? { onTelemetryApplied: deps.onTelemetryApplied } : {}),
+    ...(deps.onDeviceBatch ? { onDeviceBatch: deps.onDeviceBatch } : {}),
   };
   const cacheMax = Math.max(1, Math.ceil(cfg.deviceCacheMax / cfg.partitions));
   // One limiter for the node: a device's messages all come through its partition's worker.
@@ -90,6 +95,7 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
     newWorker: (partition) => new PartitionWorker({
       partition, lock, conn: conns[partition % conns.length]!, cfg, state, out: publisher, stats, log, hooks, cacheMax,
       admission: deps.admission, rateLimit, tracer: deps.tracer ?? null,
+      ...(deps.shadowReports ? { shadowReports: deps.shadowReports } : {}),
       ...(deps.failover ? { failover: deps.failover } : {}),
     }),
   });

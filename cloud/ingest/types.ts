@@ -7,6 +7,9 @@ import type { DlqReason } from "../records";
 
 export interface IngestStats {
   nodeId: string;
+  /** Device shadow reports (Envelope.shadow_report) joined into the reported documents; rejected: malformed, counted and skipped. */
+  shadowReports: number;
+  shadowReportsRejected: number;
   /** Messages taken from the partition consumers. */
   messages: number;
   /** Messages whose effect was applied (first delivery of a device seq). */
@@ -57,7 +60,7 @@ export interface IngestStats {
 
 export function emptyIngestStats(nodeId: string): IngestStats {
   return {
-    nodeId, messages: 0, applied: 0, points: 0, duplicates: 0, deadLetters: 0, deadLettersByReason: {}, foreignWrites: 0,
+    nodeId, shadowReports: 0, shadowReportsRejected: 0, messages: 0, applied: 0, points: 0, duplicates: 0, deadLetters: 0, deadLettersByReason: {}, foreignWrites: 0,
     batchFailures: 0, redeliveries: 0, historyPublished: 0, outPublished: 0, eventsPublished: 0,
     settled: 0, retiredEpoch: 0, epochChanges: 0, dedupOverflow: 0, rateLimited: 0, receiptsPublished: 0,
     consumerLag: {}, partitionsOwned: [], partitionsAcquired: 0, partitionsReleased: 0, willsRelayed: 0, cachedDevices: 0,

@@ -17,7 +17,7 @@ import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Tracer } from "@opentelemetry/api";
 import { startApiRole, type ApiRole } from "../api";
-import { ShadowDeltaPusher, ShadowReportListener, apiShadowWriter } from "../shadow";
+import { ShadowDeltaPusher } from "../shadow";
 import { CommandStore, CommandSubmitter, CommandWorker } from "../commands";
 import { ControlClient } from "../controlplane";
 import { connectNats } from "../nats";
@@ -193,10 +193,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
       const sp = new ShadowDeltaPusher(nc, seams.shadow, (deviceId, err) => log.warn("shadow delta push failed", { deviceId, err }));
       sp.start();
       out.stages.api.push({ name: "shadow delta pusher", stop: () => sp.stop() });
-      // …and the devices' reports (on heartbeats) into the reported documents, under this node's own key.
-      const rl = new ShadowReportListener(nc, seams.shadow, apiShadowWriter(config.nodeId), (deviceId, err) => log.warn("shadow report not merged", { deviceId, err }));
-      rl.start();
-      out.stages.api.push({ name: "shadow report listener", stop: () => rl.stop() });
+      // The devices' reports (on heartbeats) are ingest's: joined in its partitioned pipeline (roles.ts).
     }
     metrics.gaugeFrom("xsfleet_api_inflight", "API requests being handled", () => a.stats().inflight);
   }

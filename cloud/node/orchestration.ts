@@ -12,7 +12,8 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ControlClient } from "../controlplane";
 import { ControlPlaneLock, LockBackend, RedisLock, RedisPool, type DistributedLock } from "../lock";
-import { RecoveryHistory } from "../membership";
+import { RecoveryHistory, registerMembershipMetrics } from "../membership";
+import { Gauge } from "prom-client";
 import { BackupCatalog, loopHandle, scheduledBackupWork, sleepUnlessAborted, startRecoveryAgent, type SingletonWork } from "../recovery";
 import type { Logger } from "../base";
 import type { CloudConfig } from "./config";
@@ -104,9 +105,18 @@ export async function startOrchestrationRole(ctx: RoleContext): Promise<RoleHand
       await agent.stop();
       await service.close();
     },
-    stats: () => {
-      const members = agent.membership.members();
-      return { members: members.length, up: members.filter((m) => m.status === "up").length, singletonsHeld: agent.singletons.held().length };
+    registerMetrics: (registry) => {
+      // The role's own gauge (what the status line shows), then membership and its detectors.
+      new Gauge({
+        name: "xsfleet_orchestration", help: "orchestration role counters of this node", labelNames: ["stat"], registers: [registry],
+        collect() {
+          const members = agent.membership.members();
+          this.set({ stat: "members" }, members.length);
+          this.set({ stat: "up" }, members.filter((m) => m.status === "up").length);
+          this.set({ stat: "singletonsHeld" }, agent.singletons.held().length);
+        },
+      });
+      registerMembershipMetrics(registry, agent.membership);
     },
   };
 }

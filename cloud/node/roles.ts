@@ -2,16 +2,17 @@
 // factory from the node's context to something that can be stopped
 // gracefully; the node owns ordering, metrics and shutdown.
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Tracer } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import { jetstream } from "@nats-io/jetstream";
 import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
 import { ControlClient } from "../controlplane";
-import { queryHistory } from "../history";
-import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort } from "../ingest";
+import { queryHistory, type HistoryQuery, type HistoryResult, type HistoryScanHooks } from "../history";
+import { Attr, contextFromEnvelope, SpanName } from "../tracing";
+import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort, type ProcessingObserver, type ShadowReportPort } from "../ingest";
 import type { Registry } from "prom-client";
 import { AdmissionCache, ControlPlaneRegistry, DeviceLifecycle, kvAdmissionCache, registryLookup, RegistryBackend } from "../registry";
 import { DeviceStateStore } from "../state";
-import { ShadowStore } from "../shadow";
+import { ShadowStore, shadowReportMerger } from "../shadow";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
 import type { Logger } from "../base";
@@ -76,14 +77,42 @@ function lazyDeviceState(nc: NatsConnection): DeviceStateSource {
   };
 }
 
-function historySeam(nc: NatsConnection): HistoryQueryFn {
+/** Links from a history query span to the traces that stored the records it read. */
+export const historyQueryLinksMax = 16;
+
+function historySeam(nc: NatsConnection, tracer: Tracer | null): HistoryQueryFn {
   const js = jetstream(nc);
-  return async (q) => {
+  const run = async (q: HistoryQuery, hooks?: HistoryScanHooks): Promise<HistoryResult> => {
     try {
-      return await queryHistory(js, q);
+      return await queryHistory(js, q, hooks);
     } catch (e) {
       if (isMissingStore(e)) throw new ApiError("not_available", "no telemetry history yet: the history stream does not exist (start a node with the ingest role)");
       throw e;
+    }
+  };
+  if (!tracer) return (q) => run(q);
+  // Traced: a span inside the API request's, linked to the ingest traces
+  // that stored the records read (their headers carry ingest's traceparent).
+  return async (q) => {
+    const span = tracer.startSpan(SpanName.HistoryQuery, { kind: SpanKind.CLIENT, attributes: { [Attr.DeviceId]: q.deviceId, [Attr.HistoryChannel]: q.channel } }, context.active());
+    const seen = new Set<string>();
+    const hooks: HistoryScanHooks = {
+      onRecordTraceparent: (tp) => {
+        if (seen.size >= historyQueryLinksMax || seen.has(tp)) return;
+        seen.add(tp);
+        const sc = trace.getSpanContext(contextFromEnvelope({ traceparent: tp }));
+        if (sc && trace.isSpanContextValid(sc)) span.addLink({ context: sc });
+      },
+    };
+    try {
+      const r = await run(q, span.isRecording() ? hooks : undefined);
+      span.setAttributes({ [Attr.Points]: r.points.length, [Attr.HistoryScanned]: r.scannedMessages, [Attr.HistoryTruncated]: r.truncated });
+      return r;
+    } catch (e) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+      throw e;
+    } finally {
+      span.end();
     }
   };
 }
@@ -107,6 +136,17 @@ function admissionPort(gate: AdmissionCache): AdmissionPort {
   };
 }
 
+/**
+ * Ingest's shadow seam: device reports joined into the reported documents
+ * under the device's key (`dev`: ingest handles one device's messages in
+ * order, one writer per key). Null when the store cannot be opened (logged):
+ * ingest then runs without merging reports.
+ */
+async function shadowReportPort(ctx: RoleContext): Promise<ShadowReportPort | null> {
+  const { shadow } = await shadowSeam(ctx);
+  return shadow ? shadowReportMerger(shadow, (deviceId, err) => ctx.log.warn("malformed shadow report skipped", { deviceId, err })) : null;
+}
+
 /** The shadow store (bucket created if missing); without it the shadow endpoints answer not_available. */
 async function shadowSeam(ctx: RoleContext): Promise<{ shadow?: ShadowStore }> {
   try {
@@ -123,18 +163,23 @@ export const defaultRoleFactories: RoleFactories = {
   ingest: async (ctx) => {
     const control = new ControlClient(ctx.nc, { clientId: `ingest-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
     const gate = registryGate(ctx);
+    // The processing histogram exists once the node registers its metrics (after the role starts).
+    let observeProcessing: ProcessingObserver | null = null;
+    const shadow = await shadowReportPort(ctx);
     const role = await startIngestRole({
       nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, control: control.proposer(), admission: admissionPort(gate), tracer: ctx.tracer,
+      onDeviceBatch: (seconds, trace) => observeProcessing?.(seconds, trace),
+      ...(shadow ? { shadowReports: shadow } : {}),
     });
     // Numbers only reach the node's metrics: the partitions owned as a count too.
     return {
       stop: async () => { await role.stop(); gate.stop(); },
       stats: () => { const st = role.stats(); return { ...st, partitions: st.partitionsOwned.length, admission: { ...gate.stats } }; },
-      registerMetrics: (r) => registerIngestMetrics(r, () => role.stats()),
+      registerMetrics: (r) => { observeProcessing = registerIngestMetrics(r, () => role.stats()); },
     };
   },
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
   orchestration: (ctx) => startOrchestrationRole(ctx),
-  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc), ...(await shadowSeam(ctx)) }),
+  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc, ctx.tracer), ...(await shadowSeam(ctx)) }),
 };

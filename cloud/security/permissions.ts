@@ -131,6 +131,8 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         ...Object.values(IngestStream).flatMap((s) => [...streamAdmin(s), ...consumersOn(s)]),
         ...streamAdmin(mqttMessagesStream),
         ...kvBucket(deviceStateBucket, "admin"),
+        // device shadow reports joined into the reported documents (the bucket is created by whichever of api/ingest starts first)
+        ...kvBucket(shadowBucket, "admin"),
         allHistorySubject, allOutSubject, allDlqSubject, allDeviceEventsSubject,
         // wills relayed into their partition; receipts to devices; the control plane (partition leases);
         // the registry gate reads (and watches) the registry
@@ -286,7 +288,7 @@ export const deviceSubscriptionsMax = 8;
 const descriptions: Record<Principal, string> = {
   device: "one per device; bearer user JWT as the MQTT password; MQTT only",
   claim: "one per provisioning claim; bearer user JWT; MQTT only; revoked once used",
-  ingest: "cloud role: XSF_UP partitions (owned through control-plane leases) into state, history, outputs, receipts",
+  ingest: "cloud role: XSF_UP partitions (owned through control-plane leases) into state, history, outputs, receipts, reported shadows",
   api: "cloud role: management API ($SRV service xsfleet-api)",
   commands: "cloud role: command and desired-config delivery",
   orchestration: "cloud role: membership, leases, recovery, cluster API",

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ApiClient } from "../../cloud/api";
+import { ApiClient, ApiEndpoint } from "../../cloud/api";
 import { freePort } from "../../cloud/infra";
 import { connectNats } from "../../cloud/nats";
 import { allOutTelemetrySubject, ClusterApiSubject } from "../../cloud/subjects";
@@ -59,7 +59,7 @@ describe("xsfleet up, secured by default", () => {
     }
   });
 
-  it("runs every role under its own user: commands, config, state, history, cluster API, dashboard — no permission violation", async () => {
+  it("runs every role under its own user: commands, config, state, history, shadow reports, cluster API, dashboard — no permission violation", async () => {
     const cmd = await api.sendCommand({ deviceId: "sim-2", name: "set", args: { value: 1 }, timeoutMs: 20_000 });
     expect(cmd.command.state).toBe("acked");
     const cfg = await api.setConfig("sim-0", { heartbeatIntervalMs: 2000 });
@@ -70,6 +70,11 @@ describe("xsfleet up, secured by default", () => {
       const r = (await api.queryTelemetry({ deviceId: "sim-0", channel: "temperature", fromMs: now - 86_400_000 * 3650, toMs: now + 86_400_000 * 3650, limit: 5 })) as { points?: unknown[] };
       return (r.points?.length ?? 0) > 0;
     });
+    // The example desired shadow field comes back reported: ingest joined the devices' reports under its own user.
+    await waitFor("sim-0's reported shadow (joined by ingest)", async () => {
+      const { shadow } = await api.call(ApiEndpoint.ShadowGet, { deviceId: "sim-0" });
+      return shadow.reported.writers.includes("dev") && shadow.reported.fields.mode?.values[0] === "auto";
+    }, 30_000);
     const members = (await admin.request(ClusterApiSubject.Members, "{}", { timeout: 5_000 })).json<{ members: unknown[] }>();
     expect(members.members.length).toBe(1);
     const fleet = (await (await fetch(`${dashUrl}/api/fleet`)).json()) as { devices: { deviceId: string }[] };
