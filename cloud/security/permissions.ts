@@ -175,8 +175,10 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       // Answers proposers on their own inboxes (responds), nothing else.
       return role([], [inbox, allPaxosAcceptorSubject, allPaxosStatusSubject], true);
     case Principal.Dashboard:
+      // One read-only API call: which node runs which edge job (the topology view).
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History), ...kvBucket(shadowBucket, "read"),
+        apiSubject("edge.jobs"),
       ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject], false);
     case Principal.Fleet:
       return role([
