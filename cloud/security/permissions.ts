@@ -144,7 +144,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         // decommission asks the provisioning role to revoke the device's credentials
         apiSubject("credentials.revoke"),
       ], [
-        inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"),
+        inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"), apiSubject("mesh.>"),
         ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status, Uplink.Heartbeat]), allDeviceEventsSubject,
       ], true);
     case Principal.Commands:
