@@ -111,7 +111,8 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
 
       // The plot of the selected device (sim-0, a sensor; the first row is the gateway): the newest window of stored points.
       await page.click("#dev-body tr:has-text('sim-0')");
-      const plot = await page.waitForSelector("#detail svg[data-newest-ms]", { timeout: 30_000 });
+      // Right after the click the plot may show the live readings alone; then the stored history replaces them.
+      const plot = await page.waitForSelector(`#detail svg[data-newest-ms][data-points='${plotPointsMax}']`, { timeout: 30_000 });
       const attr = async (name: string): Promise<number> => Number(await plot.getAttribute(name));
       const newestMs = await attr("data-newest-ms");
       expect(Date.now() - newestMs, "newest plotted point is under a minute old").toBeLessThan(60_000);
