@@ -65,7 +65,7 @@ export function bootDevice(settings: DeviceSettings, board: Board): void {
   if (edge.gatewayHost !== "") {
     // A child of a star: no broker of its own, its "broker" is the gateway over a TCP link (docs/edge.md).
     platform.mqttConnect = linkMqttConnect(socketLinks(), moddableTimers, platform.clock);
-    init = { ...init, brokerUrls: [`mqtt://${edge.gatewayHost}:${edge.gatewayPort}`] };
+    init = { ...init, brokerUrls: edge.gatewayUrls };
   } else if (init.role === "gateway") {
     const links = socketLinks();
     // config.gatewayFrameBytesMax (4 KB): the device's RAM bounds the partial frames it may hold (docs/edge.md).

@@ -50,7 +50,7 @@ export const upSpec: CommandSpec = {
   options: {
     devices: { type: "string", value: "N", description: `simulated devices (0-${fleetDevicesMax})`, default: "36" },
     actuators: { type: "string", value: "N", description: "how many of them are actuators (default: 4; one per 9 devices in smaller fleets)" },
-    topology: { type: "string", value: "direct|star|mesh|mixed", description: "direct: every device on the broker; star: the devices sit behind gateways (8 children each) with no broker access; mesh: the devices are mesh peers on UDP converging their counters, two of them reporting to the cloud; mixed: the direct fleet plus one gateway with 4 children and a mesh of 8 peers (docs/edge.md)", default: "direct" },
+    topology: { type: "string", value: "direct|star|mesh|mixed", description: "direct: every device on the broker; star: the devices sit behind gateways (8 children each) with no broker access; mesh: the devices are mesh peers on UDP converging their counters, two of them reporting to the cloud; mixed (the default): the direct fleet plus one gateway with 4 children and a mesh of 8 peers (docs/edge.md)", default: "mixed" },
     moddable: { type: "string", value: "N", description: `more devices (0-${moddableDevicesMax}) running the Moddable-built firmware in the SDK's simulator (mcsim; builds the SDK once)`, default: "0" },
     "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands)", default: "3" },
     registry: { type: "string", value: "kv|control", description: "device registry: control = Raft control plane (3 replicas), kv = NATS KV", default: "control" },
@@ -397,6 +397,7 @@ async function startStack(
     };
     stack.dashboard = await startNatsDashboard({
       servers: stack.servers, monitorUrls: stack.nats?.monitorUrls ?? [], port, processes, hostEvents, metrics: metrics.up,
+      meshLocal: () => (stack.mesh ? { peers: stack.mesh.nodes.length, converged: stack.mesh.converged(), events: stack.mesh.counted() } : null),
       ...(sec ? { credsFile: sec.creds.dashboard } : {}), ...(sec?.tls ? { tlsCaFile: sec.tls.caFile } : {}),
     });
     log(`dashboard: ${stack.dashboard.url}`);
@@ -585,7 +586,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const devices = intOption(p, "devices", 0, fleetDevicesMax);
   const registry = stringOption(p, "registry");
   if (registry !== "kv" && registry !== "control") throw new UsageError(`--registry must be kv or control, got ${JSON.stringify(registry)}`, "up");
-  const topology = stringOption(p, "topology") ?? "direct";
+  const topology = stringOption(p, "topology") ?? "mixed";
   if (topology !== "direct" && topology !== "star" && topology !== "mesh" && topology !== "mixed") throw new UsageError(`--topology must be direct, star, mesh or mixed, got ${JSON.stringify(topology)}`, "up");
   const o: UpSettings = {
     devices: topology === "star" || topology === "mesh" ? 0 : devices,

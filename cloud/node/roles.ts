@@ -11,7 +11,7 @@ import { Attr, contextFromEnvelope, SpanName } from "../tracing";
 import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort, type ProcessingObserver, type ShadowReportPort } from "../ingest";
 import type { Registry } from "prom-client";
 import { AdmissionCache, ControlPlaneRegistry, DeviceLifecycle, kvAdmissionCache, registryLookup, RegistryBackend } from "../registry";
-import { DeviceStateStore } from "../state";
+import { DeviceStateStore, mergeMeshCounters } from "../state";
 import { ShadowStore, shadowReportMerger } from "../shadow";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
@@ -58,22 +58,31 @@ function isMissingStore(e: unknown): boolean {
   return /stream not found|bucket not found/i.test(m);
 }
 
+/** Device states mesh.counters reads at most per request (one listing, then one read per device). */
+export const meshScanDevicesMax = 10_000;
+
 /** Device state from the ingest role's KV bucket, opened on first use (ingest may start after the API). */
 function lazyDeviceState(nc: NatsConnection): DeviceStateSource {
   let store: DeviceStateStore | null = null;
-  return {
-    getDeviceState: async (deviceId) => {
-      try {
-        store ??= await DeviceStateStore.open(nc);
-        return await store.getDeviceState(deviceId);
-      } catch (e) {
-        if (isMissingStore(e)) {
-          store = null;
-          throw new ApiError("not_available", "no device state yet: the device state bucket does not exist (start a node with the ingest role)");
-        }
-        throw e;
+  const withStore = async <T>(f: (s: DeviceStateStore) => Promise<T>): Promise<T> => {
+    try {
+      store ??= await DeviceStateStore.open(nc);
+      return await f(store);
+    } catch (e) {
+      if (isMissingStore(e)) {
+        store = null;
+        throw new ApiError("not_available", "no device state yet: the device state bucket does not exist (start a node with the ingest role)");
       }
-    },
+      throw e;
+    }
+  };
+  return {
+    getDeviceState: (deviceId) => withStore((s) => s.getDeviceState(deviceId)),
+    meshCounters: () => withStore(async (s) => {
+      // On demand (an operator's or integrator's call): the dashboard merges from its own live mirror instead.
+      const states = await s.listDeviceStates({ limit: meshScanDevicesMax });
+      return { ...mergeMeshCounters(states), truncated: states.length >= meshScanDevicesMax };
+    }),
   };
 }
 

@@ -91,14 +91,21 @@ export interface SimDeviceOptions {
   /**
    * A child of a star: the device reaches no broker; `brokerUrl` is ignored
    * and it joins the gateway at host:port over a TCP link (docs/edge.md).
+   * Several gateways: the session tries them in turn on reconnect, so the
+   * child fails over to the next when its gateway dies (each must list it).
    */
-  viaGateway?: { host: string; port: number };
+  viaGateway?: GatewayAddress | readonly GatewayAddress[];
   /**
    * Run as a gateway (role "gateway"): listen for children on `port` (TCP)
    * and relay for those on `children` (until desired config says otherwise).
    */
   relay?: { port: number; children: readonly string[]; rejoinGraceMs?: number };
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+}
+
+export interface GatewayAddress {
+  host: string;
+  port: number;
 }
 
 export interface SimDeviceStats extends RuntimeStats {
@@ -225,7 +232,8 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
   const events = new EventEmitter();
   events.setMaxListeners(0);
   const child = opts.viaGateway;
-  const urls = child !== undefined ? [`mqtt://${child.host}:${child.port}`] : Array.isArray(opts.brokerUrl) ? opts.brokerUrl : [opts.brokerUrl];
+  const gatewayList: readonly GatewayAddress[] | undefined = child === undefined ? undefined : "host" in child ? [child] : child;
+  const urls = gatewayList !== undefined ? gatewayList.map((g) => `mqtt://${g.host}:${g.port}`) : Array.isArray(opts.brokerUrl) ? opts.brokerUrl : [opts.brokerUrl];
   // A child has no broker to provision against: its identity toward the cloud is the gateway's allow-list.
   const auth = child !== undefined ? {} : await credentialFor(opts, base, urls);
   let platform: Platform = base;

@@ -25,7 +25,7 @@ describe("xsfleet up, secured by default", () => {
   let dashUrl: string;
 
   beforeAll(async () => {
-    up = await startUp(["--devices", "3", "--actuators", "1", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--dashboard-port", String(await freePort())]);
+    up = await startUp(["--topology", "direct", "--devices", "3", "--actuators", "1", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--dashboard-port", String(await freePort())]);
     await up.waitFor(/devices 3\/3 online.*cloud 1\/1 up \| raft 3\/3 \| members 1 up/, "stack up", 150_000);
     natsUrl = (await up.waitFor(/broker: NATS (nats:\/\/127\.0\.0\.1:\d+)/, "NATS URL"))[1]!;
     dashUrl = (await up.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+)/, "dashboard URL"))[1]!;
