@@ -8,6 +8,7 @@ export { ControlPlaneLock, CONTROL_LOCK_IN_FLIGHT_MAX, type ControlPlaneLockOpti
 export { PaxosLock, type PaxosLockOptions } from "./paxos-lock";
 export { RedisLock, type RedisLockOptions } from "./redis-lock";
 export { RedisPool, redisOptions, REDIS_POOL_SIZE_MAX, type RedisSettings } from "./redis-pool";
+export { luaScript, runScript, type LuaScript } from "./redis-script";
 export { retryUntil, makeHeldLock, ATTEMPTS_MAX, type RetryOptions, type RetryResult, type TryOutcome } from "./acquire-loop";
 export {
   FencedOutcome, VERSION_ABSENT, FENCED_UPDATE_ATTEMPTS_MAX, isStaleToken, judgeFencedWrite, fencedUpdate,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsCluster } from "../../harness/nats";
-import { NatsPool, connectionOptions } from "../../../cloud/nats/connection";
+import { NatsPool, connectionOptions } from "../../../cloud/nats";
 
 describe("NATS connection pool against a real server", () => {
   let nats: NatsCluster;
