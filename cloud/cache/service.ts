@@ -54,6 +54,8 @@ export interface CacheService {
   readonly client: CacheClient | null;
   readonly node: CacheNode | null;
   readonly view: CacheRingView | null;
+  /** The node's invalidation watches (empty when it does not serve). */
+  readonly watches: readonly KvInvalidationWatch[];
   setMembership(m: Pick<MembershipDriver, "members" | "onStatus">): void;
   stats(): CacheServiceStats;
   registerMetrics(registry: Registry): void;
@@ -107,7 +109,7 @@ export async function startCacheService(o: CacheServiceOptions): Promise<CacheSe
   o.log.info("cache", { backend: s.backend, serving: o.serve, vnodes: s.vnodes, rf: s.replicationFactor, pool: o.pool.size });
 
   return {
-    client, node, view,
+    client, node, view, watches,
     setMembership: (m) => {
       members = swimCacheMembers(m);
       offStatus?.();
