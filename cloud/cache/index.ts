@@ -13,5 +13,5 @@ export { KvInvalidationWatch } from "./invalidation";
 export { CacheNamespace, cacheKey } from "./keys";
 export { cachedDeviceState, CachedRegistry } from "./read-side";
 export { CacheBackend, cacheBackends, defaultCacheSettings, readCacheSettings, type CacheSettings } from "./settings";
-export { startCacheService, type CacheService, type CacheServiceStats } from "./service";
+export { startCacheService, summarizeCacheStats, type CacheService, type CacheServiceStats, type CacheSummary } from "./service";
 export * from "./types";

@@ -5,13 +5,14 @@
 // The ring comes from the cluster's SWIM view, which the orchestration role
 // runs; the node hands it over with setMembership once that role started
 // (until then the ring is empty and reads go to their source).
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Registry } from "prom-client";
 import type { Logger } from "../base";
 import { RedisPool } from "../lock";
 import type { MembershipDriver } from "../membership";
 import type { NatsPool } from "../nats";
 import { registryBucket } from "../registry";
+import { cacheStatsSubject } from "../subjects";
 import { deviceStateBucket } from "../state";
 import { KvInvalidationWatch } from "./invalidation";
 import { CacheNamespace, inNamespace } from "./keys";
@@ -47,6 +48,36 @@ export interface CacheServiceStats {
   failovers: number;
   entries: number;
   evictions: number;
+}
+
+/** The fleet-wide view `up` shows: counters summed over the nodes that answered. */
+export interface CacheSummary {
+  nodes: number;
+  hits: number;
+  misses: number;
+  /** hits / (hits + misses), null before any read. */
+  hitRate: number | null;
+  entries: number;
+  evictions: number;
+  failovers: number;
+}
+
+/** Sums the nodes' replies on cacheStatsSubject (malformed replies are skipped). */
+export function summarizeCacheStats(replies: readonly unknown[]): CacheSummary {
+  const out = { nodes: 0, hits: 0, misses: 0, entries: 0, evictions: 0, failovers: 0 };
+  const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
+  for (const r of replies) {
+    if (typeof r !== "object" || r === null) continue;
+    const o = r as Record<string, unknown>;
+    out.nodes++;
+    out.hits += num(o.hits);
+    out.misses += num(o.misses);
+    out.entries += num(o.entries);
+    out.evictions += num(o.evictions);
+    out.failovers += num(o.failovers);
+  }
+  const reads = out.hits + out.misses;
+  return { ...out, hitRate: reads === 0 ? null : out.hits / reads };
 }
 
 export interface CacheService {
@@ -95,6 +126,8 @@ export async function startCacheService(o: CacheServiceOptions): Promise<CacheSe
     if (o.watchRegistryKv) watch(registryBucket, CacheNamespace.Registry);
   }
 
+  let statsSub: Subscription | null = null;
+
   let redis: RedisPool | null = null;
   let client: CacheClient | null = null;
   if (s.backend === CacheBackend.Ring) {
@@ -106,6 +139,14 @@ export async function startCacheService(o: CacheServiceOptions): Promise<CacheSe
     redis = await RedisPool.open({ host: s.redis.host, port: s.redis.port, name: `xsfleet-cache-${o.nodeId}` }, s.redis.poolSize);
     client = new RedisCacheClient({ pool: redis, keyPrefix: s.redis.keyPrefix });
   }
+  const stats = (): CacheServiceStats => ({
+    backend: s.backend, ringNodes: view?.ring.size ?? 0,
+    hits: client?.stats.hits ?? 0, misses: client?.stats.misses ?? 0, unavailable: client?.stats.unavailable ?? 0, failovers: client?.stats.failovers ?? 0,
+    entries: node?.store.entries ?? 0, evictions: node?.store.stats.evictions ?? 0,
+  });
+  if (o.serve) {
+    statsSub = o.nc.subscribe(cacheStatsSubject, { callback: (err, m) => { if (!err) m.respond(JSON.stringify(stats())); } });
+  }
   o.log.info("cache", { backend: s.backend, serving: o.serve, vnodes: s.vnodes, rf: s.replicationFactor, pool: o.pool.size });
 
   return {
@@ -116,11 +157,7 @@ export async function startCacheService(o: CacheServiceOptions): Promise<CacheSe
       offStatus = members.onChange?.(() => view?.refresh()) ?? null;
       view?.refresh();
     },
-    stats: () => ({
-      backend: s.backend, ringNodes: view?.ring.size ?? 0,
-      hits: client?.stats.hits ?? 0, misses: client?.stats.misses ?? 0, unavailable: client?.stats.unavailable ?? 0, failovers: client?.stats.failovers ?? 0,
-      entries: node?.store.entries ?? 0, evictions: node?.store.stats.evictions ?? 0,
-    }),
+    stats,
     registerMetrics: (registry) => {
       observe = registerCacheMetrics(registry, {
         client: () => client?.stats ?? null,
@@ -130,6 +167,7 @@ export async function startCacheService(o: CacheServiceOptions): Promise<CacheSe
     },
     stop: async () => {
       offStatus?.();
+      statsSub?.unsubscribe();
       for (const w of watches) w.stop();
       node?.stop();
       view?.stop();

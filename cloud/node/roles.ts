@@ -15,6 +15,9 @@ import { ShadowStore } from "../shadow";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
 import type { Logger } from "../base";
+import { CachedRegistry, cachedDeviceState, type CacheClient } from "../cache";
+import type { MembershipDriver } from "../membership";
+import { publicState } from "../state";
 
 export interface RoleContext {
   nc: NatsConnection;
@@ -23,6 +26,8 @@ export interface RoleContext {
   log: Logger;
   /** Null when tracing is off. */
   tracer: Tracer | null;
+  /** The node's cache client (cloud/cache); null when cache.backend is off. */
+  cache: CacheClient | null;
 }
 
 export interface RoleHandle {
@@ -31,6 +36,8 @@ export interface RoleHandle {
   stats?(): Record<string, unknown>;
   /** Registers the role's own metrics (documented names); without it `stats` is exposed as one gauge. */
   registerMetrics?(registry: Registry): void;
+  /** The node's SWIM view, when the role runs it (orchestration): the cache ring is built from it. */
+  membership?: MembershipDriver;
 }
 
 export interface ApiSeams {
@@ -57,23 +64,32 @@ function isMissingStore(e: unknown): boolean {
   return /stream not found|bucket not found/i.test(m);
 }
 
-/** Device state from the ingest role's KV bucket, opened on first use (ingest may start after the API). */
-function lazyDeviceState(nc: NatsConnection): DeviceStateSource {
+/** Device state from the ingest role's KV bucket, opened on first use (ingest may start after the API);
+ *  read through the cache when the node has one (the KV revision is the cached value's version). */
+function lazyDeviceState(nc: NatsConnection, cache: CacheClient | null, ttlMs: number): DeviceStateSource {
   let store: DeviceStateStore | null = null;
-  return {
-    getDeviceState: async (deviceId) => {
-      try {
-        store ??= await DeviceStateStore.open(nc);
-        return await store.getDeviceState(deviceId);
-      } catch (e) {
-        if (isMissingStore(e)) {
-          store = null;
-          throw new ApiError("not_available", "no device state yet: the device state bucket does not exist (start a node with the ingest role)");
-        }
-        throw e;
+  const open = async (): Promise<DeviceStateStore> => {
+    try {
+      store ??= await DeviceStateStore.open(nc);
+      return store;
+    } catch (e) {
+      if (isMissingStore(e)) {
+        store = null;
+        throw new ApiError("not_available", "no device state yet: the device state bucket does not exist (start a node with the ingest role)");
       }
-    },
+      throw e;
+    }
   };
+  if (cache) {
+    return cachedDeviceState({
+      cache, ttlMs,
+      load: async (deviceId) => {
+        const l = await (await open()).load(deviceId);
+        return l.revision <= 0 ? null : { state: publicState(l.state), revision: l.revision };
+      },
+    });
+  }
+  return { getDeviceState: async (deviceId) => (await open()).getDeviceState(deviceId) };
 }
 
 function historySeam(nc: NatsConnection): HistoryQueryFn {
@@ -93,7 +109,8 @@ function historySeam(nc: NatsConnection): HistoryQueryFn {
 function registryGate(ctx: RoleContext): AdmissionCache {
   if (ctx.config.registry === RegistryBackend.Control) {
     const registry = new ControlPlaneRegistry(new ControlClient(ctx.nc, { clientId: `ingest-gate-${ctx.nodeId}` }).proposer());
-    return new AdmissionCache(registryLookup(registry), null);
+    // Lookups read through the cache ring: one control-plane read per device per cache TTL across the tier, not per node.
+    return new AdmissionCache(registryLookup(ctx.cache ? new CachedRegistry(registry, { cache: ctx.cache, ttlMs: ctx.config.cache.ttlMs }) : registry), null);
   }
   return kvAdmissionCache(ctx.nc, ctx.log);
 }
@@ -136,5 +153,5 @@ export const defaultRoleFactories: RoleFactories = {
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
   orchestration: (ctx) => startOrchestrationRole(ctx),
-  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc), ...(await shadowSeam(ctx)) }),
+  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc, ctx.cache, ctx.config.cache.ttlMs), queryHistory: historySeam(ctx.nc), ...(await shadowSeam(ctx)) }),
 };

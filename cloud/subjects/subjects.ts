@@ -198,6 +198,8 @@ export function cacheNodeSubject(nodeId: string): string {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new Error(`cache node id must match [A-Za-z0-9_-]{1,64}, got ${JSON.stringify(nodeId)}`);
   return `${cacheRoot}.node.${nodeId}`;
 }
+/** `xsfleet.v1.cache.stats`: every cache node answers with its counters (JSON CacheServiceStats; `up`'s status line). */
+export const cacheStatsSubject = `${cacheRoot}.stats`;
 /** Every cache node's requests. */
 export const allCacheSubject = `${cacheRoot}.>`;
 
