@@ -115,18 +115,21 @@ export class NatsPool {
         throw new PoolExhausted(`NATS pool busy: ${this.#inflight} in flight and ${this.#waiters.length} waiting`);
       }
       this.#counts.waits++;
+      // The finishing operation hands its slot over (inflight stays counted), so nobody overtakes a waiter.
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    } else {
+      this.#inflight++;
     }
     const slot = this.#pick(true);
-    this.#inflight++;
     slot.inflight++;
     this.#counts.acquired++;
     try {
       return await fn(slot.nc);
     } finally {
       slot.inflight--;
-      this.#inflight--;
-      this.#waiters.shift()?.();
+      const next = this.#waiters.shift();
+      if (next) next();
+      else this.#inflight--;
     }
   }
 
