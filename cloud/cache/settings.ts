@@ -26,7 +26,7 @@ export interface CacheSettings {
   timeoutMs: number;
   entriesMax: number;
   bytesMax: number;
-  /** NATS connections a cache node serves its subject on (a pool, docs/data-plane.md "Pools"). */
+  /** NATS connections of the node's cache pool (serving and requests); 1 by default: a pool of 4 measured slower on 2 cores (docs/data-plane.md "Pools"). */
   poolSize: number;
   redis: { host: string; port: number; poolSize: number; keyPrefix: string };
 }
@@ -34,7 +34,7 @@ export interface CacheSettings {
 export function defaultCacheSettings(): CacheSettings {
   return {
     backend: CacheBackend.Ring, vnodes: 128, replicationFactor: 2, ttlMs: 60_000, timeoutMs: 250,
-    entriesMax: 100_000, bytesMax: 64 * 1024 * 1024, poolSize: 2,
+    entriesMax: 100_000, bytesMax: 64 * 1024 * 1024, poolSize: 1,
     redis: { host: "", port: 6379, poolSize: 4, keyPrefix: "xsfleet:cache:" },
   };
 }

@@ -150,7 +150,8 @@ export class NatsPool {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     for (const w of this.#waiters.splice(0)) w();
-    await Promise.all(this.#slots.map((s) => (s.nc.isClosed() ? Promise.resolve() : s.nc.drain().catch(() => s.nc.close()))));
+    // A disconnected connection would wait for a reconnect to drain: closed instead.
+    await Promise.all(this.#slots.map((s) => (s.nc.isClosed() ? Promise.resolve() : s.up ? s.nc.drain().catch(() => s.nc.close()) : s.nc.close())));
   }
 
   #healthy(s: Slot): boolean {
