@@ -119,10 +119,8 @@ export class RingCacheClient implements CacheClient {
     } catch (e) {
       const timeout = /timeout|no responders|503/i.test(e instanceof Error ? `${e.name} ${e.message}` : String(e));
       this.#o.onRequest?.(req.op, timeout ? "timeout" : "error", (performance.now() - t0) / 1000);
-      if (timeout) return null;
-      // A closed or draining connection: treat as an unanswered owner too.
-      if (/closed|draining/i.test(String(e))) return null;
-      throw e;
+      // Timed out, nobody subscribed (it died), our connection closed or the pool full: this owner did not answer.
+      return null;
     }
   }
 }

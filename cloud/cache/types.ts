@@ -6,7 +6,7 @@
 // A versioned set older than an acknowledged invalidation of the key is
 // refused (store.ts), which is what makes "no stale read after an
 // invalidation is acknowledged" hold across a concurrent read-through.
-import type { CachedValue } from "./store";
+import { checkKey, type CachedValue } from "./store";
 
 export type { CachedValue };
 
@@ -68,17 +68,24 @@ export function emptyClientStats(): CacheClientStats {
 /** Loads slower than this are not cached (they may have raced an invalidation whose tombstone has since expired). */
 export const LOAD_MS_MAX_DEFAULT = 5_000;
 
-/** The read-through every backend shares: get, else load and set. */
+/**
+ * The read-through every backend shares: get, else load and set. Any
+ * failure of the cache itself (no owner answering, a refused request, a
+ * full pool) is counted and the source serves: the cache can make a read
+ * faster, never fail it. Only the loader's own errors reach the caller.
+ */
 export async function readThroughWith(
   c: Pick<CacheClient, "get" | "set" | "stats">, key: string, loader: () => Promise<Loaded | null>, ttlMs: number,
   opts: { loadMsMax: number; nowMs: () => number },
 ): Promise<Uint8Array | null> {
+  checkKey(key);
   let available = true;
   try {
     const hit = await c.get(key);
     if (hit) return hit.value;
   } catch (e) {
-    if (!(e instanceof CacheUnavailable)) throw e;
+    // get counts CacheUnavailable itself; anything else is counted here.
+    if (!(e instanceof CacheUnavailable)) c.stats.unavailable++;
     available = false;
   }
   const t0 = opts.nowMs();
@@ -91,7 +98,7 @@ export async function readThroughWith(
   try {
     await c.set(key, loaded.value, { ttlMs, version: loaded.version });
   } catch (e) {
-    if (!(e instanceof CacheUnavailable)) throw e;
+    if (!(e instanceof CacheUnavailable)) c.stats.unavailable++;
   }
   return loaded.value;
 }
