@@ -6,24 +6,31 @@
 //      directly (the baseline) vs read-through the ring (3 cache nodes, rf 2,
 //      invalidated by their KV watches while a writer changes keys): hit rate,
 //      p50/p99 latency, reads/s;
+//   3b. registry lookups on the Raft control plane, directly vs through the ring;
 //   4. pools: the same cache reads with the cache nodes and the client on one
 //      NATS connection each vs a pool of 4 (cloud/nats/pool.ts).
 //
-//   npm run bench:cache [-- --seconds 5 --keys 2000 --concurrency 32]
+//   npm run bench:cache [-- --seconds 5 --keys 2000 --concurrency 32 --no-raft]
 import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
-import { CacheRingView, HashRing, RingCacheClient, fixedCacheMembers, type Loaded } from "../cloud/cache";
+import { CacheRingView, CachedRegistry, HashRing, RingCacheClient, fixedCacheMembers, type Loaded } from "../cloud/cache";
+import { ControlClient } from "../cloud/controlplane";
+import { ControlPlaneRegistry } from "../cloud/registry";
+import { ProcessCluster } from "../test/harness/control-plane";
 import { NatsPool } from "../cloud/nats";
 import { startNats, type NatsCluster } from "../test/harness/nats";
 import { describeMachine } from "./lib/machine";
 import { drive, fmt, printTable, type Point } from "./lib/load";
 
 const { values } = parseArgs({
-  options: { seconds: { type: "string", default: "5" }, keys: { type: "string", default: "2000" }, concurrency: { type: "string", default: "32" } },
+  options: {
+    seconds: { type: "string", default: "5" }, keys: { type: "string", default: "2000" }, concurrency: { type: "string", default: "32" },
+    "no-raft": { type: "boolean", default: false },
+  },
 });
 const seconds = Number(values.seconds);
 const keysN = Number(values.keys);
@@ -144,6 +151,33 @@ async function main(): Promise<void> {
     row("read-through ring cache, rf 2", cached, `${fmt((100 * hits) / Math.max(1, hits + misses), 1)}%`),
   ]);
   console.log(`ratio cache/KV: reads/s ${fmt(cached.opsPerSec / direct.opsPerSec, 2)}x, p50 ${fmt(cached.p50Ms / direct.p50Ms, 2)}x, p99 ${fmt(cached.p99Ms / direct.p99Ms, 2)}x; sets refused as stale: ${c1.client.stats.staleRefused}`);
+
+  if (!values["no-raft"]) {
+    const devices = 500;
+    console.log(`\n3b. registry lookups: ${devices} devices on the Raft control plane (3 replica processes), Zipf(1), ${concurrency} readers, a writer changing 5 records/s through the cached registry`);
+    const cluster = await ProcessCluster.start(nats.servers[0]!, [1, 2, 3]);
+    await cluster.waitLeader(60_000);
+    const raw = new ControlPlaneRegistry(new ControlClient(cluster.nc, { clientId: "bench-cache-registry", timeoutMs: 30_000, lanesMax: 1024 }).proposer());
+    for (let i = 0; i < devices; i++) await raw.register(`reg-${i}`);
+    const cachedReg = new CachedRegistry(raw, { cache: c1.client, ttlMs: 60_000 });
+    const pickDev = zipf(devices);
+    let regWrites = 0;
+    const regWriter = setInterval(() => { regWrites++; cachedReg.setMetadata(`reg-${pickDev()}`, { v: String(regWrites) }).catch(() => undefined); }, 200);
+    const rawP = await drive(concurrency, seconds, async () => { if (!(await raw.get(`reg-${pickDev()}`))) throw new Error("missing"); });
+    for (let i = 0; i < devices; i++) await cachedReg.get(`reg-${i}`);
+    const b = { ...c1.client.stats };
+    const cachedP = await drive(concurrency, seconds, async () => { if (!(await cachedReg.get(`reg-${pickDev()}`))) throw new Error("missing"); });
+    const h = c1.client.stats.hits - b.hits;
+    const m = c1.client.stats.misses - b.misses;
+    clearInterval(regWriter);
+    printTable([
+      ["path", "reads/s", "p50 ms", "p99 ms", "hit rate", "errors"],
+      row("control-plane registry get (Raft read)", rawP, "-"),
+      row("through the ring cache, rf 2", cachedP, `${fmt((100 * h) / Math.max(1, h + m), 1)}%`),
+    ]);
+    console.log(`ratio cache/Raft: reads/s ${fmt(cachedP.opsPerSec / rawP.opsPerSec, 2)}x, p50 ${fmt(cachedP.p50Ms / rawP.p50Ms, 2)}x, p99 ${fmt(cachedP.p99Ms / rawP.p99Ms, 2)}x; invalidations unacknowledged: ${cachedReg.unacknowledged}`);
+    await cluster.stop();
+  }
 
   console.log(`\n4. pools: cache gets (warm, all hits, keys nobody writes) with the cache nodes and the client on 1 connection each vs a pool of 4; ${concurrency * 2} concurrent readers`);
   const hot = async (c: Cluster): Promise<Point> => {
