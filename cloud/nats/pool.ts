@@ -8,7 +8,7 @@
 // - Health: each connection's status stream marks it down on disconnect
 //   and up on reconnect, and a periodic RTT probe (healthCheckMs) marks a
 //   connection that does not answer within probeTimeoutMs as unhealthy;
-//   `get`/`use` pick healthy connections only (any, when none is healthy:
+//   `use` picks healthy connections only (any, when none is healthy:
 //   the client buffers while it reconnects).
 // - Back-pressure: `use` admits at most inflightMax operations at once;
 //   up to waitersMax more wait in FIFO order, beyond that `use` fails at
@@ -97,11 +97,6 @@ export class NatsPool {
     };
   }
 
-  /** A healthy connection, round-robin (for subscriptions and fire-and-forget publishes). */
-  get(): NatsConnection {
-    return this.#pick(false).nc;
-  }
-
   all(): readonly NatsConnection[] {
     return this.#slots.map((s) => s.nc);
   }
@@ -120,7 +115,7 @@ export class NatsPool {
     } else {
       this.#inflight++;
     }
-    const slot = this.#pick(true);
+    const slot = this.#pick();
     slot.inflight++;
     this.#counts.acquired++;
     try {
@@ -158,15 +153,13 @@ export class NatsPool {
     return s.up && s.probeOk && !s.nc.isClosed();
   }
 
-  #pick(leastLoaded: boolean): Slot {
+  /** The least-loaded healthy slot (ties: round-robin). */
+  #pick(): Slot {
     const healthy = this.#slots.filter((s) => this.#healthy(s));
     const from = healthy.length > 0 ? healthy : this.#slots;
-    if (leastLoaded) {
-      let best = from[this.#next++ % from.length]!;
-      for (const s of from) if (s.inflight < best.inflight) best = s;
-      return best;
-    }
-    return from[this.#next++ % from.length]!;
+    let best = from[this.#next++ % from.length]!;
+    for (const s of from) if (s.inflight < best.inflight) best = s;
+    return best;
   }
 
   async #watch(s: Slot): Promise<void> {
