@@ -1,6 +1,7 @@
-// The cache as `npm start` wires it: two cloud nodes with the api, commands,
+// The cache as `npm start` wires it: two cloud nodes with the api,
 // orchestration and cache roles (ring = their SWIM view) on a real
-// nats-server; the API's registry and device-state reads go through the
+// nats-server in operator mode, each with its roles' least-privilege user
+// (as `up` runs them); the API's registry and device-state reads go through the
 // ring, writes invalidate, and the nodes answer the stats request the
 // status line sums.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +15,9 @@ import { emptyDeviceState, encodeState, ensureDeviceStateBucket } from "../../..
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { startRedis, uniqueKeyPrefix, type RedisServer } from "../../harness/redis";
 import { until } from "../../harness/wait";
-import { startTestNode } from "../api/fixture";
+import { testConfig } from "../api/fixture";
+import { startCloudNode } from "../../../cloud/node/node";
+import { silentLogger } from "../../../cloud/base";
 
 let nats: NatsCluster;
 let redis: RedisServer;
@@ -22,17 +25,18 @@ let nc: NatsConnection;
 const nodes: CloudNode[] = [];
 
 beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  nc = await connectNats({ servers: nats.servers, name: "cache-node-test" });
+  [nats, redis] = await Promise.all([startNats({ secure: true }), startRedis()]);
+  nc = await connectNats({ servers: nats.servers, name: "cache-node-test", credsFile: nats.observerCreds() });
   await ensureDeviceStateBucket(nc);
+  const roles = ["api", "orchestration", "cache"] as const;
   for (const id of ["cn-1", "cn-2"]) {
-    nodes.push(await startTestNode(nats.servers, {
-      nodeId: id, roles: ["api", "commands", "orchestration", "cache"], registry: "kv",
+    nodes.push(await startCloudNode(testConfig(nats.servers, {
+      nodeId: id, roles, registry: "kv", nats: { servers: nats.servers, credsFile: nats.creds(roles) },
       // No control plane in this test: leases on Redis.
       lock: { backend: "redis", redis: { host: redis.host, port: redis.port, keyPrefix: uniqueKeyPrefix("cache-node") } },
       orchestration: { heartbeatIntervalMs: 200 },
       cache: { replicationFactor: 2, timeoutMs: 500 },
-    }));
+    }), { log: silentLogger, processMetrics: false }));
   }
 }, 90_000);
 
