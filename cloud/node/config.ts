@@ -413,7 +413,7 @@ export function usage(): string {
   for (const s of settingSpecs) lines.push(`  --${(s.flag + " <value>").padEnd(24)} ${s.help} (env ${s.env})`);
   lines.push("  --help                     show this help");
   lines.push("", "Config-file-only settings: limits.*, commands.* (retry timing), ingest.*, orchestration.heartbeatIntervalMs,",
-    "lock.redis.poolSize/keyPrefix, provisioning.* — see docs/api.md, docs/recovery.md and docs/security.md.");
+    "lock.redis.poolSize/keyPrefix, cache.* (docs/data-plane.md), provisioning.* — see docs/api.md, docs/recovery.md and docs/security.md.");
   lines.push("SIGTERM or SIGINT stops taking work, finishes in-flight work, drains and exits 0.");
   return lines.join("\n");
 }

@@ -3,7 +3,10 @@
 //   ingest        — cloud/ingest (device uplink into JetStream, device state, history)
 //   api           — cloud/api (device management micro service)
 //   commands      — cloud/commands worker + desired-config re-sends (downlink reliability)
-//   analytics, orchestration — accepted in configuration, not part of this build yet
+//   orchestration — membership (SWIM), leases, recovery (orchestration.ts)
+//   cache         — cloud/cache: a node of the cache ring (needs orchestration: the ring is its SWIM view)
+//   analytics     — accepted in configuration, not part of this build yet
+// Every node with the api role reads device state and registry records through the cache (cache.backend).
 //
 // Shutdown order matters: first the API stops taking requests and finishes
 // the accepted ones (a waiting commands.send still needs the commands worker
