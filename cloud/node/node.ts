@@ -247,7 +247,8 @@ async function startProvisioning(config: CloudConfig, ctx: RoleContext, registry
 async function startCache(config: CloudConfig, ctx: RoleContext, metrics: NodeMetrics, out: Started): Promise<CacheService | null> {
   const serve = config.roles.includes("cache");
   if (!serve && (config.cache.backend === CacheBackend.Off || !(config.roles.includes("api") || config.roles.includes("commands") || config.roles.includes("provisioning")))) return null;
-  const pool = await NatsPool.open({ ...config.nats, name: `${config.nats.name || config.nodeId}-cache` }, config.cache.poolSize);
+  // Named <node's connection name>#<i>: the dashboard counts them as the node's pooled connections.
+  const pool = await NatsPool.open(config.nats, config.cache.poolSize);
   out.stages.storage.push({ name: "cache connection pool", stop: () => pool.drain() });
   const cache = await startCacheService({
     nodeId: config.nodeId, settings: config.cache, pool, nc: ctx.nc, serve, watchRegistryKv: config.registry === "kv", log: ctx.log,
