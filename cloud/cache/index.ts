@@ -3,15 +3,15 @@
 // cloud nodes that run the cache role, a bounded TTL store per node,
 // invalidation from KV watches, and one CacheClient interface with two
 // backends (the ring; Redis).
-export { HashRing, hash32, VNODES_DEFAULT, VNODES_MAX, RING_NODES_MAX } from "./ring";
-export { CacheStore, SetOutcome, defaultCacheStoreLimits, checkKey, KEY_BYTES_MAX, type CacheStoreLimits, type CacheStoreStats } from "./store";
-export { CacheRingView, swimCacheMembers, fixedCacheMembers, REPLICATION_FACTOR_DEFAULT, REPLICATION_FACTOR_MAX, type CacheMembers } from "./ring-view";
+export { HashRing, hash32 } from "./ring";
+export { CacheStore, SetOutcome, type CacheStoreLimits, type CacheStoreStats } from "./store";
+export { CacheRingView, fixedCacheMembers, type CacheMembers } from "./ring-view";
 export { CacheNode, type CacheNodeOptions, type CacheNodeStats } from "./node-server";
-export { RingCacheClient, CACHE_TIMEOUT_MS_DEFAULT, type RingCacheClientOptions } from "./ring-client";
+export { RingCacheClient, type RingCacheClientOptions } from "./ring-client";
 export { RedisCacheClient, type RedisCacheClientOptions } from "./redis-client";
 export { KvInvalidationWatch } from "./invalidation";
 export { CacheNamespace, cacheKey } from "./keys";
 export { cachedDeviceState, CachedRegistry } from "./read-side";
-export { CacheBackend, cacheBackends, defaultCacheSettings, readCacheSettings, type CacheSettings } from "./settings";
+export { CacheBackend, defaultCacheSettings, readCacheSettings, type CacheSettings } from "./settings";
 export { startCacheService, summarizeCacheStats, type CacheService, type CacheServiceStats, type CacheSummary } from "./service";
-export * from "./types";
+export { CacheUnavailable, type CacheClient, type CacheClientStats, type CachedValue, type Loaded, type SetOptions } from "./types";

@@ -44,7 +44,6 @@ export class CacheRingView {
   readonly #listeners = new Set<() => void>();
   #timer: NodeJS.Timeout | null = null;
   #unsubscribe: (() => void) | null = null;
-  changes = 0;
 
   constructor(o: CacheRingViewOptions) {
     this.rf = o.rf ?? REPLICATION_FACTOR_DEFAULT;
@@ -82,7 +81,6 @@ export class CacheRingView {
   /** Re-reads the members; true when the ring changed. */
   refresh(): boolean {
     if (!this.ring.setNodes(this.#members.cacheNodes())) return false;
-    this.changes++;
     for (const l of this.#listeners) l();
     return true;
   }

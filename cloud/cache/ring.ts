@@ -17,7 +17,7 @@
 
 export const VNODES_DEFAULT = 128;
 export const VNODES_MAX = 4096;
-export const RING_NODES_MAX = 1024;
+const RING_NODES_MAX = 1024;
 
 const encoder = new TextEncoder();
 

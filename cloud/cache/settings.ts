@@ -14,7 +14,7 @@ export const CacheBackend = Object.freeze({
   Off: "off",
 } as const);
 export type CacheBackend = (typeof CacheBackend)[keyof typeof CacheBackend];
-export const cacheBackends: readonly CacheBackend[] = Object.freeze(Object.values(CacheBackend));
+const cacheBackends: readonly CacheBackend[] = Object.freeze(Object.values(CacheBackend));
 
 export interface CacheSettings {
   backend: CacheBackend;
