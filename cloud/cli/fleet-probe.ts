@@ -9,8 +9,11 @@ import { DevicePresence } from "../../shared/device-presence";
 import { MemberStatus, type MemberView } from "../membership";
 import { DeviceStateMirror } from "../state";
 import { Uplink } from "../../shared/topics";
-import { allOutTelemetrySubject, allPartitionedDevicesSubject, ClusterApiSubject } from "../subjects";
+import { allOutTelemetrySubject, allPartitionedDevicesSubject, cacheStatsSubject, ClusterApiSubject } from "../subjects";
+import { summarizeCacheStats, type CacheSummary } from "../cache";
 
+/** How long a snapshot gathers the cache nodes' counters. */
+const cacheWaitMs = 300;
 /** Devices the status line mirrors (the fleet simulator's own maximum). */
 const devicesShownMax = 10_000;
 /** Names of ingest's consumers on XSF_UP (xsf-ingest-p<N>, xsf-ingest-wills). */
@@ -37,6 +40,8 @@ export interface FleetSnapshot {
   members: { up: number; suspect: number; down: number } | null;
   /** Which live node holds which singleton lease (from the members' heartbeats), sorted by lease. */
   singletons: { lease: string; nodeId: string }[];
+  /** The cache nodes' counters summed (null: no cache node answered). */
+  cache: CacheSummary | null;
 }
 
 export class FleetProbe {
@@ -106,6 +111,7 @@ export class FleetProbe {
     return {
       devicesKnown, devicesOnline, consumerLag, deadLetters: await msgs(IngestStream.DeadLetter),
       telemetryMessages: await telemetryStored(jsm), members: cluster?.members ?? null, singletons: cluster?.singletons ?? [],
+      cache: await this.cache(),
     };
   }
 
@@ -119,6 +125,23 @@ export class FleetProbe {
     } catch {
       return null;
     }
+  }
+
+  /** Every cache node's counters, gathered for cacheWaitMs; null when none answered. */
+  async cache(): Promise<CacheSummary | null> {
+    const replies: unknown[] = [];
+    try {
+      for await (const m of await this.nc.requestMany(cacheStatsSubject, "", { strategy: "timer", maxWait: cacheWaitMs })) {
+        try {
+          replies.push(m.json());
+        } catch {
+          // a malformed reply is left out of the sum
+        }
+      }
+    } catch {
+      return null;
+    }
+    return replies.length === 0 ? null : summarizeCacheStats(replies);
   }
 
   stop(): void {

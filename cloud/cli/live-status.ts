@@ -83,6 +83,8 @@ export interface StatusInputs {
   members: { up: number; suspect: number; down: number } | null;
   /** Singleton work and the node holding it now. */
   singletons: readonly { lease: string; nodeId: string }[];
+  /** The cache ring's counters (null: no cache node answered). */
+  cache?: { nodes: number; hitRate: number | null; entries: number } | null;
 }
 
 export function statusLine(i: StatusInputs): string {
@@ -98,6 +100,7 @@ export function statusLine(i: StatusInputs): string {
     (raft.length ? ` | ${processSummary("raft", raft, "")}` : "") +
     (i.members ? ` | members ${i.members.up} up${i.members.suspect ? `, ${i.members.suspect} suspect` : ""}${i.members.down ? `, ${i.members.down} down` : ""}` : "") +
     (paxos.length ? ` | ${processSummary("paxos", paxos, "")}` : "") +
+    (i.cache ? ` | cache ${i.cache.hitRate === null ? "no reads yet" : `${Math.round(i.cache.hitRate * 100)}% hits`} (${i.cache.nodes} nodes, ${i.cache.entries} entries)` : "") +
     (i.singletons.length ? ` | ${i.singletons.map((s) => `${singletonLabel(s.lease)}@${s.nodeId}`).join(" ")}` : "");
 }
 

@@ -52,7 +52,7 @@ export const upSpec: CommandSpec = {
     actuators: { type: "string", value: "N", description: "how many of them are actuators (default: 4; one per 9 devices in smaller fleets)" },
     topology: { type: "string", value: "direct|star|mesh|mixed", description: "direct: every device on the broker; star: the devices sit behind gateways (8 children each) with no broker access; mesh: the devices are mesh peers on UDP converging their counters, two of them reporting to the cloud; mixed (the default): the direct fleet plus one gateway with 4 children and a mesh of 8 peers (docs/edge.md)", default: "mixed" },
     moddable: { type: "string", value: "N", description: `more devices (0-${moddableDevicesMax}) running the Moddable-built firmware in the SDK's simulator (mcsim; builds the SDK once)`, default: "0" },
-    "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands)", default: "3" },
+    "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands, orchestration, cache)", default: "3" },
     registry: { type: "string", value: "kv|control", description: "device registry: control = Raft control plane (3 replicas), kv = NATS KV", default: "control" },
     "nats-nodes": { type: "string", value: "N", description: "nats-server processes to start: 1 or 3 (a cluster)", default: "1" },
     nats: { type: "string", value: "URL", description: "use this NATS instead of starting one (then --mqtt is required)" },
@@ -368,7 +368,8 @@ async function startStack(
     servers: stack.servers, stateDir: o.stateDir, logDir, log, onEvent, metricsPort: (id) => metrics.portFor("paxos-acceptor", `paxos-${id}`),
     ...(sec ? { security: { acceptorArgs: paxosAcceptorSecurityArgs(sec), probe: { credsFile: sec.creds.admin, ...(sec.tls ? { tls: { caFile: sec.tls.caFile } } : {}) } } } : {}),
   })));
-  const roles: CloudRole[] = o.registry === "control" ? ["ingest", "api", "commands", "orchestration"] : ["ingest", "api", "commands"];
+  // Every node runs the cache role: the ring is the nodes' SWIM view (orchestration), reads of the API and ingest's registry gate go through it.
+  const roles: CloudRole[] = ["ingest", "api", "commands", "orchestration", "cache"];
   if (sec) roles.push("provisioning");
   const backups = o.registry === "control" && o.backupIntervalS > 0;
   const backupDir = path.join(o.stateDir, "backups");
@@ -689,7 +690,7 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
         moddable: stack.moddable ? { connected: stack.moddable.connected(), devices: stack.moddable.ids.length } : null,
         batchesPerSec: rates.rate("msgs", probe.outputBatches), pointsPerSec: rates.rate("pts", probe.outputPoints),
         consumerLag: s.consumerLag, deadLetters: s.deadLetters,
-        cloud, control, members: s.members, singletons: s.singletons,
+        cloud, control, members: s.members, singletons: s.singletons, cache: s.cache,
       }), force);
     }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => {
       busy = false;

@@ -11,6 +11,7 @@ import { parseIngestConfig } from "../ingest";
 import { natsSettingKeys, readNatsSettings, type NatsSettings } from "../nats";
 import { RegistryBackend, registryBackends } from "../registry";
 import { defaultLockSettings, readLockSettings, type LockSettings } from "../lock";
+import { defaultCacheSettings, readCacheSettings, type CacheSettings } from "../cache";
 import { defaultOrchestrationSettings, readOrchestrationSettings, type OrchestrationSettings } from "../recovery";
 import { defaultProvisioningSettings, provisioningSettingProblems, provisioningSettingRanges, type ProvisioningSettings } from "../security";
 
@@ -38,6 +39,8 @@ export interface CloudConfig {
   orchestration: OrchestrationSettings;
   /** The lock service of the node's own mutual exclusion (cloud/lock/settings.ts). */
   lock: LockSettings;
+  /** The distributed cache: the backend this node's reads use, and its cache node's bounds (cloud/cache/settings.ts). */
+  cache: CacheSettings;
   /** The trust directory (trust.json, signing seeds, sys-push.creds); the provisioning role needs it. */
   trustDir?: string;
   provisioning: ProvisioningSettings;
@@ -61,6 +64,7 @@ export function defaultConfig(): CloudConfig {
     registry: RegistryBackend.Kv,
     orchestration: defaultOrchestrationSettings(),
     lock: defaultLockSettings(),
+    cache: defaultCacheSettings(),
     provisioning: { ...defaultProvisioningSettings },
   };
 }
@@ -115,6 +119,7 @@ export const settingSpecs: readonly SettingSpec[] = [
   { path: "orchestration.backup.dir", env: "XSFLEET_BACKUP_DIR", flag: "backup-dir", kind: "string", help: "orchestration: scheduled backups go here (\"\" = off, the default)" },
   { path: "orchestration.backup.intervalMs", env: "XSFLEET_BACKUP_INTERVAL_MS", flag: "backup-interval-ms", kind: "int", help: "orchestration: time between scheduled backups" },
   { path: "orchestration.backup.retain", env: "XSFLEET_BACKUP_RETAIN", flag: "backup-retain", kind: "int", help: "orchestration: scheduled backups kept" },
+  { path: "cache.backend", env: "XSFLEET_CACHE", flag: "cache", kind: "string", help: "cache of device-state and registry reads: ring (the nodes with the cache role), redis (cache.redis.host) or off" },
   { path: "lock.backend", env: "XSFLEET_LOCK", flag: "lock", kind: "string", help: "lock service for leases and backup/restore exclusion: control (Raft control plane) or redis" },
   { path: "lock.redis.host", env: "XSFLEET_REDIS_HOST", flag: "redis-host", kind: "string", help: "Redis host (with --lock redis)" },
   { path: "lock.redis.port", env: "XSFLEET_REDIS_PORT", flag: "redis-port", kind: "int", help: "Redis port (with --lock redis; default 6379)" },
@@ -326,6 +331,9 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
 
   const orchestration = readOrchestrationSettings(c, c.obj("orchestration", raw.orchestration));
   const lock = readLockSettings(c, c.obj("lock", raw.lock));
+  const cache = readCacheSettings(c, c.obj("cache", raw.cache));
+  // The ring is the SWIM view of the orchestration role's membership.
+  if (roles.includes(CloudRole.Cache) && !roles.includes(CloudRole.Orchestration)) c.fail("roles", "the cache role needs the orchestration role on the same node (the ring is its SWIM membership view)");
   const trustDir = raw.trustDir === undefined ? undefined : c.str("trustDir", raw.trustDir, "");
   if (roles.includes(CloudRole.Provisioning) && !trustDir) c.fail("trustDir", "the provisioning role needs the trust directory (--trust-dir, XSFLEET_TRUST_DIR): trust.json, operator-signing.nk, fleet-signing.nk, sys-push.creds");
   const provisioning = checkInts(c, "provisioning", c.obj("provisioning", raw.provisioning), defaultProvisioningSettings, provisioningSettingRanges);
@@ -334,7 +342,7 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
   if (c.issues.length > 0) throw new ConfigError(c.issues);
   return {
     nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest,
-    registry: registry as RegistryBackend, orchestration, lock, ...(trustDir ? { trustDir } : {}), provisioning,
+    registry: registry as RegistryBackend, orchestration, lock, cache, ...(trustDir ? { trustDir } : {}), provisioning,
   };
 }
 
@@ -405,7 +413,7 @@ export function usage(): string {
   for (const s of settingSpecs) lines.push(`  --${(s.flag + " <value>").padEnd(24)} ${s.help} (env ${s.env})`);
   lines.push("  --help                     show this help");
   lines.push("", "Config-file-only settings: limits.*, commands.* (retry timing), ingest.*, orchestration.heartbeatIntervalMs,",
-    "lock.redis.poolSize/keyPrefix, provisioning.* — see docs/api.md, docs/recovery.md and docs/security.md.");
+    "lock.redis.poolSize/keyPrefix, cache.* (docs/data-plane.md), provisioning.* — see docs/api.md, docs/recovery.md and docs/security.md.");
   lines.push("SIGTERM or SIGINT stops taking work, finishes in-flight work, drains and exits 0.");
   return lines.join("\n");
 }

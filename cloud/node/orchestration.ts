@@ -101,6 +101,7 @@ export async function startOrchestrationRole(ctx: RoleContext): Promise<RoleHand
   });
   log.info("orchestration: contending for singleton work", { lock: config.lock.backend, leaseTtlMs: o.leaseTtlMs, backups: o.backup.dir || "off" });
   return {
+    membership: agent.membership,
     stop: async () => {
       await agent.stop();
       await service.close();

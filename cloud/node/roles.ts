@@ -16,6 +16,9 @@ import { ShadowStore, shadowReportMerger } from "../shadow";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
 import type { Logger } from "../base";
+import { CachedRegistry, cachedDeviceState, type CacheClient } from "../cache";
+import type { MembershipDriver } from "../membership";
+import { publicState } from "../state";
 
 export interface RoleContext {
   nc: NatsConnection;
@@ -24,6 +27,8 @@ export interface RoleContext {
   log: Logger;
   /** Null when tracing is off. */
   tracer: Tracer | null;
+  /** The node's cache client (cloud/cache); null when cache.backend is off. */
+  cache: CacheClient | null;
 }
 
 export interface RoleHandle {
@@ -32,6 +37,8 @@ export interface RoleHandle {
   stats?(): Record<string, unknown>;
   /** Registers the role's own metrics (documented names); without it `stats` is exposed as one gauge. */
   registerMetrics?(registry: Registry): void;
+  /** The node's SWIM view, when the role runs it (orchestration): the cache ring is built from it. */
+  membership?: MembershipDriver;
 }
 
 export interface ApiSeams {
@@ -61,13 +68,14 @@ function isMissingStore(e: unknown): boolean {
 /** Device states mesh.counters reads at most per request (one listing, then one read per device). */
 export const meshScanDevicesMax = 10_000;
 
-/** Device state from the ingest role's KV bucket, opened on first use (ingest may start after the API). */
-function lazyDeviceState(nc: NatsConnection): DeviceStateSource {
+/** Device state from the ingest role's KV bucket, opened on first use (ingest may start after the API);
+ *  read through the cache when the node has one (the KV revision is the cached value's version). */
+function lazyDeviceState(nc: NatsConnection, cache: CacheClient | null, ttlMs: number): DeviceStateSource {
   let store: DeviceStateStore | null = null;
-  const withStore = async <T>(f: (s: DeviceStateStore) => Promise<T>): Promise<T> => {
+  const open = async (): Promise<DeviceStateStore> => {
     try {
       store ??= await DeviceStateStore.open(nc);
-      return await f(store);
+      return store;
     } catch (e) {
       if (isMissingStore(e)) {
         store = null;
@@ -76,14 +84,22 @@ function lazyDeviceState(nc: NatsConnection): DeviceStateSource {
       throw e;
     }
   };
-  return {
-    getDeviceState: (deviceId) => withStore((s) => s.getDeviceState(deviceId)),
-    meshCounters: () => withStore(async (s) => {
-      // On demand (an operator's or integrator's call): the dashboard merges from its own live mirror instead.
-      const states = await s.listDeviceStates({ limit: meshScanDevicesMax });
-      return { ...mergeMeshCounters(states), truncated: states.length >= meshScanDevicesMax };
-    }),
+  // On demand (an operator's or integrator's call): the dashboard merges from its own live mirror instead.
+  const meshCounters = async () => {
+    const states = await (await open()).listDeviceStates({ limit: meshScanDevicesMax });
+    return { ...mergeMeshCounters(states), truncated: states.length >= meshScanDevicesMax };
   };
+  if (cache) {
+    const cached = cachedDeviceState({
+      cache, ttlMs,
+      load: async (deviceId) => {
+        const l = await (await open()).load(deviceId);
+        return l.revision <= 0 ? null : { state: publicState(l.state), revision: l.revision };
+      },
+    });
+    return { ...cached, meshCounters };
+  }
+  return { getDeviceState: async (deviceId) => (await open()).getDeviceState(deviceId), meshCounters };
 }
 
 /** Links from a history query span to the traces that stored the records it read. */
@@ -131,7 +147,8 @@ function historySeam(nc: NatsConnection, tracer: Tracer | null): HistoryQueryFn 
 function registryGate(ctx: RoleContext): AdmissionCache {
   if (ctx.config.registry === RegistryBackend.Control) {
     const registry = new ControlPlaneRegistry(new ControlClient(ctx.nc, { clientId: `ingest-gate-${ctx.nodeId}` }).proposer());
-    return new AdmissionCache(registryLookup(registry), null);
+    // Lookups read through the cache ring: one control-plane read per device per cache TTL across the tier, not per node.
+    return new AdmissionCache(registryLookup(ctx.cache ? new CachedRegistry(registry, { cache: ctx.cache, ttlMs: ctx.config.cache.ttlMs }) : registry), null);
   }
   return kvAdmissionCache(ctx.nc, ctx.log);
 }
@@ -190,5 +207,5 @@ export const defaultRoleFactories: RoleFactories = {
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
   orchestration: (ctx) => startOrchestrationRole(ctx),
-  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc, ctx.tracer), ...(await shadowSeam(ctx)) }),
+  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc, ctx.cache, ctx.config.cache.ttlMs), queryHistory: historySeam(ctx.nc, ctx.tracer), ...(await shadowSeam(ctx)) }),
 };

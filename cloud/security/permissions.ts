@@ -22,7 +22,7 @@ import { registryBucket } from "../registry";
 import { shadowBucket } from "../shadow";
 import { deviceStateBucket } from "../state";
 import {
-  allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
+  allCacheSubject, cacheStatsSubject, allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
   allHistorySubject, allOutSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, allProvisioningRequestsSubject, allRoutesOfUplinks, allRaftSubject,
   allPaxosAcceptorSubject, allPaxosStatusSubject, apiSubject, partitionedUplinkSubject, provisioningRequestSubject, provisioningResponseSubject,
   uplinkStream,
@@ -40,6 +40,7 @@ export const Principal = Object.freeze({
   Orchestration: CloudRole.Orchestration,
   Provisioning: CloudRole.Provisioning,
   Analytics: CloudRole.Analytics,
+  Cache: CloudRole.Cache,
   Control: "control",
   /** A CASPaxos acceptor process (cloud/paxos). */
   Consensus: "consensus",
@@ -52,7 +53,7 @@ export type Principal = (typeof Principal)[keyof typeof Principal];
 
 /** The users that authenticate with a creds file (nkey signature), not a bearer token. */
 export const servicePrincipals = Object.freeze([
-  Principal.Ingest, Principal.Api, Principal.Commands, Principal.Orchestration, Principal.Provisioning, Principal.Analytics,
+  Principal.Ingest, Principal.Api, Principal.Commands, Principal.Orchestration, Principal.Provisioning, Principal.Analytics, Principal.Cache,
   Principal.Control, Principal.Consensus, Principal.Dashboard, Principal.Fleet, Principal.Integrator, Principal.Admin,
 ] as const);
 export type ServicePrincipal = (typeof servicePrincipals)[number];
@@ -145,6 +146,8 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
         // decommission asks the provisioning role to revoke the device's credentials
         apiSubject("credentials.revoke"),
+        // device state and registry reads go through the cache ring (cloud/cache)
+        allCacheSubject,
       ], [
         inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"), apiSubject("mesh.>"),
         ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status, Uplink.Heartbeat]), allDeviceEventsSubject,
@@ -163,6 +166,9 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       ], [inbox, allClusterSubject, apiSubject("cluster.>")], true);
     case Principal.Analytics:
       return role([], [inbox], false);
+    case Principal.Cache:
+      // Serves its share of the ring (and asks the other nodes as a client); watches what it caches to invalidate it.
+      return role([jsInfo, allCacheSubject, ...kvBucket(deviceStateBucket, "read"), ...kvBucket(registryBucket, "read")], [inbox, allCacheSubject], true);
     case Principal.Provisioning:
       return role([
         jsInfo, ...registryClient, ...kvBucket(trustBucket, "admin"),
@@ -185,7 +191,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
     case Principal.Fleet:
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject("devices.>"), apiSubject("claims.>"), apiSubject("cluster.>"),
-        apiSubject("shadow.>"),
+        apiSubject("shadow.>"), cacheStatsSubject,
       ], [inbox, allOutTelemetrySubject], false);
     case Principal.Integrator: {
       const p = role([
@@ -197,7 +203,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return p;
     }
     case Principal.Admin:
-      return role([...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject(">"), allPaxosStatusSubject], [inbox, allOutSubject, allDeviceEventsSubject], false);
+      return role([...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject(">"), allPaxosStatusSubject, cacheStatsSubject], [inbox, allOutSubject, allDeviceEventsSubject], false);
   }
 }
 
@@ -296,6 +302,7 @@ const descriptions: Record<Principal, string> = {
   orchestration: "cloud role: membership, leases, recovery, cluster API",
   provisioning: "cloud role: claims → device credentials, revocation (holds the signing keys)",
   analytics: "cloud role (not part of this build): replies only",
+  cache: "cloud role: a node of the distributed cache ring (docs/data-plane.md); watches the buckets it caches",
   control: "Raft control-plane replicas",
   consensus: "CASPaxos acceptor processes (answer proposers on their inboxes)",
   dashboard: "the web dashboard (read-only)",

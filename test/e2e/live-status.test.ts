@@ -57,6 +57,13 @@ describe("status line", () => {
     expect(statusLine({ ...base, cloud: [], control: [acceptor("paxos-1", "running")] })).toMatch(/cloud 0\/0 up \| members 3 up \| paxos 1\/1$/);
   });
 
+  it("shows the cache ring's hit rate, nodes and entries", () => {
+    expect(statusLine({ ...base, fleet: null, members: null, cloud: [proc("cloud-1", "running")], control: [], cache: { nodes: 3, hitRate: 0.934, entries: 120 } }))
+      .toBe("devices 35/36 online | 10.2 batches/s | 326 points/s | lag 0 | dead letters 0 | cloud 1/1 up | cache 93% hits (3 nodes, 120 entries)");
+    expect(statusLine({ ...base, fleet: null, members: null, cloud: [], control: [], cache: { nodes: 2, hitRate: null, entries: 0 } }))
+      .toMatch(/ \| cache no reads yet \(2 nodes, 0 entries\)$/);
+  });
+
   it("is short when everything runs, and leaves out what `up` does not run", () => {
     expect(statusLine({ ...base, fleet: null, members: null, cloud: [proc("cloud-1", "running")], control: [] }))
       .toBe("devices 35/36 online | 10.2 batches/s | 326 points/s | lag 0 | dead letters 0 | cloud 1/1 up");

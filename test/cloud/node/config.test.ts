@@ -129,4 +129,18 @@ describe("cloud node configuration", () => {
     expect(await runCloudNode(["--replicas", "9"], { env: {}, out: (t) => out.push(t), err: (t) => err.push(t) })).toBe(2);
     expect(err.join("\n")).toMatch(/streams.replicas \(flag --replicas\): must be an integer from 1 to 5, got 9/);
   });
+
+  it("checks the cache settings: the role needs orchestration, the backend must be known, redis needs a host", () => {
+    const issues = issuesOf(() => loadConfig({
+      argv: ["--roles", "api,cache", "--cache", "memcached"],
+      env: {},
+    }));
+    const by = (p: string) => issues.find((i) => i.path === p);
+    expect(by("roles")?.message).toMatch(/the cache role needs the orchestration role/);
+    expect(by("cache.backend")?.message).toMatch(/must be one of ring, redis, off, got "memcached"/);
+    expect(by("cache.backend")?.source).toBe("flag --cache");
+    expect(issuesOf(() => validateConfig({ cache: { backend: "redis", vnodes: 0 } })).map((i) => i.path).sort()).toEqual(["cache.redis.host", "cache.vnodes"]);
+    const ok = validateConfig({ roles: ["api", "orchestration", "cache"], cache: { replicationFactor: 3 } });
+    expect(ok.cache).toMatchObject({ backend: "ring", replicationFactor: 3, vnodes: 128 });
+  });
 });
