@@ -72,10 +72,11 @@ export const meshScanDevicesMax = 10_000;
  *  read through the cache when the node has one (the KV revision is the cached value's version). */
 function lazyDeviceState(nc: NatsConnection, cache: CacheClient | null, ttlMs: number): DeviceStateSource {
   let store: DeviceStateStore | null = null;
-  const open = async (): Promise<DeviceStateStore> => {
+  // A read before any ingest node created the bucket fails at open or at the read itself.
+  const withStore = async <T>(f: (s: DeviceStateStore) => Promise<T>): Promise<T> => {
     try {
       store ??= await DeviceStateStore.open(nc);
-      return store;
+      return await f(store);
     } catch (e) {
       if (isMissingStore(e)) {
         store = null;
@@ -85,21 +86,21 @@ function lazyDeviceState(nc: NatsConnection, cache: CacheClient | null, ttlMs: n
     }
   };
   // On demand (an operator's or integrator's call): the dashboard merges from its own live mirror instead.
-  const meshCounters = async () => {
-    const states = await (await open()).listDeviceStates({ limit: meshScanDevicesMax });
+  const meshCounters = () => withStore(async (s) => {
+    const states = await s.listDeviceStates({ limit: meshScanDevicesMax });
     return { ...mergeMeshCounters(states), truncated: states.length >= meshScanDevicesMax };
-  };
+  });
   if (cache) {
     const cached = cachedDeviceState({
       cache, ttlMs,
       load: async (deviceId) => {
-        const l = await (await open()).load(deviceId);
+        const l = await withStore((s) => s.load(deviceId));
         return l.revision <= 0 ? null : { state: publicState(l.state), revision: l.revision };
       },
     });
     return { ...cached, meshCounters };
   }
-  return { getDeviceState: async (deviceId) => (await open()).getDeviceState(deviceId), meshCounters };
+  return { getDeviceState: (deviceId) => withStore((s) => s.getDeviceState(deviceId)), meshCounters };
 }
 
 /** Links from a history query span to the traces that stored the records it read. */
