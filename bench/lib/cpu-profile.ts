@@ -37,6 +37,11 @@ function shortUrl(url: string): string {
 /** Self time per function and per file, highest first; idle and GC as their own rows. */
 export function summarizeProfile(p: CpuProfile, top = 15): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  // An in-process profile ends inside the inspector's own call (Profiler.stop
+  // building the profile): not the workload's time, left out.
+  const own = new Set<number>();
+  const mark = (id: number): void => { own.add(id); for (const c of byId.get(id)?.children ?? []) mark(c); };
+  for (const n of p.nodes) if (n.callFrame.functionName === "post" && n.callFrame.url === "node:inspector") mark(n.id);
   const selfUs = new Map<number, number>();
   for (let i = 0; i < p.samples.length; i++) selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
   const fn = new Map<string, number>();
@@ -44,6 +49,7 @@ export function summarizeProfile(p: CpuProfile, top = 15): ProfileSummary {
   let total = 0;
   let idle = 0;
   for (const [id, us] of selfUs) {
+    if (own.has(id)) continue;
     const n = byId.get(id)!;
     const f = n.callFrame;
     total += us;
