@@ -29,7 +29,7 @@ import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { decodeBatch, encodeBatch } from "../shared/codec/batch";
 import { Encoding, createEnvelope, encodeEnvelope } from "../shared/proto/xsfleet.gen";
 import { deviceTopic, Uplink } from "../shared/topics";
@@ -187,6 +187,21 @@ async function runPublisher(mqttUrl: string, o: Options): Promise<void> {
   await Promise.all(clients.map((c) => c.endAsync()));
 }
 
+// ---- CPU per message (independent of the machine's load) ----
+
+/** User + system CPU of a process, ms, from /proc (Linux); NaN elsewhere. */
+function procCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return NaN;
+  }
+}
+const selfCpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+
 // ---- raw JetStream baseline ----
 
 /** The raw baseline's stream: XSF_UP's configuration (storage, replicas,
@@ -196,13 +211,15 @@ const rawSubjectPrefix = "bench.raw";
 
 /** Publishes `total` messages (the devices' envelopes, cycled) into a fresh
  *  copy of XSF_UP, `window` in flight over the given connections; msg/s. */
-async function rawJetStreamRate(conns: readonly NatsConnection[], messages: readonly { subject: string; data: Uint8Array }[], total: number, window: number): Promise<number> {
+async function rawJetStreamRate(conns: readonly NatsConnection[], messages: readonly { subject: string; data: Uint8Array }[], total: number, window: number, serverPid: number | undefined): Promise<{ rate: number; clientUs: number; serverUs: number }> {
   const jsm = await jetstreamManager(conns[0]!);
   const up = (await jsm.streams.info(IngestStream.Uplinks)).config;
   await jsm.streams.add({ ...up, name: rawStream, subjects: [`${rawSubjectPrefix}.>`], description: "bench:ingest raw baseline (XSF_UP's config)" });
   const jss = conns.map((c) => jetstream(c));
   let next = 0;
   const t0 = performance.now();
+  const cpu0 = selfCpuMs();
+  const srv0 = procCpuMs(serverPid);
   const worker = async (w: number): Promise<void> => {
     const js = jss[w % jss.length]!;
     while (next < total) {
@@ -212,8 +229,10 @@ async function rawJetStreamRate(conns: readonly NatsConnection[], messages: read
   };
   await Promise.all(Array.from({ length: window }, (_, w) => worker(w)));
   const rate = total / ((performance.now() - t0) / 1000);
+  const clientUs = ((selfCpuMs() - cpu0) * 1000) / total;
+  const serverUs = ((procCpuMs(serverPid) - srv0) * 1000) / total;
   await jsm.streams.delete(rawStream);
-  return rate;
+  return { rate, clientUs, serverUs };
 }
 
 /** Rows per second the codec decodes on one core (warm), for context. */
@@ -240,7 +259,11 @@ const fmtInt = (n: number): string => Math.round(n).toLocaleString("en-US");
 /** Ingest's message rate must reach this fraction of raw JetStream's (issue 15). */
 const targetRatio = 0.5;
 
-interface ShapeResult { rows: number; messages: number; raw: number[]; ingest: number[]; ratios: number[]; pointsPerSec: number[]; bytes: number; published: number[] }
+interface ShapeResult {
+  rows: number; messages: number; raw: number[]; ingest: number[]; ratios: number[]; pointsPerSec: number[]; bytes: number; published: number[];
+  /** CPU µs per message: raw client and server; ingest process, server (MQTT + JetStream) and the MQTT publishers. */
+  rawClientUs: number[]; rawServerUs: number[]; ingestUs: number[]; serverUs: number[]; publisherUs: number[];
+}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -275,7 +298,8 @@ async function main(): Promise<void> {
     });
 
     /** Runs one publisher child (prefix-named devices) until ingest recorded all its rows. */
-    const runPhase = async (prefix: string, rows: number, extra: string[], messages: number): Promise<{ elapsedS: number; publishedMs: number; latencies: number[]; rows: number }> => {
+    const serverPid = nats.nodes[0]!.process?.child.pid;
+    const runPhase = async (prefix: string, rows: number, extra: string[], messages: number): Promise<{ elapsedS: number; publishedMs: number; latencies: number[]; rows: number; ingestCpuMs: number; serverCpuMs: number; publisherCpuMs: number }> => {
       let done!: () => void;
       const finished = new Promise<void>((r) => (done = r));
       const ph = { latencies: [] as number[], rows: 0, target: o.devices * messages * rows, doneAt: 0, done };
@@ -299,10 +323,12 @@ async function main(): Promise<void> {
       };
       await waitLine((l) => l === "connected");
       const t0 = performance.now();
+      const cpu0 = { ingest: selfCpuMs(), server: procCpuMs(serverPid), publisher: procCpuMs(child.pid) };
       child.stdin!.write("go\n");
       const progress = setInterval(() => process.stderr.write(`\r  ${prefix} ingest: ${fmtInt(ph.rows)} / ${fmtInt(ph.target)} rows`), 500);
       const timeout = setTimeout(done, 300_000);
       await finished;
+      const cpu = { ingest: selfCpuMs() - cpu0.ingest, server: procCpuMs(serverPid) - cpu0.server, publisher: procCpuMs(child.pid) - cpu0.publisher };
       clearTimeout(timeout);
       clearInterval(progress);
       process.stderr.write("\n");
@@ -310,7 +336,10 @@ async function main(): Promise<void> {
       child.kill();
       phases.delete(prefix);
       ph.latencies.sort((a, b) => a - b);
-      return { elapsedS: ((ph.doneAt || performance.now()) - t0) / 1000, publishedMs: pub.publishedMs, latencies: ph.latencies, rows: ph.rows };
+      return {
+        elapsedS: ((ph.doneAt || performance.now()) - t0) / 1000, publishedMs: pub.publishedMs, latencies: ph.latencies, rows: ph.rows,
+        ingestCpuMs: cpu.ingest, serverCpuMs: cpu.server, publisherCpuMs: cpu.publisher,
+      };
     };
 
     const results: ShapeResult[] = [];
@@ -324,9 +353,13 @@ async function main(): Promise<void> {
         subject: `${rawSubjectPrefix}.bench-${i % o.devices}.telemetry`,
         data: envelope(`bench-${i % o.devices}`, i + 1, payloads[i % payloads.length]!, rows, Date.now()),
       }));
-      const r: ShapeResult = { rows, messages: totalMsgs, raw: [], ingest: [], ratios: [], pointsPerSec: [], bytes: sample.length, published: [] };
+      const r: ShapeResult = {
+        rows, messages: totalMsgs, raw: [], ingest: [], ratios: [], pointsPerSec: [], bytes: sample.length, published: [],
+        rawClientUs: [], rawServerUs: [], ingestUs: [], serverUs: [], publisherUs: [],
+      };
       for (let rep = 1; rep <= o.reps; rep++) {
-        const raw = await rawJetStreamRate(rawPool.all(), rawMessages, Math.max(totalMsgs, 10_000), 512);
+        const rawRun = await rawJetStreamRate(rawPool.all(), rawMessages, Math.max(totalMsgs, 10_000), 512, serverPid);
+        const raw = rawRun.rate;
         const before = role.stats();
         const prefix = `t${rows}r${rep}-`;
         const profileFile = o.profile && rep === o.reps ? path.join(o.profile, `ingest-${rows}rows.cpuprofile`) : null;
@@ -340,6 +373,12 @@ async function main(): Promise<void> {
         r.ratios.push(msgRate / raw);
         r.pointsPerSec.push((ph.rows * channels.length) / ph.elapsedS);
         r.published.push(ph.publishedMs / 1000);
+        const applied = st.applied - before.applied;
+        r.rawClientUs.push(rawRun.clientUs);
+        r.rawServerUs.push(rawRun.serverUs);
+        r.ingestUs.push((ph.ingestCpuMs * 1000) / applied);
+        r.serverUs.push((ph.serverCpuMs * 1000) / applied);
+        r.publisherUs.push((ph.publisherCpuMs * 1000) / applied);
         console.log(`  ${rows} rows, round ${rep}: raw ${fmtInt(raw)} msg/s, ingest ${fmtInt(msgRate)} msg/s (${totalMsgs} messages in ${ph.elapsedS.toFixed(2)} s, ` +
           `devices done publishing after ${(ph.publishedMs / 1000).toFixed(2)} s), ratio ${(100 * msgRate / raw).toFixed(1)} %; load ${os.loadavg()[0]!.toFixed(1)}`);
         if (profile && profileFile) printSummary(`  CPU profile of this ingest phase (${profileFile})`, summarizeProfile(profile, 15));
@@ -359,6 +398,18 @@ async function main(): Promise<void> {
           `${r.rows} rows × ${channels.length} ch`, String(r.bytes), fmtInt(median(r.raw)), fmtInt(median(r.ingest)), fmtInt(median(r.pointsPerSec)),
           `${(100 * ratio).toFixed(1)} %`, ratio >= targetRatio ? "met" : "not met",
         ];
+      }),
+    ]);
+
+    console.log("");
+    console.log("CPU per message, µs (medians; user + system, independent of how busy the machine is):");
+    printTable([
+      ["shape", "raw: client", "raw: server", "raw: total", "ingest process", "server (MQTT+JS)", "MQTT publishers", "ingest path: total", "raw / ingest-path CPU"],
+      ...results.map((r) => {
+        const rawTotal = median(r.rawClientUs) + median(r.rawServerUs);
+        const pathTotal = median(r.ingestUs) + median(r.serverUs) + median(r.publisherUs);
+        return [`${r.rows} rows × ${channels.length} ch`, fmtInt(median(r.rawClientUs)), fmtInt(median(r.rawServerUs)), fmtInt(rawTotal),
+          fmtInt(median(r.ingestUs)), fmtInt(median(r.serverUs)), fmtInt(median(r.publisherUs)), fmtInt(pathTotal), `${(100 * rawTotal / pathTotal).toFixed(1)} %`];
       }),
     ]);
 
