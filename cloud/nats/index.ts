@@ -2,3 +2,4 @@
 export { connectNats, connectionOptions, natsAuthFromFlags, credsUserName, inboxPrefixFor, NatsPool, type NatsSettings } from "./connection";
 export { isCasConflict } from "./kv";
 export { readNatsSettings, natsSettingKeys } from "./settings";
+export { JsPublisher, parsePubAck, type JsPublishOptions } from "./js-publisher";
