@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { headers } from "@nats-io/transport-node";
+import { connect, headers } from "@nats-io/transport-node";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { connectNats, JsPublisher, parsePubAck } from "../../../cloud/nats";
 
@@ -42,6 +42,25 @@ describe("JsPublisher against a real server", () => {
     await expect(waiting).rejects.toThrow(/closed/);
     await expect(pub.publish("jspub.1", new Uint8Array([1]))).rejects.toThrow(/closed/);
     await nc.close();
+  });
+
+  it("waits for acks on the connection's own inbox prefix (a principal may subscribe only to its own inbox)", async () => {
+    const nc = await connect({ servers: nats.servers, inboxPrefix: "_INBOX_jspub" });
+    const spy = await connect({ servers: nats.servers });
+    const jsm = await jetstreamManager(spy);
+    await jsm.streams.add({ name: "JSPUB2", subjects: ["jspub2.>"] });
+    const seen: string[] = [];
+    spy.subscribe("_INBOX_jspub.>", { callback: (_e, m) => { seen.push(m.subject); } });
+    await spy.flush();
+    const pub = new JsPublisher(nc, 5_000);
+    const ack = await pub.publish("jspub2.a", new Uint8Array([1]));
+    expect(ack).toMatchObject({ stream: "JSPUB2", seq: 1 });
+    await spy.flush();
+    expect(seen.length).toBe(1);
+    expect(seen[0]).toMatch(/^_INBOX_jspub\.[A-Za-z0-9]+\.1$/);
+    pub.close();
+    await nc.close();
+    await spy.close();
   });
 
   it("turns API errors and malformed replies into errors, never into acks", () => {
