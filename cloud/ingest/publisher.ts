@@ -1,9 +1,11 @@
 // What ingest publishes besides device state: history records, integrator
 // JSON on the out subject, device events, receipts to devices and dead letters (formats in
 // cloud/records, subjects in cloud/subjects). `Publisher` spreads JetStream
-// publishes over the connections it is given.
+// publishes over the connections it is given (one JsPublisher each: a
+// publish per message without nats.js's per-request costs).
 import { headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
+import type { PubAck } from "@nats-io/jetstream";
+import { JsPublisher } from "../nats";
 import {
   deadLetterMsgId, DlqHeader, encodeDeviceEvent, encodeHistoryBatch, encodeHistoryRecord, encodeOutTelemetry, historyBatchMsgId, historyMsgId, outMsgId,
   type DlqReason,
@@ -25,15 +27,23 @@ export interface DeadLetter {
   data: Uint8Array;
 }
 
+/** How long a durable publish waits for its PubAck (then the batch is retried). */
+export const publishTimeoutMs = 10_000;
+
 export class Publisher implements OutputPort {
   readonly #nc: NatsConnection[];
-  readonly #js: JetStreamClient[];
+  readonly #js: JsPublisher[];
   #next = 0;
 
   constructor(conns: readonly NatsConnection[], readonly nodeId: string) {
     if (conns.length === 0) throw new Error("Publisher needs at least one connection");
     this.#nc = [...conns];
-    this.#js = conns.map((nc) => jetstream(nc, { timeout: 10_000 }));
+    this.#js = conns.map((nc) => new JsPublisher(nc, publishTimeoutMs));
+  }
+
+  /** Rejects publishes still waiting and stops listening for acks. */
+  close(): void {
+    for (const js of this.#js) js.close();
   }
 
   #pick(): number {

@@ -120,6 +120,7 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
       stopping ??= (async () => {
         await Promise.all([relay.stop(), sweep.stop()]);
         await ownership.stop();
+        publisher.close();
         // Acks and naks out before the connection goes (nothing to flush when it is gone already).
         await Promise.all(conns.map((c) => (c.isClosed() ? undefined : c.flush().catch(() => undefined))));
         await lock.close();
