@@ -4,6 +4,7 @@
 // points/s from the integrator output subjects.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { decodePayload } from "../compression";
 import { IngestStream } from "../ingest";
 import { DevicePresence } from "../../shared/device-presence";
 import { MemberStatus, type MemberView } from "../membership";
@@ -39,6 +40,10 @@ export interface FleetSnapshot {
   singletons: { lease: string; nodeId: string }[];
 }
 
+const outDecoder = new TextDecoder();
+/** Largest decoded out message the probe reads (XSF_OUT stores at most 1 MiB). */
+const outBytesMax = 1024 * 1024;
+
 export class FleetProbe {
   #jsm: JetStreamManager | undefined;
   readonly #devices: DeviceStateMirror;
@@ -57,7 +62,8 @@ export class FleetProbe {
     void (async () => {
       for await (const m of sub) {
         try {
-          const j = m.json<{ points?: number }>();
+          // Out messages may be compressed (ingest outCodec); decode by their header.
+          const j = JSON.parse(outDecoder.decode(decodePayload(m.data, m.headers, outBytesMax))) as { points?: number };
           this.#points += typeof j.points === "number" ? j.points : 0;
           this.#batches++;
         } catch {

@@ -65,6 +65,29 @@ export function registerIngestMetrics(registry: Registry, stats: () => IngestSta
       this.set({ node: s.nodeId }, s.partitionsOwned.length);
     },
   });
+  new Counter({
+    name: "xsfleet_ingest_compression_bytes_total", help: "Bytes of compressed paths before (raw) and after (stored) compression, by path",
+    labelNames: ["node", "path", "stage"], registers: [registry],
+    collect() {
+      const s = stats();
+      const c = s.compression;
+      this.reset();
+      this.labels({ node: s.nodeId, path: "history", stage: "raw" }).inc(c.historyRawBytes);
+      this.labels({ node: s.nodeId, path: "history", stage: "stored" }).inc(c.historyStoredBytes);
+      this.labels({ node: s.nodeId, path: "out", stage: "raw" }).inc(c.outRawBytes);
+      this.labels({ node: s.nodeId, path: "out", stage: "stored" }).inc(c.outSentBytes);
+    },
+  });
+  new Counter({
+    name: "xsfleet_ingest_compressed_messages_total", help: "Messages sent compressed (above the path's threshold), by path",
+    labelNames: ["node", "path"], registers: [registry],
+    collect() {
+      const s = stats();
+      this.reset();
+      this.labels({ node: s.nodeId, path: "history" }).inc(s.compression.historyCompressed);
+      this.labels({ node: s.nodeId, path: "out" }).inc(s.compression.outCompressed);
+    },
+  });
   new Gauge({
     name: "xsfleet_ingest_cached_devices", help: "Device states cached on this ingest node", labelNames: ["node"], registers: [registry],
     collect() {

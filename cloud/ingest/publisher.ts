@@ -1,7 +1,9 @@
 // What ingest publishes besides device state: history records, integrator
 // JSON on the out subject, device events, receipts to devices and dead letters (formats in
 // cloud/records, subjects in cloud/subjects). `Publisher` spreads JetStream
-// publishes over the connections it is given.
+// publishes over the connections it is given. History records (and out
+// messages when the deployment opts in) are compressed above a threshold,
+// the codec named in the Xsf-Encoding header (cloud/compression).
 import { headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import {
@@ -14,7 +16,9 @@ import type { EventOutput, TelemetryOutput } from "./apply";
 import type { OutputPort } from "./pipeline";
 import type { HistoryLayout } from "./settings";
 import type { TracedTelemetryOutput } from "./spans";
+import type { CompressionStats } from "./types";
 import { injectNatsHeaders } from "../tracing";
+import { CompressionHeader, encodePayload, type CompressionPolicy } from "../compression";
 
 export interface DeadLetter {
   reason: DlqReason;
@@ -29,11 +33,41 @@ export class Publisher implements OutputPort {
   readonly #nc: NatsConnection[];
   readonly #js: JetStreamClient[];
   #next = 0;
+  readonly #compression: PublisherCompression;
+  /** Bytes before and after compression, per path (ingest metrics). */
+  readonly compressionStats: CompressionStats = { historyRawBytes: 0, historyStoredBytes: 0, historyCompressed: 0, outRawBytes: 0, outSentBytes: 0, outCompressed: 0 };
 
-  constructor(conns: readonly NatsConnection[], readonly nodeId: string) {
+  constructor(conns: readonly NatsConnection[], readonly nodeId: string, compression: PublisherCompression = noCompression) {
     if (conns.length === 0) throw new Error("Publisher needs at least one connection");
     this.#nc = [...conns];
     this.#js = conns.map((nc) => jetstream(nc, { timeout: 10_000 }));
+    this.#compression = compression;
+  }
+
+  /** A history record, compressed by policy; `h` gets the encoding header. */
+  #history(raw: Uint8Array, h: MsgHdrs | undefined): { data: Uint8Array; headers: MsgHdrs | undefined } {
+    const e = encodePayload(this.#compression.history, raw);
+    const st = this.compressionStats;
+    st.historyRawBytes += raw.byteLength;
+    st.historyStoredBytes += e.data.byteLength;
+    if (e.encoding === null) return { data: raw, headers: h };
+    st.historyCompressed++;
+    const out = h ?? headers();
+    out.set(CompressionHeader.Encoding, e.encoding);
+    return { data: e.data, headers: out };
+  }
+
+  #out(o: TelemetryOutput, h: MsgHdrs): Uint8Array {
+    const raw = encodeOutTelemetry(o);
+    const e = encodePayload(this.#compression.out, raw);
+    const st = this.compressionStats;
+    st.outRawBytes += raw.byteLength;
+    st.outSentBytes += e.data.byteLength;
+    if (e.encoding !== null) {
+      st.outCompressed++;
+      h.set(CompressionHeader.Encoding, e.encoding);
+    }
+    return e.data;
   }
 
   #pick(): number {
@@ -49,18 +83,19 @@ export class Publisher implements OutputPort {
     // Traced: history records carry the ingest span's context too (untraced: no headers, as before).
     const th = (o as TracedTelemetryOutput).traceContext ? traceHeaders(o) : undefined;
     if (history === "batch") {
-      const data = encodeHistoryBatch(o.seq, o.deviceTimeMs, o.raw);
-      acks.push(js.publish(historyBatchSubject(o.deviceId), data, { msgID: historyBatchMsgId(o.deviceId, o.seq, o.epoch), ...(th ? { headers: th } : {}) }));
+      const r = this.#history(encodeHistoryBatch(o.seq, o.deviceTimeMs, o.raw), th);
+      acks.push(js.publish(historyBatchSubject(o.deviceId), r.data, { msgID: historyBatchMsgId(o.deviceId, o.seq, o.epoch), ...(r.headers ? { headers: r.headers } : {}) }));
     } else if (history === "channel") {
       const t = o.telemetry;
       for (const c of t.channels) {
-        const data = encodeHistoryRecord({ s: o.seq, t: c.t, v: c.v });
-        acks.push(js.publish(historySubject(o.deviceId, c.name), data, { msgID: historyMsgId(o.deviceId, o.seq, c.name, o.epoch), ...(th ? { headers: th } : {}) }));
+        // One headers object per record: the encoding differs record by record.
+        const r = this.#history(encodeHistoryRecord({ s: o.seq, t: c.t, v: c.v }), th ? copyHeaders(th) : undefined);
+        acks.push(js.publish(historySubject(o.deviceId, c.name), r.data, { msgID: historyMsgId(o.deviceId, o.seq, c.name, o.epoch), ...(r.headers ? { headers: r.headers } : {}) }));
       }
     }
     if (outDurable) {
       const h = traceHeaders(o);
-      acks.push(js.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { msgID: outMsgId(o.deviceId, o.seq, o.epoch), headers: h }));
+      acks.push(js.publish(outTelemetrySubject(o.deviceId), this.#out(o, h), { msgID: outMsgId(o.deviceId, o.seq, o.epoch), headers: h }));
     }
     return acks;
   }
@@ -69,7 +104,7 @@ export class Publisher implements OutputPort {
   outCore(o: TelemetryOutput): void {
     const h = traceHeaders(o);
     h.set("Nats-Msg-Id", outMsgId(o.deviceId, o.seq, o.epoch));
-    this.#nc[this.#pick()]!.publish(outTelemetrySubject(o.deviceId), encodeOutTelemetry(o), { headers: h });
+    this.#nc[this.#pick()]!.publish(outTelemetrySubject(o.deviceId), this.#out(o, h), { headers: h });
   }
 
   event(e: EventOutput): void {
@@ -97,6 +132,19 @@ export class Publisher implements OutputPort {
     // Redelivery of the same bad message must not dead-letter it twice.
     return this.#js[this.#pick()]!.publish(dlqSubject(d.reason), d.data, { msgID: deadLetterMsgId(d.stream, d.streamSeq), headers: h });
   }
+}
+
+/** Codec and threshold of each path the publisher compresses. */
+export interface PublisherCompression {
+  history: CompressionPolicy;
+  out: CompressionPolicy;
+}
+const noCompression: PublisherCompression = { history: { codec: "none", thresholdBytes: 0 }, out: { codec: "none", thresholdBytes: 0 } };
+
+function copyHeaders(h: MsgHdrs): MsgHdrs {
+  const c = headers();
+  for (const [k, vs] of h) for (const v of vs) c.append(k, v);
+  return c;
 }
 
 /** traceparent (+ tracestate, baggage when traced) of a telemetry output's records. */

@@ -75,7 +75,10 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
     compareAndSet: (id, s, rev) => stores[nextStore++ % stores.length]!.compareAndSet(id, s, rev),
   };
   const stats = emptyIngestStats(deps.nodeId);
-  const publisher = new Publisher(conns, deps.nodeId);
+  const publisher = new Publisher(conns, deps.nodeId, {
+    history: { codec: cfg.historyCodec, thresholdBytes: cfg.historyCompressMinBytes },
+    out: { codec: cfg.outCodec, thresholdBytes: cfg.outCompressMinBytes },
+  });
   const lock = new ControlPlaneLock({ propose: deps.control, ownerId: deps.nodeId });
   const hooks = {
     ...(deps.faults ? { faults: deps.faults } : {}),
@@ -108,7 +111,7 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
   return {
     stats: () => ({
       ...stats, deadLettersByReason: { ...stats.deadLettersByReason }, consumerLag: { ...stats.consumerLag }, partitionsOwned: [...stats.partitionsOwned],
-      cachedDevices: owned().reduce((n, o) => n + o.cache.size, 0),
+      cachedDevices: owned().reduce((n, o) => n + o.cache.size, 0), compression: { ...publisher.compressionStats },
     }),
     stop: () => {
       stopping ??= (async () => {

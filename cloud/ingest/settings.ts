@@ -2,6 +2,7 @@
 // bounds, and one parse that reports every problem with a clear message.
 // cloud/node/config.ts checks them at startup with the rest of the node's
 // configuration.
+import { codecChoices, defaultCompression, thresholdBytesMax, type CodecChoice } from "../compression";
 
 /** How history records are laid out: one JSON record per (device, seq,
  *  channel), or one binary record per (device, seq). */
@@ -84,6 +85,14 @@ export interface IngestConfig {
   outDurable: boolean;
   /** Newest protobuf schema_version accepted. */
   schemaVersionMax: number;
+  /** Codec of history records (docs/data-plane.md "Compression"); "none" = off. */
+  historyCodec: CodecChoice;
+  /** History records smaller than this are stored uncompressed. */
+  historyCompressMinBytes: number;
+  /** Codec of out messages: "none" unless every integrator of the deployment
+   *  opted in (they decode by the Xsf-Encoding header). */
+  outCodec: CodecChoice;
+  outCompressMinBytes: number;
 }
 
 export const defaultIngestConfig: IngestConfig = {
@@ -116,12 +125,18 @@ export const defaultIngestConfig: IngestConfig = {
   out: true,
   outDurable: true,
   schemaVersionMax: 1,
+  historyCodec: defaultCompression.history.codec,
+  historyCompressMinBytes: defaultCompression.history.thresholdBytes,
+  outCodec: defaultCompression.out.codec,
+  outCompressMinBytes: defaultCompression.out.thresholdBytes,
 };
 
 type NumericKey = { [K in keyof IngestConfig]: IngestConfig[K] extends number ? K : never }[keyof IngestConfig];
 
 const choices: Partial<Record<keyof IngestConfig, readonly string[]>> = {
   historyLayout: ["channel", "batch"],
+  historyCodec: codecChoices,
+  outCodec: codecChoices,
 };
 
 const ranges: Record<NumericKey, [number, number]> = {
@@ -149,6 +164,8 @@ const ranges: Record<NumericKey, [number, number]> = {
   fullSweepEvery: [1, 1_000_000],
   deviceCacheMax: [1, 10_000_000],
   schemaVersionMax: [1, 1_000],
+  historyCompressMinBytes: [0, thresholdBytesMax],
+  outCompressMinBytes: [0, thresholdBytesMax],
 };
 
 /** Validates a raw config object (e.g. the `ingest` section of the cloud

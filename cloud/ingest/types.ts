@@ -53,6 +53,17 @@ export interface IngestStats {
   willsRelayed: number;
   /** Devices held in this node's state cache. */
   cachedDevices: number;
+  compression: CompressionStats;
+}
+
+/** Bytes of the compressed paths (publisher.ts): before (raw) and after (stored / sent). */
+export interface CompressionStats {
+  historyRawBytes: number;
+  historyStoredBytes: number;
+  historyCompressed: number;
+  outRawBytes: number;
+  outSentBytes: number;
+  outCompressed: number;
 }
 
 export function emptyIngestStats(nodeId: string): IngestStats {
@@ -61,5 +72,6 @@ export function emptyIngestStats(nodeId: string): IngestStats {
     batchFailures: 0, redeliveries: 0, historyPublished: 0, outPublished: 0, eventsPublished: 0,
     settled: 0, retiredEpoch: 0, epochChanges: 0, dedupOverflow: 0, rateLimited: 0, receiptsPublished: 0,
     consumerLag: {}, partitionsOwned: [], partitionsAcquired: 0, partitionsReleased: 0, willsRelayed: 0, cachedDevices: 0,
+    compression: { historyRawBytes: 0, historyStoredBytes: 0, historyCompressed: 0, outRawBytes: 0, outSentBytes: 0, outCompressed: 0 },
   };
 }
