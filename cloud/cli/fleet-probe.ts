@@ -5,10 +5,12 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { decodePayload } from "../compression";
-import { IngestStream } from "../ingest";
+import { IngestStream, ingestStreamDataSet } from "../ingest";
+import { commandsBucket } from "../commands";
+import { DataSet, replicationStatus, type ReplicationStatus } from "../replication";
 import { DevicePresence } from "../../shared/device-presence";
 import { MemberStatus, type MemberView } from "../membership";
-import { DeviceStateMirror } from "../state";
+import { DeviceStateMirror, deviceStateBucket } from "../state";
 import { Uplink } from "../../shared/topics";
 import { allOutTelemetrySubject, allPartitionedDevicesSubject, ClusterApiSubject } from "../subjects";
 
@@ -38,6 +40,20 @@ export interface FleetSnapshot {
   members: { up: number; suspect: number; down: number } | null;
   /** Which live node holds which singleton lease (from the members' heartbeats), sorted by lease. */
   singletons: { lease: string; nodeId: string }[];
+  /** Replication mode per data set as JetStream holds it (docs/data-plane.md "Replication"). */
+  replication: ReplicationStatus[];
+}
+
+/** The data sets the status shows, each by the stream that holds it. */
+const replicatedSets: readonly { dataSet: DataSet; stream: string }[] = [
+  ...[IngestStream.Uplinks, IngestStream.History, IngestStream.Out].map((stream) => ({ dataSet: ingestStreamDataSet[stream], stream })),
+  { dataSet: DataSet.DeviceState, stream: kvStreamName(deviceStateBucket) },
+  { dataSet: DataSet.ControlPlane, stream: kvStreamName(commandsBucket) },
+];
+
+/** The stream behind a KV bucket. */
+function kvStreamName(bucket: string): string {
+  return `KV_${bucket}`;
 }
 
 const outDecoder = new TextDecoder();
@@ -112,6 +128,7 @@ export class FleetProbe {
     return {
       devicesKnown, devicesOnline, consumerLag, deadLetters: await msgs(IngestStream.DeadLetter),
       telemetryMessages: await telemetryStored(jsm), members: cluster?.members ?? null, singletons: cluster?.singletons ?? [],
+      replication: await replicationStatus(jsm, replicatedSets).catch(() => []),
     };
   }
 

@@ -5,6 +5,7 @@
 // themselves, so a killed node shows as down at the next redraw.
 import { RateMeter as CounterRate } from "../dashboard";
 import { ProcessKind, type ProcessSnapshot } from "./cloud-processes";
+import { formatReplication, type ReplicationStatus } from "../replication";
 
 export interface LiveStatus {
   /** Redraws the line; off a terminal it is printed every plainEveryMs, or at once when `force` (something changed). */
@@ -83,6 +84,8 @@ export interface StatusInputs {
   members: { up: number; suspect: number; down: number } | null;
   /** Singleton work and the node holding it now. */
   singletons: readonly { lease: string; nodeId: string }[];
+  /** Replication mode per data set (absent or empty: not shown). */
+  replication?: readonly ReplicationStatus[];
 }
 
 export function statusLine(i: StatusInputs): string {
@@ -98,7 +101,8 @@ export function statusLine(i: StatusInputs): string {
     (raft.length ? ` | ${processSummary("raft", raft, "")}` : "") +
     (i.members ? ` | members ${i.members.up} up${i.members.suspect ? `, ${i.members.suspect} suspect` : ""}${i.members.down ? `, ${i.members.down} down` : ""}` : "") +
     (paxos.length ? ` | ${processSummary("paxos", paxos, "")}` : "") +
-    (i.singletons.length ? ` | ${i.singletons.map((s) => `${singletonLabel(s.lease)}@${s.nodeId}`).join(" ")}` : "");
+    (i.singletons.length ? ` | ${i.singletons.map((s) => `${singletonLabel(s.lease)}@${s.nodeId}`).join(" ")}` : "") +
+    (i.replication?.length ? ` | repl ${formatReplication(i.replication)}` : "");
 }
 
 /** "singleton/backup" → "backup", "recovery/coordinator" → "coordinator". */

@@ -688,7 +688,7 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
         moddable: stack.moddable ? { connected: stack.moddable.connected(), devices: stack.moddable.ids.length } : null,
         batchesPerSec: rates.rate("msgs", probe.outputBatches), pointsPerSec: rates.rate("pts", probe.outputPoints),
         consumerLag: s.consumerLag, deadLetters: s.deadLetters,
-        cloud, control, members: s.members, singletons: s.singletons,
+        cloud, control, members: s.members, singletons: s.singletons, replication: s.replication,
       }), force);
     }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => {
       busy = false;

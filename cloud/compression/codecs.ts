@@ -13,7 +13,10 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from "lz4-napi";
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from "snappy";
 import { compress as zstdCompress } from "zstd-napi";
-import { DCtx } from "zstd-napi/binding";
+import zstdBinding from "zstd-napi/binding";
+
+// CommonJS without export names Node's ESM loader can see: take DCtx off the default export.
+const { DCtx } = zstdBinding;
 
 export const CodecName = {
   Gzip: "gzip",

@@ -18,6 +18,9 @@ export {
   legacyUplinkStreams,
   IngestStream,
   defaultStreamLimits,
+  ingestReplicationPlans,
+  ingestStreamDataSet,
+  type IngestReplication,
   type EnsureIngestOptions,
   type StreamLimits,
 } from "./streams";

@@ -88,6 +88,36 @@ export function registerIngestMetrics(registry: Registry, stats: () => IngestSta
       this.labels({ node: s.nodeId, path: "out" }).inc(s.compression.outCompressed);
     },
   });
+  new Counter({
+    name: "xsfleet_replication_semisync_writes_total", help: "Semi-sync history writes by outcome: replicated (the mirror had it in time) or unreplicated (timed out, or written while degraded)",
+    labelNames: ["node", "outcome"], registers: [registry],
+    collect() {
+      const s = stats();
+      const g = s.replication.semiSync;
+      this.reset();
+      if (!g) return;
+      this.labels({ node: s.nodeId, outcome: "replicated" }).inc(g.replicated);
+      this.labels({ node: s.nodeId, outcome: "unreplicated" }).inc(g.unreplicated);
+    },
+  });
+  new Counter({
+    name: "xsfleet_replication_semisync_degradations_total", help: "Times the semi-sync history writer degraded to async (the mirror missed the timeout)",
+    labelNames: ["node"], registers: [registry],
+    collect() {
+      const s = stats();
+      this.reset();
+      if (s.replication.semiSync) this.labels({ node: s.nodeId }).inc(s.replication.semiSync.degradations);
+    },
+  });
+  new Gauge({
+    name: "xsfleet_replication_semisync_degraded", help: "1 while the semi-sync history writer runs degraded (async) until the mirror catches up",
+    labelNames: ["node"], registers: [registry],
+    collect() {
+      const s = stats();
+      this.reset();
+      if (s.replication.semiSync) this.set({ node: s.nodeId }, s.replication.semiSync.degraded ? 1 : 0);
+    },
+  });
   new Gauge({
     name: "xsfleet_ingest_cached_devices", help: "Device states cached on this ingest node", labelNames: ["node"], registers: [registry],
     collect() {

@@ -37,7 +37,11 @@ export class Publisher implements OutputPort {
   /** Bytes before and after compression, per path (ingest metrics). */
   readonly compressionStats: CompressionStats = { historyRawBytes: 0, historyStoredBytes: 0, historyCompressed: 0, outRawBytes: 0, outSentBytes: 0, outCompressed: 0 };
 
-  constructor(conns: readonly NatsConnection[], readonly nodeId: string, compression: PublisherCompression = noCompression) {
+  readonly #historyGate: HistoryGate | null;
+
+  /** `historyGate`: what a history record's ack waits for besides the primary (semi-sync replication). */
+  constructor(conns: readonly NatsConnection[], readonly nodeId: string, compression: PublisherCompression = noCompression, historyGate: HistoryGate | null = null) {
+    this.#historyGate = historyGate;
     if (conns.length === 0) throw new Error("Publisher needs at least one connection");
     this.#nc = [...conns];
     this.#js = conns.map((nc) => jetstream(nc, { timeout: 10_000 }));
@@ -76,7 +80,12 @@ export class Publisher implements OutputPort {
     return i;
   }
 
-  /** History records and (durable) out message of one telemetry batch. Resolves when stored. */
+  #gated(ack: Promise<PubAck>): Promise<PubAck> {
+    const gate = this.#historyGate;
+    return gate ? ack.then(async (a) => { await gate(a); return a; }) : ack;
+  }
+
+  /** History records and (durable) out message of one telemetry batch. Resolves when stored (and replicated, semi-sync). */
   telemetry(o: TelemetryOutput, history: HistoryLayout | null, outDurable: boolean): Promise<PubAck>[] {
     const js = this.#js[this.#pick()]!;
     const acks: Promise<PubAck>[] = [];
@@ -84,13 +93,13 @@ export class Publisher implements OutputPort {
     const th = (o as TracedTelemetryOutput).traceContext ? traceHeaders(o) : undefined;
     if (history === "batch") {
       const r = this.#history(encodeHistoryBatch(o.seq, o.deviceTimeMs, o.raw), th);
-      acks.push(js.publish(historyBatchSubject(o.deviceId), r.data, { msgID: historyBatchMsgId(o.deviceId, o.seq, o.epoch), ...(r.headers ? { headers: r.headers } : {}) }));
+      acks.push(this.#gated(js.publish(historyBatchSubject(o.deviceId), r.data, { msgID: historyBatchMsgId(o.deviceId, o.seq, o.epoch), ...(r.headers ? { headers: r.headers } : {}) })));
     } else if (history === "channel") {
       const t = o.telemetry;
       for (const c of t.channels) {
         // One headers object per record: the encoding differs record by record.
         const r = this.#history(encodeHistoryRecord({ s: o.seq, t: c.t, v: c.v }), th ? copyHeaders(th) : undefined);
-        acks.push(js.publish(historySubject(o.deviceId, c.name), r.data, { msgID: historyMsgId(o.deviceId, o.seq, c.name, o.epoch), ...(r.headers ? { headers: r.headers } : {}) }));
+        acks.push(this.#gated(js.publish(historySubject(o.deviceId, c.name), r.data, { msgID: historyMsgId(o.deviceId, o.seq, c.name, o.epoch), ...(r.headers ? { headers: r.headers } : {}) })));
       }
     }
     if (outDurable) {
@@ -133,6 +142,9 @@ export class Publisher implements OutputPort {
     return this.#js[this.#pick()]!.publish(dlqSubject(d.reason), d.data, { msgID: deadLetterMsgId(d.stream, d.streamSeq), headers: h });
   }
 }
+
+/** Resolves when a history record acknowledged by its primary may count as written. */
+export type HistoryGate = (ack: PubAck) => Promise<unknown>;
 
 /** Codec and threshold of each path the publisher compresses. */
 export interface PublisherCompression {

@@ -3,6 +3,7 @@
 // cloud/node/config.ts checks them at startup with the rest of the node's
 // configuration.
 import { codecChoices, defaultCompression, thresholdBytesMax, type CodecChoice } from "../compression";
+import { DataSet, defaultReplication, replicationProblem, semiSyncTimeoutDefaultMs, semiSyncTimeoutMaxMs, type ReplicationMode } from "../replication";
 
 /** How history records are laid out: one JSON record per (device, seq,
  *  channel), or one binary record per (device, seq). */
@@ -93,6 +94,12 @@ export interface IngestConfig {
    *  opted in (they decode by the Xsf-Encoding header). */
   outCodec: CodecChoice;
   outCompressMinBytes: number;
+  /** Replication of the history stream: sync, semi-sync or async (docs/data-plane.md "Replication"). */
+  historyReplication: ReplicationMode;
+  /** Replication of the out stream XSF_OUT (analytics results). */
+  outReplication: ReplicationMode;
+  /** A semi-sync write waits this long for the mirror, then the writer degrades to async (counted). */
+  semiSyncTimeoutMs: number;
 }
 
 export const defaultIngestConfig: IngestConfig = {
@@ -129,6 +136,9 @@ export const defaultIngestConfig: IngestConfig = {
   historyCompressMinBytes: defaultCompression.history.thresholdBytes,
   outCodec: defaultCompression.out.codec,
   outCompressMinBytes: defaultCompression.out.thresholdBytes,
+  historyReplication: defaultReplication.history,
+  outReplication: defaultReplication.analytics,
+  semiSyncTimeoutMs: semiSyncTimeoutDefaultMs,
 };
 
 type NumericKey = { [K in keyof IngestConfig]: IngestConfig[K] extends number ? K : never }[keyof IngestConfig];
@@ -137,6 +147,12 @@ const choices: Partial<Record<keyof IngestConfig, readonly string[]>> = {
   historyLayout: ["channel", "batch"],
   historyCodec: codecChoices,
   outCodec: codecChoices,
+};
+
+/** Mode settings and the data set each configures (checked by cloud/replication). */
+const replicationKeys: Partial<Record<keyof IngestConfig, DataSet>> = {
+  historyReplication: DataSet.History,
+  outReplication: DataSet.Analytics,
 };
 
 const ranges: Record<NumericKey, [number, number]> = {
@@ -166,6 +182,7 @@ const ranges: Record<NumericKey, [number, number]> = {
   schemaVersionMax: [1, 1_000],
   historyCompressMinBytes: [0, thresholdBytesMax],
   outCompressMinBytes: [0, thresholdBytesMax],
+  semiSyncTimeoutMs: [1, semiSyncTimeoutMaxMs],
 };
 
 /** Validates a raw config object (e.g. the `ingest` section of the cloud
@@ -182,6 +199,13 @@ export function parseIngestConfig(raw: Record<string, unknown> | Partial<IngestC
     const k = key as keyof IngestConfig;
     if (typeof defaultIngestConfig[k] === "boolean") {
       if (typeof value !== "boolean") problems.push(`ingest.${key}: expected true or false, got ${JSON.stringify(value)}`);
+      else (out as unknown as Record<string, unknown>)[k] = value;
+      continue;
+    }
+    const dataSet = replicationKeys[k];
+    if (dataSet) {
+      const problem = replicationProblem(`ingest.${key}`, dataSet, value);
+      if (problem) problems.push(problem);
       else (out as unknown as Record<string, unknown>)[k] = value;
       continue;
     }
