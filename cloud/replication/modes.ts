@@ -56,11 +56,14 @@ export const defaultReplication: Readonly<Record<DataSet, ReplicationMode>> = Ob
   "device-state": ReplicationMode.Sync,
   // Leases, commands, registry: correctness state, small and rarely written.
   "control-plane": ReplicationMode.Sync,
-  // The largest write path: one round trip to a single mirror instead of a quorum per record,
-  // nothing lost while the mirror keeps up, still writable when the mirror is down.
-  history: ReplicationMode.SemiSync,
-  // Derived and re-derivable from history; integrators want low latency.
-  analytics: ReplicationMode.Async,
+  // History and analytics results could give up some durability for latency, but ingest writes
+  // both before it acks the device's uplink: with an R1 primary (async, semi-sync) the loss of
+  // that primary's server stalls ingest until the server is back (nats-server 2.9 cannot promote
+  // a mirror; test/cloud/ingest/cluster.test.ts dead-letters under it). Sync by default; semi-sync
+  // (history) and async (analytics) are one setting away where the write latency matters more
+  // (bench:replication measures the trade).
+  history: ReplicationMode.Sync,
+  analytics: ReplicationMode.Sync,
 });
 
 /** How long a semi-sync write waits for the mirror before degrading. */
