@@ -116,49 +116,45 @@ const snappy: Codec = {
   },
 };
 
-/** Output chunk of the Zstd loop. */
-const zstdChunkBytes = 64 * 1024;
+/** Largest output chunk of the Zstd loop. */
+const zstdChunkBytesMax = 64 * 1024;
+/** One decompression context, reused (creating one per message costs more than small messages' decompression). */
+let zstdCtx: InstanceType<typeof DCtx> | null = null;
 
 const zstd: Codec = {
   name: CodecName.Zstd,
   compress: (b) => zstdCompress(b),
   decompress(b, maxBytes) {
     checkInput(CodecName.Zstd, b, maxBytes);
-    const dctx = new DCtx();
+    // A context left mid-frame by an error is replaced, never reused.
+    const dctx = zstdCtx ?? new DCtx();
+    zstdCtx = null;
     const chunks: Buffer[] = [];
     let total = 0;
     let input = b;
-    let lastHint = 0;
+    let hint = 1;
+    // The frame header's size is a hint for the first chunk only (it may lie); the cap decides.
+    let declared: number | null = null;
+    try { declared = zstdBinding.getFrameContentSize(b); } catch { /* not a frame: the loop reports it */ }
+    const first = declared !== null && declared >= 0 ? declared + 1 : Math.max(b.byteLength * 4, 1024);
     try {
-      while (input.length > 0) {
+      for (let chunkBytes = first; input.length > 0 || hint !== 0;) {
         // Never ask for more than the cap allows plus one byte (to notice an overflow).
-        const room = Math.min(zstdChunkBytes, maxBytes - total + 1);
-        const out = Buffer.allocUnsafe(room);
-        const [hint, produced, consumed] = dctx.decompressStream(out, input);
-        lastHint = hint;
+        const out = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, zstdChunkBytesMax, maxBytes - total + 1)));
+        const [h, produced, consumed] = dctx.decompressStream(out, input);
+        hint = h;
         total += produced;
         if (total > maxBytes) throw tooLarge(CodecName.Zstd, `> ${maxBytes}`, maxBytes);
         if (produced > 0) chunks.push(out.subarray(0, produced));
-        if (consumed === 0 && produced === 0) throw new CompressionError(CodecName.Zstd, "malformed", "no progress");
+        if (consumed === 0 && produced === 0) throw new CompressionError(CodecName.Zstd, "malformed", input.length === 0 ? "truncated frame" : "no progress");
         input = input.subarray(consumed);
+        chunkBytes = zstdChunkBytesMax;
       }
     } catch (err) {
       throw malformed(CodecName.Zstd, err);
     }
-    // A frame cut short leaves the decoder wanting more input.
-    if (lastHint !== 0) {
-      // Output may still be pending with the input consumed: drain it under the cap.
-      for (;;) {
-        const out = Buffer.allocUnsafe(Math.min(zstdChunkBytes, maxBytes - total + 1));
-        const [hint, produced] = dctx.decompressStream(out, new Uint8Array(0));
-        total += produced;
-        if (total > maxBytes) throw tooLarge(CodecName.Zstd, `> ${maxBytes}`, maxBytes);
-        if (produced > 0) chunks.push(out.subarray(0, produced));
-        if (hint === 0) break;
-        if (produced === 0) throw new CompressionError(CodecName.Zstd, "malformed", "truncated frame");
-      }
-    }
-    return Buffer.concat(chunks, total);
+    zstdCtx = dctx;
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
   },
 };
 

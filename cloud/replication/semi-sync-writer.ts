@@ -9,7 +9,7 @@ import { SemiSyncGate, type GateOutcome, type GateStats } from "./semi-sync";
 
 export interface SemiSyncWriterOptions {
   timeoutMs: number;
-  /** Poll period while writes wait (default 10 ms). */
+  /** Pause between polls while writes wait (default 1 ms: each poll is a round trip, so the wait is about two). */
   pollMs?: number;
   /** Poll period while degraded and nothing waits (default 500 ms). */
   idlePollMs?: number;
@@ -34,7 +34,7 @@ export class SemiSyncWriter {
     this.#jsm = jsm;
     this.gate = new SemiSyncGate(opts.timeoutMs);
     this.#now = opts.nowMs ?? Date.now;
-    this.#pollMs = opts.pollMs ?? 10;
+    this.#pollMs = opts.pollMs ?? 1;
     this.#idlePollMs = opts.idlePollMs ?? 500;
   }
 
