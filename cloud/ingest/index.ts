@@ -20,6 +20,7 @@ export {
   defaultStreamLimits,
   ingestReplicationPlans,
   ingestStreamDataSet,
+  ingestMirrorStreams,
   type IngestReplication,
   type EnsureIngestOptions,
   type StreamLimits,

@@ -27,7 +27,7 @@ import {
 } from "@nats-io/jetstream";
 import { Uplink } from "../../shared/topics";
 import { historyStream } from "../records";
-import { applyPlan, clusterServers, DataSet, defaultReplication, ensureMirror, planReplication, ReplicationMode, type ReplicationPlan } from "../replication";
+import { applyPlan, clusterServers, DataSet, defaultReplication, ensureMirror, mirrorStreamName, planReplication, ReplicationMode, type ReplicationPlan } from "../replication";
 import { ensureDeviceStateBucket, type StateBucketOptions } from "../state";
 import {
   allDevicesSubject, allDlqSubject, allHistorySubject, allOutTelemetrySubject, partitionSubject, uplinkStream, uplinkStreamSubjects,
@@ -50,6 +50,9 @@ export const IngestStream = {
   DeadLetter: "XSF_DLQ",
 } as const;
 export type IngestStream = (typeof IngestStream)[keyof typeof IngestStream];
+
+/** The mirror streams ingest may create (async or semi-sync history and out; cloud/replication). */
+export const ingestMirrorStreams: readonly string[] = Object.freeze([IngestStream.History, IngestStream.Out].map(mirrorStreamName));
 
 /** Streams of earlier releases (one per uplink kind); their subjects overlap XSF_UP's. */
 export const legacyUplinkStreams: readonly string[] = Object.freeze(["XSF_TELE", "XSF_HB", "XSF_HELLO", "XSF_CTR", "XSF_ACK"]);
