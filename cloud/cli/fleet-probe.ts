@@ -4,10 +4,13 @@
 // points/s from the integrator output subjects.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { IngestStream } from "../ingest";
+import { decodePayload } from "../compression";
+import { IngestStream, ingestStreamDataSet } from "../ingest";
+import { commandsBucket } from "../commands";
+import { DataSet, replicationStatus, type ReplicationStatus } from "../replication";
 import { DevicePresence } from "../../shared/device-presence";
 import { MemberStatus, type MemberView } from "../membership";
-import { DeviceStateMirror } from "../state";
+import { DeviceStateMirror, deviceStateBucket } from "../state";
 import { Uplink } from "../../shared/topics";
 import { allOutTelemetrySubject, allPartitionedDevicesSubject, cacheStatsSubject, ClusterApiSubject } from "../subjects";
 import { summarizeCacheStats, type CacheSummary } from "../cache";
@@ -42,7 +45,25 @@ export interface FleetSnapshot {
   singletons: { lease: string; nodeId: string }[];
   /** The cache nodes' counters summed (null: no cache node answered). */
   cache: CacheSummary | null;
+  /** Replication mode per data set as JetStream holds it (docs/data-plane.md "Replication"). */
+  replication: ReplicationStatus[];
 }
+
+/** The data sets the status shows, each by the stream that holds it. */
+const replicatedSets: readonly { dataSet: DataSet; stream: string }[] = [
+  ...[IngestStream.Uplinks, IngestStream.History, IngestStream.Out].map((stream) => ({ dataSet: ingestStreamDataSet[stream], stream })),
+  { dataSet: DataSet.DeviceState, stream: kvStreamName(deviceStateBucket) },
+  { dataSet: DataSet.ControlPlane, stream: kvStreamName(commandsBucket) },
+];
+
+/** The stream behind a KV bucket. */
+function kvStreamName(bucket: string): string {
+  return `KV_${bucket}`;
+}
+
+const outDecoder = new TextDecoder();
+/** Largest decoded out message the probe reads (XSF_OUT stores at most 1 MiB). */
+const outBytesMax = 1024 * 1024;
 
 export class FleetProbe {
   #jsm: JetStreamManager | undefined;
@@ -62,7 +83,8 @@ export class FleetProbe {
     void (async () => {
       for await (const m of sub) {
         try {
-          const j = m.json<{ points?: number }>();
+          // Out messages may be compressed (ingest outCodec); decode by their header.
+          const j = JSON.parse(outDecoder.decode(decodePayload(m.data, m.headers, outBytesMax))) as { points?: number };
           this.#points += typeof j.points === "number" ? j.points : 0;
           this.#batches++;
         } catch {
@@ -112,6 +134,7 @@ export class FleetProbe {
       devicesKnown, devicesOnline, consumerLag, deadLetters: await msgs(IngestStream.DeadLetter),
       telemetryMessages: await telemetryStored(jsm), members: cluster?.members ?? null, singletons: cluster?.singletons ?? [],
       cache: await this.cache(),
+      replication: await replicationStatus(jsm, replicatedSets).catch(() => []),
     };
   }
 

@@ -5,6 +5,7 @@
 // themselves, so a killed node shows as down at the next redraw.
 import { RateMeter as CounterRate } from "../dashboard";
 import { ProcessKind, type ProcessSnapshot } from "./cloud-processes";
+import { formatReplication, type ReplicationStatus } from "../replication";
 
 export interface LiveStatus {
   /** Redraws the line; off a terminal it is printed every plainEveryMs, or at once when `force` (something changed). */
@@ -85,6 +86,8 @@ export interface StatusInputs {
   singletons: readonly { lease: string; nodeId: string }[];
   /** The cache ring's counters (null: no cache node answered). */
   cache?: { nodes: number; hitRate: number | null; entries: number } | null;
+  /** Replication mode per data set (absent or empty: not shown). */
+  replication?: readonly ReplicationStatus[];
 }
 
 export function statusLine(i: StatusInputs): string {
@@ -101,7 +104,8 @@ export function statusLine(i: StatusInputs): string {
     (i.members ? ` | members ${i.members.up} up${i.members.suspect ? `, ${i.members.suspect} suspect` : ""}${i.members.down ? `, ${i.members.down} down` : ""}` : "") +
     (paxos.length ? ` | ${processSummary("paxos", paxos, "")}` : "") +
     (i.cache ? ` | cache ${i.cache.hitRate === null ? "no reads yet" : `${Math.round(i.cache.hitRate * 100)}% hits`} (${i.cache.nodes} nodes, ${i.cache.entries} entries)` : "") +
-    (i.singletons.length ? ` | ${i.singletons.map((s) => `${singletonLabel(s.lease)}@${s.nodeId}`).join(" ")}` : "");
+    (i.singletons.length ? ` | ${i.singletons.map((s) => `${singletonLabel(s.lease)}@${s.nodeId}`).join(" ")}` : "") +
+    (i.replication?.length ? ` | repl ${formatReplication(i.replication)}` : "");
 }
 
 /** "singleton/backup" → "backup", "recovery/coordinator" → "coordinator". */

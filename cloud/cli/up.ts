@@ -42,6 +42,7 @@ import { startPrometheus, type LocalPrometheus } from "./prometheus";
 import { otlpTracesPath, otlpTracesUrl } from "../tracing";
 import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, paxosAcceptorSecurityArgs, prepareStackSecurity, stackPartitions, type StackSecurity } from "./stack-security";
 import { uplinkPartitionMappings } from "../subjects";
+import { DataSet, replicationProblem, ReplicationMode } from "../replication";
 
 export const upSpec: CommandSpec = {
   name: "up",
@@ -64,6 +65,8 @@ export const upSpec: CommandSpec = {
     "dashboard-port": { type: "string", value: "PORT", description: "web dashboard port (0 = off; a free one when busy)", default: "8090" },
     "backup-interval": { type: "string", value: "S", description: "scheduled backups of the control plane and KV buckets into <state-dir>/backups every S seconds, by whichever cloud node holds the backup singleton (0 = off; needs --registry control)", default: "300" },
     "backup-retain": { type: "string", value: "N", description: "scheduled backups kept", default: "6" },
+    "history-replication": { type: "string", value: "sync|semi-sync|async", description: "replication of the telemetry history with --nats-nodes 3 (docs/data-plane.md \"Replication\")", default: "sync" },
+    "out-replication": { type: "string", value: "sync|semi-sync|async", description: "replication of the integrator outputs XSF_OUT with --nats-nodes 3", default: "sync" },
     duration: { type: "string", value: "S", description: "stop after S seconds (default: until Ctrl-C)" },
     insecure: { type: "boolean", description: "no authentication at all (the open broker of earlier versions); default: operator/JWT mode, credentials in <state-dir>/secrets" },
     tls: { type: "boolean", description: "TLS on the NATS and MQTT listeners with a local CA (<state-dir>/secrets/tls); devices and services verify it" },
@@ -318,6 +321,9 @@ interface UpSettings {
   /** 0 = no scheduled backups. */
   backupIntervalS: number;
   backupRetain: number;
+  /** Replication modes of history and out (cloud/replication), passed to every cloud node. */
+  historyReplication: ReplicationMode;
+  outReplication: ReplicationMode;
   /** Operator/JWT mode (default); false with --insecure. */
   secure: boolean;
   tls: boolean;
@@ -381,7 +387,8 @@ async function startStack(
     const c = cloudNodeProcess({
       nodeId: `cloud-${i}`, roles, servers: stack.servers, replicas, logDir, registry: o.registry, shutdownTimeoutMs: cloudShutdownMs, onEvent,
       httpPort: await metrics.portFor("cloud-node", `cloud-${i}`),
-      extraArgs: [...backupArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : []), ...traceArgs],
+      extraArgs: [...backupArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : []), ...traceArgs,
+        "--history-replication", o.historyReplication, "--out-replication", o.outReplication],
     });
     stack.cloud.push(c);
     await c.start();
@@ -603,6 +610,8 @@ export async function runUp(argv: string[]): Promise<number> {
     dashPort: intOption(p, "dashboard-port", 0, 65535),
     backupIntervalS: intOption(p, "backup-interval", 0, 7 * 86_400),
     backupRetain: intOption(p, "backup-retain", 1, 1000),
+    historyReplication: replicationOption(p, "history-replication", DataSet.History),
+    outReplication: replicationOption(p, "out-replication", DataSet.Analytics),
     secure: p.insecure !== true,
     tls: p.tls === true,
     tlsHosts: [...new Set([...localTlsHostsDefault, ...((p["tls-host"] as string[] | undefined) ?? [])])],
@@ -664,6 +673,13 @@ export async function runUp(argv: string[]): Promise<number> {
   return 0;
 }
 
+function replicationOption(p: ReturnType<typeof parseCommand> & object, name: string, dataSet: DataSet): ReplicationMode {
+  const v = stringOption(p, name) ?? ReplicationMode.Sync;
+  const problem = replicationProblem(`--${name}`, dataSet, v);
+  if (problem) throw new UsageError(problem, "up");
+  return v as ReplicationMode;
+}
+
 interface StatusTimer {
   /** Redraw now (force: print even off a terminal). */
   refresh(force: boolean): void;
@@ -690,7 +706,7 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
         moddable: stack.moddable ? { connected: stack.moddable.connected(), devices: stack.moddable.ids.length } : null,
         batchesPerSec: rates.rate("msgs", probe.outputBatches), pointsPerSec: rates.rate("pts", probe.outputPoints),
         consumerLag: s.consumerLag, deadLetters: s.deadLetters,
-        cloud, control, members: s.members, singletons: s.singletons, cache: s.cache,
+        cloud, control, members: s.members, singletons: s.singletons, cache: s.cache, replication: s.replication,
       }), force);
     }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => {
       busy = false;

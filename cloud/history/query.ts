@@ -3,7 +3,9 @@
 // `fromMs - clockSkewMaxMs` by storage time (a point is stored after it was
 // measured, give or take clock skew), reads the messages that exist at that
 // moment (num_pending at creation, so it never waits for new ones) and keeps
-// the points whose device time is in [fromMs, toMs].
+// the points whose device time is in [fromMs, toMs]. Records are decoded by
+// their Xsf-Encoding header (ingest compresses large ones; cloud/compression),
+// each capped at historyRecordBytesMax.
 import {
   AckPolicy,
   DeliverPolicy,
@@ -16,6 +18,7 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import { isDeviceId } from "../../shared/topics";
+import { decodePayload, type HeaderReader } from "../compression";
 import { decodeHistoryBatch, decodeHistoryRecord, decodeTelemetry, historyStream } from "../records";
 import { historyBatchSubject, historySubject } from "../subjects";
 
@@ -55,6 +58,8 @@ export interface HistoryScanHooks {
 }
 
 export const historyLimitMax = 1_000_000;
+/** Largest decompressed history record (the stream stores at most 1 MiB; a bomb stops here). */
+export const historyRecordBytesMax = 8 * 1024 * 1024;
 const fetchBatchMax = 1_000;
 
 export async function queryHistory(js: JetStreamClient, q: HistoryQuery, hooks: HistoryScanHooks = {}): Promise<HistoryResult> {
@@ -136,7 +141,7 @@ async function scan(
           const tp = m.headers?.get("traceparent");
           if (tp) onTrace(tp);
         }
-        onData(m.data);
+        onData(decodePayload(m.data, m.headers as HeaderReader | undefined, historyRecordBytesMax));
       }
       if (got === 0) break;
     }

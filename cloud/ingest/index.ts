@@ -18,6 +18,10 @@ export {
   legacyUplinkStreams,
   IngestStream,
   defaultStreamLimits,
+  ingestReplicationPlans,
+  ingestStreamDataSet,
+  ingestMirrorStreams,
+  type IngestReplication,
   type EnsureIngestOptions,
   type StreamLimits,
 } from "./streams";

@@ -78,6 +78,59 @@ export function registerIngestMetrics(registry: Registry, stats: () => IngestSta
       this.set({ node: s.nodeId }, s.partitionsOwned.length);
     },
   });
+  new Counter({
+    name: "xsfleet_ingest_compression_bytes_total", help: "Bytes of compressed paths before (raw) and after (stored) compression, by path",
+    labelNames: ["node", "path", "stage"], registers: [registry],
+    collect() {
+      const s = stats();
+      const c = s.compression;
+      this.reset();
+      this.labels({ node: s.nodeId, path: "history", stage: "raw" }).inc(c.historyRawBytes);
+      this.labels({ node: s.nodeId, path: "history", stage: "stored" }).inc(c.historyStoredBytes);
+      this.labels({ node: s.nodeId, path: "out", stage: "raw" }).inc(c.outRawBytes);
+      this.labels({ node: s.nodeId, path: "out", stage: "stored" }).inc(c.outSentBytes);
+    },
+  });
+  new Counter({
+    name: "xsfleet_ingest_compressed_messages_total", help: "Messages sent compressed (above the path's threshold), by path",
+    labelNames: ["node", "path"], registers: [registry],
+    collect() {
+      const s = stats();
+      this.reset();
+      this.labels({ node: s.nodeId, path: "history" }).inc(s.compression.historyCompressed);
+      this.labels({ node: s.nodeId, path: "out" }).inc(s.compression.outCompressed);
+    },
+  });
+  new Counter({
+    name: "xsfleet_replication_semisync_writes_total", help: "Semi-sync history writes by outcome: replicated (the mirror had it in time) or unreplicated (timed out, or written while degraded)",
+    labelNames: ["node", "outcome"], registers: [registry],
+    collect() {
+      const s = stats();
+      const g = s.replication.semiSync;
+      this.reset();
+      if (!g) return;
+      this.labels({ node: s.nodeId, outcome: "replicated" }).inc(g.replicated);
+      this.labels({ node: s.nodeId, outcome: "unreplicated" }).inc(g.unreplicated);
+    },
+  });
+  new Counter({
+    name: "xsfleet_replication_semisync_degradations_total", help: "Times the semi-sync history writer degraded to async (the mirror missed the timeout)",
+    labelNames: ["node"], registers: [registry],
+    collect() {
+      const s = stats();
+      this.reset();
+      if (s.replication.semiSync) this.labels({ node: s.nodeId }).inc(s.replication.semiSync.degradations);
+    },
+  });
+  new Gauge({
+    name: "xsfleet_replication_semisync_degraded", help: "1 while the semi-sync history writer runs degraded (async) until the mirror catches up",
+    labelNames: ["node"], registers: [registry],
+    collect() {
+      const s = stats();
+      this.reset();
+      if (s.replication.semiSync) this.set({ node: s.nodeId }, s.replication.semiSync.degraded ? 1 : 0);
+    },
+  });
   new Gauge({
     name: "xsfleet_ingest_cached_devices", help: "Device states cached on this ingest node", labelNames: ["node"], registers: [registry],
     collect() {

@@ -23,7 +23,8 @@ import { PresenceSweep } from "./presence-sweep";
 import { Publisher } from "./publisher";
 import { DeviceRateLimiter } from "./rate-limit";
 import { parseIngestConfig, type IngestConfig } from "./settings";
-import { ensureIngestConsumers, ensureIngestStreams } from "./streams";
+import { ensureIngestConsumers, ensureIngestStreams, ingestReplicationPlans, IngestStream } from "./streams";
+import { mirrorStreamName, ReplicationMode, SemiSyncWriter } from "../replication";
 import { emptyIngestStats, type IngestStats } from "./types";
 import { WillRelay } from "./will-relay";
 
@@ -66,10 +67,19 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
   const conns = deps.nc instanceof NatsPool ? deps.nc.all() : [deps.nc];
   const log = deps.log;
   const jsm = await jetstreamManager(conns[0]!);
+  const replication = { history: cfg.historyReplication, out: cfg.outReplication };
+  const plans = ingestReplicationPlans(cfg.replicas, replication);
   if (cfg.ensureStreams) {
-    await ensureIngestStreams(jsm, { replicas: cfg.replicas, messageBytesMax: cfg.messageBytesMax });
+    await ensureIngestStreams(jsm, { replicas: cfg.replicas, messageBytesMax: cfg.messageBytesMax, replication });
     await ensureIngestConsumers(jsm, cfg);
   }
+  // Semi-sync history: a record counts as written once the mirror has it (or the writer degraded).
+  const semiSync = plans.XSF_HIST.effective === ReplicationMode.SemiSync
+    ? new SemiSyncWriter(jsm, IngestStream.History, mirrorStreamName(IngestStream.History), {
+      timeoutMs: cfg.semiSyncTimeoutMs,
+      onDegraded: () => log.warn("history replication degraded to async: the mirror did not confirm within the timeout", { timeoutMs: cfg.semiSyncTimeoutMs }),
+    })
+    : null;
   // One KV handle per connection: CAS requests spread over the pool.
   const stores = await Promise.all(conns.map((c) => DeviceStateStore.open(c)));
   const store = stores[0]!;
@@ -79,7 +89,10 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
     compareAndSet: (id, s, rev) => stores[nextStore++ % stores.length]!.compareAndSet(id, s, rev),
   };
   const stats = emptyIngestStats(deps.nodeId);
-  const publisher = new Publisher(conns, deps.nodeId);
+  const publisher = new Publisher(conns, deps.nodeId, {
+    history: { codec: cfg.historyCodec, thresholdBytes: cfg.historyCompressMinBytes },
+    out: { codec: cfg.outCodec, thresholdBytes: cfg.outCompressMinBytes },
+  }, semiSync ? (ack) => semiSync.after(ack) : null);
   const lock = new ControlPlaneLock({ propose: deps.control, ownerId: deps.nodeId });
   const hooks = {
     ...(deps.faults ? { faults: deps.faults } : {}),
@@ -114,7 +127,11 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
   return {
     stats: () => ({
       ...stats, deadLettersByReason: { ...stats.deadLettersByReason }, consumerLag: { ...stats.consumerLag }, partitionsOwned: [...stats.partitionsOwned],
-      cachedDevices: owned().reduce((n, o) => n + o.cache.size, 0),
+      cachedDevices: owned().reduce((n, o) => n + o.cache.size, 0), compression: { ...publisher.compressionStats },
+      replication: {
+        history: plans.XSF_HIST.effective, out: plans.XSF_OUT.effective,
+        semiSync: semiSync ? { ...semiSync.stats } : null,
+      },
     }),
     stop: () => {
       stopping ??= (async () => {
@@ -124,6 +141,7 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
         // Acks and naks out before the connection goes (nothing to flush when it is gone already).
         await Promise.all(conns.map((c) => (c.isClosed() ? undefined : c.flush().catch(() => undefined))));
         await lock.close();
+        semiSync?.stop();
         log.info("ingest role stopped", { nodeId: deps.nodeId });
       })();
       return stopping;

@@ -3,6 +3,7 @@
 // of the device-message contract (cloud/records).
 
 import type { DlqReason } from "../records";
+import type { EffectiveReplication, GateStats } from "../replication";
 
 
 export interface IngestStats {
@@ -56,6 +57,23 @@ export interface IngestStats {
   willsRelayed: number;
   /** Devices held in this node's state cache. */
   cachedDevices: number;
+  compression: CompressionStats;
+  /** Modes of the streams ingest writes, and the semi-sync writer's counts (null: history is not semi-sync). */
+  replication: {
+    history: EffectiveReplication;
+    out: EffectiveReplication;
+    semiSync: (GateStats & { degraded: boolean; mirrorSeq: number }) | null;
+  };
+}
+
+/** Bytes of the compressed paths (publisher.ts): before (raw) and after (stored / sent). */
+export interface CompressionStats {
+  historyRawBytes: number;
+  historyStoredBytes: number;
+  historyCompressed: number;
+  outRawBytes: number;
+  outSentBytes: number;
+  outCompressed: number;
 }
 
 export function emptyIngestStats(nodeId: string): IngestStats {
@@ -64,5 +82,7 @@ export function emptyIngestStats(nodeId: string): IngestStats {
     batchFailures: 0, redeliveries: 0, historyPublished: 0, outPublished: 0, eventsPublished: 0,
     settled: 0, retiredEpoch: 0, epochChanges: 0, dedupOverflow: 0, rateLimited: 0, receiptsPublished: 0,
     consumerLag: {}, partitionsOwned: [], partitionsAcquired: 0, partitionsReleased: 0, willsRelayed: 0, cachedDevices: 0,
+    replication: { history: "single", out: "single", semiSync: null },
+    compression: { historyRawBytes: 0, historyStoredBytes: 0, historyCompressed: 0, outRawBytes: 0, outSentBytes: 0, outCompressed: 0 },
   };
 }

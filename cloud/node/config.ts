@@ -110,6 +110,8 @@ export const settingSpecs: readonly SettingSpec[] = [
   { path: "nats.tls.certFile", env: "XSFLEET_NATS_TLS_CERT", flag: "nats-tls-cert", kind: "string", help: "client certificate file for TLS" },
   { path: "nats.tls.keyFile", env: "XSFLEET_NATS_TLS_KEY", flag: "nats-tls-key", kind: "string", help: "client key file for TLS" },
   { path: "streams.replicas", env: "XSFLEET_STREAM_REPLICAS", flag: "replicas", kind: "int", help: "replicas of streams and KV buckets (1..5)" },
+  { path: "ingest.historyReplication", env: "XSFLEET_HISTORY_REPLICATION", flag: "history-replication", kind: "string", help: "replication of the history stream: sync, semi-sync or async (docs/data-plane.md)" },
+  { path: "ingest.outReplication", env: "XSFLEET_OUT_REPLICATION", flag: "out-replication", kind: "string", help: "replication of the out stream XSF_OUT: sync, semi-sync or async" },
   { path: "http.host", env: "XSFLEET_HTTP_HOST", flag: "http-host", kind: "string", help: "address for /healthz and /metrics" },
   { path: "http.port", env: "XSFLEET_HTTP_PORT", flag: "http-port", kind: "port", help: "port for /healthz and /metrics; 0 = any free port, off = disabled" },
   { path: "shutdownTimeoutMs", env: "XSFLEET_SHUTDOWN_TIMEOUT_MS", flag: "shutdown-timeout-ms", kind: "int", help: "graceful shutdown budget in ms" },

@@ -15,7 +15,7 @@
 import { Downlink, Uplink, deviceSubject } from "../../shared/topics";
 import { CloudRole } from "../base";
 import { commandsBucket } from "../commands";
-import { IngestStream, mqttMessagesStream } from "../ingest";
+import { IngestStream, ingestMirrorStreams, mqttMessagesStream } from "../ingest";
 import { inboxPrefixFor } from "../nats";
 import { BACKUP_CATALOG_BUCKET } from "../recovery";
 import { registryBucket } from "../registry";
@@ -130,6 +130,8 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return role([
         jsInfo,
         ...Object.values(IngestStream).flatMap((s) => [...streamAdmin(s), ...consumersOn(s)]),
+        // mirrors of async / semi-sync history and out (created, deleted when the mode goes back to sync)
+        ...ingestMirrorStreams.flatMap((s) => [...streamAdmin(s), `$JS.API.STREAM.DELETE.${s}`]),
         ...streamAdmin(mqttMessagesStream),
         ...kvBucket(deviceStateBucket, "admin"),
         // device shadow reports joined into the reported documents (the bucket is created by whichever of api/ingest starts first)
