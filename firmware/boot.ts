@@ -66,7 +66,7 @@ export function bootDevice(settings: DeviceSettings, board: Board): void {
     // A child of a star: no broker of its own, its "broker" is the gateway over a TCP link (docs/edge.md).
     platform.mqttConnect = linkMqttConnect(socketLinks(), moddableTimers, platform.clock);
     init = { ...init, brokerUrls: [`mqtt://${edge.gatewayHost}:${edge.gatewayPort}`] };
-  } else if (init.role === "gateway") {
+  } else if (init.role === "gateway" || init.role === "processing") {
     const links = socketLinks();
     // config.gatewayFrameBytesMax (4 KB): the device's RAM bounds the partial frames it may hold (docs/edge.md).
     gateway = new Gateway({ ...platform, links }, { gatewayId: init.deviceId, port: edge.gatewayPort, allow: edge.children, frameBytesMax: edge.frameBytesMax });

@@ -71,7 +71,7 @@ export interface DeviceSettings {
 }
 
 export function deviceSettings(s: Settings): DeviceSettings {
-  const role = s.choice("role", [DeviceRole.Sensor, DeviceRole.Actuator, DeviceRole.Gateway], DeviceRole.Sensor);
+  const role = s.choice("role", [DeviceRole.Sensor, DeviceRole.Actuator, DeviceRole.Gateway, DeviceRole.Processing], DeviceRole.Sensor);
   const gatewayHost = s.text("gatewayHost", "");
   // A child of a star has no broker of its own (boot.ts points it at the gateway).
   const mqttHost = gatewayHost !== "" ? s.text("mqttHost", gatewayHost) : s.text("mqttHost");

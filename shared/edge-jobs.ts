@@ -118,7 +118,7 @@ export function parseJob(id: string, value: string): EdgeJob | string {
   if (kind === EdgeJobKind.Rules) {
     const channel = f.ch ?? "";
     if (!isChannelName(channel)) return `job ${id}: rule channel ch missing or bad`;
-    const op = f.gt !== undefined ? "gt" : f.lt !== undefined ? "lt" : "";
+    const op: "gt" | "lt" | "" = f.gt !== undefined ? "gt" : f.lt !== undefined ? "lt" : "";
     if (op === "") return `job ${id}: rule needs gt= or lt=`;
     const threshold = Number(op === "gt" ? f.gt : f.lt);
     if (!Number.isFinite(threshold)) return `job ${id}: threshold is not a number`;

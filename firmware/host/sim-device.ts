@@ -94,8 +94,9 @@ export interface SimDeviceOptions {
    */
   viaGateway?: { host: string; port: number };
   /**
-   * Run as a gateway (role "gateway"): listen for children on `port` (TCP)
-   * and relay for those on `children` (until desired config says otherwise).
+   * Run as a gateway (role "gateway", or "processing" when `role` says so):
+   * listen for children on `port` (TCP) and relay for those on `children`
+   * (until desired config says otherwise); edge jobs come by desired config.
    */
   relay?: { port: number; children: readonly string[]; rejoinGraceMs?: number };
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
@@ -220,7 +221,8 @@ function credentialFor(opts: SimDeviceOptions, platform: Platform, urls: string[
 
 /** Starts one simulated device; resolves once it is running (not necessarily connected) — after provisioning when it has a claim. */
 export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice> {
-  const role = opts.relay !== undefined ? "gateway" : opts.role ?? "sensor";
+  // A relaying node is a gateway, or a processing node (a gateway that also runs rule jobs).
+  const role = opts.relay !== undefined ? (opts.role === "processing" ? "processing" : "gateway") : opts.role ?? "sensor";
   const { platform: base, replay } = hostPlatform({ ...opts, role });
   const events = new EventEmitter();
   events.setMaxListeners(0);
