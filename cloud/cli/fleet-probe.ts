@@ -9,7 +9,8 @@ import { DevicePresence } from "../../shared/device-presence";
 import { MemberStatus, type MemberView } from "../membership";
 import { DeviceStateMirror } from "../state";
 import { Uplink } from "../../shared/topics";
-import { allOutTelemetrySubject, allPartitionedDevicesSubject, ClusterApiSubject } from "../subjects";
+import { allOutTelemetrySubject, allPartitionedDevicesSubject, ClusterApiSubject, EdgeApiSubject } from "../subjects";
+import type { EdgeJobsReply } from "../recovery";
 
 /** Devices the status line mirrors (the fleet simulator's own maximum). */
 const devicesShownMax = 10_000;
@@ -37,6 +38,8 @@ export interface FleetSnapshot {
   members: { up: number; suspect: number; down: number } | null;
   /** Which live node holds which singleton lease (from the members' heartbeats), sorted by lease. */
   singletons: { lease: string; nodeId: string }[];
+  /** Edge jobs the scheduler placed, of those defined (xsfleet.v1.api.edge.jobs; null: no scheduler answers). */
+  edgeJobs: { placed: number; jobs: number } | null;
 }
 
 export class FleetProbe {
@@ -102,11 +105,22 @@ export class FleetProbe {
     let devicesOnline = 0;
     for (const d of this.#devices.devices()) if (d.presence.state === DevicePresence.Online) devicesOnline++;
     const devicesKnown = this.#devices.size + this.#devices.droppedIds;
-    const cluster = await this.cluster();
+    const [cluster, edgeJobs] = await Promise.all([this.cluster(), this.edgeJobs()]);
     return {
       devicesKnown, devicesOnline, consumerLag, deadLetters: await msgs(IngestStream.DeadLetter),
       telemetryMessages: await telemetryStored(jsm), members: cluster?.members ?? null, singletons: cluster?.singletons ?? [],
+      edgeJobs,
     };
+  }
+
+  /** Placed and defined edge jobs, from the scheduler's edge.jobs API; null when no scheduler answers. */
+  async edgeJobs(): Promise<FleetSnapshot["edgeJobs"]> {
+    try {
+      const r = (await this.nc.request(EdgeApiSubject.Jobs, "{}", { timeout: 1_000 })).json<EdgeJobsReply>();
+      return { placed: r.placed, jobs: r.jobs.length };
+    } catch {
+      return null;
+    }
   }
 
   /** Member counts and singleton holders as one live node sees them; null when no orchestration role answers. */

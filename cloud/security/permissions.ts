@@ -156,9 +156,11 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       ], [inbox, ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status])], false);
     case Principal.Orchestration:
       // Scheduled backups read every bucket and stream and keep their catalog in a KV bucket.
+      // The edge scheduler reads device state, writes desired configs (registry) and pushes them (cfg), answers edge.jobs.
       return role([
         allControlSubject, allClusterSubject, ...jsMonitor, ...streamRead("*"), ...consumersOn("*"), ...kvBucket(BACKUP_CATALOG_BUCKET, "admin"),
-      ], [inbox, allClusterSubject, apiSubject("cluster.>")], true);
+        ...kvBucket(deviceStateBucket, "read"), ...registryClient, ...allDownlinks([Downlink.Config]),
+      ], [inbox, allClusterSubject, apiSubject("cluster.>"), apiSubject("edge.>")], true);
     case Principal.Analytics:
       return role([], [inbox], false);
     case Principal.Provisioning:
@@ -177,11 +179,12 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
     case Principal.Dashboard:
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History), ...kvBucket(shadowBucket, "read"),
+        apiSubject("edge.jobs"), // which device runs which edge job (read-only)
       ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject], false);
     case Principal.Fleet:
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject("devices.>"), apiSubject("claims.>"), apiSubject("cluster.>"),
-        apiSubject("shadow.>"),
+        apiSubject("shadow.>"), apiSubject("edge.>"),
       ], [inbox, allOutTelemetrySubject], false);
     case Principal.Integrator: {
       const p = role([
@@ -289,7 +292,7 @@ const descriptions: Record<Principal, string> = {
   ingest: "cloud role: XSF_UP partitions (owned through control-plane leases) into state, history, outputs, receipts",
   api: "cloud role: management API ($SRV service xsfleet-api)",
   commands: "cloud role: command and desired-config delivery",
-  orchestration: "cloud role: membership, leases, recovery, cluster API",
+  orchestration: "cloud role: membership, leases, recovery, cluster API, edge scheduling (edge.jobs)",
   provisioning: "cloud role: claims → device credentials, revocation (holds the signing keys)",
   analytics: "cloud role (not part of this build): replies only",
   control: "Raft control-plane replicas",
