@@ -58,7 +58,7 @@ export async function measureEdgeJobMoves(o: { tickMs: number; kills: number }):
     const got = await lock.acquire(EDGE_SCHEDULER_LEASE, { ttlMs: 600_000, timeoutMs: 5_000 });
     if (!got.ok) throw new Error("no scheduler lease");
     const s = new EdgeScheduler({
-      nc, nodeId: "orch-1", registry, devices: () => mirror.devices(), jobs: [edgeJobDef({ id: "rules-1", spec: "rules;ch=temperature;gt=30" })],
+      nc, nodeId: "orch-1", registry, devices: () => mirror.devices(), ready: () => mirror.ready(5_000), jobs: [edgeJobDef({ id: "rules-1", spec: "rules;ch=temperature;gt=30" })],
       fence: lock, push: (r) => pusher.push(r), tickMs: o.tickMs, onMove: (m) => moves.push(m),
     });
     handle = await s.asSingletonWork().start(got.lock.token);

@@ -111,7 +111,7 @@ async function edgeScheduler(ctx: RoleContext, control: ControlClient | null, lo
   const pusher = new DesiredConfigPusher(nc, registry, log);
   const mirror = new DeviceStateMirror(nc).start();
   const scheduler = new EdgeScheduler({
-    nc, nodeId, registry, devices: () => mirror.devices(), jobs: e.jobs, fence: lock, push: (rec) => pusher.push(rec), tickMs: e.tickMs,
+    nc, nodeId, registry, devices: () => mirror.devices(), ready: () => mirror.ready(5_000), jobs: e.jobs, fence: lock, push: (rec) => pusher.push(rec), tickMs: e.tickMs,
     log: (m) => log.info(m),
   });
   log.info("orchestration: edge scheduler contends", { jobs: e.jobs.length, tickMs: e.tickMs });

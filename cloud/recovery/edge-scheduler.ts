@@ -168,6 +168,8 @@ export interface EdgeSchedulerOptions {
   registry: DeviceRegistry;
   /** Current device states (a DeviceStateMirror's devices()). */
   devices: () => Iterable<DeviceState>;
+  /** Resolves once `devices` holds the whole bucket (DeviceStateMirror.ready): learning owners from a partial view could place a job twice. */
+  ready?: () => Promise<boolean>;
   jobs: readonly EdgeJobDef[];
   /** The lock service holding EDGE_SCHEDULER_LEASE. */
   fence: FenceCheck;
@@ -219,6 +221,8 @@ export class EdgeScheduler {
         const sub = this.#serveApi();
         const handle = loopHandle(async (signal) => {
           try {
+            while (this.#o.ready !== undefined && !(await this.#o.ready()) && !signal.aborted) this.#o.log?.("edge scheduler: device state not loaded yet; waiting");
+            if (signal.aborted) return;
             await this.#learn();
             let n = 0;
             while (!signal.aborted) {

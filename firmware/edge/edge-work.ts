@@ -114,7 +114,7 @@ export class EdgeWork {
     sentEnvelopeBytes: 0, resends: 0, undecodable: 0, rulePoints: 0, alertsRaised: 0, localCommands: 0,
   };
 
-  /** Replaces the jobs (from the desired config); unchanged jobs keep their state. */
+  /** Replaces the jobs (from the desired config); unchanged jobs keep their state. Throws (changing nothing) on a rule the engine refuses. */
   configure(jobs: readonly EdgeJob[]): void {
     let agg: AggregateJob | undefined;
     const rules: RulesJob[] = [];
@@ -124,6 +124,10 @@ export class EdgeWork {
       else if (j.kind === EdgeJobKind.Rules) rules.push(j);
       else for (const c of j.children) if (relay.indexOf(c) < 0) relay.push(c);
     }
+    const before = this.#rules.map(ruleKey).join("|");
+    const rulesChanged = rules.map(ruleKey).join("|") !== before;
+    // Built first: a refused rule leaves every job as it was.
+    const engine = rules.length === 0 ? undefined : this.#engine === undefined || rulesChanged ? new RuleEngine(rules.map(ruleDef), { keysMax: childrenTracked * 4 }) : this.#engine;
     const a = this.#aggregate;
     if (agg === undefined) {
       this.#windows = undefined;
@@ -133,10 +137,8 @@ export class EdgeWork {
       for (const c of this.#children.values()) c.pending.length = 0;
     }
     this.#aggregate = agg;
-    const before = this.#rules.map(ruleKey).join("|");
     this.#rules = rules;
-    if (rules.length === 0) this.#engine = undefined;
-    else if (this.#engine === undefined || rules.map(ruleKey).join("|") !== before) this.#engine = new RuleEngine(rules.map(ruleDef), { keysMax: childrenTracked * 4 });
+    this.#engine = engine;
     this.#relay = relay;
     this.stats.jobs = jobs.length;
   }
@@ -288,7 +290,11 @@ export class EdgeWork {
   /** The child's envelope with its batch replaced by these closed windows (rows by window start). */
   #rewrite(env: Envelope, c: ChildAgg, closed: readonly WindowResult[]): Uint8Array {
     const sources: string[] = [];
-    for (const r of closed) if (sources.indexOf(r.channel) < 0 && sources.length < batchSourceChannelsMax) sources.push(r.channel);
+    for (const r of closed) {
+      if (sources.indexOf(r.channel) >= 0) continue;
+      if (sources.length < batchSourceChannelsMax) sources.push(r.channel);
+      else this.stats.windowsDropped++; // more channels than one batch carries (an aggregate job without ch= on a wide sensor)
+    }
     sources.sort();
     const starts: number[] = [];
     for (const r of closed) if (starts.indexOf(r.start) < 0) starts.push(r.start);
