@@ -3,6 +3,9 @@
 // once (resends carry the same bytes), counting every point the child made up to
 // the last closed window; a rules job acts locally (a set command to the actuator
 // child through the node) while the cloud is unreachable.
+// Seed 1 is also the regression of Delivery.pump stranding outbox messages as
+// inflight when a publish ended the connection mid-pump (a child stopped
+// sending telemetry for good after a link break).
 import { describe, expect, it } from "vitest";
 import { runEdgeJobsScenario, type EdgeJobsScenarioInput } from "../../firmware/sim/edge-jobs-scenario";
 
