@@ -109,6 +109,8 @@ export class EdgeWork {
   readonly #children = new Map<string, ChildAgg>();
   readonly #actions: LocalCommand[] = [];
   #commandSeq = 0;
+  /** Rule ids raised since the last takeRaised() (≤ jobsPerDeviceMax distinct, counted). */
+  readonly #raised = new Map<string, number>();
   readonly stats: EdgeWorkStats = {
     jobs: 0, aggregatedPoints: 0, windowsSent: 0, windowsDropped: 0, rawPayloadBytes: 0, sentPayloadBytes: 0, rawEnvelopeBytes: 0,
     sentEnvelopeBytes: 0, resends: 0, undecodable: 0, rulePoints: 0, alertsRaised: 0, localCommands: 0,
@@ -262,6 +264,13 @@ export class EdgeWork {
     for (const q of [...c.sent.keys()]) for (const r of ranges) if (q >= r.first && q <= r.last) { c.sent.delete(q); break; }
   }
 
+  /** Alerts raised per rules job since the last call (the gateway counts them upstream). */
+  takeRaised(): Array<[string, number]> {
+    const out = [...this.#raised.entries()];
+    this.#raised.clear();
+    return out;
+  }
+
   /** Local commands the rules want sent (only produced while the upstream was down). */
   takeLocalCommands(): LocalCommand[] {
     return this.#actions.splice(0, this.#actions.length);
@@ -348,6 +357,7 @@ export class EdgeWork {
     for (const tr of engine.drain()) {
       if (tr.state !== "raised") continue;
       this.stats.alertsRaised++;
+      this.#raised.set(tr.ruleId, (this.#raised.get(tr.ruleId) ?? 0) + 1);
       if (upstreamUp) continue; // the cloud is reachable: it decides (and sees the data)
       for (const a of tr.actions) {
         if (a.kind !== "command" || this.#actions.length >= localActionsMax) continue;

@@ -36,7 +36,8 @@
 // `linksMax` links. Socket callbacks only parse and forward; there is no
 // queue to grow: the upstream client and the link buffer what is in flight,
 // each bounded.
-import { decodeEnvelope, type Envelope, type Setting } from "../../shared/proto/xsfleet.gen";
+import { CounterKind, createCounter, decodeEnvelope, type Counter, type Envelope, type Setting } from "../../shared/proto/xsfleet.gen";
+import { GCounter } from "../../shared/crdt/gcounter";
 import { jobsFromSettings } from "../../shared/edge-jobs";
 import { utf8Encode } from "../../shared/proto/utf8";
 import { Downlink, Uplink, deviceTopic, isDeviceId, parseDeviceAddress } from "../../shared/topics";
@@ -48,6 +49,8 @@ import { FrameReader, FrameType, encodeFrame, linkFrameBytesMax, type Frame } fr
 import { downlinkKinds, uplinkKinds } from "./kinds";
 import { EdgeWork } from "./edge-work";
 
+/** Rules jobs whose alert counts a node keeps (job ids are ASCII, so the stored JSON is too). */
+export const alertJobsMax = 16;
 /** Children one gateway serves at most (allow-list length and links admitted). */
 export const childrenLimit = 64;
 /** Publishes of one child awaiting the upstream PUBACK; more is a bad frame. */
@@ -58,6 +61,10 @@ export const willBytesMax = 512;
 export const linksMax = childrenLimit + 8;
 /** Largest frame before a Join is admitted (a Join carries an id and a will: well under this). */
 export const joinFrameBytesMax = 1024;
+/** Storage key of the alert counts of rules jobs (persisted: a G-counter replica never goes back). */
+const alertsKey = "ealerts";
+/** Counter names of rules jobs' raised alerts: "alerts-<jobId>". */
+export const alertCounterPrefix = "alerts-";
 /** The desired-config setting that carries the allow-list: comma-separated device ids. */
 export const childrenSettingKey = "children";
 
@@ -144,6 +151,10 @@ export class Gateway {
   #baseAllow: readonly string[];
   /** The edge jobs this node runs (edge-work.ts), configured by its desired config. */
   readonly work = new EdgeWork();
+  /** Alerts raised per rules job over the node's life (persisted), reported upstream as G-counters. */
+  readonly #alerts = new Map<string, number>();
+  /** Called when a rules job raised an alert (the runtime publishes its counters: `alertCounters`). */
+  onAlerts: (() => void) | undefined;
   readonly #all = new Set<ChildLink>();
   readonly #byId = new Map<string, ChildLink>();
   /** Wills to publish once the upstream is back (link dropped during a cut). */
@@ -177,6 +188,43 @@ export class Gateway {
     if (!(this.#frameBytesMax >= joinFrameBytesMax && this.#frameBytesMax <= linkFrameBytesMax)) throw new Error(`frameBytesMax must be in ${joinFrameBytesMax}..${linkFrameBytesMax}`);
     this.#allow = checkAllowList(opts.allow, this.#childrenMax);
     this.#baseAllow = [...opts.allow];
+    this.#loadAlerts();
+  }
+
+  /** Raised alerts per rules job as G-counters "alerts-<jobId>" of this node (DeviceOptions.extraCounters). */
+  alertCounters(): Counter[] {
+    const out: Counter[] = [];
+    for (const id of [...this.#alerts.keys()].sort()) {
+      out.push(createCounter({ name: alertCounterPrefix + id, kind: CounterKind.COUNTER_KIND_G, state: GCounter.from([[this.#id, this.#alerts.get(id)!]]).encode() }));
+    }
+    return out;
+  }
+
+  #loadAlerts(): void {
+    const b = this.#p.storage.read(alertsKey);
+    if (b === undefined) return;
+    try {
+      const o = JSON.parse(String.fromCharCode(...b)) as Record<string, unknown>;
+      for (const k of Object.keys(o)) {
+        const n = o[k];
+        if (typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && this.#alerts.size < alertJobsMax) this.#alerts.set(k, n);
+      }
+    } catch {
+      // Unreadable: start over; the cloud keeps the max it saw, so counts resume once past it.
+    }
+  }
+
+  #countAlerts(): void {
+    const raised = this.work.takeRaised();
+    if (raised.length === 0) return;
+    for (const [id, n] of raised) if (this.#alerts.has(id) || this.#alerts.size < alertJobsMax) this.#alerts.set(id, (this.#alerts.get(id) ?? 0) + n);
+    const o: Record<string, number> = {};
+    for (const [k, v] of this.#alerts) o[k] = v;
+    const json = JSON.stringify(o);
+    const bytes = new Uint8Array(json.length);
+    for (let i = 0; i < json.length; i++) bytes[i] = json.charCodeAt(i) & 0xff;
+    this.#p.storage.write(alertsKey, bytes); // persisted before it can be reported
+    if (this.onAlerts !== undefined) this.onAlerts();
   }
 
   get id(): string {
@@ -438,7 +486,10 @@ export class Gateway {
         this.#p.log(LogLevel.Warn, `gateway ${this.#id}: edge job failed on ${c.deviceId}'s telemetry: ${String(e)}`);
       }
     }
-    if (uplink === Uplink.Telemetry) this.#sendLocalCommands();
+    if (uplink === Uplink.Telemetry) {
+      this.#sendLocalCommands();
+      this.#countAlerts();
+    }
     if (!up) {
       // Rules keep the children while the upstream is down: a local PubAck keeps their data flowing to the
       // rules (a PubAck is flow control only: the child keeps the message until a receipt, and resends it).

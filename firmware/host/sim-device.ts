@@ -260,11 +260,18 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
     ...(opts.location !== undefined ? { location: opts.location } : {}),
     ...(opts.firmwareVersion !== undefined ? { firmwareVersion: opts.firmwareVersion } : {}),
     ...(opts.commandHandlers !== undefined ? { commandHandlers: opts.commandHandlers } : {}),
-    ...(opts.extraCounters !== undefined ? { extraCounters: opts.extraCounters } : {}),
+    // A gateway/processing node also reports its rules jobs' raised alerts (G-counters "alerts-<job>").
+    ...(opts.extraCounters !== undefined || gw !== undefined
+      ? { extraCounters: () => [...(opts.extraCounters?.() ?? []), ...(gw?.alertCounters() ?? [])] } : {}),
   }, (e) => {
     if (gw !== undefined && e.type === "config" && e.outcome === ConfigOutcome.Applied) gw.applyDesiredConfig();
     events.emit(e.type, e);
   });
+  if (gw !== undefined) {
+    // Alerts are reported at most once a second (a flapping rule must not flood the uplink).
+    let due: NodeJS.Timeout | undefined;
+    gw.onAlerts = () => { due ??= setTimeout(() => { due = undefined; runtime.publishCounters(); }, 1_000); };
+  }
   runtime.start();
   let stopped = false;
   const dev: SimDevice = {

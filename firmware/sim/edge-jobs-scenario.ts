@@ -13,6 +13,7 @@
 // child made, the gateway's and the edge work's counters, and the actuator.
 import { fnv1a32 } from "../../shared/crdt/wire";
 import { decodeBatch } from "../../shared/codec/batch";
+import { GCounter } from "../../shared/crdt/gcounter";
 import { createDesiredConfig, createSetting, decodeEnvelope, type Envelope } from "../../shared/proto/xsfleet.gen";
 import { Uplink, parseDeviceAddress } from "../../shared/topics";
 import { DesiredConfigStore } from "../device/desired-config";
@@ -57,6 +58,8 @@ export interface EdgeJobsScenarioResult {
   work: EdgeWorkStats;
   links: LinkClientStats;
   actuator: { deviceId: string; value: number; commandsExecuted: number };
+  /** The highest "alerts-rules-1" count the node reported upstream (its CounterState on the broker). */
+  alertsReported: number;
   trace: string[];
 }
 
@@ -90,7 +93,14 @@ export function runEdgeJobsScenario(input: EdgeJobsScenarioInput): EdgeJobsScena
   gateway.applyDesiredConfig();
   const gwRuntime = new DeviceRuntime({ ...gwPlatform, mqttConnect: gateway.upstream(world.broker.connect) }, {
     deviceId: gwId, role: "processing", brokerUrls: ["mqtt://sim:1883"], heartbeatIntervalMs: 2_000, backoff: { baseMs: 200, capMs: 2_000 }, connectTimeoutMs: 1_000,
+    extraCounters: () => gateway.alertCounters(),
   });
+  let alertsDue = false;
+  gateway.onAlerts = () => {
+    if (alertsDue) return;
+    alertsDue = true;
+    clock.set(() => { alertsDue = false; gwRuntime.publishCounters(); }, 1_000);
+  };
   gateway.start();
   gwRuntime.start();
 
@@ -165,6 +175,13 @@ export function runEdgeJobsScenario(input: EdgeJobsScenarioInput): EdgeJobsScena
       });
     });
   }
+  let alertsReported = 0;
+  for (const m of broker.log) {
+    const a = parseDeviceAddress(m.topic);
+    if (a === null || a.deviceId !== gwId || a.kind !== Uplink.Counters) continue;
+    const c = decodeEnvelope(m.payload).counters?.counters.find((x) => x.name === "alerts-rules-1");
+    if (c !== undefined) alertsReported = Math.max(alertsReported, GCounter.decode(c.state).value());
+  }
   for (const [k, r] of world.cloud!.records()) {
     const c = per.get(k.slice(0, k.indexOf("/")));
     if (c !== undefined) c.conflicts += r.conflicts;
@@ -175,7 +192,7 @@ export function runEdgeJobsScenario(input: EdgeJobsScenarioInput): EdgeJobsScena
   const result: EdgeJobsScenarioResult = {
     children, gateway: { ...gateway.stats }, work: { ...gateway.work.stats }, links: { ...linkStats },
     actuator: { deviceId: actuatorId, value: actuator.actuatorValue, commandsExecuted: actuator.stats().counters.cmdsExecuted ?? 0 },
-    trace,
+    alertsReported, trace,
   };
   for (const c of sensors) c.stop();
   actuator.stop();

@@ -13,7 +13,7 @@ const base: EdgeJobsScenarioInput = { seed: 1, children: 4, phaseMs: 20_000, win
 
 describe("edge jobs in the simulator", () => {
   for (const seed of [1, 2, 3]) {
-    it(`seed ${seed}: windows once each, no raw points, fewer bytes; the rule acts locally while the cloud is away`, () => {
+    it(`seed ${seed}: windows once each, no raw points, fewer bytes; the rule acts locally while the cloud is away and its alerts are counted upstream`, () => {
       const r = runEdgeJobsScenario({ ...base, seed });
       for (const c of r.children) {
         expect(c.rawPoints).toBe(0);
@@ -35,6 +35,9 @@ describe("edge jobs in the simulator", () => {
       expect(r.gateway.localCommandsSent).toBeGreaterThan(0);
       expect(r.actuator.value).toBe(1);
       expect(r.actuator.commandsExecuted).toBeGreaterThan(0);
+      // Raised alerts go upstream as the node's G-counter "alerts-rules-1" (persisted, so it never goes back).
+      expect(r.alertsReported).toBeGreaterThan(0);
+      expect(r.alertsReported).toBeLessThanOrEqual(r.work.alertsRaised);
       expect(r.gateway.badFrames).toBe(0);
     }, 60_000);
   }
