@@ -71,7 +71,7 @@ export interface DeviceSettings {
 }
 
 export function deviceSettings(s: Settings): DeviceSettings {
-  const role = s.choice("role", [DeviceRole.Sensor, DeviceRole.Actuator, DeviceRole.Gateway], DeviceRole.Sensor);
+  const role = s.choice("role", [DeviceRole.Sensor, DeviceRole.Actuator, DeviceRole.Gateway, DeviceRole.Processing], DeviceRole.Sensor);
   // A child's gateways: "host" or "host:port", comma-separated; the session tries them in turn on reconnect (failover, docs/edge.md).
   const gatewayHosts = s.text("gatewayHost", "").split(",").map((x) => x.trim()).filter((x) => x.length > 0);
   const gatewayHost = gatewayHosts.length > 0 ? gatewayHosts[0]!.split(":")[0]! : "";

@@ -12,8 +12,9 @@ import { DevicePresence } from "../../shared/device-presence";
 import { MemberStatus, type MemberView } from "../membership";
 import { DeviceStateMirror, deviceStateBucket } from "../state";
 import { Uplink } from "../../shared/topics";
-import { allOutTelemetrySubject, allPartitionedDevicesSubject, cacheStatsSubject, ClusterApiSubject } from "../subjects";
+import { allOutTelemetrySubject, allPartitionedDevicesSubject, cacheStatsSubject, ClusterApiSubject, EdgeApiSubject } from "../subjects";
 import { summarizeCacheStats, type CacheSummary } from "../cache";
+import type { EdgeJobsReply } from "../recovery";
 
 /** How long a snapshot gathers the cache nodes' counters. */
 const cacheWaitMs = 300;
@@ -47,6 +48,8 @@ export interface FleetSnapshot {
   cache: CacheSummary | null;
   /** Replication mode per data set as JetStream holds it (docs/data-plane.md "Replication"). */
   replication: ReplicationStatus[];
+  /** Edge jobs the scheduler placed, of those defined (xsfleet.v1.api.edge.jobs; null: no scheduler answers). */
+  edgeJobs: { placed: number; jobs: number } | null;
 }
 
 /** The data sets the status shows, each by the stream that holds it. */
@@ -129,13 +132,24 @@ export class FleetProbe {
     let devicesOnline = 0;
     for (const d of this.#devices.devices()) if (d.presence.state === DevicePresence.Online) devicesOnline++;
     const devicesKnown = this.#devices.size + this.#devices.droppedIds;
-    const cluster = await this.cluster();
+    const [cluster, edgeJobs] = await Promise.all([this.cluster(), this.edgeJobs()]);
     return {
       devicesKnown, devicesOnline, consumerLag, deadLetters: await msgs(IngestStream.DeadLetter),
       telemetryMessages: await telemetryStored(jsm), members: cluster?.members ?? null, singletons: cluster?.singletons ?? [],
       cache: await this.cache(),
       replication: await replicationStatus(jsm, replicatedSets).catch(() => []),
+      edgeJobs,
     };
+  }
+
+  /** Placed and defined edge jobs, from the scheduler's edge.jobs API; null when no scheduler answers. */
+  async edgeJobs(): Promise<FleetSnapshot["edgeJobs"]> {
+    try {
+      const r = (await this.nc.request(EdgeApiSubject.Jobs, "{}", { timeout: 1_000 })).json<EdgeJobsReply>();
+      return { placed: r.placed, jobs: r.jobs.length };
+    } catch {
+      return null;
+    }
   }
 
   /** Member counts and singleton holders as one live node sees them; null when no orchestration role answers. */

@@ -88,6 +88,8 @@ export interface StatusInputs {
   cache?: { nodes: number; hitRate: number | null; entries: number } | null;
   /** Replication mode per data set (absent or empty: not shown). */
   replication?: readonly ReplicationStatus[];
+  /** Edge jobs placed on gateway/processing devices by the orchestrator, of those defined (docs/edge.md). */
+  edgeJobs?: { placed: number; jobs: number } | null;
 }
 
 export function statusLine(i: StatusInputs): string {
@@ -98,6 +100,7 @@ export function statusLine(i: StatusInputs): string {
     (i.moddable ? ` | mcsim ${i.moddable.connected}/${i.moddable.devices}` : "") +
     (i.star ? ` | star ${i.star.connected}/${i.star.gateways + i.star.children} (${i.star.gateways} gw)` : "") +
     (i.mesh ? ` | mesh ${i.mesh.converged}/${i.mesh.peers} at ${i.mesh.events} events` : "") +
+    (i.edgeJobs ? ` | edge jobs ${i.edgeJobs.placed} placed${i.edgeJobs.placed < i.edgeJobs.jobs ? ` (${i.edgeJobs.jobs - i.edgeJobs.placed} unplaced)` : ""}` : "") +
     ` | ${fmtRate(i.batchesPerSec)} batches/s | ${fmtRate(i.pointsPerSec)} points/s` +
     ` | lag ${i.consumerLag} | dead letters ${i.deadLetters} | ${processSummary("cloud", i.cloud, " up")}` +
     (raft.length ? ` | ${processSummary("raft", raft, "")}` : "") +

@@ -19,7 +19,7 @@ import path from "node:path";
 import { startLocalNats, freePort, isPortOpen, type LocalNats } from "../infra";
 import { startNatsDashboard, type DashboardEventListener, type DashboardHandle, type ProcessRow } from "../dashboard";
 import { startSimFleet, fleetDevicesMax, simFleetIds, type SimFleet } from "../../firmware/host/sim-fleet";
-import { startStarFleet, starFleetIds, starGatewaysMax, type StarFleet } from "../../firmware/host/star-fleet";
+import { startStarFleet, starFleetIds, starGatewaysMax, starProcessingIds, type StarFleet } from "../../firmware/host/star-fleet";
 import { meshPeersMax, startMeshFleet, type MeshFleet } from "../../firmware/host/mesh-fleet";
 import { storedCredentialIn } from "../../firmware/host/sim-device";
 import { ApiClient, ApiEndpoint } from "../api";
@@ -51,7 +51,7 @@ export const upSpec: CommandSpec = {
   options: {
     devices: { type: "string", value: "N", description: `simulated devices (0-${fleetDevicesMax})`, default: "36" },
     actuators: { type: "string", value: "N", description: "how many of them are actuators (default: 4; one per 9 devices in smaller fleets)" },
-    topology: { type: "string", value: "direct|star|mesh|mixed", description: "direct: every device on the broker; star: the devices sit behind gateways (8 children each) with no broker access; mesh: the devices are mesh peers on UDP converging their counters, two of them reporting to the cloud; mixed (the default): the direct fleet plus one gateway with 4 children and a mesh of 8 peers (docs/edge.md)", default: "mixed" },
+    topology: { type: "string", value: "direct|star|mesh|mixed", description: "direct: every device on the broker; star: the devices sit behind gateways (8 children each) with no broker access; mesh: the devices are mesh peers on UDP converging their counters, two of them reporting to the cloud; mixed (the default): the direct fleet plus one gateway and one processing node with 4 children each (an aggregate and a rules edge job placed on them by the orchestrator) and a mesh of 8 peers (docs/edge.md)", default: "mixed" },
     moddable: { type: "string", value: "N", description: `more devices (0-${moddableDevicesMax}) running the Moddable-built firmware in the SDK's simulator (mcsim; builds the SDK once)`, default: "0" },
     "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands, orchestration, cache)", default: "3" },
     registry: { type: "string", value: "kv|control", description: "device registry: control = Raft control plane (3 replicas), kv = NATS KV", default: "control" },
@@ -380,6 +380,9 @@ async function startStack(
   const backups = o.registry === "control" && o.backupIntervalS > 0;
   const backupDir = path.join(o.stateDir, "backups");
   const backupArgs = backups ? ["--backup-dir", backupDir, "--backup-interval-ms", String(o.backupIntervalS * 1000), "--backup-retain", String(o.backupRetain)] : [];
+  const edge = roles.includes("orchestration") ? edgeJobsOf(o) : [];
+  const edgeArgs = edge.length > 0 ? ["--edge-jobs", JSON.stringify(edge)] : [];
+  if (edge.length > 0) log(`edge: ${edge.length} edge jobs for the orchestrator to place (${edge.map((j) => j.id).join(", ")}); see them with xsfleet.v1.api.edge.jobs`);
   log(`cloud: starting ${o.cloudNodes} cloud node(s) with roles ${roles.join(", ")} (logs in ${logDir}) …`);
   if (backups) log(`backups: every ${o.backupIntervalS} s into ${backupDir} (newest ${o.backupRetain} kept), taken by the node holding the backup singleton`);
   for (let i = 1; i <= o.cloudNodes; i++) {
@@ -387,7 +390,7 @@ async function startStack(
     const c = cloudNodeProcess({
       nodeId: `cloud-${i}`, roles, servers: stack.servers, replicas, logDir, registry: o.registry, shutdownTimeoutMs: cloudShutdownMs, onEvent,
       httpPort: await metrics.portFor("cloud-node", `cloud-${i}`),
-      extraArgs: [...backupArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : []), ...traceArgs,
+      extraArgs: [...backupArgs, ...edgeArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : []), ...traceArgs,
         "--history-replication", o.historyReplication, "--out-replication", o.outReplication],
     });
     stack.cloud.push(c);
@@ -465,17 +468,38 @@ async function startStack(
  * children (CredentialIssuer.gateway, issued here with the stack's signing
  * key); the gateway and its children are registered like any device.
  */
+/** The star's shape: `star` scales with --devices; `mixed` is one gateway and one processing node, 4 children each. */
+function starShape(o: UpSettings): { gateways: number; childrenPerGateway: number; processing: number } {
+  if (o.topology !== "star") return { gateways: 2, childrenPerGateway: 4, processing: 1 };
+  const gateways = Math.max(1, Math.min(starGatewaysMax, Math.ceil(o.devices / 8)));
+  return { gateways, childrenPerGateway: Math.max(1, Math.min(8, Math.ceil(o.devices / gateways))), processing: 0 };
+}
+
+/**
+ * The edge jobs of the mixed topology (docs/edge.md, "Edge scheduling"): an
+ * aggregate job per plain gateway (its children as sources, so placement
+ * puts it there) and a rules job per processing node (temperature above
+ * 24 °C sets its actuator child when the cloud is unreachable).
+ */
+function edgeJobsOf(o: UpSettings): { id: string; spec: string; sources: string[] }[] {
+  if (o.topology !== "mixed") return [];
+  const s = starShape(o);
+  const topology = starFleetIds(s.gateways, s.childrenPerGateway, "edge-");
+  const processing = new Set(starProcessingIds(topology, s.processing));
+  return [...topology].map(([gw, kids], i) => processing.has(gw)
+    ? { id: `rules-${i}`, spec: `rules;ch=temperature;gt=24;act=${kids[kids.length - 1]}:1`, sources: kids.slice(0, -1) }
+    : { id: `agg-${i}`, spec: "aggregate;w=10000;ch=temperature,humidity", sources: kids });
+}
+
 async function startStar(stack: Stack, o: UpSettings, log: (m: string) => void): Promise<void> {
-  const star = o.topology === "star";
-  const gateways = star ? Math.max(1, Math.min(starGatewaysMax, Math.ceil(o.devices / 8))) : 1;
-  const childrenPerGateway = star ? Math.max(1, Math.min(8, Math.ceil(o.devices / gateways))) : 4;
+  const { gateways, childrenPerGateway, processing } = starShape(o);
   const ids = [...starFleetIds(gateways, childrenPerGateway, "edge-")].flatMap(([gw, kids]) => [gw, ...kids]);
   const created = await registerIds(stack, ids);
-  log(`star: ${gateways} gateway(s) with ${childrenPerGateway} children each (${created} newly registered); children reach the broker only through their gateway`);
+  log(`star: ${gateways} gateway(s)${processing ? ` (${processing} of them processing nodes with an actuator child)` : ""} with ${childrenPerGateway} children each (${created} newly registered); children reach the broker only through their gateway`);
   const sec = stack.security;
   const issuer = sec ? new CredentialIssuer(sec.trust) : null;
   const fleet = await startStarFleet({
-    gateways, childrenPerGateway, brokerUrl: stack.mqttUrls, stateDir: path.join(o.stateDir, "devices"), idPrefix: "edge-",
+    gateways, childrenPerGateway, processing, brokerUrl: stack.mqttUrls, stateDir: path.join(o.stateDir, "devices"), idPrefix: "edge-",
     speedup: o.speedup, heartbeatIntervalMs: o.heartbeatMs, fsync: false, ...(sec?.tls ? { tls: { ca: readFileSync(sec.tls.caFile) } } : {}),
     ...(issuer ? { gatewayAuth: (gw: string, kids: readonly string[]) => ({ username: gw, password: issuer.gateway(gw, kids, 30 * 86_400).jwt }) } : {}),
   });
@@ -706,7 +730,7 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
         moddable: stack.moddable ? { connected: stack.moddable.connected(), devices: stack.moddable.ids.length } : null,
         batchesPerSec: rates.rate("msgs", probe.outputBatches), pointsPerSec: rates.rate("pts", probe.outputPoints),
         consumerLag: s.consumerLag, deadLetters: s.deadLetters,
-        cloud, control, members: s.members, singletons: s.singletons, cache: s.cache, replication: s.replication,
+        cloud, control, members: s.members, singletons: s.singletons, cache: s.cache, replication: s.replication, edgeJobs: s.edgeJobs,
       }), force);
     }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => {
       busy = false;

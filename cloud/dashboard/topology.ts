@@ -105,21 +105,19 @@ function meshRows(m: MeshCounters | undefined, byId: ReadonlyMap<string, DeviceR
 }
 
 /**
- * The reply of `edge.jobs` (served by the orchestration side, docs/edge.md)
- * as rows: `{jobs: [{job, kind, owner, since}]}` (or a bare list); field
- * spellings `job`/`id`, `owner`/`ownerDevice`/`deviceId`, `since`/`sinceMs`
- * are all taken. null when the reply has no job list.
+ * The reply of `edge.jobs` (`EdgeJobsReply` of cloud/recovery's edge
+ * scheduler, docs/edge.md: `{jobs: [{id, kind, owner, sinceMs, …}]}`) as
+ * rows; null when the reply has no job list. Read as untrusted JSON.
  */
 export function edgeJobRows(reply: unknown): EdgeJobRow[] | null {
-  const list = Array.isArray(reply) ? reply : isObj(reply) && Array.isArray(reply.jobs) ? reply.jobs : null;
+  const list = isObj(reply) && Array.isArray(reply.jobs) ? reply.jobs : null;
   if (list === null) return null;
   const rows: EdgeJobRow[] = [];
   for (const j of list.slice(0, edgeJobsListedMax)) {
     if (!isObj(j)) continue;
-    const job = str(j.job) ?? str(j.id) ?? str(j.name);
+    const job = str(j.id);
     if (job === undefined) continue;
-    const since = typeof j.since === "number" ? j.since : typeof j.sinceMs === "number" ? j.sinceMs : null;
-    rows.push({ job, kind: str(j.kind) ?? "", owner: str(j.owner) ?? str(j.ownerDevice) ?? str(j.deviceId) ?? str(j.device) ?? "", sinceMs: since });
+    rows.push({ job, kind: str(j.kind) ?? "", owner: str(j.owner) ?? "", sinceMs: typeof j.sinceMs === "number" ? j.sinceMs : null });
   }
   return rows;
 }

@@ -122,6 +122,7 @@ export const settingSpecs: readonly SettingSpec[] = [
   { path: "orchestration.backup.intervalMs", env: "XSFLEET_BACKUP_INTERVAL_MS", flag: "backup-interval-ms", kind: "int", help: "orchestration: time between scheduled backups" },
   { path: "orchestration.backup.retain", env: "XSFLEET_BACKUP_RETAIN", flag: "backup-retain", kind: "int", help: "orchestration: scheduled backups kept" },
   { path: "cache.backend", env: "XSFLEET_CACHE", flag: "cache", kind: "string", help: "cache of device-state and registry reads: ring (the nodes with the cache role), redis (cache.redis.host) or off" },
+  { path: "orchestration.edge.jobs", env: "XSFLEET_EDGE_JOBS", flag: "edge-jobs", kind: "string", help: "orchestration: edge jobs to place on gateway/processing devices, JSON [{\"id\":\"agg-1\",\"spec\":\"aggregate;w=10000\",\"sources\":[...]}] (docs/edge.md)" },
   { path: "lock.backend", env: "XSFLEET_LOCK", flag: "lock", kind: "string", help: "lock service for leases and backup/restore exclusion: control (Raft control plane) or redis" },
   { path: "lock.redis.host", env: "XSFLEET_REDIS_HOST", flag: "redis-host", kind: "string", help: "Redis host (with --lock redis)" },
   { path: "lock.redis.port", env: "XSFLEET_REDIS_PORT", flag: "redis-port", kind: "int", help: "Redis port (with --lock redis; default 6379)" },

@@ -163,9 +163,11 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       ], [inbox, ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status])], false);
     case Principal.Orchestration:
       // Scheduled backups read every bucket and stream and keep their catalog in a KV bucket.
+      // The edge scheduler reads device state, writes desired configs (registry) and pushes them (cfg), answers edge.jobs.
       return role([
         allControlSubject, allClusterSubject, ...jsMonitor, ...streamRead("*"), ...consumersOn("*"), ...kvBucket(BACKUP_CATALOG_BUCKET, "admin"),
-      ], [inbox, allClusterSubject, apiSubject("cluster.>")], true);
+        ...kvBucket(deviceStateBucket, "read"), ...registryClient, ...allDownlinks([Downlink.Config]),
+      ], [inbox, allClusterSubject, apiSubject("cluster.>"), apiSubject("edge.>")], true);
     case Principal.Analytics:
       return role([], [inbox], false);
     case Principal.Cache:
@@ -188,12 +190,12 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       // One read-only API call: which node runs which edge job (the topology view).
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History), ...kvBucket(shadowBucket, "read"),
-        apiSubject("edge.jobs"),
+        apiSubject("edge.jobs"), // which device runs which edge job (read-only)
       ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject], false);
     case Principal.Fleet:
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject("devices.>"), apiSubject("claims.>"), apiSubject("cluster.>"),
-        apiSubject("shadow.>"), cacheStatsSubject,
+        apiSubject("shadow.>"), apiSubject("edge.>"), cacheStatsSubject,
       ], [inbox, allOutTelemetrySubject], false);
     case Principal.Integrator: {
       const p = role([
@@ -301,7 +303,7 @@ const descriptions: Record<Principal, string> = {
   ingest: "cloud role: XSF_UP partitions (owned through control-plane leases) into state, history, outputs, receipts, reported shadows",
   api: "cloud role: management API ($SRV service xsfleet-api)",
   commands: "cloud role: command and desired-config delivery",
-  orchestration: "cloud role: membership, leases, recovery, cluster API",
+  orchestration: "cloud role: membership, leases, recovery, cluster API, edge scheduling (edge.jobs)",
   provisioning: "cloud role: claims → device credentials, revocation (holds the signing keys)",
   analytics: "cloud role (not part of this build): replies only",
   cache: "cloud role: a node of the distributed cache ring (docs/data-plane.md); watches the buckets it caches",

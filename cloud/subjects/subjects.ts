@@ -243,6 +243,11 @@ export const ClusterApiSubject = Object.freeze({
   History: apiSubject("cluster.history"),
 } as const);
 
+/** The edge tier's request/reply API (plain JSON; docs/edge.md, "The edge.jobs API"). */
+export const EdgeApiSubject = Object.freeze({
+  Jobs: apiSubject("edge.jobs"),
+} as const);
+
 // ---- the Raft control plane ----
 
 /** Service group every control-plane replica serves: `xsfleet.v1.control.<endpoint>`. */

@@ -46,6 +46,12 @@ describe("status line", () => {
       .toMatch(/^devices 35\/36 online \(36\/36 connected\) \|/);
   });
 
+  it("shows the edge jobs the orchestrator placed, and how many it could not", () => {
+    expect(statusLine({ ...base, edgeJobs: { placed: 2, jobs: 2 }, cloud: [], control: [] })).toMatch(/ \| edge jobs 2 placed \| /);
+    expect(statusLine({ ...base, edgeJobs: { placed: 1, jobs: 2 }, cloud: [], control: [] })).toMatch(/edge jobs 1 placed \(1 unplaced\)/);
+    expect(statusLine({ ...base, edgeJobs: null, cloud: [], control: [] })).not.toMatch(/edge jobs/);
+  });
+
   it("shows the CASPaxos acceptors apart from the Raft replicas", () => {
     const acceptor = (name: string, state: ProcessSnapshot["state"], lastExit: string | null = null): ProcessSnapshot => ({ ...proc(name, state, lastExit), kind: "paxos acceptor" });
     const line = statusLine({

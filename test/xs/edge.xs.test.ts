@@ -3,13 +3,16 @@
 // partition, upstream cut, a killed child) routes byte-identical messages
 // on XS and on Node with the same end states; the mesh scenario (16 peers,
 // loss, partition, heal) converges in the same round to the same values;
-// the failover scenario (two gateways, the first killed) ends the same.
+// the failover scenario (two gateways, the first killed) ends the same; the
+// edge-jobs scenario (aggregate and rules jobs on a processing node, an
+// upstream cut) sends the same windows and local commands.
 import { describe, expect, it } from "vitest";
 import { runManyOnXs } from "../harness/xs";
 import run, { type EdgeInput } from "./entries/edge";
 import type { StarScenarioResult } from "../../firmware/sim/star-scenario";
 import type { MeshScenarioResult } from "../../firmware/sim/mesh-scenario";
 import type { FailoverScenarioResult } from "../../firmware/sim/failover-scenario";
+import type { EdgeJobsScenarioResult } from "../../firmware/sim/edge-jobs-scenario";
 
 describe("edge cores on XS", () => {
   // Smaller than the Node simulations: xsnap meters computation per run.
@@ -19,6 +22,8 @@ describe("edge cores on XS", () => {
   const meshOnXs = runManyOnXs<MeshScenarioResult>("test/xs/entries/edge.ts", [mesh]);
   const failover: EdgeInput = { kind: "failover", seed: 1, children: 3, phaseMs: 5_000, linkLossRate: 0.01, linkDelayMs: 3, linkJitterMs: 10 };
   const failoverOnXs = runManyOnXs<FailoverScenarioResult>("test/xs/entries/edge.ts", [failover]);
+  const jobs: EdgeInput = { kind: "jobs", seed: 2, children: 2, phaseMs: 10_000, windowMs: 5_000, linkLossRate: 0.02, linkDelayMs: 5, threshold: 22 };
+  const jobsOnXs = runManyOnXs<EdgeJobsScenarioResult>("test/xs/entries/edge.ts", [jobs]);
 
   it("a gateway with 4 children relays byte-identical messages on XS and on Node", async () => {
     const node = run(star) as StarScenarioResult;
@@ -44,6 +49,14 @@ describe("edge cores on XS", () => {
     const xs = (await failoverOnXs)[0]!.result;
     expect(node.killedWill).toBe(true);
     for (const c of node.children) expect(c.routesAfterKill).toEqual(["gw-b"]);
+    expect(xs).toEqual(node);
+  }, 120_000);
+
+  it("a processing node's aggregate and rules jobs send byte-identical windows and act identically on XS and on Node", async () => {
+    const node = run(jobs) as EdgeJobsScenarioResult;
+    const xs = (await jobsOnXs)[0]!.result;
+    expect(node.work.windowsSent).toBeGreaterThan(4);
+    expect(node.gateway.localCommandsSent).toBeGreaterThan(0);
     expect(xs).toEqual(node);
   }, 120_000);
 });

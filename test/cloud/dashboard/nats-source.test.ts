@@ -95,7 +95,7 @@ describe("NatsDashboardSource on a real nats-server", () => {
     expect(t.gateways.find((g) => g.gatewayId === "topo-gw")!.children.map((c) => c.deviceId)).toEqual(["topo-gw-c0", "topo-gw-c1"]);
     expect(t.jobs).toBeNull(); // nobody serves edge.jobs
     const sub = nc.subscribe(apiSubject("edge.jobs"), {
-      callback: (_e, m) => { m.respond(JSON.stringify({ jobs: [{ job: "agg-1", kind: "aggregate", owner: "topo-gw", since: 1_700_000_000_000 }] })); },
+      callback: (_e, m) => { m.respond(JSON.stringify({ jobs: [{ id: "agg-1", kind: "aggregate", owner: "topo-gw", sinceMs: 1_700_000_000_000 }] })); },
     });
     try {
       const withJobs = await waitFor("edge jobs shown", async () => ((await topo()).jobs !== null ? await topo() : null));

@@ -99,6 +99,15 @@ describe("cloud node configuration", () => {
     expect(() => loadConfig({ argv: ["--registry", "etcd"] })).toThrow(/registry.*must be one of kv, control/);
   });
 
+  it("reads the edge jobs the orchestrator places (flag as JSON, checked with the device's own parser)", () => {
+    const jobs = JSON.stringify([{ id: "agg-1", spec: "aggregate;w=10000;ch=temperature", sources: ["s1"] }, { id: "rules-1", spec: "rules;ch=temperature;gt=30" }]);
+    const c = loadConfig({ argv: ["--edge-jobs", jobs] });
+    expect(c.orchestration.edge.jobs.map((j) => [j.job.id, j.job.kind, j.sources])).toEqual([["agg-1", "aggregate", ["s1"]], ["rules-1", "rules", []]]);
+    expect(loadConfig({ argv: [] }).orchestration.edge.jobs).toEqual([]);
+    expect(issuesOf(() => loadConfig({ argv: ["--edge-jobs", "not json"] }))[0]!.message).toMatch(/not JSON/);
+    expect(issuesOf(() => loadConfig({ argv: ["--edge-jobs", JSON.stringify([{ id: "x", spec: "aggregate;w=5" }])] }))[0]!.message).toMatch(/window/);
+  });
+
   it("checks the ingest section at startup, with the ingest role's own rules", () => {
     const issues = issuesOf(() => validateConfig({ ingest: { batchMax: 0, bogus: true } }));
     expect(issues).toHaveLength(1);
