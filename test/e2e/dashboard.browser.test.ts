@@ -49,8 +49,8 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
     // Traces replayed fast, so the history holds more points than the plot shows by the time the page opens.
     up = await startUp(["--devices", "3", "--actuators", "1", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--speedup", "400",
       "--dashboard-port", String(await freePort())]);
-    // 3 direct + edge-gw-0 and its 4 children + the 2 mesh reporters.
-    await up.waitFor(/devices 10\/10 online.*cloud 1\/1 up \| raft 3\/3 \| members 1 up/, "stack up", 150_000);
+    // 3 direct + edge-gw-0 and edge-gw-1 with 4 children each + the 2 mesh reporters.
+    await up.waitFor(/devices 15\/15 online.*cloud 1\/1 up \| raft 3\/3 \| members 1 up/, "stack up", 150_000);
     dashUrl = (await up.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/, "dashboard URL"))[1]!;
     await historyHolds(plotPointsMax + 200);
     natsUrl = (await up.waitFor(/broker: NATS (nats:\/\/127\.0\.0\.1:\d+)/, "NATS URL"))[1]!;
@@ -105,7 +105,7 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
       await page.waitForFunction("document.querySelectorAll('#dev-body tr').length === 10", undefined, { timeout: 30_000 });
       const ids = await page.$$eval("#dev-body tr td:first-child", (tds) => tds.map((td) => td.textContent));
       expect(ids).toEqual(["edge-gw-0", "edge-gw-0-c0", "edge-gw-0-c1", "edge-gw-0-c2", "edge-gw-0-c3", "mesh-0", "mesh-1", "sim-0", "sim-1", "sim-2"]);
-      expect(await page.textContent("#t-online")).toBe("10");
+      expect(await page.textContent("#t-online")).toBe("15");
       // A child's row says which gateway it uses.
       expect(await page.textContent("#dev-body tr:has-text('edge-gw-0-c2') td:nth-child(3)")).toBe("via edge-gw-0");
 
@@ -196,7 +196,7 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
       // The status line refreshes every second, the dashboard's cluster view every few; before the fix each
       // refresh left one more consumer on the bucket for five minutes.
       const marker = up.output().length;
-      for (let i = 0; i < 2; i++) await up.waitFor(/devices 10\/10 online/, "a status refresh", 30_000, up.output().length);
+      for (let i = 0; i < 2; i++) await up.waitFor(/devices 15\/15 online/, "a status refresh", 30_000, up.output().length);
       expect(up.output().length).toBeGreaterThan(marker);
       const after = await count();
       // One listing may be in flight at the moment of reading (the ingest presence sweep deletes its consumer right after).
