@@ -1,0 +1,204 @@
+// The analytics work of one partition, pure and deterministic: XSF_UP
+// messages in stream order in, window results and alert transitions out,
+// and a checkpoint that restores the exact same state. No I/O, no clock:
+// time is the messages' (device time for windows and rules, storage time for
+// the rule engine's tick), so a replay of the same messages from the same
+// checkpoint gives the same outputs, record for record (docs/analytics.md
+// "Exactly-once").
+//
+// Per message (stream seq s, storage time tm):
+//   s <= checkpoint seq                 -> skipped (already in the state);
+//   decode with ingest's limits (cloud/records); refused -> counted (ingest
+//     dead-letters it), its seq still recorded if it named one;
+//   device seq through ingest's dedup rules (admitSeq/recordSeq, cloud/ingest
+//     dedup.ts): a retransmit or redelivery -> counted, no effect;
+//   telemetry -> every point into every window operator and the rule engine;
+//   status/hello -> presence into the rule engine;
+//   then the rule engine ticks at tm and operators and engine are drained.
+// The windows, lateness and rules are shared/stream's (one home).
+//
+// Bounds: dedup records for at most dedupDevicesMax devices (least recently
+// seen dropped, counted `dedupEvicted`: a retransmit of such a device could
+// count twice); the operators and the engine bound their own state.
+import { Presence } from "../../shared/proto/xsfleet.gen";
+import { Uplink } from "../../shared/topics";
+import {
+  RuleEngine, WindowOperator,
+  type AlertTransition, type RuleDef, type WindowResult,
+} from "../../shared/stream";
+import { admitSeq, DedupVerdict, recordSeq, type DedupLimits } from "../ingest";
+import { decodeDeviceMessage, type DecodeConfig } from "../records";
+import { emptyDedup, type StoredDedup } from "../state";
+
+export type OperatorConfig = ConstructorParameters<typeof WindowOperator>[0];
+type OperatorSnapshot = ReturnType<WindowOperator["snapshot"]>;
+type EngineSnapshot = ReturnType<RuleEngine["snapshot"]>;
+
+export interface ProcessorConfig {
+  operators: readonly OperatorConfig[];
+  rules: readonly RuleDef[];
+  decode: DecodeConfig;
+  dedup: DedupLimits;
+  dedupDevicesMax: number;
+}
+
+/** Everything a partition's analytics state is, at one stream position. */
+export interface PartitionCheckpoint {
+  v: 1;
+  /** Last XSF_UP stream seq whose effect is in this state (0: none). */
+  seq: number;
+  /** The engine's clock: highest storage time seen (ms). */
+  clockMs: number;
+  operators: Record<string, OperatorSnapshot>;
+  engine: EngineSnapshot;
+  /** Dedup records, least recently seen first. */
+  dedup: Array<[string, StoredDedup]>;
+}
+
+/** One XSF_UP message as the processor needs it. */
+export interface InputMessage {
+  subject: string;
+  data: Uint8Array;
+  streamSeq: number;
+  /** Storage time, ms. */
+  timeMs: number;
+}
+
+export interface OperatorResult {
+  operator: string;
+  result: WindowResult;
+}
+
+export interface ProcessorOutput {
+  results: OperatorResult[];
+  transitions: AlertTransition[];
+}
+
+export interface ProcessorStats {
+  messages: number;
+  /** Already in the checkpointed state (a replay's overlap, a redelivery). */
+  skipped: number;
+  points: number;
+  duplicates: number;
+  rejected: number;
+  dedupEvicted: number;
+  results: number;
+  transitions: number;
+}
+
+export function emptyProcessorStats(): ProcessorStats {
+  return { messages: 0, skipped: 0, points: 0, duplicates: 0, rejected: 0, dedupEvicted: 0, results: 0, transitions: 0 };
+}
+
+export class PartitionProcessor {
+  readonly #cfg: ProcessorConfig;
+  readonly #ops: Array<{ id: string; op: WindowOperator }>;
+  readonly #engine: RuleEngine;
+  readonly #dedup: Map<string, StoredDedup>;
+  #seq: number;
+  #clockMs: number;
+  readonly stats: ProcessorStats = emptyProcessorStats();
+
+  constructor(cfg: ProcessorConfig, from: PartitionCheckpoint | null = null) {
+    this.#cfg = cfg;
+    this.#ops = cfg.operators.map((c) => {
+      const snap = from?.operators[c.id];
+      return { id: c.id, op: snap !== undefined ? WindowOperator.restore(c, snap) : new WindowOperator(c) };
+    });
+    this.#engine = new RuleEngine([...cfg.rules]);
+    if (from) this.#engine.restore(from.engine);
+    this.#dedup = new Map(from?.dedup ?? []);
+    this.#seq = from?.seq ?? 0;
+    this.#clockMs = from?.clockMs ?? 0;
+  }
+
+  /** Last stream seq in the state. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  setRules(rules: readonly RuleDef[]): void {
+    this.#engine.setRules([...rules]);
+  }
+
+  /** One message, in stream order. */
+  process(m: InputMessage): ProcessorOutput {
+    if (m.streamSeq <= this.#seq) {
+      this.stats.skipped++;
+      return { results: [], transitions: [] };
+    }
+    this.#seq = m.streamSeq;
+    this.#clockMs = Math.max(this.#clockMs, m.timeMs);
+    this.stats.messages++;
+    this.#apply(m);
+    return this.#tickAndDrain(this.#clockMs);
+  }
+
+  /** Time passes without messages (absence rules); `nowMs` below the clock changes nothing. */
+  tick(nowMs: number): ProcessorOutput {
+    this.#clockMs = Math.max(this.#clockMs, nowMs);
+    return this.#tickAndDrain(this.#clockMs);
+  }
+
+  checkpoint(): PartitionCheckpoint {
+    const operators: Record<string, OperatorSnapshot> = {};
+    for (const { id, op } of this.#ops) operators[id] = op.snapshot();
+    return { v: 1, seq: this.#seq, clockMs: this.#clockMs, operators, engine: this.#engine.snapshot(), dedup: [...this.#dedup.entries()] };
+  }
+
+  #apply(m: InputMessage): void {
+    const d = decodeDeviceMessage(m.subject, m.data, this.#cfg.decode);
+    if (!d.ok) {
+      this.stats.rejected++;
+      if (d.deviceId !== null && d.seqInfo) this.#admit(d.deviceId, d.seqInfo.epoch, d.seqInfo.seq, 0, m.timeMs, d.seqInfo.settledBelow);
+      return;
+    }
+    const env = d.env;
+    if (env.seq > 0 && !this.#admit(d.deviceId, env.epoch, env.seq, env.settledBelow, m.timeMs, env.settledBelow)) {
+      this.stats.duplicates++;
+      return;
+    }
+    if (d.telemetry) {
+      for (const ch of d.telemetry.channels) {
+        for (let i = 0; i < ch.t.length; i++) {
+          const t = ch.t[i]!;
+          const v = ch.v[i]!;
+          for (const { op } of this.#ops) op.add(d.deviceId, ch.name, t, v);
+          this.#engine.onPoint(d.deviceId, ch.name, t, v);
+          this.stats.points++;
+        }
+      }
+    } else if (d.kind === Uplink.Status && env.status) {
+      if (env.status.presence !== Presence.PRESENCE_UNSPECIFIED) this.#engine.onPresence(d.deviceId, env.status.presence === Presence.PRESENCE_ONLINE, m.timeMs);
+    } else if (d.kind === Uplink.Hello) {
+      this.#engine.onPresence(d.deviceId, true, m.timeMs);
+    }
+  }
+
+  /** Ingest's dedup rules for (device, epoch, seq); true when the message is new (and now recorded). */
+  #admit(deviceId: string, epoch: number, seq: number, settledBelow: number, timeMs: number, epochHint: number): boolean {
+    let rec = this.#dedup.get(deviceId);
+    if (rec) this.#dedup.delete(deviceId);
+    else rec = emptyDedup();
+    // Re-inserted last: the map's order is least recently seen first.
+    this.#dedup.set(deviceId, rec);
+    while (this.#dedup.size > this.#cfg.dedupDevicesMax) {
+      this.#dedup.delete(this.#dedup.keys().next().value!);
+      this.stats.dedupEvicted++;
+    }
+    const a = admitSeq(rec, epoch, seq, settledBelow, timeMs, this.#cfg.dedup, epochHint);
+    if (a.verdict !== DedupVerdict.New) return false;
+    recordSeq(rec, seq, this.#cfg.dedup);
+    return true;
+  }
+
+  #tickAndDrain(nowMs: number): ProcessorOutput {
+    this.#engine.tick(nowMs);
+    const results: OperatorResult[] = [];
+    for (const { id, op } of this.#ops) for (const result of op.drain()) results.push({ operator: id, result });
+    const transitions = this.#engine.drain();
+    this.stats.results += results.length;
+    this.stats.transitions += transitions.length;
+    return { results, transitions };
+  }
+}
