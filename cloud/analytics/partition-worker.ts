@@ -214,7 +214,7 @@ export class AnalyticsPartitionWorker {
         stats.checkpointsRefused++;
         log.warn("analytics: checkpoint refused; the partition has another owner", { partition, token: a.token, error: r.error });
         a.current = false;
-        void this.#queue(() => this.#deactivate("lost", a.token));
+        void this.#queue(() => this.#deactivate("renew-lost", a.token));
         return;
       }
       a.version = r.version;
@@ -227,7 +227,7 @@ export class AnalyticsPartitionWorker {
       log.warn("analytics: batch failed; restarting the partition from its checkpoint", { partition, error: String(err) });
       a.current = false;
       void this.#queue(async () => {
-        await this.#deactivate("lost", a.token);
+        await this.#deactivate("renew-lost", a.token);
         if (!this.#stopping && this.#holder.isActive() && this.#holder.token === a.token) await this.#activate(a.token);
       });
     }

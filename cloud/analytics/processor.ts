@@ -24,15 +24,15 @@ import { Presence } from "../../shared/proto/xsfleet.gen";
 import { Uplink } from "../../shared/topics";
 import {
   RuleEngine, WindowOperator,
-  type AlertTransition, type RuleDef, type WindowResult,
+  type AlertTransition, type RuleDef, type RuleEngineSnapshot, type WindowOperatorConfig, type WindowOperatorSnapshot, type WindowResult,
 } from "../../shared/stream";
 import { admitSeq, DedupVerdict, recordSeq, type DedupLimits } from "../ingest";
 import { decodeDeviceMessage, type DecodeConfig } from "../records";
 import { emptyDedup, type StoredDedup } from "../state";
 
-export type OperatorConfig = ConstructorParameters<typeof WindowOperator>[0];
-type OperatorSnapshot = ReturnType<WindowOperator["snapshot"]>;
-type EngineSnapshot = ReturnType<RuleEngine["snapshot"]>;
+export type OperatorConfig = WindowOperatorConfig;
+type OperatorSnapshot = WindowOperatorSnapshot;
+type EngineSnapshot = RuleEngineSnapshot;
 
 export interface ProcessorConfig {
   operators: readonly OperatorConfig[];
@@ -82,12 +82,14 @@ export interface ProcessorStats {
   duplicates: number;
   rejected: number;
   dedupEvicted: number;
+  /** Points beyond the allowed lateness of every window they fall in (all operators). */
+  lateDropped: number;
   results: number;
   transitions: number;
 }
 
 export function emptyProcessorStats(): ProcessorStats {
-  return { messages: 0, skipped: 0, points: 0, duplicates: 0, rejected: 0, dedupEvicted: 0, results: 0, transitions: 0 };
+  return { messages: 0, skipped: 0, points: 0, duplicates: 0, rejected: 0, dedupEvicted: 0, lateDropped: 0, results: 0, transitions: 0 };
 }
 
 export class PartitionProcessor {
@@ -105,8 +107,7 @@ export class PartitionProcessor {
       const snap = from?.operators[c.id];
       return { id: c.id, op: snap !== undefined ? WindowOperator.restore(c, snap) : new WindowOperator(c) };
     });
-    this.#engine = new RuleEngine([...cfg.rules]);
-    if (from) this.#engine.restore(from.engine);
+    this.#engine = from ? RuleEngine.restore([...cfg.rules], from.engine) : new RuleEngine([...cfg.rules]);
     this.#dedup = new Map(from?.dedup ?? []);
     this.#seq = from?.seq ?? 0;
     this.#clockMs = from?.clockMs ?? 0;
@@ -170,7 +171,10 @@ export class PartitionProcessor {
       }
     } else if (d.kind === Uplink.Status && env.status) {
       if (env.status.presence !== Presence.PRESENCE_UNSPECIFIED) this.#engine.onPresence(d.deviceId, env.status.presence === Presence.PRESENCE_ONLINE, m.timeMs);
-    } else if (d.kind === Uplink.Hello) {
+    } else if (d.kind === Uplink.Hello && env.hello) {
+      // Group keys of rules (groupBy site/zone) come from the device's announced location.
+      const loc = env.hello.location;
+      if (loc) this.#engine.setMetadata(d.deviceId, { site: loc.site, zone: loc.zone });
       this.#engine.onPresence(d.deviceId, true, m.timeMs);
     }
   }
@@ -197,6 +201,9 @@ export class PartitionProcessor {
     const results: OperatorResult[] = [];
     for (const { id, op } of this.#ops) for (const result of op.drain()) results.push({ operator: id, result });
     const transitions = this.#engine.drain();
+    let late = 0;
+    for (const { op } of this.#ops) late += op.stats.lateDropped;
+    this.stats.lateDropped = late;
     this.stats.results += results.length;
     this.stats.transitions += transitions.length;
     return { results, transitions };
