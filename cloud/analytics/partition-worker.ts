@@ -65,8 +65,6 @@ export interface AnalyticsWorkerDeps {
   log: Logger;
   faults?: AnalyticsFaults;
   failover?: Partial<FailoverConfig>;
-  /** Idle tick period (absence rules); default 1 s. */
-  tickMs?: number;
 }
 
 interface Activation {
@@ -77,6 +75,8 @@ interface Activation {
   timer: NodeJS.Timeout;
   /** Batches and ticks run one after the other. */
   work: Promise<void>;
+  /** Wall time of the last batch (idle ticks only run after idleTickMs without one). */
+  lastWorkMs: number;
   current: boolean;
 }
 
@@ -143,7 +143,7 @@ export class AnalyticsPartitionWorker {
       const processor = new PartitionProcessor(this.#d.processorConfig(), entry?.value ?? null);
       await resetAnalyticsConsumer(await jetstreamManager(this.#d.conn), partition, processor.seq + 1, settings);
       const a: Activation = {
-        token, processor, version: entry?.version ?? VERSION_ABSENT, current: true, work: Promise.resolve(),
+        token, processor, version: entry?.version ?? VERSION_ABSENT, current: true, work: Promise.resolve(), lastWorkMs: Date.now(),
         loop: null as unknown as PullLoop, timer: null as unknown as NodeJS.Timeout,
       };
       a.loop = new PullLoop({
@@ -151,7 +151,7 @@ export class AnalyticsPartitionWorker {
         cfg: { batchMax: settings.batchMax, prefetchMax: settings.batchMax, ackWaitMs: settings.ackWaitMs },
         handle: (batch) => this.#serialWork(a, () => this.#batch(a, batch)),
       });
-      a.timer = setInterval(() => void this.#serialWork(a, () => this.#tick(a)), this.#d.tickMs ?? 1_000);
+      a.timer = setInterval(() => void this.#serialWork(a, () => this.#tick(a)), settings.idleTickMs);
       this.#active = a;
       stats.partitionsAcquired++;
       stats.partitionsOwned = [...stats.partitionsOwned, partition].sort((x, y) => x - y);
@@ -177,6 +177,7 @@ export class AnalyticsPartitionWorker {
       for (const m of batch) m.nak(0);
       return;
     }
+    a.lastWorkMs = Date.now();
     const out: ProcessorOutput = { results: [], transitions: [] };
     let last: Delivery | null = null;
     for (const m of batch) {
@@ -193,7 +194,7 @@ export class AnalyticsPartitionWorker {
   }
 
   async #tick(a: Activation): Promise<void> {
-    if (!this.#mayWrite(a)) return;
+    if (!this.#mayWrite(a) || Date.now() - a.lastWorkMs < this.#d.settings.idleTickMs) return;
     const out = a.processor.tick(Date.now());
     if (out.results.length === 0 && out.transitions.length === 0) return;
     await this.#commit(a, out, () => undefined);

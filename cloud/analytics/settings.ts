@@ -28,6 +28,9 @@ export interface AnalyticsSettings {
   commandTimeoutMs: number;
   /** Results and alert transitions the streams drop as duplicates within this window (must outlast a takeover). */
   duplicateWindowMs: number;
+  /** A partition without messages ticks its rule engine this often at the wall clock (absence rules). These
+   *  ticks are the one input not in the stream: outputs they cause are not reproduced by a replay (docs/analytics.md). */
+  idleTickMs: number;
   /** Stream and bucket replicas. */
   replicas: number;
 }
@@ -42,5 +45,6 @@ export const defaultAnalyticsSettings: AnalyticsSettings = {
   webhookBackoffMs: 250,
   commandTimeoutMs: 60_000,
   duplicateWindowMs: 600_000,
+  idleTickMs: 1_000,
   replicas: 1,
 };
