@@ -9,5 +9,7 @@ export { ActionRunner, actionCommandId, type CommandPort } from "./actions";
 export { queryWindows, alertHistory, analyticsQueryLimitMax, type WindowsQuery, type WindowsResult, type AlertHistoryQuery } from "./query";
 export { resultRecord, type WindowResultRecord } from "./outputs";
 export { ensureAnalyticsStores, analyticsConsumerName, checkpointBucket, alertStateBucket, checkpointKey } from "./streams";
-export { defaultAnalyticsSettings, type AnalyticsSettings } from "./settings";
+export { defaultAnalyticsSettings, defaultOperators, type AnalyticsSettings } from "./settings";
 export { emptyAnalyticsStats, AlertState, type AnalyticsStats, type AlertRecord, type AlertEvent } from "./types";
+export { ControlPlaneRules, RulesWatch, RuleStoreError, ruleDefs } from "./rules-store";
+export { registerAnalyticsMetrics } from "./metrics";

@@ -178,6 +178,7 @@ export class AnalyticsPartitionWorker {
       return;
     }
     a.lastWorkMs = Date.now();
+    const before = { ...a.processor.stats };
     const out: ProcessorOutput = { results: [], transitions: [] };
     let last: Delivery | null = null;
     for (const m of batch) {
@@ -189,6 +190,12 @@ export class AnalyticsPartitionWorker {
       last = m;
       stats.lag = m.pending;
     }
+    const after = a.processor.stats;
+    stats.messages += after.messages - before.messages;
+    stats.points += after.points - before.points;
+    stats.duplicates += after.duplicates - before.duplicates;
+    stats.rejected += after.rejected - before.rejected;
+    stats.lateDropped += Math.max(0, after.lateDropped - before.lateDropped);
     if (!last) return;
     await this.#commit(a, out, () => last!.ack());
   }

@@ -21,6 +21,7 @@ import { AnalyticsPartitionWorker, type AnalyticsFaults } from "./partition-work
 import type { OperatorConfig, PartitionCheckpoint, ProcessorConfig } from "./processor";
 import { defaultAnalyticsSettings, operatorsMax, type AnalyticsSettings } from "./settings";
 import { ensureAnalyticsStores } from "./streams";
+import { ControlPlaneRules, RulesWatch } from "./rules-store";
 import { emptyAnalyticsStats, type AnalyticsStats } from "./types";
 
 export interface AnalyticsDeps {
@@ -31,8 +32,8 @@ export interface AnalyticsDeps {
   settings?: Partial<AnalyticsSettings>;
   /** The window operators every partition runs. */
   operators: readonly OperatorConfig[];
-  /** The rules at start; later sets come through setRules. */
-  rules: readonly RuleDef[];
+  /** A fixed rule set (tests, benchmarks); absent: the control plane's rules table, watched (rules-store.ts). */
+  rules?: readonly RuleDef[];
   /** The Raft control plane: partition leases and the membership of analytics nodes. */
   control: Proposer;
   /** Command actions go through it; null: command actions fail (counted). */
@@ -64,7 +65,7 @@ export async function startAnalyticsRole(deps: AnalyticsDeps): Promise<Analytics
   const sink = new AnalyticsOutputs(js, alerts, actions, stats);
   const checkpoints = new FencedKv<PartitionCheckpoint>(stores.checkpoints);
   const lock = new ControlPlaneLock({ propose: deps.control, ownerId: nodeId });
-  let rules: readonly RuleDef[] = deps.rules;
+  let rules: readonly RuleDef[] = deps.rules ?? [];
   const processorConfig = (): ProcessorConfig => ({
     operators: deps.operators, rules,
     decode: ingest, dedup: ingest, dedupDevicesMax: settings.dedupDevicesMax,
@@ -78,19 +79,26 @@ export async function startAnalyticsRole(deps: AnalyticsDeps): Promise<Analytics
       ...(deps.failover ? { failover: deps.failover } : {}),
     }),
   });
+  const setRules = (next: readonly RuleDef[]): void => {
+    rules = next;
+    stats.rulesUpdates++;
+    for (const w of ownership.workers()) w.rulesChanged();
+    log.info("analytics: rules applied", { rules: next.map((r) => r.id) });
+  };
+  const watch = deps.rules === undefined ? new RulesWatch(new ControlPlaneRules(deps.control), setRules, log) : null;
+  // The first rule set before the first partition: no partition starts without the stored rules.
+  await watch?.poll();
+  watch?.start();
   ownership.start();
   log.info("analytics role started", { nodeId, partitions: ingest.partitions, operators: deps.operators.map((o) => o.id), rules: rules.length });
   let stopping: Promise<void> | null = null;
   return {
     alerts,
     stats: () => ({ ...stats, partitionsOwned: [...stats.partitionsOwned], processors: { ...stats.processors } }),
-    setRules: (next) => {
-      rules = next;
-      stats.rulesUpdates++;
-      for (const w of ownership.workers()) w.rulesChanged();
-    },
+    setRules,
     stop: () => {
       stopping ??= (async () => {
+        watch?.stop();
         await ownership.stop();
         if (!deps.nc.isClosed()) await deps.nc.flush().catch(() => undefined);
         await lock.close();

@@ -3,6 +3,7 @@
 // The decode and dedup limits and the partition count are ingest's
 // (cloud/ingest/settings.ts): analytics reads the same stream with the same
 // rules, so it takes them from the ingest section rather than a copy.
+import type { WindowOperatorConfig } from "../../shared/stream";
 
 /** Most devices whose dedup record one partition keeps (least recently seen dropped, counted). */
 export const dedupDevicesMaxDefault = 100_000;
@@ -48,3 +49,9 @@ export const defaultAnalyticsSettings: AnalyticsSettings = {
   idleTickMs: 1_000,
   replicas: 1,
 };
+
+/** The window operators a node runs unless configured otherwise: per device and channel,
+ *  one-minute tumbling windows with percentiles, late points accepted for 10 minutes. */
+export const defaultOperators: readonly WindowOperatorConfig[] = Object.freeze([
+  { id: "1m", spec: { kind: "tumbling", sizeMs: 60_000 }, allowedLatenessMs: 10 * 60_000, aggregates: ["p50", "p90", "p99"] },
+]);

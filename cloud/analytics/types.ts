@@ -16,6 +16,12 @@ export interface AnalyticsStats {
   skipped: number;
   /** Messages pending on the last consumer this node read. */
   lag: number;
+  /** Totals of this node's processing (counters; replayed messages count again). */
+  messages: number;
+  points: number;
+  duplicates: number;
+  rejected: number;
+  lateDropped: number;
   /** Per owned partition, the processor's counters of its current activation. */
   processors: Record<number, ProcessorStats>;
   resultsPublished: number;
@@ -35,7 +41,7 @@ export interface AnalyticsStats {
 export function emptyAnalyticsStats(nodeId: string): AnalyticsStats {
   return {
     nodeId, partitionsOwned: [], partitionsAcquired: 0, partitionsReleased: 0, restarts: 0, checkpoints: 0, checkpointsRefused: 0,
-    skipped: 0, lag: 0, processors: {}, resultsPublished: 0, resultsDuplicate: 0, transitionsPublished: 0, transitionsDuplicate: 0,
+    skipped: 0, lag: 0, messages: 0, points: 0, duplicates: 0, rejected: 0, lateDropped: 0, processors: {}, resultsPublished: 0, resultsDuplicate: 0, transitionsPublished: 0, transitionsDuplicate: 0,
     alertsRaised: 0, alertsCleared: 0, actionsRun: 0, actionsFailed: 0, webhookAttempts: 0, rulesUpdates: 0,
   };
 }

@@ -3,7 +3,8 @@
 //   ingest        — cloud/ingest (device uplink into JetStream, device state, history)
 //   api           — cloud/api (device management micro service)
 //   commands      — cloud/commands worker + desired-config re-sends (downlink reliability)
-//   analytics, orchestration — accepted in configuration, not part of this build yet
+//   analytics     — cloud/analytics (event-time windows, rules, alerts, actions over the partitioned uplinks)
+//   orchestration — membership, leases and failover, singleton work (orchestration.ts)
 //
 // Shutdown order matters: first the API stops taking requests and finishes
 // the accepted ones (a waiting commands.send still needs the commands worker
@@ -183,6 +184,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
       ...(seams.deviceState ? { deviceState: seams.deviceState } : {}),
       ...(seams.queryHistory ? { queryHistory: seams.queryHistory } : {}),
       ...(seams.shadow ? { shadow: seams.shadow } : {}),
+      ...(seams.analytics ? { analytics: seams.analytics } : {}),
       onRequest: (e, s, ms) => metrics.apiRequest(e, s, ms),
       tracer: ctx.tracer,
     });

@@ -14,6 +14,7 @@
 // plane's API.
 import { Downlink, Uplink, deviceSubject } from "../../shared/topics";
 import { CloudRole } from "../base";
+import { alertStateBucket, checkpointBucket } from "../analytics";
 import { commandsBucket } from "../commands";
 import { IngestStream, mqttMessagesStream } from "../ingest";
 import { inboxPrefixFor } from "../nats";
@@ -25,7 +26,7 @@ import {
   allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
   allHistorySubject, allOutSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, allProvisioningRequestsSubject, allRoutesOfUplinks, allRaftSubject,
   allPaxosAcceptorSubject, allPaxosStatusSubject, apiSubject, partitionedUplinkSubject, provisioningRequestSubject, provisioningResponseSubject,
-  uplinkStream,
+  uplinkStream, analyticsStream, alertsStream, allWindowResultsSubject, allAlertsSubject, ruleEventSubject,
 } from "../subjects";
 import { ConnectionType, type Permissions } from "./jwt";
 import { claimUsesStream, trustBucket } from "./names";
@@ -140,11 +141,15 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return role([
         jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"), ...kvBucket(deviceStateBucket, "read"), ...kvBucket(shadowBucket, "admin"),
         ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
+        // analytics.windows / alerts.*: read the results and alerts, acknowledge alerts (cloud/analytics)
+        ...streamRead(analyticsStream), ...consumersOn(analyticsStream), ...streamRead(alertsStream), ...consumersOn(alertsStream),
+        ...kvBucket(alertStateBucket, "write"), allAlertsSubject,
         ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
         // decommission asks the provisioning role to revoke the device's credentials
         apiSubject("credentials.revoke"),
       ], [
         inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"),
+        apiSubject("analytics.>"), apiSubject("alerts.>"), apiSubject("rules.>"),
         ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status, Uplink.Heartbeat]), allDeviceEventsSubject,
       ], true);
     case Principal.Commands:
@@ -160,7 +165,15 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         allControlSubject, allClusterSubject, ...jsMonitor, ...streamRead("*"), ...consumersOn("*"), ...kvBucket(BACKUP_CATALOG_BUCKET, "admin"),
       ], [inbox, allClusterSubject, apiSubject("cluster.>")], true);
     case Principal.Analytics:
-      return role([], [inbox], false);
+      // Its own consumers on XSF_UP (recreated at each takeover), the results and alerts streams, its
+      // checkpoint and alert-state buckets, the control plane (partition leases, membership, rules),
+      // and command actions through the commands bucket and downlink; rule events.
+      return role([
+        jsInfo, `$JS.API.STREAM.INFO.${uplinkStream}`, ...consumersOn(uplinkStream),
+        ...streamAdmin(analyticsStream), ...streamAdmin(alertsStream), allWindowResultsSubject, allAlertsSubject, ruleEventSubject("*"),
+        ...kvBucket(checkpointBucket, "admin"), ...kvBucket(alertStateBucket, "admin"), ...kvBucket(commandsBucket, "admin"),
+        allControlSubject, ...allDownlinks([Downlink.Command]), allDeviceEventsSubject,
+      ], [inbox, ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status])], false);
     case Principal.Provisioning:
       return role([
         jsInfo, ...registryClient, ...kvBucket(trustBucket, "admin"),
@@ -291,7 +304,7 @@ const descriptions: Record<Principal, string> = {
   commands: "cloud role: command and desired-config delivery",
   orchestration: "cloud role: membership, leases, recovery, cluster API",
   provisioning: "cloud role: claims → device credentials, revocation (holds the signing keys)",
-  analytics: "cloud role (not part of this build): replies only",
+  analytics: "cloud role: windows, rules, alerts and actions over XSF_UP partitions (owned through control-plane leases), checkpoints",
   control: "Raft control-plane replicas",
   consensus: "CASPaxos acceptor processes (answer proposers on their inboxes)",
   dashboard: "the web dashboard (read-only)",
