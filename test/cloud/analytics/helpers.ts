@@ -23,8 +23,8 @@ export async function prepareBroker(url: string): Promise<{ nc: NatsConnection; 
   return { nc, js: jetstream(nc) };
 }
 
-export async function publishUplink(js: JetStreamClient, env: Envelope, kind: Uplink = Uplink.Telemetry): Promise<number> {
-  const ack = await js.publish(partitionedUplinkSubject(env.deviceId, kind, testPartitions), encodeEnvelope(env));
+export async function publishUplink(js: JetStreamClient, env: Envelope, kind: Uplink = Uplink.Telemetry, partitions = testPartitions): Promise<number> {
+  const ack = await js.publish(partitionedUplinkSubject(env.deviceId, kind, partitions), encodeEnvelope(env));
   return ack.seq;
 }
 
