@@ -9,7 +9,7 @@ import { DevicePresence } from "../../shared/device-presence";
 import { MemberStatus, type MemberView } from "../membership";
 import { DeviceStateMirror } from "../state";
 import { Uplink } from "../../shared/topics";
-import { allOutTelemetrySubject, allPartitionedDevicesSubject, ClusterApiSubject } from "../subjects";
+import { allAlertsSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, ClusterApiSubject } from "../subjects";
 
 /** Devices the status line mirrors (the fleet simulator's own maximum). */
 const devicesShownMax = 10_000;
@@ -45,6 +45,9 @@ export class FleetProbe {
   #sub: Subscription | undefined;
   #points = 0;
   #batches = 0;
+  #alertsSub: Subscription | undefined;
+  /** Alert events seen since the probe started (cloud/analytics, xsfleet.v1.alerts.>). */
+  readonly alerts = { raised: 0, acknowledged: 0, cleared: 0 };
 
   constructor(readonly nc: NatsConnection) {
     this.#devices = new DeviceStateMirror(nc, { devicesMax: devicesShownMax }).start();
@@ -62,6 +65,22 @@ export class FleetProbe {
           this.#batches++;
         } catch {
           // not ours to judge; ingest validated it
+        }
+      }
+    })();
+  }
+
+  /** Starts counting alert events (raised, acknowledged, cleared) on xsfleet.v1.alerts.>. */
+  watchAlerts(): void {
+    const sub = this.nc.subscribe(allAlertsSubject);
+    this.#alertsSub = sub;
+    void (async () => {
+      for await (const m of sub) {
+        try {
+          const st = m.json<{ state?: string }>().state;
+          if (st === "raised" || st === "acknowledged" || st === "cleared") this.alerts[st]++;
+        } catch {
+          // not an alert event
         }
       }
     })();
@@ -123,6 +142,7 @@ export class FleetProbe {
 
   stop(): void {
     this.#sub?.unsubscribe();
+    this.#alertsSub?.unsubscribe();
     this.#devices.stop();
   }
 }

@@ -194,8 +194,8 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
     case Principal.Fleet:
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject("devices.>"), apiSubject("claims.>"), apiSubject("cluster.>"),
-        apiSubject("shadow.>"),
-      ], [inbox, allOutTelemetrySubject], false);
+        apiSubject("shadow.>"), apiSubject("rules.>"),
+      ], [inbox, allOutTelemetrySubject, allAlertsSubject], false);
     case Principal.Integrator: {
       const p = role([
         jsInfo, srv, apiSubject(">"), ...streamRead(IngestStream.Out), ...consumersOn(IngestStream.Out),
@@ -308,7 +308,7 @@ const descriptions: Record<Principal, string> = {
   control: "Raft control-plane replicas",
   consensus: "CASPaxos acceptor processes (answer proposers on their inboxes)",
   dashboard: "the web dashboard (read-only)",
-  fleet: "the local stack's tooling: registers the simulated fleet, creates its claims, writes its example desired shadow, watches status",
+  fleet: "the local stack's tooling: registers the simulated fleet, creates its claims, writes its example desired shadow and rules, watches status and alerts",
   integrator: "integrations: outputs, events, the management API without claims/credentials",
   admin: "the operator's CLI (`xsfleet claims`, `xsfleet credentials`, `xsfleet status`)",
 };
