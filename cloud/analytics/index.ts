@@ -13,3 +13,4 @@ export { defaultAnalyticsSettings, defaultOperators, type AnalyticsSettings } fr
 export { emptyAnalyticsStats, AlertState, type AnalyticsStats, type AlertRecord, type AlertEvent } from "./types";
 export { ControlPlaneRules, RulesWatch, RuleStoreError, ruleDefs } from "./rules-store";
 export { registerAnalyticsMetrics } from "./metrics";
+export { partitionRules, clockAheadMaxMs } from "./processor";

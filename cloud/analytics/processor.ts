@@ -21,7 +21,7 @@
 // seen dropped, counted `dedupEvicted`: a retransmit of such a device could
 // count twice); the operators and the engine bound their own state.
 import { Presence } from "../../shared/proto/xsfleet.gen";
-import { Uplink } from "../../shared/topics";
+import { devicePartition, Uplink } from "../../shared/topics";
 import {
   RuleEngine, WindowOperator,
   type AlertTransition, type RuleDef, type RuleEngineSnapshot, type WindowOperatorConfig, type WindowOperatorSnapshot, type WindowResult,
@@ -35,6 +35,9 @@ type OperatorSnapshot = WindowOperatorSnapshot;
 type EngineSnapshot = RuleEngineSnapshot;
 
 export interface ProcessorConfig {
+  /** This partition and the partition count: a rule listing devices keeps only this partition's (others are evaluated by their own partition's owner). */
+  partition: number;
+  partitions: number;
   operators: readonly OperatorConfig[];
   rules: readonly RuleDef[];
   decode: DecodeConfig;
@@ -47,8 +50,10 @@ export interface PartitionCheckpoint {
   v: 1;
   /** Last XSF_UP stream seq whose effect is in this state (0: none). */
   seq: number;
-  /** The engine's clock: highest storage time seen (ms). */
+  /** The rule engine's clock: highest device time seen (ms; event time, the timebase of the points). */
   clockMs: number;
+  /** Storage time of the message that last advanced the clock (idle ticks extrapolate from it). */
+  clockAtStorageMs: number;
   operators: Record<string, OperatorSnapshot>;
   engine: EngineSnapshot;
   /** Dedup records, least recently seen first. */
@@ -92,6 +97,22 @@ export function emptyProcessorStats(): ProcessorStats {
   return { messages: 0, skipped: 0, points: 0, duplicates: 0, rejected: 0, dedupEvicted: 0, lateDropped: 0, results: 0, transitions: 0 };
 }
 
+/** Device time more than this ahead of the broker's storage time does not move the engine's clock (a simulated
+ *  fleet replays traces faster than real time, so this is wide). */
+export const clockAheadMaxMs = 30 * 24 * 3600_000;
+
+/** The rules one partition evaluates: a rule listing devices keeps only those of this partition, and goes when none is. */
+export function partitionRules(rules: readonly RuleDef[], partition: number, partitions: number): RuleDef[] {
+  const out: RuleDef[] = [];
+  for (const r of rules) {
+    const devices = r.match.devices;
+    if (devices === undefined) { out.push(r); continue; }
+    const mine = devices.filter((d) => devicePartition(d, partitions) === partition);
+    if (mine.length > 0) out.push({ ...r, match: { ...r.match, devices: mine } });
+  }
+  return out;
+}
+
 export class PartitionProcessor {
   readonly #cfg: ProcessorConfig;
   readonly #ops: Array<{ id: string; op: WindowOperator }>;
@@ -99,6 +120,7 @@ export class PartitionProcessor {
   readonly #dedup: Map<string, StoredDedup>;
   #seq: number;
   #clockMs: number;
+  #clockAtStorageMs: number;
   readonly stats: ProcessorStats = emptyProcessorStats();
 
   constructor(cfg: ProcessorConfig, from: PartitionCheckpoint | null = null) {
@@ -107,10 +129,12 @@ export class PartitionProcessor {
       const snap = from?.operators[c.id];
       return { id: c.id, op: snap !== undefined ? WindowOperator.restore(c, snap) : new WindowOperator(c) };
     });
-    this.#engine = from ? RuleEngine.restore([...cfg.rules], from.engine) : new RuleEngine([...cfg.rules]);
+    const rules = partitionRules(cfg.rules, cfg.partition, cfg.partitions);
+    this.#engine = from ? RuleEngine.restore(rules, from.engine) : new RuleEngine(rules);
     this.#dedup = new Map(from?.dedup ?? []);
     this.#seq = from?.seq ?? 0;
     this.#clockMs = from?.clockMs ?? 0;
+    this.#clockAtStorageMs = from?.clockAtStorageMs ?? 0;
   }
 
   /** Last stream seq in the state. */
@@ -119,7 +143,7 @@ export class PartitionProcessor {
   }
 
   setRules(rules: readonly RuleDef[]): void {
-    this.#engine.setRules([...rules]);
+    this.#engine.setRules(partitionRules(rules, this.#cfg.partition, this.#cfg.partitions));
   }
 
   /** One message, in stream order. */
@@ -129,22 +153,30 @@ export class PartitionProcessor {
       return { results: [], transitions: [] };
     }
     this.#seq = m.streamSeq;
-    this.#clockMs = Math.max(this.#clockMs, m.timeMs);
     this.stats.messages++;
     this.#apply(m);
     return this.#tickAndDrain(this.#clockMs);
   }
 
-  /** Time passes without messages (absence rules); `nowMs` below the clock changes nothing. */
-  tick(nowMs: number): ProcessorOutput {
-    this.#clockMs = Math.max(this.#clockMs, nowMs);
-    return this.#tickAndDrain(this.#clockMs);
+  /** Wall time passes without messages (absence rules): the engine's clock moves on by the wall time
+   *  since the message that last advanced it. Not in the stream: a replay does not reproduce it. */
+  tick(wallNowMs: number): ProcessorOutput {
+    if (this.#clockMs === 0) return { results: [], transitions: [] };
+    return this.#tickAndDrain(this.#clockMs + Math.max(0, wallNowMs - this.#clockAtStorageMs));
+  }
+
+  #advance(t: number, storageMs: number): void {
+    // A device clock far ahead of the broker's cannot drag every key of the partition along.
+    if (t > this.#clockMs && t <= storageMs + clockAheadMaxMs) {
+      this.#clockMs = t;
+      this.#clockAtStorageMs = storageMs;
+    }
   }
 
   checkpoint(): PartitionCheckpoint {
     const operators: Record<string, OperatorSnapshot> = {};
     for (const { id, op } of this.#ops) operators[id] = op.snapshot();
-    return { v: 1, seq: this.#seq, clockMs: this.#clockMs, operators, engine: this.#engine.snapshot(), dedup: [...this.#dedup.entries()] };
+    return { v: 1, seq: this.#seq, clockMs: this.#clockMs, clockAtStorageMs: this.#clockAtStorageMs, operators, engine: this.#engine.snapshot(), dedup: [...this.#dedup.entries()] };
   }
 
   #apply(m: InputMessage): void {
@@ -166,16 +198,21 @@ export class PartitionProcessor {
           const v = ch.v[i]!;
           for (const { op } of this.#ops) op.add(d.deviceId, ch.name, t, v);
           this.#engine.onPoint(d.deviceId, ch.name, t, v);
+          this.#advance(t, m.timeMs);
           this.stats.points++;
         }
       }
     } else if (d.kind === Uplink.Status && env.status) {
-      if (env.status.presence !== Presence.PRESENCE_UNSPECIFIED) this.#engine.onPresence(d.deviceId, env.status.presence === Presence.PRESENCE_ONLINE, m.timeMs);
+      // A will carries no device time: it happened at the partition's clock.
+      if (env.deviceTimeMs > 0) this.#advance(env.deviceTimeMs, m.timeMs);
+      const t = env.deviceTimeMs > 0 ? env.deviceTimeMs : this.#clockMs;
+      if (env.status.presence !== Presence.PRESENCE_UNSPECIFIED) this.#engine.onPresence(d.deviceId, env.status.presence === Presence.PRESENCE_ONLINE, t);
     } else if (d.kind === Uplink.Hello && env.hello) {
       // Group keys of rules (groupBy site/zone) come from the device's announced location.
       const loc = env.hello.location;
       if (loc) this.#engine.setMetadata(d.deviceId, { site: loc.site, zone: loc.zone });
-      this.#engine.onPresence(d.deviceId, true, m.timeMs);
+      if (env.deviceTimeMs > 0) this.#advance(env.deviceTimeMs, m.timeMs);
+      this.#engine.onPresence(d.deviceId, true, env.deviceTimeMs > 0 ? env.deviceTimeMs : this.#clockMs);
     }
   }
 

@@ -66,15 +66,15 @@ export async function startAnalyticsRole(deps: AnalyticsDeps): Promise<Analytics
   const checkpoints = new FencedKv<PartitionCheckpoint>(stores.checkpoints);
   const lock = new ControlPlaneLock({ propose: deps.control, ownerId: nodeId });
   let rules: readonly RuleDef[] = deps.rules ?? [];
-  const processorConfig = (): ProcessorConfig => ({
-    operators: deps.operators, rules,
+  const processorConfig = (partition: number): ProcessorConfig => ({
+    partition, partitions: ingest.partitions, operators: deps.operators, rules,
     decode: ingest, dedup: ingest, dedupDevicesMax: settings.dedupDevicesMax,
   });
   const ownership = new PartitionOwnership<AnalyticsPartitionWorker>({
     nodeId, partitions: ingest.partitions, ttlMs: settings.ownershipTtlMs, log, label: "analytics",
     membership: new ControlPlaneIngestMembership(deps.control, nodeId, settings.ownershipTtlMs, CloudRole.Analytics),
     newWorker: (partition) => new AnalyticsPartitionWorker({
-      partition, nodeId, lock, conn: deps.nc, settings, processorConfig, checkpoints, sink, stats, log,
+      partition, nodeId, lock, conn: deps.nc, settings, processorConfig: () => processorConfig(partition), checkpoints, sink, stats, log,
       ...(deps.faults ? { faults: deps.faults } : {}),
       ...(deps.failover ? { failover: deps.failover } : {}),
     }),

@@ -39,6 +39,9 @@ export interface FleetSnapshot {
   singletons: { lease: string; nodeId: string }[];
 }
 
+/** Alert ids remembered to count each once (then forgotten: a late copy may count again). */
+const alertIdsSeenMax = 100_000;
+
 export class FleetProbe {
   #jsm: JetStreamManager | undefined;
   readonly #devices: DeviceStateMirror;
@@ -75,9 +78,14 @@ export class FleetProbe {
     const sub = this.nc.subscribe(allAlertsSubject);
     this.#alertsSub = sub;
     void (async () => {
+      // Core subscribers see a replay's republished copies too (the stream drops them): count each id once.
+      const seen = new Set<string>();
       for await (const m of sub) {
         try {
-          const st = m.json<{ state?: string }>().state;
+          const { state: st, id } = m.json<{ state?: string; id?: string }>();
+          if (typeof id !== "string" || seen.has(id)) continue;
+          if (seen.size >= alertIdsSeenMax) seen.clear();
+          seen.add(id);
           if (st === "raised" || st === "acknowledged" || st === "cleared") this.alerts[st]++;
         } catch {
           // not an alert event
