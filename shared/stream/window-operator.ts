@@ -8,9 +8,9 @@
 // - a point for an emitted window whose end + allowedLatenessMs >= watermark
 //   updates it and emits a correction (revision + 1) at once; beyond that it is
 //   counted lateDropped. Window state is dropped once watermark > end +
-//   allowedLatenessMs, emitting a closing record (revision + 1, final: true);
-//   a window that is already past that bound when first emitted is emitted
-//   once, final. So every window ends with exactly one final record.
+//   allowedLatenessMs, emitting a closing record (revision + 1, final: true,
+//   the same aggregates): every window has a first record and ends with
+//   exactly one final record, even when one watermark jump passes both.
 // - input shuffled within the watermark delay gives the same results, per key
 //   in the same order, as sorted input: sums are exact (exact-sum.ts), `last`
 //   breaks timestamp ties by the larger value, sketches merge exactly.
@@ -78,6 +78,8 @@ export interface WindowOperatorStats {
   refused: number;
   /** Results dropped because pendingResultsMax undrained results were waiting. */
   resultsDropped: number;
+  /** Keys with no open window forgotten to make room for a new key (keysMax reached). */
+  keysEvicted: number;
 }
 
 export interface WindowAggJson {
@@ -144,14 +146,11 @@ interface Win {
 interface KeyState {
   maxT: number;
   wm: number;
-  fixed: Map<string, Win>;
+  /** Tumbling/hopping windows by channel, then start (numeric keys: no string building per point). */
+  fixed: Map<string, Map<number, Win>>;
   sessions: Map<string, Win[]>;
   /** Lower bound of the watermark at which some window needs emitting or dropping. */
   due: number;
-}
-
-function byEndChannelStart(a: Win, b: Win): number {
-  return a.end - b.end || (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0) || a.start - b.start;
 }
 
 function validName(s: unknown): s is string {
@@ -160,7 +159,9 @@ function validName(s: unknown): s is string {
 
 export class WindowOperator {
   readonly cfg: Readonly<WindowOperatorConfig>;
-  readonly stats: WindowOperatorStats = { points: 0, lateAccepted: 0, lateDropped: 0, corrections: 0, refused: 0, resultsDropped: 0 };
+  readonly stats: WindowOperatorStats = {
+    points: 0, lateAccepted: 0, lateDropped: 0, corrections: 0, refused: 0, resultsDropped: 0, keysEvicted: 0,
+  };
   private readonly keys = new Map<string, KeyState>();
   private pending: WindowResult[] = [];
   private open = 0;
@@ -220,7 +221,7 @@ export class WindowOperator {
     }
     let ks = this.keys.get(key);
     if (!ks) {
-      if (this.keys.size >= this.keysMax) {
+      if (this.keys.size >= this.keysMax && !this.evictIdleKey()) {
         this.stats.refused++;
         return "refused";
       }
@@ -312,7 +313,8 @@ export class WindowOperator {
     for (const f of Object.keys(op.stats) as (keyof WindowOperatorStats)[]) op.stats[f] = num(snap.stats?.[f], `stats.${f}`);
     const session = cfg.spec.kind === "session";
     for (const kj of snap.keys) {
-      if (!validName(kj.key)) bad("keys[].key: must be a non-empty string");
+      if (typeof kj !== "object" || kj === null || !validName(kj.key)) bad("keys[].key: must be a non-empty string");
+      if (!Array.isArray(kj.windows)) bad("keys[].windows: must be an array");
       const ks: KeyState = {
         maxT: kj.maxT === null ? -Infinity : num(kj.maxT, "keys[].maxT"),
         wm: kj.watermark === null ? -Infinity : num(kj.watermark, "keys[].watermark"),
@@ -321,8 +323,9 @@ export class WindowOperator {
         due: Infinity,
       };
       for (const wj of kj.windows) {
-        if (!validName(wj.channel)) bad("windows[].channel: must be a non-empty string");
+        if (typeof wj !== "object" || wj === null || !validName(wj.channel)) bad("windows[].channel: must be a non-empty string");
         const a = wj.agg;
+        if (typeof a !== "object" || a === null) bad("windows[].agg: must be an object");
         const w: Win = {
           channel: wj.channel,
           start: num(wj.start, "windows[].start"),
@@ -345,25 +348,49 @@ export class WindowOperator {
           list.push(w);
           ks.sessions.set(w.channel, list);
         } else {
-          ks.fixed.set(`${w.channel}\u0000${w.start}`, w);
+          let byStart = ks.fixed.get(w.channel);
+          if (!byStart) ks.fixed.set(w.channel, (byStart = new Map()));
+          byStart.set(w.start, w);
         }
         op.open++;
         ks.due = Math.min(ks.due, op.dueOf(w));
       }
       op.keys.set(kj.key, ks);
     }
+    if (op.open > op.windowsOpenMax || op.keys.size > op.keysMax) bad("more windows or keys than the configured bounds");
     op.pending = snap.pending.map((r) => ({ ...r }));
     return op;
   }
 
   // -- internals -------------------------------------------------------------
 
+  /**
+   * Forgets the idle key (no open window) with the lowest watermark, ties by
+   * key: deterministic. Its later points start a new watermark.
+   */
+  private evictIdleKey(): boolean {
+    let victim: string | null = null;
+    let vwm = Infinity;
+    for (const [k, ks] of this.keys) {
+      if (ks.fixed.size > 0 || ks.sessions.size > 0) continue;
+      if (victim === null || ks.wm < vwm || (ks.wm === vwm && k < victim)) {
+        victim = k;
+        vwm = ks.wm;
+      }
+    }
+    if (victim === null) return false;
+    this.keys.delete(victim);
+    this.stats.keysEvicted++;
+    return true;
+  }
+
   private sortedKeys(): string[] {
     return [...this.keys.keys()].sort();
   }
 
   private allWins(ks: KeyState): Win[] {
-    const out = [...ks.fixed.values()];
+    const out: Win[] = [];
+    for (const byStart of ks.fixed.values()) for (const w of byStart.values()) out.push(w);
     for (const list of ks.sessions.values()) out.push(...list);
     return out;
   }
@@ -391,15 +418,16 @@ export class WindowOperator {
     let refused = false;
     for (const b of windowsOf(this.cfg.spec, t)) {
       if (ks.wm > b.end + this.lateness) continue; // state gone: too late for this window
-      const id = `${channel}\u0000${b.start}`;
-      let w = ks.fixed.get(id);
+      let byStart = ks.fixed.get(channel);
+      let w = byStart?.get(b.start);
       if (!w) {
         if (this.open >= this.windowsOpenMax) {
           refused = true;
           continue;
         }
         w = { channel, start: b.start, end: b.end, lastT: t, revision: -1, agg: this.newAgg() };
-        ks.fixed.set(id, w);
+        if (!byStart) ks.fixed.set(channel, (byStart = new Map()));
+        byStart.set(b.start, w);
         this.open++;
         ks.due = Math.min(ks.due, b.end);
       }
@@ -469,30 +497,40 @@ export class WindowOperator {
     this.emit(key, w, true, into);
   }
 
-  /** Emits and drops what the key's watermark has passed, in (end, channel, start) order. */
+  /**
+   * Emits and drops what the key's watermark has passed. Each window has two
+   * events at fixed watermark positions: its first emission at `end` and its
+   * closing record past `end + allowedLatenessMs`. Events are handled in
+   * (position, first before closing, channel, start) order, so the sequence of
+   * records of a key does not depend on how the watermark advanced (one jump
+   * or many steps): what makes shuffled input give sorted input's results.
+   */
   private settle(key: string, ks: KeyState): void {
     const wm = ks.wm;
-    const due: Win[] = [];
-    let next = Infinity;
+    const events: { pos: number; close: boolean; w: Win }[] = [];
     for (const w of this.allWins(ks)) {
-      if ((w.revision < 0 && w.end <= wm) || wm > w.end + this.lateness) due.push(w);
-      else next = Math.min(next, this.dueOf(w));
+      if (w.revision < 0 && w.end <= wm) events.push({ pos: w.end, close: false, w });
+      if (wm > w.end + this.lateness) events.push({ pos: w.end + this.lateness, close: true, w });
     }
-    due.sort(byEndChannelStart);
-    for (const w of due) {
-      const gone = wm > w.end + this.lateness;
-      w.revision++;
-      this.emit(key, w, gone);
-      if (gone) this.remove(ks, w);
-      else next = Math.min(next, this.dueOf(w));
+    events.sort((a, b) =>
+      a.pos - b.pos || (a.close === b.close ? 0 : a.close ? 1 : -1) ||
+      (a.w.channel < b.w.channel ? -1 : a.w.channel > b.w.channel ? 1 : 0) || a.w.start - b.w.start);
+    for (const e of events) {
+      e.w.revision++;
+      this.emit(key, e.w, e.close);
+      if (e.close) this.remove(ks, e.w);
     }
+    let next = Infinity;
+    for (const w of this.allWins(ks)) next = Math.min(next, this.dueOf(w));
     ks.due = next;
   }
 
   private remove(ks: KeyState, w: Win): void {
     this.open--;
     if (this.cfg.spec.kind !== "session") {
-      ks.fixed.delete(`${w.channel}\u0000${w.start}`);
+      const byStart = ks.fixed.get(w.channel)!;
+      byStart.delete(w.start);
+      if (byStart.size === 0) ks.fixed.delete(w.channel);
       return;
     }
     const list = ks.sessions.get(w.channel)!;
@@ -521,8 +559,10 @@ export class WindowOperator {
     for (const q of this.quantiles) r[q] = a.sketch!.quantile(q === "p50" ? 0.5 : q === "p90" ? 0.9 : 0.99);
     if (mergedInto !== undefined) r.mergedInto = mergedInto;
     if (this.pending.length >= streamLimits.pendingResultsMax) {
-      this.pending.shift();
-      this.stats.resultsDropped++;
+      // Nobody drains: drop the oldest tenth at once (not one by one: O(n) each).
+      const n = Math.ceil(this.pending.length / 10);
+      this.pending.splice(0, n);
+      this.stats.resultsDropped += n;
     }
     this.pending.push(r);
   }

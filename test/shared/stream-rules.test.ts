@@ -194,6 +194,7 @@ describe("RuleEngine: rule changes, snapshot/restore", () => {
         });
         expect(JSON.stringify(out)).toBe(JSON.stringify(wholeOut));
         expect(e.stats).toEqual(whole.stats);
+        expect(JSON.stringify(e.snapshot())).toBe(JSON.stringify(whole.snapshot()));
         // One alert per episode: raised and cleared alternate per (rule, key).
         const last = new Map<string, string>();
         for (const tr of out) {
@@ -204,6 +205,23 @@ describe("RuleEngine: rule changes, snapshot/restore", () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe("RuleEngine: malformed snapshots", () => {
+  it("are refused with a clear error", () => {
+    const e = new RuleEngine([humidity]);
+    e.onPoint("d", "humidity", 0, 90);
+    const snap = e.snapshot();
+    expect(() => RuleEngine.restore([humidity], { ...snap, states: null } as never)).toThrow(/states: must be an array/);
+    const bad = JSON.parse(JSON.stringify(snap));
+    bad.states[0].episode = "1";
+    expect(() => RuleEngine.restore([humidity], bad)).toThrow(/episode: must be a finite number/);
+    expect(() => RuleEngine.restore([humidity], { version: 2 } as never)).toThrow(/version/);
+    // A changed rule does not inherit the old rule's state.
+    const changed = RuleEngine.restore([{ ...humidity, when: { kind: "threshold", above: 80 } }], snap);
+    expect(changed.raised()).toEqual([]);
+    expect(RuleEngine.restore([humidity], snap).raised()).toEqual([{ ruleId: "humid", key: "d", episode: 1 }]);
   });
 });
 

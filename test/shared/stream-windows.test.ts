@@ -18,9 +18,10 @@ function run(cfg: WindowOperatorConfig, pts: Pt[], flush = true): { results: Win
   return { results: op.drain(), op, outcomes };
 }
 
+/** Results per key, keys sorted (across keys the interleaving follows arrival). */
 function byKey(rs: WindowResult[]): Record<string, WindowResult[]> {
   const out: Record<string, WindowResult[]> = {};
-  for (const r of rs) (out[r.key] ??= []).push(r);
+  for (const k of [...new Set(rs.map((r) => r.key))].sort()) out[k] = rs.filter((r) => r.key === k);
   return out;
 }
 
@@ -106,7 +107,8 @@ describe("WindowOperator: tumbling and hopping", () => {
     expect(op.stats).toMatchObject({ points: 7, lateAccepted: 2, lateDropped: 1, corrections: 2, refused: 0 });
     op.flush();
     const rest = op.drain().map(brief);
-    expect(rest).toEqual(["c[1000,2000) r1F n=1 sum=1", "c[3000,4000) r0F n=2 sum=2"]);
+    // Records in watermark-position order: [3000,4000) first at 4000, [1000,2000) closes past 4000, [3000,4000) past 6000.
+    expect(rest).toEqual(["c[3000,4000) r0 n=2 sum=2", "c[1000,2000) r1F n=1 sum=1", "c[3000,4000) r1F n=2 sum=2"]);
   });
 
   it("a late point that opens a window already due emits it at once", () => {
@@ -123,10 +125,15 @@ describe("WindowOperator: tumbling and hopping", () => {
       { key: "k", channel: "c", t: 700, v: 2 },
       { key: "k", channel: "c", t: 1200, v: 3 },
     ]);
-    expect(results.filter((r) => r.revision === 0 || r.final).map(brief)).toEqual([
-      "c[0,1000) r0F n=1 sum=2",
-      "c[500,1500) r0F n=2 sum=5",
-      "c[1000,2000) r0F n=1 sum=3",
+    expect(results.filter((r) => r.revision === 0).map(brief)).toEqual([
+      "c[0,1000) r0 n=1 sum=2",
+      "c[500,1500) r0 n=2 sum=5",
+      "c[1000,2000) r0 n=1 sum=3",
+    ]);
+    expect(results.filter((r) => r.final).map(brief)).toEqual([
+      "c[0,1000) r1F n=1 sum=2",
+      "c[500,1500) r1F n=2 sum=5",
+      "c[1000,2000) r1F n=1 sum=3",
     ]);
   });
 
@@ -143,7 +150,22 @@ describe("WindowOperator: tumbling and hopping", () => {
     expect(op.add("z", "c", 0, 1)).toBe("refused"); // ...keys: a, b => z refused
     expect(op.stats.refused).toBe(7);
     expect(() => new WindowOperator({ ...cfg, spec: { kind: "hopping", sizeMs: 1000, hopMs: 3 } })).toThrow(/hopMs/);
+    expect(() => new WindowOperator({ ...cfg, spec: { kind: "hopping", sizeMs: 1000, hopMs: 2000 } })).toThrow(/hopMs: must be <= sizeMs/);
     expect(() => new WindowOperator({ ...cfg, allowedLatenessMs: -1 })).toThrow(/allowedLatenessMs/);
+  });
+
+  it("at keysMax, forgets the idle key with the lowest watermark to admit a new one", () => {
+    const op = new WindowOperator({ ...cfg, keysMax: 2 });
+    op.add("a", "c", 100, 1);
+    op.add("b", "c", 100, 1);
+    expect(op.add("c", "c", 100, 1)).toBe("refused"); // a and b have open windows
+    op.advanceTo("b", 5000); // b's window closes: b is idle
+    op.advanceTo("a", 6000);
+    op.drain();
+    expect(op.add("c", "c", 100, 1)).toBe("ok");
+    expect(op.stats.keysEvicted).toBe(1);
+    expect(op.watermark("b")).toBe(-Infinity); // b (lowest watermark) was forgotten
+    expect(op.watermark("a")).toBe(6000);
   });
 });
 
@@ -180,16 +202,20 @@ const specs: WindowSpec[] = [
   { kind: "hopping", sizeMs: 1000, hopMs: 250 },
   { kind: "session", gapMs: 300 },
 ];
-const points = fc.array(
-  fc.record({
-    key: fc.constantFrom("a", "b", "c"),
-    channel: fc.constantFrom("t", "h"),
-    t: fc.integer({ min: 0, max: 20_000 }),
-    v: fc.oneof(fc.integer({ min: -50, max: 50 }), fc.double({ min: -1e6, max: 1e6, noNaN: true })),
-    jitter: fc.double({ min: 0, max: 1, noNaN: true }),
-  }),
-  { maxLength: 200 },
-);
+const pointsUpTo = (tMax: number, minLength: number) =>
+  fc.array(
+    fc.record({
+      key: fc.constantFrom("a", "b", "c"),
+      channel: fc.constantFrom("t", "h"),
+      t: fc.integer({ min: 0, max: tMax }),
+      v: fc.oneof(fc.integer({ min: -50, max: 50 }), fc.double({ min: -1e6, max: 1e6, noNaN: true })),
+      jitter: fc.double({ min: 0, max: 1, noNaN: true }),
+    }),
+    { minLength, maxLength: 200 },
+  );
+const points = pointsUpTo(20_000, 0);
+// Dense enough that late points land in windows still open for corrections.
+const densePoints = pointsUpTo(6000, 20);
 
 describe("out-of-order within the watermark delay ≡ sorted input", () => {
   it("gives per key exactly the same results, for every window kind", () => {
@@ -204,17 +230,18 @@ describe("out-of-order within the watermark delay ≡ sorted input", () => {
         expect(byKey(b.results)).toEqual(byKey(a.results));
         expect(JSON.stringify(byKey(b.results))).toBe(JSON.stringify(byKey(a.results)));
       }),
-      { numRuns: 150 },
+      { numRuns: 300 },
     );
   });
 });
 
 describe("snapshot / restore", () => {
   it("mid-stream, through JSON, gives the same results as an uninterrupted run (late data included)", () => {
+    const seen = { corrections: 0, dropped: 0 };
     fc.assert(
-      fc.property(points, fc.constantFrom(...specs), fc.nat(), (pts, spec, cutSeed) => {
+      fc.property(densePoints, fc.constantFrom(...specs), fc.nat(), (pts, spec, cutSeed) => {
         const cfg: WindowOperatorConfig = { id: "w", spec, allowedLatenessMs: 700, watermarkDelayMs: 100, aggregates: ["p90"] };
-        const ordered = pts.slice().sort((x, y) => x.t + x.jitter * 4000 - (y.t + y.jitter * 4000)); // late data too
+        const ordered = pts.slice().sort((x, y) => x.t + x.jitter * 2000 - (y.t + y.jitter * 2000)); // late data too
         const whole = new WindowOperator(cfg);
         const wholeOut: WindowResult[] = [];
         for (const p of ordered) {
@@ -236,14 +263,48 @@ describe("snapshot / restore", () => {
         out.push(...op.drain());
         expect(JSON.stringify(out)).toBe(JSON.stringify(wholeOut));
         expect(op.stats).toEqual(whole.stats);
+        seen.corrections += whole.stats.corrections;
+        seen.dropped += whole.stats.lateDropped;
       }),
-      { numRuns: 100 },
+      { numRuns: 150 },
     );
+    // The runs really went through the late paths.
+    expect(seen.corrections).toBeGreaterThan(0);
+    expect(seen.dropped).toBeGreaterThan(0);
   });
 
-  it("refuses a snapshot of another operator", () => {
+  it("at every cut of a session stream with merges, restore continues exactly", () => {
+    const cfg: WindowOperatorConfig = { id: "s", spec: { kind: "session", gapMs: 100 }, allowedLatenessMs: 1000, aggregates: ["p50"] };
+    const ts = [0, 50, 200, 260, 600, 120, -60, 900, 450, 2000, 380, 5000, 1950];
+    const feed = (cut: number): string => {
+      let op = new WindowOperator(cfg);
+      const out: WindowResult[] = [];
+      ts.forEach((t, i) => {
+        if (i === cut) op = WindowOperator.restore(cfg, JSON.parse(JSON.stringify(op.snapshot())));
+        op.add("d", "c", t, i);
+        out.push(...op.drain());
+      });
+      op.flush();
+      out.push(...op.drain());
+      return JSON.stringify(out);
+    };
+    const whole = feed(-1);
+    expect((JSON.parse(whole) as WindowResult[]).filter((r) => r.mergedInto !== undefined).length).toBeGreaterThanOrEqual(2);
+    for (let cut = 0; cut < ts.length; cut++) expect(feed(cut)).toBe(whole);
+  });
+
+  it("refuses a snapshot of another operator, or a malformed one, with a clear error", () => {
     const cfg: WindowOperatorConfig = { id: "a", spec: { kind: "tumbling", sizeMs: 10 }, allowedLatenessMs: 0 };
-    const snap = new WindowOperator(cfg).snapshot();
+    const op = new WindowOperator(cfg);
+    op.add("k", "c", 5, 1);
+    const snap = op.snapshot();
     expect(() => WindowOperator.restore({ ...cfg, id: "b" }, snap)).toThrow(/operator/);
+    expect(() => WindowOperator.restore({ ...cfg, aggregates: ["p50"] }, snap)).toThrow(/agg.sketch/);
+    expect(() => WindowOperator.restore({ ...cfg, windowsOpenMax: 0 }, snap)).toThrow(/windowsOpenMax/);
+    const broken = JSON.parse(JSON.stringify(snap));
+    broken.keys[0].windows[0].agg.min = "x";
+    expect(() => WindowOperator.restore(cfg, broken)).toThrow(/agg.min: must be a finite number/);
+    expect(() => WindowOperator.restore(cfg, { ...snap, keys: [{ key: "k" }] } as never)).toThrow(/windows: must be an array/);
+    expect(() => WindowOperator.restore(cfg, null as never)).toThrow(/version/);
   });
 });
