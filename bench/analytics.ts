@@ -75,6 +75,7 @@ try {
     for await (const _m of it) got++;
   }
   const rawS = (performance.now() - r0) / 1000;
+  process.stdout.write(`raw consumer read ${got} messages\n`);
 
   // One analytics node over every partition.
   const propose = localProposer(new ControlStateMachine());
@@ -96,6 +97,7 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
   const anS = (performance.now() - a0) / 1000;
+  process.stdout.write(`analytics node caught up\n`);
   const st = role.stats();
 
   // Alert latency: a sample above the threshold published → its "raised" event received; then cleared.
@@ -113,13 +115,14 @@ try {
     const episode = Math.floor(i / 8) + 1;
     const t0Dev = Date.now();
     const high = telemetryEnvelope(id, 2 * episode - 1 + 16, 1, t0Dev - (2 * episode - 1 + 16) * 10_000);
-    // seq 17+: humidity 40 + (3 s)/10 > 45 → raise; seq 10000+: 40 → clear.
+    // seq 17..65: humidity 40 + (3 seq) / 10 > 45 → raise.
     const raised = new Promise<number>((res) => waiting.set(`humid:${id}:${episode}:raised`, res));
     const s0 = performance.now();
     await js.publish(partitionedUplinkSubject(id, Uplink.Telemetry, partitions), encodeEnvelope(high));
     lat.push((await raised) - s0);
     const cleared = new Promise<number>((res) => waiting.set(`humid:${id}:${episode}:cleared`, res));
-    const lowSeq = 10_000 + 2 * episode;
+    // Humidity 40 + ((3 seq) mod 200) / 10 = 40 for seq a multiple of 200: below clearBelow.
+    const lowSeq = 10_000 + 200 * episode;
     await js.publish(partitionedUplinkSubject(id, Uplink.Telemetry, partitions), encodeEnvelope(telemetryEnvelope(id, lowSeq, 1, Date.now() + 1 - lowSeq * 10_000)));
     await cleared;
   }
