@@ -190,7 +190,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
     case Principal.Dashboard:
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History), ...kvBucket(shadowBucket, "read"),
-      ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject], false);
+      ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject, allAlertsSubject], false);
     case Principal.Fleet:
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject("devices.>"), apiSubject("claims.>"), apiSubject("cluster.>"),
