@@ -1,11 +1,23 @@
 // Ingest benchmark: end to end from simulated devices (MQTT 3.1.1 QoS 1
 // publishers of realistic encoded telemetry batches, in a child process)
 // through nats-server's MQTT listener and JetStream to decoded device state
-// (KV), history and out streams — beside the raw JetStream publish rate of
-// messages of the same size, measured in the same run on the same server.
+// (KV), history and out streams — beside raw JetStream publishing of the same
+// messages into a stream configured like XSF_UP (the stream the devices'
+// messages land in), measured in the same run on the same server.
 //
-//   npm run bench:ingest [-- --devices 40 --messages 150 --points 500 --pool 8
-//                           --layout batch|channel --out --no-history]
+// Message shapes: by default the batches devices really send (32 rows of 4
+// channels: firmware batchPointsMax 32, the room-climate sensor), then the
+// 500-row shape as a second row. A point is one (time, value) of one channel:
+// a 32-row 4-channel batch holds 128 points. Each shape runs `--reps` rounds
+// of raw baseline then ingest, interleaved; the table shows the medians and
+// the median of the per-round ratios (the machine may be shared: a ratio
+// measured in the same minute is what compares).
+//
+//   npm run bench:ingest [-- --points 32 --devices 40 --messages 300 --reps 3 --pool 8
+//                           --layout batch|channel --out --no-history --profile DIR]
+// --points picks one shape; --profile writes a CPU profile of the last ingest
+// phase of each shape (this process: the ingest role and the raw publisher's
+// client) to DIR and prints its top functions by self time.
 // Defaults: binary batch history records, no out JSON (the fleet-scale
 // setting); `--layout channel --out` is the integrator-friendly setting.
 import { localProposer } from "../test/harness/local-proposer";
@@ -15,14 +27,18 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
-import { connect } from "@nats-io/transport-node";
-import { DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { mkdirSync, readFileSync } from "node:fs";
 import { decodeBatch, encodeBatch } from "../shared/codec/batch";
 import { Encoding, createEnvelope, encodeEnvelope } from "../shared/proto/xsfleet.gen";
 import { deviceTopic, Uplink } from "../shared/topics";
 import { startNats } from "../test/harness/nats";
 import { createLogger } from "../cloud/base";
-import { admitAllDevices, defaultIngestConfig, startIngestRole } from "../cloud/ingest";
+import { admitAllDevices, defaultIngestConfig, IngestStream, startIngestRole } from "../cloud/ingest";
+import { describeMachine } from "./lib/machine";
+import { printTable } from "./lib/load";
+import { printSummary, profileDuring, summarizeProfile } from "./lib/cpu-profile";
 import { NatsPool } from "../cloud/nats";
 import { roomClimateTraces } from "../firmware/host/room-climate";
 
@@ -44,13 +60,26 @@ interface Options {
   history: boolean;
   out: boolean;
   layout: "channel" | "batch";
+  /** Rounds of (raw baseline, ingest) per shape. */
+  reps: number;
+  /** Directory for CPU profiles of the ingest phase; null: no profiling. */
+  profile: string | null;
+  /** Shapes (rows per batch) and messages per device given on the command line. */
+  pointsGiven: boolean;
+  messagesGiven: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { devices: 40, messages: 150, points: 500, inflight: 16, pool: 8, prefix: "bench-", rate: 0, history: true, out: false, layout: "batch" };
+  const o: Options = {
+    devices: 40, messages: 300, points: 32, inflight: 16, pool: 8, prefix: "bench-", rate: 0, history: true, out: false, layout: "batch",
+    reps: 3, profile: null, pointsGiven: false, messagesGiven: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === "--points") o.pointsGiven = true;
+    if (a === "--messages") o.messagesGiven = true;
     if (a === "--no-history") o.history = false;
+    else if (a === "--profile") o.profile = argv[++i] ?? "";
     else if (a === "--out") o.out = true;
     else if (a === "--prefix") o.prefix = argv[++i] ?? "bench-";
     else if (a === "--rate") o.rate = Number(argv[++i]);
@@ -59,7 +88,7 @@ function parseArgs(argv: string[]): Options {
       if (v !== "channel" && v !== "batch") throw new Error("--layout is channel or batch");
       o.layout = v;
     }
-    else if (a.startsWith("--") && (a.slice(2) in o)) {
+    else if (a.startsWith("--") && (a.slice(2) in o) && typeof (o as unknown as Record<string, unknown>)[a.slice(2)] === "number") {
       const v = Number(argv[++i]);
       if (!Number.isInteger(v) || v < 1) throw new Error(`${a} needs a positive integer`);
       (o as unknown as Record<string, number>)[a.slice(2)] = v;
@@ -158,31 +187,52 @@ async function runPublisher(mqttUrl: string, o: Options): Promise<void> {
   await Promise.all(clients.map((c) => c.endAsync()));
 }
 
+// ---- CPU per message (independent of the machine's load) ----
+
+/** User + system CPU of a process, ms, from /proc (Linux); NaN elsewhere. */
+function procCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return NaN;
+  }
+}
+const selfCpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+
 // ---- raw JetStream baseline ----
 
-async function rawJetStreamRate(servers: string[], sizes: Uint8Array[], total: number, window: number, conns: number): Promise<number> {
-  const ncs = await Promise.all(Array.from({ length: conns }, () => connect({ servers })));
-  const nc = ncs[0]!;
-  const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({
-    name: "BENCH_RAW", subjects: ["bench.raw.>"], storage: StorageType.File, retention: RetentionPolicy.Limits,
-    num_replicas: 1, max_bytes: 512 * 1024 * 1024, discard: DiscardPolicy.Old, duplicate_window: 120_000_000_000,
-  });
-  const jss = ncs.map((c) => jetstream(c));
+/** The raw baseline's stream: XSF_UP's configuration (storage, replicas,
+ *  limits, duplicate window) under another name and subject. */
+const rawStream = "BENCH_RAW_UP";
+const rawSubjectPrefix = "bench.raw";
+
+/** Publishes `total` messages (the devices' envelopes, cycled) into a fresh
+ *  copy of XSF_UP, `window` in flight over the given connections; msg/s. */
+async function rawJetStreamRate(conns: readonly NatsConnection[], messages: readonly { subject: string; data: Uint8Array }[], total: number, window: number, serverPid: number | undefined): Promise<{ rate: number; clientUs: number; serverUs: number }> {
+  const jsm = await jetstreamManager(conns[0]!);
+  const up = (await jsm.streams.info(IngestStream.Uplinks)).config;
+  await jsm.streams.add({ ...up, name: rawStream, subjects: [`${rawSubjectPrefix}.>`], description: "bench:ingest raw baseline (XSF_UP's config)" });
+  const jss = conns.map((c) => jetstream(c));
   let next = 0;
   const t0 = performance.now();
+  const cpu0 = selfCpuMs();
+  const srv0 = procCpuMs(serverPid);
   const worker = async (w: number): Promise<void> => {
     const js = jss[w % jss.length]!;
     while (next < total) {
-      const i = next++;
-      await js.publish(`bench.raw.d${i % 40}`, sizes[i % sizes.length]!);
+      const m = messages[next++ % messages.length]!;
+      await js.publish(m.subject, m.data);
     }
   };
   await Promise.all(Array.from({ length: window }, (_, w) => worker(w)));
   const rate = total / ((performance.now() - t0) / 1000);
-  await jsm.streams.delete("BENCH_RAW");
-  await Promise.all(ncs.map((c) => c.close()));
-  return rate;
+  const clientUs = ((selfCpuMs() - cpu0) * 1000) / total;
+  const serverUs = ((procCpuMs(serverPid) - srv0) * 1000) / total;
+  await jsm.streams.delete(rawStream);
+  return { rate, clientUs, serverUs };
 }
 
 /** Rows per second the codec decodes on one core (warm), for context. */
@@ -200,31 +250,41 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+const fmtInt = (n: number): string => Math.round(n).toLocaleString("en-US");
+/** Ingest's message rate must reach this fraction of raw JetStream's (issue 15). */
+const targetRatio = 0.5;
+
+interface ShapeResult {
+  rows: number; messages: number; raw: number[]; ingest: number[]; ratios: number[]; pointsPerSec: number[]; bytes: number; published: number[];
+  /** CPU µs per message: raw client and server; ingest process, server (MQTT + JetStream) and the MQTT publishers. */
+  rawClientUs: number[]; rawServerUs: number[]; ingestUs: number[]; serverUs: number[]; publisherUs: number[];
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === "--publisher") return runPublisher(argv[1]!, parseArgs(argv.slice(2)));
   const o = parseArgs(argv);
+  const shapes = o.pointsGiven ? [o.points] : [32, 500];
+  /** Messages per device: enough for a few seconds of ingest per round. */
+  const messagesOf = (rows: number): number => (o.messagesGiven ? o.messages : rows <= 64 ? 300 : 50);
 
-  const cpus = os.cpus();
-  console.log(`machine: ${cpus[0]?.model ?? "?"}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}, ${os.platform()} ${os.release()}`);
-  const payloads = buildPayloads(o.points, 64);
-  const sample = envelope("bench-0", 1, payloads[0]!, o.points, Date.now());
-  const totalMsgs = o.devices * o.messages;
-  const totalPoints = totalMsgs * o.points;
-  console.log(`workload: ${o.devices} devices × ${o.messages} telemetry batches × ${o.points} points × ${channels.length} channels (room-climate dataset), ` +
-    `~${sample.length} B per message (${(sample.length / o.points).toFixed(2)} B/point), ${o.inflight} in flight per device; ` +
-    `history ${o.history ? o.layout : "off"}, out JSON ${o.out ? "on (XSF_OUT)" : "off"}, ingest pool ${o.pool} connections`);
+  console.log(describeMachine());
+  console.log(`workload: ${o.devices} devices, ${o.inflight} in flight each (MQTT QoS 1), room-climate batches of ${channels.length} channels; ` +
+    `history ${o.history ? o.layout : "off"}, out JSON ${o.out ? "on (XSF_OUT)" : "off"}; ingest pool ${o.pool} connections; ${o.reps} rounds per shape (raw, ingest interleaved)`);
+  console.log(`a point is one (time, value) of one channel: a ${shapes[0]}-row batch of ${channels.length} channels holds ${shapes[0]! * channels.length} points`);
+  if (o.profile) mkdirSync(o.profile, { recursive: true });
 
   const nats = await startNats({ size: 1, partitions: defaultIngestConfig.partitions });
   try {
-    // Baseline: raw JetStream publishes of the same messages, same server.
-    const sizes = Array.from({ length: 64 }, (_, i) => envelope(`bench-${i}`, i + 1, payloads[i % payloads.length]!, o.points, Date.now()));
-    const rawRate = await rawJetStreamRate(nats.servers, sizes, Math.max(totalMsgs, 10_000), 512, o.pool);
-    console.log(`raw JetStream publish, same messages (file, R1, ${o.pool} connections, 512 in flight): ${Math.round(rawRate).toLocaleString("en-US")} msg/s`);
-
     const nc = await NatsPool.open({ servers: nats.servers, name: "bench-ingest" }, o.pool);
-    // Per phase (device id prefix): latencies and points recorded.
-    const phases = new Map<string, { latencies: number[]; points: number; target: number; doneAt: number; done: () => void }>();
+    const rawPool = await NatsPool.open({ servers: nats.servers, name: "bench-raw" }, o.pool);
+    // Per phase (device id prefix): latencies and rows recorded.
+    const phases = new Map<string, { latencies: number[]; rows: number; target: number; doneAt: number; done: () => void }>();
     const role = await startIngestRole({
       nc, nodeId: "bench", log: createLogger({ level: "warn" }), control: localProposer(new ControlStateMachine()), admission: admitAllDevices,
       config: { history: o.history, historyLayout: o.layout, out: o.out, batchMax: 256, prefetchMax: 1024, maxAckPending: 8192, ...benchRateLimit },
@@ -232,18 +292,20 @@ async function main(): Promise<void> {
         const ph = phases.get(id.slice(0, id.indexOf("-") + 1));
         if (!ph) return;
         ph.latencies.push(Date.now() - deviceTimeMs);
-        ph.points += n;
-        if (ph.points >= ph.target && ph.doneAt === 0) { ph.doneAt = performance.now(); ph.done(); }
+        ph.rows += n;
+        if (ph.rows >= ph.target && ph.doneAt === 0) { ph.doneAt = performance.now(); ph.done(); }
       },
     });
 
-    /** Runs one publisher child (prefix-named devices) until ingest recorded all its points. */
-    const runPhase = async (prefix: string, extra: string[], messages: number): Promise<{ elapsedS: number; publishedMs: number; latencies: number[]; points: number }> => {
+    /** Runs one publisher child (prefix-named devices) until ingest recorded all its rows. */
+    const serverPid = nats.nodes[0]!.process?.child.pid;
+    const runPhase = async (prefix: string, rows: number, extra: string[], messages: number): Promise<{ elapsedS: number; publishedMs: number; latencies: number[]; rows: number; ingestCpuMs: number; serverCpuMs: number; publisherCpuMs: number }> => {
       let done!: () => void;
       const finished = new Promise<void>((r) => (done = r));
-      const ph = { latencies: [] as number[], points: 0, target: o.devices * messages * o.points, doneAt: 0, done };
+      const ph = { latencies: [] as number[], rows: 0, target: o.devices * messages * rows, doneAt: 0, done };
       phases.set(prefix, ph);
-      const args = ["--import", "tsx", fileURLToPath(import.meta.url), "--publisher", nats.nodes[0]!.mqttUrl, ...argv, "--messages", String(messages), "--prefix", prefix, ...extra];
+      const args = ["--import", "tsx", fileURLToPath(import.meta.url), "--publisher", nats.nodes[0]!.mqttUrl, ...argv,
+        "--points", String(rows), "--messages", String(messages), "--prefix", prefix, ...extra];
       const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] });
       const lines: string[] = [];
       let buf = "";
@@ -261,45 +323,109 @@ async function main(): Promise<void> {
       };
       await waitLine((l) => l === "connected");
       const t0 = performance.now();
+      const cpu0 = { ingest: selfCpuMs(), server: procCpuMs(serverPid), publisher: procCpuMs(child.pid) };
       child.stdin!.write("go\n");
-      const progress = setInterval(() => process.stderr.write(`\r  ${prefix} ingest: ${ph.points.toLocaleString("en-US")} / ${ph.target.toLocaleString("en-US")} points`), 500);
+      const progress = setInterval(() => process.stderr.write(`\r  ${prefix} ingest: ${fmtInt(ph.rows)} / ${fmtInt(ph.target)} rows`), 500);
       const timeout = setTimeout(done, 300_000);
       await finished;
+      const cpu = { ingest: selfCpuMs() - cpu0.ingest, server: procCpuMs(serverPid) - cpu0.server, publisher: procCpuMs(child.pid) - cpu0.publisher };
       clearTimeout(timeout);
       clearInterval(progress);
       process.stderr.write("\n");
       const pub = JSON.parse(await waitLine((l) => l.startsWith("{"))) as { publishedMs: number };
       child.kill();
+      phases.delete(prefix);
       ph.latencies.sort((a, b) => a - b);
-      return { elapsedS: ((ph.doneAt || performance.now()) - t0) / 1000, publishedMs: pub.publishedMs, latencies: ph.latencies, points: ph.points };
+      return {
+        elapsedS: ((ph.doneAt || performance.now()) - t0) / 1000, publishedMs: pub.publishedMs, latencies: ph.latencies, rows: ph.rows,
+        ingestCpuMs: cpu.ingest, serverCpuMs: cpu.server, publisherCpuMs: cpu.publisher,
+      };
     };
 
-    // Phase 1: throughput (devices publish as fast as PUBACKs allow).
-    const before = role.stats();
-    const r1 = await runPhase("tput-", [], o.messages);
+    const results: ShapeResult[] = [];
+    for (const rows of shapes) {
+      const messages = messagesOf(rows);
+      const payloads = buildPayloads(rows, 64);
+      const sample = envelope("bench-0", 1, payloads[0]!, rows, Date.now());
+      const totalMsgs = o.devices * messages;
+      // The raw baseline publishes the devices' own envelopes, one subject per device.
+      const rawMessages = Array.from({ length: 64 }, (_, i) => ({
+        subject: `${rawSubjectPrefix}.bench-${i % o.devices}.telemetry`,
+        data: envelope(`bench-${i % o.devices}`, i + 1, payloads[i % payloads.length]!, rows, Date.now()),
+      }));
+      const r: ShapeResult = {
+        rows, messages: totalMsgs, raw: [], ingest: [], ratios: [], pointsPerSec: [], bytes: sample.length, published: [],
+        rawClientUs: [], rawServerUs: [], ingestUs: [], serverUs: [], publisherUs: [],
+      };
+      for (let rep = 1; rep <= o.reps; rep++) {
+        const rawRun = await rawJetStreamRate(rawPool.all(), rawMessages, Math.max(totalMsgs, 10_000), 512, serverPid);
+        const raw = rawRun.rate;
+        const before = role.stats();
+        const prefix = `t${rows}r${rep}-`;
+        const profileFile = o.profile && rep === o.reps ? path.join(o.profile, `ingest-${rows}rows.cpuprofile`) : null;
+        const { result: ph, profile } = profileFile
+          ? await profileDuring(profileFile, () => runPhase(prefix, rows, [], messages))
+          : { result: await runPhase(prefix, rows, [], messages), profile: null };
+        const st = role.stats();
+        const msgRate = (st.applied - before.applied) / ph.elapsedS;
+        r.raw.push(raw);
+        r.ingest.push(msgRate);
+        r.ratios.push(msgRate / raw);
+        r.pointsPerSec.push((ph.rows * channels.length) / ph.elapsedS);
+        r.published.push(ph.publishedMs / 1000);
+        const applied = st.applied - before.applied;
+        r.rawClientUs.push(rawRun.clientUs);
+        r.rawServerUs.push(rawRun.serverUs);
+        r.ingestUs.push((ph.ingestCpuMs * 1000) / applied);
+        r.serverUs.push((ph.serverCpuMs * 1000) / applied);
+        r.publisherUs.push((ph.publisherCpuMs * 1000) / applied);
+        console.log(`  ${rows} rows, round ${rep}: raw ${fmtInt(raw)} msg/s, ingest ${fmtInt(msgRate)} msg/s (${totalMsgs} messages in ${ph.elapsedS.toFixed(2)} s, ` +
+          `devices done publishing after ${(ph.publishedMs / 1000).toFixed(2)} s), ratio ${(100 * msgRate / raw).toFixed(1)} %; load ${os.loadavg()[0]!.toFixed(1)}`);
+        if (profile && profileFile) printSummary(`  CPU profile of this ingest phase (${profileFile})`, summarizeProfile(profile, 15));
+      }
+      results.push(r);
+    }
     const st = role.stats();
-    const applied = st.applied - before.applied;
-    const msgRate = applied / r1.elapsedS;
-    console.log(`end to end: ${applied.toLocaleString("en-US")} messages, ${r1.points.toLocaleString("en-US")} points in ${r1.elapsedS.toFixed(2)} s ` +
-      `(devices finished publishing after ${(r1.publishedMs / 1000).toFixed(2)} s)`);
-    console.log(`  ${Math.round(r1.points / r1.elapsedS).toLocaleString("en-US")} points/s (rows of ${channels.length} channels; ` +
-      `${Math.round(r1.points * channels.length / r1.elapsedS).toLocaleString("en-US")} channel values/s)   ${Math.round(msgRate).toLocaleString("en-US")} msg/s`);
-    console.log(`  latency at saturation (queueing): p50 ${percentile(r1.latencies, 50)} ms, p99 ${percentile(r1.latencies, 99)} ms`);
     console.log(`  duplicates ${st.duplicates}, dead letters ${st.deadLetters}, foreign writes ${st.foreignWrites}, batch failures ${st.batchFailures}, history records ${st.historyPublished}, out ${st.outPublished}`);
-    console.log(`ratio ingest / raw JetStream message rate: ${(msgRate / rawRate * 100).toFixed(1)} %   (target ≥ 50 %)`);
-    console.log(`points/s vs target 1,000,000: ${(r1.points / r1.elapsedS / 1e6 * 100).toFixed(0)} % (rows), ${(r1.points * channels.length / r1.elapsedS / 1e6 * 100).toFixed(0)} % (channel values)`);
 
-    // Phase 2: latency at half the measured throughput, paced.
-    const paceRate = Math.max(10, Math.floor(msgRate / 2));
+    console.log("");
+    console.log(`ingest vs raw JetStream, medians of ${o.reps} interleaved rounds (points = rows × ${channels.length} channels):`);
+    printTable([
+      ["shape", "B/msg", "raw JetStream msg/s", "ingest msg/s", "ingest points/s", "ratio (median)", `target ≥ ${targetRatio * 100} %`],
+      ...results.map((r) => {
+        const ratio = median(r.ratios);
+        return [
+          `${r.rows} rows × ${channels.length} ch`, String(r.bytes), fmtInt(median(r.raw)), fmtInt(median(r.ingest)), fmtInt(median(r.pointsPerSec)),
+          `${(100 * ratio).toFixed(1)} %`, ratio >= targetRatio ? "met" : "not met",
+        ];
+      }),
+    ]);
+
+    console.log("");
+    console.log("CPU per message, µs (medians; user + system, independent of how busy the machine is):");
+    printTable([
+      ["shape", "raw: client", "raw: server", "raw: total", "ingest process", "server (MQTT+JS)", "MQTT publishers", "ingest path: total", "raw / ingest-path CPU"],
+      ...results.map((r) => {
+        const rawTotal = median(r.rawClientUs) + median(r.rawServerUs);
+        const pathTotal = median(r.ingestUs) + median(r.serverUs) + median(r.publisherUs);
+        return [`${r.rows} rows × ${channels.length} ch`, fmtInt(median(r.rawClientUs)), fmtInt(median(r.rawServerUs)), fmtInt(rawTotal),
+          fmtInt(median(r.ingestUs)), fmtInt(median(r.serverUs)), fmtInt(median(r.publisherUs)), fmtInt(pathTotal), `${(100 * rawTotal / pathTotal).toFixed(1)} %`];
+      }),
+    ]);
+
+    // Latency at half the measured throughput of the first shape, paced.
+    const first = results[0]!;
+    const paceRate = Math.max(10, Math.floor(median(first.ingest) / 2));
     const paceMessages = Math.max(5, Math.ceil((paceRate * 8) / o.devices));
-    const r2 = await runPhase("lat-", ["--rate", String(paceRate)], paceMessages);
-    console.log(`latency device publish → state recorded at ${paceRate.toLocaleString("en-US")} msg/s (50 % load, paced): ` +
-      `p50 ${percentile(r2.latencies, 50)} ms, p99 ${percentile(r2.latencies, 99)} ms, max ${r2.latencies.at(-1)} ms (${r2.latencies.length} batches)`);
-    const dec = decodeRate(payloads);
-    console.log(`ceiling on this machine: shared/codec decodes ${Math.round(dec).toLocaleString("en-US")} rows/s of this data on one core (decode alone, no I/O)`);
-    console.log(`load average during the run: ${os.loadavg().map((x) => x.toFixed(1)).join(" ")} (other processes share these ${os.cpus().length} cores)`);
+    const lat = await runPhase("lat-", first.rows, ["--rate", String(paceRate)], paceMessages);
+    console.log(`latency device publish → state recorded, ${first.rows}-row batches at ${fmtInt(paceRate)} msg/s (50 % load, paced): ` +
+      `p50 ${percentile(lat.latencies, 50)} ms, p99 ${percentile(lat.latencies, 99)} ms, max ${lat.latencies.at(-1)} ms (${lat.latencies.length} batches)`);
+    const dec = decodeRate(buildPayloads(first.rows, 64));
+    console.log(`ceiling on this machine: shared/codec decodes ${fmtInt(dec)} rows/s of ${first.rows}-row batches on one core (decode alone, no I/O)`);
+    console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(" ")} (other processes share these ${os.cpus().length} cores)`);
     await role.stop();
     await nc.drain();
+    await rawPool.drain();
   } finally {
     await nats.stop();
   }

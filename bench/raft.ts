@@ -27,6 +27,9 @@
 // (bench/lib/etcd.ts) are shared with bench:consensus.
 //
 // Env: BENCH_SECONDS, BENCH_SKIP=etcd,etcd-http,jetstream,xsfleet,xsfleet-parallel.
+// `npm run bench:raft -- --busy N`: N busy-loop processes run for the whole
+// measurement (bench/lib/busy.ts), the repeatable "machine is busy" setting:
+// every system meets the same CPU contention.
 
 import os from "node:os";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
@@ -37,6 +40,7 @@ import { etcdAvailable, etcdTarget } from "./lib/etcd";
 import { startNats, type NatsCluster } from "../test/harness/nats";
 import { ProcessCluster } from "../test/harness/control-plane";
 import { ControlClient } from "../cloud/controlplane/client";
+import { busyFromArgv, startBusyLoad } from "./lib/busy";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 4);
 const SKIP = new Set((process.env["BENCH_SKIP"] ?? "").split(",").filter(Boolean));
@@ -145,7 +149,9 @@ async function measureAll(makers: (() => Promise<Target & { extra?: () => string
 
 async function main(): Promise<void> {
   console.log(describeMachine());
-  console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${SECONDS}s per point; values 256 B; 3 nodes each on loopback`);
+  const busy = startBusyLoad(busyFromArgv(process.argv.slice(2)));
+  console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${SECONDS}s per point; values 256 B; 3 nodes each on loopback; ` +
+    `background load: ${busy.processes} busy-loop process(es) (--busy)`);
   const makers: (() => Promise<Target & { extra?: () => string }>)[] = [];
   if (!SKIP.has("xsfleet")) makers.push(() => xsfleetTarget(false));
   if (!SKIP.has("xsfleet-parallel")) makers.push(() => xsfleetTarget(true));
@@ -157,7 +163,12 @@ async function main(): Promise<void> {
     else console.log("etcd not found: install it with `sudo apt-get install -y etcd-server` (Debian ships 3.4)");
   }
   if (!SKIP.has("jetstream")) makers.push(jetstreamTarget);
-  const rows = await measureAll(makers);
+  let rows: Row[];
+  try {
+    rows = await measureAll(makers);
+  } finally {
+    busy.stop();
+  }
   // The fair baseline: etcd through the gRPC client its users run.
   const etcd = rows.find((r) => r.target.startsWith("etcd") && r.target.includes("gRPC"));
   console.log(`\nload average at end: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);

@@ -16,7 +16,7 @@ import os from "node:os";
 import { jetstream } from "@nats-io/jetstream";
 import { createLogger } from "../cloud/base";
 import {
-  admitAllDevices, DeviceLocks, ensureIngestStreams, emptyIngestStats, IngestPipeline, parseIngestConfig, defaultIngestConfig, registerIngestMetrics, startIngestRole, StateCache, type Delivery,
+  admitAllDevices, DeviceLocks, ensureIngestStreams, emptyIngestStats, IngestPipeline, parseIngestConfig, defaultIngestConfig, registerIngestMetrics, startIngestRole, StateCache, type Delivery, type ProcessingObserver,
 } from "../cloud/ingest";
 import { emptyDeviceState, type LoadedState } from "../cloud/state";
 import { createProcessMetrics } from "../cloud/metrics";
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   for (const [m, us] of cost) console.log(`  ${m}: ${us.toFixed(1)} µs/msg (${m === "tracing off" ? "baseline" : `+${(us - off).toFixed(1)} µs, ${((us / off - 1) * 100).toFixed(1)} %`})`);
   console.log(`workload per run: ${o.devices} devices × ${o.messages} telemetry batches × ${o.points} points (${channels.length} channels), each with a sampled device traceparent, ` +
     `drained from a JetStream backlog by one ingest role (history batch, no out JSON); ${o.rounds} rounds of ${settings.length} settings, interleaved, after a warm-up round`);
-  const nats = await startNats({ size: 1 });
+  const nats = await startNats({ size: 1, partitions: defaultIngestConfig.partitions });
   const sink = await startSink();
   const payloads = Array.from({ length: 16 }, (_, k) => payload(o.points, k));
   const results = new Map<Setting, number[]>(settings.map((s) => [s, []]));
@@ -169,6 +169,7 @@ async function main(): Promise<void> {
           ? startTracing({ serviceName: ProcessKind.Bench, instanceId: prefix, settings: { ...defaultTracingSettings, otlpEndpoint: otlpTracesUrl(sink.url, "bench"), ratio: setting === Setting.Ratio1 ? 0.01 : 1 }, implicitContext: false })
           : startTracing({ serviceName: ProcessKind.Bench, instanceId: prefix, settings: defaultTracingSettings });
         let applied = 0;
+        let observe: ProcessingObserver | null = null;
         const cpu0 = process.cpuUsage();
         let firstMs = 0;
         let lastMs = 0;
@@ -179,6 +180,8 @@ async function main(): Promise<void> {
           control: localProposer(new ControlStateMachine()), admission: admitAllDevices,
           // Lifted rate limit: the bench's publishers never resend.
           config: { history: true, historyLayout: "batch", out: false, batchMax: 256, prefetchMax: 1024, maxAckPending: 8192, deviceRatePerSec: 1_000_000, deviceBurst: 10_000_000 },
+          // As a cloud node: the processing histogram is fed once per device batch (metrics setting only).
+          onDeviceBatch: (sec, t) => observe?.(sec, t),
           onTelemetryApplied: (id) => {
             if (!id.startsWith(prefix)) return;
             const now = performance.now();
@@ -189,8 +192,9 @@ async function main(): Promise<void> {
         });
         let scrape: NodeJS.Timeout | undefined;
         if (setting === Setting.Metrics) {
-          const m = createProcessMetrics({ process: "bench" }, { processMetrics: true });
-          registerIngestMetrics(m.registry, () => role.stats());
+          // OpenMetrics with exemplars, as a cloud node serves them.
+          const m = createProcessMetrics({ process: "bench" }, { processMetrics: true, openMetrics: true });
+          observe = registerIngestMetrics(m.registry, () => role.stats());
           scrape = setInterval(() => { void m.registry.metrics(); }, 100);
         }
         const timeout = setTimeout(done, 300_000);

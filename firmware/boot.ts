@@ -65,8 +65,8 @@ export function bootDevice(settings: DeviceSettings, board: Board): void {
   if (edge.gatewayHost !== "") {
     // A child of a star: no broker of its own, its "broker" is the gateway over a TCP link (docs/edge.md).
     platform.mqttConnect = linkMqttConnect(socketLinks(), moddableTimers, platform.clock);
-    init = { ...init, brokerUrls: [`mqtt://${edge.gatewayHost}:${edge.gatewayPort}`] };
-  } else if (init.role === "gateway") {
+    init = { ...init, brokerUrls: edge.gatewayUrls };
+  } else if (init.role === "gateway" || init.role === "processing") {
     const links = socketLinks();
     // config.gatewayFrameBytesMax (4 KB): the device's RAM bounds the partial frames it may hold (docs/edge.md).
     gateway = new Gateway({ ...platform, links }, { gatewayId: init.deviceId, port: edge.gatewayPort, allow: edge.children, frameBytesMax: edge.frameBytesMax });
@@ -78,10 +78,20 @@ export function bootDevice(settings: DeviceSettings, board: Board): void {
   const gw = gateway;
   const options = init;
   startWithCredential(platform, { deviceId: options.deviceId, brokerUrls: options.brokerUrls, claim: settings.claim }, (auth) => {
-    const runtime = new DeviceRuntime(platform, auth !== null ? { ...options, ...auth } : options, (e) => {
+    const withAlerts = gw !== undefined ? { ...options, extraCounters: () => gw.alertCounters() } : options;
+    const runtime = new DeviceRuntime(platform, auth !== null ? { ...withAlerts, ...auth } : withAlerts, (e) => {
       if (gw !== undefined && e.type === "config" && e.outcome === ConfigOutcome.Applied) gw.applyDesiredConfig();
       if (threshold <= LogLevel.Debug || e.type === "connected" || e.type === "command") trace(`xsfleet: event ${JSON.stringify(e)}\n`);
     });
+    if (gw !== undefined) {
+      // Raised alerts of rules jobs go up as counters, at most once a second.
+      let due = false;
+      gw.onAlerts = () => {
+        if (due) return;
+        due = true;
+        platform.timers.set(() => { due = false; runtime.publishCounters(); }, 1_000);
+      };
+    }
     runtime.start();
     platform.log(LogLevel.Info, `started ${options.role} ${options.deviceId}`);
   });

@@ -67,12 +67,14 @@ export interface DeviceSettings {
   storageDomain: string;
   logLevel: LogLevel;
   /** The star (docs/edge.md): a gateway's listening port and children; a child's gateway host ("" = not a child). */
-  edge: { gatewayPort: number; children: string[]; gatewayHost: string; frameBytesMax: number };
+  edge: { gatewayPort: number; children: string[]; gatewayHost: string; frameBytesMax: number; gatewayUrls: string[] };
 }
 
 export function deviceSettings(s: Settings): DeviceSettings {
-  const role = s.choice("role", [DeviceRole.Sensor, DeviceRole.Actuator, DeviceRole.Gateway], DeviceRole.Sensor);
-  const gatewayHost = s.text("gatewayHost", "");
+  const role = s.choice("role", [DeviceRole.Sensor, DeviceRole.Actuator, DeviceRole.Gateway, DeviceRole.Processing], DeviceRole.Sensor);
+  // A child's gateways: "host" or "host:port", comma-separated; the session tries them in turn on reconnect (failover, docs/edge.md).
+  const gatewayHosts = s.text("gatewayHost", "").split(",").map((x) => x.trim()).filter((x) => x.length > 0);
+  const gatewayHost = gatewayHosts.length > 0 ? gatewayHosts[0]!.split(":")[0]! : "";
   // A child of a star has no broker of its own (boot.ts points it at the gateway).
   const mqttHost = gatewayHost !== "" ? s.text("mqttHost", gatewayHost) : s.text("mqttHost");
   const username = s.text("mqttUsername", "");
@@ -96,6 +98,12 @@ export function deviceSettings(s: Settings): DeviceSettings {
   const children = s.text("children", "").split(",").map((x) => x.trim()).filter((x) => x.length > 0);
   for (const c of children) if (!isDeviceId(c)) throw new Error(`config.children must be comma-separated device ids, got ${JSON.stringify(c)}`);
   // A gateway holds one partial frame per child: RAM bounds this; children's largest message must stay below it.
-  const edge = { gatewayPort: s.int("gatewayPort", 1884, 1, 65_535), children, gatewayHost, frameBytesMax: s.int("gatewayFrameBytesMax", 4096, 1024, 65_552) };
+  const gatewayPort = s.int("gatewayPort", 1884, 1, 65_535);
+  const gatewayUrls: string[] = [];
+  for (const h of gatewayHosts) {
+    if (!/^[^/:\s]+(:[0-9]{1,5})?$/.test(h)) throw new Error(`config.gatewayHost must be comma-separated host or host:port, got ${JSON.stringify(h)}`);
+    gatewayUrls.push(h.indexOf(":") >= 0 ? `mqtt://${h}` : `mqtt://${h}:${gatewayPort}`);
+  }
+  const edge = { gatewayPort, children, gatewayHost, frameBytesMax: s.int("gatewayFrameBytesMax", 4096, 1024, 65_552), gatewayUrls };
   return { init, claim: s.text("claim", ""), storageDomain: s.text("storageDomain", "xsfleet"), logLevel: logLevelNames.indexOf(level) as LogLevel, edge };
 }

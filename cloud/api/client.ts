@@ -13,7 +13,7 @@ import { apiSubject } from "../subjects";
 import {
   ApiError, apiErrorStatus, defaultCommandTimeoutMs,
   type ApiContract, type ApiEndpoint, type ApiErrorBody, type ApiErrorCode, type ClaimsCreateRequest, type ClaimsListReply, type ClaimsListRequest,
-  type ClaimView, type CommandReply, type ConfigSetReply, type CreatedClaim, type DecommissionReply, type ListReply,
+  type ClaimView, type CommandReply, type ConfigSetReply, type CreatedClaim, type DecommissionReply, type ListReply, type MeshCountersReply,
   type SendCommandRequest, type TelemetryQueryRequest,
 } from "./types";
 
@@ -95,6 +95,11 @@ export class ApiClient {
 
   deviceState(deviceId: string): Promise<unknown | null> {
     return this.call("devices.state", { deviceId }).then((r) => r.state);
+  }
+
+  /** Every mesh counter merged across the devices that report it (docs/edge.md). */
+  meshCounters(): Promise<MeshCountersReply> {
+    return this.call("mesh.counters", {});
   }
 
   /** Sends a command; by default waits for the ack or the deadline and returns the outcome. */

@@ -17,7 +17,7 @@ import { apiSubject, DeviceEvent, deviceEventSubject } from "../subjects";
 import type { ApiLimits } from "./settings";
 import {
   ApiEndpoint, ApiError, apiErrorStatus, apiQueueGroup, apiServiceName, apiServiceVersion, defaultCommandTimeoutMs,
-  type ApiErrorBody, type ApiErrorCode, type CommandReply, type ConfigSetReply, type DecommissionReply, type DeviceReply, type ListReply, type StateReply,
+  type ApiErrorBody, type ApiErrorCode, type CommandReply, type ConfigSetReply, type DecommissionReply, type DeviceReply, type ListReply, type MeshCountersReply, type StateReply,
   type TelemetryQueryReply, type AnalyticsApi,
 } from "./types";
 import { ApiClient } from "./client";
@@ -30,6 +30,8 @@ import { boolField, deviceIdField, intField, objectField, onlyFields, parseBody,
 /** Seam to the ingest colleague's DeviceStateStore (cloud/state). */
 export interface DeviceStateSource {
   getDeviceState(deviceId: string): Promise<unknown | null>;
+  /** Mesh counters merged across their reporters (cloud/state mergeMeshCounters over the bucket). */
+  meshCounters?(): Promise<MeshCountersReply>;
 }
 
 /** Seam to cloud/history's queryHistory(js, q), bound to a JetStream client. */
@@ -205,6 +207,12 @@ function registerEndpoints(d: ApiRoleDeps, add: (e: ApiEndpoint, fn: Handler) =>
     const deviceId = deviceIdField(b);
     if (!d.deviceState) throw new ApiError("not_available", "device state is not available on this node (the ingest state store is not wired in)");
     return { state: await d.deviceState.getDeviceState(deviceId) };
+  });
+
+  add(ApiEndpoint.MeshCounters, async (b): Promise<MeshCountersReply> => {
+    onlyFields(b, []);
+    if (!d.deviceState?.meshCounters) throw new ApiError("not_available", "mesh counters are not available on this node (the ingest state store is not wired in)");
+    return d.deviceState.meshCounters();
   });
 
   add(ApiEndpoint.CommandsSend, async (b): Promise<CommandReply> => {

@@ -20,6 +20,8 @@ export const ApiEndpoint = {
   CommandsSend: "commands.send",
   CommandsGet: "commands.get",
   TelemetryQuery: "telemetry.query",
+  // Mesh counters merged across every device that reports them (docs/edge.md).
+  MeshCounters: "mesh.counters",
   // Device shadow (cloud/shadow, docs/shadow.md).
   ShadowGet: "shadow.get",
   ShadowPut: "shadow.put",
@@ -94,6 +96,21 @@ export interface ShadowDeleteRequest { deviceId: string; field: string; context:
 export interface ShadowWriteReply { deviceId: string; doc: ShadowDoc; op: ShadowOp; field: FieldView }
 export interface ShadowHistoryRequest { deviceId: string; doc?: ShadowDoc; limit?: number }
 export interface ShadowHistoryReply { history: ShadowHistoryEntry[] }
+
+export type MeshCountersRequest = Record<string, never>;
+/**
+ * Each mesh counter merged (max per replica) across the devices that report
+ * it as `mesh-<name>`: the mesh's total, never double counted
+ * (`reportedSum` is what adding the reports would claim). `devices`: device
+ * states read (at most meshScanDevicesMax; `truncated` when there were more).
+ */
+export interface MeshCountersReply {
+  counters: Array<{ name: string; value: number; reporters: string[]; reporterCount: number; replicas: number; reportedSum: number }>;
+  devices: number;
+  bad: number;
+  namesDropped: number;
+  truncated: boolean;
+}
 
 export const defaultCommandTimeoutMs = 30_000;
 
@@ -216,6 +233,7 @@ export interface ApiContract {
   "commands.send": [SendCommandRequest, CommandReply];
   "commands.get": [GetCommandRequest, CommandReply];
   "telemetry.query": [TelemetryQueryRequest, TelemetryQueryReply];
+  "mesh.counters": [MeshCountersRequest, MeshCountersReply];
   "shadow.get": [ShadowGetRequest, ShadowGetReply];
   "shadow.put": [ShadowPutRequest, ShadowWriteReply];
   "shadow.delete": [ShadowDeleteRequest, ShadowWriteReply];

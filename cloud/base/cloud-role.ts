@@ -12,6 +12,8 @@ export const CloudRole = Object.freeze({
   Orchestration: "orchestration",
   /** Trust: one-time claims exchanged for device credentials, revocation (docs/security.md). */
   Provisioning: "provisioning",
+  /** A node of the distributed cache: serves its share of the hash ring (docs/data-plane.md). */
+  Cache: "cache",
 } as const);
 export type CloudRole = (typeof CloudRole)[keyof typeof CloudRole];
 

@@ -4,13 +4,20 @@
 // points/s from the integrator output subjects.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { IngestStream } from "../ingest";
+import { decodePayload } from "../compression";
+import { IngestStream, ingestStreamDataSet } from "../ingest";
+import { commandsBucket } from "../commands";
+import { DataSet, replicationStatus, type ReplicationStatus } from "../replication";
 import { DevicePresence } from "../../shared/device-presence";
 import { MemberStatus, type MemberView } from "../membership";
-import { DeviceStateMirror } from "../state";
+import { DeviceStateMirror, deviceStateBucket } from "../state";
 import { Uplink } from "../../shared/topics";
-import { allAlertsSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, ClusterApiSubject } from "../subjects";
+import { allAlertsSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, cacheStatsSubject, ClusterApiSubject, EdgeApiSubject } from "../subjects";
+import { summarizeCacheStats, type CacheSummary } from "../cache";
+import type { EdgeJobsReply } from "../recovery";
 
+/** How long a snapshot gathers the cache nodes' counters. */
+const cacheWaitMs = 300;
 /** Devices the status line mirrors (the fleet simulator's own maximum). */
 const devicesShownMax = 10_000;
 /** Names of ingest's consumers on XSF_UP (xsf-ingest-p<N>, xsf-ingest-wills). */
@@ -37,10 +44,31 @@ export interface FleetSnapshot {
   members: { up: number; suspect: number; down: number } | null;
   /** Which live node holds which singleton lease (from the members' heartbeats), sorted by lease. */
   singletons: { lease: string; nodeId: string }[];
+  /** The cache nodes' counters summed (null: no cache node answered). */
+  cache: CacheSummary | null;
+  /** Replication mode per data set as JetStream holds it (docs/data-plane.md "Replication"). */
+  replication: ReplicationStatus[];
+  /** Edge jobs the scheduler placed, of those defined (xsfleet.v1.api.edge.jobs; null: no scheduler answers). */
+  edgeJobs: { placed: number; jobs: number } | null;
 }
 
 /** Alert ids remembered to count each once (then forgotten: a late copy may count again). */
 const alertIdsSeenMax = 100_000;
+/** The data sets the status shows, each by the stream that holds it. */
+const replicatedSets: readonly { dataSet: DataSet; stream: string }[] = [
+  ...[IngestStream.Uplinks, IngestStream.History, IngestStream.Out].map((stream) => ({ dataSet: ingestStreamDataSet[stream], stream })),
+  { dataSet: DataSet.DeviceState, stream: kvStreamName(deviceStateBucket) },
+  { dataSet: DataSet.ControlPlane, stream: kvStreamName(commandsBucket) },
+];
+
+/** The stream behind a KV bucket. */
+function kvStreamName(bucket: string): string {
+  return `KV_${bucket}`;
+}
+
+const outDecoder = new TextDecoder();
+/** Largest decoded out message the probe reads (XSF_OUT stores at most 1 MiB). */
+const outBytesMax = 1024 * 1024;
 
 export class FleetProbe {
   #jsm: JetStreamManager | undefined;
@@ -63,7 +91,8 @@ export class FleetProbe {
     void (async () => {
       for await (const m of sub) {
         try {
-          const j = m.json<{ points?: number }>();
+          // Out messages may be compressed (ingest outCodec); decode by their header.
+          const j = JSON.parse(outDecoder.decode(decodePayload(m.data, m.headers, outBytesMax))) as { points?: number };
           this.#points += typeof j.points === "number" ? j.points : 0;
           this.#batches++;
         } catch {
@@ -129,11 +158,24 @@ export class FleetProbe {
     let devicesOnline = 0;
     for (const d of this.#devices.devices()) if (d.presence.state === DevicePresence.Online) devicesOnline++;
     const devicesKnown = this.#devices.size + this.#devices.droppedIds;
-    const cluster = await this.cluster();
+    const [cluster, edgeJobs] = await Promise.all([this.cluster(), this.edgeJobs()]);
     return {
       devicesKnown, devicesOnline, consumerLag, deadLetters: await msgs(IngestStream.DeadLetter),
       telemetryMessages: await telemetryStored(jsm), members: cluster?.members ?? null, singletons: cluster?.singletons ?? [],
+      cache: await this.cache(),
+      replication: await replicationStatus(jsm, replicatedSets).catch(() => []),
+      edgeJobs,
     };
+  }
+
+  /** Placed and defined edge jobs, from the scheduler's edge.jobs API; null when no scheduler answers. */
+  async edgeJobs(): Promise<FleetSnapshot["edgeJobs"]> {
+    try {
+      const r = (await this.nc.request(EdgeApiSubject.Jobs, "{}", { timeout: 1_000 })).json<EdgeJobsReply>();
+      return { placed: r.placed, jobs: r.jobs.length };
+    } catch {
+      return null;
+    }
   }
 
   /** Member counts and singleton holders as one live node sees them; null when no orchestration role answers. */
@@ -146,6 +188,23 @@ export class FleetProbe {
     } catch {
       return null;
     }
+  }
+
+  /** Every cache node's counters, gathered for cacheWaitMs; null when none answered. */
+  async cache(): Promise<CacheSummary | null> {
+    const replies: unknown[] = [];
+    try {
+      for await (const m of await this.nc.requestMany(cacheStatsSubject, "", { strategy: "timer", maxWait: cacheWaitMs })) {
+        try {
+          replies.push(m.json());
+        } catch {
+          // a malformed reply is left out of the sum
+        }
+      }
+    } catch {
+      return null;
+    }
+    return replies.length === 0 ? null : summarizeCacheStats(replies);
   }
 
   stop(): void {

@@ -5,6 +5,7 @@
 // themselves, so a killed node shows as down at the next redraw.
 import { RateMeter as CounterRate } from "../dashboard";
 import { ProcessKind, type ProcessSnapshot } from "./cloud-processes";
+import { formatReplication, type ReplicationStatus } from "../replication";
 
 export interface LiveStatus {
   /** Redraws the line; off a terminal it is printed every plainEveryMs, or at once when `force` (something changed). */
@@ -85,6 +86,12 @@ export interface StatusInputs {
   members: { up: number; suspect: number; down: number } | null;
   /** Singleton work and the node holding it now. */
   singletons: readonly { lease: string; nodeId: string }[];
+  /** The cache ring's counters (null: no cache node answered). */
+  cache?: { nodes: number; hitRate: number | null; entries: number } | null;
+  /** Replication mode per data set (absent or empty: not shown). */
+  replication?: readonly ReplicationStatus[];
+  /** Edge jobs placed on gateway/processing devices by the orchestrator, of those defined (docs/edge.md). */
+  edgeJobs?: { placed: number; jobs: number } | null;
 }
 
 export function statusLine(i: StatusInputs): string {
@@ -95,6 +102,7 @@ export function statusLine(i: StatusInputs): string {
     (i.moddable ? ` | mcsim ${i.moddable.connected}/${i.moddable.devices}` : "") +
     (i.star ? ` | star ${i.star.connected}/${i.star.gateways + i.star.children} (${i.star.gateways} gw)` : "") +
     (i.mesh ? ` | mesh ${i.mesh.converged}/${i.mesh.peers} at ${i.mesh.events} events` : "") +
+    (i.edgeJobs ? ` | edge jobs ${i.edgeJobs.placed} placed${i.edgeJobs.placed < i.edgeJobs.jobs ? ` (${i.edgeJobs.jobs - i.edgeJobs.placed} unplaced)` : ""}` : "") +
     ` | ${fmtRate(i.batchesPerSec)} batches/s | ${fmtRate(i.pointsPerSec)} points/s` +
     ` | lag ${i.consumerLag} | dead letters ${i.deadLetters}` +
     (i.alerts ? ` | alerts ${i.alerts.raised} raised, ${i.alerts.cleared} cleared${i.alerts.acknowledged ? `, ${i.alerts.acknowledged} acked` : ""}` : "") +
@@ -102,7 +110,9 @@ export function statusLine(i: StatusInputs): string {
     (raft.length ? ` | ${processSummary("raft", raft, "")}` : "") +
     (i.members ? ` | members ${i.members.up} up${i.members.suspect ? `, ${i.members.suspect} suspect` : ""}${i.members.down ? `, ${i.members.down} down` : ""}` : "") +
     (paxos.length ? ` | ${processSummary("paxos", paxos, "")}` : "") +
-    (i.singletons.length ? ` | ${i.singletons.map((s) => `${singletonLabel(s.lease)}@${s.nodeId}`).join(" ")}` : "");
+    (i.cache ? ` | cache ${i.cache.hitRate === null ? "no reads yet" : `${Math.round(i.cache.hitRate * 100)}% hits`} (${i.cache.nodes} nodes, ${i.cache.entries} entries)` : "") +
+    (i.singletons.length ? ` | ${i.singletons.map((s) => `${singletonLabel(s.lease)}@${s.nodeId}`).join(" ")}` : "") +
+    (i.replication?.length ? ` | repl ${formatReplication(i.replication)}` : "");
 }
 
 /** "singleton/backup" → "backup", "recovery/coordinator" → "coordinator". */

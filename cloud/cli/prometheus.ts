@@ -50,6 +50,8 @@ export async function startPrometheus(opts: { stateDir: string; targetsFile: str
   const url = `http://127.0.0.1:${opts.port}`;
   const child: ChildProcess = spawnOwnedChild(bin, [
     `--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${opts.port}`,
+    // Keeps the exemplars cloud nodes serve (ingest's processing histogram → trace ids): /api/v1/query_exemplars.
+    "--enable-feature=exemplar-storage",
   ], { stdio: ["ignore", out, out] });
   const exited = childExited(child);
   const deadline = Date.now() + readyTimeoutMs;

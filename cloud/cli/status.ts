@@ -2,6 +2,7 @@
 import { parseCommand, type CommandSpec } from "./args";
 import { cliConnect, connectionOptionSpecs } from "./cli-connection";
 import { FleetProbe } from "./fleet-probe";
+import { formatReplication } from "../replication";
 
 export const statusSpec: CommandSpec = {
   name: "status",
@@ -32,7 +33,9 @@ export async function runStatus(argv: string[]): Promise<number> {
         `dead letters     ${s.deadLetters}\n` +
         `telemetry stored ${s.telemetryMessages} messages\n` +
         `cloud members    ${s.members ? `${s.members.up} up, ${s.members.suspect} suspect, ${s.members.down} down` : "unknown (no node runs the orchestration role)"}\n` +
-        `singletons       ${s.singletons.length ? s.singletons.map((h) => `${h.lease} on ${h.nodeId}`).join(", ") : "none held"}\n`);
+        `singletons       ${s.singletons.length ? s.singletons.map((h) => `${h.lease} on ${h.nodeId}`).join(", ") : "none held"}\n` +
+        `cache            ${s.cache ? `${s.cache.hitRate === null ? "no reads yet" : `${(s.cache.hitRate * 100).toFixed(1)}% hits`} (${s.cache.hits} hits, ${s.cache.misses} misses), ${s.cache.nodes} nodes, ${s.cache.entries} entries, ${s.cache.evictions} evictions` : "no cache node answered"}\n` +
+        `replication      ${s.replication.length ? formatReplication(s.replication) : "unknown"}\n`);
     }
     return 0;
   } finally {

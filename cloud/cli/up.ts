@@ -19,7 +19,7 @@ import path from "node:path";
 import { startLocalNats, freePort, isPortOpen, type LocalNats } from "../infra";
 import { startNatsDashboard, type DashboardEventListener, type DashboardHandle, type ProcessRow } from "../dashboard";
 import { startSimFleet, fleetDevicesMax, simFleetIds, type SimFleet } from "../../firmware/host/sim-fleet";
-import { startStarFleet, starFleetIds, starGatewaysMax, type StarFleet } from "../../firmware/host/star-fleet";
+import { startStarFleet, starFleetIds, starGatewaysMax, starProcessingIds, type StarFleet } from "../../firmware/host/star-fleet";
 import { meshPeersMax, startMeshFleet, type MeshFleet } from "../../firmware/host/mesh-fleet";
 import { storedCredentialIn } from "../../firmware/host/sim-device";
 import { ApiClient, ApiEndpoint } from "../api";
@@ -42,6 +42,7 @@ import { startPrometheus, type LocalPrometheus } from "./prometheus";
 import { otlpTracesPath, otlpTracesUrl } from "../tracing";
 import { cloudNodeSecurityArgs, controlReplicaSecurityArgs, integratorHint, paxosAcceptorSecurityArgs, prepareStackSecurity, stackPartitions, type StackSecurity } from "./stack-security";
 import { uplinkPartitionMappings } from "../subjects";
+import { DataSet, replicationProblem, ReplicationMode } from "../replication";
 
 export const upSpec: CommandSpec = {
   name: "up",
@@ -50,9 +51,9 @@ export const upSpec: CommandSpec = {
   options: {
     devices: { type: "string", value: "N", description: `simulated devices (0-${fleetDevicesMax})`, default: "36" },
     actuators: { type: "string", value: "N", description: "how many of them are actuators (default: 4; one per 9 devices in smaller fleets)" },
-    topology: { type: "string", value: "direct|star|mesh|mixed", description: "direct: every device on the broker; star: the devices sit behind gateways (8 children each) with no broker access; mesh: the devices are mesh peers on UDP converging their counters, two of them reporting to the cloud; mixed: the direct fleet plus one gateway with 4 children and a mesh of 8 peers (docs/edge.md)", default: "direct" },
+    topology: { type: "string", value: "direct|star|mesh|mixed", description: "direct: every device on the broker; star: the devices sit behind gateways (8 children each) with no broker access; mesh: the devices are mesh peers on UDP converging their counters, two of them reporting to the cloud; mixed (the default): the direct fleet plus one gateway and one processing node with 4 children each (an aggregate and a rules edge job placed on them by the orchestrator) and a mesh of 8 peers (docs/edge.md)", default: "mixed" },
     moddable: { type: "string", value: "N", description: `more devices (0-${moddableDevicesMax}) running the Moddable-built firmware in the SDK's simulator (mcsim; builds the SDK once)`, default: "0" },
-    "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands)", default: "3" },
+    "cloud-nodes": { type: "string", value: "N", description: "cloud node processes (roles ingest, api, commands, orchestration, cache)", default: "3" },
     registry: { type: "string", value: "kv|control", description: "device registry: control = Raft control plane (3 replicas), kv = NATS KV", default: "control" },
     "nats-nodes": { type: "string", value: "N", description: "nats-server processes to start: 1 or 3 (a cluster)", default: "1" },
     nats: { type: "string", value: "URL", description: "use this NATS instead of starting one (then --mqtt is required)" },
@@ -64,6 +65,8 @@ export const upSpec: CommandSpec = {
     "dashboard-port": { type: "string", value: "PORT", description: "web dashboard port (0 = off; a free one when busy)", default: "8090" },
     "backup-interval": { type: "string", value: "S", description: "scheduled backups of the control plane and KV buckets into <state-dir>/backups every S seconds, by whichever cloud node holds the backup singleton (0 = off; needs --registry control)", default: "300" },
     "backup-retain": { type: "string", value: "N", description: "scheduled backups kept", default: "6" },
+    "history-replication": { type: "string", value: "sync|semi-sync|async", description: "replication of the telemetry history with --nats-nodes 3 (docs/data-plane.md \"Replication\")", default: "sync" },
+    "out-replication": { type: "string", value: "sync|semi-sync|async", description: "replication of the integrator outputs XSF_OUT with --nats-nodes 3", default: "sync" },
     duration: { type: "string", value: "S", description: "stop after S seconds (default: until Ctrl-C)" },
     insecure: { type: "boolean", description: "no authentication at all (the open broker of earlier versions); default: operator/JWT mode, credentials in <state-dir>/secrets" },
     tls: { type: "boolean", description: "TLS on the NATS and MQTT listeners with a local CA (<state-dir>/secrets/tls); devices and services verify it" },
@@ -358,6 +361,9 @@ interface UpSettings {
   /** 0 = no scheduled backups. */
   backupIntervalS: number;
   backupRetain: number;
+  /** Replication modes of history and out (cloud/replication), passed to every cloud node. */
+  historyReplication: ReplicationMode;
+  outReplication: ReplicationMode;
   /** Operator/JWT mode (default); false with --insecure. */
   secure: boolean;
   tls: boolean;
@@ -391,14 +397,14 @@ async function startStack(
   // The dashboard's port is chosen now: every process exports its spans there (it starts after them; spans of the first seconds may be lost).
   const dashPort = o.dashPort > 0 ? ((await isPortOpen(o.dashPort)) ? await freePort() : o.dashPort) : 0;
   const traceArgs = stackTracingArgs(o.otlpEndpoint, o.traceRatio, dashPort);
-  if (traceArgs.length > 0) log(`tracing: cloud nodes export spans to ${traceArgs[1]} (ratio ${o.traceRatio})`);
+  if (traceArgs.length > 0) log(`tracing: cloud nodes and control replicas export spans to ${traceArgs[1]} (ratio ${o.traceRatio})`);
   // Always: ingest's partition leases live there, whatever the registry backend.
   {
     log(`control plane: starting 3 Raft replicas (WAL in ${path.join(o.stateDir, "control")}) …`);
     for (const id of [1, 2, 3]) {
       const r = controlReplicaProcess({
         id, peers: [1, 2, 3], servers: stack.servers, dataDir: path.join(o.stateDir, "control", `n${id}`), logDir, onEvent,
-        extraArgs: [...(sec ? controlReplicaSecurityArgs(sec) : []), "--metrics-port", String(await metrics.portFor("control-replica", `control-${id}`))],
+        extraArgs: [...(sec ? controlReplicaSecurityArgs(sec) : []), "--metrics-port", String(await metrics.portFor("control-replica", `control-${id}`)), ...traceArgs],
       });
       stack.control.push(r);
       await r.start();
@@ -408,12 +414,16 @@ async function startStack(
     servers: stack.servers, stateDir: o.stateDir, logDir, log, onEvent, metricsPort: (id) => metrics.portFor("paxos-acceptor", `paxos-${id}`),
     ...(sec ? { security: { acceptorArgs: paxosAcceptorSecurityArgs(sec), probe: { credsFile: sec.creds.admin, ...(sec.tls ? { tls: { caFile: sec.tls.caFile } } : {}) } } } : {}),
   })));
+  // Every node runs the cache role: the ring is the nodes' SWIM view (orchestration), reads of the API and ingest's registry gate go through it.
   // Analytics needs the Raft control plane (partition leases, the rules table): with --registry control only.
-  const roles: CloudRole[] = o.registry === "control" ? ["ingest", "api", "commands", "orchestration", "analytics"] : ["ingest", "api", "commands"];
+  const roles: CloudRole[] = ["ingest", "api", "commands", "orchestration", "cache", ...(o.registry === "control" ? ["analytics" as const] : [])];
   if (sec) roles.push("provisioning");
   const backups = o.registry === "control" && o.backupIntervalS > 0;
   const backupDir = path.join(o.stateDir, "backups");
   const backupArgs = backups ? ["--backup-dir", backupDir, "--backup-interval-ms", String(o.backupIntervalS * 1000), "--backup-retain", String(o.backupRetain)] : [];
+  const edge = roles.includes("orchestration") ? edgeJobsOf(o) : [];
+  const edgeArgs = edge.length > 0 ? ["--edge-jobs", JSON.stringify(edge)] : [];
+  if (edge.length > 0) log(`edge: ${edge.length} edge jobs for the orchestrator to place (${edge.map((j) => j.id).join(", ")}); see them with xsfleet.v1.api.edge.jobs`);
   log(`cloud: starting ${o.cloudNodes} cloud node(s) with roles ${roles.join(", ")} (logs in ${logDir}) …`);
   if (backups) log(`backups: every ${o.backupIntervalS} s into ${backupDir} (newest ${o.backupRetain} kept), taken by the node holding the backup singleton`);
   for (let i = 1; i <= o.cloudNodes; i++) {
@@ -421,7 +431,8 @@ async function startStack(
     const c = cloudNodeProcess({
       nodeId: `cloud-${i}`, roles, servers: stack.servers, replicas, logDir, registry: o.registry, shutdownTimeoutMs: cloudShutdownMs, onEvent,
       httpPort: await metrics.portFor("cloud-node", `cloud-${i}`),
-      extraArgs: [...backupArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : []), ...traceArgs],
+      extraArgs: [...backupArgs, ...edgeArgs, ...(sec ? cloudNodeSecurityArgs(sec, roles) : []), ...traceArgs,
+        "--history-replication", o.historyReplication, "--out-replication", o.outReplication],
     });
     stack.cloud.push(c);
     await c.start();
@@ -438,6 +449,7 @@ async function startStack(
     };
     stack.dashboard = await startNatsDashboard({
       servers: stack.servers, monitorUrls: stack.nats?.monitorUrls ?? [], port, processes, hostEvents, metrics: metrics.up,
+      meshLocal: () => (stack.mesh ? { peers: stack.mesh.nodes.length, converged: stack.mesh.converged(), events: stack.mesh.counted() } : null),
       ...(sec ? { credsFile: sec.creds.dashboard } : {}), ...(sec?.tls ? { tlsCaFile: sec.tls.caFile } : {}),
     });
     log(`dashboard: ${stack.dashboard.url}`);
@@ -499,17 +511,38 @@ async function startStack(
  * children (CredentialIssuer.gateway, issued here with the stack's signing
  * key); the gateway and its children are registered like any device.
  */
+/** The star's shape: `star` scales with --devices; `mixed` is one gateway and one processing node, 4 children each. */
+function starShape(o: UpSettings): { gateways: number; childrenPerGateway: number; processing: number } {
+  if (o.topology !== "star") return { gateways: 2, childrenPerGateway: 4, processing: 1 };
+  const gateways = Math.max(1, Math.min(starGatewaysMax, Math.ceil(o.devices / 8)));
+  return { gateways, childrenPerGateway: Math.max(1, Math.min(8, Math.ceil(o.devices / gateways))), processing: 0 };
+}
+
+/**
+ * The edge jobs of the mixed topology (docs/edge.md, "Edge scheduling"): an
+ * aggregate job per plain gateway (its children as sources, so placement
+ * puts it there) and a rules job per processing node (temperature above
+ * 24 °C sets its actuator child when the cloud is unreachable).
+ */
+function edgeJobsOf(o: UpSettings): { id: string; spec: string; sources: string[] }[] {
+  if (o.topology !== "mixed") return [];
+  const s = starShape(o);
+  const topology = starFleetIds(s.gateways, s.childrenPerGateway, "edge-");
+  const processing = new Set(starProcessingIds(topology, s.processing));
+  return [...topology].map(([gw, kids], i) => processing.has(gw)
+    ? { id: `rules-${i}`, spec: `rules;ch=temperature;gt=24;act=${kids[kids.length - 1]}:1`, sources: kids.slice(0, -1) }
+    : { id: `agg-${i}`, spec: "aggregate;w=10000;ch=temperature,humidity", sources: kids });
+}
+
 async function startStar(stack: Stack, o: UpSettings, log: (m: string) => void): Promise<void> {
-  const star = o.topology === "star";
-  const gateways = star ? Math.max(1, Math.min(starGatewaysMax, Math.ceil(o.devices / 8))) : 1;
-  const childrenPerGateway = star ? Math.max(1, Math.min(8, Math.ceil(o.devices / gateways))) : 4;
+  const { gateways, childrenPerGateway, processing } = starShape(o);
   const ids = [...starFleetIds(gateways, childrenPerGateway, "edge-")].flatMap(([gw, kids]) => [gw, ...kids]);
   const created = await registerIds(stack, ids);
-  log(`star: ${gateways} gateway(s) with ${childrenPerGateway} children each (${created} newly registered); children reach the broker only through their gateway`);
+  log(`star: ${gateways} gateway(s)${processing ? ` (${processing} of them processing nodes with an actuator child)` : ""} with ${childrenPerGateway} children each (${created} newly registered); children reach the broker only through their gateway`);
   const sec = stack.security;
   const issuer = sec ? new CredentialIssuer(sec.trust) : null;
   const fleet = await startStarFleet({
-    gateways, childrenPerGateway, brokerUrl: stack.mqttUrls, stateDir: path.join(o.stateDir, "devices"), idPrefix: "edge-",
+    gateways, childrenPerGateway, processing, brokerUrl: stack.mqttUrls, stateDir: path.join(o.stateDir, "devices"), idPrefix: "edge-",
     speedup: o.speedup, heartbeatIntervalMs: o.heartbeatMs, fsync: false, ...(sec?.tls ? { tls: { ca: readFileSync(sec.tls.caFile) } } : {}),
     ...(issuer ? { gatewayAuth: (gw: string, kids: readonly string[]) => ({ username: gw, password: issuer.gateway(gw, kids, 30 * 86_400).jwt }) } : {}),
   });
@@ -628,7 +661,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const devices = intOption(p, "devices", 0, fleetDevicesMax);
   const registry = stringOption(p, "registry");
   if (registry !== "kv" && registry !== "control") throw new UsageError(`--registry must be kv or control, got ${JSON.stringify(registry)}`, "up");
-  const topology = stringOption(p, "topology") ?? "direct";
+  const topology = stringOption(p, "topology") ?? "mixed";
   if (topology !== "direct" && topology !== "star" && topology !== "mesh" && topology !== "mixed") throw new UsageError(`--topology must be direct, star, mesh or mixed, got ${JSON.stringify(topology)}`, "up");
   const o: UpSettings = {
     devices: topology === "star" || topology === "mesh" ? 0 : devices,
@@ -644,6 +677,8 @@ export async function runUp(argv: string[]): Promise<number> {
     dashPort: intOption(p, "dashboard-port", 0, 65535),
     backupIntervalS: intOption(p, "backup-interval", 0, 7 * 86_400),
     backupRetain: intOption(p, "backup-retain", 1, 1000),
+    historyReplication: replicationOption(p, "history-replication", DataSet.History),
+    outReplication: replicationOption(p, "out-replication", DataSet.Analytics),
     secure: p.insecure !== true,
     tls: p.tls === true,
     tlsHosts: [...new Set([...localTlsHostsDefault, ...((p["tls-host"] as string[] | undefined) ?? [])])],
@@ -705,6 +740,13 @@ export async function runUp(argv: string[]): Promise<number> {
   return 0;
 }
 
+function replicationOption(p: ReturnType<typeof parseCommand> & object, name: string, dataSet: DataSet): ReplicationMode {
+  const v = stringOption(p, name) ?? ReplicationMode.Sync;
+  const problem = replicationProblem(`--${name}`, dataSet, v);
+  if (problem) throw new UsageError(problem, "up");
+  return v as ReplicationMode;
+}
+
 interface StatusTimer {
   /** Redraw now (force: print even off a terminal). */
   refresh(force: boolean): void;
@@ -731,7 +773,7 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
         moddable: stack.moddable ? { connected: stack.moddable.connected(), devices: stack.moddable.ids.length } : null,
         batchesPerSec: rates.rate("msgs", probe.outputBatches), pointsPerSec: rates.rate("pts", probe.outputPoints),
         consumerLag: s.consumerLag, deadLetters: s.deadLetters, alerts: stack.analytics ? { ...probe.alerts } : null,
-        cloud, control, members: s.members, singletons: s.singletons,
+        cloud, control, members: s.members, singletons: s.singletons, cache: s.cache, replication: s.replication, edgeJobs: s.edgeJobs,
       }), force);
     }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => {
       busy = false;

@@ -12,6 +12,7 @@ import { RaftNode, type RaftNodeOptions } from "./raft-node";
 import { metricsFlags, startMetricsEndpoint, type MetricsFlags } from "../metrics";
 import { createReplicaMetrics } from "./metrics";
 import { startControlService } from "./service";
+import { ProcessKind, startTracing, takeTracingSettings, tracingUsage, TracingSettingsError, defaultTracingSettings, type TracingSettings } from "../tracing";
 
 export const USAGE = `usage: tsx cloud/controlplane/main.ts --id N --peers 1,2,3 --data-dir DIR --nats URL[,URL...]
 
@@ -32,6 +33,9 @@ export const USAGE = `usage: tsx cloud/controlplane/main.ts --id N --peers 1,2,3
   --creds FILE        NATS credentials (.creds) of the control-plane user (env XSFLEET_NATS_CREDS)
   --tls-ca FILE       CA certificate to verify a TLS NATS server (env XSFLEET_NATS_TLS_CA)
   --help              this text
+
+${tracingUsage}
+  (spans of the requests that carry a trace context: the server side of a proposal)
 
 Service subjects: xsfleet.v1.control.<endpoint> and xsfleet.v1.control.node.<id>.<endpoint>
 (see docs/controlplane.md).`;
@@ -54,6 +58,8 @@ export interface MainConfig {
   auth: Pick<NatsSettings, "credsFile" | "tls">;
   /** --metrics-host/--metrics-port; null = no endpoint. */
   metrics: MetricsFlags | null;
+  /** --otlp-endpoint/--trace-ratio (and the OTEL_ environment); off by default. */
+  tracing: TracingSettings;
 }
 
 function ids(flag: string, text: string | undefined, required: boolean): number[] {
@@ -80,6 +86,15 @@ function positive(flag: string, text: string | undefined, dflt: number): number 
 /** Parses argv; throws ConfigError with a message meant for the operator. */
 export function parseConfig(argv: string[], env: Record<string, string | undefined> = {}): MainConfig | "help" {
   let parsed;
+  let tracing: TracingSettings = defaultTracingSettings;
+  try {
+    const t = takeTracingSettings(argv, env);
+    tracing = t.settings;
+    argv = t.argv;
+  } catch (err) {
+    if (err instanceof TracingSettingsError) throw new ConfigError(err.message);
+    throw err;
+  }
   try {
     parsed = parseArgs({
       args: argv,
@@ -117,6 +132,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     parallelLeaderAppend: v["parallel-leader-append"] ?? false,
     auth: natsAuth(v.creds, v["tls-ca"], env),
     metrics: metricsFlags(v["metrics-port"], v["metrics-host"], (m) => new ConfigError(m)),
+    tracing,
   };
 }
 
@@ -159,7 +175,9 @@ async function main(): Promise<void> {
     log(`fatal: ${err.stack ?? err.message}`);
     process.exit(1);
   };
-  const service = await startControlService({ nc, node });
+  // Explicit contexts only (the request's headers): no AsyncLocalStorage hook on the replica's hot path.
+  const tracing = startTracing({ serviceName: ProcessKind.ControlReplica, instanceId: `raft-${cfg.id}`, settings: cfg.tracing, implicitContext: false });
+  const service = await startControlService({ nc, node, tracer: tracing.tracer });
   let metricsPort: number | null = null;
   if (rm && cfg.metrics) {
     rm.attach(node);
@@ -185,6 +203,7 @@ async function main(): Promise<void> {
     }, stopTimeoutMs).unref();
     await service.stop();
     await node.stop();
+    await tracing.shutdown();
     await nc.drain().catch(() => undefined);
     process.exit(0);
   };

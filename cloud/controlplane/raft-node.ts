@@ -108,6 +108,21 @@ interface Waiter<T> {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * When one proposal passed each step on this node (ms since the epoch; 0 =
+ * not reached), filled in as it goes when the caller asks (the replica's
+ * spans, service.ts): queued → appended to the Raft log (index, term known)
+ * → committed (WAL fsync + a quorum's acks) → applied to the state machine.
+ */
+export interface ProposalTimes {
+  queuedMs: number;
+  appendedMs: number;
+  committedMs: number;
+  appliedMs: number;
+  index: number;
+  term: number;
+}
+
 interface PendingRead {
   /** What to read once applied >= index (a state-machine read, or the whole snapshot). */
   readonly run: (nowMs: number) => unknown;
@@ -175,6 +190,10 @@ export class RaftNode {
   #state: StateType = StateType.Follower;
   readonly #queuedProposals: { data: Uint8Array; counter: number }[] = [];
   readonly #proposals = new Map<number, Waiter<ApplyResult>>();
+  /** Step times of the proposals whose caller asked for them (traced requests only). */
+  readonly #proposalTimes = new Map<number, ProposalTimes>();
+  /** When the Ready being handled was produced: the commit time of its committed entries. */
+  #readyMs = 0;
   readonly #queuedReads: PendingRead[] = [];
   /** Read batches keyed by context, waiting for their ReadState; `atMs` for sweeping lost ones. */
   readonly #readBatches = new Map<string, { atMs: number; reads: PendingRead[] }>();
@@ -262,7 +281,7 @@ export class RaftNode {
   // ------------------------------------------------------------ public API
 
   /** Proposes a write; resolves once it is applied here (the leader) with the state machine's result. */
-  propose(cmd: Command, session?: SessionRef): Promise<NodeOutcome<ApplyResult>> {
+  propose(cmd: Command, session?: SessionRef, times?: ProposalTimes): Promise<NodeOutcome<ApplyResult>> {
     const gate = this.#gate<ApplyResult>();
     if (gate) return Promise.resolve(gate);
     if (this.#proposals.size + this.#queuedProposals.length >= NODE_LIMITS.proposalsPendingMax) {
@@ -278,11 +297,18 @@ export class RaftNode {
     }
     const counter = (this.#counter = (this.#counter + 1) >>> 0);
     return new Promise((resolve) => {
-      const waiter = this.#waiter(resolve, () => {
+      const waiter = this.#waiter((o: NodeOutcome<ApplyResult>) => {
+        this.#proposalTimes.delete(counter);
+        resolve(o);
+      }, () => {
         this.#proposals.delete(counter);
         return this.#fail(NodeError.Unknown, `proposal not applied within ${this.#timeoutMs} ms`);
       });
       this.#proposals.set(counter, waiter);
+      if (times) {
+        times.queuedMs = Date.now();
+        this.#proposalTimes.set(counter, times);
+      }
       this.#queuedProposals.push({ data: frameEntry(this.id, this.#incarnation, counter, body), counter });
       this.#wake();
     });
@@ -450,7 +476,10 @@ export class RaftNode {
       const batch = this.#queuedProposals.splice(0, NODE_LIMITS.proposalBatchMax);
       const entries: Entry[] = batch.map((p) => ({ term: 0, index: 0, type: EntryType.Normal, data: p.data }));
       const r = this.#raw.raft.step(message({ type: MessageType.Prop, from: this.id, entries }));
-      if (r.ok) continue;
+      if (r.ok) {
+        if (this.#proposalTimes.size > 0) this.#appended(batch);
+        continue;
+      }
       const err = r.error === "not-leader" ? NodeError.NotLeader : r.error === "too-large" ? NodeError.Overloaded : NodeError.Unknown;
       for (const p of batch) {
         const w = this.#proposals.get(p.counter);
@@ -458,6 +487,20 @@ export class RaftNode {
         w?.resolve(this.#fail(err, `proposal refused by raft: ${r.error}`));
       }
     }
+  }
+
+  /** The batch just went into the log as its last entries: their index and term. */
+  #appended(batch: readonly { counter: number }[]): void {
+    const now = Date.now();
+    const last = this.#raw.raft.log.lastIndex();
+    const term = this.#raw.raft.term;
+    batch.forEach((p, i) => {
+      const t = this.#proposalTimes.get(p.counter);
+      if (!t) return;
+      t.appendedMs = now;
+      t.index = last - (batch.length - 1 - i);
+      t.term = term;
+    });
   }
 
   #readIndexQueued(): void {
@@ -486,6 +529,7 @@ export class RaftNode {
   }
 
   async #handleReady(rd: Ready): Promise<void> {
+    this.#readyMs = Date.now();
     if (rd.softState) this.#onSoftState(rd.softState.lead, rd.softState.state);
     // 1. Persist before anything leaves this node.
     if (rd.snapshot) this.#wal.applySnapshot(rd.snapshot);
@@ -548,6 +592,11 @@ export class RaftNode {
     const result = this.control.apply(framed ? framed.body : e.data, e.index);
     if (framed && framed.node === this.id && framed.incarnation === this.#incarnation) {
       const w = this.#proposals.get(framed.counter);
+      const t = this.#proposalTimes.get(framed.counter);
+      if (t) {
+        t.committedMs = this.#readyMs;
+        t.appliedMs = Date.now();
+      }
       if (w) {
         this.#proposals.delete(framed.counter);
         w.resolve({ ok: true, value: result });

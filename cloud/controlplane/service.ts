@@ -22,6 +22,9 @@ import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from "..
 import { controlNodeSubjectRoot, controlSubjectRoot } from "../subjects";
 import { NodeError, type NodeOutcome, type RaftNode } from "./raft-node";
 import { SnapshotExport } from "./snapshot-export";
+import { startServeSpan } from "./spans";
+import type { Tracer } from "@opentelemetry/api";
+import type { ProposalTimes } from "./raft-node";
 
 export const CONTROL_QUEUE = "xsfleet-control";
 export const CONTROL_SERVICE_NAME = "xsfleet-control";
@@ -95,6 +98,8 @@ export interface ControlServiceOptions {
   readonly node: RaftNode;
   /** How long add-node waits for a learner to catch up before promoting it. */
   readonly catchUpTimeoutMs?: number;
+  /** Spans of traced requests (spans.ts); null/absent: tracing off. */
+  readonly tracer?: Tracer | null;
 }
 
 export interface ControlService {
@@ -119,10 +124,12 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
       return;
     }
     inFlight++;
-    serve(endpoint, msg, node, snapshots, opts.catchUpTimeoutMs ?? 30_000)
+    const span = opts.tracer ? startServeSpan(opts.tracer, endpoint, msg.headers, node.id) : null;
+    serve(endpoint, msg, node, snapshots, opts.catchUpTimeoutMs ?? 30_000, span?.times)
       .catch((err: unknown) => nodeFailure(ServiceError.Stopped, `internal error: ${(err as Error).message}`, node.leader))
       .then((res) => {
         inFlight--;
+        span?.end(res);
         try {
           msg.respond(JSON.stringify(res));
         } catch {
@@ -189,7 +196,7 @@ function nodeIdArg(body: Record<string, unknown>, field: string): NodeId | NodeF
   return v;
 }
 
-async function serve(endpoint: Endpoint, msg: ServiceMsg, node: RaftNode, snapshots: SnapshotExport, catchUpTimeoutMs: number): Promise<unknown> {
+async function serve(endpoint: Endpoint, msg: ServiceMsg, node: RaftNode, snapshots: SnapshotExport, catchUpTimeoutMs: number, times?: ProposalTimes): Promise<unknown> {
   const body = parseBody(msg);
   if (isFailure(body)) return body;
   if (endpoint === "raft.status") return { ok: true, kind: "raft.status", value: node.status() };
@@ -207,7 +214,7 @@ async function serve(endpoint: Endpoint, msg: ServiceMsg, node: RaftNode, snapsh
     if (isReadCommand(cmd)) return fromOutcome(await node.read(cmd), (r: ApplyResult) => r);
     const session = parseSession(msg);
     if (isFailure(session)) return session;
-    return fromOutcome(await node.propose(cmd, session), (r: ApplyResult) => r);
+    return fromOutcome(await node.propose(cmd, session, times), (r: ApplyResult) => r);
   }
   return serveAdmin(endpoint as AdminEndpoint, body, node, catchUpTimeoutMs);
 }

@@ -7,3 +7,4 @@ export { MemoryDashboardSource, emptyCluster } from "./memory-source";
 export { QueryError, FleetSort, type FleetQuery, type FleetPage, type FleetTotals } from "./query";
 export * from "./types";
 export { RateMeter, RateMeters } from "./rates";
+export { topologyView, edgeJobRows, type TopologyView, type GatewayView, type MeshCounterRow, type EdgeJobRow, type EdgeExtras, type LocalMesh } from "./topology";

@@ -16,8 +16,9 @@ import { deviceRoleFromWire } from "../../shared/device-role";
 import { isDeviceId } from "../../shared/topics";
 import { queryHistory } from "../history";
 import { decodeHeartbeat } from "../membership";
-import { allAlertsSubject, allDeviceEventsSubject, allHeartbeatsSubject } from "../subjects";
-import { DeviceStateMirror, type DeviceState } from "../state";
+import { allAlertsSubject, allDeviceEventsSubject, allHeartbeatsSubject, apiSubject } from "../subjects";
+import { DeviceStateMirror, mergeMeshCounters, type DeviceState } from "../state";
+import { edgeJobRows, type EdgeExtras, type EdgeJobRow, type LocalMesh } from "./topology";
 import { Kvm } from "@nats-io/kv";
 import { ShadowStore, shadowBucket, type ShadowView } from "../shadow";
 import {
@@ -54,6 +55,8 @@ export interface NatsDashboardSourceOptions {
   processes?: () => ProcessRow[];
   /** The host's own events (process exits and restarts) for the live feed; returns the unsubscribe function. */
   hostEvents?: (listener: DashboardEventListener) => () => void;
+  /** The mesh the host runs itself (`xsfleet up`): its peers' convergence, for the topology view. */
+  meshLocal?: () => LocalMesh | null;
   /** Cloud nodes' /healthz URLs (cloud/metrics endpoint): adds roles and starting/draining/disconnected. */
   cloudHealthUrls?: string[];
   cloudConnectionPrefix?: string;
@@ -155,8 +158,9 @@ function summarize(kind: string, p: Json): string {
 
 export class NatsDashboardSource implements DashboardSource {
   readonly #nc: NatsConnection;
-  readonly #o: Required<Omit<NatsDashboardSourceOptions, "nc" | "cloudNodes" | "processes" | "hostEvents">> & {
+  readonly #o: Required<Omit<NatsDashboardSourceOptions, "nc" | "cloudNodes" | "processes" | "hostEvents" | "meshLocal">> & {
     cloudNodes?: () => Promise<CloudNodeRow[]>; processes?: () => ProcessRow[]; hostEvents?: (l: DashboardEventListener) => () => void;
+    meshLocal?: () => LocalMesh | null;
   };
   readonly #devices: DeviceStateMirror;
   readonly #heartbeats = new HeartbeatTable();
@@ -180,6 +184,7 @@ export class NatsDashboardSource implements DashboardSource {
       cloudNodes: opts.cloudNodes,
       processes: opts.processes,
       hostEvents: opts.hostEvents,
+      ...(opts.meshLocal ? { meshLocal: opts.meshLocal } : {}),
       cloudConnectionPrefix: opts.cloudConnectionPrefix ?? "xsfleet-",
       excludeConnectionNames: opts.excludeConnectionNames ?? [],
       cloudHealthUrls: opts.cloudHealthUrls ?? [],
@@ -250,13 +255,27 @@ export class NatsDashboardSource implements DashboardSource {
   }
 
   async fleet(): Promise<FleetSnapshot> {
-    const devices = [...this.#devices.devices()].map((d) => deviceRow(d, this.#o.readingsPerDeviceMax));
+    const states = [...this.#devices.devices()];
+    const devices = states.map((d) => deviceRow(d, this.#o.readingsPerDeviceMax));
     return {
       generatedMs: this.#o.now(),
       devices,
       truncated: this.#devices.droppedIds > 0,
       errors: this.#devices.error ? [this.#devices.error] : [],
+      mesh: mergeMeshCounters(states),
     };
+  }
+
+  /** Edge jobs from the API's edge.jobs (null when no node answers it) and the host's own mesh. */
+  async edge(): Promise<EdgeExtras> {
+    let jobs: EdgeJobRow[] | null = null;
+    try {
+      const m = await this.#nc.request(apiSubject("edge.jobs"), "{}", { timeout: this.#o.monitorTimeoutMs });
+      jobs = edgeJobRows(JSON.parse(dec.decode(m.data)) as unknown);
+    } catch {
+      jobs = null; // no responders, a timeout, an error reply or not JSON: the page leaves the part out
+    }
+    return { jobs, meshLocal: this.#o.meshLocal?.() ?? null };
   }
 
   events(listener: DashboardEventListener): () => void {

@@ -4,6 +4,7 @@
 //   GET /               the page (inline CSS/JS, no external assets)
 //   GET /api/fleet      one page of devices + fleet totals (?offset&limit&q&presence&role&sort&order)
 //   GET /api/cluster    NATS servers, streams/consumers, cloud nodes, traffic
+//   GET /api/topology   gateways and their children, mesh counters merged across reporters, edge jobs (topology.ts)
 //   GET /api/events     Server-Sent Events: recent events, then live ones (?after or Last-Event-ID)
 //   GET /api/history    stored readings for the plot: the newest `limit` in [fromMs, toMs] (?device&channel&fromMs&toMs&limit)
 //   GET /api/shadow     one device's shadow: desired, reported, siblings, delta (?device)
@@ -23,6 +24,7 @@ import { receiveOtlp, type OtlpReceiverStats } from "./otlp-receiver";
 import { TraceStore } from "./trace-store";
 import { dashboardPage } from "./page";
 import { intParam, pageFleet, parseFleetQuery, parseHistoryQuery, parseShadowQuery, QueryError } from "./query";
+import { topologyView, type EdgeExtras } from "./topology";
 import {
   defaultDashboardLimits, type DashboardEvent, type DashboardHandle, type DashboardLimits, type DashboardOptions,
   type DashboardSource,
@@ -98,6 +100,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const source: DashboardSource = opts.source;
   const fleet = new CachedCall(() => source.fleet(), limits.snapshotTtlMs, limits.sourceTimeoutMs, now);
   const cluster = new CachedCall(() => source.cluster(), limits.snapshotTtlMs, limits.sourceTimeoutMs, now);
+  const edge = new CachedCall(() => source.edge?.() ?? Promise.resolve<EdgeExtras>({ jobs: null, meshLocal: null }), limits.snapshotTtlMs, limits.sourceTimeoutMs, now);
   const buffer = new EventBuffer(limits.eventBufferMax, limits.eventDetailBytesMax);
   const clients = new Set<SseClient>();
   const startedMs = now();
@@ -217,6 +220,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         return withSource(res, () => fleet.get(), (snap) =>
           sendJson(res, 200, { ...pageFleet(snap, q), history: typeof source.history === "function" }));
       }
+      case "/api/topology":
+        if ([...url.searchParams.keys()].length > 0) throw new QueryError("/api/topology takes no parameters");
+        return withSource(res, async () => topologyView(await fleet.get(), await edge.get()), (view) => sendJson(res, 200, view));
       case "/api/cluster":
         if ([...url.searchParams.keys()].length > 0) throw new QueryError("/api/cluster takes no parameters");
         return withSource(res, () => cluster.get(), (snap) => sendJson(res, 200, snap));
@@ -244,7 +250,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         return sendJson(res, 200, { traces: traces.list(limit, url.searchParams.get("device") ?? ""), held: traces.size, spans: traces.spanCount, dropped: traces.dropped });
       }
       default:
-        return sendError(res, 404, `no such page: ${url.pathname}; try / or /api/fleet, /api/cluster, /api/events, /api/history, /api/shadow, /healthz, /metrics`);
+        return sendError(res, 404, `no such page: ${url.pathname}; try / or /api/fleet, /api/cluster, /api/topology, /api/events, /api/history, /api/shadow, /healthz, /metrics`);
     }
   };
 

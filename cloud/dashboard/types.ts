@@ -5,6 +5,8 @@
 // system it shows.
 
 import type { ShadowView } from "../shadow";
+import type { MeshCounters } from "../state";
+import type { EdgeExtras } from "./topology";
 import type { DevicePresence } from "../../shared/device-presence";
 import type { Liveness } from "../health";
 import type { ProcessMetrics } from "../metrics";
@@ -51,6 +53,8 @@ export interface FleetSnapshot {
   truncated: boolean;
   /** Problems the source met (e.g. the state bucket does not exist yet). */
   errors: string[];
+  /** Mesh counters merged across the devices that report them (absent: the source does not merge). */
+  mesh?: MeshCounters;
 }
 
 /** One nats-server, from its monitoring endpoints (/varz, /jsz, /routez). */
@@ -218,6 +222,8 @@ export interface DashboardSource {
   history?(query: HistoryQuery): Promise<HistoryPoint[]>;
   /** Optional device shadow (cloud/shadow): desired, reported, siblings, delta; null when there is none. */
   shadow?(deviceId: string): Promise<ShadowView | null>;
+  /** Optional edge extras for the topology view: edge jobs (the API's edge.jobs) and the host's own mesh. */
+  edge?(): Promise<EdgeExtras>;
 }
 
 export interface DashboardOptions {

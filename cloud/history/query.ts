@@ -3,7 +3,9 @@
 // `fromMs - clockSkewMaxMs` by storage time (a point is stored after it was
 // measured, give or take clock skew), reads the messages that exist at that
 // moment (num_pending at creation, so it never waits for new ones) and keeps
-// the points whose device time is in [fromMs, toMs].
+// the points whose device time is in [fromMs, toMs]. Records are decoded by
+// their Xsf-Encoding header (ingest compresses large ones; cloud/compression),
+// each capped at historyRecordBytesMax.
 import {
   AckPolicy,
   DeliverPolicy,
@@ -16,6 +18,7 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import { isDeviceId } from "../../shared/topics";
+import { decodePayload, type HeaderReader } from "../compression";
 import { decodeHistoryBatch, decodeHistoryRecord, decodeTelemetry, historyStream } from "../records";
 import { historyBatchSubject, historySubject } from "../subjects";
 
@@ -48,10 +51,18 @@ export interface HistoryResult {
   scannedMessages: number;
 }
 
+/** What a caller may watch while a query reads (tracing: the records' trace contexts). */
+export interface HistoryScanHooks {
+  /** The `traceparent` header of each record read that has one (ingest's span that stored it). */
+  onRecordTraceparent?(traceparent: string): void;
+}
+
 export const historyLimitMax = 1_000_000;
+/** Largest decompressed history record (the stream stores at most 1 MiB; a bomb stops here). */
+export const historyRecordBytesMax = 8 * 1024 * 1024;
 const fetchBatchMax = 1_000;
 
-export async function queryHistory(js: JetStreamClient, q: HistoryQuery): Promise<HistoryResult> {
+export async function queryHistory(js: JetStreamClient, q: HistoryQuery, hooks: HistoryScanHooks = {}): Promise<HistoryResult> {
   if (!isDeviceId(q.deviceId)) throw new Error(`queryHistory: invalid device id ${JSON.stringify(q.deviceId)}`);
   if (q.channel === "") throw new Error("queryHistory: channel is required");
   if (!Number.isFinite(q.fromMs) || !Number.isFinite(q.toMs) || q.fromMs > q.toMs) throw new Error(`queryHistory: bad range ${q.fromMs}..${q.toMs}`);
@@ -67,7 +78,8 @@ export async function queryHistory(js: JetStreamClient, q: HistoryQuery): Promis
   const points: HistoryPoint[] = [];
   // Per-channel JSON records, then binary batch records: a bucket holds
   // either or both (the layout is an ingest setting and may have changed).
-  const a = await scan(js, jsm, historySubject(q.deviceId, q.channel), startTime, scanMax, (data) => {
+  const onTrace = hooks.onRecordTraceparent;
+  const a = await scan(js, jsm, historySubject(q.deviceId, q.channel), startTime, scanMax, onTrace, (data) => {
     const r = decodeHistoryRecord(data);
     // One record per (device, seq, channel); a copy that slipped past the
     // stream's duplicate window is dropped here.
@@ -75,7 +87,7 @@ export async function queryHistory(js: JetStreamClient, q: HistoryQuery): Promis
     seen.add(r.s);
     for (let i = 0; i < r.t.length; i++) if (inRange(r.t[i]!)) points.push({ t: r.t[i]!, v: r.v[i]!, seq: r.s });
   });
-  const b = await scan(js, jsm, historyBatchSubject(q.deviceId), startTime, scanMax - a.scanned, (data) => {
+  const b = await scan(js, jsm, historyBatchSubject(q.deviceId), startTime, scanMax - a.scanned, onTrace, (data) => {
     const rec = decodeHistoryBatch(data);
     if (seen.has(rec.seq)) return;
     seen.add(rec.seq);
@@ -92,16 +104,18 @@ export async function queryHistory(js: JetStreamClient, q: HistoryQuery): Promis
 }
 
 /** Reads the messages stored on `filter` from `startTime` as they are now. */
-function scan(
-  js: JetStreamClient, jsm: JetStreamManager, filter: string, startTime: string, scanMax: number, onData: (data: Uint8Array) => void,
+async function scan(
+  js: JetStreamClient, jsm: JetStreamManager, filter: string, startTime: string, scanMax: number,
+  onTrace: ((traceparent: string) => void) | undefined, onData: (data: Uint8Array) => void,
 ): Promise<{ scanned: number; cut: boolean }> {
-  return scanStream(js, jsm, historyStream, filter, startTime, scanMax, onData);
+  return scanStream(js, jsm, historyStream, filter, startTime, scanMax, onData, onTrace);
 }
 
 /** Reads the messages of `stream` stored on `filter` from `startTime` as they
  *  are now (never waits for new ones); the analytics queries share it. */
 export async function scanStream(
   js: JetStreamClient, jsm: JetStreamManager, stream: string, filter: string, startTime: string, scanMax: number, onData: (data: Uint8Array) => void,
+  onTrace?: (traceparent: string) => void,
 ): Promise<{ scanned: number; cut: boolean }> {
   if (scanMax <= 0) return { scanned: 0, cut: true };
   let info: ConsumerInfo;
@@ -132,7 +146,11 @@ export async function scanStream(
       for await (const m of iter) {
         got++;
         scanned++;
-        onData(m.data);
+        if (onTrace) {
+          const tp = m.headers?.get("traceparent");
+          if (tp) onTrace(tp);
+        }
+        onData(decodePayload(m.data, m.headers as HeaderReader | undefined, historyRecordBytesMax));
       }
       if (got === 0) break;
     }

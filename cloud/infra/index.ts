@@ -3,7 +3,7 @@
 export { startLocalNats, type LocalNats, type LocalNatsOptions } from "./local-nats";
 export { findNatsServer, natsInstallHint } from "./nats-binary";
 export {
-  natsServerConfig, operatorConfigLines, mappingConfigLines, startNatsServer, startNatsCluster, anyPort, isPortInUse, natsStartTimeoutMs, freePort, isPortOpen, waitJetStreamReady,
+  natsServerConfig, serverPlacementTag, operatorConfigLines, mappingConfigLines, startNatsServer, startNatsCluster, anyPort, isPortInUse, natsStartTimeoutMs, freePort, isPortOpen, waitJetStreamReady,
   type NatsServerSpec, type NatsServerPorts, type NatsServerProcess, type NatsOperatorConfig, type NatsTlsConfig,
 } from "./nats-server";
 export {

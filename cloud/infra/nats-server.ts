@@ -100,10 +100,17 @@ const maxControlLineBytes = 32 * 1024;
 /** How long a TLS handshake may take (s); nats-server's default of 0.5 s is short on a loaded 2-core box. */
 const tlsTimeoutS = 5;
 
+/** The placement tag every server carries (`server_tags`): lets a stream be
+ *  put on a chosen server, e.g. a mirror away from its primary (cloud/replication). */
+export function serverPlacementTag(serverName: string): string {
+  return `xsf-server:${serverName}`;
+}
+
 export function natsServerConfig(s: NatsServerSpec): string {
   const tls = s.tls ? ` tls { cert_file: ${JSON.stringify(s.tls.certFile)}, key_file: ${JSON.stringify(s.tls.keyFile)}, timeout: ${tlsTimeoutS} }` : "";
   const lines = [
     `server_name: ${s.name}`,
+    `server_tags: [${JSON.stringify(serverPlacementTag(s.name))}]`,
     `listen: ${s.host}:${s.clientPort}`,
     `http: ${s.host}:${s.monitorPort}`,
     `ports_file_dir: ${JSON.stringify(s.portsFileDir)}`,

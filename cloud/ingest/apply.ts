@@ -262,6 +262,7 @@ function applyOne(s: StoredDeviceState, item: IngestItem, res: ApplyResult): Rej
   if (!m.ok) throw new Error("applyOne: a rejected message");
   const env = m.env;
   const prevSeenMs = s.lastSeenMs;
+  if (isStaleRelayedWill(s, m)) return null;
   if (env.counters !== undefined && m.counters) {
     const r = mergeCounters(s, m);
     if (r) return r;
@@ -331,6 +332,18 @@ function applyOne(s: StoredDeviceState, item: IngestItem, res: ApplyResult): Rej
   }
 }
 
+/**
+ * A will a gateway sent for a child that has since come through another
+ * route: a child with two gateways moved on (docs/edge.md "Failover"), and
+ * the old gateway published its will late (keepalive silence, or the rejoin
+ * grace after its own uplink came back). It speaks for a link that no
+ * longer carries the device: no effect on presence or route.
+ */
+function isStaleRelayedWill(s: StoredDeviceState, m: DecodedMessage): boolean {
+  if (m.kind !== Uplink.Status || m.env.via === "" || m.env.via === s.via) return false;
+  return devicePresenceFromWire(m.env.status!.presence) === DevicePresence.Offline;
+}
+
 function setPresenceByServerOrder(s: StoredDeviceState, item: IngestItem, state: DevicePresence, source: PresenceSource, reason: string): void {
   if (item.streamSeq <= s.presenceStreamSeq) return;
   s.presenceStreamSeq = item.streamSeq;
@@ -343,7 +356,9 @@ function setPresenceByServerOrder(s: StoredDeviceState, item: IngestItem, state:
  *  for the next Hello/online, which the server orders after the will. */
 function markActivity(s: StoredDeviceState, item: IngestItem, prevSeenMs: number): void {
   if (s.presence.state === DevicePresence.Online) return;
-  const timedOut = s.presence.source === PresenceSource.HeartbeatTimeout || s.presence.state === DevicePresence.Unknown;
+  // Derived offlines (timeout, gateway gone) end with the device's next newer message; a will only with a Hello/ONLINE.
+  const timedOut = s.presence.source === PresenceSource.HeartbeatTimeout || s.presence.source === PresenceSource.GatewayOffline
+    || s.presence.state === DevicePresence.Unknown;
   if (timedOut && item.timeMs > prevSeenMs) s.presence = { state: DevicePresence.Online, sinceMs: item.timeMs, source: PresenceSource.Activity, reason: "" };
 }
 
@@ -400,5 +415,28 @@ export function sweepPresence(prev: StoredDeviceState, nowMs: number, opts: Swee
   return {
     state: s,
     event: { deviceId: s.deviceId, event: DeviceEvent.Offline, atMs: nowMs, source: PresenceSource.HeartbeatTimeout, reason: s.presence.reason, id: `${s.deviceId}:offline:${prev.lastSeenMs}` },
+  };
+}
+
+/** The presence reason of a device whose gateway went offline. */
+export const gatewayOfflineReason = "gateway offline";
+
+/**
+ * Gateway offline: a device reached through a gateway (`via`) is offline
+ * once that gateway is, if nothing came from the device after the gateway
+ * went (its JetStream time is at or after the device's last message: the
+ * broker publishes a gateway's will after everything that gateway relayed).
+ * Nothing on the LAN can speak for the children of a dead gateway, so the
+ * cloud derives it. `gateway` is the stored state of `prev.via` (null: none).
+ * Returns null when nothing changes. Deterministic.
+ */
+export function sweepGatewayPresence(prev: StoredDeviceState, gateway: StoredDeviceState | null, nowMs: number): { state: StoredDeviceState; event: EventOutput } | null {
+  if (prev.presence.state !== DevicePresence.Online || prev.via === "" || gateway === null || gateway.deviceId !== prev.via) return null;
+  if (gateway.presence.state !== DevicePresence.Offline || gateway.presence.sinceMs < prev.lastSeenMs) return null;
+  const s = structuredClone(prev);
+  s.presence = { state: DevicePresence.Offline, sinceMs: nowMs, source: PresenceSource.GatewayOffline, reason: gatewayOfflineReason };
+  return {
+    state: s,
+    event: { deviceId: s.deviceId, event: DeviceEvent.Offline, atMs: nowMs, source: PresenceSource.GatewayOffline, reason: gatewayOfflineReason, id: `${s.deviceId}:offline:${prev.lastSeenMs}` },
   };
 }

@@ -1,6 +1,6 @@
 // Public entry of the ingest role (data plane). See docs/ingest.md.
 export { startIngestRole, type IngestDeps, type IngestRole } from "./role";
-export { IngestPipeline, Checkpoint, OwnershipLost, failureBackoffMs, Admission, admitAllDevices, type AdmissionPort, type RateLimitPort, type Delivery, type StatePort, type OutputPort, type IngestFaults, type PipelineHooks, type PipelineDeps } from "./pipeline";
+export { IngestPipeline, Checkpoint, OwnershipLost, failureBackoffMs, Admission, admitAllDevices, type AdmissionPort, type RateLimitPort, type Delivery, type StatePort, type OutputPort, type IngestFaults, type PipelineHooks, type PipelineDeps, type BatchTrace, ShadowReportOutcome, type ShadowReportPort } from "./pipeline";
 export { PresenceSweep, type PresenceSweepDeps, type SweepStatePort } from "./presence-sweep";
 export { PullLoop, jsDelivery } from "./pull-loop";
 export {
@@ -19,6 +19,10 @@ export {
   legacyUplinkStreams,
   IngestStream,
   defaultStreamLimits,
+  ingestReplicationPlans,
+  ingestStreamDataSet,
+  ingestMirrorStreams,
+  type IngestReplication,
   type EnsureIngestOptions,
   type StreamLimits,
 } from "./streams";
@@ -32,7 +36,7 @@ export {
   type IngestStats,
 } from "./types";
 export { defaultIngestConfig, parseIngestConfig, type IngestConfig, type HistoryLayout } from "./settings";
-export { registerIngestMetrics } from "./metrics";
+export { registerIngestMetrics, processingBuckets, type ProcessingObserver } from "./metrics";
 export { DeviceRateLimiter, type RateLimitOptions } from "./rate-limit";
 export { buildReceipts, coalesce } from "./receipt";
 export { admitSeq, recordSeq, raiseFloor, hwmOf, isRecorded, checkDedup, DedupVerdict, retiredEpochsMax, type DedupLimits } from "./dedup";

@@ -23,7 +23,7 @@ import type { DistributedLock } from "../lock";
 import { RoleHolder, type DeactivateReason, type FailoverConfig } from "../recovery";
 import { DeviceLocks, StateCache } from "./cache";
 import type { Tracer } from "@opentelemetry/api";
-import { IngestPipeline, type AdmissionPort, type OutputPort, type PipelineHooks, type RateLimitPort, type StatePort } from "./pipeline";
+import { IngestPipeline, type AdmissionPort, type OutputPort, type PipelineHooks, type RateLimitPort, type ShadowReportPort, type StatePort } from "./pipeline";
 import { PullLoop } from "./pull-loop";
 import type { IngestConfig } from "./settings";
 import { IngestStream, partitionConsumerName } from "./streams";
@@ -57,6 +57,8 @@ export interface PartitionWorkerDeps {
   /** The registry gate and the node's per-device rate limiter (pipeline.ts). */
   admission: AdmissionPort;
   rateLimit?: RateLimitPort;
+  /** Device shadow reports on uplinks (pipeline.ts); absent: not merged by ingest. */
+  shadowReports?: ShadowReportPort;
   /** Spans per device batch; null or absent: tracing off. */
   tracer?: Tracer | null;
 }
@@ -138,6 +140,7 @@ export class PartitionWorker {
     const pipeline = new IngestPipeline({
       cfg, cache, locks, stats, log, out: this.#d.out, state: this.#d.state, admission: this.#d.admission,
       ...(this.#d.rateLimit ? { rateLimit: this.#d.rateLimit } : {}),
+      ...(this.#d.shadowReports ? { shadowReports: this.#d.shadowReports } : {}),
       tracer: this.#d.tracer ?? null,
       ...(this.#d.hooks ? { hooks: this.#d.hooks } : {}),
       stopping: () => !mayWrite(),

@@ -26,7 +26,7 @@
 // max_deliver = cfg.maxDeliver) are dead-lettered `poison` with the error;
 // redelivered messages are processed one by one, so a poison message takes
 // no good message of its device with it.
-import type { Receipt } from "../../shared/proto/xsfleet.gen";
+import type { Receipt, ShadowReport } from "../../shared/proto/xsfleet.gen";
 import { parseDeviceAddress, Uplink } from "../../shared/topics";
 import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "../base";
@@ -88,6 +88,20 @@ export interface AdmissionPort {
 /** Admits every device: for tests and benchmarks without a registry (the product always gates). */
 export const admitAllDevices: AdmissionPort = Object.freeze({ check: (): Admission => Admission.Admitted });
 
+/** Outcome of joining one shadow report: `invalid` is the device's fault (counted, skipped), anything thrown is transient. */
+export const ShadowReportOutcome = Object.freeze({ Merged: "merged", Invalid: "invalid" } as const);
+export type ShadowReportOutcome = (typeof ShadowReportOutcome)[keyof typeof ShadowReportOutcome];
+
+/**
+ * Where device shadow reports go (cloud/shadow's store behind it in the
+ * product, wired by cloud/node). A report is a join into the device's
+ * reported document: idempotent, so the pipeline merges before the state
+ * write and the ack, and a redelivery merges again harmlessly.
+ */
+export interface ShadowReportPort {
+  merge(deviceId: string, report: ShadowReport): Promise<ShadowReportOutcome>;
+}
+
 /** The per-device rate limit (rate-limit.ts): false = over the limit at `timeMs`. */
 export interface RateLimitPort {
   take(deviceId: string, timeMs: number): boolean;
@@ -121,6 +135,15 @@ export interface PipelineHooks {
   checkpoint?(point: Checkpoint, deviceId: string): Promise<void>;
   /** Once per telemetry batch whose effect was recorded (after the CAS). */
   onTelemetryApplied?(deviceId: string, seq: number, deviceTimeMs: number, points: number): void;
+  /** Once per device batch processed (done or left for redelivery): its
+   *  duration, and its span when the trace is kept (a metrics exemplar). */
+  onDeviceBatch?(seconds: number, trace: BatchTrace | null): void;
+}
+
+/** The device-batch span of a kept trace, for an exemplar. */
+export interface BatchTrace {
+  traceId: string;
+  spanId: string;
 }
 
 export interface PipelineDeps {
@@ -135,6 +158,8 @@ export interface PipelineDeps {
   admission: AdmissionPort;
   /** Per-device rate limit; none: unlimited. */
   rateLimit?: RateLimitPort;
+  /** Shadow reports riding on uplinks (heartbeats); none: not merged here. */
+  shadowReports?: ShadowReportPort;
   hooks?: PipelineHooks;
   /** Backoff between attempts after an error; default a timer. */
   pause?: (ms: number) => Promise<void>;
@@ -255,9 +280,12 @@ export class IngestPipeline {
 
   /** One device's decoded messages (items[i] came from deliveries[i]); never throws. */
   async processDevice(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[], source = "", timing?: BatchTiming): Promise<void> {
+    const onBatch = this.#d.hooks?.onDeviceBatch;
+    const t0 = onBatch ? performance.now() : 0;
     const span = this.#d.tracer ? new DeviceBatchSpan(this.#d.tracer, deviceId, source, items, timing) : null;
     const failed = await this.#process(deviceId, items, deliveries, span);
     span?.end(failed ?? undefined);
+    if (onBatch) onBatch((performance.now() - t0) / 1000, span?.trace() ?? null);
   }
 
   /** Returns the error that left the batch for redelivery, null when done. */
@@ -289,13 +317,17 @@ export class IngestPipeline {
   /** Steps 1-4 once; CAS conflicts reload and apply again, up to casAttemptsMax. */
   async #attempt(deviceId: string, items: readonly IngestItem[], deliveries: readonly Delivery[], span: DeviceBatchSpan | null): Promise<void> {
     const { cfg, cache, stats, hooks } = this.#d;
+    // Shadow reports first: at least once (before the state write and the
+    // acks; a failure leaves the batch for redelivery), and a join, so a
+    // repeat changes nothing.
+    if (this.#d.shadowReports) await this.#mergeShadowReports(this.#d.shadowReports, deviceId, items);
     for (let attempt = 1; ; attempt++) {
       const loaded = cache.get(deviceId) ?? (await this.#d.state.load(deviceId));
       const applyStartMs = span ? Date.now() : 0;
       const r = applyBatch(loaded.state, items, { dedupRangesMax: cfg.dedupRangesMax, seqJumpMax: cfg.seqJumpMax });
       span?.applied(applyStartMs, r);
       if (r.changed) {
-        const written = await this.#record(deviceId, loaded, r.state, span ? span.carry(r.telemetry) : r.telemetry, span);
+        const written = await this.#record(deviceId, loaded, r.state, span ? span.carry(r.telemetry, r.state.hello) : r.telemetry, span);
         if (written === null) {
           cache.delete(deviceId);
           stats.foreignWrites++;
@@ -324,6 +356,16 @@ export class IngestPipeline {
       // Applied, duplicate or dead-lettered: all done with.
       for (const m of deliveries) if (!hooks?.faults?.skipAck?.(m.subject, m.streamSeq)) m.ack();
       return;
+    }
+  }
+
+  async #mergeShadowReports(port: ShadowReportPort, deviceId: string, items: readonly IngestItem[]): Promise<void> {
+    for (const it of items) {
+      if (!it.msg.ok) continue;
+      const report = it.msg.env.shadowReport;
+      if (!report || report.fields.length === 0) continue;
+      if ((await port.merge(deviceId, report)) === ShadowReportOutcome.Invalid) this.#d.stats.shadowReportsRejected++;
+      else this.#d.stats.shadowReports++;
     }
   }
 

@@ -20,20 +20,47 @@ const pullExpiresMs = 5_000;
 const pullHeartbeatMs = 1_000;
 
 /** A JetStream message as the pipeline sees it. A will relayed into its
- *  partition carries the seq of the original will (presence is ordered by it). */
+ *  partition carries the seq of the original will (presence is ordered by it).
+ *  A class rather than an object of closures: one per message, so nothing is
+ *  allocated or named per message beyond it; headers (every MQTT message
+ *  carries nats-server's Nmqtt-Pub) are parsed only for status subjects. */
+class JsDelivery implements Delivery {
+  readonly subject: string;
+  readonly stream: string;
+  readonly streamSeq: number;
+  readonly deliveryCount: number;
+  readonly timeMs: number;
+  readonly redelivered: boolean;
+  readonly pending: number;
+  readonly #m: JsMsg;
+
+  constructor(m: JsMsg) {
+    const info = m.info;
+    this.#m = m;
+    this.subject = m.subject;
+    this.stream = info.stream;
+    this.streamSeq = relayedWillSeq(m.subject, () => m.headers, info.streamSequence) ?? info.streamSequence;
+    this.deliveryCount = info.deliveryCount;
+    this.timeMs = Math.floor(info.timestampNanos / 1e6);
+    this.redelivered = info.redelivered;
+    this.pending = info.pending;
+  }
+
+  get data(): Uint8Array {
+    return this.#m.data;
+  }
+
+  ack(): void {
+    this.#m.ack();
+  }
+
+  nak(delayMs: number): void {
+    this.#m.nak(delayMs);
+  }
+}
+
 export function jsDelivery(m: JsMsg): Delivery {
-  return {
-    subject: m.subject,
-    data: m.data,
-    stream: m.info.stream,
-    streamSeq: relayedWillSeq(m.subject, m.headers, m.info.streamSequence) ?? m.info.streamSequence,
-    deliveryCount: m.info.deliveryCount,
-    timeMs: Math.floor(m.info.timestampNanos / 1e6),
-    redelivered: m.info.redelivered,
-    pending: m.info.pending,
-    ack: () => m.ack(),
-    nak: (delayMs) => m.nak(delayMs),
-  };
+  return new JsDelivery(m);
 }
 
 export interface PullLoopDeps {

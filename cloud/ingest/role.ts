@@ -18,12 +18,13 @@ import type { FailoverConfig } from "../recovery";
 import { DeviceStateStore } from "../state";
 import { ControlPlaneIngestMembership, PartitionOwnership } from "./ownership";
 import { PartitionWorker, type OwnedPartition } from "./partition-worker";
-import type { AdmissionPort, IngestFaults, StatePort } from "./pipeline";
+import type { AdmissionPort, IngestFaults, PipelineHooks, ShadowReportPort, StatePort } from "./pipeline";
 import { PresenceSweep } from "./presence-sweep";
 import { Publisher } from "./publisher";
 import { DeviceRateLimiter } from "./rate-limit";
 import { parseIngestConfig, type IngestConfig } from "./settings";
-import { ensureIngestConsumers, ensureIngestStreams } from "./streams";
+import { ensureIngestConsumers, ensureIngestStreams, ingestReplicationPlans, IngestStream } from "./streams";
+import { mirrorStreamName, ReplicationMode, SemiSyncWriter } from "../replication";
 import { emptyIngestStats, type IngestStats } from "./types";
 import { WillRelay } from "./will-relay";
 
@@ -47,6 +48,10 @@ export interface IngestDeps {
   onTelemetryApplied?(deviceId: string, seq: number, deviceTimeMs: number, points: number): void;
   /** Spans per device batch (cloud/tracing); absent or null: off. */
   tracer?: Tracer | null;
+  /** Device shadow reports riding on uplinks: joined into the reported documents (cloud/shadow behind it); absent: not merged. */
+  shadowReports?: ShadowReportPort;
+  /** Once per device batch: processing seconds and the kept trace (the processing histogram, metrics.ts). */
+  onDeviceBatch?: PipelineHooks["onDeviceBatch"];
 }
 
 export interface IngestRole {
@@ -62,10 +67,19 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
   const conns = deps.nc instanceof NatsPool ? deps.nc.all() : [deps.nc];
   const log = deps.log;
   const jsm = await jetstreamManager(conns[0]!);
+  const replication = { history: cfg.historyReplication, out: cfg.outReplication };
+  const plans = ingestReplicationPlans(cfg.replicas, replication);
   if (cfg.ensureStreams) {
-    await ensureIngestStreams(jsm, { replicas: cfg.replicas, messageBytesMax: cfg.messageBytesMax });
+    await ensureIngestStreams(jsm, { replicas: cfg.replicas, messageBytesMax: cfg.messageBytesMax, replication });
     await ensureIngestConsumers(jsm, cfg);
   }
+  // Semi-sync history: a record counts as written once the mirror has it (or the writer degraded).
+  const semiSync = plans.XSF_HIST.effective === ReplicationMode.SemiSync
+    ? new SemiSyncWriter(jsm, IngestStream.History, mirrorStreamName(IngestStream.History), {
+      timeoutMs: cfg.semiSyncTimeoutMs,
+      onDegraded: () => log.warn("history replication degraded to async: the mirror did not confirm within the timeout", { timeoutMs: cfg.semiSyncTimeoutMs }),
+    })
+    : null;
   // One KV handle per connection: CAS requests spread over the pool.
   const stores = await Promise.all(conns.map((c) => DeviceStateStore.open(c)));
   const store = stores[0]!;
@@ -75,11 +89,15 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
     compareAndSet: (id, s, rev) => stores[nextStore++ % stores.length]!.compareAndSet(id, s, rev),
   };
   const stats = emptyIngestStats(deps.nodeId);
-  const publisher = new Publisher(conns, deps.nodeId);
+  const publisher = new Publisher(conns, deps.nodeId, {
+    history: { codec: cfg.historyCodec, thresholdBytes: cfg.historyCompressMinBytes },
+    out: { codec: cfg.outCodec, thresholdBytes: cfg.outCompressMinBytes },
+  }, semiSync ? (ack) => semiSync.after(ack) : null);
   const lock = new ControlPlaneLock({ propose: deps.control, ownerId: deps.nodeId });
   const hooks = {
     ...(deps.faults ? { faults: deps.faults } : {}),
     ...(deps.onTelemetryApplied ? { onTelemetryApplied: deps.onTelemetryApplied } : {}),
+    ...(deps.onDeviceBatch ? { onDeviceBatch: deps.onDeviceBatch } : {}),
   };
   const cacheMax = Math.max(1, Math.ceil(cfg.deviceCacheMax / cfg.partitions));
   // One limiter for the node: a device's messages all come through its partition's worker.
@@ -90,6 +108,7 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
     newWorker: (partition) => new PartitionWorker({
       partition, lock, conn: conns[partition % conns.length]!, cfg, state, out: publisher, stats, log, hooks, cacheMax,
       admission: deps.admission, rateLimit, tracer: deps.tracer ?? null,
+      ...(deps.shadowReports ? { shadowReports: deps.shadowReports } : {}),
       ...(deps.failover ? { failover: deps.failover } : {}),
     }),
   });
@@ -108,15 +127,21 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
   return {
     stats: () => ({
       ...stats, deadLettersByReason: { ...stats.deadLettersByReason }, consumerLag: { ...stats.consumerLag }, partitionsOwned: [...stats.partitionsOwned],
-      cachedDevices: owned().reduce((n, o) => n + o.cache.size, 0),
+      cachedDevices: owned().reduce((n, o) => n + o.cache.size, 0), compression: { ...publisher.compressionStats },
+      replication: {
+        history: plans.XSF_HIST.effective, out: plans.XSF_OUT.effective,
+        semiSync: semiSync ? { ...semiSync.stats } : null,
+      },
     }),
     stop: () => {
       stopping ??= (async () => {
         await Promise.all([relay.stop(), sweep.stop()]);
         await ownership.stop();
+        publisher.close();
         // Acks and naks out before the connection goes (nothing to flush when it is gone already).
         await Promise.all(conns.map((c) => (c.isClosed() ? undefined : c.flush().catch(() => undefined))));
         await lock.close();
+        semiSync?.stop();
         log.info("ingest role stopped", { nodeId: deps.nodeId });
       })();
       return stopping;

@@ -2,6 +2,8 @@
 // bounds, and one parse that reports every problem with a clear message.
 // cloud/node/config.ts checks them at startup with the rest of the node's
 // configuration.
+import { codecChoices, defaultCompression, thresholdBytesMax, type CodecChoice } from "../compression";
+import { DataSet, defaultReplication, replicationProblem, semiSyncTimeoutDefaultMs, semiSyncTimeoutMaxMs, type ReplicationMode } from "../replication";
 
 /** How history records are laid out: one JSON record per (device, seq,
  *  channel), or one binary record per (device, seq). */
@@ -84,6 +86,20 @@ export interface IngestConfig {
   outDurable: boolean;
   /** Newest protobuf schema_version accepted. */
   schemaVersionMax: number;
+  /** Codec of history records (docs/data-plane.md "Compression"); "none" = off. */
+  historyCodec: CodecChoice;
+  /** History records smaller than this are stored uncompressed. */
+  historyCompressMinBytes: number;
+  /** Codec of out messages: "none" unless every integrator of the deployment
+   *  opted in (they decode by the Xsf-Encoding header). */
+  outCodec: CodecChoice;
+  outCompressMinBytes: number;
+  /** Replication of the history stream: sync, semi-sync or async (docs/data-plane.md "Replication"). */
+  historyReplication: ReplicationMode;
+  /** Replication of the out stream XSF_OUT (analytics results). */
+  outReplication: ReplicationMode;
+  /** A semi-sync write waits this long for the mirror, then the writer degrades to async (counted). */
+  semiSyncTimeoutMs: number;
 }
 
 export const defaultIngestConfig: IngestConfig = {
@@ -116,12 +132,27 @@ export const defaultIngestConfig: IngestConfig = {
   out: true,
   outDurable: true,
   schemaVersionMax: 1,
+  historyCodec: defaultCompression.history.codec,
+  historyCompressMinBytes: defaultCompression.history.thresholdBytes,
+  outCodec: defaultCompression.out.codec,
+  outCompressMinBytes: defaultCompression.out.thresholdBytes,
+  historyReplication: defaultReplication.history,
+  outReplication: defaultReplication.analytics,
+  semiSyncTimeoutMs: semiSyncTimeoutDefaultMs,
 };
 
 type NumericKey = { [K in keyof IngestConfig]: IngestConfig[K] extends number ? K : never }[keyof IngestConfig];
 
 const choices: Partial<Record<keyof IngestConfig, readonly string[]>> = {
   historyLayout: ["channel", "batch"],
+  historyCodec: codecChoices,
+  outCodec: codecChoices,
+};
+
+/** Mode settings and the data set each configures (checked by cloud/replication). */
+const replicationKeys: Partial<Record<keyof IngestConfig, DataSet>> = {
+  historyReplication: DataSet.History,
+  outReplication: DataSet.Analytics,
 };
 
 const ranges: Record<NumericKey, [number, number]> = {
@@ -149,6 +180,9 @@ const ranges: Record<NumericKey, [number, number]> = {
   fullSweepEvery: [1, 1_000_000],
   deviceCacheMax: [1, 10_000_000],
   schemaVersionMax: [1, 1_000],
+  historyCompressMinBytes: [0, thresholdBytesMax],
+  outCompressMinBytes: [0, thresholdBytesMax],
+  semiSyncTimeoutMs: [1, semiSyncTimeoutMaxMs],
 };
 
 /** Validates a raw config object (e.g. the `ingest` section of the cloud
@@ -165,6 +199,13 @@ export function parseIngestConfig(raw: Record<string, unknown> | Partial<IngestC
     const k = key as keyof IngestConfig;
     if (typeof defaultIngestConfig[k] === "boolean") {
       if (typeof value !== "boolean") problems.push(`ingest.${key}: expected true or false, got ${JSON.stringify(value)}`);
+      else (out as unknown as Record<string, unknown>)[k] = value;
+      continue;
+    }
+    const dataSet = replicationKeys[k];
+    if (dataSet) {
+      const problem = replicationProblem(`ingest.${key}`, dataSet, value);
+      if (problem) problems.push(problem);
       else (out as unknown as Record<string, unknown>)[k] = value;
       continue;
     }

@@ -11,11 +11,15 @@
 //
 // The parent is the first message with a valid traceparent; the other
 // messages' contexts are links (at most linksMax). History and out records
-// carry the device-batch span's context, so consumers continue the trace.
+// carry the device-batch span's context, so consumers continue the trace,
+// with W3C baggage (site, zone, firmware version from the device's last
+// Hello, beside any baggage the device sent) that the records' `baggage`
+// header carries to every consumer.
 // Only built when the pipeline has a tracer: with tracing off the pipeline
 // never reaches this file.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span, type Tracer } from "@opentelemetry/api";
-import { Attr, contextFromEnvelope, hasSpanContext, SpanName, traceparentOf } from "../tracing";
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Link, type Span, type Tracer } from "@opentelemetry/api";
+import { Attr, BaggageKey, contextFromEnvelope, hasSpanContext, SpanName, traceparentOf } from "../tracing";
+import type { HelloState } from "../state";
 import type { ApplyResult, IngestItem, TelemetryOutput } from "./apply";
 
 /** Links from one device-batch span to the other messages' traces. */
@@ -84,6 +88,13 @@ export class DeviceBatchSpan {
     return this.#span.isRecording();
   }
 
+  /** Trace and span id when the trace is kept (a metrics exemplar names them), else null; also after end(). */
+  trace(): { traceId: string; spanId: string } | null {
+    const sc = this.#span.spanContext();
+    if ((sc.traceFlags & TraceFlags.SAMPLED) === 0) return null;
+    return { traceId: sc.traceId, spanId: sc.spanId };
+  }
+
   /** Records the pure apply step that ran from `startMs` to now. */
   applied(startMs: number, r: ApplyResult): void {
     if (!this.recording) return;
@@ -101,11 +112,31 @@ export class DeviceBatchSpan {
     return () => { this.#open.delete(s); s.end(); };
   }
 
-  /** The telemetry outputs, carrying this span's context to history and out consumers
-   *  (an unsampled trace: only its traceparent, flags 00, on the out record). */
-  carry(telemetry: readonly TelemetryOutput[]): TracedTelemetryOutput[] {
+  /** The telemetry outputs, carrying this span's context and the device's
+   *  baggage to history and out consumers (an unsampled trace: only its
+   *  traceparent, flags 00, on the out record). */
+  carry(telemetry: readonly TelemetryOutput[], hello: HelloState | null): TracedTelemetryOutput[] {
     const tp = traceparentOf(this.#ctx);
-    return this.recording ? telemetry.map((t) => ({ ...t, traceparent: tp, traceContext: this.#ctx })) : telemetry.map((t) => ({ ...t, traceparent: tp }));
+    if (!this.recording) return telemetry.map((t) => ({ ...t, traceparent: tp }));
+    if (telemetry.length === 0) return [];
+    const ctx = this.#withDevice(hello);
+    return telemetry.map((t) => ({ ...t, traceparent: tp, traceContext: ctx }));
+  }
+
+  /** The span's context with the device's site, zone and firmware as baggage (and span attributes). */
+  #withDevice(hello: HelloState | null): Context {
+    if (!hello) return this.#ctx;
+    const entries: Array<[string, string]> = [];
+    if (hello.location?.site) entries.push([BaggageKey.Site, hello.location.site]);
+    if (hello.location?.zone) entries.push([BaggageKey.Zone, hello.location.zone]);
+    if (hello.firmwareVersion) entries.push([BaggageKey.FirmwareVersion, hello.firmwareVersion]);
+    if (entries.length === 0) return this.#ctx;
+    let bag = propagation.getBaggage(this.#ctx) ?? propagation.createBaggage();
+    for (const [k, v] of entries) {
+      bag = bag.setEntry(k, { value: v });
+      this.#span.setAttribute(k, v);
+    }
+    return propagation.setBaggage(this.#ctx, bag);
   }
 
   end(error?: unknown): void {

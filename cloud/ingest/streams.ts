@@ -27,6 +27,7 @@ import {
 } from "@nats-io/jetstream";
 import { Uplink } from "../../shared/topics";
 import { historyStream } from "../records";
+import { applyPlan, clusterServers, DataSet, defaultReplication, ensureMirror, mirrorStreamName, planReplication, ReplicationMode, type ReplicationPlan } from "../replication";
 import { ensureDeviceStateBucket, type StateBucketOptions } from "../state";
 import {
   allDevicesSubject, allDlqSubject, allHistorySubject, allOutTelemetrySubject, partitionSubject, uplinkStream, uplinkStreamSubjects,
@@ -49,6 +50,9 @@ export const IngestStream = {
   DeadLetter: "XSF_DLQ",
 } as const;
 export type IngestStream = (typeof IngestStream)[keyof typeof IngestStream];
+
+/** The mirror streams ingest may create (async or semi-sync history and out; cloud/replication). */
+export const ingestMirrorStreams: readonly string[] = Object.freeze([IngestStream.History, IngestStream.Out].map(mirrorStreamName));
 
 /** Streams of earlier releases (one per uplink kind); their subjects overlap XSF_UP's. */
 export const legacyUplinkStreams: readonly string[] = Object.freeze(["XSF_TELE", "XSF_HB", "XSF_HELLO", "XSF_CTR", "XSF_ACK"]);
@@ -159,7 +163,10 @@ export function willsConsumerConfig(cfg: ConsumerSettings): Partial<ConsumerConf
 }
 
 export interface EnsureIngestOptions {
+  /** The cluster's replica count: sync data sets get it, async and semi-sync an R1 primary and an R1 mirror. */
   replicas: number;
+  /** Modes of the data sets ingest writes that may differ from sync (docs/data-plane.md "Replication"). */
+  replication?: Partial<IngestReplication>;
   /** Largest device payload ingest accepts (ingest.messageBytesMax); sets XSF_UP's and $MQTT_msgs' size limits. */
   messageBytesMax: number;
   /** Per-stream overrides of the default limits. */
@@ -167,22 +174,51 @@ export interface EnsureIngestOptions {
   state?: Partial<StateBucketOptions>;
 }
 
-/** Creates or updates every stream ingest uses, the MQTT message size limit
- *  and the device state bucket. Safe to call from several nodes at once. */
-export async function ensureIngestStreams(jsm: JetStreamManager, opts: EnsureIngestOptions): Promise<void> {
+export interface IngestReplication {
+  history: ReplicationMode;
+  out: ReplicationMode;
+}
+
+/** The data set of each ingest stream: the dead letters are uplinks too (the device had its PUBACK). */
+export const ingestStreamDataSet: Readonly<Record<IngestStream, DataSet>> = Object.freeze({
+  XSF_UP: DataSet.Uplinks, XSF_HIST: DataSet.History, XSF_OUT: DataSet.Analytics, XSF_DLQ: DataSet.Uplinks,
+});
+
+/** The plan of every ingest stream and the state bucket under these settings. */
+export function ingestReplicationPlans(replicas: number, r: Partial<IngestReplication> = {}): Record<IngestStream, ReplicationPlan> & { state: ReplicationPlan } {
+  return {
+    XSF_UP: planReplication(DataSet.Uplinks, ReplicationMode.Sync, replicas),
+    XSF_DLQ: planReplication(DataSet.Uplinks, ReplicationMode.Sync, replicas),
+    XSF_HIST: planReplication(DataSet.History, r.history ?? defaultReplication.history, replicas),
+    XSF_OUT: planReplication(DataSet.Analytics, r.out ?? defaultReplication.analytics, replicas),
+    state: planReplication(DataSet.DeviceState, ReplicationMode.Sync, replicas),
+  };
+}
+
+/** Creates or updates every stream ingest uses (and the mirrors their
+ *  replication modes ask for), the MQTT message size limit and the device
+ *  state bucket. Safe to call from several nodes at once. Returns the plans. */
+export async function ensureIngestStreams(jsm: JetStreamManager, opts: EnsureIngestOptions): Promise<ReturnType<typeof ingestReplicationPlans>> {
   if (!Number.isInteger(opts.replicas) || opts.replicas < 1 || opts.replicas > 5) throw new Error(`stream replicas must be 1..5, got ${opts.replicas}`);
+  const plans = ingestReplicationPlans(opts.replicas, opts.replication);
   await ensureUplinkStream(jsm, opts);
+  // XSF_UP is sync: its replicas are the cluster's servers, where mirrors go.
+  const servers = opts.replicas > 1 ? clusterServers(await jsm.streams.info(IngestStream.Uplinks)) : [];
   for (const name of [IngestStream.History, IngestStream.Out, IngestStream.DeadLetter]) {
-    await ensureStream(jsm, streamConfig(name, opts.replicas, { ...defaultStreamLimits[name], ...opts.limits?.[name] }));
+    const cfg = applyPlan(streamConfig(name, opts.replicas, { ...defaultStreamLimits[name], ...opts.limits?.[name] }), plans[name]);
+    await ensureStream(jsm, cfg);
+    await ensureMirror(jsm, cfg, plans[name], servers);
   }
-  await ensureDeviceStateBucket(jsm.jetstream(), { replicas: opts.replicas, ...opts.state });
+  await ensureDeviceStateBucket(jsm.jetstream(), { replicas: plans.state.primaryReplicas, ...opts.state });
+  return plans;
 }
 
 /** XSF_UP and the MQTT message size limit alone (what a broker needs before devices publish). */
 export async function ensureUplinkStream(jsm: JetStreamManager, opts: Pick<EnsureIngestOptions, "replicas" | "messageBytesMax" | "limits">): Promise<void> {
   const deviceBytesMax = opts.messageBytesMax + mqttHeaderSlackBytes;
   const name = IngestStream.Uplinks;
-  await ensureStream(jsm, streamConfig(name, opts.replicas, { ...defaultStreamLimits[name], msgBytesMax: deviceBytesMax, ...opts.limits?.[name] }));
+  const plan = planReplication(DataSet.Uplinks, ReplicationMode.Sync, opts.replicas);
+  await ensureStream(jsm, applyPlan(streamConfig(name, opts.replicas, { ...defaultStreamLimits[name], msgBytesMax: deviceBytesMax, ...opts.limits?.[name] }), plan));
   await ensureMqttMessageLimit(jsm, deviceBytesMax, opts.replicas);
 }
 

@@ -3,10 +3,14 @@
 // of the device-message contract (cloud/records).
 
 import type { DlqReason } from "../records";
+import type { EffectiveReplication, GateStats } from "../replication";
 
 
 export interface IngestStats {
   nodeId: string;
+  /** Device shadow reports (Envelope.shadow_report) joined into the reported documents; rejected: malformed, counted and skipped. */
+  shadowReports: number;
+  shadowReportsRejected: number;
   /** Messages taken from the partition consumers. */
   messages: number;
   /** Messages whose effect was applied (first delivery of a device seq). */
@@ -53,13 +57,32 @@ export interface IngestStats {
   willsRelayed: number;
   /** Devices held in this node's state cache. */
   cachedDevices: number;
+  compression: CompressionStats;
+  /** Modes of the streams ingest writes, and the semi-sync writer's counts (null: history is not semi-sync). */
+  replication: {
+    history: EffectiveReplication;
+    out: EffectiveReplication;
+    semiSync: (GateStats & { degraded: boolean; mirrorSeq: number }) | null;
+  };
+}
+
+/** Bytes of the compressed paths (publisher.ts): before (raw) and after (stored / sent). */
+export interface CompressionStats {
+  historyRawBytes: number;
+  historyStoredBytes: number;
+  historyCompressed: number;
+  outRawBytes: number;
+  outSentBytes: number;
+  outCompressed: number;
 }
 
 export function emptyIngestStats(nodeId: string): IngestStats {
   return {
-    nodeId, messages: 0, applied: 0, points: 0, duplicates: 0, deadLetters: 0, deadLettersByReason: {}, foreignWrites: 0,
+    nodeId, shadowReports: 0, shadowReportsRejected: 0, messages: 0, applied: 0, points: 0, duplicates: 0, deadLetters: 0, deadLettersByReason: {}, foreignWrites: 0,
     batchFailures: 0, redeliveries: 0, historyPublished: 0, outPublished: 0, eventsPublished: 0,
     settled: 0, retiredEpoch: 0, epochChanges: 0, dedupOverflow: 0, rateLimited: 0, receiptsPublished: 0,
     consumerLag: {}, partitionsOwned: [], partitionsAcquired: 0, partitionsReleased: 0, willsRelayed: 0, cachedDevices: 0,
+    replication: { history: "single", out: "single", semiSync: null },
+    compression: { historyRawBytes: 0, historyStoredBytes: 0, historyCompressed: 0, outRawBytes: 0, outSentBytes: 0, outCompressed: 0 },
   };
 }

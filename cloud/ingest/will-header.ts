@@ -8,6 +8,8 @@ export const WillRelayHeader = Object.freeze({
   OrigSeq: "Xsf-Orig-Seq",
 } as const);
 
+type Headers = { get(k: string): string };
+
 /** Nats-Msg-Id of a relayed will. */
 export function relayedWillMsgId(origSeq: number): string {
   return `will-${origSeq}`;
@@ -19,8 +21,11 @@ export function relayedWillMsgId(origSeq: number): string {
  * necessarily older than the relay's own seq); undefined otherwise. Devices
  * cannot set NATS headers (MQTT 3.1.1 has none).
  */
-export function relayedWillSeq(subject: string, hdrs: { get(k: string): string } | undefined, ownSeq: number): number | undefined {
-  if (!hdrs || !subject.startsWith(`${partitionRoot}.`) || !subject.endsWith(`.${Uplink.Status}`)) return undefined;
+export function relayedWillSeq(subject: string, headers: Headers | undefined | (() => Headers | undefined), ownSeq: number): number | undefined {
+  if (!subject.startsWith(`${partitionRoot}.`) || !subject.endsWith(`.${Uplink.Status}`)) return undefined;
+  // Lazily: every MQTT message carries a header (Nmqtt-Pub), parsing it for every telemetry message costs.
+  const hdrs = typeof headers === "function" ? headers() : headers;
+  if (!hdrs) return undefined;
   const v = hdrs.get(WillRelayHeader.OrigSeq);
   if (!/^[1-9][0-9]{0,15}$/.test(v)) return undefined;
   const n = Number(v);

@@ -7,7 +7,8 @@ export * from "./types";
 export { ControlPlaneLock, CONTROL_LOCK_IN_FLIGHT_MAX, type ControlPlaneLockOptions } from "./control-plane-lock";
 export { PaxosLock, type PaxosLockOptions } from "./paxos-lock";
 export { RedisLock, type RedisLockOptions } from "./redis-lock";
-export { RedisPool, redisOptions, REDIS_POOL_SIZE_MAX, type RedisSettings } from "./redis-pool";
+export { RedisPool, type RedisSettings } from "./redis-pool";
+export { luaScript, runScript, type LuaScript } from "./redis-script";
 export { retryUntil, makeHeldLock, ATTEMPTS_MAX, type RetryOptions, type RetryResult, type TryOutcome } from "./acquire-loop";
 export {
   FencedOutcome, VERSION_ABSENT, FENCED_UPDATE_ATTEMPTS_MAX, isStaleToken, judgeFencedWrite, fencedUpdate,

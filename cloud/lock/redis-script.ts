@@ -14,7 +14,7 @@ export function luaScript(lua: string): LuaScript {
 }
 
 /** EVALSHA, falling back to EVAL once when Redis does not have the script cached (restart, SCRIPT FLUSH). */
-export async function runScript(conn: Redis, s: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+export async function runScript(conn: Redis, s: LuaScript, keys: string[], args: (string | Buffer)[]): Promise<unknown> {
   try {
     return await conn.evalsha(s.sha, keys.length, ...keys, ...args);
   } catch (err) {

@@ -10,7 +10,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { assertNodeId, monotonicNowMs, seededRandom, type RandomSource } from "../base";
 import { HeartbeatManager, DetectorKind, Liveness, createDetector, type DetectorConfig, type FailureDetector } from "../health";
-import { SwimNode, type SwimConfig } from "../health/swim";
+import { SwimNode, type SwimConfig, type SwimNodeStats } from "../health/swim";
 import { decodeHeartbeat, decodeSwim, encodeHeartbeat, encodeSwim, DEFAULT_CODEC_LIMITS, type CodecLimits } from "./codec";
 import { RecoveryHistory } from "./history";
 import { localResources } from "./resources";
@@ -58,6 +58,10 @@ export interface MembershipStats {
   swimReceived: number;
   decodeErrors: number;
   membersRejected: number;
+  /** Status changes this node saw (a member becoming suspect, down, up again). */
+  becameSuspect: number;
+  becameDown: number;
+  becameUp: number;
 }
 
 interface Peer {
@@ -117,7 +121,10 @@ export class MembershipDriver {
   #replacing: readonly string[] = [];
   #leases: readonly string[] = [];
   #running = false;
-  readonly stats: MembershipStats = { heartbeatsSent: 0, heartbeatsReceived: 0, swimSent: 0, swimReceived: 0, decodeErrors: 0, membersRejected: 0 };
+  readonly stats: MembershipStats = {
+    heartbeatsSent: 0, heartbeatsReceived: 0, swimSent: 0, swimReceived: 0, decodeErrors: 0, membersRejected: 0, becameSuspect: 0, becameDown: 0, becameUp: 0,
+  };
+  readonly #rttListeners = new Set<(seconds: number) => void>();
 
   constructor(opts: MembershipOptions) {
     this.nodeId = assertNodeId(opts.nodeId);
@@ -198,6 +205,17 @@ export class MembershipDriver {
     for (const s of this.#subs) s.unsubscribe();
     this.#subs.length = 0;
     if (!this.#nc.isClosed()) await this.#nc.flush().catch(() => undefined);
+  }
+
+  /** SWIM's probe counters (undefined without SWIM). */
+  get swimStats(): Readonly<SwimNodeStats> | undefined {
+    return this.#swim?.stats;
+  }
+
+  /** Called with each acked SWIM probe's round-trip time, in seconds (metrics). */
+  onProbeRtt(listener: (seconds: number) => void): () => void {
+    this.#rttListeners.add(listener);
+    return () => this.#rttListeners.delete(listener);
   }
 
   members(): MemberView[] {
@@ -297,6 +315,8 @@ export class MembershipDriver {
   #flushSwim(): void {
     if (!this.#swim) return;
     for (const m of this.#swim.takeMessages()) this.#publishSwim(m);
+    const rtts = this.#swim.takeProbeRtts();
+    if (this.#rttListeners.size > 0) for (const ms of rtts) for (const l of this.#rttListeners) l(ms / 1000);
   }
 
   #publishSwim(m: Parameters<typeof encodeSwim>[0]): void {
@@ -329,6 +349,9 @@ export class MembershipDriver {
       detectionMs: status === MemberStatus.Down && lastHeartbeatMs !== undefined ? now - lastHeartbeatMs : undefined,
       roles: peer.lastHeartbeat.roles, replacing: peer.lastHeartbeat.replacing,
     };
+    if (status === MemberStatus.Suspect) this.stats.becameSuspect++;
+    else if (status === MemberStatus.Down) this.stats.becameDown++;
+    else if (previous !== undefined) this.stats.becameUp++;
     this.history.record(HistoryKind.Detection, id, status, { previous, cause, lastHeartbeatMs, detectionMs: event.detectionMs }, now);
     if (!this.#nc.isClosed()) {
       this.#nc.publish(clusterEventSubject(id, status), new TextEncoder().encode(JSON.stringify({ ...event, observer: this.nodeId })));

@@ -6,3 +6,4 @@ export { ClusterApi, CLUSTER_API_QUEUE, type ClusterApiOptions } from "./api";
 export { combineStatus, statusCause } from "./view";
 export { encodeHeartbeat, decodeHeartbeat, encodeSwim, decodeSwim, DEFAULT_CODEC_LIMITS, type CodecLimits } from "./codec";
 export { localResources } from "./resources";
+export { registerMembershipMetrics, probeRttBuckets } from "./metrics";

@@ -5,7 +5,7 @@
 // `xsfleet_<area>_<what>[_unit]`, counters end in `_total`, base units
 // (seconds, bytes); each process labels everything with `process` (its name
 // on the status line) through the registry's default labels.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics, type RegistryContentType } from "prom-client";
 
 export interface ProcessMetrics {
   readonly registry: Registry;
@@ -18,9 +18,15 @@ export interface ProcessMetrics {
   statsGauge(name: string, help: string, read: () => Record<string, unknown>): void;
 }
 
-/** `labels` become default labels of every series (e.g. { process: "raft-1" }). */
-export function createProcessMetrics(labels: Record<string, string>, opts: { processMetrics?: boolean } = {}): ProcessMetrics {
+/**
+ * `labels` become default labels of every series (e.g. { process: "raft-1" }).
+ * `openMetrics`: serve the OpenMetrics text format (series names are the
+ * same for Prometheus), which is where prom-client keeps exemplars.
+ */
+export function createProcessMetrics(labels: Record<string, string>, opts: { processMetrics?: boolean; openMetrics?: boolean } = {}): ProcessMetrics {
   const registry = new Registry();
+  // The typings bind a registry to one format; the setter accepts both at run time.
+  if (opts.openMetrics) (registry as Registry<RegistryContentType>).setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   registry.setDefaultLabels(labels);
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "xsfleet_" });
   return {

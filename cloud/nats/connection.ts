@@ -1,6 +1,6 @@
 // NATS connections for cloud services: explicit options at the call site,
-// reconnect forever (services outlive broker restarts), and a small pool so
-// hot paths can spread publishes over several sockets.
+// reconnect forever (services outlive broker restarts). Several sockets for
+// one hot path: pool.ts.
 import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from "@nats-io/transport-node";
 import { accessSync, constants, readFileSync } from "node:fs";
 
@@ -49,6 +49,10 @@ export function connectionOptions(s: NatsSettings): ConnectionOptions {
     reconnectJitter: 100,
     pingInterval: 10_000,
     waitOnFirstConnect: true,
+    // Without this the client builds two Error objects (with stack traces) per
+    // request, JetStream publish included: 14 % of ingest's CPU in a profile
+    // (docs/performance.md). Errors keep their type and message.
+    noAsyncTraces: true,
   };
   if (s.credsFile) {
     const creds = readFileSync(s.credsFile);
@@ -91,38 +95,4 @@ export function natsAuthFromFlags(creds: string | undefined, tlsCa: string | und
 
 export async function connectNats(s: NatsSettings): Promise<NatsConnection> {
   return connect(connectionOptions(s));
-}
-
-/** A fixed-size pool of connections, handed out round-robin. */
-export class NatsPool {
-  #conns: NatsConnection[];
-  #next = 0;
-
-  private constructor(conns: NatsConnection[]) {
-    this.#conns = conns;
-  }
-
-  static async open(s: NatsSettings, size: number): Promise<NatsPool> {
-    if (!Number.isInteger(size) || size < 1 || size > 64) throw new Error(`NATS pool size must be 1..64, got ${size}`);
-    const conns = await Promise.all(Array.from({ length: size }, (_, i) => connectNats({ ...s, name: `${s.name}#${i}` })));
-    return new NatsPool(conns);
-  }
-
-  get size(): number {
-    return this.#conns.length;
-  }
-
-  get(): NatsConnection {
-    const c = this.#conns[this.#next]!;
-    this.#next = (this.#next + 1) % this.#conns.length;
-    return c;
-  }
-
-  all(): readonly NatsConnection[] {
-    return this.#conns;
-  }
-
-  async drain(): Promise<void> {
-    await Promise.all(this.#conns.map((c) => (c.isClosed() ? Promise.resolve() : c.drain())));
-  }
 }

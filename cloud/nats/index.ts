@@ -1,4 +1,6 @@
 // Public entry of cloud-side NATS connections.
-export { connectNats, connectionOptions, natsAuthFromFlags, credsUserName, inboxPrefixFor, NatsPool, type NatsSettings } from "./connection";
+export { connectNats, connectionOptions, natsAuthFromFlags, credsUserName, inboxPrefixFor, type NatsSettings } from "./connection";
+export { NatsPool, PoolExhausted, type NatsPoolOptions, type NatsPoolStats } from "./pool";
 export { isCasConflict } from "./kv";
 export { readNatsSettings, natsSettingKeys } from "./settings";
+export { JsPublisher, parsePubAck, type JsPublishOptions } from "./js-publisher";

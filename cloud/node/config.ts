@@ -11,6 +11,7 @@ import { parseIngestConfig } from "../ingest";
 import { natsSettingKeys, readNatsSettings, type NatsSettings } from "../nats";
 import { RegistryBackend, registryBackends } from "../registry";
 import { defaultLockSettings, readLockSettings, type LockSettings } from "../lock";
+import { defaultCacheSettings, readCacheSettings, type CacheSettings } from "../cache";
 import { defaultOrchestrationSettings, readOrchestrationSettings, type OrchestrationSettings } from "../recovery";
 import { defaultProvisioningSettings, provisioningSettingProblems, provisioningSettingRanges, type ProvisioningSettings } from "../security";
 
@@ -38,6 +39,8 @@ export interface CloudConfig {
   orchestration: OrchestrationSettings;
   /** The lock service of the node's own mutual exclusion (cloud/lock/settings.ts). */
   lock: LockSettings;
+  /** The distributed cache: the backend this node's reads use, and its cache node's bounds (cloud/cache/settings.ts). */
+  cache: CacheSettings;
   /** The trust directory (trust.json, signing seeds, sys-push.creds); the provisioning role needs it. */
   trustDir?: string;
   provisioning: ProvisioningSettings;
@@ -61,6 +64,7 @@ export function defaultConfig(): CloudConfig {
     registry: RegistryBackend.Kv,
     orchestration: defaultOrchestrationSettings(),
     lock: defaultLockSettings(),
+    cache: defaultCacheSettings(),
     provisioning: { ...defaultProvisioningSettings },
   };
 }
@@ -106,6 +110,8 @@ export const settingSpecs: readonly SettingSpec[] = [
   { path: "nats.tls.certFile", env: "XSFLEET_NATS_TLS_CERT", flag: "nats-tls-cert", kind: "string", help: "client certificate file for TLS" },
   { path: "nats.tls.keyFile", env: "XSFLEET_NATS_TLS_KEY", flag: "nats-tls-key", kind: "string", help: "client key file for TLS" },
   { path: "streams.replicas", env: "XSFLEET_STREAM_REPLICAS", flag: "replicas", kind: "int", help: "replicas of streams and KV buckets (1..5)" },
+  { path: "ingest.historyReplication", env: "XSFLEET_HISTORY_REPLICATION", flag: "history-replication", kind: "string", help: "replication of the history stream: sync, semi-sync or async (docs/data-plane.md)" },
+  { path: "ingest.outReplication", env: "XSFLEET_OUT_REPLICATION", flag: "out-replication", kind: "string", help: "replication of the out stream XSF_OUT: sync, semi-sync or async" },
   { path: "http.host", env: "XSFLEET_HTTP_HOST", flag: "http-host", kind: "string", help: "address for /healthz and /metrics" },
   { path: "http.port", env: "XSFLEET_HTTP_PORT", flag: "http-port", kind: "port", help: "port for /healthz and /metrics; 0 = any free port, off = disabled" },
   { path: "shutdownTimeoutMs", env: "XSFLEET_SHUTDOWN_TIMEOUT_MS", flag: "shutdown-timeout-ms", kind: "int", help: "graceful shutdown budget in ms" },
@@ -115,6 +121,8 @@ export const settingSpecs: readonly SettingSpec[] = [
   { path: "orchestration.backup.dir", env: "XSFLEET_BACKUP_DIR", flag: "backup-dir", kind: "string", help: "orchestration: scheduled backups go here (\"\" = off, the default)" },
   { path: "orchestration.backup.intervalMs", env: "XSFLEET_BACKUP_INTERVAL_MS", flag: "backup-interval-ms", kind: "int", help: "orchestration: time between scheduled backups" },
   { path: "orchestration.backup.retain", env: "XSFLEET_BACKUP_RETAIN", flag: "backup-retain", kind: "int", help: "orchestration: scheduled backups kept" },
+  { path: "cache.backend", env: "XSFLEET_CACHE", flag: "cache", kind: "string", help: "cache of device-state and registry reads: ring (the nodes with the cache role), redis (cache.redis.host) or off" },
+  { path: "orchestration.edge.jobs", env: "XSFLEET_EDGE_JOBS", flag: "edge-jobs", kind: "string", help: "orchestration: edge jobs to place on gateway/processing devices, JSON [{\"id\":\"agg-1\",\"spec\":\"aggregate;w=10000\",\"sources\":[...]}] (docs/edge.md)" },
   { path: "lock.backend", env: "XSFLEET_LOCK", flag: "lock", kind: "string", help: "lock service for leases and backup/restore exclusion: control (Raft control plane) or redis" },
   { path: "lock.redis.host", env: "XSFLEET_REDIS_HOST", flag: "redis-host", kind: "string", help: "Redis host (with --lock redis)" },
   { path: "lock.redis.port", env: "XSFLEET_REDIS_PORT", flag: "redis-port", kind: "int", help: "Redis port (with --lock redis; default 6379)" },
@@ -326,6 +334,9 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
 
   const orchestration = readOrchestrationSettings(c, c.obj("orchestration", raw.orchestration));
   const lock = readLockSettings(c, c.obj("lock", raw.lock));
+  const cache = readCacheSettings(c, c.obj("cache", raw.cache));
+  // The ring is the SWIM view of the orchestration role's membership.
+  if (roles.includes(CloudRole.Cache) && !roles.includes(CloudRole.Orchestration)) c.fail("roles", "the cache role needs the orchestration role on the same node (the ring is its SWIM membership view)");
   const trustDir = raw.trustDir === undefined ? undefined : c.str("trustDir", raw.trustDir, "");
   if (roles.includes(CloudRole.Provisioning) && !trustDir) c.fail("trustDir", "the provisioning role needs the trust directory (--trust-dir, XSFLEET_TRUST_DIR): trust.json, operator-signing.nk, fleet-signing.nk, sys-push.creds");
   const provisioning = checkInts(c, "provisioning", c.obj("provisioning", raw.provisioning), defaultProvisioningSettings, provisioningSettingRanges);
@@ -334,7 +345,7 @@ export function validateConfig(raw: Raw, opts: { sources?: Sources; hostname?: s
   if (c.issues.length > 0) throw new ConfigError(c.issues);
   return {
     nodeId, roles, nats, streams: { replicas }, http: { host, port }, shutdownTimeoutMs, logLevel: logLevel as LogLevel, limits, commands, ingest,
-    registry: registry as RegistryBackend, orchestration, lock, ...(trustDir ? { trustDir } : {}), provisioning,
+    registry: registry as RegistryBackend, orchestration, lock, cache, ...(trustDir ? { trustDir } : {}), provisioning,
   };
 }
 
@@ -405,7 +416,7 @@ export function usage(): string {
   for (const s of settingSpecs) lines.push(`  --${(s.flag + " <value>").padEnd(24)} ${s.help} (env ${s.env})`);
   lines.push("  --help                     show this help");
   lines.push("", "Config-file-only settings: limits.*, commands.* (retry timing), ingest.*, orchestration.heartbeatIntervalMs,",
-    "lock.redis.poolSize/keyPrefix, provisioning.* — see docs/api.md, docs/recovery.md and docs/security.md.");
+    "lock.redis.poolSize/keyPrefix, cache.* (docs/data-plane.md), provisioning.* — see docs/api.md, docs/recovery.md and docs/security.md.");
   lines.push("SIGTERM or SIGINT stops taking work, finishes in-flight work, drains and exits 0.");
   return lines.join("\n");
 }

@@ -18,7 +18,8 @@ export interface NodeMetrics extends ProcessMetrics {
 }
 
 export function createNodeMetrics(nodeId: string, roles: readonly string[], opts: { processMetrics?: boolean } = {}): NodeMetrics {
-  const m = createProcessMetrics({ node: nodeId }, opts);
+  // OpenMetrics: ingest's processing histogram carries exemplars (trace ids).
+  const m = createProcessMetrics({ node: nodeId }, { ...opts, openMetrics: true });
   const registry = m.registry;
   new Gauge({ name: "xsfleet_node_info", help: "Cloud node identity and roles (always 1)", labelNames: ["roles"], registers: [registry] }).set({ roles: roles.join(",") }, 1);
   const requests = new Counter({ name: "xsfleet_api_requests_total", help: "API requests by endpoint and reply status", labelNames: ["endpoint", "status"], registers: [registry] });

@@ -3,8 +3,10 @@
 //   ingest        — cloud/ingest (device uplink into JetStream, device state, history)
 //   api           — cloud/api (device management micro service)
 //   commands      — cloud/commands worker + desired-config re-sends (downlink reliability)
+//   orchestration — membership (SWIM), leases, recovery, singleton work (orchestration.ts)
+//   cache         — cloud/cache: a node of the cache ring (needs orchestration: the ring is its SWIM view)
 //   analytics     — cloud/analytics (event-time windows, rules, alerts, actions over the partitioned uplinks)
-//   orchestration — membership, leases and failover, singleton work (orchestration.ts)
+// Every node with the api role reads device state and registry records through the cache (cache.backend).
 //
 // Shutdown order matters: first the API stops taking requests and finishes
 // the accepted ones (a waiting commands.send still needs the commands worker
@@ -18,10 +20,11 @@ import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Tracer } from "@opentelemetry/api";
 import { startApiRole, type ApiRole } from "../api";
-import { ShadowDeltaPusher, ShadowReportListener, apiShadowWriter } from "../shadow";
+import { ShadowDeltaPusher } from "../shadow";
 import { CommandStore, CommandSubmitter, CommandWorker } from "../commands";
 import { ControlClient } from "../controlplane";
-import { connectNats } from "../nats";
+import { connectNats, NatsPool } from "../nats";
+import { CacheBackend, CachedRegistry, startCacheService, type CacheService } from "../cache";
 import { ControlPlaneRegistry, DesiredConfigPusher, KvDeviceRegistry, type DeviceRegistry } from "../registry";
 import { createLogger, type CloudRole, type Logger } from "../base";
 import { loadSigningTrust, startProvisioningRole, TrustFile } from "../security";
@@ -88,7 +91,7 @@ export async function startCloudNode(config: CloudConfig, deps: CloudNodeDeps = 
     nats: { connected: link.connected && !nc.isClosed(), server: nc.getServer() },
   });
   try {
-    await startRoles(config, { ...defaultRoleFactories, ...deps.roles }, { nc, nodeId: config.nodeId, config, log, tracer: deps.tracer ?? null }, metrics, started);
+    await startRoles(config, { ...defaultRoleFactories, ...deps.roles }, { nc, nodeId: config.nodeId, config, log, tracer: deps.tracer ?? null, cache: null }, metrics, started);
     // Subscriptions (acks, hellos, API endpoints) are registered with the server before "started".
     await nc.flush();
     if (config.http.port !== null) {
@@ -142,6 +145,8 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
   let registry: DeviceRegistry | null = null;
   let store: CommandStore | null = null;
   let pusher: DesiredConfigPusher | null = null;
+  const cache = await startCache(config, ctx, metrics, out);
+  ctx.cache = cache?.client ?? null;
   if (roles.has("api") || roles.has("commands") || roles.has("provisioning")) {
     let conflicts = 0;
     registry = config.registry === "control"
@@ -149,6 +154,12 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
       : await KvDeviceRegistry.open(nc, { replicas, onConflict: () => conflicts++ });
     log.info("device registry", { backend: config.registry });
     metrics.counterFrom("xsfleet_registry_cas_conflicts_total", "Registry writes that lost a compare-and-set race and retried", () => conflicts);
+    if (cache?.client) {
+      // Lookups read through the cache; every write of this node invalidates the record on its owners.
+      const cached = new CachedRegistry(registry, { cache: cache.client, ttlMs: config.cache.ttlMs });
+      registry = cached;
+      metrics.counterFrom("xsfleet_cache_registry_unacknowledged_total", "Registry writes whose cache invalidation not every owner acknowledged", () => cached.unacknowledged);
+    }
   }
   if (roles.has("provisioning")) await startProvisioning(config, ctx, registry!, metrics, out);
   if (roles.has("api") || roles.has("commands")) {
@@ -173,6 +184,8 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     const h = await startOptionalRole(r, factories[r], ctx, log);
     if (!h) continue;
     out.stages.data.push({ name: r, stop: () => h.stop() });
+    // The cache ring is the SWIM view of the orchestration role.
+    if (h.membership) cache?.setMembership(h.membership);
     if (h.registerMetrics) h.registerMetrics(metrics.registry);
     else if (h.stats) metrics.statsGauge(`xsfleet_${r}`, `${r} role counters of this node`, () => h.stats!());
   }
@@ -195,10 +208,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
       const sp = new ShadowDeltaPusher(nc, seams.shadow, (deviceId, err) => log.warn("shadow delta push failed", { deviceId, err }));
       sp.start();
       out.stages.api.push({ name: "shadow delta pusher", stop: () => sp.stop() });
-      // …and the devices' reports (on heartbeats) into the reported documents, under this node's own key.
-      const rl = new ShadowReportListener(nc, seams.shadow, apiShadowWriter(config.nodeId), (deviceId, err) => log.warn("shadow report not merged", { deviceId, err }));
-      rl.start();
-      out.stages.api.push({ name: "shadow report listener", stop: () => rl.stop() });
+      // The devices' reports (on heartbeats) are ingest's: joined in its partitioned pipeline (roles.ts).
     }
     metrics.gaugeFrom("xsfleet_api_inflight", "API requests being handled", () => a.stats().inflight);
   }
@@ -225,6 +235,32 @@ async function startProvisioning(config: CloudConfig, ctx: RoleContext, registry
     await sysNc.close();
     throw e;
   }
+}
+
+/**
+ * The node's cache (cloud/cache, docs/data-plane.md): a pool of NATS
+ * connections, the client the API's reads use and, with the cache role, a
+ * cache node. Nothing when no role here reads through it or serves it.
+ */
+async function startCache(config: CloudConfig, ctx: RoleContext, metrics: NodeMetrics, out: Started): Promise<CacheService | null> {
+  const serve = config.roles.includes("cache");
+  if (!serve && (config.cache.backend === CacheBackend.Off || !(config.roles.includes("api") || config.roles.includes("commands") || config.roles.includes("provisioning")))) return null;
+  // Named <node's connection name>#<i>: the dashboard counts them as the node's pooled connections.
+  const pool = await NatsPool.open(config.nats, config.cache.poolSize);
+  out.stages.storage.push({ name: "cache connection pool", stop: () => pool.drain() });
+  const cache = await startCacheService({
+    nodeId: config.nodeId, settings: config.cache, pool, nc: ctx.nc, serve, watchRegistryKv: config.registry === "kv", log: ctx.log,
+  });
+  // After the API (its reads) and before the pool is drained.
+  out.stages.data.push({ name: "cache", stop: () => cache.stop() });
+  cache.registerMetrics(metrics.registry);
+  metrics.gaugeFrom("xsfleet_nats_pool_connections", "Connections in the node's NATS pool", () => pool.size);
+  metrics.gaugeFrom("xsfleet_nats_pool_healthy", "Connections of the node's NATS pool that are connected and answered the last RTT probe", () => pool.stats.healthy);
+  metrics.gaugeFrom("xsfleet_nats_pool_inflight", "Requests running on the node's NATS pool", () => pool.stats.inflight);
+  metrics.counterFrom("xsfleet_nats_pool_waits_total", "Requests that waited for a slot of the node's NATS pool (back-pressure)", () => pool.stats.waits);
+  metrics.counterFrom("xsfleet_nats_pool_rejected_total", "Requests refused because the NATS pool's wait queue was full", () => pool.stats.rejected);
+  ctx.log.info("role cache started", { serving: serve, backend: config.cache.backend });
+  return cache;
 }
 
 async function startOptionalRole(name: string, factory: ((ctx: RoleContext) => Promise<RoleHandle>) | undefined, ctx: RoleContext, log: Logger): Promise<RoleHandle | null> {

@@ -12,8 +12,11 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ControlClient } from "../controlplane";
 import { ControlPlaneLock, LockBackend, RedisLock, RedisPool, type DistributedLock } from "../lock";
-import { RecoveryHistory } from "../membership";
-import { BackupCatalog, loopHandle, scheduledBackupWork, sleepUnlessAborted, startRecoveryAgent, type SingletonWork } from "../recovery";
+import { RecoveryHistory, registerMembershipMetrics } from "../membership";
+import { Gauge } from "prom-client";
+import { BackupCatalog, EdgeScheduler, loopHandle, scheduledBackupWork, sleepUnlessAborted, startRecoveryAgent, type SingletonWork } from "../recovery";
+import { ControlPlaneRegistry, DesiredConfigPusher, KvDeviceRegistry, type DeviceRegistry } from "../registry";
+import { DeviceStateMirror } from "../state";
 import type { Logger } from "../base";
 import type { CloudConfig } from "./config";
 import type { RoleContext, RoleHandle } from "./roles";
@@ -27,6 +30,7 @@ interface SingletonDeps {
   lock: DistributedLock;
   catalog: BackupCatalog;
   history: RecoveryHistory;
+  edge: EdgeScheduler | null;
   log: Logger;
 }
 
@@ -39,6 +43,7 @@ function singletonWork(d: SingletonDeps): SingletonWork[] {
       log: (m) => d.log.info(m),
     })] : []),
     ...(d.control ? [controlSweepWork(d.control)] : []),
+    ...(d.edge ? [d.edge.asSingletonWork()] : []),
   ];
 }
 
@@ -87,26 +92,67 @@ function usesControlPlane(config: CloudConfig): boolean {
   return config.registry === "control" || config.lock.backend === LockBackend.Control;
 }
 
+interface EdgeParts {
+  scheduler: EdgeScheduler;
+  stop(): void;
+}
+
+/**
+ * The edge scheduler (cloud/recovery/edge-scheduler.ts) when the deployment
+ * defines edge jobs: it reads device state through a mirror of the state
+ * bucket and writes assignments into desired configs on the registry.
+ */
+async function edgeScheduler(ctx: RoleContext, control: ControlClient | null, lock: DistributedLock): Promise<EdgeParts | null> {
+  const { nc, nodeId, config, log } = ctx;
+  const e = config.orchestration.edge;
+  if (e.jobs.length === 0) return null;
+  const registry: DeviceRegistry = config.registry === "control" && control
+    ? new ControlPlaneRegistry(control.proposer())
+    : await KvDeviceRegistry.open(nc, { replicas: config.streams.replicas });
+  const pusher = new DesiredConfigPusher(nc, registry, log);
+  const mirror = new DeviceStateMirror(nc).start();
+  const scheduler = new EdgeScheduler({
+    nc, nodeId, registry, devices: () => mirror.devices(), ready: () => mirror.ready(5_000), jobs: e.jobs, fence: lock, push: (rec) => pusher.push(rec), tickMs: e.tickMs,
+    log: (m) => log.info(m),
+  });
+  log.info("orchestration: edge scheduler contends", { jobs: e.jobs.length, tickMs: e.tickMs });
+  return { scheduler, stop: () => mirror.stop() };
+}
+
 export async function startOrchestrationRole(ctx: RoleContext): Promise<RoleHandle> {
   const { nc, nodeId, config, log } = ctx;
   const o = config.orchestration;
   const control = usesControlPlane(config) ? new ControlClient(nc, { clientId: `orchestration-${nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 }) : null;
   const service = await openLockService(ctx, control);
+  const edge = await edgeScheduler(ctx, control, service.lock);
   const history = new RecoveryHistory(nodeId);
   const agent = startRecoveryAgent({
     nc, nodeId, lock: service.lock, roles: config.roles, leaseTtlMs: o.leaseTtlMs, heartbeatIntervalMs: o.heartbeatIntervalMs, history,
     log: (m) => log.info(m),
-    singletons: singletonWork({ nc, nodeId, config, control, lock: service.lock, catalog: service.catalog, history, log }),
+    singletons: singletonWork({ nc, nodeId, config, control, lock: service.lock, catalog: service.catalog, history, edge: edge?.scheduler ?? null, log }),
   });
   log.info("orchestration: contending for singleton work", { lock: config.lock.backend, leaseTtlMs: o.leaseTtlMs, backups: o.backup.dir || "off" });
   return {
+    membership: agent.membership,
     stop: async () => {
       await agent.stop();
+      edge?.stop();
       await service.close();
     },
-    stats: () => {
-      const members = agent.membership.members();
-      return { members: members.length, up: members.filter((m) => m.status === "up").length, singletonsHeld: agent.singletons.held().length };
+    registerMetrics: (registry) => {
+      // The role's own gauge (what the status line shows), then membership and its detectors.
+      new Gauge({
+        name: "xsfleet_orchestration", help: "orchestration role counters of this node", labelNames: ["stat"], registers: [registry],
+        collect() {
+          const members = agent.membership.members();
+          this.set({ stat: "members" }, members.length);
+          this.set({ stat: "up" }, members.filter((m) => m.status === "up").length);
+          this.set({ stat: "singletonsHeld" }, agent.singletons.held().length);
+          // The edge scheduler's counters on the node that runs it (ticks, writes, moves, conflicts, ...).
+          if (edge) for (const [k, v] of Object.entries(edge.scheduler.stats)) this.set({ stat: `edgeScheduler_${k}` }, v);
+        },
+      });
+      registerMembershipMetrics(registry, agent.membership);
     },
   };
 }

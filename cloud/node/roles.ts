@@ -2,7 +2,7 @@
 // factory from the node's context to something that can be stopped
 // gracefully; the node owns ordering, metrics and shutdown.
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Tracer } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { ApiError, type AnalyticsApi, type DeviceStateSource, type HistoryQueryFn } from "../api";
@@ -12,15 +12,19 @@ import {
   AlertError, AlertState, ControlPlaneRules, RuleStoreError, alertHistory, alertStateBucket, defaultOperators, AlertStore, queryWindows,
   registerAnalyticsMetrics, startAnalyticsRole,
 } from "../analytics";
-import { queryHistory } from "../history";
-import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort } from "../ingest";
+import { queryHistory, type HistoryQuery, type HistoryResult, type HistoryScanHooks } from "../history";
+import { Attr, contextFromEnvelope, SpanName } from "../tracing";
+import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort, type ProcessingObserver, type ShadowReportPort } from "../ingest";
 import type { Registry } from "prom-client";
 import { AdmissionCache, ControlPlaneRegistry, DeviceLifecycle, kvAdmissionCache, registryLookup, RegistryBackend } from "../registry";
-import { DeviceStateStore } from "../state";
-import { ShadowStore } from "../shadow";
+import { DeviceStateStore, mergeMeshCounters } from "../state";
+import { ShadowStore, shadowReportMerger } from "../shadow";
 import type { CloudConfig } from "./config";
 import { startOrchestrationRole } from "./orchestration";
 import type { Logger } from "../base";
+import { CachedRegistry, cachedDeviceState, type CacheClient } from "../cache";
+import type { MembershipDriver } from "../membership";
+import { publicState } from "../state";
 
 export interface RoleContext {
   nc: NatsConnection;
@@ -29,6 +33,8 @@ export interface RoleContext {
   log: Logger;
   /** Null when tracing is off. */
   tracer: Tracer | null;
+  /** The node's cache client (cloud/cache); null when cache.backend is off. */
+  cache: CacheClient | null;
 }
 
 export interface RoleHandle {
@@ -37,6 +43,8 @@ export interface RoleHandle {
   stats?(): Record<string, unknown>;
   /** Registers the role's own metrics (documented names); without it `stats` is exposed as one gauge. */
   registerMetrics?(registry: Registry): void;
+  /** The node's SWIM view, when the role runs it (orchestration): the cache ring is built from it. */
+  membership?: MembershipDriver;
 }
 
 export interface ApiSeams {
@@ -64,33 +72,80 @@ function isMissingStore(e: unknown): boolean {
   return /stream not found|bucket not found/i.test(m);
 }
 
-/** Device state from the ingest role's KV bucket, opened on first use (ingest may start after the API). */
-function lazyDeviceState(nc: NatsConnection): DeviceStateSource {
+/** Device states mesh.counters reads at most per request (one listing, then one read per device). */
+export const meshScanDevicesMax = 10_000;
+
+/** Device state from the ingest role's KV bucket, opened on first use (ingest may start after the API);
+ *  read through the cache when the node has one (the KV revision is the cached value's version). */
+function lazyDeviceState(nc: NatsConnection, cache: CacheClient | null, ttlMs: number): DeviceStateSource {
   let store: DeviceStateStore | null = null;
-  return {
-    getDeviceState: async (deviceId) => {
-      try {
-        store ??= await DeviceStateStore.open(nc);
-        return await store.getDeviceState(deviceId);
-      } catch (e) {
-        if (isMissingStore(e)) {
-          store = null;
-          throw new ApiError("not_available", "no device state yet: the device state bucket does not exist (start a node with the ingest role)");
-        }
-        throw e;
+  // A read before any ingest node created the bucket fails at open or at the read itself.
+  const withStore = async <T>(f: (s: DeviceStateStore) => Promise<T>): Promise<T> => {
+    try {
+      store ??= await DeviceStateStore.open(nc);
+      return await f(store);
+    } catch (e) {
+      if (isMissingStore(e)) {
+        store = null;
+        throw new ApiError("not_available", "no device state yet: the device state bucket does not exist (start a node with the ingest role)");
       }
-    },
+      throw e;
+    }
   };
+  // On demand (an operator's or integrator's call): the dashboard merges from its own live mirror instead.
+  const meshCounters = () => withStore(async (s) => {
+    const states = await s.listDeviceStates({ limit: meshScanDevicesMax });
+    return { ...mergeMeshCounters(states), truncated: states.length >= meshScanDevicesMax };
+  });
+  if (cache) {
+    const cached = cachedDeviceState({
+      cache, ttlMs,
+      load: async (deviceId) => {
+        const l = await withStore((s) => s.load(deviceId));
+        return l.revision <= 0 ? null : { state: publicState(l.state), revision: l.revision };
+      },
+    });
+    return { ...cached, meshCounters };
+  }
+  return { getDeviceState: (deviceId) => withStore((s) => s.getDeviceState(deviceId)), meshCounters };
 }
 
-function historySeam(nc: NatsConnection): HistoryQueryFn {
+/** Links from a history query span to the traces that stored the records it read. */
+export const historyQueryLinksMax = 16;
+
+function historySeam(nc: NatsConnection, tracer: Tracer | null): HistoryQueryFn {
   const js = jetstream(nc);
-  return async (q) => {
+  const run = async (q: HistoryQuery, hooks?: HistoryScanHooks): Promise<HistoryResult> => {
     try {
-      return await queryHistory(js, q);
+      return await queryHistory(js, q, hooks);
     } catch (e) {
       if (isMissingStore(e)) throw new ApiError("not_available", "no telemetry history yet: the history stream does not exist (start a node with the ingest role)");
       throw e;
+    }
+  };
+  if (!tracer) return (q) => run(q);
+  // Traced: a span inside the API request's, linked to the ingest traces
+  // that stored the records read (their headers carry ingest's traceparent).
+  return async (q) => {
+    const span = tracer.startSpan(SpanName.HistoryQuery, { kind: SpanKind.CLIENT, attributes: { [Attr.DeviceId]: q.deviceId, [Attr.HistoryChannel]: q.channel } }, context.active());
+    const seen = new Set<string>();
+    const hooks: HistoryScanHooks = {
+      onRecordTraceparent: (tp) => {
+        if (seen.size >= historyQueryLinksMax || seen.has(tp)) return;
+        seen.add(tp);
+        const sc = trace.getSpanContext(contextFromEnvelope({ traceparent: tp }));
+        if (sc && trace.isSpanContextValid(sc)) span.addLink({ context: sc });
+      },
+    };
+    try {
+      const r = await run(q, span.isRecording() ? hooks : undefined);
+      span.setAttributes({ [Attr.Points]: r.points.length, [Attr.HistoryScanned]: r.scannedMessages, [Attr.HistoryTruncated]: r.truncated });
+      return r;
+    } catch (e) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+      throw e;
+    } finally {
+      span.end();
     }
   };
 }
@@ -100,7 +155,8 @@ function historySeam(nc: NatsConnection): HistoryQueryFn {
 function registryGate(ctx: RoleContext): AdmissionCache {
   if (ctx.config.registry === RegistryBackend.Control) {
     const registry = new ControlPlaneRegistry(new ControlClient(ctx.nc, { clientId: `ingest-gate-${ctx.nodeId}` }).proposer());
-    return new AdmissionCache(registryLookup(registry), null);
+    // Lookups read through the cache ring: one control-plane read per device per cache TTL across the tier, not per node.
+    return new AdmissionCache(registryLookup(ctx.cache ? new CachedRegistry(registry, { cache: ctx.cache, ttlMs: ctx.config.cache.ttlMs }) : registry), null);
   }
   return kvAdmissionCache(ctx.nc, ctx.log);
 }
@@ -112,6 +168,17 @@ function admissionPort(gate: AdmissionCache): AdmissionPort {
       return lc === null ? Admission.Unregistered : lc === DeviceLifecycle.Decommissioned ? Admission.Decommissioned : Admission.Admitted;
     },
   };
+}
+
+/**
+ * Ingest's shadow seam: device reports joined into the reported documents
+ * under the device's key (`dev`: ingest handles one device's messages in
+ * order, one writer per key). Null when the store cannot be opened (logged):
+ * ingest then runs without merging reports.
+ */
+async function shadowReportPort(ctx: RoleContext): Promise<ShadowReportPort | null> {
+  const { shadow } = await shadowSeam(ctx);
+  return shadow ? shadowReportMerger(shadow, (deviceId, err) => ctx.log.warn("malformed shadow report skipped", { deviceId, err })) : null;
 }
 
 /** The shadow store (bucket created if missing); without it the shadow endpoints answer not_available. */
@@ -165,14 +232,19 @@ export const defaultRoleFactories: RoleFactories = {
   ingest: async (ctx) => {
     const control = new ControlClient(ctx.nc, { clientId: `ingest-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
     const gate = registryGate(ctx);
+    // The processing histogram exists once the node registers its metrics (after the role starts).
+    let observeProcessing: ProcessingObserver | null = null;
+    const shadow = await shadowReportPort(ctx);
     const role = await startIngestRole({
       nc: ctx.nc, nodeId: ctx.nodeId, config: ingestSettings(ctx.config), log: ctx.log, control: control.proposer(), admission: admissionPort(gate), tracer: ctx.tracer,
+      onDeviceBatch: (seconds, trace) => observeProcessing?.(seconds, trace),
+      ...(shadow ? { shadowReports: shadow } : {}),
     });
     // Numbers only reach the node's metrics: the partitions owned as a count too.
     return {
       stop: async () => { await role.stop(); gate.stop(); },
       stats: () => { const st = role.stats(); return { ...st, partitions: st.partitionsOwned.length, admission: { ...gate.stats } }; },
-      registerMetrics: (r) => registerIngestMetrics(r, () => role.stats()),
+      registerMetrics: (r) => { observeProcessing = registerIngestMetrics(r, () => role.stats()); },
     };
   },
   // Windows and rules over the partitioned uplinks (cloud/analytics): partition leases, membership
@@ -193,5 +265,5 @@ export const defaultRoleFactories: RoleFactories = {
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
   orchestration: (ctx) => startOrchestrationRole(ctx),
-  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc), queryHistory: historySeam(ctx.nc), analytics: analyticsSeam(ctx), ...(await shadowSeam(ctx)) }),
+  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc, ctx.cache, ctx.config.cache.ttlMs), queryHistory: historySeam(ctx.nc, ctx.tracer), analytics: analyticsSeam(ctx), ...(await shadowSeam(ctx)) }),
 };

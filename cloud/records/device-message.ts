@@ -126,6 +126,12 @@ function reject(deviceId: string | null, reason: DlqReason, detail: string): Rej
   return { ok: false, deviceId, reason, detail };
 }
 
+/** A rejection that names the message's seq (when it has one). A function
+ *  rather than a closure per message: decoding runs for every message. */
+function refuse(deviceId: string, seqInfo: Rejected["seqInfo"], reason: DlqReason, detail: string): Rejected {
+  return seqInfo ? { ...reject(deviceId, reason, detail), seqInfo } : reject(deviceId, reason, detail);
+}
+
 /** Longest free-text field copied from a device into state, JSON or headers
  *  (firmware version, capability, site, zone, unit, status reason). */
 export const textFieldBytesMax = 128;
@@ -212,23 +218,22 @@ export function decodeDeviceMessage(subject: string, data: Uint8Array, cfg: Deco
   if (env.seq === 0 && kind !== Uplink.Status) return reject(deviceId, DlqReason.BadSeq, "seq 0 (device seqs start at 1)");
   // From here on a rejection names the seq, so ingest can answer it in a receipt.
   const seqInfo = env.seq > 0 ? { kind, epoch: env.epoch, seq: env.seq, settledBelow: Math.min(env.settledBelow, env.seq) } : undefined;
-  const refuse = (reason: DlqReason, detail: string): Rejected => ({ ...reject(deviceId, reason, detail), ...(seqInfo ? { seqInfo } : {}) });
-  if (!bodyOk) return refuse(DlqReason.WrongBody, `a ${kind} message needs its body`);
+  if (!bodyOk) return refuse(deviceId, seqInfo, DlqReason.WrongBody, `a ${kind} message needs its body`);
   // settled_below is taken after the message's own seq: never above it.
-  if (env.seq > 0 && env.settledBelow > env.seq) return refuse(DlqReason.BadSeq, `settled_below ${env.settledBelow} > seq ${env.seq}`);
+  if (env.seq > 0 && env.settledBelow > env.seq) return refuse(deviceId, seqInfo, DlqReason.BadSeq, `settled_below ${env.settledBelow} > seq ${env.seq}`);
   const fieldProblem = checkFields(env);
-  if (fieldProblem !== null) return refuse(DlqReason.BadField, fieldProblem);
+  if (fieldProblem !== null) return refuse(deviceId, seqInfo, DlqReason.BadField, fieldProblem);
 
   let telemetry: DecodedTelemetry | null = null;
   let counters: DecodedCounter[] | null = null;
   if (env.telemetry !== undefined) {
     const t = decodeTelemetry(env.telemetry, cfg);
-    if (!t.ok) return refuse(t.reason, t.detail);
+    if (!t.ok) return refuse(deviceId, seqInfo, t.reason, t.detail);
     telemetry = t.value;
   }
   if (env.counters !== undefined) {
     const c = decodeCounters(env);
-    if (!c.ok) return refuse(c.reason, c.detail);
+    if (!c.ok) return refuse(deviceId, seqInfo, c.reason, c.detail);
     counters = c.value;
   }
   return { ok: true, deviceId, kind, env, telemetry, counters };

@@ -9,6 +9,9 @@
 //   manifest.json                     {v, createdAtMs, files: [{name, kind, source, bytes, sha256, entries, digest}]}
 //   control.snapshot                  canonical JSON bytes of ControlStateMachine.snapshot()
 //   stream.<name>.jsonl               line 1: stream config; then one message per line
+//                                     (compressed when the manifest entry has `encoding`:
+//                                     zstd by default, cloud/compression; `rawBytes` caps
+//                                     its decompression)
 // Each file is written to a temp name, fsynced, renamed. Restore checks every
 // file's size and SHA-256 against the manifest before touching the target.
 // `digest` is a content digest (KV: latest value per key; stream: subject+data
@@ -21,6 +24,7 @@ import path from "node:path";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import { codecOf, defaultCompression, encodePayload, type CodecName, type CompressionPolicy } from "../compression";
 import type { RecoveryHistory } from "../membership";
 import { HistoryKind } from "../membership";
 
@@ -38,6 +42,10 @@ export interface BackupFile {
   readonly entries: number;
   /** Content digest of the source at backup time (see digestKv / digestStream). */
   readonly digest: string;
+  /** Codec of the file (absent: raw); `bytes` and `sha256` are of the stored (compressed) file. */
+  readonly encoding?: CodecName;
+  /** Size before compression: the cap of its decompression. */
+  readonly rawBytes?: number;
 }
 
 export interface BackupManifest {
@@ -55,6 +63,8 @@ export interface BackupOptions {
   kvBuckets?: readonly string[];
   streams?: readonly string[];
   messagesMax?: number;
+  /** Compression of stream files; default zstd (cloud/compression defaultCompression.backup). */
+  compression?: CompressionPolicy;
   onProgress?: (p: { source: string; done: number; total: number }) => void;
   /** Called between steps; throwing aborts the backup (the lock keeping it exclusive was lost, or a stop). */
   checkpoint?: () => void;
@@ -215,11 +225,17 @@ async function writeBackup(opts: BackupOptions, partial: string): Promise<Backup
   const messagesMax = opts.messagesMax ?? BACKUP_MESSAGES_MAX_DEFAULT;
   const checkpoint = opts.checkpoint ?? (() => undefined);
   const files: BackupFile[] = [];
-  const add = async (name: string, kind: BackupFile["kind"], source: string, bytes: Uint8Array, entries: number, digest: string): Promise<void> => {
-    if (bytes.byteLength > BACKUP_FILE_BYTES_MAX) throw new Error(`backup: ${name} is ${bytes.byteLength} bytes, over ${BACKUP_FILE_BYTES_MAX}`);
+  const compression = opts.compression ?? defaultCompression.backup;
+  const add = async (name: string, kind: BackupFile["kind"], source: string, raw: Uint8Array, entries: number, digest: string): Promise<void> => {
+    if (raw.byteLength > BACKUP_FILE_BYTES_MAX) throw new Error(`backup: ${name} is ${raw.byteLength} bytes, over ${BACKUP_FILE_BYTES_MAX}`);
     checkpoint();
-    await writeFileAtomic(partial, name, bytes);
-    files.push({ name, kind, source, bytes: bytes.byteLength, sha256: sha256(bytes), entries, digest });
+    // The control snapshot stays raw: `xsfleet restore` and operators read it as JSON.
+    const e = kind === "control" ? { data: raw, encoding: null } : encodePayload(compression, raw);
+    await writeFileAtomic(partial, name, e.data);
+    files.push({
+      name, kind, source, bytes: e.data.byteLength, sha256: sha256(e.data), entries, digest,
+      ...(e.encoding !== null ? { encoding: e.encoding, rawBytes: raw.byteLength } : {}),
+    });
   };
   if (opts.controlSnapshot) {
     checkpoint();
@@ -261,7 +277,16 @@ export async function readBackup(dir: string): Promise<{ manifest: BackupManifes
     const bytes = new Uint8Array(await readFile(path.join(dir, f.name)));
     if (bytes.byteLength !== f.bytes) throw new Error(`restore: ${f.name} is ${bytes.byteLength} bytes, manifest says ${f.bytes}`);
     if (sha256(bytes) !== f.sha256) throw new Error(`restore: ${f.name} fails its SHA-256 check (corrupt backup)`);
-    contents.set(f.name, bytes);
+    if (f.encoding === undefined) contents.set(f.name, bytes);
+    else {
+      const cap = f.rawBytes ?? -1;
+      if (!Number.isInteger(cap) || cap < 0 || cap > BACKUP_FILE_BYTES_MAX) throw new Error(`restore: ${f.name}: rawBytes ${f.rawBytes} is not in 0..${BACKUP_FILE_BYTES_MAX}`);
+      try {
+        contents.set(f.name, codecOf(f.encoding).decompress(bytes, cap));
+      } catch (e) {
+        throw new Error(`restore: ${f.name}: ${(e as Error).message}`);
+      }
+    }
   }
   return { manifest, contents };
 }

@@ -18,6 +18,14 @@ export {
 } from "./data-ops";
 export { scheduledBackupWork, BACKUP_LEASE, type ScheduledBackupOptions } from "./scheduled-backup";
 export { readOrchestrationSettings, defaultOrchestrationSettings, type OrchestrationSettings, type BackupSchedule } from "./settings";
-export { placeRoles, scoreCandidate, isPlacement, DEFAULT_PLACEMENT_LIMITS, type Candidate, type RoleDemand, type PlacementLimits, type Placement, type PlacementResult } from "./placement";
+export { placeRoles, scoreCandidate, bestFitting, isPlacement, DEFAULT_PLACEMENT_LIMITS, type Candidate, type RoleDemand, type PlacementLimits, type Placement, type PlacementResult } from "./placement";
 export { planReplacements, replacementKey, ReplacementCoordinator, serveAssignments, COORDINATOR_LEASE, DEFAULT_ROLE_DEMAND, type ReplacementPlan, type AssignRequest } from "./replacement";
 export { startRecoveryAgent, type RecoveryAgent, type RecoveryAgentOptions } from "./agent";
+export {
+  placeEdgeJobs, scoreEdgeCandidate, isEdgeAssignment, linkQuality, DEFAULT_EDGE_PLACEMENT_LIMITS,
+  type EdgeJobSpec, type EdgeNode, type EdgeDemand, type EdgePlacementLimits, type EdgePlan, type EdgeAssignment, type EdgeUnplaced,
+} from "./edge-placement";
+export {
+  EdgeScheduler, EDGE_SCHEDULER_LEASE, EDGE_JOB_DEMAND, edgeJobDef, edgeNodesOf, edgeJobsMax, edgeNodesMax,
+  type EdgeJobDef, type EdgeSchedulerOptions, type EdgeJobsReply, type EdgeJobView, type EdgeDeviceView, type EdgeSchedulerStats,
+} from "./edge-scheduler";

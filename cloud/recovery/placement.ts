@@ -97,6 +97,14 @@ export function scoreCandidate(demand: RoleDemand, nodeId: string, r: NodeResour
   return { nodeId, fits: true, score: Math.round(score * 1e6) / 1e6 };
 }
 
+/** The fitting candidate with the highest score; on equal scores the first (callers sort by id). */
+export function bestFitting(considered: readonly ScoredCandidate[]): ScoredCandidate | undefined {
+  let best: ScoredCandidate | undefined;
+  // Strictly greater: on equal scores the first (smallest node id) stays.
+  for (const s of considered) if (s.fits && (best === undefined || s.score > best.score)) best = s;
+  return best;
+}
+
 export function placeRoles(demands: readonly RoleDemand[], candidates: readonly Candidate[], limits: PlacementLimits = DEFAULT_PLACEMENT_LIMITS): PlacementResult {
   if (candidates.length > limits.candidatesMax) throw new Error(`placeRoles: ${candidates.length} candidates exceed candidatesMax ${limits.candidatesMax}`);
   if (demands.length > limits.demandsMax) throw new Error(`placeRoles: ${demands.length} roles exceed demandsMax ${limits.demandsMax}`);
@@ -105,9 +113,7 @@ export function placeRoles(demands: readonly RoleDemand[], candidates: readonly 
   const decisions: (Placement | Unplaced)[] = [];
   for (const demand of demands) {
     const considered = sorted.map((c) => scoreCandidate(demand, c.nodeId, c.resources, loads.get(c.nodeId)!, limits));
-    let best: ScoredCandidate | undefined;
-    // Strictly greater: on equal scores the first (smallest node id) stays.
-    for (const s of considered) if (s.fits && (best === undefined || s.score > best.score)) best = s;
+    const best = bestFitting(considered);
     if (!best) {
       decisions.push({ role: demand.role, reason: sorted.length === 0 ? "no live candidate" : "no candidate fits", considered });
       continue;

@@ -16,14 +16,14 @@ import { Downlink, Uplink, deviceSubject } from "../../shared/topics";
 import { CloudRole } from "../base";
 import { alertStateBucket, checkpointBucket } from "../analytics";
 import { commandsBucket } from "../commands";
-import { IngestStream, mqttMessagesStream } from "../ingest";
+import { IngestStream, ingestMirrorStreams, mqttMessagesStream } from "../ingest";
 import { inboxPrefixFor } from "../nats";
 import { BACKUP_CATALOG_BUCKET } from "../recovery";
 import { registryBucket } from "../registry";
 import { shadowBucket } from "../shadow";
 import { deviceStateBucket } from "../state";
 import {
-  allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
+  allCacheSubject, cacheStatsSubject, allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
   allHistorySubject, allOutSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, allProvisioningRequestsSubject, allRoutesOfUplinks, allRaftSubject,
   allPaxosAcceptorSubject, allPaxosStatusSubject, apiSubject, partitionedUplinkSubject, provisioningRequestSubject, provisioningResponseSubject,
   uplinkStream, analyticsStream, alertsStream, allWindowResultsSubject, allAlertsSubject, ruleEventSubject,
@@ -41,6 +41,7 @@ export const Principal = Object.freeze({
   Orchestration: CloudRole.Orchestration,
   Provisioning: CloudRole.Provisioning,
   Analytics: CloudRole.Analytics,
+  Cache: CloudRole.Cache,
   Control: "control",
   /** A CASPaxos acceptor process (cloud/paxos). */
   Consensus: "consensus",
@@ -53,7 +54,7 @@ export type Principal = (typeof Principal)[keyof typeof Principal];
 
 /** The users that authenticate with a creds file (nkey signature), not a bearer token. */
 export const servicePrincipals = Object.freeze([
-  Principal.Ingest, Principal.Api, Principal.Commands, Principal.Orchestration, Principal.Provisioning, Principal.Analytics,
+  Principal.Ingest, Principal.Api, Principal.Commands, Principal.Orchestration, Principal.Provisioning, Principal.Analytics, Principal.Cache,
   Principal.Control, Principal.Consensus, Principal.Dashboard, Principal.Fleet, Principal.Integrator, Principal.Admin,
 ] as const);
 export type ServicePrincipal = (typeof servicePrincipals)[number];
@@ -130,8 +131,12 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return role([
         jsInfo,
         ...Object.values(IngestStream).flatMap((s) => [...streamAdmin(s), ...consumersOn(s)]),
+        // mirrors of async / semi-sync history and out (created, deleted when the mode goes back to sync)
+        ...ingestMirrorStreams.flatMap((s) => [...streamAdmin(s), `$JS.API.STREAM.DELETE.${s}`]),
         ...streamAdmin(mqttMessagesStream),
         ...kvBucket(deviceStateBucket, "admin"),
+        // device shadow reports joined into the reported documents (the bucket is created by whichever of api/ingest starts first)
+        ...kvBucket(shadowBucket, "admin"),
         allHistorySubject, allOutSubject, allDlqSubject, allDeviceEventsSubject,
         // wills relayed into their partition; receipts to devices; the control plane (partition leases);
         // the registry gate reads (and watches) the registry
@@ -147,8 +152,10 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
         // decommission asks the provisioning role to revoke the device's credentials
         apiSubject("credentials.revoke"),
+        // device state and registry reads go through the cache ring (cloud/cache)
+        allCacheSubject,
       ], [
-        inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"),
+        inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"), apiSubject("mesh.>"),
         apiSubject("analytics.>"), apiSubject("alerts.>"), apiSubject("rules.>"),
         ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status, Uplink.Heartbeat]), allDeviceEventsSubject,
       ], true);
@@ -161,9 +168,11 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       ], [inbox, ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status])], false);
     case Principal.Orchestration:
       // Scheduled backups read every bucket and stream and keep their catalog in a KV bucket.
+      // The edge scheduler reads device state, writes desired configs (registry) and pushes them (cfg), answers edge.jobs.
       return role([
         allControlSubject, allClusterSubject, ...jsMonitor, ...streamRead("*"), ...consumersOn("*"), ...kvBucket(BACKUP_CATALOG_BUCKET, "admin"),
-      ], [inbox, allClusterSubject, apiSubject("cluster.>")], true);
+        ...kvBucket(deviceStateBucket, "read"), ...registryClient, ...allDownlinks([Downlink.Config]),
+      ], [inbox, allClusterSubject, apiSubject("cluster.>"), apiSubject("edge.>")], true);
     case Principal.Analytics:
       // Its own consumers on XSF_UP (recreated at each takeover), the results and alerts streams, its
       // checkpoint and alert-state buckets, the control plane (partition leases, membership, rules),
@@ -174,6 +183,9 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         ...kvBucket(checkpointBucket, "admin"), ...kvBucket(alertStateBucket, "admin"), ...kvBucket(commandsBucket, "admin"),
         allControlSubject, ...allDownlinks([Downlink.Command]), allDeviceEventsSubject,
       ], [inbox, ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status])], false);
+    case Principal.Cache:
+      // Serves its share of the ring (and asks the other nodes as a client); watches what it caches to invalidate it.
+      return role([jsInfo, allCacheSubject, ...kvBucket(deviceStateBucket, "read"), ...kvBucket(registryBucket, "read")], [inbox, allCacheSubject], true);
     case Principal.Provisioning:
       return role([
         jsInfo, ...registryClient, ...kvBucket(trustBucket, "admin"),
@@ -188,13 +200,15 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       // Answers proposers on their own inboxes (responds), nothing else.
       return role([], [inbox, allPaxosAcceptorSubject, allPaxosStatusSubject], true);
     case Principal.Dashboard:
+      // One read-only API call: which node runs which edge job (the topology view).
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History), ...kvBucket(shadowBucket, "read"),
+        apiSubject("edge.jobs"), // which device runs which edge job (read-only)
       ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject, allAlertsSubject], false);
     case Principal.Fleet:
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject("devices.>"), apiSubject("claims.>"), apiSubject("cluster.>"),
-        apiSubject("shadow.>"), apiSubject("rules.>"),
+        apiSubject("shadow.>"), apiSubject("rules.>"), apiSubject("edge.>"), cacheStatsSubject,
       ], [inbox, allOutTelemetrySubject, allAlertsSubject], false);
     case Principal.Integrator: {
       const p = role([
@@ -206,7 +220,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return p;
     }
     case Principal.Admin:
-      return role([...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject(">"), allPaxosStatusSubject], [inbox, allOutSubject, allDeviceEventsSubject], false);
+      return role([...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject(">"), allPaxosStatusSubject, cacheStatsSubject], [inbox, allOutSubject, allDeviceEventsSubject], false);
   }
 }
 
@@ -299,12 +313,13 @@ export const deviceSubscriptionsMax = 8;
 const descriptions: Record<Principal, string> = {
   device: "one per device; bearer user JWT as the MQTT password; MQTT only",
   claim: "one per provisioning claim; bearer user JWT; MQTT only; revoked once used",
-  ingest: "cloud role: XSF_UP partitions (owned through control-plane leases) into state, history, outputs, receipts",
+  ingest: "cloud role: XSF_UP partitions (owned through control-plane leases) into state, history, outputs, receipts, reported shadows",
   api: "cloud role: management API ($SRV service xsfleet-api)",
   commands: "cloud role: command and desired-config delivery",
-  orchestration: "cloud role: membership, leases, recovery, cluster API",
+  orchestration: "cloud role: membership, leases, recovery, cluster API, edge scheduling (edge.jobs)",
   provisioning: "cloud role: claims → device credentials, revocation (holds the signing keys)",
   analytics: "cloud role: windows, rules, alerts and actions over XSF_UP partitions (owned through control-plane leases), checkpoints",
+  cache: "cloud role: a node of the distributed cache ring (docs/data-plane.md); watches the buckets it caches",
   control: "Raft control-plane replicas",
   consensus: "CASPaxos acceptor processes (answer proposers on their inboxes)",
   dashboard: "the web dashboard (read-only)",

@@ -4,6 +4,5 @@ export * from "./types";
 export { ShadowStore, ensureShadowBucket, shadowBucket, shadowKey, type ShadowStoreOptions, type ShadowWriteResult, type ShadowBucketOptions } from "./store";
 export { shadowDelta, shadowDeltaSets, joinFields, validateFields, encodeValue } from "./document";
 export { apiShadowWriter, deviceShadowWriter, gatewayShadowWriter } from "./writer";
-export { applyShadowReport } from "./report";
+export { applyShadowReport, shadowReportMerger, type ShadowReportMerger } from "./report";
 export { ShadowDeltaPusher, shadowDeltaEnvelope, shadowPushQueueGroup, type ShadowPusherStats } from "./delta-pusher";
-export { ShadowReportListener, shadowReportQueueGroup, type ShadowReportStats } from "./report-listener";

@@ -8,3 +8,4 @@ export {
 export { DeviceStateMirror, type DeviceStateMirrorOptions } from "./mirror";
 export * from "./types";
 export { upgradeStoredState, dedupFromV1Window } from "./migrate";
+export { mergeMeshCounters, meshCountersMax, meshReportersListedMax, type MeshCounters, type MeshCounterView } from "./mesh-counters";

@@ -16,6 +16,8 @@ export const PresenceSource = {
   Activity: "activity",
   /** No message within heartbeatTimeoutFactor × the heartbeat interval. */
   HeartbeatTimeout: "heartbeat-timeout",
+  /** Derived: the gateway the device's last uplink came through went offline (docs/edge.md). */
+  GatewayOffline: "gateway-offline",
 } as const;
 export type PresenceSource = (typeof PresenceSource)[keyof typeof PresenceSource];
 

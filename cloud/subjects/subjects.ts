@@ -225,6 +225,20 @@ export function apiSubject(endpoint: string): string {
   return `${apiRoot}.${endpoint}`;
 }
 
+// ---- the distributed cache (cloud/cache) ----
+
+const cacheRoot = `${root}.cache`;
+
+/** `xsfleet.v1.cache.node.<node>`: get/set/delete requests to one cache node (its own subject: the ring picks the node). */
+export function cacheNodeSubject(nodeId: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new Error(`cache node id must match [A-Za-z0-9_-]{1,64}, got ${JSON.stringify(nodeId)}`);
+  return `${cacheRoot}.node.${nodeId}`;
+}
+/** `xsfleet.v1.cache.stats`: every cache node answers with its counters (JSON CacheServiceStats; `up`'s status line). */
+export const cacheStatsSubject = `${cacheRoot}.stats`;
+/** Every cache node's requests. */
+export const allCacheSubject = `${cacheRoot}.>`;
+
 // ---- cloud-node membership, recovery and the cluster API ----
 
 const clusterRoot = `${root}.cluster`;
@@ -263,6 +277,11 @@ export function assignSubject(nodeId: string): string {
 export const ClusterApiSubject = Object.freeze({
   Members: apiSubject("cluster.members"),
   History: apiSubject("cluster.history"),
+} as const);
+
+/** The edge tier's request/reply API (plain JSON; docs/edge.md, "The edge.jobs API"). */
+export const EdgeApiSubject = Object.freeze({
+  Jobs: apiSubject("edge.jobs"),
 } as const);
 
 // ---- the Raft control plane ----

@@ -8,5 +8,5 @@ export {
   propagator, TraceHeader, natsHeaderGetter, natsHeaderSetter, injectNatsHeaders, extractNatsHeaders, contextFromEnvelope, envelopeTraceOf, traceparentOf, hasSpanContext,
   type EnvelopeTrace, type ReadableHeaders,
 } from "./propagation";
-export { SpanName, Attr } from "./names";
+export { SpanName, Attr, BaggageKey } from "./names";
 export { decodeOtlpProtobuf, decodeOtlpJson, exportTraceRequestType, OtlpDecodeError, requestSpansMax, type DecodedSpan, type AttrValue } from "./otlp-decode";

@@ -24,6 +24,16 @@ export const SpanName = Object.freeze({
   CommandAck: "commands.ack",
   /** Control plane: one client call, with its redirects and retries (`control.<endpoint>`). */
   ControlPrefix: "control.",
+  /** Control-plane replica: one request served (`controlplane.<endpoint>`, child of the caller's `control.<endpoint>`). */
+  ControlServePrefix: "controlplane.",
+  /** Replica: the proposal waiting for the Raft loop, until appended to the log (index and term known). */
+  RaftPropose: "raft.propose",
+  /** Replica: appended → committed (WAL fsync and a quorum's acks). */
+  RaftCommit: "raft.commit",
+  /** Replica: committed → applied to the state machine (the answer is ready). */
+  RaftApply: "raft.apply",
+  /** History: one time-range query over the history stream (child of the API request). */
+  HistoryQuery: "history.query",
 } as const);
 
 export const Attr = Object.freeze({
@@ -44,7 +54,29 @@ export const Attr = Object.freeze({
   NodeId: "xsfleet.node.id",
   ControlEndpoint: "xsfleet.control.endpoint",
   ControlRetries: "xsfleet.control.retries",
+  /** Replica: `ok`, or the node-level failure code (`not-leader` is a redirect) or the state machine's error code. */
+  ControlOutcome: "xsfleet.control.outcome",
+  RaftNode: "xsfleet.control.raft_node",
+  RaftIndex: "xsfleet.control.raft_index",
+  RaftTerm: "xsfleet.control.raft_term",
+  HistoryChannel: "xsfleet.history.channel",
+  Site: "xsfleet.site",
+  Zone: "xsfleet.zone",
+  FirmwareVersion: "xsfleet.firmware.version",
+  HistoryScanned: "xsfleet.history.scanned_messages",
+  HistoryTruncated: "xsfleet.history.truncated",
   /** OpenTelemetry messaging conventions. */
   MessagingSystem: "messaging.system",
   MessagingDestination: "messaging.destination.name",
+} as const);
+
+/**
+ * W3C baggage entries ingest adds to a device message's context (from the
+ * device's last Hello: its location and firmware), so every consumer of its
+ * records (history, out, rules) can read them from the `baggage` header.
+ */
+export const BaggageKey = Object.freeze({
+  Site: "xsfleet.site",
+  Zone: "xsfleet.zone",
+  FirmwareVersion: "xsfleet.firmware.version",
 } as const);

@@ -39,6 +39,8 @@ export const tracerName = "xsfleet";
 /** Process kinds that export spans: the service.name of their spans. */
 export const ProcessKind = Object.freeze({
   CloudNode: "xsfleet-cloud",
+  /** A Raft replica of the control plane (cloud/controlplane/main.ts). */
+  ControlReplica: "xsfleet-control",
   Bench: "xsfleet-bench",
 } as const);
 export type ProcessKind = (typeof ProcessKind)[keyof typeof ProcessKind];

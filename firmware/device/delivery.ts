@@ -119,10 +119,16 @@ export class Delivery {
     const gen = session.generation;
     const ob = this.#outbox;
     for (let e = ob.nextToSend(); e !== undefined; e = ob.nextToSend()) {
+      // A publish can end the connection (a link send that fails closes it): the rest waits for the next
+      // connect, which requeues; marking them inflight now would strand them there.
+      if (!session.connected || session.generation !== gen) return;
       const id = e.id;
       ob.markInflight(e);
       if (e.sends > 1) this.#counters.increment(CounterName.Retransmits);
-      session.publish(this.#topics[e.kind]!, e.payload, 1, false, (err) => this.#onPuback(gen, id, err));
+      if (!session.publish(this.#topics[e.kind]!, e.payload, 1, false, (err) => this.#onPuback(gen, id, err))) {
+        ob.requeue(); // the session went down under us: everything unconfirmed goes out again on the next connect
+        return;
+      }
       this.#published++;
       this.#counters.increment(CounterName.MessagesSent);
       if (this.#emit !== undefined) this.#emit({ type: "published", kind: this.#kinds[e.kind]!, seq: id, bytes: e.payload.length });

@@ -12,8 +12,12 @@ import type { Counter } from "../../shared/proto/xsfleet.gen";
 import type { OutboxLimits } from "./outbox";
 import { checkOutboxLimits, outboxDefaults } from "./outbox";
 
-/** The edge roles this firmware implements (shared/device-role.ts has them all); a gateway relays for children (firmware/edge). */
-export type FirmwareRole = typeof DeviceRole.Sensor | typeof DeviceRole.Actuator | typeof DeviceRole.Gateway;
+/**
+ * The edge roles this firmware implements (shared/device-role.ts): a gateway
+ * relays (and aggregates) for children (firmware/edge); a processing node is
+ * a gateway that also runs rule jobs on its children's data and acts locally.
+ */
+export type FirmwareRole = typeof DeviceRole.Sensor | typeof DeviceRole.Actuator | typeof DeviceRole.Gateway | typeof DeviceRole.Processing;
 
 export interface DeviceLocation {
   site: string;
@@ -87,7 +91,9 @@ export function deviceOptions(init: DeviceOptionsInit): DeviceOptions {
     outbox: { ...deviceDefaults.outbox, ...init.outbox },
   };
   assertDeviceId(o.deviceId);
-  if (o.role !== DeviceRole.Sensor && o.role !== DeviceRole.Actuator && o.role !== DeviceRole.Gateway) throw new Error(`role must be "sensor", "actuator" or "gateway", got ${JSON.stringify(o.role)}`);
+  if (o.role !== DeviceRole.Sensor && o.role !== DeviceRole.Actuator && o.role !== DeviceRole.Gateway && o.role !== DeviceRole.Processing) {
+    throw new Error(`role must be "sensor", "actuator", "gateway" or "processing", got ${JSON.stringify(o.role)}`);
+  }
   if (o.brokerUrls.length < 1 || o.brokerUrls.length > brokerUrlsMax) throw new Error(`brokerUrls needs 1..${brokerUrlsMax} URLs, got ${o.brokerUrls.length}`);
   for (const u of o.brokerUrls) if (!/^mqtts?:\/\/[^/\s]+$/.test(u)) throw new Error(`broker URL must look like mqtt://host:port, got ${JSON.stringify(u)}`);
   checkRange("heartbeatIntervalMs", o.heartbeatIntervalMs, heartbeatIntervalMinMs, heartbeatIntervalMaxMs);

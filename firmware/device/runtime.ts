@@ -455,7 +455,7 @@ export class DeviceRuntime {
     const commandNames = Object.keys({ ...this.#builtinCommands(), ...o.commandHandlers }).sort();
     return createHello({
       role: deviceRoleToWire(o.role),
-      capabilities: [...(sensor ? ["telemetry"] : o.role === DeviceRole.Gateway ? ["relay"] : ["actuate"]), "counters", "commands", "config", ...commandNames.map((n) => "cmd:" + n)],
+      capabilities: [...roleCapabilities(o.role), "counters", "commands", "config", ...commandNames.map((n) => "cmd:" + n)],
       resources: createResources({ freeHeapBytes: r.freeHeapBytes(), flashTotalBytes: r.flashTotalBytes(), flashFreeBytes: r.flashFreeBytes(), cpuMhz: r.cpuMhz() }),
       ...(o.location !== undefined ? { location: createLocation(o.location) } : {}),
       firmwareVersion: o.firmwareVersion,
@@ -505,6 +505,18 @@ export class DeviceRuntime {
 }
 
 const actuatorKey = "act";
+
+/** What each role announces it can do; the edge scheduler places jobs by these (shared/edge-jobs.ts edgeJobCapability). */
+const capabilitiesOfRole = Object.freeze({
+  sensor: Object.freeze(["telemetry"]),
+  actuator: Object.freeze(["actuate"]),
+  gateway: Object.freeze(["relay", "aggregate"]),
+  processing: Object.freeze(["relay", "aggregate", "rules"]),
+} as const);
+
+function roleCapabilities(role: DeviceRole): readonly string[] {
+  return capabilitiesOfRole[role];
+}
 
 function writeActuatorValue(v: number): Uint8Array {
   const b = new Uint8Array(8);

@@ -36,15 +36,21 @@
 // `linksMax` links. Socket callbacks only parse and forward; there is no
 // queue to grow: the upstream client and the link buffer what is in flight,
 // each bounded.
-import { decodeEnvelope, type Setting } from "../../shared/proto/xsfleet.gen";
+import { CounterKind, createCounter, decodeEnvelope, type Counter, type Envelope, type Setting } from "../../shared/proto/xsfleet.gen";
+import { GCounter } from "../../shared/crdt/gcounter";
+import { jobsFromSettings } from "../../shared/edge-jobs";
 import { utf8Encode } from "../../shared/proto/utf8";
 import { Downlink, Uplink, deviceTopic, isDeviceId, parseDeviceAddress } from "../../shared/topics";
 import type { MqttClient, MqttConnect, Platform, StreamLink, StreamListener, StreamTransport, TimerId } from "../platform";
 import { LogLevel } from "../platform";
 import { storedDesiredConfig } from "../device/desired-config";
+import { decodeReceiptEnvelope } from "../device/receipts";
 import { FrameReader, FrameType, encodeFrame, linkFrameBytesMax, type Frame } from "./frame";
 import { downlinkKinds, uplinkKinds } from "./kinds";
+import { EdgeWork } from "./edge-work";
 
+/** Rules jobs whose alert counts a node keeps (job ids are ASCII, so the stored JSON is too). */
+export const alertJobsMax = 16;
 /** Children one gateway serves at most (allow-list length and links admitted). */
 export const childrenLimit = 64;
 /** Publishes of one child awaiting the upstream PUBACK; more is a bad frame. */
@@ -55,6 +61,10 @@ export const willBytesMax = 512;
 export const linksMax = childrenLimit + 8;
 /** Largest frame before a Join is admitted (a Join carries an id and a will: well under this). */
 export const joinFrameBytesMax = 1024;
+/** Storage key of the alert counts of rules jobs (persisted: a G-counter replica never goes back). */
+const alertsKey = "ealerts";
+/** Counter names of rules jobs' raised alerts: "alerts-<jobId>". */
+export const alertCounterPrefix = "alerts-";
 /** The desired-config setting that carries the allow-list: comma-separated device ids. */
 export const childrenSettingKey = "children";
 
@@ -94,6 +104,12 @@ export interface GatewayStats {
   keepaliveTimeouts: number;
   /** The listener could not bind its port (the gateway then serves no child; logged). */
   listenFailed: boolean;
+  /** Edge-job settings in the desired config that did not parse (shared/edge-jobs.ts). */
+  jobsRefused: number;
+  /** Commands the rules sent to children while the upstream was down. */
+  localCommandsSent: number;
+  /** Telemetry an edge job failed on (relayed unchanged, logged). */
+  jobErrors: number;
 }
 
 export interface ChildInfo {
@@ -114,6 +130,8 @@ interface ChildLink {
   keepaliveMs: number;
   lastHeardMs: number;
   inflight: number;
+  /** Packet ids forwarded and awaiting the upstream PUBACK (≤ childInflightMax). */
+  awaiting: Set<number>;
   /** The link ends without a will (Bye, takeover, upstream cut, gateway stop). */
   quiet: boolean;
 }
@@ -129,6 +147,14 @@ export class Gateway {
   readonly #port: number;
   readonly #frameBytesMax: number;
   #allow: Set<string>;
+  /** The allow-list before relay jobs add their children (options, then the "children" setting). */
+  #baseAllow: readonly string[];
+  /** The edge jobs this node runs (edge-work.ts), configured by its desired config. */
+  readonly work = new EdgeWork();
+  /** Alerts raised per rules job over the node's life (persisted), reported upstream as G-counters. */
+  readonly #alerts = new Map<string, number>();
+  /** Called when a rules job raised an alert (the runtime publishes its counters: `alertCounters`). */
+  onAlerts: (() => void) | undefined;
   readonly #all = new Set<ChildLink>();
   readonly #byId = new Map<string, ChildLink>();
   /** Wills to publish once the upstream is back (link dropped during a cut). */
@@ -142,7 +168,7 @@ export class Gateway {
   #graceTimer: TimerId | undefined;
   readonly stats: GatewayStats = {
     upstreamConnected: false, children: 0, admitted: 0, refused: 0, badFrames: 0, forwarded: 0, pubAcks: 0, downlinks: 0,
-    downlinksDropped: 0, willsPublished: 0, linkSendFailures: 0, keepaliveTimeouts: 0, listenFailed: false,
+    downlinksDropped: 0, willsPublished: 0, linkSendFailures: 0, keepaliveTimeouts: 0, listenFailed: false, jobsRefused: 0, localCommandsSent: 0, jobErrors: 0,
   };
 
   constructor(platform: Platform, opts: GatewayOptions) {
@@ -161,6 +187,44 @@ export class Gateway {
     this.#frameBytesMax = opts.frameBytesMax ?? linkFrameBytesMax;
     if (!(this.#frameBytesMax >= joinFrameBytesMax && this.#frameBytesMax <= linkFrameBytesMax)) throw new Error(`frameBytesMax must be in ${joinFrameBytesMax}..${linkFrameBytesMax}`);
     this.#allow = checkAllowList(opts.allow, this.#childrenMax);
+    this.#baseAllow = [...opts.allow];
+    this.#loadAlerts();
+  }
+
+  /** Raised alerts per rules job as G-counters "alerts-<jobId>" of this node (DeviceOptions.extraCounters). */
+  alertCounters(): Counter[] {
+    const out: Counter[] = [];
+    for (const id of [...this.#alerts.keys()].sort()) {
+      out.push(createCounter({ name: alertCounterPrefix + id, kind: CounterKind.COUNTER_KIND_G, state: GCounter.from([[this.#id, this.#alerts.get(id)!]]).encode() }));
+    }
+    return out;
+  }
+
+  #loadAlerts(): void {
+    const b = this.#p.storage.read(alertsKey);
+    if (b === undefined) return;
+    try {
+      const o = JSON.parse(String.fromCharCode(...b)) as Record<string, unknown>;
+      for (const k of Object.keys(o)) {
+        const n = o[k];
+        if (typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && this.#alerts.size < alertJobsMax) this.#alerts.set(k, n);
+      }
+    } catch {
+      // Unreadable: start over; the cloud keeps the max it saw, so counts resume once past it.
+    }
+  }
+
+  #countAlerts(): void {
+    const raised = this.work.takeRaised();
+    if (raised.length === 0) return;
+    for (const [id, n] of raised) if (this.#alerts.has(id) || this.#alerts.size < alertJobsMax) this.#alerts.set(id, (this.#alerts.get(id) ?? 0) + n);
+    const o: Record<string, number> = {};
+    for (const [k, v] of this.#alerts) o[k] = v;
+    const json = JSON.stringify(o);
+    const bytes = new Uint8Array(json.length);
+    for (let i = 0; i < json.length; i++) bytes[i] = json.charCodeAt(i) & 0xff;
+    this.#p.storage.write(alertsKey, bytes); // persisted before it can be reported
+    if (this.onAlerts !== undefined) this.onAlerts();
   }
 
   get id(): string {
@@ -228,10 +292,23 @@ export class Gateway {
    */
   applyDesiredConfig(): void {
     const cfg = storedDesiredConfig(this.#p.storage);
-    const ids = cfg === undefined ? undefined : allowListFromSettings(cfg.settings);
-    if (ids === undefined) return;
+    if (cfg === undefined) return;
+    const ids = allowListFromSettings(cfg.settings);
+    if (ids !== undefined) this.#baseAllow = ids;
+    // Edge jobs placed here by the cloud's scheduler (docs/edge.md, "Edge scheduling").
+    const jobs = jobsFromSettings(cfg.settings);
+    this.stats.jobsRefused += jobs.refused.length;
+    for (const why of jobs.refused) this.#p.log(LogLevel.Warn, `gateway ${this.#id}: edge job refused: ${why}`);
     try {
-      this.setAllowList(ids);
+      this.work.configure(jobs.jobs);
+    } catch (e) {
+      this.stats.jobsRefused++;
+      this.#p.log(LogLevel.Warn, `gateway ${this.#id}: edge jobs refused: ${String(e)}`);
+    }
+    const all = [...this.#baseAllow];
+    for (const c of this.work.relayChildren) if (all.indexOf(c) < 0) all.push(c);
+    try {
+      this.setAllowList(all);
     } catch (e) {
       this.#p.log(LogLevel.Warn, `gateway ${this.#id}: desired allow-list refused: ${String(e)}`);
     }
@@ -257,8 +334,17 @@ export class Gateway {
         if (this.#graceTimer !== undefined) this.#p.timers.clear(this.#graceTimer);
         this.#graceTimer = this.#p.timers.set(() => this.#onRejoinGrace(), this.#rejoinGraceMs);
       }
+    } else if (!up && was && this.work.actsLocally) {
+      // Children stay (rules act on their data); what was in flight upstream will get no PUBACK now:
+      // answer it locally so their sending goes on (each message stays in the child's outbox until a receipt).
+      for (const c of this.#byId.values()) {
+        for (const id of c.awaiting) this.#send(c, { type: FrameType.PubAck, packetId: id });
+        c.awaiting.clear();
+        c.inflight = 0;
+      }
     } else if (!up && was) {
       // Children see their "broker" go: they reconnect with backoff and are refused until we are back.
+      // (A node running rules keeps them: it acts on their data locally until the upstream returns.)
       for (const c of [...this.#all]) {
         if (c.state === ChildState.Admitted && c.will !== undefined) this.#rejoin.set(c.deviceId, c.will);
         this.#refuse(c, "gateway uplink lost", true);
@@ -290,7 +376,16 @@ export class Gateway {
       return;
     }
     this.stats.downlinks++;
-    this.#send(c, { type: FrameType.Down, kind, envelope: new Uint8Array(payload) });
+    const bytes = new Uint8Array(payload);
+    if (a.kind === Downlink.Receipt && this.work.aggregating) {
+      try {
+        const r = decodeReceiptEnvelope(bytes).receipt;
+        if (r !== undefined) this.work.receipt(a.deviceId, r.epoch, [...r.confirmed, ...r.rejected]);
+      } catch {
+        // The child judges its receipts; a bad one only keeps our resend cache a little longer.
+      }
+    }
+    this.#send(c, { type: FrameType.Down, kind, envelope: bytes });
   }
 
   #publishWill(childId: string, will: Uint8Array): void {
@@ -308,7 +403,7 @@ export class Gateway {
   #accept(link: StreamLink) {
     const c: ChildLink = {
       link, reader: new FrameReader(joinFrameBytesMax), state: ChildState.Joining, deviceId: "", will: undefined, keepaliveMs: 60_000,
-      lastHeardMs: this.#p.clock.uptimeMs(), inflight: 0, quiet: false,
+      lastHeardMs: this.#p.clock.uptimeMs(), inflight: 0, awaiting: new Set(), quiet: false,
     };
     this.#all.add(c);
     if (this.#all.size > linksMax) {
@@ -353,8 +448,8 @@ export class Gateway {
   #onJoin(c: ChildLink, deviceId: string, keepaliveS: number, will: Uint8Array): void {
     if (c.state !== ChildState.Joining) return this.#bad(c, "second join");
     if (!this.#allow.has(deviceId)) return this.#refuse(c, `${deviceId} is not on the allow-list of ${this.#id}`, false);
-    if (!this.#up) return this.#refuse(c, "gateway uplink down", false);
-    if (will.length > willBytesMax || (will.length > 0 && !envelopeOf(will, deviceId))) return this.#bad(c, "will is not an envelope of the child");
+    if (!this.#up && !this.work.actsLocally) return this.#refuse(c, "gateway uplink down", false);
+    if (will.length > willBytesMax || (will.length > 0 && envelopeOf(will, deviceId) === undefined)) return this.#bad(c, "will is not an envelope of the child");
     const old = this.#byId.get(deviceId);
     if (old !== undefined) this.#close(old, true); // takeover: the device is alive, no will
     else if (this.#byId.size >= this.#childrenMax) return this.#refuse(c, `gateway full (${this.#childrenMax} children)`, false);
@@ -376,18 +471,60 @@ export class Gateway {
     const uplink = uplinkKinds[kind];
     if (uplink === undefined) return this.#bad(c, `uplink kind ${kind}`);
     if (c.inflight >= childInflightMax) return this.#bad(c, `more than ${childInflightMax} publishes in flight`);
-    if (!envelopeOf(envelope, c.deviceId)) return this.#bad(c, "envelope does not decode or names another device");
+    const env = envelopeOf(envelope, c.deviceId);
+    if (env === undefined) return this.#bad(c, "envelope does not decode or names another device");
     const client = this.#client;
-    if (client === undefined || !this.#up) return; // the cut closes this link next; the child resends
+    const up = client !== undefined && this.#up;
+    // Edge jobs see every telemetry envelope (rules act on it even while the upstream is down); an aggregate job rewrites it.
+    let out = envelope;
+    if (uplink === Uplink.Telemetry) {
+      try {
+        out = this.work.telemetry(c.deviceId, envelope, up);
+      } catch (e) {
+        // A job must never stop the relay: the envelope goes up as the child sent it.
+        this.stats.jobErrors++;
+        this.#p.log(LogLevel.Warn, `gateway ${this.#id}: edge job failed on ${c.deviceId}'s telemetry: ${String(e)}`);
+      }
+    }
+    if (uplink === Uplink.Telemetry) {
+      this.#sendLocalCommands();
+      this.#countAlerts();
+    }
+    if (!up) {
+      // Rules keep the children while the upstream is down: a local PubAck keeps their data flowing to the
+      // rules (a PubAck is flow control only: the child keeps the message until a receipt, and resends it).
+      if (this.work.actsLocally && packetId !== 0) this.#send(c, { type: FrameType.PubAck, packetId });
+      return; // otherwise no PubAck: the cut closes this link next and the child resends
+    }
     c.inflight++;
+    if (packetId !== 0) c.awaiting.add(packetId);
     this.stats.forwarded++;
-    client.publish(deviceTopic(c.deviceId, uplink), toArrayBuffer(withVia(envelope, this.#viaField)), { qos: 1, retain }, (err) => {
+    const seq = env.seq;
+    client.publish(deviceTopic(c.deviceId, uplink), toArrayBuffer(withVia(out, this.#viaField)), { qos: 1, retain }, (err) => {
       c.inflight--;
-      if (err !== undefined && err !== null) return; // no PubAck: the child's outbox resends
-      if (c.state !== ChildState.Admitted || packetId === 0) return;
+      if (err !== undefined && err !== null) {
+        // No PUBACK: the child's outbox resends. A node running rules keeps its children
+        // through the cut, so it answers locally to keep them sending (as in #setUp).
+        if (this.work.actsLocally && c.state === ChildState.Admitted && c.awaiting.delete(packetId)) this.#send(c, { type: FrameType.PubAck, packetId });
+        return;
+      }
+      if (uplink === Uplink.Telemetry) this.work.acked(c.deviceId, seq);
+      // Not awaited any more: answered locally when the upstream dropped (see #setUp).
+      if (c.state !== ChildState.Admitted || packetId === 0 || !c.awaiting.delete(packetId)) return;
       this.stats.pubAcks++;
       this.#send(c, { type: FrameType.PubAck, packetId });
     });
+  }
+
+  /** What the rules decided while the upstream was down: commands down the children's links. */
+  #sendLocalCommands(): void {
+    const cmdKind = downlinkKinds.indexOf(Downlink.Command);
+    for (const a of this.work.takeLocalCommands()) {
+      const c = this.#byId.get(a.deviceId);
+      if (c === undefined || c.state !== ChildState.Admitted) continue;
+      this.stats.localCommandsSent++;
+      this.#send(c, { type: FrameType.Down, kind: cmdKind, envelope: a.envelope });
+    }
   }
 
   #tick(): void {
@@ -452,11 +589,13 @@ function checkAllowList(ids: readonly string[], max: number): Set<string> {
   return new Set(ids);
 }
 
-function envelopeOf(bytes: Uint8Array, deviceId: string): boolean {
+/** The envelope if it decodes and names `deviceId`. */
+function envelopeOf(bytes: Uint8Array, deviceId: string): Envelope | undefined {
   try {
-    return decodeEnvelope(bytes).deviceId === deviceId;
+    const env = decodeEnvelope(bytes);
+    return env.deviceId === deviceId ? env : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

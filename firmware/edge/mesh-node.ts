@@ -6,10 +6,11 @@
 import { CounterKind, createCounter, type Counter } from "../../shared/proto/xsfleet.gen";
 import type { DatagramSocket, Platform, TimerId } from "../platform";
 import { MeshPeer, type MeshPeerOptions } from "./mesh";
+import { meshCounterPrefix } from "../../shared/crdt/mesh-names";
 
 export const gossipIntervalMinMs = 50;
 /** Prefix of mesh counters in a device's CounterState (apart from the device's own counters). */
-export const meshCounterPrefix = "mesh-";
+export { meshCounterPrefix };
 
 export interface MeshNodeOptions extends Omit<MeshPeerOptions, "random"> {
   /** UDP port to bind (0: any). */

@@ -8,7 +8,7 @@ import dgram from "node:dgram";
 import { performance } from "node:perf_hooks";
 import path from "node:path";
 import { MeshNode } from "../edge/mesh-node";
-import { fixedResources, silentLog, type Platform } from "../platform";
+import { fixedResources, silentLog, type DatagramTransport, type Platform } from "../platform";
 import { SeededRandom } from "../sim/sim-clock";
 import { assertDeviceId } from "../../shared/topics";
 import { udpDatagrams } from "./net-links";
@@ -30,6 +30,8 @@ export interface MeshFleetOptions extends Pick<SimDeviceOptions, "heartbeatInter
   /** MQTT login of a reporter (the secured stack's device credential); none when open. */
   reporterAuth?: (deviceId: string) => { username: string; password: string };
   seed?: number;
+  /** Share of datagrams a peer's UDP drops on send (seeded; tests of a lossy LAN). Default 0. */
+  lossRate?: number;
 }
 
 export interface MeshFleet {
@@ -41,6 +43,11 @@ export interface MeshFleet {
   pauseCounting(): void;
   /** Peers whose "events" equals counted(). */
   converged(): number;
+  /** Peers (by index) in different groups drop each other's datagrams until heal(); unlisted peers form one more group. */
+  partition(groups: ReadonlyArray<readonly number[]>): void;
+  heal(): void;
+  /** Datagrams dropped by the loss and the partition so far. */
+  dropped(): number;
   stop(): Promise<void>;
   crashAll(): void;
 }
@@ -64,12 +71,38 @@ export async function startMeshFleet(o: MeshFleetOptions): Promise<MeshFleet> {
   for (let i = 0; i < o.peers; i++) ports.push(await freeUdpPort());
   const bootMs = performance.now();
   const seed = o.seed ?? 1;
+  const lossRate = o.lossRate ?? 0;
+  if (!(lossRate >= 0 && lossRate < 1)) throw new Error(`lossRate must be in [0, 1), got ${lossRate}`);
+  // Partition group by port (a peer's address is 127.0.0.1:<port>); all 0 when whole.
+  const groupOfPort = new Map<number, number>();
+  let dropped = 0;
+  const lossy = (i: number): DatagramTransport => {
+    const inner = udpDatagrams();
+    const random = new SeededRandom((seed * 7919 + i) ^ 0x1055);
+    return {
+      open: (port, receive) => {
+        const sock = inner.open(port, receive);
+        return {
+          get port() { return sock.port; },
+          send: (to, bytes) => {
+            const toPort = Number(to.slice(to.lastIndexOf(":") + 1));
+            if ((groupOfPort.get(ports[i]!) ?? 0) !== (groupOfPort.get(toPort) ?? 0) || (lossRate > 0 && random.u32() / 4294967296 < lossRate)) {
+              dropped++;
+              return true; // lost on the way, as UDP does: the sender cannot tell
+            }
+            return sock.send(to, bytes);
+          },
+          close: () => sock.close(),
+        };
+      },
+    };
+  };
   const nodes = ids.map((id, i) => {
     const platform: Platform = {
       timers: hostTimers, clock: { uptimeMs: () => performance.now() - bootMs, wallMs: () => Date.now() }, storage: new MemoryStorage(),
       random: new SeededRandom(seed + i), log: silentLog, resources: fixedResources(),
       mqttConnect: () => { throw new Error("a mesh peer without a reporter has no broker"); },
-      datagrams: udpDatagrams(),
+      datagrams: lossy(i),
     };
     const peers = ports.filter((_, k) => k !== i).map((p) => `127.0.0.1:${p}`);
     return new MeshNode(platform, { id, peers, port: ports[i]!, gossipIntervalMs: o.gossipIntervalMs ?? 500 });
@@ -113,6 +146,13 @@ export async function startMeshFleet(o: MeshFleetOptions): Promise<MeshFleet> {
     counted: () => counted,
     pauseCounting: () => { counting = false; },
     converged: () => nodes.filter((n) => n.peer.value("events") === counted).length,
+    partition: (groups) => {
+      groupOfPort.clear();
+      for (const p of ports) groupOfPort.set(p, groups.length + 1);
+      groups.forEach((g, k) => { for (const i of g) groupOfPort.set(ports[i]!, k + 1); });
+    },
+    heal: () => groupOfPort.clear(),
+    dropped: () => dropped,
     stop: async () => {
       halt();
       await Promise.all(reporters.map((r) => r.stop()));

@@ -91,14 +91,22 @@ export interface SimDeviceOptions {
   /**
    * A child of a star: the device reaches no broker; `brokerUrl` is ignored
    * and it joins the gateway at host:port over a TCP link (docs/edge.md).
+   * Several gateways: the session tries them in turn on reconnect, so the
+   * child fails over to the next when its gateway dies (each must list it).
    */
-  viaGateway?: { host: string; port: number };
+  viaGateway?: GatewayAddress | readonly GatewayAddress[];
   /**
-   * Run as a gateway (role "gateway"): listen for children on `port` (TCP)
-   * and relay for those on `children` (until desired config says otherwise).
+   * Run as a gateway (role "gateway", or "processing" when `role` says so):
+   * listen for children on `port` (TCP) and relay for those on `children`
+   * (until desired config says otherwise); edge jobs come by desired config.
    */
   relay?: { port: number; children: readonly string[]; rejoinGraceMs?: number };
   log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
+}
+
+export interface GatewayAddress {
+  host: string;
+  port: number;
 }
 
 export interface SimDeviceStats extends RuntimeStats {
@@ -220,12 +228,14 @@ function credentialFor(opts: SimDeviceOptions, platform: Platform, urls: string[
 
 /** Starts one simulated device; resolves once it is running (not necessarily connected) — after provisioning when it has a claim. */
 export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice> {
-  const role = opts.relay !== undefined ? "gateway" : opts.role ?? "sensor";
+  // A relaying node is a gateway, or a processing node (a gateway that also runs rule jobs).
+  const role = opts.relay !== undefined ? (opts.role === "processing" ? "processing" : "gateway") : opts.role ?? "sensor";
   const { platform: base, replay } = hostPlatform({ ...opts, role });
   const events = new EventEmitter();
   events.setMaxListeners(0);
   const child = opts.viaGateway;
-  const urls = child !== undefined ? [`mqtt://${child.host}:${child.port}`] : Array.isArray(opts.brokerUrl) ? opts.brokerUrl : [opts.brokerUrl];
+  const gatewayList: readonly GatewayAddress[] | undefined = child === undefined ? undefined : "host" in child ? [child] : child;
+  const urls = gatewayList !== undefined ? gatewayList.map((g) => `mqtt://${g.host}:${g.port}`) : Array.isArray(opts.brokerUrl) ? opts.brokerUrl : [opts.brokerUrl];
   // A child has no broker to provision against: its identity toward the cloud is the gateway's allow-list.
   const auth = child !== undefined ? {} : await credentialFor(opts, base, urls);
   let platform: Platform = base;
@@ -258,11 +268,18 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
     ...(opts.location !== undefined ? { location: opts.location } : {}),
     ...(opts.firmwareVersion !== undefined ? { firmwareVersion: opts.firmwareVersion } : {}),
     ...(opts.commandHandlers !== undefined ? { commandHandlers: opts.commandHandlers } : {}),
-    ...(opts.extraCounters !== undefined ? { extraCounters: opts.extraCounters } : {}),
+    // A gateway/processing node also reports its rules jobs' raised alerts (G-counters "alerts-<job>").
+    ...(opts.extraCounters !== undefined || gw !== undefined
+      ? { extraCounters: () => [...(opts.extraCounters?.() ?? []), ...(gw?.alertCounters() ?? [])] } : {}),
   }, (e) => {
     if (gw !== undefined && e.type === "config" && e.outcome === ConfigOutcome.Applied) gw.applyDesiredConfig();
     events.emit(e.type, e);
   });
+  if (gw !== undefined) {
+    // Alerts are reported at most once a second (a flapping rule must not flood the uplink).
+    let due: NodeJS.Timeout | undefined;
+    gw.onAlerts = () => { due ??= setTimeout(() => { due = undefined; runtime.publishCounters(); }, 1_000); };
+  }
   runtime.start();
   let stopped = false;
   const dev: SimDevice = {

@@ -5,7 +5,9 @@
 // `xsfleet up --topology star|mixed`.
 //
 // Gateway g is `${idPrefix}gw-<g>`, its children `${idPrefix}gw-<g>-c<i>`;
-// their state lives in stateDir/<id> like any simulated device.
+// their state lives in stateDir/<id> like any simulated device. The last
+// `processing` gateways run in the processing role (they take rules jobs,
+// docs/edge.md) and their last child is an actuator they can act on locally.
 import net from "node:net";
 import path from "node:path";
 import { assertDeviceId } from "../../shared/topics";
@@ -19,6 +21,8 @@ export const starChildrenPerGatewayMax = 32;
 export interface StarFleetOptions extends Pick<SimDeviceOptions, "speedup" | "heartbeatIntervalMs" | "tls" | "fsync" | "log"> {
   gateways: number;
   childrenPerGateway: number;
+  /** The last this many gateways are processing nodes, each with an actuator as its last child (default 0). */
+  processing?: number;
   brokerUrl: string | string[];
   stateDir: string;
   idPrefix?: string;
@@ -35,6 +39,11 @@ export interface StarFleet {
   connected(): number;
   stop(): Promise<void>;
   crashAll(): void;
+}
+
+/** Gateways that are processing nodes (the last `processing` ones), as startStarFleet runs them. */
+export function starProcessingIds(topology: ReadonlyMap<string, readonly string[]>, processing: number): string[] {
+  return [...topology.keys()].slice(Math.max(0, topology.size - processing));
 }
 
 /** Gateway and child ids of a star fleet, as startStarFleet names them. */
@@ -69,21 +78,25 @@ export async function startStarFleet(o: StarFleetOptions): Promise<StarFleet> {
     ...(o.speedup !== undefined ? { speedup: o.speedup } : {}), ...(o.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
     ...(o.log !== undefined ? { log: o.log } : {}), fsync: o.fsync ?? false,
   };
+  const processing = new Set(starProcessingIds(topology, o.processing ?? 0));
   const gateways: SimDevice[] = [];
   const children: SimDevice[] = [];
   try {
     let k = 0;
     for (const [gwId, kids] of topology) {
       const port = await freePort();
+      const proc = processing.has(gwId);
       gateways.push(await startSimDevice({
         ...common, deviceId: gwId, brokerUrl: o.brokerUrl, stateDir: path.join(o.stateDir, gwId), relay: { port, children: kids },
+        ...(proc ? { role: "processing" as const } : {}),
         ...(o.tls !== undefined ? { tls: o.tls } : {}), ...(o.gatewayAuth ? o.gatewayAuth(gwId, kids) : {}),
       }));
-      for (const id of kids) {
+      for (const [i, id] of kids.entries()) {
         const trace = traces[k++ % traces.length]!;
+        const actuator = proc && i === kids.length - 1;
         children.push(await startSimDevice({
           ...common, deviceId: id, brokerUrl: "mqtt://unused:1", viaGateway: { host: "127.0.0.1", port }, stateDir: path.join(o.stateDir, id),
-          trace: { rows: trace.rows, loop: true }, backoff: { baseMs: 200, capMs: 5_000 },
+          ...(actuator ? { role: "actuator" as const } : { trace: { rows: trace.rows, loop: true } }), backoff: { baseMs: 200, capMs: 5_000 },
         }));
       }
     }

@@ -1,13 +1,20 @@
 // Telemetry batch format: one timestamp column shared by any number of value
 // channels (temperature, humidity, ...), each at its declared resolution.
 //
-//   u8   formatVersion            u8   encoding (Encoding.Adaptive)
+//   u8   formatVersion (2)
 //   then one range-coded stream (range.ts) of:
-//   uvar pointCount               uvar channelCount
-//   svar t0Ms                     svar firstT − t0Ms        (if points > 0)
-//   per channel: svar exponent, uvar mantissa, svar first value (if points > 0)
+//   uvar pointCount               5 bits channelCount (31 = 31 + uvar)
+//   svar t0Ms                     (if points > 0) 1 bit firstT = t0Ms, else 1 + svar firstT − t0Ms
+//   per channel: 2 bits mantissa class (1, 2, 5, or 3 = uvar mantissa),
+//                5 bits exponent + 15, svar first value (if points > 0)
 //   then for each block of up to 128 points after the first:
 //     time block, then one value block per channel   (see time.ts, values.ts)
+//
+// Version 1 (still decoded: devices in the field send it) had a second byte
+// `encoding` (Encoding.Adaptive) and a byte-aligned header: uvar channelCount,
+// svar firstT − t0Ms, per channel svar exponent and uvar mantissa. Version 2
+// packs the header to bits because at the batch size devices send (32 rows)
+// the header was a quarter of the bytes; the body is unchanged.
 //
 // The encoder searches each block's transform once into a counting encoder
 // to size the output exactly, then replays its choices into the buffer.
@@ -17,7 +24,10 @@ import { dequantize, parseResolution, quantize, resolutionExponentMax, resolutio
 import { blockPointsMax, TimeDecoder, TimeEncoder, timestampAbsMax } from "./time";
 import { ValueDecoder, ValueEncoder } from "./values";
 
-export const formatVersion = 1;
+/** Version of the adaptive batch format written by encodeBatch. */
+export const formatVersion = 2;
+/** The first version: also the header of the Gorilla reference encoding. */
+export const formatVersionV1 = 1;
 
 /** Encoding identifiers carried in byte 1 of every encoded batch. */
 export const Encoding = Object.freeze({
@@ -59,10 +69,9 @@ export function encodeBatch(batch: TelemetryBatch, limits: Partial<CodecLimits> 
   const counter = new RangeEncoder(null);
   const logs = writeBatch(counter, batch, resolutions, null);
   counter.finish();
-  const bytes = new Uint8Array(2 + counter.length);
+  const bytes = new Uint8Array(1 + counter.length);
   bytes[0] = formatVersion;
-  bytes[1] = Encoding.Adaptive;
-  const writer = new RangeEncoder(bytes, 2);
+  const writer = new RangeEncoder(bytes, 1);
   writeBatch(writer, batch, resolutions, logs);
   writer.finish();
   return bytes;
@@ -72,29 +81,29 @@ export function encodeBatch(batch: TelemetryBatch, limits: Partial<CodecLimits> 
 export function decodeBatch(bytes: Uint8Array, limits: Partial<CodecLimits> = {}): TelemetryBatch {
   const lim = { ...defaultCodecLimits, ...limits };
   if (bytes.length < 2) throw new CodecError(CodecErrorReason.Truncated, `${bytes.length} bytes, no header`);
-  if (bytes[0] !== formatVersion) throw new CodecError(CodecErrorReason.BadVersion, `format version ${bytes[0]}`);
-  if (bytes[1] !== Encoding.Adaptive) throw new CodecError(CodecErrorReason.BadEncoding, `encoding ${bytes[1]}`);
-  const r = new RangeDecoder(bytes, 2);
+  const v1 = bytes[0] === formatVersionV1;
+  if (!v1 && bytes[0] !== formatVersion) throw new CodecError(CodecErrorReason.BadVersion, `format version ${bytes[0]}`);
+  if (v1 && bytes[1] !== Encoding.Adaptive) throw new CodecError(CodecErrorReason.BadEncoding, `encoding ${bytes[1]}`);
+  const r = new RangeDecoder(bytes, v1 ? 2 : 1);
   const count = r.uvar();
   if (count > lim.pointsMax) throw new CodecError(CodecErrorReason.LimitExceeded, `${count} points > pointsMax ${lim.pointsMax}`);
-  const channelCount = r.uvar();
+  const channelCount = v1 ? r.uvar() : readChannelCount(r);
   if (channelCount > lim.channelsMax) {
     throw new CodecError(CodecErrorReason.LimitExceeded, `${channelCount} channels > channelsMax ${lim.channelsMax}`);
   }
   const t0Ms = r.svar();
   if (!(Math.abs(t0Ms) < timestampAbsMax)) throw new CodecError(CodecErrorReason.Corrupt, "t0Ms beyond 2^50");
-  const firstT = count > 0 ? t0Ms + r.svar() : t0Ms;
+  const firstT = count === 0 ? t0Ms : v1 || r.bits(1) === 1 ? t0Ms + r.svar() : t0Ms;
   if (!(Math.abs(firstT) < timestampAbsMax)) throw new CodecError(CodecErrorReason.Corrupt, "first timestamp beyond 2^50");
 
   const resolutions: Resolution[] = [];
   const firsts: number[] = [];
   for (let c = 0; c < channelCount; c++) {
-    const exponent = r.svar();
-    const mantissa = r.uvar();
-    if (exponent < resolutionExponentMin || exponent > resolutionExponentMax || mantissa < 1 || mantissa > 0xffffffff) {
-      throw new CodecError(CodecErrorReason.Corrupt, `resolution ${mantissa}e${exponent}`);
+    const res = v1 ? { exponent: r.svar(), mantissa: r.uvar() } : readResolution(r);
+    if (res.exponent < resolutionExponentMin || res.exponent > resolutionExponentMax || res.mantissa < 1 || res.mantissa > 0xffffffff) {
+      throw new CodecError(CodecErrorReason.Corrupt, `resolution ${res.mantissa}e${res.exponent}`);
     }
-    resolutions.push({ mantissa, exponent });
+    resolutions.push(res);
     firsts.push(count > 0 ? r.svar() : 0);
   }
 
@@ -154,14 +163,17 @@ function writeBatch(w: RangeEncoder, batch: TelemetryBatch, resolutions: Resolut
   const ts = batch.timestampsMs;
   const count = ts.length;
   w.uvar(count);
-  w.uvar(batch.channels.length);
+  writeChannelCount(w, batch.channels.length);
   w.svar(batch.t0Ms);
-  if (count > 0) w.svar(ts[0]! - batch.t0Ms);
+  if (count > 0) {
+    const offset = ts[0]! - batch.t0Ms;
+    w.bits(offset === 0 ? 0 : 1, 1);
+    if (offset !== 0) w.svar(offset);
+  }
   const valueEncoders: ValueEncoder[] = [];
   for (let c = 0; c < resolutions.length; c++) {
     const res = resolutions[c]!;
-    w.svar(res.exponent);
-    w.uvar(res.mantissa);
+    writeResolution(w, res);
     if (count > 0) {
       const first = quantize(batch.channels[c]!.values[0]!, res);
       w.svar(first);
@@ -182,6 +194,37 @@ function writeBatch(w: RangeEncoder, batch: TelemetryBatch, resolutions: Resolut
     }
   }
   return [time.log, ...valueEncoders.map((e) => e.log)];
+}
+
+// ---- version 2 header fields (bit-packed) ----
+
+/** Channel counts below this take 5 bits; larger ones escape to a uvar. */
+const channelCountEscape = 31;
+/** Mantissas with a 2-bit class; class 3 is followed by the mantissa as a uvar. */
+const commonMantissas: readonly number[] = Object.freeze([1, 2, 5]);
+const exponentBias = -resolutionExponentMin;
+
+function writeChannelCount(w: RangeEncoder, n: number): void {
+  w.bits(Math.min(n, channelCountEscape), 5);
+  if (n >= channelCountEscape) w.uvar(n - channelCountEscape);
+}
+
+function readChannelCount(r: RangeDecoder): number {
+  const n = r.bits(5);
+  return n < channelCountEscape ? n : n + r.uvar();
+}
+
+function writeResolution(w: RangeEncoder, res: Resolution): void {
+  const cls = commonMantissas.indexOf(res.mantissa);
+  w.bits(cls < 0 ? 3 : cls, 2);
+  if (cls < 0) w.uvar(res.mantissa);
+  w.bits(res.exponent + exponentBias, 5);
+}
+
+function readResolution(r: RangeDecoder): Resolution {
+  const cls = r.bits(2);
+  const mantissa = cls < 3 ? commonMantissas[cls]! : r.uvar();
+  return { mantissa, exponent: r.bits(5) - exponentBias };
 }
 
 // ---- single-channel convenience API ----

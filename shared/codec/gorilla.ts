@@ -13,7 +13,7 @@
 // float64, so this codec is lossless for any double, not just at a resolution.
 import { BitReader, BitWriter } from "./bits";
 import { CodecError, CodecErrorReason } from "./errors";
-import { defaultCodecLimits, Encoding, formatVersion, type CodecLimits } from "./batch";
+import { defaultCodecLimits, Encoding, formatVersionV1, type CodecLimits } from "./batch";
 import { timestampAbsMax } from "./time";
 
 export interface GorillaSeries {
@@ -90,7 +90,7 @@ export function encodeGorilla(series: GorillaSeries, limits: Partial<CodecLimits
 
 function writeGorilla(w: BitWriter, s: GorillaSeries): void {
   const n = s.timestampsMs.length;
-  w.bits(formatVersion, 8);
+  w.bits(formatVersionV1, 8);
   w.bits(Encoding.Gorilla, 8);
   w.uvar(n);
   w.svar(s.t0Ms);
@@ -161,7 +161,7 @@ export function decodeGorilla(bytes: Uint8Array, limits: Partial<CodecLimits> = 
   const lim = { ...defaultCodecLimits, ...limits };
   const r = new BitReader(bytes);
   const version = r.bits(8);
-  if (version !== formatVersion) throw new CodecError(CodecErrorReason.BadVersion, `format version ${version}`);
+  if (version !== formatVersionV1) throw new CodecError(CodecErrorReason.BadVersion, `format version ${version}`);
   const encoding = r.bits(8);
   if (encoding !== Encoding.Gorilla) throw new CodecError(CodecErrorReason.BadEncoding, `encoding ${encoding}`);
   const n = r.uvar();

@@ -8,6 +8,7 @@ export {
   encodeBatch,
   encodeSeries,
   formatVersion,
+  formatVersionV1,
   type Channel,
   type CodecLimits,
   type DecodedSeries,

@@ -6,7 +6,10 @@
 // hold the current reading, the cloud node with its roles and NATS client
 // address, and no console errors; a device message's trace across
 // processes as a waterfall. Also: the stack leaves the consumer count
-// on the device-state bucket flat (no periodic key listing).
+// on the device-state bucket flat (no periodic key listing). The stack runs
+// the default topology (mixed): 3 direct devices, a gateway with 4
+// children and a mesh of 8 peers (2 reporting): the topology section lists
+// the gateway's children.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,7 +49,8 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
     // Traces replayed fast, so the history holds more points than the plot shows by the time the page opens.
     up = await startUp(["--devices", "3", "--actuators", "1", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--speedup", "400",
       "--dashboard-port", String(await freePort())]);
-    await up.waitFor(/devices 3\/3 online.*cloud 1\/1 up \| raft 3\/3 \| members 1 up/, "stack up", 150_000);
+    // 3 direct + edge-gw-0 and its 4 children + the 2 mesh reporters.
+    await up.waitFor(/devices 10\/10 online.*cloud 1\/1 up \| raft 3\/3 \| members 1 up/, "stack up", 150_000);
     dashUrl = (await up.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/, "dashboard URL"))[1]!;
     await historyHolds(plotPointsMax + 200);
     natsUrl = (await up.waitFor(/broker: NATS (nats:\/\/127\.0\.0\.1:\d+)/, "NATS URL"))[1]!;
@@ -98,13 +102,17 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
     const { page, errors } = await openPage();
     try {
       // A row per device.
-      await page.waitForFunction("document.querySelectorAll('#dev-body tr').length === 3", undefined, { timeout: 30_000 });
+      await page.waitForFunction("document.querySelectorAll('#dev-body tr').length === 10", undefined, { timeout: 30_000 });
       const ids = await page.$$eval("#dev-body tr td:first-child", (tds) => tds.map((td) => td.textContent));
-      expect(ids).toEqual(["sim-0", "sim-1", "sim-2"]);
-      expect(await page.textContent("#t-online")).toBe("3");
+      expect(ids).toEqual(["edge-gw-0", "edge-gw-0-c0", "edge-gw-0-c1", "edge-gw-0-c2", "edge-gw-0-c3", "mesh-0", "mesh-1", "sim-0", "sim-1", "sim-2"]);
+      expect(await page.textContent("#t-online")).toBe("10");
+      // A child's row says which gateway it uses.
+      expect(await page.textContent("#dev-body tr:has-text('edge-gw-0-c2') td:nth-child(3)")).toBe("via edge-gw-0");
 
-      // The plot of the selected device (sim-0, a sensor): the newest window of stored points.
-      const plot = await page.waitForSelector("#detail svg[data-newest-ms]", { timeout: 30_000 });
+      // The plot of the selected device (sim-0, a sensor; the first row is the gateway): the newest window of stored points.
+      await page.click("#dev-body tr:has-text('sim-0')");
+      // Right after the click the plot may show the live readings alone; then the stored history replaces them.
+      const plot = await page.waitForSelector(`#detail svg[data-newest-ms][data-points='${plotPointsMax}']`, { timeout: 30_000 });
       const attr = async (name: string): Promise<number> => Number(await plot.getAttribute(name));
       const newestMs = await attr("data-newest-ms");
       expect(Date.now() - newestMs, "newest plotted point is under a minute old").toBeLessThan(60_000);
@@ -136,10 +144,27 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
     }
   }, 90_000);
 
+  it("shows the topology: the gateway with its children listed under it, and the mesh counter merged across its reporters", async () => {
+    const { page, errors } = await openPage();
+    try {
+      const gw = await page.waitForSelector("#topo-card .topo-gateway[data-gateway='edge-gw-0']", { timeout: 30_000 });
+      await page.waitForFunction("document.querySelectorAll(\"#topo-card .topo-gateway[data-gateway='edge-gw-0'] .topo-child.online\").length === 4", undefined, { timeout: 30_000 });
+      const kids = await gw.$$eval(".topo-child", (ks) => ks.map((k) => k.textContent));
+      expect(kids).toEqual(["edge-gw-0-c0", "edge-gw-0-c1", "edge-gw-0-c2", "edge-gw-0-c3"]);
+      expect(await gw.textContent()).toContain("4/4 children online");
+      // The mesh's counter, merged across both reporters (never their sum).
+      const mesh = await page.waitForSelector("#topo-card .topo-mesh[data-counter='events']", { timeout: 30_000 });
+      expect(await mesh.textContent()).toMatch(/reported by mesh-0, mesh-1/);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 90_000);
+
   it("shows a device message's trace across processes as a waterfall (click the device, then its message)", async () => {
     const { page, errors } = await openPage();
     try {
-      await page.waitForFunction("document.querySelectorAll('#dev-body tr').length === 3", undefined, { timeout: 30_000 });
+      await page.waitForFunction("document.querySelectorAll('#dev-body tr').length === 10", undefined, { timeout: 30_000 });
       await page.click("#dev-body tr:has-text('sim-1')");
       // The Traces panel follows the selected device: its messages, each a trace exported by the cloud node to the dashboard.
       await page.waitForSelector("#tr-summary:has-text('of sim-1')", { timeout: 30_000 });
@@ -171,7 +196,7 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
       // The status line refreshes every second, the dashboard's cluster view every few; before the fix each
       // refresh left one more consumer on the bucket for five minutes.
       const marker = up.output().length;
-      for (let i = 0; i < 2; i++) await up.waitFor(/devices 3\/3 online/, "a status refresh", 30_000, up.output().length);
+      for (let i = 0; i < 2; i++) await up.waitFor(/devices 10\/10 online/, "a status refresh", 30_000, up.output().length);
       expect(up.output().length).toBeGreaterThan(marker);
       const after = await count();
       // One listing may be in flight at the moment of reading (the ingest presence sweep deletes its consumer right after).

@@ -46,6 +46,12 @@ describe("status line", () => {
       .toMatch(/^devices 35\/36 online \(36\/36 connected\) \|/);
   });
 
+  it("shows the edge jobs the orchestrator placed, and how many it could not", () => {
+    expect(statusLine({ ...base, edgeJobs: { placed: 2, jobs: 2 }, cloud: [], control: [] })).toMatch(/ \| edge jobs 2 placed \| /);
+    expect(statusLine({ ...base, edgeJobs: { placed: 1, jobs: 2 }, cloud: [], control: [] })).toMatch(/edge jobs 1 placed \(1 unplaced\)/);
+    expect(statusLine({ ...base, edgeJobs: null, cloud: [], control: [] })).not.toMatch(/edge jobs/);
+  });
+
   it("shows the CASPaxos acceptors apart from the Raft replicas", () => {
     const acceptor = (name: string, state: ProcessSnapshot["state"], lastExit: string | null = null): ProcessSnapshot => ({ ...proc(name, state, lastExit), kind: "paxos acceptor" });
     const line = statusLine({
@@ -55,6 +61,13 @@ describe("status line", () => {
     });
     expect(line).toMatch(/ \| cloud 1\/1 up \| raft 1\/1 \| members 3 up \| paxos 2\/3 \(paxos-2 killed by SIGKILL, restarting\)$/);
     expect(statusLine({ ...base, cloud: [], control: [acceptor("paxos-1", "running")] })).toMatch(/cloud 0\/0 up \| members 3 up \| paxos 1\/1$/);
+  });
+
+  it("shows the cache ring's hit rate, nodes and entries", () => {
+    expect(statusLine({ ...base, fleet: null, members: null, cloud: [proc("cloud-1", "running")], control: [], cache: { nodes: 3, hitRate: 0.934, entries: 120 } }))
+      .toBe("devices 35/36 online | 10.2 batches/s | 326 points/s | lag 0 | dead letters 0 | cloud 1/1 up | cache 93% hits (3 nodes, 120 entries)");
+    expect(statusLine({ ...base, fleet: null, members: null, cloud: [], control: [], cache: { nodes: 2, hitRate: null, entries: 0 } }))
+      .toMatch(/ \| cache no reads yet \(2 nodes, 0 entries\)$/);
   });
 
   it("is short when everything runs, and leaves out what `up` does not run", () => {

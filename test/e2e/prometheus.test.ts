@@ -42,7 +42,7 @@ describe.skipIf(!havePrometheus)("xsfleet up --prometheus: every process scraped
   };
 
   beforeAll(async () => {
-    up = await startUp(["--insecure", "--devices", "4", "--actuators", "1", "--cloud-nodes", "2", "--heartbeat-ms", "1000", "--speedup", "200",
+    up = await startUp(["--topology", "direct", "--insecure", "--devices", "4", "--actuators", "1", "--cloud-nodes", "2", "--heartbeat-ms", "1000", "--speedup", "200",
       "--dashboard-port", "0", "--backup-interval", "0", "--prometheus", "--prometheus-port", String(await freePort())]);
     promUrl = (await up.waitFor(/prometheus: (http:\/\/127\.0\.0\.1:\d+) scraping/, "prometheus started", 150_000))[1]!;
   }, 180_000);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ApiClient } from "../../cloud/api";
+import { ApiClient, ApiEndpoint } from "../../cloud/api";
 import { freePort } from "../../cloud/infra";
 import { connectNats } from "../../cloud/nats";
 import { allOutTelemetrySubject, ClusterApiSubject } from "../../cloud/subjects";
@@ -25,7 +25,7 @@ describe("xsfleet up, secured by default", () => {
   let dashUrl: string;
 
   beforeAll(async () => {
-    up = await startUp(["--devices", "3", "--actuators", "1", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--dashboard-port", String(await freePort())]);
+    up = await startUp(["--topology", "direct", "--devices", "3", "--actuators", "1", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--dashboard-port", String(await freePort())]);
     await up.waitFor(/devices 3\/3 online.*cloud 1\/1 up \| raft 3\/3 \| members 1 up/, "stack up", 150_000);
     natsUrl = (await up.waitFor(/broker: NATS (nats:\/\/127\.0\.0\.1:\d+)/, "NATS URL"))[1]!;
     dashUrl = (await up.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+)/, "dashboard URL"))[1]!;
@@ -59,7 +59,7 @@ describe("xsfleet up, secured by default", () => {
     }
   });
 
-  it("runs every role under its own user: commands, config, state, history, cluster API, dashboard — no permission violation", async () => {
+  it("runs every role under its own user: commands, config, state, history, shadow reports, cluster API, dashboard — no permission violation", async () => {
     const cmd = await api.sendCommand({ deviceId: "sim-2", name: "set", args: { value: 1 }, timeoutMs: 20_000 });
     expect(cmd.command.state).toBe("acked");
     const cfg = await api.setConfig("sim-0", { heartbeatIntervalMs: 2000 });
@@ -70,6 +70,11 @@ describe("xsfleet up, secured by default", () => {
       const r = (await api.queryTelemetry({ deviceId: "sim-0", channel: "temperature", fromMs: now - 86_400_000 * 3650, toMs: now + 86_400_000 * 3650, limit: 5 })) as { points?: unknown[] };
       return (r.points?.length ?? 0) > 0;
     });
+    // The example desired shadow field comes back reported: ingest joined the devices' reports under its own user.
+    await waitFor("sim-0's reported shadow (joined by ingest)", async () => {
+      const { shadow } = await api.call(ApiEndpoint.ShadowGet, { deviceId: "sim-0" });
+      return shadow.reported.writers.includes("dev") && shadow.reported.fields.mode?.values[0] === "auto";
+    }, 30_000);
     const members = (await admin.request(ClusterApiSubject.Members, "{}", { timeout: 5_000 })).json<{ members: unknown[] }>();
     expect(members.members.length).toBe(1);
     const fleet = (await (await fetch(`${dashUrl}/api/fleet`)).json()) as { devices: { deviceId: string }[] };

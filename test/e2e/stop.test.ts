@@ -35,7 +35,7 @@ function ordered(out: string, lines: string[]): void {
 
 describe("xsfleet up: stopping and process status", () => {
   it("Ctrl-C (SIGINT to the process group) stops everything in order; a SIGKILLed cloud node is shown down and restarted", async () => {
-    const up = await startUp(["--devices", "3", "--actuators", "1", "--cloud-nodes", "2", "--heartbeat-ms", "1000",
+    const up = await startUp(["--topology", "direct", "--devices", "3", "--actuators", "1", "--cloud-nodes", "2", "--heartbeat-ms", "1000",
       "--dashboard-port", String(await freePort())]);
     let pids: number[] = [];
     try {
@@ -85,7 +85,7 @@ describe("xsfleet up: stopping and process status", () => {
   }, 240_000);
 
   it("SIGTERM to the process group stops it the same way", async () => {
-    const up = await startUp(["--devices", "2", "--registry", "kv", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--dashboard-port", "0"]);
+    const up = await startUp(["--topology", "direct", "--devices", "2", "--registry", "kv", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--dashboard-port", "0"]);
     let pids: number[] = [];
     try {
       await up.waitFor(/devices 2\/2 online.*cloud 1\/1 up/, "stack up", 120_000);
@@ -101,7 +101,7 @@ describe("xsfleet up: stopping and process status", () => {
   }, 180_000);
 
   it("if `up` is SIGKILLed, its broker and cloud nodes stop by themselves", async () => {
-    const up = await startUp(["--devices", "2", "--registry", "kv", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--dashboard-port", "0"]);
+    const up = await startUp(["--topology", "direct", "--devices", "2", "--registry", "kv", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--dashboard-port", "0"]);
     let pids: number[] = [];
     try {
       await up.waitFor(/devices 2\/2 online.*cloud 1\/1 up/, "stack up", 120_000);

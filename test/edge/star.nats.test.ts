@@ -1,5 +1,5 @@
 // A star against real nats-server and the real ingest: a gateway (the host
-// port's device runtime in the gateway role) relays for 5 children that
+// port's device runtime in the gateway role) relays for 8 children that
 // connect to it over TCP and have no broker connection of their own. Every
 // child's telemetry reaches device state, each batch counted once, with
 // via = the gateway on every uplink NATS saw; receipts come back through the
@@ -35,7 +35,8 @@ describe("star over TCP against nats-server and ingest", () => {
   let dir: string;
   let gw: SimDevice;
   const children: SimDevice[] = [];
-  const ids = ["kid-0", "kid-1", "kid-2", "kid-3", "kid-4"];
+  // Eight children, as issue 9 asks of a gateway with no broker route for its children.
+  const ids = Array.from({ length: 8 }, (_, i) => `kid-${i}`);
   /** Per child: distinct telemetry seqs seen on NATS, and uplinks without via = gw. */
   const seen = new Map<string, {
     teleSeqs: Set<number>; batchSeqs: Set<number>; withoutVia: number; statuses: Array<{ presence: number; via: string }>; acks: Array<{ seq: number; via: string; commandId: string }>;

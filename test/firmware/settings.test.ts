@@ -33,10 +33,13 @@ describe("device settings", () => {
     expect(() => deviceSettings(settings({ deviceId: "d" }))).toThrow(/config\.mqttHost is required/);
     expect(() => deviceSettings(settings({ deviceId: "d", mqttHost: "h", mqttPort: "x" }))).toThrow(/config\.mqttPort must be a number/);
     expect(() => deviceSettings(settings({ deviceId: "d", mqttHost: "h", mqttPort: 70000 }))).toThrow(/config\.mqttPort must be an integer in 1\.\.65535/);
-    expect(() => deviceSettings(settings({ deviceId: "d", mqttHost: "h", role: "processing" }))).toThrow(/config\.role must be one of sensor, actuator, gateway/);
+    expect(() => deviceSettings(settings({ deviceId: "d", mqttHost: "h", role: "relay" }))).toThrow(/config\.role must be one of sensor, actuator, gateway, processing/);
     expect(() => deviceSettings(settings({ deviceId: "d", mqttHost: "h", children: "a,b c" }))).toThrow(/config\.children/);
-    expect(deviceSettings(settings({ deviceId: "d", mqttHost: "h", role: "gateway", children: "a, b" })).edge).toEqual({ gatewayPort: 1884, children: ["a", "b"], gatewayHost: "", frameBytesMax: 4096 });
+    expect(deviceSettings(settings({ deviceId: "d", mqttHost: "h", role: "gateway", children: "a, b" })).edge).toEqual({ gatewayPort: 1884, children: ["a", "b"], gatewayHost: "", frameBytesMax: 4096, gatewayUrls: [] });
     expect(deviceSettings(settings({ deviceId: "d", gatewayHost: "10.0.0.9" })).edge.gatewayHost).toBe("10.0.0.9"); // a child needs no mqttHost
+    // Two gateways: the second is where the child fails over to (docs/edge.md).
+    expect(deviceSettings(settings({ deviceId: "d", gatewayHost: "10.0.0.9, 10.0.0.8:1999" })).edge.gatewayUrls).toEqual(["mqtt://10.0.0.9:1884", "mqtt://10.0.0.8:1999"]);
+    expect(() => deviceSettings(settings({ deviceId: "d", gatewayHost: "a/b" }))).toThrow(/gatewayHost/);
     expect(() => deviceSettings(settings({ deviceId: "d", mqttHost: "h", gatewayPort: 0 }))).toThrow(/config\.gatewayPort/);
     expect(() => deviceSettings(settings({ deviceId: "d", mqttHost: "h", logLevel: "loud" }))).toThrow(/config\.logLevel/);
     expect(() => settings({ sensor: {} }).text("sensor")).toThrow(/config\.sensor must be a string/);

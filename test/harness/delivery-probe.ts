@@ -13,6 +13,7 @@ import {
 } from "@nats-io/jetstream";
 import { IngestStream } from "../../cloud/ingest";
 import { DlqHeader, decodeHistoryRecord, type OutTelemetryJson } from "../../cloud/records";
+import { decodePayload } from "../../cloud/compression";
 import { DeviceStateStore } from "../../cloud/state";
 import type { DeviceState } from "../../cloud/state";
 import { allDlqSubject, allHistorySubject, allOutTelemetrySubject, deviceSubject, partitionedUplinkSubject } from "../../cloud/subjects";
@@ -188,7 +189,8 @@ export async function readDeviceRecords(nc: NatsConnection, deviceIds: readonly 
     if (!r) return;
     const token = parts.slice(4).join(".");
     let seq: number;
-    try { seq = decodeHistoryRecord(m.data).s; } catch { seq = decodeEnvelope(m.data).seq; } // batch layout
+    const raw = decodePayload(m.data, m.headers);
+    try { seq = decodeHistoryRecord(raw).s; } catch { seq = decodeEnvelope(raw).seq; } // batch layout
     const list = r.historySeqs.get(token) ?? [];
     list.push(seq);
     r.historySeqs.set(token, list);

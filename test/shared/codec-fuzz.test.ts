@@ -3,7 +3,7 @@
 // bounded result or throw CodecError — never another error, never a hang.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CodecError, decodeBatch, decodeGorilla, Encoding, encodeBatch, encodeGorilla, formatVersion } from "../../shared/codec/index";
+import { CodecError, decodeBatch, decodeGorilla, Encoding, encodeBatch, encodeGorilla, formatVersion, formatVersionV1 } from "../../shared/codec/index";
 
 const limits = { pointsMax: 512, channelsMax: 4 };
 
@@ -85,8 +85,9 @@ describe("decoder fuzzing", () => {
   it("random bytes behind a valid header: result or CodecError", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (body) => {
-        decodeAdaptive(Uint8Array.of(formatVersion, Encoding.Adaptive, ...body));
-        decodeGor(Uint8Array.of(formatVersion, Encoding.Gorilla, ...body));
+        decodeAdaptive(Uint8Array.of(formatVersion, ...body));
+        decodeAdaptive(Uint8Array.of(formatVersionV1, Encoding.Adaptive, ...body));
+        decodeGor(Uint8Array.of(formatVersionV1, Encoding.Gorilla, ...body));
       }),
       { numRuns: 1000 },
     );

@@ -13,9 +13,13 @@ import {
   encodeBatch,
   encodeSeries,
   formatVersion,
+  formatVersionV1,
   parseResolution,
 } from "../../shared/codec/index";
 import { RangeEncoder } from "../../shared/codec/range";
+import v1Json from "./fixtures/codec-v1.json";
+
+const v1Fixtures = v1Json as Array<{ hex: string; batch: Parameters<typeof encodeBatch>[0] }>;
 
 const tsAbsMax = 2 ** 50 - 1;
 
@@ -133,11 +137,28 @@ describe("batch", () => {
     );
   });
 
-  it("starts with the format version and the encoding; the point count follows", () => {
+  it("starts with the format version; the range-coded point count follows", () => {
     const bytes = encodeBatch({ t0Ms: 0, timestampsMs: [1, 2, 3], channels: [] });
     expect(bytes[0]).toBe(formatVersion);
-    expect(bytes[1]).toBe(Encoding.Adaptive);
     expect(decodeBatch(bytes).timestampsMs).toEqual([1, 2, 3]);
+  });
+
+  it("still decodes version 1 batches, as devices with older firmware send them", () => {
+    // Bytes written by the version-1 encoder (git 71d242d), with the batches they encode.
+    for (const { hex, batch } of v1Fixtures) {
+      const bytes = Uint8Array.from(Buffer.from(hex, "hex"));
+      expect(bytes[0]).toBe(formatVersionV1);
+      expect(bytes[1]).toBe(Encoding.Adaptive);
+      expect(decodeBatch(bytes)).toEqual(batch);
+      // The same batch in version 2 is never larger.
+      expect(encodeBatch(batch).length).toBeLessThanOrEqual(bytes.length);
+    }
+  });
+
+  it("packs uncommon resolutions, offsets of the first timestamp and many channels", () => {
+    const channels = Array.from({ length: 40 }, (_, c) => ({ values: [(c * 7) / 1000, (c * 14) / 1000], resolution: 0.007 }));
+    const batch = { t0Ms: -1_000, timestampsMs: [-2_000, 3_000], channels };
+    expect(decodeBatch(encodeBatch(batch, { channelsMax: 40 }), { channelsMax: 40 })).toEqual(batch);
   });
 });
 
@@ -163,10 +184,9 @@ describe("limits and input validation", () => {
     const count = new RangeEncoder(null);
     count.uvar(2 ** 50);
     count.finish();
-    const huge = new Uint8Array(2 + count.length);
+    const huge = new Uint8Array(1 + count.length);
     huge[0] = formatVersion;
-    huge[1] = Encoding.Adaptive;
-    const w = new RangeEncoder(huge, 2);
+    const w = new RangeEncoder(huge, 1);
     w.uvar(2 ** 50);
     w.finish();
     expect(huge.length).toBeLessThan(16);
@@ -196,7 +216,7 @@ describe("limits and input validation", () => {
   it("names bad version, encoding, truncation and trailing bytes", () => {
     const bytes = encodeSeries({ timestampsMs: ts, values, resolution: 0.01 });
     expect(reasonOf(() => decodeSeries(Uint8Array.of(9, ...bytes.subarray(1))))).toBe(CodecErrorReason.BadVersion);
-    expect(reasonOf(() => decodeSeries(Uint8Array.of(formatVersion, 77, ...bytes.subarray(2))))).toBe(CodecErrorReason.BadEncoding);
+    expect(reasonOf(() => decodeSeries(Uint8Array.of(formatVersionV1, 77, ...bytes.subarray(1))))).toBe(CodecErrorReason.BadEncoding);
     expect(reasonOf(() => decodeSeries(bytes.subarray(0, bytes.length - 1)))).toBe(CodecErrorReason.Truncated);
     expect(reasonOf(() => decodeSeries(Uint8Array.of(...bytes, 0)))).toBe(CodecErrorReason.TrailingBytes);
     expect(reasonOf(() => decodeSeries(new Uint8Array(0)))).toBe(CodecErrorReason.Truncated);

@@ -46,6 +46,8 @@ interface Probe {
    * from this probe must not outlive a refutation that arrived meanwhile. */
   targetIncarnation: number;
   seqNo: number;
+  /** When the ping went out: an ack's round-trip time is measured from here. */
+  startedMs: number;
   directDeadlineMs: number;
   endMs: number;
   indirectSent: boolean;
@@ -70,7 +72,17 @@ export interface SwimNodeStats {
   pingReqsRejected: number;
   misdelivered: number;
   refutations: number;
+  /** Probes started by this node, and how each ended: direct ack, ack through ping-req, none (suspicion raised). */
+  probes: number;
+  probesAcked: number;
+  probesAckedIndirect: number;
+  probesFailed: number;
+  /** Round-trip times not taken by takeProbeRtts() before the buffer filled. */
+  probeRttsDropped: number;
 }
+
+/** Probe round-trip times buffered until the driver takes them. */
+export const probeRttsMax = 256;
 
 export class SwimNode {
   readonly id: NodeId;
@@ -104,7 +116,11 @@ export class SwimNode {
   #outbox: SwimMessage[] = [];
   #events: MembershipEvent[] = [];
   #leaving = false;
-  readonly #stats: SwimNodeStats = { membersRejected: 0, pingReqsRejected: 0, misdelivered: 0, refutations: 0 };
+  readonly #stats: SwimNodeStats = {
+    membersRejected: 0, pingReqsRejected: 0, misdelivered: 0, refutations: 0, probes: 0, probesAcked: 0, probesAckedIndirect: 0, probesFailed: 0, probeRttsDropped: 0,
+  };
+  // Invariant: length <= probeRttsMax.
+  #probeRtts: number[] = [];
 
   constructor(options: SwimNodeOptions, nowMs: number) {
     assertTime(nowMs);
@@ -135,6 +151,13 @@ export class SwimNode {
 
   get stats(): Readonly<SwimNodeStats> {
     return this.#stats;
+  }
+
+  /** Round-trip times (ms) of the probes acked since the last call (direct or through ping-req). */
+  takeProbeRtts(): number[] {
+    const out = this.#probeRtts;
+    this.#probeRtts = [];
+    return out;
   }
 
   get pendingBroadcasts(): number {
@@ -203,7 +226,7 @@ export class SwimNode {
         this.#send({ type: MessageType.Ack, from: this.id, to: message.from, seqNo: message.seqNo });
         break;
       case MessageType.Ack:
-        this.#onAck(message.from, message.seqNo);
+        this.#onAck(message.from, message.seqNo, nowMs);
         break;
       case MessageType.Nack:
         if (this.#probe !== undefined && this.#probe.seqNo === message.seqNo) this.#probe.nacksReceived++;
@@ -267,12 +290,14 @@ export class SwimNode {
       target,
       targetIncarnation: (this.#members.get(target) as Member).incarnation,
       seqNo,
+      startedMs: nowMs,
       directDeadlineMs: nowMs + this.config.probeTimeoutMs,
       endMs: nowMs + periodMs,
       indirectSent: false,
       nacksExpected: 0,
       nacksReceived: 0,
     };
+    this.#stats.probes++;
     this.#send({ type: MessageType.Ping, from: this.id, to: target, seqNo }, this.#buddySuspicion(target));
   }
 
@@ -287,6 +312,7 @@ export class SwimNode {
     this.#applyAwareness(delta);
     const member = this.#members.get(probe.target);
     if (member === undefined || (member.state !== MemberState.Alive && member.state !== MemberState.Suspect)) return;
+    this.#stats.probesFailed++;
     this.#onSuspect({ state: MemberState.Suspect, node: probe.target, incarnation: probe.targetIncarnation, from: this.id }, nowMs);
   }
 
@@ -302,11 +328,15 @@ export class SwimNode {
     probe.nacksExpected = this.config.nackEnabled ? peers.length : 0;
   }
 
-  #onAck(from: NodeId, seqNo: number): void {
+  #onAck(from: NodeId, seqNo: number, nowMs: number): void {
     const probe = this.#probe;
     if (probe !== undefined && probe.seqNo === seqNo) {
       // Only a direct ack in time is evidence of our own good health.
       if (from === probe.target && !probe.indirectSent) this.#applyAwareness(-1);
+      if (from === probe.target) this.#stats.probesAcked++;
+      else this.#stats.probesAckedIndirect++;
+      if (this.#probeRtts.length < probeRttsMax) this.#probeRtts.push(nowMs - probe.startedMs);
+      else this.#stats.probeRttsDropped++;
       this.#probe = undefined;
       return;
     }
@@ -334,6 +364,7 @@ export class SwimNode {
     });
     // Unlike memberlist, relayed pings carry our suspicion too: a member back
     // from a pause often hears first from intermediaries.
+    this.#stats.probes++;
     this.#send({ type: MessageType.Ping, from: this.id, to: target, seqNo }, this.#buddySuspicion(target));
   }
 

@@ -63,9 +63,13 @@ describe("device management API", () => {
       "xsfleet.v1.api.commands.get", "xsfleet.v1.api.commands.send",
       "xsfleet.v1.api.devices.config.set", "xsfleet.v1.api.devices.decommission", "xsfleet.v1.api.devices.get",
       "xsfleet.v1.api.devices.list", "xsfleet.v1.api.devices.metadata", "xsfleet.v1.api.devices.register",
-      "xsfleet.v1.api.devices.state", "xsfleet.v1.api.shadow.delete", "xsfleet.v1.api.shadow.get", "xsfleet.v1.api.shadow.history",
+      "xsfleet.v1.api.devices.state", "xsfleet.v1.api.mesh.counters", "xsfleet.v1.api.shadow.delete", "xsfleet.v1.api.shadow.get", "xsfleet.v1.api.shadow.history",
       "xsfleet.v1.api.shadow.put", "xsfleet.v1.api.telemetry.query",
     ]);
+  });
+
+  it("answers mesh.counters not_available when the node has no device state store", async () => {
+    await expectApiError(api.meshCounters(), "not_available", 501, /mesh counters/);
   });
 
   it("registers, gets, lists, updates metadata and decommissions", async () => {

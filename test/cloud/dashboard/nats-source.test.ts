@@ -15,7 +15,7 @@ import type { DashboardHandle } from "../../../cloud/dashboard/types";
 import { DeviceStateStore, emptyDeviceState } from "../../../cloud/state";
 import { defaultStreamLimits, IngestStream, streamConfig } from "../../../cloud/ingest/streams";
 import { encodeHistoryRecord } from "../../../cloud/records";
-import { DeviceEvent, deviceEventSubject, dlqSubject, heartbeatSubject, historySubject } from "../../../cloud/subjects";
+import { apiSubject, DeviceEvent, deviceEventSubject, dlqSubject, heartbeatSubject, historySubject } from "../../../cloud/subjects";
 import { waitFor } from "../../harness/wait";
 import { openSse } from "./sse-client";
 import { encodeHeartbeat, type ClusterHeartbeat } from "../../../cloud/membership";
@@ -71,6 +71,41 @@ describe("NatsDashboardSource on a real nats-server", () => {
     next.state.presence = { state: "offline", sinceMs: Date.now(), source: "status", reason: "will" };
     expect(await store.compareAndSet("env-1", next.state, next.revision)).not.toBeNull();
     await waitFor("offline seen", async () => (await source.fleet()).devices[0]?.presence === "offline");
+  });
+
+  it("serves the topology: a gateway's children under it, and edge jobs only once some node answers edge.jobs", async () => {
+    const store = await DeviceStateStore.ensure(nc);
+    const put = async (id: string, role: number, via: string): Promise<void> => {
+      const st = emptyDeviceState(id);
+      st.lastSeenMs = Date.now();
+      st.presence = { state: "online", sinceMs: st.lastSeenMs, source: "hello", reason: "" };
+      st.via = via;
+      st.hello = { seq: 1, atMs: st.lastSeenMs, role, capabilities: [], resources: null, location: null, firmwareVersion: "t", bootCount: 1, channels: [], heartbeatIntervalMs: 1000 };
+      expect(await store.compareAndSet(id, st, 0)).toBeGreaterThan(0);
+    };
+    await put("topo-gw", 3, "");
+    await put("topo-gw-c1", 1, "topo-gw");
+    await put("topo-gw-c0", 1, "topo-gw");
+    type Topology = { gateways: Array<{ gatewayId: string; children: Array<{ deviceId: string }>; childCount: number }>; jobs: unknown };
+    const topo = async (): Promise<Topology> => (await (await fetch(`${dash.url}api/topology`)).json()) as Topology;
+    const t = await waitFor("the gateway with its 2 children", async () => {
+      const v = await topo();
+      return v.gateways.find((g) => g.gatewayId === "topo-gw" && g.childCount === 2) ? v : null;
+    });
+    expect(t.gateways.find((g) => g.gatewayId === "topo-gw")!.children.map((c) => c.deviceId)).toEqual(["topo-gw-c0", "topo-gw-c1"]);
+    expect(t.jobs).toBeNull(); // nobody serves edge.jobs
+    const sub = nc.subscribe(apiSubject("edge.jobs"), {
+      callback: (_e, m) => { m.respond(JSON.stringify({ jobs: [{ id: "agg-1", kind: "aggregate", owner: "topo-gw", sinceMs: 1_700_000_000_000 }] })); },
+    });
+    try {
+      const withJobs = await waitFor("edge jobs shown", async () => ((await topo()).jobs !== null ? await topo() : null));
+      expect(withJobs.jobs).toEqual([{ job: "agg-1", kind: "aggregate", owner: "topo-gw", sinceMs: 1_700_000_000_000 }]);
+    } finally {
+      sub.unsubscribe();
+      // The tests below count the fleet: leave it as it was.
+      for (const id of ["topo-gw", "topo-gw-c0", "topo-gw-c1"]) await store.kv.delete(id);
+      await waitFor("topology devices gone", async () => (await source.fleet()).devices.length === 1);
+    }
   });
 
   it("builds the cluster snapshot from the monitoring endpoints and the JetStream API", async () => {

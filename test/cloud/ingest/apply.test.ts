@@ -3,7 +3,7 @@
 // state as applying each message once in order.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { applyBatch, ItemOutcome, sweepPresence, type IngestItem } from "../../../cloud/ingest/apply";
+import { applyBatch, gatewayOfflineReason, ItemOutcome, sweepGatewayPresence, sweepPresence, type IngestItem } from "../../../cloud/ingest/apply";
 import { defaultIngestConfig } from "../../../cloud/ingest/settings";
 import { decodeDeviceMessage, DlqReason } from "../../../cloud/records";
 import { emptyDeviceState, publicState, type StoredDeviceState } from "../../../cloud/state/types";
@@ -107,6 +107,40 @@ describe("applyBatch", () => {
     const back = applyBatch(off.state, [item(heartbeatEnvelope(id, 2, 1), 1, 9000)], lim);
     expect(back.state.presence).toMatchObject({ state: "online", source: "activity" });
     expect(back.events.map((e) => e.event)).toEqual(["online"]);
+  });
+
+  it("marks a child offline when its gateway went offline after its last message, and back online on its next message", () => {
+    const via = (env: Envelope, gw: string): Envelope => ({ ...env, via: gw });
+    const child = applyBatch(emptyDeviceState(id), [item(via(helloEnvelope(id, 1, 1000), "gw-a"), 1, 5000)], lim).state;
+    expect(child.via).toBe("gw-a");
+    const gwOnline = emptyDeviceState("gw-a");
+    gwOnline.presence = { state: "online", sinceMs: 1000, source: "hello", reason: "hello" };
+    expect(sweepGatewayPresence(child, gwOnline, 9000)).toBeNull();
+    expect(sweepGatewayPresence(child, null, 9000)).toBeNull();
+    const gwGone = { ...gwOnline, presence: { state: "offline" as const, sinceMs: 6000, source: "status" as const, reason: "will" } };
+    // Another gateway's state, or one that went before the child's last message: no effect.
+    expect(sweepGatewayPresence(child, { ...gwGone, deviceId: "gw-b" }, 9000)).toBeNull();
+    expect(sweepGatewayPresence(child, { ...gwGone, presence: { ...gwGone.presence, sinceMs: 4999 } }, 9000)).toBeNull();
+    const off = sweepGatewayPresence(child, gwGone, 9000)!;
+    expect(off.state.presence).toEqual({ state: "offline", sinceMs: 9000, source: "gateway-offline", reason: gatewayOfflineReason });
+    expect(off.event).toMatchObject({ event: "offline", reason: "gateway offline" });
+    expect(sweepGatewayPresence(off.state, gwGone, 9500)).toBeNull(); // once
+    // Its next message (through a second gateway) brings it back.
+    const back = applyBatch(off.state, [item(via(heartbeatEnvelope(id, 2, 1), "gw-b"), 2, 9800)], lim);
+    expect(back.state.presence).toMatchObject({ state: "online", source: "activity" });
+    expect(back.state.via).toBe("gw-b");
+  });
+
+  it("ignores a will a gateway relays for a child that came through another route since", () => {
+    const via = (env: Envelope, gw: string): Envelope => ({ ...env, via: gw });
+    let st = applyBatch(emptyDeviceState(id), [item(via(helloEnvelope(id, 1), "gw-a"), 1, 100)], lim).state;
+    st = applyBatch(st, [item(via(helloEnvelope(id, 3), "gw-b"), 2, 200)], lim).state;
+    const late = applyBatch(st, [item(via(statusEnvelope(id, 2, false), "gw-a"), 3, 300)], lim);
+    expect(late.state.presence.state).toBe("online");
+    expect(late.state.via).toBe("gw-b");
+    // The current gateway's will still counts.
+    const own = applyBatch(st, [item(via(statusEnvelope(id, 4, false), "gw-b"), 4, 400)], lim);
+    expect(own.state.presence).toMatchObject({ state: "offline", source: "status" });
   });
 
   it("rejects seq jumps and counter kind changes as dead letters, without applying them", () => {

@@ -9,6 +9,7 @@ import { startNats, type NatsCluster } from "../../harness/nats";
 import { admitAllDevices, startIngestRole, type IngestRole } from "../../../cloud/ingest";
 import { DeviceStateStore } from "../../../cloud/state";
 import { queryHistory } from "../../../cloud/history";
+import { CompressionHeader, decodePayload } from "../../../cloud/compression";
 import { decodeHistoryRecord, type OutTelemetryJson } from "../../../cloud/records";
 import { historySubject } from "../../../cloud/subjects";
 import { encodeEnvelope } from "../../../shared/proto/xsfleet.gen";
@@ -48,7 +49,11 @@ describe("ingest on a single node", () => {
     nats = await startNats({ partitions });
     nc = await connect({ servers: nats.servers });
     js = jetstream(nc);
-    role = await startIngestRole({ admission: admitAllDevices, nc, nodeId: "ingest-1", control, config: { ackWaitMs: 2_000, sweepIntervalMs: 100, heartbeatTimeoutFactor: 3 }, log: quietLog });
+    role = await startIngestRole({ admission: admitAllDevices, nc, nodeId: "ingest-1", control, config: {
+      ackWaitMs: 2_000, sweepIntervalMs: 100, heartbeatTimeoutFactor: 3,
+      // Every history record compressed (zstd) and out messages opted in (lz4): readers below decode by the header.
+      historyCompressMinBytes: 0, outCodec: "lz4", outCompressMinBytes: 0,
+    }, log: quietLog });
     store = await DeviceStateStore.open(nc);
   });
   afterAll(async () => {
@@ -61,7 +66,10 @@ describe("ingest on a single node", () => {
     const id = "dev-basic";
     const out: OutTelemetryJson[] = [];
     const events: string[] = [];
-    const outSub = nc.subscribe(`xsfleet.v1.out.${id}.telemetry`, { callback: (_e, m) => { out.push(m.json<OutTelemetryJson>()); } });
+    const outSub = nc.subscribe(`xsfleet.v1.out.${id}.telemetry`, { callback: (_e, m) => {
+      expect(m.headers?.get(CompressionHeader.Encoding)).toBe("lz4");
+      out.push(JSON.parse(dec.decode(decodePayload(m.data, m.headers))) as OutTelemetryJson);
+    } });
     const evSub = nc.subscribe(`xsfleet.v1.events.${id}.*`, { callback: (_e, m) => { events.push(m.subject.split(".").pop()!); } });
     await nc.flush();
 
@@ -144,9 +152,10 @@ describe("ingest on a single node", () => {
     const st = await store.getDeviceState(id);
     expect(st?.telemetry).toEqual({ batches: 6, points: 120, lastSeq: 6 });
     const outMsgs = await readStream(js, "XSF_OUT", `xsfleet.v1.out.${id}.telemetry`);
-    expect(outMsgs.map((m) => (JSON.parse(dec.decode(m.data)) as OutTelemetryJson).seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(outMsgs.map((m) => (JSON.parse(dec.decode(decodePayload(m.data, m.headers))) as OutTelemetryJson).seq)).toEqual([1, 2, 3, 4, 5, 6]);
     const hist = await readStream(js, "XSF_HIST", historySubject(id, "temperature"));
-    expect(hist.map((m) => decodeHistoryRecord(m.data).s)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(hist.every((m) => m.headers?.get(CompressionHeader.Encoding) === "zstd")).toBe(true);
+    expect(hist.map((m) => decodeHistoryRecord(decodePayload(m.data, m.headers)).s)).toEqual([1, 2, 3, 4, 5, 6]);
     await dev.close();
   });
 });
@@ -197,7 +206,7 @@ describe("ingest exactly-once under crashes between the steps of a batch", () =>
     const outSeqs = (await readStream(js, "XSF_OUT", `xsfleet.v1.out.${id}.telemetry`)).map((m) => (JSON.parse(new TextDecoder().decode(m.data)) as OutTelemetryJson).seq);
     expect(outSeqs.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     const hist = await readStream(js, "XSF_HIST", historySubject(id, "humidity"));
-    expect(hist.map((m) => decodeHistoryRecord(m.data).s).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(hist.map((m) => decodeHistoryRecord(decodePayload(m.data, m.headers)).s).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(casCrashes).toBe(2);
     expect(role.stats().points).toBe(150);
     await dev.close();

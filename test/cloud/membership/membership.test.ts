@@ -12,6 +12,8 @@ import { MembershipDriver, type MemberStatusEvent } from "../../../cloud/members
 import { ClusterApiSubject, heartbeatSubject, swimSubject } from "../../../cloud/subjects";
 import type { HistoryEntry, MemberView } from "../../../cloud/membership/types";
 import { startNats, type NatsCluster } from "../../harness/nats";
+import { Registry } from "prom-client";
+import { registerMembershipMetrics } from "../../../cloud/membership";
 
 let nats: NatsCluster;
 let client: NatsConnection;
@@ -54,9 +56,17 @@ describe("membership over NATS", () => {
   let n1: MembershipDriver;
   let n2: MembershipDriver;
   let n3: MembershipDriver;
+  // m1's Prometheus view, registered from the start so it sees every probe and verdict.
+  const registry = new Registry();
+  const sample = async (series: string): Promise<number | undefined> => {
+    const text = await registry.metrics();
+    const line = text.split("\n").find((l) => l.startsWith(series + " "));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
 
   it("members discover each other through heartbeats and SWIM", async () => {
     [n1, n2, n3] = await Promise.all([node("m1"), node("m2"), node("m3")]);
+    registerMembershipMetrics(registry, n1);
     new ClusterApi({ nc: conns.get("m1")!, membership: n1, history: n1.history }).start();
     for (const d of [n1, n2, n3]) {
       await waitFor(`${d.nodeId} to see all up`, () => d.members().filter((m) => m.status === "up" && m.swim === "alive").length === 3);
@@ -106,6 +116,23 @@ describe("membership over NATS", () => {
     const down = await waitFor("m1 to see m2 down", () => events.get("m1")!.slice(seenBefore).find((e) => e.nodeId === "m2" && e.status === "down"));
     expect(n1.member("m2")?.swim).toBe("left");
     console.log(`[membership] leave of m2: down on m1 after ${down.atMs - leftAtMs} ms (${down.cause})`);
+  });
+
+  it("exports members by status, suspicion, status changes and SWIM probe round trips (m1's metrics)", async () => {
+    expect(await sample('xsfleet_membership_members{status="up"}')).toBe(2);
+    expect(await sample('xsfleet_membership_members{status="down"}')).toBe(1);
+    // m3's crash and m2's leave were seen as downs, m3's return as an up.
+    expect(await sample('xsfleet_membership_status_changes_total{status="down"}')).toBeGreaterThanOrEqual(2);
+    expect(await sample('xsfleet_membership_status_changes_total{status="up"}')).toBeGreaterThanOrEqual(1);
+    // A number for the present peer (its value depends on the machine's timing); the threshold is the detector's.
+    expect(await sample('xsfleet_membership_suspicion{member="m3"}')).toBeGreaterThanOrEqual(0);
+    expect(await sample("xsfleet_membership_suspicion_threshold")).toBe(n1.members()[1]!.threshold);
+    const acked = await sample('xsfleet_swim_probes_total{result="acked"}');
+    expect(acked).toBeGreaterThan(0);
+    // Every acked probe (direct or indirect) has its round trip in the histogram.
+    const indirect = (await sample('xsfleet_swim_probes_total{result="acked_indirect"}'))!;
+    expect(await sample("xsfleet_swim_probe_rtt_seconds_count")).toBe(acked! + indirect);
+    expect(await sample('xsfleet_membership_messages_total{event="heartbeatsReceived"}')).toBeGreaterThan(0);
   });
 
   it("answers a bad request with a clear error", async () => {

@@ -99,6 +99,15 @@ describe("cloud node configuration", () => {
     expect(() => loadConfig({ argv: ["--registry", "etcd"] })).toThrow(/registry.*must be one of kv, control/);
   });
 
+  it("reads the edge jobs the orchestrator places (flag as JSON, checked with the device's own parser)", () => {
+    const jobs = JSON.stringify([{ id: "agg-1", spec: "aggregate;w=10000;ch=temperature", sources: ["s1"] }, { id: "rules-1", spec: "rules;ch=temperature;gt=30" }]);
+    const c = loadConfig({ argv: ["--edge-jobs", jobs] });
+    expect(c.orchestration.edge.jobs.map((j) => [j.job.id, j.job.kind, j.sources])).toEqual([["agg-1", "aggregate", ["s1"]], ["rules-1", "rules", []]]);
+    expect(loadConfig({ argv: [] }).orchestration.edge.jobs).toEqual([]);
+    expect(issuesOf(() => loadConfig({ argv: ["--edge-jobs", "not json"] }))[0]!.message).toMatch(/not JSON/);
+    expect(issuesOf(() => loadConfig({ argv: ["--edge-jobs", JSON.stringify([{ id: "x", spec: "aggregate;w=5" }])] }))[0]!.message).toMatch(/window/);
+  });
+
   it("checks the ingest section at startup, with the ingest role's own rules", () => {
     const issues = issuesOf(() => validateConfig({ ingest: { batchMax: 0, bogus: true } }));
     expect(issues).toHaveLength(1);
@@ -128,5 +137,19 @@ describe("cloud node configuration", () => {
     expect(usage()).toMatch(/--nats-servers <value>\s+comma-separated NATS URLs .*\(env XSFLEET_NATS_SERVERS\)/);
     expect(await runCloudNode(["--replicas", "9"], { env: {}, out: (t) => out.push(t), err: (t) => err.push(t) })).toBe(2);
     expect(err.join("\n")).toMatch(/streams.replicas \(flag --replicas\): must be an integer from 1 to 5, got 9/);
+  });
+
+  it("checks the cache settings: the role needs orchestration, the backend must be known, redis needs a host", () => {
+    const issues = issuesOf(() => loadConfig({
+      argv: ["--roles", "api,cache", "--cache", "memcached"],
+      env: {},
+    }));
+    const by = (p: string) => issues.find((i) => i.path === p);
+    expect(by("roles")?.message).toMatch(/the cache role needs the orchestration role/);
+    expect(by("cache.backend")?.message).toMatch(/must be one of ring, redis, off, got "memcached"/);
+    expect(by("cache.backend")?.source).toBe("flag --cache");
+    expect(issuesOf(() => validateConfig({ cache: { backend: "redis", vnodes: 0 } })).map((i) => i.path).sort()).toEqual(["cache.redis.host", "cache.vnodes"]);
+    const ok = validateConfig({ roles: ["api", "orchestration", "cache"], cache: { replicationFactor: 3 } });
+    expect(ok.cache).toMatchObject({ backend: "ring", replicationFactor: 3, vnodes: 128 });
   });
 });

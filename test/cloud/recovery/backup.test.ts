@@ -16,7 +16,9 @@ import { CommandKind, ControlStateMachine } from "../../../cloud/control";
 import { ControlPlaneLock } from "../../../cloud/lock";
 import { openRegistryBucket, registryBucket } from "../../../cloud/registry";
 import { deviceStateBucket, ensureDeviceStateBucket } from "../../../cloud/state";
-import { backupCluster, digestKv, readBackup, restoreCluster } from "../../../cloud/recovery";
+import { backupCluster, digestKv, readBackup, restoreCluster, type BackupManifest } from "../../../cloud/recovery";
+import { codecs } from "../../../cloud/compression";
+import { createHash } from "node:crypto";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { RecoveryHistory } from "../../../cloud/membership/history";
 import { localProposer } from "../../harness/local-proposer";
@@ -110,6 +112,13 @@ describe("backup and restore", () => {
     const lease = await new ControlPlaneLock({ propose: localProposer(controlDst), ownerId: "node-2" }).acquire("role/scheduler", { ttlMs: 1000, timeoutMs: 0 });
     expect(lease).toMatchObject({ ok: false, error: "timeout", holder: "node-1" });
 
+    // Stream files are stored compressed (zstd by default) and restored through the header of the manifest.
+    const streamFiles = manifest.files.filter((f) => f.kind !== "control");
+    expect(streamFiles.length).toBeGreaterThan(0);
+    for (const f of streamFiles) {
+      expect(f.encoding).toBe("zstd");
+      expect(f.bytes).toBeLessThan(f.rawBytes!);
+    }
     const bytes = manifest.files.reduce((s, f) => s + f.bytes, 0);
     console.log(`[recovery] backup of ${manifest.files.map((f) => `${f.source}:${f.entries}`).join(", ")} (${bytes} bytes) in ${backupMs} ms; ` +
       `restore into a fresh nats-server + verification in ${restoreMs} ms`);
@@ -128,5 +137,16 @@ describe("backup and restore", () => {
     rmSync(path.join(bad, "control.snapshot"));
     await expect(readBackup(bad)).rejects.toThrow(/missing/);
     await expect(backupCluster({ nc: ncSrc, dir: good, kvBuckets: [] })).rejects.toThrow(/already exists/);
+
+    // A zip bomb in place of a stream file, with a consistent checksum: refused at the manifest's rawBytes.
+    const bomb = path.join(root, "b-bomb");
+    cpSync(good, bomb, { recursive: true });
+    const m = JSON.parse(readFileSync(path.join(bomb, "manifest.json"), "utf8")) as BackupManifest;
+    const target = m.files.find((f) => f.name === `stream.${STREAM}.jsonl`)!;
+    const packed = codecs.zstd.compress(new Uint8Array(64 * 1024 * 1024));
+    writeFileSync(path.join(bomb, target.name), packed);
+    const forged = { ...target, bytes: packed.byteLength, sha256: createHash("sha256").update(packed).digest("hex"), encoding: "zstd" as const, rawBytes: 4096 };
+    writeFileSync(path.join(bomb, "manifest.json"), JSON.stringify({ ...m, files: m.files.map((f) => (f === target ? forged : f)) }));
+    await expect(readBackup(bomb)).rejects.toThrow(/exceeds the cap of 4096 bytes/);
   });
 });

@@ -1,8 +1,10 @@
 // The whole shadow loop with the real firmware runtime (simulated actuator
-// over MQTT, file storage) against a cloud node with the api role: a desired
-// value written through the API reaches the device as a delta, the device
-// applies it and reports on its heartbeats, the reported document converges
-// and the delta closes; after a restart (same state dir) the device's dots
+// over MQTT, file storage) against a cloud node with the api and ingest
+// roles (and an in-process control-plane replica for ingest's partition
+// leases): a desired value written through the API reaches the device as a
+// delta, the device applies it and reports on its heartbeats, ingest joins
+// the reports in its partitioned pipeline under the device's key (`dev`),
+// the reported document converges and the delta closes; after a restart (same state dir) the device's dots
 // continue where they were (no dot reuse) and a delta written while it was
 // offline is applied on Hello.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -16,16 +18,19 @@ import { startSimDevice, type SimDevice } from "../../../firmware/host/sim-devic
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { waitFor } from "../../harness/wait";
 import { startTestNode } from "../api/fixture";
+import { startControlPlaneInProcess, type InProcessControlPlane } from "../../harness/control-plane";
 
 let nats: NatsCluster;
 let node: CloudNode;
+let cp: InProcessControlPlane;
 let nc: NatsConnection;
 let api: ApiClient;
 let dir: string;
 
 beforeAll(async () => {
-  nats = await startNats({ size: 1 });
-  node = await startTestNode(nats.servers, { nodeId: "loop-node", roles: ["api", "commands"] });
+  nats = await startNats({ size: 1, partitions: 16 });
+  cp = await startControlPlaneInProcess(nats.servers[0]!);
+  node = await startTestNode(nats.servers, { nodeId: "loop-node", roles: ["api", "commands", "ingest"] });
   nc = await connect({ servers: nats.servers });
   api = new ApiClient(nc);
   dir = mkdtempSync(path.join(tmpdir(), "xsfleet-shadow-loop-"));
@@ -34,6 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await nc?.close();
   await node?.stop();
+  await cp?.stop();
   await nats?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -44,6 +50,7 @@ describe("shadow loop with the real firmware", () => {
   it("desired → delta → device → report on heartbeats → reported; survives a restart without reusing dots", async () => {
     const id = "loop-act-1";
     const start = () => startSimDevice({ deviceId: id, brokerUrl: nats.nodes[0]!.mqttUrl, stateDir: path.join(dir, id), role: "actuator", heartbeatIntervalMs: 500 });
+    await api.register(id, {});
     let dev: SimDevice = await start();
     try {
       await dev.waitFor("connected");
@@ -53,6 +60,8 @@ describe("shadow loop with the real firmware", () => {
         return s.reported.fields.led?.values[0] === "on" ? s : undefined;
       });
       expect(s1.reported.fields.led!.siblings).toEqual([{ writer: "dev", counter: 1, value: "on" }]);
+      // Joined by ingest under the device's key (no api node's key).
+      expect(s1.reported.writers).toEqual(["dev"]);
       expect(s1.delta).toEqual({ fields: {}, conflicts: [] });
 
       // Offline: the operator changes it; the device restarts from its state dir and gets it on Hello.
