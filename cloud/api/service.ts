@@ -18,10 +18,11 @@ import type { ApiLimits } from "./settings";
 import {
   ApiEndpoint, ApiError, apiErrorStatus, apiQueueGroup, apiServiceName, apiServiceVersion, defaultCommandTimeoutMs,
   type ApiErrorBody, type ApiErrorCode, type CommandReply, type ConfigSetReply, type DecommissionReply, type DeviceReply, type ListReply, type MeshCountersReply, type StateReply,
-  type TelemetryQueryReply,
+  type TelemetryQueryReply, type AnalyticsApi,
 } from "./types";
 import { ApiClient } from "./client";
 import { registerShadowEndpoints, shadowApiError } from "./shadow-endpoints";
+import { registerAnalyticsEndpoints } from "./analytics-endpoints";
 import type { ShadowStore } from "../shadow";
 import { withRequestSpan } from "./spans";
 import { boolField, deviceIdField, intField, objectField, onlyFields, parseBody, stringField, type Body } from "./validate";
@@ -50,6 +51,8 @@ export interface ApiRoleDeps {
   queryHistory?: HistoryQueryFn;
   /** Device shadows (cloud/shadow); the shadow.* endpoints answer not_available without it. */
   shadow?: ShadowStore;
+  /** Windows, alerts and rules (cloud/analytics via cloud/node); those endpoints answer not_available without it. */
+  analytics?: AnalyticsApi;
   /** Metrics hook: called once per request with the endpoint, status (200 or error status) and duration. */
   onRequest?: (endpoint: ApiEndpoint, status: number, durationMs: number) => void;
   /** A span per request (spans.ts); absent or null: off. */
@@ -124,6 +127,7 @@ export async function startApiRole(d: ApiRoleDeps): Promise<ApiRole> {
 
   registerEndpoints(d, add);
   registerShadowEndpoints(d.shadow, d.nodeId, add);
+  registerAnalyticsEndpoints(d.analytics, add);
   // Make sure the server has the endpoint subscriptions before we report the role as started.
   await d.nc.flush();
 

@@ -27,6 +27,14 @@ export const ApiEndpoint = {
   ShadowPut: "shadow.put",
   ShadowDelete: "shadow.delete",
   ShadowHistory: "shadow.history",
+  // Stream processing (cloud/analytics, docs/analytics.md).
+  AnalyticsWindows: "analytics.windows",
+  AlertsList: "alerts.list",
+  AlertsAck: "alerts.ack",
+  AlertsHistory: "alerts.history",
+  RulesList: "rules.list",
+  RulesPut: "rules.put",
+  RulesDelete: "rules.delete",
   // Served by the provisioning role (service xsfleet-provisioning, docs/security.md).
   ClaimsCreate: "claims.create",
   ClaimsList: "claims.list",
@@ -134,6 +142,42 @@ export interface CredentialsRevokeRequest { deviceId: string; reason?: string }
 export interface CredentialsRevokeReply { deviceId: string; revoked: number }
 
 /** Error codes in the reply body; the numeric status goes in the Nats-Service-Error-Code header. */
+export interface WindowsRequest { key?: string; deviceId?: string; operator?: string; fromMs: number; toMs: number; limit?: number }
+/** One window result (shared/stream WindowResult + its operator and id). */
+export interface WindowJson {
+  id: string; operator: string; key: string; channel: string; start: number; end: number; revision: number; final: boolean;
+  count: number; sum: number; min: number; max: number; mean: number; last: number; p50?: number; p90?: number; p99?: number;
+}
+export interface WindowsReply { windows: WindowJson[]; truncated: boolean }
+export interface AlertJson {
+  ruleId: string; key: string; episode: number; state: "raised" | "acknowledged" | "cleared"; reason: string; value?: number;
+  raisedAtMs: number; ackedAtMs?: number; ackedBy?: string; clearedAtMs?: number; raiseId: string; clearId?: string;
+}
+export interface AlertEventJson { id: string; ruleId: string; key: string; episode: number; state: AlertJson["state"]; t: number; reason: string; value?: number; by?: string }
+export interface AlertsListRequest { state?: AlertJson["state"]; ruleId?: string; limit?: number }
+export interface AlertsListReply { alerts: AlertJson[] }
+export interface AlertsAckRequest { ruleId: string; key: string; episode: number; by?: string }
+export interface AlertsAckReply { alert: AlertJson }
+export interface AlertsHistoryRequest { ruleId?: string; key?: string; sinceMs?: number; limit?: number }
+export interface AlertsHistoryReply { events: AlertEventJson[]; truncated: boolean }
+export interface RuleRecordJson { id: string; version: number; ruleJson: string; updatedAtMs: number }
+export interface RulesListReply { rules: RuleRecordJson[]; tableVersion: number }
+export interface RulesPutRequest { rule: object; expectedVersion?: number }
+export interface RulesDeleteRequest { ruleId: string }
+export interface RuleReply { rule: RuleRecordJson }
+
+/** The analytics endpoints' seam (wired by cloud/node from cloud/analytics); replies are passed through as JSON. */
+export interface AnalyticsApi {
+  windows(q: { key: string; operator?: string; fromMs: number; toMs: number; limit?: number }): Promise<unknown>;
+  alertsList(q: { state?: string; ruleId?: string; limit?: number }): Promise<unknown>;
+  alertsAck(q: { ruleId: string; key: string; episode: number; by: string }): Promise<unknown>;
+  alertsHistory(q: { ruleId?: string; key?: string; sinceMs?: number; limit?: number }): Promise<unknown>;
+  rulesList(): Promise<unknown>;
+  /** Refuses an invalid rule with bad_request naming every problem (shared/stream validateRule). */
+  rulesPut(rule: unknown, expectedVersion?: number): Promise<unknown>;
+  rulesDelete(ruleId: string): Promise<unknown>;
+}
+
 export const ApiErrorCode = {
   BadRequest: "bad_request",
   NotFound: "not_found",
@@ -194,6 +238,13 @@ export interface ApiContract {
   "shadow.put": [ShadowPutRequest, ShadowWriteReply];
   "shadow.delete": [ShadowDeleteRequest, ShadowWriteReply];
   "shadow.history": [ShadowHistoryRequest, ShadowHistoryReply];
+  "analytics.windows": [WindowsRequest, WindowsReply];
+  "alerts.list": [AlertsListRequest, AlertsListReply];
+  "alerts.ack": [AlertsAckRequest, AlertsAckReply];
+  "alerts.history": [AlertsHistoryRequest, AlertsHistoryReply];
+  "rules.list": [Record<string, never>, RulesListReply];
+  "rules.put": [RulesPutRequest, RuleReply];
+  "rules.delete": [RulesDeleteRequest, RuleReply];
   "claims.create": [ClaimsCreateRequest, ClaimsCreateReply];
   "claims.list": [ClaimsListRequest, ClaimsListReply];
   "claims.revoke": [ClaimsRevokeRequest, ClaimsRevokeReply];

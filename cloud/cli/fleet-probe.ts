@@ -12,7 +12,7 @@ import { DevicePresence } from "../../shared/device-presence";
 import { MemberStatus, type MemberView } from "../membership";
 import { DeviceStateMirror, deviceStateBucket } from "../state";
 import { Uplink } from "../../shared/topics";
-import { allOutTelemetrySubject, allPartitionedDevicesSubject, cacheStatsSubject, ClusterApiSubject, EdgeApiSubject } from "../subjects";
+import { allAlertsSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, cacheStatsSubject, ClusterApiSubject, EdgeApiSubject } from "../subjects";
 import { summarizeCacheStats, type CacheSummary } from "../cache";
 import type { EdgeJobsReply } from "../recovery";
 
@@ -52,6 +52,8 @@ export interface FleetSnapshot {
   edgeJobs: { placed: number; jobs: number } | null;
 }
 
+/** Alert ids remembered to count each once (then forgotten: a late copy may count again). */
+const alertIdsSeenMax = 100_000;
 /** The data sets the status shows, each by the stream that holds it. */
 const replicatedSets: readonly { dataSet: DataSet; stream: string }[] = [
   ...[IngestStream.Uplinks, IngestStream.History, IngestStream.Out].map((stream) => ({ dataSet: ingestStreamDataSet[stream], stream })),
@@ -74,6 +76,9 @@ export class FleetProbe {
   #sub: Subscription | undefined;
   #points = 0;
   #batches = 0;
+  #alertsSub: Subscription | undefined;
+  /** Alert events seen since the probe started (cloud/analytics, xsfleet.v1.alerts.>). */
+  readonly alerts = { raised: 0, acknowledged: 0, cleared: 0 };
 
   constructor(readonly nc: NatsConnection) {
     this.#devices = new DeviceStateMirror(nc, { devicesMax: devicesShownMax }).start();
@@ -92,6 +97,27 @@ export class FleetProbe {
           this.#batches++;
         } catch {
           // not ours to judge; ingest validated it
+        }
+      }
+    })();
+  }
+
+  /** Starts counting alert events (raised, acknowledged, cleared) on xsfleet.v1.alerts.>. */
+  watchAlerts(): void {
+    const sub = this.nc.subscribe(allAlertsSubject);
+    this.#alertsSub = sub;
+    void (async () => {
+      // Core subscribers see a replay's republished copies too (the stream drops them): count each id once.
+      const seen = new Set<string>();
+      for await (const m of sub) {
+        try {
+          const { state: st, id } = m.json<{ state?: string; id?: string }>();
+          if (typeof id !== "string" || seen.has(id)) continue;
+          if (seen.size >= alertIdsSeenMax) seen.clear();
+          seen.add(id);
+          if (st === "raised" || st === "acknowledged" || st === "cleared") this.alerts[st]++;
+        } catch {
+          // not an alert event
         }
       }
     })();
@@ -183,6 +209,7 @@ export class FleetProbe {
 
   stop(): void {
     this.#sub?.unsubscribe();
+    this.#alertsSub?.unsubscribe();
     this.#devices.stop();
   }
 }

@@ -63,6 +63,8 @@ export function fmtRate(v: number): string {
 
 /** What one status line shows. */
 export interface StatusInputs {
+  /** Alert events of the analytics role since `up` started; null when it does not run. */
+  alerts?: { raised: number; acknowledged: number; cleared: number } | null;
   devicesOnline: number;
   devicesKnown: number;
   /** The in-process simulated fleet, when `up` runs one. */
@@ -102,7 +104,9 @@ export function statusLine(i: StatusInputs): string {
     (i.mesh ? ` | mesh ${i.mesh.converged}/${i.mesh.peers} at ${i.mesh.events} events` : "") +
     (i.edgeJobs ? ` | edge jobs ${i.edgeJobs.placed} placed${i.edgeJobs.placed < i.edgeJobs.jobs ? ` (${i.edgeJobs.jobs - i.edgeJobs.placed} unplaced)` : ""}` : "") +
     ` | ${fmtRate(i.batchesPerSec)} batches/s | ${fmtRate(i.pointsPerSec)} points/s` +
-    ` | lag ${i.consumerLag} | dead letters ${i.deadLetters} | ${processSummary("cloud", i.cloud, " up")}` +
+    ` | lag ${i.consumerLag} | dead letters ${i.deadLetters}` +
+    (i.alerts ? ` | alerts ${i.alerts.raised} raised, ${i.alerts.cleared} cleared${i.alerts.acknowledged ? `, ${i.alerts.acknowledged} acked` : ""}` : "") +
+    ` | ${processSummary("cloud", i.cloud, " up")}` +
     (raft.length ? ` | ${processSummary("raft", raft, "")}` : "") +
     (i.members ? ` | members ${i.members.up} up${i.members.suspect ? `, ${i.members.suspect} suspect` : ""}${i.members.down ? `, ${i.members.down} down` : ""}` : "") +
     (paxos.length ? ` | ${processSummary("paxos", paxos, "")}` : "") +

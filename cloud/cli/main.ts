@@ -40,6 +40,10 @@ const commands: Record<string, Subcommand> = {
     summary: "revoke a device's credentials (disconnects it; it needs a new claim)",
     run: async (argv) => (await import("./claims")).runCredentials(argv),
   },
+  rules: {
+    summary: "alert rules of the analytics role: list, put <file>, delete <id>",
+    run: async (argv) => (await import("./rules")).runRules(argv),
+  },
   trust: {
     summary: "create the keys and creds of a secured deployment (containers): trust init",
     run: async (argv) => (await import("./trust")).runTrust(argv),

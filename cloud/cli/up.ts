@@ -99,6 +99,8 @@ interface Stack {
   servers: string[];
   mqttUrls: string[];
   cloud: StackProcess[];
+  /** The analytics role runs and its example rules are stored (the status line counts alerts). */
+  analytics?: boolean;
   control: StackProcess[];
   fleet: SimFleet | null;
   /** `--moddable N`: devices running the Moddable-built firmware in mcsim. */
@@ -270,6 +272,44 @@ async function seedDesiredShadow(stack: Stack, ids: readonly string[], log: (m: 
 
 const shadowExampleField = "mode";
 
+/** The example rules of the local stack (docs/analytics.md "Example rules"): the room-climate humidity of the first
+ *  sensors drives the first actuator's output (set {on}) — above 44.5 % for 30 s → on, below 43.5 % for 30 s → off
+ *  (the replayed traces cross these within minutes at the default speed-up) — and a sensor silent for 60 s raises an event. */
+export function exampleRules(ids: readonly string[], actuators: number): object[] {
+  const sensors = ids.slice(0, Math.max(0, ids.length - actuators)).slice(0, 8);
+  const actuator = actuators > 0 ? ids[ids.length - actuators] : undefined;
+  if (sensors.length === 0) return [];
+  return [
+    {
+      id: "humidity-fan", name: "humidity above 44.5 % for 30 s → fan on; below 43.5 % for 30 s → fan off", severity: "warning",
+      match: { devices: sensors, channel: "humidity" }, when: { kind: "threshold", above: 44.5, clearBelow: 43.5 }, raiseForMs: 30_000, clearForMs: 30_000,
+      actions: [
+        ...(actuator ? [{ kind: "command", device: actuator, command: "set", args: { on: true }, on: "raise" }, { kind: "command", device: actuator, command: "set", args: { on: false }, on: "clear" }] : []),
+        { kind: "event", on: "raise" },
+      ],
+    },
+    {
+      id: "sensor-silent", name: "no humidity for 60 s", severity: "critical",
+      match: { devices: sensors, channel: "humidity" }, when: { kind: "absence", forMs: 60_000 }, actions: [{ kind: "event", on: "raise" }],
+    },
+  ];
+}
+
+async function seedExampleRules(stack: Stack, ids: readonly string[], actuators: number, log: (m: string) => void): Promise<void> {
+  const nc = await stackConnect(stack, "xsfleet-up");
+  try {
+    const api = new ApiClient(nc, { timeoutMs: 10_000 });
+    const stored: string[] = [];
+    for (const rule of exampleRules(ids, actuators)) stored.push((await api.call(ApiEndpoint.RulesPut, { rule })).rule.id);
+    stack.analytics = true;
+    log(`analytics: example rules ${stored.join(", ")} (xsfleet rules list; alerts on the status line and the dashboard)`);
+  } catch (e) {
+    log(`analytics: example rules not stored: ${(e as Error).message}`);
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Claims one claims.create call asks for (within the provisioning role's default claimsPerRequestMax). */
 const claimsPerCallMax = 250;
 
@@ -375,7 +415,8 @@ async function startStack(
     ...(sec ? { security: { acceptorArgs: paxosAcceptorSecurityArgs(sec), probe: { credsFile: sec.creds.admin, ...(sec.tls ? { tls: { caFile: sec.tls.caFile } } : {}) } } } : {}),
   })));
   // Every node runs the cache role: the ring is the nodes' SWIM view (orchestration), reads of the API and ingest's registry gate go through it.
-  const roles: CloudRole[] = ["ingest", "api", "commands", "orchestration", "cache"];
+  // Analytics needs the Raft control plane (partition leases, the rules table): with --registry control only.
+  const roles: CloudRole[] = ["ingest", "api", "commands", "orchestration", "cache", ...(o.registry === "control" ? ["analytics" as const] : [])];
   if (sec) roles.push("provisioning");
   const backups = o.registry === "control" && o.backupIntervalS > 0;
   const backupDir = path.join(o.stateDir, "backups");
@@ -442,6 +483,7 @@ async function startStack(
     }
     stack.fleet = fleet;
     await seedDesiredShadow(stack, simFleetIds(Math.min(o.devices, shadowExampleDevicesMax)), log);
+    if (roles.includes("analytics")) await seedExampleRules(stack, simFleetIds(o.devices), o.actuators, log);
   }
   check();
   if (o.topology === "star" || o.topology === "mixed") await startStar(stack, o, log);
@@ -459,6 +501,7 @@ async function startStack(
   stack.probe = new FleetProbe(nc);
   if (stack.stopping) throw new Aborted("stopping");
   stack.probe.watchOutput();
+  stack.probe.watchAlerts();
   if (sec) for (const line of integratorHint(sec, stack.servers)) log(line);
 }
 
@@ -729,7 +772,7 @@ function startStatusTimer(stack: Stack, status: ReturnType<typeof liveStatus>): 
         star: stack.star ? { gateways: stack.star.gateways.length, children: stack.star.children.length, connected: stack.star.connected() } : null,
         moddable: stack.moddable ? { connected: stack.moddable.connected(), devices: stack.moddable.ids.length } : null,
         batchesPerSec: rates.rate("msgs", probe.outputBatches), pointsPerSec: rates.rate("pts", probe.outputPoints),
-        consumerLag: s.consumerLag, deadLetters: s.deadLetters,
+        consumerLag: s.consumerLag, deadLetters: s.deadLetters, alerts: stack.analytics ? { ...probe.alerts } : null,
         cloud, control, members: s.members, singletons: s.singletons, cache: s.cache, replication: s.replication, edgeJobs: s.edgeJobs,
       }), force);
     }).catch((e: unknown) => status.update(`status unavailable: ${(e as Error).message}`)).finally(() => {

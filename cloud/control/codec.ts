@@ -175,6 +175,18 @@ export function readCommand(value: unknown, limits: ControlLimits): Command {
     case CommandKind.MemberLeave:
       cmd = { kind, nodeId: name("nodeId"), incarnation: f.int("incarnation", 1, ID_MAX) };
       break;
+    case CommandKind.RulePut: {
+      const ruleJson = f.str("ruleJson", limits.ruleBytesMax);
+      const expectedVersion = f.optInt("expectedVersion", 0, ID_MAX);
+      cmd = expectedVersion === undefined ? { kind, ruleJson } : { kind, ruleJson, expectedVersion };
+      break;
+    }
+    case CommandKind.RuleDelete:
+      cmd = { kind, ruleId: f.str("ruleId", limits.nameBytesMax) };
+      break;
+    case CommandKind.RuleList:
+      cmd = { kind };
+      break;
     case CommandKind.RestoreChunk:
       cmd = {
         kind, restoreId: name("restoreId"), index: f.int("index", 0, ID_MAX), total: f.int("total", 1, ID_MAX),

@@ -7,4 +7,5 @@ export { encodeEnvelope, decodeEnvelope, validateEnvelope, readApplyResult } fro
 export { Sessions, type SessionLimits, type SessionCheck, type ResponseReader } from "./sessions";
 export { FieldError } from "./fields";
 export { canonicalBytes, parseBoundedJson } from "./canonical-json";
+export { RuleTable, checkRuleJson, type RulesDump } from "./rules";
 export { restoreCommands, RESTORE_COUNTER_GAP_DEFAULT, RESTORE_COUNTER_GAP_MAX, RESTORE_CHUNK_BYTES } from "./restore";

@@ -27,6 +27,10 @@ export interface ControlLimits {
   readonly membersMax: number;
   readonly memberRolesMax: number;
   readonly sessionsMax: number;
+  /** Alert rules stored (rules.ts). */
+  readonly rulesMax: number;
+  /** One rule's canonical JSON. */
+  readonly ruleBytesMax: number;
   /** Responses remembered per session (for out-of-order retries). */
   readonly sessionResponsesMax: number;
   /** A session idle this long (state-machine time) is forgotten. */
@@ -52,6 +56,8 @@ export const DEFAULT_CONTROL_LIMITS: ControlLimits = Object.freeze({
   membersMax: 256,
   memberRolesMax: 8,
   sessionsMax: 10_000,
+  rulesMax: 500,
+  ruleBytesMax: 16 * 1024,
   sessionResponsesMax: 16,
   sessionTtlMs: 10 * 60_000,
   ttlMsMin: 1,

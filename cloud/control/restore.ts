@@ -28,6 +28,7 @@ import { createHash } from "node:crypto";
 import { FieldError } from "./fields";
 import type { LeasesDump } from "./leases";
 import type { LocksDump } from "./locks";
+import type { RulesDump } from "./rules";
 import { CommandKind, type Command, type MemberRecord } from "./types";
 
 /** Fencing counters jump this far past the backup's (and the target's) on restore. */
@@ -43,6 +44,8 @@ export interface StateDumps {
   leases: LeasesDump;
   locks: LocksDump;
   members: { incarnationLast: number; members: MemberRecord[] };
+  /** The analytics rules (rules.ts); absent in snapshots that never held one. */
+  rules?: RulesDump;
   timeMs: number;
 }
 
@@ -124,6 +127,7 @@ export function mergeForRestore(target: StateDumps, backup: StateDumps, counterG
     },
     locks: { fenceTokenLast: raise(target.locks.fenceTokenLast, backup.locks.fenceTokenLast), locks: [...locks.keys()].sort().map((n) => locks.get(n)!) },
     members: { ...backup.members, incarnationLast: raise(target.members.incarnationLast, backup.members.incarnationLast) },
+    ...(backup.rules ? { rules: backup.rules } : {}),
     timeMs: Math.max(target.timeMs, backup.timeMs),
   };
 }

@@ -17,6 +17,7 @@ import { Locks } from "./locks";
 import { Membership } from "./membership";
 import { DeviceRegistry } from "./registry";
 import { RestoreStaging, mergeForRestore, readStaging, type StateDumps } from "./restore";
+import { RuleTable } from "./rules";
 import { Sessions } from "./sessions";
 import {
   CONTROL_FORMAT_VERSION,
@@ -41,7 +42,7 @@ export class SnapshotError extends Error {
 
 const READ_KINDS: ReadonlySet<string> = new Set<ReadCommand["kind"]>([
   CommandKind.DeviceGet, CommandKind.DeviceList, CommandKind.ConfigGet,
-  CommandKind.RoleGet, CommandKind.LockCheckFence, CommandKind.MemberList,
+  CommandKind.RoleGet, CommandKind.LockCheckFence, CommandKind.MemberList, CommandKind.RuleList,
 ]);
 
 export function isReadCommand(cmd: Command): cmd is ReadCommand {
@@ -55,6 +56,7 @@ interface Parts {
   leases: Leases;
   locks: Locks;
   members: Membership;
+  rules: RuleTable;
   sessions: Sessions<ApplyResult>;
 }
 
@@ -67,6 +69,7 @@ function emptyParts(limits: ControlLimits): Parts {
     leases: new Leases(limits),
     locks: new Locks(limits),
     members: new Membership(limits),
+    rules: new RuleTable(limits),
     sessions: new Sessions<ApplyResult>(limits, readApplyResult),
   };
 }
@@ -157,6 +160,8 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
       case CommandKind.MemberJoin: return p.members.join(cmd, t);
       case CommandKind.MemberHeartbeat: return p.members.heartbeat(cmd, t);
       case CommandKind.MemberLeave: return p.members.leave(cmd);
+      case CommandKind.RulePut: return p.rules.put(cmd, t);
+      case CommandKind.RuleDelete: return p.rules.delete(cmd);
       case CommandKind.RestoreChunk: return this.#restoreChunk(cmd);
       case CommandKind.RestoreCommit: return this.#restoreCommit(cmd);
       default: return this.#dispatchRead(cmd, t);
@@ -172,6 +177,7 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
       case CommandKind.RoleGet: return p.leases.getRole(cmd, t);
       case CommandKind.LockCheckFence: return p.locks.checkFence(cmd, t);
       case CommandKind.MemberList: return p.members.list(t);
+      case CommandKind.RuleList: return p.rules.list();
     }
   }
 
@@ -193,7 +199,12 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
 
   #stateDumps(): Omit<StateDumps, "timeMs"> {
     const p = this.#parts;
-    return { devices: p.registry.dump(), configs: p.configs.dump(), leases: p.leases.dump(), locks: p.locks.dump(), members: p.members.dump() };
+    const rules = p.rules.dump();
+    return {
+      devices: p.registry.dump(), configs: p.configs.dump(), leases: p.leases.dump(), locks: p.locks.dump(), members: p.members.dump(),
+      // Absent while no rule was ever stored, so snapshots of older releases and their bytes stay as they were.
+      ...(rules.tableVersion > 0 ? { rules } : {}),
+    };
   }
 
   restore(bytes: Uint8Array): void {
@@ -219,6 +230,7 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
       parts.leases.load(f.raw("leases"));
       parts.locks.load(f.raw("locks"));
       parts.members.load(f.raw("members"));
+      if (f.has("rules")) parts.rules.load(f.raw("rules"));
       parts.sessions.load(f.array("sessions", this.limits.sessionsMax));
       if (f.has("restoreStaging")) parts.restore.load(readStaging(f.raw("restoreStaging"), "snapshot.restoreStaging", (n) => NAME_PATTERN.test(n) && n.length <= this.limits.nameBytesMax));
       f.done();
@@ -252,7 +264,8 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
       throw err;
     }
     const dumpsOf = (parts: Parts, timeMs: number): StateDumps => ({
-      devices: parts.registry.dump(), configs: parts.configs.dump(), leases: parts.leases.dump(), locks: parts.locks.dump(), members: parts.members.dump(), timeMs,
+      devices: parts.registry.dump(), configs: parts.configs.dump(), leases: parts.leases.dump(), locks: parts.locks.dump(), members: parts.members.dump(),
+      rules: parts.rules.dump(), timeMs,
     });
     const merged = mergeForRestore(dumpsOf(p, this.#timeMs), dumpsOf(backup.parts, backup.timeMs), cmd.counterGap);
     // Load the merged state through the snapshot loaders: every invariant is checked again.
@@ -263,6 +276,7 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
       next.leases.load(merged.leases);
       next.locks.load(merged.locks);
       next.members.load(merged.members);
+      if (merged.rules) next.rules.load(merged.rules);
     } catch (err) {
       if (err instanceof FieldError) return failure(ControlError.InvalidCommand, `restore ${cmd.restoreId}: ${err.message}`);
       throw err;

@@ -53,6 +53,10 @@ export const CommandKind = {
   MemberHeartbeat: "member.heartbeat",
   MemberLeave: "member.leave",
   MemberList: "member.list",
+  /** Alert rules of the analytics role (rules.ts; shared/stream validates them). */
+  RulePut: "rule.put",
+  RuleDelete: "rule.delete",
+  RuleList: "rule.list",
   /** One piece of a backup's snapshot being restored (restore.ts). */
   RestoreChunk: "restore.chunk",
   /** Replaces the state with the restored snapshot (restore.ts). */
@@ -276,6 +280,10 @@ export interface ValueMap {
   [CommandKind.MemberHeartbeat]: MemberView;
   [CommandKind.MemberLeave]: MemberRecord;
   [CommandKind.MemberList]: { readonly members: readonly MemberView[] };
+  [CommandKind.RulePut]: RuleRecord;
+  [CommandKind.RuleDelete]: RuleRecord;
+  /** `tableVersion` grows with every put and delete (watchers compare it). */
+  [CommandKind.RuleList]: { readonly rules: readonly RuleRecord[]; readonly tableVersion: number };
   [CommandKind.RestoreChunk]: { readonly restoreId: string; readonly received: number; readonly total: number };
   [CommandKind.RestoreCommit]: {
     readonly restoreId: string;
@@ -310,8 +318,27 @@ export type Command =
   | MemberHeartbeatCommand
   | MemberLeaveCommand
   | MemberListCommand
+  | RulePutCommand
+  | RuleDeleteCommand
+  | RuleListCommand
   | RestoreChunkCommand
   | RestoreCommitCommand;
+
+/** Puts (creates or replaces) one rule; `expectedVersion` 0 = must not exist, absent = any.
+ *  The rule travels as JSON text: its thresholds are not integers, and the log's canonical JSON holds only integers. */
+export interface RulePutCommand { readonly kind: typeof CommandKind.RulePut; readonly ruleJson: string; readonly expectedVersion?: number }
+export interface RuleDeleteCommand { readonly kind: typeof CommandKind.RuleDelete; readonly ruleId: string }
+export interface RuleListCommand { readonly kind: typeof CommandKind.RuleList }
+
+/** One stored rule. */
+export interface RuleRecord {
+  readonly id: string;
+  /** 1 on creation, +1 per put. */
+  readonly version: number;
+  /** shared/stream RuleDef as JSON text, checked by validateRule. */
+  readonly ruleJson: string;
+  readonly updatedAtMs: number;
+}
 
 /** Commands that change nothing but time: servable by ReadIndex without the log. */
 export type ReadCommand =
@@ -320,7 +347,8 @@ export type ReadCommand =
   | ConfigGetCommand
   | RoleGetCommand
   | LockCheckFenceCommand
-  | MemberListCommand;
+  | MemberListCommand
+  | RuleListCommand;
 
 /** Client session reference for exactly-once application of retried proposals. */
 export interface SessionRef {

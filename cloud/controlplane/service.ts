@@ -59,6 +59,9 @@ export const COMMAND_ENDPOINTS = {
   "member.heartbeat": CommandKind.MemberHeartbeat,
   "member.leave": CommandKind.MemberLeave,
   "member.list": CommandKind.MemberList,
+  "rule.put": CommandKind.RulePut,
+  "rule.delete": CommandKind.RuleDelete,
+  "rule.list": CommandKind.RuleList,
   "restore.chunk": CommandKind.RestoreChunk,
   "restore.commit": CommandKind.RestoreCommit,
 } as const satisfies Record<string, CommandKind>;

@@ -1,7 +1,7 @@
 // Operator web dashboard: fleet status, telemetry and cluster health in a
 // browser. See docs/dashboard.md.
 export { startDashboard } from "./server";
-export { NatsDashboardSource, createNatsDashboardSource, deviceRow, eventFromMessage, type NatsDashboardSourceOptions } from "./nats-source";
+export { NatsDashboardSource, createNatsDashboardSource, deviceRow, eventFromMessage, alertEventFromMessage, type NatsDashboardSourceOptions } from "./nats-source";
 export { startNatsDashboard, type NatsDashboardOptions } from "./standalone";
 export { MemoryDashboardSource, emptyCluster } from "./memory-source";
 export { QueryError, FleetSort, type FleetQuery, type FleetPage, type FleetTotals } from "./query";

@@ -16,7 +16,7 @@ import { deviceRoleFromWire } from "../../shared/device-role";
 import { isDeviceId } from "../../shared/topics";
 import { queryHistory } from "../history";
 import { decodeHeartbeat } from "../membership";
-import { allDeviceEventsSubject, allHeartbeatsSubject, apiSubject } from "../subjects";
+import { allAlertsSubject, allDeviceEventsSubject, allHeartbeatsSubject, apiSubject } from "../subjects";
 import { DeviceStateMirror, mergeMeshCounters, type DeviceState } from "../state";
 import { edgeJobRows, type EdgeExtras, type EdgeJobRow, type LocalMesh } from "./topology";
 import { Kvm } from "@nats-io/kv";
@@ -288,10 +288,24 @@ export class NatsDashboardSource implements DashboardSource {
       },
     });
     this.#subs.add(sub);
+    // Alerts of the analytics role (raised, acknowledged, cleared) join the live feed; replayed copies share an id.
+    const seen = new Set<string>();
+    const alerts = this.#nc.subscribe(allAlertsSubject, {
+      callback: (err, msg) => {
+        if (err) return;
+        const ev = alertEventFromMessage(msg.data, this.#o.now(), this.#o.eventPayloadBytesMax);
+        if (!ev || seen.has(ev.id)) return;
+        if (seen.size >= 10_000) seen.clear();
+        seen.add(ev.id);
+        listener(ev.event);
+      },
+    });
+    this.#subs.add(alerts);
     const offHost = this.#o.hostEvents?.(listener);
     return () => {
       offHost?.();
       if (this.#subs.delete(sub)) sub.unsubscribe();
+      if (this.#subs.delete(alerts)) alerts.unsubscribe();
     };
   }
 
@@ -451,4 +465,23 @@ export function createNatsDashboardSource(opts: NatsDashboardSourceOptions): Nat
   const src = new NatsDashboardSource(opts);
   src.start();
   return src;
+}
+
+/** An alert event (cloud/analytics AlertEvent JSON) as a dashboard event: kind `alert-<state>`, the alert's key as the device. */
+export function alertEventFromMessage(data: Uint8Array, nowMs: number, bytesMax: number): { id: string; event: DashboardEventInput } | null {
+  if (data.byteLength > bytesMax) return null;
+  try {
+    const j = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
+    const { id, ruleId, key, state, reason, episode } = j;
+    if (typeof id !== "string" || typeof ruleId !== "string" || typeof key !== "string" || typeof state !== "string") return null;
+    return {
+      id,
+      event: {
+        timeMs: nowMs, kind: `alert-${state}`, deviceId: isDeviceId(key) ? key : "",
+        summary: `alert ${ruleId} on ${key} (episode ${String(episode)}) ${state}: ${typeof reason === "string" ? reason : ""}`, detail: j,
+      },
+    };
+  } catch {
+    return null;
+  }
 }

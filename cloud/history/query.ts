@@ -108,10 +108,19 @@ async function scan(
   js: JetStreamClient, jsm: JetStreamManager, filter: string, startTime: string, scanMax: number,
   onTrace: ((traceparent: string) => void) | undefined, onData: (data: Uint8Array) => void,
 ): Promise<{ scanned: number; cut: boolean }> {
+  return scanStream(js, jsm, historyStream, filter, startTime, scanMax, onData, onTrace);
+}
+
+/** Reads the messages of `stream` stored on `filter` from `startTime` as they
+ *  are now (never waits for new ones); the analytics queries share it. */
+export async function scanStream(
+  js: JetStreamClient, jsm: JetStreamManager, stream: string, filter: string, startTime: string, scanMax: number, onData: (data: Uint8Array) => void,
+  onTrace?: (traceparent: string) => void,
+): Promise<{ scanned: number; cut: boolean }> {
   if (scanMax <= 0) return { scanned: 0, cut: true };
   let info: ConsumerInfo;
   try {
-    info = await addEphemeralConsumer(jsm, historyStream, {
+    info = await addEphemeralConsumer(jsm, stream, {
       ack_policy: AckPolicy.None,
       deliver_policy: DeliverPolicy.StartTime,
       opt_start_time: startTime,
@@ -130,7 +139,7 @@ async function scan(
   let scanned = 0;
   try {
     if (available === 0) return { scanned: 0, cut: false };
-    const consumer = await js.consumers.get(historyStream, info.name);
+    const consumer = await js.consumers.get(stream, info.name);
     while (scanned < available) {
       const iter = await consumer.fetch({ max_messages: Math.min(fetchBatchMax, available - scanned), expires: 5_000 });
       let got = 0;
@@ -146,7 +155,7 @@ async function scan(
       if (got === 0) break;
     }
   } finally {
-    await jsm.consumers.delete(historyStream, info.name).catch(() => false);
+    await jsm.consumers.delete(stream, info.name).catch(() => false);
   }
   return { scanned, cut: info.num_pending > scanMax };
 }

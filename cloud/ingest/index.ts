@@ -8,6 +8,7 @@ export {
   ensureUplinkStream,
   ensureIngestConsumers,
   ensureUplinkConsumer,
+  ensureStream,
   ensureMqttMessageLimit,
   uplinkConsumerConfig,
   partitionConsumerConfig,

@@ -13,19 +13,19 @@
 // lease once it expires (the same TTL) — so its partitions move within
 // about TTL + one tick. A node that cannot reach the control plane keeps
 // its current share; its leases lapse on their own.
-import { settledWithin, type Logger } from "../base";
+import { CloudRole, settledWithin, type Logger } from "../base";
 import { CommandKind, ControlError, MemberRecordStatus, type Proposer } from "../control";
 import { fairShare } from "./fair-share";
 import type { OwnedPartition } from "./partition-worker";
 
 /** What ownership needs of a partition's worker (partition-worker.ts). */
-export interface ShareWorker {
+export interface ShareWorker<O = OwnedPartition> {
   /** Starts contending for the partition's lease. */
   start(): void;
   /** Graceful handoff: stop, nak, release. */
   stop(): Promise<void>;
   /** Owned now, with a write-safe lease. */
-  owned(): OwnedPartition | null;
+  owned(): O | null;
 }
 import type { IngestStats } from "./types";
 
@@ -38,21 +38,24 @@ export interface IngestMembership {
   leave(): Promise<void>;
 }
 
-/** Member ids of ingest nodes on the control plane: `ingest:<nodeId>` (other roles may join with the bare node id). */
-const memberPrefix = "ingest:";
-
-/** Membership of ingest nodes on the Raft control plane. */
+/** Membership of the nodes of one partitioned role (ingest by default; the
+ *  analytics role shares the machinery) on the Raft control plane. Member
+ *  ids are `<role>:<nodeId>` (other roles may join with the bare node id). */
 export class ControlPlaneIngestMembership implements IngestMembership {
   readonly #propose: Proposer;
   readonly #memberId: string;
   readonly #nodeId: string;
   readonly #ttlMs: number;
+  readonly #role: CloudRole;
+  readonly #prefix: string;
   #incarnation: number | null = null;
 
-  constructor(propose: Proposer, nodeId: string, ttlMs: number) {
+  constructor(propose: Proposer, nodeId: string, ttlMs: number, role: CloudRole = CloudRole.Ingest) {
     this.#propose = propose;
     this.#nodeId = nodeId;
-    this.#memberId = `${memberPrefix}${nodeId}`;
+    this.#role = role;
+    this.#prefix = `${role}:`;
+    this.#memberId = `${this.#prefix}${nodeId}`;
     this.#ttlMs = ttlMs;
   }
 
@@ -63,7 +66,7 @@ export class ControlPlaneIngestMembership implements IngestMembership {
       if (r.code !== ControlError.Expired && r.code !== ControlError.NotFound && r.code !== ControlError.Conflict) throw new Error(`member heartbeat: ${r.code}: ${r.message}`);
     }
     const j = await this.#propose({
-      kind: CommandKind.MemberJoin, nodeId: this.#memberId, address: this.#nodeId, roles: ["ingest"],
+      kind: CommandKind.MemberJoin, nodeId: this.#memberId, address: this.#nodeId, roles: [this.#role],
       resources: { cpuMillis: 0, memoryBytes: 0 }, ttlMs: this.#ttlMs,
     });
     if (!j.ok || j.kind !== CommandKind.MemberJoin) throw new Error(`member join: ${j.ok ? j.kind : `${j.code}: ${j.message}`}`);
@@ -74,8 +77,8 @@ export class ControlPlaneIngestMembership implements IngestMembership {
     const r = await this.#propose({ kind: CommandKind.MemberList });
     if (!r.ok || r.kind !== CommandKind.MemberList) throw new Error(`member list: ${r.ok ? r.kind : `${r.code}: ${r.message}`}`);
     return r.value.members
-      .filter((m) => m.status === MemberRecordStatus.Alive && m.nodeId.startsWith(memberPrefix) && m.roles.includes("ingest"))
-      .map((m) => m.nodeId.slice(memberPrefix.length));
+      .filter((m) => m.status === MemberRecordStatus.Alive && m.nodeId.startsWith(this.#prefix) && m.roles.includes(this.#role))
+      .map((m) => m.nodeId.slice(this.#prefix.length));
   }
 
   async leave(): Promise<void> {
@@ -88,31 +91,37 @@ export class ControlPlaneIngestMembership implements IngestMembership {
 /** Longest a stop waits for a control-plane call (leave, release); beyond it the TTL does the job. */
 export const stopControlWaitMs = 1_000;
 
-export interface OwnershipDeps {
+export interface OwnershipDeps<W extends ShareWorker<unknown> = ShareWorker> {
   nodeId: string;
   partitions: number;
   ttlMs: number;
   membership: IngestMembership;
-  newWorker(partition: number): ShareWorker;
-  stats: IngestStats;
+  newWorker(partition: number): W;
+  stats?: IngestStats;
   log: Logger;
+  /** Prefix of log lines (the role's name); default "ingest". */
+  label?: string;
   /** Reconcile period; default ttlMs / 5. */
   tickMs?: number;
   /** Monotonic clock deciding when a heartbeat is due (tests inject one). */
   nowMs?: () => number;
 }
 
-export class PartitionOwnership {
-  readonly #d: OwnershipDeps;
-  readonly #workers = new Map<number, ShareWorker>();
+export class PartitionOwnership<W extends ShareWorker<unknown> = ShareWorker> {
+  readonly #d: OwnershipDeps<W>;
+  readonly #workers = new Map<number, W>();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #stopping = false;
   #lastHeartbeatMs = -Infinity;
   #share: number[] = [];
 
-  constructor(d: OwnershipDeps) {
+  constructor(d: OwnershipDeps<W>) {
     this.#d = d;
+  }
+
+  get #label(): string {
+    return this.#d.label ?? "ingest";
   }
 
   /** Partitions in this node's fair share at the last reconcile. */
@@ -121,11 +130,11 @@ export class PartitionOwnership {
   }
 
   /** Workers of the partitions in this node's share (owned or contending). */
-  workers(): IterableIterator<ShareWorker> {
+  workers(): IterableIterator<W> {
     return this.#workers.values();
   }
 
-  worker(partition: number): ShareWorker | undefined {
+  worker(partition: number): W | undefined {
     return this.#workers.get(partition);
   }
 
@@ -153,8 +162,8 @@ export class PartitionOwnership {
     this.#timer = null;
     await Promise.all([...this.#workers.values()].map((w) => w.stop()));
     this.#workers.clear();
-    const leave = this.#d.membership.leave().catch((e: unknown) => this.#d.log.warn("ingest: leaving the membership failed", { error: String(e) }));
-    if (!(await settledWithin(leave, stopControlWaitMs))) this.#d.log.warn("ingest: leaving the membership is taking long; it lapses by its TTL");
+    const leave = this.#d.membership.leave().catch((e: unknown) => this.#d.log.warn(`${this.#label}: leaving the membership failed`, { error: String(e) }));
+    if (!(await settledWithin(leave, stopControlWaitMs))) this.#d.log.warn(`${this.#label}: leaving the membership is taking long; it lapses by its TTL`);
   }
 
   async #reconcile(): Promise<void> {
@@ -168,7 +177,7 @@ export class PartitionOwnership {
       }
       live = await membership.liveNodes();
     } catch (err) {
-      log.warn("ingest: membership view unavailable; keeping the current share", { error: String(err) });
+      log.warn(`${this.#label}: membership view unavailable; keeping the current share`, { error: String(err) });
       return;
     }
     if (this.#stopping) return;
@@ -183,7 +192,7 @@ export class PartitionOwnership {
       this.#workers.set(p, w);
       w.start();
     }
-    if (leaving.length > 0) log.info("ingest: handing partitions off", { partitions: leaving.map(([p]) => p), live: live.length });
+    if (leaving.length > 0) log.info(`${this.#label}: handing partitions off`, { partitions: leaving.map(([p]) => p), live: live.length });
     await Promise.all(leaving.map(([, w]) => w.stop()));
   }
 }

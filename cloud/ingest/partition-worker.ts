@@ -29,9 +29,9 @@ import type { IngestConfig } from "./settings";
 import { IngestStream, partitionConsumerName } from "./streams";
 import type { IngestStats } from "./types";
 
-/** Lease name of partition n on the lock service. */
-export function partitionLease(n: number): string {
-  return `work/ingest/p${n}`;
+/** Lease name of partition n of a partitioned role on the lock service (`work/<role>/p<n>`; ingest's by default). */
+export function partitionLease(n: number, role = "ingest"): string {
+  return `work/${role}/p${n}`;
 }
 
 /** Longest a handoff waits for the lease release (an unreachable control plane must not hold a shutdown). */

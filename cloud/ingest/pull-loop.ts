@@ -71,6 +71,11 @@ export interface PullLoopDeps {
   /** Processes one batch; acks or naks every delivery itself; should not throw. */
   handle(batch: readonly Delivery[]): Promise<void>;
   log: Logger;
+  /** Batches handed to `handle` at once; default batchesInFlightMax. 1 keeps
+   *  the stream's order across batches (the analytics role needs it). */
+  inFlightMax?: number;
+  /** Prefix of log lines (the role's name); default "ingest". */
+  label?: string;
 }
 
 export class PullLoop {
@@ -97,12 +102,13 @@ export class PullLoop {
 
   async #runForever(): Promise<void> {
     const { consumer: source, log } = this.#d;
+    const label = this.#d.label ?? "ingest";
     while (!this.#stopping) {
       try {
         await this.#runOnce();
-        if (!this.#stopping) log.warn("ingest: consumer loop ended; restarting", { source });
+        if (!this.#stopping) log.warn(`${label}: consumer loop ended; restarting`, { source });
       } catch (err) {
-        if (!this.#stopping) log.error("ingest: consumer loop failed; restarting", { source, error: String(err) });
+        if (!this.#stopping) log.error(`${label}: consumer loop failed; restarting`, { source, error: String(err) });
       }
       if (!this.#stopping) await sleep(loopRestartDelayMs);
     }
@@ -110,6 +116,7 @@ export class PullLoop {
 
   async #runOnce(): Promise<void> {
     const { consumer: source, cfg, log } = this.#d;
+    const inFlightMax = this.#d.inFlightMax ?? batchesInFlightMax;
     const consumer = await jetstream(this.#d.conn).consumers.get(this.#d.stream, source);
     // Short pulls with heartbeats: when the consumer's leader moves (a server
     // stops), a pull parked on the old leader is noticed in ~2 heartbeats
@@ -132,11 +139,11 @@ export class PullLoop {
       for (const [m, at] of held) if (at < oldMs) m.working();
     }, Math.max(250, Math.floor(cfg.ackWaitMs / 3)));
     const pump = (): void => {
-      while (queue.length > 0 && inFlight < batchesInFlightMax) {
+      while (queue.length > 0 && inFlight < inFlightMax) {
         const batch = queue.splice(0, cfg.batchMax);
         inFlight++;
         void this.#d.handle(batch.map(jsDelivery))
-          .catch((err: unknown) => log.error("ingest: batch crashed", { source, error: String(err) }))
+          .catch((err: unknown) => log.error(`${this.#d.label ?? "ingest"}: batch crashed`, { source, error: String(err) }))
           .finally(() => {
             for (const m of batch) held.delete(m);
             inFlight--;

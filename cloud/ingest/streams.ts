@@ -253,7 +253,8 @@ export async function ensureMqttMessageLimit(jsm: JetStreamManager, bytesMax: nu
   }
 }
 
-async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+/** Creates a stream or updates it to `cfg` (idempotent, safe from several nodes; analytics shares it). */
+export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       const info = await jsm.streams.info(cfg.name).catch((err: unknown) => {

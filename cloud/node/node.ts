@@ -3,9 +3,9 @@
 //   ingest        — cloud/ingest (device uplink into JetStream, device state, history)
 //   api           — cloud/api (device management micro service)
 //   commands      — cloud/commands worker + desired-config re-sends (downlink reliability)
-//   orchestration — membership (SWIM), leases, recovery (orchestration.ts)
+//   orchestration — membership (SWIM), leases, recovery, singleton work (orchestration.ts)
 //   cache         — cloud/cache: a node of the cache ring (needs orchestration: the ring is its SWIM view)
-//   analytics     — accepted in configuration, not part of this build yet
+//   analytics     — cloud/analytics (event-time windows, rules, alerts, actions over the partitioned uplinks)
 // Every node with the api role reads device state and registry records through the cache (cache.backend).
 //
 // Shutdown order matters: first the API stops taking requests and finishes
@@ -197,6 +197,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
       ...(seams.deviceState ? { deviceState: seams.deviceState } : {}),
       ...(seams.queryHistory ? { queryHistory: seams.queryHistory } : {}),
       ...(seams.shadow ? { shadow: seams.shadow } : {}),
+      ...(seams.analytics ? { analytics: seams.analytics } : {}),
       onRequest: (e, s, ms) => metrics.apiRequest(e, s, ms),
       tracer: ctx.tracer,
     });

@@ -4,8 +4,14 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import { jetstream } from "@nats-io/jetstream";
-import { ApiError, type DeviceStateSource, type HistoryQueryFn } from "../api";
+import { Kvm } from "@nats-io/kv";
+import { ApiError, type AnalyticsApi, type DeviceStateSource, type HistoryQueryFn } from "../api";
 import { ControlClient } from "../controlplane";
+import { CommandStore, CommandSubmitter } from "../commands";
+import {
+  AlertError, AlertState, ControlPlaneRules, RuleStoreError, alertHistory, alertStateBucket, defaultOperators, AlertStore, queryWindows,
+  registerAnalyticsMetrics, startAnalyticsRole,
+} from "../analytics";
 import { queryHistory, type HistoryQuery, type HistoryResult, type HistoryScanHooks } from "../history";
 import { Attr, contextFromEnvelope, SpanName } from "../tracing";
 import { Admission, registerIngestMetrics, startIngestRole, type AdmissionPort, type ProcessingObserver, type ShadowReportPort } from "../ingest";
@@ -45,6 +51,7 @@ export interface ApiSeams {
   deviceState?: DeviceStateSource;
   queryHistory?: HistoryQueryFn;
   shadow?: ShadowStore;
+  analytics?: AnalyticsApi;
 }
 
 export interface RoleFactories {
@@ -185,6 +192,41 @@ async function shadowSeam(ctx: RoleContext): Promise<{ shadow?: ShadowStore }> {
   }
 }
 
+/** The analytics endpoints of the API: rules on the control plane, window results and alerts in JetStream. */
+function analyticsSeam(ctx: RoleContext): AnalyticsApi {
+  const js = jetstream(ctx.nc);
+  const rules = new ControlPlaneRules(new ControlClient(ctx.nc, { clientId: `api-rules-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 }).proposer());
+  let alerts: AlertStore | null = null;
+  const alertStore = async (): Promise<AlertStore> => {
+    // The analytics role creates the bucket; the API only reads and acknowledges.
+    alerts ??= new AlertStore(await new Kvm(ctx.nc).open(alertStateBucket, { bindOnly: true }), js);
+    return alerts;
+  };
+  const mapped = async <T>(f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof RuleStoreError) {
+        const code = e.code === "invalid" ? "bad_request" : e.code === "not_found" ? "not_found" : e.code === "conflict" ? "conflict" : e.code === "limit" ? "too_large" : "not_available";
+        throw new ApiError(code, e.message);
+      }
+      if (e instanceof AlertError) throw new ApiError(e.code === "invalid" ? "bad_request" : e.code, e.message);
+      if (isMissingStore(e)) throw new ApiError("not_available", "no analytics results yet: start a node with the analytics role");
+      if (e instanceof Error && /^query(Windows)?:|^alertHistory:|^queryWindows:/.test(e.message)) throw new ApiError("bad_request", e.message);
+      throw e;
+    }
+  };
+  return {
+    windows: (q) => mapped(() => queryWindows(js, q)),
+    alertsList: (q) => mapped(async () => ({ alerts: await (await alertStore()).list(q as { state?: AlertState; ruleId?: string; limit?: number }) })),
+    alertsAck: (q) => mapped(async () => ({ alert: await (await alertStore()).ack(q.ruleId, q.key, q.episode, q.by, Date.now()) })),
+    alertsHistory: (q) => mapped(() => alertHistory(js, q, Date.now())),
+    rulesList: () => mapped(() => rules.list()),
+    rulesPut: (rule, expectedVersion) => mapped(async () => ({ rule: await rules.put(rule, expectedVersion) })),
+    rulesDelete: (ruleId) => mapped(async () => ({ rule: await rules.delete(ruleId) })),
+  };
+}
+
 export const defaultRoleFactories: RoleFactories = {
   // Partition leases and the ingest membership live on the Raft control plane (its replicas must run, as `xsfleet up` starts them).
   ingest: async (ctx) => {
@@ -205,8 +247,23 @@ export const defaultRoleFactories: RoleFactories = {
       registerMetrics: (r) => { observeProcessing = registerIngestMetrics(r, () => role.stats()); },
     };
   },
+  // Windows and rules over the partitioned uplinks (cloud/analytics): partition leases, membership
+  // and the rules table on the Raft control plane; command actions through this node's own submitter.
+  analytics: async (ctx) => {
+    const control = new ControlClient(ctx.nc, { clientId: `analytics-${ctx.nodeId}`, timeoutMs: 5_000, attemptTimeoutMs: 1_500 });
+    const store = await CommandStore.open(ctx.nc, { replicas: ctx.config.streams.replicas, log: ctx.log });
+    const submitter = new CommandSubmitter(ctx.nc, store, ctx.config.limits, ctx.config.commands, Date.now, ctx.tracer);
+    const role = await startAnalyticsRole({
+      nc: ctx.nc, nodeId: ctx.nodeId, ingest: ingestSettings(ctx.config), operators: defaultOperators, control: control.proposer(), commands: submitter, log: ctx.log,
+    });
+    return {
+      stop: async () => { await role.stop(); await store.close(); },
+      stats: () => role.stats() as unknown as Record<string, unknown>,
+      registerMetrics: (r) => registerAnalyticsMetrics(r, () => role.stats()),
+    };
+  },
   // The tier's fault tolerance and singleton work (orchestration.ts): leases on the
   // Raft control plane by default (its replicas must run, as `xsfleet up` starts them).
   orchestration: (ctx) => startOrchestrationRole(ctx),
-  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc, ctx.cache, ctx.config.cache.ttlMs), queryHistory: historySeam(ctx.nc, ctx.tracer), ...(await shadowSeam(ctx)) }),
+  apiSeams: async (ctx) => ({ deviceState: lazyDeviceState(ctx.nc, ctx.cache, ctx.config.cache.ttlMs), queryHistory: historySeam(ctx.nc, ctx.tracer), analytics: analyticsSeam(ctx), ...(await shadowSeam(ctx)) }),
 };

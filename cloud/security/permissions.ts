@@ -14,6 +14,7 @@
 // plane's API.
 import { Downlink, Uplink, deviceSubject } from "../../shared/topics";
 import { CloudRole } from "../base";
+import { alertStateBucket, checkpointBucket } from "../analytics";
 import { commandsBucket } from "../commands";
 import { IngestStream, ingestMirrorStreams, mqttMessagesStream } from "../ingest";
 import { inboxPrefixFor } from "../nats";
@@ -25,7 +26,7 @@ import {
   allCacheSubject, cacheStatsSubject, allClaimUsesSubject, allClusterSubject, allControlSubject, allDeviceEventsSubject, allDevicesSubject, allDlqSubject, allHeartbeatsSubject,
   allHistorySubject, allOutSubject, allOutTelemetrySubject, allPartitionedDevicesSubject, allProvisioningRequestsSubject, allRoutesOfUplinks, allRaftSubject,
   allPaxosAcceptorSubject, allPaxosStatusSubject, apiSubject, partitionedUplinkSubject, provisioningRequestSubject, provisioningResponseSubject,
-  uplinkStream,
+  uplinkStream, analyticsStream, alertsStream, allWindowResultsSubject, allAlertsSubject, ruleEventSubject,
 } from "../subjects";
 import { ConnectionType, type Permissions } from "./jwt";
 import { claimUsesStream, trustBucket } from "./names";
@@ -145,6 +146,9 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return role([
         jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"), ...kvBucket(deviceStateBucket, "read"), ...kvBucket(shadowBucket, "admin"),
         ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History),
+        // analytics.windows / alerts.*: read the results and alerts, acknowledge alerts (cloud/analytics)
+        ...streamRead(analyticsStream), ...consumersOn(analyticsStream), ...streamRead(alertsStream), ...consumersOn(alertsStream),
+        ...kvBucket(alertStateBucket, "write"), allAlertsSubject,
         ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
         // decommission asks the provisioning role to revoke the device's credentials
         apiSubject("credentials.revoke"),
@@ -152,6 +156,7 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         allCacheSubject,
       ], [
         inbox, srv, apiSubject("devices.>"), apiSubject("commands.>"), apiSubject("telemetry.>"), apiSubject("shadow.>"), apiSubject("mesh.>"),
+        apiSubject("analytics.>"), apiSubject("alerts.>"), apiSubject("rules.>"),
         ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status, Uplink.Heartbeat]), allDeviceEventsSubject,
       ], true);
     case Principal.Commands:
@@ -169,7 +174,15 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
         ...kvBucket(deviceStateBucket, "read"), ...registryClient, ...allDownlinks([Downlink.Config]),
       ], [inbox, allClusterSubject, apiSubject("cluster.>"), apiSubject("edge.>")], true);
     case Principal.Analytics:
-      return role([], [inbox], false);
+      // Its own consumers on XSF_UP (recreated at each takeover), the results and alerts streams, its
+      // checkpoint and alert-state buckets, the control plane (partition leases, membership, rules),
+      // and command actions through the commands bucket and downlink; rule events.
+      return role([
+        jsInfo, `$JS.API.STREAM.INFO.${uplinkStream}`, ...consumersOn(uplinkStream),
+        ...streamAdmin(analyticsStream), ...streamAdmin(alertsStream), allWindowResultsSubject, allAlertsSubject, ruleEventSubject("*"),
+        ...kvBucket(checkpointBucket, "admin"), ...kvBucket(alertStateBucket, "admin"), ...kvBucket(commandsBucket, "admin"),
+        allControlSubject, ...allDownlinks([Downlink.Command]), allDeviceEventsSubject,
+      ], [inbox, ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status])], false);
     case Principal.Cache:
       // Serves its share of the ring (and asks the other nodes as a client); watches what it caches to invalidate it.
       return role([jsInfo, allCacheSubject, ...kvBucket(deviceStateBucket, "read"), ...kvBucket(registryBucket, "read")], [inbox, allCacheSubject], true);
@@ -191,12 +204,12 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History), ...kvBucket(shadowBucket, "read"),
         apiSubject("edge.jobs"), // which device runs which edge job (read-only)
-      ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject], false);
+      ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject, allAlertsSubject], false);
     case Principal.Fleet:
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), srv, apiSubject("devices.>"), apiSubject("claims.>"), apiSubject("cluster.>"),
-        apiSubject("shadow.>"), apiSubject("edge.>"), cacheStatsSubject,
-      ], [inbox, allOutTelemetrySubject], false);
+        apiSubject("shadow.>"), apiSubject("rules.>"), apiSubject("edge.>"), cacheStatsSubject,
+      ], [inbox, allOutTelemetrySubject, allAlertsSubject], false);
     case Principal.Integrator: {
       const p = role([
         jsInfo, srv, apiSubject(">"), ...streamRead(IngestStream.Out), ...consumersOn(IngestStream.Out),
@@ -305,12 +318,12 @@ const descriptions: Record<Principal, string> = {
   commands: "cloud role: command and desired-config delivery",
   orchestration: "cloud role: membership, leases, recovery, cluster API, edge scheduling (edge.jobs)",
   provisioning: "cloud role: claims → device credentials, revocation (holds the signing keys)",
-  analytics: "cloud role (not part of this build): replies only",
+  analytics: "cloud role: windows, rules, alerts and actions over XSF_UP partitions (owned through control-plane leases), checkpoints",
   cache: "cloud role: a node of the distributed cache ring (docs/data-plane.md); watches the buckets it caches",
   control: "Raft control-plane replicas",
   consensus: "CASPaxos acceptor processes (answer proposers on their inboxes)",
   dashboard: "the web dashboard (read-only)",
-  fleet: "the local stack's tooling: registers the simulated fleet, creates its claims, writes its example desired shadow, watches status",
+  fleet: "the local stack's tooling: registers the simulated fleet, creates its claims, writes its example desired shadow and rules, watches status and alerts",
   integrator: "integrations: outputs, events, the management API without claims/credentials",
   admin: "the operator's CLI (`xsfleet claims`, `xsfleet credentials`, `xsfleet status`)",
 };

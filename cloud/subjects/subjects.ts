@@ -180,6 +180,42 @@ export function dlqSubject(reason: string): string {
 }
 export const allDlqSubject = `${dlqRoot}.>`;
 
+// ---- analytics: window results (stream XSF_ANALYTICS) and alerts (stream XSF_ALERTS) ----
+
+const analyticsRoot = `${root}.analytics`;
+const alertsRoot = `${root}.alerts`;
+
+/** The stream of window results (cloud/analytics, docs/analytics.md). */
+export const analyticsStream = "XSF_ANALYTICS";
+/** The stream of alert transitions (raised, acknowledged, cleared). */
+export const alertsStream = "XSF_ALERTS";
+
+/** One window result: `xsfleet.v1.analytics.<operator>.<key>.<channel>`;
+ *  operator, key and channel escaped as channel tokens (a key may be a group such as a site). */
+export function windowResultSubject(operator: string, key: string, channel: string): string {
+  return `${analyticsRoot}.${channelToken(operator)}.${channelToken(key)}.${channelToken(channel)}`;
+}
+/** Every window result of one operator and key (`*` for any). */
+export function windowResultsFilter(operator: string | null, key: string | null): string {
+  return `${analyticsRoot}.${operator === null ? "*" : channelToken(operator)}.${key === null ? "*" : channelToken(key)}.*`;
+}
+export const allWindowResultsSubject = `${analyticsRoot}.>`;
+
+/** One alert's transitions: `xsfleet.v1.alerts.<rule>.<key>` (JSON AlertEvent). */
+export function alertSubject(ruleId: string, key: string): string {
+  return `${alertsRoot}.${channelToken(ruleId)}.${channelToken(key)}`;
+}
+export const allAlertsSubject = `${alertsRoot}.>`;
+/** Alert events of one rule and/or key (null: any). */
+export function alertsFilter(ruleId: string | null, key: string | null): string {
+  return `${alertsRoot}.${ruleId === null ? "*" : channelToken(ruleId)}.${key === null ? "*" : channelToken(key)}`;
+}
+
+/** Events a rule's `event` action publishes: `xsfleet.v1.ruleevents.<rule>` (JSON AlertEvent). */
+export function ruleEventSubject(ruleId: string): string {
+  return `${root}.ruleevents.${channelToken(ruleId)}`;
+}
+
 // ---- management API ($SRV micro service xsfleet-api) ----
 
 const apiRoot = `${root}.api`;
