@@ -135,7 +135,7 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
       // The cloud node with its roles (from its heartbeats) and its NATS client address (from connz).
       const node = await page.waitForSelector("#nodes .node:has-text('cloud-1'):has(.badge.role)", { timeout: 30_000 });
       const roles = await node.$$eval(".badge.role", (bs) => bs.map((b) => b.textContent));
-      expect(roles).toEqual(["ingest", "api", "commands", "orchestration", "provisioning"]);
+      expect(roles).toEqual(["ingest", "api", "commands", "orchestration", "cache", "analytics", "provisioning"]);
       expect(await node.textContent()).toMatch(/NATS 127\.0\.0\.1:\d+ → xsfleet-n0/);
       expect(await node.$eval(".badge.up", (b) => b.textContent)).toBe("up");
       const replicas = await page.$$eval("#cp .node .name .mono", (ns) => ns.map((n) => n.textContent));
