@@ -241,9 +241,20 @@ export function rolesPermissions(roles: readonly CloudRole[]): PrincipalPermissi
   return { pub: { allow: [...pub].sort() }, sub: { allow: [...sub].sort() }, responds, connectionTypes: [ConnectionType.Standard] };
 }
 
-/** The user name (and inbox token) of a cloud node with these roles: "node-api-ingest-…" (sorted). */
+/** Fixed short codes of the roles, for role sets whose full name would pass the 64-character limit of principal names. */
+const roleCodes: Readonly<Record<CloudRole, string>> = Object.freeze({
+  ingest: "ing", api: "api", commands: "cmd", analytics: "anl", orchestration: "orc", provisioning: "prv", cache: "cch",
+});
+
+/** Longest principal name (user name and inbox token; docs/security.md). */
+export const principalNameBytesMax = 64;
+
+/** The user name (and inbox token) of a cloud node with these roles: "node-api-ingest-…" (sorted), or, when
+ *  that would be longer than principalNameBytesMax (a node with most roles), the roles' short codes "node-api-cmd-…". */
 export function rolesPrincipalName(roles: readonly CloudRole[]): string {
-  return `node-${[...new Set(roles)].sort().join("-")}`;
+  const sorted = [...new Set(roles)].sort();
+  const full = `node-${sorted.join("-")}`;
+  return full.length <= principalNameBytesMax ? full : `node-${sorted.map((r) => roleCodes[r]).join("-")}`;
 }
 
 export function isServicePrincipal(v: string): v is ServicePrincipal {
