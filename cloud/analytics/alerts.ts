@@ -7,6 +7,7 @@
 //   → cleared (compare-and-set, keeps who acknowledged).
 // Every event carries an id that is its Nats-Msg-Id (a transition's id, or
 // `<raise id>-ack`), so republishing after a takeover is dropped by the stream.
+import type { MsgHdrs } from "@nats-io/transport-node";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { AlertTransition } from "../../shared/stream";
@@ -55,12 +56,13 @@ export class AlertStore {
   }
 
   /** Publishes the transition's event (deduplicated by its id) and moves the record. */
-  async apply(t: AlertTransition, stats: AnalyticsStats): Promise<void> {
+  /** `headers`: trace context of the batch that made the transition (absent: tracing off). */
+  async apply(t: AlertTransition, stats: AnalyticsStats, headers?: MsgHdrs): Promise<void> {
     const ev: AlertEvent = {
       id: t.id, ruleId: t.ruleId, key: t.key, episode: t.episode, state: t.state === "raised" ? AlertState.Raised : AlertState.Cleared,
       t: t.t, reason: t.reason, ...(t.value !== undefined ? { value: t.value } : {}),
     };
-    const ack = await this.#js.publish(alertSubject(t.ruleId, t.key), enc.encode(JSON.stringify(ev)), { msgID: t.id });
+    const ack = await this.#js.publish(alertSubject(t.ruleId, t.key), enc.encode(JSON.stringify(ev)), { msgID: t.id, ...(headers ? { headers } : {}) });
     if (ack.duplicate) stats.transitionsDuplicate++;
     else stats.transitionsPublished++;
     const k = alertKey(t.ruleId, t.key, t.episode);

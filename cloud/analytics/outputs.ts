@@ -5,6 +5,9 @@
 // actions (actions.ts). Everything is awaited: the checkpoint after it
 // covers only what is stored (partition-worker.ts).
 import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Context } from "@opentelemetry/api";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
+import { injectNatsHeaders } from "../tracing";
 import { windowResultId, type WindowResult } from "../../shared/stream";
 import { windowResultSubject } from "../subjects";
 import type { ActionRunner } from "./actions";
@@ -35,15 +38,23 @@ export class AnalyticsOutputs implements OutputSink {
     this.#stats = stats;
   }
 
-  async emit(_partition: number, out: ProcessorOutput): Promise<void> {
+  async emit(_partition: number, out: ProcessorOutput, trace?: Context): Promise<void> {
+    // Traced: every message of the batch carries the batch span's context (one headers object each: publish may add to it).
+    const headers = (): MsgHdrs | undefined => {
+      if (!trace) return undefined;
+      const h = natsHeaders();
+      injectNatsHeaders(trace, h);
+      return h;
+    };
     await Promise.all(out.results.map(async ({ operator, result }) => {
       const rec = resultRecord(operator, result);
-      const ack = await this.#js.publish(windowResultSubject(operator, result.key, result.channel), enc.encode(JSON.stringify(rec)), { msgID: rec.id });
+      const h = headers();
+      const ack = await this.#js.publish(windowResultSubject(operator, result.key, result.channel), enc.encode(JSON.stringify(rec)), { msgID: rec.id, ...(h ? { headers: h } : {}) });
       if (ack.duplicate) this.#stats.resultsDuplicate++;
       else this.#stats.resultsPublished++;
     }));
     for (const t of out.transitions) {
-      await this.#alerts.apply(t, this.#stats);
+      await this.#alerts.apply(t, this.#stats, headers());
       await this.#actions.run(t);
     }
   }

@@ -22,12 +22,15 @@
 // reproduces them identically (the processor is deterministic) under the
 // same ids. See docs/analytics.md "Exactly-once".
 import type { NatsConnection } from "@nats-io/transport-node";
+import { context as otelContext, trace, SpanStatusCode, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { settledWithin, type Logger } from "../base";
 import { partitionLease, PullLoop, type Delivery } from "../ingest";
 import { VERSION_ABSENT, type DistributedLock, type FencedStore } from "../lock";
 import { RoleHolder, type DeactivateReason, type FailoverConfig } from "../recovery";
 import { uplinkStream } from "../subjects";
+import { Attr, contextFromEnvelope, SpanName } from "../tracing";
+import { decodeEnvelope } from "../../shared/proto/xsfleet.gen";
 import { PartitionProcessor, type PartitionCheckpoint, type ProcessorConfig, type ProcessorOutput } from "./processor";
 import type { AnalyticsSettings } from "./settings";
 import { analyticsConsumerName, checkpointKey, resetAnalyticsConsumer } from "./streams";
@@ -35,14 +38,17 @@ import type { AnalyticsStats } from "./types";
 import { checkpointBytesMax } from "./settings";
 
 export const analyticsRole = "analytics";
+/** Links from a batch span to the device messages it read (the traces they started). */
+export const analyticsBatchLinksMax = 16;
 /** Longest a handoff waits for the lease release. */
 const releaseWaitMs = 1_000;
 const ownershipMarginRatio = 0.25;
 
 /** Where a partition's outputs go (outputs.ts in the product). */
 export interface OutputSink {
-  /** Publishes results and transitions (awaiting the streams' acks) and runs the transitions' actions. */
-  emit(partition: number, out: ProcessorOutput): Promise<void>;
+  /** Publishes results and transitions (awaiting the streams' acks) and runs the transitions' actions;
+   *  `trace`: the batch span's context, carried in the published messages' headers. */
+  emit(partition: number, out: ProcessorOutput, trace?: Context): Promise<void>;
 }
 
 /** Crash points for tests. */
@@ -65,6 +71,8 @@ export interface AnalyticsWorkerDeps {
   log: Logger;
   faults?: AnalyticsFaults;
   failover?: Partial<FailoverConfig>;
+  /** Null or absent: tracing off (no tracing code runs). */
+  tracer?: Tracer | null;
 }
 
 interface Activation {
@@ -197,7 +205,36 @@ export class AnalyticsPartitionWorker {
     stats.rejected += after.rejected - before.rejected;
     stats.lateDropped += Math.max(0, after.lateDropped - before.lateDropped);
     if (!last) return;
-    await this.#commit(a, out, () => last!.ack());
+    const span = this.#d.tracer ? this.#batchSpan(this.#d.tracer, batch) : null;
+    try {
+      await this.#commit(a, out, () => last!.ack(), span ? trace.setSpan(otelContext.active(), span) : undefined);
+      span?.setAttributes({ [Attr.AnalyticsResults]: out.results.length, [Attr.AnalyticsTransitions]: out.transitions.length });
+    } catch (e) {
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+      throw e;
+    } finally {
+      span?.end();
+    }
+  }
+
+  /** The batch's span, linked to the traces of (up to analyticsBatchLinksMax of) its device messages. */
+  #batchSpan(tracer: Tracer, batch: readonly Delivery[]): Span {
+    const span = tracer.startSpan(SpanName.AnalyticsBatch, { attributes: { [Attr.Partition]: this.partition, [Attr.Messages]: batch.length } });
+    const seen = new Set<string>();
+    for (const m of batch) {
+      if (seen.size >= analyticsBatchLinksMax) break;
+      let traceparent: string;
+      try {
+        traceparent = decodeEnvelope(m.data).traceparent;
+      } catch {
+        continue; // the processor counted it as rejected
+      }
+      if (!traceparent || seen.has(traceparent)) continue;
+      seen.add(traceparent);
+      const sc = trace.getSpanContext(contextFromEnvelope({ traceparent }));
+      if (sc && trace.isSpanContextValid(sc)) span.addLink({ context: sc });
+    }
+    return span;
   }
 
   async #tick(a: Activation): Promise<void> {
@@ -208,10 +245,10 @@ export class AnalyticsPartitionWorker {
   }
 
   /** Outputs, then the checkpoint, then the ack. A failure restarts the activation from its checkpoint. */
-  async #commit(a: Activation, out: ProcessorOutput, ack: () => void): Promise<void> {
+  async #commit(a: Activation, out: ProcessorOutput, ack: () => void, traceCtx?: Context): Promise<void> {
     const { partition, stats, log, nodeId } = this.#d;
     try {
-      await this.#d.sink.emit(partition, out);
+      await this.#d.sink.emit(partition, out, traceCtx);
       await this.#d.faults?.beforeCheckpoint?.(partition, a.processor.seq);
       if (!this.#mayWrite(a)) throw new Error("the lease ran out before the checkpoint");
       const ckpt = a.processor.checkpoint();

@@ -6,6 +6,7 @@
 // `xsf-analytics-p<P>`, fenced checkpoints), the outputs (results, alerts,
 // actions) and the rule set (setRules: the control plane's rules table,
 // rules-watch.ts). This file only wires them; see docs/analytics.md.
+import type { Tracer } from "@opentelemetry/api";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { RuleDef } from "../../shared/stream";
@@ -42,6 +43,8 @@ export interface AnalyticsDeps {
   faults?: AnalyticsFaults;
   failover?: Partial<FailoverConfig>;
   fetch?: typeof fetch;
+  /** Null or absent: tracing off. */
+  tracer?: Tracer | null;
 }
 
 export interface AnalyticsRole {
@@ -74,7 +77,7 @@ export async function startAnalyticsRole(deps: AnalyticsDeps): Promise<Analytics
     nodeId, partitions: ingest.partitions, ttlMs: settings.ownershipTtlMs, log, label: "analytics",
     membership: new ControlPlaneIngestMembership(deps.control, nodeId, settings.ownershipTtlMs, CloudRole.Analytics),
     newWorker: (partition) => new AnalyticsPartitionWorker({
-      partition, nodeId, lock, conn: deps.nc, settings, processorConfig: () => processorConfig(partition), checkpoints, sink, stats, log,
+      partition, nodeId, lock, conn: deps.nc, settings, processorConfig: () => processorConfig(partition), checkpoints, sink, stats, log, tracer: deps.tracer ?? null,
       ...(deps.faults ? { faults: deps.faults } : {}),
       ...(deps.failover ? { failover: deps.failover } : {}),
     }),

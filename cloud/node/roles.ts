@@ -255,6 +255,7 @@ export const defaultRoleFactories: RoleFactories = {
     const submitter = new CommandSubmitter(ctx.nc, store, ctx.config.limits, ctx.config.commands, Date.now, ctx.tracer);
     const role = await startAnalyticsRole({
       nc: ctx.nc, nodeId: ctx.nodeId, ingest: ingestSettings(ctx.config), operators: defaultOperators, control: control.proposer(), commands: submitter, log: ctx.log,
+      tracer: ctx.tracer,
     });
     return {
       stop: async () => { await role.stop(); await store.close(); },

@@ -34,6 +34,8 @@ export const SpanName = Object.freeze({
   RaftApply: "raft.apply",
   /** History: one time-range query over the history stream (child of the API request). */
   HistoryQuery: "history.query",
+  /** Analytics: one pull batch of a partition (windows, rules, results, alerts, actions, checkpoint), linked to the device messages it read. */
+  AnalyticsBatch: "analytics.batch",
 } as const);
 
 export const Attr = Object.freeze({
@@ -43,6 +45,10 @@ export const Attr = Object.freeze({
   DeviceTimeMs: "xsfleet.device.time_ms",
   Points: "xsfleet.points",
   Messages: "xsfleet.messages",
+  /** The uplink partition a span's work belongs to. */
+  Partition: "xsfleet.partition",
+  AnalyticsResults: "xsfleet.analytics.results",
+  AnalyticsTransitions: "xsfleet.analytics.transitions",
   Duplicates: "xsfleet.duplicates",
   Rejected: "xsfleet.rejected",
   Source: "xsfleet.ingest.source",
