@@ -12,6 +12,7 @@
 // read another's replies (claim tokens travel in replies). Only the
 // replicas touch Raft subjects; only registry clients reach the control
 // plane's API.
+import { createHash } from "node:crypto";
 import { Downlink, Uplink, deviceSubject } from "../../shared/topics";
 import { CloudRole } from "../base";
 import { alertStateBucket, checkpointBucket } from "../analytics";
@@ -242,9 +243,18 @@ export function rolesPermissions(roles: readonly CloudRole[]): PrincipalPermissi
   return { pub: { allow: [...pub].sort() }, sub: { allow: [...sub].sort() }, responds, connectionTypes: [ConnectionType.Standard] };
 }
 
-/** The user name (and inbox token) of a cloud node with these roles: "node-api-ingest-…" (sorted). */
+/** Longest principal name (cloud/nats connection.ts checks [A-Za-z0-9_-]{1,64}). */
+const principalNameBytesMax = 64;
+
+/**
+ * The user name (and inbox token) of a cloud node with these roles: "node-api-ingest-…" (sorted); when that is
+ * longer than a principal name may be (7 roles under `xsfleet up`), "node-<n>roles-<digest of the sorted roles>".
+ */
 export function rolesPrincipalName(roles: readonly CloudRole[]): string {
-  return `node-${[...new Set(roles)].sort().join("-")}`;
+  const sorted = [...new Set(roles)].sort();
+  const full = `node-${sorted.join("-")}`;
+  if (full.length <= principalNameBytesMax) return full;
+  return `node-${sorted.length}roles-${createHash("sha256").update(sorted.join(",")).digest("hex").slice(0, 16)}`;
 }
 
 export function isServicePrincipal(v: string): v is ServicePrincipal {
