@@ -179,6 +179,17 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     send(value);
   };
 
+  // No node serving the API (or none with analytics) is a way the system is set up, not a failure of this request:
+  // the read endpoints then answer 200 with `unavailable` (as /api/topology does without edge jobs). Other failures stay errors.
+  const withoutApi = async <T>(p: Promise<T>): Promise<T | string> => {
+    try {
+      return await p;
+    } catch (e) {
+      if (e instanceof ApiCallError && e.status === 503) return e.message;
+      throw e;
+    }
+  };
+
   const openEvents = (req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void => {
     for (const key of params.keys()) {
       if (key !== "after") throw new QueryError(`unknown parameter "${key}"; allowed: after`);
@@ -297,12 +308,15 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       case "/api/alerts":
         if ([...url.searchParams.keys()].length > 0) throw new QueryError("/api/alerts takes no parameters");
         if (!source.alerts) return sendError(res, 501, "alerts are not available: this dashboard source has no alerts()");
-        return withSource(res, () => alerts.get(), (rows) => sendJson(res, 200, { alerts: rows }));
+        return withSource(res, () => withoutApi(alerts.get()), (rows) =>
+          sendJson(res, 200, typeof rows === "string" ? { alerts: [], unavailable: rows } : { alerts: rows }));
       case "/api/windows": {
         const q = parseWindowsQuery(url.searchParams, limits, now());
         const windows = source.windows?.bind(source);
         if (!windows) return sendError(res, 501, "window results are not available: this dashboard source has no windows()");
-        return withSource(res, () => windows(q), (view) => sendJson(res, 200, { deviceId: q.deviceId, fromMs: q.fromMs, toMs: q.toMs, ...view }));
+        return withSource(res, () => withoutApi(windows(q)), (view) => sendJson(res, 200, {
+          deviceId: q.deviceId, fromMs: q.fromMs, toMs: q.toMs, ...(typeof view === "string" ? { windows: [], truncated: false, unavailable: view } : view),
+        }));
       }
       case "/api/events":
         return openEvents(req, res, url.searchParams);
