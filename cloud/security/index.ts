@@ -8,7 +8,7 @@ export {
   type Permissions, type SubjectPermission, type UserClaimsInput, type AccountClaimsInput,
 } from "./jwt";
 export {
-  Principal, servicePrincipals, principalPermissions, rolesPermissions, rolesPrincipalName, devicePermissions, claimPermissions, isServicePrincipal,
+  Principal, servicePrincipals, principalPermissions, rolesPermissions, rolesPrincipalName, principalNameBytesMax, devicePermissions, claimPermissions, isServicePrincipal,
   permissionTableMarkdown, deviceSubscriptionsMax, gatewayPermissions, gatewayChildrenMax, gatewaySubscriptionsMax, type ServicePrincipal, type PrincipalPermissions,
 } from "./permissions";
 export {

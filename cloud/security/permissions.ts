@@ -12,7 +12,6 @@
 // read another's replies (claim tokens travel in replies). Only the
 // replicas touch Raft subjects; only registry clients reach the control
 // plane's API.
-import { createHash } from "node:crypto";
 import { Downlink, Uplink, deviceSubject } from "../../shared/topics";
 import { CloudRole } from "../base";
 import { alertStateBucket, checkpointBucket } from "../analytics";
@@ -243,18 +242,20 @@ export function rolesPermissions(roles: readonly CloudRole[]): PrincipalPermissi
   return { pub: { allow: [...pub].sort() }, sub: { allow: [...sub].sort() }, responds, connectionTypes: [ConnectionType.Standard] };
 }
 
-/** Longest principal name (cloud/nats connection.ts checks [A-Za-z0-9_-]{1,64}). */
-const principalNameBytesMax = 64;
+/** Fixed short codes of the roles, for role sets whose full name would pass the 64-character limit of principal names. */
+const roleCodes: Readonly<Record<CloudRole, string>> = Object.freeze({
+  ingest: "ing", api: "api", commands: "cmd", analytics: "anl", orchestration: "orc", provisioning: "prv", cache: "cch",
+});
 
-/**
- * The user name (and inbox token) of a cloud node with these roles: "node-api-ingest-…" (sorted); when that is
- * longer than a principal name may be (7 roles under `xsfleet up`), "node-<n>roles-<digest of the sorted roles>".
- */
+/** Longest principal name (user name and inbox token; docs/security.md). */
+export const principalNameBytesMax = 64;
+
+/** The user name (and inbox token) of a cloud node with these roles: "node-api-ingest-…" (sorted), or, when
+ *  that would be longer than principalNameBytesMax (a node with most roles), the roles' short codes "node-api-cmd-…". */
 export function rolesPrincipalName(roles: readonly CloudRole[]): string {
   const sorted = [...new Set(roles)].sort();
   const full = `node-${sorted.join("-")}`;
-  if (full.length <= principalNameBytesMax) return full;
-  return `node-${sorted.length}roles-${createHash("sha256").update(sorted.join(",")).digest("hex").slice(0, 16)}`;
+  return full.length <= principalNameBytesMax ? full : `node-${sorted.map((r) => roleCodes[r]).join("-")}`;
 }
 
 export function isServicePrincipal(v: string): v is ServicePrincipal {

@@ -49,8 +49,8 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
     // Traces replayed fast, so the history holds more points than the plot shows by the time the page opens.
     up = await startUp(["--devices", "3", "--actuators", "1", "--cloud-nodes", "1", "--heartbeat-ms", "1000", "--speedup", "400",
       "--dashboard-port", String(await freePort())]);
-    // 3 direct + edge-gw-0 and its 4 children + the 2 mesh reporters.
-    await up.waitFor(/devices 10\/10 online.*cloud 1\/1 up \| raft 3\/3 \| members 1 up/, "stack up", 150_000);
+    // 3 direct + edge-gw-0 and edge-gw-1 with 4 children each + the 2 mesh reporters.
+    await up.waitFor(/devices 15\/15 online.*cloud 1\/1 up \| raft 3\/3 \| members 1 up/, "stack up", 150_000);
     dashUrl = (await up.waitFor(/dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/, "dashboard URL"))[1]!;
     await historyHolds(plotPointsMax + 200);
     natsUrl = (await up.waitFor(/broker: NATS (nats:\/\/127\.0\.0\.1:\d+)/, "NATS URL"))[1]!;
@@ -102,10 +102,14 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
     const { page, errors } = await openPage();
     try {
       // A row per device.
-      await page.waitForFunction("document.querySelectorAll('#dev-body tr').length === 10", undefined, { timeout: 30_000 });
+      await page.waitForFunction("document.querySelectorAll('#dev-body tr').length === 15", undefined, { timeout: 30_000 });
       const ids = await page.$$eval("#dev-body tr td:first-child", (tds) => tds.map((td) => td.textContent));
-      expect(ids).toEqual(["edge-gw-0", "edge-gw-0-c0", "edge-gw-0-c1", "edge-gw-0-c2", "edge-gw-0-c3", "mesh-0", "mesh-1", "sim-0", "sim-1", "sim-2"]);
-      expect(await page.textContent("#t-online")).toBe("10");
+      expect(ids).toEqual([
+        "edge-gw-0", "edge-gw-0-c0", "edge-gw-0-c1", "edge-gw-0-c2", "edge-gw-0-c3",
+        "edge-gw-1", "edge-gw-1-c0", "edge-gw-1-c1", "edge-gw-1-c2", "edge-gw-1-c3",
+        "mesh-0", "mesh-1", "sim-0", "sim-1", "sim-2",
+      ]);
+      expect(await page.textContent("#t-online")).toBe("15");
       // A child's row says which gateway it uses.
       expect(await page.textContent("#dev-body tr:has-text('edge-gw-0-c2') td:nth-child(3)")).toBe("via edge-gw-0");
 
@@ -131,7 +135,7 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
       // The cloud node with its roles (from its heartbeats) and its NATS client address (from connz).
       const node = await page.waitForSelector("#nodes .node:has-text('cloud-1'):has(.badge.role)", { timeout: 30_000 });
       const roles = await node.$$eval(".badge.role", (bs) => bs.map((b) => b.textContent));
-      expect(roles).toEqual(["ingest", "api", "commands", "orchestration", "provisioning"]);
+      expect(roles).toEqual(["ingest", "api", "commands", "orchestration", "cache", "analytics", "provisioning"]);
       expect(await node.textContent()).toMatch(/NATS 127\.0\.0\.1:\d+ → xsfleet-n0/);
       expect(await node.$eval(".badge.up", (b) => b.textContent)).toBe("up");
       const replicas = await page.$$eval("#cp .node .name .mono", (ns) => ns.map((n) => n.textContent));
@@ -176,7 +180,7 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
   it("shows a device message's trace across processes as a waterfall (click the device, then its message)", async () => {
     const { page, errors } = await openPage();
     try {
-      await page.waitForFunction("document.querySelectorAll('#dev-body tr').length === 10", undefined, { timeout: 30_000 });
+      await page.waitForFunction("document.querySelectorAll('#dev-body tr').length === 15", undefined, { timeout: 30_000 });
       await page.click("#dev-body tr:has-text('sim-1')");
       // The Traces panel follows the selected device: its messages, each a trace exported by the cloud node to the dashboard.
       await page.waitForSelector("#tr-summary:has-text('of sim-1')", { timeout: 30_000 });
@@ -208,12 +212,14 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
       // The status line refreshes every second, the dashboard's cluster view every few; before the fix each
       // refresh left one more consumer on the bucket for five minutes.
       const marker = up.output().length;
-      for (let i = 0; i < 2; i++) await up.waitFor(/devices 10\/10 online/, "a status refresh", 30_000, up.output().length);
+      for (let i = 0; i < 2; i++) await up.waitFor(/devices 15\/15 online/, "a status refresh", 30_000, up.output().length);
       expect(up.output().length).toBeGreaterThan(marker);
       const after = await count();
       // One listing may be in flight at the moment of reading (the ingest presence sweep deletes its consumer right after).
       expect(after).toBeLessThanOrEqual(before + 1);
-      expect(before).toBeLessThanOrEqual(4);
+      // Steady watchers: up's status probe, the dashboard, the cache node's invalidation watch and the
+      // orchestration node's edge-job mirror (one cloud node here); plus one listing in flight.
+      expect(before).toBeLessThanOrEqual(5);
     } finally {
       await nc.close();
     }

@@ -60,10 +60,12 @@ describe("device management API", () => {
     for await (const i of await svc.info(apiServiceName)) infos.push(i);
     const subjects = infos[0]!.endpoints.map((e) => e.subject).sort();
     expect(subjects).toEqual([
+      "xsfleet.v1.api.alerts.ack", "xsfleet.v1.api.alerts.history", "xsfleet.v1.api.alerts.list", "xsfleet.v1.api.analytics.windows",
       "xsfleet.v1.api.commands.get", "xsfleet.v1.api.commands.send",
       "xsfleet.v1.api.devices.config.set", "xsfleet.v1.api.devices.decommission", "xsfleet.v1.api.devices.get",
       "xsfleet.v1.api.devices.list", "xsfleet.v1.api.devices.metadata", "xsfleet.v1.api.devices.register",
-      "xsfleet.v1.api.devices.state", "xsfleet.v1.api.mesh.counters", "xsfleet.v1.api.shadow.delete", "xsfleet.v1.api.shadow.get", "xsfleet.v1.api.shadow.history",
+      "xsfleet.v1.api.devices.state", "xsfleet.v1.api.mesh.counters",
+      "xsfleet.v1.api.rules.delete", "xsfleet.v1.api.rules.list", "xsfleet.v1.api.rules.put", "xsfleet.v1.api.shadow.delete", "xsfleet.v1.api.shadow.get", "xsfleet.v1.api.shadow.history",
       "xsfleet.v1.api.shadow.put", "xsfleet.v1.api.telemetry.query",
     ]);
   });

@@ -5,7 +5,7 @@
 // (`xsfleet up`'s default).
 import { describe, expect, it } from "vitest";
 import { ApiEndpoint } from "../../../cloud/api";
-import { Principal, principalPermissions, rolesPrincipalName } from "../../../cloud/security";
+import { Principal, principalPermissions } from "../../../cloud/security";
 import { apiSubject } from "../../../cloud/subjects";
 
 /** NATS subject matching: `*` one token, `>` the rest. */
@@ -32,14 +32,5 @@ describe("API endpoints in the permission table", () => {
     expect(callable).toEqual(["alerts.ack", "alerts.list", "analytics.windows"]);
     // edge.jobs is served by the recovery agents, not an ApiEndpoint.
     expect(allowed.some((p) => matches(p, apiSubject("edge.jobs")))).toBe(true);
-  });
-
-  it("a cloud node's principal name stays a valid name with every role (xsfleet up runs seven)", () => {
-    const all = ["ingest", "api", "commands", "orchestration", "cache", "analytics", "provisioning"] as const;
-    const name = rolesPrincipalName([...all]);
-    expect(name).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
-    expect(rolesPrincipalName([...all].reverse())).toBe(name); // order does not matter
-    expect(rolesPrincipalName(["ingest", "api", "commands", "orchestration", "cache", "analytics"])).not.toBe(name);
-    expect(rolesPrincipalName(["ingest", "api"])).toBe("node-api-ingest");
   });
 });

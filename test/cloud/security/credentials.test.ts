@@ -10,7 +10,9 @@ import path from "node:path";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import {
   AttemptCounter, KeyPair, KeyType, RevocationKind, RevocationList, RevocationListFull, TokenBucket, decodeJwt, encodeUserJwt, permissionTableMarkdown,
+  principalNameBytesMax, rolesPrincipalName,
 } from "../../../cloud/security";
+import { cloudRoles } from "../../../cloud/base";
 import {
   ProvisioningOp, claimToken, decodeProvisioningRequest, decodeProvisioningResponse, encodeProvisioningRequest, encodeProvisioningResponse,
   parseClaimToken, provisioningMessageBytesMax,
@@ -128,4 +130,16 @@ it("docs/security.md carries the permission table the code issues", () => {
   const end = doc.indexOf("<!-- permission-table:end -->");
   expect(start, "docs/security.md has the permission-table markers").toBeGreaterThan(0);
   expect(doc.slice(start + "<!-- permission-table:begin -->".length, end).trim(), "regenerate with `npm run docs:permissions`").toBe(permissionTableMarkdown().trim());
+});
+
+describe("cloud node principal names", () => {
+  it("name the sorted roles, and stay within 64 characters for a node with every role", () => {
+    expect(rolesPrincipalName(["ingest", "api"])).toBe("node-api-ingest");
+    const all = rolesPrincipalName(cloudRoles);
+    expect(all.length).toBeLessThanOrEqual(principalNameBytesMax);
+    expect(all).toMatch(/^node-[a-z-]+$/);
+    // Distinct role sets keep distinct names (they get different permissions).
+    const names = new Set(cloudRoles.map((r) => rolesPrincipalName(cloudRoles.filter((x) => x !== r))));
+    expect(names.size).toBe(cloudRoles.length);
+  });
 });
