@@ -152,7 +152,7 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
     const { page, errors } = await openPage();
     try {
       // Filled or empty: either way the dashboard's NATS user may call alerts.list and a node serves it (rules may take minutes to fire).
-      await page.waitForFunction("document.querySelectorAll('#al-body tr').length > 0 || /^No alerts/.test(document.getElementById('al-empty').textContent)", undefined, { timeout: 30_000 });
+      await page.waitForSelector("#al-body tr, #al-empty:text-matches('^No alerts')", { timeout: 30_000 });
       expect({ summary: await page.textContent("#al-summary"), error: await page.textContent("#al-error") }).toEqual({ summary: expect.stringMatching(/^\d+ alert\(s\), \d+ raised$/), error: "" });
       expect(errors).toEqual([]);
     } finally {
