@@ -8,8 +8,11 @@
 //    plus stream and consumer info from the JetStream API; cloud nodes from
 //    their heartbeats (roles, leases), /connz (client addresses) and, under
 //    `xsfleet up`, the supervised processes (cloud-nodes.ts);
-//  - history: cloud/history's queryHistory over XSF_HIST, newest points.
-// Read-only: it never creates streams, buckets or durable consumers.
+//  - history: cloud/history's queryHistory over XSF_HIST, newest points;
+//  - alerts and window results: the management API's alerts.list,
+//    alerts.ack and analytics.windows (one request each; alerts.ack is the
+//    one write, an operator's acknowledgement).
+// It never creates streams, buckets or durable consumers.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { deviceRoleFromWire } from "../../shared/device-role";
@@ -28,10 +31,11 @@ import {
   cloudNodeFromHealth, fetchMonitorJson, mergeCloudNodes, monitorEndpoint, serverRow, unreachableServerRow, connzLimitMax,
 } from "./nats-monitor";
 import { RateMeter, RateMeters } from "./rates";
+import { ackedAlert, alertRows, ApiCallError, dashboardStatusOfApiError, windowRows } from "./alerts";
 import {
   type ChannelReading, type CloudNodeRow, type ClusterSnapshot, type ConsumerRow, type DashboardEventInput,
   type DashboardEventListener, type DashboardSource, type DeviceRow, type FleetSnapshot, type HistoryPoint, type HistoryQuery,
-  type NatsServerRow, type ProcessRow, type StreamRow,
+  type NatsServerRow, type ProcessRow, type StreamRow, type AlertAckInput, type AlertRow, type WindowsQuery, type WindowsView,
 } from "./types";
 
 export interface NatsDashboardSourceOptions {
@@ -65,6 +69,10 @@ export interface NatsDashboardSourceOptions {
   deadLetterStream?: string;
   /** Serve /api/history from XSF_HIST (default true). */
   history?: boolean;
+  /** Per-request timeout of the management API calls (alerts, windows); default 5 s. */
+  apiTimeoutMs?: number;
+  /** Alerts one alerts.list asks for (the API allows 1..1000); default 200. */
+  alertsMax?: number;
   /** How long to wait before re-opening a missing bucket or a failed watch. */
   retryMs?: number;
   now?: () => number;
@@ -191,6 +199,8 @@ export class NatsDashboardSource implements DashboardSource {
       deadLetterStream: opts.deadLetterStream ?? "XSF_DLQ",
       history: opts.history ?? true,
       retryMs: opts.retryMs ?? 2000,
+      apiTimeoutMs: opts.apiTimeoutMs ?? 5000,
+      alertsMax: Math.min(1000, Math.max(1, opts.alertsMax ?? 200)),
       now: opts.now ?? Date.now,
     };
     if (opts.monitorUrls.length > 64) throw new Error(`at most 64 monitor URLs, got ${opts.monitorUrls.length}`);
@@ -276,6 +286,44 @@ export class NatsDashboardSource implements DashboardSource {
       jobs = null; // no responders, a timeout, an error reply or not JSON: the page leaves the part out
     }
     return { jobs, meshLocal: this.#o.meshLocal?.() ?? null };
+  }
+
+  /** One request to the management API; its error replies and silence become ApiCallError. */
+  async #api(endpoint: string, body: object): Promise<unknown> {
+    const subject = apiSubject(endpoint);
+    let m;
+    try {
+      m = await this.#nc.request(subject, JSON.stringify(body), { timeout: this.#o.apiTimeoutMs });
+    } catch (e) {
+      const text = (e as Error).message ?? String(e);
+      if (/no responders/i.test(text)) throw new ApiCallError(`no node serves ${endpoint}: start one with the api role`, 503);
+      if (/timeout/i.test(text)) throw new ApiCallError(`${endpoint} did not answer within ${this.#o.apiTimeoutMs} ms`, 504);
+      throw new ApiCallError(`${endpoint} failed: ${text}`, 502);
+    }
+    // The API's error replies carry their status in the Nats-Service-Error-Code header (cloud/api client.ts).
+    const code = m.headers?.get("Nats-Service-Error-Code") ?? "";
+    if (code !== "") {
+      const message = m.headers?.get("Nats-Service-Error") || code;
+      throw new ApiCallError(`${endpoint}: ${message}`, dashboardStatusOfApiError(parseInt(code, 10) || 500));
+    }
+    try {
+      return JSON.parse(dec.decode(m.data)) as unknown;
+    } catch {
+      throw new ApiCallError(`${endpoint} replied with something that is not JSON`, 502);
+    }
+  }
+
+  /** Current alerts, newest first (alerts.list; at most alertsMax). */
+  async alerts(): Promise<AlertRow[]> {
+    return alertRows(await this.#api("alerts.list", { limit: this.#o.alertsMax }));
+  }
+
+  async ackAlert(ack: AlertAckInput): Promise<AlertRow> {
+    return ackedAlert(await this.#api("alerts.ack", { ruleId: ack.ruleId, key: ack.key, episode: ack.episode, by: "dashboard" }));
+  }
+
+  async windows(q: WindowsQuery): Promise<WindowsView> {
+    return windowRows(await this.#api("analytics.windows", { deviceId: q.deviceId, fromMs: q.fromMs, toMs: q.toMs, limit: q.limit }));
   }
 
   events(listener: DashboardEventListener): () => void {

@@ -3,7 +3,7 @@
 // filter/sort/page step over a fleet snapshot. No I/O here.
 import { isDeviceId } from "../../shared/topics";
 import {
-  devicePresences, DevicePresence, type DashboardLimits, type DeviceRow, type FleetSnapshot, type HistoryQuery,
+  devicePresences, DevicePresence, type DashboardLimits, type DeviceRow, type FleetSnapshot, type HistoryQuery, type WindowsQuery,
 } from "./types";
 
 /** A bad request parameter; the message is shown to the caller as is. */
@@ -119,6 +119,26 @@ export function parseHistoryQuery(
   }
   const limit = intParam(params, "limit", 1, limits.historyPointsMax, Math.min(500, limits.historyPointsMax));
   return { deviceId, channel, fromMs, toMs, limit };
+}
+
+/** /api/windows?device=&fromMs=&toMs=&limit=: one device's window results (default: the last 15 minutes). */
+export function parseWindowsQuery(
+  params: URLSearchParams, limits: Pick<DashboardLimits, "windowsMax" | "windowsSpanMsMax">, nowMs: number,
+): WindowsQuery {
+  rejectUnknown(params, ["device", "fromMs", "toMs", "limit"]);
+  const deviceId = single(params, "device");
+  if (deviceId === null || deviceId === "") throw new QueryError(`parameter "device" is required`);
+  if (!isDeviceId(deviceId)) {
+    throw new QueryError(`parameter "device" is not a device id (1-64 of A-Z a-z 0-9 _ -): ${JSON.stringify(deviceId.slice(0, 80))}`);
+  }
+  const toMs = intParam(params, "toMs", 0, Number.MAX_SAFE_INTEGER, nowMs);
+  const fromMs = intParam(params, "fromMs", 0, Number.MAX_SAFE_INTEGER, Math.max(0, toMs - 15 * 60_000));
+  if (fromMs >= toMs) throw new QueryError(`"fromMs" (${fromMs}) must be before "toMs" (${toMs})`);
+  if (toMs - fromMs > limits.windowsSpanMsMax) {
+    throw new QueryError(`time range ${toMs - fromMs} ms is wider than the ${limits.windowsSpanMsMax} ms allowed`);
+  }
+  const limit = intParam(params, "limit", 1, limits.windowsMax, Math.min(200, limits.windowsMax));
+  return { deviceId, fromMs, toMs, limit };
 }
 
 /** /api/shadow?device=<id>: the device id. */

@@ -8,6 +8,9 @@
 //   GET /api/events     Server-Sent Events: recent events, then live ones (?after or Last-Event-ID)
 //   GET /api/history    stored readings for the plot: the newest `limit` in [fromMs, toMs] (?device&channel&fromMs&toMs&limit)
 //   GET /api/shadow     one device's shadow: desired, reported, siblings, delta (?device)
+//   GET /api/alerts     current alerts of the analytics role (the API's alerts.list)
+//   POST /api/alerts/ack acknowledge one alert episode {ruleId, key, episode} (the API's alerts.ack; the one write)
+//   GET /api/windows    one device's window results for the chart (the API's analytics.windows; ?device&fromMs&toMs&limit)
 //   GET /healthz        liveness of the dashboard itself
 //   GET /metrics        Prometheus metrics of the dashboard process (SSE clients, events, requests)
 //   POST /v1/traces     OTLP/HTTP trace receiver (protobuf or JSON) for the stack's processes (otlp-receiver.ts)
@@ -19,11 +22,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createProcessMetrics, metricsHandler } from "../metrics";
+import { ApiCallError, parseAckBody } from "./alerts";
 import { EventBuffer } from "./event-buffer";
 import { receiveOtlp, type OtlpReceiverStats } from "./otlp-receiver";
 import { TraceStore } from "./trace-store";
 import { dashboardPage } from "./page";
-import { intParam, pageFleet, parseFleetQuery, parseHistoryQuery, parseShadowQuery, QueryError } from "./query";
+import { intParam, pageFleet, parseFleetQuery, parseHistoryQuery, parseShadowQuery, parseWindowsQuery, QueryError } from "./query";
 import { topologyView, type EdgeExtras } from "./topology";
 import {
   defaultDashboardLimits, type DashboardEvent, type DashboardHandle, type DashboardLimits, type DashboardOptions,
@@ -44,6 +48,11 @@ class CachedCall<T> {
     private readonly timeoutMs: number,
     private readonly now: () => number,
   ) {}
+
+  /** Forgets the cached value (after a write that changes it). */
+  invalidate(): void {
+    this.#value = null;
+  }
 
   get(): Promise<T> {
     const cached = this.#value;
@@ -83,6 +92,20 @@ function sendError(res: ServerResponse, status: number, message: string): void {
   sendJson(res, status, { error: message });
 }
 
+/** The request body as text, or null once it exceeds bytesMax (the rest is drained, not kept). */
+function readBody(req: IncomingMessage, bytesMax: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= bytesMax) chunks.push(chunk);
+    });
+    req.on("end", () => resolve(size > bytesMax ? null : Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
 function validateLimits(l: DashboardLimits): void {
   for (const [k, v] of Object.entries(l)) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`dashboard limit ${k} must be a positive integer, got ${String(v)}`);
@@ -101,6 +124,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const fleet = new CachedCall(() => source.fleet(), limits.snapshotTtlMs, limits.sourceTimeoutMs, now);
   const cluster = new CachedCall(() => source.cluster(), limits.snapshotTtlMs, limits.sourceTimeoutMs, now);
   const edge = new CachedCall(() => source.edge?.() ?? Promise.resolve<EdgeExtras>({ jobs: null, meshLocal: null }), limits.snapshotTtlMs, limits.sourceTimeoutMs, now);
+  const alerts = new CachedCall(() => source.alerts?.() ?? Promise.resolve([]), limits.snapshotTtlMs, limits.sourceTimeoutMs, now);
   const buffer = new EventBuffer(limits.eventBufferMax, limits.eventDetailBytesMax);
   const clients = new Set<SseClient>();
   const startedMs = now();
@@ -148,10 +172,22 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       value = await call();
     } catch (e) {
       if (e instanceof SourceTimeout) sendError(res, 504, e.message);
+      else if (e instanceof ApiCallError) sendError(res, e.status, e.message);
       else sendError(res, 502, `dashboard source failed: ${(e as Error).message}`);
       return;
     }
     send(value);
+  };
+
+  // No node serving the API (or none with analytics) is a way the system is set up, not a failure of this request:
+  // the read endpoints then answer 200 with `unavailable` (as /api/topology does without edge jobs). Other failures stay errors.
+  const withoutApi = async <T>(p: Promise<T>): Promise<T | string> => {
+    try {
+      return await p;
+    } catch (e) {
+      if (e instanceof ApiCallError && e.status === 503) return e.message;
+      throw e;
+    }
   };
 
   const openEvents = (req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void => {
@@ -177,6 +213,29 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     req.on("close", () => dropClient(client));
   };
 
+  // The one write: a bounded JSON body, validated here and again by the API.
+  const ackAlert = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const ack = source.ackAlert?.bind(source);
+    if (!ack) { req.resume(); return sendError(res, 501, "alerts are not available: this dashboard source has no ackAlert()"); }
+    // Only JSON: a cross-site form cannot send it without a CORS preflight, which the dashboard never grants.
+    if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) {
+      req.resume();
+      return sendError(res, 415, "send the body as application/json");
+    }
+    const declared = Number(req.headers["content-length"] ?? "0");
+    if (declared > limits.alertAckBodyBytesMax) { req.resume(); return sendError(res, 413, `body larger than ${limits.alertAckBodyBytesMax} bytes`); }
+    const text = await readBody(req, limits.alertAckBodyBytesMax);
+    if (text === null) return sendError(res, 413, `body larger than ${limits.alertAckBodyBytesMax} bytes`);
+    const input = parseAckBody(text);
+    return withSource(res, async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new SourceTimeout(`alerts.ack did not answer within ${limits.sourceTimeoutMs} ms`)), limits.sourceTimeoutMs);
+      });
+      try { return await Promise.race([ack(input), timeout]); } finally { clearTimeout(timer); }
+    }, (alert) => { alerts.invalidate(); sendJson(res, 200, { alert }); });
+  };
+
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const rawUrl = req.url ?? "/";
     if (rawUrl.length > limits.urlBytesMax) return sendError(res, 414, `request URL longer than ${limits.urlBytesMax} bytes`);
@@ -186,9 +245,16 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       res.setHeader("allow", "POST");
       return sendError(res, 405, "POST OTLP/HTTP trace exports here");
     }
+    if (url.pathname === "/api/alerts/ack") {
+      if (req.method !== "POST") {
+        res.setHeader("allow", "POST");
+        return sendError(res, 405, `POST {"ruleId", "key", "episode"} here to acknowledge an alert`);
+      }
+      return ackAlert(req, res);
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("allow", "GET, HEAD");
-      return sendError(res, 405, `method ${req.method} not allowed; the dashboard is read-only (GET)`);
+      return sendError(res, 405, `method ${req.method} not allowed; the dashboard is read-only (GET) but for POST /api/alerts/ack`);
     }
     if (url.pathname.startsWith("/api/traces/")) {
       const id = url.pathname.slice("/api/traces/".length).toLowerCase();
@@ -239,6 +305,19 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         if (!shadow) return sendError(res, 501, "shadows are not available: this dashboard source has no shadow()");
         return withSource(res, () => shadow(deviceId), (view) => sendJson(res, 200, { deviceId, shadow: view }));
       }
+      case "/api/alerts":
+        if ([...url.searchParams.keys()].length > 0) throw new QueryError("/api/alerts takes no parameters");
+        if (!source.alerts) return sendError(res, 501, "alerts are not available: this dashboard source has no alerts()");
+        return withSource(res, () => withoutApi(alerts.get()), (rows) =>
+          sendJson(res, 200, typeof rows === "string" ? { alerts: [], unavailable: rows } : { alerts: rows }));
+      case "/api/windows": {
+        const q = parseWindowsQuery(url.searchParams, limits, now());
+        const windows = source.windows?.bind(source);
+        if (!windows) return sendError(res, 501, "window results are not available: this dashboard source has no windows()");
+        return withSource(res, () => withoutApi(windows(q)), (view) => sendJson(res, 200, {
+          deviceId: q.deviceId, fromMs: q.fromMs, toMs: q.toMs, ...(typeof view === "string" ? { windows: [], truncated: false, unavailable: view } : view),
+        }));
+      }
       case "/api/events":
         return openEvents(req, res, url.searchParams);
       case "/metrics":
@@ -250,7 +329,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         return sendJson(res, 200, { traces: traces.list(limit, url.searchParams.get("device") ?? ""), held: traces.size, spans: traces.spanCount, dropped: traces.dropped });
       }
       default:
-        return sendError(res, 404, `no such page: ${url.pathname}; try / or /api/fleet, /api/cluster, /api/topology, /api/events, /api/history, /api/shadow, /healthz, /metrics`);
+        return sendError(res, 404, `no such page: ${url.pathname}; try / or /api/fleet, /api/cluster, /api/topology, /api/events, /api/history, /api/shadow, /api/alerts, /api/windows, /healthz, /metrics`);
     }
   };
 

@@ -212,6 +212,53 @@ export interface HistoryPoint {
   value: number;
 }
 
+/** One alert of the analytics role (the API's alerts.list), as the Alerts panel shows it. */
+export interface AlertRow {
+  ruleId: string;
+  /** The alert's key: a device id, or a group key. */
+  key: string;
+  episode: number;
+  state: "raised" | "acknowledged" | "cleared";
+  reason: string;
+  value: number | null;
+  /** When it entered its current state (raised, acked or cleared at). */
+  sinceMs: number;
+  raisedAtMs: number;
+  ackedBy: string | null;
+}
+
+/** Which alert episode an operator acknowledges (POST /api/alerts/ack). */
+export interface AlertAckInput {
+  ruleId: string;
+  key: string;
+  episode: number;
+}
+
+export interface WindowsQuery {
+  deviceId: string;
+  fromMs: number;
+  toMs: number;
+  limit: number;
+}
+
+/** One window result of a device (the API's analytics.windows): mean with its min/max band. */
+export interface WindowRow {
+  operator: string;
+  channel: string;
+  startMs: number;
+  endMs: number;
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  final: boolean;
+}
+
+export interface WindowsView {
+  windows: WindowRow[];
+  truncated: boolean;
+}
+
 /** Everything the dashboard shows comes through here. */
 export interface DashboardSource {
   fleet(): Promise<FleetSnapshot>;
@@ -224,6 +271,12 @@ export interface DashboardSource {
   shadow?(deviceId: string): Promise<ShadowView | null>;
   /** Optional edge extras for the topology view: edge jobs (the API's edge.jobs) and the host's own mesh. */
   edge?(): Promise<EdgeExtras>;
+  /** Optional current alerts (the API's alerts.list, newest first); throws ApiCallError when the API does not answer. */
+  alerts?(): Promise<AlertRow[]>;
+  /** Optional: acknowledges one alert episode (the API's alerts.ack) and returns it; throws ApiCallError. */
+  ackAlert?(ack: AlertAckInput): Promise<AlertRow>;
+  /** Optional window results of one device (the API's analytics.windows); throws ApiCallError. */
+  windows?(query: WindowsQuery): Promise<WindowsView>;
 }
 
 export interface DashboardOptions {
@@ -272,6 +325,11 @@ export interface DashboardLimits {
   tracesMax: number;
   traceSpansMax: number;
   traceStoreSpansMax: number;
+  /** Largest body POST /api/alerts/ack accepts; larger: 413. */
+  alertAckBodyBytesMax: number;
+  /** Window results one /api/windows request may ask for, and its widest time range. */
+  windowsMax: number;
+  windowsSpanMsMax: number;
 }
 
 export const defaultDashboardLimits: DashboardLimits = {
@@ -290,4 +348,7 @@ export const defaultDashboardLimits: DashboardLimits = {
   tracesMax: 500,
   traceSpansMax: 256,
   traceStoreSpansMax: 20_000,
+  alertAckBodyBytesMax: 4096,
+  windowsMax: 1000,
+  windowsSpanMsMax: 24 * 3600_000,
 };

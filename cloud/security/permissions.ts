@@ -200,10 +200,11 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       // Answers proposers on their own inboxes (responds), nothing else.
       return role([], [inbox, allPaxosAcceptorSubject, allPaxosStatusSubject], true);
     case Principal.Dashboard:
-      // One read-only API call: which node runs which edge job (the topology view).
+      // Four API calls: edge jobs (topology), alerts and window results (read), and alerts.ack, the operator's one write.
       return role([
         ...jsMonitor, ...kvBucket(deviceStateBucket, "read"), ...streamRead(IngestStream.History), ...consumersOn(IngestStream.History), ...kvBucket(shadowBucket, "read"),
         apiSubject("edge.jobs"), // which device runs which edge job (read-only)
+        apiSubject("alerts.list"), apiSubject("alerts.ack"), apiSubject("analytics.windows"), // the Alerts panel and the window chart
       ], [inbox, allHeartbeatsSubject, allDeviceEventsSubject, allAlertsSubject], false);
     case Principal.Fleet:
       return role([
@@ -333,7 +334,7 @@ const descriptions: Record<Principal, string> = {
   cache: "cloud role: a node of the distributed cache ring (docs/data-plane.md); watches the buckets it caches",
   control: "Raft control-plane replicas",
   consensus: "CASPaxos acceptor processes (answer proposers on their inboxes)",
-  dashboard: "the web dashboard (read-only)",
+  dashboard: "the web dashboard (reads; acknowledges alerts)",
   fleet: "the local stack's tooling: registers the simulated fleet, creates its claims, writes its example desired shadow and rules, watches status and alerts",
   integrator: "integrations: outputs, events, the management API without claims/credentials",
   admin: "the operator's CLI (`xsfleet claims`, `xsfleet credentials`, `xsfleet status`)",

@@ -148,6 +148,18 @@ describe.skipIf(!haveBrowser)("dashboard in a real browser against `xsfleet up`"
     }
   }, 90_000);
 
+  it("shows the Alerts panel: the analytics role's alerts, or that none fired (never an error)", async () => {
+    const { page, errors } = await openPage();
+    try {
+      // Filled or empty: either way the dashboard's NATS user may call alerts.list and a node serves it (rules may take minutes to fire).
+      await page.waitForSelector("#al-body tr, #al-empty:text-matches('^No alerts')", { timeout: 30_000 });
+      expect({ summary: await page.textContent("#al-summary"), error: await page.textContent("#al-error") }).toEqual({ summary: expect.stringMatching(/^\d+ alert\(s\), \d+ raised$/), error: "" });
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
   it("shows the topology: the gateway with its children listed under it, and the mesh counter merged across its reporters", async () => {
     const { page, errors } = await openPage();
     try {

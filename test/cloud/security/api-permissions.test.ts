@@ -25,4 +25,12 @@ describe("API endpoints in the permission table", () => {
     expect(matches(apiSubject("mesh.>"), apiSubject("mesh.counters"))).toBe(true);
     expect(matches(apiSubject("devices.>"), apiSubject("mesh.counters"))).toBe(false);
   });
+
+  it("the dashboard may call exactly edge.jobs, alerts.list, alerts.ack and analytics.windows", () => {
+    const allowed = principalPermissions(Principal.Dashboard).pub.allow ?? [];
+    const callable = Object.values(ApiEndpoint).filter((e) => allowed.some((p) => matches(p, apiSubject(e)))).sort();
+    expect(callable).toEqual(["alerts.ack", "alerts.list", "analytics.windows"]);
+    // edge.jobs is served by the recovery agents, not an ApiEndpoint.
+    expect(allowed.some((p) => matches(p, apiSubject("edge.jobs")))).toBe(true);
+  });
 });
