@@ -74,11 +74,18 @@ describe("analytics: rules API and the closed loop", () => {
     const events: unknown[] = [];
     const sub = nc.subscribe(ruleEventSubject(rule.id));
     void (async () => { for await (const m of sub) events.push(m.json()); })();
-    // Humidity of batch s climbs 40 + (3s + i) / 10: above 45 from s = 17 on. Device time is now.
-    let seq = 0;
+    // Humidity of batch s is 40 + ((3s + i) mod 200) / 10 for its points i < 10: every point above 45 (and
+    // none wrapping back to 40, which would clear the alert) when 51 ≤ 3s mod 200 ≤ 190. Only such batches are
+    // sent until the alert is acknowledged, however long the node takes to apply the stored rule. Device time is now.
+    let seq = 16;
+    const nextHighSeq = (): number => {
+      do seq++; while ((3 * seq) % 200 < 51 || (3 * seq) % 200 > 190);
+      return seq;
+    };
     const publishBatch = async (s: number): Promise<void> => { await publishUplink(js, telemetryEnvelope("sensor-1", s, 10, Date.now() - s * 10_000), undefined, testPartitions); };
+    let sent = 0;
     await until("the rule raised an alert (the node applies stored rules within seconds)", async () => {
-      if (seq < 60) await publishBatch(++seq);
+      if (sent++ < 200) await publishBatch(nextHighSeq());
       const r = await api.call(ApiEndpoint.AlertsList, { ruleId: rule.id });
       return r.alerts.some((a) => a.state === "raised");
     }, 60_000);
@@ -90,7 +97,7 @@ describe("analytics: rules API and the closed loop", () => {
     expect(actuator.received.find((c) => c.commandId === onId)).toMatchObject({ name: "fan", argsJson: JSON.stringify({ on: true }) });
 
     // More high points: the same episode, no second alert.
-    for (let i = 0; i < 5; i++) await publishBatch(++seq);
+    for (let i = 0; i < 5; i++) await publishBatch(nextHighSeq());
     const acked = await api.call(ApiEndpoint.AlertsAck, { ruleId: rule.id, key: "sensor-1", episode: 1, by: "test" });
     expect(acked.alert).toMatchObject({ state: "acknowledged", ackedBy: "test" });
 
