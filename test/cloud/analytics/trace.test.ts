@@ -43,8 +43,14 @@ describe("analytics: traces", () => {
         env.traceparent = `00-${t}-${"cd".repeat(8)}-01`;
         await publishUplink(js, env, Uplink.Telemetry);
       }
-      await until("an alert event", () => alerts.length > 0, 60_000);
-      const batches = exporter.getFinishedSpans().filter((s) => s.name === SpanName.AnalyticsBatch);
+      const batchSpans = () => exporter.getFinishedSpans().filter((s) => s.name === SpanName.AnalyticsBatch);
+      // The batch span ends after its checkpoint and ack, so after the alert event it published.
+      await until("an alert event, and the batch span whose context it carries ended", () =>
+        alerts.length > 0 && batchSpans().some((s) => s.spanContext().traceId === alerts[0]!.traceId), 60_000);
+      // Every message is processed (and its batch span ended) once the consumer has nothing pending.
+      await until("every device message's batch span ended", () =>
+        deviceTraces.every((t) => batchSpans().some((s) => s.links.some((l) => l.context.traceId === t))), 60_000);
+      const batches = batchSpans();
       expect(batches.length).toBeGreaterThan(0);
       const linked = new Set(batches.flatMap((s) => s.links.map((l) => l.context.traceId)));
       for (const t of deviceTraces) expect(linked.has(t), `a batch span links device trace ${t}`).toBe(true);
