@@ -225,7 +225,10 @@ describe("ingest fuzz: 100,000 random and mutated envelopes (issue 17)", () => {
       if (counted < n) problems.push(`dead letters "${reason}": ${n} in XSF_DLQ, only ${counted} counted by ingest`);
       else if (counted > n) overcounted.push(`${reason} +${counted - n}`);
     }
-    if (st.messages - st.redeliveries < storedAll) problems.push(`ingest took ${st.messages - st.redeliveries} first deliveries of ${storedAll} stored uplinks (${streams.join(", ")})`);
+    // Every stored uplink reached the pipeline at least once. Not "messages − redeliveries": a delivery fetched
+    // by a partition worker that then lost its lease is never processed, so its redelivery is the first the
+    // pipeline sees (seen in a CI run: 1,366 redeliveries, nothing lost). Per-message checks are above and below.
+    if (st.messages < storedAll) problems.push(`ingest processed ${st.messages} deliveries of ${storedAll} stored uplinks (${streams.join(", ")})`);
 
     // Good traffic: every published telemetry batch in XSF_OUT once and in device state; none dead-lettered.
     const records = await readDeviceRecords(nc, goodIds);
