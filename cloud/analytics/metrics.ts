@@ -1,6 +1,7 @@
 // Prometheus view of AnalyticsStats: collectors read the role's counters at
 // scrape time (documented in docs/observability.md).
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
+import { registerStatCounters } from "../metrics";
 import type { AnalyticsStats } from "./types";
 
 type CounterKey = "messages" | "points" | "duplicates" | "lateDropped" | "resultsPublished" | "resultsDuplicate" | "alertsRaised" | "alertsCleared"
@@ -22,16 +23,7 @@ const counters: Array<[CounterKey, string, string]> = [
 ];
 
 export function registerAnalyticsMetrics(registry: Registry, stats: () => AnalyticsStats): void {
-  for (const [key, name, help] of counters) {
-    new Counter({
-      name, help, labelNames: ["node"], registers: [registry],
-      collect() {
-        const s = stats();
-        this.reset();
-        this.labels({ node: s.nodeId }).inc(s[key]);
-      },
-    });
-  }
+  registerStatCounters(registry, counters, stats);
   new Gauge({
     name: "xsfleet_analytics_lag", help: "Messages pending on the analytics consumer this node read last", labelNames: ["node"], registers: [registry],
     collect() {

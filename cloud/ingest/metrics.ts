@@ -5,6 +5,7 @@
 // exemplar naming the batch's trace when the trace is kept and the registry
 // speaks OpenMetrics (prom-client keeps exemplars only there).
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { registerStatCounters } from "../metrics";
 import type { BatchTrace } from "./pipeline";
 import type { IngestStats } from "./types";
 
@@ -45,16 +46,7 @@ const counters: Array<[CounterKey, string, string]> = [
 
 /** Registers ingest metrics on `registry`; `stats` is the role's stats(). Returns the processing histogram's observer. */
 export function registerIngestMetrics(registry: Registry, stats: () => IngestStats): ProcessingObserver {
-  for (const [key, name, help] of counters) {
-    new Counter({
-      name, help, labelNames: ["node"], registers: [registry],
-      collect() {
-        const s = stats();
-        this.reset();
-        this.labels({ node: s.nodeId }).inc(s[key]);
-      },
-    });
-  }
+  registerStatCounters(registry, counters, stats);
   new Counter({
     name: "xsfleet_ingest_dead_letters_total", help: "Device messages dead-lettered, by reason", labelNames: ["node", "reason"], registers: [registry],
     collect() {
