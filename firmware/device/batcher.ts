@@ -4,8 +4,9 @@
 import type { ChannelSpec } from "../platform";
 import { encodePoints } from "./telemetry-codec";
 
-/** Hard ceiling for any configured batch size (RAM: ~8 bytes per point per channel). */
-export const batchPointsLimit = 512;
+/** Hard ceiling for any configured batch size (RAM: ~8 bytes per point per channel); shared with the cloud's config checks. */
+import { batchPointsLimit } from "../../shared/device-config";
+export { batchPointsLimit };
 /** Most channels one sensor source may declare. */
 export const channelsMax = 8;
 

@@ -3,8 +3,7 @@
 // (key "cfg") so a restart keeps it.
 import { decodeDesiredConfig, encodeDesiredConfig, type DesiredConfig } from "../../shared/proto/xsfleet.gen";
 import type { Storage } from "../platform";
-import { batchPointsLimit } from "./batcher";
-import { heartbeatIntervalMaxMs, heartbeatIntervalMinMs, sampleIntervalMaxMs, sampleIntervalMinMs } from "./options";
+import { batchPointsLimit, heartbeatIntervalMaxMs, heartbeatIntervalMinMs, sampleIntervalMaxMs, sampleIntervalMinMs } from "../../shared/device-config";
 
 const storageKey = "cfg";
 

@@ -6,7 +6,7 @@ import { DeviceRole } from "../../shared/device-role";
 import { assertDeviceId } from "../../shared/topics";
 import type { BackoffPolicy } from "./backoff";
 import { backoffDefaults, checkBackoffPolicy } from "./backoff";
-import { batchPointsLimit } from "./batcher";
+import { batchPointsLimit, heartbeatIntervalMaxMs, heartbeatIntervalMinMs, sampleIntervalMaxMs, sampleIntervalMinMs } from "../../shared/device-config";
 import type { CommandHandler } from "./commands";
 import type { Counter } from "../../shared/proto/xsfleet.gen";
 import type { OutboxLimits } from "./outbox";
@@ -56,10 +56,6 @@ export interface DeviceOptions {
   seqBlock: number;
 }
 
-export const heartbeatIntervalMinMs = 200;
-export const heartbeatIntervalMaxMs = 3_600_000;
-export const sampleIntervalMinMs = 10;
-export const sampleIntervalMaxMs = 3_600_000;
 export const brokerUrlsMax = 8;
 
 export const deviceDefaults = Object.freeze({
