@@ -24,10 +24,10 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { context as otelContext, trace, SpanStatusCode, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { settledWithin, type Logger } from "../base";
+import type { Logger } from "../base";
 import { partitionLease, PullLoop, type Delivery } from "../ingest";
 import { VERSION_ABSENT, type DistributedLock, type FencedStore } from "../lock";
-import { RoleHolder, type DeactivateReason, type FailoverConfig } from "../recovery";
+import { LeasedWorker, type FailoverConfig, type WorkerDeactivateReason } from "../recovery";
 import { uplinkStream } from "../subjects";
 import { Attr, contextFromEnvelope, SpanName } from "../tracing";
 import { decodeEnvelope } from "../../shared/proto/xsfleet.gen";
@@ -40,9 +40,6 @@ import { checkpointBytesMax } from "./settings";
 export const analyticsRole = "analytics";
 /** Links from a batch span to the device messages it read (the traces they started). */
 export const analyticsBatchLinksMax = 16;
-/** Longest a handoff waits for the lease release. */
-const releaseWaitMs = 1_000;
-const ownershipMarginRatio = 0.25;
 
 /** Where a partition's outputs go (outputs.ts in the product). */
 export interface OutputSink {
@@ -88,35 +85,28 @@ interface Activation {
   current: boolean;
 }
 
-export class AnalyticsPartitionWorker {
+export class AnalyticsPartitionWorker extends LeasedWorker {
   readonly partition: number;
   readonly #d: AnalyticsWorkerDeps;
-  readonly #holder: RoleHolder;
   #active: Activation | null = null;
-  #stopping = false;
-  #serial: Promise<void> = Promise.resolve();
 
   constructor(d: AnalyticsWorkerDeps) {
+    super({
+      lock: d.lock, lease: partitionLease(d.partition, analyticsRole), ttlMs: d.settings.ownershipTtlMs,
+      ...(d.failover ? { failover: d.failover } : {}), log: (m) => d.log.warn(`analytics: ${m}`),
+    });
     this.partition = d.partition;
     this.#d = d;
-    const ttlMs = d.settings.ownershipTtlMs;
-    this.#holder = new RoleHolder({
-      lock: d.lock, role: partitionLease(d.partition, analyticsRole), ttlMs,
-      config: { safetyMarginMs: Math.max(1, Math.floor(ttlMs * ownershipMarginRatio)), holdOffMs: 0, ...d.failover },
-      onActivate: (token) => this.#queue(() => this.#activate(token)),
-      onDeactivate: (token, reason) => this.#queue(() => this.#deactivate(reason, token)),
-      log: (m) => d.log.warn(`analytics: ${m}`),
-    });
   }
 
-  start(): void {
-    this.#holder.start();
+  protected activeToken(): number | undefined {
+    return this.#active?.token;
   }
 
   /** Owned now, with a write-safe lease (the ShareWorker contract of cloud/ingest ownership). */
   owned(): { mayWrite(): boolean } | null {
     const a = this.#active;
-    return a && a.current && this.#holder.isActive() ? { mayWrite: () => a.current && this.#holder.isActive() } : null;
+    return a && a.current && this.holder.isActive() ? { mayWrite: () => a.current && this.holder.isActive() } : null;
   }
 
   /** The processor's rules changed: applied between batches. */
@@ -126,25 +116,13 @@ export class AnalyticsPartitionWorker {
     a.work = a.work.then(() => { if (a.current) a.processor.setRules(this.#d.processorConfig().rules); });
   }
 
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    await this.#queue(() => this.#deactivate("handoff", this.#active?.token ?? 0));
-    await settledWithin(this.#holder.stop(), releaseWaitMs);
-  }
-
-  #queue(f: () => Promise<void>): Promise<void> {
-    const next = this.#serial.then(f, f);
-    this.#serial = next.catch(() => undefined);
-    return next;
-  }
-
   #mayWrite(a: Activation): boolean {
-    return a.current && this.#holder.isActive();
+    return a.current && this.holder.isActive();
   }
 
-  async #activate(token: number): Promise<void> {
+  protected async activate(token: number): Promise<void> {
     const { partition, settings, log, stats } = this.#d;
-    if (this.#stopping || this.#active) return;
+    if (this.stopping || this.#active) return;
     let entry;
     try {
       entry = await this.#d.checkpoints.read(checkpointKey(partition));
@@ -169,7 +147,7 @@ export class AnalyticsPartitionWorker {
       // Nothing runs: the lease stays, so try again shortly (the stream or bucket may be coming up).
       log.warn("analytics: activation failed; retrying", { partition, error: String(err) });
       stats.restarts++;
-      setTimeout(() => void this.#queue(async () => { if (!this.#active && this.#holder.isActive() && this.#holder.token === token) await this.#activate(token); }), 1_000);
+      setTimeout(() => void this.queue(async () => { if (!this.#active && this.holder.isActive() && this.holder.token === token) await this.activate(token); }), 1_000);
     }
   }
 
@@ -259,7 +237,7 @@ export class AnalyticsPartitionWorker {
         stats.checkpointsRefused++;
         log.warn("analytics: checkpoint refused; the partition has another owner", { partition, token: a.token, error: r.error });
         a.current = false;
-        void this.#queue(() => this.#deactivate("renew-lost", a.token));
+        void this.queue(() => this.deactivate("renew-lost", a.token));
         return;
       }
       a.version = r.version;
@@ -271,9 +249,9 @@ export class AnalyticsPartitionWorker {
       stats.restarts++;
       log.warn("analytics: batch failed; restarting the partition from its checkpoint", { partition, error: String(err) });
       a.current = false;
-      void this.#queue(async () => {
-        await this.#deactivate("renew-lost", a.token);
-        if (!this.#stopping && this.#holder.isActive() && this.#holder.token === a.token) await this.#activate(a.token);
+      void this.queue(async () => {
+        await this.deactivate("renew-lost", a.token);
+        if (!this.stopping && this.holder.isActive() && this.holder.token === a.token) await this.activate(a.token);
       });
     }
   }
@@ -282,7 +260,7 @@ export class AnalyticsPartitionWorker {
     this.#d.stats.processors[this.partition] = { ...a.processor.stats };
   }
 
-  async #deactivate(reason: DeactivateReason | "handoff", token: number): Promise<void> {
+  protected async deactivate(reason: WorkerDeactivateReason, token: number): Promise<void> {
     const a = this.#active;
     if (!a || (token !== 0 && a.token !== token)) return;
     const { stats, log, partition } = this.#d;

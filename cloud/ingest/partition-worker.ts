@@ -18,9 +18,9 @@
 // counted (`foreignWrites`). Each activation starts with an empty cache, so
 // states written by the previous owner are read from KV.
 import type { NatsConnection } from "@nats-io/transport-node";
-import { settledWithin, type Logger } from "../base";
+import type { Logger } from "../base";
 import type { DistributedLock } from "../lock";
-import { RoleHolder, type DeactivateReason, type FailoverConfig } from "../recovery";
+import { LeasedWorker, type FailoverConfig, type WorkerDeactivateReason } from "../recovery";
 import { DeviceLocks, StateCache } from "./cache";
 import type { Tracer } from "@opentelemetry/api";
 import { IngestPipeline, type AdmissionPort, type OutputPort, type PipelineHooks, type RateLimitPort, type ShadowReportPort, type StatePort } from "./pipeline";
@@ -33,12 +33,6 @@ import type { IngestStats } from "./types";
 export function partitionLease(n: number, role = "ingest"): string {
   return `work/${role}/p${n}`;
 }
-
-/** Longest a handoff waits for the lease release (an unreachable control plane must not hold a shutdown). */
-export const releaseWaitMs = 1_000;
-
-/** Local validity ends this fraction of the TTL before the lease does: room for a state write in flight. */
-export const ownershipMarginRatio = 0.25;
 
 export interface PartitionWorkerDeps {
   partition: number;
@@ -77,31 +71,15 @@ interface Activation extends OwnedPartition {
   end(): void;
 }
 
-export class PartitionWorker {
+export class PartitionWorker extends LeasedWorker {
   readonly partition: number;
   readonly #d: PartitionWorkerDeps;
-  readonly #holder: RoleHolder;
   #active: Activation | null = null;
-  #stopping = false;
-  /** Activation and deactivation run one after the other. */
-  #serial: Promise<void> = Promise.resolve();
 
   constructor(d: PartitionWorkerDeps) {
+    super({ lock: d.lock, lease: partitionLease(d.partition), ttlMs: d.cfg.ownershipTtlMs, ...(d.failover ? { failover: d.failover } : {}), log: (m) => d.log.warn(`ingest: ${m}`) });
     this.partition = d.partition;
     this.#d = d;
-    const ttlMs = d.cfg.ownershipTtlMs;
-    this.#holder = new RoleHolder({
-      lock: d.lock, role: partitionLease(d.partition), ttlMs,
-      config: { safetyMarginMs: Math.max(1, Math.floor(ttlMs * ownershipMarginRatio)), holdOffMs: 0, ...d.failover },
-      onActivate: (token) => this.#queue(() => this.#activate(token)),
-      onDeactivate: (token, reason) => this.#queue(() => this.#deactivate(reason, token)),
-      log: (m) => d.log.warn(`ingest: ${m}`),
-    });
-  }
-
-  /** Starts contending for the lease. */
-  start(): void {
-    this.#holder.start();
   }
 
   /** Owned now, with a write-safe lease. */
@@ -115,28 +93,17 @@ export class PartitionWorker {
     return this.#active?.token;
   }
 
-  /** Graceful handoff: stop pulling, nak what is held, finish in-flight batches, then release the lease. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    await this.#queue(() => this.#deactivate("handoff", this.#active?.token ?? 0));
-    // The release lets the next owner start at once; when the control plane
-    // does not answer soon, the lease lapses by its TTL instead.
-    await settledWithin(this.#holder.stop(), releaseWaitMs);
+  protected activeToken(): number | undefined {
+    return this.#active?.token;
   }
 
-  #queue(f: () => Promise<void>): Promise<void> {
-    const next = this.#serial.then(f, f);
-    this.#serial = next.catch(() => undefined);
-    return next;
-  }
-
-  async #activate(token: number): Promise<void> {
+  protected async activate(token: number): Promise<void> {
     const { cfg, stats, log, partition } = this.#d;
-    if (this.#stopping || this.#active) return;
+    if (this.stopping || this.#active) return;
     const cache = new StateCache(this.#d.cacheMax);
     const locks = new DeviceLocks();
     let current = true;
-    const mayWrite = (): boolean => current && this.#holder.isActive();
+    const mayWrite = (): boolean => current && this.holder.isActive();
     const pipeline = new IngestPipeline({
       cfg, cache, locks, stats, log, out: this.#d.out, state: this.#d.state, admission: this.#d.admission,
       ...(this.#d.rateLimit ? { rateLimit: this.#d.rateLimit } : {}),
@@ -155,7 +122,7 @@ export class PartitionWorker {
     loop.start();
   }
 
-  async #deactivate(reason: DeactivateReason | "handoff", token: number): Promise<void> {
+  protected async deactivate(reason: WorkerDeactivateReason, token: number): Promise<void> {
     const a = this.#active;
     if (!a || (token !== 0 && a.token !== token)) return;
     const { stats, log, partition } = this.#d;

@@ -5,6 +5,7 @@
 export * from "./types";
 export { FailoverCore, FailoverState, failoverConfig, type FailoverConfig, type FailoverAction, type DeactivateReason } from "./failover";
 export { RoleHolder, type RoleHolderOptions } from "./role-holder";
+export { LeasedWorker, leaseReleaseWaitMs, leaseMarginRatio, type LeasedWorkerOptions, type WorkerDeactivateReason } from "./leased-worker";
 export { RestartPolicy, restartConfig, backoffCeilingMs, DEFAULT_RESTART_CONFIG, type RestartConfig, type RestartDecision } from "./restart";
 export { Supervisor, SupervisorState, type SupervisorOptions } from "./supervisor";
 export {
