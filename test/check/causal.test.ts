@@ -5,9 +5,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkCausal, type CausalOp } from "../../cloud/check";
-import { type DvvContext, type DvvSet, contextJoin, dvvEmpty, dvvJoin, dvvPut } from "../../shared/clock/dvv";
+import { type DvvContext, type DvvSet, contextJoin, dvvDiscard, dvvEmpty, dvvJoin, dvvPut } from "../../shared/clock/dvv";
 
 const w = (session: string, key: string, value: string, writer: string, counter: number): CausalOp => ({ kind: "write", session, key, value, dot: { writer, counter } });
+const del = (session: string, key: string, lost = false): CausalOp => ({ kind: "delete", session, key, ...(lost ? { lost } : {}) });
 const r = (session: string, key: string, sibs: Array<[string, number, string]>, final = false): CausalOp => ({
   kind: "read", session, key, siblings: sibs.map(([writer, counter, value]) => ({ writer, counter, value })), final,
 });
@@ -80,14 +81,65 @@ describe("causal checker on hand-made histories", () => {
   });
 });
 
+describe("causal checker: causality per key", () => {
+  it("does not order a session's writes to one field by what it read of another", () => {
+    // s2 reads led (which s1 wrote after writing mode), then writes mode with the context it had of mode (none):
+    // both mode values stay, as they do in a store whose contexts are per field.
+    const rep = checkCausal([
+      w("s1", "mode", "a", "a", 1),
+      w("s1", "led", "on", "a", 2),
+      r("s2", "led", [["a", 2, "on"]]),
+      w("s2", "mode", "b", "b", 1),
+      r("s2", "mode", [["a", 1, "a"], ["b", 1, "b"]]),
+    ]);
+    expect(rep.violations).toEqual([]);
+  });
+});
+
+describe("causal checker with deletes", () => {
+  it("accepts a delete of what the session saw, and a concurrent write surviving it", () => {
+    const rep = checkCausal([
+      w("s1", "led", "on", "a", 1),
+      r("s2", "led", [["a", 1, "on"]]),
+      del("s2", "led"),
+      r("s2", "led", []),
+      w("s3", "led", "off", "b", 1), // concurrent with the delete: kept
+      r("s2", "led", [["b", 1, "off"]], true),
+      r("s3", "led", [["b", 1, "off"]], true),
+    ]);
+    expect(rep.violations).toEqual([]);
+    expect(rep.deletes).toBe(1);
+  });
+
+  it("excuses a write a concurrent delete removed, not one removed by a delete after the read", () => {
+    // s1's own write is gone when it reads: s2 deleted it concurrently (the store may apply that first).
+    expect(checkCausal([w("s1", "k", "x", "a", 1), r("s2", "k", [["a", 1, "x"]]), del("s2", "k"), r("s1", "k", [])]).violations).toEqual([]);
+    // The delete comes after the read in the read's own session: the read should still have shown the write.
+    const rep = checkCausal([w("s1", "k", "x", "a", 1), r("s1", "k", []), del("s1", "k")]);
+    expect(rep.violations.join("\n")).toMatch(/does not reflect write #0/);
+  });
+
+  it("rejects a deleted value coming back to a session that knows of the delete", () => {
+    const rep = checkCausal([w("s1", "k", "x", "a", 1), r("s2", "k", [["a", 1, "x"]]), del("s2", "k"), r("s2", "k", [["a", 1, "x"]])]);
+    expect(rep.violations.join("\n")).toMatch(/which delete #2 \(s2\) in its causal past removed/);
+    // A delete whose reply was lost may not have happened: no such requirement.
+    expect(checkCausal([w("s1", "k", "x", "a", 1), r("s2", "k", [["a", 1, "x"]]), del("s2", "k", true), r("s2", "k", [["a", 1, "x"]])]).ok).toBe(true);
+  });
+});
+
 // A replicated DVV store in memory: replicas join lazily; sessions carry the
 // context of everything they saw, write replies included (as the API's
 // clients do: a put's reply shows the field after the write). The checker must
 // accept it; the same workload on a last-writer-wins store must be caught.
-type Step = { session: number; replica: number; kind: "read" | "write" | "sync"; other: number };
+type Step = { session: number; replica: number; kind: "read" | "write" | "sync" | "delete"; other: number };
 const stepArb = fc.record({ session: fc.nat(3), replica: fc.nat(2), kind: fc.constantFrom("read" as const, "write" as const, "sync" as const), other: fc.nat(2) });
+const stepWithDeletesArb = fc.record({
+  session: fc.nat(3), replica: fc.nat(2), other: fc.nat(2),
+  kind: fc.constantFrom("read" as const, "write" as const, "write" as const, "sync" as const, "delete" as const),
+});
 
-function runWorkload(steps: readonly Step[], lww: boolean): CausalOp[] {
+/** `forgetfulDeletes`: a delete empties the replica's set, context and all (a tombstone-less store). */
+function runWorkload(steps: readonly Step[], lww: boolean, forgetfulDeletes = false): CausalOp[] {
   const replicas: DvvSet[] = [dvvEmpty(), dvvEmpty(), dvvEmpty()];
   const ctx: DvvContext[] = [{}, {}, {}, {}];
   const ops: CausalOp[] = [];
@@ -96,6 +148,10 @@ function runWorkload(steps: readonly Step[], lww: boolean): CausalOp[] {
     const sess = `s${s.session}`;
     if (s.kind === "sync") {
       replicas[s.replica] = dvvJoin(replicas[s.replica]!, replicas[s.other]!).set;
+    } else if (s.kind === "delete") {
+      // With the context of everything the session saw, at any replica (it may not hold all of it yet).
+      replicas[s.replica] = forgetfulDeletes ? dvvEmpty() : dvvDiscard(replicas[s.replica]!, ctx[s.session]!);
+      ops.push({ kind: "delete", session: sess, key: "k" });
     } else if (s.kind === "write") {
       const value = `v${n++}`;
       // A session is sticky to nothing: it writes wherever; its context says what it saw.
@@ -124,6 +180,24 @@ describe("causal checker against stores", () => {
       const rep = checkCausal(runWorkload(steps, false));
       expect(rep.violations).toEqual([]);
     }), { numRuns: 300 });
+  });
+
+  it("accepts every history of a DVV store with deletes", () => {
+    let deletes = 0;
+    fc.assert(fc.property(fc.array(stepWithDeletesArb, { maxLength: 80 }), (steps) => {
+      const rep = checkCausal(runWorkload(steps, false));
+      deletes += rep.deletes;
+      expect(rep.violations).toEqual([]);
+    }), { numRuns: 300, seed: 7 });
+    expect(deletes).toBeGreaterThan(100); // the histories really deleted
+  });
+
+  it("finds deleted values coming back in a store whose deletes forget what they removed", () => {
+    let caught = 0;
+    fc.assert(fc.property(fc.array(stepWithDeletesArb, { minLength: 20, maxLength: 80 }), (steps) => {
+      if (!checkCausal(runWorkload(steps, false, true)).ok) caught++;
+    }), { numRuns: 100, seed: 42 });
+    expect(caught).toBeGreaterThan(30);
   });
 
   it("finds lost updates in a last-writer-wins store", () => {

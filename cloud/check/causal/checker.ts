@@ -9,8 +9,14 @@
 // no dot: a read may still return them (matched by key and value).
 //
 // Causal order (happens-before) is built from the history alone: session
-// order, and "read observes write" (a read that returns a sibling comes
-// after that write and after everything before it). past(op) is the set of
+// order on one key, and "read observes write" (a read that returns a
+// sibling comes after that write and after everything before it). It is
+// per key because the store's causality is: a client writes a field with
+// the context it read of that field (Dynamo/Riak contexts), so a write can
+// only supersede what its session saw of the same field. (A cross-key
+// order — a session that read field A, which depended on a write to B, then
+// writes B with an older context of B — is not promised, and a checker
+// that assumed it fails correct shadows.) past(op) is the set of
 // writes that happen before op. Every read r of key k must:
 //   1. return only writes that exist, with the values written (no invention);
 //   2. return an antichain: no returned write happens before another one
@@ -23,8 +29,17 @@
 // The happens-before graph must be acyclic (a read cannot observe a write
 // that depends on the read).
 //
-// Not covered: deletes (a delete leaves no dot to observe), and a history
-// over 20 000 operations (ops > opsMax: refused).
+// Deletes (a delete is written with the context the session read, so it
+// removes exactly what its session had seen): a delete takes part in the
+// happens-before order like a write, but leaves no dot, so no read can
+// show that it observed one. Hence:
+//   4. a read must not return a write that happens before an acknowledged
+//      delete of the key in the read's causal past (a deleted value never
+//      comes back to a session that knows of the delete);
+//   3'. a write in the read's past that is not returned is excused when a
+//      delete of the key that does not happen after the read (concurrent or
+//      earlier) happened after the write: the store may already apply it.
+// Not covered: a history over 20 000 operations (ops > opsMax: refused).
 
 export interface CausalDot { readonly writer: string; readonly counter: number }
 
@@ -46,7 +61,15 @@ export interface CausalRead {
   readonly final?: boolean;
 }
 
-export type CausalOp = CausalWrite | CausalRead;
+export interface CausalDelete {
+  readonly kind: "delete";
+  readonly session: string;
+  readonly key: string;
+  /** The reply was lost: the delete may or may not have happened. */
+  readonly lost?: boolean;
+}
+
+export type CausalOp = CausalWrite | CausalRead | CausalDelete;
 
 export interface CausalReport {
   readonly ok: boolean;
@@ -54,6 +77,7 @@ export interface CausalReport {
   readonly violations: string[];
   readonly reads: number;
   readonly writes: number;
+  readonly deletes: number;
   /** Writes on a key in a read's causal past that the read reflected (summed over reads). */
   readonly pastWritesChecked: number;
 }
@@ -104,11 +128,14 @@ export function checkCausal(ops: readonly CausalOp[]): CausalReport {
   };
 
   // Predecessors: the previous op of the session, and for reads the writes observed.
+  // Session order is per key: a client's contexts are per key (per shadow field), so the
+  // store can only order a session's operations on one key (see the header).
   const prevInSession = new Array<number>(ops.length).fill(-1);
   const last = new Map<string, number>();
   ops.forEach((op, i) => {
-    prevInSession[i] = last.get(op.session) ?? -1;
-    last.set(op.session, i);
+    const sk = `${op.session}\u0000${op.key}`;
+    prevInSession[i] = last.get(sk) ?? -1;
+    last.set(sk, i);
   });
   const observed: number[][] = ops.map((op, i) => {
     if (op.kind !== "read") return [];
@@ -120,7 +147,7 @@ export function checkCausal(ops: readonly CausalOp[]): CausalReport {
     return out;
   });
 
-  // past(op): writes that happen before op; iterative DFS (sessions are long).
+  // past(op): writes and deletes that happen before op; iterative DFS (sessions are long).
   const past: Array<Set<number> | undefined> = new Array(ops.length);
   const state = new Uint8Array(ops.length); // 0 new, 1 on stack, 2 done
   const preds = (i: number): number[] => {
@@ -149,13 +176,33 @@ export function checkCausal(ops: readonly CausalOp[]): CausalReport {
       const set = new Set<number>();
       for (const p of preds(i)) {
         for (const w of past[p] ?? []) set.add(w);
-        if (ops[p]!.kind === "write") set.add(p);
+        if (ops[p]!.kind !== "read") set.add(p);
       }
       past[i] = set;
       state[i] = 2;
     }
   }
-  if (cyclic) return { ok: false, violations, reads: 0, writes: 0, pastWritesChecked: 0 };
+  if (cyclic) return { ok: false, violations, reads: 0, writes: 0, deletes: 0, pastWritesChecked: 0 };
+
+  // The first write or delete after each read in its session: a delete happens after
+  // the read exactly when it is that op or has it in its past.
+  const nextUpdate = new Array<number>(ops.length).fill(-1);
+  const pendingReads = new Map<string, number[]>();
+  ops.forEach((op, i) => {
+    const sk = `${op.session}\u0000${op.key}`;
+    if (op.kind === "read") {
+      pendingReads.set(sk, [...(pendingReads.get(sk) ?? []), i]);
+      return;
+    }
+    for (const ri of pendingReads.get(sk) ?? []) nextUpdate[ri] = i;
+    pendingReads.delete(sk);
+  });
+  const deletesOf = new Map<string, number[]>();
+  ops.forEach((op, i) => { if (op.kind === "delete") deletesOf.set(op.key, [...(deletesOf.get(op.key) ?? []), i]); });
+  const afterRead = (d: number, ri: number): boolean => {
+    const nx = nextUpdate[ri]!;
+    return nx >= 0 && (nx === d || past[d]!.has(nx));
+  };
 
   let reads = 0;
   let pastWritesChecked = 0;
@@ -168,13 +215,22 @@ export function checkCausal(ops: readonly CausalOp[]): CausalReport {
     for (const a of got) for (const b of got) {
       if (a !== b && past[b]!.has(a)) fail(`read #${i} (${op.session}) on ${op.key} returned write #${a} beside #${b}, which happened after it`);
     }
+    // 4. nothing a known delete removed
+    for (const d of past[i]!) {
+      const dop = ops[d]!;
+      if (dop.kind !== "delete" || dop.key !== op.key || dop.lost) continue;
+      for (const g of got) if (past[d]!.has(g)) fail(`read #${i} (${op.session}) on ${op.key} returned write #${g}, which delete #${d} (${dop.session}) in its causal past removed`);
+    }
+    const deletes = deletesOf.get(op.key) ?? [];
     // 3. reflects its causal past
     for (const w of past[i]!) {
+      if (ops[w]!.kind !== "write") continue;
       const wo = ops[w] as CausalWrite;
       // A write whose reply was lost need not have happened; required only once observed.
       if (wo.key !== op.key || (!wo.dot && ![...resolved.values()].includes(w))) continue;
       pastWritesChecked++;
       if (got.includes(w) || got.some((g) => past[g]!.has(w))) continue;
+      if (deletes.some((d) => past[d]!.has(w) && !afterRead(d, i))) continue;
       fail(`read #${i} (${op.session}) on ${op.key} does not reflect write #${w} (${wo.session}: ${wo.value}) that happened before it`);
     }
     if (op.final) {
@@ -185,5 +241,6 @@ export function checkCausal(ops: readonly CausalOp[]): CausalReport {
     }
   });
   const writes = ops.filter((o) => o.kind === "write").length;
-  return { ok: violations.length === 0, violations, reads, writes, pastWritesChecked };
+  const deletes = ops.filter((o) => o.kind === "delete").length;
+  return { ok: violations.length === 0, violations, reads, writes, deletes, pastWritesChecked };
 }

@@ -146,10 +146,17 @@ describe("device shadow on a 3-node cluster", () => {
     const session = async (name: string, store: ShadowStore, writer: string, rounds: number, seed: number) => {
       const ctx: Record<string, DvvContext> = {};
       let s = seed;
-      const rnd = (m: number) => { s = (s * 1103515245 + 12345) % 2 ** 31; return s % m; };
+      const rnd = (m: number) => { s = (s * 1103515245 + 12345) % 2 ** 31; return Math.floor(s / 65536) % m; }; // high bits: the low ones cycle
       for (let i = 0; i < rounds; i++) {
         const key = keys[rnd(keys.length)]!;
-        if (rnd(3) === 0) {
+        const what = rnd(8);
+        if (what === 0) {
+          // A delete with the context of all the session saw of the field: removes exactly that.
+          const r = await store.delete(id, ShadowDoc.Desired, writer, key, ctx[key] ?? {});
+          ops.push({ kind: "delete", session: name, key });
+          ops.push({ kind: "read", session: name, key, siblings: toSiblings(r.field) });
+          ctx[key] = contextJoin(ctx[key] ?? {}, r.field!.context);
+        } else if (what < 4) {
           const reader = [A, B, R][rnd(3)]!;
           const f = (await reader.getDoc(id, ShadowDoc.Desired)).fields[key];
           maxSiblings = Math.max(maxSiblings, f?.siblings.length ?? 0);
@@ -222,8 +229,9 @@ describe("device shadow on a 3-node cluster", () => {
       for (const k of repKeys) ops.push({ kind: "read", session: name, key: `rep/${k}`, siblings: toSiblings(rep.fields[k]), final: true });
     }
     const rep = checkCausal(ops);
-    console.log(`[shadow] causal check: ${rep.writes} writes, ${rep.reads} reads, ${rep.pastWritesChecked} (read, past write) pairs checked, max siblings ${maxSiblings}`);
+    console.log(`[shadow] causal check: ${rep.writes} writes, ${rep.deletes} deletes, ${rep.reads} reads, ${rep.pastWritesChecked} (read, past write) pairs checked, max siblings ${maxSiblings}`);
     expect(rep.violations).toEqual([]);
+    expect(rep.deletes).toBeGreaterThan(5);
     expect(rep.writes).toBeGreaterThan(140);
     expect(rep.pastWritesChecked).toBeGreaterThan(100);
     expect(maxSiblings).toBeGreaterThan(1); // the run really had concurrent writes
