@@ -10,6 +10,8 @@
 // telemetry is missing from device state. Beside it, the same sessions
 // against Mosquitto (Debian's) as the baseline for memory and CPU per
 // connection. Bounded: BENCH_DEVICES, BENCH_STEADY_S (default 60).
+// BENCH_BROKER_HEAP=1 also prints where nats-server's Go heap goes at steady
+// state (its pprof listener; bench/lib/go-heap.ts), per session.
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,6 +28,7 @@ import { freePort, isPortOpen, startLocalNats, type LocalNats } from "../cloud/i
 import { decodeState, deviceStateBucket } from "../cloud/state";
 import { until } from "../test/harness/wait";
 import { describeMachine } from "./lib/machine";
+import { fetchHeap, heapTable, type HeapSummary } from "./lib/go-heap";
 import type { FleetWorkerConfig, FleetWorkerStats } from "./lib/fleet-worker";
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);
@@ -34,6 +37,7 @@ const STEADY_S = Number(process.env.BENCH_STEADY_S ?? 60);
 const HEARTBEAT_MS = 10_000;
 const TELEMETRY_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 600_000;
+const BROKER_HEAP = process.env.BENCH_BROKER_HEAP === "1";
 const workerScript = path.join(import.meta.dirname, "lib", "fleet-worker.ts");
 
 function log(m: string): void {
@@ -147,7 +151,9 @@ async function natsRun(ids: string[]): Promise<string[]> {
   const stateDir = mkdtempSync(path.join(tmpdir(), "xsfleet-bench-fleet-"));
   const basePort = await freePort();
   // As `xsfleet up --insecure` runs it: uplinks mapped into ingest's partitions.
-  const natsOpts = { stateDir, size: 1, basePort, mappings: uplinkPartitionMappings(defaultIngestConfig.partitions) };
+  const profPort = BROKER_HEAP ? await freePort() : undefined;
+  const natsOpts = { stateDir, size: 1, basePort, mappings: uplinkPartitionMappings(defaultIngestConfig.partitions), ...(profPort ? { profPort } : {}) };
+  const heap = (): Promise<HeapSummary> => fetchHeap(`http://127.0.0.1:${profPort}`);
   let nats: LocalNats = await startLocalNats(natsOpts);
   const natsPid = (): number => pidsWith(path.join(stateDir, "nats"))[0]!;
   const logDir = path.join(stateDir, "logs");
@@ -171,10 +177,17 @@ async function natsRun(ids: string[]): Promise<string[]> {
     if (registerErrors > 0) throw new Error(`${registerErrors} devices could not be registered`);
     log(`registered in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const before = { nats: procUsage(natsPid()).rss, cloud: procUsage(cloud.pid!).rss };
+    const heapBefore = BROKER_HEAP ? await heap() : null;
     workers = new Workers(nats.mqttUrls[0]!, ids, Math.min(120_000, ids.length * 5));
     const connectS = await waitConnected(workers, ids.length, "nats-server: sessions connecting");
     log(`all ${ids.length} connected in ${connectS.toFixed(1)} s; steady state for ${STEADY_S} s …`);
     const steady = await observe({ nats: natsPid(), cloud: cloud.pid! }, STEADY_S, nc);
+    if (heapBefore) {
+      const h = await heap();
+      const rssPer = (steady.rss.nats! - before.nats) / ids.length;
+      console.log(`nats-server at steady state: RSS ${kib(rssPer)} per session above its start; Go heap in use ${kib((h.inuseBytes - heapBefore.inuseBytes) / ids.length)} per session above its start (the rest of RSS: the GC's headroom, goroutine stacks, freed pages not yet returned)\n`);
+      console.log(heapTable(h, 15, ids.length).join("\n") + "\n");
+    }
     const wrss = workers.rss();
     log("restarting the broker (SIGTERM, same data and ports) …");
     const tKill = Date.now();

@@ -44,6 +44,8 @@ export interface LocalNatsOptions {
   mappings?: Readonly<Record<string, string>>;
   /** Address the listeners bind (default 127.0.0.1; 0.0.0.0 lets devices on the LAN in). Clients here still dial 127.0.0.1. */
   host?: string;
+  /** Go pprof listener of the first server (benchmarks profiling the broker's memory). */
+  profPort?: number;
 }
 
 async function preferred(port: number): Promise<number> {
@@ -70,6 +72,7 @@ async function specs(opts: LocalNatsOptions, usePreferred: boolean): Promise<Nat
       ...(opts.operator ? { operator: { ...opts.operator, resolverDir } } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}),
       ...(opts.mappings && !opts.operator ? { mappings: opts.mappings } : {}),
+      ...(i === 0 && opts.profPort !== undefined ? { profPort: opts.profPort } : {}),
     });
   }
   return out;

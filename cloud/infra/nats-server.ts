@@ -46,6 +46,8 @@ export interface NatsServerSpec {
    * account JWT carries them (cloud/security trust.ts).
    */
   mappings?: Readonly<Record<string, string>>;
+  /** Go pprof listener (`prof_port`, /debug/pprof/heap…) for benchmarks that profile the broker; absent: none. */
+  profPort?: number;
 }
 
 /**
@@ -121,6 +123,7 @@ export function natsServerConfig(s: NatsServerSpec): string {
     `mqtt { listen: ${s.host}:${s.mqttPort}, stream_replicas: ${s.replicas}, consumer_replicas: ${s.replicas}, max_ack_pending: 1024${tls ? `,${tls}` : ""} }`,
   ];
   if (s.tls) lines.push(tls.trim());
+  if (s.profPort !== undefined) lines.push(`prof_port: ${s.profPort}`);
   if (s.operator) lines.push(...operatorConfigLines(s.operator));
   else if (s.mappings && Object.keys(s.mappings).length > 0) lines.push(...mappingConfigLines(s.mappings));
   if (s.clusterPort !== null) {
