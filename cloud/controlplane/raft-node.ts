@@ -6,6 +6,8 @@
 //     rd = ready()
 //     WAL ← snapshot, entries, hard state; fsync if rd.mustSync   (persist…)
 //     transport ← rd.messages                                      (…before send)
+//       (a leader in a stable term sends MsgApp/heartbeats first and fsyncs
+//       while they travel: §10.2.1, `parallelLeaderAppend`)
 //     state machine ← snapshot, committed entries; resolve proposals
 //     read states → serve reads once applied ≥ read index
 //     advance(rd); snapshot + compact every `snapshotEntries`
@@ -78,8 +80,9 @@ export interface RaftNodeOptions {
   readonly limits?: Partial<ControlLimits>;
   /**
    * Raft thesis §10.2.1 / etcd: a leader whose term and vote are already
-   * durable sends its MsgApp/heartbeats before its own fsync completes.
-   * Default off: every message waits for the fsync of its Ready.
+   * durable sends its MsgApp/heartbeats before its own fsync completes, so
+   * its fsync overlaps the followers' instead of preceding them. Default on;
+   * false: every message waits for the fsync of its Ready (the strict order).
    */
   readonly parallelLeaderAppend?: boolean;
   readonly log?: (msg: string) => void;
@@ -229,7 +232,7 @@ export class RaftNode {
     this.#snapshotEntries = opts.snapshotEntries ?? 10_000;
     this.#timeoutMs = opts.requestTimeoutMs ?? 5_000;
     this.#log = opts.log ?? (() => {});
-    this.#parallelLeaderAppend = opts.parallelLeaderAppend ?? false;
+    this.#parallelLeaderAppend = opts.parallelLeaderAppend ?? true;
     const snap = wal.snapshot();
     this.#applied = isEmptySnapshot(snap) ? 0 : snap.metadata.index;
     this.#snapshotIndex = this.#applied;
