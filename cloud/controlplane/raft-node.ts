@@ -34,7 +34,7 @@ import { RawNode, type Ready } from "../raft";
 import { WalStorage } from "../raft/storage";
 import {
   EntryType, MessageType, NONE, STATE_NAMES, StateType, isEmptySnapshot, message,
-  type ConfChange, type ConfState, type Entry, type NodeId, type RaftLogger,
+  type ConfChange, type ConfState, type Entry, type Message, type NodeId, type RaftLogger,
 } from "../raft";
 import { NatsRaftTransport } from "./transport";
 
@@ -211,6 +211,8 @@ export class RaftNode {
   #durableVote: NodeId = NONE;
   /** Last log index known to be on disk. */
   #durableLastIndex = 0;
+  /** Messages held by #sendAfterReplies until this turn's replies were written. */
+  readonly #deferred: Message[] = [];
   #pendingTicks = 0;
   #ticker: NodeJS.Timeout | undefined;
   #running = false;
@@ -542,12 +544,15 @@ export class RaftNode {
       // Safe because the loop is sequential: commit can only cover these
       // entries after a follower acks them, which is stepped after this
       // fsync completes; we apply and answer clients only after it too.
-      this.#transport.send(rd.messages);
+      this.#send(rd.messages);
       await this.#wal.sync();
     } else {
       if (rd.mustSync) await this.#wal.sync();
-      // 2. Send.
-      this.#transport.send(rd.messages);
+      // 2. Send. A Ready that only commits (nothing persisted) answers
+      // clients: their replies go to the socket first, then its messages
+      // (the commit index for followers), so a reply never waits behind them.
+      if (!rd.mustSync && rd.committedEntries.length > 0 && this.#state === StateType.Leader) this.#sendAfterReplies(rd.messages);
+      else this.#send(rd.messages);
     }
     if (rd.hardState && rd.mustSync) {
       this.#durableTerm = rd.hardState.term;
@@ -572,6 +577,30 @@ export class RaftNode {
     }
     this.#raw.advance(rd);
     this.#afterApply();
+  }
+
+  /** Sends now, after whatever #sendAfterReplies still holds (per-peer order is kept). */
+  #send(msgs: readonly Message[]): void {
+    this.#flushDeferred();
+    this.#transport.send(msgs);
+  }
+
+  /**
+   * Sends once this turn's microtasks ran: the replies of the entries just
+   * applied travel through a few promise hops to msg.respond, and NATS
+   * flushes a connection's pending publishes as one socket write per
+   * microtask turn; sent now, these messages would take the first write and
+   * the replies a second one behind it.
+   */
+  #sendAfterReplies(msgs: readonly Message[]): void {
+    if (msgs.length === 0) return;
+    this.#deferred.push(...msgs);
+    if (this.#deferred.length === msgs.length) setImmediate(() => this.#flushDeferred());
+  }
+
+  #flushDeferred(): void {
+    if (this.#deferred.length === 0) return;
+    this.#transport.send(this.#deferred.splice(0));
   }
 
   /** Leader whose term and vote did not change in this Ready, sending only replication traffic. */
