@@ -19,14 +19,14 @@
 // 16. Each point runs for BENCH_SECONDS (default 4) after a short warm-up;
 // all systems run at once and points are interleaved (see measureAll).
 //
-// xsfleet runs twice: strict (every message waits for its Ready's fsync) and
-// with --parallel-leader-append (the leader replicates while its own fsync
-// runs, as etcd does).
+// xsfleet runs twice: as deployed (the leader replicates while its own fsync
+// runs, as etcd does) and with --strict-leader-append (every message waits
+// for its Ready's fsync).
 //
 // The load generator (bench/lib/load.ts) and the etcd baseline
 // (bench/lib/etcd.ts) are shared with bench:consensus.
 //
-// Env: BENCH_SECONDS, BENCH_SKIP=etcd,etcd-http,jetstream,xsfleet,xsfleet-parallel.
+// Env: BENCH_SECONDS, BENCH_SKIP=etcd,etcd-http,jetstream,xsfleet,xsfleet-strict.
 // `npm run bench:raft -- --busy N`: N busy-loop processes run for the whole
 // measurement (bench/lib/busy.ts), the repeatable "machine is busy" setting:
 // every system meets the same CPU contention.
@@ -52,14 +52,14 @@ import type { Target } from "./lib/load";
 
 // ------------------------------------------------------------ xsfleet
 
-async function xsfleetTarget(parallel: boolean): Promise<Target & { extra: () => string }> {
+async function xsfleetTarget(strict: boolean): Promise<Target & { extra: () => string }> {
   const nats = await startNats();
-  const cluster = await ProcessCluster.start(nats.servers[0]!, [1, 2, 3], parallel ? ["--parallel-leader-append"] : []);
+  const cluster = await ProcessCluster.start(nats.servers[0]!, [1, 2, 3], strict ? ["--strict-leader-append"] : []);
   await cluster.waitLeader(60_000);
   const client = new ControlClient(cluster.nc, { clientId: "bench", timeoutMs: 30_000, lanesMax: 1024 });
   const versions = new Map<number, number>();
   return {
-    name: parallel ? "xsfleet parallel-append" : "xsfleet (Raft/NATS)",
+    name: strict ? "xsfleet strict-append" : "xsfleet (Raft/NATS)",
     async prepare(w) {
       if (versions.has(w)) return;
       const r = await client.registerDevice(`bench-${w}`, "sensor");
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     `background load: ${busy.processes} busy-loop process(es) (--busy)`);
   const makers: (() => Promise<Target & { extra?: () => string }>)[] = [];
   if (!SKIP.has("xsfleet")) makers.push(() => xsfleetTarget(false));
-  if (!SKIP.has("xsfleet-parallel")) makers.push(() => xsfleetTarget(true));
+  if (!SKIP.has("xsfleet-strict")) makers.push(() => xsfleetTarget(true));
   if (!SKIP.has("etcd")) {
     if (etcdAvailable()) {
       makers.push(() => etcdTarget(VALUE, "grpc"));

@@ -25,9 +25,9 @@ export const USAGE = `usage: tsx cloud/controlplane/main.ts --id N --peers 1,2,3
   --group NAME        Raft group / subject token (default: control)
   --tick-ms MS        Raft tick (default 50); election timeout is 10..20 ticks
   --snapshot-entries N  snapshot and compact the log every N applied entries (default 10000)
-  --parallel-leader-append  the leader sends MsgApp/heartbeats while its own fsync
-                      runs (Raft thesis 10.2.1, as etcd does); default: every message
-                      waits for the fsync of its Ready
+  --strict-leader-append  every message the leader sends waits for the fsync of its
+                      Ready; default: the leader sends MsgApp/heartbeats while its own
+                      fsync runs (Raft thesis 10.2.1, as etcd does)
   --metrics-port PORT serve Prometheus metrics on http://<metrics-host>:PORT/metrics (0 = any free port; default off)
   --metrics-host ADDR address of the metrics endpoint (default 127.0.0.1)
   --creds FILE        NATS credentials (.creds) of the control-plane user (env XSFLEET_NATS_CREDS)
@@ -102,7 +102,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
         id: { type: "string" }, peers: { type: "string" }, learners: { type: "string" },
         "data-dir": { type: "string" }, nats: { type: "string" }, group: { type: "string" },
         "tick-ms": { type: "string" }, "snapshot-entries": { type: "string" }, help: { type: "boolean" },
-        "parallel-leader-append": { type: "boolean" }, creds: { type: "string" }, "tls-ca": { type: "string" },
+        "strict-leader-append": { type: "boolean" }, creds: { type: "string" }, "tls-ca": { type: "string" },
         "metrics-port": { type: "string" }, "metrics-host": { type: "string" },
       },
       strict: true,
@@ -129,7 +129,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     id: id!, peers, learners, dataDir: v["data-dir"], nats, group,
     tickMs: positive("--tick-ms", v["tick-ms"], 50),
     snapshotEntries: positive("--snapshot-entries", v["snapshot-entries"], 10_000),
-    parallelLeaderAppend: v["parallel-leader-append"] ?? false,
+    parallelLeaderAppend: !(v["strict-leader-append"] ?? false),
     auth: natsAuth(v.creds, v["tls-ca"], env),
     metrics: metricsFlags(v["metrics-port"], v["metrics-host"], (m) => new ConfigError(m)),
     tracing,

@@ -6,6 +6,8 @@
 //     rd = ready()
 //     WAL ← snapshot, entries, hard state; fsync if rd.mustSync   (persist…)
 //     transport ← rd.messages                                      (…before send)
+//       (a leader in a stable term sends MsgApp/heartbeats first and fsyncs
+//       while they travel: §10.2.1, `parallelLeaderAppend`)
 //     state machine ← snapshot, committed entries; resolve proposals
 //     read states → serve reads once applied ≥ read index
 //     advance(rd); snapshot + compact every `snapshotEntries`
@@ -32,7 +34,7 @@ import { RawNode, type Ready } from "../raft";
 import { WalStorage } from "../raft/storage";
 import {
   EntryType, MessageType, NONE, STATE_NAMES, StateType, isEmptySnapshot, message,
-  type ConfChange, type ConfState, type Entry, type NodeId, type RaftLogger,
+  type ConfChange, type ConfState, type Entry, type Message, type NodeId, type RaftLogger,
 } from "../raft";
 import { NatsRaftTransport } from "./transport";
 
@@ -78,8 +80,9 @@ export interface RaftNodeOptions {
   readonly limits?: Partial<ControlLimits>;
   /**
    * Raft thesis §10.2.1 / etcd: a leader whose term and vote are already
-   * durable sends its MsgApp/heartbeats before its own fsync completes.
-   * Default off: every message waits for the fsync of its Ready.
+   * durable sends its MsgApp/heartbeats before its own fsync completes, so
+   * its fsync overlaps the followers' instead of preceding them. Default on;
+   * false: every message waits for the fsync of its Ready (the strict order).
    */
   readonly parallelLeaderAppend?: boolean;
   readonly log?: (msg: string) => void;
@@ -208,6 +211,8 @@ export class RaftNode {
   #durableVote: NodeId = NONE;
   /** Last log index known to be on disk. */
   #durableLastIndex = 0;
+  /** Messages held by #sendAfterReplies until this turn's replies were written. */
+  readonly #deferred: Message[] = [];
   #pendingTicks = 0;
   #ticker: NodeJS.Timeout | undefined;
   #running = false;
@@ -229,7 +234,7 @@ export class RaftNode {
     this.#snapshotEntries = opts.snapshotEntries ?? 10_000;
     this.#timeoutMs = opts.requestTimeoutMs ?? 5_000;
     this.#log = opts.log ?? (() => {});
-    this.#parallelLeaderAppend = opts.parallelLeaderAppend ?? false;
+    this.#parallelLeaderAppend = opts.parallelLeaderAppend ?? true;
     const snap = wal.snapshot();
     this.#applied = isEmptySnapshot(snap) ? 0 : snap.metadata.index;
     this.#snapshotIndex = this.#applied;
@@ -539,12 +544,15 @@ export class RaftNode {
       // Safe because the loop is sequential: commit can only cover these
       // entries after a follower acks them, which is stepped after this
       // fsync completes; we apply and answer clients only after it too.
-      this.#transport.send(rd.messages);
+      this.#send(rd.messages);
       await this.#wal.sync();
     } else {
       if (rd.mustSync) await this.#wal.sync();
-      // 2. Send.
-      this.#transport.send(rd.messages);
+      // 2. Send. A Ready that only commits (nothing persisted) answers
+      // clients: their replies go to the socket first, then its messages
+      // (the commit index for followers), so a reply never waits behind them.
+      if (!rd.mustSync && rd.committedEntries.length > 0 && this.#state === StateType.Leader) this.#sendAfterReplies(rd.messages);
+      else this.#send(rd.messages);
     }
     if (rd.hardState && rd.mustSync) {
       this.#durableTerm = rd.hardState.term;
@@ -569,6 +577,30 @@ export class RaftNode {
     }
     this.#raw.advance(rd);
     this.#afterApply();
+  }
+
+  /** Sends now, after whatever #sendAfterReplies still holds (per-peer order is kept). */
+  #send(msgs: readonly Message[]): void {
+    this.#flushDeferred();
+    this.#transport.send(msgs);
+  }
+
+  /**
+   * Sends once this turn's microtasks ran: the replies of the entries just
+   * applied travel through a few promise hops to msg.respond, and NATS
+   * flushes a connection's pending publishes as one socket write per
+   * microtask turn; sent now, these messages would take the first write and
+   * the replies a second one behind it.
+   */
+  #sendAfterReplies(msgs: readonly Message[]): void {
+    if (msgs.length === 0) return;
+    this.#deferred.push(...msgs);
+    if (this.#deferred.length === msgs.length) setImmediate(() => this.#flushDeferred());
+  }
+
+  #flushDeferred(): void {
+    if (this.#deferred.length === 0) return;
+    this.#transport.send(this.#deferred.splice(0));
   }
 
   /** Leader whose term and vote did not change in this Ready, sending only replication traffic. */

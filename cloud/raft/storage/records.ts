@@ -102,6 +102,30 @@ export function writevAll(fd: number, bufs: readonly Uint8Array[]): Promise<void
   });
 }
 
+/** writev on the calling thread; a short write (disk full) is an error. */
+export function writevAllSync(fd: number, bufs: readonly Uint8Array[]): void {
+  let total = 0;
+  for (const b of bufs) total += b.byteLength;
+  let written = 0;
+  while (written < total) {
+    const n = fs.writevSync(fd, remainder(bufs, written) as Uint8Array[]);
+    if (n <= 0) throw new Error(`short write: ${written} of ${total} bytes`);
+    written += n;
+  }
+}
+
+/** The bytes of `bufs` after the first `skip`. */
+function remainder(bufs: readonly Uint8Array[], skip: number): Uint8Array[] {
+  if (skip === 0) return bufs as Uint8Array[];
+  const out: Uint8Array[] = [];
+  for (const b of bufs) {
+    if (skip >= b.byteLength) { skip -= b.byteLength; continue; }
+    out.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
+}
+
 export function fdatasync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }

@@ -4,9 +4,14 @@
 //   dir/wal-<seq>.log     records: entries batches, hard states, snapshot markers
 //   dir/snap-<index>.snap the state machine at <index>, with membership
 //
-// Writes are buffered in memory and made durable by sync(); concurrent sync()
-// calls share one write+fsync (group commit). The whole uncompacted log is
-// also kept in memory (LogState) for the Raft core's reads.
+// Writes are buffered in memory and made durable by sync(): every sync()
+// called in one event-loop turn shares one writev + fdatasync (group commit),
+// run at the end of that turn (a microtask) on the calling thread. Not on
+// libuv's thread pool: each pool job costs two thread wake-ups (worker, then
+// the loop), and with a busy CPU those wake-ups, not the disk, were most of
+// a Raft write's latency (docs/performance.md, "Raft: where a write's time
+// goes"). The thread blocks for one fdatasync instead. The whole uncompacted
+// log is also kept in memory (LogState) for the Raft core's reads.
 //
 // Recovery: the newest snapshot, then every record in order. A torn or
 // corrupt record at the very end of the last segment is a crash mid-write:
@@ -31,7 +36,7 @@ import {
   encodeSnapshotFile,
 } from "./codec";
 import { LogState } from "./log-state";
-import { fdatasync, fsyncDir, removeTempFiles, writeFileAtomic, writevAll } from "./records";
+import { fsyncDir, removeTempFiles, writeFileAtomic, writevAllSync } from "./records";
 import { StorageError } from "./types";
 import type { RaftStorage } from "./types";
 
@@ -68,7 +73,7 @@ export class WalStorage implements RaftStorage {
   #pendingMaxIndex = 0;
   #pendingHardState: HardState | undefined;
   #durableHardState: HardState;
-  #inflight: Promise<void> = Promise.resolve();
+  /** The flush every sync() of this turn waits for. */
   #queued: Promise<void> | undefined;
   #failed: Error | undefined;
   #closed = false;
@@ -175,14 +180,14 @@ export class WalStorage implements RaftStorage {
 
   sync(): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
-    if (this.#queued) return this.#queued; // join the next group commit
-    const p = this.#inflight.then(() => {
+    // Join this turn's group commit. A microtask, not at once: callers that
+    // publish before syncing (the Raft driver's parallel leader append) have
+    // their socket flush queued as an earlier microtask, so it goes out first.
+    this.#queued ??= Promise.resolve().then(() => {
       this.#queued = undefined;
-      return this.#flush();
+      this.#flush();
     });
-    this.#queued = p;
-    this.#inflight = p.catch(() => undefined);
-    return p;
+    return this.#queued;
   }
 
   async close(): Promise<void> {
@@ -192,7 +197,7 @@ export class WalStorage implements RaftStorage {
     fs.closeSync(this.#fd);
   }
 
-  async #flush(): Promise<void> {
+  #flush(): void {
     const bufs = this.#pending;
     const maxIndex = this.#pendingMaxIndex;
     const hs = this.#pendingHardState;
@@ -203,9 +208,9 @@ export class WalStorage implements RaftStorage {
     try {
       let bytes = 0;
       for (const b of bufs) bytes += b.byteLength;
-      await writevAll(this.#fd, bufs);
+      writevAllSync(this.#fd, bufs);
       const t0 = process.hrtime.bigint();
-      await fdatasync(this.#fd);
+      fs.fdatasyncSync(this.#fd);
       this.fsyncCount++;
       this.onFsync?.(Number(process.hrtime.bigint() - t0) / 1e9);
       this.#segmentBytes += bytes;

@@ -1,5 +1,6 @@
-// Five replicas as OS processes, run with --parallel-leader-append (the
-// leader replicates while its own fsync runs); clients read and
+// Five replicas as OS processes, run with --strict-leader-append (every
+// message waits for its Ready's fsync; the 3-process test runs the default,
+// where the leader replicates while its own fsync runs); clients read and
 // compare-and-set desired configs while the test kill -9s two replicas at a
 // time and restarts them from their data dirs. Checks: the recorded history is
 // linearizable (cloud/check/lincheck), every acknowledged write is in the final
@@ -14,7 +15,7 @@ let cluster: ProcessCluster;
 
 beforeAll(async () => {
   nats = await startNats();
-  cluster = await ProcessCluster.start(nats.servers[0]!, [1, 2, 3, 4, 5], ["--parallel-leader-append"]);
+  cluster = await ProcessCluster.start(nats.servers[0]!, [1, 2, 3, 4, 5], ["--strict-leader-append"]);
   await cluster.waitLeader(45_000);
 }, 60_000);
 
@@ -23,7 +24,7 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-describe("5 control-plane processes (--parallel-leader-append) under kill -9", () => {
+describe("5 control-plane processes (--strict-leader-append) under kill -9", () => {
   it("keeps every acknowledged write and a linearizable history", async () => {
     // Two at a time (a quorum of 3 remains): the leader with a follower, or two followers.
     await runCrashScenario(cluster, {
