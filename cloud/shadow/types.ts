@@ -5,13 +5,14 @@
 // (shared/clock/dvv.ts). Values are JSON, stored as canonical JSON text in
 // the DVV set so equal values compare equal everywhere (XS included).
 import type { DvvContext, DvvSet } from "../../shared/clock/dvv";
+import { configFieldPattern } from "../../shared/device-config";
 
 export const ShadowDoc = Object.freeze({ Desired: "desired", Reported: "reported" } as const);
 export type ShadowDoc = (typeof ShadowDoc)[keyof typeof ShadowDoc];
 export const shadowDocs: readonly ShadowDoc[] = Object.freeze([ShadowDoc.Desired, ShadowDoc.Reported]);
 
-/** Field names: short, and usable as JSON keys everywhere (no dots: reserved for paths later). */
-export const shadowFieldPattern = /^[A-Za-z0-9_-]{1,64}$/;
+/** Field names: the device configuration's pattern (shared/device-config.ts; dots allowed for `job.<id>`, `edge.fence`). */
+export const shadowFieldPattern = configFieldPattern;
 
 export interface ShadowLimits {
   /** Fields one document may hold (deleted fields keep their context and count). */
