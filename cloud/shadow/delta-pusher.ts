@@ -17,7 +17,7 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { fieldsToWire } from "../../shared/clock/dvv-wire";
 import { createDesiredConfig, createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { Downlink, Uplink, parseDeviceAddress } from "../../shared/topics";
-import { isOnlineSignal } from "../registry";
+import { isOnlineSignal } from "../records";
 import { DeviceEvent, allDevicesSubject, allRoutesOfUplinks, deviceEventSubject, deviceSubject } from "../subjects";
 import { shadowDeltaSets } from "./document";
 import type { ShadowStore } from "./store";

@@ -12,7 +12,7 @@ import { DeviceEvent, deviceEventSubject } from "../../../cloud/subjects";
 import { contextJoin, type DvvContext, type DvvSet } from "../../../shared/clock/dvv";
 import { fieldsFromWire, fieldsToWire } from "../../../shared/clock/dvv-wire";
 import { createDesiredConfig, createEnvelope, createHeartbeat, decodeEnvelope, encodeEnvelope } from "../../../shared/proto/xsfleet.gen";
-import { ShadowReplica, deltaFromSets } from "../../../firmware/device/shadow";
+import { ShadowReplica, deltaFromSets, type ShadowDeltaField } from "../../../firmware/device/shadow";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { until } from "../../harness/wait";
 
@@ -231,7 +231,7 @@ describe("device shadow on a 3-node cluster", () => {
 });
 
 /** Cloud → device through the wire: the delta as DesiredConfig.shadow_delta in an Envelope, decoded as the device does. */
-async function downlink(id: string): Promise<Record<string, { valueText: string }>> {
+async function downlink(id: string): Promise<Record<string, ShadowDeltaField>> {
   const { sets } = shadowDeltaSets(await R.fields(id, ShadowDoc.Desired), await R.fields(id, ShadowDoc.Reported));
   const bytes = encodeEnvelope(createEnvelope({ deviceId: id, config: createDesiredConfig({ version: 1, shadowDelta: { fields: fieldsToWire(sets) } }) }));
   const got = decodeEnvelope(bytes).config!.shadowDelta!;
