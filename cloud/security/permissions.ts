@@ -164,14 +164,15 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return role([
         jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"),
         `$JS.API.STREAM.INFO.${uplinkStream}`, ...consumersOn(uplinkStream),
-        ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
+        ...allDownlinks([Downlink.Command]), allDeviceEventsSubject,
       ], [inbox, ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status])], false);
     case Principal.Orchestration:
       // Scheduled backups read every bucket and stream and keep their catalog in a KV bucket.
-      // The edge scheduler reads device state, writes desired configs (registry) and pushes them (cfg), answers edge.jobs.
+      // The edge scheduler reads device state and the registry, writes job fields into desired shadows (the
+      // store publishes their shadow events; the api role's delta pusher sends them), answers edge.jobs.
       return role([
         allControlSubject, allClusterSubject, ...jsMonitor, ...streamRead("*"), ...consumersOn("*"), ...kvBucket(BACKUP_CATALOG_BUCKET, "admin"),
-        ...kvBucket(deviceStateBucket, "read"), ...registryClient, ...allDownlinks([Downlink.Config]),
+        ...kvBucket(deviceStateBucket, "read"), ...registryClient, ...kvBucket(shadowBucket, "admin"), allDeviceEventsSubject,
       ], [inbox, allClusterSubject, apiSubject("cluster.>"), apiSubject("edge.>")], true);
     case Principal.Analytics:
       // Its own consumers on XSF_UP (recreated at each takeover), the results and alerts streams, its

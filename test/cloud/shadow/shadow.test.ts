@@ -76,7 +76,7 @@ describe("device shadow on a 3-node cluster", () => {
     expect(v.delta.fields.mode).toBeUndefined();
     for (let i = 2; i < defaultShadowLimits.siblingsMax; i++) await A.put(id, ShadowDoc.Desired, "api-A", "mode", `m${i}`, {});
     await expect(A.put(id, ShadowDoc.Desired, "api-A", "mode", "one-too-many", {})).rejects.toMatchObject({ code: "conflict" });
-    await expect(A.put(id, ShadowDoc.Desired, "api-A", "bad.name", 1, {})).rejects.toBeInstanceOf(ShadowError);
+    await expect(A.put(id, ShadowDoc.Desired, "api-A", "bad name", 1, {})).rejects.toBeInstanceOf(ShadowError);
     await expect(A.put(id, ShadowDoc.Desired, "api-A", "big", "x".repeat(2000), {})).rejects.toMatchObject({ code: "too_large" });
     await expect(A.merge(id, ShadowDoc.Reported, "dev", { t: { siblings: [{ writer: "dev", counter: 3, value: "1" }], context: { dev: 2 } } })).rejects.toMatchObject({ code: "invalid" });
     await expect(applyShadowReport(A, id, { fields: [{ name: "t", values: [{ writer: "dev", counter: 1, valueJson: "not json" }], context: [{ writer: "dev", counter: 1 }] }] })).rejects.toMatchObject({ code: "invalid" });
@@ -123,7 +123,7 @@ describe("device shadow on a 3-node cluster", () => {
     dev.applyDelta(await downlink(id));
     await uplink(B, id, dev.report());
     for (const r of await readEverywhere(id, ShadowDoc.Reported, "setpoint")) expect(r.map((s) => s.split("=")[1])).toEqual(["21.5"]);
-    expect((await R.get(id)).delta).toEqual({ fields: {}, conflicts: [] });
+    expect((await R.get(id)).delta).toEqual({ fields: {}, deleted: {}, conflicts: [] });
 
     // History keeps every stored operation; events announced each change (the stale report changed nothing).
     const h = await R.history(id, ShadowDoc.Reported);
