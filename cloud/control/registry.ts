@@ -43,7 +43,7 @@ export class DeviceRegistry {
     return this.#devices.has(deviceId);
   }
 
-  /** Active record or undefined (desired-config uses it to refuse unknown devices). */
+  /** Active record or undefined. */
   active(deviceId: string): DeviceRecord | undefined {
     const d = this.#devices.get(deviceId);
     return d && d.status === DeviceStatus.Active ? d : undefined;

@@ -8,7 +8,7 @@
 // installs a snapshot in the middle of a restore still has them).
 //
 // What a commit does, and why:
-//  - registry, desired config, leases/roles and members come from the
+//  - registry, leases/roles and members come from the
 //    backup; the target must be fresh (no devices), so nothing is silently
 //    overwritten;
 //  - locks: the backup's, plus every lock live on the target now (the

@@ -2,7 +2,7 @@
 // roles on top of it, and a health/metrics endpoint. Roles:
 //   ingest        — cloud/ingest (device uplink into JetStream, device state, history)
 //   api           — cloud/api (device management micro service)
-//   commands      — cloud/commands worker + desired-config re-sends (downlink reliability)
+//   commands      — cloud/commands worker (downlink reliability; configuration deltas are the api role's shadow pusher)
 //   orchestration — membership (SWIM), leases, recovery, singleton work (orchestration.ts)
 //   cache         — cloud/cache: a node of the cache ring (needs orchestration: the ring is its SWIM view)
 //   analytics     — cloud/analytics (event-time windows, rules, alerts, actions over the partitioned uplinks)

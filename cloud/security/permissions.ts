@@ -285,7 +285,7 @@ export function devicePermissions(deviceId: string, partitions: number | null): 
  * A gateway (docs/edge.md): its own device permissions plus, for every
  * child on its allow-list, the child's (publish its uplinks and will,
  * subscribe to its downlinks), because the gateway relays on the children's
- * own topics. Keyed by the allow-list the gateway's desired config carries:
+ * own topics. Keyed by the allow-list the gateway's configuration (its `children` setting) carries:
  * a change to the list needs a new credential. At most `gatewayChildrenMax`
  * children (the firmware's own bound, firmware/edge/gateway.ts childrenLimit).
  */
@@ -328,7 +328,7 @@ const descriptions: Record<Principal, string> = {
   claim: "one per provisioning claim; bearer user JWT; MQTT only; revoked once used",
   ingest: "cloud role: XSF_UP partitions (owned through control-plane leases) into state, history, outputs, receipts, reported shadows",
   api: "cloud role: management API ($SRV service xsfleet-api)",
-  commands: "cloud role: command and desired-config delivery",
+  commands: "cloud role: command delivery (retries, acks, expiry)",
   orchestration: "cloud role: membership, leases, recovery, cluster API, edge scheduling (edge.jobs)",
   provisioning: "cloud role: claims → device credentials, revocation (holds the signing keys)",
   analytics: "cloud role: windows, rules, alerts and actions over XSF_UP partitions (owned through control-plane leases), checkpoints",
