@@ -414,14 +414,13 @@ export class DeviceRuntime {
       this.#counters.increment(CounterName.ConfigsRejected);
       this.#p.log(LogLevel.Warn, `config field refused: ${bad}`);
     }
-    let applied: string[];
-    try {
-      applied = this.#shadow.applyDelta(valid);
-    } catch (e) {
-      // The replica is full (fieldsMax): what was applied before the limit stays; the next delta retries the rest.
+    // A new field past the replica's fieldsMax is not taken (refused like an invalid one; the next delta offers it again).
+    const full: string[] = [];
+    const applied = this.#shadow.applyDelta(valid, full);
+    for (const f of full) {
+      rejected.push(f);
       this.#counters.increment(CounterName.ConfigsRejected);
-      this.#p.log(LogLevel.Warn, `shadow delta not applied whole: ${String(e)}`);
-      applied = Object.keys(valid).filter((f) => this.#shadow.value(f) === (valid[f]!.valueText ?? undefined));
+      this.#p.log(LogLevel.Warn, `config field refused: ${f}: the shadow holds its maximum of fields`);
     }
     const before = { ...this.#cadence };
     let settingsChanged = false;

@@ -102,8 +102,9 @@ export class ShadowReplica {
   }
 
   /** Applies the desired values the cloud sent (after the actuator took
-   *  them), removals included; returns the fields changed. */
-  applyDelta(delta: Readonly<Record<string, ShadowDeltaField>>): string[] {
+   *  them), removals included; returns the fields changed. A new field past
+   *  fieldsMax is not taken (listed in `full` when given); the rest still is. */
+  applyDelta(delta: Readonly<Record<string, ShadowDeltaField>>, full?: string[]): string[] {
     const changed: string[] = [];
     for (const f of Object.keys(delta)) {
       const want = delta[f]!.valueText;
@@ -115,6 +116,10 @@ export class ShadowReplica {
         continue;
       }
       if (cur && cur.siblings.length === 1 && cur.siblings[0]!.value === want) continue;
+      if (!cur && this.#fields.size >= this.#fieldsMax) {
+        if (full !== undefined) full.push(f);
+        continue;
+      }
       this.edit(f, want);
       changed.push(f);
     }
