@@ -3,8 +3,8 @@
 // with the load generator of bench:raft (bench/lib/load.ts), all in one run.
 //
 //   Raft     — cloud/controlplane: 3 replica processes, Raft over NATS, WAL
-//              with fsync; write = config.set on the worker's own device,
-//              read = config.get (ReadIndex); lock = ControlPlaneLock.
+//              with fsync; write = device.update-metadata (CAS) on the worker's own device,
+//              read = device.get (ReadIndex); lock = ControlPlaneLock.
 //   CASPaxos — cloud/paxos: 3 acceptor processes, fsync before every reply;
 //              one PaxosClient (a proposer) per system; write = change on the
 //              worker's own register (256 B value), read = identity change
@@ -30,6 +30,7 @@
 import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { ControlClient } from "../cloud/controlplane/client";
+import { CommandKind } from "../cloud/control";
 import { ControlPlaneLock, PaxosLock, type DistributedLock } from "../cloud/lock";
 import type { PaxosClient } from "../cloud/paxos";
 import { ProcessCluster } from "../test/harness/control-plane";
@@ -68,12 +69,13 @@ async function raftSystem(nats: NatsCluster): Promise<System> {
   const lock = new ControlPlaneLock({ propose: client.proposer(), ownerId: "bench", inFlightMax: 16 });
   const versions = new Map<number, number>();
   const setOwn = async (c: ControlClient, w: number): Promise<void> => {
-    const r = await c.setConfig(`bench-${w}`, { v: VALUE }, versions.get(w) ?? 0);
+    // A compare-and-set of the device record (its revision; 1 after registration).
+    const r = await c.command({ kind: CommandKind.DeviceUpdateMetadata, deviceId: `bench-${w}`, metadata: { v: VALUE }, expectedRevision: versions.get(w) ?? 1 });
     if (!r.ok) {
       if (r.code === "conflict" && r.current !== undefined) versions.set(w, r.current);
       throw new Error(r.code);
     }
-    versions.set(w, r.value.version);
+    versions.set(w, r.value.revision);
   };
   return {
     name: "Raft control plane",
@@ -81,11 +83,11 @@ async function raftSystem(nats: NatsCluster): Promise<System> {
       if (versions.has(w)) return;
       const r = await client.registerDevice(`bench-${w}`, "sensor");
       if (!r.ok && r.code !== "already-exists") throw new Error(JSON.stringify(r));
-      versions.set(w, 0);
+      versions.set(w, 1);
     },
     write: (w) => setOwn(client, w),
     async read(w) {
-      const r = await client.getConfig(`bench-${w}`);
+      const r = await client.getDevice(`bench-${w}`);
       if (!r.ok) throw new Error(r.code);
     },
     lockCycle: (w) => lockCycle(lock, w),

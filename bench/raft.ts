@@ -3,8 +3,8 @@
 // One load generator, three 3-node systems on this machine, run one after
 // the other in the same process:
 //   xsfleet  — cloud/controlplane (3 OS processes, Raft over NATS, disk WAL
-//              with fsync), writes = config.set (CAS on the worker's own
-//              device, always succeeds), reads = config.get via ReadIndex
+//              with fsync), writes = device.update-metadata (CAS on the worker's own
+//              device, always succeeds), reads = device.get via ReadIndex
 //   etcd 3.4 — Debian etcd-server, 3 members on loopback, fsync on (default);
 //              client = its native gRPC client (`etcd3` package, the fair
 //              baseline: ratios are against this row), and as a second row
@@ -40,6 +40,7 @@ import { etcdAvailable, etcdTarget } from "./lib/etcd";
 import { startNats, type NatsCluster } from "../test/harness/nats";
 import { ProcessCluster } from "../test/harness/control-plane";
 import { ControlClient } from "../cloud/controlplane/client";
+import { CommandKind } from "../cloud/control";
 import { busyFromArgv, startBusyLoad } from "./lib/busy";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 4);
@@ -64,18 +65,19 @@ async function xsfleetTarget(strict: boolean): Promise<Target & { extra: () => s
       if (versions.has(w)) return;
       const r = await client.registerDevice(`bench-${w}`, "sensor");
       if (!r.ok && r.code !== "already-exists") throw new Error(JSON.stringify(r));
-      versions.set(w, 0);
+      versions.set(w, 1); // the record's revision after registration
     },
     async write(w) {
-      const r = await client.setConfig(`bench-${w}`, { v: VALUE }, versions.get(w)!);
+      // A compare-and-set of the device record (its revision), as etcd's is of a key's.
+      const r = await client.command({ kind: CommandKind.DeviceUpdateMetadata, deviceId: `bench-${w}`, metadata: { v: VALUE }, expectedRevision: versions.get(w)! });
       if (!r.ok) {
         if (r.code === "conflict" && r.current !== undefined) versions.set(w, r.current);
         throw new Error(r.code);
       }
-      versions.set(w, r.value.version);
+      versions.set(w, r.value.revision);
     },
     async read(w) {
-      const r = await client.getConfig(`bench-${w}`);
+      const r = await client.getDevice(`bench-${w}`);
       if (!r.ok) throw new Error(r.code);
     },
     extra: () => `retries ${client.retries}`,

@@ -14,7 +14,6 @@ import { LogLevel } from "./platform";
 import { DeviceRuntime } from "./device/runtime";
 import { startWithCredential } from "./device/provisioning";
 import type { DeviceSettings } from "./settings";
-import { ConfigOutcome } from "./device/desired-config";
 import { Gateway } from "./edge/gateway";
 import { linkMqttConnect } from "./edge/link-client";
 import { socketLinks } from "./moddable/socket-links";
@@ -72,18 +71,19 @@ export function bootDevice(settings: DeviceSettings, board: Board): void {
     gateway = new Gateway({ ...platform, links }, { gatewayId: init.deviceId, port: edge.gatewayPort, allow: edge.children, frameBytesMax: edge.frameBytesMax });
     platform.links = links;
     platform.mqttConnect = gateway.upstream(mqttConnect);
-    gateway.applyDesiredConfig();
-    gateway.start();
   }
   const gw = gateway;
   const options = init;
   startWithCredential(platform, { deviceId: options.deviceId, brokerUrls: options.brokerUrls, claim: settings.claim }, (auth) => {
     const withAlerts = gw !== undefined ? { ...options, extraCounters: () => gw.alertCounters() } : options;
     const runtime = new DeviceRuntime(platform, auth !== null ? { ...withAlerts, ...auth } : withAlerts, (e) => {
-      if (gw !== undefined && e.type === "config" && e.outcome === ConfigOutcome.Applied) gw.applyDesiredConfig();
+      if (gw !== undefined && e.type === "config" && e.settingsChanged) gw.applySettings(runtime.settings());
       if (threshold <= LogLevel.Debug || e.type === "connected" || e.type === "command") trace(`xsfleet: event ${JSON.stringify(e)}\n`);
     });
     if (gw !== undefined) {
+      // The allow-list and edge jobs of the configuration the node persisted (its shadow), before children may join.
+      gw.applySettings(runtime.settings());
+      gw.start();
       // Raised alerts of rules jobs go up as counters, at most once a second.
       let due = false;
       gw.onAlerts = () => {

@@ -22,6 +22,8 @@ export const ConfigField = Object.freeze({
   BatchPointsMax: "batchPointsMax",
 } as const);
 export type ConfigField = (typeof ConfigField)[keyof typeof ConfigField];
+/** The cadence fields, in a fixed order (a device restores them at boot in this order). */
+export const cadenceFields: readonly ConfigField[] = Object.freeze([ConfigField.HeartbeatIntervalMs, ConfigField.SampleIntervalMs, ConfigField.BatchPointsMax]);
 
 export const heartbeatIntervalMinMs = 200;
 export const heartbeatIntervalMaxMs = 3_600_000;

@@ -1,5 +1,5 @@
 // Edge job moves against real nats-server (bench/edge.ts Part 5): ingest,
-// a KV registry with the config pusher, the EdgeScheduler on a
+// a KV registry, the device shadow with its delta pusher, the EdgeScheduler on a
 // ControlPlaneLock (in-process state machine), and 3 processing devices
 // (host-port runtimes). A rules job is placed; its device is killed (power
 // loss), the time to offline in device state and from there to the job
@@ -15,7 +15,8 @@ import { waitFor } from "../../test/harness/wait";
 import { admitAllDevices, startIngestRole } from "../../cloud/ingest";
 import { ControlStateMachine } from "../../cloud/control";
 import { ControlPlaneLock } from "../../cloud/lock";
-import { DesiredConfigPusher, KvDeviceRegistry } from "../../cloud/registry";
+import { KvDeviceRegistry } from "../../cloud/registry";
+import { ShadowDeltaPusher, ShadowStore, shadowReportMerger } from "../../cloud/shadow";
 import { DeviceStateMirror } from "../../cloud/state";
 import { EDGE_SCHEDULER_LEASE, EdgeScheduler, edgeJobDef } from "../../cloud/recovery";
 import { freePort } from "../../cloud/infra";
@@ -27,9 +28,14 @@ export async function measureEdgeJobMoves(o: { tickMs: number; kills: number }):
   const nats = await startNats({ partitions: 16 });
   const nc = await connect({ servers: nats.servers });
   const control = localProposer(new ControlStateMachine());
-  const ingest = await startIngestRole({ nc, nodeId: "ingest-1", control, admission: admitAllDevices, config: { ackWaitMs: 2_000, sweepIntervalMs: 100, heartbeatTimeoutFactor: 30 }, log: quiet as never });
+  const shadow = await ShadowStore.open(nc);
+  // Reports joined into the reported documents: a deleted job reaches a device only while it still reports it.
+  const ingest = await startIngestRole({
+    nc, nodeId: "ingest-1", control, admission: admitAllDevices, shadowReports: shadowReportMerger(shadow),
+    config: { ackWaitMs: 2_000, sweepIntervalMs: 100, heartbeatTimeoutFactor: 30 }, log: quiet as never,
+  });
   const registry = await KvDeviceRegistry.open(nc, { replicas: 1 });
-  const pusher = new DesiredConfigPusher(nc, registry, quiet as never);
+  const pusher = new ShadowDeltaPusher(nc, shadow);
   pusher.start();
   const mirror = new DeviceStateMirror(nc).start();
   const lock = new ControlPlaneLock({ propose: control, ownerId: "orch-1" });
@@ -58,8 +64,8 @@ export async function measureEdgeJobMoves(o: { tickMs: number; kills: number }):
     const got = await lock.acquire(EDGE_SCHEDULER_LEASE, { ttlMs: 600_000, timeoutMs: 5_000 });
     if (!got.ok) throw new Error("no scheduler lease");
     const s = new EdgeScheduler({
-      nc, nodeId: "orch-1", registry, devices: () => mirror.devices(), ready: () => mirror.ready(5_000), jobs: [edgeJobDef({ id: "rules-1", spec: "rules;ch=temperature;gt=30" })],
-      fence: lock, push: (r) => pusher.push(r), tickMs: o.tickMs, onMove: (m) => moves.push(m),
+      nc, nodeId: "orch-1", registry, shadow, devices: () => mirror.devices(), ready: () => mirror.ready(5_000), jobs: [edgeJobDef({ id: "rules-1", spec: "rules;ch=temperature;gt=30" })],
+      fence: lock, tickMs: o.tickMs, onMove: (m) => moves.push(m),
     });
     handle = await s.asSingletonWork().start(got.lock.token);
     let owner = (await waitFor("rules-1 placed", () => moves.find((m) => m.to !== null), 30_000)).to!;
@@ -74,7 +80,7 @@ export async function measureEdgeJobMoves(o: { tickMs: number; kills: number }):
       const runningAt = Date.now();
       detectMs.push(offlineAt - killedAt);
       moveMs.push(runningAt - offlineAt);
-      await start(owner); // back from its flash: it gets a config without the job on its Hello
+      await start(owner); // back from its flash: on its Hello the delta deletes the job it still reports
       owner = m.to!;
     }
   } finally {

@@ -8,7 +8,8 @@ import { hasSpanContext, injectNatsHeaders } from "../tracing";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ServiceErrorCodeHeader, ServiceErrorHeader } from "@nats-io/services";
 import type { CommandOutcome } from "../commands";
-import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry";
+import type { DeviceLifecycle, DeviceRecord } from "../registry";
+import type { DvvContext } from "../../shared/clock/dvv";
 import { apiSubject } from "../subjects";
 import {
   ApiError, apiErrorStatus, defaultCommandTimeoutMs,
@@ -89,8 +90,9 @@ export class ApiClient {
     return this.call("devices.metadata", expectedRevision === undefined ? { deviceId, patch } : { deviceId, patch, expectedRevision }).then((r) => r.device);
   }
 
-  setConfig(deviceId: string, config: DesiredConfigInput, expectedVersion?: number): Promise<ConfigSetReply> {
-    return this.call("devices.config.set", expectedVersion === undefined ? { deviceId, config } : { deviceId, config, expectedVersion });
+  /** Writes configuration fields into the device's desired shadow (null deletes one); see ConfigSetRequest. */
+  setConfig(deviceId: string, config: Record<string, string | number | null>, contexts?: Record<string, DvvContext>): Promise<ConfigSetReply> {
+    return this.call("devices.config.set", contexts === undefined ? { deviceId, config } : { deviceId, config, contexts });
   }
 
   deviceState(deviceId: string): Promise<unknown | null> {

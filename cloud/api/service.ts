@@ -12,16 +12,17 @@ import type { Tracer } from "@opentelemetry/api";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { Logger } from "../base";
 import { CommandError, outcomeOf, type CommandLimits, type CommandStore, type CommandSubmitter } from "../commands";
-import { DeviceLifecycle, RegistryError, type DesiredConfigInput, type DesiredConfigPusher, type DeviceRegistry } from "../registry";
+import { DeviceLifecycle, RegistryError, type DeviceRegistry } from "../registry";
 import { apiSubject, DeviceEvent, deviceEventSubject } from "../subjects";
 import type { ApiLimits } from "./settings";
 import {
   ApiEndpoint, ApiError, apiErrorStatus, apiQueueGroup, apiServiceName, apiServiceVersion, defaultCommandTimeoutMs,
-  type ApiErrorBody, type ApiErrorCode, type CommandReply, type ConfigSetReply, type DecommissionReply, type DeviceReply, type ListReply, type MeshCountersReply, type StateReply,
+  type ApiErrorBody, type ApiErrorCode, type CommandReply, type DecommissionReply, type DeviceReply, type ListReply, type MeshCountersReply, type StateReply,
   type TelemetryQueryReply, type AnalyticsApi,
 } from "./types";
 import { ApiClient } from "./client";
 import { registerShadowEndpoints, shadowApiError } from "./shadow-endpoints";
+import { registerConfigEndpoint } from "./config-endpoint";
 import { registerAnalyticsEndpoints } from "./analytics-endpoints";
 import type { ShadowStore } from "../shadow";
 import { withRequestSpan } from "./spans";
@@ -41,7 +42,6 @@ export interface ApiRoleDeps {
   nc: NatsConnection;
   nodeId: string;
   registry: DeviceRegistry;
-  pusher: DesiredConfigPusher;
   submitter: CommandSubmitter;
   commands: CommandStore;
   /** The api role's own limits, and the longest command deadline a request may ask for. */
@@ -78,7 +78,7 @@ export async function startApiRole(d: ApiRoleDeps): Promise<ApiRole> {
   const service = await new Svcm(d.nc as unknown as ConstructorParameters<typeof Svcm>[0]).add({
     name: apiServiceName,
     version: apiServiceVersion,
-    description: "xsfleet device management: registry, desired configuration, commands, device state, telemetry history",
+    description: "xsfleet device management: registry, configuration (desired shadow), commands, device state, telemetry history",
     queue: apiQueueGroup,
     metadata: { node: d.nodeId },
   });
@@ -193,14 +193,7 @@ function registerEndpoints(d: ApiRoleDeps, add: (e: ApiEndpoint, fn: Handler) =>
     return { device: await d.registry.setMetadata(deviceId, patch, expectedRevision === undefined ? {} : { expectedRevision }) };
   });
 
-  add(ApiEndpoint.DevicesConfigSet, async (b): Promise<ConfigSetReply> => {
-    onlyFields(b, ["deviceId", "config", "expectedVersion"]);
-    const deviceId = deviceIdField(b);
-    const config = objectField(b, "config", true) as DesiredConfigInput;
-    const expectedVersion = intField(b, "expectedVersion", { min: 0, max: Number.MAX_SAFE_INTEGER });
-    const device = await d.registry.setDesiredConfig(deviceId, config, expectedVersion === undefined ? {} : { expectedVersion });
-    return { device, pushed: d.pusher.push(device) };
-  });
+  registerConfigEndpoint(d.registry, d.shadow, d.nodeId, add);
 
   add(ApiEndpoint.DevicesState, async (b): Promise<StateReply> => {
     onlyFields(b, ["deviceId"]);

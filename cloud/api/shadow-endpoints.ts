@@ -2,6 +2,7 @@
 // context, delete with context, history. Only the desired document is
 // written here (the device writes its reported document through ingest);
 // this node issues dots as `api-<nodeId>` (cloud/shadow writer ids).
+import { checkConfigField, isCadenceField } from "../../shared/device-config";
 import { apiShadowWriter, ShadowDoc, ShadowError, shadowDocs, type ShadowStore } from "../shadow";
 import {
   ApiEndpoint, ApiError, type ApiErrorCode, type ShadowGetReply, type ShadowHistoryReply, type ShadowWriteReply,
@@ -31,6 +32,9 @@ export function registerShadowEndpoints(shadow: ShadowStore | undefined, nodeId:
     if (!("value" in b)) throw new ApiError("bad_request", "value is required (any JSON; use shadow.delete to remove a field)");
     const context = (objectField(b, "context", false) ?? {}) as Record<string, number>;
     const actor = stringField(b, "actor", { bytesMax: 64, pattern: actorPattern });
+    // A cadence field is configuration the device applies: refused here with the device's own rules (shared/device-config.ts).
+    const bad = isCadenceField(field) ? checkConfigField(field, JSON.stringify(b.value) ?? "") : undefined;
+    if (bad !== undefined) throw new ApiError("bad_request", `field ${bad}`);
     const r = await store().put(deviceId, ShadowDoc.Desired, writer, field, b.value, context, actor);
     return { deviceId, doc: r.doc, op: r.op, field: r.field! };
   });

@@ -2,8 +2,9 @@
 // request/reply, served as a NATS micro service "xsfleet-api"). Shared by
 // the service and the typed client; docs/api.md documents the same shapes.
 import type { CommandOutcome } from "../commands";
-import type { DesiredConfigInput, DeviceLifecycle, DeviceRecord } from "../registry";
-import type { FieldView, ShadowDoc, ShadowHistoryEntry, ShadowOp, ShadowView } from "../shadow";
+import type { DeviceLifecycle, DeviceRecord } from "../registry";
+import type { FieldView, ShadowDelta, ShadowDoc, ShadowHistoryEntry, ShadowOp, ShadowView } from "../shadow";
+import type { DvvContext } from "../../shared/clock/dvv";
 
 export const apiServiceName = "xsfleet-api";
 export const apiServiceVersion = "1.0.0";
@@ -57,8 +58,17 @@ export interface DecommissionRequest { deviceId: string; expectedRevision?: numb
 export interface DecommissionReply extends DeviceReply { credentialsRevoked: number | null; revokeError?: string }
 /** A null value removes the key. */
 export interface MetadataRequest { deviceId: string; patch: Record<string, string | null>; expectedRevision?: number }
-export interface ConfigSetRequest { deviceId: string; config: DesiredConfigInput; expectedVersion?: number }
-export interface ConfigSetReply { device: DeviceRecord; /** Published to the device's cfg subject now (it is re-sent on Hello anyway). */ pushed: boolean }
+/**
+ * A device's configuration is its desired shadow (docs/shadow.md,
+ * "Configuration"): each `config` field a cadence number or a setting string
+ * (shared/device-config.ts checkConfigField), null to delete the field.
+ * Written in one compare-and-set; without `contexts` each field replaces
+ * what the write read, with them the caller's reads (concurrent writes then
+ * stay as siblings, as with shadow.put).
+ */
+export interface ConfigSetRequest { deviceId: string; config: Record<string, string | number | null>; contexts?: Record<string, DvvContext> }
+/** The written fields as stored (values, siblings, new contexts) and the delta still to reach the device (the shadow pusher sends it). */
+export interface ConfigSetReply { deviceId: string; op: ShadowOp; fields: Record<string, FieldView>; delta: ShadowDelta }
 export interface StateRequest { deviceId: string }
 /** The ingest role's view of the device (cloud/state DeviceState), null before its first message. */
 export interface StateReply { state: unknown | null }

@@ -5,7 +5,7 @@ export const CloudRole = Object.freeze({
   Ingest: "ingest",
   /** The device-management API (NATS micro service). */
   Api: "api",
-  /** Downlink reliability: command retries, desired-config re-sends. */
+  /** Downlink reliability: command retries (configuration is pushed by the api role's shadow delta pusher). */
   Commands: "commands",
   Analytics: "analytics",
   /** Fault tolerance: membership, leases and failover, replacement. */

@@ -7,7 +7,7 @@
 // registry decorator also invalidates on its own writes (at the written
 // revision, acknowledged by the owners before the write returns): every
 // registry write of a node goes through it, whichever backend.
-import type { DeviceRecord, DevicePage, DeviceRegistry, DesiredConfigInput, ListOptions, WriteOptions } from "../registry";
+import type { DeviceRecord, DevicePage, DeviceRegistry, ListOptions, WriteOptions } from "../registry";
 import { cacheKey, CacheNamespace } from "./keys";
 import type { CacheClient, Loaded } from "./types";
 
@@ -71,10 +71,6 @@ export class CachedRegistry implements DeviceRegistry {
 
   setMetadata(deviceId: string, patch: Record<string, string | null>, opts?: WriteOptions): Promise<DeviceRecord> {
     return this.#written(this.#inner.setMetadata(deviceId, patch, opts));
-  }
-
-  setDesiredConfig(deviceId: string, config: DesiredConfigInput, opts?: WriteOptions & { expectedVersion?: number }): Promise<DeviceRecord> {
-    return this.#written(this.#inner.setDesiredConfig(deviceId, config, opts));
   }
 
   async #written(p: Promise<DeviceRecord>): Promise<DeviceRecord> {

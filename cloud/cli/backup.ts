@@ -25,7 +25,7 @@ const lockOptions = {
 
 export const backupSpec: CommandSpec = {
   name: "backup",
-  summary: "Back up a running xsfleet system: the Raft control plane (registry, desired config, leases, locks, members) and the KV buckets, optionally streams.",
+  summary: "Back up a running xsfleet system: the Raft control plane (registry, leases, locks, members) and the KV buckets, optionally streams.",
   usage: "xsfleet backup [--nats URLS] [--dir DIR] [--kv B1,B2] [--streams S1,S2] [--no-control]",
   options: {
     nats: { type: "string", value: "URLS", description: "NATS URL(s) of the system, comma separated", default: "nats://127.0.0.1:4333" },

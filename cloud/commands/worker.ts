@@ -17,7 +17,7 @@ import { parseDeviceAddress, Uplink } from "../../shared/topics";
 import { allDevicesSubject, allRoutesOfUplinks, deviceSubject } from "../subjects";
 import { CommandAckConsumer } from "./ack-consumer";
 import type { Logger } from "../base";
-import { isOnlineSignal } from "../registry";
+import { isOnlineSignal } from "../records";
 import { publishCommandEvent, sendCommand } from "./downlink";
 import { withAckSpan } from "./spans";
 import { afterExpire, afterOnlineSend, afterTimedSend, decide } from "./policy";

@@ -16,10 +16,10 @@ import { cloudRoles, type CloudRole } from "../base";
 import {
   CONTROL_FORMAT_VERSION,
   CommandKind,
+  RetiredCommandKind,
   ControlError,
   type ApplyResult,
   type Command,
-  type ConfigValue,
   type Envelope,
   type MemberResources,
   type SessionRef,
@@ -27,7 +27,7 @@ import {
 
 export type DecodeResult = { ok: true; envelope: Envelope } | { ok: false; message: string };
 
-const COMMAND_KINDS = Object.values(CommandKind);
+const COMMAND_KINDS = [...Object.values(CommandKind), ...Object.values(RetiredCommandKind)];
 const CLOUD_ROLES: readonly string[] = cloudRoles;
 const SEQ_MAX = Number.MAX_SAFE_INTEGER;
 const ID_MAX = Number.MAX_SAFE_INTEGER;
@@ -123,14 +123,16 @@ export function readCommand(value: unknown, limits: ControlLimits): Command {
       break;
     }
     case CommandKind.DeviceGet:
-    case CommandKind.ConfigGet:
       cmd = { kind, deviceId: deviceId() };
       break;
     case CommandKind.DeviceList:
       cmd = readDeviceList(f, limits);
       break;
-    case CommandKind.ConfigSet:
-      cmd = { kind, deviceId: deviceId(), config: readConfig(f.raw("config"), f.at("config"), limits), expectedVersion: f.int("expectedVersion", 0, ID_MAX) };
+    case RetiredCommandKind.ConfigSet:
+    case RetiredCommandKind.ConfigGet:
+      // An old log's entry: its fields kept opaque (canonical re-encoding); it applies as a failure (state-machine.ts).
+      cmd = { kind, ...(f.has("deviceId") ? { deviceId: f.raw("deviceId") } : {}), ...(f.has("config") ? { config: f.raw("config") } : {}),
+        ...(f.has("expectedVersion") ? { expectedVersion: f.raw("expectedVersion") } : {}) };
       break;
     case CommandKind.LeaseGrant:
       cmd = { kind, holder: name("holder"), ttlMs: ttlMs() };
@@ -218,17 +220,6 @@ export function readMetadata(v: unknown, path: string, limits: ControlLimits): R
     (x, p) => checkString(x, p, limits.metadataBytesMax), utf8Bytes);
 }
 
-export function readConfig(v: unknown, path: string, limits: ControlLimits): Record<string, ConfigValue> {
-  return readFlatMap(v, path, limits.configEntriesMax, limits.configBytesMax, (x, p): ConfigValue => {
-    if (typeof x === "boolean") return x;
-    if (typeof x === "number") {
-      if (!Number.isSafeInteger(x) || Object.is(x, -0)) throw new FieldError(`${p}: numbers must be safe integers (scale fractions)`);
-      return x;
-    }
-    return checkString(x, p, limits.configBytesMax);
-  }, (x) => (typeof x === "string" ? utf8Bytes(x) : String(x).length));
-}
-
 export function readCloudRoles(items: unknown[], path: string): CloudRole[] {
   const roles: CloudRole[] = [];
   items.forEach((r, i) => {
@@ -252,7 +243,8 @@ export function readResources(v: unknown, path: string): MemberResources {
 
 export { KEY_PATTERN, NAME_PATTERN };
 
-const RESULT_KINDS: readonly string[] = Object.values(CommandKind);
+// Retired kinds too: an old snapshot's session table may hold their results.
+const RESULT_KINDS: readonly string[] = [...Object.values(CommandKind), ...Object.values(RetiredCommandKind)];
 const RESULT_CODES: readonly string[] = Object.values(ControlError);
 
 /** Shallow check of a remembered ApplyResult (a session's response in a

@@ -16,9 +16,6 @@ export interface ControlLimits {
   readonly metadataEntriesMax: number;
   /** Sum of UTF-8 bytes of keys and values of one device's metadata. */
   readonly metadataBytesMax: number;
-  readonly configEntriesMax: number;
-  /** Sum of UTF-8 bytes of keys and (stringified) values of one config. */
-  readonly configBytesMax: number;
   /** Page size of device.list. */
   readonly listLimitMax: number;
   readonly leasesMax: number;
@@ -47,8 +44,6 @@ export const DEFAULT_CONTROL_LIMITS: ControlLimits = Object.freeze({
   devicesMax: 100_000,
   metadataEntriesMax: 32,
   metadataBytesMax: 4096,
-  configEntriesMax: 64,
-  configBytesMax: 8192,
   listLimitMax: 1000,
   leasesMax: 10_000,
   rolesMax: 4096,

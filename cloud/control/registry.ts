@@ -39,16 +39,6 @@ export class DeviceRegistry {
     return this.#devices.size;
   }
 
-  has(deviceId: string): boolean {
-    return this.#devices.has(deviceId);
-  }
-
-  /** Active record or undefined (desired-config uses it to refuse unknown devices). */
-  active(deviceId: string): DeviceRecord | undefined {
-    const d = this.#devices.get(deviceId);
-    return d && d.status === DeviceStatus.Active ? d : undefined;
-  }
-
   register(cmd: DeviceRegisterCommand, timeMs: number): ResultFor<typeof CommandKind.DeviceRegister> {
     const existing = this.#devices.get(cmd.deviceId);
     if (existing?.status === DeviceStatus.Active) {

@@ -8,7 +8,7 @@
 // installs a snapshot in the middle of a restore still has them).
 //
 // What a commit does, and why:
-//  - registry, desired config, leases/roles and members come from the
+//  - registry, leases/roles and members come from the
 //    backup; the target must be fresh (no devices), so nothing is silently
 //    overwritten;
 //  - locks: the backup's, plus every lock live on the target now (the
@@ -40,7 +40,6 @@ export const RESTORE_CHUNK_BYTES = 36 * 1024;
 /** The state a snapshot holds, as loaded (everything but sessions and the applied index). */
 export interface StateDumps {
   devices: unknown[];
-  configs: unknown[];
   leases: LeasesDump;
   locks: LocksDump;
   members: { incarnationLast: number; members: MemberRecord[] };
@@ -119,7 +118,6 @@ export function mergeForRestore(target: StateDumps, backup: StateDumps, counterG
   for (const l of target.locks.locks) if (l.expiresAtMs > target.timeMs) locks.set(l.name, l);
   return {
     devices: backup.devices,
-    configs: backup.configs,
     leases: {
       ...backup.leases,
       leaseIdLast: raise(target.leases.leaseIdLast, backup.leases.leaseIdLast),

@@ -9,7 +9,6 @@
 
 import { canonicalBytes, parseBoundedJson } from "./canonical-json";
 import { decodeEnvelope, readApplyResult, readCommand, validateEnvelope } from "./codec";
-import { DesiredConfigs } from "./desired-config";
 import { Fields, FieldError, NAME_PATTERN } from "./fields";
 import { Leases } from "./leases";
 import { resolveLimits, type ControlLimits } from "./limits";
@@ -22,6 +21,7 @@ import { Sessions } from "./sessions";
 import {
   CONTROL_FORMAT_VERSION,
   CommandKind,
+  RetiredCommandKind,
   ControlError,
   failure,
   invariant,
@@ -41,7 +41,7 @@ export class SnapshotError extends Error {
 }
 
 const READ_KINDS: ReadonlySet<string> = new Set<ReadCommand["kind"]>([
-  CommandKind.DeviceGet, CommandKind.DeviceList, CommandKind.ConfigGet,
+  CommandKind.DeviceGet, CommandKind.DeviceList,
   CommandKind.RoleGet, CommandKind.LockCheckFence, CommandKind.MemberList, CommandKind.RuleList,
 ]);
 
@@ -52,7 +52,6 @@ export function isReadCommand(cmd: Command): cmd is ReadCommand {
 interface Parts {
   registry: DeviceRegistry;
   restore: RestoreStaging;
-  configs: DesiredConfigs;
   leases: Leases;
   locks: Locks;
   members: Membership;
@@ -65,7 +64,6 @@ function emptyParts(limits: ControlLimits): Parts {
   return {
     registry,
     restore: new RestoreStaging(limits.restoreStagingBytesMax),
-    configs: new DesiredConfigs(limits, registry),
     leases: new Leases(limits),
     locks: new Locks(limits),
     members: new Membership(limits),
@@ -148,7 +146,10 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
       case CommandKind.DeviceRegister: return p.registry.register(cmd, t);
       case CommandKind.DeviceUpdateMetadata: return p.registry.updateMetadata(cmd, t);
       case CommandKind.DeviceDecommission: return p.registry.decommission(cmd, t);
-      case CommandKind.ConfigSet: return p.configs.set(cmd, t);
+      case RetiredCommandKind.ConfigSet:
+      case RetiredCommandKind.ConfigGet:
+        // Entries of an older release's log: nothing to change (docs/shadow.md, "Configuration").
+        return failure(ControlError.InvalidCommand, `${cmd.kind} is retired: a device's desired config moved to the device shadow (devices.config.set writes it there)`);
       case CommandKind.LeaseGrant: return p.leases.grant(cmd, t);
       case CommandKind.LeaseKeepAlive: return p.leases.keepAlive(cmd, t);
       case CommandKind.LeaseRevoke: return p.leases.revoke(cmd, t);
@@ -173,7 +174,6 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
     switch (cmd.kind) {
       case CommandKind.DeviceGet: return p.registry.get(cmd);
       case CommandKind.DeviceList: return p.registry.list(cmd);
-      case CommandKind.ConfigGet: return p.configs.get(cmd);
       case CommandKind.RoleGet: return p.leases.getRole(cmd, t);
       case CommandKind.LockCheckFence: return p.locks.checkFence(cmd, t);
       case CommandKind.MemberList: return p.members.list(t);
@@ -201,7 +201,7 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
     const p = this.#parts;
     const rules = p.rules.dump();
     return {
-      devices: p.registry.dump(), configs: p.configs.dump(), leases: p.leases.dump(), locks: p.locks.dump(), members: p.members.dump(),
+      devices: p.registry.dump(), leases: p.leases.dump(), locks: p.locks.dump(), members: p.members.dump(),
       // Absent while no rule was ever stored, so snapshots of older releases and their bytes stay as they were.
       ...(rules.tableVersion > 0 ? { rules } : {}),
     };
@@ -226,7 +226,8 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
       const appliedIndex = f.int("appliedIndex", 0, Number.MAX_SAFE_INTEGER);
       const timeMs = f.int("timeMs", 0, Number.MAX_SAFE_INTEGER);
       parts.registry.load(f.array("devices", this.limits.devicesMax));
-      parts.configs.load(f.array("configs", this.limits.devicesMax));
+      // Snapshots of older releases carry the retired desired configs: accepted and ignored.
+      if (f.has("configs")) f.array("configs", this.limits.devicesMax);
       parts.leases.load(f.raw("leases"));
       parts.locks.load(f.raw("locks"));
       parts.members.load(f.raw("members"));
@@ -264,7 +265,7 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
       throw err;
     }
     const dumpsOf = (parts: Parts, timeMs: number): StateDumps => ({
-      devices: parts.registry.dump(), configs: parts.configs.dump(), leases: parts.leases.dump(), locks: parts.locks.dump(), members: parts.members.dump(),
+      devices: parts.registry.dump(), leases: parts.leases.dump(), locks: parts.locks.dump(), members: parts.members.dump(),
       rules: parts.rules.dump(), timeMs,
     });
     const merged = mergeForRestore(dumpsOf(p, this.#timeMs), dumpsOf(backup.parts, backup.timeMs), cmd.counterGap);
@@ -272,7 +273,6 @@ export class ControlStateMachine implements StateMachine<Envelope, ApplyResult> 
     const next = emptyParts(this.limits);
     try {
       next.registry.load(merged.devices);
-      next.configs.load(merged.configs);
       next.leases.load(merged.leases);
       next.locks.load(merged.locks);
       next.members.load(merged.members);

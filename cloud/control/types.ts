@@ -37,8 +37,6 @@ export const CommandKind = {
   DeviceDecommission: "device.decommission",
   DeviceGet: "device.get",
   DeviceList: "device.list",
-  ConfigSet: "config.set",
-  ConfigGet: "config.get",
   LeaseGrant: "lease.grant",
   LeaseKeepAlive: "lease.keepalive",
   LeaseRevoke: "lease.revoke",
@@ -64,6 +62,22 @@ export const CommandKind = {
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
+/** Kinds of earlier releases that persisted logs and snapshots may still
+ *  hold: they decode, and apply as a failure that changes nothing (the
+ *  desired config moved to the device shadow, docs/shadow.md). Never reused. */
+export const RetiredCommandKind = {
+  ConfigSet: "config.set",
+  ConfigGet: "config.get",
+} as const;
+export type RetiredCommandKind = (typeof RetiredCommandKind)[keyof typeof RetiredCommandKind];
+/** A retired command as decoded: its old fields kept opaque (a log entry must re-encode to its own bytes), never used. */
+export interface RetiredCommand {
+  readonly kind: RetiredCommandKind;
+  readonly deviceId?: unknown;
+  readonly config?: unknown;
+  readonly expectedVersion?: unknown;
+}
+
 export const DeviceStatus = {
   Active: "active",
   Decommissioned: "decommissioned",
@@ -81,9 +95,6 @@ export type MemberRecordStatus = (typeof MemberRecordStatus)[keyof typeof Member
 
 /** Flat string map; keys match KEY_PATTERN. */
 export type Metadata = Readonly<Record<string, string>>;
-export type ConfigValue = string | number | boolean;
-/** Flat desired configuration; keys match KEY_PATTERN, numbers are safe integers. */
-export type DesiredConfigValues = Readonly<Record<string, ConfigValue>>;
 
 // ---- records (immutable: modules replace them, never mutate them) --------
 
@@ -95,14 +106,6 @@ export interface DeviceRecord {
   readonly revision: number;
   readonly status: DeviceStatus;
   readonly registeredAtMs: number;
-  readonly updatedAtMs: number;
-}
-
-export interface DesiredConfigRecord {
-  readonly deviceId: string;
-  /** 1 for the first config; set compares `expectedVersion` against it (0 = none yet). */
-  readonly version: number;
-  readonly config: DesiredConfigValues;
   readonly updatedAtMs: number;
 }
 
@@ -183,13 +186,6 @@ export interface DeviceListCommand {
   readonly limit: number;
   readonly includeDecommissioned?: boolean;
 }
-export interface ConfigSetCommand {
-  readonly kind: typeof CommandKind.ConfigSet;
-  readonly deviceId: string;
-  readonly config: DesiredConfigValues;
-  readonly expectedVersion: number;
-}
-export interface ConfigGetCommand { readonly kind: typeof CommandKind.ConfigGet; readonly deviceId: string }
 export interface LeaseGrantCommand { readonly kind: typeof CommandKind.LeaseGrant; readonly holder: string; readonly ttlMs: number }
 export interface LeaseKeepAliveCommand { readonly kind: typeof CommandKind.LeaseKeepAlive; readonly leaseId: number; readonly holder: string }
 export interface LeaseRevokeCommand { readonly kind: typeof CommandKind.LeaseRevoke; readonly leaseId: number; readonly holder: string }
@@ -264,8 +260,6 @@ export interface ValueMap {
   [CommandKind.DeviceDecommission]: DeviceRecord;
   [CommandKind.DeviceGet]: DeviceRecord;
   [CommandKind.DeviceList]: { readonly devices: readonly DeviceRecord[]; readonly nextAfterDeviceId?: string };
-  [CommandKind.ConfigSet]: DesiredConfigRecord;
-  [CommandKind.ConfigGet]: DesiredConfigRecord;
   [CommandKind.LeaseGrant]: LeaseRecord;
   [CommandKind.LeaseKeepAlive]: LeaseRecord;
   [CommandKind.LeaseRevoke]: LeaseRecord;
@@ -302,8 +296,7 @@ export type Command =
   | DeviceDecommissionCommand
   | DeviceGetCommand
   | DeviceListCommand
-  | ConfigSetCommand
-  | ConfigGetCommand
+  | RetiredCommand
   | LeaseGrantCommand
   | LeaseKeepAliveCommand
   | LeaseRevokeCommand
@@ -344,7 +337,6 @@ export interface RuleRecord {
 export type ReadCommand =
   | DeviceGetCommand
   | DeviceListCommand
-  | ConfigGetCommand
   | RoleGetCommand
   | LockCheckFenceCommand
   | MemberListCommand
@@ -402,12 +394,13 @@ export interface ControlFailure {
   readonly current?: number;
 }
 
-export type ControlSuccess<K extends CommandKind = CommandKind> = K extends CommandKind
+export type ControlSuccess<K extends CommandKind | RetiredCommandKind = CommandKind> = K extends CommandKind
   ? { readonly ok: true; readonly kind: K; readonly value: ValueMap[K] }
   : never;
 
 export type ApplyResult = ControlSuccess | ControlFailure;
-export type ResultFor<K extends CommandKind> = ControlSuccess<K> | ControlFailure;
+/** A retired kind only ever fails. */
+export type ResultFor<K extends CommandKind | RetiredCommandKind> = ControlSuccess<K> | ControlFailure;
 
 export function failure(code: ControlError, message: string, extra: Partial<Omit<ControlFailure, "ok" | "code" | "message">> = {}): ControlFailure {
   return { ok: false, code, message, ...extra };

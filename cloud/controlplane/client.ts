@@ -257,12 +257,6 @@ export class ControlClient {
   getDevice(deviceId: string): Promise<ResultFor<typeof CommandKind.DeviceGet>> {
     return this.command({ kind: CommandKind.DeviceGet, deviceId });
   }
-  setConfig(deviceId: string, config: Record<string, string | number | boolean>, expectedVersion: number): Promise<ResultFor<typeof CommandKind.ConfigSet>> {
-    return this.command({ kind: CommandKind.ConfigSet, deviceId, config, expectedVersion });
-  }
-  getConfig(deviceId: string): Promise<ResultFor<typeof CommandKind.ConfigGet>> {
-    return this.command({ kind: CommandKind.ConfigGet, deviceId });
-  }
   /** Advances state time and sweeps expired leases, locks and idle sessions (control-plane housekeeping). */
   tick(): Promise<ResultFor<typeof CommandKind.Tick>> {
     return this.command({ kind: CommandKind.Tick });

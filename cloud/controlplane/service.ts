@@ -43,8 +43,6 @@ export const COMMAND_ENDPOINTS = {
   "device.decommission": CommandKind.DeviceDecommission,
   "device.get": CommandKind.DeviceGet,
   "device.list": CommandKind.DeviceList,
-  "config.set": CommandKind.ConfigSet,
-  "config.get": CommandKind.ConfigGet,
   "lease.grant": CommandKind.LeaseGrant,
   "lease.renew": CommandKind.LeaseKeepAlive,
   "lease.revoke": CommandKind.LeaseRevoke,
@@ -112,7 +110,7 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
   const service = await new Svcm(opts.nc as unknown as ConstructorParameters<typeof Svcm>[0]).add({
     name: CONTROL_SERVICE_NAME,
     version: CONTROL_SERVICE_VERSION,
-    description: "xsfleet Raft control plane: registry, desired config, leases, locks, membership",
+    description: "xsfleet Raft control plane: registry, leases, locks, membership",
     queue: CONTROL_QUEUE,
     metadata: { node: String(node.id) },
   });

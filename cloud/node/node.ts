@@ -2,7 +2,7 @@
 // roles on top of it, and a health/metrics endpoint. Roles:
 //   ingest        — cloud/ingest (device uplink into JetStream, device state, history)
 //   api           — cloud/api (device management micro service)
-//   commands      — cloud/commands worker + desired-config re-sends (downlink reliability)
+//   commands      — cloud/commands worker (downlink reliability; configuration deltas are the api role's shadow pusher)
 //   orchestration — membership (SWIM), leases, recovery, singleton work (orchestration.ts)
 //   cache         — cloud/cache: a node of the cache ring (needs orchestration: the ring is its SWIM view)
 //   analytics     — cloud/analytics (event-time windows, rules, alerts, actions over the partitioned uplinks)
@@ -25,7 +25,7 @@ import { CommandStore, CommandSubmitter, CommandWorker } from "../commands";
 import { ControlClient } from "../controlplane";
 import { connectNats, NatsPool } from "../nats";
 import { CacheBackend, CachedRegistry, startCacheService, type CacheService } from "../cache";
-import { ControlPlaneRegistry, DesiredConfigPusher, KvDeviceRegistry, type DeviceRegistry } from "../registry";
+import { ControlPlaneRegistry, KvDeviceRegistry, type DeviceRegistry } from "../registry";
 import { createLogger, type CloudRole, type Logger } from "../base";
 import { loadSigningTrust, startProvisioningRole, TrustFile } from "../security";
 import type { CloudConfig } from "./config";
@@ -144,7 +144,6 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
   const replicas = config.streams.replicas;
   let registry: DeviceRegistry | null = null;
   let store: CommandStore | null = null;
-  let pusher: DesiredConfigPusher | null = null;
   const cache = await startCache(config, ctx, metrics, out);
   ctx.cache = cache?.client ?? null;
   if (roles.has("api") || roles.has("commands") || roles.has("provisioning")) {
@@ -167,16 +166,12 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     store = s;
     out.stages.storage.push({ name: "command store", stop: () => s.close() });
     metrics.gaugeFrom("xsfleet_commands_pending", "Pending commands in this node's view of the fleet", () => s.pendingCount);
-    const p = new DesiredConfigPusher(nc, registry!, log);
-    pusher = p;
-    metrics.labelledCounterFrom("xsfleet_config_pushes_total", "Desired-config pushes of this node by outcome (pushed, resentOnHello, errors)", "event", () => ({ ...p.stats }));
   }
   if (roles.has("commands")) {
     const w = new CommandWorker({ nc, store: store!, nodeId: config.nodeId, limits: config.limits, retry: config.commands, log, replicas, tracer: ctx.tracer });
     w.start();
-    pusher!.start();
     out.worker = w;
-    out.stages.commands.push({ name: "commands", stop: async () => { await w.stop(); await pusher!.stop(); } });
+    out.stages.commands.push({ name: "commands", stop: () => w.stop() });
     metrics.labelledCounterFrom("xsfleet_commands_events_total", "Command delivery events of this node (sent, resentOnline, acked, expired, duplicateAcks, ...)", "event", () => ({ ...w.stats }));
   }
   for (const r of ["ingest", "analytics", "orchestration"] as const) {
@@ -193,7 +188,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     const submitter = new CommandSubmitter(nc, store!, config.limits, config.commands, Date.now, ctx.tracer);
     const seams = await factories.apiSeams(ctx);
     const a = await startApiRole({
-      nc, nodeId: config.nodeId, registry: registry!, pusher: pusher!, submitter, commands: store!, limits: config.limits, log,
+      nc, nodeId: config.nodeId, registry: registry!, submitter, commands: store!, limits: config.limits, log,
       ...(seams.deviceState ? { deviceState: seams.deviceState } : {}),
       ...(seams.queryHistory ? { queryHistory: seams.queryHistory } : {}),
       ...(seams.shadow ? { shadow: seams.shadow } : {}),
@@ -204,10 +199,12 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
     out.api = a;
     out.stages.api.push({ name: "api", stop: () => a.stop(Math.max(100, config.shutdownTimeoutMs - 2000)) });
     if (seams.shadow) {
-      // Shadow deltas to devices, beside the API that writes desired shadows (its principal may read them and push cfg).
+      // Shadow deltas to devices (their configuration: the only cfg publisher), beside the API that
+      // writes desired shadows (its principal may read them and push cfg); re-sent on Hello/online.
       const sp = new ShadowDeltaPusher(nc, seams.shadow, (deviceId, err) => log.warn("shadow delta push failed", { deviceId, err }));
       sp.start();
       out.stages.api.push({ name: "shadow delta pusher", stop: () => sp.stop() });
+      metrics.labelledCounterFrom("xsfleet_shadow_pushes_total", "Shadow-delta (configuration) pushes of this node by outcome (pushed, empty, dropped, errors)", "event", () => ({ ...sp.stats }));
       // The devices' reports (on heartbeats) are ingest's: joined in its partitioned pipeline (roles.ts).
     }
     metrics.gaugeFrom("xsfleet_api_inflight", "API requests being handled", () => a.stats().inflight);

@@ -15,7 +15,8 @@ import { ControlPlaneLock, LockBackend, RedisLock, RedisPool, type DistributedLo
 import { RecoveryHistory, registerMembershipMetrics } from "../membership";
 import { Gauge } from "prom-client";
 import { BackupCatalog, EdgeScheduler, loopHandle, scheduledBackupWork, sleepUnlessAborted, startRecoveryAgent, type SingletonWork } from "../recovery";
-import { ControlPlaneRegistry, DesiredConfigPusher, KvDeviceRegistry, type DeviceRegistry } from "../registry";
+import { ControlPlaneRegistry, KvDeviceRegistry, type DeviceRegistry } from "../registry";
+import { ShadowStore } from "../shadow";
 import { DeviceStateMirror } from "../state";
 import type { Logger } from "../base";
 import type { CloudConfig } from "./config";
@@ -100,7 +101,8 @@ interface EdgeParts {
 /**
  * The edge scheduler (cloud/recovery/edge-scheduler.ts) when the deployment
  * defines edge jobs: it reads device state through a mirror of the state
- * bucket and writes assignments into desired configs on the registry.
+ * bucket and writes assignments into the owners' desired shadows (the
+ * ShadowDeltaPusher beside the api role delivers them).
  */
 async function edgeScheduler(ctx: RoleContext, control: ControlClient | null, lock: DistributedLock): Promise<EdgeParts | null> {
   const { nc, nodeId, config, log } = ctx;
@@ -109,10 +111,10 @@ async function edgeScheduler(ctx: RoleContext, control: ControlClient | null, lo
   const registry: DeviceRegistry = config.registry === "control" && control
     ? new ControlPlaneRegistry(control.proposer())
     : await KvDeviceRegistry.open(nc, { replicas: config.streams.replicas });
-  const pusher = new DesiredConfigPusher(nc, registry, log);
+  const shadow = await ShadowStore.open(nc, { bucket: { replicas: config.streams.replicas } });
   const mirror = new DeviceStateMirror(nc).start();
   const scheduler = new EdgeScheduler({
-    nc, nodeId, registry, devices: () => mirror.devices(), ready: () => mirror.ready(5_000), jobs: e.jobs, fence: lock, push: (rec) => pusher.push(rec), tickMs: e.tickMs,
+    nc, nodeId, registry, shadow, devices: () => mirror.devices(), ready: () => mirror.ready(5_000), jobs: e.jobs, fence: lock, tickMs: e.tickMs,
     log: (m) => log.info(m),
   });
   log.info("orchestration: edge scheduler contends", { jobs: e.jobs.length, tickMs: e.tickMs });

@@ -13,3 +13,4 @@ export {
   encodeOutTelemetry, outMsgId, encodeDeviceEvent, DlqHeader, deadLetterMsgId,
   type OutTelemetryJson, type OutTelemetrySource, type DeviceEventJson,
 } from "./integrator";
+export { isOnlineSignal } from "./online-signal";

@@ -4,28 +4,32 @@
 // placeEdgeJobs (edge-placement.ts), from the device state ingest keeps
 // (presence, Hello capabilities and resources, heartbeat heap/CPU/RSSI, via).
 //
-// Where an assignment lives: in the owner's desired configuration on the
-// control plane (the registry), as the setting "job.<id>" — which is also how
-// the job reaches the device (the config pusher's cfg downlink, re-sent on
-// every Hello). One owner per job: a move first removes the job from the old
-// owner's config, then adds it to the new one's, so the stored state never
+// Where an assignment lives: in the owner's desired shadow (its
+// configuration, docs/shadow.md "Configuration"), as the field "job.<id>"
+// (value: encodeJob) — which is also how the job reaches the device (the
+// ShadowDeltaPusher's cfg downlink on the shadow event, re-sent on every
+// Hello). Removal deletes the field (the delta carries the deletion; the
+// device stops the job). One owner per job: a move first removes the job
+// from the old owner, then adds it to the new one, so the stored state never
 // names two owners (for one tick it may name none).
 //
-// Fencing: every write is a fenced compare-and-set (cloud/lock/fence.ts) on
-// the desired config. The config keeps the highest scheduler token that wrote
-// it (setting "edge.fence"); a write carries the version it read and is
-// judged by judgeFencedWrite (token >= stored token, version unchanged) and
-// applied with the registry's compare-and-set on that version, after the lock
-// service confirmed the token is live (checkFence). A scheduler paused past
-// its lease can neither overwrite a newer holder's assignment nor write
-// after the lease moved on.
+// Fencing: every scheduler instance writes with ONE shadow writer id
+// (`edge`), so their writes serialize on the key `<device>.desired.edge`
+// through the store's per-key compare-and-set. The field "edge.fence" holds
+// the highest scheduler token that wrote the document; a write first asks
+// the lock service whether our token is live (checkFence), then the store
+// runs our guard INSIDE its CAS loop (again on every retry) on the joined
+// document: a stored fence above our token refuses the write
+// (judgeFencedWrite). Jobs and "edge.fence" change in one write. A
+// scheduler paused past its lease can neither overwrite a newer holder's
+// assignment nor write after the lease moved on.
 //
 // Move bound after a device fails: the device state shows it offline when
 // the broker publishes its will (at most 1.5 × its MQTT keepalive after it
 // goes silent; at once for a closed socket) or, failing that, after ingest's
 // heartbeat timeout; the scheduler sees that through its watch of the state
-// bucket and re-plans within `tickMs`; the move is two control-plane writes
-// and a cfg publish. So: job moved ≤ detection + tickMs + 2 writes
+// bucket and re-plans within `tickMs`; the move is two shadow writes and a
+// cfg publish. So: job moved ≤ detection + tickMs + 2 writes
 // (measured in test/edge/edge-jobs.nats.test.ts and bench/edge.ts).
 //
 // The scheduler also answers the edge.jobs API (EdgeApiSubject.Jobs) while it
@@ -37,7 +41,8 @@ import {
   EdgeJobKind, edgeFenceSettingKey, encodeJob, jobSettingPrefix, jobsPerDeviceMax, parseJob, type EdgeJob,
 } from "../../shared/edge-jobs";
 import { FencedOutcome, judgeFencedWrite, type FenceCheck } from "../lock";
-import { DeviceLifecycle, RegistryError, type DeviceRecord, type DeviceRegistry } from "../registry";
+import { DeviceLifecycle, type DeviceRegistry } from "../registry";
+import { ShadowDoc, ShadowError, ShadowErrorCode, type ShadowChange, type ShadowFields, type ShadowStore } from "../shadow";
 import type { DeviceState } from "../state";
 import { EdgeApiSubject } from "../subjects";
 import {
@@ -50,10 +55,10 @@ export const EDGE_SCHEDULER_LEASE = "singleton/edge-scheduler";
 export const edgeJobsMax = 64;
 /** Gateway/processing devices the scheduler considers at most (more are ignored, counted). */
 export const edgeNodesMax = 1024;
-/** Compare-and-set attempts of one fenced config write losing version races. */
-export const edgeWriteAttemptsMax = 16;
-/** How often the scheduler re-reads its owners' configs from the control plane (an operator's config.set may have dropped a job). */
+/** How often the scheduler re-reads its owners' desired shadows (an operator's config.set may have dropped a job). */
 export const edgeReconcileEveryTicks = 15;
+/** The shadow writer id of every scheduler instance: their writes serialize on one key per device. */
+export const edgeShadowWriter = "edge";
 
 /** What a job costs a device, by kind (the firmware's measured worst cases, rounded up). */
 export const EDGE_JOB_DEMAND: Readonly<Record<EdgeJobKind, EdgeDemand>> = Object.freeze({
@@ -153,6 +158,7 @@ export interface EdgeJobsReply {
 export interface EdgeSchedulerStats {
   ticks: number;
   writes: number;
+  /** Writes the store gave up on after its compare-and-set retries (ShadowError contended). */
   versionConflicts: number;
   /** Writes refused because a newer scheduler token wrote, or the lock service no longer knew ours. */
   staleToken: number;
@@ -165,7 +171,10 @@ export interface EdgeSchedulerStats {
 export interface EdgeSchedulerOptions {
   nc: NatsConnection;
   nodeId: string;
+  /** Lifecycle of the owners (a job goes to registered, active devices only). */
   registry: DeviceRegistry;
+  /** Where assignments live: the owners' desired shadows. */
+  shadow: ShadowStore;
   /** Current device states (a DeviceStateMirror's devices()). */
   devices: () => Iterable<DeviceState>;
   /** Resolves once `devices` holds the whole bucket (DeviceStateMirror.ready): learning owners from a partial view could place a job twice. */
@@ -173,8 +182,6 @@ export interface EdgeSchedulerOptions {
   jobs: readonly EdgeJobDef[];
   /** The lock service holding EDGE_SCHEDULER_LEASE. */
   fence: FenceCheck;
-  /** Sends a device its desired config (DesiredConfigPusher.push). */
-  push: (rec: DeviceRecord) => void;
   tickMs?: number;
   limits?: EdgePlacementLimits;
   /** Every owner change, for logs and tests. */
@@ -192,7 +199,7 @@ export class EdgeScheduler {
   readonly #tickMs: number;
   readonly #specs: EdgeJobSpec[];
   readonly #defs: Map<string, EdgeJobDef>;
-  /** Job id → its owner as stored on the control plane (what this holder learned and wrote). */
+  /** Job id → its owner as stored in the desired shadows (what this holder learned and wrote). */
   readonly #owned = new Map<string, Owned>();
   #token = 0;
   #sinceMs = 0;
@@ -258,7 +265,7 @@ export class EdgeScheduler {
       const from = d.previous;
       const def = this.#defs.get(d.jobId)!;
       if (from !== null) {
-        const r = await this.#write(from, (s) => { delete s[jobSettingPrefix + d.jobId]; });
+        const r = await this.#write(from, [{ field: jobSettingPrefix + d.jobId, deleted: true }]);
         if (r === "stale") return false;
         if (r === "failed") continue; // never add before the old owner lost it: one owner per job
       }
@@ -266,7 +273,7 @@ export class EdgeScheduler {
       const prior = this.#owned.get(d.jobId);
       this.#owned.set(d.jobId, { owner: null, score: null, sinceMs: atMs, moves: prior?.moves ?? 0, reason: isEdgeAssignment(d) ? "" : d.reason });
       if (to !== null) {
-        const r = await this.#write(to, (s) => { s[jobSettingPrefix + d.jobId] = encodeJob(def.job); });
+        const r = await this.#write(to, [{ field: jobSettingPrefix + d.jobId, value: encodeJob(def.job) }]);
         if (r === "stale") return false;
         if (r === "ok") {
           const moves = (prior?.moves ?? 0) + (from !== null ? 1 : 0);
@@ -316,75 +323,66 @@ export class EdgeScheduler {
   }
 
   /**
-   * Learns the stored owners from the control plane: the desired configs of
-   * the edge devices in the device state. A job found on several devices
-   * (a crash between the two writes of a move under an older scheduler)
-   * keeps the first in id order; the others lose it at the next move.
+   * Learns the stored owners from the desired shadows of the edge devices in
+   * the device state. A job found on several devices (a crash between the
+   * two writes of a move under an older scheduler) keeps the first in id
+   * order; the others lose it at the next move.
    */
   async #learn(): Promise<void> {
     const { nodes } = edgeNodesOf(this.#o.devices());
     const seen = new Set<string>();
     for (const n of nodes.sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1))) {
-      let rec: DeviceRecord | null;
+      let fields: ShadowFields;
       try {
-        rec = await this.#o.registry.get(n.deviceId);
+        fields = await this.#o.shadow.fields(n.deviceId, ShadowDoc.Desired);
       } catch (e) {
         this.stats.writeErrors++;
         this.#o.log?.(`edge scheduler: reading ${n.deviceId}: ${String(e)}`);
         continue;
       }
-      const settings = rec?.desiredConfig?.settings ?? {};
       const stray: string[] = [];
-      for (const key of Object.keys(settings)) {
-        if (!key.startsWith(jobSettingPrefix)) continue;
+      for (const key of jobFields(fields)) {
         const id = key.slice(jobSettingPrefix.length);
         if (!this.#defs.has(id) || seen.has(id)) { stray.push(key); continue; }
         seen.add(id);
         const prior = this.#owned.get(id);
         if (prior?.owner !== n.deviceId) this.#owned.set(id, { owner: n.deviceId, score: null, sinceMs: prior?.sinceMs ?? Date.now(), moves: prior?.moves ?? 0, reason: "" });
       }
-      if (stray.length > 0) await this.#write(n.deviceId, (s) => { for (const k of stray) delete s[k]; });
+      if (stray.length > 0) await this.#write(n.deviceId, stray.map((field) => ({ field, deleted: true as const })));
     }
-    // A job the scheduler thought placed but no config carries (an operator replaced the config): place it again.
+    // A job the scheduler thought placed but no desired shadow carries (an operator deleted it): place it again.
     for (const [id, o] of this.#owned) if (o.owner !== null && !seen.has(id)) o.owner = null;
   }
 
-  /** Fenced compare-and-set of one device's job settings (see the header). */
-  async #write(deviceId: string, change: (settings: Record<string, string>) => void): Promise<WriteOutcome> {
+  /** Fenced write of job fields into one device's desired shadow (see the header), with "edge.fence" in the same write. */
+  async #write(deviceId: string, changes: ShadowChange[]): Promise<WriteOutcome> {
     const token = this.#token;
-    for (let attempt = 0; attempt < edgeWriteAttemptsMax; attempt++) {
-      try {
-        if (!(await this.#o.fence.checkFence(EDGE_SCHEDULER_LEASE, token))) return this.#stale(deviceId, "the lock service no longer knows our token");
-        const rec = await this.#o.registry.get(deviceId);
-        if (!rec || rec.lifecycle !== DeviceLifecycle.Registered) return "gone";
-        const cfg = rec.desiredConfig;
-        const settings: Record<string, string> = { ...(cfg?.settings ?? {}) };
-        const stored = Number(settings[edgeFenceSettingKey] ?? 0);
-        const version = cfg?.version ?? 0;
-        const verdict = judgeFencedWrite({ token: Number.isSafeInteger(stored) ? stored : 0, version }, token, version);
-        if (verdict === FencedOutcome.StaleToken) return this.#stale(deviceId, `config carries token ${stored} > ours`);
-        const before = JSON.stringify(settings);
-        change(settings);
-        if (JSON.stringify(settings) === before) return "ok";
-        let jobs = 0;
-        for (const k of Object.keys(settings)) if (k.startsWith(jobSettingPrefix)) jobs++;
-        if (jobs > jobsPerDeviceMax) throw new RegistryError("invalid", `${deviceId} would run ${jobs} jobs (max ${jobsPerDeviceMax})`);
-        settings[edgeFenceSettingKey] = String(token);
-        const next = await this.#o.registry.setDesiredConfig(deviceId, {
-          heartbeatIntervalMs: cfg?.heartbeatIntervalMs ?? 0, sampleIntervalMs: cfg?.sampleIntervalMs ?? 0, batchPointsMax: cfg?.batchPointsMax ?? 0, settings,
-        }, { expectedVersion: version });
-        this.stats.writes++;
-        this.#o.push(next);
-        return "ok";
-      } catch (e) {
-        if (e instanceof RegistryError && e.code === "conflict") { this.stats.versionConflicts++; continue; }
-        this.stats.writeErrors++;
-        this.#o.log?.(`edge scheduler: writing ${deviceId}: ${String(e)}`);
-        return "failed";
-      }
+    try {
+      if (!(await this.#o.fence.checkFence(EDGE_SCHEDULER_LEASE, token))) return this.#stale(deviceId, "the lock service no longer knows our token");
+      const rec = await this.#o.registry.get(deviceId);
+      if (!rec || rec.lifecycle !== DeviceLifecycle.Registered) return "gone";
+      const current = await this.#o.shadow.fields(deviceId, ShadowDoc.Desired);
+      if (changes.every((c) => unchanged(current, c))) return "ok";
+      const guard = (fields: ShadowFields): void => {
+        // Runs inside the store's compare-and-set loop, on the joined document it is about to replace.
+        const stored = fenceOf(fields);
+        if (judgeFencedWrite({ token: stored, version: 0 }, token, 0) === FencedOutcome.StaleToken) throw new StaleFence(stored);
+        const jobs = new Set(jobFields(fields));
+        for (const c of changes) if ("deleted" in c) jobs.delete(c.field); else jobs.add(c.field);
+        if (jobs.size > jobsPerDeviceMax) throw new ShadowError(ShadowErrorCode.Invalid, `${deviceId} would run ${jobs.size} jobs (max ${jobsPerDeviceMax})`);
+      };
+      await this.#o.shadow.write(deviceId, ShadowDoc.Desired, edgeShadowWriter, [...changes, { field: edgeFenceSettingKey, value: String(token) }], {
+        actor: `edge-scheduler ${this.#o.nodeId}`, guard,
+      });
+      this.stats.writes++;
+      return "ok";
+    } catch (e) {
+      if (e instanceof StaleFence) return this.#stale(deviceId, `the desired shadow carries token ${e.stored} > ours`);
+      if (e instanceof ShadowError && e.code === ShadowErrorCode.Contended) this.stats.versionConflicts++;
+      else this.stats.writeErrors++;
+      this.#o.log?.(`edge scheduler: writing ${deviceId}: ${String(e)}`);
+      return "failed";
     }
-    this.stats.writeErrors++;
-    return "failed";
   }
 
   #stale(deviceId: string, why: string): WriteOutcome {
@@ -392,4 +390,41 @@ export class EdgeScheduler {
     this.#o.log?.(`edge scheduler: write to ${deviceId} refused as stale (${why}); stopping`);
     return "stale";
   }
+}
+
+/** The guard's refusal: a newer scheduler's token is in the document. */
+class StaleFence extends Error {
+  readonly stored: number;
+  constructor(stored: number) {
+    super(`edge.fence ${stored}`);
+    this.stored = stored;
+  }
+}
+
+/** The job fields a desired document holds (deleted ones, with no value, are not). */
+function jobFields(fields: ShadowFields): string[] {
+  return Object.keys(fields).filter((k) => k.startsWith(jobSettingPrefix) && fields[k]!.siblings.length > 0);
+}
+
+/** The highest scheduler token in "edge.fence" (every sibling counts: concurrent writes keep the highest), 0 when none. */
+function fenceOf(fields: ShadowFields): number {
+  let max = 0;
+  for (const s of fields[edgeFenceSettingKey]?.siblings ?? []) {
+    let v: unknown;
+    try {
+      v = JSON.parse(s.value);
+    } catch {
+      continue;
+    }
+    const n = typeof v === "string" ? Number(v) : NaN;
+    if (Number.isSafeInteger(n) && n > max) max = n;
+  }
+  return max;
+}
+
+/** True when the document already is as the change wants it (nothing to write). */
+function unchanged(fields: ShadowFields, c: ShadowChange): boolean {
+  const set = fields[c.field];
+  if ("deleted" in c) return set === undefined || set.siblings.length === 0;
+  return set !== undefined && set.siblings.length === 1 && set.siblings[0]!.value === JSON.stringify(c.value);
 }

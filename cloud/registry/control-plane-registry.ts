@@ -5,18 +5,16 @@
 // client's (ControlClient.proposer()) in production, test/harness/local-proposer.ts in tests.
 //
 // Mapping: the control plane keeps the device record (revision bumped by
-// every metadata change or decommission) and the desired config as a
-// separate versioned record of flat values; we store the config's three
-// numbers under `hb`, `sample`, `batch` and each setting under `s.<key>`.
-// Its limits are the control plane's (32 metadata keys, 4 KiB metadata,
-// 64 config entries, 8 KiB config); inputs beyond them fail as "invalid".
+// every metadata change or decommission). Its limits are the control
+// plane's (32 metadata keys, 4 KiB metadata); inputs beyond them fail as
+// "invalid". A device's configuration is its desired shadow (cloud/shadow).
 import { assertDeviceId, isDeviceId } from "../../shared/topics";
 import { DeviceRole, isDeviceRole } from "../../shared/device-role";
-import { CommandKind, ControlError, DeviceStatus, type ApplyResult, type ConfigValue, type Proposer } from "../control";
-import type { DesiredConfigRecord, DeviceRecord as ControlDevice } from "../control";
-import { checkDesiredConfig, checkMetadataPatch } from "./validate";
+import { CommandKind, ControlError, DeviceStatus, type ApplyResult, type Proposer } from "../control";
+import type { DeviceRecord as ControlDevice } from "../control";
+import { checkMetadataPatch } from "./validate";
 import {
-  DeviceLifecycle, RegistryError, registryLimits, type DesiredConfigInput, type DesiredConfigSpec, type DevicePage, type DeviceRecord,
+  DeviceLifecycle, RegistryError, registryLimits, type DevicePage, type DeviceRecord,
   type DeviceRegistry, type ListOptions, type RegistryErrorCode, type WriteOptions,
 } from "./types";
 
@@ -37,21 +35,6 @@ function unwrap<R extends ApplyResult>(r: R): Ok<R>["value"] {
   throw new RegistryError(code, r.message);
 }
 
-const settingPrefix = "s.";
-
-function toValues(c: Omit<DesiredConfigSpec, "version" | "updatedMs">): Record<string, ConfigValue> {
-  const out: Record<string, ConfigValue> = { hb: c.heartbeatIntervalMs, sample: c.sampleIntervalMs, batch: c.batchPointsMax };
-  for (const [k, v] of Object.entries(c.settings)) out[settingPrefix + k] = v;
-  return out;
-}
-
-function fromValues(rec: DesiredConfigRecord): DesiredConfigSpec {
-  const num = (k: string): number => (typeof rec.config[k] === "number" ? (rec.config[k] as number) : 0);
-  const settings: Record<string, string> = {};
-  for (const [k, v] of Object.entries(rec.config)) if (k.startsWith(settingPrefix)) settings[k.slice(settingPrefix.length)] = String(v);
-  return { version: rec.version, heartbeatIntervalMs: num("hb"), sampleIntervalMs: num("sample"), batchPointsMax: num("batch"), settings, updatedMs: rec.updatedAtMs };
-}
-
 function roleOf(metadata: Record<string, string>): DeviceRole {
   const r = metadata.role;
   return isDeviceRole(r) ? r : DeviceRole.Sensor;
@@ -64,13 +47,6 @@ export class ControlPlaneRegistry implements DeviceRegistry {
     this.#propose = propose;
   }
 
-  async #config(deviceId: string): Promise<DesiredConfigSpec | undefined> {
-    const r = await this.#propose({ kind: CommandKind.ConfigGet, deviceId });
-    if (!r.ok && r.code === ControlError.NotFound) return undefined;
-    const rec = unwrap(r) as DesiredConfigRecord;
-    return rec.version > 0 ? fromValues(rec) : undefined;
-  }
-
   async #record(d: ControlDevice): Promise<DeviceRecord> {
     const rec: DeviceRecord = {
       deviceId: d.deviceId,
@@ -81,8 +57,6 @@ export class ControlPlaneRegistry implements DeviceRegistry {
       revision: d.revision,
     };
     if (rec.lifecycle === DeviceLifecycle.Decommissioned) rec.decommissionedMs = d.updatedAtMs;
-    const cfg = await this.#config(d.deviceId);
-    if (cfg) rec.desiredConfig = cfg;
     return rec;
   }
 
@@ -146,28 +120,5 @@ export class ControlPlaneRegistry implements DeviceRegistry {
       return this.#record(unwrap(r) as ControlDevice);
     }
     throw new RegistryError("conflict", `device ${deviceId}: gave up after ${registryLimits.casAttemptsMax} concurrent-update conflicts; retry later`);
-  }
-
-  async setDesiredConfig(deviceId: string, config: DesiredConfigInput, opts: WriteOptions & { expectedVersion?: number } = {}): Promise<DeviceRecord> {
-    assertDeviceId(deviceId);
-    const values = toValues(checkDesiredConfig(config));
-    for (let attempt = 0; attempt < registryLimits.casAttemptsMax; attempt++) {
-      const dev = unwrap(await this.#propose({ kind: CommandKind.DeviceGet, deviceId })) as ControlDevice;
-      if (dev.status !== DeviceStatus.Active) throw new RegistryError("decommissioned", `device ${deviceId} is decommissioned; register it again first`);
-      // The device revision is checked here, not inside the config write: the
-      // control plane versions config separately (expectedVersion is atomic).
-      if (opts.expectedRevision !== undefined && dev.revision !== opts.expectedRevision) {
-        throw new RegistryError("conflict", `device ${deviceId} is at revision ${dev.revision}, not ${opts.expectedRevision}; re-read and retry`);
-      }
-      const current = (await this.#config(deviceId))?.version ?? 0;
-      if (opts.expectedVersion !== undefined && opts.expectedVersion !== current) {
-        throw new RegistryError("conflict", `device ${deviceId} desired config is at version ${current}, not ${opts.expectedVersion}; re-read and retry`);
-      }
-      const r = await this.#propose({ kind: CommandKind.ConfigSet, deviceId, config: values, expectedVersion: current });
-      if (!r.ok && r.code === ControlError.Conflict && opts.expectedVersion === undefined) continue;
-      unwrap(r);
-      return this.#record(dev);
-    }
-    throw new RegistryError("conflict", `device ${deviceId}: gave up after ${registryLimits.casAttemptsMax} concurrent config writes; retry later`);
   }
 }

@@ -11,9 +11,9 @@ import { isCasConflict } from "../nats";
 import { assertDeviceId, isDeviceId } from "../../shared/topics";
 import {
   DeviceLifecycle, RegistryError, registryLimits,
-  type DesiredConfigInput, type DevicePage, type DeviceRecord, type DeviceRegistry, type ListOptions, type WriteOptions,
+  type DevicePage, type DeviceRecord, type DeviceRegistry, type ListOptions, type WriteOptions,
 } from "./types";
-import { checkDesiredConfig, checkMetadataPatch } from "./validate";
+import { checkMetadataPatch } from "./validate";
 
 export const registryBucket = "xsfleet_registry";
 
@@ -52,7 +52,9 @@ export class KvDeviceRegistry implements DeviceRegistry {
     assertDeviceId(deviceId);
     const e = await this.#kv.get(deviceId);
     if (!e || e.operation !== "PUT") return null;
-    return { ...e.json<StoredRecord>(), revision: e.revision };
+    // Records written before the configuration moved to the device shadow may carry `desiredConfig`: dropped.
+    const { desiredConfig: _moved, ...rec } = e.json<StoredRecord & { desiredConfig?: unknown }>();
+    return { ...rec, revision: e.revision };
   }
 
   async register(deviceId: string, init: { metadata?: Record<string, string> } = {}): Promise<DeviceRecord> {
@@ -63,10 +65,7 @@ export class KvDeviceRegistry implements DeviceRegistry {
       if (cur && cur.lifecycle === DeviceLifecycle.Registered) {
         throw new RegistryError("already_exists", `device ${deviceId} is already registered`);
       }
-      // Re-registering a decommissioned device keeps its desired config history (version keeps rising).
-      const rec: StoredRecord = { deviceId, lifecycle: DeviceLifecycle.Registered, registeredMs: now, updatedMs: now, metadata };
-      if (cur?.desiredConfig) rec.desiredConfig = cur.desiredConfig;
-      return rec;
+      return { deviceId, lifecycle: DeviceLifecycle.Registered, registeredMs: now, updatedMs: now, metadata };
     }, true);
   }
 
@@ -102,20 +101,6 @@ export class KvDeviceRegistry implements DeviceRegistry {
     return this.#mutate(deviceId, opts.expectedRevision, (cur) => {
       const rec = this.#requireRegistered(deviceId, cur);
       return { ...rec, metadata: checkMetadataPatch(patch, rec.metadata), updatedMs: this.#now() };
-    });
-  }
-
-  async setDesiredConfig(deviceId: string, config: DesiredConfigInput, opts: WriteOptions & { expectedVersion?: number } = {}): Promise<DeviceRecord> {
-    assertDeviceId(deviceId);
-    const checked = checkDesiredConfig(config);
-    return this.#mutate(deviceId, opts.expectedRevision, (cur) => {
-      const rec = this.#requireRegistered(deviceId, cur);
-      const prevVersion = rec.desiredConfig?.version ?? 0;
-      if (opts.expectedVersion !== undefined && opts.expectedVersion !== prevVersion) {
-        throw new RegistryError("conflict", `device ${deviceId} desired config is at version ${prevVersion}, not ${opts.expectedVersion}; re-read and retry`);
-      }
-      const now = this.#now();
-      return { ...rec, desiredConfig: { ...checked, version: prevVersion + 1, updatedMs: now }, updatedMs: now };
     });
   }
 

@@ -10,20 +10,6 @@ export const DeviceLifecycle = {
 } as const;
 export type DeviceLifecycle = (typeof DeviceLifecycle)[keyof typeof DeviceLifecycle];
 
-/** Versioned desired configuration; mirrors the DesiredConfig protobuf. */
-export interface DesiredConfigSpec {
-  /** Assigned by the registry: previous version + 1. */
-  version: number;
-  heartbeatIntervalMs: number;
-  sampleIntervalMs: number;
-  batchPointsMax: number;
-  settings: Record<string, string>;
-  updatedMs: number;
-}
-
-/** The writable part of a desired configuration (0 = leave to the device default). */
-export type DesiredConfigInput = Partial<Omit<DesiredConfigSpec, "version" | "updatedMs">>;
-
 export interface DeviceRecord {
   deviceId: string;
   lifecycle: DeviceLifecycle;
@@ -31,7 +17,6 @@ export interface DeviceRecord {
   updatedMs: number;
   decommissionedMs?: number;
   metadata: Record<string, string>;
-  desiredConfig?: DesiredConfigSpec;
   /** Opaque per-device revision; pass it back as expectedRevision for compare-and-set. */
   revision: number;
 }
@@ -64,8 +49,6 @@ export interface DeviceRegistry {
   decommission(deviceId: string, opts?: WriteOptions): Promise<DeviceRecord>;
   /** Merges the patch; a null value removes the key. */
   setMetadata(deviceId: string, patch: Record<string, string | null>, opts?: WriteOptions): Promise<DeviceRecord>;
-  /** Stores the next version; `expectedVersion` guards against overwriting a config one has not seen. */
-  setDesiredConfig(deviceId: string, config: DesiredConfigInput, opts?: WriteOptions & { expectedVersion?: number }): Promise<DeviceRecord>;
 }
 
 export const RegistryErrorCode = {
@@ -92,9 +75,6 @@ export const registryLimits = {
   metadataKeysMax: 64,
   metadataKeyBytesMax: 64,
   metadataValueBytesMax: 1024,
-  settingsMax: 64,
-  settingKeyBytesMax: 64,
-  settingValueBytesMax: 256,
   /** Compare-and-set attempts before a write gives up with a conflict. */
   casAttemptsMax: 50,
 } as const;

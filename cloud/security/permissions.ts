@@ -164,14 +164,15 @@ export function principalPermissions(p: ServicePrincipal): PrincipalPermissions 
       return role([
         jsInfo, ...registryClient, ...kvBucket(commandsBucket, "admin"),
         `$JS.API.STREAM.INFO.${uplinkStream}`, ...consumersOn(uplinkStream),
-        ...allDownlinks([Downlink.Command, Downlink.Config]), allDeviceEventsSubject,
+        ...allDownlinks([Downlink.Command]), allDeviceEventsSubject,
       ], [inbox, ...allRoutesOfUplinks([Uplink.Hello, Uplink.Status])], false);
     case Principal.Orchestration:
       // Scheduled backups read every bucket and stream and keep their catalog in a KV bucket.
-      // The edge scheduler reads device state, writes desired configs (registry) and pushes them (cfg), answers edge.jobs.
+      // The edge scheduler reads device state and the registry, writes job fields into desired shadows (the
+      // store publishes their shadow events; the api role's delta pusher sends them), answers edge.jobs.
       return role([
         allControlSubject, allClusterSubject, ...jsMonitor, ...streamRead("*"), ...consumersOn("*"), ...kvBucket(BACKUP_CATALOG_BUCKET, "admin"),
-        ...kvBucket(deviceStateBucket, "read"), ...registryClient, ...allDownlinks([Downlink.Config]),
+        ...kvBucket(deviceStateBucket, "read"), ...registryClient, ...kvBucket(shadowBucket, "admin"), allDeviceEventsSubject,
       ], [inbox, allClusterSubject, apiSubject("cluster.>"), apiSubject("edge.>")], true);
     case Principal.Analytics:
       // Its own consumers on XSF_UP (recreated at each takeover), the results and alerts streams, its
@@ -284,7 +285,7 @@ export function devicePermissions(deviceId: string, partitions: number | null): 
  * A gateway (docs/edge.md): its own device permissions plus, for every
  * child on its allow-list, the child's (publish its uplinks and will,
  * subscribe to its downlinks), because the gateway relays on the children's
- * own topics. Keyed by the allow-list the gateway's desired config carries:
+ * own topics. Keyed by the allow-list the gateway's configuration (its `children` setting) carries:
  * a change to the list needs a new credential. At most `gatewayChildrenMax`
  * children (the firmware's own bound, firmware/edge/gateway.ts childrenLimit).
  */
@@ -327,7 +328,7 @@ const descriptions: Record<Principal, string> = {
   claim: "one per provisioning claim; bearer user JWT; MQTT only; revoked once used",
   ingest: "cloud role: XSF_UP partitions (owned through control-plane leases) into state, history, outputs, receipts, reported shadows",
   api: "cloud role: management API ($SRV service xsfleet-api)",
-  commands: "cloud role: command and desired-config delivery",
+  commands: "cloud role: command delivery (retries, acks, expiry)",
   orchestration: "cloud role: membership, leases, recovery, cluster API, edge scheduling (edge.jobs)",
   provisioning: "cloud role: claims → device credentials, revocation (holds the signing keys)",
   analytics: "cloud role: windows, rules, alerts and actions over XSF_UP partitions (owned through control-plane leases), checkpoints",

@@ -1,14 +1,13 @@
-// Delivers shadow deltas to devices (docs/shadow.md, "Wire"): on every
-// change of a device's desired document (its `shadow` event) and whenever
-// the device says Hello or comes online, it computes the delta (desired
-// fields with one value the reported document does not hold) and publishes
-// it on the device's cfg subject as `DesiredConfig{version: 0, shadow_delta}`.
-//
-// Version 0: the linear desired config is untouched (a device applies a
-// config version only when newer than the one it holds, so 0 is ignored by
-// that logic, and firmware without shadow support ignores the whole
-// message); firmware with ShadowReplica applies `shadow_delta` whatever the
-// version. Pushes are QoS 0 and idempotent (the delta is recomputed from
+// Delivers shadow deltas to devices (docs/shadow.md, "Wire" and
+// "Configuration"): the only publisher of the cfg downlink. On every change
+// of a device's shadow (its `shadow` event: desired, and reported too, since
+// a report may reopen a delta: a field deleted from the desired document
+// that the device reports again) and whenever the device says Hello or
+// comes online, it computes the delta (desired fields with one value the
+// reported document does not hold, and desired deletions the reported
+// document still holds) and publishes it on the device's cfg subject as
+// `DesiredConfig{version: 0, shadow_delta}` (fields 1-5 are deprecated).
+// Nothing is published when the delta is empty. Pushes are QoS 0 and idempotent (the delta is recomputed from
 // the store each time), so a lost one is covered by the next change or
 // Hello. One node handles each signal (queue group). Bounded: at most
 // `inflightMax` pushes computed at once; more signals are dropped and
@@ -17,7 +16,7 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { fieldsToWire } from "../../shared/clock/dvv-wire";
 import { createDesiredConfig, createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { Downlink, Uplink, parseDeviceAddress } from "../../shared/topics";
-import { isOnlineSignal } from "../registry";
+import { isOnlineSignal } from "../records";
 import { DeviceEvent, allDevicesSubject, allRoutesOfUplinks, deviceEventSubject, deviceSubject } from "../subjects";
 import { shadowDeltaSets } from "./document";
 import type { ShadowStore } from "./store";
@@ -66,11 +65,8 @@ export class ShadowDeltaPusher {
   start(): void {
     const shadowEvents = this.#nc.subscribe(deviceEventSubject("*", DeviceEvent.Shadow), { queue: shadowPushQueueGroup });
     this.#subs.push(shadowEvents);
-    this.#loops.push(this.#consume(shadowEvents, (m) => {
-      const ev = m.json<ShadowEvent>();
-      // Reported changes matter too: they may close (or reopen) a delta, but only desired ones need a push.
-      return ev.doc === ShadowDoc.Desired ? ev.deviceId : null;
-    }));
+    // Desired and reported changes: either may open a delta (an empty one publishes nothing).
+    this.#loops.push(this.#consume(shadowEvents, (m) => m.json<ShadowEvent>().deviceId));
     // Mapped into partitions by the broker, or as sent on an unmapped one (wills in operator mode).
     for (const subject of allRoutesOfUplinks([Uplink.Hello, Uplink.Status])) {
       const sub = this.#nc.subscribe(subject, { queue: shadowPushQueueGroup });

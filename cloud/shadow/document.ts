@@ -197,29 +197,40 @@ export function docView(fields: ShadowFields, writers: string[]): ShadowDocView 
 }
 
 /** The desired fields the device still has to apply, as the desired DVV sets
- *  (one value each; what a downlink carries, with fieldsToWire), and the
- *  conflicted fields held back. */
+ *  (what a downlink carries, with fieldsToWire), and the conflicted fields
+ *  held back. A field is in the delta when the desired document holds one
+ *  value the reported document does not, or when it was deleted from the
+ *  desired document (no values) while the reported document still holds a
+ *  value: then it rides as the empty set with its context, and the device
+ *  removes its reported field (docs/shadow.md, "Configuration"). */
 export function shadowDeltaSets(desired: ShadowFields, reported: ShadowFields): { sets: Record<string, DvvSet>; conflicts: string[] } {
   const sets: Record<string, DvvSet> = {};
   const conflicts: string[] = [];
   for (const n of Object.keys(desired).sort()) {
     const d = desired[n]!;
-    if (d.siblings.length === 0) continue; // deleted: nothing desired
+    const r = reported[n];
+    if (d.siblings.length === 0) {
+      if (r && r.siblings.length > 0) sets[n] = d; // deleted, still reported: remove
+      continue;
+    }
     if (d.siblings.length > 1) {
       conflicts.push(n);
       continue;
     }
-    const r = reported[n];
     if (r && r.siblings.length === 1 && r.siblings[0]!.value === d.siblings[0]!.value) continue;
     sets[n] = d;
   }
   return { sets, conflicts };
 }
 
-/** The delta as readers see it (values parsed). */
+/** The delta as readers see it (values parsed; deletions apart, with their contexts). */
 export function shadowDelta(desired: ShadowFields, reported: ShadowFields): ShadowDelta {
   const { sets, conflicts } = shadowDeltaSets(desired, reported);
-  const out: ShadowDelta = { fields: {}, conflicts };
-  for (const n of Object.keys(sets)) out.fields[n] = { value: JSON.parse(sets[n]!.siblings[0]!.value) as unknown, context: sets[n]!.context };
+  const out: ShadowDelta = { fields: {}, deleted: {}, conflicts };
+  for (const n of Object.keys(sets)) {
+    const set = sets[n]!;
+    if (set.siblings.length === 0) out.deleted[n] = { context: set.context };
+    else out.fields[n] = { value: JSON.parse(set.siblings[0]!.value) as unknown, context: set.context };
+  }
   return out;
 }

@@ -26,10 +26,10 @@ import { dvvWriterIdPattern, type DvvContext } from "../../shared/clock/dvv";
 import { isDeviceId } from "../../shared/topics";
 import { isCasConflict } from "../nats";
 import { DeviceEvent, deviceEventSubject } from "../subjects";
-import { deleteField, docView, encodeValue, joinFields, putField, shadowDelta, validateContext, validateFields } from "./document";
+import { checkField, deleteField, docView, encodeValue, joinFields, putField, shadowDelta, validateContext, validateFields } from "./document";
 import {
-  type FieldView, type ShadowDocView, type ShadowEvent, type ShadowFields, type ShadowHistoryEntry, type ShadowLimits, type ShadowOp, type ShadowView,
-  type StoredShadow, ShadowDoc, ShadowError, ShadowErrorCode, ShadowOpKind, defaultShadowLimits, shadowDocs,
+  type FieldView, type ShadowChange, type ShadowDocView, type ShadowEvent, type ShadowFields, type ShadowHistoryEntry, type ShadowLimits, type ShadowOp,
+  type ShadowOpChange, type ShadowView, type StoredShadow, ShadowDoc, ShadowError, ShadowErrorCode, ShadowOpKind, defaultShadowLimits, shadowDocs,
 } from "./types";
 import type { DvvSet } from "../../shared/clock/dvv";
 
@@ -80,6 +80,8 @@ export interface ShadowWriteResult {
   op: ShadowOp;
   /** The field after the write (put/delete), as the writer saw it. */
   field?: FieldView;
+  /** write: every written field after the write. */
+  fields?: Record<string, FieldView>;
   /** Fields a merge changed. */
   changed: string[];
   dotConflicts: number;
@@ -90,6 +92,15 @@ export interface ShadowStoreOptions {
   now?: () => number;
   /** Publish a ShadowEvent after each stored change (default true). */
   events?: boolean;
+}
+
+export interface ShadowWriteOptions {
+  /** Who asked (informational, kept in the history). */
+  actor?: string;
+  /** Sees the joined document before the write, on every compare-and-set
+   *  attempt (a retry re-reads); throws to refuse the write (the edge
+   *  scheduler's fence: docs/shadow.md, "Configuration"). */
+  guard?: (fields: ShadowFields) => void;
 }
 
 interface Replica {
@@ -156,22 +167,57 @@ export class ShadowStore {
 
   /** Writes one field after a read that returned `context` ({} = a blind write: kept beside everything). */
   async put(deviceId: string, doc: ShadowDoc, writer: string, field: string, value: unknown, context: DvvContext, actor?: string): Promise<ShadowWriteResult> {
-    const valueText = encodeValue(value, this.limits);
-    const ctx = validateContext(context, this.limits);
-    return this.#write(deviceId, doc, writer, (fields) => {
-      const r = putField(fields, field, valueText, ctx, writer, this.limits);
-      const op: ShadowOp = { kind: ShadowOpKind.Put, fields: [field], dot: r.dot, context: ctx, value: JSON.parse(valueText) as unknown, atMs: this.#now(), ...(actor ? { actor } : {}) };
-      return { fields: r.fields, op, field, changed: [field] };
-    });
+    return this.write(deviceId, doc, writer, [{ field, value, context }], actor ? { actor } : {});
   }
 
   /** Removes the values of a field covered by `context`; values written concurrently stay. */
   async delete(deviceId: string, doc: ShadowDoc, writer: string, field: string, context: DvvContext, actor?: string): Promise<ShadowWriteResult> {
-    const ctx = validateContext(context, this.limits);
-    return this.#write(deviceId, doc, writer, (fields) => {
-      const next = deleteField(fields, field, ctx, this.limits);
-      const op: ShadowOp = { kind: ShadowOpKind.Delete, fields: [field], context: ctx, atMs: this.#now(), ...(actor ? { actor } : {}) };
-      return { fields: next, op, field, changed: [field] };
+    return this.write(deviceId, doc, writer, [{ field, deleted: true, context }], actor ? { actor } : {});
+  }
+
+  /**
+   * Writes several fields in one compare-and-set of the writer's key (one
+   * stored revision, one event): each a put or a delete with the caller's
+   * context, or, without one, the context this write read (it replaces
+   * what is stored; re-read on a retry). `opts.guard` may refuse the write
+   * after seeing the joined document, inside the CAS loop.
+   */
+  async write(deviceId: string, doc: ShadowDoc, writer: string, changes: readonly ShadowChange[], opts: ShadowWriteOptions = {}): Promise<ShadowWriteResult> {
+    if (changes.length === 0) throw new ShadowError(ShadowErrorCode.Invalid, "a write needs at least one field");
+    if (changes.length > this.limits.fieldsMax) throw new ShadowError(ShadowErrorCode.TooLarge, `${changes.length} fields in one write (limit ${this.limits.fieldsMax})`);
+    const seen = new Set<string>();
+    const prepared = changes.map((c) => {
+      checkField(c.field);
+      if (seen.has(c.field)) throw new ShadowError(ShadowErrorCode.Invalid, `field ${c.field} twice in one write`);
+      seen.add(c.field);
+      const context = c.context === undefined ? undefined : validateContext(c.context, this.limits);
+      return "deleted" in c ? { field: c.field, valueText: undefined, context } : { field: c.field, valueText: encodeValue(c.value, this.limits), context };
+    });
+    const actor = opts.actor;
+    return this.#write(deviceId, doc, writer, (read) => {
+      opts.guard?.(read);
+      let fields: Record<string, DvvSet> = read;
+      const done: ShadowOpChange[] = [];
+      for (const c of prepared) {
+        const ctx = c.context ?? fields[c.field]?.context ?? {};
+        if (c.valueText === undefined) {
+          fields = deleteField(fields, c.field, ctx, this.limits);
+          done.push({ field: c.field, context: ctx });
+        } else {
+          const r = putField(fields, c.field, c.valueText, ctx, writer, this.limits);
+          fields = r.fields;
+          done.push({ field: c.field, value: JSON.parse(c.valueText) as unknown, context: ctx, dot: r.dot });
+        }
+      }
+      const names = done.map((d) => d.field);
+      const base = { fields: names, atMs: this.#now(), ...(actor ? { actor } : {}) };
+      const one = done.length === 1 ? done[0]! : undefined;
+      const op: ShadowOp = one === undefined
+        ? { kind: ShadowOpKind.Write, ...base, changes: done }
+        : one.dot !== undefined
+          ? { kind: ShadowOpKind.Put, ...base, dot: one.dot, context: one.context, value: one.value }
+          : { kind: ShadowOpKind.Delete, ...base, context: one.context };
+      return { fields, op, ...(one !== undefined ? { field: one.field } : {}), written: names, changed: names };
     });
   }
 
@@ -251,7 +297,7 @@ export class ShadowStore {
 
   #write(
     deviceId: string, doc: ShadowDoc, writer: string,
-    change: (fields: Record<string, DvvSet>) => { fields: Record<string, DvvSet>; op: ShadowOp; field?: string; changed: string[]; dotConflicts?: number },
+    change: ChangeFn,
   ): Promise<ShadowWriteResult> {
     checkDevice(deviceId);
     checkDoc(doc);
@@ -267,7 +313,7 @@ export class ShadowStore {
 
   async #writeOnce(
     deviceId: string, doc: ShadowDoc, writer: string, key: string,
-    change: (fields: Record<string, DvvSet>) => { fields: Record<string, DvvSet>; op: ShadowOp; field?: string; changed: string[]; dotConflicts?: number },
+    change: ChangeFn,
   ): Promise<ShadowWriteResult> {
     for (let attempt = 0; attempt < this.limits.casRetriesMax; attempt++) {
       const cur = await this.#read(deviceId, doc);
@@ -288,6 +334,7 @@ export class ShadowStore {
       const result: ShadowWriteResult = {
         doc, writer, revision, op: c.op, changed: c.changed, dotConflicts: c.dotConflicts ?? 0,
         ...(c.field !== undefined ? { field: fieldViewOf(c.fields, c.field) } : {}),
+        ...(c.written !== undefined ? { fields: Object.fromEntries(c.written.map((f) => [f, fieldViewOf(c.fields, f)])) } : {}),
       };
       if (this.#events && (c.op.kind !== ShadowOpKind.Merge || c.changed.length > 0)) {
         const ev: ShadowEvent = { deviceId, event: DeviceEvent.Shadow, doc, writer, revision, op: c.op };
@@ -298,6 +345,11 @@ export class ShadowStore {
     throw new ShadowError(ShadowErrorCode.Contended, `shadow key ${key} changed under ${this.limits.casRetriesMax} attempts: is writer id ${writer} used by two processes?`);
   }
 }
+
+/** A pure change of the joined document, computed again on every CAS attempt. */
+type ChangeFn = (fields: Record<string, DvvSet>) => {
+  fields: Record<string, DvvSet>; op: ShadowOp; field?: string; written?: string[]; changed: string[]; dotConflicts?: number;
+};
 
 function fieldViewOf(fields: ShadowFields, field: string): FieldView {
   const v = docView(fields[field] ? { [field]: fields[field] } : {}, []).fields[field];

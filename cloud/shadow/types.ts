@@ -5,13 +5,14 @@
 // (shared/clock/dvv.ts). Values are JSON, stored as canonical JSON text in
 // the DVV set so equal values compare equal everywhere (XS included).
 import type { DvvContext, DvvSet } from "../../shared/clock/dvv";
+import { configFieldPattern } from "../../shared/device-config";
 
 export const ShadowDoc = Object.freeze({ Desired: "desired", Reported: "reported" } as const);
 export type ShadowDoc = (typeof ShadowDoc)[keyof typeof ShadowDoc];
 export const shadowDocs: readonly ShadowDoc[] = Object.freeze([ShadowDoc.Desired, ShadowDoc.Reported]);
 
-/** Field names: short, and usable as JSON keys everywhere (no dots: reserved for paths later). */
-export const shadowFieldPattern = /^[A-Za-z0-9_-]{1,64}$/;
+/** Field names: the device configuration's pattern (shared/device-config.ts; dots allowed for `job.<id>`, `edge.fence`). */
+export const shadowFieldPattern = configFieldPattern;
 
 export interface ShadowLimits {
   /** Fields one document may hold (deleted fields keep their context and count). */
@@ -43,7 +44,8 @@ export const defaultShadowLimits: ShadowLimits = Object.freeze({
 /** One document: field → DVV set (values are canonical JSON text). */
 export type ShadowFields = Readonly<Record<string, DvvSet>>;
 
-export const ShadowOpKind = Object.freeze({ Put: "put", Delete: "delete", Merge: "merge" } as const);
+/** put/delete: one field; write: several fields in one stored revision (devices.config.set, the edge scheduler). */
+export const ShadowOpKind = Object.freeze({ Put: "put", Delete: "delete", Merge: "merge", Write: "write" } as const);
 export type ShadowOpKind = (typeof ShadowOpKind)[keyof typeof ShadowOpKind];
 
 /** What one write did (kept with each stored revision: the history). */
@@ -57,10 +59,26 @@ export interface ShadowOp {
   context?: DvvContext;
   /** put: the value (JSON). */
   value?: unknown;
+  /** write: each field's change (value absent: deleted), the context it replaced and the new dot of a put. */
+  changes?: ShadowOpChange[];
   atMs: number;
   /** Who asked (an operator name, "device", a gateway id); informational. */
   actor?: string;
 }
+
+export interface ShadowOpChange {
+  field: string;
+  /** The value written (JSON); absent when the field was deleted. */
+  value?: unknown;
+  context: DvvContext;
+  dot?: { writer: string; counter: number };
+}
+
+/** One field of a multi-field write (ShadowStore.write): a value, or `deleted`. `context`: the
+ *  context the caller read (what it replaces); absent: the context the store reads for this write. */
+export type ShadowChange =
+  | { field: string; value: unknown; context?: DvvContext }
+  | { field: string; deleted: true; context?: DvvContext };
 
 /** The value under one writer's key `<deviceId>.<doc>.<writer>`: that
  *  writer's replica of the whole document (everything it had read, joined,
@@ -91,9 +109,12 @@ export interface ShadowDocView {
 }
 
 /** What should reach the device: desired fields with one value that the
- *  reported document does not hold; conflicted desired fields wait. */
+ *  reported document does not hold, desired fields deleted that the reported
+ *  document still holds; conflicted desired fields wait. */
 export interface ShadowDelta {
   fields: Record<string, { value: unknown; context: DvvContext }>;
+  /** Deleted from the desired document, still reported: the device removes them. */
+  deleted: Record<string, { context: DvvContext }>;
   /** Desired fields with siblings: not sent until a writer resolves them. */
   conflicts: string[];
 }

@@ -1,5 +1,6 @@
 // The device runtime: wires identity, the MQTT session, the outbox, sampling
-// and batching, heartbeats, counters, commands and desired config for one
+// and batching, heartbeats, counters, commands and the shadow (its
+// configuration: shared/device-config.ts) for one
 // sensor or actuator node. Everything it touches comes through `Platform`,
 // so the same code runs on the ESP32 and in mcsim (firmware/boot.ts), on Node
 // (firmware/host/) and in the deterministic simulator (firmware/sim/).
@@ -31,8 +32,9 @@ import { LogLevel } from "../platform";
 import { Batcher } from "./batcher";
 import { CommandOutcome, CommandProcessor, type CommandHandler } from "./commands";
 import { CounterName, DeviceCounters } from "./counters";
-import { ConfigOutcome, DesiredConfigStore, type Cadence } from "./desired-config";
-import { ShadowReplica } from "./shadow";
+import { type Cadence, applyCadenceField, cadenceFields, checkConfigField, isCadenceField } from "../../shared/device-config";
+import { fieldsFromWire } from "../../shared/clock/dvv-wire";
+import { ShadowReplica, deltaFromSets, type ShadowDeltaField } from "./shadow";
 import { DeviceRole, deviceRoleToWire } from "../../shared/device-role";
 import { Delivery, type DeliveryEvent } from "./delivery";
 import { deviceOptions, type DeviceOptions, type DeviceOptionsInit } from "./options";
@@ -62,7 +64,15 @@ export type RuntimeEvent =
   | { type: "disconnected"; wasConnected: boolean }
   | DeliveryEvent
   | { type: "command"; commandId: string; name: string; outcome: CommandOutcome; status: AckStatus }
-  | { type: "config"; version: number; outcome: ConfigOutcome; reason: string };
+  /** A shadow delta was taken: `applied` fields changed (removals included), `rejected` failed checkConfigField;
+   *  `settingsChanged`: a setting changed, parts reading `settings()` (the gateway) read them again. */
+  | { type: "config"; applied: string[]; rejected: string[]; settingsChanged: boolean };
+
+/** One setting of the device's configuration (a single-valued string field of its shadow). */
+export interface ConfigSetting {
+  key: string;
+  value: string;
+}
 
 export interface RuntimeStats {
   deviceId: string;
@@ -98,7 +108,6 @@ export interface RuntimeStats {
   epoch: number;
   /** The settled_below the next envelope carries. */
   settledBelow: number;
-  configVersion: number;
   counters: Record<string, number>;
 }
 
@@ -112,14 +121,15 @@ export class DeviceRuntime {
   readonly #outbox: Outbox;
   readonly #delivery: Delivery;
   readonly #commands: CommandProcessor;
-  readonly #config: DesiredConfigStore;
-  /** The reported shadow document (docs/shadow.md): deltas in, reports on heartbeats. */
+  /** The reported shadow document (docs/shadow.md): the device's configuration; deltas in, reports on heartbeats. */
   readonly #shadow: ShadowReplica;
   readonly #session: MqttSession;
   readonly #batcher: Batcher | undefined;
   readonly #channels: ChannelInfo[];
   readonly #values: Float64Array;
   readonly #cadence: Cadence;
+  /** The built-in cadence (options): what a deleted cadence field goes back to. */
+  readonly #defaults: Readonly<Cadence>;
   readonly #observer: ((e: RuntimeEvent) => void) | undefined;
   #state: RuntimeState = RuntimeState.Created;
   #heartbeatTimer: TimerId | undefined;
@@ -146,10 +156,10 @@ export class DeviceRuntime {
     this.#counters = new DeviceCounters(st, o.deviceId);
     this.#outbox = new Outbox(st, o.outbox, platform.random);
     this.#commands = new CommandProcessor(st, { ...this.#builtinCommands(), ...o.commandHandlers });
-    this.#config = new DesiredConfigStore(st);
     this.#shadow = new ShadowReplica(undefined, undefined, st);
-    this.#cadence = { heartbeatIntervalMs: o.heartbeatIntervalMs, sampleIntervalMs: o.sampleIntervalMs, batchPointsMax: o.batchPointsMax };
-    this.#config.restore(this.#cadence);
+    this.#defaults = Object.freeze({ heartbeatIntervalMs: o.heartbeatIntervalMs, sampleIntervalMs: o.sampleIntervalMs, batchPointsMax: o.batchPointsMax });
+    this.#cadence = { ...this.#defaults };
+    this.#restoreCadence();
     this.#actuatorValue = readActuatorValue(st.read(actuatorKey));
     const sensor = platform.sensor;
     if (o.role === DeviceRole.Sensor && sensor === undefined) throw new Error("a sensor node needs platform.sensor");
@@ -178,6 +188,30 @@ export class DeviceRuntime {
 
   get cadence(): Readonly<Cadence> {
     return this.#cadence;
+  }
+
+  /** The settings of the device's configuration: its shadow's single-valued
+   *  string fields other than the cadence (`children`, `job.<id>`, …), by key. */
+  settings(): ConfigSetting[] {
+    const out: ConfigSetting[] = [];
+    for (const key of this.#shadow.names()) {
+      if (isCadenceField(key)) continue;
+      const text = this.#shadow.value(key);
+      if (text === undefined) continue;
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch {
+        continue;
+      }
+      if (typeof v === "string") out.push({ key, value: v });
+    }
+    return out;
+  }
+
+  /** This device's reported value of one shadow field (canonical JSON text), if it holds exactly one. */
+  shadowValue(field: string): string | undefined {
+    return this.#shadow.value(field);
   }
 
   get actuatorValue(): number {
@@ -247,7 +281,7 @@ export class DeviceRuntime {
       outboxDepth: ob.depth, outboxInflight: ob.inflight, outboxSent: ob.sent, outboxBytes: ob.bytes, dropped: ob.dropped + ob.rejected,
       samples: this.#samples, batches: this.#batches, points: this.#points, heartbeats: this.#heartbeatSeq, nextSeq: this.#seq.peek(),
       epoch: this.#seq.epoch, settledBelow: this.#delivery.settledBelow(this.#seq.peek()),
-      configVersion: this.#config.version, counters: this.#counters.values(),
+      counters: this.#counters.values(),
     };
   }
 
@@ -352,25 +386,69 @@ export class DeviceRuntime {
     this.#delivery.enqueue(seq, KindIndex.CommandAck, MessageClass.Ack, bytes);
   }
 
+  /** A shadow delta (DesiredConfig.shadow_delta): each field checked as
+   *  configuration (shared/device-config.ts); valid ones applied, then
+   *  reported by the replica; a DesiredConfig without a delta is ignored
+   *  (the linear desired config of old clouds is gone). */
   #onConfig(env: Envelope): void {
-    const cfg = env.config!;
-    if (cfg.shadowDelta !== undefined && this.#shadow.applyWireDelta(cfg.shadowDelta) === -1) this.#counters.increment(CounterName.ConfigsRejected);
-    const before = { ...this.#cadence };
-    const r = this.#config.offer(cfg, this.#cadence);
-    if (r.outcome === ConfigOutcome.Invalid) {
+    const wire = env.config!.shadowDelta;
+    if (wire === undefined) return;
+    let delta: Record<string, ShadowDeltaField>;
+    try {
+      delta = deltaFromSets(fieldsFromWire(wire.fields));
+    } catch (e) {
       this.#counters.increment(CounterName.ConfigsRejected);
-      this.#p.log(LogLevel.Warn, `config version ${cfg.version} rejected: ${r.reason}`);
+      this.#p.log(LogLevel.Warn, `shadow delta refused: ${String(e)}`);
+      return;
     }
-    if (r.outcome === ConfigOutcome.Applied) {
-      this.#counters.increment(CounterName.ConfigsApplied);
-      if (before.heartbeatIntervalMs !== this.#cadence.heartbeatIntervalMs) this.#armHeartbeat();
-      if (before.sampleIntervalMs !== this.#cadence.sampleIntervalMs) this.#armSampling();
-      if (this.#batcher !== undefined && before.batchPointsMax !== this.#cadence.batchPointsMax) {
-        this.#batcher.setPointsMax(this.#cadence.batchPointsMax);
-        if (this.#batcher.full()) this.#flushBatch();
+    const valid: Record<string, ShadowDeltaField> = {};
+    const rejected: string[] = [];
+    for (const f of Object.keys(delta)) {
+      const text = delta[f]!.valueText;
+      const bad = text === null ? undefined : checkConfigField(f, text);
+      if (bad === undefined) {
+        valid[f] = delta[f]!;
+        continue;
       }
+      rejected.push(f);
+      this.#counters.increment(CounterName.ConfigsRejected);
+      this.#p.log(LogLevel.Warn, `config field refused: ${bad}`);
     }
-    this.#emit({ type: "config", version: cfg.version, outcome: r.outcome, reason: r.reason });
+    // A new field past the replica's fieldsMax is not taken (refused like an invalid one; the next delta offers it again).
+    const full: string[] = [];
+    const applied = this.#shadow.applyDelta(valid, full);
+    for (const f of full) {
+      rejected.push(f);
+      this.#counters.increment(CounterName.ConfigsRejected);
+      this.#p.log(LogLevel.Warn, `config field refused: ${f}: the shadow holds its maximum of fields`);
+    }
+    const before = { ...this.#cadence };
+    let settingsChanged = false;
+    for (const f of applied) {
+      if (isCadenceField(f)) applyCadenceField(this.#cadence, this.#defaults, f, valid[f]!.valueText ?? undefined);
+      else settingsChanged = true;
+    }
+    if (applied.length > 0) this.#counters.increment(CounterName.ConfigsApplied, applied.length);
+    this.#cadenceChanged(before);
+    this.#emit({ type: "config", applied, rejected, settingsChanged });
+  }
+
+  /** At boot: the cadence the replica reported last (it persists under "shd"). */
+  #restoreCadence(): void {
+    for (const f of cadenceFields) {
+      const text = this.#shadow.value(f);
+      if (text !== undefined && checkConfigField(f, text) === undefined) applyCadenceField(this.#cadence, this.#defaults, f, text);
+    }
+  }
+
+  /** Timers and the batcher follow a changed cadence (re-armed only when their part changed). */
+  #cadenceChanged(before: Readonly<Cadence>): void {
+    if (before.heartbeatIntervalMs !== this.#cadence.heartbeatIntervalMs) this.#armHeartbeat();
+    if (before.sampleIntervalMs !== this.#cadence.sampleIntervalMs) this.#armSampling();
+    if (this.#batcher !== undefined && before.batchPointsMax !== this.#cadence.batchPointsMax) {
+      this.#batcher.setPointsMax(this.#cadence.batchPointsMax);
+      if (this.#batcher.full()) this.#flushBatch();
+    }
   }
 
   // ---- periodic work ----

@@ -5,7 +5,10 @@
 //
 // - applyDelta: the cloud's delta (desired fields with one value) becomes
 //   reported values, written with the context of the device's own reported
-//   field (the device replaces what it reported before, nothing else).
+//   field (the device replaces what it reported before, nothing else). A
+//   field the delta carries as the empty set was deleted from the desired
+//   document: the replica discards its reported field (with its own
+//   context), so the next report carries the deletion.
 // - edit: a local change (a button, a sensor-side limit), online or not.
 // - report: the fields changed since the last acknowledged report, as DVV
 //   sets; the cloud joins them (idempotent, order-insensitive), so a lost or
@@ -21,7 +24,7 @@
 // Values are canonical JSON text, as the cloud sends them. Bounds: at most
 // `fieldsMax` fields (shadowFieldsMaxDefault); DVV bounds as in dvv.ts.
 // Plain ES: runs on XS (no Node APIs) and on Node.
-import { type DvvSet, dvvEmpty, dvvJoin, dvvPut } from "../../shared/clock/dvv";
+import { type DvvSet, dvvDiscard, dvvEmpty, dvvJoin, dvvPut } from "../../shared/clock/dvv";
 import { fieldsFromWire, fieldsToWire } from "../../shared/clock/dvv-wire";
 import { decodeShadowReport, encodeShadowReport, type ShadowDelta, type ShadowReport } from "../../shared/proto/xsfleet.gen";
 import type { Storage } from "../platform";
@@ -36,15 +39,20 @@ export const shadowFullReportEveryHeartbeats = 10;
 export const deviceShadowWriterId = "dev";
 
 export interface ShadowDeltaField {
-  /** Canonical JSON text of the desired value. */
-  valueText: string;
+  /** Canonical JSON text of the desired value; null: the field was deleted (remove it). */
+  valueText: string | null;
 }
 
 /** A downlink's delta (DesiredConfig.shadow_delta, decoded with fieldsFromWire) as applyDelta takes it. */
 export function deltaFromSets(sets: Readonly<Record<string, DvvSet>>): Record<string, ShadowDeltaField> {
   const out: Record<string, ShadowDeltaField> = {};
-  // A field with several values is a conflict the cloud should not have sent: skipped.
-  for (const f of Object.keys(sets)) if (sets[f]!.siblings.length === 1) out[f] = { valueText: sets[f]!.siblings[0]!.value };
+  for (const f of Object.keys(sets)) {
+    const n = sets[f]!.siblings.length;
+    // The empty set: deleted in the desired document. Several values: a
+    // conflict the cloud should not have sent: skipped.
+    if (n === 1) out[f] = { valueText: sets[f]!.siblings[0]!.value };
+    else if (n === 0) out[f] = { valueText: null };
+  }
   return out;
 }
 
@@ -93,17 +101,44 @@ export class ShadowReplica {
     return this.#fields.get(field) ?? dvvEmpty();
   }
 
-  /** Applies the desired values the cloud sent (after the actuator took them); returns the fields changed. */
-  applyDelta(delta: Readonly<Record<string, ShadowDeltaField>>): string[] {
+  /** Applies the desired values the cloud sent (after the actuator took
+   *  them), removals included; returns the fields changed. A new field past
+   *  fieldsMax is not taken (listed in `full` when given); the rest still is. */
+  applyDelta(delta: Readonly<Record<string, ShadowDeltaField>>, full?: string[]): string[] {
     const changed: string[] = [];
     for (const f of Object.keys(delta)) {
       const want = delta[f]!.valueText;
       const cur = this.#fields.get(f);
+      if (want === null) {
+        if (cur === undefined || cur.siblings.length === 0) continue;
+        this.remove(f);
+        changed.push(f);
+        continue;
+      }
       if (cur && cur.siblings.length === 1 && cur.siblings[0]!.value === want) continue;
+      if (!cur && this.#fields.size >= this.#fieldsMax) {
+        if (full !== undefined) full.push(f);
+        continue;
+      }
       this.edit(f, want);
       changed.push(f);
     }
     return changed;
+  }
+
+  /** Deletes a reported field: discards every value this replica knows of it
+   *  (its own context), so the report carries the deletion; the context stays. */
+  remove(field: string): void {
+    const cur = this.#fields.get(field);
+    if (cur === undefined) return;
+    this.#fields.set(field, dvvDiscard(cur, cur.context));
+    this.#dirty.add(field);
+    this.#persist();
+  }
+
+  /** Field names this replica holds (deleted ones included: they keep their context). */
+  names(): string[] {
+    return [...this.#fields.keys()].sort();
   }
 
   /** Joins the cloud's copy of the reported document. */
@@ -151,6 +186,12 @@ export class ShadowReplica {
     if (Object.keys(fields).length === 0) return undefined;
     this.acknowledged(fields); // handed to the transport; the full report repairs a loss
     return { fields: fieldsToWire(fields) };
+  }
+
+  /** The single value of a field (canonical JSON text); undefined when deleted, absent or conflicted. */
+  value(field: string): string | undefined {
+    const s = this.#fields.get(field)?.siblings;
+    return s !== undefined && s.length === 1 ? s[0]!.value : undefined;
   }
 
   values(field: string): string[] {

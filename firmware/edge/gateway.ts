@@ -43,7 +43,6 @@ import { utf8Encode } from "../../shared/proto/utf8";
 import { Downlink, Uplink, deviceTopic, isDeviceId, parseDeviceAddress } from "../../shared/topics";
 import type { MqttClient, MqttConnect, Platform, StreamLink, StreamListener, StreamTransport, TimerId } from "../platform";
 import { LogLevel } from "../platform";
-import { storedDesiredConfig } from "../device/desired-config";
 import { decodeReceiptEnvelope } from "../device/receipts";
 import { FrameReader, FrameType, encodeFrame, linkFrameBytesMax, type Frame } from "./frame";
 import { downlinkKinds, uplinkKinds } from "./kinds";
@@ -149,6 +148,8 @@ export class Gateway {
   #allow: Set<string>;
   /** The allow-list before relay jobs add their children (options, then the "children" setting). */
   #baseAllow: readonly string[];
+  /** The allow-list of the options: what the list goes back to when the "children" setting is deleted. */
+  readonly #optionsAllow: readonly string[];
   /** The edge jobs this node runs (edge-work.ts), configured by its desired config. */
   readonly work = new EdgeWork();
   /** Alerts raised per rules job over the node's life (persisted), reported upstream as G-counters. */
@@ -188,6 +189,7 @@ export class Gateway {
     if (!(this.#frameBytesMax >= joinFrameBytesMax && this.#frameBytesMax <= linkFrameBytesMax)) throw new Error(`frameBytesMax must be in ${joinFrameBytesMax}..${linkFrameBytesMax}`);
     this.#allow = checkAllowList(opts.allow, this.#childrenMax);
     this.#baseAllow = [...opts.allow];
+    this.#optionsAllow = this.#baseAllow;
     this.#loadAlerts();
   }
 
@@ -286,17 +288,16 @@ export class Gateway {
   }
 
   /**
-   * Takes the allow-list from the desired config the runtime holds (setting
-   * "children"); call at start and whenever the runtime applied a config.
-   * A config without the setting leaves the list as it is.
+   * Takes the allow-list (setting "children") and the edge jobs ("job.<id>")
+   * from the node's configuration: the settings of the runtime's shadow
+   * replica (DeviceRuntime.settings()); call before start and whenever the
+   * runtime reports a changed setting. Without "children" the list is the
+   * options' one; without a job setting the job stops.
    */
-  applyDesiredConfig(): void {
-    const cfg = storedDesiredConfig(this.#p.storage);
-    if (cfg === undefined) return;
-    const ids = allowListFromSettings(cfg.settings);
-    if (ids !== undefined) this.#baseAllow = ids;
+  applySettings(settings: readonly Setting[]): void {
+    this.#baseAllow = allowListFromSettings(settings) ?? this.#optionsAllow;
     // Edge jobs placed here by the cloud's scheduler (docs/edge.md, "Edge scheduling").
-    const jobs = jobsFromSettings(cfg.settings);
+    const jobs = jobsFromSettings(settings);
     this.stats.jobsRefused += jobs.refused.length;
     for (const why of jobs.refused) this.#p.log(LogLevel.Warn, `gateway ${this.#id}: edge job refused: ${why}`);
     try {
@@ -577,7 +578,7 @@ export class Gateway {
   }
 }
 
-/** The allow-list a desired config carries (setting "children"), or undefined when it has none. */
+/** The allow-list the settings carry (setting "children"), or undefined when they have none. */
 export function allowListFromSettings(settings: readonly Setting[]): string[] | undefined {
   for (const s of settings) if (s.key === childrenSettingKey) return s.value.split(",").map((x) => x.trim()).filter((x) => x.length > 0);
   return undefined;

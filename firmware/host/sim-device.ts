@@ -33,7 +33,6 @@ import { hostTimers } from "./timer";
 import { Gateway } from "../edge/gateway";
 import { linkMqttConnect } from "../edge/link-client";
 import { tcpLinks } from "./net-links";
-import { ConfigOutcome } from "../device/desired-config";
 import type { Counter } from "../../shared/proto/xsfleet.gen";
 
 
@@ -248,8 +247,6 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
       ...(opts.relay.rejoinGraceMs !== undefined ? { rejoinGraceMs: opts.relay.rejoinGraceMs } : {}),
     });
     platform = { ...base, links, mqttConnect: gateway.upstream(base.mqttConnect) };
-    gateway.applyDesiredConfig();
-    gateway.start();
   }
   const gw = gateway;
   const runtime = new DeviceRuntime(platform, {
@@ -272,10 +269,13 @@ export async function startSimDevice(opts: SimDeviceOptions): Promise<SimDevice>
     ...(opts.extraCounters !== undefined || gw !== undefined
       ? { extraCounters: () => [...(opts.extraCounters?.() ?? []), ...(gw?.alertCounters() ?? [])] } : {}),
   }, (e) => {
-    if (gw !== undefined && e.type === "config" && e.outcome === ConfigOutcome.Applied) gw.applyDesiredConfig();
+    if (gw !== undefined && e.type === "config" && e.settingsChanged) gw.applySettings(runtime.settings());
     events.emit(e.type, e);
   });
   if (gw !== undefined) {
+    // The allow-list and edge jobs of the configuration the node persisted (its shadow), before children may join.
+    gw.applySettings(runtime.settings());
+    gw.start();
     // Alerts are reported at most once a second (a flapping rule must not flood the uplink).
     let due: NodeJS.Timeout | undefined;
     gw.onAlerts = () => { due ??= setTimeout(() => { due = undefined; runtime.publishCounters(); }, 1_000); };

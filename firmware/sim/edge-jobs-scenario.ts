@@ -14,9 +14,9 @@
 import { fnv1a32 } from "../../shared/crdt/wire";
 import { decodeBatch } from "../../shared/codec/batch";
 import { GCounter } from "../../shared/crdt/gcounter";
-import { createDesiredConfig, createSetting, decodeEnvelope, type Envelope } from "../../shared/proto/xsfleet.gen";
-import { Uplink, parseDeviceAddress } from "../../shared/topics";
-import { DesiredConfigStore } from "../device/desired-config";
+import { decodeEnvelope, type Envelope } from "../../shared/proto/xsfleet.gen";
+import { Downlink, Uplink, deviceTopic, parseDeviceAddress } from "../../shared/topics";
+import { SimDesiredShadow } from "./config-delta";
 import { DeviceRuntime } from "../device/runtime";
 import { Gateway, type GatewayStats } from "../edge/gateway";
 import type { EdgeWorkStats } from "../edge/edge-work";
@@ -81,20 +81,19 @@ export function runEdgeJobsScenario(input: EdgeJobsScenarioInput): EdgeJobsScena
   const ids = Array.from({ length: input.children }, (_, i) => `sensor-${i}`);
 
   const gwPlatform = createSimPlatform(world, { seed: input.seed });
-  // The scheduler's placement, as the desired config delivers it (shared/edge-jobs.ts).
-  new DesiredConfigStore(gwPlatform.storage).offer(createDesiredConfig({
-    version: 1, settings: [
-      createSetting({ key: "children", value: [...ids, actuatorId].join(",") }),
-      createSetting({ key: "job.agg-1", value: `aggregate;w=${input.windowMs};ch=temperature,humidity` }),
-      createSetting({ key: "job.rules-1", value: `rules;ch=temperature;gt=${input.threshold};act=${actuatorId}:1` }),
-    ],
-  }), { heartbeatIntervalMs: 2_000, sampleIntervalMs: 1_000, batchPointsMax: 10 });
+  // The scheduler's placement, as the cloud delivers it: desired shadow
+  // fields in a retained cfg downlink (shared/edge-jobs.ts, docs/shadow.md).
+  const desired = new SimDesiredShadow()
+    .set("children", [...ids, actuatorId].join(","))
+    .set("job.agg-1", `aggregate;w=${input.windowMs};ch=temperature,humidity`)
+    .set("job.rules-1", `rules;ch=temperature;gt=${input.threshold};act=${actuatorId}:1`);
+  broker.publish(deviceTopic(gwId, Downlink.Config), desired.envelope(gwId, 1), { retain: true });
   const gateway = new Gateway({ ...gwPlatform, links: net.host("gw").links }, { gatewayId: gwId, port: 1884, allow: [], rejoinGraceMs: 5_000 });
-  gateway.applyDesiredConfig();
-  const gwRuntime = new DeviceRuntime({ ...gwPlatform, mqttConnect: gateway.upstream(world.broker.connect) }, {
+  const gwRuntime: DeviceRuntime = new DeviceRuntime({ ...gwPlatform, mqttConnect: gateway.upstream(world.broker.connect) }, {
     deviceId: gwId, role: "processing", brokerUrls: ["mqtt://sim:1883"], heartbeatIntervalMs: 2_000, backoff: { baseMs: 200, capMs: 2_000 }, connectTimeoutMs: 1_000,
     extraCounters: () => gateway.alertCounters(),
-  });
+  }, (e) => { if (e.type === "config" && e.settingsChanged) gateway.applySettings(gwRuntime.settings()); });
+  gateway.applySettings(gwRuntime.settings());
   let alertsDue = false;
   gateway.onAlerts = () => {
     if (alertsDue) return;

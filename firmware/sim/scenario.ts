@@ -7,9 +7,10 @@
 // and the receipts can be compared between Node and the XS engine
 // (test/xs/firmware-scenario).
 import { toHex } from "../../shared/crdt/wire";
-import { createCommand, createDesiredConfig, createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
+import { createCommand, createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { Downlink, deviceTopic } from "../../shared/topics";
 import { DeviceRuntime, type RuntimeStats } from "../device/runtime";
+import { SimDesiredShadow } from "./config-delta";
 import { MemoryStorage } from "./memory-storage";
 import { ReplaySource, roomClimateChannels, type TraceRow } from "./replay-source";
 import { SeededRandom } from "./sim-clock";
@@ -84,9 +85,7 @@ export function runSensorScenario(input: SensorScenarioInput): SensorScenarioRes
     schemaVersion, deviceId: input.deviceId, seq: 1,
     command: createCommand({ commandId: "cmd-1", name: "ping", deadlineMs: clock.wallMs() + 10_000 }),
   })));
-  broker.publish(cfgTopic, encodeEnvelope(createEnvelope({
-    schemaVersion, deviceId: input.deviceId, seq: 2, config: createDesiredConfig({ version: 2, heartbeatIntervalMs: 1_000, batchPointsMax: 8 }),
-  })), { retain: true });
+  broker.publish(cfgTopic, new SimDesiredShadow().set("heartbeatIntervalMs", 1_000).set("batchPointsMax", 8).envelope(input.deviceId, 2), { retain: true });
   run(input.phaseMs - 2 * third - 1_000);
   const before = rt.stats();
   rt.crash();

@@ -4,11 +4,13 @@
 // counters, dots covered by the context, bounds) and refuses repeated field
 // names; errors are DvvError, never a crash. XS-safe.
 import type { ShadowField } from "../proto/xsfleet.gen";
+import { configFieldPattern } from "../device-config";
 import { type DvvLimits, type DvvSet, DvvError, DvvErrorCode, dvvValidate } from "./dvv";
 
 /** Most fields one report or delta carries (the cloud's document bound). */
 export const shadowWireFieldsMax = 32;
-const fieldNamePattern = /^[A-Za-z0-9_-]{1,64}$/;
+/** Field names: the device configuration's (dots allowed: `job.<id>`); one pattern for cloud and device. */
+const fieldNamePattern = configFieldPattern;
 
 export function fieldsToWire(fields: Readonly<Record<string, DvvSet>>): ShadowField[] {
   const out: ShadowField[] = [];

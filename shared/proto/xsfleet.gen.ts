@@ -943,14 +943,19 @@ export function decodeSetting(buf: Uint8Array, limits: DecodeLimits = defaultDec
   return readSetting(new Reader(buf, limits));
 }
 
-/** Cloud -> device desired configuration, versioned. */
+/** Cloud -> device configuration: a shadow delta (docs/shadow.md, "Configuration"). Fields 1-5 carried the linear, versioned desired config of earlier releases; deprecated: the cloud sends version 0 and leaves 2-5 empty, devices ignore them (and a DesiredConfig without shadow_delta). Kept so old encoders still parse; their numbers are never reused. */
 export interface DesiredConfig {
+  /** deprecated: always 0 */
   version: number;
+  /** deprecated: shadow field heartbeatIntervalMs */
   heartbeatIntervalMs: number;
+  /** deprecated: shadow field sampleIntervalMs */
   sampleIntervalMs: number;
+  /** deprecated: shadow field batchPointsMax */
   batchPointsMax: number;
+  /** deprecated: shadow string fields */
   settings: Setting[];
-  /** Device shadow: the desired fields the device has not reported yet, each with one value and the desired field's context (docs/shadow.md). */
+  /** Device shadow: the desired fields the device has not reported yet, each with one value and the desired field's context (docs/shadow.md); a field deleted from the desired document while the device still reports it rides as the empty set (no values, its context): remove it. */
   shadowDelta?: ShadowDelta;
 }
 

@@ -62,8 +62,9 @@ describe("xsfleet up, secured by default", () => {
   it("runs every role under its own user: commands, config, state, history, shadow reports, cluster API, dashboard — no permission violation", async () => {
     const cmd = await api.sendCommand({ deviceId: "sim-2", name: "set", args: { value: 1 }, timeoutMs: 20_000 });
     expect(cmd.command.state).toBe("acked");
-    const cfg = await api.setConfig("sim-0", { heartbeatIntervalMs: 2000 });
-    expect(cfg.device.desiredConfig?.version).toBeGreaterThan(0);
+    // Configuration is the desired shadow: written here, pushed as a delta, applied by the device process and reported back.
+    const cfg = await api.setConfig("sim-0", { heartbeatIntervalMs: 1700 });
+    expect(cfg.fields.heartbeatIntervalMs!.values).toEqual([1700]);
     await waitFor("sim-0 state", async () => (await api.deviceState("sim-0")) !== null);
     const now = Date.now();
     await waitFor("sim-0 history", async () => {
@@ -74,6 +75,10 @@ describe("xsfleet up, secured by default", () => {
     await waitFor("sim-0's reported shadow (joined by ingest)", async () => {
       const { shadow } = await api.call(ApiEndpoint.ShadowGet, { deviceId: "sim-0" });
       return shadow.reported.writers.includes("dev") && shadow.reported.fields.mode?.values[0] === "auto";
+    }, 30_000);
+    await waitFor("sim-0 runs with heartbeatIntervalMs 1700 (reported by the device process, joined by ingest)", async () => {
+      const { shadow } = await api.call(ApiEndpoint.ShadowGet, { deviceId: "sim-0" });
+      return shadow.reported.fields.heartbeatIntervalMs?.values[0] === 1700 && Object.keys(shadow.delta.fields).length === 0;
     }, 30_000);
     const members = (await admin.request(ClusterApiSubject.Members, "{}", { timeout: 5_000 })).json<{ members: unknown[] }>();
     expect(members.members.length).toBe(1);

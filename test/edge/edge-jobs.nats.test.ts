@@ -2,10 +2,13 @@
 // (docs/edge.md, "Edge scheduling"):
 // - the EdgeScheduler, holding its lease (a ControlPlaneLock), places a rules
 //   job on one of two processing devices (host-port runtimes) through its
-//   desired config; that device is killed (power loss: the broker's will
-//   makes it offline in device state) and the job moves to the other device,
-//   whose runtime applies it, within the bound tickMs + a few control-plane
-//   writes after the offline; a scheduler with an older token is refused.
+//   desired shadow (field "job.rules-1", delivered as a shadow delta); that
+//   device is killed (power loss: the broker's will makes it offline in
+//   device state) and the job moves to the other device, whose runtime
+//   applies it, within the bound tickMs + a few shadow writes after the
+//   offline; the killed device, restarted from its flash, still runs the job
+//   until the deletion reaches it, then stops it; a scheduler with an older
+//   token is refused.
 // - a gateway with 3 children over TCP gets an aggregate job (placed on it
 //   by affinity: the job's sources are its children); the children's device
 //   state then shows "<channel>_mean|_min|_max|_count" readings, and the
@@ -21,7 +24,8 @@ import { localProposer } from "../harness/local-proposer";
 import { admitAllDevices, startIngestRole, type IngestRole } from "../../cloud/ingest";
 import { ControlStateMachine } from "../../cloud/control";
 import { ControlPlaneLock } from "../../cloud/lock";
-import { DesiredConfigPusher, KvDeviceRegistry } from "../../cloud/registry";
+import { KvDeviceRegistry } from "../../cloud/registry";
+import { ShadowDeltaPusher, ShadowDoc, ShadowStore, shadowReportMerger } from "../../cloud/shadow";
 import { DeviceStateMirror, DeviceStateStore } from "../../cloud/state";
 import { EDGE_SCHEDULER_LEASE, EdgeScheduler, edgeJobDef, type EdgeJobsReply } from "../../cloud/recovery";
 import { EdgeApiSubject, allRoutesOfUplinks } from "../../cloud/subjects";
@@ -38,7 +42,8 @@ describe("edge scheduling and edge jobs against nats-server", () => {
   let nc: NatsConnection;
   let ingest: IngestRole;
   let registry: KvDeviceRegistry;
-  let pusher: DesiredConfigPusher;
+  let shadow: ShadowStore;
+  let pusher: ShadowDeltaPusher;
   let mirror: DeviceStateMirror;
   let store: DeviceStateStore;
   let lock: ControlPlaneLock;
@@ -50,9 +55,13 @@ describe("edge scheduling and edge jobs against nats-server", () => {
     nats = await startNats({ partitions: 16 });
     nc = await connect({ servers: nats.servers });
     const control = localProposer(new ControlStateMachine());
-    ingest = await startIngestRole({ nc, nodeId: "ingest-1", control, admission: admitAllDevices, config: { ackWaitMs: 2_000, sweepIntervalMs: 100, heartbeatTimeoutFactor: 30 }, log: quietLog as never });
+    shadow = await ShadowStore.open(nc);
+    ingest = await startIngestRole({
+      nc, nodeId: "ingest-1", control, admission: admitAllDevices, shadowReports: shadowReportMerger(shadow),
+      config: { ackWaitMs: 2_000, sweepIntervalMs: 100, heartbeatTimeoutFactor: 30 }, log: quietLog as never,
+    });
     registry = await KvDeviceRegistry.open(nc, { replicas: 1 });
-    pusher = new DesiredConfigPusher(nc, registry, quietLog as never);
+    pusher = new ShadowDeltaPusher(nc, shadow);
     pusher.start();
     mirror = new DeviceStateMirror(nc).start();
     store = await DeviceStateStore.open(nc);
@@ -82,7 +91,7 @@ describe("edge scheduling and edge jobs against nats-server", () => {
     const got = await lock.acquire(EDGE_SCHEDULER_LEASE, { ttlMs: 60_000, timeoutMs: 5_000 });
     if (!got.ok) throw new Error("no lease");
     const s = new EdgeScheduler({
-      nc, nodeId: "orch-1", registry, devices: () => mirror.devices(), ready: () => mirror.ready(5_000), jobs: jobs.map(edgeJobDef), fence: lock, push: (r) => pusher.push(r), tickMs,
+      nc, nodeId: "orch-1", registry, shadow, devices: () => mirror.devices(), ready: () => mirror.ready(5_000), jobs: jobs.map(edgeJobDef), fence: lock, tickMs,
       onMove: (m) => moves.push(m),
     });
     work.push(await s.asSingletonWork().start(got.lock.token));
@@ -121,15 +130,29 @@ describe("edge scheduling and edge jobs against nats-server", () => {
     // The bound (docs/edge.md): offline detection, then ≤ tickMs to notice, two writes and a cfg push.
     expect(runningAt - offline).toBeLessThan(tickMs + 5_000);
     console.log(`edge job move: killed -> offline ${offline - killedAt} ms, offline -> moved ${moved.atMs - offline} ms, -> running on ${other.deviceId} ${runningAt - offline} ms (tick ${tickMs} ms)`);
-    // One owner: the dead device's config no longer names the job.
-    const dead = await registry.get(owner.deviceId);
-    expect(Object.keys(dead!.desiredConfig!.settings).filter((k) => k.startsWith("job."))).toEqual([]);
+    // One owner: the dead device's desired shadow no longer holds the job (deleted), the new owner's does, with the fence.
+    const jobsOf = async (id: string) => {
+      const f = await shadow.fields(id, ShadowDoc.Desired);
+      return Object.keys(f).filter((k) => k.startsWith("job.") && f[k]!.siblings.length > 0);
+    };
+    expect(await jobsOf(owner.deviceId)).toEqual([]);
+    expect(await jobsOf(other.deviceId)).toEqual(["job.rules-1"]);
+    expect((await shadow.fields(other.deviceId, ShadowDoc.Desired))["edge.fence"]!.siblings.map((x) => x.value)).toEqual([JSON.stringify(String(token))]);
     expect(s.stats.moves).toBe(1);
+
+    // The dead device comes back from its flash still holding the job; the deletion reaches it on its Hello.
+    const back = await device(owner.deviceId, { role: "processing", relay: { port: await freePort(), children: [] } });
+    await waitFor(`${back.deviceId} stops rules-1 (the deletion reached it)`, () => !back.gateway!.work.jobIds().includes("rules-1"), 30_000);
+    await waitFor(`${back.deviceId} reports the deletion`, async () => {
+      const r = (await shadow.fields(back.deviceId, ShadowDoc.Reported))["job.rules-1"];
+      return r !== undefined && r.siblings.length === 0;
+    }, 30_000);
+    expect(other.gateway!.work.jobIds()).toEqual(["rules-1"]);
 
     // A scheduler whose lease token is older cannot write.
     const zombie = new EdgeScheduler({
-      nc, nodeId: "zombie", registry, devices: () => [...mirror.devices()].map((x) => (x.deviceId === other.deviceId ? { ...x, presence: { ...x.presence, state: "offline" as const } } : x)),
-      jobs: [edgeJobDef({ id: "rules-1", spec: "rules;ch=temperature;gt=30" })], fence: lock, push: (r) => pusher.push(r), tickMs,
+      nc, nodeId: "zombie", registry, shadow, devices: () => [...mirror.devices()].map((x) => (x.deviceId === other.deviceId ? { ...x, presence: { ...x.presence, state: "offline" as const } } : x)),
+      jobs: [edgeJobDef({ id: "rules-1", spec: "rules;ch=temperature;gt=30" })], fence: lock, tickMs,
     });
     await zombie.asSingletonWork().start(token - 1).then((h) => work.push(h));
     await waitFor("the zombie's writes refused as stale", () => zombie.stats.staleToken > 0);

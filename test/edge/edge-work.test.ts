@@ -1,39 +1,33 @@
-// The edge-job settings on a gateway (firmware/edge/gateway.ts applyDesiredConfig
+// The edge-job settings on a gateway (firmware/edge/gateway.ts applySettings
 // → edge-work.ts): a relay job adds its children to the allow-list, on top of
 // the "children" setting; a job setting that does not parse is refused and
 // counted while the rest applies; jobs leave when the config drops them; a
 // child's telemetry that an edge job cannot read is relayed unchanged.
 import { describe, expect, it } from "vitest";
-import { DesiredConfigStore } from "../../firmware/device/desired-config";
 import { EdgeWork } from "../../firmware/edge/edge-work";
 import { Gateway } from "../../firmware/edge/gateway";
 import { MemoryNetwork } from "../../firmware/sim/memory-links";
 import { SeededRandom } from "../../firmware/sim/sim-clock";
 import { createSimPlatform, createSimWorld } from "../../firmware/sim/sim-platform";
-import { createDesiredConfig, createEnvelope, createSetting, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
+import { createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { parseJob, type EdgeJob } from "../../shared/edge-jobs";
-
-const cadence = () => ({ heartbeatIntervalMs: 2_000, sampleIntervalMs: 1_000, batchPointsMax: 10 });
 
 describe("edge jobs on a gateway", () => {
   it("relay jobs extend the allow-list; bad job settings are counted; dropped jobs stop", () => {
     const world = createSimWorld();
     const p = createSimPlatform(world, { seed: 1 });
     const gw = new Gateway({ ...p, links: new MemoryNetwork(world.clock, new SeededRandom(1)).host("gw").links }, { gatewayId: "gw", port: 1884, allow: ["a"] });
-    const store = new DesiredConfigStore(p.storage);
-    store.offer(createDesiredConfig({ version: 1, settings: [
-      createSetting({ key: "children", value: "a,b" }),
-      createSetting({ key: "job.relay-1", value: "relay;c=c,d" }),
-      createSetting({ key: "job.agg-1", value: "aggregate;w=5000" }),
-      createSetting({ key: "job.bad", value: "aggregate;w=1" }),
-    ] }), cadence());
-    gw.applyDesiredConfig();
+    gw.applySettings([
+      { key: "children", value: "a,b" },
+      { key: "job.relay-1", value: "relay;c=c,d" },
+      { key: "job.agg-1", value: "aggregate;w=5000" },
+      { key: "job.bad", value: "aggregate;w=1" },
+    ]);
     expect(gw.allowList).toEqual(["a", "b", "c", "d"]);
     expect(gw.work.jobIds()).toEqual(["agg-1"]);
     expect(gw.work.aggregating).toBe(true);
     expect(gw.stats.jobsRefused).toBe(1);
-    store.offer(createDesiredConfig({ version: 2, settings: [createSetting({ key: "children", value: "a,b" })] }), cadence());
-    gw.applyDesiredConfig();
+    gw.applySettings([{ key: "children", value: "a,b" }]);
     expect(gw.allowList).toEqual(["a", "b"]);
     expect(gw.work.jobIds()).toEqual([]);
     expect(gw.work.aggregating).toBe(false);

@@ -6,16 +6,16 @@
 // reaches the right child and its ack comes back through the gateway once.
 import { describe, expect, it } from "vitest";
 import { DeviceRuntime } from "../../firmware/device/runtime";
-import { ConfigOutcome } from "../../firmware/device/desired-config";
 import { FrameReader, FrameType, encodeFrame, linkFrameBytesMax } from "../../firmware/edge/frame";
 import { Gateway, joinFrameBytesMax } from "../../firmware/edge/gateway";
 import { linkMqttConnect, type LinkClientStats } from "../../firmware/edge/link-client";
+import { SimDesiredShadow } from "../../firmware/sim/config-delta";
 import { MemoryNetwork } from "../../firmware/sim/memory-links";
 import { MemoryStorage } from "../../firmware/sim/memory-storage";
 import { SeededRandom } from "../../firmware/sim/sim-clock";
 import { createSimPlatform, createSimWorld, type SimWorld } from "../../firmware/sim/sim-platform";
 import {
-  Presence, createCommand, createDesiredConfig, createEnvelope, createSetting, createStatus, decodeEnvelope, encodeEnvelope, schemaVersion,
+  Presence, createCommand, createEnvelope, createStatus, decodeEnvelope, encodeEnvelope, schemaVersion,
 } from "../../shared/proto/xsfleet.gen";
 import { Downlink, Uplink, deviceTopic } from "../../shared/topics";
 
@@ -69,9 +69,9 @@ function star(allow: string[]): Star {
   const net = new MemoryNetwork(world.clock, new SeededRandom(9));
   const p = createSimPlatform(world, { seed: 1 });
   const gateway = new Gateway({ ...p, links: net.host("gw").links }, { gatewayId: "gw", port: 1884, allow });
-  const gwRuntime = new DeviceRuntime({ ...p, mqttConnect: gateway.upstream(world.broker.connect) }, {
+  const gwRuntime: DeviceRuntime = new DeviceRuntime({ ...p, mqttConnect: gateway.upstream(world.broker.connect) }, {
     deviceId: "gw", role: "gateway", brokerUrls: ["mqtt://sim:1883"], heartbeatIntervalMs: 1_000,
-  }, (e) => { if (e.type === "config" && e.outcome === ConfigOutcome.Applied) gateway.applyDesiredConfig(); });
+  }, (e) => { if (e.type === "config" && e.settingsChanged) gateway.applySettings(gwRuntime.settings()); });
   gateway.start();
   gwRuntime.start();
   const run = (ms: number): void => { for (let t = 0; t < ms; t += 10) world.clock.advance(10); };
@@ -171,19 +171,21 @@ describe("gateway", () => {
     expect(b.stats().connected).toBe(false);
     expect(stats.refused).toBeGreaterThan(0);
     expect(s.gateway.stats.refused).toBeGreaterThan(0);
-    s.world.broker.publish(deviceTopic("gw", Downlink.Config), encodeEnvelope(createEnvelope({
-      schemaVersion, deviceId: "gw", seq: 1, config: createDesiredConfig({ version: 2, settings: [createSetting({ key: "children", value: "a,b" })] }),
-    })));
+    const desired = new SimDesiredShadow();
+    s.world.broker.publish(deviceTopic("gw", Downlink.Config), desired.set("children", "a,b").envelope("gw", 1));
     s.run(2_000);
     expect(s.gateway.allowList).toEqual(["a", "b"]);
     expect(b.stats().connected).toBe(true);
     expect(statusOf(s, "b")).toEqual({ presence: Presence.PRESENCE_ONLINE, via: "gw" });
     // Taken off the list: closed, shown offline through the gateway.
-    s.world.broker.publish(deviceTopic("gw", Downlink.Config), encodeEnvelope(createEnvelope({
-      schemaVersion, deviceId: "gw", seq: 2, config: createDesiredConfig({ version: 3, settings: [createSetting({ key: "children", value: "a" })] }),
-    })));
+    s.world.broker.publish(deviceTopic("gw", Downlink.Config), desired.set("children", "a").envelope("gw", 2));
     s.run(300);
     expect(statusOf(s, "b")).toEqual({ presence: Presence.PRESENCE_OFFLINE, via: "gw" });
+    // The setting deleted: the list is the gateway's own (options) again.
+    s.world.broker.publish(deviceTopic("gw", Downlink.Config), desired.delete("children").envelope("gw", 3));
+    s.run(300);
+    expect(s.gateway.allowList).toEqual(["a"]);
+    expect(s.gwRuntime.settings()).toEqual([]);
   });
 
   it("routes a command to the right child; its ack comes back through the gateway, with via", () => {

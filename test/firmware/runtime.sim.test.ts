@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { DeviceRuntime, type RuntimeEvent } from "../../firmware/device/runtime";
 import type { DeviceOptionsInit } from "../../firmware/device/options";
+import { SimDesiredShadow } from "../../firmware/sim/config-delta";
 import { MemoryStorage } from "../../firmware/sim/memory-storage";
 import { ReplaySource, rebasedTimeMs, roomClimateChannels, type TraceRow } from "../../firmware/sim/replay-source";
 import { createSimPlatform, createSimWorld, type SimWorld } from "../../firmware/sim/sim-platform";
@@ -142,31 +143,57 @@ describe("heartbeats", () => {
     expect(fnv1a32(encodeCounterState(state))).toBeGreaterThan(0);
   });
 
-  it("cadence changes with a newer DesiredConfig, which survives a restart; stale versions are ignored", () => {
+  it("cadence follows the shadow delta: applied, reported, kept over a restart; invalid fields refused; a deletion restores the built-in", () => {
     const dev = fresh({ heartbeatIntervalMs: 10_000 });
     const { world } = dev;
     world.clock.advance(100);
-    const cfg = (version: number, heartbeatIntervalMs: number) => world.broker.publish(deviceTopic(id, Downlink.Config), encodeEnvelope(createEnvelope({
-      schemaVersion, deviceId: id, seq: 1, config: createDesiredConfig({ version, heartbeatIntervalMs, batchPointsMax: 5 }),
-    })));
-    cfg(3, 1_000);
+    const desired = new SimDesiredShadow();
+    const push = (...fields: string[]) => world.broker.publish(deviceTopic(id, Downlink.Config), desired.envelope(id, 1, fields));
+    desired.set("heartbeatIntervalMs", 1_000).set("batchPointsMax", 5);
+    push("heartbeatIntervalMs", "batchPointsMax");
     world.clock.advance(10);
     expect(dev.rt.cadence.heartbeatIntervalMs).toBe(1_000);
     expect(dev.rt.cadence.batchPointsMax).toBe(5);
-    cfg(2, 7_000);
-    cfg(4, 50); // invalid: below the minimum
+    expect(dev.rt.shadowValue("heartbeatIntervalMs")).toBe("1000");
+    // Invalid: below the minimum, not an integer, a setting that is not a string: none applied, none reported.
+    desired.set("heartbeatIntervalMs", 50).set("sampleIntervalMs", 2.5).set("mode", 3);
+    push("heartbeatIntervalMs", "sampleIntervalMs", "mode");
+    // A DesiredConfig without a delta (an old cloud's linear config) is ignored.
+    world.broker.publish(deviceTopic(id, Downlink.Config), encodeEnvelope(createEnvelope({
+      schemaVersion, deviceId: id, seq: 2, config: createDesiredConfig({ version: 9, heartbeatIntervalMs: 7_000 }),
+    })));
     world.clock.advance(10);
     expect(dev.rt.cadence.heartbeatIntervalMs).toBe(1_000);
-    expect(dev.events.filter((e) => e.type === "config").map((e) => (e as { outcome: number }).outcome)).toEqual([0, 1, 2]);
-    expect(dev.rt.stats().counters.configsRejected).toBe(1);
-    expect(dev.rt.stats().counters.configsApplied).toBe(1);
+    expect(dev.rt.shadowValue("heartbeatIntervalMs")).toBe("1000");
+    expect(dev.rt.shadowValue("mode")).toBeUndefined();
+    const configs = dev.events.filter((e) => e.type === "config") as Array<Extract<RuntimeEvent, { type: "config" }>>;
+    expect(configs.map((e) => [e.applied, e.rejected])).toEqual([[["batchPointsMax", "heartbeatIntervalMs"], []], [[], ["heartbeatIntervalMs", "mode", "sampleIntervalMs"]]]);
+    expect(dev.rt.stats().counters.configsRejected).toBe(3);
+    expect(dev.rt.stats().counters.configsApplied).toBe(2);
     const before = sent(world, "hb").length;
     world.clock.advance(10_000);
-    expect(sent(world, "hb").length - before).toBe(10);
+    const hbs = sent(world, "hb").slice(before);
+    expect(hbs.length).toBe(10);
+    // The applied values ride on the next heartbeat as the device's reported fields.
+    const reported = hbs.flatMap((h) => h.env.shadowReport?.fields ?? []);
+    expect(reported.find((f) => f.name === "heartbeatIntervalMs")!.values.map((v) => v.valueJson)).toEqual(["1000"]);
     dev.rt.crash();
     const again = boot(world, dev.storage.clone(), { heartbeatIntervalMs: 10_000 }, 2);
     expect(again.rt.cadence.heartbeatIntervalMs).toBe(1_000);
-    expect(again.rt.stats().configVersion).toBe(3);
+    expect(again.rt.cadence.batchPointsMax).toBe(5);
+    world.clock.advance(2_000);
+    // Deleted in the desired document: the empty set; the built-in comes back and the report carries the deletion.
+    desired.delete("heartbeatIntervalMs");
+    push("heartbeatIntervalMs");
+    world.clock.advance(10);
+    expect(again.rt.cadence.heartbeatIntervalMs).toBe(10_000);
+    expect(again.rt.shadowValue("heartbeatIntervalMs")).toBeUndefined();
+    const n = sent(world, "hb").length;
+    world.clock.advance(10_000);
+    const later = sent(world, "hb").slice(n).flatMap((h) => h.env.shadowReport?.fields ?? []);
+    const gone = later.find((f) => f.name === "heartbeatIntervalMs")!;
+    expect(gone.values).toEqual([]);
+    expect(gone.context.length).toBe(1);
   });
 });
 

@@ -20,7 +20,8 @@ describe("DVV sets on the wire (ShadowDelta / ShadowReport)", () => {
   it("refuses malformed fields with DvvError", () => {
     const f = (x: Partial<ShadowField>): ShadowField => ({ name: "a", values: [], context: [], ...x });
     const bad: ShadowField[][] = [
-      [f({ name: "a.b" })],
+      [f({ name: "a b" })],
+      [f({ name: "x".repeat(65) })],
       [f({}), f({})],
       [f({ context: [{ writer: "w", counter: 1 }, { writer: "w", counter: 2 }] })],
       [f({ values: [{ writer: "w", counter: 2, valueJson: "1" }], context: [{ writer: "w", counter: 1 }] })],

@@ -23,6 +23,9 @@ describe("dotted version vector sets on XS", () => {
     // The firmware's replica: delta applied, reports on the first heartbeat after each edit and a full one on the 10th.
     expect(r.device.applied).toEqual(["led", "sp"]);
     expect(r.device.malformed).toBe(-1);
+    expect(r.device.removed).toEqual(["sp"]);
+    expect(r.device.sp).toEqual([]);
+    expect(r.device.removal).not.toBe("-");
     expect(r.device.beats.map((b) => b !== "-")).toEqual([true, true, false, false, false, true, false, false, false, true, false, false]);
     expect(r.wireHex.length).toBeGreaterThan(100);
     expect(r.errors["siblings-max"] ?? 0).toBeGreaterThan(0);

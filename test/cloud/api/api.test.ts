@@ -7,6 +7,7 @@ import { ApiError, apiServiceName } from "../../../cloud/api/types";
 import type { CloudNode } from "../../../cloud/node/node";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { startTestNode, testPartitions } from "./fixture";
+import { ShadowStore } from "../../../cloud/shadow";
 import { startTestDevice } from "./mqtt-device";
 
 let nats: NatsCluster;
@@ -18,7 +19,9 @@ beforeAll(async () => {
   nats = await startNats({ size: 1, partitions: testPartitions });
   node = await startTestNode(nats.servers, {}, {
     roles: {
-      apiSeams: async () => ({
+      apiSeams: async (ctx) => ({
+        // The real shadow store: devices.config.set writes the desired shadow.
+        shadow: await ShadowStore.open(ctx.nc),
         deviceState: { getDeviceState: async (id) => (id === "known" ? { deviceId: id, presence: { state: "online" } } : null) },
         queryHistory: async (q) => ({ points: [{ t: q.fromMs, v: 21.5 }], query: q }),
       }),
@@ -128,25 +131,42 @@ describe("device management API", () => {
     expect(big.headers?.get("Nats-Service-Error-Code")).toBe("413");
   });
 
-  it("stores versioned desired config, pushes it, and re-sends it when the device says Hello", async () => {
+  it("writes configuration into the desired shadow (checked per field, one write), pushes the delta, re-sends it on Hello", async () => {
     await api.register("cfg-dev");
     const dev = await startTestDevice({ deviceId: "cfg-dev", mqttUrl: nats.nodes[0]!.mqttUrl });
+    const pushedNames = (i: number) => (dev.configs[i]?.shadowDelta?.fields ?? []).map((f) => f.name);
     try {
-      const r1 = await api.setConfig("cfg-dev", { heartbeatIntervalMs: 5000, settings: { led: "on" } });
-      expect(r1.pushed).toBe(true);
-      expect(r1.device.desiredConfig).toMatchObject({ version: 1, heartbeatIntervalMs: 5000, settings: { led: "on" } });
-      await until("first config push", () => dev.configs.length >= 1);
-      expect(dev.configs[0]).toMatchObject({ version: 1, heartbeatIntervalMs: 5000, settings: [{ key: "led", value: "on" }] });
+      const r1 = await api.setConfig("cfg-dev", { heartbeatIntervalMs: 5000, led: "on" });
+      expect(r1.op).toMatchObject({ kind: "write", fields: ["heartbeatIntervalMs", "led"] });
+      expect(r1.fields.heartbeatIntervalMs!.values).toEqual([5000]);
+      expect(r1.fields.led!.values).toEqual(["on"]);
+      expect(r1.delta.fields).toMatchObject({ heartbeatIntervalMs: { value: 5000 }, led: { value: "on" } });
+      await until("the delta pushed", () => dev.configs.some((c, i) => pushedNames(i).includes("led")));
+      // Only the shadow delta: the deprecated linear fields stay empty.
+      expect(dev.configs[0]).toMatchObject({ version: 0, heartbeatIntervalMs: 0, settings: [] });
 
-      const r2 = await api.setConfig("cfg-dev", { sampleIntervalMs: 1000 }, 1);
-      expect(r2.device.desiredConfig?.version).toBe(2);
-      await expectApiError(api.setConfig("cfg-dev", { sampleIntervalMs: 2000 }, 1), "conflict", 409, /version 2, not 1/);
-      await until("second config push", () => dev.configs.some((c) => c.version === 2));
+      // Refused with the device's own rules, naming the field; nothing written.
+      await expectApiError(api.setConfig("cfg-dev", { heartbeatIntervalMs: 50 }), "bad_request", 400, /heartbeatIntervalMs/);
+      await expectApiError(api.setConfig("cfg-dev", { led: 1 } as never), "bad_request", 400, /led: a setting's value is a JSON string/);
+      await expectApiError(api.setConfig("cfg-dev", { "bad name": "x" }), "bad_request", 400, /bad name/);
+      await expectApiError(api.setConfig("nobody", { led: "x" }), "not_found", 404, /not registered/);
+      // A write with the context it read (here: a blind one) keeps a concurrent value: a conflict, held back from the device.
+      const r2 = await api.setConfig("cfg-dev", { led: "off" }, { led: {} });
+      expect([...r2.fields.led!.values].sort()).toEqual(["off", "on"]);
+      expect(r2.delta.conflicts).toEqual(["led"]);
+      // Without contexts a write replaces what it read.
+      const r3 = await api.setConfig("cfg-dev", { led: "off" });
+      expect(r3.fields.led!.values).toEqual(["off"]);
 
       const before = dev.configs.length;
       await dev.hello();
-      await until("config re-sent after Hello", () => dev.configs.length > before);
-      expect(dev.configs[dev.configs.length - 1]!.version).toBe(2);
+      await until("the delta re-sent after Hello", () => dev.configs.length > before);
+      expect(pushedNames(dev.configs.length - 1)).toEqual(["heartbeatIntervalMs", "led"]);
+      // null deletes the field (the device reports nothing here, so the delta has nothing to remove).
+      const r4 = await api.setConfig("cfg-dev", { led: null });
+      expect(r4.fields.led!.values).toEqual([]);
+      expect(r4.delta.fields.led).toBeUndefined();
+      expect((await api.call("shadow.get", { deviceId: "cfg-dev" })).shadow.desired.fields.heartbeatIntervalMs!.values).toEqual([5000]);
     } finally {
       await dev.close();
     }

@@ -11,7 +11,6 @@ async function seeded(nowMs: () => number): Promise<ControlStateMachine> {
   const sm = new ControlStateMachine();
   const p = localProposer(sm, { nowMs });
   for (let i = 0; i < 5; i++) expect((await p({ kind: K.DeviceRegister, deviceId: `dev-${i}`, role: "sensor", metadata: { room: `r${i}` } })).ok).toBe(true);
-  expect((await p({ kind: K.ConfigSet, deviceId: "dev-1", config: { intervalMs: 5000, mode: "eco" }, expectedVersion: 0 })).ok).toBe(true);
   expect((await p({ kind: K.LockTryAcquire, name: "ops/long", holder: "node-a", ttlMs: 3_600_000 })).ok).toBe(true);
   expect((await p({ kind: K.RoleAcquire, role: "shard/1", nodeId: "node-a", ttlMs: 3_600_000 })).ok).toBe(true);
   expect((await p({ kind: K.MemberJoin, nodeId: "node-a", address: "10.0.0.1", roles: ["ingest"], resources: { cpuMillis: 1000, memoryBytes: 1 << 30 }, ttlMs: 60_000 })).ok).toBe(true);
@@ -41,8 +40,8 @@ describe("control-plane restore", () => {
     const commit = results[results.length - 1]!;
     expect(commit).toMatchObject({ ok: true, kind: K.RestoreCommit, value: { restoreId: "r-1", devices: 5, locks: 2 } });
 
-    // Registry and desired config read the same as on the source.
-    for (const cmd of [{ kind: K.DeviceList, limit: 100 }, { kind: K.ConfigGet, deviceId: "dev-1" }, { kind: K.DeviceGet, deviceId: "dev-3" }] as const) {
+    // The registry reads the same as on the source.
+    for (const cmd of [{ kind: K.DeviceList, limit: 100 }, { kind: K.DeviceGet, deviceId: "dev-3" }] as const) {
       expect(target.read(cmd, now)).toEqual(source.read(cmd, now));
     }
     // The backup's lock and the restorer's lock are both live.

@@ -10,11 +10,11 @@ describe("client sessions (exactly-once retries)", () => {
     const again = d.run({ kind: K.LockTryAcquire, name: "L", holder: "A", ttlMs: 100 }, s);
     expect(again).toEqual(first);
     expect(d.sm.read({ kind: K.LockCheckFence, name: "L", token: 1 }).ok).toBe(true);
-    // A config set retried after its success does not fail its own CAS.
+    // A metadata update retried after its success does not fail its own CAS.
     d.ok({ kind: K.DeviceRegister, deviceId: "d", role: "sensor", metadata: {} });
-    const set = { kind: K.ConfigSet, deviceId: "d", config: { a: 1 }, expectedVersion: 0 } as const;
+    const set = { kind: K.DeviceUpdateMetadata, deviceId: "d", metadata: { a: "1" }, expectedRevision: 1 } as const;
     expect(d.run(set, { clientId: "c1", seq: 2 })).toMatchObject({ ok: true });
-    expect(d.run(set, { clientId: "c1", seq: 2 })).toMatchObject({ ok: true, value: { version: 1 } });
+    expect(d.run(set, { clientId: "c1", seq: 2 })).toMatchObject({ ok: true, value: { revision: 2 } });
   });
 
   it("accepts out-of-order seqs within the window; older evicted seqs are stale", () => {

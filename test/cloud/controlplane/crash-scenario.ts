@@ -1,10 +1,11 @@
 // The crash scenario shared by the 3- and 5-node tests: clients read and
-// compare-and-set desired configs while replicas are kill -9'd and restarted
+// compare-and-set device records (metadata at an expected revision) while replicas are kill -9'd and restarted
 // from their data dirs; then the history is checked for linearizability and
 // every acknowledged write is looked for in the final state.
 import { expect } from "vitest";
 import { performance } from "node:perf_hooks";
 import { ControlClient, ControlTimeoutError } from "../../../cloud/controlplane/client";
+import { CommandKind } from "../../../cloud/control";
 import { checkOperations, CheckResult, kvModel, type KvOperation } from "../../../cloud/check/lincheck";
 import type { ProcessCluster } from "../../harness/control-plane";
 import { sleep } from "../../harness/wait";
@@ -19,10 +20,12 @@ interface Worker {
   unknown: Map<string, number>;
 }
 
-function stateOf(r: Awaited<ReturnType<ControlClient["getConfig"]>>): string | null {
-  if (r.ok) return `${r.value.version}:${String(r.value.config["val"])}`;
-  if (r.code === "not-found") return null;
-  throw new Error(`unexpected config.get result ${JSON.stringify(r)}`);
+type DeviceRead = Awaited<ReturnType<ControlClient["getDevice"]>>;
+
+/** A register's state: "<version>:<val>", version = writes = revision - 1 (registration is revision 1); null before the first write. */
+function stateOf(r: DeviceRead): string | null {
+  if (r.ok) return r.value.revision === 1 ? null : `${r.value.revision - 1}:${String(r.value.metadata["val"])}`;
+  throw new Error(`unexpected device.get result ${JSON.stringify(r)}`);
 }
 
 async function runWorker(w: Worker, wid: number, stop: () => boolean): Promise<void> {
@@ -34,7 +37,7 @@ async function runWorker(w: Worker, wid: number, stop: () => boolean): Promise<v
     const t0 = performance.now();
     let read: string | null;
     try {
-      read = stateOf(await w.client.getConfig(key));
+      read = stateOf(await w.client.getDevice(key));
     } catch (err) {
       if (!(err instanceof ControlTimeoutError)) throw err;
       w.history.push({ clientId: wid, input: { op: "get", key }, output: undefined, callTime: t0, returnTime: Number.POSITIVE_INFINITY });
@@ -46,8 +49,8 @@ async function runWorker(w: Worker, wid: number, stop: () => boolean): Promise<v
     const to = `${version + 1}:${val}`;
     const t1 = performance.now();
     try {
-      const r = await w.client.setConfig(key, { val }, version);
-      if (!r.ok && r.code !== "conflict") throw new Error(`unexpected config.set result ${JSON.stringify(r)}`);
+      const r = await w.client.command({ kind: CommandKind.DeviceUpdateMetadata, deviceId: key, metadata: { val }, expectedRevision: version + 1 });
+      if (!r.ok && r.code !== "conflict") throw new Error(`unexpected device.update-metadata result ${JSON.stringify(r)}`);
       w.history.push({ clientId: wid, input: { op: "cas", key, from: read, to }, output: { ok: r.ok }, callTime: t1, returnTime: performance.now() });
       if (r.ok) w.acked.set(key, (w.acked.get(key) ?? 0) + 1);
     } catch (err) {
@@ -79,9 +82,9 @@ async function staleLeaderReads(cluster: ProcessCluster, leader: number, history
   const pinned = new ControlClient(cluster.nc, { timeoutMs: 15_000, attemptTimeoutMs: 15_000 });
   const reads = KEYS.map(async (key) => {
     const t = performance.now();
-    const r = (await pinned.request("config.get", { deviceId: key }, undefined, leader)) as Awaited<ReturnType<ControlClient["getConfig"]>> | { ok: false; code: string };
-    if (!r.ok && r.code !== "not-found") return; // refused (not-leader): no effect to record
-    history.push({ clientId: 1000, input: { op: "get", key }, output: { value: stateOf(r as Awaited<ReturnType<ControlClient["getConfig"]>>) }, callTime: t, returnTime: performance.now() });
+    const r = (await pinned.request("device.get", { deviceId: key }, undefined, leader)) as DeviceRead | { ok: false; code: string };
+    if (!r.ok) return; // refused (not-leader): no effect to record
+    history.push({ clientId: 1000, input: { op: "get", key }, output: { value: stateOf(r as DeviceRead) }, callTime: t, returnTime: performance.now() });
   });
   await sleep(300);
   cluster.resume(leader);
@@ -124,7 +127,7 @@ export async function runCrashScenario(cluster: ProcessCluster, scenario: CrashS
     const history = [...workers.flatMap((w) => w.history), ...pausedReads];
     for (const key of KEYS) {
       const t = performance.now();
-      const final = stateOf(await admin.getConfig(key));
+      const final = stateOf(await admin.getDevice(key));
       history.push({ clientId: 999, input: { op: "get", key }, output: { value: final }, callTime: t, returnTime: performance.now() });
       const acked = workers.reduce((s, w) => s + (w.acked.get(key) ?? 0), 0);
       const unknown = workers.reduce((s, w) => s + (w.unknown.get(key) ?? 0), 0);

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { ControlClient, ControlTimeoutError } from "../../../cloud/controlplane/client";
+import { CommandKind } from "../../../cloud/control";
 import { ControlPlaneLock } from "../../../cloud/lock/control-plane-lock";
 import type { NodeStatus } from "../../../cloud/controlplane/raft-node";
 import { ProcessCluster } from "../../harness/control-plane";
@@ -36,12 +37,13 @@ function startLoad(client: ControlClient, key: string): { stop(): Promise<{ acke
   let unknown = 0;
   const run = (async () => {
     expect((await client.registerDevice(key, "sensor")).ok).toBe(true);
-    let version = 0;
+    // Compare-and-set of the device record's revision (1 after registration): one write per acknowledged update.
+    let revision = 1;
     while (!stopping) {
       try {
-        const r = await client.setConfig(key, { n: version + 1 }, version);
-        if (r.ok) { acked++; version = r.value.version; }
-        else if (r.code === "conflict") version = r.current ?? version; // only after an unknown outcome
+        const r = await client.command({ kind: CommandKind.DeviceUpdateMetadata, deviceId: key, metadata: { n: String(revision) }, expectedRevision: revision });
+        if (r.ok) { acked++; revision = r.value.revision; }
+        else if (r.code === "conflict") revision = r.current ?? revision; // only after an unknown outcome
         else throw new Error(JSON.stringify(r));
       } catch (err) {
         if (!(err instanceof ControlTimeoutError)) throw err;
@@ -101,11 +103,11 @@ describe("membership change and leadership transfer under load", () => {
     await sleep(500);
 
     const { acked, unknown } = await load.stop();
-    const final = await admin.getConfig("load-key");
+    const final = await admin.getDevice("load-key");
     expect(final.ok).toBe(true);
     if (final.ok) {
-      expect(final.value.version).toBeGreaterThanOrEqual(acked);
-      expect(final.value.version).toBeLessThanOrEqual(acked + unknown);
+      expect(final.value.revision - 1).toBeGreaterThanOrEqual(acked);
+      expect(final.value.revision - 1).toBeLessThanOrEqual(acked + unknown);
     }
     console.log(`membership test: ${acked} acknowledged writes, ${unknown} unknown, final voters ${(await voters()).join(",")}`);
     const statuses = await cluster.waitConverged((await admin.status(await cluster.waitLeader())).commit);

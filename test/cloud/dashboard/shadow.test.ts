@@ -51,7 +51,7 @@ describe("device shadow in the dashboard", () => {
     const { status, body } = await getShadow("thermo-9");
     expect(status).toBe(200);
     expect(body.shadow!.desired.fields.setpoint!.siblings.map((s) => s.value).sort()).toEqual([19, 21.5]);
-    expect(body.shadow!.delta).toEqual({ fields: { fan: { value: "auto", context: { "api-a": 1 } } }, conflicts: ["setpoint"] });
+    expect(body.shadow!.delta).toEqual({ fields: { fan: { value: "auto", context: { "api-a": 1 } } }, deleted: {}, conflicts: ["setpoint"] });
     expect((await getShadow("bad id")).status).toBe(400);
     expect((await getShadow("nobody")).body.shadow).toBeNull();
   }, 60_000);

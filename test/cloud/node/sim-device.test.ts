@@ -50,13 +50,14 @@ describe("cloud node with the simulated firmware", () => {
     try {
       dev = await startSimDevice({ deviceId: "sim-act-1", brokerUrl: nats.nodes[0]!.mqttUrl, stateDir: path.join(dir, "sim-act-1"), role: "actuator", heartbeatIntervalMs: 1000 });
       const executions: string[] = [];
-      const configs: number[] = [];
+      const configs: string[] = [];
       dev.on("command", (e) => { if (e.outcome === 0) executions.push(e.commandId); });
-      dev.on("config", (e) => { configs.push(e.version); });
+      dev.on("config", (e) => { configs.push(...e.applied); });
 
       const { command } = await reply;
       expect(command).toMatchObject({ state: "acked", ack: { status: "ok" } });
-      await until("desired config version 1 applied by the device", () => configs.includes(1));
+      await until("the configuration (desired shadow) applied by the device", () => configs.includes("heartbeatIntervalMs"));
+      expect(dev.runtime.cadence.heartbeatIntervalMs).toBe(2000);
       await new Promise((r) => setTimeout(r, 1000));
       expect(executions.filter((id) => id === command.commandId)).toHaveLength(1);
 

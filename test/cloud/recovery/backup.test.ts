@@ -52,7 +52,7 @@ async function seedSource(): Promise<void> {
     const r = await propose({ kind: CommandKind.DeviceRegister, deviceId: `dev-${i}`, role: "sensor", metadata: { room: `r${i % 4}` } });
     expect(r.ok).toBe(true);
   }
-  await propose({ kind: CommandKind.ConfigSet, deviceId: "dev-1", config: { intervalMs: 5000 }, expectedVersion: 0 });
+  await propose({ kind: CommandKind.DeviceUpdateMetadata, deviceId: "dev-1", metadata: { room: "r1", intervalMs: "5000" }, expectedRevision: 1 });
   expect((await new ControlPlaneLock({ propose, ownerId: "node-1" }).acquire("role/scheduler", { ttlMs: 60_000, timeoutMs: 0 })).ok).toBe(true);
 
   const state = await ensureDeviceStateBucket(ncSrc);

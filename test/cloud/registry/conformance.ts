@@ -47,22 +47,11 @@ export function runRegistryConformance(name: string, setup: () => Promise<Regist
       expect(fx.conflicts()).toBeGreaterThan(before);
     });
 
-    it("gives every concurrent desired-config write its own version", async () => {
-      await writers[0]!.register("cfg");
-      const results = await Promise.all(writers.map((w, i) => w.setDesiredConfig("cfg", { sampleIntervalMs: 1000 + i })));
-      const versions = results.map((r) => r.desiredConfig!.version).sort((a, b) => a - b);
-      expect(versions).toEqual(writers.map((_, i) => i + 1));
-      const last = results.find((r) => r.desiredConfig!.version === writers.length)!;
-      expect((await writers[0]!.get("cfg"))!.desiredConfig).toEqual(last.desiredConfig);
-    });
-
     it("lets exactly one of several writers with the same expected revision win", async () => {
       const rec = await writers[0]!.register("guarded");
       const codes = await Promise.all(writers.map((w, i) => codeOf(w.setMetadata("guarded", { owner: `w${i}` }, { expectedRevision: rec.revision }))));
       expect(codes.filter((c) => c === "ok")).toHaveLength(1);
       expect(codes.filter((c) => c === "conflict")).toHaveLength(writers.length - 1);
-      const versions = await Promise.all(writers.map((w) => codeOf(w.setDesiredConfig("guarded", {}, { expectedVersion: 0 }))));
-      expect(versions.filter((c) => c === "ok")).toHaveLength(1);
     });
 
     it("registers a device once when registrations race", async () => {
@@ -71,17 +60,16 @@ export function runRegistryConformance(name: string, setup: () => Promise<Regist
       expect(codes.filter((c) => c === "already_exists")).toHaveLength(writers.length - 1);
     });
 
-    it("keeps the desired config version rising across decommission and re-registration", async () => {
+    it("refuses writes to a decommissioned device until it is registered again", async () => {
       const w = writers[0]!;
       await w.register("cycle");
-      await w.setDesiredConfig("cycle", { heartbeatIntervalMs: 1000, settings: { led: "on" } });
+      await w.setMetadata("cycle", { led: "on" });
       await w.decommission("cycle");
-      expect(await codeOf(w.setDesiredConfig("cycle", {}))).toBe("decommissioned");
+      expect(await codeOf(w.setMetadata("cycle", { led: "off" }))).toBe("decommissioned");
       expect(await codeOf(w.decommission("cycle"))).toBe("decommissioned");
       expect((await w.get("cycle"))!.lifecycle).toBe("decommissioned");
       await w.register("cycle");
-      const rec = await w.setDesiredConfig("cycle", { heartbeatIntervalMs: 2000, settings: { led: "off" } });
-      expect(rec.desiredConfig).toMatchObject({ version: 2, heartbeatIntervalMs: 2000, settings: { led: "off" } });
+      expect((await w.setMetadata("cycle", { led: "off" })).metadata).toEqual({ led: "off" });
     });
 
     it("lists devices in id order, page by page, filtered by lifecycle", async () => {
@@ -102,7 +90,7 @@ export function runRegistryConformance(name: string, setup: () => Promise<Regist
       await expect(writers[0]!.register("no.dots")).rejects.toThrow(/invalid device id/);
       await expect(writers[0]!.register("m", { metadata: { k: "x".repeat(2000) } })).rejects.toThrow(/longer than 1024 bytes/);
       await writers[0]!.register("m2");
-      await expect(writers[0]!.setDesiredConfig("m2", { bogus: 1 } as never)).rejects.toThrow(/unknown config field "bogus"/);
+      await expect(writers[0]!.setMetadata("m2", { "bad key!": "x" })).rejects.toThrow(/metadata key/);
       await expect(writers[0]!.setMetadata("missing", { a: "b" })).rejects.toMatchObject({ code: "not_found" });
     });
   });

@@ -47,7 +47,7 @@ describe("shadow API", () => {
     const g = (await api.call(ApiEndpoint.ShadowGet, { deviceId: id })).shadow;
     expect(g.desired.fields.setpoint!.values.sort()).toEqual([19, 21.5]);
     expect(g.desired.fields.setpoint!.context).toEqual({ "api-shadow-node": 2 });
-    expect(g.delta).toEqual({ fields: {}, conflicts: ["setpoint"] });
+    expect(g.delta).toEqual({ fields: {}, deleted: {}, conflicts: ["setpoint"] });
     expect(g.reported.fields).toEqual({});
 
     // Carol resolves with the context she read.
@@ -71,7 +71,10 @@ describe("shadow API", () => {
 
   it("answers bad requests with API error codes", async () => {
     const code = async (p: Promise<unknown>) => p.then(() => "ok", (e: { code?: string }) => e.code ?? String(e));
-    expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "d1", field: "a.b", value: 1 }))).toBe("bad_request");
+    expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "d1", field: "a b", value: 1 }))).toBe("bad_request");
+    // Cadence fields are configuration: the device's own range check (shared/device-config.ts); dotted names are fine.
+    expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "d1", field: "heartbeatIntervalMs", value: 5 }))).toBe("bad_request");
+    expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "d1", field: "job.x", value: "rules;ch=t;gt=1" }))).toBe("ok");
     expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "d1", field: "a", value: 1, context: { "api-x": -1 } }))).toBe("bad_request");
     expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "d1", field: "a", value: "x".repeat(1100) }))).toBe("too_large");
     expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "d1", field: "a" } as never))).toBe("bad_request");

@@ -62,7 +62,7 @@ describe("shadow loop with the real firmware", () => {
       expect(s1.reported.fields.led!.siblings).toEqual([{ writer: "dev", counter: 1, value: "on" }]);
       // Joined by ingest under the device's key (no api node's key).
       expect(s1.reported.writers).toEqual(["dev"]);
-      expect(s1.delta).toEqual({ fields: {}, conflicts: [] });
+      expect(s1.delta).toEqual({ fields: {}, deleted: {}, conflicts: [] });
 
       // Offline: the operator changes it; the device restarts from its state dir and gets it on Hello.
       await dev.stop();

@@ -7,12 +7,12 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkCausal, type CausalOp } from "../../../cloud/check";
-import { ShadowDoc, ShadowError, ShadowStore, applyShadowReport, defaultShadowLimits, shadowDeltaSets, type FieldView, type ShadowEvent } from "../../../cloud/shadow";
+import { ShadowDoc, ShadowError, ShadowStore, applyShadowReport, defaultShadowLimits, shadowDeltaSets, type FieldView, type ShadowEvent, type ShadowFields } from "../../../cloud/shadow";
 import { DeviceEvent, deviceEventSubject } from "../../../cloud/subjects";
 import { contextJoin, type DvvContext, type DvvSet } from "../../../shared/clock/dvv";
 import { fieldsFromWire, fieldsToWire } from "../../../shared/clock/dvv-wire";
 import { createDesiredConfig, createEnvelope, createHeartbeat, decodeEnvelope, encodeEnvelope } from "../../../shared/proto/xsfleet.gen";
-import { ShadowReplica, deltaFromSets } from "../../../firmware/device/shadow";
+import { ShadowReplica, deltaFromSets, type ShadowDeltaField } from "../../../firmware/device/shadow";
 import { startNats, type NatsCluster } from "../../harness/nats";
 import { until } from "../../harness/wait";
 
@@ -43,6 +43,37 @@ async function readEverywhere(deviceId: string, doc: ShadowDoc, field: string): 
 }
 
 describe("device shadow on a 3-node cluster", () => {
+  it("a multi-field write is one revision and one event; its guard sees the joined document and may refuse it (the edge scheduler's fence)", async () => {
+    const id = "shadow-multi";
+    const events: ShadowEvent[] = [];
+    const sub = conns[2]!.subscribe(deviceEventSubject(id, DeviceEvent.Shadow), { callback: (_e, m) => { events.push(m.json<ShadowEvent>()); } });
+    await conns[2]!.flush();
+    await A.put(id, ShadowDoc.Desired, "api-A", "job.old", "rules;ch=t;gt=1", {});
+    const seen: string[][] = [];
+    // Two processes writing as one writer id ("edge"): their writes serialize on the key <id>.desired.edge.
+    const w = await A.write(id, ShadowDoc.Desired, "edge", [
+      { field: "job.agg-1", value: "aggregate;w=5000" }, { field: "job.old", deleted: true }, { field: "edge.fence", value: "7" },
+    ], { actor: "sched-1", guard: (f) => { seen.push(Object.keys(f).sort()); } });
+    expect(w.op).toMatchObject({ kind: "write", fields: ["job.agg-1", "job.old", "edge.fence"], actor: "sched-1" });
+    expect(w.fields!["job.agg-1"]!.values).toEqual(["aggregate;w=5000"]);
+    expect(w.fields!["job.old"]!.values).toEqual([]); // the default context is the one read: the api's value is gone too
+    expect(seen).toEqual([["job.old"]]);
+    const fenceOf = (f: ShadowFields) => Math.max(0, ...(f["edge.fence"]?.siblings ?? []).map((x) => Number(JSON.parse(x.value))));
+    const stale = (token: number) => (f: ShadowFields) => { if (fenceOf(f) > token) throw new Error(`stale token ${token}`); };
+    await expect(B.write(id, ShadowDoc.Desired, "edge", [{ field: "job.agg-1", deleted: true }, { field: "edge.fence", value: "3" }], { guard: stale(3) }))
+      .rejects.toThrow(/stale token 3/);
+    const after = await R.fields(id, ShadowDoc.Desired);
+    expect(after["job.agg-1"]!.siblings.map((x) => x.value)).toEqual(['"aggregate;w=5000"']);
+    await B.write(id, ShadowDoc.Desired, "edge", [{ field: "job.agg-1", deleted: true }, { field: "edge.fence", value: "9" }], { guard: stale(9) });
+    expect(fenceOf(await R.fields(id, ShadowDoc.Desired))).toBe(9);
+    await until("three shadow events (put, write, write)", () => events.length >= 3);
+    expect(events.map((e) => [e.writer, e.op.kind])).toEqual([["api-A", "put"], ["edge", "write"], ["edge", "write"]]);
+    // Bad writes are refused before any I/O.
+    await expect(A.write(id, ShadowDoc.Desired, "edge", [])).rejects.toMatchObject({ code: "invalid" });
+    await expect(A.write(id, ShadowDoc.Desired, "edge", [{ field: "a", value: 1 }, { field: "a", deleted: true }])).rejects.toMatchObject({ code: "invalid" });
+    sub.unsubscribe();
+  });
+
   it("two cloud writers writing one field concurrently converge to the same siblings on every read; a write with the context read resolves them", async () => {
     const id = "shadow-conc";
     for (let round = 0; round < 10; round++) {
@@ -76,7 +107,7 @@ describe("device shadow on a 3-node cluster", () => {
     expect(v.delta.fields.mode).toBeUndefined();
     for (let i = 2; i < defaultShadowLimits.siblingsMax; i++) await A.put(id, ShadowDoc.Desired, "api-A", "mode", `m${i}`, {});
     await expect(A.put(id, ShadowDoc.Desired, "api-A", "mode", "one-too-many", {})).rejects.toMatchObject({ code: "conflict" });
-    await expect(A.put(id, ShadowDoc.Desired, "api-A", "bad.name", 1, {})).rejects.toBeInstanceOf(ShadowError);
+    await expect(A.put(id, ShadowDoc.Desired, "api-A", "bad name", 1, {})).rejects.toBeInstanceOf(ShadowError);
     await expect(A.put(id, ShadowDoc.Desired, "api-A", "big", "x".repeat(2000), {})).rejects.toMatchObject({ code: "too_large" });
     await expect(A.merge(id, ShadowDoc.Reported, "dev", { t: { siblings: [{ writer: "dev", counter: 3, value: "1" }], context: { dev: 2 } } })).rejects.toMatchObject({ code: "invalid" });
     await expect(applyShadowReport(A, id, { fields: [{ name: "t", values: [{ writer: "dev", counter: 1, valueJson: "not json" }], context: [{ writer: "dev", counter: 1 }] }] })).rejects.toMatchObject({ code: "invalid" });
@@ -123,7 +154,7 @@ describe("device shadow on a 3-node cluster", () => {
     dev.applyDelta(await downlink(id));
     await uplink(B, id, dev.report());
     for (const r of await readEverywhere(id, ShadowDoc.Reported, "setpoint")) expect(r.map((s) => s.split("=")[1])).toEqual(["21.5"]);
-    expect((await R.get(id)).delta).toEqual({ fields: {}, conflicts: [] });
+    expect((await R.get(id)).delta).toEqual({ fields: {}, deleted: {}, conflicts: [] });
 
     // History keeps every stored operation; events announced each change (the stale report changed nothing).
     const h = await R.history(id, ShadowDoc.Reported);
@@ -239,7 +270,7 @@ describe("device shadow on a 3-node cluster", () => {
 });
 
 /** Cloud → device through the wire: the delta as DesiredConfig.shadow_delta in an Envelope, decoded as the device does. */
-async function downlink(id: string): Promise<Record<string, { valueText: string }>> {
+async function downlink(id: string): Promise<Record<string, ShadowDeltaField>> {
   const { sets } = shadowDeltaSets(await R.fields(id, ShadowDoc.Desired), await R.fields(id, ShadowDoc.Reported));
   const bytes = encodeEnvelope(createEnvelope({ deviceId: id, config: createDesiredConfig({ version: 1, shadowDelta: { fields: fieldsToWire(sets) } }) }));
   const got = decodeEnvelope(bytes).config!.shadowDelta!;

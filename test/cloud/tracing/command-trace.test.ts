@@ -120,7 +120,7 @@ describe("command round trip as one trace", () => {
     expect(recorded[0]!.attributes[Attr.CommandId]).toBe(command.commandId);
   });
 
-  it("a desired-config write is a Raft proposal span inside the API call, and its push carries the call's trace to the device", async () => {
+  it("a configuration write (the desired shadow) checks the registry through Raft inside the API call; its delta reaches the device's cfg subject", async () => {
     const deviceId = "trace-act-1";
     const api = new ApiClient(nc);
     const pushes: Envelope[] = [];
@@ -131,20 +131,20 @@ describe("command round trip as one trace", () => {
     await context.with(trace.setSpan(context.active(), root), () => api.setConfig(deviceId, { heartbeatIntervalMs: 3000 }));
     root.end();
     const traceId = root.spanContext().traceId;
-    const push = await waitFor("the config push", () => pushes.find((e) => e.config !== undefined));
-    expect(push.traceparent.split("-")[1]).toBe(traceId);
+    // Pushed by the ShadowDeltaPusher on the shadow event (its own work: a new trace, not the call's).
+    const push = await waitFor("the delta push", () => pushes.find((e) => e.config?.shadowDelta?.fields.some((f) => f.name === "heartbeatIntervalMs")));
+    expect(push.config!.version).toBe(0);
     const apiSpan = await waitFor("the api span of the config call", async () => {
       await flushAll();
       return collector.spans.find((s) => s.traceId === traceId && s.name.startsWith(SpanName.ApiPrefix));
     });
-    expect(push.traceparent.split("-")[2]).toBe(apiSpan.spanId);
-    // The desired config is a write through the Raft log: its proposal is a client span inside the API call.
-    const proposal = await waitFor("the Raft proposal span", async () => {
+    // The device must be registered and active: a read of the registry through the Raft control plane, a client span inside the API call.
+    const read = await waitFor("the registry read span", async () => {
       await flushAll();
-      return collector.spans.find((s) => s.traceId === traceId && s.name === `${SpanName.ControlPrefix}config.set`);
+      return collector.spans.find((s) => s.traceId === traceId && s.name === `${SpanName.ControlPrefix}device.get`);
     });
-    expect(proposal.parentSpanId).toBe(apiSpan.spanId);
-    expect(proposal.kind).toBe(3);
-    expect(proposal.attributes[Attr.ControlEndpoint]).toBe("config.set");
+    expect(read.parentSpanId).toBe(apiSpan.spanId);
+    expect(read.kind).toBe(3);
+    expect(read.attributes[Attr.ControlEndpoint]).toBe("device.get");
   });
 });

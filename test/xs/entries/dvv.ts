@@ -80,8 +80,12 @@ export default function run(input: DvvInput) {
   }
   dev.absorb(all.siblings.length ? { led: all } : {});
   const malformed = dev.applyWireDelta({ fields: [{ name: "x", values: [{ writer: "w", counter: 2, valueJson: "1" }], context: [] }] });
+  // A desired field deleted: the empty set removes the reported field; the report carries the deletion.
+  const spSet = dvvPut(dvvEmpty(), "21.5", {}, "api-2").set;
+  const removed = dev.applyWireDelta({ fields: fieldsToWire({ sp: { siblings: [], context: spSet.context } }) });
+  const removal = dev.heartbeatReport();
   return {
-    device: { applied, beats, led: dev.values("led"), malformed },
+    device: { applied, beats, led: dev.values("led"), malformed, removed, sp: dev.values("sp"), removal: removal ? toHex(encodeShadowReport(removal)) : "-" },
     wireHex: toHex(bytes),
     wireRoundTrip,
     replicas: replicas.map(show),
