@@ -386,7 +386,7 @@ async function main(): Promise<void> {
       results.push(r);
     }
     const st = role.stats();
-    console.log(`  duplicates ${st.duplicates}, dead letters ${st.deadLetters}, foreign writes ${st.foreignWrites}, batch failures ${st.batchFailures}, history records ${st.historyPublished}, out ${st.outPublished}`);
+    console.log(`  duplicates ${st.duplicates}, dead letters ${st.deadLetters}, foreign writes ${st.foreignWrites}, batch failures ${st.batchFailures}, history records ${st.historyPublished} (${st.compression.historyCompressed} compressed, ${fmtInt(st.compression.historyRawBytes)} B → ${fmtInt(st.compression.historyStoredBytes)} B stored), out ${st.outPublished}`);
 
     console.log("");
     console.log(`ingest vs raw JetStream, medians of ${o.reps} interleaved rounds (points = rows × ${channels.length} channels):`);
