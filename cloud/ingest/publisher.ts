@@ -105,7 +105,7 @@ export class Publisher implements OutputPort {
     if (history === "batch") {
       // Stored as is, never compressed: the record is the device's range-coded
       // batch (shared/codec) in an envelope, which zstd shrank by 0.3 % in
-      // bench:ingest at ~5 % of the ingest process's CPU.
+      // bench:ingest at 2-5 % of the ingest process's CPU.
       const data = encodeHistoryBatch(o.seq, o.deviceTimeMs, o.raw);
       this.compressionStats.historyRawBytes += data.byteLength;
       this.compressionStats.historyStoredBytes += data.byteLength;
