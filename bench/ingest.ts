@@ -14,6 +14,7 @@
 // measured in the same minute is what compares).
 //
 //   npm run bench:ingest [-- --points 32 --devices 40 --messages 300 --reps 3 --pool 8
+//                           --batch 256 --prefetch 1024 --ackpending 8192
 //                           --layout batch|channel --out --no-history --profile DIR]
 // --points picks one shape; --profile writes a CPU profile of the last ingest
 // phase of each shape (this process: the ingest role and the raw publisher's
@@ -54,6 +55,10 @@ interface Options {
   inflight: number;
   /** NATS connections of the ingest node (and of the raw baseline). */
   pool: number;
+  /** Ingest consumer settings (IngestConfig batchMax, prefetchMax, maxAckPending). */
+  batch: number;
+  prefetch: number;
+  ackpending: number;
   /** Publisher only: device id prefix and total paced rate (msg/s, 0 = as fast as possible). */
   prefix: string;
   rate: number;
@@ -71,7 +76,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    devices: 40, messages: 300, points: 32, inflight: 16, pool: 8, prefix: "bench-", rate: 0, history: true, out: false, layout: "batch",
+    devices: 40, messages: 300, points: 32, inflight: 16, pool: 8, batch: 256, prefetch: 1024, ackpending: 8192, prefix: "bench-", rate: 0, history: true, out: false, layout: "batch",
     reps: 3, profile: null, pointsGiven: false, messagesGiven: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -275,7 +280,7 @@ async function main(): Promise<void> {
 
   console.log(describeMachine());
   console.log(`workload: ${o.devices} devices, ${o.inflight} in flight each (MQTT QoS 1), room-climate batches of ${channels.length} channels; ` +
-    `history ${o.history ? o.layout : "off"}, out JSON ${o.out ? "on (XSF_OUT)" : "off"}; ingest pool ${o.pool} connections; ${o.reps} rounds per shape (raw, ingest interleaved)`);
+    `history ${o.history ? o.layout : "off"}, out JSON ${o.out ? "on (XSF_OUT)" : "off"}; ingest pool ${o.pool} connections, batchMax ${o.batch}, prefetchMax ${o.prefetch}, maxAckPending ${o.ackpending}; ${o.reps} rounds per shape (raw, ingest interleaved)`);
   console.log(`a point is one (time, value) of one channel: a ${shapes[0]}-row batch of ${channels.length} channels holds ${shapes[0]! * channels.length} points`);
   if (o.profile) mkdirSync(o.profile, { recursive: true });
 
@@ -287,7 +292,7 @@ async function main(): Promise<void> {
     const phases = new Map<string, { latencies: number[]; rows: number; target: number; doneAt: number; done: () => void }>();
     const role = await startIngestRole({
       nc, nodeId: "bench", log: createLogger({ level: "warn" }), control: localProposer(new ControlStateMachine()), admission: admitAllDevices,
-      config: { history: o.history, historyLayout: o.layout, out: o.out, batchMax: 256, prefetchMax: 1024, maxAckPending: 8192, ...benchRateLimit },
+      config: { history: o.history, historyLayout: o.layout, out: o.out, batchMax: o.batch, prefetchMax: o.prefetch, maxAckPending: o.ackpending, ...benchRateLimit },
       onTelemetryApplied: (id, _seq, deviceTimeMs, n) => {
         const ph = phases.get(id.slice(0, id.indexOf("-") + 1));
         if (!ph) return;
@@ -325,7 +330,18 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const cpu0 = { ingest: selfCpuMs(), server: procCpuMs(serverPid), publisher: procCpuMs(child.pid) };
       child.stdin!.write("go\n");
-      const progress = setInterval(() => process.stderr.write(`\r  ${prefix} ingest: ${fmtInt(ph.rows)} / ${fmtInt(ph.target)} rows`), 500);
+      // Also done once every message is accounted for as applied or duplicate:
+      // a CAS that timed out at the client but was stored makes its messages
+      // duplicates on retry, and their rows never reach onTelemetryApplied.
+      const settled0 = role.stats();
+      const progress = setInterval(() => {
+        process.stderr.write(`\r  ${prefix} ingest: ${fmtInt(ph.rows)} / ${fmtInt(ph.target)} rows`);
+        const st = role.stats();
+        if (ph.doneAt === 0 && st.applied + st.duplicates - settled0.applied - settled0.duplicates >= o.devices * messages) {
+          ph.doneAt = performance.now();
+          ph.done();
+        }
+      }, 500);
       const timeout = setTimeout(done, 300_000);
       await finished;
       const cpu = { ingest: selfCpuMs() - cpu0.ingest, server: procCpuMs(serverPid) - cpu0.server, publisher: procCpuMs(child.pid) - cpu0.publisher };
@@ -386,7 +402,7 @@ async function main(): Promise<void> {
       results.push(r);
     }
     const st = role.stats();
-    console.log(`  duplicates ${st.duplicates}, dead letters ${st.deadLetters}, foreign writes ${st.foreignWrites}, batch failures ${st.batchFailures}, history records ${st.historyPublished}, out ${st.outPublished}`);
+    console.log(`  duplicates ${st.duplicates}, dead letters ${st.deadLetters}, foreign writes ${st.foreignWrites}, batch failures ${st.batchFailures}, history records ${st.historyPublished} (${st.compression.historyCompressed} compressed, ${fmtInt(st.compression.historyRawBytes)} B → ${fmtInt(st.compression.historyStoredBytes)} B stored), out ${st.outPublished}`);
 
     console.log("");
     console.log(`ingest vs raw JetStream, medians of ${o.reps} interleaved rounds (points = rows × ${channels.length} channels):`);

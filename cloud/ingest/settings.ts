@@ -86,7 +86,7 @@ export interface IngestConfig {
   outDurable: boolean;
   /** Newest protobuf schema_version accepted. */
   schemaVersionMax: number;
-  /** Codec of history records (docs/data-plane.md "Compression"); "none" = off. */
+  /** Codec of channel-layout history records (docs/data-plane.md "Compression"); "none" = off. Batch-layout records are range-coded already and stored as they are. */
   historyCodec: CodecChoice;
   /** History records smaller than this are stored uncompressed. */
   historyCompressMinBytes: number;

@@ -6,7 +6,7 @@
 // every field that travels on from a device (into a NATS header, JSON, KV or
 // a subject) is validated here (checkFields), the trace context per W3C
 // trace-context level 1 (shared/trace-context.ts).
-import { decodeBatch } from "../../shared/codec/batch";
+import { BatchDecoder } from "../../shared/codec/batch";
 import { CodecError, CodecErrorReason } from "../../shared/codec/errors";
 import { GCounter } from "../../shared/crdt/gcounter";
 import { PNCounter } from "../../shared/crdt/pncounter";
@@ -241,6 +241,11 @@ export function decodeDeviceMessage(subject: string, data: Uint8Array, cfg: Deco
 
 export type Result<T> = { ok: true; value: T } | { ok: false; reason: DlqReason; detail: string };
 
+/** One decoder for every telemetry payload this process decodes: its models
+ *  are reset in place per batch instead of allocated (28 KB per 4-channel
+ *  batch otherwise). Decoding is synchronous, so sharing it is safe. */
+const telemetryDecoder = new BatchDecoder();
+
 /** Decodes a wire TelemetryBatch (encoding, codec payload, channel names) with limits. */
 export function decodeTelemetry(tb: TelemetryBatch, cfg: Pick<DecodeConfig, "pointsPerBatchMax" | "channelsMax">): Result<DecodedTelemetry> {
   if (tb.encoding !== Encoding.ENCODING_XSF_TS1) {
@@ -254,7 +259,7 @@ export function decodeTelemetry(tb: TelemetryBatch, cfg: Pick<DecodeConfig, "poi
   }
   let batch;
   try {
-    batch = decodeBatch(tb.payload, { pointsMax: cfg.pointsPerBatchMax, channelsMax: cfg.channelsMax });
+    batch = telemetryDecoder.decode(tb.payload, { pointsMax: cfg.pointsPerBatchMax, channelsMax: cfg.channelsMax });
   } catch (err) {
     if (err instanceof CodecError) {
       const reason = err.reason === CodecErrorReason.LimitExceeded ? DlqReason.LimitExceeded

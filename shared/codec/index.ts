@@ -1,6 +1,7 @@
 // Telemetry time-series codec: public surface for firmware and cloud.
 export { CodecError, CodecErrorReason } from "./errors";
 export {
+  BatchDecoder,
   decodeBatch,
   decodeSeries,
   defaultCodecLimits,

@@ -9,7 +9,7 @@
 import { zigzag } from "./bits";
 import { CodecError, CodecErrorReason } from "./errors";
 import { QuantumPlan, QuantumSearch, quantumMax } from "./quantum";
-import { contexts, CostMeter, IntModel, newProbs, type BitSink, type RangeDecoder, type RangeEncoder } from "./range";
+import { contexts, CostMeter, IntModel, newProbs, probInit, type BitSink, type RangeDecoder, type RangeEncoder } from "./range";
 
 export const blockPointsMax = 128;
 /** Timestamps are integers with |t| < 2^50 ms, so Δ-of-Δ stays below 2^52. */
@@ -49,6 +49,18 @@ class TimeModels {
   prevR = 0;
   /** q = 0: no Quantum block yet. */
   readonly last: QuantumState = { q: 0, o: 0, mBase: 0, rBase: 0 };
+
+  /** Back to the state of fresh models (a reused decoder's next batch). */
+  reset(): void {
+    this.all.fill(probInit);
+    this.prevM = 0;
+    this.prevR = 0;
+    const last = this.last;
+    last.q = 0;
+    last.o = 0;
+    last.mBase = 0;
+    last.rBase = 0;
+  }
 }
 
 export class TimeEncoder {
@@ -194,6 +206,13 @@ export class TimeDecoder {
 
   constructor(firstT: number) {
     this.prevT = firstT;
+  }
+
+  /** Starts a new batch as a fresh decoder would (reuses the models' memory). */
+  reset(firstT: number): void {
+    this.prevT = firstT;
+    this.prevDelta = 0;
+    this.models.reset();
   }
 
   /** Decodes n timestamps into out[start..start+n). */

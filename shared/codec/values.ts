@@ -10,7 +10,7 @@
 //    and the delta. Sensors flicker between adjacent ADC levels.
 import { CodecError, CodecErrorReason } from "./errors";
 import { QuantumPlan, QuantumSearch, quantumMax } from "./quantum";
-import { contexts, CostMeter, IntModel, newProbs, type BitSink, type RangeDecoder, type RangeEncoder } from "./range";
+import { contexts, CostMeter, IntModel, newProbs, probInit, type BitSink, type RangeDecoder, type RangeEncoder } from "./range";
 import { quantizedAbsMax } from "./resolution";
 import { blockPointsMax } from "./time";
 
@@ -28,6 +28,12 @@ class RecentValues {
   count = 0;
 
   constructor(first: number) {
+    this.v[0] = first;
+    this.count = 1;
+  }
+
+  /** As constructed with `first` (entries past count are never read). */
+  reset(first: number): void {
     this.v[0] = first;
     this.count = 1;
   }
@@ -62,6 +68,12 @@ class ValueModels {
 
   constructor(first: number) {
     this.recent = new RecentValues(first);
+  }
+
+  /** Back to the state of fresh models (a reused decoder's next batch). */
+  reset(first: number): void {
+    this.all.fill(probInit);
+    this.recent.reset(first);
   }
 
   encodeIndex(e: BitSink, j: number): void {
@@ -185,6 +197,13 @@ export class ValueDecoder {
   constructor(first: number) {
     this.prev = first;
     this.models = new ValueModels(first);
+  }
+
+  /** Starts a new batch as a fresh decoder would (reuses the models' memory). */
+  reset(first: number): void {
+    this.prev = first;
+    this.lastDelta = 0;
+    this.models.reset(first);
   }
 
   /** Decodes n quantised values into out[start..start+n). */

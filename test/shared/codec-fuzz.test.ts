@@ -3,7 +3,7 @@
 // bounded result or throw CodecError — never another error, never a hang.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CodecError, decodeBatch, decodeGorilla, Encoding, encodeBatch, encodeGorilla, formatVersion, formatVersionV1 } from "../../shared/codec/index";
+import { BatchDecoder, CodecError, decodeBatch, decodeGorilla, Encoding, encodeBatch, encodeGorilla, formatVersion, formatVersionV1 } from "../../shared/codec/index";
 
 const limits = { pointsMax: 512, channelsMax: 4 };
 
@@ -120,5 +120,32 @@ describe("decoder fuzzing", () => {
         expect(() => (bytes[1] === Encoding.Gorilla ? decodeGorilla(cut) : decodeBatch(cut))).toThrow(CodecError);
       }
     }
+  });
+
+  it("a reused BatchDecoder decodes exactly as a fresh decoder, also after inputs that failed mid-way", () => {
+    // One decoder for the whole run, as the cloud keeps one: its models are
+    // reset in place, so no state of a previous (or failed) batch may leak.
+    const reused = new BatchDecoder();
+    const run = (d: (b: Uint8Array) => unknown, bytes: Uint8Array): unknown => {
+      try {
+        return d(bytes);
+      } catch (e) {
+        if (e instanceof CodecError) return { error: e.reason, message: e.message };
+        throw e;
+      }
+    };
+    let decoded = 0;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(validArb, fc.option(mutationArb)), { minLength: 1, maxLength: 6 }), (inputs) => {
+        for (const [{ adaptive }, mutations] of inputs) {
+          const bytes = mutations ? mutate(adaptive, mutations) : adaptive;
+          const fresh = run((b) => decodeBatch(b, limits), bytes);
+          expect(run((b) => reused.decode(b, limits), bytes)).toEqual(fresh);
+          if (!("error" in (fresh as object))) decoded++;
+        }
+      }),
+      { numRuns: 150 },
+    );
+    expect(decoded).toBeGreaterThan(0);
   });
 });

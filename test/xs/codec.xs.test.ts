@@ -30,6 +30,7 @@ interface XsOut {
   bytes: number[];
   gorilla: number[];
   decoded: TelemetryBatch;
+  reusedDecoded: TelemetryBatch;
   gorillaDecoded: { timestampsMs: number[]; values: number[] };
 }
 
@@ -41,6 +42,7 @@ describe("telemetry codec on XS", () => {
       const batch = batches[i]!;
       expect(run.result.bytes).toEqual(Array.from(encodeBatch(batch)));
       expect(run.result.decoded).toEqual(batch);
+      expect(run.result.reusedDecoded).toEqual(batch);
       const values = batch.channels[0]!.values;
       expect(run.result.gorilla).toEqual(Array.from(encodeGorilla({ t0Ms: batch.t0Ms, timestampsMs: batch.timestampsMs, values })));
       expect(run.result.gorillaDecoded).toEqual({ timestampsMs: batch.timestampsMs, values });
