@@ -4,10 +4,12 @@
 // are written in one compare-and-set of this node's writer key
 // (`api-<nodeId>`, as shadow.put). Delivery is the ShadowDeltaPusher's: it
 // pushes on the shadow event and again on the device's Hello.
+import { context as otelContext } from "@opentelemetry/api";
 import { type DvvContext } from "../../shared/clock/dvv";
 import { checkConfigField, configFieldPattern } from "../../shared/device-config";
 import { DeviceLifecycle, type DeviceRegistry } from "../registry";
 import { apiShadowWriter, ShadowDoc, type ShadowChange, type ShadowStore } from "../shadow";
+import { traceparentOf } from "../tracing";
 import { ApiEndpoint, ApiError, type ConfigSetReply } from "./types";
 import { deviceIdField, objectField, onlyFields, type Body } from "./validate";
 
@@ -28,7 +30,8 @@ export function registerConfigEndpoint(
     const device = await registry.get(deviceId);
     if (!device) throw new ApiError("not_found", `device ${deviceId} is not registered`);
     if (device.lifecycle !== DeviceLifecycle.Registered) throw new ApiError("decommissioned", `device ${deviceId} is decommissioned; register it again first`);
-    const r = await shadow.write(deviceId, ShadowDoc.Desired, writer, changes, { actor: "devices.config.set" });
+    // The delta push continues this call's trace (the pusher reads it from the shadow event).
+    const r = await shadow.write(deviceId, ShadowDoc.Desired, writer, changes, { actor: "devices.config.set", traceparent: traceparentOf(otelContext.active()) });
     const view = await shadow.get(deviceId);
     return { deviceId, op: r.op, fields: r.fields ?? {}, delta: view.delta };
   });

@@ -2,7 +2,9 @@
 // context, delete with context, history. Only the desired document is
 // written here (the device writes its reported document through ingest);
 // this node issues dots as `api-<nodeId>` (cloud/shadow writer ids).
+import { context as otelContext } from "@opentelemetry/api";
 import { checkConfigField, isCadenceField } from "../../shared/device-config";
+import { traceparentOf } from "../tracing";
 import { apiShadowWriter, ShadowDoc, ShadowError, shadowDocs, type ShadowStore } from "../shadow";
 import {
   ApiEndpoint, ApiError, type ApiErrorCode, type ShadowGetReply, type ShadowHistoryReply, type ShadowWriteReply,
@@ -35,7 +37,7 @@ export function registerShadowEndpoints(shadow: ShadowStore | undefined, nodeId:
     // A cadence field is configuration the device applies: refused here with the device's own rules (shared/device-config.ts).
     const bad = isCadenceField(field) ? checkConfigField(field, JSON.stringify(b.value) ?? "") : undefined;
     if (bad !== undefined) throw new ApiError("bad_request", `field ${bad}`);
-    const r = await store().put(deviceId, ShadowDoc.Desired, writer, field, b.value, context, actor);
+    const r = await store().put(deviceId, ShadowDoc.Desired, writer, field, b.value, context, actor, traceparentOf(otelContext.active()));
     return { deviceId, doc: r.doc, op: r.op, field: r.field! };
   });
 
@@ -46,7 +48,7 @@ export function registerShadowEndpoints(shadow: ShadowStore | undefined, nodeId:
     // Required: a delete without a context would remove nothing.
     const context = objectField(b, "context", true) as Record<string, number>;
     const actor = stringField(b, "actor", { bytesMax: 64, pattern: actorPattern });
-    const r = await store().delete(deviceId, ShadowDoc.Desired, writer, field, context, actor);
+    const r = await store().delete(deviceId, ShadowDoc.Desired, writer, field, context, actor, traceparentOf(otelContext.active()));
     return { deviceId, doc: r.doc, op: r.op, field: r.field! };
   });
 

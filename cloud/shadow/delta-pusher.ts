@@ -16,6 +16,7 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { fieldsToWire } from "../../shared/clock/dvv-wire";
 import { createDesiredConfig, createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
 import { Downlink, Uplink, parseDeviceAddress } from "../../shared/topics";
+import { normalizeTraceparent } from "../../shared/trace-context";
 import { isOnlineSignal } from "../records";
 import { DeviceEvent, allDevicesSubject, allRoutesOfUplinks, deviceEventSubject, deviceSubject } from "../subjects";
 import { shadowDeltaSets } from "./document";
@@ -27,9 +28,10 @@ const inflightMax = 64;
 
 export interface ShadowPusherStats { pushed: number; empty: number; dropped: number; errors: number }
 
-export function shadowDeltaEnvelope(deviceId: string, sets: Parameters<typeof fieldsToWire>[0], nowMs: number): Uint8Array {
+/** `traceparent`: the trace the push continues (the change's writer), "" for none. */
+export function shadowDeltaEnvelope(deviceId: string, sets: Parameters<typeof fieldsToWire>[0], nowMs: number, traceparent = ""): Uint8Array {
   return encodeEnvelope(createEnvelope({
-    schemaVersion, deviceId, deviceTimeMs: nowMs,
+    schemaVersion, deviceId, deviceTimeMs: nowMs, traceparent,
     config: createDesiredConfig({ version: 0, shadowDelta: { fields: fieldsToWire(sets) } }),
   }));
 }
@@ -50,14 +52,14 @@ export class ShadowDeltaPusher {
   }
 
   /** Computes and publishes the device's delta now; false when there is nothing to send. */
-  async push(deviceId: string): Promise<boolean> {
+  async push(deviceId: string, traceparent = ""): Promise<boolean> {
     const [desired, reported] = await Promise.all([this.#store.fields(deviceId, ShadowDoc.Desired), this.#store.fields(deviceId, ShadowDoc.Reported)]);
     const { sets } = shadowDeltaSets(desired, reported);
     if (Object.keys(sets).length === 0) {
       this.stats.empty++;
       return false;
     }
-    this.#nc.publish(deviceSubject(deviceId, Downlink.Config), shadowDeltaEnvelope(deviceId, sets, Date.now()));
+    this.#nc.publish(deviceSubject(deviceId, Downlink.Config), shadowDeltaEnvelope(deviceId, sets, Date.now(), traceparent));
     this.stats.pushed++;
     return true;
   }
@@ -66,31 +68,38 @@ export class ShadowDeltaPusher {
     const shadowEvents = this.#nc.subscribe(deviceEventSubject("*", DeviceEvent.Shadow), { queue: shadowPushQueueGroup });
     this.#subs.push(shadowEvents);
     // Desired and reported changes: either may open a delta (an empty one publishes nothing).
-    this.#loops.push(this.#consume(shadowEvents, (m) => m.json<ShadowEvent>().deviceId));
+    this.#loops.push(this.#consume(shadowEvents, (m) => {
+      const ev = m.json<ShadowEvent>();
+      // Bounded and checked: only a well-formed traceparent travels on to the device.
+      return { deviceId: ev.deviceId, traceparent: typeof ev.traceparent === "string" ? normalizeTraceparent(ev.traceparent) ?? "" : "" };
+    }));
     // Mapped into partitions by the broker, or as sent on an unmapped one (wills in operator mode).
     for (const subject of allRoutesOfUplinks([Uplink.Hello, Uplink.Status])) {
       const sub = this.#nc.subscribe(subject, { queue: shadowPushQueueGroup });
       this.#subs.push(sub);
-      this.#loops.push(this.#consume(sub, (m) => (isOnlineSignal(m.data) ? parseDeviceAddress(m.subject)?.deviceId ?? null : null)));
+      this.#loops.push(this.#consume(sub, (m) => {
+        const deviceId = isOnlineSignal(m.data) ? parseDeviceAddress(m.subject)?.deviceId : undefined;
+        return deviceId ? { deviceId, traceparent: "" } : null;
+      }));
     }
   }
 
-  async #consume(sub: Subscription, deviceOf: (m: { data: Uint8Array; subject: string; json<T>(): T }) => string | null): Promise<void> {
+  async #consume(sub: Subscription, signalOf: (m: { data: Uint8Array; subject: string; json<T>(): T }) => { deviceId: string; traceparent: string } | null): Promise<void> {
     for await (const m of sub) {
-      let deviceId: string | null;
+      let signal: { deviceId: string; traceparent: string } | null;
       try {
-        deviceId = deviceOf(m);
+        signal = signalOf(m);
       } catch {
-        deviceId = null; // a malformed event: nothing to push
+        signal = null; // a malformed event: nothing to push
       }
-      if (!deviceId) continue;
+      if (!signal || typeof signal.deviceId !== "string") continue;
       if (this.#inflight >= inflightMax) {
         this.stats.dropped++;
         continue;
       }
       this.#inflight++;
-      const id = deviceId;
-      void this.push(id)
+      const id = signal.deviceId;
+      void this.push(id, signal.traceparent)
         .catch((e: unknown) => { this.stats.errors++; this.#onError(id, e); })
         .finally(() => { this.#inflight--; });
     }

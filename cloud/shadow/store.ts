@@ -97,6 +97,8 @@ export interface ShadowStoreOptions {
 export interface ShadowWriteOptions {
   /** Who asked (informational, kept in the history). */
   actor?: string;
+  /** The caller's W3C traceparent: carried by the change's event, so the delta push joins the caller's trace. */
+  traceparent?: string;
   /** Sees the joined document before the write, on every compare-and-set
    *  attempt (a retry re-reads); throws to refuse the write (the edge
    *  scheduler's fence: docs/shadow.md, "Configuration"). */
@@ -166,13 +168,13 @@ export class ShadowStore {
   }
 
   /** Writes one field after a read that returned `context` ({} = a blind write: kept beside everything). */
-  async put(deviceId: string, doc: ShadowDoc, writer: string, field: string, value: unknown, context: DvvContext, actor?: string): Promise<ShadowWriteResult> {
-    return this.write(deviceId, doc, writer, [{ field, value, context }], actor ? { actor } : {});
+  async put(deviceId: string, doc: ShadowDoc, writer: string, field: string, value: unknown, context: DvvContext, actor?: string, traceparent?: string): Promise<ShadowWriteResult> {
+    return this.write(deviceId, doc, writer, [{ field, value, context }], { ...(actor ? { actor } : {}), ...(traceparent ? { traceparent } : {}) });
   }
 
   /** Removes the values of a field covered by `context`; values written concurrently stay. */
-  async delete(deviceId: string, doc: ShadowDoc, writer: string, field: string, context: DvvContext, actor?: string): Promise<ShadowWriteResult> {
-    return this.write(deviceId, doc, writer, [{ field, deleted: true, context }], actor ? { actor } : {});
+  async delete(deviceId: string, doc: ShadowDoc, writer: string, field: string, context: DvvContext, actor?: string, traceparent?: string): Promise<ShadowWriteResult> {
+    return this.write(deviceId, doc, writer, [{ field, deleted: true, context }], { ...(actor ? { actor } : {}), ...(traceparent ? { traceparent } : {}) });
   }
 
   /**
@@ -194,7 +196,7 @@ export class ShadowStore {
       return "deleted" in c ? { field: c.field, valueText: undefined, context } : { field: c.field, valueText: encodeValue(c.value, this.limits), context };
     });
     const actor = opts.actor;
-    return this.#write(deviceId, doc, writer, (read) => {
+    return this.#write(deviceId, doc, writer, opts.traceparent, (read) => {
       opts.guard?.(read);
       let fields: Record<string, DvvSet> = read;
       const done: ShadowOpChange[] = [];
@@ -225,7 +227,7 @@ export class ShadowStore {
    *  offline or not) into the writer's key. Idempotent; order-insensitive. */
   async merge(deviceId: string, doc: ShadowDoc, writer: string, incoming: unknown, actor?: string): Promise<ShadowWriteResult> {
     const fields = validateFields(incoming, this.limits);
-    return this.#write(deviceId, doc, writer, (cur) => {
+    return this.#write(deviceId, doc, writer, undefined, (cur) => {
       const j = joinFields(cur, fields, this.limits);
       this.#dotConflicts += j.dotConflicts;
       const op: ShadowOp = { kind: ShadowOpKind.Merge, fields: j.changed, atMs: this.#now(), ...(actor ? { actor } : {}) };
@@ -296,7 +298,7 @@ export class ShadowStore {
   }
 
   #write(
-    deviceId: string, doc: ShadowDoc, writer: string,
+    deviceId: string, doc: ShadowDoc, writer: string, traceparent: string | undefined,
     change: ChangeFn,
   ): Promise<ShadowWriteResult> {
     checkDevice(deviceId);
@@ -304,7 +306,7 @@ export class ShadowStore {
     if (!dvvWriterIdPattern.test(writer)) throw new ShadowError(ShadowErrorCode.Invalid, `bad writer id ${JSON.stringify(writer)}`);
     const key = shadowKey(deviceId, doc, writer);
     const prev = this.#chains.get(key) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(() => this.#writeOnce(deviceId, doc, writer, key, change));
+    const run = prev.catch(() => undefined).then(() => this.#writeOnce(deviceId, doc, writer, key, traceparent, change));
     this.#chains.set(key, run);
     // Forget the chain when it is idle, so the map holds only keys being written.
     void run.catch(() => undefined).then(() => { if (this.#chains.get(key) === run) this.#chains.delete(key); });
@@ -312,7 +314,7 @@ export class ShadowStore {
   }
 
   async #writeOnce(
-    deviceId: string, doc: ShadowDoc, writer: string, key: string,
+    deviceId: string, doc: ShadowDoc, writer: string, key: string, traceparent: string | undefined,
     change: ChangeFn,
   ): Promise<ShadowWriteResult> {
     for (let attempt = 0; attempt < this.limits.casRetriesMax; attempt++) {
@@ -337,7 +339,7 @@ export class ShadowStore {
         ...(c.written !== undefined ? { fields: Object.fromEntries(c.written.map((f) => [f, fieldViewOf(c.fields, f)])) } : {}),
       };
       if (this.#events && (c.op.kind !== ShadowOpKind.Merge || c.changed.length > 0)) {
-        const ev: ShadowEvent = { deviceId, event: DeviceEvent.Shadow, doc, writer, revision, op: c.op };
+        const ev: ShadowEvent = { deviceId, event: DeviceEvent.Shadow, doc, writer, revision, op: c.op, ...(traceparent ? { traceparent } : {}) };
         this.#nc.publish(deviceEventSubject(deviceId, DeviceEvent.Shadow), JSON.stringify(ev));
       }
       return result;

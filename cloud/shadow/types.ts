@@ -142,6 +142,8 @@ export interface ShadowEvent {
   writer: string;
   revision: number;
   op: ShadowOp;
+  /** The writer's W3C traceparent, when the write ran inside a trace (the delta push continues it). */
+  traceparent?: string;
 }
 
 export const ShadowErrorCode = Object.freeze({

@@ -120,7 +120,7 @@ describe("command round trip as one trace", () => {
     expect(recorded[0]!.attributes[Attr.CommandId]).toBe(command.commandId);
   });
 
-  it("a configuration write (the desired shadow) checks the registry through Raft inside the API call; its delta reaches the device's cfg subject", async () => {
+  it("a configuration write (the desired shadow) checks the registry through Raft inside the API call; its delta reaches the device's cfg subject in the call's trace", async () => {
     const deviceId = "trace-act-1";
     const api = new ApiClient(nc);
     const pushes: Envelope[] = [];
@@ -131,13 +131,15 @@ describe("command round trip as one trace", () => {
     await context.with(trace.setSpan(context.active(), root), () => api.setConfig(deviceId, { heartbeatIntervalMs: 3000 }));
     root.end();
     const traceId = root.spanContext().traceId;
-    // Pushed by the ShadowDeltaPusher on the shadow event (its own work: a new trace, not the call's).
+    // Pushed by the ShadowDeltaPusher on the shadow event, which carries the API call's traceparent:
+    // the downlink continues the caller's trace, under the API span.
     const push = await waitFor("the delta push", () => pushes.find((e) => e.config?.shadowDelta?.fields.some((f) => f.name === "heartbeatIntervalMs")));
     expect(push.config!.version).toBe(0);
     const apiSpan = await waitFor("the api span of the config call", async () => {
       await flushAll();
       return collector.spans.find((s) => s.traceId === traceId && s.name.startsWith(SpanName.ApiPrefix));
     });
+    expect(push.traceparent).toBe(`00-${traceId}-${apiSpan.spanId}-01`);
     // The device must be registered and active: a read of the registry through the Raft control plane, a client span inside the API call.
     const read = await waitFor("the registry read span", async () => {
       await flushAll();
