@@ -7,9 +7,10 @@
 import { context as otelContext } from "@opentelemetry/api";
 import { type DvvContext } from "../../shared/clock/dvv";
 import { checkConfigField, configFieldPattern } from "../../shared/device-config";
-import { DeviceLifecycle, type DeviceRegistry } from "../registry";
+import type { DeviceRegistry } from "../registry";
 import { apiShadowWriter, ShadowDoc, type ShadowChange, type ShadowStore } from "../shadow";
 import { traceparentOf } from "../tracing";
+import { requireActiveDevice } from "./shadow-endpoints";
 import { ApiEndpoint, ApiError, type ConfigSetReply } from "./types";
 import { deviceIdField, objectField, onlyFields, type Body } from "./validate";
 
@@ -27,9 +28,7 @@ export function registerConfigEndpoint(
     const contexts = (objectField(b, "contexts", false) ?? {}) as Record<string, unknown>;
     const changes = configChanges(config, contexts);
     if (!shadow) throw new ApiError("not_available", "device configuration needs the device shadow, not available on this node (no shadow store wired in)");
-    const device = await registry.get(deviceId);
-    if (!device) throw new ApiError("not_found", `device ${deviceId} is not registered`);
-    if (device.lifecycle !== DeviceLifecycle.Registered) throw new ApiError("decommissioned", `device ${deviceId} is decommissioned; register it again first`);
+    await requireActiveDevice(registry, deviceId);
     // The delta push continues this call's trace (the pusher reads it from the shadow event).
     const r = await shadow.write(deviceId, ShadowDoc.Desired, writer, changes, { actor: "devices.config.set", traceparent: traceparentOf(otelContext.active()) });
     const view = await shadow.get(deviceId);

@@ -126,7 +126,7 @@ export async function startApiRole(d: ApiRoleDeps): Promise<ApiRole> {
   };
 
   registerEndpoints(d, add);
-  registerShadowEndpoints(d.shadow, d.nodeId, add);
+  registerShadowEndpoints(d.shadow, d.registry, d.nodeId, add);
   registerAnalyticsEndpoints(d.analytics, add);
   // Make sure the server has the endpoint subscriptions before we report the role as started.
   await d.nc.flush();

@@ -5,6 +5,7 @@
 import { context as otelContext } from "@opentelemetry/api";
 import { checkConfigField, isCadenceField } from "../../shared/device-config";
 import { traceparentOf } from "../tracing";
+import { DeviceLifecycle, type DeviceRegistry } from "../registry";
 import { apiShadowWriter, ShadowDoc, ShadowError, shadowDocs, type ShadowStore } from "../shadow";
 import {
   ApiEndpoint, ApiError, type ApiErrorCode, type ShadowGetReply, type ShadowHistoryReply, type ShadowWriteReply,
@@ -15,7 +16,14 @@ type Handler = (b: Body) => Promise<unknown>;
 
 const actorPattern = /^[\x20-\x7e]{1,64}$/;
 
-export function registerShadowEndpoints(shadow: ShadowStore | undefined, nodeId: string, add: (e: ApiEndpoint, fn: Handler) => void): void {
+/** Desired state is written only for devices the registry holds and has not decommissioned (404 / 410 otherwise). */
+export async function requireActiveDevice(registry: DeviceRegistry, deviceId: string): Promise<void> {
+  const device = await registry.get(deviceId);
+  if (!device) throw new ApiError("not_found", `device ${deviceId} is not registered`);
+  if (device.lifecycle !== DeviceLifecycle.Registered) throw new ApiError("decommissioned", `device ${deviceId} is decommissioned; register it again first`);
+}
+
+export function registerShadowEndpoints(shadow: ShadowStore | undefined, registry: DeviceRegistry, nodeId: string, add: (e: ApiEndpoint, fn: Handler) => void): void {
   const store = (): ShadowStore => {
     if (!shadow) throw new ApiError("not_available", "device shadows are not available on this node (no shadow store wired in)");
     return shadow;
@@ -37,6 +45,7 @@ export function registerShadowEndpoints(shadow: ShadowStore | undefined, nodeId:
     // A cadence field is configuration the device applies: refused here with the device's own rules (shared/device-config.ts).
     const bad = isCadenceField(field) ? checkConfigField(field, JSON.stringify(b.value) ?? "") : undefined;
     if (bad !== undefined) throw new ApiError("bad_request", `field ${bad}`);
+    await requireActiveDevice(registry, deviceId);
     const r = await store().put(deviceId, ShadowDoc.Desired, writer, field, b.value, context, actor, traceparentOf(otelContext.active()));
     return { deviceId, doc: r.doc, op: r.op, field: r.field! };
   });
@@ -48,6 +57,7 @@ export function registerShadowEndpoints(shadow: ShadowStore | undefined, nodeId:
     // Required: a delete without a context would remove nothing.
     const context = objectField(b, "context", true) as Record<string, number>;
     const actor = stringField(b, "actor", { bytesMax: 64, pattern: actorPattern });
+    await requireActiveDevice(registry, deviceId);
     const r = await store().delete(deviceId, ShadowDoc.Desired, writer, field, context, actor, traceparentOf(otelContext.active()));
     return { deviceId, doc: r.doc, op: r.op, field: r.field! };
   });

@@ -482,7 +482,7 @@ async function startStack(
       throw new Aborted("stopping");
     }
     stack.fleet = fleet;
-    await seedDesiredShadow(stack, simFleetIds(Math.min(o.devices, shadowExampleDevicesMax)), log);
+    await seedDesiredShadow(stack, simFleetIds(o.devices).slice(0, shadowExampleDevicesMax), log); // the fleet's own ids (their width follows the fleet size)
     if (roles.includes("analytics")) await seedExampleRules(stack, simFleetIds(o.devices), o.actuators, log);
   }
   check();

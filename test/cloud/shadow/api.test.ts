@@ -25,6 +25,9 @@ beforeAll(async () => {
   node = await startTestNode(nats.servers, { nodeId: "shadow-node", roles: ["api"] });
   nc = await connect({ servers: nats.servers });
   api = new ApiClient(nc);
+  // Desired state is written for registered devices only.
+  for (const id of ["thermo-1", "d1", "d2", "lamp-3", "gone-1"]) await api.register(id, { source: "test" });
+  await api.call(ApiEndpoint.DevicesDecommission, { deviceId: "gone-1" });
 }, 60_000);
 
 afterAll(async () => {
@@ -81,6 +84,10 @@ describe("shadow API", () => {
     expect(await code(api.call(ApiEndpoint.ShadowDelete, { deviceId: "d1", field: "a" } as never))).toBe("bad_request");
     expect(await code(api.call(ApiEndpoint.ShadowHistory, { deviceId: "d1", doc: "other" as never }))).toBe("bad_request");
     expect(await code(api.call(ApiEndpoint.ShadowGet, { deviceId: "bad id" }))).toBe("bad_request");
+    // Only registered, active devices get desired state.
+    expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "nobody-1", field: "a", value: 1 }))).toBe("not_found");
+    expect(await code(api.call(ApiEndpoint.ShadowDelete, { deviceId: "nobody-1", field: "a", context: {} }))).toBe("not_found");
+    expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "gone-1", field: "a", value: 1 }))).toBe("decommissioned");
     // A context naming writes the store never saw (forged, or from a rolled-back store) is refused.
     expect(await code(api.call(ApiEndpoint.ShadowPut, { deviceId: "d1", field: "a", value: 1, context: { "api-shadow-node": 99 } }))).toBe("bad_request");
     for (let i = 0; i < 8; i++) await api.call(ApiEndpoint.ShadowPut, { deviceId: "d2", field: "a", value: i });
