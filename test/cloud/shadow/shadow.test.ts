@@ -5,9 +5,10 @@
 // every server must show the same siblings; the history of a multi-writer
 // run must pass the causal checker.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Kvm, type KV } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkCausal, type CausalOp } from "../../../cloud/check";
-import { ShadowDoc, ShadowError, ShadowStore, applyShadowReport, defaultShadowLimits, shadowDeltaSets, type FieldView, type ShadowEvent, type ShadowFields } from "../../../cloud/shadow";
+import { ShadowDoc, ShadowError, ShadowStore, applyShadowReport, shadowBucket, shadowKey, defaultShadowLimits, shadowDeltaSets, type FieldView, type ShadowEvent, type ShadowFields } from "../../../cloud/shadow";
 import { DeviceEvent, deviceEventSubject } from "../../../cloud/subjects";
 import { contextJoin, type DvvContext, type DvvSet } from "../../../shared/clock/dvv";
 import { fieldsFromWire, fieldsToWire } from "../../../shared/clock/dvv-wire";
@@ -164,6 +165,42 @@ describe("device shadow on a 3-node cluster", () => {
     expect(R.dotConflicts + A.dotConflicts + B.dotConflicts).toBe(0);
     await sub.unsubscribe();
   }, 60_000);
+
+  it("the guard runs again on every compare-and-set retry: a newer scheduler's fence stored between our read and our write refuses it", async () => {
+    const id = "shadow-guard-retry";
+    const kv = await new Kvm(conns[0]!).open(shadowBucket);
+    const edgeKey = shadowKey(id, ShadowDoc.Desired, "edge");
+    let interposed = false;
+    // The real bucket; only the first update of the edge key lets the newer scheduler (B, token 12) write first, so ours loses its CAS.
+    const racing = new Proxy(kv, {
+      get(t, p) {
+        if (p === "update") {
+          return async (k: string, v: Uint8Array, rev: number) => {
+            if (k === edgeKey && !interposed) {
+              interposed = true;
+              await B.write(id, ShadowDoc.Desired, "edge", [{ field: "edge.fence", value: "12" }]);
+            }
+            return t.update(k, v, rev);
+          };
+        }
+        const x = Reflect.get(t, p) as unknown;
+        return typeof x === "function" ? (x as (...a: unknown[]) => unknown).bind(t) : x;
+      },
+    }) as KV;
+    const ours = new ShadowStore(conns[0]!, racing, { events: false });
+    await ours.write(id, ShadowDoc.Desired, "edge", [{ field: "edge.fence", value: "10" }]); // the key exists: the next write is an update
+    const fences: number[] = [];
+    const guard = (f: ShadowFields) => {
+      const stored = Math.max(0, ...(f["edge.fence"]?.siblings ?? []).map((x) => Number(JSON.parse(x.value))));
+      fences.push(stored);
+      if (stored > 10) throw new Error(`stale token 10 (stored ${stored})`);
+    };
+    await expect(ours.write(id, ShadowDoc.Desired, "edge", [{ field: "job.x", value: "aggregate;w=5000" }, { field: "edge.fence", value: "10" }], { guard }))
+      .rejects.toThrow(/stale token 10 \(stored 12\)/);
+    expect(interposed).toBe(true);
+    expect(fences).toEqual([10, 12]); // first attempt saw our own fence; the retry saw the newer one and refused
+    expect((await R.fields(id, ShadowDoc.Desired))["job.x"]).toBeUndefined();
+  });
 
   it("a multi-writer run with a device going offline passes the causal checker", async () => {
     const id = "shadow-check";
