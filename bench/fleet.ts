@@ -11,7 +11,7 @@
 // against Mosquitto (Debian's) as the baseline for memory and CPU per
 // connection. Bounded: BENCH_DEVICES, BENCH_STEADY_S (default 60).
 // BENCH_BROKER_HEAP=1 also prints where nats-server's Go heap goes at steady
-// state (its pprof listener; bench/lib/go-heap.ts), per session.
+// state (its pprof listener; bench/lib/go-pprof.ts), per session.
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,7 +28,7 @@ import { freePort, isPortOpen, startLocalNats, type LocalNats } from "../cloud/i
 import { decodeState, deviceStateBucket } from "../cloud/state";
 import { until } from "../test/harness/wait";
 import { describeMachine } from "./lib/machine";
-import { fetchHeap, heapTable, type HeapSummary } from "./lib/go-heap";
+import { fetchHeap, heapTable, type HeapSummary } from "./lib/go-pprof";
 import type { FleetWorkerConfig, FleetWorkerStats } from "./lib/fleet-worker";
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);

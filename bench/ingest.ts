@@ -15,10 +15,13 @@
 //
 //   npm run bench:ingest [-- --points 32 --devices 40 --messages 300 --reps 3 --pool 8
 //                           --batch 256 --prefetch 1024 --ackpending 8192
-//                           --layout batch|channel --out --no-history --profile DIR]
+//                           --layout batch|channel --out --no-history --profile DIR
+//                           --server-profile SECONDS]
 // --points picks one shape; --profile writes a CPU profile of the last ingest
 // phase of each shape (this process: the ingest role and the raw publisher's
-// client) to DIR and prints its top functions by self time.
+// client) to DIR and prints its top functions by self time; --server-profile
+// takes nats-server's own (Go pprof) CPU profile of that phase and prints its
+// self and inclusive time per message (bench/lib/go-pprof.ts).
 // Defaults: binary batch history records, no out JSON (the fleet-scale
 // setting); `--layout channel --out` is the integrator-friendly setting.
 import { localProposer } from "../test/harness/local-proposer";
@@ -40,6 +43,8 @@ import { admitAllDevices, defaultIngestConfig, IngestStream, startIngestRole } f
 import { describeMachine } from "./lib/machine";
 import { printTable } from "./lib/load";
 import { printSummary, profileDuring, summarizeProfile } from "./lib/cpu-profile";
+import { cpuTable, fetchCpu } from "./lib/go-pprof";
+import { freePort } from "../cloud/infra";
 import { NatsPool } from "../cloud/nats";
 import { roomClimateTraces } from "../firmware/host/room-climate";
 
@@ -69,6 +74,8 @@ interface Options {
   reps: number;
   /** Directory for CPU profiles of the ingest phase; null: no profiling. */
   profile: string | null;
+  /** Seconds of nats-server CPU profile (Go pprof) taken from the start of each shape's last ingest phase; 0: none. */
+  serverProfile: number;
   /** Shapes (rows per batch) and messages per device given on the command line. */
   pointsGiven: boolean;
   messagesGiven: boolean;
@@ -77,7 +84,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const o: Options = {
     devices: 40, messages: 300, points: 32, inflight: 16, pool: 8, batch: 256, prefetch: 1024, ackpending: 8192, prefix: "bench-", rate: 0, history: true, out: false, layout: "batch",
-    reps: 3, profile: null, pointsGiven: false, messagesGiven: false,
+    reps: 3, profile: null, serverProfile: 0, pointsGiven: false, messagesGiven: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -85,6 +92,10 @@ function parseArgs(argv: string[]): Options {
     if (a === "--messages") o.messagesGiven = true;
     if (a === "--no-history") o.history = false;
     else if (a === "--profile") o.profile = argv[++i] ?? "";
+    else if (a === "--server-profile") {
+      o.serverProfile = Number(argv[++i]);
+      if (!Number.isInteger(o.serverProfile) || o.serverProfile < 1 || o.serverProfile > 120) throw new Error("--server-profile needs seconds, 1..120 (longer than the phase)");
+    }
     else if (a === "--out") o.out = true;
     else if (a === "--prefix") o.prefix = argv[++i] ?? "bench-";
     else if (a === "--rate") o.rate = Number(argv[++i]);
@@ -284,7 +295,8 @@ async function main(): Promise<void> {
   console.log(`a point is one (time, value) of one channel: a ${shapes[0]}-row batch of ${channels.length} channels holds ${shapes[0]! * channels.length} points`);
   if (o.profile) mkdirSync(o.profile, { recursive: true });
 
-  const nats = await startNats({ size: 1, partitions: defaultIngestConfig.partitions });
+  const profPort = o.serverProfile > 0 ? await freePort() : undefined;
+  const nats = await startNats({ size: 1, partitions: defaultIngestConfig.partitions, ...(profPort ? { profPort } : {}) });
   try {
     const nc = await NatsPool.open({ servers: nats.servers, name: "bench-ingest" }, o.pool);
     const rawPool = await NatsPool.open({ servers: nats.servers, name: "bench-raw" }, o.pool);
@@ -379,6 +391,8 @@ async function main(): Promise<void> {
         const before = role.stats();
         const prefix = `t${rows}r${rep}-`;
         const profileFile = o.profile && rep === o.reps ? path.join(o.profile, `ingest-${rows}rows.cpuprofile`) : null;
+        // The server's own profile of this phase: Go pprof over a window longer than the phase (the rest is idle).
+        const serverCpu = profPort && rep === o.reps ? fetchCpu(`http://127.0.0.1:${profPort}`, o.serverProfile) : null;
         const { result: ph, profile } = profileFile
           ? await profileDuring(profileFile, () => runPhase(prefix, rows, [], messages))
           : { result: await runPhase(prefix, rows, [], messages), profile: null };
@@ -398,6 +412,10 @@ async function main(): Promise<void> {
         console.log(`  ${rows} rows, round ${rep}: raw ${fmtInt(raw)} msg/s, ingest ${fmtInt(msgRate)} msg/s (${totalMsgs} messages in ${ph.elapsedS.toFixed(2)} s, ` +
           `devices done publishing after ${(ph.publishedMs / 1000).toFixed(2)} s), ratio ${(100 * msgRate / raw).toFixed(1)} %; load ${os.loadavg()[0]!.toFixed(1)}`);
         if (profile && profileFile) printSummary(`  CPU profile of this ingest phase (${profileFile})`, summarizeProfile(profile, 15));
+        if (serverCpu) {
+          console.log(`  nats-server's CPU profile of this ingest phase (${o.serverProfile} s window, the phase took ${ph.elapsedS.toFixed(1)} s):\n`);
+          console.log(cpuTable(await serverCpu, 15, applied).map((l) => `  ${l}`).join("\n") + "\n");
+        }
       }
       results.push(r);
     }

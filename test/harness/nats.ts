@@ -61,6 +61,8 @@ export interface StartNatsOptions {
   partitions?: number;
   /** TLS on the client and MQTT listeners, with a local CA (tests verify with `tls.caFile`). */
   tls?: boolean;
+  /** Go pprof listener of the first server (benchmarks profiling the broker). */
+  profPort?: number;
 }
 
 /** Starts `size` nats-server processes (1 = single node) with JetStream and MQTT; insecure unless asked. */
@@ -83,6 +85,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsCluste
       ...(trust ? { operator: { ...natsOperatorConfig(trust), resolverDir } } : {}),
       ...(tls ? { tls: { certFile: tls.certFile, keyFile: tls.keyFile } } : {}),
       ...(!trust && openPartitions > 0 ? { mappings: uplinkPartitionMappings(openPartitions) } : {}),
+      ...(i === 0 && opts.profPort !== undefined ? { profPort: opts.profPort } : {}),
     };
   });
   const confOf = (s: NatsServerSpec): string => path.join(root, `${s.name}.conf`);
