@@ -111,6 +111,9 @@ export interface RuntimeStats {
   counters: Record<string, number>;
 }
 
+/** Storage key of the versioned desired config of firmware before the shadow (removed at boot). */
+const legacyConfigKey = "cfg";
+
 export class DeviceRuntime {
   readonly options: DeviceOptions;
   readonly #p: Platform;
@@ -435,6 +438,8 @@ export class DeviceRuntime {
 
   /** At boot: the cadence the replica reported last (it persists under "shd"). */
   #restoreCadence(): void {
+    // Firmware before the shadow kept a versioned config under this key; nothing reads it now: free the flash.
+    if (this.#p.storage.read(legacyConfigKey) !== undefined) this.#p.storage.remove(legacyConfigKey);
     for (const f of cadenceFields) {
       const text = this.#shadow.value(f);
       if (text !== undefined && checkConfigField(f, text) === undefined) applyCadenceField(this.#cadence, this.#defaults, f, text);
