@@ -40,6 +40,7 @@ import { etcdAvailable, etcdTarget } from "./lib/etcd";
 import { startNats, type NatsCluster } from "../test/harness/nats";
 import { ProcessCluster } from "../test/harness/control-plane";
 import { ControlClient } from "../cloud/controlplane/client";
+import { connectNats } from "../cloud/nats";
 import { CommandKind } from "../cloud/control";
 import { busyFromArgv, startBusyLoad } from "./lib/busy";
 
@@ -57,7 +58,9 @@ async function xsfleetTarget(strict: boolean): Promise<Target & { extra: () => s
   const nats = await startNats();
   const cluster = await ProcessCluster.start(nats.servers[0]!, [1, 2, 3], strict ? ["--strict-leader-append"] : []);
   await cluster.waitLeader(60_000);
-  const client = new ControlClient(cluster.nc, { clientId: "bench", timeoutMs: 30_000, lanesMax: 1024 });
+  // The client connects as the product's services do (cloud/nats connectNats: no async stack traces per request).
+  const clientNc = await connectNats({ servers: nats.servers, name: "bench-raft-client" });
+  const client = new ControlClient(clientNc, { clientId: "bench", timeoutMs: 30_000, lanesMax: 1024 });
   const versions = new Map<number, number>();
   return {
     name: strict ? "xsfleet strict-append" : "xsfleet (Raft/NATS)",
@@ -85,6 +88,7 @@ async function xsfleetTarget(strict: boolean): Promise<Target & { extra: () => s
       const leader = await cluster.waitLeader();
       const s = await cluster.statusOf(leader);
       if (s) console.log(`  xsfleet leader ${leader}: ${s.commit} entries committed, ${s.fsyncs} fsyncs, snapshot at ${s.snapshotIndex}`);
+      await clientNc.close().catch(() => undefined);
       await cluster.stop();
       await nats.stop();
     },
