@@ -5,9 +5,12 @@
 //
 // - Cadence fields (JSON numbers): `heartbeatIntervalMs`, `sampleIntervalMs`,
 //   `batchPointsMax`. A deleted cadence field means "back to the built-in".
-// - Every other field is a setting (a JSON string): the gateway's `children`
-//   allow-list, edge jobs `job.<id>` (shared/edge-jobs.ts) and the
-//   scheduler's `edge.fence`, the example `mode`, …
+// - Every other field is a setting: any JSON value of at most
+//   settingValueBytesMax characters. The device keeps and reports it; the
+//   parts that read settings take the string ones (`DeviceRuntime.settings()`):
+//   the gateway's `children` allow-list, edge jobs `job.<id>`
+//   (shared/edge-jobs.ts), the scheduler's `edge.fence`; `mode` or an
+//   actuator's set point may be any JSON.
 //
 // Delivery: the delta (desired fields whose single value the reported
 // document does not hold, and desired fields deleted while the reported
@@ -31,7 +34,7 @@ export const sampleIntervalMinMs = 10;
 export const sampleIntervalMaxMs = 3_600_000;
 /** Rows one telemetry batch may hold (the batcher's hard limit). */
 export const batchPointsLimit = 512;
-/** Bytes of one setting's string value. */
+/** Characters of one setting's JSON text (the device keeps up to its replica's field limit of them). */
 export const settingValueBytesMax = 512;
 /** Field names: letters, digits, `_`, `-` and `.` (edge jobs are `job.<id>`). */
 export const configFieldPattern = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -56,6 +59,7 @@ export function isCadenceField(name: string): name is ConfigField {
 /** Why `valueText` (canonical JSON) is not a valid value of field `name`; undefined when it is. */
 export function checkConfigField(name: string, valueText: string): string | undefined {
   if (!configFieldPattern.test(name)) return `field name ${JSON.stringify(name.slice(0, 80))} is not 1–64 of [A-Za-z0-9_.-]`;
+  if (valueText.length > settingValueBytesMax) return `${name}: value longer than ${settingValueBytesMax} characters of JSON`;
   let v: unknown;
   try {
     v = JSON.parse(valueText);
@@ -67,8 +71,6 @@ export function checkConfigField(name: string, valueText: string): string | unde
     if (typeof v !== "number" || !Number.isInteger(v) || v < r[0] || v > r[1]) return `${name}: ${valueText.slice(0, 40)} is not an integer in ${r[0]}..${r[1]}`;
     return undefined;
   }
-  if (typeof v !== "string") return `${name}: a setting's value is a JSON string`;
-  if (v.length > settingValueBytesMax) return `${name}: value longer than ${settingValueBytesMax} characters`;
   return undefined;
 }
 

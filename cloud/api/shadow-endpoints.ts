@@ -3,7 +3,7 @@
 // written here (the device writes its reported document through ingest);
 // this node issues dots as `api-<nodeId>` (cloud/shadow writer ids).
 import { context as otelContext } from "@opentelemetry/api";
-import { checkConfigField, isCadenceField } from "../../shared/device-config";
+import { checkConfigField } from "../../shared/device-config";
 import { traceparentOf } from "../tracing";
 import { DeviceLifecycle, type DeviceRegistry } from "../registry";
 import { apiShadowWriter, ShadowDoc, ShadowError, shadowDocs, type ShadowStore } from "../shadow";
@@ -42,8 +42,9 @@ export function registerShadowEndpoints(shadow: ShadowStore | undefined, registr
     if (!("value" in b)) throw new ApiError("bad_request", "value is required (any JSON; use shadow.delete to remove a field)");
     const context = (objectField(b, "context", false) ?? {}) as Record<string, number>;
     const actor = stringField(b, "actor", { bytesMax: 64, pattern: actorPattern });
-    // A cadence field is configuration the device applies: refused here with the device's own rules (shared/device-config.ts).
-    const bad = isCadenceField(field) ? checkConfigField(field, JSON.stringify(b.value) ?? "") : undefined;
+    // A desired field is configuration the device applies: refused here with the device's own rules (shared/device-config.ts),
+    // so nothing accepted stays pending for ever.
+    const bad = checkConfigField(field, JSON.stringify(b.value) ?? "");
     if (bad !== undefined) throw new ApiError("bad_request", `field ${bad}`);
     await requireActiveDevice(registry, deviceId);
     const r = await store().put(deviceId, ShadowDoc.Desired, writer, field, b.value, context, actor, traceparentOf(otelContext.active()));

@@ -155,8 +155,8 @@ describe("heartbeats", () => {
     expect(dev.rt.cadence.heartbeatIntervalMs).toBe(1_000);
     expect(dev.rt.cadence.batchPointsMax).toBe(5);
     expect(dev.rt.shadowValue("heartbeatIntervalMs")).toBe("1000");
-    // Invalid: below the minimum, not an integer, a setting that is not a string: none applied, none reported.
-    desired.set("heartbeatIntervalMs", 50).set("sampleIntervalMs", 2.5).set("mode", 3);
+    // Invalid: below the minimum, not an integer, a setting longer than a device keeps: none applied, none reported.
+    desired.set("heartbeatIntervalMs", 50).set("sampleIntervalMs", 2.5).set("mode", "x".repeat(600));
     push("heartbeatIntervalMs", "sampleIntervalMs", "mode");
     // A DesiredConfig without a delta (an old cloud's linear config) is ignored.
     world.broker.publish(deviceTopic(id, Downlink.Config), encodeEnvelope(createEnvelope({
@@ -170,6 +170,12 @@ describe("heartbeats", () => {
     expect(configs.map((e) => [e.applied, e.rejected])).toEqual([[["batchPointsMax", "heartbeatIntervalMs"], []], [[], ["heartbeatIntervalMs", "mode", "sampleIntervalMs"]]]);
     expect(dev.rt.stats().counters.configsRejected).toBe(3);
     expect(dev.rt.stats().counters.configsApplied).toBe(2);
+    // A setting may be any JSON (an actuator's set point): kept and reported; settings() lists the string ones only.
+    desired.set("setpoint", 21);
+    push("setpoint");
+    world.clock.advance(10);
+    expect(dev.rt.shadowValue("setpoint")).toBe("21");
+    expect(dev.rt.settings().some((x) => x.key === "setpoint")).toBe(false);
     const before = sent(world, "hb").length;
     world.clock.advance(10_000);
     const hbs = sent(world, "hb").slice(before);
