@@ -2,6 +2,7 @@
 // the ring's shape, the store's bounds, and which backend the node's reads
 // use (the ring of cache-role nodes, or one Redis).
 import type { SettingsReader } from "../base";
+import { readRedisSection, type RedisSection } from "../lock";
 import { VNODES_MAX } from "./ring";
 import { REPLICATION_FACTOR_MAX } from "./ring-view";
 
@@ -28,7 +29,7 @@ export interface CacheSettings {
   bytesMax: number;
   /** NATS connections of the node's cache pool (serving and requests); 1 by default: a pool of 4 measured slower on 2 cores (docs/data-plane.md "Pools"). */
   poolSize: number;
-  redis: { host: string; port: number; poolSize: number; keyPrefix: string };
+  redis: RedisSection;
 }
 
 export function defaultCacheSettings(): CacheSettings {
@@ -44,13 +45,7 @@ export function readCacheSettings(c: SettingsReader, raw: Record<string, unknown
   const d = defaultCacheSettings();
   const backend = c.str("cache.backend", raw.backend, d.backend);
   if (!(cacheBackends as readonly string[]).includes(backend)) c.fail("cache.backend", `must be one of ${cacheBackends.join(", ")}, got ${JSON.stringify(backend)}`);
-  const r = c.obj("cache.redis", raw.redis);
-  const redis = {
-    host: c.str("cache.redis.host", r.host, d.redis.host),
-    port: c.int("cache.redis.port", r.port, d.redis.port, 1, 65535),
-    poolSize: c.int("cache.redis.poolSize", r.poolSize, d.redis.poolSize, 1, 64),
-    keyPrefix: c.str("cache.redis.keyPrefix", r.keyPrefix, d.redis.keyPrefix),
-  };
+  const redis = readRedisSection(c, "cache", raw.redis, d.redis);
   if (backend === CacheBackend.Redis && redis.host === "") c.fail("cache.redis.host", "is required with cache.backend redis");
   return {
     backend: backend as CacheBackend,

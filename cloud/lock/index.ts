@@ -7,7 +7,7 @@ export * from "./types";
 export { ControlPlaneLock, CONTROL_LOCK_IN_FLIGHT_MAX, type ControlPlaneLockOptions } from "./control-plane-lock";
 export { PaxosLock, type PaxosLockOptions } from "./paxos-lock";
 export { RedisLock, type RedisLockOptions } from "./redis-lock";
-export { RedisPool, type RedisSettings } from "./redis-pool";
+export { RedisPool, readRedisSection, type RedisSettings, type RedisSection } from "./redis-pool";
 export { luaScript, runScript, type LuaScript } from "./redis-script";
 export { retryUntil, makeHeldLock, ATTEMPTS_MAX, type RetryOptions, type RetryResult, type TryOutcome } from "./acquire-loop";
 export {

@@ -13,6 +13,7 @@
 // shared cloud/redis/ folder.)
 
 import { Redis, type RedisOptions } from "ioredis";
+import type { SettingsReader } from "../base";
 
 export interface RedisSettings {
   readonly host: string;
@@ -26,6 +27,20 @@ export interface RedisSettings {
 }
 
 export const REDIS_POOL_SIZE_MAX = 64;
+
+/** A config file's `<section>.redis` (the lock's and the cache's): where, how many connections, which key prefix. */
+export interface RedisSection { host: string; port: number; poolSize: number; keyPrefix: string }
+
+/** Reads `<section>.redis`; an empty host is the caller's to refuse (only the redis backend needs one). */
+export function readRedisSection(c: SettingsReader, section: string, raw: unknown, d: RedisSection): RedisSection {
+  const r = c.obj(`${section}.redis`, raw);
+  return {
+    host: c.str(`${section}.redis.host`, r.host, d.host),
+    port: c.int(`${section}.redis.port`, r.port, d.port, 1, 65535),
+    poolSize: c.int(`${section}.redis.poolSize`, r.poolSize, d.poolSize, 1, REDIS_POOL_SIZE_MAX),
+    keyPrefix: c.str(`${section}.redis.keyPrefix`, r.keyPrefix, d.keyPrefix),
+  };
+}
 
 export function redisOptions(s: RedisSettings): RedisOptions {
   if (!s.host) throw new Error("no Redis host configured: set redis.host (e.g. 127.0.0.1)");

@@ -4,6 +4,7 @@
 // The Raft control plane by default; a single Redis when configured (see
 // redis-lock.ts for what that gives up).
 import type { SettingsReader } from "../base";
+import { readRedisSection, type RedisSection } from "./redis-pool";
 
 export const LockBackend = {
   /** ControlPlaneLock: the Raft control plane (its replicas must run). */
@@ -16,7 +17,7 @@ export const lockBackends: readonly LockBackend[] = Object.freeze(Object.values(
 
 export interface LockSettings {
   backend: LockBackend;
-  redis: { host: string; port: number; poolSize: number; keyPrefix: string };
+  redis: RedisSection;
 }
 
 export function defaultLockSettings(): LockSettings {
@@ -28,13 +29,7 @@ export function readLockSettings(c: SettingsReader, raw: Record<string, unknown>
   const d = defaultLockSettings();
   const backend = c.str("lock.backend", raw.backend, d.backend);
   if (!(lockBackends as readonly string[]).includes(backend)) c.fail("lock.backend", `must be one of ${lockBackends.join(", ")}, got ${JSON.stringify(backend)}`);
-  const r = c.obj("lock.redis", raw.redis);
-  const redis = {
-    host: c.str("lock.redis.host", r.host, d.redis.host),
-    port: c.int("lock.redis.port", r.port, d.redis.port, 1, 65535),
-    poolSize: c.int("lock.redis.poolSize", r.poolSize, d.redis.poolSize, 1, 64),
-    keyPrefix: c.str("lock.redis.keyPrefix", r.keyPrefix, d.redis.keyPrefix),
-  };
+  const redis = readRedisSection(c, "lock", raw.redis, d.redis);
   if (backend === LockBackend.Redis && redis.host === "") c.fail("lock.redis.host", "is required with lock.backend redis (e.g. --redis-host 127.0.0.1)");
   return { backend: backend as LockBackend, redis };
 }
