@@ -4,13 +4,11 @@
 // are written in one compare-and-set of this node's writer key
 // (`api-<nodeId>`, as shadow.put). Delivery is the ShadowDeltaPusher's: it
 // pushes on the shadow event and again on the device's Hello.
-import { context as otelContext } from "@opentelemetry/api";
 import { type DvvContext } from "../../shared/clock/dvv";
 import { checkConfigField, configFieldPattern } from "../../shared/device-config";
 import type { DeviceRegistry } from "../registry";
 import { apiShadowWriter, ShadowDoc, type ShadowChange, type ShadowStore } from "../shadow";
-import { traceparentOf } from "../tracing";
-import { requireActiveDevice } from "./shadow-endpoints";
+import { requireActiveDevice, writeOptions } from "./shadow-endpoints";
 import { ApiEndpoint, ApiError, type ConfigSetReply } from "./types";
 import { deviceIdField, objectField, onlyFields, type Body } from "./validate";
 
@@ -29,8 +27,7 @@ export function registerConfigEndpoint(
     const changes = configChanges(config, contexts);
     if (!shadow) throw new ApiError("not_available", "device configuration needs the device shadow, not available on this node (no shadow store wired in)");
     await requireActiveDevice(registry, deviceId);
-    // The delta push continues this call's trace (the pusher reads it from the shadow event).
-    const r = await shadow.write(deviceId, ShadowDoc.Desired, writer, changes, { actor: "devices.config.set", traceparent: traceparentOf(otelContext.active()) });
+    const r = await shadow.write(deviceId, ShadowDoc.Desired, writer, changes, writeOptions("devices.config.set"));
     const view = await shadow.get(deviceId);
     return { deviceId, op: r.op, fields: r.fields ?? {}, delta: view.delta };
   });

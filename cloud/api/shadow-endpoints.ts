@@ -6,7 +6,7 @@ import { context as otelContext } from "@opentelemetry/api";
 import { checkConfigField } from "../../shared/device-config";
 import { traceparentOf } from "../tracing";
 import { DeviceLifecycle, type DeviceRegistry } from "../registry";
-import { apiShadowWriter, ShadowDoc, ShadowError, shadowDocs, type ShadowStore } from "../shadow";
+import { apiShadowWriter, ShadowDoc, ShadowError, shadowDocs, type ShadowStore, type ShadowWriteOptions } from "../shadow";
 import {
   ApiEndpoint, ApiError, type ApiErrorCode, type ShadowGetReply, type ShadowHistoryReply, type ShadowWriteReply,
 } from "./types";
@@ -21,6 +21,12 @@ export async function requireActiveDevice(registry: DeviceRegistry, deviceId: st
   const device = await registry.get(deviceId);
   if (!device) throw new ApiError("not_found", `device ${deviceId} is not registered`);
   if (device.lifecycle !== DeviceLifecycle.Registered) throw new ApiError("decommissioned", `device ${deviceId} is decommissioned; register it again first`);
+}
+
+/** Who asked, and this call's trace (the delta push continues it). */
+export function writeOptions(actor: string | undefined): ShadowWriteOptions {
+  const traceparent = traceparentOf(otelContext.active());
+  return { ...(actor ? { actor } : {}), ...(traceparent ? { traceparent } : {}) };
 }
 
 export function registerShadowEndpoints(shadow: ShadowStore | undefined, registry: DeviceRegistry, nodeId: string, add: (e: ApiEndpoint, fn: Handler) => void): void {
@@ -47,7 +53,7 @@ export function registerShadowEndpoints(shadow: ShadowStore | undefined, registr
     const bad = checkConfigField(field, JSON.stringify(b.value) ?? "");
     if (bad !== undefined) throw new ApiError("bad_request", `field ${bad}`);
     await requireActiveDevice(registry, deviceId);
-    const r = await store().put(deviceId, ShadowDoc.Desired, writer, field, b.value, context, actor, traceparentOf(otelContext.active()));
+    const r = await store().put(deviceId, ShadowDoc.Desired, writer, field, b.value, context, writeOptions(actor));
     return { deviceId, doc: r.doc, op: r.op, field: r.field! };
   });
 
@@ -59,7 +65,7 @@ export function registerShadowEndpoints(shadow: ShadowStore | undefined, registr
     const context = objectField(b, "context", true) as Record<string, number>;
     const actor = stringField(b, "actor", { bytesMax: 64, pattern: actorPattern });
     await requireActiveDevice(registry, deviceId);
-    const r = await store().delete(deviceId, ShadowDoc.Desired, writer, field, context, actor, traceparentOf(otelContext.active()));
+    const r = await store().delete(deviceId, ShadowDoc.Desired, writer, field, context, writeOptions(actor));
     return { deviceId, doc: r.doc, op: r.op, field: r.field! };
   });
 

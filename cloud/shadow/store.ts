@@ -168,13 +168,13 @@ export class ShadowStore {
   }
 
   /** Writes one field after a read that returned `context` ({} = a blind write: kept beside everything). */
-  async put(deviceId: string, doc: ShadowDoc, writer: string, field: string, value: unknown, context: DvvContext, actor?: string, traceparent?: string): Promise<ShadowWriteResult> {
-    return this.write(deviceId, doc, writer, [{ field, value, context }], { ...(actor ? { actor } : {}), ...(traceparent ? { traceparent } : {}) });
+  async put(deviceId: string, doc: ShadowDoc, writer: string, field: string, value: unknown, context: DvvContext, opts: Omit<ShadowWriteOptions, "guard"> = {}): Promise<ShadowWriteResult> {
+    return this.write(deviceId, doc, writer, [{ field, value, context }], opts);
   }
 
   /** Removes the values of a field covered by `context`; values written concurrently stay. */
-  async delete(deviceId: string, doc: ShadowDoc, writer: string, field: string, context: DvvContext, actor?: string, traceparent?: string): Promise<ShadowWriteResult> {
-    return this.write(deviceId, doc, writer, [{ field, deleted: true, context }], { ...(actor ? { actor } : {}), ...(traceparent ? { traceparent } : {}) });
+  async delete(deviceId: string, doc: ShadowDoc, writer: string, field: string, context: DvvContext, opts: Omit<ShadowWriteOptions, "guard"> = {}): Promise<ShadowWriteResult> {
+    return this.write(deviceId, doc, writer, [{ field, deleted: true, context }], opts);
   }
 
   /**

@@ -81,8 +81,8 @@ describe("device shadow on a 3-node cluster", () => {
       const ctx = (await R.getDoc(id, ShadowDoc.Desired)).fields.led?.context ?? {};
       // Both read the same state, then write at the same time through different servers.
       const [a, b] = await Promise.all([
-        A.put(id, ShadowDoc.Desired, "api-A", "led", `a${round}`, ctx, "op-a"),
-        B.put(id, ShadowDoc.Desired, "api-B", "led", `b${round}`, ctx, "op-b"),
+        A.put(id, ShadowDoc.Desired, "api-A", "led", `a${round}`, ctx, { actor: "op-a" }),
+        B.put(id, ShadowDoc.Desired, "api-B", "led", `b${round}`, ctx, { actor: "op-b" }),
       ]);
       const reads = await readEverywhere(id, ShadowDoc.Desired, "led");
       const want = [`api-A:${a.op.dot!.counter}="a${round}"`, `api-B:${b.op.dot!.counter}="b${round}"`].sort();
@@ -90,7 +90,7 @@ describe("device shadow on a 3-node cluster", () => {
     }
     const seen = (await A.getDoc(id, ShadowDoc.Desired)).fields.led!;
     expect(seen.values.length).toBe(2);
-    const resolved = await B.put(id, ShadowDoc.Desired, "api-B", "led", "on", seen.context, "op-c");
+    const resolved = await B.put(id, ShadowDoc.Desired, "api-B", "led", "on", seen.context, { actor: "op-c" });
     expect(resolved.field!.values).toEqual(["on"]);
     for (const r of await readEverywhere(id, ShadowDoc.Desired, "led")) expect(r).toEqual([`api-B:${resolved.op.dot!.counter}="on"`]);
     // The delta to the device: one desired value, nothing reported yet.
