@@ -181,7 +181,8 @@ export async function startNatsServer(spec: NatsServerSpec, configPath: string, 
   let log = "";
   let mqttPort: number | undefined;
   const logFd = opts.logFile ? openSync(opts.logFile(spec), "a") : null;
-  if (logFd !== null) child.once("exit", () => closeSync(logFd));
+  // Closed when the pipe is drained, not at "exit": the last chunks of the log may arrive after the exit event.
+  if (logFd !== null) child.stderr!.once("close", () => closeSync(logFd));
   child.stderr!.on("data", (d: Buffer) => {
     if (logFd !== null) writeSync(logFd, d);
     const joined = log + d.toString();
