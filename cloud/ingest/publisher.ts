@@ -54,6 +54,11 @@ export class Publisher implements OutputPort {
     this.#compression = compression;
   }
 
+  /** One per connection, in the order given; the state store's compare-and-sets share them. */
+  get jsPublishers(): readonly JsPublisher[] {
+    return this.#js;
+  }
+
   /** Rejects publishes still waiting and stops listening for acks. */
   close(): void {
     for (const js of this.#js) js.close();

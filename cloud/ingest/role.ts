@@ -80,8 +80,16 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
       onDegraded: () => log.warn("history replication degraded to async: the mirror did not confirm within the timeout", { timeoutMs: cfg.semiSyncTimeoutMs }),
     })
     : null;
-  // One KV handle per connection: CAS requests spread over the pool.
-  const stores = await Promise.all(conns.map((c) => DeviceStateStore.open(c)));
+  const publisher = new Publisher(conns, deps.nodeId, {
+    history: { codec: cfg.historyCodec, thresholdBytes: cfg.historyCompressMinBytes },
+    out: { codec: cfg.outCodec, thresholdBytes: cfg.outCompressMinBytes },
+  }, semiSync ? (ack) => semiSync.after(ack) : null);
+  // One KV handle per connection, its CAS through that connection's JsPublisher: state writes spread over the pool.
+  const stores = await Promise.all(conns.map((c, i) => DeviceStateStore.open(c, publisher.jsPublishers[i]!))).catch((err: unknown) => {
+    publisher.close();
+    semiSync?.stop();
+    throw err;
+  });
   const store = stores[0]!;
   let nextStore = 0;
   const state: StatePort = {
@@ -89,10 +97,6 @@ export async function startIngestRole(deps: IngestDeps): Promise<IngestRole> {
     compareAndSet: (id, s, rev) => stores[nextStore++ % stores.length]!.compareAndSet(id, s, rev),
   };
   const stats = emptyIngestStats(deps.nodeId);
-  const publisher = new Publisher(conns, deps.nodeId, {
-    history: { codec: cfg.historyCodec, thresholdBytes: cfg.historyCompressMinBytes },
-    out: { codec: cfg.outCodec, thresholdBytes: cfg.outCompressMinBytes },
-  }, semiSync ? (ack) => semiSync.after(ack) : null);
   const lock = new ControlPlaneLock({ propose: deps.control, ownerId: deps.nodeId });
   const hooks = {
     ...(deps.faults ? { faults: deps.faults } : {}),

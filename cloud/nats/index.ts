@@ -3,4 +3,4 @@ export { connectNats, connectionOptions, natsAuthFromFlags, credsUserName, inbox
 export { NatsPool, PoolExhausted, type NatsPoolOptions, type NatsPoolStats } from "./pool";
 export { isCasConflict } from "./kv";
 export { readNatsSettings, natsSettingKeys } from "./settings";
-export { JsPublisher, parsePubAck, type JsPublishOptions } from "./js-publisher";
+export { JsPublisher, JsPublishError, parsePubAck, type JsPublishOptions } from "./js-publisher";

@@ -21,7 +21,18 @@ export const sweepIntervalMs = 250;
 export interface JsPublishOptions {
   /** Nats-Msg-Id: the stream drops a republish within its duplicate window. */
   msgID?: string;
+  /** Nats-Expected-Last-Subject-Sequence: stored only if the subject's last
+   *  message is at this sequence (0: none yet). A KV compare-and-set. */
+  expectedLastSubjectSequence?: number;
   headers?: MsgHdrs;
+}
+
+/** The stream refused a publish: `code` is JetStream's err_code (10071: wrong last sequence). */
+export class JsPublishError extends Error {
+  constructor(message: string, readonly code: number) {
+    super(message);
+    this.name = "JsPublishError";
+  }
 }
 
 interface Waiting {
@@ -61,6 +72,10 @@ export class JsPublisher {
     if (opts.msgID !== undefined) {
       h ??= newHeaders();
       h.set("Nats-Msg-Id", opts.msgID);
+    }
+    if (opts.expectedLastSubjectSequence !== undefined) {
+      h ??= newHeaders();
+      h.set("Nats-Expected-Last-Subject-Sequence", String(opts.expectedLastSubjectSequence));
     }
     const id = this.#next++;
     return new Promise<PubAck>((resolve, reject) => {
@@ -117,7 +132,10 @@ export function parsePubAck(m: Pick<Msg, "data" | "headers">): PubAck | Error {
     return new Error("JetStream publish: reply is not JSON");
   }
   const o = v as { stream?: unknown; seq?: unknown; duplicate?: unknown; domain?: unknown; error?: { code?: unknown; err_code?: unknown; description?: unknown } };
-  if (o.error) return new Error(`JetStream publish: ${String(o.error.description ?? "error")} (${String(o.error.err_code ?? o.error.code ?? "?")})`);
+  if (o.error) {
+    const code = typeof o.error.err_code === "number" ? o.error.err_code : typeof o.error.code === "number" ? o.error.code : 0;
+    return new JsPublishError(`JetStream publish: ${String(o.error.description ?? "error")} (${code || "?"})`, code);
+  }
   if (typeof o.stream !== "string" || o.stream === "" || typeof o.seq !== "number") return new Error("JetStream publish: invalid ack");
   return { stream: o.stream, seq: o.seq, duplicate: o.duplicate === true, domain: typeof o.domain === "string" ? o.domain : "" } as PubAck;
 }

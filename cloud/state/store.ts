@@ -8,7 +8,7 @@ import { AckPolicy, DeliverPolicy, StorageType, type JetStreamClient, type JetSt
 import { nanos } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { isDeviceId } from "../../shared/topics";
-import { isCasConflict } from "../nats";
+import { isCasConflict, type JsPublisher } from "../nats";
 import { upgradeStoredState } from "./migrate";
 import { emptyDeviceState, publicState, stateFormatVersion, type DeviceState, type StoredDeviceState } from "./types";
 
@@ -80,14 +80,19 @@ export interface LoadedState {
 
 export class DeviceStateStore {
   readonly #kv: KV;
+  readonly #cas: JsPublisher | null;
 
-  constructor(kv: KV) {
+  /** `cas`: compare-and-sets go through it (one reply subscription per
+   *  connection) instead of nats.js's per-request path; ingest writes a
+   *  device's state once per message batch, so this is its hot path. */
+  constructor(kv: KV, cas: JsPublisher | null = null) {
     this.#kv = kv;
+    this.#cas = cas;
   }
 
   /** Opens the existing bucket (created by the ingest role or ensureIngestStreams). */
-  static async open(nc: NatsConnection | JetStreamClient): Promise<DeviceStateStore> {
-    return new DeviceStateStore(await new Kvm(nc).open(deviceStateBucket, { bindOnly: true }));
+  static async open(nc: NatsConnection | JetStreamClient, cas: JsPublisher | null = null): Promise<DeviceStateStore> {
+    return new DeviceStateStore(await new Kvm(nc).open(deviceStateBucket, { bindOnly: true }), cas);
   }
 
   static async ensure(nc: NatsConnection | JetStreamClient, opts: Partial<StateBucketOptions> = {}): Promise<DeviceStateStore> {
@@ -189,6 +194,8 @@ export class DeviceStateStore {
   async compareAndSet(deviceId: string, state: StoredDeviceState, revision: number): Promise<number | null> {
     const bytes = encodeState(state);
     try {
+      // A KV write is a publish to the key's subject, conditional on the key's last sequence (0: none).
+      if (this.#cas) return (await this.#cas.publish(kvSubject(deviceId), bytes, { expectedLastSubjectSequence: Math.abs(revision) })).seq;
       if (revision > 0) return await this.#kv.update(deviceId, bytes, revision);
       if (revision < 0) return await this.#kv.update(deviceId, bytes, -revision);
       return await this.#kv.create(deviceId, bytes);
