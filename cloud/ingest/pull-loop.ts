@@ -26,6 +26,8 @@ const pullHeartbeatMs = 1_000;
  *  carries nats-server's Nmqtt-Pub) are parsed only for status subjects. */
 class JsDelivery implements Delivery {
   readonly subject: string;
+  /** Taken once: nats.js builds a new view of the payload on every read of JsMsg.data. */
+  readonly data: Uint8Array;
   readonly stream: string;
   readonly streamSeq: number;
   readonly deliveryCount: number;
@@ -38,16 +40,13 @@ class JsDelivery implements Delivery {
     const info = m.info;
     this.#m = m;
     this.subject = m.subject;
+    this.data = m.data;
     this.stream = info.stream;
     this.streamSeq = relayedWillSeq(m.subject, () => m.headers, info.streamSequence) ?? info.streamSequence;
     this.deliveryCount = info.deliveryCount;
     this.timeMs = Math.floor(info.timestampNanos / 1e6);
     this.redelivered = info.redelivered;
     this.pending = info.pending;
-  }
-
-  get data(): Uint8Array {
-    return this.#m.data;
   }
 
   ack(): void {
