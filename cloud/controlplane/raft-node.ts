@@ -227,8 +227,11 @@ export class RaftNode {
   /** The inbound message that last advanced the commit index: when it arrived and when it was stepped. */
   #commitArrivedAt = 0;
   #commitSteppedAt = 0;
-  /** Follower: arrival of the oldest MsgApp with entries not yet acknowledged (0: none). */
+  /** Follower: arrival of the oldest MsgApp with entries not yet acknowledged (0: none), and when it was stepped. */
   #appArrivedAt = 0;
+  #appSteppedAt = 0;
+  /** Leader: per follower, the oldest MsgApp with entries not yet acknowledged (its last index; sentAt 0 until written). */
+  readonly #appsInFlight = new Map<NodeId, { index: number; sentAt: number }>();
   /** The last WAL fdatasync's duration (ms). */
   #lastFsyncMs = 0;
   readonly #queuedReads: PendingRead[] = [];
@@ -355,7 +358,10 @@ export class RaftNode {
         times.queuedMs = Date.now();
         this.#proposalTimes.set(counter, times);
       }
-      if (clock) this.#clocks.set(counter, clock);
+      if (clock) {
+        clock.queuedAt = performance.now();
+        this.#clocks.set(counter, clock);
+      }
       this.#queuedProposals.push({ data: frameEntry(this.id, this.#incarnation, counter, body), counter, clock });
       this.#wake();
     });
@@ -534,7 +540,17 @@ export class RaftNode {
       this.#commitArrivedAt = arrivedAt;
       this.#commitSteppedAt = performance.now();
     }
-    if (m.type === MessageType.App && m.entries.length > 0 && this.#appArrivedAt === 0) this.#appArrivedAt = arrivedAt;
+    if (m.type === MessageType.App && m.entries.length > 0 && this.#appArrivedAt === 0) {
+      this.#appArrivedAt = arrivedAt;
+      this.#appSteppedAt = performance.now();
+    }
+    if (m.type === MessageType.AppResp && this.#appsInFlight.size > 0) {
+      const f = this.#appsInFlight.get(m.from);
+      if (f && (m.reject || m.index >= f.index)) {
+        this.#appsInFlight.delete(m.from);
+        if (!m.reject && f.sentAt > 0) this.#stages.add("follower_round_trip", arrivedAt - f.sentAt);
+      }
+    }
   };
 
   #proposeQueued(): void {
@@ -611,13 +627,14 @@ export class RaftNode {
     if (rd.hardState) this.#wal.setHardState(rd.hardState);
     // Stage timings: this pass's proposals are in this Ready's entries; a follower acks MsgApps here.
     const clocks = rd.entries.length > 0 && this.#steppedClocks.length > 0 ? this.#takeSteppedClocks() : undefined;
+    const apps = clocks ? this.#appsToTime(rd.messages) : undefined;
     const fsyncsBefore = this.#wal.fsyncCount;
     if (rd.mustSync && this.#canSendBeforeSync(rd)) {
       // Safe because the loop is sequential: commit can only cover these
       // entries after a follower acks them, which is stepped after this
       // fsync completes; we apply and answer clients only after it too.
       this.#send(rd.messages);
-      if (clocks) markSent(clocks);
+      if (clocks) markSent(clocks, apps);
       await this.#wal.sync();
     } else {
       if (rd.mustSync) await this.#wal.sync();
@@ -626,7 +643,7 @@ export class RaftNode {
       // (the commit index for followers), so a reply never waits behind them.
       if (!rd.mustSync && rd.committedEntries.length > 0 && this.#state === StateType.Leader) this.#sendAfterReplies(rd.messages);
       else this.#send(rd.messages);
-      if (clocks) markSent(clocks);
+      if (clocks) markSent(clocks, apps);
     }
     const fsyncMs = this.#wal.fsyncCount !== fsyncsBefore ? this.#lastFsyncMs : 0;
     if (clocks) for (const c of clocks) c.fsyncMs = fsyncMs;
@@ -656,6 +673,18 @@ export class RaftNode {
     this.#afterApply();
   }
 
+  /** Leader: MsgApps with entries to followers that have none in flight, to time until their ack. */
+  #appsToTime(msgs: readonly Message[]): { index: number; sentAt: number }[] | undefined {
+    let out: { index: number; sentAt: number }[] | undefined;
+    for (const m of msgs) {
+      if (m.type !== MessageType.App || m.entries.length === 0 || this.#appsInFlight.has(m.to)) continue;
+      const f = { index: m.entries[m.entries.length - 1]!.index, sentAt: 0 };
+      this.#appsInFlight.set(m.to, f);
+      (out ??= []).push(f);
+    }
+    return out;
+  }
+
   #takeSteppedClocks(): ProposalClock[] {
     const taken = this.#steppedClocks;
     this.#steppedClocks = [];
@@ -666,6 +695,7 @@ export class RaftNode {
   #ackSent(fsyncMs: number): void {
     const arrivedAt = this.#appArrivedAt;
     this.#appArrivedAt = 0;
+    this.#stages.add("follower_queue", this.#appSteppedAt - arrivedAt);
     // After the NATS client's socket write, which it queued as a microtask on publish.
     queueMicrotask(() => {
       this.#stages.add("follower_ack", performance.now() - arrivedAt);
@@ -778,6 +808,7 @@ export class RaftNode {
     }
     if (wasLeader && state !== StateType.Leader) {
       this.#steppedClocks = [];
+      this.#appsInFlight.clear();
       // Our proposals may still commit under the next leader: the caller retries with its session.
       this.#failAll(NodeError.Unknown, `node ${this.id} lost leadership`, true);
     }
@@ -801,10 +832,11 @@ export class RaftNode {
 }
 
 /** After the NATS client's socket write (queued as a microtask on publish): the MsgApp is on its way. */
-function markSent(clocks: readonly ProposalClock[]): void {
+function markSent(clocks: readonly ProposalClock[], apps: readonly { sentAt: number }[] | undefined): void {
   queueMicrotask(() => {
     const now = performance.now();
     for (const c of clocks) c.sentAt = now;
+    if (apps) for (const a of apps) a.sentAt = now;
   });
 }
 

@@ -3,7 +3,8 @@
 // readings, filled in by the service and the Raft driver as it passes each
 // step); when its reply is published the clock becomes one duration per
 // stage. A follower times each MsgApp with entries from its arrival to its
-// ack. Kept per stage: cumulative count and sum (a reader takes the
+// ack, the leader each MsgApp with entries from its send to that follower's
+// ack (so the broker legs between them are the difference). Kept per stage: cumulative count and sum (a reader takes the
 // difference of two readings to cover exactly one phase of a benchmark) and
 // the last `STAGE_WINDOW` values (recent mean and median).
 //
@@ -11,8 +12,9 @@
 // than the one before, so they are never negative and add up exactly to
 // total_in_leader):
 //
-//   queue        request received by the service → proposal stepped into Raft
-//                (parse, encode, waiting for the Raft pass)
+//   receive      request received by the service → proposal queued for the
+//                Raft pass (parse, validate, encode)
+//   queue        queued → stepped into Raft (waiting for the Raft pass)
 //   append_send  stepped → its MsgApp written to the NATS socket (Ready, WAL
 //                write, encoding; with --strict-leader-append also the fsync)
 //   replication  MsgApp written → the ack that committed it received by the
@@ -22,18 +24,21 @@
 //   apply        commit stepped → applied to the state machine
 //   reply        applied → reply handed to NATS (msg.respond returned)
 //
-// Besides: total_in_leader (received → reply handed to NATS) and
-// leader_fsync (the fdatasync of the Ready that carried the entry; with the
-// parallel leader append it runs during `replication`). Follower stages:
+// Besides: total_in_leader (received → reply handed to NATS), leader_fsync
+// (the fdatasync of the Ready that carried the entry; with the parallel
+// leader append it runs during `replication`) and follower_round_trip (a
+// MsgApp with entries written to the socket → that follower's ack received;
+// per follower, where `replication` is the faster of them). Follower stages:
 // follower_ack (a MsgApp with entries received by the socket callback → its
-// ack written to the socket, including follower_fsync, its fdatasync).
+// ack written to the socket), of which follower_queue (received → stepped:
+// waiting for the Raft pass) and follower_fsync (its fdatasync).
 import { performance } from "node:perf_hooks";
 
-/** Values per stage kept for the recent mean and median. */
-export const STAGE_WINDOW = 1024;
+/** Values per stage kept for the recent mean and median (a benchmark point of a few seconds fills it). */
+export const STAGE_WINDOW = 256;
 
-export const LEADER_STAGES = ["queue", "append_send", "replication", "commit_wait", "apply", "reply"] as const;
-export const STAGES = [...LEADER_STAGES, "total_in_leader", "leader_fsync", "follower_ack", "follower_fsync"] as const;
+export const LEADER_STAGES = ["receive", "queue", "append_send", "replication", "commit_wait", "apply", "reply"] as const;
+export const STAGES = [...LEADER_STAGES, "total_in_leader", "leader_fsync", "follower_round_trip", "follower_ack", "follower_queue", "follower_fsync"] as const;
 export type Stage = (typeof STAGES)[number];
 const TOTAL = STAGES.indexOf("total_in_leader");
 const LEADER_FSYNC = STAGES.indexOf("leader_fsync");
@@ -41,6 +46,7 @@ const LEADER_FSYNC = STAGES.indexOf("leader_fsync");
 /** performance.now() readings of one proposal on the leader; 0 = not reached. */
 export interface ProposalClock {
   receivedAt: number;
+  queuedAt: number;
   steppedAt: number;
   sentAt: number;
   ackArrivedAt: number;
@@ -51,7 +57,7 @@ export interface ProposalClock {
 }
 
 export function newProposalClock(): ProposalClock {
-  return { receivedAt: performance.now(), steppedAt: 0, sentAt: 0, ackArrivedAt: 0, committedAt: 0, appliedAt: 0, fsyncMs: 0 };
+  return { receivedAt: performance.now(), queuedAt: 0, steppedAt: 0, sentAt: 0, ackArrivedAt: 0, committedAt: 0, appliedAt: 0, fsyncMs: 0 };
 }
 
 export interface StageStats {
@@ -86,12 +92,13 @@ export class StageTimings {
   /** A proposal whose reply was just handed to NATS at `repliedAt`. */
   addProposal(c: ProposalClock, repliedAt: number): void {
     let at = c.receivedAt;
-    at = this.#step(0, at, c.steppedAt, repliedAt);
-    at = this.#step(1, at, c.sentAt, repliedAt);
-    at = this.#step(2, at, c.ackArrivedAt, repliedAt);
-    at = this.#step(3, at, c.committedAt, repliedAt);
-    at = this.#step(4, at, c.appliedAt, repliedAt);
-    this.#step(5, at, repliedAt, repliedAt);
+    at = this.#step(0, at, c.queuedAt, repliedAt);
+    at = this.#step(1, at, c.steppedAt, repliedAt);
+    at = this.#step(2, at, c.sentAt, repliedAt);
+    at = this.#step(3, at, c.ackArrivedAt, repliedAt);
+    at = this.#step(4, at, c.committedAt, repliedAt);
+    at = this.#step(5, at, c.appliedAt, repliedAt);
+    this.#step(6, at, repliedAt, repliedAt);
     this.#add(TOTAL, Math.max(0, repliedAt - c.receivedAt));
     if (c.fsyncMs > 0) this.#add(LEADER_FSYNC, c.fsyncMs);
   }

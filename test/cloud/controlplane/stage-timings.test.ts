@@ -8,15 +8,15 @@ import { ControlClient } from "../../../cloud/controlplane/client";
 import { CommandKind } from "../../../cloud/control";
 import { LEADER_STAGES, STAGE_WINDOW, StageTimings, type ProposalClock, type Stage, type StageSummary } from "../../../cloud/controlplane/stage-timings";
 
-const clock = (c: Partial<ProposalClock>): ProposalClock => ({ receivedAt: 0, steppedAt: 0, sentAt: 0, ackArrivedAt: 0, committedAt: 0, appliedAt: 0, fsyncMs: 0, ...c });
+const clock = (c: Partial<ProposalClock>): ProposalClock => ({ receivedAt: 0, queuedAt: 0, steppedAt: 0, sentAt: 0, ackArrivedAt: 0, committedAt: 0, appliedAt: 0, fsyncMs: 0, ...c });
 
 describe("stage timings arithmetic", () => {
   it("splits a proposal's time into back-to-back stages that add up to the total", () => {
     const observed: [Stage, number][] = [];
     const t = new StageTimings((stage, s) => observed.push([stage, s]));
-    t.addProposal(clock({ receivedAt: 100, steppedAt: 100.2, sentAt: 100.5, ackArrivedAt: 101.5, committedAt: 101.6, appliedAt: 101.65, fsyncMs: 0.3 }), 101.75);
+    t.addProposal(clock({ receivedAt: 100, queuedAt: 100.125, steppedAt: 100.2, sentAt: 100.5, ackArrivedAt: 101.5, committedAt: 101.6, appliedAt: 101.65, fsyncMs: 0.3 }), 101.75);
     const s = t.summary();
-    expect(Object.fromEntries(LEADER_STAGES.map((k) => [k, s[k]!.meanMs]))).toEqual({ queue: 0.2, append_send: 0.3, replication: 1, commit_wait: 0.1, apply: 0.05, reply: 0.1 });
+    expect(Object.fromEntries(LEADER_STAGES.map((k) => [k, s[k]!.meanMs]))).toEqual({ receive: 0.125, queue: 0.075, append_send: 0.3, replication: 1, commit_wait: 0.1, apply: 0.05, reply: 0.1 });
     expect(s.total_in_leader!.meanMs).toBe(1.75);
     expect(s.leader_fsync!.meanMs).toBe(0.3);
     expect(observed.find(([k]) => k === "replication")![1]).toBeCloseTo(0.001, 9);
@@ -25,7 +25,7 @@ describe("stage timings arithmetic", () => {
   it("clamps steps not reached or out of order, so no stage is negative", () => {
     const t = new StageTimings();
     // No ack time (a single voter commits on its own), and a sent mark later than the commit.
-    t.addProposal(clock({ receivedAt: 10, steppedAt: 11, sentAt: 14, committedAt: 12, appliedAt: 15 }), 16);
+    t.addProposal(clock({ receivedAt: 10, queuedAt: 10.5, steppedAt: 11, sentAt: 14, committedAt: 12, appliedAt: 15 }), 16);
     const s = t.summary();
     for (const k of LEADER_STAGES) expect(s[k]!.meanMs).toBeGreaterThanOrEqual(0);
     expect(LEADER_STAGES.reduce((a, k) => a + s[k]!.sumMs, 0)).toBeCloseTo(s.total_in_leader!.sumMs, 9);
@@ -103,7 +103,12 @@ describe("stage timings of a real 3-process cluster", () => {
       // Every fsync counted happened between a MsgApp's arrival and its ack.
       expect(f.follower_fsync!.sumMs).toBeLessThanOrEqual(f.follower_ack!.sumMs + 0.001);
       expect(f.follower_ack!.p50Ms).toBeGreaterThan(0);
+      expect(f.follower_queue!.count).toBe(f.follower_ack!.count);
+      expect(f.follower_queue!.sumMs).toBeLessThanOrEqual(f.follower_ack!.sumMs + 0.001);
     }
+    // The leader timed MsgApps to each follower until their acks.
+    expect(delta("follower_round_trip")).toBeGreaterThanOrEqual(writes);
+    expect(s.follower_round_trip!.p50Ms).toBeGreaterThan(0);
   }, 60_000);
 });
 
