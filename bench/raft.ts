@@ -32,7 +32,8 @@
 // followers' MsgApp→ack, and the remainder on the NATS legs
 // (bench/lib/raft-stages.ts).
 //
-// Env: BENCH_SECONDS, BENCH_SKIP=etcd,etcd-http,jetstream,xsfleet,xsfleet-strict.
+// Env: BENCH_SECONDS, BENCH_SKIP=etcd,etcd-http,jetstream,xsfleet,xsfleet-strict,
+// BENCH_BREAKDOWN=1,16,256 (the write points to break down; default 1).
 // `npm run bench:raft -- --busy N`: N busy-loop processes run for the whole
 // measurement (bench/lib/busy.ts), the repeatable "machine is busy" setting:
 // every system meets the same CPU contention.
@@ -55,15 +56,16 @@ const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 4);
 const SKIP = new Set((process.env["BENCH_SKIP"] ?? "").split(",").filter(Boolean));
 const CONCURRENCY = [1, 16, 256] as const;
 const READ_CONCURRENCY = 16;
+const BREAKDOWN = new Set((process.env["BENCH_BREAKDOWN"] ?? "1").split(",").map(Number));
 const VALUE = "v".repeat(256);
 
 import type { Target } from "./lib/load";
 
-/** A target that can explain one write point (xsfleet: its replicas' stage timings). */
+/** A target that can explain a write point (xsfleet: its replicas' stage timings). */
 interface Explained {
-  /** Called right before and right after the single-client write point. */
+  /** Called right before and right after each write point in BENCH_BREAKDOWN. */
   explainBegin?(): Promise<void>;
-  explainEnd?(p: Point): Promise<void>;
+  explainEnd?(concurrency: number, p: Point): Promise<void>;
 }
 type BenchTarget = Target & Explained & { extra?: () => string };
 
@@ -83,7 +85,7 @@ async function xsfleetTarget(strict: boolean): Promise<BenchTarget> {
   return {
     name,
     async explainBegin() { before = await reading(); },
-    async explainEnd(p) { if (before) printStageBreakdown(`${name} writes c=1`, p, before, await reading()); },
+    async explainEnd(c, p) { if (before) printStageBreakdown(`${name} writes c=${c}`, c, p, before, await reading()); },
     async prepare(w) {
       if (versions.has(w)) return;
       const r = await client.registerDevice(`bench-${w}`, "sensor");
@@ -156,10 +158,10 @@ async function measureAll(makers: (() => Promise<BenchTarget>)[]): Promise<Row[]
     const rows: Row[] = targets.map((t) => ({ target: t.name, writes: [], reads: { opsPerSec: NaN, p50Ms: NaN, p99Ms: NaN, errors: 0 } }));
     for (const c of CONCURRENCY) {
       for (const [i, t] of targets.entries()) {
-        if (c === 1) await t.explainBegin?.();
+        if (BREAKDOWN.has(c)) await t.explainBegin?.();
         const p = await drive(c, SECONDS, (w) => t.write(w));
         console.log(`  ${t.name}: writes c=${c}: ${p.opsPerSec.toFixed(0)}/s p50 ${p.p50Ms.toFixed(2)} ms p99 ${p.p99Ms.toFixed(2)} ms errors ${p.errors}`);
-        if (c === 1) await t.explainEnd?.(p);
+        if (BREAKDOWN.has(c)) await t.explainEnd?.(c, p);
         rows[i]!.writes.push(p);
       }
     }

@@ -1,4 +1,4 @@
-// Where a single-client xsfleet write spends its time (bench:raft): the
+// Where an xsfleet write spends its time (bench:raft): the
 // replicas' stage timings (cloud/controlplane/stage-timings.ts, read from
 // raft.status) before and after one benchmark point, set against the
 // client's own round trip. Means cover exactly that point (difference of the
@@ -39,7 +39,7 @@ function cell(before: StageSummary | undefined, after: StageSummary | undefined,
 }
 
 /** Prints the breakdown of the point `p` measured between the readings `before` and `after`. */
-export function printStageBreakdown(title: string, p: Point, before: StageReading, after: StageReading): void {
+export function printStageBreakdown(title: string, concurrency: number, p: Point, before: StageReading, after: StageReading): void {
   if (before.leader !== after.leader) {
     console.log(`  ${title}: leader changed during the point (${before.leader} → ${after.leader}): no breakdown`);
     return;
@@ -47,9 +47,10 @@ export function printStageBreakdown(title: string, p: Point, before: StageReadin
   const id = after.leader;
   const lb = before.byNode.get(id);
   const la = after.byNode.get(id);
-  const rows: string[][] = [["single-client write", "mean ms", "p50 ms"]];
+  const rows: string[][] = [[concurrency === 1 ? "single-client write" : `write at ${concurrency} clients`, "mean ms", "p50 ms"]];
   const row = (label: string, c: Cell): void => { rows.push([label, fmt(c.mean, 3), `${fmt(c.p50, 3)}${c.stale ? "*" : ""}`]); };
-  const rt: Cell = { mean: 1000 / p.opsPerSec, p50: p.p50Ms, stale: false };
+  // Closed loop: the mean round trip is concurrency / throughput.
+  const rt: Cell = { mean: (1000 * concurrency) / p.opsPerSec, p50: p.p50Ms, stale: false };
   row("client round trip (bench)", rt);
   for (const k of LEADER_STAGES) row(`  leader ${k}`, cell(lb, la, k));
   const total = cell(lb, la, "total_in_leader");
