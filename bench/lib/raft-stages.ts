@@ -68,8 +68,10 @@ export function printStageBreakdown(title: string, concurrency: number, p: Point
     const fb = before.byNode.get(fid);
     const ack = cell(fb, fa, "follower_ack");
     row(`  follower ${fid} follower_ack`, ack);
-    row(`    of which follower_queue`, cell(fb, fa, "follower_queue"));
-    row(`    of which follower_fsync`, cell(fb, fa, "follower_fsync"));
+    row(`    follower_queue`, cell(fb, fa, "follower_queue"));
+    row(`    follower_persist`, cell(fb, fa, "follower_persist"));
+    row(`      (of which follower_fsync)`, cell(fb, fa, "follower_fsync"));
+    row(`    follower_send`, cell(fb, fa, "follower_send"));
     const n = (fa.follower_ack?.count ?? 0) - (fb?.follower_ack?.count ?? 0);
     ackSum += (fa.follower_ack?.sumMs ?? 0) - (fb?.follower_ack?.sumMs ?? 0);
     ackCount += n;

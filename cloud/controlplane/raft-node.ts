@@ -705,12 +705,16 @@ export class RaftNode {
   /** Follower: the ack of the MsgApps received since #appArrivedAt was just handed to the transport. */
   #ackSent(fsyncMs: number): void {
     const arrivedAt = this.#appArrivedAt;
+    const persistedAt = performance.now();
     this.#appArrivedAt = 0;
     this.#stages.add("follower_queue", this.#appSteppedAt - arrivedAt);
+    this.#stages.add("follower_persist", persistedAt - this.#appSteppedAt);
+    if (fsyncMs > 0) this.#stages.add("follower_fsync", fsyncMs);
     // After the NATS client's socket write, which it queued as a microtask on publish.
     queueMicrotask(() => {
-      this.#stages.add("follower_ack", performance.now() - arrivedAt);
-      if (fsyncMs > 0) this.#stages.add("follower_fsync", fsyncMs);
+      const now = performance.now();
+      this.#stages.add("follower_send", now - persistedAt);
+      this.#stages.add("follower_ack", now - arrivedAt);
     });
   }
 

@@ -30,15 +30,17 @@
 // MsgApp with entries written to the socket → that follower's ack received;
 // per follower, where `replication` is the faster of them). Follower stages:
 // follower_ack (a MsgApp with entries received by the socket callback → its
-// ack written to the socket), of which follower_queue (received → stepped:
-// waiting for the Raft pass) and follower_fsync (its fdatasync).
+// ack written to the socket), back to back: follower_queue (received →
+// stepped: waiting for the Raft pass), follower_persist (→ WAL written and
+// synced, ack handed to NATS; follower_fsync, its fdatasync, is part of it),
+// follower_send (→ ack written to the socket).
 import { performance } from "node:perf_hooks";
 
 /** Values per stage kept for the recent mean and median (a benchmark point of a few seconds fills it). */
 export const STAGE_WINDOW = 256;
 
 export const LEADER_STAGES = ["receive", "queue", "append_send", "replication", "commit_wait", "apply", "reply"] as const;
-export const STAGES = [...LEADER_STAGES, "total_in_leader", "leader_fsync", "follower_round_trip", "follower_ack", "follower_queue", "follower_fsync"] as const;
+export const STAGES = [...LEADER_STAGES, "total_in_leader", "leader_fsync", "follower_round_trip", "follower_ack", "follower_queue", "follower_persist", "follower_send", "follower_fsync"] as const;
 export type Stage = (typeof STAGES)[number];
 const TOTAL = STAGES.indexOf("total_in_leader");
 const LEADER_FSYNC = STAGES.indexOf("leader_fsync");
