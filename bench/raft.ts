@@ -50,7 +50,7 @@ import { ControlClient } from "../cloud/controlplane/client";
 import { connectNats } from "../cloud/nats";
 import { CommandKind } from "../cloud/control";
 import { busyFromArgv, startBusyLoad } from "./lib/busy";
-import { printStageBreakdown, readStages, type StageReading } from "./lib/raft-stages";
+import { pingNode, printStageBreakdown, readStages, type StageReading } from "./lib/raft-stages";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 4);
 const SKIP = new Set((process.env["BENCH_SKIP"] ?? "").split(",").filter(Boolean));
@@ -85,7 +85,11 @@ async function xsfleetTarget(strict: boolean): Promise<BenchTarget> {
   return {
     name,
     async explainBegin() { before = await reading(); },
-    async explainEnd(c, p) { if (before) printStageBreakdown(`${name} writes c=${c}`, c, p, before, await reading()); },
+    async explainEnd(c, p) {
+      if (!before) return;
+      const after = await reading();
+      printStageBreakdown(`${name} writes c=${c}`, c, p, before, after, c === 1 ? await pingNode(clientNc, after.leader) : undefined);
+    },
     async prepare(w) {
       if (versions.has(w)) return;
       const r = await client.registerDevice(`bench-${w}`, "sensor");

@@ -11,8 +11,36 @@
 //     that follower's ack received) − follower_ack (follower: MsgApp received
 //     → ack written), both over every MsgApp with entries to either follower
 //     (leader→broker→follower and back).
+// For scale, the bench's connection also times a bare NATS request/reply to
+// the leader's process (its service's $SRV.PING: two broker legs and the
+// least work a responder can do), so the client↔leader remainder splits
+// into broker legs and client library + service framework.
+import { performance } from "node:perf_hooks";
+import { Svcm } from "@nats-io/services";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { CONTROL_SERVICE_NAME } from "../../cloud/controlplane";
 import { LEADER_STAGES, type NodeStatus, type Stage, type StageSummary } from "../../cloud/controlplane";
-import { fmt, printTable, type Point } from "./load";
+import { fmt, pct, printTable, type Point } from "./load";
+
+/** Sequential pings timed, after a few untimed. */
+const PINGS = 500;
+
+/** Round trip of a bare request/reply to the control-plane service instance on node `id` ($SRV.PING); undefined if not found. */
+export async function pingNode(nc: NatsConnection, id: number): Promise<{ mean: number; p50: number } | undefined> {
+  const infos = await new Svcm(nc as unknown as ConstructorParameters<typeof Svcm>[0]).client({ strategy: "timer", maxWait: 1000 }).info(CONTROL_SERVICE_NAME);
+  let instance: string | undefined;
+  for await (const info of infos) if (info.metadata?.["node"] === String(id)) instance = info.id;
+  if (!instance) return undefined;
+  const subject = `$SRV.PING.${CONTROL_SERVICE_NAME}.${instance}`;
+  const lat: number[] = [];
+  for (let i = 0; i < PINGS + 20; i++) {
+    const t0 = performance.now();
+    await nc.request(subject, undefined, { timeout: 2000 });
+    if (i >= 20) lat.push(performance.now() - t0);
+  }
+  lat.sort((a, b) => a - b);
+  return { mean: lat.reduce((a, b) => a + b, 0) / lat.length, p50: pct(lat, 0.5) };
+}
 
 export interface StageReading {
   readonly leader: number;
@@ -39,7 +67,7 @@ function cell(before: StageSummary | undefined, after: StageSummary | undefined,
 }
 
 /** Prints the breakdown of the point `p` measured between the readings `before` and `after`. */
-export function printStageBreakdown(title: string, concurrency: number, p: Point, before: StageReading, after: StageReading): void {
+export function printStageBreakdown(title: string, concurrency: number, p: Point, before: StageReading, after: StageReading, ping?: { mean: number; p50: number }): void {
   if (before.leader !== after.leader) {
     console.log(`  ${title}: leader changed during the point (${before.leader} → ${after.leader}): no breakdown`);
     return;
@@ -79,6 +107,7 @@ export function printStageBreakdown(title: string, concurrency: number, p: Point
     ackStale ||= ack.stale;
   }
   row("NATS client<->leader legs (rt - total_in_leader)", { mean: rt.mean - total.mean, p50: rt.p50 - total.p50, stale: total.stale });
+  if (ping) row("  (for scale: bare request/reply to the leader, $SRV.PING)", { ...ping, stale: false });
   if (ackCount > 0) {
     const ackP50 = ackP50s.reduce((a, b) => a + b, 0) / ackP50s.length;
     row("NATS leader<->follower legs (round trip - follower_ack)", { mean: roundTrip.mean - ackSum / ackCount, p50: roundTrip.p50 - ackP50, stale: roundTrip.stale || ackStale });
