@@ -6,6 +6,7 @@ import { startNats, type NatsCluster } from "../../harness/nats";
 import { ProcessCluster } from "../../harness/control-plane";
 import { ControlClient } from "../../../cloud/controlplane/client";
 import { CommandKind } from "../../../cloud/control";
+import { createReplicaMetrics } from "../../../cloud/controlplane/metrics";
 import { LEADER_STAGES, STAGE_WINDOW, StageTimings, type ProposalClock, type Stage, type StageSummary } from "../../../cloud/controlplane/stage-timings";
 
 const clock = (c: Partial<ProposalClock>): ProposalClock => ({ receivedAt: 0, queuedAt: 0, steppedAt: 0, sentAt: 0, ackArrivedAt: 0, committedAt: 0, appliedAt: 0, fsyncMs: 0, ...c });
@@ -31,6 +32,15 @@ describe("stage timings arithmetic", () => {
     expect(LEADER_STAGES.reduce((a, k) => a + s[k]!.sumMs, 0)).toBeCloseTo(s.total_in_leader!.sumMs, 9);
     expect(s.replication!.meanMs).toBe(0);
     expect(s.leader_fsync).toBeUndefined();
+  });
+
+  it("feeds the replica's Prometheus histogram, one series per stage", async () => {
+    const rm = createReplicaMetrics(7);
+    const t = new StageTimings(rm.observeStage);
+    t.addProposal(clock({ receivedAt: 1, queuedAt: 1.1, steppedAt: 1.2, sentAt: 1.3, ackArrivedAt: 2, committedAt: 2.1, appliedAt: 2.2 }), 2.5);
+    const text = await rm.metrics.registry.metrics();
+    expect(text).toMatch(/xsfleet_raft_proposal_stage_seconds_count\{process="raft-7",stage="replication"\} 1/);
+    expect(text).toMatch(/xsfleet_raft_proposal_stage_seconds_sum\{process="raft-7",stage="total_in_leader"\} 0\.0015/);
   });
 
   it("keeps cumulative sums for all values and the median of the last STAGE_WINDOW", () => {
