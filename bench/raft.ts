@@ -26,7 +26,14 @@
 // The load generator (bench/lib/load.ts) and the etcd baseline
 // (bench/lib/etcd.ts) are shared with bench:consensus.
 //
-// Env: BENCH_SECONDS, BENCH_SKIP=etcd,etcd-http,jetstream,xsfleet,xsfleet-strict.
+// After xsfleet's single-client write point, the replicas' stage timings
+// (raft.status, cloud/controlplane/stage-timings.ts) read before and after
+// it give where that write's round trip goes: each stage on the leader, the
+// followers' MsgApp→ack, and the remainder on the NATS legs
+// (bench/lib/raft-stages.ts).
+//
+// Env: BENCH_SECONDS, BENCH_SKIP=etcd,etcd-http,jetstream,xsfleet,xsfleet-strict,
+// BENCH_BREAKDOWN=1,16,256 (the write points to break down; default 1).
 // `npm run bench:raft -- --busy N`: N busy-loop processes run for the whole
 // measurement (bench/lib/busy.ts), the repeatable "machine is busy" setting:
 // every system meets the same CPU contention.
@@ -43,18 +50,28 @@ import { ControlClient } from "../cloud/controlplane/client";
 import { connectNats } from "../cloud/nats";
 import { CommandKind } from "../cloud/control";
 import { busyFromArgv, startBusyLoad } from "./lib/busy";
+import { pingNode, printStageBreakdown, readStages, type StageReading } from "./lib/raft-stages";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 4);
 const SKIP = new Set((process.env["BENCH_SKIP"] ?? "").split(",").filter(Boolean));
 const CONCURRENCY = [1, 16, 256] as const;
 const READ_CONCURRENCY = 16;
+const BREAKDOWN = new Set((process.env["BENCH_BREAKDOWN"] ?? "1").split(",").map(Number));
 const VALUE = "v".repeat(256);
 
 import type { Target } from "./lib/load";
 
+/** A target that can explain a write point (xsfleet: its replicas' stage timings). */
+interface Explained {
+  /** Called right before and right after each write point in BENCH_BREAKDOWN. */
+  explainBegin?(): Promise<void>;
+  explainEnd?(concurrency: number, p: Point): Promise<void>;
+}
+type BenchTarget = Target & Explained & { extra?: () => string };
+
 // ------------------------------------------------------------ xsfleet
 
-async function xsfleetTarget(strict: boolean): Promise<Target & { extra: () => string }> {
+async function xsfleetTarget(strict: boolean): Promise<BenchTarget> {
   const nats = await startNats();
   const cluster = await ProcessCluster.start(nats.servers[0]!, [1, 2, 3], strict ? ["--strict-leader-append"] : []);
   await cluster.waitLeader(60_000);
@@ -62,8 +79,17 @@ async function xsfleetTarget(strict: boolean): Promise<Target & { extra: () => s
   const clientNc = await connectNats({ servers: nats.servers, name: "bench-raft-client" });
   const client = new ControlClient(clientNc, { clientId: "bench", timeoutMs: 30_000, lanesMax: 1024 });
   const versions = new Map<number, number>();
+  const name = strict ? "xsfleet strict-append" : "xsfleet (Raft/NATS)";
+  const reading = async (): Promise<StageReading> => readStages(await cluster.waitLeader(), cluster.ids(), (id) => cluster.statusOf(id));
+  let before: StageReading | undefined;
   return {
-    name: strict ? "xsfleet strict-append" : "xsfleet (Raft/NATS)",
+    name,
+    async explainBegin() { before = await reading(); },
+    async explainEnd(c, p) {
+      if (!before) return;
+      const after = await reading();
+      printStageBreakdown(`${name} writes c=${c}`, c, p, before, after, c === 1 ? await pingNode(clientNc, after.leader) : undefined);
+    },
     async prepare(w) {
       if (versions.has(w)) return;
       const r = await client.registerDevice(`bench-${w}`, "sensor");
@@ -125,8 +151,8 @@ interface Row { target: string; writes: Point[]; reads: Point }
  * back to back (interleaved), so load that drifts on a shared machine hits
  * every system about equally. Idle clusters only exchange heartbeats.
  */
-async function measureAll(makers: (() => Promise<Target & { extra?: () => string }>)[]): Promise<Row[]> {
-  const targets: (Target & { extra?: () => string })[] = [];
+async function measureAll(makers: (() => Promise<BenchTarget>)[]): Promise<Row[]> {
+  const targets: BenchTarget[] = [];
   try {
     for (const make of makers) {
       const t = await make();
@@ -136,8 +162,10 @@ async function measureAll(makers: (() => Promise<Target & { extra?: () => string
     const rows: Row[] = targets.map((t) => ({ target: t.name, writes: [], reads: { opsPerSec: NaN, p50Ms: NaN, p99Ms: NaN, errors: 0 } }));
     for (const c of CONCURRENCY) {
       for (const [i, t] of targets.entries()) {
+        if (BREAKDOWN.has(c)) await t.explainBegin?.();
         const p = await drive(c, SECONDS, (w) => t.write(w));
         console.log(`  ${t.name}: writes c=${c}: ${p.opsPerSec.toFixed(0)}/s p50 ${p.p50Ms.toFixed(2)} ms p99 ${p.p99Ms.toFixed(2)} ms errors ${p.errors}`);
+        if (BREAKDOWN.has(c)) await t.explainEnd?.(c, p);
         rows[i]!.writes.push(p);
       }
     }
@@ -158,7 +186,7 @@ async function main(): Promise<void> {
   const busy = startBusyLoad(busyFromArgv(process.argv.slice(2)));
   console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${SECONDS}s per point; values 256 B; 3 nodes each on loopback; ` +
     `background load: ${busy.processes} busy-loop process(es) (--busy)`);
-  const makers: (() => Promise<Target & { extra?: () => string }>)[] = [];
+  const makers: (() => Promise<BenchTarget>)[] = [];
   if (!SKIP.has("xsfleet")) makers.push(() => xsfleetTarget(false));
   if (!SKIP.has("xsfleet-strict")) makers.push(() => xsfleetTarget(true));
   if (!SKIP.has("etcd")) {

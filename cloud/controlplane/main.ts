@@ -166,7 +166,7 @@ async function main(): Promise<void> {
   });
   const rm = cfg.metrics ? createReplicaMetrics(cfg.id) : null;
   const opts: RaftNodeOptions = {
-    ...(rm ? { onFsync: rm.observeFsync } : {}),
+    ...(rm ? { onFsync: rm.observeFsync, onStage: rm.observeStage } : {}),
     id: cfg.id, group: cfg.group, peers: cfg.peers, learners: cfg.learners, dataDir: cfg.dataDir, nc,
     tickMs: cfg.tickMs, snapshotEntries: cfg.snapshotEntries, parallelLeaderAppend: cfg.parallelLeaderAppend, log,
   };

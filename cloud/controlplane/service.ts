@@ -25,6 +25,7 @@ import { SnapshotExport } from "./snapshot-export";
 import { startServeSpan } from "./spans";
 import type { Tracer } from "@opentelemetry/api";
 import type { ProposalTimes } from "./raft-node";
+import { newProposalClock, type ProposalClock } from "./stage-timings";
 
 export const CONTROL_QUEUE = "xsfleet-control";
 export const CONTROL_SERVICE_NAME = "xsfleet-control";
@@ -122,8 +123,10 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
       return;
     }
     inFlight++;
+    // Stage timings (stage-timings.ts) start when the request is received.
+    const clock = newProposalClock();
     const span = opts.tracer ? startServeSpan(opts.tracer, endpoint, msg.headers, node.id) : null;
-    serve(endpoint, msg, node, snapshots, opts.catchUpTimeoutMs ?? 30_000, span?.times)
+    serve(endpoint, msg, node, snapshots, opts.catchUpTimeoutMs ?? 30_000, span?.times, clock)
       .catch((err: unknown) => nodeFailure(ServiceError.Stopped, `internal error: ${(err as Error).message}`, node.leader))
       .then((res) => {
         inFlight--;
@@ -133,6 +136,8 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
         } catch {
           // Connection closing: the client times out and retries.
         }
+        // Timed after the NATS client's socket write, which it queued as a microtask on publish.
+        if (clock.appliedAt > 0) queueMicrotask(() => node.proposalReplied(clock));
       });
   };
   const shared = service.addGroup(controlSubjectRoot);
@@ -194,7 +199,7 @@ function nodeIdArg(body: Record<string, unknown>, field: string): NodeId | NodeF
   return v;
 }
 
-async function serve(endpoint: Endpoint, msg: ServiceMsg, node: RaftNode, snapshots: SnapshotExport, catchUpTimeoutMs: number, times?: ProposalTimes): Promise<unknown> {
+async function serve(endpoint: Endpoint, msg: ServiceMsg, node: RaftNode, snapshots: SnapshotExport, catchUpTimeoutMs: number, times: ProposalTimes | undefined, clock: ProposalClock): Promise<unknown> {
   const body = parseBody(msg);
   if (isFailure(body)) return body;
   if (endpoint === "raft.status") return { ok: true, kind: "raft.status", value: node.status() };
@@ -212,7 +217,7 @@ async function serve(endpoint: Endpoint, msg: ServiceMsg, node: RaftNode, snapsh
     if (isReadCommand(cmd)) return fromOutcome(await node.read(cmd), (r: ApplyResult) => r);
     const session = parseSession(msg);
     if (isFailure(session)) return session;
-    return fromOutcome(await node.propose(cmd, session, times), (r: ApplyResult) => r);
+    return fromOutcome(await node.propose(cmd, { session, times, clock }), (r: ApplyResult) => r);
   }
   return serveAdmin(endpoint as AdminEndpoint, body, node, catchUpTimeoutMs);
 }

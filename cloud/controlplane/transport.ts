@@ -9,9 +9,11 @@
 // allocated. A batch that fails to decode is dropped whole and counted
 // (never thrown into the socket callback).
 //
-// Inbound batches are only queued here (bounded, `inboxBatchesMax`); the
-// Raft driver drains and decodes them at its own pace.
+// Inbound batches are only queued here (bounded, `inboxBatchesMax`), each
+// with its arrival time (performance.now(), for the driver's stage timings);
+// the Raft driver drains and decodes them at its own pace.
 
+import { performance } from "node:perf_hooks";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { CodecError, batchMessageCount, decodeBatch, encodeBatches, encodedSize } from "../raft";
 import { NONE, type Message, type NodeId } from "../raft";
@@ -81,6 +83,8 @@ export class NatsRaftTransport {
   readonly stats: TransportStats = { batchesSent: 0, messagesSent: 0, bytesSent: 0, batchesReceived: 0, inboxDropped: 0, decodeErrors: 0 };
   readonly #nc: NatsConnection;
   readonly #inbox: Uint8Array[] = [];
+  /** When each inbox batch arrived (performance.now()), parallel to #inbox. */
+  readonly #inboxAt: number[] = [];
   #sub: Subscription | undefined;
   #onInbound: () => void = () => {};
 
@@ -102,27 +106,35 @@ export class NatsRaftTransport {
           return;
         }
         this.#inbox.push(msg.data);
+        this.#inboxAt.push(performance.now());
         this.stats.batchesReceived++;
         if (this.#inbox.length === 1) this.#onInbound();
       },
     });
   }
 
-  /** Takes every queued inbound message, decoded; malformed batches are counted and dropped. */
-  drain(): Message[] {
-    const out: Message[] = [];
-    for (const buf of this.#inbox.splice(0)) {
+  /**
+   * Hands every queued inbound message, decoded and in arrival order, to
+   * `visit` with its batch's arrival time; malformed batches are counted and
+   * dropped whole (before any of their messages is visited).
+   */
+  drain(visit: (m: Message, arrivedAt: number) => void): void {
+    const bufs = this.#inbox.splice(0);
+    const ats = this.#inboxAt.splice(0);
+    for (let i = 0; i < bufs.length; i++) {
+      let msgs: Message[];
       try {
-        for (const m of decodeBatch(buf)) {
-          if (m.to !== this.id) { this.stats.decodeErrors++; continue; }
-          out.push(m);
-        }
+        msgs = decodeBatch(bufs[i]!);
       } catch (err) {
         if (!(err instanceof CodecError)) throw err;
         this.stats.decodeErrors++;
+        continue;
+      }
+      for (const m of msgs) {
+        if (m.to !== this.id) { this.stats.decodeErrors++; continue; }
+        visit(m, ats[i]!);
       }
     }
-    return out;
   }
 
   /** Sends messages grouped per destination, batched; best effort. */
@@ -155,5 +167,6 @@ export class NatsRaftTransport {
     this.#sub?.unsubscribe();
     this.#sub = undefined;
     this.#inbox.length = 0;
+    this.#inboxAt.length = 0;
   }
 }
