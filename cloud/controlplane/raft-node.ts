@@ -448,13 +448,16 @@ export class RaftNode {
 
   status(): NodeStatus {
     const s = this.#raw.status();
+    const stages = this.#stages;
     const progress: Record<string, number> = {};
     if (this.isLeader) for (const [id, p] of this.#raw.raft.prs) progress[String(id)] = p.match;
     return {
       id: this.id, state: STATE_NAMES[s.state], leader: s.lead, term: s.term, commit: s.commit, applied: this.#applied,
       lastIndex: s.lastIndex, snapshotIndex: this.#snapshotIndex, confState: s.confState,
       ...(this.isLeader ? { progress } : {}),
-      fsyncs: this.#wal.fsyncCount, transport: { ...this.#transport.stats }, stages: this.#stages.summary(),
+      fsyncs: this.#wal.fsyncCount, transport: { ...this.#transport.stats },
+      // Built when read (raft.status serialises it): the metrics' gauges call status() several times per scrape and never read it.
+      get stages(): StageSummary { return stages.summary(); },
     };
   }
 
