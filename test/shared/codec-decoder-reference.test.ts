@@ -63,6 +63,21 @@ const validArb = fc
     return encodeBatch(batch, limits);
   });
 
+/**
+ * Encodings at the format's edges: timestamps near ±2^50 ms and values near
+ * ±2^50 steps, so Δ and Δ-of-Δ reach bit lengths 50–52 (the direct-bit and
+ * long-unary paths), at resolutions whose products round.
+ */
+const extremeArb = fc
+  .record({
+    ts: fc.array(fc.oneof(fc.integer({ min: -(2 ** 50) + 1, max: 2 ** 50 - 1 }), fc.constantFrom(2 ** 50 - 1, -(2 ** 50) + 1, 0)), { minLength: 2, maxLength: 140 }),
+    steps: fc.array(fc.oneof(fc.constantFrom(2 ** 50, -(2 ** 50), 0, 1), fc.integer({ min: -(2 ** 50), max: 2 ** 50 })), { minLength: 140, maxLength: 140 }),
+    resolution: fc.constantFrom(5e3, 2e7, 3, 0.7, 1e-15, 7e15, 123e3, 4.56e-5),
+  })
+  .map(({ ts, steps, resolution }) =>
+    encodeBatch({ t0Ms: ts[0]!, timestampsMs: ts, channels: [{ values: ts.map((_, i) => steps[i]! * resolution), resolution }] }, limits),
+  );
+
 type Mutation = { kind: "flip"; at: number; bit: number } | { kind: "truncate"; at: number } | { kind: "splice"; at: number; bytes: Uint8Array };
 
 const mutationArb: fc.Arbitrary<Mutation[]> = fc.array(
@@ -87,9 +102,9 @@ function mutate(input: Uint8Array, mutations: Mutation[]): Uint8Array {
 }
 
 describe("the codec's decoder equals the straightforward reference", () => {
-  it("on valid encodings of random series (every block mode)", () => {
+  it("on valid encodings of random series (every block mode) and at the format's edges", () => {
     fc.assert(
-      fc.property(validArb, (bytes) => {
+      fc.property(fc.oneof(validArb, extremeArb), (bytes) => {
         expect(agree(bytes)).toBe("ok");
       }),
       { numRuns: 400 },
@@ -127,7 +142,7 @@ describe("the codec's decoder equals the straightforward reference", () => {
   it("on bit flips, truncations and splices of valid encodings", () => {
     const seen = { ok: 0, error: 0 };
     fc.assert(
-      fc.property(validArb, mutationArb, (bytes, mutations) => {
+      fc.property(fc.oneof(validArb, extremeArb), mutationArb, (bytes, mutations) => {
         seen[agree(mutate(bytes, mutations))]++;
       }),
       { numRuns: 1500 },
