@@ -165,6 +165,23 @@ export class RangeEncoder implements BitSink {
   }
 }
 
+// rateShift again, as 4-bit fields of two integers (counts 0–7, 8–15), for
+// the decoder's bit step: V8 reads a frozen array's elements on a slower
+// path, which made that read a third of the decoder's time per bit.
+const rateShiftLow = packNibbles(rateShift, 0);
+const rateShiftHigh = packNibbles(rateShift, 8);
+
+function packNibbles(table: readonly number[], from: number): number {
+  let packed = 0;
+  for (let k = 0; k < 8; k++) packed |= table[from + k]! << (4 * k);
+  return packed;
+}
+
+/** rateShift[count], from the packed fields. */
+function shiftOf(count: number): number {
+  return ((count < 8 ? rateShiftLow : rateShiftHigh) >>> ((count & 7) << 2)) & 15;
+}
+
 // The decoder's bounds of an adapted probability (adapt()'s clamp).
 const probMin = 31;
 const probMax = probOne - probMin;
@@ -227,7 +244,7 @@ export class RangeDecoder {
       const e = probs[i]!;
       const p = e & probMask;
       const count = e >>> countShift;
-      const shift = rateShift[count]!;
+      const shift = shiftOf(count);
       const bound = Math.imul(range >>> probBits, p);
       const bit = (code ^ signBit) >= (bound ^ signBit) ? 1 : 0;
       const mask = -bit;
@@ -254,10 +271,11 @@ export class RangeDecoder {
 
   /**
    * Decodes one integer coded by IntModel.encode with the probabilities
-   * `probs` (IntModel's layout): zero flag, unary length, sign, mantissa
-   * tree, then any direct bits. Most integers in telemetry take 1–6 bits, so
-   * the whole integer is one call: the same bit step as ones(), followed by
-   * where the bit leads (a small state machine over the four parts).
+   * `probs` (IntModel's layout). Most integers in telemetry take 1–6 bits,
+   * so the whole integer is one call, in two runs of ones()'s bit step: the
+   * zero flag and the unary length, whose probabilities are consecutive
+   * (0, then unaryAt = 1 …), are one run of ones; then the sign and the walk
+   * down the mantissa tree; then any direct bits.
    */
   int(probs: Uint16Array): number {
     const bytes = this.bytes;
@@ -265,22 +283,46 @@ export class RangeDecoder {
     let range = this.range;
     let code = this.code;
     let pos = this.pos;
-    let part = intZero;
-    /** Probability of the next adaptive bit. */
-    let at = 0;
-    /** Bit length; 0 while the zero flag is unread or said zero. */
+    // len = ones before the first 0, at most 53: 0 is the value 0; else the
+    // bit length (length 53 has no terminating zero, as IntModel writes it).
     let len = 0;
+    do {
+      const e = probs[len]!;
+      const p = e & probMask;
+      const count = e >>> countShift;
+      const shift = shiftOf(count);
+      const bound = Math.imul(range >>> probBits, p);
+      const bit = (code ^ signBit) >= (bound ^ signBit) ? 1 : 0;
+      const mask = -bit;
+      code = (code - (bound & mask)) | 0;
+      range = (bound & ~mask) | ((range - bound) & mask);
+      const q = p + (((probOne & ~mask) - p + (((1 << shift) - 1) & mask)) >> shift);
+      probs[len] = ((count < 15 ? count + 1 : 15) << countShift) | (q < probMin ? probMin : q > probMax ? probMax : q);
+      while (range >>> 24 === 0) {
+        if (pos >= end) truncated(end);
+        range = range << 8;
+        code = (code << 8) | bytes[pos++]!;
+      }
+      if (bit === 0) break;
+    } while (++len < 53);
+    if (len === 0) {
+      this.range = range;
+      this.code = code;
+      this.pos = pos;
+      return 0;
+    }
+    // The sign (k = -1), then `depth` bits down the tree; node ends as the
+    // leading 1 and the bits under it.
+    const depth = len <= fullLenMax ? len - 1 : topBits;
+    const tree = treeAt(len);
     let negative = 0;
-    /** Mantissa tree: its base index, bits still to read, node reached (leading 1 included). */
-    let tree = 0;
-    let treeLeft = 0;
     let node = 1;
-    for (;;) {
-      // The bit step of ones().
+    for (let k = -1; k < depth; k++) {
+      const at = k < 0 ? signAt + len : tree + node;
       const e = probs[at]!;
       const p = e & probMask;
       const count = e >>> countShift;
-      const shift = rateShift[count]!;
+      const shift = shiftOf(count);
       const bound = Math.imul(range >>> probBits, p);
       const bit = (code ^ signBit) >= (bound ^ signBit) ? 1 : 0;
       const mask = -bit;
@@ -293,38 +335,14 @@ export class RangeDecoder {
         range = range << 8;
         code = (code << 8) | bytes[pos++]!;
       }
-      if (part === intZero) {
-        if (bit === 0) break;
-        len = 1;
-        part = intLength;
-        at = unaryAt;
-      } else if (part === intLength) {
-        // Length 53 has no terminating zero (as IntModel.encode writes it).
-        if (bit === 1 && ++len < 53) {
-          at++;
-          continue;
-        }
-        part = intSign;
-        at = signAt + len;
-      } else if (part === intSign) {
-        negative = bit;
-        treeLeft = len <= fullLenMax ? len - 1 : topBits;
-        if (treeLeft === 0) break;
-        tree = treeAt(len);
-        part = intTree;
-        at = tree + 1;
-      } else {
-        node = node * 2 + bit;
-        if (--treeLeft === 0) break;
-        at = tree + node;
-      }
+      if (k < 0) negative = bit;
+      else node = node * 2 + bit;
     }
     this.range = range;
     this.code = code;
     this.pos = pos;
-    if (len === 0) return 0;
-    // Lengths above fullLenMax: the bits under the tree's are direct.
-    if (len > fullLenMax) node = node * 2 ** (len - 1 - topBits) + this.bits(len - 1 - topBits);
+    const direct = len - 1 - depth;
+    if (direct > 0) node = node * 2 ** direct + this.bits(direct);
     return negative === 1 ? -node : node;
   }
 
@@ -388,14 +406,9 @@ function truncated(length: number): never {
   throw new CodecError(CodecErrorReason.Truncated, `input ends at byte ${length}`);
 }
 
-// The parts of an IntModel integer, in the order RangeDecoder.int reads them.
-const intZero = 0;
-const intLength = 1;
-const intSign = 2;
-const intTree = 3;
-
 /** Lengths up to this get every mantissa bit adaptive (a full binary tree). */
 const fullLenMax = 8;
+/** Right after the zero flag (RangeDecoder.int reads the two as one run). */
 const unaryAt = 1;
 /** The sign is coded after the bit length, in its context (asymmetric tails are common). */
 const signAt = unaryAt + 53;
