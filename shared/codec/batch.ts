@@ -159,7 +159,8 @@ export class BatchDecoder {
     for (let start = 1; start < count; start += blockPointsMax) {
       const n = Math.min(blockPointsMax, count - start);
       time!.decodeBlock(r, timestampsMs, start, n);
-      for (let c = 0; c < channelCount; c++) valueDecoders[c]!.decodeBlock(r, ns[c]!, start, n);
+      const last = start + n === count;
+      for (let c = 0; c < channelCount; c++) valueDecoders[c]!.decodeBlock(r, ns[c]!, start, n, last);
     }
     r.expectEnd();
 
