@@ -190,10 +190,10 @@ const signBit = 0x80000000 | 0;
 
 /**
  * The decoder reads adaptive bits in two shapes, each a method with the coder
- * state in local variables and adapt() inlined: a run of ones (unary
- * lengths, recent-value indexes, single flags) and a walk down a binary tree
- * (mantissas). This is the cloud's inner loop: with a method call and field
- * writes per bit, decoding spent most of its time there.
+ * state in local variables and adapt() inlined: a run of ones (ones(): the
+ * recent-value index, single flags) and a whole IntModel integer (int()).
+ * This is the cloud's inner loop: with a method call and field writes per
+ * bit, decoding spent most of its time there.
  *
  * The arithmetic is RangeEncoder.bit's mirror, step for step, but in int32:
  * range and code are uint32 values kept in int32 variables (every operation
@@ -467,6 +467,4 @@ export class IntModel {
   decode(d: RangeDecoder): number {
     return d.int(this.probs);
   }
-
-
 }
