@@ -220,7 +220,9 @@ export class ValueDecoder {
     let prev = this.prev;
     let lastDelta = this.lastDelta;
     if (mode === ValueBlockMode.Delta) {
-      const [zero, up, down] = models.delta as [IntModel, IntModel, IntModel];
+      const zero = models.delta[0]!;
+      const up = models.delta[1]!;
+      const down = models.delta[2]!;
       for (let i = 0; i < n; i++) {
         // signContext(lastDelta), written out.
         const delta = (lastDelta === 0 ? zero : lastDelta > 0 ? up : down).decode(d);
