@@ -7,7 +7,7 @@
 // otherwise. The decoder never reads past its input: a short input is a
 // CodecError, and any bytes decode to *something* bounded by the caller.
 import { CodecError, CodecErrorReason } from "./errors";
-import { readUvar, uvarBits, zigzag, unzigzag } from "./bits";
+import { uvarBits, zigzag, unzigzag } from "./bits";
 
 const probBits = 11;
 export const probOne = 1 << probBits;
@@ -165,61 +165,228 @@ export class RangeEncoder implements BitSink {
   }
 }
 
+// rateShift again, as 4-bit fields of two integers (counts 0–7, 8–15), for
+// the decoder's bit step: V8 reads a frozen array's elements on a slower
+// path, which made that read a third of the decoder's time per bit.
+const rateShiftLow = packNibbles(rateShift, 0);
+const rateShiftHigh = packNibbles(rateShift, 8);
+
+function packNibbles(table: readonly number[], from: number): number {
+  let packed = 0;
+  for (let k = 0; k < 8; k++) packed |= table[from + k]! << (4 * k);
+  return packed;
+}
+
+/** rateShift[count], from the packed fields. */
+function shiftOf(count: number): number {
+  return ((count < 8 ? rateShiftLow : rateShiftHigh) >>> ((count & 7) << 2)) & 15;
+}
+
+// The decoder's bounds of an adapted probability (adapt()'s clamp).
+const probMin = 31;
+const probMax = probOne - probMin;
+/** XORed into two uint32 held as int32 to compare them as unsigned. */
+const signBit = 0x80000000 | 0;
+
+/**
+ * The decoder reads adaptive bits in two shapes, each a method with the coder
+ * state in local variables and adapt() inlined: a run of ones (ones(): the
+ * recent-value index, single flags) and a whole IntModel integer (int()).
+ * This is the cloud's inner loop: with a method call and field writes per
+ * bit, decoding spent most of its time there.
+ *
+ * The arithmetic is RangeEncoder.bit's mirror, step for step, but in int32:
+ * range and code are uint32 values kept in int32 variables (every operation
+ * is exact modulo 2^32 and both stay below 2^32, so the bits are those the
+ * double arithmetic of the encoder gives), compared as unsigned by flipping
+ * the sign bit. Engines keep int32 locals in registers; doubles above 2^31
+ * need conversions around every shift. A decoded bit selects with masks
+ * rather than branches (mask = -bit: 0 or all ones), because the bits of a
+ * well-compressed stream are what a branch predictor cannot predict.
+ */
 export class RangeDecoder {
-  private range = 0xffffffff;
+  /** uint32 in an int32 (0xffffffff is -1). */
+  private range = -1;
   private code = 0;
   private pos: number;
+  private readonly end: number;
 
   constructor(private readonly bytes: Uint8Array, offset: number) {
     this.pos = offset;
-    for (let i = 0; i < 4; i++) this.code = this.code * 256 + this.next();
+    this.end = bytes.length;
+    for (let i = 0; i < 4; i++) this.code = (this.code << 8) | this.next();
   }
 
   private next(): number {
-    if (this.pos >= this.bytes.length) throw new CodecError(CodecErrorReason.Truncated, `input ends at byte ${this.bytes.length}`);
+    if (this.pos >= this.end) truncated(this.end);
     return this.bytes[this.pos++]!;
   }
 
+  /** Decodes one bit with the adaptive probability probs[i], then adapts it. */
   bit(probs: Uint16Array, i: number): number {
-    const bound = (this.range >>> probBits) * (probs[i]! & probMask);
-    let bit: number;
-    if (this.code < bound) {
-      this.range = bound;
-      bit = 0;
-    } else {
-      this.code -= bound;
-      this.range -= bound;
-      bit = 1;
+    return this.ones(probs, i, 1);
+  }
+
+  /**
+   * Reads adaptive bits at probs[from], probs[from + 1], … until a 0 or `max`
+   * ones; returns the number of ones (a unary count; with max 1, one bit).
+   */
+  ones(probs: Uint16Array, from: number, max: number): number {
+    const bytes = this.bytes;
+    const end = this.end;
+    let range = this.range;
+    let code = this.code;
+    let pos = this.pos;
+    let n = 0;
+    while (n < max) {
+      const i = from + n;
+      // adapt() inlined: e packs the update count (high 4 bits) and P(0).
+      const e = probs[i]!;
+      const p = e & probMask;
+      const count = e >>> countShift;
+      const shift = shiftOf(count);
+      const bound = Math.imul(range >>> probBits, p);
+      const bit = (code ^ signBit) >= (bound ^ signBit) ? 1 : 0;
+      const mask = -bit;
+      // 0: range = bound, P(0) moves up; 1: code and range lose bound, P(0)
+      // moves down by p >>> shift (written as an arithmetic shift rounding
+      // the same way).
+      code = (code - (bound & mask)) | 0;
+      range = (bound & ~mask) | ((range - bound) & mask);
+      const q = p + (((probOne & ~mask) - p + (((1 << shift) - 1) & mask)) >> shift);
+      probs[i] = ((count < 15 ? count + 1 : 15) << countShift) | (q < probMin ? probMin : q > probMax ? probMax : q);
+      while (range >>> 24 === 0) {
+        if (pos >= end) truncated(end);
+        range = range << 8;
+        code = (code << 8) | bytes[pos++]!;
+      }
+      if (bit === 0) break;
+      n++;
     }
-    adapt(probs, i, bit);
-    while (this.range < top) {
-      this.range = (this.range * 256) >>> 0;
-      this.code = (this.code * 256 + this.next()) >>> 0;
+    this.range = range;
+    this.code = code;
+    this.pos = pos;
+    return n;
+  }
+
+  /**
+   * Decodes one integer coded by IntModel.encode with the probabilities
+   * `probs` (IntModel's layout). Most integers in telemetry take 1–6 bits,
+   * so the whole integer is one call, in two runs of ones()'s bit step: the
+   * zero flag and the unary length, whose probabilities are consecutive
+   * (0, then unaryAt = 1 …), are one run of ones; then the sign and the walk
+   * down the mantissa tree; then any direct bits.
+   */
+  int(probs: Uint16Array): number {
+    const bytes = this.bytes;
+    const end = this.end;
+    let range = this.range;
+    let code = this.code;
+    let pos = this.pos;
+    // len = ones before the first 0, at most 53: 0 is the value 0; else the
+    // bit length (length 53 has no terminating zero, as IntModel writes it).
+    let len = 0;
+    do {
+      const e = probs[len]!;
+      const p = e & probMask;
+      const count = e >>> countShift;
+      const shift = shiftOf(count);
+      const bound = Math.imul(range >>> probBits, p);
+      const bit = (code ^ signBit) >= (bound ^ signBit) ? 1 : 0;
+      const mask = -bit;
+      code = (code - (bound & mask)) | 0;
+      range = (bound & ~mask) | ((range - bound) & mask);
+      const q = p + (((probOne & ~mask) - p + (((1 << shift) - 1) & mask)) >> shift);
+      probs[len] = ((count < 15 ? count + 1 : 15) << countShift) | (q < probMin ? probMin : q > probMax ? probMax : q);
+      while (range >>> 24 === 0) {
+        if (pos >= end) truncated(end);
+        range = range << 8;
+        code = (code << 8) | bytes[pos++]!;
+      }
+      if (bit === 0) break;
+    } while (++len < 53);
+    if (len === 0) {
+      this.range = range;
+      this.code = code;
+      this.pos = pos;
+      return 0;
     }
-    return bit;
+    // The sign (k = -1), then `depth` bits down the tree; node ends as the
+    // leading 1 and the bits under it.
+    const depth = len <= fullLenMax ? len - 1 : topBits;
+    const tree = treeAt(len);
+    let negative = 0;
+    let node = 1;
+    for (let k = -1; k < depth; k++) {
+      const at = k < 0 ? signAt + len : tree + node;
+      const e = probs[at]!;
+      const p = e & probMask;
+      const count = e >>> countShift;
+      const shift = shiftOf(count);
+      const bound = Math.imul(range >>> probBits, p);
+      const bit = (code ^ signBit) >= (bound ^ signBit) ? 1 : 0;
+      const mask = -bit;
+      code = (code - (bound & mask)) | 0;
+      range = (bound & ~mask) | ((range - bound) & mask);
+      const q = p + (((probOne & ~mask) - p + (((1 << shift) - 1) & mask)) >> shift);
+      probs[at] = ((count < 15 ? count + 1 : 15) << countShift) | (q < probMin ? probMin : q > probMax ? probMax : q);
+      while (range >>> 24 === 0) {
+        if (pos >= end) truncated(end);
+        range = range << 8;
+        code = (code << 8) | bytes[pos++]!;
+      }
+      if (k < 0) negative = bit;
+      else node = node * 2 + bit;
+    }
+    this.range = range;
+    this.code = code;
+    this.pos = pos;
+    const direct = len - 1 - depth;
+    if (direct > 0) node = node * 2 ** direct + this.bits(direct);
+    return negative === 1 ? -node : node;
   }
 
   /** Reads `width` direct bits (width <= 53). */
   bits(width: number): number {
+    const bytes = this.bytes;
+    const end = this.end;
+    let range = this.range;
+    let code = this.code;
+    let pos = this.pos;
     let v = 0;
     for (let i = 0; i < width; i++) {
-      this.range = this.range >>> 1;
-      let b = 0;
-      if (this.code >= this.range) {
-        this.code -= this.range;
-        b = 1;
-      }
-      v = v * 2 + b;
-      while (this.range < top) {
-        this.range = (this.range * 256) >>> 0;
-        this.code = (this.code * 256 + this.next()) >>> 0;
+      range = range >>> 1;
+      const bit = (code ^ signBit) >= (range ^ signBit) ? 1 : 0;
+      code = (code - (range & -bit)) | 0;
+      v = v * 2 + bit;
+      while (range >>> 24 === 0) {
+        if (pos >= end) truncated(end);
+        range = range << 8;
+        code = (code << 8) | bytes[pos++]!;
       }
     }
+    this.range = range;
+    this.code = code;
+    this.pos = pos;
     return v;
   }
 
+  /**
+   * readUvar over this decoder (the same groups, checks and errors), with a
+   * group's "more" flag and 7 value bits read as one 8-bit call.
+   */
   uvar(): number {
-    return readUvar(this);
+    let v = 0;
+    let scale = 1;
+    for (let group = 0; ; group++) {
+      if (group === 8) throw new CodecError(CodecErrorReason.Corrupt, "varint longer than 8 groups");
+      const g = this.bits(8);
+      v += (g & 127) * scale;
+      scale *= 128;
+      if (g < 128) break;
+    }
+    if (v > Number.MAX_SAFE_INTEGER) throw new CodecError(CodecErrorReason.Corrupt, "varint above 2^53");
+    return v;
   }
 
   svar(): number {
@@ -228,14 +395,20 @@ export class RangeDecoder {
 
   /** Throws unless every input byte was consumed. */
   expectEnd(): void {
-    if (this.pos !== this.bytes.length) {
-      throw new CodecError(CodecErrorReason.TrailingBytes, `${this.bytes.length - this.pos} bytes after the declared content`);
+    if (this.pos !== this.end) {
+      throw new CodecError(CodecErrorReason.TrailingBytes, `${this.end - this.pos} bytes after the declared content`);
     }
   }
 }
 
+/** The input ended inside the range-coded stream (kept out of the bit loops). */
+function truncated(length: number): never {
+  throw new CodecError(CodecErrorReason.Truncated, `input ends at byte ${length}`);
+}
+
 /** Lengths up to this get every mantissa bit adaptive (a full binary tree). */
 const fullLenMax = 8;
+/** Right after the zero flag (RangeDecoder.int reads the two as one run). */
 const unaryAt = 1;
 /** The sign is coded after the bit length, in its context (asymmetric tails are common). */
 const signAt = unaryAt + 53;
@@ -292,22 +465,6 @@ export class IntModel {
   }
 
   decode(d: RangeDecoder): number {
-    const p = this.probs;
-    if (d.bit(p, 0) === 0) return 0;
-    let len = 1;
-    while (len < 53 && d.bit(p, unaryAt + len - 1) === 1) len++;
-    const negative = d.bit(p, signAt + len) === 1;
-    let a = 1;
-    let ctx = 1;
-    let i = len - 2;
-    const adaptive = len <= fullLenMax ? len - 1 : topBits;
-    const tree = treeAt(len);
-    for (let k = 0; k < adaptive; k++, i--) {
-      const b = d.bit(p, tree + ctx);
-      a = a * 2 + b;
-      ctx = ctx * 2 + b;
-    }
-    if (i >= 0) a = a * 2 ** (i + 1) + d.bits(i + 1);
-    return negative ? -a : a;
+    return d.int(this.probs);
   }
 }

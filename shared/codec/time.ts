@@ -241,16 +241,21 @@ export class TimeDecoder {
         throw new CodecError(CodecErrorReason.Corrupt, "time block reuses a quantum never declared");
       }
       const { q, o, mBase, rBase } = last;
+      const mModels = models.m;
+      const rModels = models.r;
+      // The previous m and r (the contexts) in locals while the block runs.
+      let prevM = models.prevM;
+      let prevR = models.prevR;
       for (let i = 0; i < n; i++) {
-        const mRel = models.m[mContext(models.prevM)]!.decode(dec);
-        models.prevM = mRel;
-        const m = mBase + mRel;
-        const r = models.r[rContext(models.prevR)]!.decode(dec);
-        models.prevR = r;
-        prevDelta = q * m + o + rBase + r;
+        prevM = mModels[mContext(prevM)]!.decode(dec);
+        const m = mBase + prevM;
+        prevR = rModels[rContext(prevR)]!.decode(dec);
+        prevDelta = q * m + o + rBase + prevR;
         prevT = checkTimestamp(prevT + prevDelta);
         out[start + i] = prevT;
       }
+      models.prevM = prevM;
+      models.prevR = prevR;
     } else {
       throw new CodecError(CodecErrorReason.BadEncoding, `time block mode ${mode}`);
     }

@@ -84,8 +84,7 @@ class ValueModels {
   }
 
   decodeIndex(d: RangeDecoder): number {
-    let j = 0;
-    while (j < recentSize && d.bit(this.index, j) === 1) j++;
+    const j = d.ones(this.index, 0, recentSize);
     return j < recentSize ? j : -1;
   }
 }
@@ -206,18 +205,30 @@ export class ValueDecoder {
     this.models.reset(first);
   }
 
-  /** Decodes n quantised values into out[start..start+n). */
-  decodeBlock(d: RangeDecoder, out: number[], start: number, n: number): void {
+  /**
+   * Decodes n quantised values into out[start..start+n). `last`: no block of
+   * this batch follows, so the recent-value list, which only Recent blocks
+   * read, need not be kept in Delta and DeltaQuantum blocks (a reused
+   * decoder resets it for the next batch). A device's 32-row batch is a
+   * single block, and keeping the list was a tenth of its decoding.
+   */
+  decodeBlock(d: RangeDecoder, out: number[], start: number, n: number, last = false): void {
     const mode = d.bits(modeBits);
     const models = this.models;
     const recent = models.recent;
+    const keepRecent = !last;
     let prev = this.prev;
+    let lastDelta = this.lastDelta;
     if (mode === ValueBlockMode.Delta) {
+      const zero = models.delta[0]!;
+      const up = models.delta[1]!;
+      const down = models.delta[2]!;
       for (let i = 0; i < n; i++) {
-        const delta = models.delta[signContext(this.lastDelta)]!.decode(d);
+        // signContext(lastDelta), written out.
+        const delta = (lastDelta === 0 ? zero : lastDelta > 0 ? up : down).decode(d);
         prev = checkValue(prev + delta);
-        this.lastDelta = delta;
-        recent.touch(prev);
+        lastDelta = delta;
+        if (keepRecent) recent.touch(prev);
         out[start + i] = prev;
       }
     } else if (mode === ValueBlockMode.DeltaQuantum) {
@@ -226,9 +237,9 @@ export class ValueDecoder {
       for (let i = 0; i < n; i++) {
         const m = models.m.decode(d);
         const next = checkValue(prev + q * m + models.r.decode(d));
-        this.lastDelta = next - prev;
+        lastDelta = next - prev;
         prev = next;
-        recent.touch(prev);
+        if (keepRecent) recent.touch(prev);
         out[start + i] = prev;
       }
     } else if (mode === ValueBlockMode.Recent) {
@@ -241,7 +252,7 @@ export class ValueDecoder {
         } else {
           next = checkValue(prev + models.miss.decode(d));
         }
-        this.lastDelta = next - prev;
+        lastDelta = next - prev;
         prev = next;
         recent.touch(prev);
         out[start + i] = prev;
@@ -250,6 +261,7 @@ export class ValueDecoder {
       throw new CodecError(CodecErrorReason.BadEncoding, `value block mode ${mode}`);
     }
     this.prev = prev;
+    this.lastDelta = lastDelta;
   }
 }
 
