@@ -160,7 +160,9 @@ async function natsRun(ids: string[]): Promise<string[]> {
   // Ingest's partition leases live on the Raft control plane (one replica here).
   const control = controlReplicaProcess({ id: 1, peers: [1], servers: nats.servers, dataDir: path.join(stateDir, "control"), logDir });
   await control.start();
-  const cloud = cloudNodeProcess({ nodeId: "cloud-1", roles: ["ingest", "api", "commands"], servers: nats.servers, replicas: 1, logDir, registry: "kv", shutdownTimeoutMs: 4_000 });
+  const httpPort = await freePort();
+  const cloud = cloudNodeProcess({ nodeId: "cloud-1", roles: ["ingest", "api", "commands"], servers: nats.servers, replicas: 1, logDir, registry: "kv", shutdownTimeoutMs: 4_000, httpPort });
+  const pushes = (): Promise<Record<string, number>> => shadowPushes(`http://127.0.0.1:${httpPort}/metrics`);
   await cloud.start();
   const nc = await connect({ servers: nats.servers, name: "bench-fleet" });
   const lines: string[] = [];
@@ -182,6 +184,8 @@ async function natsRun(ids: string[]): Promise<string[]> {
     const connectS = await waitConnected(workers, ids.length, "nats-server: sessions connecting");
     log(`all ${ids.length} connected in ${connectS.toFixed(1)} s; steady state for ${STEADY_S} s …`);
     const steady = await observe({ nats: natsPid(), cloud: cloud.pid! }, STEADY_S, nc);
+    const pushesSteady = await pushes();
+    log(`shadow delta pusher (on every Hello and online: reads the desired and reported documents) after connect and steady state: ${fmtCounts(pushesSteady)}`);
     if (heapBefore) {
       const h = await heap();
       const rssPer = (steady.rss.nats! - before.nats) / ids.length;
@@ -196,6 +200,8 @@ async function natsRun(ids: string[]): Promise<string[]> {
     const backS = await waitConnected(workers, ids.length, "reconnect storm");
     const stormS = (Date.now() - tKill) / 1000;
     log(`all sessions back ${stormS.toFixed(1)} s after the broker stop; draining …`);
+    const pushesStorm = await pushes();
+    log(`shadow delta pusher during the reconnect storm: ${fmtCounts(Object.fromEntries(Object.entries(pushesStorm).map(([k, v]) => [k, v - (pushesSteady[k] ?? 0)])))}`);
     await workers.quiet();
     const nc2 = await connect({ servers: nats.servers, name: "bench-fleet-2" });
     await until("ingest lag 0", async () => (await ingestLag(nc2).catch(() => 1)) === 0, { timeoutMs: 300_000, intervalMs: 1_000 });
@@ -234,6 +240,16 @@ async function natsRun(ids: string[]): Promise<string[]> {
   }
   return lines;
 }
+
+/** The cloud node's shadow-push counters (xsfleet_shadow_pushes_total by event) from its /metrics. */
+async function shadowPushes(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(url)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^xsfleet_shadow_pushes_total\{[^}]*event="([a-z]+)"[^}]*\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+const fmtCounts = (c: Record<string, number>): string => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
 
 async function mosquittoRun(ids: string[]): Promise<string[]> {
   const dir = mkdtempSync(path.join(tmpdir(), "xsfleet-bench-mosq-"));

@@ -10,8 +10,13 @@
 // Nothing is published when the delta is empty. Pushes are QoS 0 and idempotent (the delta is recomputed from
 // the store each time), so a lost one is covered by the next change or
 // Hello. One node handles each signal (queue group). Bounded: at most
-// `inflightMax` pushes computed at once; more signals are dropped and
-// counted (the next signal recomputes the same delta).
+// `inflightMax` pushes computed at once; signals beyond wait as a set of
+// device ids (a device's signals coalesce: one push reads the store once
+// and covers them all), in arrival order, at most `pendingMax` devices;
+// only beyond that is a signal dropped (counted). A device is never pushed
+// twice at once (a signal for a device being pushed waits for it), so its
+// pushes leave in the order their reads were made. A reconnect storm of
+// 10,000 Hellos used to drop ~80 % of them (bench:fleet).
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { fieldsToWire } from "../../shared/clock/dvv-wire";
 import { createDesiredConfig, createEnvelope, encodeEnvelope, schemaVersion } from "../../shared/proto/xsfleet.gen";
@@ -25,8 +30,18 @@ import { ShadowDoc, type ShadowEvent } from "./types";
 
 export const shadowPushQueueGroup = "xsfleet-shadow-push";
 const inflightMax = 64;
+/** Devices waiting for a push (their latest traceparent each): a fleet's worth. */
+export const shadowPushPendingMax = 100_000;
 
-export interface ShadowPusherStats { pushed: number; empty: number; dropped: number; errors: number }
+export interface ShadowPusherStats {
+  pushed: number;
+  empty: number;
+  /** Signals for a device already waiting: folded into its one push. */
+  coalesced: number;
+  /** Signals refused because shadowPushPendingMax devices were waiting. */
+  dropped: number;
+  errors: number;
+}
 
 /** `traceparent`: the trace the push continues (the change's writer), "" for none. */
 export function shadowDeltaEnvelope(deviceId: string, sets: Parameters<typeof fieldsToWire>[0], nowMs: number, traceparent = ""): Uint8Array {
@@ -42,8 +57,13 @@ export class ShadowDeltaPusher {
   readonly #onError: (deviceId: string, e: unknown) => void;
   #subs: Subscription[] = [];
   #loops: Promise<void>[] = [];
-  #inflight = 0;
-  readonly stats: ShadowPusherStats = { pushed: 0, empty: 0, dropped: 0, errors: 0 };
+  /** Devices being pushed now. */
+  readonly #inflight = new Set<string>();
+  /** Devices waiting, in arrival order, with the traceparent of their latest signal. */
+  readonly #pending = new Map<string, string>();
+  #stopping = false;
+  #idle: (() => void) | null = null;
+  readonly stats: ShadowPusherStats = { pushed: 0, empty: 0, coalesced: 0, dropped: 0, errors: 0 };
 
   constructor(nc: NatsConnection, store: ShadowStore, onError: (deviceId: string, e: unknown) => void = () => {}) {
     this.#nc = nc;
@@ -93,20 +113,51 @@ export class ShadowDeltaPusher {
         signal = null; // a malformed event: nothing to push
       }
       if (!signal || typeof signal.deviceId !== "string") continue;
-      if (this.#inflight >= inflightMax) {
-        this.stats.dropped++;
-        continue;
-      }
-      this.#inflight++;
-      const id = signal.deviceId;
-      void this.push(id, signal.traceparent)
-        .catch((e: unknown) => { this.stats.errors++; this.#onError(id, e); })
-        .finally(() => { this.#inflight--; });
+      this.#signal(signal.deviceId, signal.traceparent);
     }
   }
 
+  /** Queues a push of the device (coalesced with one already waiting) and starts what may start. */
+  #signal(deviceId: string, traceparent: string): void {
+    // An existing entry keeps its place (first come, first pushed: a chatty device cannot starve) and takes the latest traceparent.
+    if (this.#pending.has(deviceId)) this.stats.coalesced++;
+    else if (this.#pending.size >= shadowPushPendingMax) {
+      this.stats.dropped++;
+      return;
+    }
+    this.#pending.set(deviceId, traceparent);
+    this.#pump();
+  }
+
+  /** Starts pushes up to inflightMax, oldest waiting device first, never one already being pushed. */
+  #pump(): void {
+    if (this.#stopping) return;
+    for (const [id, traceparent] of this.#pending) {
+      if (this.#inflight.size >= inflightMax) return;
+      if (this.#inflight.has(id)) continue; // its next push waits for this one
+      this.#pending.delete(id);
+      this.#inflight.add(id);
+      void this.push(id, traceparent)
+        .catch((e: unknown) => { this.stats.errors++; this.#onError(id, e); })
+        .finally(() => {
+          this.#inflight.delete(id);
+          if (this.#inflight.size === 0) this.#idle?.();
+          this.#pump();
+        });
+    }
+  }
+
+  /** Devices waiting for a push and being pushed (for tests and metrics). */
+  get backlog(): number {
+    return this.#pending.size + this.#inflight.size;
+  }
+
+  /** Stops taking signals, lets the pushes in progress finish; devices still waiting are not pushed (their next Hello is). */
   async stop(): Promise<void> {
     await Promise.allSettled(this.#subs.map((s) => s.drain()));
     await Promise.allSettled(this.#loops);
+    this.#stopping = true;
+    this.#pending.clear();
+    if (this.#inflight.size > 0) await new Promise<void>((r) => (this.#idle = r));
   }
 }
