@@ -206,6 +206,8 @@ async function natsRun(ids: string[]): Promise<string[]> {
     const nc2 = await connect({ servers: nats.servers, name: "bench-fleet-2" });
     await until("ingest lag 0", async () => (await ingestLag(nc2).catch(() => 1)) === 0, { timeoutMs: 300_000, intervalMs: 1_000 });
     await new Promise((r) => setTimeout(r, 15_000)); // receipts in flight reach the clients
+    const pushesEnd = await pushes();
+    log(`shadow delta pusher from the broker restart to the end (the storm's Hellos it saw, its backlog drained): ${fmtCounts(Object.fromEntries(Object.entries(pushesEnd).map(([k, v]) => [k, v - (pushesSteady[k] ?? 0)])))}`);
     const s = await workers.stats();
     const kvm = new Kvm(nc2);
     const bucket = await kvm.open(deviceStateBucket);
