@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { BatchDecoder, CodecError, decodeBatch, Encoding, encodeBatch, formatVersion, formatVersionV1, type TelemetryBatch } from "../../shared/codec/index";
 import { loadRoomClimate, roomClimateResolution, type RoomClimateChannel } from "../../firmware/host/room-climate";
 import { referenceDecodeBatch } from "./codec-reference-decoder";
+import { mutate, mutationArb } from "./codec-mutations";
 
 const limits = { pointsMax: 512, channelsMax: 6 };
 
@@ -78,28 +79,6 @@ const extremeArb = fc
     encodeBatch({ t0Ms: ts[0]!, timestampsMs: ts, channels: [{ values: ts.map((_, i) => steps[i]! * resolution), resolution }] }, limits),
   );
 
-type Mutation = { kind: "flip"; at: number; bit: number } | { kind: "truncate"; at: number } | { kind: "splice"; at: number; bytes: Uint8Array };
-
-const mutationArb: fc.Arbitrary<Mutation[]> = fc.array(
-  fc.oneof(
-    fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-    fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
-    fc.record({ kind: fc.constant("splice" as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 8 }) }),
-  ),
-  { minLength: 1, maxLength: 4 },
-);
-
-function mutate(input: Uint8Array, mutations: Mutation[]): Uint8Array {
-  let b = Uint8Array.from(input);
-  for (const m of mutations) {
-    if (b.length === 0) break;
-    const at = m.at % b.length;
-    if (m.kind === "flip") b[at]! ^= 1 << m.bit;
-    else if (m.kind === "truncate") b = b.subarray(0, at);
-    else b = Uint8Array.of(...b.subarray(0, at), ...m.bytes, ...b.subarray(at));
-  }
-  return b;
-}
 
 describe("the codec's decoder equals the straightforward reference", () => {
   it("on valid encodings of random series (every block mode) and at the format's edges", () => {
