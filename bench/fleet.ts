@@ -149,7 +149,7 @@ const kib = (b: number): string => `${(b / 1024).toFixed(1)} KiB`;
 
 async function natsRun(ids: string[]): Promise<string[]> {
   const stateDir = mkdtempSync(path.join(tmpdir(), "xsfleet-bench-fleet-"));
-  const basePort = await freePort();
+  const basePort = await stableBasePort();
   // As `xsfleet up --insecure` runs it: uplinks mapped into ingest's partitions.
   const profPort = BROKER_HEAP ? await freePort() : undefined;
   const natsOpts = { stateDir, size: 1, basePort, mappings: uplinkPartitionMappings(defaultIngestConfig.partitions), ...(profPort ? { profPort } : {}) };
@@ -196,7 +196,9 @@ async function natsRun(ids: string[]): Promise<string[]> {
     log("restarting the broker (SIGTERM, same data and ports) …");
     const tKill = Date.now();
     await nats.stop();
+    const mqttBefore = nats.mqttUrls[0];
     nats = await startLocalNats(natsOpts);
+    if (nats.mqttUrls[0] !== mqttBefore) throw new Error(`the broker restarted on ${nats.mqttUrls[0]}, not ${mqttBefore}: its port was taken in between`);
     const backS = await waitConnected(workers, ids.length, "reconnect storm");
     const stormS = (Date.now() - tKill) / 1000;
     log(`all sessions back ${stormS.toFixed(1)} s after the broker stop; draining …`);
@@ -241,6 +243,20 @@ async function natsRun(ids: string[]): Promise<string[]> {
     rmSync(stateDir, { recursive: true, force: true });
   }
   return lines;
+}
+
+/**
+ * A base port for the broker below the ephemeral range (32768–60999 on
+ * Linux), its next four ports free: the broker restarts on the same ports,
+ * and 20,000 client sockets churning through ephemeral ports took one of
+ * them in between once (the sessions then had nowhere to reconnect).
+ */
+async function stableBasePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const b = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!(await Promise.all([0, 1, 2, 3].map((k) => isPortOpen(b + k)))).some(Boolean)) return b;
+  }
+  throw new Error("no free base port in 20000–32000 for the broker");
 }
 
 /** The cloud node's shadow-push counters (xsfleet_shadow_pushes_total by event) from its /metrics. */
