@@ -204,6 +204,7 @@ async function startRoles(config: CloudConfig, factories: RoleFactories, ctx: Ro
       const sp = new ShadowDeltaPusher(nc, seams.shadow, (deviceId, err) => log.warn("shadow delta push failed", { deviceId, err }));
       sp.start();
       out.stages.api.push({ name: "shadow delta pusher", stop: () => sp.stop() });
+      metrics.gaugeFrom("xsfleet_shadow_push_backlog", "Devices waiting for a shadow-delta push or being pushed (a reconnect storm's Hellos queue here)", () => sp.backlog);
       metrics.labelledCounterFrom("xsfleet_shadow_pushes_total", "Shadow-delta (configuration) pushes of this node by outcome (pushed, empty, coalesced, dropped, errors)", "event", () => ({ ...sp.stats }));
       // The devices' reports (on heartbeats) are ingest's: joined in its partitioned pipeline (roles.ts).
     }

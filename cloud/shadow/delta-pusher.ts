@@ -12,7 +12,7 @@
 // Hello. One node handles each signal (queue group). Bounded: at most
 // `inflightMax` pushes computed at once; signals beyond wait as a set of
 // device ids (a device's signals coalesce: one push reads the store once
-// and covers them all), in arrival order, at most `pendingMax` devices;
+// and covers them all), in arrival order, at most `shadowPushPendingMax` devices;
 // only beyond that is a signal dropped (counted). A device is never pushed
 // twice at once (a signal for a device being pushed waits for it), so its
 // pushes leave in the order their reads were made. A reconnect storm of
