@@ -1,7 +1,7 @@
 // Public entry of the Raft control plane: a replica (RaftNode + NATS
 // service, main.ts is its process) and the client every other process uses.
 export { ControlClient, ControlTimeoutError, type ControlClientOptions } from "./client";
-export { RaftNode, NodeError, NODE_LIMITS, type RaftNodeOptions, type NodeStatus, type NodeOutcome, type ProposalTimes, type ProposeOptions } from "./raft-node";
+export { RaftNode, NodeError, NODE_LIMITS, type RaftNodeOptions, type NodeStatus, type NodeOutcome, type ProposeOptions } from "./raft-node";
 export { StageTimings, STAGES, LEADER_STAGES, STAGE_WINDOW, type Stage, type StageStats, type StageSummary, type ProposalClock } from "./stage-timings";
 export { SnapshotExport, SNAPSHOT_EXPORT_LIMITS, type SnapshotInfo } from "./snapshot-export";
 export {

@@ -104,9 +104,8 @@ export interface RaftNodeOptions {
 export interface ProposeOptions {
   /** Applies once per client session and sequence number. */
   readonly session?: SessionRef;
-  /** Wall-clock step times, for the spans of a traced request. */
-  readonly times?: ProposalTimes;
-  /** Stage timings (always on): filled in as the proposal passes each step; see proposalReplied. */
+  /** Filled in as the proposal passes each step (index and term once in the log): the stage
+   *  timings (always on; see proposalReplied) and a traced request's spans read it. */
   readonly clock?: ProposalClock;
 }
 
@@ -131,21 +130,6 @@ export interface NodeStatus {
 interface Waiter<T> {
   resolve(o: NodeOutcome<T>): void;
   timer: NodeJS.Timeout;
-}
-
-/**
- * When one proposal passed each step on this node (ms since the epoch; 0 =
- * not reached), filled in as it goes when the caller asks (the replica's
- * spans, service.ts): queued → appended to the Raft log (index, term known)
- * → committed (WAL fsync + a quorum's acks) → applied to the state machine.
- */
-export interface ProposalTimes {
-  queuedMs: number;
-  appendedMs: number;
-  committedMs: number;
-  appliedMs: number;
-  index: number;
-  term: number;
 }
 
 interface PendingRead {
@@ -215,10 +199,6 @@ export class RaftNode {
   #state: StateType = StateType.Follower;
   readonly #queuedProposals: { data: Uint8Array; counter: number; clock: ProposalClock | undefined }[] = [];
   readonly #proposals = new Map<number, Waiter<ApplyResult>>();
-  /** Step times of the proposals whose caller asked for them (traced requests only). */
-  readonly #proposalTimes = new Map<number, ProposalTimes>();
-  /** When the Ready being handled was produced: the commit time of its committed entries. */
-  #readyMs = 0;
   readonly #stages: StageTimings;
   /** Clocks of the proposals waiting to apply, by counter. */
   readonly #clocks = new Map<number, ProposalClock>();
@@ -227,6 +207,8 @@ export class RaftNode {
   /** The inbound message that last advanced the commit index: when it arrived and when it was stepped. */
   #commitArrivedAt = 0;
   #commitSteppedAt = 0;
+  /** When the Ready being handled was taken: the commit time of entries no ack committed (a single voter). */
+  #readyAt = 0;
   /** Follower: arrival of the oldest MsgApp with entries not yet acknowledged (0: none), and when it was stepped. */
   #appArrivedAt = 0;
   #appSteppedAt = 0;
@@ -329,7 +311,7 @@ export class RaftNode {
 
   /** Proposes a write; resolves once it is applied here (the leader) with the state machine's result. */
   propose(cmd: Command, opts: ProposeOptions = {}): Promise<NodeOutcome<ApplyResult>> {
-    const { session, times, clock } = opts;
+    const { session, clock } = opts;
     const gate = this.#gate<ApplyResult>();
     if (gate) return Promise.resolve(gate);
     if (this.#proposals.size + this.#queuedProposals.length >= NODE_LIMITS.proposalsPendingMax) {
@@ -346,7 +328,6 @@ export class RaftNode {
     const counter = (this.#counter = (this.#counter + 1) >>> 0);
     return new Promise((resolve) => {
       const waiter = this.#waiter((o: NodeOutcome<ApplyResult>) => {
-        this.#proposalTimes.delete(counter);
         this.#clocks.delete(counter);
         resolve(o);
       }, () => {
@@ -354,10 +335,6 @@ export class RaftNode {
         return this.#fail(NodeError.Unknown, `proposal not applied within ${this.#timeoutMs} ms`);
       });
       this.#proposals.set(counter, waiter);
-      if (times) {
-        times.queuedMs = Date.now();
-        this.#proposalTimes.set(counter, times);
-      }
       if (clock) {
         clock.queuedAt = performance.now();
         this.#clocks.set(counter, clock);
@@ -562,15 +539,7 @@ export class RaftNode {
       const entries: Entry[] = batch.map((p) => ({ term: 0, index: 0, type: EntryType.Normal, data: p.data }));
       const r = this.#raw.raft.step(message({ type: MessageType.Prop, from: this.id, entries }));
       if (r.ok) {
-        if (this.#proposalTimes.size > 0) this.#appended(batch);
-        if (this.#clocks.size > 0) {
-          const now = performance.now();
-          for (const p of batch) {
-            if (!p.clock) continue;
-            p.clock.steppedAt = now;
-            this.#steppedClocks.push(p.clock);
-          }
-        }
+        if (this.#clocks.size > 0) this.#appended(batch);
         continue;
       }
       const err = r.error === "not-leader" ? NodeError.NotLeader : r.error === "too-large" ? NodeError.Overloaded : NodeError.Unknown;
@@ -582,17 +551,18 @@ export class RaftNode {
     }
   }
 
-  /** The batch just went into the log as its last entries: their index and term. */
-  #appended(batch: readonly { counter: number }[]): void {
-    const now = Date.now();
+  /** The batch just went into the log as its last entries: their clocks get the time, index and term. */
+  #appended(batch: readonly { clock: ProposalClock | undefined }[]): void {
+    const now = performance.now();
     const last = this.#raw.raft.log.lastIndex();
     const term = this.#raw.raft.term;
     batch.forEach((p, i) => {
-      const t = this.#proposalTimes.get(p.counter);
-      if (!t) return;
-      t.appendedMs = now;
-      t.index = last - (batch.length - 1 - i);
-      t.term = term;
+      const c = p.clock;
+      if (!c) return;
+      c.steppedAt = now;
+      c.index = last - (batch.length - 1 - i);
+      c.term = term;
+      this.#steppedClocks.push(c);
     });
   }
 
@@ -622,7 +592,7 @@ export class RaftNode {
   }
 
   async #handleReady(rd: Ready): Promise<void> {
-    this.#readyMs = Date.now();
+    this.#readyAt = performance.now();
     if (rd.softState) this.#onSoftState(rd.softState.lead, rd.softState.state);
     // 1. Persist before anything leaves this node.
     if (rd.snapshot) this.#wal.applySnapshot(rd.snapshot);
@@ -766,16 +736,13 @@ export class RaftNode {
     const result = this.control.apply(framed ? framed.body : e.data, e.index);
     if (framed && framed.node === this.id && framed.incarnation === this.#incarnation) {
       const w = this.#proposals.get(framed.counter);
-      const t = this.#proposalTimes.get(framed.counter);
       const c = this.#clocks.get(framed.counter);
       if (c) {
-        c.ackArrivedAt = this.#commitArrivedAt;
-        c.committedAt = this.#commitSteppedAt;
+        // Committed by a follower's ack stepped after this entry was, or else by this node alone.
+        const byAck = this.#commitSteppedAt >= c.steppedAt;
+        c.ackArrivedAt = byAck ? this.#commitArrivedAt : this.#readyAt;
+        c.committedAt = byAck ? this.#commitSteppedAt : this.#readyAt;
         c.appliedAt = performance.now();
-      }
-      if (t) {
-        t.committedMs = this.#readyMs;
-        t.appliedMs = Date.now();
       }
       if (w) {
         this.#proposals.delete(framed.counter);

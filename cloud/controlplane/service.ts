@@ -24,7 +24,6 @@ import { NodeError, type NodeOutcome, type RaftNode } from "./raft-node";
 import { SnapshotExport } from "./snapshot-export";
 import { startServeSpan } from "./spans";
 import type { Tracer } from "@opentelemetry/api";
-import type { ProposalTimes } from "./raft-node";
 import { newProposalClock, type ProposalClock } from "./stage-timings";
 
 export const CONTROL_QUEUE = "xsfleet-control";
@@ -125,8 +124,8 @@ export async function startControlService(opts: ControlServiceOptions): Promise<
     inFlight++;
     // Stage timings (stage-timings.ts) start when the request is received.
     const clock = newProposalClock();
-    const span = opts.tracer ? startServeSpan(opts.tracer, endpoint, msg.headers, node.id) : null;
-    serve(endpoint, msg, node, snapshots, opts.catchUpTimeoutMs ?? 30_000, span?.times, clock)
+    const span = opts.tracer ? startServeSpan(opts.tracer, endpoint, msg.headers, node.id, clock) : null;
+    serve(endpoint, msg, node, snapshots, opts.catchUpTimeoutMs ?? 30_000, clock)
       .catch((err: unknown) => nodeFailure(ServiceError.Stopped, `internal error: ${(err as Error).message}`, node.leader))
       .then((res) => {
         inFlight--;
@@ -199,7 +198,7 @@ function nodeIdArg(body: Record<string, unknown>, field: string): NodeId | NodeF
   return v;
 }
 
-async function serve(endpoint: Endpoint, msg: ServiceMsg, node: RaftNode, snapshots: SnapshotExport, catchUpTimeoutMs: number, times: ProposalTimes | undefined, clock: ProposalClock): Promise<unknown> {
+async function serve(endpoint: Endpoint, msg: ServiceMsg, node: RaftNode, snapshots: SnapshotExport, catchUpTimeoutMs: number, clock: ProposalClock): Promise<unknown> {
   const body = parseBody(msg);
   if (isFailure(body)) return body;
   if (endpoint === "raft.status") return { ok: true, kind: "raft.status", value: node.status() };
@@ -217,7 +216,7 @@ async function serve(endpoint: Endpoint, msg: ServiceMsg, node: RaftNode, snapsh
     if (isReadCommand(cmd)) return fromOutcome(await node.read(cmd), (r: ApplyResult) => r);
     const session = parseSession(msg);
     if (isFailure(session)) return session;
-    return fromOutcome(await node.propose(cmd, { session, times, clock }), (r: ApplyResult) => r);
+    return fromOutcome(await node.propose(cmd, { session, clock }), (r: ApplyResult) => r);
   }
   return serveAdmin(endpoint as AdminEndpoint, body, node, catchUpTimeoutMs);
 }

@@ -12,7 +12,8 @@
 // processes without tracing) would otherwise be a root trace each.
 import { context, SpanKind, SpanStatusCode, trace, type Context, type Tracer } from "@opentelemetry/api";
 import { Attr, extractNatsHeaders, hasSpanContext, SpanName, type ReadableHeaders } from "../tracing";
-import type { ProposalTimes } from "./raft-node";
+import { performance } from "node:perf_hooks";
+import type { ProposalClock } from "./stage-timings";
 
 export async function withControlSpan<T>(tracer: Tracer, endpoint: string, retries: () => number, fn: (ctx: Context) => Promise<T>): Promise<T> {
   const parent = context.active();
@@ -29,43 +30,45 @@ export async function withControlSpan<T>(tracer: Tracer, endpoint: string, retri
   }
 }
 
-/** The span of one request served by this replica; `times` goes to RaftNode.propose. */
+/** The span of one request served by this replica. */
 export interface ServeSpan {
-  readonly times: ProposalTimes;
   /** Ends the span with the reply sent (and the proposal's steps, when it reached the log). */
   end(reply: unknown): void;
 }
 
-/** A server span for a traced request; null when the request carries no sampled context. */
-export function startServeSpan(tracer: Tracer, endpoint: string, headers: ReadableHeaders | undefined, nodeId: number): ServeSpan | null {
+/**
+ * A server span for a traced request; null when the request carries no
+ * sampled context. `clock` is the request's stage clock (stage-timings.ts),
+ * which RaftNode.propose fills in: the span and its steps take their times
+ * from it, one monotonic clock, so the children nest exactly.
+ */
+export function startServeSpan(tracer: Tracer, endpoint: string, headers: ReadableHeaders | undefined, nodeId: number, clock: ProposalClock): ServeSpan | null {
   const parent = extractNatsHeaders(headers);
   if (!hasSpanContext(parent)) return null;
-  // Wall-clock times throughout (the steps' times are Date.now() readings), so children nest exactly.
+  const wall = (t: number): number => performance.timeOrigin + t;
   const span = tracer.startSpan(SpanName.ControlServePrefix + endpoint, {
-    kind: SpanKind.SERVER, startTime: Date.now(), attributes: { [Attr.ControlEndpoint]: endpoint, [Attr.RaftNode]: nodeId },
+    kind: SpanKind.SERVER, startTime: wall(clock.receivedAt), attributes: { [Attr.ControlEndpoint]: endpoint, [Attr.RaftNode]: nodeId },
   }, parent);
   if (!span.isRecording()) {
     span.end();
     return null;
   }
   const ctx = trace.setSpan(parent, span);
-  const times: ProposalTimes = { queuedMs: 0, appendedMs: 0, committedMs: 0, appliedMs: 0, index: 0, term: 0 };
   return {
-    times,
     end(reply) {
       const outcome = outcomeOf(reply);
       span.setAttribute(Attr.ControlOutcome, outcome);
-      if (times.index > 0) span.setAttributes({ [Attr.RaftIndex]: times.index, [Attr.RaftTerm]: times.term });
+      if (clock.index > 0) span.setAttributes({ [Attr.RaftIndex]: clock.index, [Attr.RaftTerm]: clock.term });
       // Each step that was reached, as a child with its real times.
       const step = (name: string, from: number, to: number): void => {
-        if (from > 0 && to >= from) tracer.startSpan(name, { startTime: from }, ctx).end(to);
+        if (from > 0 && to >= from) tracer.startSpan(name, { startTime: wall(from) }, ctx).end(wall(to));
       };
-      step(SpanName.RaftPropose, times.queuedMs, times.appendedMs);
-      step(SpanName.RaftCommit, times.appendedMs, times.committedMs);
-      step(SpanName.RaftApply, times.committedMs, times.appliedMs);
+      step(SpanName.RaftPropose, clock.queuedAt, clock.steppedAt);
+      step(SpanName.RaftCommit, clock.steppedAt, clock.committedAt);
+      step(SpanName.RaftApply, clock.committedAt, clock.appliedAt);
       // A redirect (not-leader) is the protocol working, not an error.
       if (outcome !== "ok" && outcome !== "not-leader") span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
-      span.end(Date.now());
+      span.end(wall(performance.now()));
     },
   };
 }

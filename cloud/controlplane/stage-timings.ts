@@ -6,7 +6,8 @@
 // ack, the leader each MsgApp with entries from its send to that follower's
 // ack (so the broker legs between them are the difference). Kept per stage: cumulative count and sum (a reader takes the
 // difference of two readings to cover exactly one phase of a benchmark) and
-// the last `STAGE_WINDOW` values (recent mean and median).
+// the last `STAGE_WINDOW` values (recent mean and median). A traced
+// request's spans (spans.ts) take their times from the same clock.
 //
 // Leader stages, back to back (each boundary is clamped to be no earlier
 // than the one before, so they are never negative and add up exactly to
@@ -42,6 +43,8 @@ export const STAGE_WINDOW = 256;
 export const LEADER_STAGES = ["receive", "queue", "append_send", "replication", "commit_wait", "apply", "reply"] as const;
 export const STAGES = [...LEADER_STAGES, "total_in_leader", "leader_fsync", "follower_round_trip", "follower_ack", "follower_queue", "follower_persist", "follower_send", "follower_fsync"] as const;
 export type Stage = (typeof STAGES)[number];
+/** A stage's slot in the arrays below (add() runs per write and per MsgApp). */
+const STAGE_INDEX: ReadonlyMap<Stage, number> = new Map(STAGES.map((s, i) => [s, i]));
 const TOTAL = STAGES.indexOf("total_in_leader");
 const LEADER_FSYNC = STAGES.indexOf("leader_fsync");
 
@@ -56,10 +59,13 @@ export interface ProposalClock {
   appliedAt: number;
   /** The leader's fdatasync of the Ready that carried the entry (ms). */
   fsyncMs: number;
+  /** The entry's place in the log once stepped (0: not yet). */
+  index: number;
+  term: number;
 }
 
 export function newProposalClock(): ProposalClock {
-  return { receivedAt: performance.now(), queuedAt: 0, steppedAt: 0, sentAt: 0, ackArrivedAt: 0, committedAt: 0, appliedAt: 0, fsyncMs: 0 };
+  return { receivedAt: performance.now(), queuedAt: 0, steppedAt: 0, sentAt: 0, ackArrivedAt: 0, committedAt: 0, appliedAt: 0, fsyncMs: 0, index: 0, term: 0 };
 }
 
 export interface StageStats {
@@ -88,7 +94,7 @@ export class StageTimings {
   }
 
   add(stage: Stage, ms: number): void {
-    this.#add(STAGES.indexOf(stage), ms);
+    this.#add(STAGE_INDEX.get(stage)!, ms);
   }
 
   /** A proposal whose reply was just handed to NATS at `repliedAt`. */

@@ -9,7 +9,7 @@ import { CommandKind } from "../../../cloud/control";
 import { createReplicaMetrics } from "../../../cloud/controlplane/metrics";
 import { LEADER_STAGES, STAGE_WINDOW, StageTimings, type ProposalClock, type Stage, type StageSummary } from "../../../cloud/controlplane/stage-timings";
 
-const clock = (c: Partial<ProposalClock>): ProposalClock => ({ receivedAt: 0, queuedAt: 0, steppedAt: 0, sentAt: 0, ackArrivedAt: 0, committedAt: 0, appliedAt: 0, fsyncMs: 0, ...c });
+const clock = (c: Partial<ProposalClock>): ProposalClock => ({ receivedAt: 0, queuedAt: 0, steppedAt: 0, sentAt: 0, ackArrivedAt: 0, committedAt: 0, appliedAt: 0, fsyncMs: 0, index: 0, term: 0, ...c });
 
 describe("stage timings arithmetic", () => {
   it("splits a proposal's time into back-to-back stages that add up to the total", () => {
