@@ -194,11 +194,13 @@ export class DeviceStateStore {
   async compareAndSet(deviceId: string, state: StoredDeviceState, revision: number): Promise<number | null> {
     const bytes = encodeState(state);
     try {
-      // A KV write is a publish to the key's subject, conditional on the key's last sequence (0: none).
-      if (this.#cas) return (await this.#cas.publish(kvSubject(deviceId), bytes, { expectedLastSubjectSequence: Math.abs(revision) })).seq;
-      if (revision > 0) return await this.#kv.update(deviceId, bytes, revision);
-      if (revision < 0) return await this.#kv.update(deviceId, bytes, -revision);
-      return await this.#kv.create(deviceId, bytes);
+      // A KV write is a publish to the key's subject, conditional on the key's last sequence (0: none; a deletion's too).
+      const subject = kvSubject(deviceId);
+      const after = Math.abs(revision);
+      const ack = this.#cas
+        ? await this.#cas.publish(subject, bytes, { expectedLastSubjectSequence: after })
+        : await this.#js().publish(subject, bytes, { expect: { lastSubjectSequence: after } });
+      return ack.seq;
     } catch (err) {
       if (isCasConflict(err)) return null;
       throw err;

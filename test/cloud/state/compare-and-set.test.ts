@@ -1,7 +1,8 @@
 // The device state compare-and-set on a real nats-server, both ways a store
-// can write: through nats.js's KV (API readers, tools) and through a
-// JsPublisher (ingest's hot path: a publish to the key's subject with
-// Nats-Expected-Last-Subject-Sequence). Both must give the same answers —
+// can send it — a publish to the key's subject with
+// Nats-Expected-Last-Subject-Sequence — through nats.js's JetStream client
+// (stores opened without a publisher) and through a JsPublisher (ingest's
+// hot path). Both must give the same answers —
 // the new revision, or null when someone wrote first — including on a key
 // that was deleted (load reports its revision negative).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,7 +32,7 @@ describe("device state compare-and-set", () => {
     await nats?.stop();
   });
 
-  for (const [name, store] of [["nats.js KV", () => viaKv], ["JsPublisher", () => viaPublisher]] as const) {
+  for (const [name, store] of [["nats.js JetStream", () => viaKv], ["JsPublisher", () => viaPublisher]] as const) {
     it(`${name}: creates, updates, refuses stale revisions, writes over a deletion`, async () => {
       const s = store();
       const id = `cas-${name === "JsPublisher" ? "pub" : "kv"}`;
